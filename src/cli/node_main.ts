@@ -1,0 +1,16 @@
+/* Process entry point: wires the CLI to the real process streams and exit code. */
+import { runCli } from './main.js';
+
+const chunks: Buffer[] = [];
+const exitCode = await runCli(process.argv.slice(2), {
+  json: false,
+  pretty: false,
+  debug: false,
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+  readStdin: async () => {
+    for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+    return new Uint8Array(Buffer.concat(chunks));
+  },
+});
+process.exitCode = exitCode;

@@ -1,0 +1,47 @@
+/*
+ * The contract of the VM layer (see DESIGN.md, "The address space"). Upper layers (maps, helpers,
+ * loader, CLI, conformance) program against these types; vm/ implements them.
+ */
+import type { Insn } from '../isa/insn.js';
+
+/** A named block of the VM's linear memory. Addresses are plain numbers (< 2^53), never 0. */
+export interface Region {
+  readonly name: string;
+  readonly addr: number;
+  readonly size: number;
+  readonly writable: boolean;
+}
+
+/**
+ * A helper as the kernel calls it: five 64-bit arguments in r1..r5, a 64-bit result in r0.
+ * Arguments and result are unsigned 64-bit bigints (BigInt.asUintN(64, x)).
+ */
+export type HelperFn = (ctx: HelperCallContext, r1: bigint, r2: bigint, r3: bigint, r4: bigint, r5: bigint) => bigint;
+
+export interface HelperCallContext {
+  readonly vm: unknown;
+  /** Slot index of the call instruction (for error messages). */
+  readonly pc: number;
+}
+
+export interface HelperEntry {
+  readonly id: number;
+  readonly name: string;
+  readonly fn: HelperFn;
+}
+
+export interface RunOptions {
+  /** Initial r1..r5 (unsigned 64-bit); missing ones are 0. */
+  args?: bigint[];
+  /** Instruction budget for unverified programs (default 1_000_000); exceeding it is an error. */
+  budget?: number;
+}
+
+export interface RunResult {
+  /** r0 at exit, unsigned 64-bit. */
+  r0: bigint;
+  /** Instructions executed. */
+  insnCount: number;
+}
+
+export type { Insn };
