@@ -1,0 +1,137 @@
+/*
+ * `npm run bench`: ns per run of bpfkit's engines on a few standard programs, beside the same
+ * object run by the Linux kernel (`bpftool prog run ... repeat N`, JIT-compiled) in the same run
+ * when this machine can (root, bpftool, bpffs), reported as ratios.
+ *
+ * Both sides run the very object bpfkit assembles (bench/programs/*.s -> `bpfkit asm`), over the
+ * same 64-byte Ethernet/IPv4/UDP packet, and both report the average of `repeat` runs measured
+ * around the whole loop, as BPF_PROG_TEST_RUN does. Return values must agree.
+ *
+ * Options: --scale X multiplies every repeat count (default 1); --only NAME runs one program.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCli } from '../src/cli/main.js';
+
+interface Bench {
+  name: string;
+  what: string;
+  repeat: number;
+  /** uBPF's interpreter on these machines, as issue #2 quotes it (ns), where known. */
+  ubpfNs?: number;
+}
+
+const BENCHES: Bench[] = [
+  { name: 'ret_const', what: 'return a constant', repeat: 200_000 },
+  { name: 'parse_udp', what: 'Ethernet/IPv4/UDP parse, 64-byte packet', repeat: 100_000, ubpfNs: 400 },
+  { name: 'hash_loop', what: '1000-iteration 64-bit hash loop', repeat: 300, ubpfNs: 106_000 },
+  { name: 'divmod_loop', what: '1000-iteration div/mod loop', repeat: 300 },
+];
+
+const PROGRAMS = fileURLToPath(new URL('../../bench/programs/', import.meta.url));
+
+/** The 64-byte UDP packet (dst port 9) every benchmark runs over. */
+function udpPacket(): Uint8Array {
+  const hex = 'ffffffffffff' + '020000000001' + '0800' + // Ethernet
+    '4500003200004000401100000a0000010a000002' + // IPv4, 50 bytes, UDP
+    '04d20009001e0000'; // UDP 1234 -> 9, 30 bytes
+  const pkt = new Uint8Array(64);
+  pkt.set(Buffer.from(hex, 'hex'));
+  for (let i = 42; i < 64; i++) pkt[i] = i - 42;
+  return pkt;
+}
+
+async function cli(args: string[]): Promise<string> {
+  let out = '';
+  let err = '';
+  const code = await runCli(args, {
+    json: false, pretty: false, debug: false,
+    stdout: (t) => { out += t; },
+    stderr: (t) => { err += t; },
+    readStdin: async () => new Uint8Array(),
+  });
+  if (code !== 0) throw new Error(`bpfkit ${args.join(' ')}: ${err || out}`);
+  return out;
+}
+
+interface Measure { retval: number; ns: number }
+
+async function runBpfkit(obj: string, pkt: string, repeat: number): Promise<Measure> {
+  const out = JSON.parse(await cli(['-j', 'prog', 'run', 'file', obj, 'data_in', pkt, 'repeat', String(repeat)]));
+  return { retval: out.retval, ns: out.duration };
+}
+
+function kernelUnavailable(): string | undefined {
+  if (process.getuid?.() !== 0) return 'not root';
+  if (spawnSync('bpftool', ['version']).status !== 0) return 'bpftool missing';
+  if (spawnSync('mountpoint', ['-q', '/sys/fs/bpf']).status !== 0) return 'bpffs not mounted';
+  return undefined;
+}
+
+function runKernel(obj: string, pkt: string, repeat: number, name: string): Measure {
+  const pin = `/sys/fs/bpf/bpfkit_bench_${process.pid}_${name}`;
+  execFileSync('bpftool', ['prog', 'load', obj, pin], { stdio: 'pipe' });
+  try {
+    const out = execFileSync('bpftool', ['-j', 'prog', 'run', 'pinned', pin, 'data_in', pkt, 'repeat', String(repeat)],
+      { encoding: 'utf8' });
+    const parsed = JSON.parse(out) as { retval: number; duration: number };
+    return { retval: parsed.retval, ns: parsed.duration };
+  } finally {
+    rmSync(pin, { force: true });
+  }
+}
+
+function fmtNs(ns: number): string {
+  return ns >= 10_000 ? `${(ns / 1000).toFixed(1)} us` : `${ns} ns`;
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const scaleAt = argv.indexOf('--scale');
+  const scale = scaleAt >= 0 ? Number(argv[scaleAt + 1]) : 1;
+  const onlyAt = argv.indexOf('--only');
+  const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
+  if (!(scale > 0)) throw new Error('--scale needs a positive number');
+
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-bench-'));
+  const pkt = join(dir, 'udp64.bin');
+  writeFileSync(pkt, udpPacket());
+  const noKernel = kernelUnavailable();
+  console.log(`bpfkit benchmarks (Node ${process.version}); reference: ${noKernel ? `kernel unavailable (${noKernel})` : 'Linux kernel via bpftool prog run (JIT)'}`);
+  const rows: string[][] = [['program', 'repeat', 'bpfkit interp', 'kernel', 'interp/kernel', 'uBPF interp (issue #2)', 'interp/uBPF']];
+  try {
+    for (const bench of BENCHES) {
+      if (only && bench.name !== only) continue;
+      const repeat = Math.max(1, Math.round(bench.repeat * scale));
+      const obj = join(dir, `${bench.name}.o`);
+      await cli(['asm', join(PROGRAMS, `${bench.name}.s`), '-o', obj]);
+      process.stdout.write(`  ${bench.name}: ${bench.what} ... `);
+      const ours = await runBpfkit(obj, pkt, repeat);
+      const kernel = noKernel ? undefined : runKernel(obj, pkt, repeat, bench.name);
+      if (kernel && kernel.retval !== ours.retval) {
+        throw new Error(`${bench.name}: bpfkit returned ${ours.retval}, the kernel ${kernel.retval}`);
+      }
+      console.log(`retval ${ours.retval}`);
+      rows.push([
+        bench.name, String(repeat), fmtNs(ours.ns),
+        kernel ? fmtNs(kernel.ns) : '-',
+        kernel ? `${(ours.ns / Math.max(kernel.ns, 1)).toFixed(1)}x` : '-',
+        bench.ubpfNs ? fmtNs(bench.ubpfNs) : '-',
+        bench.ubpfNs ? `${(ours.ns / bench.ubpfNs).toFixed(2)}x` : '-',
+      ]);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
+  console.log('(ratios < 1 mean bpfkit is faster; uBPF figures are the reference numbers quoted in issue #2, not measured here)');
+}
+
+main().catch((err: Error) => {
+  console.error(`Error: ${err.message}`);
+  process.exitCode = 1;
+});
