@@ -22,6 +22,8 @@ export interface HelperCallContext {
   readonly vm: unknown;
   /** Slot index of the call instruction (for error messages). */
   readonly pc: number;
+  /** The running program (a helper such as bpf_loop may run one of its subprograms). */
+  readonly insns?: readonly Insn[];
 }
 
 export interface HelperEntry {
@@ -35,6 +37,14 @@ export interface RunOptions {
   args?: bigint[];
   /** Instruction budget for unverified programs (default 1_000_000); exceeding it is an error. */
   budget?: number;
+  /**
+   * The skb data LD_ABS/LD_IND read (as the kernel's bpf_gen_ld_abs): big-endian loads of 1/2/4
+   * bytes at imm (ABS) or src32 + imm (IND). An access outside [0, len) ends the program with
+   * r0 = 0. The range must lie inside one region of the address space.
+   */
+  packet?: { addr: number; len: number };
+  /** Slot to start at (default 0), e.g. a subprogram run as a callback. */
+  entry?: number;
 }
 
 export interface RunResult {
