@@ -44,6 +44,10 @@ interface RunState {
   /** Per frame: return slot, then r6..r10 as (lo, hi) pairs. */
   readonly save: Int32Array;
   readonly frames: readonly Region[];
+  /** Views of the memory, kept across runs (re-made when the memory grows). */
+  buf: ArrayBuffer | SharedArrayBuffer;
+  u8: Uint8Array;
+  dv: DataView;
 }
 
 interface VmRunStates {
@@ -61,7 +65,11 @@ function runState(vm: Vm, level: number, states: VmRunStates): RunState {
     for (let f = 0; f < MAX_CALL_FRAMES; f++) {
       frames.push(vm.space.alloc(MAX_BPF_STACK, level === 0 && f === 0 ? 'stack' : `stack#${level}.${f}`, { align: 16 }));
     }
-    rs = { L: new Int32Array(11), H: new Int32Array(11), save: new Int32Array(MAX_CALL_FRAMES * SAVE_STRIDE), frames };
+    const buf = vm.space.memory.buffer;
+    rs = {
+      L: new Int32Array(11), H: new Int32Array(11), save: new Int32Array(MAX_CALL_FRAMES * SAVE_STRIDE), frames,
+      buf, u8: new Uint8Array(buf), dv: new DataView(buf),
+    };
     states.levels[level] = rs;
   }
   return rs;
@@ -107,6 +115,15 @@ function accessRegion(space: AddressSpace, hi: number, addr: number, size: numbe
   throw new BpfError('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
 }
 
+function refreshViews(space: AddressSpace, rs: RunState): void {
+  const buf = space.memory.buffer;
+  if (buf !== rs.buf) {
+    rs.buf = buf;
+    rs.u8 = new Uint8Array(buf);
+    rs.dv = new DataView(buf);
+  }
+}
+
 function fail(code: ErrnoName, message: string): never {
   throw new BpfError(code, message);
 }
@@ -116,20 +133,29 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
   const { L, H, save, frames } = rs;
   const space = vm.space;
   const helpers = vm.helpers;
-  let buf = space.memory.buffer;
-  let u8 = new Uint8Array(buf);
-  let dv = new DataView(buf);
+  // A non-shared memory's old buffer is detached (length 0) when it grows; a shared one keeps
+  // its length, so it is re-fetched every run.
+  const shared = typeof SharedArrayBuffer !== 'undefined' && rs.buf instanceof SharedArrayBuffer;
+  if (shared || rs.buf.byteLength === 0) refreshViews(space, rs);
+  let u8 = rs.u8;
+  let dv = rs.dv;
   let gen = space.generation;
-  const shared = typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
 
   L.fill(0);
   H.fill(0);
   const args = options.args;
   if (args !== undefined) {
     for (let r = 1; r <= 5 && r <= args.length; r++) {
-      const v = BigInt.asUintN(64, args[r - 1]);
-      L[r] = Number(v & 0xffffffffn);
-      H[r] = Number(v >> 32n);
+      const v = args[r - 1];
+      const n = Number(v);
+      if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
+        L[r] = n; // wraps to the low word
+        H[r] = n / 4294967296; // truncated to the high word
+      } else {
+        const u = BigInt.asUintN(64, v);
+        L[r] = Number(u & 0xffffffffn);
+        H[r] = Number(u >> 32n);
+      }
     }
   }
   let frame = 0;
@@ -309,10 +335,10 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
         const r64 = typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r)));
         L[0] = Number(BigInt.asIntN(32, r64));
         H[0] = Number(BigInt.asIntN(32, r64 >> 32n));
-        if (space.memory.buffer !== buf) {
-          buf = space.memory.buffer;
-          u8 = new Uint8Array(buf);
-          dv = new DataView(buf);
+        if (shared || rs.buf.byteLength === 0) {
+          refreshViews(space, rs);
+          u8 = rs.u8;
+          dv = rs.dv;
         }
         if (space.generation !== gen) { // regions were allocated or freed: forget cached bounds
           gen = space.generation;
