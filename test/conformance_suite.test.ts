@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parseConformanceFile } from '../src/conformance/data_file.js';
-import { runConformanceDir } from '../src/conformance/node.js';
+import { runConformanceDir } from '../src/conformance/node_runner.js';
 import { findUninitializedRead } from '../src/conformance/precheck.js';
 import { runConformanceProgram, runConformanceText } from '../src/conformance/runner.js';
 import { assembleConformance } from '../src/isa/asm_conformance.js';

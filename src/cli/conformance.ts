@@ -1,5 +1,5 @@
 /*
- * `bpfkit conformance DIR [-v] [-j]`: run every bpf_conformance .data file under DIR.
+ * `bpfkit conformance DIR [-v] [-j]`: run every bpf_conformance .data file under DIR (or one file).
  * Positive tests must run and return their `-- result`; negative tests (a `negative` folder, or an
  * `-- error` section) pass when the program is refused. One line per failure (-v: per test), then
  * the exact last line `N passed, M failed`; exit 1 when any failed.
@@ -30,8 +30,10 @@ export const conformanceCommand: CommandHandler = async (args, ctx) => {
   if (dir === undefined) throw new BpfError('EINVAL', `expected DIR\n${USAGE}`);
   const { stat } = await import('node:fs/promises');
   const st = await stat(dir).catch(() => undefined);
-  if (!st?.isDirectory()) throw new BpfError('ENOENT', `${dir}: no such directory`);
-  const { runConformanceDir } = await import('../conformance/node.js');
+  if (!st?.isDirectory() && !(st?.isFile() && dir.endsWith('.data'))) {
+    throw new BpfError('ENOENT', `${dir}: no such directory (or .data file)`);
+  }
+  const { runConformanceDir } = await import('../conformance/node_runner.js');
   const outcomes = await runConformanceDir(dir);
   if (outcomes.length === 0) throw new BpfError('ENOENT', `no .data files under ${dir}`);
 

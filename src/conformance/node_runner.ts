@@ -1,9 +1,9 @@
 /*
- * Node-only part of the conformance runner: find the .data files under a folder and run them.
- * Everything else in src/conformance is browser-safe.
+ * Node-only part of the conformance runner (node_*.ts by the layering rule): find the .data files
+ * under a folder and run them. Everything else in src/conformance is browser-safe.
  */
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join, relative } from 'node:path';
 import type { ConformanceEngine } from './engine.js';
 import { type ConformanceOutcome, runConformanceText } from './runner.js';
 
@@ -22,15 +22,20 @@ export async function findDataFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Run every .data file under dir; file names in the outcomes are relative to dir. */
+/**
+ * Run every .data file under dir (or the one file dir names); file names in the outcomes are
+ * relative to dir (to the file's folder for a single file).
+ */
 export async function runConformanceDir(dir: string, engine?: ConformanceEngine): Promise<ConformanceOutcome[]> {
-  const files = await findDataFiles(dir);
+  const single = (await stat(dir)).isFile();
+  const files = single ? [dir] : await findDataFiles(dir);
+  const base = single ? dirname(dir) : dir;
   const outcomes: ConformanceOutcome[] = [];
   for (const path of files) {
     const text = await readFile(path, 'utf8');
     // the full path decides the kind (a `negative` folder); the report shows it relative to dir
     const outcome = runConformanceText(text, path, engine);
-    outcomes.push({ ...outcome, file: relative(dir, path) || path });
+    outcomes.push({ ...outcome, file: relative(base, path) || path });
   }
   return outcomes;
 }
