@@ -9,9 +9,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { formatXlated, formatXlatedInsn, helperFuncName, xlatedJson } from '../src/isa/disasm_xlated.js';
+import {
+  type XlatedJsonInsn, type XlatedLineInfo, formatXlated, formatXlatedInsn, helperFuncName, xlatedJson,
+} from '../src/isa/disasm_xlated.js';
 import { type Insn, decodeSlots, makeInsn, makeLdImm64 } from '../src/isa/insn.js';
-import { LLVM_MC, missingKernel, missingTool, runTool } from './oracles.js';
+import { CLANG, LLVM_MC, missingKernel, missingTool, runTool } from './oracles.js';
 
 const one = (insn: Insn | Insn[], options = {}): string => formatXlatedInsn(Array.isArray(insn) ? insn : [insn], 0, options);
 
@@ -101,6 +103,21 @@ test('index padding and the opcodes variant', () => {
       imm: ['0x88', '0x77', '0x66', '0x55', '0x00', '0x00', '0x00', '0x00', '0x44', '0x33', '0x22', '0x11'],
     },
   }]);
+});
+
+test('BTF function prototypes and source lines, with and without linum', () => {
+  const insns = [makeInsn(0xb7, 0, 0, 0, 2), makeInsn(0x95)];
+  const options = {
+    funcProto: (pc: number) => (pc === 0 ? 'int prog(struct xdp_md * ctx)' : undefined),
+    lineInfo: (pc: number): XlatedLineInfo | undefined => (pc === 1 ? { line: '\treturn 2;', file: 'x.c', lineNum: 7, lineCol: 2 } : undefined),
+  };
+  assert.equal(formatXlated(insns, options),
+    'int prog(struct xdp_md * ctx):\n   0: (b7) r0 = 2\n; return 2;\n   1: (95) exit\n');
+  assert.equal(formatXlated(insns, { ...options, linum: true }).split('\n')[2], '; return 2; [file:x.c line_num:7 line_col:2]');
+  assert.deepEqual(xlatedJson(insns, { ...options, linum: true }), [
+    { proto: 'int prog(struct xdp_md * ctx)', disasm: '(b7) r0 = 2' },
+    { src: 'return 2;', file: 'x.c', line_num: 7, line_col: 2, disasm: '(95) exit' },
+  ]);
 });
 
 // --- differential test against the running kernel and bpftool -------------------------------
@@ -204,6 +221,61 @@ test('matches bpftool prog dump xlated on the running kernel', async (t) => {
     }
     assert.ok(compared > 150, `compared ${compared} lines`);
   } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const C_PROGRAM = `struct xdp_md { unsigned int data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex; };
+static __attribute__((noinline)) int twice(int x)
+{
+\treturn x * 2;
+}
+__attribute__((section("xdp"), used)) int prog(struct xdp_md *ctx)
+{
+\tint n = ctx->ingress_ifindex;
+\tif (n > 3)
+\t\treturn twice(n);
+\treturn 2;
+}
+char _license[] __attribute__((section("license"), used)) = "GPL";
+`;
+
+test('places BTF prototypes and source lines as bpftool does (clang -g object)', async (t) => {
+  const why = missingKernel() ?? missingTool(CLANG);
+  if (why) return t.skip(why);
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-xlated-'));
+  const pin = `/sys/fs/bpf/bpfkit_xlated_${process.pid}_btf`;
+  try {
+    writeFileSync(join(dir, 'btf.c'), C_PROGRAM);
+    runTool(CLANG, ['-target', 'bpf', '-O2', '-g', '-c', join(dir, 'btf.c'), '-o', join(dir, 'btf.o')]);
+    runTool('bpftool', ['prog', 'load', join(dir, 'btf.o'), pin]);
+    runTool('bpftool', ['prog', 'dump', 'xlated', 'pinned', pin, 'file', join(dir, 'btf.xlated')]);
+    const insns = decodeSlots(new Uint8Array(readFileSync(join(dir, 'btf.xlated'))));
+    // bpftool's JSON names the BTF data per instruction; the plain text must place it the same way
+    const json = JSON.parse(runTool('bpftool', ['-j', 'prog', 'dump', 'xlated', 'pinned', pin, 'linum'])) as XlatedJsonInsn[];
+    const byPc = new Map<number, XlatedJsonInsn>();
+    for (let i = 0, k = 0; i < insns.length; i++, k++) {
+      byPc.set(i, json[k]);
+      if (insns[i].code === 0x18) i++;
+    }
+    const options = {
+      funcProto: (pc: number) => byPc.get(pc)?.proto,
+      lineInfo: (pc: number): XlatedLineInfo | undefined => {
+        const e = byPc.get(pc);
+        return e?.src === undefined ? undefined : { line: e.src, file: e.file, lineNum: e.line_num, lineCol: e.line_col };
+      },
+    };
+    for (const linum of [false, true]) {
+      const args = ['prog', 'dump', 'xlated', 'pinned', pin, ...(linum ? ['linum'] : [])];
+      const theirs = runTool('bpftool', args).trimEnd().split('\n').map(normalize);
+      const ours = formatXlated(insns, { ...options, linum }).trimEnd().split('\n').map(normalize);
+      assert.deepEqual(ours, theirs);
+      assert.ok(theirs.some((l) => l.startsWith('; ')) && theirs.some((l) => l.endsWith('):')), 'BTF lines present');
+    }
+    const oursJson = xlatedJson(insns, { ...options, linum: true }).map((e) => JSON.stringify({ ...e, disasm: normalize(e.disasm) }));
+    assert.deepEqual(oursJson, json.map((e) => JSON.stringify({ ...e, disasm: normalize(e.disasm) })));
+  } finally {
+    rmSync(pin, { force: true });
     rmSync(dir, { recursive: true, force: true });
   }
 });

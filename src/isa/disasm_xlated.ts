@@ -95,6 +95,20 @@ export interface XlatedOptions {
   subprogName?: (targetPc: number) => string | undefined;
   /** bpftool's `opcodes`: each instruction's bytes on the next line. */
   opcodes?: boolean;
+  /** BTF func_info: the prototype of the function starting at pc (`int prog(struct xdp_md * ctx)`). */
+  funcProto?: (pc: number) => string | undefined;
+  /** BTF line_info starting at pc: printed `; <source line>` above the instruction. */
+  lineInfo?: (pc: number) => XlatedLineInfo | undefined;
+  /** bpftool's `linum`: add `[file:F line_num:N line_col:C]` to each source line. */
+  linum?: boolean;
+}
+
+export interface XlatedLineInfo {
+  /** The source line text (leading blanks are trimmed, as bpftool's ltrim()). */
+  line: string;
+  file?: string;
+  lineNum?: number;
+  lineCol?: number;
 }
 
 const ALU_STRING: Record<number, string> = {
@@ -241,6 +255,15 @@ function indexText(i: number): string {
 export function formatXlated(insns: readonly Insn[], options: XlatedOptions = {}): string {
   let out = '';
   for (let i = 0; i < insns.length; i++) {
+    const proto = options.funcProto?.(i);
+    if (proto) out += `${proto}:\n`;
+    const linfo = options.lineInfo?.(i);
+    if (linfo) {
+      // btf_dump_linfo_plain()
+      out += `; ${linfo.line.trimStart()}`;
+      if (options.linum) out += ` [file:${linfo.file ?? ''} line_num:${linfo.lineNum ?? 0} line_col:${linfo.lineCol ?? 0}]`;
+      out += '\n';
+    }
     out += `${indexText(i)}: ${formatXlatedInsn(insns, i, options)}\n`;
     const double = isDouble(insns[i]);
     if (options.opcodes) {
@@ -254,17 +277,35 @@ export function formatXlated(insns: readonly Insn[], options: XlatedOptions = {}
 }
 
 export interface XlatedJsonInsn {
+  proto?: string;
+  src?: string;
+  file?: string;
+  line_num?: number;
+  line_col?: number;
   disasm: string;
   opcodes?: { code: string; src_reg: string; dst_reg: string; off: string[]; imm: string[] };
 }
 
-/** `bpftool -j prog dump xlated` (dump_xlated_json()), without BTF line info. */
+/** `bpftool -j prog dump xlated` (dump_xlated_json()): one object per instruction, in bpftool's key order. */
 export function xlatedJson(insns: readonly Insn[], options: XlatedOptions = {}): XlatedJsonInsn[] {
   const out: XlatedJsonInsn[] = [];
   for (let i = 0; i < insns.length; i++) {
     const insn = insns[i];
     const double = isDouble(insn);
-    const entry: XlatedJsonInsn = { disasm: formatXlatedInsn(insns, i, options) };
+    const entry = {} as XlatedJsonInsn;
+    const proto = options.funcProto?.(i);
+    if (proto) entry.proto = proto;
+    const linfo = options.lineInfo?.(i);
+    if (linfo) {
+      // btf_dump_linfo_json()
+      entry.src = linfo.line.trimStart();
+      if (options.linum) {
+        if (linfo.file !== undefined) entry.file = linfo.file;
+        if (linfo.lineNum) entry.line_num = linfo.lineNum;
+        if (linfo.lineCol) entry.line_col = linfo.lineCol;
+      }
+    }
+    entry.disasm = formatXlatedInsn(insns, i, options);
     if (options.opcodes) {
       const bytes = slotBytes(insn);
       let imm = bytes.slice(4);
