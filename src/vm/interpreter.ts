@@ -110,8 +110,10 @@ function accessRegion(space: AddressSpace, hi: number, addr: number, size: numbe
       return region;
     }
   }
-  const full = hi === 0 ? addr : Number(BigInt.asUintN(64, (BigInt(hi) << 32n) + BigInt(addr)));
-  const why = space.accessError(full, size, kind !== LOAD) ?? `addr 0x${full.toString(16)}, size ${size}, no region`;
+  // the 64-bit address: hi:0 plus the (possibly negative or >= 2^32) low part
+  const full = BigInt.asUintN(64, (BigInt(hi) << 32n) + BigInt(addr));
+  const why = (full <= BigInt(Number.MAX_SAFE_INTEGER) ? space.accessError(Number(full), size, kind !== LOAD) : undefined) ??
+    `addr 0x${full.toString(16)}, size ${size}, no region`;
   throw new BpfError('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
 }
 
