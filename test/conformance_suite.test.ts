@@ -103,9 +103,11 @@ test('runner verdicts on positive and negative files', () => {
   assert.match(mismatch.reason!, /-- asm and -- raw give different programs/);
 });
 
-test('helper 5 (unwind) returns its argument; callx calls it through a register', () => {
+test('helper 5 (unwind) returns its argument, or stops the program on 0; callx calls it through a register', () => {
   const run = (src: string): bigint => runConformanceProgram(encodeProgram(assembleConformance(src)), new Uint8Array(0));
   assert.equal(run('mov %r1, 42\ncall 5\nexit'), 42n);
+  assert.equal(run('mov %r1, 0\ncall 5\nmov %r0, 2\nexit'), 0n);
+  assert.equal(run('mov %r1, -1\ncall 5\nmov %r0, 2\nexit'), 2n);
   assert.equal(run('mov %r1, 7\nmov %r2, 5\ncall %r2\nexit'), 7n);
   assert.throws(() => run('mov %r0, %r7\nexit'), /R7 !read_ok/);
 });

@@ -16,13 +16,25 @@ export interface ConformanceEngine {
 /** Instruction budget for one test (the suite's programs run at most a few thousand). */
 export const CONFORMANCE_BUDGET = 1_000_000;
 
+/** Thrown by the unwind helper to end the program early (caught by the engine). */
+class Unwind {
+  readonly r0: bigint;
+  constructor(r0: bigint) {
+    this.r0 = r0;
+  }
+}
+
 /**
  * Helpers the suite's programs call. Id 5 is uBPF's test helper "unwind" (tests/call_unwind_fail,
- * callx): it returns its first argument.
+ * callx): it returns its first argument, and when that is 0 the program stops there with r0 = 0
+ * (uBPF's unwind_stack_extension_index: "unwind the stack if the extension returns success").
  */
 export function conformanceHelpers(): HelperRegistry {
   const registry = new HelperRegistry();
-  registry.register(5, 'unwind', (_ctx, r1) => r1);
+  registry.register(5, 'unwind', (_ctx, r1) => {
+    if (r1 === 0n) throw new Unwind(0n);
+    return r1;
+  });
   return registry;
 }
 
@@ -35,10 +47,11 @@ export const conformanceEngine: ConformanceEngine = {
       vm.space.write(region.addr, mem);
       addr = BigInt(region.addr);
     }
-    const result = interpret(vm, insns as Insn[], {
-      args: [addr, BigInt(mem.length)],
-      budget: CONFORMANCE_BUDGET,
-    });
-    return result.r0;
+    try {
+      return interpret(vm, insns as Insn[], { args: [addr, BigInt(mem.length)], budget: CONFORMANCE_BUDGET }).r0;
+    } catch (err) {
+      if (err instanceof Unwind) return err.r0;
+      throw err;
+    }
   },
 };
