@@ -15,6 +15,8 @@
  * collapsed to `...`, undecodable tails printed a byte at a time, and branch targets annotated
  * `<sym+0x..>` with the preceding symbol in the section (addresses wrap at 2^64).
  */
+import type { AsmUnit } from './asm_unit.js';
+import { encodeProgram } from './insn.js';
 import type { Insn } from './insn.js';
 
 export interface LlvmDisasmOptions {
@@ -341,4 +343,14 @@ function branchLabel(syms: readonly SortedSym[], addr: number, disp: number): st
 /** The whole `llvm-objdump-19 -d FILE` output for an ELF64 BPF object. */
 export function objdumpFile(fileName: string, sections: readonly ObjdumpSectionInput[], opts: LlvmDisasmOptions = {}): string {
   return `\n${fileName}:\tfile format elf64-bpf\n${sections.map((s) => objdumpSection(s, opts)).join('')}`;
+}
+
+/** `llvm-objdump -d` of what an assembler produced (code sections, their non-section symbols). */
+export function objdumpUnit(fileName: string, unit: AsmUnit, opts: LlvmDisasmOptions = {}): string {
+  return objdumpFile(fileName, unit.sections.filter((s) => s.executable).map((s) => ({
+    name: s.name,
+    bytes: encodeProgram(s.insns),
+    symbols: s.symbols.filter((y) => y.type !== 'section')
+      .map((y) => ({ name: y.name, offset: y.offset, isFunction: y.type === 'func', isObject: y.type === 'object' })),
+  })), opts);
 }
