@@ -122,7 +122,7 @@ export function readElf(buf: Uint8Array): ElfObject {
   };
   const sections: ElfSection[] = raw.map((s, index) => ({
     name: str(shstrndx, s.nameOff), type: s.type, flags: s.flags, index, link: s.link, info: s.info,
-    bytes: s.type === 8 ? new Uint8Array(s.size) : buf.slice(s.offset, s.offset + s.size),
+    bytes: s.type === 8 ? new Uint8Array(s.size) : Uint8Array.from(buf.subarray(s.offset, s.offset + s.size)),
   }));
   const symtab = raw.findIndex((s) => s.type === 2);
   const symbols: ElfSymbol[] = [];
