@@ -1,0 +1,24 @@
+#!/bin/sh
+# Rebuild the committed objects from their sources, so tests run on machines without clang:
+#   test/fixtures/*.s  -> *.o  with llvm-mc-19 (cpu v4)
+#   test/fixtures/*.c  -> *.o  with clang-19 -O2 -g -target bpf
+#   examples/*.c       -> *.o  with clang-19 -O2 -g -target bpf
+#   examples/*.bin     packets, from scripts/make-packets.mjs
+# test/fixtures/llvm/ has its own recipe and is left alone.
+# Usage: scripts/build-fixtures.sh   (from anywhere; LLVM_MC / CLANG override the tools)
+set -eu
+cd "$(dirname "$0")/.."
+LLVM_MC=${LLVM_MC:-llvm-mc-19}
+CLANG=${CLANG:-clang-19}
+
+for s in test/fixtures/*.s; do
+	[ -e "$s" ] || continue
+	"$LLVM_MC" -triple bpfel -mcpu=v4 -filetype=obj "$s" -o "${s%.s}.o"
+done
+for c in test/fixtures/*.c examples/*.c; do
+	[ -e "$c" ] || continue
+	# -fdebug-prefix-map keeps the objects identical whatever the checkout path.
+	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
+done
+node scripts/make-packets.mjs examples
+echo "fixtures and examples rebuilt"
