@@ -61,9 +61,10 @@ const vmStates = new WeakMap<Vm, VmRunStates>();
 function runState(vm: Vm, level: number, states: VmRunStates): RunState {
   let rs = states.levels[level];
   if (rs === undefined) {
-    const frames: Region[] = [];
-    for (let f = 0; f < MAX_CALL_FRAMES; f++) {
-      frames.push(vm.space.alloc(MAX_BPF_STACK, level === 0 && f === 0 ? 'stack' : `stack#${level}.${f}`, { align: 16 }));
+    // Deeper frames at lower addresses, as a machine stack grows down.
+    const frames: Region[] = new Array(MAX_CALL_FRAMES);
+    for (let f = MAX_CALL_FRAMES - 1; f >= 0; f--) {
+      frames[f] = vm.space.alloc(MAX_BPF_STACK, stackName(level, f), { align: 16 });
     }
     const buf = vm.space.memory.buffer;
     rs = {
@@ -73,6 +74,12 @@ function runState(vm: Vm, level: number, states: VmRunStates): RunState {
     states.levels[level] = rs;
   }
   return rs;
+}
+
+/** 'stack' for the main frame, 'stack[2]' for the frame of the 2nd nested call ('stack[1:2]' in a nested run). */
+function stackName(level: number, frame: number): string {
+  if (level === 0) return frame === 0 ? 'stack' : `stack[${frame}]`;
+  return `stack[${level}:${frame}]`;
 }
 
 /** Run `insns` on `vm` until exit from the main frame; r0 is the result. */
