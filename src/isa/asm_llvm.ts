@@ -15,7 +15,7 @@
  * truncates silently), `gotol` takes any 32-bit constant (llvm-mc 19: 16-bit only), and mismatched
  * tied registers (`r1 = bswap16 r2`, `r1 = atomic_fetch_add(..., r2)`) are errors (llvm-mc crashes).
  */
-import { BpfError, parseError } from '../errors.js';
+import { parseError } from '../errors.js';
 import type { AsmRelocation, AsmRelocationType, AsmSection, AsmSymbol, AsmSymbolType, AsmUnit } from './asm_unit.js';
 import { decodeSlots } from './insn.js';
 import { Cursor, evalExpr, lexSource, parseExpr } from './llvm_lex.js';
@@ -31,6 +31,8 @@ interface Sec {
   explicit: boolean;
   relocations: AsmRelocation[];
   sectionSymbol: boolean;
+  /** Line of the last statement that emitted into the section (for size errors). */
+  lastLine: number;
 }
 
 interface Label extends LabelInfo { line: number; col: number }
@@ -57,7 +59,7 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
     let s = sections.get(name);
     if (!s) {
       const f = flags ?? flagsFromName(name);
-      s = { name, ...f, bytes: [], explicit: false, relocations: [], sectionSymbol: false };
+      s = { name, ...f, bytes: [], explicit: false, relocations: [], sectionSymbol: false, lastLine: 1 };
       sections.set(name, s);
       order.push(s);
     }
@@ -86,6 +88,7 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
     }
     if (c.atEnd()) continue;
     const first = c.peek()!;
+    cur.lastLine = line;
     const dot = (): { section: string; offset: number } => ({ section: cur.name, offset: cur.bytes.length });
     if (first.kind === 'ident' && first.text.startsWith('.') && !c.isPunct('=', 1)) {
       c.next();
@@ -383,7 +386,7 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
     let data = bytes;
     if (s.executable) {
       if (bytes.length % 8 !== 0) {
-        throw new BpfError('EINVAL', `${file ? file + ': ' : ''}code section '${s.name}' is ${bytes.length} bytes, not a multiple of 8`);
+        fail(`code section '${s.name}' is ${bytes.length} bytes, not a multiple of 8`, s.lastLine, 1);
       }
       insnList = decodeSlots(bytes);
       data = new Uint8Array(0);
