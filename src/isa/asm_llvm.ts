@@ -27,6 +27,8 @@ interface Sec {
   name: string;
   executable: boolean;
   writable: boolean;
+  /** SHF_ALLOC (for the choice between R_BPF_64_ABS32 and R_BPF_64_NODYLD32). */
+  alloc: boolean;
   bytes: number[];
   explicit: boolean;
   relocations: AsmRelocation[];
@@ -43,10 +45,13 @@ interface PendingSize { name: string; expr: Expr; line: number; col: number }
 
 const isTemp = (name: string): boolean => name.startsWith('.L');
 
-function flagsFromName(name: string): { executable: boolean; writable: boolean } {
-  if (name === '.text' || name.startsWith('.text.')) return { executable: true, writable: false };
-  if (/^\.(data|bss|tdata|tbss)(\.|$)/.test(name)) return { executable: false, writable: true };
-  return { executable: false, writable: false };
+interface SecFlags { executable: boolean; writable: boolean; alloc: boolean }
+
+function flagsFromName(name: string): SecFlags {
+  if (name === '.text' || name.startsWith('.text.')) return { executable: true, writable: false, alloc: true };
+  if (/^\.(data|bss|tdata|tbss)(\.|$)/.test(name)) return { executable: false, writable: true, alloc: true };
+  if (/^\.rodata(\.|$)/.test(name)) return { executable: false, writable: false, alloc: true };
+  return { executable: false, writable: false, alloc: false };
 }
 
 /** Assemble LLVM BPF assembly (as llvm-mc -triple bpfel -mcpu=v4). Errors: BpfError "file:line:col: ...". */
@@ -55,7 +60,7 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
   const fail = (msg: string, line: number, col: number): never => { throw parseError(msg, line, col, file); };
   const sections = new Map<string, Sec>();
   const order: Sec[] = [];
-  const getSection = (name: string, flags?: { executable: boolean; writable: boolean }): Sec => {
+  const getSection = (name: string, flags?: SecFlags): Sec => {
     let s = sections.get(name);
     if (!s) {
       const f = flags ?? flagsFromName(name);
@@ -154,18 +159,18 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
           while (!c.atEnd() && !c.isPunct(',')) secName += c.next()!.text;
         }
         if (!secName) c.fail('expected identifier in directive');
-        let flags: { executable: boolean; writable: boolean } | undefined;
+        let flags: SecFlags | undefined;
         if (c.isPunct(',')) {
           c.next();
           const f = c.next();
           if (f?.kind !== 'string') c.fail("expected string in directive");
           const fl = String.fromCharCode(...(f!.bytes ?? []));
-          flags = { executable: fl.includes('x'), writable: fl.includes('w') };
+          flags = { executable: fl.includes('x'), writable: fl.includes('w'), alloc: fl.includes('a') };
           while (!c.atEnd()) parts.push(c.next()!.text); // ,@progbits[,entsize]
         }
         if (name === '.pushsection') stack.push(cur);
         const s = getSection(secName, flags);
-        if (flags && !s.explicit && s.bytes.length === 0) { s.executable = flags.executable; s.writable = flags.writable; }
+        if (flags && !s.explicit && s.bytes.length === 0) Object.assign(s, flags);
         switchTo(s);
         return;
       }
@@ -221,6 +226,20 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
       case '.short': case '.hword': case '.2byte': case '.value': return emitData(c, 2);
       case '.long': case '.int': case '.4byte': return emitData(c, 4);
       case '.quad': case '.8byte': return emitData(c, 8);
+      case '.uleb128': case '.sleb128': {
+        // Sized now, so only constants and labels already placed (DWARF's backward differences).
+        for (;;) {
+          const col = c.col();
+          const e = parseExpr(c, () => ({ section: cur.name, offset: cur.bytes.length }));
+          const v = evalExpr(e, (n) => labels.get(n), (m, at) => fail(m, c.line, at));
+          if (v.sym) fail(`'${name}' needs a constant or a difference of labels defined before it`, c.line, col);
+          cur.bytes.push(...leb128(v.v, name === '.sleb128'));
+          if (c.atEnd()) break;
+          if (!c.isPunct(',')) c.fail('unexpected token in directive');
+          c.next();
+        }
+        return;
+      }
       case '.ascii': case '.asciz': case '.string': {
         for (;;) {
           const t = c.next();
@@ -250,7 +269,9 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
   }
 
   // ---- pass 2: encode ----
-  const labelOf = (n: string): LabelInfo | undefined => labels.get(n);
+  // A section's name also names its start (MC's section begin symbol), e.g. `.long .debug_abbrev`.
+  const labelOf = (n: string): LabelInfo | undefined =>
+    labels.get(n) ?? (sections.has(n) ? { section: n, offset: 0 } : undefined);
   const isLocalDefined = (n: string): boolean => labels.has(n) && !globals.has(n);
   const sectionSymbolFor = (secName: string): string => {
     sections.get(secName)!.sectionSymbol = true;
@@ -260,8 +281,8 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
   const relocTarget = (v: Value): { symbol: string; addend: bigint } => {
     const sym = v.sym!;
     if (sym.startsWith('\0dot:')) return { symbol: sectionSymbolFor(sym.slice(5)), addend: v.v };
-    if (isLocalDefined(sym)) {
-      const l = labels.get(sym)!;
+    if (isLocalDefined(sym) || (!labels.has(sym) && sections.has(sym))) {
+      const l = labelOf(sym)!;
       return { symbol: sectionSymbolFor(l.section), addend: BigInt(l.offset) + v.v };
     }
     return { symbol: sym, addend: v.v };
@@ -346,13 +367,25 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
     if (p.matched.size === 16) slot(p.offset + 8, 0, 0, 0, 0, enc.hi ?? 0);
   }
 
+  /**
+   * As BPFELFObjectWriter::getRelocType() for FK_Data_4: .BTF.ext's temporary labels in code and
+   * .BTF's variables in writable data get R_BPF_64_NODYLD32 (the loader must not patch them).
+   */
+  const abs32Type = (sym: string): AsmRelocationType => {
+    const l = sym.startsWith('\0dot:') ? { section: sym.slice(5) } : labelOf(sym);
+    if (!l) return 'R_BPF_64_ABS32';
+    const s = sections.get(l.section)!;
+    if (isTemp(sym) || sym.startsWith('\0dot:') || !labels.has(sym)) return s.alloc && s.executable ? 'R_BPF_64_NODYLD32' : 'R_BPF_64_ABS32';
+    return s.alloc && s.writable ? 'R_BPF_64_NODYLD32' : 'R_BPF_64_ABS32';
+  };
+
   for (const d of datas) {
     const v = evalExpr(d.expr, labelOf, (m, col) => fail(m, d.line, col));
     let value = v.v;
     if (v.sym) {
       if (d.width !== 4 && d.width !== 8) fail(`a ${d.width}-byte value cannot refer to a symbol`, d.line, v.symCol ?? d.expr.col);
       const t = relocTarget(v);
-      d.sec.relocations.push({ offset: d.offset, type: d.width === 8 ? 'R_BPF_64_ABS64' : 'R_BPF_64_ABS32', symbol: t.symbol });
+      d.sec.relocations.push({ offset: d.offset, type: d.width === 8 ? 'R_BPF_64_ABS64' : abs32Type(v.sym!), symbol: t.symbol });
       value = t.addend;
     } else if (value < -(1n << BigInt(8 * d.width - 1)) || value >= 1n << BigInt(8 * d.width)) {
       fail(`out of range literal value`, d.line, d.expr.col);
@@ -411,4 +444,16 @@ export function asmSectionBytes(s: AsmSection): Uint8Array {
     view.setInt32(i * 8 + 4, insn.imm, true);
   });
   return out;
+}
+
+function leb128(value: bigint, signed: boolean): number[] {
+  const out: number[] = [];
+  let v = signed ? value : BigInt.asUintN(64, value);
+  for (;;) {
+    const byte = Number(v & 0x7fn);
+    v >>= 7n;
+    const done = signed ? (v === 0n && (byte & 0x40) === 0) || (v === -1n && (byte & 0x40) !== 0) : v === 0n;
+    out.push(done ? byte : byte | 0x80);
+    if (done) return out;
+  }
 }
