@@ -34,11 +34,17 @@ import type { Region, RunOptions, RunResult } from './types.js';
 import type { Vm } from './vm.js';
 
 export const DEFAULT_BUDGET = 1_000_000;
+/** Budgets are clamped to this (the loop counts in int32). */
+export const MAX_BUDGET = 0x7fffffff;
 /** may_goto's loop budget, as the kernel's BPF_MAX_LOOPS. */
 export const MAY_GOTO_BUDGET = 8 * 1024 * 1024;
 
-/** Registers and stack frames of one nesting level of interpret() on a Vm. */
-interface RunState {
+/**
+ * Everything one run needs, resumable: registers, call frames, position, budget. interpret() keeps
+ * one per nesting level on each Vm and reuses it; an Execution owns one and steps it.
+ */
+interface Machine {
+  readonly vm: Vm;
   readonly L: Int32Array;
   readonly H: Int32Array;
   /** Per frame: return slot, then r6..r10 as (lo, hi) pairs. */
@@ -48,55 +54,200 @@ interface RunState {
   buf: ArrayBuffer | SharedArrayBuffer;
   u8: Uint8Array;
   dv: DataView;
+  insns: readonly Insn[];
+  prog: DecodedProgram;
+  /** Next slot to execute. */
+  pc: number;
+  /** Call depth (0 = main program). */
+  frame: number;
+  budget: number;
+  executed: number;
+  mayGoto: number;
+  /** LD_ABS/LD_IND packet; pLen < 0: none. */
+  pAddr: number;
+  pLen: number;
 }
 
 interface VmRunStates {
   depth: number;
-  readonly levels: RunState[];
+  readonly levels: Machine[];
 }
 
 const SAVE_STRIDE = 11;
+const MAX_NESTED_RUNS = 8;
 const vmStates = new WeakMap<Vm, VmRunStates>();
+const EMPTY: readonly Insn[] = [];
 
-function runState(vm: Vm, level: number, states: VmRunStates): RunState {
-  let rs = states.levels[level];
-  if (rs === undefined) {
-    // Deeper frames at lower addresses, as a machine stack grows down.
-    const frames: Region[] = new Array(MAX_CALL_FRAMES);
-    for (let f = MAX_CALL_FRAMES - 1; f >= 0; f--) {
-      frames[f] = vm.space.alloc(MAX_BPF_STACK, stackName(level, f), { align: 16 });
-    }
-    const buf = vm.space.memory.buffer;
-    rs = {
-      L: new Int32Array(11), H: new Int32Array(11), save: new Int32Array(MAX_CALL_FRAMES * SAVE_STRIDE), frames,
-      buf, u8: new Uint8Array(buf), dv: new DataView(buf),
-    };
-    states.levels[level] = rs;
-  }
-  return rs;
+function newMachine(vm: Vm, stackName: (frame: number) => string): Machine {
+  // Deeper frames at lower addresses, as a machine stack grows down.
+  const frames: Region[] = new Array(MAX_CALL_FRAMES);
+  for (let f = MAX_CALL_FRAMES - 1; f >= 0; f--) frames[f] = vm.space.alloc(MAX_BPF_STACK, stackName(f), { align: 16 });
+  const buf = vm.space.memory.buffer;
+  return {
+    vm, L: new Int32Array(11), H: new Int32Array(11), save: new Int32Array(MAX_CALL_FRAMES * SAVE_STRIDE), frames,
+    buf, u8: new Uint8Array(buf), dv: new DataView(buf),
+    insns: EMPTY, prog: decodeForInterpreter(EMPTY), pc: 0, frame: 0, budget: 0, executed: 0, mayGoto: 0, pAddr: 0, pLen: -1,
+  };
 }
 
 /** 'stack' for the main frame, 'stack[2]' for the frame of the 2nd nested call ('stack[1:2]' in a nested run). */
-function stackName(level: number, frame: number): string {
-  if (level === 0) return frame === 0 ? 'stack' : `stack[${frame}]`;
-  return `stack[${level}:${frame}]`;
+function levelStackName(level: number): (frame: number) => string {
+  if (level === 0) return (f) => (f === 0 ? 'stack' : `stack[${f}]`);
+  return (f) => `stack[${level}:${f}]`;
+}
+
+/** Load a program and its options into a machine: registers from args, fresh main frame. */
+function startMachine(m: Machine, insns: readonly Insn[], options: RunOptions): void {
+  const { L, H } = m;
+  const space = m.vm.space;
+  m.insns = insns;
+  m.prog = decodeForInterpreter(insns);
+  L.fill(0);
+  H.fill(0);
+  const args = options.args;
+  if (args !== undefined) {
+    for (let r = 1; r <= 5 && r <= args.length; r++) {
+      const v = args[r - 1];
+      const n = Number(v);
+      if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
+        L[r] = n; // wraps to the low word
+        H[r] = n / 4294967296; // truncated to the high word
+      } else {
+        const u = BigInt.asUintN(64, v);
+        L[r] = Number(u & 0xffffffffn);
+        H[r] = Number(u >> 32n);
+      }
+    }
+  }
+  // A non-shared memory's old buffer is detached (length 0) when it grows; a shared one keeps
+  // its length, so it is re-fetched every run.
+  if (m.buf.byteLength === 0 || isShared(m.buf)) refreshViews(space, m);
+  m.frame = 0;
+  const top = m.frames[0].addr + MAX_BPF_STACK;
+  m.u8.fill(0, top - MAX_BPF_STACK, top);
+  L[10] = top;
+  m.pAddr = 0;
+  m.pLen = -1;
+  if (options.packet !== undefined) {
+    const { addr, len } = options.packet;
+    const why = len > 0 ? space.accessError(addr, len, false) : undefined;
+    if (why !== undefined || !Number.isInteger(len) || len < 0) fail('EFAULT', `interpret: invalid packet: ${why ?? `length ${len}`}`);
+    m.pAddr = addr;
+    m.pLen = len;
+  }
+  const budget = options.budget ?? DEFAULT_BUDGET;
+  if (!(budget >= 0)) fail('EINVAL', `interpret: invalid instruction budget ${budget}`);
+  m.budget = Math.min(Math.floor(budget), MAX_BUDGET);
+  m.executed = 0;
+  m.mayGoto = MAY_GOTO_BUDGET;
+  const entry = options.entry ?? 0;
+  if (!Number.isInteger(entry) || entry < 0 || entry >= m.prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
+  m.pc = entry;
+}
+
+function isShared(buf: ArrayBuffer | SharedArrayBuffer): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
 }
 
 /** Run `insns` on `vm` until exit from the main frame; r0 is the result. */
 export function interpret(vm: Vm, insns: readonly Insn[], options: RunOptions = {}): RunResult {
-  const prog = decodeForInterpreter(insns);
   let states = vmStates.get(vm);
   if (states === undefined) {
     states = { depth: 0, levels: [] };
     vmStates.set(vm, states);
   }
-  if (states.depth >= 8) throw new BpfError('E2BIG', 'interpret: more than 8 nested runs on one VM');
-  const rs = runState(vm, states.depth, states);
+  const level = states.depth;
+  if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
+  const m = states.levels[level] ?? (states.levels[level] = newMachine(vm, levelStackName(level)));
+  startMachine(m, insns, options);
   states.depth++;
   try {
-    return run(vm, insns, prog, rs, options);
+    return execute(m, Infinity) as RunResult;
   } finally {
     states.depth--;
+  }
+}
+
+/**
+ * A run that can be stepped (the debugger's view of the interpreter): it owns its registers and
+ * stack frames, executes `step(n)` instructions at a time, and exposes pc and registers between
+ * steps. After an error, every further step throws that error again. dispose() frees its stack.
+ */
+export class Execution {
+  readonly vm: Vm;
+  private readonly m: Machine;
+  private finished: RunResult | undefined;
+  private error: unknown;
+
+  constructor(vm: Vm, insns: readonly Insn[], options: RunOptions = {}) {
+    this.vm = vm;
+    this.m = newMachine(vm, (f) => `exec stack[${f}]`);
+    startMachine(this.m, insns, options);
+  }
+
+  get insns(): readonly Insn[] {
+    return this.m.insns;
+  }
+
+  /** The next instruction to execute (the exit or fault instruction once finished). */
+  get pc(): number {
+    return this.m.pc;
+  }
+
+  /** Call depth: 0 in the main program, 1 in a subprogram it called, ... */
+  get callDepth(): number {
+    return this.m.frame;
+  }
+
+  get insnCount(): number {
+    return this.m.executed;
+  }
+
+  /** The result once the program has exited. */
+  get result(): RunResult | undefined {
+    return this.finished;
+  }
+
+  /** Register r0..r10 as an unsigned 64-bit value. */
+  reg(r: number): bigint {
+    return toU64(this.m.H[r], this.m.L[r]);
+  }
+
+  setReg(r: number, value: bigint): void {
+    const v = BigInt.asUintN(64, value);
+    this.m.L[r] = Number(v & 0xffffffffn);
+    this.m.H[r] = Number(v >> 32n);
+  }
+
+  /** Execute up to n instructions; the result if the program exited. */
+  step(n = 1): RunResult | undefined {
+    n = Math.max(0, Math.min(Math.floor(n), MAX_BUDGET));
+    if (this.error !== undefined) throw this.error;
+    if (this.finished !== undefined) return this.finished;
+    try {
+      this.finished = execute(this.m, n);
+    } catch (e) {
+      this.error = e;
+      throw e;
+    }
+    return this.finished;
+  }
+
+  /** Run to the end (or the budget). */
+  run(): RunResult {
+    if (this.error !== undefined) throw this.error;
+    if (this.finished !== undefined) return this.finished;
+    try {
+      this.finished = execute(this.m, Infinity) as RunResult;
+    } catch (e) {
+      this.error = e;
+      throw e;
+    }
+    return this.finished;
+  }
+
+  dispose(): void {
+    for (const f of this.m.frames) this.vm.space.free(f);
   }
 }
 
@@ -124,12 +275,12 @@ function accessRegion(space: AddressSpace, hi: number, addr: number, size: numbe
   throw new BpfError('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
 }
 
-function refreshViews(space: AddressSpace, rs: RunState): void {
+function refreshViews(space: AddressSpace, m: Machine): void {
   const buf = space.memory.buffer;
-  if (buf !== rs.buf) {
-    rs.buf = buf;
-    rs.u8 = new Uint8Array(buf);
-    rs.dv = new DataView(buf);
+  if (buf !== m.buf) {
+    m.buf = buf;
+    m.u8 = new Uint8Array(buf);
+    m.dv = new DataView(buf);
   }
 }
 
@@ -137,41 +288,24 @@ function fail(code: ErrnoName, message: string): never {
   throw new BpfError(code, message);
 }
 
-function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState, options: RunOptions): RunResult {
-  const P = prog.code;
-  const { L, H, save, frames } = rs;
+/**
+ * The interpreter loop: run `m` until it exits (returns the result) or `maxSteps` instructions
+ * have run (saves the position and returns undefined). The step limit and the budget share one
+ * counter, so pausing costs nothing per instruction.
+ */
+function execute(m: Machine, maxSteps: number): RunResult | undefined {
+  const P = m.prog.code;
+  const { vm, L, H, save, frames, insns } = m;
   const space = vm.space;
   const helpers = vm.helpers;
-  // A non-shared memory's old buffer is detached (length 0) when it grows; a shared one keeps
-  // its length, so it is re-fetched every run.
-  const shared = typeof SharedArrayBuffer !== 'undefined' && rs.buf instanceof SharedArrayBuffer;
-  if (shared || rs.buf.byteLength === 0) refreshViews(space, rs);
-  let u8 = rs.u8;
-  let dv = rs.dv;
+  const shared = isShared(m.buf);
+  if (shared || m.buf.byteLength === 0) refreshViews(space, m);
+  let u8 = m.u8;
+  let dv = m.dv;
   let gen = space.generation;
-
-  L.fill(0);
-  H.fill(0);
-  const args = options.args;
-  if (args !== undefined) {
-    for (let r = 1; r <= 5 && r <= args.length; r++) {
-      const v = args[r - 1];
-      const n = Number(v);
-      if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
-        L[r] = n; // wraps to the low word
-        H[r] = n / 4294967296; // truncated to the high word
-      } else {
-        const u = BigInt.asUintN(64, v);
-        L[r] = Number(u & 0xffffffffn);
-        H[r] = Number(u >> 32n);
-      }
-    }
-  }
-  let frame = 0;
-  let fLo = frames[0].addr; // current frame [fLo, fHi)
+  let frame = m.frame;
+  let fLo = frames[frame].addr; // current frame [fLo, fHi)
   let fHi = fLo + MAX_BPF_STACK;
-  u8.fill(0, fLo, fHi);
-  L[10] = fHi;
   // Region cache: last region read [rLo, rHi) and last region written [wLo, wHi).
   let rLo = 0;
   let rHi = 0;
@@ -179,21 +313,14 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
   let wHi = 0;
   let rg: Region;
   let a = 0;
-
-  let pAddr = 0;
-  let pLen = -1;
-  if (options.packet !== undefined) {
-    pAddr = options.packet.addr;
-    pLen = options.packet.len;
-    const why = pLen > 0 ? space.accessError(pAddr, pLen, false) : undefined;
-    if (why !== undefined || !Number.isInteger(pLen) || pLen < 0) fail('EFAULT', `interpret: invalid packet: ${why ?? `length ${pLen}`}`);
-  }
-
-  const budget = options.budget ?? DEFAULT_BUDGET;
-  let left = budget;
-  let mayGoto = MAY_GOTO_BUDGET;
-  let pc = options.entry ?? 0;
-  if (!Number.isInteger(pc) || pc < 0 || pc >= prog.length) fail('EINVAL', `interpret: entry ${pc} is outside the program`);
+  const pAddr = m.pAddr;
+  const pLen = m.pLen;
+  const budgetLeft = m.budget - m.executed;
+  const budgetBinds = maxSteps > budgetLeft;
+  const steps = (budgetBinds ? budgetLeft : maxSteps) | 0; // an int32 counter in the loop
+  let left = steps;
+  let mayGoto = m.mayGoto;
+  let pc = m.pc;
 
   for (;;) {
     const i = pc << 2;
@@ -201,7 +328,14 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
     const d = (w >> 12) & 15;
     const s = (w >> 16) & 15;
     const k = P[i + 2];
-    if (--left < 0) fail('ELOOP', `instruction budget of ${budget} exceeded (insn #${pc})`);
+    if (--left < 0) {
+      m.executed += steps;
+      if (budgetBinds) fail('ELOOP', `instruction budget of ${m.budget} exceeded (insn #${pc})`);
+      m.pc = pc; // pause before slot pc
+      m.frame = frame;
+      m.mayGoto = mayGoto;
+      return undefined;
+    }
     pc++;
     switch (w & 0xfff) {
       // ---- ALU64: dst = dst OP src|imm (imm sign-extended to 64 bits) ----
@@ -344,10 +478,10 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
         const r64 = typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r)));
         L[0] = Number(BigInt.asIntN(32, r64));
         H[0] = Number(BigInt.asIntN(32, r64 >> 32n));
-        if (shared || rs.buf.byteLength === 0) {
-          refreshViews(space, rs);
-          u8 = rs.u8;
-          dv = rs.dv;
+        if (shared || m.buf.byteLength === 0) {
+          refreshViews(space, m);
+          u8 = m.u8;
+          dv = m.dv;
         }
         if (space.generation !== gen) { // regions were allocated or freed: forget cached bounds
           gen = space.generation;
@@ -374,7 +508,11 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
         break;
       }
       case 0x95: { // exit
-        if (frame === 0) return { r0: toU64(H[0], L[0]), insnCount: budget - left };
+        if (frame === 0) {
+          m.executed += steps - left;
+          m.pc = pc - 1;
+          return { r0: toU64(H[0], L[0]), insnCount: m.executed };
+        }
         frame--;
         const b = frame * SAVE_STRIDE;
         pc = save[b];
@@ -394,7 +532,13 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
         const size = (w & 0x18) === 0 ? 4 : (w & 0x18) === 0x08 ? 2 : 1;
         const o = (w & 0x40) !== 0 ? (L[s] + k) | 0 : k;
         if (pLen < 0) fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${pc - 1}): pass options.packet`);
-        if (o < 0 || o + size > pLen) return { r0: 0n, insnCount: budget - left };
+        if (o < 0 || o + size > pLen) {
+          m.executed += steps - left;
+          m.pc = pc - 1;
+          L[0] = 0;
+          H[0] = 0;
+          return { r0: 0n, insnCount: m.executed };
+        }
         a = pAddr + o;
         L[0] = size === 4 ? dv.getInt32(a, false) : size === 2 ? dv.getUint16(a, false) : u8[a];
         H[0] = 0;
@@ -464,7 +608,7 @@ function run(vm: Vm, insns: readonly Insn[], prog: DecodedProgram, rs: RunState,
         atomic64(dv, shared, L, H, s, a, k); break;
 
       case 0xfff: { // trap: an instruction that cannot run (see decode.ts)
-        const t = prog.traps[k];
+        const t = m.prog.traps[k];
         fail(t.code, t.message);
       }
       default:
