@@ -3,13 +3,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { assembleLlvm, asmSectionBytes } from '../src/isa/asm_llvm.js';
-import { formatInsnLlvm, objdumpUnit } from '../src/isa/disasm_llvm.js';
+import { formatInsnLlvm, objdumpFile, objdumpUnit } from '../src/isa/disasm_llvm.js';
 import { encodeProgram } from '../src/isa/insn.js';
 import type { Insn } from '../src/isa/insn.js';
 import type { AsmUnit } from '../src/isa/asm_unit.js';
 import { BpfError } from '../src/errors.js';
 import { LLVM_MC, LLVM_OBJDUMP, missingTool } from './oracles.js';
-import { corpusProgram, llvmMcObject, llvmObjdump, readElf } from './isa_llvm_corpus.js';
+import { corpusProgram, llvmMcObject, llvmObjdump, readElf, rng } from './isa_llvm_corpus.js';
 
 const missing = missingTool(LLVM_MC) ?? missingTool(LLVM_OBJDUMP);
 const fixture = (name: string): string =>
@@ -193,6 +193,29 @@ test('differential: accepted syntax variants match llvm-mc-19', (t) => {
     '\tr1 = (s32)r2', '\tr1 = *(s8 *)(r2 + 0x7fff)', '\tcallx r3', '\tcall 0x7fffffff', '\tw0 = cmpxchg32_32(r1 + 0, w0, w2)',
     '\texit', '',
   ].join('\n'));
+});
+
+test('differential: whatever the disassembler prints for random bytes, we and llvm-mc-19 assemble alike', (t) => {
+  if (missing) return t.skip(missing);
+  const r = rng(11);
+  const buf = new Uint8Array(2000 * 8);
+  const view = new DataView(buf.buffer);
+  const imms = [0, 1, -1, 16, 32, 64, 0xe1, 0xf1, 0x41, 0x51, 0xa1, 0x10000];
+  for (let i = 0; i < 2000; i++) {
+    for (let k = 0; k < 8; k++) buf[i * 8 + k] = Math.floor(r() * 256);
+    if (r() < 0.5) view.setInt32(i * 8 + 4, imms[Math.floor(r() * imms.length)], true);
+    if (r() < 0.3) view.setInt16(i * 8 + 2, 0, true);
+  }
+  for (const alu32 of [false, true]) {
+    const text = objdumpFile('x.o', [{ name: '.text', bytes: buf, symbols: [] }], { alu32 }).split('\n')
+      .filter((l) => /^ +\d+:\t/.test(l)).map((l) => l.split('\t').slice(2).join('\t').replace(/ <[^<>]*>$/, ''))
+      // llvm-mc 19 takes only 16-bit gotol constants
+      .filter((l) => l !== '<unknown>' && !/^gotol /.test(l));
+    assert.ok(text.length > 400);
+    const source = text.map((l) => '\t' + l).join('\n') + '\n';
+    const theirs = readElf(llvmMcObject(source)).sections.find((s) => s.name === '.text')!.bytes;
+    assert.equal(hexOf(asmSectionBytes(assembleLlvm(source).sections[0])), hexOf(theirs));
+  }
 });
 
 const ERRORS: [string, string][] = [
