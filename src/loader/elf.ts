@@ -272,6 +272,10 @@ export function readElf(bytes: Uint8Array, fileName: string): ElfFile {
   return { fileName, type, machine, sections, symbols, symtab, relocations };
 }
 
+/** Longest name accepted: far beyond any C identifier or SEC() name, small enough that a hostile
+ * file cannot blow a few megabytes up into gigabytes of strings. */
+export const MAX_NAME_LENGTH = 1024;
+
 /**
  * A string table with the position of the next NUL precomputed, so reading many names stays
  * linear in the file size even when a hostile file points every name into one long run.
@@ -281,6 +285,7 @@ class StringTable {
   private readonly bytes: Uint8Array;
   private readonly tableName: string;
   private readonly fail: (msg: string) => never;
+  private readonly cache = new Map<number, string>();
   constructor(bytes: Uint8Array, tableName: string, fail: (msg: string) => never) {
     this.bytes = bytes;
     this.tableName = tableName;
@@ -294,10 +299,15 @@ class StringTable {
   }
   get(off: number, what: string): string {
     if (off === 0 && this.bytes.length === 0) return '';
+    const known = this.cache.get(off);
+    if (known !== undefined) return known;
     if (off >= this.bytes.length) this.fail(`${what} offset ${off} is outside ${this.tableName} (${this.bytes.length} bytes)`);
     const end = this.nextNul[off];
     if (end < 0) this.fail(`${what} at offset ${off} is not NUL-terminated inside ${this.tableName}`);
-    return utf8.decode(this.bytes.subarray(off, end));
+    if (end - off > MAX_NAME_LENGTH) this.fail(`${what} at offset ${off} is longer than ${MAX_NAME_LENGTH} bytes`);
+    const name = utf8.decode(this.bytes.subarray(off, end));
+    this.cache.set(off, name);
+    return name;
   }
 }
 
