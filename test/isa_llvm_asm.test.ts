@@ -218,6 +218,16 @@ test('differential: whatever the disassembler prints for random bytes, we and ll
   }
 });
 
+test('differential: alignment (code gets BPF nops) and data directives match llvm-mc-19', (t) => {
+  if (missing) return t.skip(missing);
+  assertSameAsLlvmMc([
+    '\t.text', '\tr0 = 1', '\t.p2align 4', '\texit', '\t.section .data,"aw",@progbits', '\t.byte 1', '\t.p2align 3, 0xff',
+    '\t.byte 2, -1, 0x7f', '\t.balign 4', '\t.short -2, 0xffff', '\t.2byte 7', '\t.long -1, 0x12345678', '\t.4byte 9',
+    '\t.quad -1, 0x8000000000000000', '\t.8byte 3', '\t.zero 3', '\t.zero 2, 0x41', '\t.space 2', '\t.ascii "ab", "c\\x41\\101\\n"',
+    '\t.asciz "z"', '\t.string "y"', 'end:', '\t.long end - .data', '\t.uleb128 300', '\t.sleb128 -129', '\t.uleb128 end - .data', '',
+  ].join('\n'));
+});
+
 const ERRORS: [string, string][] = [
   ['\tfoo r0\n', 'x.s:1:2: invalid register/token name \'foo\''],
   ['\tr0 = 1\n\tr12 = 1\n', 'x.s:2:2: invalid register \'r12\''],

@@ -109,7 +109,7 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
   function constant(c: Cursor, what = 'expected absolute expression'): bigint {
     const col = c.col();
     const e = parseExpr(c, () => ({ section: cur.name, offset: cur.bytes.length }));
-    const v = evalExpr(e, (n) => labels.get(n), (m, at) => fail(m, c.line, at));
+    const v = evalExpr(e, (n) => labels.get(n) ?? (sections.has(n) ? { section: n, offset: 0 } : undefined), (m, at) => fail(m, c.line, at));
     if (v.sym) fail(what, c.line, col);
     return v.v;
   }
@@ -124,11 +124,16 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
     if (!c.atEnd()) c.fail('unexpected token in directive');
   }
 
-  function align(bytes: number, fill: number): void {
+  /** Pad to a multiple of `bytes`; code without a fill value gets BPFAsmBackend::writeNopData()'s nops. */
+  function align(bytes: number, fill: number | undefined, c: Cursor): void {
     if (bytes <= 1) return;
-    while (cur.bytes.length % bytes !== 0) {
-      cur.bytes.push(fill & 0xff);
+    const pad = (bytes - (cur.bytes.length % bytes)) % bytes;
+    if (fill === undefined && cur.executable) {
+      if (pad % 8 !== 0) c.fail(`unable to write nop sequence of ${pad} bytes`);
+      for (let k = 0; k < pad; k += 8) cur.bytes.push(0, 0, 0, 0x15, 0, 0, 0, 0);
+      return;
     }
+    for (let k = 0; k < pad; k++) cur.bytes.push((fill ?? 0) & 0xff);
   }
 
   function emitData(c: Cursor, width: number): void {
@@ -216,10 +221,10 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
       }
       case '.p2align': case '.p2alignw': case '.p2alignl': case '.balign': case '.align': {
         const n = Number(constant(c));
-        let fill = 0;
+        let fill: number | undefined;
         if (c.isPunct(',')) { c.next(); if (!c.isPunct(',') && !c.atEnd()) fill = Number(constant(c)); }
         if (c.isPunct(',')) { c.next(); constant(c); }
-        align(name.startsWith('.p2align') ? 2 ** n : n, fill);
+        align(name.startsWith('.p2align') ? 2 ** n : n, fill, c);
         return endOfStatement(c);
       }
       case '.byte': return emitData(c, 1);
@@ -231,7 +236,7 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
         for (;;) {
           const col = c.col();
           const e = parseExpr(c, () => ({ section: cur.name, offset: cur.bytes.length }));
-          const v = evalExpr(e, (n) => labels.get(n), (m, at) => fail(m, c.line, at));
+          const v = evalExpr(e, (n) => labels.get(n) ?? (sections.has(n) ? { section: n, offset: 0 } : undefined), (m, at) => fail(m, c.line, at));
           if (v.sym) fail(`'${name}' needs a constant or a difference of labels defined before it`, c.line, col);
           cur.bytes.push(...leb128(v.v, name === '.sleb128'));
           if (c.atEnd()) break;
