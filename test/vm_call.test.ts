@@ -288,3 +288,35 @@ test('call: a program with R8/R7 untouched across many runs on one Vm stays dete
   const insns = prog(mov64X(R0, R7), alu64X(0x00, R0, R8), alu64K(0x00, R7, 1), exit());
   for (let i = 0; i < 3; i++) assert.equal(interpret(vm, insns).r0, 0n);
 });
+
+// ---- tail calls ----
+
+test('call: a helper can tail-call another program: same registers and stack, no return', () => {
+  const vm = new Vm();
+  const target = prog(ldx(8, R0, R10, -8), alu64X(0x00, R0, R1), exit()); // r0 = slot + r1
+  vm.helpers.register(12, 'tail_call', (ctx) => (ctx.tailCall?.(target) ? 0n : u64(-2n)));
+  const main = prog(lddw(R2, 40n), stx(8, R10, -8, R2), mov64(R1, 2), call(12), mov64(R0, 99), exit());
+  const result = interpret(vm, main);
+  assert.equal(result.r0, 42n);
+  assert.equal(result.insnCount, 4 + 3); // lddw (counted once), stx, mov, call + 3 in the target
+});
+
+test('call: tail calls stop after 33; the failing call returns to the caller', () => {
+  const vm = new Vm();
+  // the program tail-calls itself, counting in a stack slot; when the helper fails, r0 = count
+  const self = prog(
+    ldx(8, R6, R10, -8), alu64K(0x00, R6, 1), stx(8, R10, -8, R6),
+    call(12), ldx(8, R0, R10, -8), exit(),
+  );
+  vm.helpers.register(12, 'tail_call', (ctx) => (ctx.tailCall?.(self) ? 0n : u64(-2n)));
+  assert.equal(interpret(vm, self).r0, 34n); // the first run + 33 tail calls
+  // the count is per run
+  assert.equal(interpret(vm, self).r0, 34n);
+});
+
+test('call: a tail call from a subprogram is refused', () => {
+  const vm = new Vm();
+  const target = prog(mov64(R0, 1), exit());
+  vm.helpers.register(12, 'tail_call', (ctx) => (ctx.tailCall?.(target) ? 0n : 1n));
+  expectError(() => interpret(vm, prog(callLocal(1), exit(), call(12), exit())), 'ENOTSUPP', 'tail call from a subprogram is not supported (insn #2)');
+});

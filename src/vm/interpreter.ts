@@ -30,7 +30,7 @@ import {
 } from './alu64.js';
 import { atomic32, atomic64 } from './atomic.js';
 import { decodeForInterpreter, type DecodedProgram } from './decode.js';
-import type { Region, RunOptions, RunResult } from './types.js';
+import type { HelperCallContext, Region, RunOptions, RunResult } from './types.js';
 import type { Vm } from './vm.js';
 
 export const DEFAULT_BUDGET = 1_000_000;
@@ -66,6 +66,31 @@ interface Machine {
   /** LD_ABS/LD_IND packet; pLen < 0: none. */
   pAddr: number;
   pLen: number;
+  /** What helpers see; one per machine, updated before each call. */
+  readonly ctx: HelperContext;
+  tailCalls: number;
+  tailTarget: readonly Insn[] | undefined;
+}
+
+/** As the kernel's MAX_TAIL_CALL_CNT. */
+export const MAX_TAIL_CALL_CNT = 33;
+
+class HelperContext implements HelperCallContext {
+  readonly vm: Vm;
+  pc = 0;
+  insns: readonly Insn[] = EMPTY;
+  machine: Machine | undefined;
+
+  constructor(vm: Vm) {
+    this.vm = vm;
+  }
+
+  tailCall(insns: readonly Insn[]): boolean {
+    const m = this.machine;
+    if (m === undefined || m.tailCalls >= MAX_TAIL_CALL_CNT) return false;
+    m.tailTarget = insns;
+    return true;
+  }
 }
 
 interface VmRunStates {
@@ -83,11 +108,14 @@ function newMachine(vm: Vm, stackName: (frame: number) => string): Machine {
   const frames: Region[] = new Array(MAX_CALL_FRAMES);
   for (let f = MAX_CALL_FRAMES - 1; f >= 0; f--) frames[f] = vm.space.alloc(MAX_BPF_STACK, stackName(f), { align: 16 });
   const buf = vm.space.memory.buffer;
-  return {
+  const m: Machine = {
     vm, L: new Int32Array(11), H: new Int32Array(11), save: new Int32Array(MAX_CALL_FRAMES * SAVE_STRIDE), frames,
     buf, u8: new Uint8Array(buf), dv: new DataView(buf),
     insns: EMPTY, prog: decodeForInterpreter(EMPTY), pc: 0, frame: 0, budget: 0, executed: 0, mayGoto: 0, pAddr: 0, pLen: -1,
+    ctx: new HelperContext(vm), tailCalls: 0, tailTarget: undefined,
   };
+  m.ctx.machine = m;
+  return m;
 }
 
 /** 'stack' for the main frame, 'stack[2]' for the frame of the 2nd nested call ('stack[1:2]' in a nested run). */
@@ -140,6 +168,8 @@ function startMachine(m: Machine, insns: readonly Insn[], options: RunOptions): 
   m.budget = Math.min(Math.floor(budget), MAX_BUDGET);
   m.executed = 0;
   m.mayGoto = MAY_GOTO_BUDGET;
+  m.tailCalls = 0;
+  m.tailTarget = undefined;
   const entry = options.entry ?? 0;
   if (!Number.isInteger(entry) || entry < 0 || entry >= m.prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
   m.pc = entry;
@@ -294,8 +324,8 @@ function fail(code: ErrnoName, message: string): never {
  * counter, so pausing costs nothing per instruction.
  */
 function execute(m: Machine, maxSteps: number): RunResult | undefined {
-  const P = m.prog.code;
-  const { vm, L, H, save, frames, insns } = m;
+  let P = m.prog.code;
+  const { vm, L, H, save, frames, ctx } = m;
   const space = vm.space;
   const helpers = vm.helpers;
   const shared = isShared(m.buf);
@@ -472,12 +502,24 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
         if (helper === undefined) {
           fail('EINVAL', `invalid func unknown#${(w & 0xfff) === 0x85 ? k : toU64(H[d], L[d])} (insn #${pc - 1})`);
         }
-        const r = helper.fn({ vm, pc: pc - 1, insns }, toU64(H[1], L[1]), toU64(H[2], L[2]), toU64(H[3], L[3]),
-          toU64(H[4], L[4]), toU64(H[5], L[5]));
-        // (a plain-JS helper may return a number: accept it)
-        const r64 = typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r)));
-        L[0] = Number(BigInt.asIntN(32, r64));
-        H[0] = Number(BigInt.asIntN(32, r64 >> 32n));
+        ctx.pc = pc - 1;
+        ctx.insns = m.insns;
+        const r = helper.fn(ctx, toU64(H[1], L[1]), toU64(H[2], L[2]), toU64(H[3], L[3]), toU64(H[4], L[4]), toU64(H[5], L[5]));
+        if (m.tailTarget !== undefined) { // bpf_tail_call: continue in the target program, same frame
+          const target = m.tailTarget;
+          m.tailTarget = undefined;
+          if (frame !== 0) fail('ENOTSUPP', `tail call from a subprogram is not supported (insn #${pc - 1})`);
+          m.tailCalls++;
+          m.insns = target;
+          m.prog = decodeForInterpreter(target);
+          P = m.prog.code;
+          pc = 0;
+        } else {
+          // (a plain-JS helper may return a number: accept it)
+          const r64 = typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r)));
+          L[0] = Number(BigInt.asIntN(32, r64));
+          H[0] = Number(BigInt.asIntN(32, r64 >> 32n));
+        }
         if (shared || m.buf.byteLength === 0) {
           refreshViews(space, m);
           u8 = m.u8;

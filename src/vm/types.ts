@@ -24,6 +24,13 @@ export interface HelperCallContext {
   readonly pc: number;
   /** The running program (a helper such as bpf_loop may run one of its subprograms). */
   readonly insns?: readonly Insn[];
+  /**
+   * bpf_tail_call: when the helper returns, replace the running program with `insns` (registers
+   * and stack frame kept, like the kernel's JMP_TAIL_CALL; the helper's return value is dropped).
+   * False (nothing scheduled) once MAX_TAIL_CALL_CNT (33) tail calls have been made in this run.
+   * Engines that cannot do it leave it undefined.
+   */
+  tailCall?(insns: readonly Insn[]): boolean;
 }
 
 export interface HelperEntry {
