@@ -140,7 +140,7 @@ export function readElf(buf: Uint8Array): ElfObject {
     }
   }
   const relocs = new Map<string, { offset: number; type: number; symbol: string }[]>();
-  raw.forEach((s, i) => {
+  raw.forEach((s) => {
     if (s.type !== 9) return;
     const list = [];
     for (let o = s.offset; o < s.offset + s.size; o += 16) {
@@ -148,7 +148,6 @@ export function readElf(buf: Uint8Array): ElfObject {
       list.push({ offset: Number(v.getBigUint64(o, true)), type: Number(infoR & 0xffffffffn), symbol: symbols[Number(infoR >> 32n)]?.name ?? '' });
     }
     relocs.set(sections[s.info].name, list);
-    void i;
   });
   return { sections, symbols, relocs };
 }

@@ -12,8 +12,11 @@
  * section symbol). Jumps must land in their own section (llvm-mc crashes otherwise; we report).
  *
  * Deliberate differences from llvm-mc: a 32-bit immediate outside -2^31..2^32-1 is an error (llvm-mc
- * truncates silently), `gotol` takes any 32-bit constant (llvm-mc 19: 16-bit only), and mismatched
- * tied registers (`r1 = bswap16 r2`, `r1 = atomic_fetch_add(..., r2)`) are errors (llvm-mc crashes).
+ * truncates silently), `gotol` takes any 32-bit constant (llvm-mc 19: 16-bit only), jumps to global
+ * labels resolve (llvm-mc crashes), and mismatched tied registers (`r1 = bswap16 r2`,
+ * `r1 = atomic_fetch_add(..., r2)`) are errors (llvm-mc crashes). Not done: the sections llvm-mc
+ * synthesizes from `.loc`/`.file` and `.cfi_*` (.debug_line, .debug_line_str, .debug_frame); those
+ * directives are accepted and ignored.
  */
 import { parseError } from '../errors.js';
 import type { AsmRelocation, AsmRelocationType, AsmSection, AsmSymbol, AsmSymbolType, AsmUnit } from './asm_unit.js';
@@ -138,10 +141,8 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
 
   function emitData(c: Cursor, width: number): void {
     for (;;) {
-      const col = c.col();
       const e = parseExpr(c, () => ({ section: cur.name, offset: cur.bytes.length }));
       datas.push({ sec: cur, offset: cur.bytes.length, width, expr: e, line: c.line });
-      void col;
       for (let k = 0; k < width; k++) cur.bytes.push(0);
       if (c.atEnd()) break;
       if (!c.isPunct(',')) c.fail('unexpected token in directive');
@@ -156,7 +157,6 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
         switchTo(getSection(name));
         return endOfStatement(c);
       case '.section': case '.pushsection': {
-        const parts: string[] = [];
         // section name: identifier-ish tokens up to ',' (e.g. .rodata.str1.1, license, "name")
         let secName = '';
         const t0 = c.peek();
@@ -171,7 +171,7 @@ export function assembleLlvm(source: string, fileName?: string): AsmUnit {
           if (f?.kind !== 'string') c.fail("expected string in directive");
           const fl = String.fromCharCode(...(f!.bytes ?? []));
           flags = { executable: fl.includes('x'), writable: fl.includes('w'), alloc: fl.includes('a') };
-          while (!c.atEnd()) parts.push(c.next()!.text); // ,@progbits[,entsize]
+          while (!c.atEnd()) c.next(); // ,@progbits[,entsize]: no effect on what we produce
         }
         if (name === '.pushsection') stack.push(cur);
         const s = getSection(secName, flags);

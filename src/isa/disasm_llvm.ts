@@ -83,6 +83,8 @@ export function decodeLlvm(s: Slot, hi: number | undefined, opts: LlvmDisasmOpti
   const w = (n: number): string | undefined => (n > 11 ? undefined : `w${n}`);
   const mem = (base: number): string | undefined =>
     base > 11 ? undefined : `r${base} ${off < 0 ? '-' : '+'} ${llvmHex(Math.abs(off))}`;
+  // A register above r11 makes its helper return undefined, which fails the whole decode (also when
+  // it was interpolated into the text, hence the 'undefined' check).
   const ok = (text: string | undefined, branch?: number): LlvmDecoded | undefined =>
     text === undefined || text.includes('undefined') ? undefined : { size: 8, text, branch };
 

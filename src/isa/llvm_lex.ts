@@ -188,10 +188,7 @@ function peekBinOp(c: Cursor): { op: string; len: number } | undefined {
   return undefined;
 }
 
-/**
- * Parse an expression as MCAsmParser::parseExpression(). `dot` gives the location `.` refers to.
- * `stop` lists binary operators not to consume (the BPF parser never needs it, directives do not).
- */
+/** Parse an expression as MCAsmParser::parseExpression(). `dot` gives the location `.` refers to. */
 export function parseExpr(c: Cursor, dot: () => { section: string; offset: number }, minPrec = 1): Expr {
   let lhs = parsePrimary(c, dot);
   for (;;) {
