@@ -18,7 +18,15 @@
  * Helper calls pass r1..r5 as unsigned bigints and put the result in r0; r1..r5 are left as they
  * were (the verifier treats them as clobbered). callx calls the helper whose id is in dst.
  * interpret() is re-entrant (a helper may run a callback of the same or another program): each
- * nesting level gets its own registers and stack frames.
+ * nesting level gets its own registers and stack frames. A helper may also ask for a tail call
+ * (HelperCallContext.tailCall): the run continues in the target program, same registers and frame.
+ *
+ * LD_ABS/LD_IND read options.packet big-endian; out of bounds ends the program with r0 = 0.
+ * may_goto falls through until the kernel's loop budget (8M) is spent, then jumps. Stack frames
+ * are zeroed on entry so results never depend on a previous run.
+ *
+ * The state of a run lives in a Machine, so a run can pause after any number of instructions:
+ * interpret() runs one to the end, Execution (the debugger's handle) steps it.
  */
 import { BpfError, type ErrnoName } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
@@ -342,7 +350,8 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
   let wLo = 0;
   let wHi = 0;
   let rg: Region;
-  let a = 0;
+  let a = 0; // memory address
+  let t = 0; // ALU temporary
   const pAddr = m.pAddr;
   const pLen = m.pLen;
   const budgetLeft = m.budget - m.executed;
@@ -369,10 +378,10 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
     pc++;
     switch (w & 0xfff) {
       // ---- ALU64: dst = dst OP src|imm (imm sign-extended to 64 bits) ----
-      case 0x07: a = (L[d] >>> 0) + (k >>> 0); L[d] = a; H[d] = H[d] + (k >> 31) + (a > 0xffffffff ? 1 : 0); break; // add
-      case 0x0f: a = (L[d] >>> 0) + (L[s] >>> 0); L[d] = a; H[d] = H[d] + H[s] + (a > 0xffffffff ? 1 : 0); break;
-      case 0x17: a = (L[d] >>> 0) - (k >>> 0); L[d] = a; H[d] = H[d] - (k >> 31) - (a < 0 ? 1 : 0); break; // sub
-      case 0x1f: a = (L[d] >>> 0) - (L[s] >>> 0); L[d] = a; H[d] = H[d] - H[s] - (a < 0 ? 1 : 0); break;
+      case 0x07: t = (L[d] >>> 0) + (k >>> 0); L[d] = t; H[d] = H[d] + (k >> 31) + (t > 0xffffffff ? 1 : 0); break; // add
+      case 0x0f: t = (L[d] >>> 0) + (L[s] >>> 0); L[d] = t; H[d] = H[d] + H[s] + (t > 0xffffffff ? 1 : 0); break;
+      case 0x17: t = (L[d] >>> 0) - (k >>> 0); L[d] = t; H[d] = H[d] - (k >> 31) - (t < 0 ? 1 : 0); break; // sub
+      case 0x1f: t = (L[d] >>> 0) - (L[s] >>> 0); L[d] = t; H[d] = H[d] - H[s] - (t < 0 ? 1 : 0); break;
       case 0x27: mul64(L, H, d, k >> 31, k); break; // mul
       case 0x2f: mul64(L, H, d, H[s], L[s]); break;
       case 0x37: divU64(L, H, d, k >> 31, k); break; // div (unsigned; by 0 gives 0)
@@ -396,14 +405,14 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
       case 0xaf: L[d] ^= L[s]; H[d] ^= H[s]; break;
       case 0xb7: L[d] = k; H[d] = k >> 31; break; // mov
       case 0xbf: L[d] = L[s]; H[d] = H[s]; break;
-      case 0x1bf: a = (L[s] << 24) >> 24; L[d] = a; H[d] = a >> 31; break; // movsx 8
-      case 0x2bf: a = (L[s] << 16) >> 16; L[d] = a; H[d] = a >> 31; break; // movsx 16
-      case 0x3bf: a = L[s]; L[d] = a; H[d] = a >> 31; break; // movsx 32
+      case 0x1bf: t = (L[s] << 24) >> 24; L[d] = t; H[d] = t >> 31; break; // movsx 8
+      case 0x2bf: t = (L[s] << 16) >> 16; L[d] = t; H[d] = t >> 31; break; // movsx 16
+      case 0x3bf: t = L[s]; L[d] = t; H[d] = t >> 31; break; // movsx 32
       case 0xc7: arsh64(L, H, d, k & 63); break; // arsh
       case 0xcf: arsh64(L, H, d, L[s] & 63); break;
       case 0x1d7: L[d] = bswap16(L[d]); H[d] = 0; break; // bswap16
       case 0x2d7: L[d] = bswap32(L[d]); H[d] = 0; break; // bswap32
-      case 0x3d7: a = L[d]; L[d] = bswap32(H[d]); H[d] = bswap32(a); break; // bswap64
+      case 0x3d7: t = L[d]; L[d] = bswap32(H[d]); H[d] = bswap32(t); break; // bswap64
 
       // ---- ALU (32-bit): dst = (u32)(dst OP src|imm), upper half zeroed ----
       case 0x04: L[d] = L[d] + k; H[d] = 0; break; // add32
@@ -413,7 +422,7 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
       case 0x24: L[d] = Math.imul(L[d], k); H[d] = 0; break; // mul32
       case 0x2c: L[d] = Math.imul(L[d], L[s]); H[d] = 0; break;
       case 0x34: L[d] = k === 0 ? 0 : (L[d] >>> 0) / (k >>> 0); H[d] = 0; break; // div32
-      case 0x3c: a = L[s]; L[d] = a === 0 ? 0 : (L[d] >>> 0) / (a >>> 0); H[d] = 0; break;
+      case 0x3c: t = L[s]; L[d] = t === 0 ? 0 : (L[d] >>> 0) / (t >>> 0); H[d] = 0; break;
       case 0x134: L[d] = sdiv32(L[d], k); H[d] = 0; break; // sdiv32
       case 0x13c: L[d] = sdiv32(L[d], L[s]); H[d] = 0; break;
       case 0x44: L[d] |= k; H[d] = 0; break; // or32
@@ -426,7 +435,7 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
       case 0x7c: L[d] = L[d] >>> (L[s] & 31); H[d] = 0; break;
       case 0x84: L[d] = -L[d]; H[d] = 0; break; // neg32
       case 0x94: if (k !== 0) L[d] = (L[d] >>> 0) % (k >>> 0); H[d] = 0; break; // mod32 (by 0 keeps dst)
-      case 0x9c: a = L[s]; if (a !== 0) L[d] = (L[d] >>> 0) % (a >>> 0); H[d] = 0; break;
+      case 0x9c: t = L[s]; if (t !== 0) L[d] = (L[d] >>> 0) % (t >>> 0); H[d] = 0; break;
       case 0x194: L[d] = smod32(L[d], k); H[d] = 0; break; // smod32
       case 0x19c: L[d] = smod32(L[d], L[s]); H[d] = 0; break;
       case 0xa4: L[d] ^= k; H[d] = 0; break; // xor32
@@ -442,7 +451,7 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
       case 0x3d4: break; // le64
       case 0x1dc: L[d] = bswap16(L[d]); H[d] = 0; break; // be16
       case 0x2dc: L[d] = bswap32(L[d]); H[d] = 0; break; // be32
-      case 0x3dc: a = L[d]; L[d] = bswap32(H[d]); H[d] = bswap32(a); break; // be64
+      case 0x3dc: t = L[d]; L[d] = bswap32(H[d]); H[d] = bswap32(t); break; // be64
 
       // ---- JMP: 64-bit compares (imm sign-extended); word 1 is the target slot ----
       case 0x05: pc = P[i + 1]; break; // goto / gotol
