@@ -3,9 +3,11 @@
  * object file for this command only (PROG := file OBJ [sec SECTION] [name FUNC]), run by the
  * reference interpreter as BPF_PROG_TEST_RUN runs an XDP program (bpf_prog_test_run_xdp() in
  * net/bpf/test_run.c): the packet sits after XDP_PACKET_HEADROOM bytes of headroom in a page-sized
- * buffer, the linear part is at most PAGE_SIZE - headroom - tailroom bytes and the rest goes to
- * fragments the program cannot reach directly, the optional ctx_in is a struct xdp_md checked as
- * the kernel checks it, and the packet is not reset between repeats.
+ * buffer, the linear part is at most PAGE_SIZE - headroom - tailroom bytes (or ends at ctx_in's
+ * data_end) and the rest goes to fragments the program cannot reach directly, the optional
+ * ctx_in is a struct xdp_md checked as the kernel checks it (metadata from ctx_in's data, taken
+ * from the headroom), and the packet is not reset between repeats. This follows the kernel of
+ * early 2026 (6.18.y: data_end <= data_size_in, metadata <= 216 bytes).
  *
  * Messages, output and exit codes are bpftool's: argument errors exit 255; a failed test run
  * prints "failed to run program: <strerror>" and exits with -errno & 0xff like bpftool does.
@@ -139,7 +141,8 @@ export function parseRunArgs(words: string[]): RunArgs {
       if (e !== 'interp' && e !== 'jit') bad(`expected 'interp' or 'jit' after 'engine', got: '${e}'?`);
       a.engine = e as 'interp' | 'jit';
     } else {
-      bad(`expected no more arguments, 'data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out', 'repeat' or 'engine', got: '${w}'?`);
+      // bpftool's words (bpfkit's extra 'engine' keyword is left out, so the message is the same).
+      bad(`expected no more arguments, 'data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out' or 'repeat', got: '${w}'?`);
     }
   }
   return a;
@@ -154,6 +157,8 @@ const PAGE_SIZE = 4096;
 const XDP_TAILROOM = 320;
 const MAX_SKB_FRAGS = 17;
 const ETH_HLEN = 14;
+/** sizeof(struct xdp_frame) on 64-bit machines: kept free at the start of the headroom. */
+const XDP_FRAME_SIZE = 40;
 /** sizeof(struct xdp_md): data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress_ifindex. */
 export const XDP_MD_SIZE = 24;
 /** The loopback device, whose rx queue 0 test runs use when ctx_in names no device. */
@@ -220,21 +225,23 @@ export async function testRunXdp(input: XdpTestRunInput): Promise<XdpTestRunResu
   const size = dataIn.length;
   let headroom = XDP_PACKET_HEADROOM;
   let metalen = 0;
+  let linear = size;
   if (md) {
     const data = md.getUint32(0, true);
     const dataEnd = md.getUint32(4, true);
     const dataMeta = md.getUint32(8, true);
-    // "There can't be user provided data before the meta data"
-    if (dataMeta !== 0 || dataEnd !== size || data > dataEnd || (data & 3) !== 0 || data > 32) {
-      einval('ctx_in: bad data/data_end/data_meta');
-    }
+    // "There can't be user provided data before the meta data"; data_end may stop short of the
+    // end of data_in (the rest goes to fragments).
+    if (dataMeta !== 0 || dataEnd > size || data > dataEnd) einval('ctx_in: bad data/data_end/data_meta');
+    // xdp_metalen_invalid(), and room for struct xdp_frame in the headroom.
+    if ((data & 3) !== 0 || data > 255 || data > XDP_PACKET_HEADROOM - XDP_FRAME_SIZE) einval(`ctx_in: bad metadata size ${data}`);
     metalen = data;
     headroom -= data;
+    linear = dataEnd;
   }
-  const maxDataSz = PAGE_SIZE - headroom - XDP_TAILROOM;
-  const linear = Math.min(size, maxDataSz);
-  // bpf_test_init()
-  if (size < ETH_HLEN) einval(`data_in must hold at least ${ETH_HLEN} bytes`);
+  const maxLinear = PAGE_SIZE - headroom - XDP_TAILROOM;
+  linear = Math.min(linear, maxLinear);
+  if (size - metalen < ETH_HLEN) einval(`data_in must hold at least ${ETH_HLEN} bytes after the metadata`);
   if (size > linear && Math.ceil((size - linear) / PAGE_SIZE) > MAX_SKB_FRAGS) {
     throw new TestRunError('ENOMEM', 'data_in needs more than MAX_SKB_FRAGS fragments');
   }
