@@ -12,7 +12,7 @@ import { BPF_JEQ, BPF_JNE } from '../src/isa/opcodes.js';
 import { HelperRegistry } from '../src/vm/helpers.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { Vm } from '../src/vm/vm.js';
-import type { HelperCallContext } from '../src/vm/types.js';
+import type { HelperCallContext, HelperFn } from '../src/vm/types.js';
 import {
   R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, alu64K, alu64X, call, callLocal, callx, exit, ja, jmpK, lddw, ldx,
   mov64, mov64X, prog, r0, run, stx, u64,
@@ -319,4 +319,14 @@ test('call: a tail call from a subprogram is refused', () => {
   const target = prog(mov64(R0, 1), exit());
   vm.helpers.register(12, 'tail_call', (ctx) => (ctx.tailCall?.(target) ? 0n : 1n));
   expectError(() => interpret(vm, prog(callLocal(1), exit(), call(12), exit())), 'ENOTSUPP', 'tail call from a subprogram is not supported (insn #2)');
+});
+
+test('call: a plain-JS helper returning a number is accepted; returning nothing is an error', () => {
+  const helpers = new HelperRegistry();
+  helpers.register(1, 'num', (() => 5) as unknown as HelperFn);
+  helpers.register(2, 'negnum', (() => -1) as unknown as HelperFn);
+  helpers.register(3, 'nothing', (() => undefined) as unknown as HelperFn);
+  assert.equal(r0(prog(call(1), exit()), { helpers }), 5n);
+  assert.equal(r0(prog(call(2), exit()), { helpers }), u64(-1n));
+  expectError(() => run(prog(call(3), exit()), { helpers }), 'EINVAL', 'helper nothing returned undefined, not a 64-bit value (insn #0)');
 });

@@ -525,9 +525,18 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
           pc = 0;
         } else {
           // (a plain-JS helper may return a number: accept it)
-          const r64 = typeof r === 'bigint' ? r : BigInt(Math.trunc(Number(r)));
-          L[0] = Number(BigInt.asIntN(32, r64));
-          H[0] = Number(BigInt.asIntN(32, r64 >> 32n));
+          const n = Number(r);
+          if (n >= 0 && n <= Number.MAX_SAFE_INTEGER && Number.isInteger(n)) {
+            L[0] = n; // wraps to the low word
+            H[0] = n / 4294967296; // truncated to the high word
+          } else {
+            if (typeof r !== 'bigint' && !Number.isFinite(n)) {
+              fail('EINVAL', `helper ${helper.name} returned ${String(r)}, not a 64-bit value (insn #${pc - 1})`);
+            }
+            const r64 = typeof r === 'bigint' ? r : BigInt(Math.trunc(n));
+            L[0] = Number(BigInt.asIntN(32, r64));
+            H[0] = Number(BigInt.asIntN(32, r64 >> 32n));
+          }
         }
         if (shared || m.buf.byteLength === 0) {
           refreshViews(space, m);
