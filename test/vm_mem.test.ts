@@ -237,3 +237,17 @@ test('mem: the region cache does not let a later access escape its region', () =
   const rw = vm.space.alloc(8, 'rw');
   expectFault(prog(st(1, R1, 0, 1), st(1, R2, 0, 1), exit()), /insn #1.*region 'ro'.*is read-only/, { vm, args: [BigInt(rw.addr), BigInt(ro.addr)] });
 });
+
+test('mem: with two regions cached, an access past either one is still refused', () => {
+  const vm = new Vm();
+  const ctx = vm.space.alloc(8, 'ctx');
+  const pkt = vm.space.alloc(32, 'pkt');
+  const insns = (off: number): ReturnType<typeof prog> => prog(
+    ldx(4, R0, R1, 0), ldx(1, R0, R2, 31), ldx(4, R0, R1, 4), ldx(1, R0, R2, 0), // both cached now
+    ldx(8, R0, R1, off), exit(),
+  );
+  const args = [BigInt(ctx.addr), BigInt(pkt.addr)];
+  assert.equal(interpret(vm, insns(0), { args }).r0, 0n);
+  expectFault(insns(4), /^out of bounds memory load \(insn #4\): .*past end of region 'ctx'/, { vm, args });
+  expectFault(insns(8), /^out of bounds memory load \(insn #4\): .*no region$/, { vm, args });
+});

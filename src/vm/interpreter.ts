@@ -344,9 +344,12 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
   let frame = m.frame;
   let fLo = frames[frame].addr; // current frame [fLo, fHi)
   let fHi = fLo + MAX_BPF_STACK;
-  // Region cache: last region read [rLo, rHi) and last region written [wLo, wHi).
+  // Region cache besides the frame: the last two regions read [rLo, rHi), [qLo, qHi) (e.g. the
+  // context and the packet) and the last region written [wLo, wHi).
   let rLo = 0;
   let rHi = 0;
+  let qLo = 0;
+  let qHi = 0;
   let wLo = 0;
   let wHi = 0;
   let rg: Region;
@@ -545,7 +548,7 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
         }
         if (space.generation !== gen) { // regions were allocated or freed: forget cached bounds
           gen = space.generation;
-          rLo = rHi = wLo = wHi = 0;
+          rLo = rHi = qLo = qHi = wLo = wHi = 0;
         }
         break;
       }
@@ -608,31 +611,45 @@ function execute(m: Machine, maxSteps: number): RunResult | undefined {
       // ---- LDX: dst = *(size *)(src + off), checked ----
       case 0x71: // ldxb
         a = (L[s] >>> 0) + P[i + 1];
-        if (H[s] !== 0 || ((a < fLo || a + 1 > fHi) && (a < rLo || a + 1 > rHi))) { rg = accessRegion(space, H[s], a, 1, LOAD, pc - 1); rLo = rg.addr; rHi = rLo + rg.size; }
+        if (H[s] !== 0 || ((a < fLo || a + 1 > fHi) && (a < rLo || a + 1 > rHi) && (a < qLo || a + 1 > qHi))) {
+          rg = accessRegion(space, H[s], a, 1, LOAD, pc - 1); qLo = rLo; qHi = rHi; rLo = rg.addr; rHi = rLo + rg.size;
+        }
         L[d] = u8[a]; H[d] = 0; break;
       case 0x69: // ldxh
         a = (L[s] >>> 0) + P[i + 1];
-        if (H[s] !== 0 || ((a < fLo || a + 2 > fHi) && (a < rLo || a + 2 > rHi))) { rg = accessRegion(space, H[s], a, 2, LOAD, pc - 1); rLo = rg.addr; rHi = rLo + rg.size; }
+        if (H[s] !== 0 || ((a < fLo || a + 2 > fHi) && (a < rLo || a + 2 > rHi) && (a < qLo || a + 2 > qHi))) {
+          rg = accessRegion(space, H[s], a, 2, LOAD, pc - 1); qLo = rLo; qHi = rHi; rLo = rg.addr; rHi = rLo + rg.size;
+        }
         L[d] = dv.getUint16(a, true); H[d] = 0; break;
       case 0x61: // ldxw
         a = (L[s] >>> 0) + P[i + 1];
-        if (H[s] !== 0 || ((a < fLo || a + 4 > fHi) && (a < rLo || a + 4 > rHi))) { rg = accessRegion(space, H[s], a, 4, LOAD, pc - 1); rLo = rg.addr; rHi = rLo + rg.size; }
+        if (H[s] !== 0 || ((a < fLo || a + 4 > fHi) && (a < rLo || a + 4 > rHi) && (a < qLo || a + 4 > qHi))) {
+          rg = accessRegion(space, H[s], a, 4, LOAD, pc - 1); qLo = rLo; qHi = rHi; rLo = rg.addr; rHi = rLo + rg.size;
+        }
         L[d] = dv.getInt32(a, true); H[d] = 0; break;
       case 0x79: // ldxdw
         a = (L[s] >>> 0) + P[i + 1];
-        if (H[s] !== 0 || ((a < fLo || a + 8 > fHi) && (a < rLo || a + 8 > rHi))) { rg = accessRegion(space, H[s], a, 8, LOAD, pc - 1); rLo = rg.addr; rHi = rLo + rg.size; }
+        if (H[s] !== 0 || ((a < fLo || a + 8 > fHi) && (a < rLo || a + 8 > rHi) && (a < qLo || a + 8 > qHi))) {
+          rg = accessRegion(space, H[s], a, 8, LOAD, pc - 1); qLo = rLo; qHi = rHi; rLo = rg.addr; rHi = rLo + rg.size;
+        }
         L[d] = dv.getInt32(a, true); H[d] = dv.getInt32(a + 4, true); break;
       case 0x91: // ldxsb: sign-extending
         a = (L[s] >>> 0) + P[i + 1];
-        if (H[s] !== 0 || ((a < fLo || a + 1 > fHi) && (a < rLo || a + 1 > rHi))) { rg = accessRegion(space, H[s], a, 1, LOAD, pc - 1); rLo = rg.addr; rHi = rLo + rg.size; }
+        if (H[s] !== 0 || ((a < fLo || a + 1 > fHi) && (a < rLo || a + 1 > rHi) && (a < qLo || a + 1 > qHi))) {
+          rg = accessRegion(space, H[s], a, 1, LOAD, pc - 1); qLo = rLo; qHi = rHi; rLo = rg.addr; rHi = rLo + rg.size;
+        }
         a = dv.getInt8(a); L[d] = a; H[d] = a >> 31; break;
       case 0x89: // ldxsh
         a = (L[s] >>> 0) + P[i + 1];
-        if (H[s] !== 0 || ((a < fLo || a + 2 > fHi) && (a < rLo || a + 2 > rHi))) { rg = accessRegion(space, H[s], a, 2, LOAD, pc - 1); rLo = rg.addr; rHi = rLo + rg.size; }
+        if (H[s] !== 0 || ((a < fLo || a + 2 > fHi) && (a < rLo || a + 2 > rHi) && (a < qLo || a + 2 > qHi))) {
+          rg = accessRegion(space, H[s], a, 2, LOAD, pc - 1); qLo = rLo; qHi = rHi; rLo = rg.addr; rHi = rLo + rg.size;
+        }
         a = dv.getInt16(a, true); L[d] = a; H[d] = a >> 31; break;
       case 0x81: // ldxsw
         a = (L[s] >>> 0) + P[i + 1];
-        if (H[s] !== 0 || ((a < fLo || a + 4 > fHi) && (a < rLo || a + 4 > rHi))) { rg = accessRegion(space, H[s], a, 4, LOAD, pc - 1); rLo = rg.addr; rHi = rLo + rg.size; }
+        if (H[s] !== 0 || ((a < fLo || a + 4 > fHi) && (a < rLo || a + 4 > rHi) && (a < qLo || a + 4 > qHi))) {
+          rg = accessRegion(space, H[s], a, 4, LOAD, pc - 1); qLo = rLo; qHi = rHi; rLo = rg.addr; rHi = rLo + rg.size;
+        }
         a = dv.getInt32(a, true); L[d] = a; H[d] = a >> 31; break;
 
       // ---- ST / STX: *(size *)(dst + off) = imm | src, checked (and writable) ----
