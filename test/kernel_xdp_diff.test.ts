@@ -13,7 +13,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { LLVM_MC, missingKernel, missingTool, runTool } from './oracles.js';
+import { LLVM_MC, LLVM_OBJDUMP, missingKernel, missingTool, runTool } from './oracles.js';
+import { disassembleObject } from '../src/cli/disasm.js';
 import { runCli } from '../src/cli/main.js';
 import type { CliContext } from '../src/cli/context.js';
 
@@ -212,6 +213,11 @@ test('random XDP programs: bpfkit prog run agrees with the kernel', async (t) =>
       writeFileSync(src, generateProgram(rng));
       writeFileSync(pkt, randomPacket(rng));
       runTool(LLVM_MC, ['-triple', 'bpfel', '-mcpu=v4', '-filetype=obj', src, '-o', obj]);
+      if (!missingTool(LLVM_OBJDUMP)) {
+        // While the object is here: our disassembly must be llvm-objdump's.
+        const theirs = runTool(LLVM_OBJDUMP, ['-d', obj]);
+        if (disassembleObject(new Uint8Array(readFileSync(obj)), obj) !== theirs) failures.push(`seed ${progSeed} (${src}): disasm differs from llvm-objdump`);
+      }
       const kernel = kernelRun(obj, pkt, `${pinBase}_${i}`);
       const ours = await bpfkitRun(obj, pkt);
       try {
@@ -231,5 +237,4 @@ test('random XDP programs: bpfkit prog run agrees with the kernel', async (t) =>
 test('the generator is deterministic for a seed', () => {
   assert.equal(generateProgram(new Rng(7)), generateProgram(new Rng(7)));
   assert.notEqual(generateProgram(new Rng(7)), generateProgram(new Rng(8)));
-  void readFileSync;
 });
