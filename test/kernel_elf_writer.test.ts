@@ -17,6 +17,7 @@ import { writeElf } from '../src/loader/elf_writer.js';
 import { runCli } from '../src/cli/main.js';
 import type { CliContext } from '../src/cli/context.js';
 import { missingKernel, runTool } from './oracles.js';
+import { assembleToElf } from '../src/cli/asm.js';
 
 const root = new URL('../../', import.meta.url);
 const path = (name: string): string => new URL(name, root).pathname;
@@ -103,3 +104,23 @@ test('the kernel loads an object built from scratch (no assembler)', async (t) =
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+const assembled: [string, Record<string, number>][] = [
+  ['test/fixtures/calls.s', { prog_a: 50, prog_b: 73, prog_c: 90 }],
+  ['test/fixtures/xdp_ctx.s', { xdp_ctx: 0x10000 | 61 }],
+];
+
+for (const [name, expected] of assembled) {
+  test(`the kernel loads what bpfkit asm makes of ${name}`, async (t) => {
+    const why = missingKernel();
+    if (why) { t.skip(why); return; }
+    const dir = mkdtempSync(join(tmpdir(), 'bpfkit-kw-'));
+    try {
+      const out = join(dir, 'assembled.o');
+      writeFileSync(out, await assembleToElf(readFileSync(path(name), 'utf8'), name));
+      await loadAllAndCompare(out, expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}

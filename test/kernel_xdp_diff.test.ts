@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { LLVM_MC, LLVM_OBJDUMP, missingKernel, missingTool, runTool } from './oracles.js';
 import { disassembleObject } from '../src/cli/disasm.js';
+import { assembleToElf } from '../src/cli/asm.js';
 import { runCli } from '../src/cli/main.js';
 import type { CliContext } from '../src/cli/context.js';
 
@@ -220,6 +221,11 @@ test('random XDP programs: bpfkit prog run agrees with the kernel', async (t) =>
       }
       const kernel = kernelRun(obj, pkt, `${pinBase}_${i}`);
       const ours = await bpfkitRun(obj, pkt);
+      // The same source through bpfkit's own assembler and ELF writer must run the same.
+      const ownObj = join(dir, `p${progSeed}.bpfkit.o`);
+      writeFileSync(ownObj, await assembleToElf(readFileSync(src, 'utf8'), src));
+      const own = await bpfkitRun(ownObj, pkt);
+      if (JSON.stringify(own) !== JSON.stringify(kernel)) failures.push(`seed ${progSeed} (${src}): bpfkit asm + prog run differs from the kernel`);
       try {
         assert.deepEqual(ours, kernel);
       } catch {
