@@ -102,3 +102,13 @@ test('vm: a Vm owns an address space and a helper registry', () => {
   assert.deepEqual(helpers.entries().map((h) => h.name), ['map_lookup_elem']);
   assert.throws(() => helpers.register(-1, 'bad', () => 0n), /invalid id/);
 });
+
+test('address space: view() is a live, checked window on a region', () => {
+  const space = new AddressSpace();
+  const r = space.alloc(16, 'key');
+  const v = space.view(r.addr + 4, 4);
+  v[0] = 0x42;
+  assert.equal(space.read(r.addr + 4, 1)[0], 0x42);
+  assert.equal(space.view(0, 0).length, 0);
+  assert.throws(() => space.view(r.addr + 8, 16), (e: unknown) => e instanceof BpfError && e.code === 'EFAULT' && /invalid memory access: .*past end of region 'key'/.test(e.message));
+});

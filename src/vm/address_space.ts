@@ -126,6 +126,15 @@ export class AddressSpace {
     return new Uint8Array(this.memory.buffer, region.addr, region.size);
   }
 
+  /**
+   * A live view of `size` bytes at `addr` (no copy; re-fetch after the memory grows). The range
+   * must lie inside one region (EFAULT otherwise): what a helper uses for pointer arguments.
+   */
+  view(addr: number, size: number): Uint8Array {
+    if (size !== 0) this.check(addr, size, 'access');
+    return new Uint8Array(this.memory.buffer, size === 0 ? 0 : addr, size);
+  }
+
   /** A copy of `size` bytes at `addr`; the range must lie inside one region (EFAULT otherwise). */
   read(addr: number, size: number): Uint8Array {
     if (size === 0) return new Uint8Array(0);
