@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/main.js';
 import type { CliContext } from '../src/cli/context.js';
-import { hexPrint, parseRunArgs } from '../src/cli/prog.js';
+import { TestRunError, hexPrint, parseRunArgs, testRunXdp, xdpSectionKind } from '../src/cli/prog.js';
+import { makeInsn } from '../src/isa/insn.js';
 
 const root = new URL('../../', import.meta.url);
 const path = (name: string): string => new URL(name, root).pathname;
@@ -156,4 +157,26 @@ test('-j errors are {"error": ...} on stdout', async () => {
   assert.equal(r.status, 228);
   assert.equal(r.stdout, '{"error":"failed to run program: No space left on device"}\n');
   assert.equal(r.stderr, '');
+});
+
+test('program types by section name: xdp runs, devmap/cpumap are EINVAL, others not yet', async () => {
+  assert.equal(xdpSectionKind('xdp'), 'xdp');
+  assert.equal(xdpSectionKind('xdp.frags'), 'xdp');
+  assert.equal(xdpSectionKind('xdp/anything'), 'xdp');
+  assert.equal(xdpSectionKind('xdp/devmap'), 'devmap');
+  assert.equal(xdpSectionKind('xdp.frags/cpumap'), 'cpumap');
+  assert.equal(xdpSectionKind('xdp_devmap/x'), 'devmap');
+  assert.equal(xdpSectionKind('tc'), undefined);
+  assert.equal(xdpSectionKind('xdpfoo'), undefined);
+  const insns = [makeInsn(0xb7, 0, 0, 0, 2), makeInsn(0x95)];
+  const dataIn = new Uint8Array(64);
+  await assert.rejects(testRunXdp({ insns, section: 'xdp/devmap', dataIn, dataSizeOut: 0, repeat: 1, engine: 'interp' }),
+    (e: unknown) => e instanceof TestRunError && e.code === 'EINVAL');
+  await assert.rejects(testRunXdp({ insns, section: 'tc', dataIn, dataSizeOut: 0, repeat: 1, engine: 'interp' }),
+    /program type of section 'tc' is not supported yet \(only xdp programs can run\)/);
+  await assert.rejects(testRunXdp({ insns, section: 'xdp', dataIn, dataSizeOut: 0, repeat: 1, engine: 'jit' }),
+    /engine 'jit' is not available yet/);
+  const ok = await testRunXdp({ insns, section: 'xdp', dataIn, dataSizeOut: 0, repeat: 1, engine: 'interp' });
+  assert.equal(ok.retval, 2);
+  assert.deepEqual(ok.dataOut, dataIn);
 });
