@@ -87,7 +87,7 @@ export interface ElfSymbol {
   bind: number;
   /** STV_* */
   visibility: number;
-  /** Section index (SHN_* for special ones, resolved through SHT_SYMTAB_SHNDX never: not supported). */
+  /** Section index, or SHN_* for special ones (SHT_SYMTAB_SHNDX extended indexes are not read). */
   shndx: number;
 }
 

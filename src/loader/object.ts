@@ -9,6 +9,10 @@
  *    bpf_object__reloc_code() does; so does `ld_imm64 rX, func` (BPF_PSEUDO_FUNC);
  *  - the `license` section gives the license string.
  *
+ * One leniency: a call the assembler resolved inside a non-.text section (no relocation) runs as
+ * written when it lands in the calling function, and appends the function it lands in otherwise;
+ * libbpf only ever looks such targets up in .text.
+ *
  * Error messages follow libbpf's where it has one ("prog 'x': bad call relo against ...").
  */
 import { BpfError } from '../errors.js';
@@ -94,7 +98,7 @@ export function openObject(bytes: Uint8Array, fileName: string): BpfObject {
     const list: Func[] = [];
     for (const sym of elf.symbols) {
       if (sym.shndx !== sec.index || sym.type !== STT_FUNC) continue;
-      list.push(makeFunc(elf, sec, sym, sec.index === textIndex, fail));
+      list.push(makeFunc(sec, sym, sec.index === textIndex, fail));
     }
     list.sort((a, b) => a.secInsnOff - b.secInsnOff);
     funcsBySection.set(sec.index, list);
@@ -131,7 +135,7 @@ export function openObject(bytes: Uint8Array, fileName: string): BpfObject {
   return { fileName, license, programs };
 }
 
-function makeFunc(elf: ElfFile, sec: ElfSection, sym: ElfSymbol, isSubprog: boolean, fail: (m: string) => never): Func {
+function makeFunc(sec: ElfSection, sym: ElfSymbol, isSubprog: boolean, fail: (m: string) => never): Func {
   const name = sym.name;
   if (sym.value % BPF_INSN_SIZE !== 0 || sym.size % BPF_INSN_SIZE !== 0) {
     fail(`sec '${sec.name}': function '${name}' at offset ${sym.value} size ${sym.size} is not instruction-aligned`);
@@ -148,7 +152,6 @@ function makeFunc(elf: ElfFile, sec: ElfSection, sym: ElfSymbol, isSubprog: bool
     if (err instanceof BpfError) fail(`${isSubprog ? 'subprog' : 'prog'} '${name}' (section '${sec.name}'): ${err.message}`);
     throw err;
   }
-  void elf;
   return {
     name, secIndex: sec.index, secName: sec.name, secInsnOff: sym.value / BPF_INSN_SIZE,
     secInsnCnt: sym.size / BPF_INSN_SIZE, insns, isSubprog, relos: new Map(),
