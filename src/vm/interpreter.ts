@@ -138,8 +138,10 @@ function startMachine(m: Machine, insns: readonly Insn[], options: RunOptions): 
   const space = m.vm.space;
   m.insns = insns;
   m.prog = decodeForInterpreter(insns);
-  L.fill(0);
-  H.fill(0);
+  for (let r = 0; r < 11; r++) {
+    L[r] = 0;
+    H[r] = 0;
+  }
   const args = options.args;
   if (args !== undefined) {
     for (let r = 1; r <= 5 && r <= args.length; r++) {
