@@ -62,8 +62,12 @@ export interface TestRunOptions extends RunOptions {
   helpers?: HelperRegistry;
 }
 
+/** One VM reused by runs that bring neither a VM nor helpers (thousands of runs, one memory). */
+let sharedVm: Vm | undefined;
+
 export function run(insns: readonly Insn[], options: TestRunOptions = {}): TestRun {
-  const vm = options.vm ?? new Vm({ helpers: options.helpers });
+  const shared = options.vm === undefined && options.helpers === undefined;
+  const vm = options.vm ?? (shared ? (sharedVm ??= new Vm()) : new Vm({ helpers: options.helpers }));
   let memAddr = 0;
   let region;
   const opts: RunOptions = { ...options };
@@ -73,9 +77,13 @@ export function run(insns: readonly Insn[], options: TestRunOptions = {}): TestR
     memAddr = region.addr;
     opts.args ??= [BigInt(region.addr), BigInt(options.mem.length)];
   }
-  const result = interpret(vm, insns, opts);
-  const mem = region ? vm.space.read(region.addr, region.size) : new Uint8Array(0);
-  return { ...result, vm, memAddr, mem };
+  try {
+    const result = interpret(vm, insns, opts);
+    const mem = region ? vm.space.read(region.addr, region.size) : new Uint8Array(0);
+    return { ...result, vm, memAddr, mem };
+  } finally {
+    if (shared && region) vm.space.free(region);
+  }
 }
 
 /** r0 of running `insns` (unsigned 64-bit). */
