@@ -1,6 +1,8 @@
 /*
- * Differential test against the running kernel: random verifier-safe XDP programs, written as
- * LLVM assembly, assembled by llvm-mc, then run both by the kernel (`bpftool prog load` +
+ * Differential test against the running kernel: random verifier-safe XDP programs (ALU64/ALU32
+ * incl. division, shifts, byte swaps and sign extension; packet and stack loads and stores;
+ * stack atomics; forward branches; bpf-to-bpf calls into .text), written as LLVM assembly,
+ * assembled by llvm-mc, then run both by the kernel (`bpftool prog load` +
  * `bpftool prog run`) and by bpfkit (`prog run file x.o`, in-process); return value and data_out
  * must agree. Every register ends up stored into the packet, so data_out shows all 64 bits.
  *
@@ -56,11 +58,33 @@ const ALU_BIN = ['+=', '-=', '*=', '/=', '%=', '|=', '&=', '<<=', '>>=', '^=', '
 const JMP_OPS = ['==', '!=', '>', '>=', '<', '<=', 's>', 's>=', 's<', 's<=', '&'];
 const SIZES = [['u8', 1], ['u16', 2], ['u32', 4], ['u64', 8]] as const;
 
+/** A random ALU operation on r0..r5 (both operands initialised), for subprogram bodies. */
+function randomAlu(rng: Rng, regs: readonly number[], emit: (s: string) => void): void {
+  const w = rng.chance(0.35);
+  const d = rng.pick(regs);
+  const s = rng.pick(regs);
+  const r = (n: number): string => `${w ? 'w' : 'r'}${n}`;
+  const op = rng.pick(ALU_BIN);
+  if (rng.chance(0.5)) {
+    emit(`${r(d)} ${op} ${r(s)}`);
+    return;
+  }
+  let imm = rng.imm();
+  if (op === '<<=' || op === '>>=' || op === 's>>=') imm = rng.int(w ? 32 : 64);
+  if ((op === '/=' || op === '%=' || op === 's/=' || op === 's%=') && imm === 0) imm = 7;
+  emit(`${r(d)} ${op} ${imm}`);
+}
+
+const stackSlot = (rng: Rng, size: number): string =>
+  `r10 - ${8 * (1 + rng.int(STACK_SLOTS)) - size * rng.int(8 / size)}`;
+
 export function generateProgram(rng: Rng, name = 'prog'): string {
   const lines: string[] = [];
   const emit = (s: string): void => { lines.push('\t' + s); };
   const reg = (): number => rng.pick(REGS);
   const r = (n: number, w: boolean): string => `${w ? 'w' : 'r'}${n}`;
+  const subprograms = rng.int(3);
+  const subNames = Array.from({ length: subprograms }, (_, k) => `${name}_sub${k}`);
 
   emit('r6 = r1');
   emit('r7 = *(u32 *)(r6 + 0)');
@@ -69,13 +93,14 @@ export function generateProgram(rng: Rng, name = 'prog'): string {
   emit(`r2 += ${PACKET_MIN}`);
   emit('if r2 > r8 goto .Lshort');
   // Initialise every scratch register from the packet, the context or constants.
-  for (const n of REGS) {
+  const init = (n: number): void => {
     const k = rng.int(4);
     if (k === 0) emit(`r${n} = *(u64 *)(r7 + ${8 * rng.int(PACKET_MIN / 8)})`);
     else if (k === 1) emit(`r${n} = *(u32 *)(r6 + ${rng.pick([12, 16])})`);
     else if (k === 2) emit(`r${n} = ${rng.u32() * 0x1_0000_0000 + rng.u32()} ll`);
     else emit(`r${n} = ${rng.imm()}`);
-  }
+  };
+  for (const n of REGS) init(n);
   for (let s = 1; s <= STACK_SLOTS; s++) emit(`*(u64 *)(r10 - ${8 * s}) = r${reg()}`);
 
   const pending: { label: string; at: number }[] = [];
@@ -87,40 +112,52 @@ export function generateProgram(rng: Rng, name = 'prog'): string {
     const d = reg();
     const s = reg();
     const kind = rng.int(100);
-    if (kind < 40) {
-      const op = rng.pick(ALU_BIN);
-      if (rng.chance(0.5)) {
-        emit(`${r(d, w)} ${op} ${r(s, w)}`);
-      } else {
-        let imm = rng.imm();
-        if (op === '<<=' || op === '>>=' || op === 's>>=') imm = rng.int(w ? 32 : 64);
-        if ((op === '/=' || op === '%=' || op === 's/=' || op === 's%=') && imm === 0) imm = 7;
-        emit(`${r(d, w)} ${op} ${imm}`);
-      }
-    } else if (kind < 45) {
+    if (kind < 36) {
+      randomAlu(rng, REGS, emit);
+    } else if (kind < 40) {
       emit(`${r(d, w)} = -${r(d, w)}`);
-    } else if (kind < 52) {
+    } else if (kind < 46) {
       const width = rng.pick([16, 32, 64]);
       emit(`r${d} = ${rng.pick(['bswap', 'be', 'le'])}${width} r${d}`);
-    } else if (kind < 58) {
+    } else if (kind < 51) {
       if (w) emit(`w${d} = (s${rng.pick([8, 16])})w${s}`);
       else emit(`r${d} = (s${rng.pick([8, 16, 32])})r${s}`);
-    } else if (kind < 61) {
+    } else if (kind < 54) {
       emit(`r${d} = ${BigInt.asUintN(64, (BigInt(rng.u32()) << 32n) | BigInt(rng.u32()))} ll`);
-    } else if (kind < 70) {
+    } else if (kind < 62) {
       // Load from the packet or the stack, zero- or sign-extending.
       const [ty, size] = rng.pick(SIZES);
       const signed = size < 8 && rng.chance(0.3);
       const t = signed ? ty.replace('u', 's') : ty;
       if (rng.chance(0.5)) emit(`r${d} = *(${t} *)(r7 + ${size * rng.int(PACKET_MIN / size)})`);
-      else emit(`r${d} = *(${t} *)(r10 - ${8 * (1 + rng.int(STACK_SLOTS)) - size * rng.int(8 / size)})`);
-    } else if (kind < 80) {
+      else emit(`r${d} = *(${t} *)(${stackSlot(rng, size)})`);
+    } else if (kind < 71) {
       // Store to the packet or the stack, from a register or an immediate.
       const [ty, size] = rng.pick(SIZES);
-      const where = rng.chance(0.5)
-        ? `r7 + ${size * rng.int(PACKET_MIN / size)}`
-        : `r10 - ${8 * (1 + rng.int(STACK_SLOTS)) - size * rng.int(8 / size)}`;
+      const where = rng.chance(0.5) ? `r7 + ${size * rng.int(PACKET_MIN / size)}` : stackSlot(rng, size);
       emit(`*(${ty} *)(${where}) = ${rng.chance(0.7) ? `r${s}` : rng.imm()}`);
+    } else if (kind < 77) {
+      // Atomics on the stack (the verifier refuses them on packet pointers).
+      const wide = rng.chance(0.5);
+      const slot = stackSlot(rng, wide ? 8 : 4).replace(/ - (\d+)$/, (_, n: string) => ` - ${Number(n) & ~(wide ? 7 : 3)}`);
+      const ty = wide ? 'u64' : 'u32';
+      const x = (n: number): string => `${wide ? 'r' : 'w'}${n}`;
+      switch (rng.int(4)) {
+        case 0: emit(`lock *(${ty} *)(${slot}) ${rng.pick(['+=', '&=', '|=', '^='])} ${x(s)}`); break;
+        case 1: emit(`${x(d)} = atomic_fetch_${rng.pick(['add', 'and', 'or', 'xor'])}((${ty} *)(${slot}), ${x(d)})`); break;
+        case 2: emit(`${x(d)} = ${wide ? 'xchg_64' : 'xchg32_32'}(${slot}, ${x(d)})`); break;
+        default: {
+          const other = rng.pick(REGS.filter((n) => n !== 0));
+          emit(`${x(0)} = ${wide ? 'cmpxchg_64' : 'cmpxchg32_32'}(${slot}, ${x(0)}, ${x(other)})`);
+        }
+      }
+    } else if (kind < 80 && subprograms > 0) {
+      // A bpf-to-bpf call: r1-r5 are arguments, then clobbered, so they are set again after.
+      emit(`call ${rng.pick(subNames)}`);
+      for (const n of [1, 2, 3, 4, 5]) {
+        if (rng.chance(0.5)) emit(`r${n} = *(u64 *)(r10 - ${8 * (1 + rng.int(STACK_SLOTS))})`);
+        else emit(`r${n} = ${rng.imm()}`);
+      }
     } else {
       // A forward branch over the next few instructions.
       const label = `.Lb${labels++}`;
@@ -139,7 +176,27 @@ export function generateProgram(rng: Rng, name = 'prog'): string {
   lines.push('.Lshort:');
   emit('r0 = 2');
   emit('exit');
+
+  // Subprograms in .text: r0 from the arguments, some arithmetic, a stack slot of their own.
+  const text: string[] = [];
+  subNames.forEach((sub, k) => {
+    const body: string[] = [];
+    const e = (x: string): void => { body.push('\t' + x); };
+    e(`r0 = r${1 + rng.int(5)}`);
+    e(`*(u64 *)(r10 - 8) = r${1 + rng.int(5)}`);
+    const n = 3 + rng.int(10);
+    for (let i = 0; i < n; i++) randomAlu(rng, [0, 1, 2, 3, 4, 5], e);
+    e('r1 = *(u64 *)(r10 - 8)');
+    e('r0 ^= r1');
+    // Later subprograms may call earlier ones (no recursion).
+    if (k > 0 && rng.chance(0.5)) { e(`r6 = r0`); e(`call ${subNames[rng.int(k)]}`); e('r0 += r6'); }
+    e('exit');
+    const global = rng.chance(0.5);
+    text.push(...(global ? [`\t.globl ${sub}`] : []), `\t.type ${sub},@function`, `${sub}:`, ...body,
+      `.L${sub}_end:`, `\t.size ${sub}, .L${sub}_end-${sub}`);
+  });
   return [
+    ...(text.length ? ['\t.text', ...text] : []),
     '\t.section xdp,"ax",@progbits',
     `\t.globl ${name}`,
     `\t.type ${name},@function`,

@@ -22,7 +22,7 @@ import {
 } from '../isa/opcodes.js';
 import {
   type ElfFile, type ElfSection, type ElfSymbol, ET_REL, SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF,
-  SHT_PROGBITS, STB_LOCAL, STT_FUNC, STT_SECTION, readElf, sectionName,
+  SHT_PROGBITS, SHT_REL, STB_LOCAL, STT_FUNC, STT_SECTION, readElf, sectionName,
 } from './elf.js';
 
 export interface BpfProgramSpec {
@@ -108,7 +108,7 @@ export function openObject(bytes: Uint8Array, fileName: string): BpfObject {
   // Relocations of executable sections, as bpf_object__collect_prog_relos().
   for (const [secIndex, list] of funcsBySection) {
     const rels = elf.relocations.get(secIndex);
-    if (!rels) continue;
+    if (!rels || rels.section.type !== SHT_REL) continue; // libbpf reads SHT_REL only
     const sec = elf.sections[secIndex];
     rels.entries.forEach((rel, i) => {
       const sym = elf.symbols[rel.symbol];
