@@ -124,3 +124,52 @@ for (const [name, expected] of assembled) {
     }
   });
 }
+
+test('objects the loader refuses are refused by libbpf and the kernel too', async (t) => {
+  const why = missingKernel();
+  if (why) { t.skip(why); return; }
+  const code = (name: string, insns: ReturnType<typeof makeInsn>[], global = true, relocations: AsmUnit['sections'][0]['relocations'] = []) => ({
+    name, executable: true, writable: false, data: new Uint8Array(0), insns,
+    symbols: [{ name: `${name.replace(/\W/g, '_')}_prog`, offset: 0, global, type: 'func' as const, size: insns.length * 8 }], relocations,
+  });
+  const license = { name: 'license', executable: false, writable: true, insns: [], data: new TextEncoder().encode('GPL\0'), symbols: [], relocations: [] };
+  const cases: [string, AsmUnit][] = [
+    ['a reserved opcode', { sections: [code('xdp', [makeInsn(0xb7), makeInsn(0x8e, 0, 1), makeInsn(0x95)]), license] }],
+    ['a static program', { sections: [code('xdp', [makeInsn(0xb7), makeInsn(0x95)], false), license] }],
+    ['a call relocation into another program section', {
+      sections: [code('xdp', [makeInsn(0x85, 0, 1, 0, -1), makeInsn(0x95)], true, [{ offset: 0, type: 'R_BPF_64_32', symbol: 'tc_prog' }]),
+        code('tc', [makeInsn(0xb7), makeInsn(0x95)]), license],
+    }],
+    ['a call to an extern', {
+      sections: [code('xdp', [makeInsn(0x85, 0, 1, 0, -1), makeInsn(0x95)], true, [{ offset: 0, type: 'R_BPF_64_32', symbol: 'nowhere' }]), license],
+    }],
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-kw-'));
+  try {
+    for (const [what, unit] of cases) {
+      const out = join(dir, 'refused.o');
+      const bytes = writeElf(unit);
+      writeFileSync(out, bytes);
+      const pin = `/sys/fs/bpf/bpfkit_refused_${process.pid}`;
+      const r = spawnSync('bpftool', ['prog', 'load', out, pin], { encoding: 'utf8' });
+      rmSync(pin, { force: true });
+      assert.notEqual(r.status, 0, `bpftool accepted ${what}`);
+      let ours = '';
+      const ctx: CliContext = { json: false, pretty: false, debug: false, stdout: () => {}, stderr: (s) => { ours += s; }, readStdin: async () => new Uint8Array(0) };
+      assert.notEqual(await runCli(['prog', 'run', 'file', out, 'data_in', packet], ctx), 0, `bpfkit accepted ${what}`);
+      assert.match(ours, /^Error: [^\n]+\n$/);
+    }
+    // An odd-length code section, by patching the size of a good object's section.
+    const good = writeElf({ sections: [code('xdp', [makeInsn(0xb7), makeInsn(0x95)]), license] });
+    const xdp = readElf(good, 'x').sections.find((s) => s.name === 'xdp')!;
+    const odd = good.slice();
+    new DataView(odd.buffer).setBigUint64(Number(new DataView(odd.buffer).getBigUint64(40, true)) + 64 * xdp.index + 32, 12n, true);
+    const out = join(dir, 'odd.o');
+    writeFileSync(out, odd);
+    const r = spawnSync('bpftool', ['prog', 'load', out, `/sys/fs/bpf/bpfkit_refused_${process.pid}`], { encoding: 'utf8' });
+    rmSync(`/sys/fs/bpf/bpfkit_refused_${process.pid}`, { force: true });
+    assert.notEqual(r.status, 0, 'bpftool accepted an odd-length section');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
