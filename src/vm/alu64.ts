@@ -2,8 +2,8 @@
  * 64-bit arithmetic on registers kept as two int32 halves (L = low word, H = high word, both
  * Int32Array indexed by register number), for the operations that do not fit on one line of the
  * interpreter. Exact, without BigInt on the common paths: multiplication uses Math.imul plus a
- * 16-bit-limb high product; division takes a double fast path when both operands fit in 32 bits
- * and BigInt only for genuinely 64-bit operands.
+ * 16-bit-limb high product; division uses doubles (16-bit long division for 32-bit divisors,
+ * a corrected double quotient below 2^52) and BigInt only when both operands are genuinely 64-bit.
  *
  * Semantics are RFC 9669 / the kernel's ___bpf_prog_run(): division by zero gives 0, modulo by
  * zero leaves dst unchanged, signed INT_MIN / -1 gives INT_MIN and INT_MIN % -1 gives 0.
@@ -34,9 +34,64 @@ export function toU64(hi: number, lo: number): bigint {
   return hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
 }
 
-function setU64(L: Int32Array, H: Int32Array, d: number, v: bigint): void {
-  L[d] = Number(BigInt.asIntN(32, v));
-  H[d] = Number(BigInt.asIntN(32, v >> 32n));
+/** Quotient and remainder of the last divmodU64: [q hi, q lo, r hi, r lo]. */
+const QR = new Int32Array(4);
+
+/**
+ * Unsigned 64-bit (ah:al) / (bh:bl), b != 0, into QR, without BigInt on the common paths:
+ * - a 32-bit divisor: long division in 16-bit digits, every intermediate below 2^48 so exact in
+ *   doubles (and floor(n / b) of integers below 2^53 is exact);
+ * - a dividend below 2^52: one double division, corrected by the exact remainder;
+ * - otherwise (both genuinely 64-bit): BigInt.
+ */
+function divmodU64(ah: number, al: number, bh: number, bl: number): void {
+  const ahu = ah >>> 0;
+  const alu = al >>> 0;
+  const blu = bl >>> 0;
+  if (bh === 0) {
+    const qh = Math.floor(ahu / blu);
+    let r = ahu - qh * blu;
+    let n = r * 65536 + (alu >>> 16);
+    const q1 = Math.floor(n / blu);
+    r = n - q1 * blu;
+    n = r * 65536 + (alu & 0xffff);
+    const q0 = Math.floor(n / blu);
+    QR[0] = qh;
+    QR[1] = q1 * 65536 + q0; // < 2^32, wraps to int32 on store
+    QR[2] = 0;
+    QR[3] = n - q0 * blu;
+  } else if (gtU64(bh, bl, ah, al)) {
+    QR[0] = 0;
+    QR[1] = 0;
+    QR[2] = ah;
+    QR[3] = al;
+  } else if (ahu < 0x100000) { // a < 2^52 (so b < 2^52 too)
+    const a = ahu * TWO32 + alu;
+    const b = (bh >>> 0) * TWO32 + blu;
+    // floor of the rounded quotient is exact for a < 2^53; the correction is only a guard
+    let q = Math.floor(a / b);
+    let r = a - q * b; // exact: q * b <= a + b < 2^53
+    if (r < 0) {
+      q--;
+      r += b;
+    } else if (r >= b) {
+      q++;
+      r -= b;
+    }
+    QR[0] = 0;
+    QR[1] = q;
+    QR[2] = Math.floor(r / TWO32);
+    QR[3] = r; // low word on store
+  } else {
+    const x = toU64(ah, al);
+    const y = toU64(bh, bl);
+    const q = x / y;
+    const r = x % y;
+    QR[0] = Number(BigInt.asIntN(32, q >> 32n));
+    QR[1] = Number(BigInt.asIntN(32, q));
+    QR[2] = Number(BigInt.asIntN(32, r >> 32n));
+    QR[3] = Number(BigInt.asIntN(32, r));
+  }
 }
 
 /** dst = dst / (bh:bl), unsigned; division by zero gives 0. */
@@ -47,7 +102,9 @@ export function divU64(L: Int32Array, H: Int32Array, d: number, bh: number, bl: 
   } else if (H[d] === 0 && bh === 0) {
     L[d] = (L[d] >>> 0) / (bl >>> 0); // truncated to int32 on store
   } else {
-    setU64(L, H, d, toU64(H[d], L[d]) / toU64(bh, bl));
+    divmodU64(H[d], L[d], bh, bl);
+    H[d] = QR[0];
+    L[d] = QR[1];
   }
 }
 
@@ -57,12 +114,32 @@ export function modU64(L: Int32Array, H: Int32Array, d: number, bh: number, bl: 
   if (H[d] === 0 && bh === 0) {
     L[d] = (L[d] >>> 0) % (bl >>> 0);
   } else {
-    setU64(L, H, d, toU64(H[d], L[d]) % toU64(bh, bl));
+    divmodU64(H[d], L[d], bh, bl);
+    H[d] = QR[2];
+    L[d] = QR[3];
   }
 }
 
-function toS64(hi: number, lo: number): bigint {
-  return BigInt.asIntN(64, toU64(hi, lo));
+/** Signed division on magnitudes: QR gets the signed quotient and remainder (remainder takes the dividend's sign). */
+function divmodS64(ah: number, al: number, bh: number, bl: number): void {
+  const aNeg = ah < 0;
+  const bNeg = bh < 0;
+  // |a| and |b| as unsigned 64-bit (|INT64_MIN| = 2^63 is representable unsigned)
+  const xl = aNeg ? -al | 0 : al;
+  const xh = aNeg ? (~ah + (al === 0 ? 1 : 0)) | 0 : ah;
+  const yl = bNeg ? -bl | 0 : bl;
+  const yh = bNeg ? (~bh + (bl === 0 ? 1 : 0)) | 0 : bh;
+  divmodU64(xh, xl, yh, yl);
+  if (aNeg !== bNeg) {
+    const ql = QR[1];
+    QR[1] = -ql;
+    QR[0] = ~QR[0] + (ql === 0 ? 1 : 0);
+  }
+  if (aNeg) {
+    const rl = QR[3];
+    QR[3] = -rl;
+    QR[2] = ~QR[2] + (rl === 0 ? 1 : 0);
+  }
 }
 
 /** dst = dst s/ (bh:bl), truncating; by zero gives 0; INT64_MIN / -1 gives INT64_MIN. */
@@ -78,7 +155,9 @@ export function sdiv64(L: Int32Array, H: Int32Array, d: number, bh: number, bl: 
     L[d] = q;
     H[d] = q >> 31;
   } else {
-    setU64(L, H, d, toS64(H[d], L[d]) / toS64(bh, bl));
+    divmodS64(H[d], L[d], bh, bl);
+    H[d] = QR[0];
+    L[d] = QR[1];
   }
 }
 
@@ -93,7 +172,9 @@ export function smod64(L: Int32Array, H: Int32Array, d: number, bh: number, bl: 
     L[d] = r;
     H[d] = r >> 31;
   } else {
-    setU64(L, H, d, toS64(H[d], L[d]) % toS64(bh, bl));
+    divmodS64(H[d], L[d], bh, bl);
+    H[d] = QR[2];
+    L[d] = QR[3];
   }
 }
 
