@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../src/cli/main.js';
 import type { CliContext } from '../src/cli/context.js';
-import { TestRunError, hexPrint, parseRunArgs, testRunXdp, xdpSectionKind } from '../src/cli/prog.js';
+import { hexPrint, parseRunArgs } from '../src/cli/prog.js';
+import { TestRunError, testRunXdp, xdpSectionKind } from '../src/progtypes/xdp.js';
 import { makeInsn } from '../src/isa/insn.js';
 
 const root = new URL('../../', import.meta.url);
