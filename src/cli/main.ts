@@ -10,6 +10,9 @@ import { printError } from './output.js';
 
 const OBJECTS: Record<string, () => Promise<CommandHandler>> = {
   prog: async () => (await import('./prog.js')).progCommand,
+  map: async () => (await import('./map.js')).mapCommand,
+  tcpdump: async () => (await import('./tcpdump.js')).tcpdumpCommand,
+  bpf_asm: async () => (await import('./bpf_asm.js')).bpfAsmCommand,
   disasm: async () => (await import('./disasm.js')).disasmCommand,
   asm: async () => (await import('./asm.js')).asmCommand,
   conformance: async () => (await import('./conformance.js')).conformanceCommand,
@@ -18,7 +21,7 @@ const OBJECTS: Record<string, () => Promise<CommandHandler>> = {
 };
 
 const USAGE = `Usage: bpfkit [OPTIONS] OBJECT { COMMAND | help }
-       OBJECT := { prog | disasm | asm | conformance | conformance-plugin }
+       OBJECT := { prog | map | tcpdump | bpf_asm | disasm | asm | conformance | conformance-plugin }
        OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-V|--version} }
 `;
 
