@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../src/cli/main.js';
+import { runCliCaptured } from '../src/cli/main.js';
 
 interface Bench {
   name: string;
@@ -46,16 +46,9 @@ function udpPacket(): Uint8Array {
 }
 
 async function cli(args: string[]): Promise<string> {
-  let out = '';
-  let err = '';
-  const code = await runCli(args, {
-    json: false, pretty: false, debug: false,
-    stdout: (t) => { out += t; },
-    stderr: (t) => { err += t; },
-    readStdin: async () => new Uint8Array(),
-  });
-  if (code !== 0) throw new Error(`bpfkit ${args.join(' ')}: ${err || out}`);
-  return out;
+  const r = await runCliCaptured(args);
+  if (r.status !== 0) throw new Error(`bpfkit ${args.join(' ')}: ${r.stderr || r.stdout}`);
+  return r.stdout;
 }
 
 interface Measure { retval: number; ns: number }

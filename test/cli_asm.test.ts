@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../src/cli/main.js';
-import type { CliContext } from '../src/cli/context.js';
+import { runCliCaptured, type CapturedRun } from '../src/cli/main.js';
 import { LLVM_OBJDUMP, missingTool, runTool } from './oracles.js';
 
 const root = new URL('../../', import.meta.url);
@@ -18,16 +17,7 @@ const sources = ['calls', 'xdp_ctx', 'xdp_meta', 'bad_jump', 'oob_load', 'endles
 const tmp = mkdtempSync(join(tmpdir(), 'bpfkit-asm-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
 
-async function cli(args: string[], stdin = ''): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ctx: CliContext = {
-    json: false, pretty: false, debug: false, stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; },
-    readStdin: async () => new TextEncoder().encode(stdin),
-  };
-  const status = await runCli(args, ctx);
-  return { status, stdout, stderr };
-}
+const cli = (args: string[], stdin = ''): Promise<CapturedRun> => runCliCaptured(args, stdin);
 
 /** llvm-objdump -dr without its first lines (which name the file). */
 const dump = (file: string): string => runTool(LLVM_OBJDUMP, ['-dr', file]).split('\n').slice(2).join('\n');

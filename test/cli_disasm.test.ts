@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../src/cli/main.js';
-import type { CliContext } from '../src/cli/context.js';
+import { runCliCaptured, type CapturedRun } from '../src/cli/main.js';
 import { objdumpInput } from '../src/cli/disasm.js';
 import { readElf } from '../src/loader/elf.js';
 import { LLVM_OBJDUMP, missingTool, runTool } from './oracles.js';
@@ -20,16 +19,8 @@ const objects = [
   'test/fixtures/bad_jump.o', 'test/fixtures/oob_load.o', 'test/fixtures/endless.o', 'examples/xdp_udp_drop.o',
 ];
 
-async function disasm(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ctx: CliContext = {
-    json: false, pretty: false, debug: false, stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; },
-    readStdin: async () => new Uint8Array(readFileSync(path('test/fixtures/calls.o'))),
-  };
-  const status = await runCli(['disasm', ...args], ctx);
-  return { status, stdout, stderr };
-}
+const disasm = (args: string[]): Promise<CapturedRun> =>
+  runCliCaptured(['disasm', ...args], new Uint8Array(readFileSync(path('test/fixtures/calls.o'))));
 
 test('only executable, non-empty sections, with their named symbols', () => {
   const input = objdumpInput(readElf(new Uint8Array(readFileSync(path('examples/xdp_udp_drop.o'))), 'x.o'));

@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../src/cli/main.js';
-import type { CliContext } from '../src/cli/context.js';
+import { runCliCaptured, type CapturedRun } from '../src/cli/main.js';
 import { hexPrint, parseRunArgs } from '../src/cli/prog.js';
 import { TestRunError, testRunXdp, xdpSectionKind } from '../src/progtypes/xdp.js';
 import { makeInsn } from '../src/isa/insn.js';
@@ -19,17 +18,7 @@ const example = path('examples/xdp_udp_drop.o');
 const udp = path('examples/udp.bin');
 const dns = path('examples/udp_dns.bin');
 
-async function cli(args: string[], stdin = new Uint8Array(0)): Promise<{ status: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const ctx: CliContext = {
-    json: false, pretty: false, debug: false,
-    stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; },
-    readStdin: async () => stdin,
-  };
-  const status = await runCli(args, ctx);
-  return { status, stdout, stderr };
-}
+const cli = (args: string[], stdin = new Uint8Array(0)): Promise<CapturedRun> => runCliCaptured(args, stdin);
 
 const tmp = mkdtempSync(join(tmpdir(), 'bpfkit-cli-prog-'));
 process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));

@@ -7,20 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { runCli } from '../src/cli/main.js';
+import { runCli, runCliCaptured } from '../src/cli/main.js';
 
 const SUITE = fileURLToPath(new URL('../../../shared/conformance', import.meta.url));
 
 async function cli(argv: string[], stdin = ''): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await runCli(argv, {
-    json: false, pretty: false, debug: false,
-    stdout: (t) => { out += t; },
-    stderr: (t) => { err += t; },
-    readStdin: async () => new TextEncoder().encode(stdin),
-  });
-  return { code, out, err };
+  const r = await runCliCaptured(argv, stdin);
+  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 function fixtureDir(): string {

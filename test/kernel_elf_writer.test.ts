@@ -14,8 +14,7 @@ import { makeInsn } from '../src/isa/insn.js';
 import { readElf } from '../src/loader/elf.js';
 import { unitFromElf } from '../src/loader/elf_unit.js';
 import { writeElf } from '../src/loader/elf_writer.js';
-import { runCli } from '../src/cli/main.js';
-import type { CliContext } from '../src/cli/context.js';
+import { runCliCaptured } from '../src/cli/main.js';
 import { missingKernel, runTool } from './oracles.js';
 import { assembleToElf } from '../src/cli/asm.js';
 
@@ -24,14 +23,9 @@ const path = (name: string): string => new URL(name, root).pathname;
 const packet = path('examples/udp.bin');
 
 async function bpfkitRetval(obj: string, name: string): Promise<number> {
-  let out = '';
-  const ctx: CliContext = {
-    json: false, pretty: false, debug: false, stdout: (t) => { out += t; }, stderr: (t) => { out += t; },
-    readStdin: async () => new Uint8Array(0),
-  };
-  const status = await runCli(['-j', 'prog', 'run', 'file', obj, 'name', name, 'data_in', packet], ctx);
-  assert.equal(status, 0, out);
-  return (JSON.parse(out) as { retval: number }).retval;
+  const r = await runCliCaptured(['-j', 'prog', 'run', 'file', obj, 'name', name, 'data_in', packet]);
+  assert.equal(r.status, 0, r.stdout + r.stderr);
+  return (JSON.parse(r.stdout) as { retval: number }).retval;
 }
 
 /** Load every program of `obj` with bpftool loadall, run each, compare with bpfkit. */
@@ -154,10 +148,9 @@ test('objects the loader refuses are refused by libbpf and the kernel too', asyn
       const r = spawnSync('bpftool', ['prog', 'load', out, pin], { encoding: 'utf8' });
       rmSync(pin, { force: true });
       assert.notEqual(r.status, 0, `bpftool accepted ${what}`);
-      let ours = '';
-      const ctx: CliContext = { json: false, pretty: false, debug: false, stdout: () => {}, stderr: (s) => { ours += s; }, readStdin: async () => new Uint8Array(0) };
-      assert.notEqual(await runCli(['prog', 'run', 'file', out, 'data_in', packet], ctx), 0, `bpfkit accepted ${what}`);
-      assert.match(ours, /^Error: [^\n]+\n$/);
+      const ours = await runCliCaptured(['prog', 'run', 'file', out, 'data_in', packet]);
+      assert.notEqual(ours.status, 0, `bpfkit accepted ${what}`);
+      assert.match(ours.stderr, /^Error: [^\n]+\n$/);
     }
     // An odd-length code section, by patching the size of a good object's section.
     const good = writeElf({ sections: [code('xdp', [makeInsn(0xb7), makeInsn(0x95)]), license] });

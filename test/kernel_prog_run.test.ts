@@ -10,8 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../src/cli/main.js';
-import type { CliContext } from '../src/cli/context.js';
+import { runCliCaptured } from '../src/cli/main.js';
 import { missingKernel } from './oracles.js';
 
 const root = new URL('../../', import.meta.url);
@@ -26,17 +25,7 @@ const normalize = (o: Outcome): Outcome => ({
   stderr: o.stderr,
 });
 
-async function bpfkit(args: string[], stdin?: Uint8Array): Promise<Outcome> {
-  let stdout = '';
-  let stderr = '';
-  const ctx: CliContext = {
-    json: false, pretty: false, debug: false,
-    stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; },
-    readStdin: async () => stdin ?? new Uint8Array(0),
-  };
-  const status = await runCli(args, ctx);
-  return { status, stdout, stderr };
-}
+const bpfkit = (args: string[], stdin?: Uint8Array): Promise<Outcome> => runCliCaptured(args, stdin);
 
 function bpftool(args: string[], stdin?: Uint8Array): Outcome {
   const r = spawnSync('bpftool', args, { input: stdin, encoding: 'utf8' });

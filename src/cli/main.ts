@@ -72,3 +72,23 @@ async function version(): Promise<string> {
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
 }
+
+export interface CapturedRun {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI in-process and collect what it prints (tests, benchmarks, the playground). */
+export async function runCliCaptured(argv: string[], stdin: Uint8Array | string = new Uint8Array(0)): Promise<CapturedRun> {
+  let stdout = '';
+  let stderr = '';
+  const input = typeof stdin === 'string' ? new TextEncoder().encode(stdin) : stdin;
+  const status = await runCli(argv, {
+    json: false, pretty: false, debug: false,
+    stdout: (t) => { stdout += t; },
+    stderr: (t) => { stderr += t; },
+    readStdin: async () => input,
+  });
+  return { status, stdout, stderr };
+}
