@@ -1,0 +1,653 @@
+/*
+ * eBPF -> WebAssembly: one module per program (and entry slot), compiled from the interpreter's
+ * predecoded form (decode.ts), so both engines see the same operations, jump targets and traps.
+ *
+ * Functions. Every local-call target (and the entry) becomes a wasm function of type
+ *   (r0..r9: i64, depth: i32, left: i32) -> (r0..r5: i64, left: i32)
+ * with r10 and temporaries as locals: the callee starts with the caller's r0..r9 (as in the
+ * interpreter, where registers are global and a call only saves r6-r9 and r10), gets a fresh
+ * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7), and returns r0..r5;
+ * the caller keeps its own r6..r10. `left` is the instruction budget still available.
+ *
+ * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
+ * inside `loop $L { block $Bn-1 { ... block $B0 { br_table } code0 } code1 ... } coden-1 }`:
+ * forward edges are plain `br`s to the end of the target's block, falling through needs nothing,
+ * a block that jumps to itself is wrapped in its own `loop`, and other backward edges store the
+ * target in $pc and re-enter the dispatch `br_table` (irreducible flow works the same way).
+ *
+ * Checks (programs may be unverified). Every load/store/atomic computes the 64-bit address and
+ * takes a fast path when it lies in the current frame or in one of the regions last seen (two
+ * for loads, one for stores; mutable globals filled by the host); otherwise it calls the host's
+ * `mem` import, which checks against the address space's regions exactly as the interpreter does
+ * and either throws its error or refills the cache. The budget is charged per segment: a run of
+ * instructions ending at the first one that can fault or leave (memory access, call, LD_ABS,
+ * trap); when a charge overdraws, the host names the exact instruction, so budget errors, faults
+ * and instruction counts are those of the interpreter.
+ */
+import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
+import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
+import { ByteWriter, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
+
+// Locals of a program function.
+const DEPTH = 10;
+const LEFT = 11;
+const R10 = 12;
+const PC = 13;
+const FB = 14; // frame base (frame top - 512)
+const T1 = 15; // i64 temporaries
+const T2 = 16;
+const A32 = 17; // i32 temporaries
+const B32 = 18;
+const ADDR = 19; // checked address
+const A64 = 20; // 64-bit address before checking
+const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I64, I32, I32, I32, I64];
+
+// Imports (function indices).
+const IMP_HELPER = 0;
+const IMP_MEM = 1;
+const IMP_FAIL = 2;
+const IMP_FINISH = 3;
+
+/** Access kinds for the `mem` import (as the interpreter's). */
+export const ACCESS_LOAD = 0;
+export const ACCESS_STORE = 1;
+export const ACCESS_ATOMIC = 2;
+
+/** Kinds for the `fail` import. */
+export const FAIL_TRAP = 0;
+export const FAIL_BUDGET = 1;
+export const FAIL_FRAMES = 2;
+export const FAIL_NO_PACKET = 3;
+
+/** Global indices (after the 8 imported frame tops). */
+export const G = {
+  rb: 8, rl: 9, qb: 10, ql: 11, wb: 12, wl: 13, r0hi: 14, left: 15, mayGoto: 16, pAddr: 17, pLen: 18,
+} as const;
+export const GLOBAL_NAMES = Object.keys(G) as (keyof typeof G)[];
+
+export interface CompiledModule {
+  readonly bytes: Uint8Array;
+  /** First slot of each budget segment, by segment id. */
+  readonly segStart: Int32Array;
+  /** Number of functions (entry + local-call targets). */
+  readonly functions: number;
+  /** eBPF instructions (slots reached) compiled. */
+  readonly insnCount: number;
+}
+
+interface Block {
+  start: number;
+  /** Slots of the block's instructions, in order. */
+  slots: number[];
+  /** Index in the function's block order. */
+  index: number;
+  selfLoop: boolean;
+}
+
+export function compileModule(
+  prog: DecodedProgram, entry: number, memory: { shared: boolean; maxPages: number }, mayGotoBudget: number,
+): CompiledModule {
+  const P = prog.code;
+  const nslots = P.length >> 2;
+  const mb = new ModuleBuilder();
+  const tFunc = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32], [I64, I64, I64, I64, I64, I64, I32]);
+  const tHelper = mb.type([I64, I32, I64, I64, I64, I64, I64], [I64]);
+  const tMem = mb.type([I32, I32, I64, I32], []);
+  const tFail = mb.type([I32, I32, I32], []);
+  const tVoid = mb.type([], []);
+  const tFtop = mb.type([I32], [I32]);
+  const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
+  mb.importFunc('env', 'helper', tHelper);
+  mb.importFunc('env', 'mem', tMem);
+  mb.importFunc('env', 'fail', tFail);
+  mb.importFunc('env', 'finish', tVoid);
+  mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
+  for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
+  for (const name of GLOBAL_NAMES) {
+    const idx = mb.global(0);
+    if (idx !== G[name]) throw new Error('jit: global layout');
+    mb.exportGlobal(name, idx);
+  }
+  const fFtop = mb.declareFunc(tFtop);
+  const fRun = mb.declareFunc(tRun);
+  mb.exportFunc('run', fRun);
+
+  // Functions: discovered from the entry through local calls.
+  const funcIndex = new Map<number, number>();
+  const queue: number[] = [];
+  const funcOf = (slot: number): number => {
+    let f = funcIndex.get(slot);
+    if (f === undefined) {
+      f = mb.declareFunc(tFunc);
+      funcIndex.set(slot, f);
+      queue.push(slot);
+    }
+    return f;
+  };
+  const mainFunc = funcOf(entry);
+  const segStart: number[] = [];
+  let insnCount = 0;
+  while (queue.length > 0) {
+    const start = queue.shift()!;
+    const body = new ByteWriter();
+    insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared);
+    mb.setBody(funcIndex.get(start)!, FUNC_LOCALS, body);
+  }
+
+  // ftop(depth): the frame top of `depth`, from the imported globals.
+  {
+    const b = new ByteWriter();
+    for (let f = 0; f < MAX_CALL_FRAMES - 1; f++) {
+      b.byte(Op.local_get).u32(0).byte(Op.i32_const).s32(f).byte(Op.i32_eq);
+      b.byte(Op.if).byte(0x40).byte(Op.global_get).u32(f).byte(Op.return).byte(Op.end);
+    }
+    b.byte(Op.global_get).u32(MAX_CALL_FRAMES - 1);
+    mb.setBody(fFtop, [], b);
+  }
+  // run(r1 lo, r1 hi, ..., r5 lo, r5 hi, budget, packet addr, packet len) -> r0 lo
+  {
+    const b = new ByteWriter();
+    b.byte(Op.local_get).u32(11).byte(Op.global_set).u32(G.pAddr);
+    b.byte(Op.local_get).u32(12).byte(Op.global_set).u32(G.pLen);
+    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+    b.byte(Op.i64_const).s32(0);
+    for (let r = 0; r < 5; r++) {
+      b.byte(Op.local_get).u32(2 * r).byte(Op.i64_extend_i32_u);
+      b.byte(Op.local_get).u32(2 * r + 1).byte(Op.i64_extend_i32_u).byte(Op.i64_const).s32(32).byte(Op.i64_shl).byte(Op.i64_or);
+    }
+    for (let r = 6; r < 10; r++) b.byte(Op.i64_const).s32(0);
+    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(10).byte(Op.call).u32(mainFunc);
+    b.byte(Op.global_set).u32(G.left);
+    for (let r = 0; r < 5; r++) b.byte(Op.drop);
+    b.byte(Op.local_tee).u32(13).byte(Op.i64_const).s32(32).byte(Op.i64_shr_u).byte(Op.i32_wrap_i64).byte(Op.global_set).u32(G.r0hi);
+    b.byte(Op.local_get).u32(13).byte(Op.i32_wrap_i64);
+    mb.setBody(fRun, [I64], b);
+  }
+  return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount };
+}
+
+/** Operations that may fault or leave the program: a budget segment ends after each. */
+function endsSegment(op: number): boolean {
+  switch (op) {
+    case 0x61: case 0x69: case 0x71: case 0x79: case 0x81: case 0x89: case 0x91:
+    case 0x62: case 0x6a: case 0x72: case 0x7a: case 0x63: case 0x6b: case 0x73: case 0x7b:
+    case 0xc3: case 0xdb:
+    case 0x20: case 0x28: case 0x30: case 0x40: case 0x48: case 0x50:
+    case 0x85: case 0x8d: case OP_CALL_LOCAL: case OP_TRAP:
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Jump (conditional or not) that ends a block; targets in word 1. */
+function isJump(op: number): boolean {
+  const cls = op & 7;
+  if (cls !== 5 && cls !== 6) return false;
+  const o = op & 0xf0;
+  return op < 0x100 && o !== 0x80 && o !== 0x90; // not call/callx/exit
+}
+
+function compileFunction(
+  P: Int32Array, nslots: number, entry: number, w: ByteWriter, funcOf: (slot: number) => number,
+  segStart: number[], shared: boolean,
+): number {
+  const op = (s: number): number => P[s << 2] & 0xfff;
+  const next = (s: number): number => s + (op(s) === 0x18 ? 2 : 1);
+  // Reachable slots and block leaders.
+  const seen = new Uint8Array(nslots);
+  const leader = new Uint8Array(nslots);
+  leader[entry] = 1;
+  const stack = [entry];
+  while (stack.length > 0) {
+    let s = stack.pop()!;
+    for (;;) {
+      if (seen[s]) break;
+      seen[s] = 1;
+      const o = op(s);
+      if (o === 0x95 || o === OP_TRAP) break;
+      if (isJump(o)) {
+        const t = P[(s << 2) + 1];
+        leader[t] = 1;
+        stack.push(t);
+        if (o !== 0x05) {
+          leader[next(s)] = 1;
+          stack.push(next(s));
+        }
+        break;
+      }
+      if (o === OP_CALL_LOCAL) funcOf(P[(s << 2) + 1]);
+      s = next(s);
+    }
+  }
+  const blocks: Block[] = [];
+  const blockAt = new Int32Array(nslots).fill(-1);
+  for (let s = 0; s < nslots; s++) {
+    if (!seen[s] || !leader[s]) continue;
+    const b: Block = { start: s, slots: [], index: blocks.length, selfLoop: false };
+    blockAt[s] = b.index;
+    let t = s;
+    for (;;) {
+      b.slots.push(t);
+      const o = op(t);
+      if (o === 0x95 || o === OP_TRAP || isJump(o)) break;
+      t = next(t);
+      if (leader[t]) break;
+    }
+    blocks.push(b);
+  }
+  for (const b of blocks) {
+    const last = b.slots[b.slots.length - 1];
+    if (isJump(op(last)) && P[(last << 2) + 1] === b.start) b.selfLoop = true;
+  }
+  const n = blocks.length;
+
+  const get = (r: number): void => { w.byte(Op.local_get).u32(r === 10 ? R10 : r); };
+  const set = (r: number): void => { w.byte(Op.local_set).u32(r === 10 ? R10 : r); };
+  const i64c = (hi: number, lo: number): void => { w.byte(Op.i64_const).s64(hi, lo); };
+  const i32c = (v: number): void => { w.byte(Op.i32_const).s32(v); };
+  const sx = (k: number): void => i64c(k >> 31, k); // imm sign-extended to 64 bits
+  const zx = (k: number): void => i64c(0, k); // imm zero-extended
+  const b = (o: number): void => { w.byte(o); };
+  const lget = (l: number): void => { w.byte(Op.local_get).u32(l); };
+  const lset = (l: number): void => { w.byte(Op.local_set).u32(l); };
+  const ltee = (l: number): void => { w.byte(Op.local_tee).u32(l); };
+  const fail = (kind: number, a: number, bb: number): void => {
+    i32c(kind); i32c(a); i32c(bb); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+  };
+  const mem = (o: number, align: number): void => { w.byte(o).u32(align).u32(0); };
+  const bswap32 = (): void => { // i32 on the stack
+    ltee(B32); i32c(8); b(Op.i32_rotl); i32c(0x00ff00ff); b(Op.i32_and);
+    lget(B32); i32c(8); b(Op.i32_rotr); i32c(0xff00ff00 | 0); b(Op.i32_and); b(Op.i32_or);
+  };
+
+  // Prologue: r10 = frame top, frame zeroed.
+  lget(DEPTH); w.byte(Op.call).u32(4); // ftop is the first module function (after 4 imports)
+  ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
+  lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); ltee(FB);
+  i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
+  if (n > 1) {
+    i32c(blockAt[entry]); lset(PC);
+  }
+
+  // The dispatch skeleton.
+  let inner = 0; // labels opened inside the current block's code
+  let cur = 0; // current block index
+  const depthOf = (j: number): number => inner + (j - cur - 1);
+  const depthL = (): number => inner + (n - 1 - cur);
+  /** Unconditional jump to the block starting at slot t (the code after it is dead). */
+  const jumpTo = (t: number): void => {
+    const j = blockAt[t];
+    if (j === cur && blocks[cur].selfLoop) {
+      w.byte(Op.br).u32(inner - 1);
+    } else if (j > cur) {
+      w.byte(Op.br).u32(depthOf(j));
+    } else {
+      i32c(j); lset(PC); w.byte(Op.br).u32(depthL());
+    }
+  };
+  /** Conditional jump, the condition (i32) on the stack. */
+  const jumpIf = (t: number, prologue?: () => void): void => {
+    const j = blockAt[t];
+    if (prologue === undefined && j === cur && blocks[cur].selfLoop) {
+      w.byte(Op.br_if).u32(inner - 1);
+    } else if (prologue === undefined && j > cur) {
+      w.byte(Op.br_if).u32(depthOf(j));
+    } else {
+      b(Op.if); b(0x40); inner++;
+      prologue?.();
+      jumpTo(t);
+      b(Op.end); inner--;
+    }
+  };
+  /** Charge `count` instructions starting at `first`. */
+  const charge = (first: number, count: number): void => {
+    const seg = segStart.length;
+    segStart.push(first);
+    lget(LEFT); i32c(count); b(Op.i32_sub); ltee(LEFT); i32c(0); b(Op.i32_lt_s);
+    b(Op.if); b(0x40);
+    i32c(FAIL_BUDGET); i32c(seg); lget(LEFT); i32c(count); b(Op.i32_add); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    b(Op.end);
+  };
+
+  /** Check [reg + off, +size) for kind; leaves the i32 address in ADDR. */
+  const access = (pc: number, reg: number, off: number, size: number, kind: number): void => {
+    b(Op.block); b(0x40);
+    b(Op.block); b(0x40);
+    get(reg);
+    if (off !== 0) { sx(off); b(Op.i64_add); }
+    ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(0);
+    lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
+    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - size); b(Op.i32_le_u); w.byte(Op.br_if).u32(1);
+    const caches = kind === ACCESS_LOAD ? [[G.rb, G.rl], [G.qb, G.ql]] : [[G.wb, G.wl]];
+    for (const [gb, gl] of caches) {
+      lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
+      w.byte(Op.global_get).u32(gl);
+      if (size !== 8) { i32c(8 - size); b(Op.i32_add); }
+      b(Op.i32_le_u); w.byte(Op.br_if).u32(1);
+    }
+    b(Op.end);
+    i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(IMP_MEM);
+    lget(A64); b(Op.i32_wrap_i64); lset(ADDR);
+    b(Op.end);
+  };
+
+  const alu = (o: number, d: number, s: number, k: number): boolean => {
+    const is64 = (o & 7) === 7;
+    const isX = (o & 8) !== 0;
+    const aop = o & 0xf0;
+    const variant = o >> 8;
+    if (aop === 0xd0) { // le / be / bswap
+      const bits = variant === 1 ? 16 : variant === 2 ? 32 : 64;
+      const swap = (o & 0xff) !== 0xd4;
+      if (!swap) {
+        if (bits === 64) return true;
+        get(d); zx(bits === 16 ? 0xffff : -1); b(Op.i64_and); set(d);
+      } else if (bits === 16) {
+        get(d); b(Op.i32_wrap_i64); ltee(A32); i32c(8); b(Op.i32_shl); i32c(0xff00); b(Op.i32_and);
+        lget(A32); i32c(8); b(Op.i32_shr_u); i32c(0xff); b(Op.i32_and); b(Op.i32_or); b(Op.i64_extend_i32_u); set(d);
+      } else if (bits === 32) {
+        get(d); b(Op.i32_wrap_i64); bswap32(); b(Op.i64_extend_i32_u); set(d);
+      } else {
+        get(d); b(Op.i32_wrap_i64); bswap32(); b(Op.i64_extend_i32_u); i64c(0, 32); b(Op.i64_shl);
+        get(d); i64c(0, 32); b(Op.i64_shr_u); b(Op.i32_wrap_i64); bswap32(); b(Op.i64_extend_i32_u); b(Op.i64_or); set(d);
+      }
+      return true;
+    }
+    if (aop === 0xb0) { // mov / movsx
+      if (!isX) { if (is64) sx(k); else zx(k); set(d); return true; }
+      get(s);
+      if (is64) {
+        if (variant === 1) b(Op.i64_extend8_s);
+        else if (variant === 2) b(Op.i64_extend16_s);
+        else if (variant === 3) b(Op.i64_extend32_s);
+      } else {
+        b(Op.i32_wrap_i64);
+        if (variant === 1) b(Op.i32_extend8_s);
+        else if (variant === 2) b(Op.i32_extend16_s);
+        b(Op.i64_extend_i32_u);
+      }
+      set(d);
+      return true;
+    }
+    if (aop === 0x80) { // neg
+      if (is64) { i64c(0, 0); get(d); b(Op.i64_sub); } else { i32c(0); get(d); b(Op.i32_wrap_i64); b(Op.i32_sub); b(Op.i64_extend_i32_u); }
+      set(d);
+      return true;
+    }
+    const signed = variant === 1;
+    if (is64) {
+      const src = (): void => { if (isX) get(s); else sx(k); };
+      if (aop === 0x30 || aop === 0x90) { // div / mod, 64-bit
+        const isDiv = aop === 0x30;
+        if (!isX) {
+          if (k === 0) { if (isDiv) { i64c(0, 0); set(d); } return true; }
+          if (signed && k === -1) { if (isDiv) { i64c(0, 0); get(d); b(Op.i64_sub); } else i64c(0, 0); set(d); return true; }
+          get(d); sx(k); b(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u)); set(d);
+          return true;
+        }
+        get(s); b(Op.i64_eqz);
+        b(Op.if); b(I64);
+        if (isDiv) i64c(0, 0); else get(d);
+        b(Op.else);
+        if (signed) {
+          get(s); i64c(-1, -1); b(Op.i64_eq);
+          b(Op.if); b(I64);
+          if (isDiv) { i64c(0, 0); get(d); b(Op.i64_sub); } else i64c(0, 0);
+          b(Op.else);
+          get(d); get(s); b(isDiv ? Op.i64_div_s : Op.i64_rem_s);
+          b(Op.end);
+        } else {
+          get(d); get(s); b(isDiv ? Op.i64_div_u : Op.i64_rem_u);
+        }
+        b(Op.end);
+        set(d);
+        return true;
+      }
+      const map: Record<number, number> = {
+        0x00: Op.i64_add, 0x10: Op.i64_sub, 0x20: Op.i64_mul, 0x40: Op.i64_or, 0x50: Op.i64_and,
+        0x60: Op.i64_shl, 0x70: Op.i64_shr_u, 0xa0: Op.i64_xor, 0xc0: Op.i64_shr_s,
+      };
+      const wop = map[aop];
+      if (wop === undefined || variant !== 0) return false;
+      get(d); src(); b(wop); set(d);
+      return true;
+    }
+    // 32-bit
+    const src = (): void => { if (isX) { get(s); b(Op.i32_wrap_i64); } else i32c(k); };
+    if (aop === 0x30 || aop === 0x90) {
+      const isDiv = aop === 0x30;
+      if (!isX) {
+        if (k === 0) { if (isDiv) i64c(0, 0); else { get(d); zx(-1); b(Op.i64_and); } set(d); return true; }
+        if (signed && k === -1) {
+          if (isDiv) { i32c(0); get(d); b(Op.i32_wrap_i64); b(Op.i32_sub); b(Op.i64_extend_i32_u); } else i64c(0, 0);
+          set(d);
+          return true;
+        }
+        get(d); b(Op.i32_wrap_i64); i32c(k); b(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
+        b(Op.i64_extend_i32_u); set(d);
+        return true;
+      }
+      get(s); b(Op.i32_wrap_i64); lset(B32);
+      get(d); b(Op.i32_wrap_i64); lset(A32);
+      lget(B32); b(Op.i32_eqz);
+      b(Op.if); b(I32);
+      if (isDiv) i32c(0); else lget(A32);
+      b(Op.else);
+      if (signed) {
+        lget(B32); i32c(-1); b(Op.i32_eq);
+        b(Op.if); b(I32);
+        if (isDiv) { i32c(0); lget(A32); b(Op.i32_sub); } else i32c(0);
+        b(Op.else);
+        lget(A32); lget(B32); b(isDiv ? Op.i32_div_s : Op.i32_rem_s);
+        b(Op.end);
+      } else {
+        lget(A32); lget(B32); b(isDiv ? Op.i32_div_u : Op.i32_rem_u);
+      }
+      b(Op.end);
+      b(Op.i64_extend_i32_u); set(d);
+      return true;
+    }
+    const map: Record<number, number> = {
+      0x00: Op.i32_add, 0x10: Op.i32_sub, 0x20: Op.i32_mul, 0x40: Op.i32_or, 0x50: Op.i32_and,
+      0x60: Op.i32_shl, 0x70: Op.i32_shr_u, 0xa0: Op.i32_xor, 0xc0: Op.i32_shr_s,
+    };
+    const wop = map[aop];
+    if (wop === undefined || variant !== 0) return false;
+    get(d); b(Op.i32_wrap_i64); src(); b(wop); b(Op.i64_extend_i32_u); set(d);
+    return true;
+  };
+
+  const CMP64: Record<number, number> = {
+    0x10: Op.i64_eq, 0x50: Op.i64_ne, 0x20: Op.i64_gt_u, 0x30: Op.i64_ge_u, 0xa0: Op.i64_lt_u, 0xb0: Op.i64_le_u,
+    0x60: Op.i64_gt_s, 0x70: Op.i64_ge_s, 0xc0: Op.i64_lt_s, 0xd0: Op.i64_le_s,
+  };
+  const CMP32: Record<number, number> = {
+    0x10: Op.i32_eq, 0x50: Op.i32_ne, 0x20: Op.i32_gt_u, 0x30: Op.i32_ge_u, 0xa0: Op.i32_lt_u, 0xb0: Op.i32_le_u,
+    0x60: Op.i32_gt_s, 0x70: Op.i32_ge_s, 0xc0: Op.i32_lt_s, 0xd0: Op.i32_le_s,
+  };
+
+  const LOADS: Record<number, [number, number]> = { // op -> [wasm load, size]
+    0x71: [Op.i64_load8_u, 1], 0x69: [Op.i64_load16_u, 2], 0x61: [Op.i64_load32_u, 4], 0x79: [Op.i64_load, 8],
+    0x91: [Op.i64_load8_s, 1], 0x89: [Op.i64_load16_s, 2], 0x81: [Op.i64_load32_s, 4],
+  };
+  const STORES: Record<number, [number, number]> = {
+    1: [Op.i64_store8, 1], 2: [Op.i64_store16, 2], 4: [Op.i64_store32, 4], 8: [Op.i64_store, 8],
+  };
+  const STORE_SIZE: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
+
+  /** The plain (non-atomic) read-modify-write of an atomic instruction at ADDR. */
+  const atomicPlain = (s: number, k: number, size: number): void => {
+    const [st] = STORES[size];
+    lget(ADDR); mem(size === 8 ? Op.i64_load : Op.i64_load32_u, 0); lset(T1);
+    if (k === 0xf1) { // cmpxchg: if (old == r0) store src; r0 = old
+      lget(T1); get(0); if (size === 4) { zx(-1); b(Op.i64_and); } b(Op.i64_eq);
+      b(Op.if); b(0x40); lget(ADDR); get(s); mem(st, 0); b(Op.end);
+      lget(T1); set(0);
+      return;
+    }
+    lget(ADDR);
+    if (k === 0xe1) get(s);
+    else {
+      lget(T1); get(s);
+      const o = k & ~1;
+      b(o === 0x00 ? Op.i64_add : o === 0x40 ? Op.i64_or : o === 0x50 ? Op.i64_and : Op.i64_xor);
+    }
+    mem(st, 0);
+    if ((k & 1) !== 0) { lget(T1); set(s); }
+  };
+  const atomicShared = (s: number, k: number, size: number): void => {
+    const a = size === 8 ? 3 : 2;
+    const pick = (base: number): number => (size === 8 ? base + 1 : base + 6);
+    const rmw = (base: number): void => { w.byte(0xfe).u32(pick(base)).u32(a).u32(0); };
+    lget(ADDR);
+    if (k === 0xf1) { get(0); get(s); rmw(0x48); set(0); return; }
+    get(s);
+    const o = k & ~1;
+    rmw(k === 0xe1 ? 0x41 : o === 0x00 ? 0x1e : o === 0x40 ? 0x33 : o === 0x50 ? 0x2c : 0x3a);
+    if ((k & 1) !== 0) set(s); else b(Op.drop);
+  };
+
+  // Emit: dispatch header, then each block's code.
+  b(Op.loop); b(0x40);
+  for (let j = n - 1; j >= 0; j--) { b(Op.block); b(0x40); }
+  if (n > 1) {
+    lget(PC); w.byte(Op.br_table).u32(n);
+    for (let j = 0; j < n; j++) w.u32(j);
+    w.u32(0);
+  }
+  let compiled = 0;
+  for (const blk of blocks) {
+    cur = blk.index;
+    inner = 0;
+    b(Op.end); // end of $B(cur): this block's code follows
+    if (blk.selfLoop) { b(Op.loop); b(0x40); inner = 1; }
+    // segments
+    const slots = blk.slots;
+    let segFrom = 0;
+    const startSegment = (from: number): void => {
+      let to = from;
+      while (to < slots.length - 1 && !endsSegment(op(slots[to]))) to++;
+      charge(slots[from], to - from + 1);
+    };
+    startSegment(0);
+    let terminated = false;
+    for (let x = 0; x < slots.length; x++) {
+      const pc = slots[x];
+      if (x > segFrom && endsSegment(op(slots[x - 1]))) { segFrom = x; startSegment(x); }
+      compiled++;
+      const at = pc << 2;
+      const word = P[at];
+      const o = word & 0xfff;
+      const d = (word >> 12) & 15;
+      const s = (word >> 16) & 15;
+      const w1 = P[at + 1];
+      const k = P[at + 2];
+      const cls = o & 7;
+      if (o === OP_TRAP) { fail(FAIL_TRAP, k, 0); terminated = true; break; }
+      if (o === 0x95) { // exit
+        for (let r = 0; r <= 5; r++) get(r);
+        lget(LEFT); b(Op.return);
+        terminated = true;
+        break;
+      }
+      if (o === 0x18) { i64c(P[at + 3], k); set(d); continue; }
+      if (cls === 4 || cls === 7) {
+        if (!alu(o, d, s, k)) fail(FAIL_TRAP, -1, pc);
+        continue;
+      }
+      if (o === 0x05) { jumpTo(w1); terminated = true; break; }
+      if (o === 0xe5) { // may_goto: jump once the loop budget is spent
+        w.byte(Op.global_get).u32(G.mayGoto); i32c(1); b(Op.i32_sub); ltee(A32); w.byte(Op.global_set).u32(G.mayGoto);
+        lget(A32); i32c(0); b(Op.i32_lt_s);
+        jumpIf(w1, () => { i32c(0); w.byte(Op.global_set).u32(G.mayGoto); });
+        continue;
+      }
+      if ((cls === 5 || cls === 6) && isJump(o)) {
+        const jop = o & 0xf0;
+        const isX = (o & 8) !== 0;
+        if (cls === 5) {
+          get(d); if (isX) get(s); else sx(k);
+          if (jop === 0x40) { b(Op.i64_and); i64c(0, 0); b(Op.i64_ne); } else b(CMP64[jop]);
+        } else {
+          get(d); b(Op.i32_wrap_i64); if (isX) { get(s); b(Op.i32_wrap_i64); } else i32c(k);
+          if (jop === 0x40) { b(Op.i32_and); i32c(0); b(Op.i32_ne); } else b(CMP32[jop]);
+        }
+        jumpIf(w1);
+        continue;
+      }
+      if (o === 0x85 || o === 0x8d) { // helper call (imm) / callx (id in dst)
+        if (o === 0x85) sx(k); else get(d);
+        i32c(pc);
+        for (let r = 1; r <= 5; r++) get(r);
+        w.byte(Op.call).u32(IMP_HELPER);
+        set(0);
+        continue;
+      }
+      if (o === OP_CALL_LOCAL) {
+        lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); b(Op.i32_ge_u);
+        b(Op.if); b(0x40); fail(FAIL_FRAMES, pc, 0); b(Op.end);
+        for (let r = 0; r <= 9; r++) get(r);
+        lget(DEPTH); i32c(1); b(Op.i32_add); lget(LEFT);
+        w.byte(Op.call).u32(funcOf(w1));
+        lset(LEFT);
+        for (let r = 5; r >= 0; r--) set(r);
+        continue;
+      }
+      const loadInfo = LOADS[o];
+      if (loadInfo !== undefined) {
+        access(pc, s, w1, loadInfo[1], ACCESS_LOAD);
+        lget(ADDR); mem(loadInfo[0], 0); set(d);
+        continue;
+      }
+      if (cls === 2 || cls === 3) {
+        const size = STORE_SIZE[o & 0x18];
+        if ((o & 0xe0) === 0xc0) { // atomic
+          access(pc, d, w1, size, ACCESS_ATOMIC);
+          if (shared) {
+            lget(ADDR); i32c(size - 1); b(Op.i32_and);
+            b(Op.if); b(0x40); atomicPlain(s, k, size); b(Op.else); atomicShared(s, k, size); b(Op.end);
+          } else {
+            atomicPlain(s, k, size);
+          }
+          continue;
+        }
+        access(pc, d, w1, size, ACCESS_STORE);
+        lget(ADDR);
+        if (cls === 2) sx(k); else get(s);
+        mem(STORES[size][0], 0);
+        continue;
+      }
+      if (cls === 0 && (o & 0xe0) !== 0) { // LD_ABS / LD_IND into r0, big-endian
+        const size = STORE_SIZE[o & 0x18];
+        w.byte(Op.global_get).u32(G.pLen); i32c(0); b(Op.i32_lt_s);
+        b(Op.if); b(0x40); fail(FAIL_NO_PACKET, pc, 0); b(Op.end);
+        if ((o & 0xe0) === 0x40) { get(s); b(Op.i32_wrap_i64); i32c(k); b(Op.i32_add); } else i32c(k);
+        ltee(A32); i32c(0); b(Op.i32_lt_s);
+        lget(A32); w.byte(Op.global_get).u32(G.pLen); i32c(size); b(Op.i32_sub); b(Op.i32_gt_s);
+        b(Op.i32_or);
+        b(Op.if); b(0x40); lget(LEFT); w.byte(Op.global_set).u32(G.left); w.byte(Op.call).u32(IMP_FINISH); b(Op.unreachable); b(Op.end);
+        w.byte(Op.global_get).u32(G.pAddr); lget(A32); b(Op.i32_add);
+        if (size === 1) mem(Op.i32_load8_u, 0);
+        else if (size === 2) {
+          mem(Op.i32_load16_u, 0); ltee(B32); i32c(8); b(Op.i32_shl); i32c(0xff00); b(Op.i32_and);
+          lget(B32); i32c(8); b(Op.i32_shr_u); b(Op.i32_or);
+        } else { mem(Op.i32_load, 0); bswap32(); }
+        b(Op.i64_extend_i32_u); set(0);
+        continue;
+      }
+      fail(FAIL_TRAP, -1, pc); // unknown internal op (cannot happen for decoded programs)
+      terminated = true;
+      break;
+    }
+    if (!terminated) {
+      const last = slots[slots.length - 1];
+      const t = next(last);
+      if (blockAt[t] !== cur + 1) jumpTo(t);
+    }
+    if (blk.selfLoop) b(Op.end);
+  }
+  b(Op.end); // loop $L
+  b(Op.unreachable);
+  return compiled;
+}

@@ -1,0 +1,370 @@
+/*
+ * The WebAssembly JIT's host side (DESIGN.md, "Engines"): compileJit() turns a program into one
+ * wasm module (compile.ts) over the VM's own memory, and JitProgram.run() runs it with the same
+ * RunOptions/RunResult, errors and results as the reference interpreter's interpret().
+ *
+ * The module imports the address space's WebAssembly.Memory (shared if the VM's is), the frame
+ * tops of one nesting level (f0..f7), and four host functions:
+ *   helper(id or callx register, pc, r1..r5)  the helper ABI (HelperRegistry), r0 back
+ *   mem(kind, pc, address, size)              slow path of every memory check: the region
+ *                                             lookup of the interpreter (throws its EFAULT or
+ *                                             refills the module's region cache)
+ *   fail(kind, a, b)                          throws: decode trap, budget, frames, no packet
+ *   finish()                                  LD_ABS/LD_IND out of bounds: the run ends, r0 = 0
+ * so faults surface as the interpreter's BpfErrors (insn index, address, size).
+ *
+ * Stack frames: each VM gets its own 8 frames per nesting level, allocated like the
+ * interpreter's ('stack', 'stack[1]', ... deeper frames at lower addresses), so a fresh VM gives
+ * the JIT the same r10 the interpreter would have. Runs may nest (a helper running a program):
+ * each level has its own frames and module instance.
+ *
+ * Calls from JS pass r1..r5 as i32 halves and get r0's low word back, so the hot path
+ * (runCtx: one pointer in, a 32-bit verdict out) has no BigInt at all. Not supported yet:
+ * tail calls (ctx.tailCall is left undefined, as the helper contract allows).
+ */
+import { BpfError, type ErrnoName } from '../../errors.js';
+import type { Insn } from '../../isa/insn.js';
+import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
+import { decodeForInterpreter, type DecodedProgram } from '../decode.js';
+import { DEFAULT_BUDGET, MAX_BUDGET, MAY_GOTO_BUDGET } from '../interpreter.js';
+import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
+import type { Vm } from '../vm.js';
+import {
+  ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TRAP, GLOBAL_NAMES, compileModule,
+} from './compile.js';
+
+// The part of the WebAssembly JS API used here (the project's lib has no WebAssembly types).
+interface WasmGlobal { value: number }
+interface WasmModule { readonly __wasmModule?: never }
+interface WasmInstance { readonly exports: Record<string, unknown> }
+interface WasmApi {
+  Module: new (bytes: Uint8Array) => WasmModule;
+  Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
+}
+const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+type RunFn = (
+  l1: number, h1: number, l2: number, h2: number, l3: number, h3: number, l4: number, h4: number, l5: number, h5: number,
+  budget: number, pAddr: number, pLen: number,
+) => number;
+
+type Globals = Record<(typeof GLOBAL_NAMES)[number], WasmGlobal>;
+
+interface Instance {
+  readonly run: RunFn;
+  readonly g: Globals;
+  /** Address space generation the region cache was filled at. */
+  gen: number;
+  /** Budget of the current run (for the error message). */
+  budget: number;
+  /** Base of this level's main frame: the always-valid "empty" cache entry. */
+  readonly frame0: number;
+}
+
+interface VmJitState {
+  depth: number;
+  /** Frame tops per nesting level. */
+  readonly levels: number[][];
+  readonly programs: WeakMap<readonly Insn[], Map<number, JitProgram>>;
+}
+
+const MAX_NESTED_RUNS = 8;
+const ACCESS_NAMES = ['load', 'store', 'atomic access'];
+const TWO32 = 4294967296;
+const states = new WeakMap<Vm, VmJitState>();
+/** Thrown by the `finish` import (LD_ABS/LD_IND out of bounds), caught by the run. */
+const FINISH = { finish: true };
+
+function stateOf(vm: Vm): VmJitState {
+  let st = states.get(vm);
+  if (st === undefined) {
+    st = { depth: 0, levels: [], programs: new WeakMap() };
+    states.set(vm, st);
+  }
+  return st;
+}
+
+/** The frame tops of nesting level `level` (allocated on first use, deeper frames lower). */
+function levelFrames(vm: Vm, st: VmJitState, level: number): number[] {
+  let tops = st.levels[level];
+  if (tops === undefined) {
+    tops = new Array<number>(MAX_CALL_FRAMES);
+    for (let f = MAX_CALL_FRAMES - 1; f >= 0; f--) {
+      const name = level === 0 ? (f === 0 ? 'stack' : `stack[${f}]`) : `stack[${level}:${f}]`;
+      tops[f] = vm.space.alloc(MAX_BPF_STACK, name, { align: 16 }).addr + MAX_BPF_STACK;
+    }
+    st.levels[level] = tops;
+  }
+  return tops;
+}
+
+function isShared(buf: ArrayBuffer | SharedArrayBuffer): boolean {
+  return typeof SharedArrayBuffer !== 'undefined' && buf instanceof SharedArrayBuffer;
+}
+
+function fail(code: ErrnoName, message: string): never {
+  throw new BpfError(code, message);
+}
+
+function now(): number {
+  return (globalThis as unknown as { performance: { now(): number } }).performance.now();
+}
+
+/**
+ * Compile `insns` (run from slot `entry`) for `vm`; cached per VM, insns array and entry. The
+ * array must not be modified afterwards (as for the interpreter's predecoding).
+ */
+export function compileJit(vm: Vm, insns: readonly Insn[], entry = 0): JitProgram {
+  const st = stateOf(vm);
+  let byEntry = st.programs.get(insns);
+  if (byEntry === undefined) {
+    byEntry = new Map();
+    st.programs.set(insns, byEntry);
+  }
+  let p = byEntry.get(entry);
+  if (p === undefined || p.length !== insns.length) {
+    p = new JitProgram(vm, st, insns, entry);
+    byEntry.set(entry, p);
+  }
+  return p;
+}
+
+/** Run `insns` on `vm` with the JIT: interpret()'s drop-in replacement. */
+export function runJit(vm: Vm, insns: readonly Insn[], options: RunOptions = {}): RunResult {
+  return compileJit(vm, insns, options.entry ?? 0).run(options);
+}
+
+export class JitProgram {
+  readonly vm: Vm;
+  readonly insns: readonly Insn[];
+  readonly entry: number;
+  /** Slots in the program when compiled. */
+  readonly length: number;
+  /** Milliseconds spent compiling (eBPF -> wasm bytes -> WebAssembly.Module). */
+  readonly compileMs: number;
+  /** Size of the wasm module in bytes. */
+  readonly wasmSize: number;
+  /** eBPF instructions compiled (reachable slots, counted once per function they appear in). */
+  readonly compiledInsns: number;
+  /** Functions in the module (the entry and every local-call target). */
+  readonly functions: number;
+  private readonly st: VmJitState;
+  private readonly prog: DecodedProgram;
+  private readonly module: WasmModule;
+  private readonly segStart: Int32Array;
+  private readonly instances: (Instance | undefined)[] = [];
+  private lastHi = 0;
+  private lastLeft = 0;
+
+  constructor(vm: Vm, st: VmJitState, insns: readonly Insn[], entry: number) {
+    const t0 = now();
+    this.vm = vm;
+    this.st = st;
+    this.insns = insns;
+    this.entry = entry;
+    this.length = insns.length;
+    this.prog = decodeForInterpreter(insns);
+    if (!Number.isInteger(entry) || entry < 0 || entry >= this.prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
+    const space = vm.space;
+    const compiled = compileModule(this.prog, entry, {
+      shared: isShared(space.memory.buffer), maxPages: Math.ceil(space.maxBytes / 65536),
+    }, MAY_GOTO_BUDGET);
+    this.segStart = compiled.segStart;
+    this.functions = compiled.functions;
+    this.compiledInsns = compiled.insnCount;
+    this.wasmSize = compiled.bytes.length;
+    try {
+      this.module = new WA.Module(compiled.bytes);
+    } catch (err) {
+      throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
+    }
+    this.compileMs = now() - t0;
+  }
+
+  /** Run from the compiled entry (options.entry, if given, selects another compiled program). */
+  run(options: RunOptions = {}): RunResult {
+    if (options.entry !== undefined && options.entry !== this.entry) {
+      return compileJit(this.vm, this.insns, options.entry).run(options);
+    }
+    const a = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
+    const args = options.args;
+    if (args !== undefined) {
+      for (let r = 0; r < 5 && r < args.length; r++) {
+        const v = args[r];
+        const n = Number(v);
+        if (n >= 0 && n <= Number.MAX_SAFE_INTEGER) {
+          a[2 * r] = n % TWO32;
+          a[2 * r + 1] = Math.floor(n / TWO32);
+        } else {
+          const u = BigInt.asUintN(64, v);
+          a[2 * r] = Number(u & 0xffffffffn);
+          a[2 * r + 1] = Number(u >> 32n);
+        }
+      }
+    }
+    let pAddr = 0;
+    let pLen = -1;
+    if (options.packet !== undefined) {
+      const { addr, len } = options.packet;
+      const why = len > 0 ? this.vm.space.accessError(addr, len, false) : undefined;
+      if (why !== undefined || !Number.isInteger(len) || len < 0) fail('EFAULT', `interpret: invalid packet: ${why ?? `length ${len}`}`);
+      pAddr = addr;
+      pLen = len;
+    }
+    const budget = this.budgetOf(options.budget);
+    const lo = this.exec(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], budget, pAddr, pLen);
+    const hi = this.lastHi;
+    const r0 = hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
+    return { r0, insnCount: budget - this.lastLeft };
+  }
+
+  /**
+   * The hot path: r1 = `r1` (a non-negative integer below 2^32, e.g. a context address), no
+   * packet; returns r0's low 32 bits, unsigned. No BigInt, no allocation.
+   */
+  runCtx(r1: number, budget?: number): number {
+    return this.exec(r1, 0, 0, 0, 0, 0, 0, 0, 0, 0, this.budgetOf(budget), 0, -1) >>> 0;
+  }
+
+  /** Instructions executed by the last run. */
+  get lastInsnCount(): number {
+    const inst = this.instances[this.st.depth];
+    return inst === undefined ? 0 : inst.budget - this.lastLeft;
+  }
+
+  private budgetOf(budget: number | undefined): number {
+    const b = budget ?? DEFAULT_BUDGET;
+    if (!(b >= 0)) fail('EINVAL', `interpret: invalid instruction budget ${b}`);
+    return Math.min(Math.floor(b), MAX_BUDGET);
+  }
+
+  private exec(
+    l1: number, h1: number, l2: number, h2: number, l3: number, h3: number, l4: number, h4: number, l5: number, h5: number,
+    budget: number, pAddr: number, pLen: number,
+  ): number {
+    const st = this.st;
+    const level = st.depth;
+    if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
+    const inst = this.instances[level] ?? this.instantiate(level);
+    const gen = this.vm.space.generation;
+    if (inst.gen !== gen) resetCache(inst, gen);
+    inst.budget = budget;
+    st.depth = level + 1;
+    try {
+      const lo = inst.run(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, budget, pAddr, pLen);
+      this.lastHi = inst.g.r0hi.value;
+      this.lastLeft = inst.g.left.value;
+      return lo;
+    } catch (err) {
+      if (err !== FINISH) throw err;
+      this.lastHi = 0;
+      this.lastLeft = inst.g.left.value;
+      return 0;
+    } finally {
+      st.depth = level;
+    }
+  }
+
+  private instantiate(level: number): Instance {
+    const vm = this.vm;
+    const space = vm.space;
+    const helpers = vm.helpers;
+    const P = this.prog.code;
+    const prog = this.prog;
+    const segStart = this.segStart;
+    const insns = this.insns;
+    const tops = levelFrames(vm, this.st, level);
+    const ctx: HelperCallContext & { pc: number } = { vm, pc: 0, insns };
+    let inst: Instance | undefined;
+    const env: Record<string, unknown> = {
+      memory: space.memory,
+      helper: (idv: bigint, pc: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint => {
+        const call = (P[pc << 2] & 0xfff) === 0x85;
+        let id: number;
+        if (call) id = P[(pc << 2) + 2];
+        else {
+          const u = BigInt.asUintN(64, idv);
+          id = u <= 0x7fffffffn ? Number(u) : -1;
+        }
+        const helper = id >= 0 ? helpers.get(id) : undefined;
+        if (helper === undefined) fail('EINVAL', `invalid func unknown#${call ? id : BigInt.asUintN(64, idv)} (insn #${pc})`);
+        ctx.pc = pc;
+        const r = helper.fn(ctx, BigInt.asUintN(64, a1), BigInt.asUintN(64, a2), BigInt.asUintN(64, a3),
+          BigInt.asUintN(64, a4), BigInt.asUintN(64, a5));
+        if (space.generation !== inst!.gen) resetCache(inst!, space.generation);
+        if (typeof r === 'bigint') return r;
+        const n = Number(r);
+        if (!Number.isFinite(n)) fail('EINVAL', `helper ${helper.name} returned ${String(r)}, not a 64-bit value (insn #${pc})`);
+        return BigInt(Math.trunc(n));
+      },
+      mem: (kind: number, pc: number, a64: bigint, size: number): void => {
+        const full = BigInt.asUintN(64, a64);
+        if (full <= 0xffffffffn) {
+          const addr = Number(full);
+          const region = space.regionAt(addr);
+          if (region !== undefined && addr + size <= region.addr + region.size && (kind === ACCESS_LOAD || region.writable)) {
+            if (region.size >= 8 && region.addr + region.size <= 0xffff0000) {
+              const g = inst!.g;
+              if (kind === ACCESS_LOAD) {
+                g.qb.value = g.rb.value;
+                g.ql.value = g.rl.value;
+                g.rb.value = region.addr;
+                g.rl.value = region.size - 8;
+              } else {
+                g.wb.value = region.addr;
+                g.wl.value = region.size - 8;
+              }
+            }
+            return;
+          }
+        }
+        const why = (full <= BigInt(Number.MAX_SAFE_INTEGER) ? space.accessError(Number(full), size, kind !== ACCESS_LOAD) : undefined) ??
+          `addr 0x${full.toString(16)}, size ${size}, no region`;
+        fail('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
+      },
+      fail: (kind: number, a: number, b: number): void => {
+        switch (kind) {
+          case FAIL_TRAP: {
+            if (a < 0) fail('EINVAL', `invalid instruction (insn #${b}): internal op 0x${(P[b << 2] & 0xfff).toString(16)}`);
+            const t = prog.traps[a];
+            fail(t.code, t.message);
+          }
+          // falls through (never: fail() throws)
+          case FAIL_BUDGET: {
+            let slot = segStart[a];
+            for (let j = 0; j < b; j++) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
+            fail('ELOOP', `instruction budget of ${inst!.budget} exceeded (insn #${slot})`);
+          }
+          // falls through
+          case FAIL_FRAMES:
+            fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${a})`);
+          // falls through
+          case FAIL_NO_PACKET:
+            fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${a}): pass options.packet`);
+          // falls through
+          default:
+            fail('EINVAL', `jit: unknown failure ${kind}`);
+        }
+      },
+      finish: (): void => {
+        throw FINISH;
+      },
+    };
+    for (let f = 0; f < MAX_CALL_FRAMES; f++) env[`f${f}`] = tops[f];
+    const instance = new WA.Instance(this.module, { env });
+    const ex = instance.exports;
+    const g = {} as Globals;
+    for (const name of GLOBAL_NAMES) g[name] = ex[name] as WasmGlobal;
+    inst = { run: ex.run as RunFn, g, gen: -1, budget: 0, frame0: tops[0] - MAX_BPF_STACK };
+    this.instances[level] = inst;
+    return inst;
+  }
+}
+
+/** Forget cached regions (they may have been freed): every entry becomes the main frame. */
+function resetCache(inst: Instance, gen: number): void {
+  const g = inst.g;
+  g.rb.value = g.qb.value = g.wb.value = inst.frame0;
+  g.rl.value = g.ql.value = g.wl.value = MAX_BPF_STACK - 8;
+  inst.gen = gen;
+}

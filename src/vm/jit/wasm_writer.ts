@@ -1,0 +1,269 @@
+/*
+ * A small WebAssembly binary writer (the core spec's binary format, plus the sign-extension,
+ * bulk-memory, multi-value and threads opcodes the JIT uses): a growable byte buffer with LEB128,
+ * and a module builder holding types, imports, functions, globals and exports.
+ *
+ * Only what the eBPF JIT needs: one imported memory, imported functions and immutable i32
+ * globals, module-defined mutable i32 globals, functions with i32/i64 locals.
+ */
+
+export const I32 = 0x7f;
+export const I64 = 0x7e;
+export type ValType = typeof I32 | typeof I64;
+
+/** Opcodes used by the JIT (single-byte ones; 0xfc/0xfe prefixed ones are written with their prefix). */
+export const Op = {
+  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d,
+  br_table: 0x0e, return: 0x0f, call: 0x10, drop: 0x1a, select: 0x1b,
+  local_get: 0x20, local_set: 0x21, local_tee: 0x22, global_get: 0x23, global_set: 0x24,
+  i32_load: 0x28, i64_load: 0x29, i32_load8_u: 0x2d, i32_load16_u: 0x2f,
+  i64_load8_s: 0x30, i64_load8_u: 0x31, i64_load16_s: 0x32, i64_load16_u: 0x33, i64_load32_s: 0x34, i64_load32_u: 0x35,
+  i32_store: 0x36, i64_store: 0x37, i64_store8: 0x3c, i64_store16: 0x3d, i64_store32: 0x3e,
+  i32_const: 0x41, i64_const: 0x42,
+  i32_eqz: 0x45, i32_eq: 0x46, i32_ne: 0x47, i32_lt_s: 0x48, i32_lt_u: 0x49, i32_gt_s: 0x4a, i32_gt_u: 0x4b,
+  i32_le_s: 0x4c, i32_le_u: 0x4d, i32_ge_s: 0x4e, i32_ge_u: 0x4f,
+  i64_eqz: 0x50, i64_eq: 0x51, i64_ne: 0x52, i64_lt_s: 0x53, i64_lt_u: 0x54, i64_gt_s: 0x55, i64_gt_u: 0x56,
+  i64_le_s: 0x57, i64_le_u: 0x58, i64_ge_s: 0x59, i64_ge_u: 0x5a,
+  i32_add: 0x6a, i32_sub: 0x6b, i32_mul: 0x6c, i32_div_s: 0x6d, i32_div_u: 0x6e, i32_rem_s: 0x6f, i32_rem_u: 0x70,
+  i32_and: 0x71, i32_or: 0x72, i32_xor: 0x73, i32_shl: 0x74, i32_shr_s: 0x75, i32_shr_u: 0x76, i32_rotl: 0x77, i32_rotr: 0x78,
+  i64_add: 0x7c, i64_sub: 0x7d, i64_mul: 0x7e, i64_div_s: 0x7f, i64_div_u: 0x80, i64_rem_s: 0x81, i64_rem_u: 0x82,
+  i64_and: 0x83, i64_or: 0x84, i64_xor: 0x85, i64_shl: 0x86, i64_shr_s: 0x87, i64_shr_u: 0x88,
+  i32_wrap_i64: 0xa7, i64_extend_i32_s: 0xac, i64_extend_i32_u: 0xad,
+  i32_extend8_s: 0xc0, i32_extend16_s: 0xc1, i64_extend8_s: 0xc2, i64_extend16_s: 0xc3, i64_extend32_s: 0xc4,
+} as const;
+
+/** A growable byte buffer with the LEB128 encodings. */
+export class ByteWriter {
+  private buf = new Uint8Array(256);
+  length = 0;
+
+  private room(n: number): void {
+    if (this.length + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.length + n) size *= 2;
+    const next = new Uint8Array(size);
+    next.set(this.buf.subarray(0, this.length));
+    this.buf = next;
+  }
+
+  byte(b: number): this {
+    this.room(1);
+    this.buf[this.length++] = b;
+    return this;
+  }
+
+  bytes(data: ArrayLike<number>): this {
+    this.room(data.length);
+    for (let i = 0; i < data.length; i++) this.buf[this.length++] = data[i];
+    return this;
+  }
+
+  /** Unsigned LEB128 of a non-negative integer below 2^32. */
+  u32(n: number): this {
+    this.room(5);
+    n >>>= 0;
+    do {
+      let b = n & 0x7f;
+      n >>>= 7;
+      if (n !== 0) b |= 0x80;
+      this.buf[this.length++] = b;
+    } while (n !== 0);
+    return this;
+  }
+
+  /** Signed LEB128 of an int32. */
+  s32(n: number): this {
+    this.room(5);
+    n |= 0;
+    for (;;) {
+      const b = n & 0x7f;
+      n >>= 7;
+      if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) {
+        this.buf[this.length++] = b;
+        return this;
+      }
+      this.buf[this.length++] = b | 0x80;
+    }
+  }
+
+  /** Signed LEB128 of a 64-bit value given as int32 halves. */
+  s64(hi: number, lo: number): this {
+    if (hi === lo >> 31) return this.s32(lo);
+    let v = (BigInt(hi | 0) << 32n) | BigInt(lo >>> 0);
+    this.room(10);
+    for (;;) {
+      const b = Number(v & 0x7fn);
+      v >>= 7n;
+      if ((v === 0n && (b & 0x40) === 0) || (v === -1n && (b & 0x40) !== 0)) {
+        this.buf[this.length++] = b;
+        return this;
+      }
+      this.buf[this.length++] = b | 0x80;
+    }
+  }
+
+  name(s: string): this {
+    const bytes = new TextEncoder().encode(s);
+    return this.u32(bytes.length).bytes(bytes);
+  }
+
+  /** A length-prefixed copy of another writer's bytes. */
+  sized(w: ByteWriter): this {
+    this.u32(w.length);
+    return this.bytes(w.finish());
+  }
+
+  finish(): Uint8Array {
+    return this.buf.subarray(0, this.length);
+  }
+}
+
+export interface FuncType {
+  params: readonly ValType[];
+  results: readonly ValType[];
+}
+
+interface ImportEntry {
+  module: string;
+  name: string;
+  /** 0 function (typeIndex), 2 memory, 3 global (immutable i32). */
+  kind: 0 | 2 | 3;
+  typeIndex?: number;
+  memory?: { min: number; max?: number; shared: boolean };
+}
+
+interface FuncEntry {
+  typeIndex: number;
+  locals: readonly ValType[];
+  body: ByteWriter;
+}
+
+/**
+ * The module under construction. Imported functions take the first function indices, imported
+ * globals the first global indices, so imports are declared before functions and globals.
+ */
+export class ModuleBuilder {
+  private readonly types: FuncType[] = [];
+  private readonly imports: ImportEntry[] = [];
+  private readonly funcs: FuncEntry[] = [];
+  private readonly globals: number[] = []; // initial values of mutable i32 globals
+  private readonly exports: { name: string; kind: 0 | 3; index: number }[] = [];
+  private importedFuncs = 0;
+  private importedGlobals = 0;
+
+  type(params: readonly ValType[], results: readonly ValType[]): number {
+    const i = this.types.findIndex((t) => same(t.params, params) && same(t.results, results));
+    if (i >= 0) return i;
+    this.types.push({ params, results });
+    return this.types.length - 1;
+  }
+
+  importFunc(module: string, name: string, typeIndex: number): number {
+    if (this.funcs.length > 0) throw new Error('imports must come before functions');
+    this.imports.push({ module, name, kind: 0, typeIndex });
+    return this.importedFuncs++;
+  }
+
+  importMemory(module: string, name: string, memory: { min: number; max?: number; shared: boolean }): void {
+    this.imports.push({ module, name, kind: 2, memory });
+  }
+
+  /** An immutable imported i32 global. */
+  importGlobal(module: string, name: string): number {
+    if (this.globals.length > 0) throw new Error('global imports must come before globals');
+    this.imports.push({ module, name, kind: 3 });
+    return this.importedGlobals++;
+  }
+
+  /** A mutable i32 global. */
+  global(init: number): number {
+    this.globals.push(init | 0);
+    return this.importedGlobals + this.globals.length - 1;
+  }
+
+  /** Declare a function now (its index is fixed), give its body later with setBody(). */
+  declareFunc(typeIndex: number): number {
+    this.funcs.push({ typeIndex, locals: [], body: new ByteWriter() });
+    return this.importedFuncs + this.funcs.length - 1;
+  }
+
+  setBody(funcIndex: number, locals: readonly ValType[], body: ByteWriter): void {
+    const f = this.funcs[funcIndex - this.importedFuncs];
+    f.locals = locals;
+    f.body = body;
+  }
+
+  exportFunc(name: string, index: number): void {
+    this.exports.push({ name, kind: 0, index });
+  }
+
+  exportGlobal(name: string, index: number): void {
+    this.exports.push({ name, kind: 3, index });
+  }
+
+  finish(): Uint8Array {
+    const out = new ByteWriter();
+    out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+    const section = (id: number, fill: (w: ByteWriter) => void): void => {
+      const w = new ByteWriter();
+      fill(w);
+      out.byte(id).sized(w);
+    };
+    section(1, (w) => {
+      w.u32(this.types.length);
+      for (const t of this.types) {
+        w.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+      }
+    });
+    section(2, (w) => {
+      w.u32(this.imports.length);
+      for (const im of this.imports) {
+        w.name(im.module).name(im.name).byte(im.kind);
+        if (im.kind === 0) w.u32(im.typeIndex!);
+        else if (im.kind === 3) w.byte(I32).byte(0);
+        else {
+          const m = im.memory!;
+          if (m.shared) w.byte(0x03).u32(m.min).u32(m.max!);
+          else if (m.max !== undefined) w.byte(0x01).u32(m.min).u32(m.max);
+          else w.byte(0x00).u32(m.min);
+        }
+      }
+    });
+    section(3, (w) => {
+      w.u32(this.funcs.length);
+      for (const f of this.funcs) w.u32(f.typeIndex);
+    });
+    if (this.globals.length > 0) {
+      section(6, (w) => {
+        w.u32(this.globals.length);
+        for (const g of this.globals) w.byte(I32).byte(1).byte(Op.i32_const).s32(g).byte(Op.end);
+      });
+    }
+    section(7, (w) => {
+      w.u32(this.exports.length);
+      for (const e of this.exports) w.name(e.name).byte(e.kind).u32(e.index);
+    });
+    section(10, (w) => {
+      w.u32(this.funcs.length);
+      for (const f of this.funcs) {
+        const body = new ByteWriter();
+        // locals, run-length encoded
+        const runs: [number, ValType][] = [];
+        for (const t of f.locals) {
+          const last = runs[runs.length - 1];
+          if (last && last[1] === t) last[0]++;
+          else runs.push([1, t]);
+        }
+        body.u32(runs.length);
+        for (const [n, t] of runs) body.u32(n).byte(t);
+        body.bytes(f.body.finish()).byte(Op.end);
+        w.sized(body);
+      }
+    });
+    return out.finish().slice();
+  }
+}
+
+function same(a: readonly ValType[], b: readonly ValType[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
