@@ -5,8 +5,10 @@
  *
  * Both sides run the very object bpfkit assembles (bench/programs/*.s -> `bpfkit asm`), over the
  * same 64-byte Ethernet/IPv4/UDP packet, and both report the average of `repeat` runs measured
- * around the whole loop, as BPF_PROG_TEST_RUN does. Return values must agree. bpfkit's figure is
- * its second pass, after V8 has optimised the interpreter.
+ * around the whole loop, as BPF_PROG_TEST_RUN does. Return values must agree. bpfkit runs each
+ * program with both engines (`engine jit`, `engine interp`); its figure is the second pass, after
+ * V8 has optimised the interpreter and tiered up the wasm. The JIT's compile time is reported per
+ * 1,000 instructions, over a generated 10,000-instruction program.
  *
  * Options: --scale X multiplies every repeat count (default 1); --only NAME runs one program.
  */
@@ -16,6 +18,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCliCaptured } from '../src/cli/main.js';
+import { type Insn, makeInsn } from '../src/isa/insn.js';
+import { compileJit } from '../src/vm/jit/index.js';
+import { Vm } from '../src/vm/vm.js';
 
 interface Bench {
   name: string;
@@ -53,8 +58,8 @@ async function cli(args: string[]): Promise<string> {
 
 interface Measure { retval: number; ns: number }
 
-async function runBpfkit(obj: string, pkt: string, repeat: number): Promise<Measure> {
-  const out = JSON.parse(await cli(['-j', 'prog', 'run', 'file', obj, 'data_in', pkt, 'repeat', String(repeat)]));
+async function runBpfkit(obj: string, pkt: string, repeat: number, engine: 'jit' | 'interp'): Promise<Measure> {
+  const out = JSON.parse(await cli(['-j', 'prog', 'run', 'file', obj, 'data_in', pkt, 'repeat', String(repeat), 'engine', engine]));
   return { retval: out.retval, ns: out.duration };
 }
 
@@ -82,6 +87,53 @@ function fmtNs(ns: number): string {
   return ns >= 10_000 ? `${(ns / 1000).toFixed(1)} us` : `${ns} ns`;
 }
 
+function ratio(a: number, b: number): string {
+  return `${(a / Math.max(b, 1)).toFixed(2)}x`;
+}
+
+function geomean(xs: number[]): number {
+  return Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
+}
+
+/**
+ * A straight-line-and-branches program of `n` instructions (ALU, stack stores and loads, forward
+ * jumps), for the JIT's compile time.
+ */
+function syntheticProgram(n: number): Insn[] {
+  const insns: Insn[] = [makeInsn(0xb7, 0, 0, 0, 0)];
+  for (let r = 1; r <= 9; r++) insns.push(makeInsn(0xb7, r, 0, 0, r));
+  while (insns.length < n - 1) {
+    const i = insns.length;
+    const d = i % 10;
+    switch (i % 7) {
+      case 0: insns.push(makeInsn(0x0f, d, (i * 7) % 10)); break; // add
+      case 1: insns.push(makeInsn(0x2f, d, (i * 3) % 10)); break; // mul
+      case 2: insns.push(makeInsn(0x7b, 10, d, -8 * (1 + (i % 8)))); break; // stxdw
+      case 3: insns.push(makeInsn(0x79, d, 10, -8 * (1 + (i % 8)))); break; // ldxdw
+      case 4: insns.push(makeInsn(0x5d, d, (i + 1) % 10, 2)); break; // jne +2
+      case 5: insns.push(makeInsn(0x3f, d, (i * 5) % 10)); break; // div
+      default: insns.push(makeInsn(0xa7, d, 0, 0, i)); break; // xor
+    }
+  }
+  insns.push(makeInsn(0x95));
+  return insns;
+}
+
+function compileTimePer1000(): string {
+  const n = 10_000;
+  const times: number[] = [];
+  let size = 0;
+  for (let k = 0; k < 5; k++) {
+    const p = compileJit(new Vm(), syntheticProgram(n));
+    times.push(p.compileMs);
+    size = p.wasmSize;
+  }
+  times.sort((a, b) => a - b);
+  const med = times[2];
+  return `JIT compile time: ${(med / (n / 1000)).toFixed(3)} ms per 1,000 instructions ` +
+    `(median of 5 compiles of a ${n}-instruction program, ${(size / 1024).toFixed(0)} KiB of wasm, min ${(times[0] / 10).toFixed(3)} ms)`;
+}
+
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const scaleAt = argv.indexOf('--scale');
@@ -95,7 +147,11 @@ async function main(): Promise<void> {
   writeFileSync(pkt, udpPacket());
   const noKernel = kernelUnavailable();
   console.log(`bpfkit benchmarks (Node ${process.version}); reference: ${noKernel ? `kernel unavailable (${noKernel})` : 'Linux kernel via bpftool prog run (JIT)'}`);
-  const rows: string[][] = [['program', 'repeat', 'bpfkit interp', 'kernel', 'interp/kernel', 'uBPF interp (issue #2)', 'interp/uBPF']];
+  const rows: string[][] = [[
+    'program', 'repeat', 'bpfkit jit', 'bpfkit interp', 'kernel', 'jit/kernel', 'interp/kernel', 'uBPF interp (issue #2)', 'interp/uBPF',
+  ]];
+  const jitRatios: number[] = [];
+  const interpRatios: number[] = [];
   try {
     for (const bench of BENCHES) {
       if (only && bench.name !== only) continue;
@@ -103,29 +159,41 @@ async function main(): Promise<void> {
       const obj = join(dir, `${bench.name}.o`);
       await cli(['asm', join(PROGRAMS, `${bench.name}.s`), '-o', obj]);
       process.stdout.write(`  ${bench.name}: ${bench.what} ... `);
-      // The first pass lets V8 optimise the interpreter (as a long-running process would have);
-      // the second is the one reported.
-      await runBpfkit(obj, pkt, repeat);
-      const ours = await runBpfkit(obj, pkt, repeat);
+      // The first pass lets V8 optimise the interpreter and tier up the wasm (as a long-running
+      // process would have); the second is the one reported.
+      await runBpfkit(obj, pkt, repeat, 'interp');
+      const interp = await runBpfkit(obj, pkt, repeat, 'interp');
+      await runBpfkit(obj, pkt, repeat, 'jit');
+      const jit = await runBpfkit(obj, pkt, repeat, 'jit');
+      if (jit.retval !== interp.retval) throw new Error(`${bench.name}: the JIT returned ${jit.retval}, the interpreter ${interp.retval}`);
       const kernel = noKernel ? undefined : runKernel(obj, pkt, repeat, bench.name);
-      if (kernel && kernel.retval !== ours.retval) {
-        throw new Error(`${bench.name}: bpfkit returned ${ours.retval}, the kernel ${kernel.retval}`);
+      if (kernel && kernel.retval !== interp.retval) {
+        throw new Error(`${bench.name}: bpfkit returned ${interp.retval}, the kernel ${kernel.retval}`);
       }
-      console.log(`retval ${ours.retval}`);
+      console.log(`retval ${interp.retval}`);
+      if (kernel) {
+        jitRatios.push(Math.max(jit.ns, 1) / Math.max(kernel.ns, 1));
+        interpRatios.push(Math.max(interp.ns, 1) / Math.max(kernel.ns, 1));
+      }
       rows.push([
-        bench.name, String(repeat), fmtNs(ours.ns),
+        bench.name, String(repeat), fmtNs(jit.ns), fmtNs(interp.ns),
         kernel ? fmtNs(kernel.ns) : '-',
-        kernel ? `${(ours.ns / Math.max(kernel.ns, 1)).toFixed(1)}x` : '-',
+        kernel ? ratio(jit.ns, kernel.ns) : '-',
+        kernel ? ratio(interp.ns, kernel.ns) : '-',
         bench.ubpfNs ? fmtNs(bench.ubpfNs) : '-',
-        bench.ubpfNs ? `${(ours.ns / bench.ubpfNs).toFixed(2)}x` : '-',
+        bench.ubpfNs ? ratio(interp.ns, bench.ubpfNs) : '-',
       ]);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  if (jitRatios.length > 0) {
+    rows.push(['geomean', '', '', '', '', `${geomean(jitRatios).toFixed(2)}x`, `${geomean(interpRatios).toFixed(2)}x`, '', '']);
+  }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   for (const r of rows) console.log(r.map((cell, c) => cell.padEnd(widths[c])).join('  '));
   console.log('(ratios < 1 mean bpfkit is faster; uBPF figures are the reference numbers quoted in issue #2, not measured here)');
+  console.log(compileTimePer1000());
 }
 
 main().catch((err: Error) => {

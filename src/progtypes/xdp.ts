@@ -1,11 +1,12 @@
 /*
  * BPF_PROG_TEST_RUN for XDP programs (bpf_prog_test_run_xdp() in net/bpf/test_run.c) over the
- * reference interpreter: the packet sits after XDP_PACKET_HEADROOM bytes of headroom in a
- * page-sized buffer, the linear part is at most PAGE_SIZE - headroom - tailroom bytes (or ends at
- * ctx_in's data_end) and the rest goes to fragments the program cannot reach directly, the
- * optional ctx_in is a struct xdp_md checked as the kernel checks it (metadata from ctx_in's data,
- * taken from the headroom), and the packet is not reset between repeats. This follows the kernel
- * of early 2026 (6.18.y: data_end <= data_size_in, metadata <= 216 bytes).
+ * reference interpreter or the WebAssembly JIT (`engine`): the packet sits after
+ * XDP_PACKET_HEADROOM bytes of headroom in a page-sized buffer, the linear part is at most
+ * PAGE_SIZE - headroom - tailroom bytes (or ends at ctx_in's data_end) and the rest goes to
+ * fragments the program cannot reach directly, the optional ctx_in is a struct xdp_md checked as
+ * the kernel checks it (metadata from ctx_in's data, taken from the headroom), and the packet is
+ * not reset between repeats. This follows the kernel of early 2026 (6.18.y: data_end <=
+ * data_size_in, metadata <= 216 bytes).
  *
  * struct xdp_md holds 32-bit data/data_end/data_meta; VM addresses fit in 32 bits (the memory is
  * a WebAssembly.Memory), so programs read real pointers without the verifier's ctx rewrite.
@@ -13,6 +14,7 @@
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
 import { interpret } from '../vm/interpreter.js';
+import { compileJit } from '../vm/jit/index.js';
 import { Vm } from '../vm/vm.js';
 
 export const XDP_PACKET_HEADROOM = 256;
@@ -71,14 +73,13 @@ export function xdpSectionKind(section: string): 'xdp' | 'devmap' | 'cpumap' | u
   return 'xdp';
 }
 
-/** bpf_prog_test_run_xdp() over the reference interpreter. Throws TestRunError with the kernel's errno. */
+/** bpf_prog_test_run_xdp() over the interpreter or the JIT. Throws TestRunError with the kernel's errno. */
 export async function testRunXdp(input: XdpTestRunInput): Promise<XdpTestRunResult> {
   const kind = xdpSectionKind(input.section);
   if (kind === undefined) {
     throw new BpfError('ENOTSUPP', `program type of section '${input.section}' is not supported yet (only xdp programs can run)`);
   }
   if (kind !== 'xdp') einval(`xdp/${kind} programs cannot be test-run`);
-  if (input.engine === 'jit') throw new BpfError('ENOTSUPP', "engine 'jit' is not available yet (use 'engine interp')");
 
   // bpf_ctx_init(): ctx_in may be larger than struct xdp_md only if the tail is zero.
   let md: DataView | undefined;
@@ -150,12 +151,22 @@ export async function testRunXdp(input: XdpTestRunInput): Promise<XdpTestRunResu
 
   const repeat = Math.max(input.repeat, 1);
   let r0 = 0n;
-  // Set up the VM's stack frames and warm the interpreter on a program that touches nothing
-  // (r0 = 0; exit), so the reported duration is the program's, not first-call setup.
-  interpret(vm, WARM_UP, { budget: 2 });
-  const start = now();
-  for (let i = 0; i < repeat; i++) {
-    r0 = interpret(vm, input.insns, { args: [BigInt(ctx.addr)], budget: input.budget }).r0;
+  let start: number;
+  if (input.engine === 'jit') {
+    // Compile and instantiate (stack frames allocated as the interpreter would) before timing.
+    const jit = compileJit(vm, input.insns).prepare();
+    let ret = 0;
+    start = now();
+    for (let i = 0; i < repeat; i++) ret = jit.runCtx(ctx.addr, input.budget);
+    r0 = BigInt(ret);
+  } else {
+    // Set up the VM's stack frames and warm the interpreter on a program that touches nothing
+    // (r0 = 0; exit), so the reported duration is the program's, not first-call setup.
+    interpret(vm, WARM_UP, { budget: 2 });
+    start = now();
+    for (let i = 0; i < repeat; i++) {
+      r0 = interpret(vm, input.insns, { args: [BigInt(ctx.addr)], budget: input.budget }).r0;
+    }
   }
   const elapsed = now() - start;
   const duration = Math.min(Math.floor(elapsed / repeat), 0xffffffff);

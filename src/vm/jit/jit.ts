@@ -226,6 +226,13 @@ export class JitProgram {
     return this.exec(r1, 0, 0, 0, 0, 0, 0, 0, 0, 0, this.budgetOf(budget), 0, -1) >>> 0;
   }
 
+  /** Instantiate for the current nesting level now (frames allocated), so a timed run starts warm. */
+  prepare(): this {
+    const level = this.st.depth;
+    if (level < MAX_NESTED_RUNS && this.instances[level] === undefined) this.instantiate(level);
+    return this;
+  }
+
   /** Instructions executed by the last run. */
   get lastInsnCount(): number {
     const inst = this.instances[this.st.depth];
