@@ -1,0 +1,340 @@
+/*
+ * bpfkit's public TypeScript API, in the spirit of cilium/ebpf: a Bpf is one kernel (maps,
+ * programs, pins), a Map is a handle on one of its maps (an fd underneath), keys and values are
+ * Uint8Array with codecs for numbers, bigints and structs (codec.ts).
+ *
+ *   import { Bpf, u32, u64 } from 'bpfkit';
+ *   const bpf = new Bpf();
+ *   const counts = bpf.createMap({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 1024, name: 'counts' });
+ *   counts.update(u32.encode(1), u64.encode(42n));
+ *   for (const [k, v] of counts.entries()) ...
+ *   counts.pin('/sys/fs/bpf/counts');        // survives the process with a store (api/node.ts)
+ *   const again = Map.fromPin('/sys/fs/bpf/counts', bpf);
+ *
+ * Browser-safe: pins live in memory unless a store is given; api/node.ts opens the BPFKIT_STATE
+ * folder store for Node.
+ */
+import { BpfError } from '../errors.js';
+import { Bpf as Kernel, type BpfOptions as KernelOptions, type MapInfo, type ProgInfo } from '../kernel/bpf.js';
+import { mapTypeFromName, mapTypeName } from '../kernel/names.js';
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, type MapBatch, type MapSpec as KernelMapSpec } from '../maps/types.js';
+import type { Codec } from './codec.js';
+
+export * from './codec.js';
+export { BpfError } from '../errors.js';
+export { Bpf as Kernel, setDefaultMapFactory } from '../kernel/bpf.js';
+export type { MapInfo, ProgInfo, MapFactory } from '../kernel/bpf.js';
+export type { MapBatch } from '../maps/types.js';
+export { PinStore } from '../kernel/pin_store.js';
+export { MemoryStoreFs } from '../kernel/store_fs.js';
+export type { StoreFs } from '../kernel/store_fs.js';
+export { BPF_ANY, BPF_EXIST, BPF_NOEXIST, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_WRONLY, BPF_MAP_TYPE } from '../maps/types.js';
+
+export type BpfOptions = KernelOptions;
+
+export type UpdateFlag = 'any' | 'noexist' | 'exist' | number;
+
+export interface MapSpec {
+  /** A map type name as bpftool spells it ('hash', 'array', 'lru_hash', ...) or its number. */
+  type: string | number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags?: number;
+  name?: string;
+  /** Map-in-map: a map whose shape every inner map must have. */
+  innerMap?: Map;
+  mapExtra?: bigint;
+}
+
+function updateFlags(flag: UpdateFlag | undefined): number {
+  if (flag === undefined || flag === 'any') return BPF_ANY;
+  if (flag === 'noexist') return BPF_NOEXIST;
+  if (flag === 'exist') return BPF_EXIST;
+  return flag;
+}
+
+function isEnoent(err: unknown): boolean {
+  return err instanceof BpfError && err.code === 'ENOENT';
+}
+
+let defaultBpf: Bpf | undefined;
+
+/** One kernel: its maps, programs and pins. */
+export class Bpf {
+  readonly kernel: Kernel;
+
+  constructor(options: BpfOptions = {}) {
+    this.kernel = new Kernel(options);
+  }
+
+  /** The instance Map.fromPin() uses when given none (set one with Bpf.setDefault()). */
+  static get default(): Bpf {
+    defaultBpf ??= new Bpf();
+    return defaultBpf;
+  }
+
+  static setDefault(bpf: Bpf): void {
+    defaultBpf = bpf;
+  }
+
+  createMap(spec: MapSpec): Map {
+    const type = typeof spec.type === 'number' ? spec.type : mapTypeFromName(spec.type);
+    if (type === undefined) throw new BpfError('EINVAL', `unknown map type '${spec.type}'`);
+    const kspec: KernelMapSpec = {
+      type, keySize: spec.keySize, valueSize: spec.valueSize, maxEntries: spec.maxEntries,
+      flags: spec.flags ?? 0, name: spec.name, mapExtra: spec.mapExtra,
+      innerMap: spec.innerMap ? this.kernel.mapOf(spec.innerMap.fd).map : undefined,
+    };
+    return new Map(this, this.kernel.mapCreate(kspec));
+  }
+
+  /** An open handle on the map with this id (ENOENT when none). */
+  mapById(id: number): Map {
+    return new Map(this, this.kernel.getFdById('map', id));
+  }
+
+  /** Ids of all maps (live and pinned), ascending. */
+  mapIds(): number[] {
+    return allIds(this.kernel, 'map');
+  }
+
+  progIds(): number[] {
+    return allIds(this.kernel, 'prog');
+  }
+
+  /** Remove a pin; the object dies when nothing else holds it. */
+  unpin(path: string): void {
+    this.kernel.unpin(path);
+  }
+
+  /** Write maps changed by programs to the store. */
+  sync(): void {
+    this.kernel.syncPins();
+  }
+
+  /** Close every handle (pinned objects stay in the store). */
+  close(): void {
+    this.kernel.shutdown();
+  }
+}
+
+function allIds(kernel: Kernel, kind: 'map' | 'prog'): number[] {
+  const ids: number[] = [];
+  let id = 0;
+  for (;;) {
+    try {
+      id = kernel.getNextId(kind, id);
+    } catch (err) {
+      if (isEnoent(err)) return ids;
+      throw err;
+    }
+    ids.push(id);
+  }
+}
+
+/** A handle on a map (one fd). close() releases it; the map dies with its last fd and pin. */
+export class Map {
+  readonly bpf: Bpf;
+  readonly fd: number;
+  private closed = false;
+
+  constructor(bpf: Bpf, fd: number) {
+    this.bpf = bpf;
+    this.fd = fd;
+  }
+
+  /** Open the map pinned at `path` (ENOENT when there is none; EINVAL when it is not a map). */
+  static fromPin(path: string, bpf: Bpf = Bpf.default): Map {
+    if (bpf.kernel.pinnedKind(path) === 'prog') throw new BpfError('EINVAL', `${path}: not a map`);
+    return new Map(bpf, bpf.kernel.objGet(path));
+  }
+
+  private get k(): Kernel {
+    return this.bpf.kernel;
+  }
+
+  info(): MapInfo {
+    return this.k.mapInfo(this.fd);
+  }
+
+  get id(): number { return this.info().id; }
+  get keySize(): number { return this.info().keySize; }
+  get valueSize(): number { return this.info().valueSize; }
+  get maxEntries(): number { return this.info().maxEntries; }
+  get type(): string { return mapTypeName(this.info().type) ?? String(this.info().type); }
+
+  /** The value, or undefined when the key is absent. Per-CPU maps give every CPU's value. */
+  lookup(key: Uint8Array, flags = 0): Uint8Array | undefined {
+    try {
+      return this.k.mapLookup(this.fd, key, flags);
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw err;
+    }
+  }
+
+  update(key: Uint8Array, value: Uint8Array, flags?: UpdateFlag): void {
+    this.k.mapUpdate(this.fd, key, value, updateFlags(flags));
+  }
+
+  /** True when the key was there. */
+  delete(key: Uint8Array): boolean {
+    try {
+      this.k.mapDelete(this.fd, key);
+      return true;
+    } catch (err) {
+      if (isEnoent(err)) return false;
+      throw err;
+    }
+  }
+
+  /** BPF_MAP_GET_NEXT_KEY: the key after `key` (the first without one), undefined at the end. */
+  nextKey(key?: Uint8Array): Uint8Array | undefined {
+    try {
+      return this.k.mapGetNextKey(this.fd, key);
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw err;
+    }
+  }
+
+  *keys(): IterableIterator<Uint8Array> {
+    let key = this.nextKey();
+    while (key) {
+      yield key;
+      key = this.nextKey(key);
+    }
+  }
+
+  /** Entries as get_next_key + lookup (an entry deleted meanwhile is skipped). */
+  *entries(): IterableIterator<[Uint8Array, Uint8Array]> {
+    for (const key of this.keys()) {
+      const value = this.lookup(key);
+      if (value) yield [key, value];
+    }
+  }
+
+  [Symbol.iterator](): IterableIterator<[Uint8Array, Uint8Array]> {
+    return this.entries();
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_ELEM (queue/stack: no key). Undefined when absent/empty. */
+  lookupAndDelete(key?: Uint8Array): Uint8Array | undefined {
+    try {
+      return this.k.mapLookupAndDelete(this.fd, key);
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /** Queue/stack. */
+  push(value: Uint8Array, flags?: UpdateFlag): void {
+    this.k.mapUpdate(this.fd, undefined, value, updateFlags(flags));
+  }
+
+  pop(): Uint8Array | undefined {
+    return this.lookupAndDelete();
+  }
+
+  peek(): Uint8Array | undefined {
+    try {
+      return this.k.mapLookup(this.fd, undefined);
+    } catch (err) {
+      if (isEnoent(err)) return undefined;
+      throw err;
+    }
+  }
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH: up to `count` entries after `inBatch` (undefined = from the start);
+   * pass the result's outBatch back to continue; `end` once the walk is done.
+   */
+  lookupBatch(count: number, inBatch?: Uint8Array, elemFlags = 0): MapBatch {
+    return this.k.mapLookupBatch(this.fd, inBatch, count, elemFlags);
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
+  lookupAndDeleteBatch(count: number, inBatch?: Uint8Array, elemFlags = 0): MapBatch {
+    return this.k.mapLookupAndDeleteBatch(this.fd, inBatch, count, elemFlags);
+  }
+
+  /** BPF_MAP_UPDATE_BATCH: the number of elements updated. */
+  updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], flags?: UpdateFlag): number {
+    return this.k.mapUpdateBatch(this.fd, keys, values, updateFlags(flags));
+  }
+
+  /** BPF_MAP_DELETE_BATCH: the number of elements deleted. */
+  deleteBatch(keys: readonly Uint8Array[]): number {
+    return this.k.mapDeleteBatch(this.fd, keys);
+  }
+
+  /** BPF_MAP_FREEZE: no more syscall-side writes. */
+  freeze(): void {
+    this.k.mapFreeze(this.fd);
+  }
+
+  get frozen(): boolean {
+    return this.info().frozen;
+  }
+
+  /** BPF_OBJ_PIN (EEXIST when the path is taken). */
+  pin(path: string): void {
+    this.k.objPin(this.fd, path);
+  }
+
+  /** Another handle on the same map. */
+  clone(): Map {
+    return new Map(this.bpf, this.k.dup(this.fd));
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.k.close(this.fd);
+  }
+
+  /** A typed view: keys and values through codecs. */
+  as<K, V>(key: Codec<K>, value: Codec<V>): TypedMap<K, V> {
+    return new TypedMap(this, key, value);
+  }
+}
+
+/** A Map seen through codecs (e.g. `map.as(u32, u64)`). */
+export class TypedMap<K, V> {
+  readonly map: Map;
+  private readonly kc: Codec<K>;
+  private readonly vc: Codec<V>;
+
+  constructor(map: Map, key: Codec<K>, value: Codec<V>) {
+    this.map = map;
+    this.kc = key;
+    this.vc = value;
+  }
+
+  get(key: K): V | undefined {
+    const v = this.map.lookup(this.kc.encode(key));
+    return v ? this.vc.decode(v) : undefined;
+  }
+
+  set(key: K, value: V, flags?: UpdateFlag): void {
+    this.map.update(this.kc.encode(key), this.vc.encode(value), flags);
+  }
+
+  delete(key: K): boolean {
+    return this.map.delete(this.kc.encode(key));
+  }
+
+  *keys(): IterableIterator<K> {
+    for (const k of this.map.keys()) yield this.kc.decode(k);
+  }
+
+  *entries(): IterableIterator<[K, V]> {
+    for (const [k, v] of this.map.entries()) yield [this.kc.decode(k), this.vc.decode(v)];
+  }
+
+  [Symbol.iterator](): IterableIterator<[K, V]> {
+    return this.entries();
+  }
+}

@@ -1,0 +1,722 @@
+/*
+ * The bpf() "syscall": one Bpf instance is one kernel. It owns a Vm whose address space holds all
+ * of its maps and programs, and the object table the syscall manages:
+ *
+ *  - ids, monotonic per object kind (map, prog, link, btf), as idr_alloc_cyclic() hands them out;
+ *    with a pin store they come from the store so they stay unique and stable across processes;
+ *  - fds with refcounts: every fd holds one reference, close() drops it; an object dies when its
+ *    last fd, pin and link are gone (a pinned object lives on in the store and is loaded again
+ *    on demand, by id or by path);
+ *  - BPF_MAP_* commands on map fds, BPF_PROG_LOAD, BPF_OBJ_PIN / BPF_OBJ_GET, GET_NEXT_ID,
+ *    GET_FD_BY_ID, OBJ_GET_INFO_BY_FD (bpf_map_info / bpf_prog_info).
+ *
+ * Errors are BpfError with the kernel's errno: EBADF for a closed or wrong-kind fd, ENOENT for
+ * unknown ids and paths, EEXIST for a taken pin path.
+ *
+ * Pinned maps are written through: every syscall-side change (update, delete, batch, freeze,
+ * pop) reloads the stored contents under the store lock, applies the change and writes the
+ * result atomically. Concurrent processes therefore never corrupt a map and never lose each
+ * other's syscall-side updates. Changes programs make (helpers) reach the store at syncPins(),
+ * close() of the last fd, or the next syscall-side change: until then, last writer wins.
+ */
+import { BpfError } from '../errors.js';
+import type { Insn } from '../isa/insn.js';
+import { BPF_F_RDONLY, BPF_F_WRONLY, type BpfMap, type MapBatch, type MapEnv, type MapSpec, type ProgRef } from '../maps/types.js';
+import { Vm, type VmOptions } from '../vm/vm.js';
+import { type KernelVersion, BPF_OBJ_NAME_LEN, DEFAULT_KERNEL_VERSION } from './kernel_version.js';
+import { PinStore, type ObjKind, type StoredObject } from './pin_store.js';
+import { calcProgTag } from './prog_tag.js';
+
+/** Creates a map of any supported type (maps/index.ts createMap). */
+export type MapFactory = (env: MapEnv, spec: MapSpec) => BpfMap;
+
+let defaultMapFactory: MapFactory | undefined;
+
+/** The map factory Bpf instances use when their options name none (set by api/index.ts). */
+export function setDefaultMapFactory(factory: MapFactory): void {
+  defaultMapFactory = factory;
+}
+
+export interface BpfOptions {
+  /** Pin store; without one, pins live only as long as this instance. */
+  store?: PinStore;
+  /** Number of possible CPUs (per-CPU maps). Default 1. */
+  nrCpus?: number;
+  /** Kernel version whose behaviour to follow (program tag hash...). Default 6.18. */
+  kernelVersion?: KernelVersion;
+  /** Map implementation. Default: the one registered with setDefaultMapFactory(). */
+  createMap?: MapFactory;
+  vm?: VmOptions;
+  /** uid reported in bpf_prog_info. Default 0. */
+  uid?: number;
+  /** Clock for load_time (ms since the epoch). Default Date.now. */
+  now?: () => number;
+}
+
+/** bpf_map_info, the fields bpfkit fills. */
+export interface MapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  mapFlags: number;
+  name: string;
+  frozen: boolean;
+  mapExtra: bigint;
+  btfId: number;
+  /** What fdinfo's memlock says (an estimate of the kernel's accounting). */
+  memlock: number;
+}
+
+/** bpf_prog_info, the fields bpfkit fills. */
+export interface ProgInfo {
+  type: number;
+  id: number;
+  tag: string;
+  name: string;
+  xlatedProgLen: number;
+  jitedProgLen: number;
+  mapIds: number[];
+  /** Wall-clock load time in ms since the epoch (the kernel keeps boot-time ns). */
+  loadTime: number;
+  createdByUid: number;
+  gplCompatible: boolean;
+  btfId: number;
+  memlock: number;
+}
+
+export interface ProgLoadAttr {
+  type: number;
+  insns: readonly Insn[];
+  license: string;
+  name?: string;
+  /** Section the program came from (kept for pinned programs, e.g. for XDP's devmap/cpumap kinds). */
+  section?: string;
+}
+
+interface KObject {
+  readonly kind: ObjKind;
+  readonly id: number;
+  /** fds + links. */
+  refs: number;
+  /** Present in the store (pinned, or used by a pinned program). */
+  persisted: boolean;
+  dead: boolean;
+}
+
+export interface KMap extends KObject {
+  readonly kind: 'map';
+  readonly map: BpfMap;
+  readonly name: string;
+  readonly innerSpec?: MapSpec;
+}
+
+export interface KProg extends KObject {
+  readonly kind: 'prog';
+  readonly type: number;
+  readonly name: string;
+  readonly tag: string;
+  readonly license: string;
+  readonly gpl: boolean;
+  readonly section: string;
+  /** The instructions as loaded (map references as map ids in `mapRefs`). */
+  readonly insns: readonly Insn[];
+  /** Slot of each map-loading ld_imm64 and the id of its map. */
+  readonly mapRefs: readonly { insn: number; mapId: number; pseudo: number }[];
+  readonly mapIds: readonly number[];
+  readonly loadTime: number;
+  readonly uid: number;
+  /** The maps the program holds a reference to. */
+  readonly maps: readonly KMap[];
+}
+
+type FdObject = KMap | KProg;
+
+const BPF_LD_IMM_DW = 0x18;
+const BPF_PSEUDO_MAP_FD = 1;
+const BPF_PSEUDO_MAP_VALUE = 2;
+const BPF_PSEUDO_MAP_IDX = 5;
+const BPF_PSEUDO_MAP_IDX_VALUE = 6;
+
+/** License strings the kernel counts as GPL-compatible (license_is_gpl_compatible()). */
+export function licenseIsGplCompatible(license: string): boolean {
+  return ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL']
+    .includes(license);
+}
+
+/** An object name as the kernel checks it (bpf_obj_name_cpy()): [A-Za-z0-9_.], < 16 chars. */
+function checkObjName(name: string): string {
+  if (name.length >= BPF_OBJ_NAME_LEN) throw new BpfError('EINVAL', `object name '${name}' is longer than ${BPF_OBJ_NAME_LEN - 1} characters`);
+  if (!/^[A-Za-z0-9_.]*$/.test(name)) throw new BpfError('EINVAL', `object name '${name}' has characters other than [A-Za-z0-9_.]`);
+  return name;
+}
+
+/** An estimate of the kernel's memlock accounting for a map (bpf_map_memory_usage()). */
+export function estimateMapMemlock(spec: MapSpec, nrCpus: number): number {
+  const round8 = (n: number): number => Math.ceil(n / 8) * 8;
+  const perCpu = spec.type === 5 || spec.type === 6 || spec.type === 10;
+  const value = perCpu ? round8(spec.valueSize) * nrCpus : round8(spec.valueSize);
+  switch (spec.type) {
+    case 2: case 6: // array: struct bpf_array + elements
+      return round8(320 + (perCpu ? 8 : round8(spec.valueSize)) * spec.maxEntries) + (perCpu ? value * spec.maxEntries : 0);
+    default: { // hash-like: struct bpf_htab + buckets + preallocated elements
+      const buckets = 2 ** Math.ceil(Math.log2(Math.max(spec.maxEntries, 1)));
+      const elem = 48 + round8(spec.keySize) + (perCpu ? 8 : round8(spec.valueSize));
+      return 784 + buckets * 16 + spec.maxEntries * elem + (perCpu ? value * spec.maxEntries : 0);
+    }
+  }
+}
+
+function b64(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+function unb64(text: string): Uint8Array {
+  const s = atob(text);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+export class Bpf {
+  readonly vm: Vm;
+  readonly nrCpus: number;
+  readonly kernelVersion: KernelVersion;
+  readonly store?: PinStore;
+  private readonly factory?: MapFactory;
+  private readonly uid: number;
+  private readonly now: () => number;
+  private readonly fds = new Map<number, FdObject>();
+  private readonly live = { map: new Map<number, KMap>(), prog: new Map<number, KProg>() };
+  /** In-memory pins (no store). */
+  private readonly memPins = new Map<string, FdObject>();
+  private readonly nextIds: Record<ObjKind, number> = { map: 1, prog: 1, link: 1, btf: 1 };
+  private nextFd = 3;
+
+  constructor(options: BpfOptions = {}) {
+    this.vm = new Vm(options.vm);
+    this.nrCpus = options.nrCpus ?? 1;
+    this.kernelVersion = options.kernelVersion ?? DEFAULT_KERNEL_VERSION;
+    this.store = options.store;
+    this.factory = options.createMap;
+    this.uid = options.uid ?? 0;
+    this.now = options.now ?? Date.now;
+  }
+
+  /** What maps see of this kernel: the address space, CPUs, and the object table for fd-holding maps. */
+  get mapEnv(): MapEnv {
+    this.env ??= {
+      space: this.vm.space,
+      nrCpus: this.nrCpus,
+      mapFromFd: (fd) => { const o = this.fds.get(fd); return o?.kind === 'map' ? o.map : undefined; },
+      mapId: (map) => this.byMap.get(map)?.id ?? 0,
+      progFromFd: (fd) => { const o = this.fds.get(fd); return o?.kind === 'prog' ? this.progRef(o) : undefined; },
+      progId: (prog) => this.byProgRef.get(prog)?.id ?? 0,
+      mapFromId: (id) => { try { return (this.objectById('map', id) as KMap).map; } catch { return undefined; } },
+      progFromId: (id) => { try { return this.progRef(this.objectById('prog', id) as KProg); } catch { return undefined; } },
+      hold: (obj) => { const k = this.kobjOf(obj); if (k) k.refs++; },
+      release: (obj) => { const k = this.kobjOf(obj); if (k) this.release(k); },
+    };
+    return this.env;
+  }
+
+  private env?: MapEnv;
+  private readonly byMap = new WeakMap<BpfMap, KMap>();
+  private readonly byProgRef = new WeakMap<ProgRef, KProg>();
+  private readonly progRefs = new WeakMap<KProg, ProgRef>();
+
+  private kobjOf(obj: BpfMap | ProgRef): FdObject | undefined {
+    return this.byMap.get(obj as BpfMap) ?? this.byProgRef.get(obj as ProgRef);
+  }
+
+  /** The program as maps hold it (PROG_ARRAY, DEVMAP/CPUMAP): xlated instructions, type, name. */
+  progRef(p: KProg): ProgRef {
+    let ref = this.progRefs.get(p);
+    if (!ref) {
+      ref = { insns: this.xlated(p), type: p.type, name: p.name };
+      this.progRefs.set(p, ref);
+      this.byProgRef.set(ref, p);
+    }
+    return ref;
+  }
+
+  /* ---------------------------------------------------------------------------------------- */
+  /* fds and ids                                                                                */
+
+  private allocId(kind: ObjKind): number {
+    if (this.store) return this.store.allocId(kind);
+    return this.nextIds[kind]++;
+  }
+
+  private installFd(obj: FdObject): number {
+    const fd = this.nextFd++;
+    obj.refs++;
+    this.fds.set(fd, obj);
+    return fd;
+  }
+
+  private object(fd: number): FdObject {
+    const obj = this.fds.get(fd);
+    if (!obj) throw new BpfError('EBADF', `fd ${fd}: Bad file descriptor`);
+    return obj;
+  }
+
+  /** The map behind a map fd (EBADF otherwise). */
+  mapOf(fd: number): KMap {
+    const obj = this.object(fd);
+    if (obj.kind !== 'map') throw new BpfError('EINVAL', `fd ${fd} is not a map`);
+    return obj;
+  }
+
+  progOf(fd: number): KProg {
+    const obj = this.object(fd);
+    if (obj.kind !== 'prog') throw new BpfError('EINVAL', `fd ${fd} is not a program`);
+    return obj;
+  }
+
+  /** Another fd for the same object (dup(2)). */
+  dup(fd: number): number {
+    return this.installFd(this.object(fd));
+  }
+
+  close(fd: number): void {
+    const obj = this.object(fd);
+    this.fds.delete(fd);
+    this.release(obj);
+  }
+
+  /** Open fds (for tests of lifetimes). */
+  openFds(): number[] {
+    return [...this.fds.keys()];
+  }
+
+  private release(obj: FdObject): void {
+    obj.refs--;
+    if (obj.refs > 0) return;
+    if (!this.store && [...this.memPins.values()].includes(obj)) return; // pinned: lives on
+    if (obj.persisted && obj.kind === 'map') this.flushMap(obj);
+    this.destroy(obj);
+  }
+
+  private destroy(obj: FdObject): void {
+    if (obj.dead) return;
+    obj.dead = true;
+    if (obj.kind === 'map') {
+      this.live.map.delete(obj.id);
+      obj.map.close();
+    } else {
+      this.live.prog.delete(obj.id);
+      for (const m of obj.maps) this.release(m);
+    }
+  }
+
+  /** BPF_*_GET_NEXT_ID: the smallest id above `start` of a live or stored object; ENOENT at the end. */
+  getNextId(kind: 'map' | 'prog', start = 0): number {
+    const ids = new Set<number>(this.live[kind].keys());
+    if (this.store) for (const id of this.store.objectIds(kind)) ids.add(id);
+    if (!this.store) for (const o of this.memPins.values()) if (o.kind === kind) ids.add(o.id);
+    let best = Infinity;
+    for (const id of ids) if (id > start && id < best) best = id;
+    if (best === Infinity) throw new BpfError('ENOENT', `no ${kind} id after ${start}`);
+    return best;
+  }
+
+  /** BPF_MAP_GET_FD_BY_ID / BPF_PROG_GET_FD_BY_ID. */
+  getFdById(kind: 'map' | 'prog', id: number): number {
+    return this.installFd(this.objectById(kind, id));
+  }
+
+  private objectById(kind: 'map' | 'prog', id: number): FdObject {
+    const live = this.live[kind].get(id);
+    if (live) return live;
+    if (!this.store) {
+      for (const o of this.memPins.values()) if (o.kind === kind && o.id === id) return o;
+    } else if (this.store.hasObject(kind, id)) {
+      return kind === 'map' ? this.loadStoredMap(id) : this.loadStoredProg(id);
+    }
+    throw new BpfError('ENOENT', `${kind} id ${id}: No such file or directory`);
+  }
+
+  /* ---------------------------------------------------------------------------------------- */
+  /* Maps                                                                                       */
+
+  /** BPF_MAP_CREATE: a new map and an fd for it. */
+  mapCreate(spec: MapSpec): number {
+    const name = checkObjName(spec.name ?? '');
+    const factory = this.factory ?? defaultMapFactory;
+    if (!factory) throw new BpfError('ENOTSUPP', 'no map implementation registered (import bpfkit\'s api/index.js)');
+    const map = factory(this.mapEnv, { ...spec, name });
+    const id = this.allocId('map');
+    const obj: KMap = {
+      kind: 'map', id, refs: 0, persisted: false, dead: false, map, name,
+      innerSpec: spec.innerMap ? { ...spec.innerMap.spec, innerMap: undefined } : undefined,
+    };
+    this.live.map.set(id, obj);
+    this.byMap.set(map, obj);
+    return this.installFd(obj);
+  }
+
+  mapInfo(fd: number): MapInfo {
+    const { map, id, name } = this.mapOf(fd);
+    const s = map.spec;
+    return {
+      type: s.type, id, keySize: s.keySize, valueSize: s.valueSize, maxEntries: s.maxEntries,
+      mapFlags: s.flags, name, frozen: map.frozen, mapExtra: s.mapExtra ?? 0n, btfId: 0,
+      memlock: estimateMapMemlock(s, this.nrCpus),
+    };
+  }
+
+  /**
+   * map_get_sys_perms(): what the syscall side may do with a map. A frozen map or one created
+   * BPF_F_RDONLY cannot be written, one created BPF_F_WRONLY cannot be read (EPERM).
+   */
+  private checkPerms(obj: KMap, write: boolean): void {
+    const s = obj.map.spec;
+    if (write && (obj.map.frozen || s.flags & BPF_F_RDONLY)) throw new BpfError('EPERM', `map ${obj.id}: Operation not permitted`);
+    if (!write && s.flags & BPF_F_WRONLY) throw new BpfError('EPERM', `map ${obj.id}: Operation not permitted`);
+  }
+
+  mapLookup(fd: number, key: Uint8Array | undefined, flags = 0): Uint8Array {
+    const obj = this.mapOf(fd);
+    this.checkPerms(obj, false);
+    this.refresh(obj);
+    return obj.map.lookup(key ?? new Uint8Array(0), flags);
+  }
+
+  mapUpdate(fd: number, key: Uint8Array | undefined, value: Uint8Array, flags = 0): void {
+    this.mutate(this.mapOf(fd), (m) => m.update(key ?? new Uint8Array(0), value, flags));
+  }
+
+  mapDelete(fd: number, key: Uint8Array): void {
+    this.mutate(this.mapOf(fd), (m) => m.delete(key));
+  }
+
+  /** BPF_MAP_GET_NEXT_KEY (undefined key = first). */
+  mapGetNextKey(fd: number, key?: Uint8Array): Uint8Array {
+    const obj = this.mapOf(fd);
+    this.checkPerms(obj, false);
+    this.refresh(obj);
+    return obj.map.getNextKey(key);
+  }
+
+  mapLookupAndDelete(fd: number, key?: Uint8Array): Uint8Array {
+    return this.mutate(this.mapOf(fd), (m) => m.lookupAndDelete(key));
+  }
+
+  mapFreeze(fd: number): void {
+    this.mutate(this.mapOf(fd), (m) => m.freeze());
+  }
+
+  /** BPF_MAP_LOOKUP_BATCH: up to `count` elements after `inBatch` (undefined = from the start). */
+  mapLookupBatch(fd: number, inBatch: Uint8Array | undefined, count: number, elemFlags = 0): MapBatch {
+    const obj = this.mapOf(fd);
+    this.checkPerms(obj, false);
+    this.refresh(obj);
+    return obj.map.lookupBatch(inBatch, count, elemFlags);
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
+  mapLookupAndDeleteBatch(fd: number, inBatch: Uint8Array | undefined, count: number, elemFlags = 0): MapBatch {
+    return this.mutate(this.mapOf(fd), (m) => m.lookupAndDeleteBatch(inBatch, count, elemFlags));
+  }
+
+  /** BPF_MAP_UPDATE_BATCH: how many were updated (a failure throws after the earlier ones stay). */
+  mapUpdateBatch(fd: number, keys: readonly Uint8Array[], values: readonly Uint8Array[], elemFlags = 0): number {
+    return this.mutate(this.mapOf(fd), (m) => m.updateBatch(keys, values, elemFlags));
+  }
+
+  /** BPF_MAP_DELETE_BATCH. */
+  mapDeleteBatch(fd: number, keys: readonly Uint8Array[], elemFlags = 0): number {
+    return this.mutate(this.mapOf(fd), (m) => m.deleteBatch(keys, elemFlags));
+  }
+
+  /* Persistence of maps ------------------------------------------------------------------- */
+
+  private mapHeader(obj: KMap): Record<string, unknown> {
+    const s = obj.map.spec;
+    const inner = obj.innerSpec;
+    return {
+      kind: 'map', id: obj.id, type: s.type, keySize: s.keySize, valueSize: s.valueSize,
+      maxEntries: s.maxEntries, flags: s.flags, name: obj.name, frozen: obj.map.frozen,
+      mapExtra: (s.mapExtra ?? 0n).toString(), numaNode: s.numaNode,
+      inner: inner ? { type: inner.type, keySize: inner.keySize, valueSize: inner.valueSize, maxEntries: inner.maxEntries, flags: inner.flags } : undefined,
+    };
+  }
+
+  private storedMap(obj: KMap): StoredObject {
+    return { header: this.mapHeader(obj), payload: obj.map.snapshot() };
+  }
+
+  /** Reload a persisted map's contents from the store (another process may have changed them). */
+  private refresh(obj: KMap): void {
+    if (!obj.persisted || !this.store) return;
+    const stored = this.store.readObject('map', obj.id);
+    if (!stored) { obj.persisted = false; return; }
+    this.applyStored(obj, stored);
+  }
+
+  private applyStored(obj: KMap, stored: StoredObject): void {
+    obj.map.restore(stored.payload);
+    if (stored.header.frozen === true && !obj.map.frozen) obj.map.freeze();
+  }
+
+  private mutate<T>(obj: KMap, fn: (m: BpfMap) => T): T {
+    this.checkPerms(obj, true);
+    if (!obj.persisted || !this.store) return fn(obj.map);
+    const store = this.store;
+    return store.withLock(() => {
+      const stored = store.readObject('map', obj.id);
+      if (!stored) { obj.persisted = false; return fn(obj.map); } // unpinned meanwhile
+      this.applyStored(obj, stored);
+      try {
+        return fn(obj.map);
+      } finally {
+        store.writeObject('map', obj.id, this.storedMap(obj));
+      }
+    });
+  }
+
+  /** Write a persisted map's current contents (e.g. after programs changed it). */
+  private flushMap(obj: KMap): void {
+    const store = this.store;
+    if (!store || !obj.persisted || obj.dead) return;
+    store.withLock(() => {
+      if (!store.hasObject('map', obj.id)) { obj.persisted = false; return; }
+      store.writeObject('map', obj.id, this.storedMap(obj));
+    });
+  }
+
+  /** Write every live pinned map's contents to the store (changes programs made). */
+  syncPins(): void {
+    for (const obj of this.live.map.values()) this.flushMap(obj);
+  }
+
+  private loadStoredMap(id: number): KMap {
+    const stored = this.store!.readObject('map', id);
+    if (!stored) throw new BpfError('ENOENT', `map id ${id}: No such file or directory`);
+    const h = stored.header as {
+      type: number; keySize: number; valueSize: number; maxEntries: number; flags: number; name: string;
+      mapExtra?: string; numaNode?: number;
+      inner?: { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number };
+    };
+    const factory = this.factory ?? defaultMapFactory;
+    if (!factory) throw new BpfError('ENOTSUPP', 'no map implementation registered');
+    const innerMap = h.inner ? factory(this.mapEnv, { ...h.inner, name: '' }) : undefined;
+    const map = factory(this.mapEnv, {
+      type: h.type, keySize: h.keySize, valueSize: h.valueSize, maxEntries: h.maxEntries, flags: h.flags,
+      name: h.name, mapExtra: h.mapExtra ? BigInt(h.mapExtra) : undefined, numaNode: h.numaNode, innerMap,
+    });
+    const innerSpec = innerMap ? { ...innerMap.spec } : undefined;
+    innerMap?.close();
+    const obj: KMap = { kind: 'map', id, refs: 0, persisted: true, dead: false, map, name: h.name, innerSpec };
+    this.live.map.set(id, obj);
+    this.byMap.set(map, obj);
+    this.applyStored(obj, stored);
+    return obj;
+  }
+
+  /* ---------------------------------------------------------------------------------------- */
+  /* Programs                                                                                   */
+
+  /**
+   * BPF_PROG_LOAD (without the verifier for now): map references (ld_imm64 src=1, imm = map fd)
+   * are resolved to the map and the program holds a reference to each map until it dies.
+   */
+  progLoad(attr: ProgLoadAttr): number {
+    const name = checkObjName(attr.name ?? '');
+    if (attr.insns.length === 0) throw new BpfError('EINVAL', 'program has no instructions');
+    const insns = attr.insns.map((i) => ({ ...i }));
+    const mapRefs: { insn: number; mapId: number; pseudo: number }[] = [];
+    const maps: KMap[] = [];
+    for (let i = 0; i < insns.length; i++) {
+      const insn = insns[i];
+      if (insn.code !== BPF_LD_IMM_DW) continue;
+      if (insn.src === BPF_PSEUDO_MAP_FD || insn.src === BPF_PSEUDO_MAP_VALUE) {
+        const m = this.fds.get(insn.imm);
+        if (!m || m.kind !== 'map') throw new BpfError('EBADF', `insn ${i}: fd ${insn.imm} is not a map`);
+        if (!maps.includes(m)) maps.push(m);
+        mapRefs.push({ insn: i, mapId: m.id, pseudo: insn.src });
+      } else if (insn.src === BPF_PSEUDO_MAP_IDX || insn.src === BPF_PSEUDO_MAP_IDX_VALUE) {
+        throw new BpfError('EINVAL', `insn ${i}: map index references need fd_array, not supported`);
+      }
+      i++;
+    }
+    const id = this.allocId('prog');
+    const tag = calcProgTag(insns, this.kernelVersion);
+    for (const m of maps) m.refs++;
+    const obj: KProg = {
+      kind: 'prog', id, refs: 0, persisted: false, dead: false, type: attr.type, name, tag,
+      license: attr.license, gpl: licenseIsGplCompatible(attr.license), section: attr.section ?? '',
+      insns, mapRefs, mapIds: maps.map((m) => m.id), loadTime: this.now(), uid: this.uid, maps,
+    };
+    this.live.prog.set(id, obj);
+    return this.installFd(obj);
+  }
+
+  progInfo(fd: number): ProgInfo {
+    const p = this.progOf(fd);
+    return {
+      type: p.type, id: p.id, tag: p.tag, name: p.name, xlatedProgLen: p.insns.length * 8, jitedProgLen: 0,
+      mapIds: [...p.mapIds], loadTime: p.loadTime, createdByUid: p.uid, gplCompatible: p.gpl, btfId: 0,
+      memlock: 4096 * Math.max(1, Math.ceil((p.insns.length * 8) / 4096)),
+    };
+  }
+
+  /**
+   * The program as the engines run it: each map reference becomes the address of the map's
+   * handle (ld_imm64 src=1), as the kernel's xlated program holds the struct bpf_map pointer.
+   */
+  progInsns(fd: number): Insn[] {
+    return this.xlated(this.progOf(fd));
+  }
+
+  private xlated(p: KProg): Insn[] {
+    const insns = p.insns.map((i) => ({ ...i }));
+    for (const ref of p.mapRefs) {
+      const m = p.maps.find((x) => x.id === ref.mapId)!;
+      if (ref.pseudo !== BPF_PSEUDO_MAP_FD) throw new BpfError('ENOTSUPP', `insn ${ref.insn}: map value references are not supported yet`);
+      const addr = m.map.handleAddr;
+      insns[ref.insn] = { ...insns[ref.insn], src: BPF_PSEUDO_MAP_FD, imm: addr | 0 };
+      insns[ref.insn + 1] = { ...insns[ref.insn + 1], imm: Math.floor(addr / 0x100000000) | 0 };
+    }
+    return insns;
+  }
+
+  /** The maps a program uses (fd per map, to be closed by the caller). */
+  progMaps(fd: number): KMap[] {
+    return [...this.progOf(fd).maps];
+  }
+
+  private storedProg(p: KProg): StoredObject {
+    const bytes = new Uint8Array(p.insns.length * 8);
+    const view = new DataView(bytes.buffer);
+    p.insns.forEach((insn, i) => {
+      bytes[i * 8] = insn.code;
+      bytes[i * 8 + 1] = ((insn.src & 0xf) << 4) | (insn.dst & 0xf);
+      view.setInt16(i * 8 + 2, insn.off, true);
+      view.setInt32(i * 8 + 4, insn.imm, true);
+    });
+    return {
+      header: {
+        kind: 'prog', id: p.id, type: p.type, name: p.name, tag: p.tag, license: p.license, section: p.section,
+        mapRefs: p.mapRefs, mapIds: p.mapIds, loadTime: p.loadTime, uid: p.uid, insns: b64(bytes),
+      },
+      payload: new Uint8Array(0),
+    };
+  }
+
+  private loadStoredProg(id: number): KProg {
+    const stored = this.store!.readObject('prog', id);
+    if (!stored) throw new BpfError('ENOENT', `prog id ${id}: No such file or directory`);
+    const h = stored.header as {
+      type: number; name: string; tag: string; license: string; section: string; insns: string;
+      mapRefs: { insn: number; mapId: number; pseudo: number }[]; mapIds: number[]; loadTime: number; uid: number;
+    };
+    const bytes = unb64(h.insns);
+    const view = new DataView(bytes.buffer);
+    const insns: Insn[] = [];
+    for (let off = 0; off + 8 <= bytes.length; off += 8) {
+      insns.push({ code: bytes[off], dst: bytes[off + 1] & 0xf, src: bytes[off + 1] >> 4, off: view.getInt16(off + 2, true), imm: view.getInt32(off + 4, true) });
+    }
+    const maps = h.mapIds.map((mid) => this.objectById('map', mid) as KMap);
+    for (const m of maps) m.refs++;
+    const obj: KProg = {
+      kind: 'prog', id, refs: 0, persisted: true, dead: false, type: h.type, name: h.name, tag: h.tag,
+      license: h.license, gpl: licenseIsGplCompatible(h.license), section: h.section, insns,
+      mapRefs: h.mapRefs, mapIds: h.mapIds, loadTime: h.loadTime, uid: h.uid, maps,
+    };
+    this.live.prog.set(id, obj);
+    return obj;
+  }
+
+  /* ---------------------------------------------------------------------------------------- */
+  /* Pins (BPF_OBJ_PIN / BPF_OBJ_GET)                                                           */
+
+  /** BPF_OBJ_PIN: EEXIST when the path is taken. */
+  objPin(fd: number, path: string): void {
+    const obj = this.object(fd);
+    if (!this.store) {
+      const key = normalizePinPath(path);
+      if (this.memPins.has(key)) throw new BpfError('EEXIST', `${path}: File exists`);
+      this.memPins.set(key, obj);
+      return;
+    }
+    const store = this.store;
+    store.withLock(() => {
+      if (store.readPin(path)) throw new BpfError('EEXIST', `${path}: File exists`);
+      this.persist(obj);
+      store.createPin(path, { kind: obj.kind, id: obj.id });
+    });
+  }
+
+  private persist(obj: FdObject): void {
+    const store = this.store!;
+    if (obj.kind === 'map') {
+      store.writeObject('map', obj.id, this.storedMap(obj));
+      obj.persisted = true;
+    } else {
+      for (const m of obj.maps) if (!m.persisted || !store.hasObject('map', m.id)) this.persist(m);
+      if (!obj.persisted || !store.hasObject('prog', obj.id)) store.writeObject('prog', obj.id, this.storedProg(obj));
+      obj.persisted = true;
+    }
+  }
+
+  /** BPF_OBJ_GET: an fd for the object pinned at `path` (ENOENT when none). */
+  objGet(path: string): number {
+    if (!this.store) {
+      const obj = this.memPins.get(normalizePinPath(path));
+      if (!obj) throw new BpfError('ENOENT', `${path}: No such file or directory`);
+      return this.installFd(obj);
+    }
+    const rec = this.store.readPin(path);
+    if (!rec) throw new BpfError('ENOENT', `${path}: No such file or directory`);
+    if (rec.kind !== 'map' && rec.kind !== 'prog') throw new BpfError('EINVAL', `${path}: ${rec.kind} objects are not supported yet`);
+    return this.installFd(this.objectById(rec.kind, rec.id));
+  }
+
+  /** What is pinned at `path`, without opening it. */
+  pinnedKind(path: string): ObjKind | undefined {
+    if (!this.store) return this.memPins.get(normalizePinPath(path))?.kind;
+    return this.store.readPin(path)?.kind;
+  }
+
+  /** unlink(2) of a pin: the object dies if nothing else holds it. */
+  unpin(path: string): void {
+    if (!this.store) {
+      const key = normalizePinPath(path);
+      const obj = this.memPins.get(key);
+      if (!obj) throw new BpfError('ENOENT', `${path}: No such file or directory`);
+      this.memPins.delete(key);
+      if (obj.refs === 0 && ![...this.memPins.values()].includes(obj)) this.destroy(obj);
+      return;
+    }
+    this.store.unpin(path);
+    for (const kind of ['prog', 'map'] as const) {
+      for (const obj of [...this.live[kind].values()]) {
+        if (obj.persisted && !this.store.hasObject(kind, obj.id)) {
+          obj.persisted = false;
+          if (obj.refs === 0) this.destroy(obj);
+        }
+      }
+    }
+  }
+
+  /** Paths where an object is pinned (bpftool -f). */
+  pinnedPaths(kind: ObjKind, id: number): string[] {
+    if (!this.store) return [...this.memPins].filter(([, o]) => o.kind === kind && o.id === id).map(([p]) => p);
+    return this.store.listPins().filter((p) => p.rec.kind === kind && p.rec.id === id).map((p) => p.path);
+  }
+
+  /** Flush pinned maps and release everything (the "kernel" goes away; the store stays). */
+  shutdown(): void {
+    this.syncPins();
+    for (const fd of [...this.fds.keys()]) this.close(fd);
+  }
+}
+
+function normalizePinPath(path: string): string {
+  return '/' + path.split('/').filter((p) => p !== '' && p !== '.').join('/');
+}
