@@ -153,8 +153,9 @@ export class JitProgram {
   private readonly module: WasmModule;
   private readonly segStart: Int32Array;
   private readonly instances: (Instance | undefined)[] = [];
-  private lastHi = 0;
-  private lastLeft = 0;
+  /** The instance of the last run, and whether it ended by LD_ABS/LD_IND out of bounds. */
+  private lastInst: Instance | undefined;
+  private finished = false;
 
   constructor(vm: Vm, st: VmJitState, insns: readonly Insn[], entry: number) {
     const t0 = now();
@@ -213,9 +214,10 @@ export class JitProgram {
     }
     const budget = this.budgetOf(options.budget);
     const lo = this.exec(a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], budget, pAddr, pLen);
-    const hi = this.lastHi;
+    const g = this.lastInst!.g;
+    const hi = this.finished ? 0 : g.r0hi.value;
     const r0 = hi === 0 ? BigInt(lo >>> 0) : (BigInt(hi >>> 0) << 32n) | BigInt(lo >>> 0);
-    return { r0, insnCount: budget - this.lastLeft };
+    return { r0, insnCount: budget - g.left.value };
   }
 
   /**
@@ -235,8 +237,8 @@ export class JitProgram {
 
   /** Instructions executed by the last run. */
   get lastInsnCount(): number {
-    const inst = this.instances[this.st.depth];
-    return inst === undefined ? 0 : inst.budget - this.lastLeft;
+    const inst = this.lastInst;
+    return inst === undefined ? 0 : inst.budget - inst.g.left.value;
   }
 
   private budgetOf(budget: number | undefined): number {
@@ -259,16 +261,15 @@ export class JitProgram {
     st.depth = level + 1;
     try {
       const lo = inst.run(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, budget, pAddr, pLen);
-      this.lastHi = inst.g.r0hi.value;
-      this.lastLeft = inst.g.left.value;
+      this.finished = false;
       return lo;
     } catch (err) {
       if (err !== FINISH) throw err;
-      this.lastHi = 0;
-      this.lastLeft = inst.g.left.value;
+      this.finished = true;
       return 0;
     } finally {
       st.depth = level;
+      this.lastInst = inst; // (after any nested run of this program)
     }
   }
 

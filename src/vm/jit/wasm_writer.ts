@@ -54,7 +54,12 @@ export class ByteWriter {
 
   bytes(data: ArrayLike<number>): this {
     this.room(data.length);
-    for (let i = 0; i < data.length; i++) this.buf[this.length++] = data[i];
+    if (data instanceof Uint8Array) {
+      this.buf.set(data, this.length);
+      this.length += data.length;
+    } else {
+      for (let i = 0; i < data.length; i++) this.buf[this.length++] = data[i];
+    }
     return this;
   }
 
@@ -89,6 +94,19 @@ export class ByteWriter {
   /** Signed LEB128 of a 64-bit value given as int32 halves. */
   s64(hi: number, lo: number): this {
     if (hi === lo >> 31) return this.s32(lo);
+    if (hi >= -0x100000 && hi < 0x100000) { // |value| < 2^52: exact in doubles
+      let x = (hi | 0) * 4294967296 + (lo >>> 0);
+      this.room(10);
+      for (;;) {
+        const b = x - Math.floor(x / 128) * 128;
+        x = Math.floor(x / 128);
+        if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
+          this.buf[this.length++] = b;
+          return this;
+        }
+        this.buf[this.length++] = b | 0x80;
+      }
+    }
     let v = (BigInt(hi | 0) << 32n) | BigInt(lo >>> 0);
     this.room(10);
     for (;;) {
