@@ -110,3 +110,13 @@ export function randomPacket(r: Rng): Uint8Array {
   for (let i = 0; i < p.length; i++) p[i] = r.chance(0.3) ? r.int(4) : r.int(256);
   return p;
 }
+
+/** Expressions covering most instruction shapes tcpdump emits. */
+export const TCPDUMP_EXPRS = [
+  'ip and tcp port 80', 'udp', 'icmp or arp', 'ip6 and tcp', 'host 10.0.0.1', 'net 192.168.0.0/16',
+  'tcp[tcpflags] & (tcp-syn|tcp-ack) != 0', 'ip[2:2] > 576', 'len > 100 and len < 1500', 'vlan and ip',
+  'ether broadcast', 'ether multicast', 'ip multicast', 'portrange 1000-2000', 'udp[8] = 1 and udp[9] * 3 = 12',
+  'ip[0] & 0xf > 5', 'tcp[13] = 2 or tcp[13] = 18', 'ether[0] - 1 = 2', 'ip[1] / 4 = 0 or ip[1] % 3 = 1',
+  'ip[1] << 2 = 8 or ip[1] >> 1 = 3 or ip[2] ^ 4 = 5', 'ip6 protochain 6', 'ether proto 0x88cc', 'mpls',
+  'pppoes and ip', 'src port 53 and dst net 10.0.0.0/8', 'ip[4:4] = 0xffffffff', 'ip[8] = 255',
+];
