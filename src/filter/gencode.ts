@@ -1,0 +1,1320 @@
+/*
+ * The code generator: pcap-filter(7) AST -> basic blocks, reproducing libpcap's gencode.c block
+ * by block (same order of and/or, same loads, same scratch registers), so the optimizer and the
+ * final layout give tcpdump's listings. Each gen* method names the gencode.c function it follows.
+ * Link types: EN10MB, RAW, IPV4, IPV6, NULL, LOOP, LINUX_SLL, LINUX_SLL2 (PPP inside PPPoE).
+ */
+import {
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT,
+  BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MOD,
+  BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
+  SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_IFINDEX,
+} from '../cbpf/insn.js';
+import { type Block, type Slist, newBlock, newStmt, sappend, JT, JF } from './block.js';
+import { FilterError } from './errors.js';
+import { parseIPv6 } from './lexer.js';
+import { IP_PROTOCOLS, TCP_SERVICES, UDP_SERVICES } from './names_db.js';
+import type { Arth, FilterNode, IdNode, Proto, Qual, Dir } from './parser.js';
+
+// Link types (pcap/dlt.h values as libpcap uses them in memory).
+export const DLT = {
+  NULL: 0, EN10MB: 1, PPP: 9, RAW: 12, LOOP: 108, LINUX_SLL: 113, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
+} as const;
+/** LINKTYPE_* values found in savefiles that differ from the DLT_ value. */
+export const LINKTYPE_TO_DLT: Readonly<Record<number, number>> = { 101: DLT.RAW, 14: DLT.RAW };
+export const DLT_NAMES: Readonly<Record<string, number>> = {
+  NULL: 0, EN10MB: 1, PPP: 9, RAW: 12, LOOP: 108, LINUX_SLL: 113, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
+};
+const DLT_DESCRIPTIONS: Readonly<Record<number, string>> = {
+  0: 'BSD loopback', 1: 'Ethernet', 9: 'PPP', 12: 'Raw IP', 108: 'OpenBSD loopback', 113: 'Linux cooked v1',
+  228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
+};
+
+const ETHERMTU = 1500;
+const ETHERTYPE = {
+  IP: 0x0800, ARP: 0x0806, REVARP: 0x8035, IPV6: 0x86dd, ATALK: 0x809b, AARP: 0x80f3, DN: 0x6003,
+  LAT: 0x6004, SCA: 0x6007, MOPDL: 0x6001, MOPRC: 0x6002, IPX: 0x8137, PPPOED: 0x8863, PPPOES: 0x8864,
+  MPLS: 0x8847, '8021Q': 0x8100, '8021AD': 0x88a8, '8021QINQ': 0x9100, LOOPBACK: 0x9000, NS: 0x0600, SPRITE: 0x0500,
+} as const;
+const LLCSAP = { ISONS: 0xfe, IP: 0x06, NETBEUI: 0xf0, IPX: 0xe0, '8021D': 0x42, SNAP: 0xaa } as const;
+const IPPROTO = { ICMP: 1, IGMP: 2, TCP: 6, UDP: 17, IGRP: 9, PIM: 103, VRRP: 112, SCTP: 132, ICMPV6: 58, AH: 51, ESP: 50, FRAGMENT: 44 } as const;
+const PROTO_UNDEF = -1;
+const ISO = { ESIS: 0x82, ISIS: 0x83, CLNP: 0x81 } as const;
+const ISIS_PDU = { L1_LAN_IIH: 15, L2_LAN_IIH: 16, PTP_IIH: 17, L1_LSP: 18, L2_LSP: 20, L1_CSNP: 24, L2_CSNP: 25, L1_PSNP: 26, L2_PSNP: 27 } as const;
+const LINUX_SLL = { P_802_3: 1, P_802_2: 4, OUTGOING: 4 } as const;
+const PPP_TYPES: Readonly<Record<number, number>> = {
+  [ETHERTYPE.IP]: 0x21, [ETHERTYPE.IPV6]: 0x57, [ETHERTYPE.DN]: 0x27, [ETHERTYPE.ATALK]: 0x29, [ETHERTYPE.NS]: 0x3f,
+  [LLCSAP.ISONS]: 0x23, [LLCSAP['8021D']]: 0x31, [LLCSAP.IPX]: 0x2b,
+};
+const PPP_MPLS_UCAST = 0x0281;
+/** Ethernet protocol names of nametoaddr.c's eproto_db, and LLC names of llc_db. */
+const EPROTO_DB: Readonly<Record<string, number>> = {
+  aarp: 0x80f3, arp: 0x0806, atalk: 0x809b, decnet: 0x6003, ip: 0x0800, ip6: 0x86dd, lat: 0x6004,
+  loopback: 0x9000, mopdl: 0x6001, moprc: 0x6002, rarp: 0x8035, sca: 0x6007,
+};
+const LLC_DB: Readonly<Record<string, number>> = { iso: 0xfe, stp: 0x42, ipx: 0xe0, netbeui: 0xf0 };
+
+const JMP = (c: number): number => c | BPF_JMP | BPF_K;
+const OFFSET_NOT_SET = 0xffffffff;
+
+interface AbsOffset { isVariable: boolean; constantPart: number; reg: number }
+interface ArthVal { s: Slist; regno: number; b: Block | null }
+
+type OffRel = 'packet' | 'linkhdr' | 'prevlinkhdr' | 'llc' | 'prevmplshdr' | 'linktype' | 'linkpl' | 'linkpl_nosnap' | 'tran_ipv4' | 'tran_ipv6';
+
+export interface GenOptions {
+  linktype: number;
+  snaplen: number;
+  /** Network mask for `ip broadcast`; 0xffffffff = unknown (PCAP_NETMASK_UNKNOWN). */
+  netmask: number;
+  /** Compiling for a savefile (pcap_open_offline): affects NULL/LOOP IPv6 and inbound/outbound. */
+  savefile?: boolean;
+  /** Savefile written with the other byte order (NULL link type AF_ values). */
+  swapped?: boolean;
+}
+
+export interface GenResult { root: Block; noOptimize: boolean }
+
+/** Test helpers for the and/or list plumbing (gencode.c backpatch/merge). */
+function backpatch(list: Block | null, target: Block): void {
+  while (list) {
+    let next: Block | null;
+    if (!list.sense) { next = JT(list); list.et.succ = target; } else { next = JF(list); list.ef.succ = target; }
+    list = next;
+  }
+}
+
+function merge(b0: Block, b1: Block): void {
+  let p = b0;
+  for (;;) {
+    const nx = !p.sense ? p.et.succ : p.ef.succ;
+    if (!nx) break;
+    p = nx;
+  }
+  if (!p.sense) p.et.succ = b1; else p.ef.succ = b1;
+}
+
+export function genAnd(b0: Block, b1: Block): void {
+  backpatch(b0, b1.head);
+  b0.sense = !b0.sense;
+  b1.sense = !b1.sense;
+  merge(b1, b0);
+  b1.sense = !b1.sense;
+  b1.head = b0.head;
+}
+
+export function genOr(b0: Block, b1: Block): void {
+  b0.sense = !b0.sense;
+  backpatch(b0, b1.head);
+  b0.sense = !b0.sense;
+  merge(b1, b0);
+  b1.head = b0.head;
+}
+
+function genNot(b: Block): void { b.sense = !b.sense; }
+
+const err = (msg: string, pos?: number): never => { throw new FilterError(msg, pos); };
+
+/** __pcap_atoin: dotted decimal with 1-4 parts; returns [value, bits] or undefined. */
+function atoin(s: string): [number, number] | undefined {
+  let addr = 0;
+  let len = 0;
+  const parts = s.split('.');
+  for (const p of parts) {
+    if (!/^\d+$/.test(p)) return undefined;
+    const n = Number(p);
+    if (n > 255) return undefined;
+    addr = ((addr << 8) | n) >>> 0;
+    len += 8;
+  }
+  return [addr, len];
+}
+
+function shl32(v: number, n: number): number { return n >= 32 ? 0 : (v << n) >>> 0; }
+
+function etherAton(s: string): Uint8Array {
+  const hex = s.replace(/[:.-]/g, (m) => m);
+  let parts: string[];
+  if (/^[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}$/.test(s)) parts = s.split('.').flatMap((x) => [x.slice(0, 2), x.slice(2)]);
+  else parts = hex.split(/[:.-]/);
+  return Uint8Array.from(parts.map((x) => parseInt(x, 16)));
+}
+
+function nametoport(name: string): { port: number; proto: number } | undefined {
+  const t = TCP_SERVICES[name];
+  const u = UDP_SERVICES[name];
+  if (t !== undefined) return { port: t, proto: u !== undefined && u === t ? PROTO_UNDEF : IPPROTO.TCP };
+  if (u !== undefined) return { port: u, proto: IPPROTO.UDP };
+  return undefined;
+}
+
+function nametoportrange(name: string): { p1: number; p2: number; proto: number } | undefined {
+  const m = /^(-?\d+)-(-?\d+)/.exec(name);
+  if (m) return { p1: Number(m[1]), p2: Number(m[2]), proto: PROTO_UNDEF };
+  const i = name.indexOf('-');
+  if (i < 0) return undefined;
+  const a = nametoport(name.slice(0, i));
+  if (!a) return undefined;
+  const b = nametoport(name.slice(i + 1));
+  if (!b) return undefined;
+  return { p1: a.port, p2: b.port, proto: a.proto !== b.proto ? PROTO_UNDEF : b.proto };
+}
+
+const PQKW: Partial<Record<Proto, string>> = { link: 'link', ip: 'ip', ip6: 'ip6', icmp6: 'icmp6' };
+
+export class CodeGen {
+  private linktype: number;
+  private prevlinktype = -1;
+  private readonly outermostlinktype: number;
+  private offLinkhdr: AbsOffset = { isVariable: false, constantPart: 0, reg: -1 };
+  private offPrevlinkhdr: AbsOffset = { isVariable: false, constantPart: 0, reg: -1 };
+  private offOutermostlinkhdr: AbsOffset = { isVariable: false, constantPart: 0, reg: -1 };
+  private offLinkpl: AbsOffset = { isVariable: false, constantPart: 0, reg: -1 };
+  private offLinktype: AbsOffset = { isVariable: false, constantPart: 0, reg: -1 };
+  private offNl = 0;
+  private offNlNosnap = 0;
+  private labelStackDepth = 0;
+  private vlanStackDepth = 0;
+  private regused = new Uint8Array(BPF_MEMWORDS);
+  private curreg = 0;
+  private noOptimize = false;
+  private readonly opts: GenOptions;
+
+  constructor(opts: GenOptions) {
+    this.opts = opts;
+    this.linktype = opts.linktype;
+    this.outermostlinktype = opts.linktype;
+    this.initLinktype();
+  }
+
+  // -- init_linktype() ------------------------------------------------------------------------
+  private initLinktype(): void {
+    const lt = this.linktype;
+    const set = (linktype: number, linkpl: number, nl: number, nosnap: number): void => {
+      this.offLinktype.constantPart = linktype >>> 0;
+      this.offLinkpl.constantPart = linkpl >>> 0;
+      this.offNl = nl;
+      this.offNlNosnap = nosnap;
+    };
+    switch (lt) {
+      case DLT.EN10MB: set(12, 14, 0, 3); break;
+      case DLT.NULL: case DLT.LOOP: set(0, 4, 0, 0); break;
+      case DLT.PPP: set(2, 4, 0, 0); break;
+      case DLT.RAW: case DLT.IPV4: case DLT.IPV6: set(OFFSET_NOT_SET, 0, 0, 0); break;
+      case DLT.LINUX_SLL: set(14, 16, 0, 0); break;
+      case DLT.LINUX_SLL2: set(0, 20, 0, 0); break;
+      default: err(`unknown data link type ${lt}`);
+    }
+    this.offOutermostlinkhdr = { ...this.offLinkhdr };
+  }
+
+  private dltDescr(lt = this.linktype): string { return DLT_DESCRIPTIONS[lt] ?? `DLT ${lt}`; }
+
+  // -- registers ----------------------------------------------------------------------------
+  private allocReg(): number {
+    let n = BPF_MEMWORDS;
+    while (--n >= 0) {
+      if (this.regused[this.curreg]) this.curreg = (this.curreg + 1) % BPF_MEMWORDS;
+      else { this.regused[this.curreg] = 1; return this.curreg; }
+    }
+    return err('too many registers needed to evaluate expression');
+  }
+  private freeReg(n: number): void { this.regused[n] = 0; }
+
+  // -- loads and comparisons ----------------------------------------------------------------
+  private genAbsOffsetVarpart(off: AbsOffset): Slist | null {
+    if (!off.isVariable) return null;
+    if (off.reg === -1) off.reg = this.allocReg();
+    return newStmt(BPF_LDX | BPF_MEM, off.reg);
+  }
+
+  private genLoadAbsoffsetrel(off: AbsOffset, offset: number, size: number): Slist {
+    const s = this.genAbsOffsetVarpart(off);
+    if (s) {
+      sappend(s, newStmt(BPF_LD | BPF_IND | size, off.constantPart + offset));
+      return s;
+    }
+    return newStmt(BPF_LD | BPF_ABS | size, off.constantPart + offset);
+  }
+
+  private genLoadA(offrel: OffRel, offset: number, size: number): Slist {
+    switch (offrel) {
+      case 'packet': return newStmt(BPF_LD | BPF_ABS | size, offset);
+      case 'linkhdr': return this.genLoadAbsoffsetrel(this.offLinkhdr, offset, size);
+      case 'prevlinkhdr': return this.genLoadAbsoffsetrel(this.offPrevlinkhdr, offset, size);
+      case 'llc': return this.genLoadAbsoffsetrel(this.offLinkpl, offset, size);
+      case 'prevmplshdr': return this.genLoadAbsoffsetrel(this.offLinkpl, this.offNl - 4 + offset, size);
+      case 'linkpl': return this.genLoadAbsoffsetrel(this.offLinkpl, this.offNl + offset, size);
+      case 'linkpl_nosnap': return this.genLoadAbsoffsetrel(this.offLinkpl, this.offNlNosnap + offset, size);
+      case 'linktype': return this.genLoadAbsoffsetrel(this.offLinktype, offset, size);
+      case 'tran_ipv4': {
+        const s = this.genLoadxIphdrlen();
+        sappend(s, newStmt(BPF_LD | BPF_IND | size, this.offLinkpl.constantPart + this.offNl + offset));
+        return s;
+      }
+      case 'tran_ipv6': return this.genLoadAbsoffsetrel(this.offLinkpl, this.offNl + 40 + offset, size);
+    }
+  }
+
+  private genLoadxIphdrlen(): Slist {
+    const s = this.genAbsOffsetVarpart(this.offLinkpl);
+    if (s) {
+      sappend(s, newStmt(BPF_LD | BPF_IND | BPF_B, this.offLinkpl.constantPart + this.offNl));
+      sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, 0xf));
+      sappend(s, newStmt(BPF_ALU | BPF_LSH | BPF_K, 2));
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_X));
+      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+      return s;
+    }
+    return newStmt(BPF_LDX | BPF_MSH | BPF_B, this.offLinkpl.constantPart + this.offNl);
+  }
+
+  private genNcmp(offrel: OffRel, offset: number, size: number, mask: number, jtype: number, reverse: boolean, v: number): Block {
+    const s = this.genLoadA(offrel, offset, size);
+    if ((mask >>> 0) !== 0xffffffff) sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, mask));
+    const b = newBlock(JMP(jtype), v);
+    b.stmts = s;
+    if (reverse && (jtype === BPF_JGT || jtype === BPF_JGE)) genNot(b);
+    return b;
+  }
+  private genCmp(o: OffRel, off: number, size: number, v: number): Block { return this.genNcmp(o, off, size, 0xffffffff, BPF_JEQ, false, v); }
+  private genCmpGt(o: OffRel, off: number, size: number, v: number): Block { return this.genNcmp(o, off, size, 0xffffffff, BPF_JGT, false, v); }
+  private genCmpGe(o: OffRel, off: number, size: number, v: number): Block { return this.genNcmp(o, off, size, 0xffffffff, BPF_JGE, false, v); }
+  private genCmpLt(o: OffRel, off: number, size: number, v: number): Block { return this.genNcmp(o, off, size, 0xffffffff, BPF_JGE, true, v); }
+  private genCmpLe(o: OffRel, off: number, size: number, v: number): Block { return this.genNcmp(o, off, size, 0xffffffff, BPF_JGT, true, v); }
+  private genMcmp(o: OffRel, off: number, size: number, v: number, mask: number): Block { return this.genNcmp(o, off, size, mask, BPF_JEQ, false, v); }
+
+  private genBcmp(offrel: OffRel, offset: number, size: number, v: Uint8Array): Block {
+    let b: Block | null = null;
+    const and = (tmp: Block): void => { if (b) genAnd(b, tmp); b = tmp; };
+    while (size >= 4) {
+      const p = size - 4;
+      and(this.genCmp(offrel, offset + size - 4, BPF_W, ((v[p] << 24) | (v[p + 1] << 16) | (v[p + 2] << 8) | v[p + 3]) >>> 0));
+      size -= 4;
+    }
+    while (size >= 2) {
+      const p = size - 2;
+      and(this.genCmp(offrel, offset + size - 2, BPF_H, (v[p] << 8) | v[p + 1]));
+      size -= 2;
+    }
+    if (size > 0) and(this.genCmp(offrel, offset, BPF_B, v[0]));
+    return b as unknown as Block;
+  }
+
+  private genUncond(rsense: boolean): Block {
+    const b = newBlock(JMP(BPF_JEQ));
+    b.stmts = newStmt(BPF_LD | BPF_IMM, rsense ? 0 : 1);
+    return b;
+  }
+  private genTrue(): Block { return this.genUncond(true); }
+  private genFalse(): Block { return this.genUncond(false); }
+
+  // -- link-layer types ---------------------------------------------------------------------
+  private genEtherLinktype(p: number): Block {
+    let b0: Block, b1: Block;
+    switch (p) {
+      case LLCSAP.ISONS: case LLCSAP.IP: case LLCSAP.NETBEUI:
+        b0 = this.genCmpGt('linktype', 0, BPF_H, ETHERMTU);
+        genNot(b0);
+        b1 = this.genCmp('llc', 0, BPF_H, (p << 8) | p);
+        genAnd(b0, b1);
+        return b1;
+      case LLCSAP.IPX:
+        b0 = this.genCmp('llc', 0, BPF_B, LLCSAP.IPX);
+        b1 = this.genCmp('llc', 0, BPF_H, 0xffff);
+        genOr(b0, b1);
+        b0 = this.genSnap(0x000000, ETHERTYPE.IPX);
+        genOr(b0, b1);
+        b0 = this.genCmpGt('linktype', 0, BPF_H, ETHERMTU);
+        genNot(b0);
+        genAnd(b0, b1);
+        b0 = this.genCmp('linktype', 0, BPF_H, ETHERTYPE.IPX);
+        genOr(b0, b1);
+        return b1;
+      case ETHERTYPE.ATALK: case ETHERTYPE.AARP:
+        b0 = this.genCmpGt('linktype', 0, BPF_H, ETHERMTU);
+        genNot(b0);
+        b1 = p === ETHERTYPE.ATALK ? this.genSnap(0x080007, ETHERTYPE.ATALK) : this.genSnap(0x000000, ETHERTYPE.AARP);
+        genAnd(b0, b1);
+        b0 = this.genCmp('linktype', 0, BPF_H, p);
+        genOr(b0, b1);
+        return b1;
+      default:
+        if (p <= ETHERMTU) {
+          b0 = this.genCmpGt('linktype', 0, BPF_H, ETHERMTU);
+          genNot(b0);
+          b1 = this.genCmp('linktype', 2, BPF_B, p);
+          genAnd(b0, b1);
+          return b1;
+        }
+        return this.genCmp('linktype', 0, BPF_H, p);
+    }
+  }
+
+  private genLinuxSllLinktype(p: number): Block {
+    let b0: Block, b1: Block;
+    switch (p) {
+      case LLCSAP.ISONS: case LLCSAP.IP: case LLCSAP.NETBEUI:
+        b0 = this.genCmp('linktype', 0, BPF_H, LINUX_SLL.P_802_2);
+        b1 = this.genCmp('llc', 0, BPF_H, (p << 8) | p);
+        genAnd(b0, b1);
+        return b1;
+      case LLCSAP.IPX:
+        b0 = this.genCmp('llc', 0, BPF_B, LLCSAP.IPX);
+        b1 = this.genSnap(0x000000, ETHERTYPE.IPX);
+        genOr(b0, b1);
+        b0 = this.genCmp('linktype', 0, BPF_H, LINUX_SLL.P_802_2);
+        genAnd(b0, b1);
+        b0 = this.genCmp('linktype', 0, BPF_H, LINUX_SLL.P_802_3);
+        genOr(b0, b1);
+        b0 = this.genCmp('linktype', 0, BPF_H, ETHERTYPE.IPX);
+        genOr(b0, b1);
+        return b1;
+      case ETHERTYPE.ATALK: case ETHERTYPE.AARP:
+        b0 = p === ETHERTYPE.ATALK ? this.genSnap(0x080007, ETHERTYPE.ATALK) : this.genSnap(0x000000, ETHERTYPE.AARP);
+        b1 = this.genCmp('linktype', 0, BPF_H, LINUX_SLL.P_802_2);
+        genAnd(b1, b0);
+        b1 = this.genCmp('linktype', 0, BPF_H, p);
+        genOr(b1, b0);
+        return b0;
+      default:
+        if (p <= ETHERMTU) {
+          b0 = this.genCmp('linktype', 0, BPF_H, LINUX_SLL.P_802_2);
+          b1 = this.genCmp('linkhdr', this.offLinkpl.constantPart, BPF_B, p);
+          genAnd(b0, b1);
+          return b1;
+        }
+        return this.genCmp('linktype', 0, BPF_H, p);
+    }
+  }
+
+  private genLoopbackLinktype(af: number): Block {
+    let v = af >>> 0;
+    if (this.linktype === DLT.NULL) {
+      if (this.opts.savefile && this.opts.swapped) v = (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+      // htonl() on a little-endian host.
+      v = (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
+    }
+    return this.genCmp('linkhdr', 0, BPF_W, v);
+  }
+
+  private genMplsLinktype(p: number): Block {
+    if (p === ETHERTYPE.IP || p === ETHERTYPE.IPV6) {
+      const b0 = this.genMcmp('linkpl', -2, BPF_B, 0x01, 0x01);
+      const b1 = this.genMcmp('linkpl', 0, BPF_B, p === ETHERTYPE.IP ? 0x40 : 0x60, 0xf0);
+      genAnd(b0, b1);
+      return b1;
+    }
+    return err('unsupported protocol over mpls');
+  }
+
+  /** gen_linktype() */
+  private genLinktype(p: number): Block {
+    if (this.labelStackDepth > 0) return this.genMplsLinktype(p);
+    switch (this.linktype) {
+      case DLT.EN10MB: return this.genEtherLinktype(p);
+      case DLT.LINUX_SLL: case DLT.LINUX_SLL2: return this.genLinuxSllLinktype(p);
+      case DLT.RAW:
+        if (p === ETHERTYPE.IP) return this.genMcmp('linkhdr', 0, BPF_B, 0x40, 0xf0);
+        if (p === ETHERTYPE.IPV6) return this.genMcmp('linkhdr', 0, BPF_B, 0x60, 0xf0);
+        return this.genFalse();
+      case DLT.IPV4: return p === ETHERTYPE.IP ? this.genTrue() : this.genFalse();
+      case DLT.IPV6: return p === ETHERTYPE.IPV6 ? this.genTrue() : this.genFalse();
+      case DLT.PPP: return this.genCmp('linktype', 0, BPF_H, PPP_TYPES[p] ?? p);
+      case DLT.NULL: case DLT.LOOP:
+        if (p === ETHERTYPE.IP) return this.genLoopbackLinktype(2);
+        if (p === ETHERTYPE.IPV6) {
+          if (this.opts.savefile) {
+            let b1 = this.genLoopbackLinktype(24);
+            let b0 = this.genLoopbackLinktype(28);
+            genOr(b1, b0);
+            b1 = b0;
+            b0 = this.genLoopbackLinktype(30);
+            genOr(b1, b0);
+            return b0;
+          }
+          return this.genLoopbackLinktype(10);
+        }
+        return this.genFalse();
+    }
+    return err(`unknown data link type ${this.linktype}`);
+  }
+
+  private genSnap(orgcode: number, ptype: number): Block {
+    const snap = Uint8Array.of(LLCSAP.SNAP, LLCSAP.SNAP, 0x03, (orgcode >> 16) & 0xff, (orgcode >> 8) & 0xff, orgcode & 0xff,
+      (ptype >> 8) & 0xff, ptype & 0xff);
+    return this.genBcmp('llc', 0, 8, snap);
+  }
+
+  // -- hosts ----------------------------------------------------------------------------------
+  private genHostop(addr: number, mask: number, dir: Dir, llProto: number, srcOff: number, dstOff: number): Block {
+    let offset: number;
+    switch (dir) {
+      case 'src': offset = srcOff; break;
+      case 'dst': offset = dstOff; break;
+      case 'and': {
+        const b0 = this.genHostop(addr, mask, 'src', llProto, srcOff, dstOff);
+        const b1 = this.genHostop(addr, mask, 'dst', llProto, srcOff, dstOff);
+        genAnd(b0, b1);
+        return b1;
+      }
+      case 'default': case 'or': {
+        const b0 = this.genHostop(addr, mask, 'src', llProto, srcOff, dstOff);
+        const b1 = this.genHostop(addr, mask, 'dst', llProto, srcOff, dstOff);
+        genOr(b0, b1);
+        return b1;
+      }
+      default: return this.badDirForAddress(dir);
+    }
+    const b0 = this.genLinktype(llProto);
+    const b1 = this.genMcmp('linkpl', offset, BPF_W, addr, mask);
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  private badDirForAddress(dir: Dir): never {
+    if (dir.startsWith('addr')) err(`'${dir}' and 'address${dir.slice(4)}' are not valid qualifiers for addresses other than 802.11 MAC addresses`);
+    return err(`'${dir}' is not a valid qualifier for addresses other than 802.11 MAC addresses`);
+  }
+
+  private genHostop6(addr: Uint8Array, mask: Uint8Array, dir: Dir, srcOff: number, dstOff: number): Block {
+    let offset: number;
+    switch (dir) {
+      case 'src': offset = srcOff; break;
+      case 'dst': offset = dstOff; break;
+      case 'and': case 'default': case 'or': {
+        const b0 = this.genHostop6(addr, mask, 'src', srcOff, dstOff);
+        const b1 = this.genHostop6(addr, mask, 'dst', srcOff, dstOff);
+        if (dir === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      }
+      default: return this.badDirForAddress(dir);
+    }
+    const w = (a: Uint8Array, i: number): number => ((a[4 * i] << 24) | (a[4 * i + 1] << 16) | (a[4 * i + 2] << 8) | a[4 * i + 3]) >>> 0;
+    const b1 = this.genMcmp('linkpl', offset + 12, BPF_W, w(addr, 3), w(mask, 3));
+    let b0 = this.genMcmp('linkpl', offset + 8, BPF_W, w(addr, 2), w(mask, 2));
+    genAnd(b0, b1);
+    b0 = this.genMcmp('linkpl', offset + 4, BPF_W, w(addr, 1), w(mask, 1));
+    genAnd(b0, b1);
+    b0 = this.genMcmp('linkpl', offset + 0, BPF_W, w(addr, 0), w(mask, 0));
+    genAnd(b0, b1);
+    b0 = this.genLinktype(ETHERTYPE.IPV6);
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  /** gen_host() */
+  private genHost(addr: number, mask: number, proto: Proto, dir: Dir, type: string): Block {
+    const typestr = type === 'net' ? 'net' : 'host';
+    switch (proto) {
+      case 'default': {
+        let b0 = this.genHost(addr, mask, 'ip', dir, type);
+        if (this.labelStackDepth === 0) {
+          const b1 = this.genHost(addr, mask, 'arp', dir, type);
+          genOr(b0, b1);
+          b0 = this.genHost(addr, mask, 'rarp', dir, type);
+          genOr(b1, b0);
+        }
+        return b0;
+      }
+      case 'link': return err(`link-layer modifier applied to ${typestr}`);
+      case 'ip': return this.genHostop(addr, mask, dir, ETHERTYPE.IP, 12, 16);
+      case 'rarp': return this.genHostop(addr, mask, dir, ETHERTYPE.REVARP, 14, 24);
+      case 'arp': return this.genHostop(addr, mask, dir, ETHERTYPE.ARP, 14, 24);
+      case 'ip6': return err(`'ip6' modifier applied to ip ${typestr}`);
+      case 'decnet': return err('decnet host filtering is not supported');
+      default: return err(`'${proto}' modifier applied to ${typestr}`);
+    }
+  }
+
+  private genHost6(addr: Uint8Array, mask: Uint8Array, proto: Proto, dir: Dir, type: string): Block {
+    const typestr = type === 'net' ? 'net' : 'host';
+    switch (proto) {
+      case 'default': case 'ip6': return this.genHostop6(addr, mask, dir, 8, 24);
+      case 'link': return err(`link-layer modifier applied to ${typestr}`);
+      case 'ip': return err(`'ip' modifier applied to ip6 ${typestr}`);
+      case 'arp': case 'rarp': return err(`'${proto}' modifier applied to ip6 ${typestr}`);
+      default: return err(`'${proto}' modifier applied to ${typestr}`);
+    }
+  }
+
+  private genEhostop(eaddr: Uint8Array, dir: Dir): Block {
+    switch (dir) {
+      case 'src': return this.genBcmp('linkhdr', 6, 6, eaddr);
+      case 'dst': return this.genBcmp('linkhdr', 0, 6, eaddr);
+      case 'and': case 'default': case 'or': {
+        const b0 = this.genEhostop(eaddr, 'src');
+        const b1 = this.genEhostop(eaddr, 'dst');
+        if (dir === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      }
+      default:
+        if (dir.startsWith('addr')) return err(`'${dir}' and 'address${dir.slice(4)}' are only supported on 802.11 with 802.11 headers`);
+        return err(`'${dir}' is only supported on 802.11 with 802.11 headers`);
+    }
+  }
+
+  // -- ports ----------------------------------------------------------------------------------
+  private genIpfrag(): Block {
+    const b = newBlock(JMP(BPF_JSET), 0x1fff);
+    b.stmts = this.genLoadA('linkpl', 6, BPF_H);
+    genNot(b);
+    return b;
+  }
+
+  private genPortatom(off: number, v: number): Block { return this.genCmp('tran_ipv4', off, BPF_H, v); }
+  private genPortatom6(off: number, v: number): Block { return this.genCmp('tran_ipv6', off, BPF_H, v); }
+
+  private dirPair(dir: Dir, src: () => Block, dst: () => Block, what: string): Block {
+    switch (dir) {
+      case 'src': return src();
+      case 'dst': return dst();
+      case 'and': { const t = src(); const b = dst(); genAnd(t, b); return b; }
+      case 'default': case 'or': { const t = src(); const b = dst(); genOr(t, b); return b; }
+      default:
+        if (dir.startsWith('addr')) return err(`'${dir}' and 'address${dir.slice(4)}' are not valid qualifiers for ${what}`);
+        return err(`'${dir}' is not a valid qualifier for ${what}`);
+    }
+  }
+
+  private genPortop(port: number, proto: number, dir: Dir): Block {
+    const tmp = this.genCmp('linkpl', 9, BPF_B, proto);
+    const b0 = this.genIpfrag();
+    genAnd(tmp, b0);
+    const b1 = this.dirPair(dir, () => this.genPortatom(0, port), () => this.genPortatom(2, port), 'ports');
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  private genPortop6(port: number, proto: number, dir: Dir): Block {
+    const b0 = this.genCmp('linkpl', 6, BPF_B, proto);
+    const b1 = this.dirPair(dir, () => this.genPortatom6(0, port), () => this.genPortatom6(2, port), 'ports');
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  private genPortAny(ll: number, ipProto: number, op: (p: number) => Block): Block {
+    const b0 = this.genLinktype(ll);
+    let b1: Block;
+    if (ipProto === PROTO_UNDEF) {
+      let tmp = op(IPPROTO.TCP);
+      b1 = op(IPPROTO.UDP);
+      genOr(tmp, b1);
+      tmp = op(IPPROTO.SCTP);
+      genOr(tmp, b1);
+    } else b1 = op(ipProto);
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  private genPort(port: number, ipProto: number, dir: Dir): Block {
+    return this.genPortAny(ETHERTYPE.IP, ipProto, (p) => this.genPortop(port, p, dir));
+  }
+  private genPort6(port: number, ipProto: number, dir: Dir): Block {
+    return this.genPortAny(ETHERTYPE.IPV6, ipProto, (p) => this.genPortop6(port, p, dir));
+  }
+
+  private genPortrangeatom(off: number, v1: number, v2: number, rel: 'tran_ipv4' | 'tran_ipv6'): Block {
+    if (v1 > v2) [v1, v2] = [v2, v1];
+    const b1 = this.genCmpGe(rel, off, BPF_H, v1);
+    const b2 = this.genCmpLe(rel, off, BPF_H, v2);
+    genAnd(b1, b2);
+    return b2;
+  }
+
+  private genPortrangeop(p1: number, p2: number, proto: number, dir: Dir): Block {
+    const tmp = this.genCmp('linkpl', 9, BPF_B, proto);
+    const b0 = this.genIpfrag();
+    genAnd(tmp, b0);
+    const b1 = this.dirPair(dir, () => this.genPortrangeatom(0, p1, p2, 'tran_ipv4'), () => this.genPortrangeatom(2, p1, p2, 'tran_ipv4'), 'port ranges');
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  private genPortrangeop6(p1: number, p2: number, proto: number, dir: Dir): Block {
+    const b0 = this.genCmp('linkpl', 6, BPF_B, proto);
+    const b1 = this.dirPair(dir, () => this.genPortrangeatom(0, p1, p2, 'tran_ipv6'), () => this.genPortrangeatom(2, p1, p2, 'tran_ipv6'), 'port ranges');
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  private genPortBoth(port: number, proto: number, dir: Dir): Block {
+    const b = this.genPort(port, proto, dir);
+    genOr(this.genPort6(port, proto, dir), b);
+    return b;
+  }
+
+  private genPortrangeBoth(p1: number, p2: number, proto: number, dir: Dir): Block {
+    const b = this.genPortAny(ETHERTYPE.IP, proto, (p) => this.genPortrangeop(p1, p2, p, dir));
+    genOr(this.genPortAny(ETHERTYPE.IPV6, proto, (p) => this.genPortrangeop6(p1, p2, p, dir)), b);
+    return b;
+  }
+
+  // -- protocols --------------------------------------------------------------------------
+  /** gen_proto() */
+  private genProto(v: number, proto: Proto, dir: Dir): Block {
+    if (dir !== 'default') return err("direction applied to 'proto'");
+    let b0: Block, b1: Block, b2: Block;
+    switch (proto) {
+      case 'default':
+        b0 = this.genProto(v, 'ip', dir);
+        b1 = this.genProto(v, 'ip6', dir);
+        genOr(b0, b1);
+        return b1;
+      case 'link': return this.genLinktype(v);
+      case 'ip':
+        b0 = this.genLinktype(ETHERTYPE.IP);
+        b1 = this.genCmp('linkpl', 9, BPF_B, v);
+        genAnd(b0, b1);
+        return b1;
+      case 'ip6':
+        b0 = this.genLinktype(ETHERTYPE.IPV6);
+        b2 = this.genCmp('linkpl', 6, BPF_B, IPPROTO.FRAGMENT);
+        b1 = this.genCmp('linkpl', 40, BPF_B, v);
+        genAnd(b2, b1);
+        b2 = this.genCmp('linkpl', 6, BPF_B, v);
+        genOr(b2, b1);
+        genAnd(b0, b1);
+        return b1;
+      case 'iso':
+        b0 = this.genLinktype(LLCSAP.ISONS);
+        b1 = this.genCmp('linkpl_nosnap', 0, BPF_B, v);
+        genAnd(b0, b1);
+        return b1;
+      case 'isis':
+        b0 = this.genProto(ISO.ISIS, 'iso', 'default');
+        b1 = this.genCmp('linkpl_nosnap', 4, BPF_B, v);
+        genAnd(b0, b1);
+        return b1;
+      case 'arp': case 'rarp': return err(`${proto} does not encapsulate another protocol`);
+      default: return err(`'${proto} proto' is bogus`);
+    }
+  }
+
+  /** gen_proto_abbrev() */
+  private genProtoAbbrev(proto: Proto): Block {
+    let b0: Block, b1: Block;
+    switch (proto) {
+      case 'sctp': return this.genProto(IPPROTO.SCTP, 'default', 'default');
+      case 'tcp': return this.genProto(IPPROTO.TCP, 'default', 'default');
+      case 'udp': return this.genProto(IPPROTO.UDP, 'default', 'default');
+      case 'icmp': return this.genProto(IPPROTO.ICMP, 'ip', 'default');
+      case 'igmp': return this.genProto(IPPROTO.IGMP, 'ip', 'default');
+      case 'igrp': return this.genProto(IPPROTO.IGRP, 'ip', 'default');
+      case 'pim': return this.genProto(IPPROTO.PIM, 'default', 'default');
+      case 'vrrp': case 'carp': return this.genProto(IPPROTO.VRRP, 'ip', 'default');
+      case 'ip': return this.genLinktype(ETHERTYPE.IP);
+      case 'arp': return this.genLinktype(ETHERTYPE.ARP);
+      case 'rarp': return this.genLinktype(ETHERTYPE.REVARP);
+      case 'link': return err('link layer applied in wrong context');
+      case 'atalk': return this.genLinktype(ETHERTYPE.ATALK);
+      case 'aarp': return this.genLinktype(ETHERTYPE.AARP);
+      case 'decnet': return this.genLinktype(ETHERTYPE.DN);
+      case 'sca': return this.genLinktype(ETHERTYPE.SCA);
+      case 'lat': return this.genLinktype(ETHERTYPE.LAT);
+      case 'mopdl': return this.genLinktype(ETHERTYPE.MOPDL);
+      case 'moprc': return this.genLinktype(ETHERTYPE.MOPRC);
+      case 'ip6': return this.genLinktype(ETHERTYPE.IPV6);
+      case 'icmp6': return this.genProto(IPPROTO.ICMPV6, 'ip6', 'default');
+      case 'ah': return this.genProto(IPPROTO.AH, 'default', 'default');
+      case 'esp': return this.genProto(IPPROTO.ESP, 'default', 'default');
+      case 'iso': return this.genLinktype(LLCSAP.ISONS);
+      case 'esis': return this.genProto(ISO.ESIS, 'iso', 'default');
+      case 'isis': return this.genProto(ISO.ISIS, 'iso', 'default');
+      case 'l1':
+        b0 = this.genProto(ISIS_PDU.L1_LAN_IIH, 'isis', 'default');
+        b1 = this.genProto(ISIS_PDU.PTP_IIH, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L1_LSP, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L1_CSNP, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L1_PSNP, 'isis', 'default');
+        genOr(b0, b1);
+        return b1;
+      case 'l2':
+        b0 = this.genProto(ISIS_PDU.L2_LAN_IIH, 'isis', 'default');
+        b1 = this.genProto(ISIS_PDU.PTP_IIH, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L2_LSP, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L2_CSNP, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L2_PSNP, 'isis', 'default');
+        genOr(b0, b1);
+        return b1;
+      case 'iih':
+        b0 = this.genProto(ISIS_PDU.L1_LAN_IIH, 'isis', 'default');
+        b1 = this.genProto(ISIS_PDU.L2_LAN_IIH, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.PTP_IIH, 'isis', 'default');
+        genOr(b0, b1);
+        return b1;
+      case 'lsp':
+        b0 = this.genProto(ISIS_PDU.L1_LSP, 'isis', 'default');
+        b1 = this.genProto(ISIS_PDU.L2_LSP, 'isis', 'default');
+        genOr(b0, b1);
+        return b1;
+      case 'snp':
+        b0 = this.genProto(ISIS_PDU.L1_CSNP, 'isis', 'default');
+        b1 = this.genProto(ISIS_PDU.L2_CSNP, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L1_PSNP, 'isis', 'default');
+        genOr(b0, b1);
+        b0 = this.genProto(ISIS_PDU.L2_PSNP, 'isis', 'default');
+        genOr(b0, b1);
+        return b1;
+      case 'csnp':
+        b0 = this.genProto(ISIS_PDU.L1_CSNP, 'isis', 'default');
+        b1 = this.genProto(ISIS_PDU.L2_CSNP, 'isis', 'default');
+        genOr(b0, b1);
+        return b1;
+      case 'psnp':
+        b0 = this.genProto(ISIS_PDU.L1_PSNP, 'isis', 'default');
+        b1 = this.genProto(ISIS_PDU.L2_PSNP, 'isis', 'default');
+        genOr(b0, b1);
+        return b1;
+      case 'clnp': return this.genProto(ISO.CLNP, 'iso', 'default');
+      case 'stp': return this.genLinktype(LLCSAP['8021D']);
+      case 'ipx': return this.genLinktype(LLCSAP.IPX);
+      case 'netbeui': return this.genLinktype(LLCSAP.NETBEUI);
+      case 'radio': return err("'radio' is not a valid protocol type");
+      default: return err(`unknown protocol '${proto}'`);
+    }
+  }
+
+  private lookupProto(name: string, proto: Proto): number {
+    switch (proto) {
+      case 'default': case 'ip': case 'ip6': {
+        const v = IP_PROTOCOLS[name];
+        if (v === undefined) err(`unknown ip proto '${name}'`);
+        return v;
+      }
+      case 'link': {
+        const v = EPROTO_DB[name] ?? LLC_DB[name];
+        if (v === undefined) err(`unknown ether proto '${name}'`);
+        return v;
+      }
+      case 'iso':
+        if (name === 'esis') return ISO.ESIS;
+        if (name === 'isis') return ISO.ISIS;
+        if (name === 'clnp') return ISO.CLNP;
+        return err(`unknown osi proto '${name}'`);
+      default: return PROTO_UNDEF;
+    }
+  }
+
+  // -- identifiers ------------------------------------------------------------------------
+  private checkPortProto(proto: Proto, what: string): number {
+    if (proto === 'udp') return IPPROTO.UDP;
+    if (proto === 'tcp') return IPPROTO.TCP;
+    if (proto === 'sctp') return IPPROTO.SCTP;
+    if (proto === 'default') return PROTO_UNDEF;
+    return err(`illegal qualifier of '${what}'`);
+  }
+
+  /** gen_scode() */
+  private genScode(name: string, q: Qual, pos: number): Block {
+    const { proto, dir } = q;
+    switch (q.addr) {
+      case 'net': return err(`unknown network '${name}'`, pos);
+      case 'default': case 'host':
+        if (proto === 'link') return err(`unknown ether host '${name}'`, pos);
+        if (proto === 'decnet') return err(`unknown decnet host name '${name}'\n`, pos);
+        return err(`unknown host '${name}'`, pos);
+      case 'port': {
+        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err("illegal qualifier of 'port'", pos);
+        const r = nametoport(name);
+        if (!r) return err(`unknown port '${name}'`, pos);
+        let realProto = r.proto;
+        const want = { udp: IPPROTO.UDP, tcp: IPPROTO.TCP, sctp: IPPROTO.SCTP }[proto as 'udp'];
+        if (want !== undefined) {
+          if (realProto !== PROTO_UNDEF && realProto !== want) err(`port '${name}' is ${realProto === IPPROTO.TCP ? 'tcp' : realProto === IPPROTO.UDP ? 'udp' : 'sctp'}`, pos);
+          realProto = want;
+        }
+        return this.genPortBoth(r.port, realProto, dir);
+      }
+      case 'portrange': {
+        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err("illegal qualifier of 'portrange'", pos);
+        const r = nametoportrange(name);
+        if (!r) return err(`unknown port in range '${name}'`, pos);
+        let realProto = r.proto;
+        const want = { udp: IPPROTO.UDP, tcp: IPPROTO.TCP, sctp: IPPROTO.SCTP }[proto as 'udp'];
+        if (want !== undefined) {
+          if (realProto !== PROTO_UNDEF && realProto !== want) err(`port in range '${name}' is ${realProto === IPPROTO.TCP ? 'tcp' : 'udp'}`, pos);
+          realProto = want;
+        }
+        if (r.p1 > 65535) err(`illegal port number ${r.p1} > 65535`, pos);
+        if (r.p2 > 65535) err(`illegal port number ${r.p2} > 65535`, pos);
+        return this.genPortrangeBoth(r.p1, r.p2, realProto, dir);
+      }
+      case 'gateway': return err(`unknown host '${name}'`, pos);
+      case 'proto': {
+        const rp = this.lookupProto(name, proto);
+        if (rp >= 0) return this.genProto(rp, proto, dir);
+        return err(`unknown protocol: ${name}`, pos);
+      }
+      case 'protochain': {
+        const rp = this.lookupProto(name, proto);
+        if (rp >= 0) return this.genProtochain(rp, proto);
+        return err(`unknown protocol: ${name}`, pos);
+      }
+      default: return err('syntax error in filter expression', pos);
+    }
+  }
+
+  /** gen_ncode(): a number (s undefined) or a dotted address string. */
+  private genNcode(s: string | undefined, v: number, q: Qual, pos: number): Block {
+    const { proto, dir } = q;
+    let vlen: number;
+    if (s === undefined) vlen = 32;
+    else {
+      const r = atoin(s);
+      if (!r) return err(`invalid IPv4 address '${s}'`, pos);
+      [v, vlen] = r;
+    }
+    switch (q.addr) {
+      case 'default': case 'host': case 'net': {
+        if (proto === 'decnet') return err('decnet host filtering is not supported', pos);
+        if (proto === 'link') return err('illegal link layer address', pos);
+        let mask = 0xffffffff;
+        if (s === undefined && q.addr === 'net') {
+          while (v && (v & 0xff000000) === 0) { v = (v << 8) >>> 0; mask = (mask << 8) >>> 0; }
+        } else {
+          v = shl32(v, 32 - vlen);
+          mask = shl32(mask, 32 - vlen);
+        }
+        return this.genHost(v >>> 0, mask >>> 0, proto, dir, q.addr);
+      }
+      case 'port': {
+        const p = this.checkPortProto(proto, 'port');
+        if (v > 65535) err(`illegal port number ${v} > 65535`, pos);
+        return this.genPortBoth(v, p, dir);
+      }
+      case 'portrange': {
+        const p = this.checkPortProto(proto, 'portrange');
+        if (v > 65535) err(`illegal port number ${v} > 65535`, pos);
+        return this.genPortrangeBoth(v, v, p, dir);
+      }
+      case 'gateway': return err("'gateway' requires a name", pos);
+      case 'proto': return this.genProto(v, proto, dir);
+      case 'protochain': return this.genProtochain(v, proto);
+      default: return err('syntax error in filter expression', pos);
+    }
+  }
+
+  /** gen_mcode() */
+  private genMcode(s1: string, s2: string | undefined, masklen: number, q: Qual, pos: number): Block {
+    const r = atoin(s1);
+    if (!r) return err(`invalid IPv4 address '${s1}'`, pos);
+    const n = shl32(r[0], 32 - r[1]);
+    let m: number;
+    if (s2 !== undefined) {
+      const r2 = atoin(s2);
+      if (!r2) return err(`invalid IPv4 address '${s2}'`, pos);
+      m = shl32(r2[0], 32 - r2[1]);
+      if ((n & ~m) !== 0) err(`non-network bits set in "${s1} mask ${s2}"`, pos);
+    } else {
+      if (masklen > 32) err('mask length must be <= 32', pos);
+      m = masklen === 0 ? 0 : shl32(0xffffffff, 32 - masklen);
+      if ((n & ~m) !== 0) err(`non-network bits set in "${s1}/${masklen}"`, pos);
+    }
+    if (q.addr === 'net') return this.genHost(n, m, q.proto, q.dir, q.addr);
+    return err('Mask syntax for networks only', pos);
+  }
+
+  /** gen_mcode6() */
+  private genMcode6(s: string, masklen: number, q: Qual, pos: number): Block {
+    const addr = parseIPv6(s);
+    if (!addr) return err(`invalid ip6 address ${s}`, pos);
+    if (masklen > 128) err('mask length must be <= 128', pos);
+    const mask = new Uint8Array(16);
+    mask.fill(0xff, 0, masklen >> 3);
+    if (masklen % 8) mask[masklen >> 3] = (0xff << (8 - (masklen % 8))) & 0xff;
+    for (let i = 0; i < 16; i++) if (addr[i] & ~mask[i]) err(`non-network bits set in "${s}/${masklen}"`, pos);
+    switch (q.addr) {
+      case 'default': case 'host':
+        if (masklen !== 128) err('Mask syntax for networks only', pos);
+        return this.genHost6(addr, mask, q.proto, q.dir, q.addr);
+      case 'net': return this.genHost6(addr, mask, q.proto, q.dir, q.addr);
+      default: return err('invalid qualifier against IPv6 address', pos);
+    }
+  }
+
+  /** gen_ecode() */
+  private genEcode(s: string, q: Qual, pos: number): Block {
+    if ((q.addr === 'host' || q.addr === 'default') && q.proto === 'link') {
+      if (this.linktype !== DLT.EN10MB) {
+        return err('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel', pos);
+      }
+      return this.genEhostop(etherAton(s), q.dir);
+    }
+    return err('ethernet address used in non-ether expression', pos);
+  }
+
+  private genId(id: IdNode): Block {
+    switch (id.k) {
+      case 'name': return this.genScode(id.name, id.q, id.pos);
+      case 'num': return this.genNcode(undefined, id.v >>> 0, id.q, id.pos);
+      case 'hid': return this.genNcode(id.text, 0, id.q, id.pos);
+      case 'hidlen': return this.genMcode(id.text, undefined, id.len, id.q, id.pos);
+      case 'hidmask': return this.genMcode(id.text, id.mask, 0, id.q, id.pos);
+      case 'hid6': return this.genMcode6(id.text, id.len, id.q, id.pos);
+      case 'eid': return this.genEcode(id.text, id.q, id.pos);
+      case 'aid': return err('aid supported only on ARCnet', id.pos);
+    }
+  }
+
+  // -- protochain (gen_protochain()) ---------------------------------------------------------
+  private genProtochain(v: number, proto: Proto): Block {
+    let b: Block;
+    switch (proto) {
+      case 'default':
+        b = this.genProtochain(v, 'ip');
+        genOr(b, this.genProtochain(v, 'ip6'));
+        return this.lastOr;
+      case 'ip': case 'ip6': break;
+      default: return err('bad protocol applied for \'protochain\'');
+    }
+    return err("'protochain' is not supported");
+  }
+  private lastOr!: Block;
+
+  // -- arithmetic (gen_loadi, gen_load, gen_arth, gen_relation ...) ----------------------------
+  private xferToX(a: ArthVal): Slist { return newStmt(BPF_LDX | BPF_MEM, a.regno); }
+  private xferToA(a: ArthVal): Slist { return newStmt(BPF_LD | BPF_MEM, a.regno); }
+
+  private genLoadi(val: number): ArthVal {
+    const reg = this.allocReg();
+    const s = newStmt(BPF_LD | BPF_IMM, val);
+    s.next = newStmt(BPF_ST, reg);
+    return { s, regno: reg, b: null };
+  }
+
+  private genLoadlen(): ArthVal {
+    const reg = this.allocReg();
+    const s = newStmt(BPF_LD | BPF_LEN);
+    s.next = newStmt(BPF_ST, reg);
+    return { s, regno: reg, b: null };
+  }
+
+  private genLoad(proto: Proto, inst: ArthVal, size: number): ArthVal {
+    const regno = this.allocReg();
+    this.freeReg(inst.regno);
+    let sz: number;
+    switch (size) {
+      case 1: sz = BPF_B; break;
+      case 2: sz = BPF_H; break;
+      case 4: sz = BPF_W; break;
+      default: return err('data size must be 1, 2, or 4');
+    }
+    const indexed = (off: AbsOffset, k: number): void => {
+      let s = this.genAbsOffsetVarpart(off);
+      if (s) {
+        sappend(s, this.xferToA(inst));
+        sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_X));
+        sappend(s, newStmt(BPF_MISC | BPF_TAX));
+      } else s = this.xferToX(inst);
+      sappend(s, newStmt(BPF_LD | BPF_IND | sz, k));
+      sappend(inst.s, s);
+    };
+    switch (proto) {
+      case 'radio': return err('radio headers are not supported on this link type');
+      case 'link':
+        indexed(this.offLinkhdr, this.offLinkhdr.constantPart);
+        break;
+      case 'ip': case 'arp': case 'rarp': case 'atalk': case 'decnet': case 'sca': case 'lat': case 'moprc': case 'mopdl': case 'ip6': {
+        indexed(this.offLinkpl, this.offLinkpl.constantPart + this.offNl);
+        const b = this.genProtoAbbrev(proto);
+        if (inst.b) genAnd(inst.b, b);
+        inst.b = b;
+        break;
+      }
+      case 'sctp': case 'tcp': case 'udp': case 'icmp': case 'igmp': case 'igrp': case 'pim': case 'vrrp': case 'carp': {
+        const s = this.genLoadxIphdrlen();
+        sappend(s, this.xferToA(inst));
+        sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_X));
+        sappend(s, newStmt(BPF_MISC | BPF_TAX));
+        sappend(s, newStmt(BPF_LD | BPF_IND | sz, this.offLinkpl.constantPart + this.offNl));
+        sappend(inst.s, s);
+        const b = this.genIpfrag();
+        genAnd(this.genProtoAbbrev(proto), b);
+        if (inst.b) genAnd(inst.b, b);
+        genAnd(this.genProtoAbbrev('ip'), b);
+        inst.b = b;
+        break;
+      }
+      case 'icmp6': {
+        let b = this.genProtoAbbrev('ip6');
+        if (inst.b) genAnd(inst.b, b);
+        inst.b = b;
+        b = this.genCmp('linkpl', 6, BPF_B, IPPROTO.ICMPV6);
+        if (inst.b) genAnd(inst.b, b);
+        inst.b = b;
+        indexed(this.offLinkpl, this.offLinkpl.constantPart + this.offNl + 40);
+        break;
+      }
+      default: return err(`'${proto}' does not support the index operation`);
+    }
+    inst.regno = regno;
+    sappend(inst.s, newStmt(BPF_ST, regno));
+    return inst;
+  }
+
+  private genArth(code: number, a0: ArthVal, a1: ArthVal): ArthVal {
+    if (code === BPF_DIV) {
+      if (a1.s.s.code === (BPF_LD | BPF_IMM) && a1.s.s.k === 0) err('division by zero');
+    } else if (code === BPF_MOD) {
+      if (a1.s.s.code === (BPF_LD | BPF_IMM) && a1.s.s.k === 0) err('modulus by zero');
+    } else if (code === BPF_LSH || code === BPF_RSH) {
+      if (a1.s.s.code === (BPF_LD | BPF_IMM) && a1.s.s.k > 31) err('shift by more than 31 bits');
+    }
+    const s0 = this.xferToX(a1);
+    const s1 = this.xferToA(a0);
+    sappend(s1, newStmt(BPF_ALU | BPF_X | code));
+    sappend(s0, s1);
+    sappend(a1.s, s0);
+    sappend(a0.s, a1.s);
+    this.freeReg(a0.regno);
+    this.freeReg(a1.regno);
+    const st = newStmt(BPF_ST);
+    a0.regno = st.s.k = this.allocReg();
+    sappend(a0.s, st);
+    if (a0.b) { if (a1.b) { genAnd(a0.b, a1.b); a0.b = a1.b; } } else a0.b = a1.b;
+    return a0;
+  }
+
+  private genNeg(a: ArthVal): ArthVal {
+    sappend(a.s, this.xferToA(a));
+    sappend(a.s, newStmt(BPF_ALU | BPF_NEG));
+    sappend(a.s, newStmt(BPF_ST, a.regno));
+    return a;
+  }
+
+  private genArthNode(a: Arth): ArthVal {
+    switch (a.k) {
+      case 'num': return this.genLoadi(a.v);
+      case 'len': return this.genLoadlen();
+      case 'load': return this.genLoad(a.proto, this.genArthNode(a.index), a.size);
+      case 'neg': return this.genNeg(this.genArthNode(a.a));
+      case 'bin': {
+        const x = this.genArthNode(a.a);
+        const y = this.genArthNode(a.b);
+        const op = { '+': BPF_ADD, '-': BPF_SUB, '*': BPF_MUL, '/': BPF_DIV, '%': BPF_MOD, '&': BPF_AND, '|': BPF_OR, '^': BPF_XOR, '<<': BPF_LSH, '>>': BPF_RSH }[a.op];
+        return this.genArth(op, x, y);
+      }
+    }
+  }
+
+  private genRelation(code: number, a0: ArthVal, a1: ArthVal, reversed: boolean): Block {
+    const s0 = this.xferToX(a1);
+    const s1 = this.xferToA(a0);
+    let b: Block;
+    if (code === BPF_JEQ) {
+      sappend(s1, newStmt(BPF_ALU | BPF_SUB | BPF_X));
+      b = newBlock(JMP(code));
+    } else b = newBlock(BPF_JMP | code | BPF_X);
+    if (reversed) genNot(b);
+    sappend(s0, s1);
+    sappend(a1.s, s0);
+    sappend(a0.s, a1.s);
+    b.stmts = a0.s;
+    this.freeReg(a0.regno);
+    this.freeReg(a1.regno);
+    let tmp: Block | null;
+    if (a0.b) {
+      if (a1.b) { genAnd(a0.b, a1.b); tmp = a1.b; } else tmp = a0.b;
+    } else tmp = a1.b;
+    if (tmp) genAnd(tmp, b);
+    return b;
+  }
+
+  // -- other primitives ---------------------------------------------------------------------
+  private genLen(jmp: number, n: number): Block {
+    const b = newBlock(JMP(jmp), n);
+    b.stmts = newStmt(BPF_LD | BPF_LEN);
+    return b;
+  }
+
+  private genByteop(op: string, idx: number, val: number): Block {
+    switch (op) {
+      case '=': return this.genCmp('linkhdr', idx, BPF_B, val);
+      case '<': return this.genCmpLt('linkhdr', idx, BPF_B, val);
+      case '>': return this.genCmpGt('linkhdr', idx, BPF_B, val);
+    }
+    const s = newStmt(BPF_ALU | (op === '|' ? BPF_OR : BPF_AND) | BPF_K, val);
+    const b = newBlock(JMP(BPF_JEQ));
+    b.stmts = s;
+    genNot(b);
+    return b;
+  }
+
+  private genBroadcast(proto: Proto): Block {
+    switch (proto) {
+      case 'default': case 'link':
+        if (this.linktype === DLT.EN10MB) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
+        return err('not a broadcast link');
+      case 'ip': {
+        if ((this.opts.netmask >>> 0) === 0xffffffff) err("netmask not known, so 'ip broadcast' not supported");
+        const b0 = this.genLinktype(ETHERTYPE.IP);
+        const hostmask = ~this.opts.netmask >>> 0;
+        const b1 = this.genMcmp('linkpl', 16, BPF_W, 0, hostmask);
+        const b2 = this.genMcmp('linkpl', 16, BPF_W, hostmask, hostmask);
+        genOr(b1, b2);
+        genAnd(b0, b2);
+        return b2;
+      }
+    }
+    return err('only link-layer/IP broadcast filters supported');
+  }
+
+  private genMulticast(proto: Proto): Block {
+    switch (proto) {
+      case 'default': case 'link':
+        if (this.linktype === DLT.EN10MB) {
+          const b0 = newBlock(JMP(BPF_JSET), 1);
+          b0.stmts = this.genLoadA('linkhdr', 0, BPF_B);
+          return b0;
+        }
+        break;
+      case 'ip': {
+        const b0 = this.genLinktype(ETHERTYPE.IP);
+        const b1 = this.genCmpGe('linkpl', 16, BPF_B, 224);
+        genAnd(b0, b1);
+        return b1;
+      }
+      case 'ip6': {
+        const b0 = this.genLinktype(ETHERTYPE.IPV6);
+        const b1 = this.genCmp('linkpl', 24, BPF_B, 255);
+        genAnd(b0, b1);
+        return b1;
+      }
+      default: return err('only IP multicast filters supported on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
+    }
+    return err('link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
+  }
+
+  private genInbound(out: boolean): Block {
+    let b0: Block;
+    switch (this.linktype) {
+      case DLT.LINUX_SLL: b0 = this.genCmp('linkhdr', 0, BPF_H, LINUX_SLL.OUTGOING); break;
+      case DLT.LINUX_SLL2: b0 = this.genCmp('linkhdr', 10, BPF_B, LINUX_SLL.OUTGOING); break;
+      default:
+        if (this.opts.savefile) err(`inbound/outbound not supported on ${this.dltDescr()} when reading savefiles`);
+        b0 = this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0, BPF_H, 4);
+    }
+    if (!out) genNot(b0);
+    return b0;
+  }
+
+  private genIfindex(v: number): Block {
+    if (this.linktype === DLT.LINUX_SLL2) return this.genCmp('linkhdr', 4, BPF_W, v);
+    if (this.opts.savefile) err(`ifindex not supported on ${this.dltDescr()} when reading savefiles`);
+    return this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_IFINDEX) >>> 0, BPF_W, v);
+  }
+
+  private genVlan(v: number | undefined): Block {
+    if (this.labelStackDepth > 0) err('no VLAN match after MPLS');
+    if (this.linktype !== DLT.EN10MB) err(`no VLAN support for ${this.dltDescr()}`);
+    let b0 = this.genLinktype(ETHERTYPE['8021Q']);
+    let b1 = this.genLinktype(ETHERTYPE['8021AD']);
+    genOr(b0, b1);
+    b0 = b1;
+    b1 = this.genLinktype(ETHERTYPE['8021QINQ']);
+    genOr(b0, b1);
+    b0 = b1;
+    if (v !== undefined) {
+      if (v > 0x0fff) err(`VLAN tag ${v} greater than maximum 4095`);
+      b1 = this.genMcmp('linkpl', 0, BPF_H, v, 0x0fff);
+      genAnd(b0, b1);
+      b0 = b1;
+    }
+    this.offLinkpl.constantPart += 4;
+    this.offLinktype.constantPart += 4;
+    this.vlanStackDepth++;
+    return b0;
+  }
+
+  private genMpls(v: number | undefined): Block {
+    let b0: Block;
+    if (this.labelStackDepth > 0) b0 = this.genMcmp('prevmplshdr', 2, BPF_B, 0, 0x01);
+    else if (this.linktype === DLT.EN10MB) b0 = this.genLinktype(ETHERTYPE.MPLS);
+    else if (this.linktype === DLT.PPP) b0 = this.genLinktype(PPP_MPLS_UCAST);
+    else return err(`no MPLS support for ${this.dltDescr()}`);
+    if (v !== undefined) {
+      if (v > 0xfffff) err(`MPLS label ${v} greater than maximum 1048575`);
+      const b1 = this.genMcmp('linkpl', 0, BPF_W, (v << 12) >>> 0, 0xfffff000);
+      genAnd(b0, b1);
+      b0 = b1;
+    }
+    this.offNlNosnap += 4;
+    this.offNl += 4;
+    this.labelStackDepth++;
+    return b0;
+  }
+
+  private genPppoes(v: number | undefined): Block {
+    let b0 = this.genLinktype(ETHERTYPE.PPPOES);
+    if (v !== undefined) {
+      if (v > 0xffff) err(`PPPoE session number ${v} greater than maximum 65535`);
+      const b1 = this.genMcmp('linkpl', 2, BPF_H, v, 0xffff);
+      genAnd(b0, b1);
+      b0 = b1;
+    }
+    this.prevlinktype = this.linktype;
+    this.offPrevlinkhdr = { ...this.offLinkhdr };
+    this.linktype = DLT.PPP;
+    this.offLinkhdr = { isVariable: this.offLinkpl.isVariable, constantPart: this.offLinkpl.constantPart + this.offNl + 6, reg: this.offLinkpl.reg };
+    this.offLinktype = { ...this.offLinkhdr };
+    this.offLinkpl = { ...this.offLinkpl, constantPart: this.offLinkhdr.constantPart + 2 };
+    this.offNl = 0;
+    this.offNlNosnap = 0;
+    return b0;
+  }
+
+  // -- driver -------------------------------------------------------------------------------
+  gen(n: FilterNode): Block {
+    switch (n.k) {
+      case 'and': case 'or': {
+        const b0 = this.gen(n.l);
+        const b1 = this.gen(n.r);
+        if (n.k === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      }
+      case 'not': { const b = this.gen(n.e); genNot(b); return b; }
+      case 'id': return this.genId(n.id);
+      case 'pname': return this.genProtoAbbrev(n.proto);
+      case 'rel': {
+        const a0 = this.genArthNode(n.a);
+        const a1 = this.genArthNode(n.b);
+        const code = n.op === '>' || n.op === '<=' ? BPF_JGT : n.op === '>=' || n.op === '<' ? BPF_JGE : BPF_JEQ;
+        return this.genRelation(code, a0, a1, n.op === '<=' || n.op === '<' || n.op === '!=');
+      }
+      case 'broadcast': return this.genBroadcast(n.proto);
+      case 'multicast': return this.genMulticast(n.proto);
+      case 'less': { const b = this.genLen(BPF_JGT, n.v); genNot(b); return b; }
+      case 'greater': return this.genLen(BPF_JGE, n.v);
+      case 'byte': return this.genByteop(n.op, n.idx, n.v);
+      case 'inbound': return this.genInbound(false);
+      case 'outbound': return this.genInbound(true);
+      case 'ifindex': return this.genIfindex(n.v);
+      case 'vlan': return this.genVlan(n.v);
+      case 'mpls': return this.genMpls(n.v);
+      case 'pppoed': return this.genLinktype(ETHERTYPE.PPPOED);
+      case 'pppoes': return this.genPppoes(n.v);
+      case 'geneve': case 'vxlan': return err(`'${n.k}' is not supported yet`, n.pos);
+      case 'llc': return err("'llc' is not supported yet", n.pos);
+    }
+  }
+
+  /** finish_parse(): attach the accept and reject returns. */
+  finish(p: Block | undefined): GenResult {
+    if (!p) return { root: newBlock(BPF_RET | BPF_K, this.opts.snaplen), noOptimize: this.noOptimize };
+    backpatch(p, newBlock(BPF_RET | BPF_K, this.opts.snaplen));
+    p.sense = !p.sense;
+    backpatch(p, newBlock(BPF_RET | BPF_K, 0));
+    return { root: p.head, noOptimize: this.noOptimize };
+  }
+}
+
+export { BPF_RET };

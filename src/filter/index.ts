@@ -1,0 +1,57 @@
+/*
+ * pcap_compile() for bpfkit: expression -> classic BPF, optimized or not, for one link type.
+ * Browser-safe (no node:* imports). Errors are FilterError with libpcap's message text.
+ */
+import type { CInsn } from '../cbpf/insn.js';
+import { BPF_K, BPF_RET } from '../cbpf/insn.js';
+import { FilterError } from './errors.js';
+import { CodeGen, DLT, DLT_NAMES, LINKTYPE_TO_DLT } from './gencode.js';
+import { bpfOptimize, icodeToFcode } from './optimize.js';
+import { parseFilter } from './parser.js';
+
+export { FilterError } from './errors.js';
+export { parseFilter } from './parser.js';
+export { DLT, DLT_NAMES } from './gencode.js';
+
+export const PCAP_NETMASK_UNKNOWN = 0xffffffff;
+
+export interface CompileOptions {
+  /** DLT_ value (see DLT) or a name (EN10MB, RAW, ...). Default EN10MB. */
+  linktype?: number | string;
+  /** Default 262144 (tcpdump's). */
+  snaplen?: number;
+  /** Default true. */
+  optimize?: boolean;
+  /** Default PCAP_NETMASK_UNKNOWN. */
+  netmask?: number;
+  /** Compile for reading a savefile (libpcap's rfile != NULL). */
+  savefile?: boolean;
+  swapped?: boolean;
+}
+
+/** Resolve a -y name or number (also savefile LINKTYPE_ values) to a DLT_ value. */
+export function linktypeFromName(name: string | number): number {
+  if (typeof name === 'number') return LINKTYPE_TO_DLT[name] ?? name;
+  const up = name.toUpperCase().replace(/^DLT_/, '');
+  if (DLT_NAMES[up] !== undefined) return DLT_NAMES[up];
+  if (/^\d+$/.test(name)) return LINKTYPE_TO_DLT[Number(name)] ?? Number(name);
+  throw new FilterError(`invalid data link type ${name}`);
+}
+
+export function compileFilter(expr: string, opts: CompileOptions = {}): CInsn[] {
+  const linktype = linktypeFromName(opts.linktype ?? DLT.EN10MB);
+  const snaplen = opts.snaplen ?? 262144;
+  if (snaplen === 0) throw new FilterError('snaplen of 0 rejects all packets');
+  const gen = new CodeGen({
+    linktype, snaplen, netmask: opts.netmask ?? PCAP_NETMASK_UNKNOWN, savefile: opts.savefile, swapped: opts.swapped,
+  });
+  const ast = parseFilter(expr);
+  const p = ast ? gen.gen(ast) : undefined;
+  const r = gen.finish(p);
+  let root = r.root;
+  if ((opts.optimize ?? true) && !r.noOptimize) {
+    root = bpfOptimize(root);
+    if (root.s.code === (BPF_RET | BPF_K) && root.s.k === 0) throw new FilterError('expression rejects all packets');
+  }
+  return icodeToFcode(root);
+}
