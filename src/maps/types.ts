@@ -6,6 +6,7 @@
  * by the bpf() API and the CLI, and the program side (addresses in the VM's memory, results as
  * the helpers return them) used by bpf_map_*_elem helpers and later inlined by the JIT.
  */
+import type { Insn } from '../isa/insn.js';
 import type { AddressSpace } from '../vm/address_space.js';
 
 /** enum bpf_map_type (include/uapi/linux/bpf.h). */
@@ -49,6 +50,19 @@ export interface MapSpec {
   numaNode?: number;
   /** map_extra (bloom filter hash count). */
   mapExtra?: bigint;
+  /**
+   * Offset of a struct bpf_spin_lock (4 bytes) inside the value, as BTF would describe it (HASH
+   * and ARRAY only): BPF_F_LOCK updates/lookups copy around it, lookups zero it.
+   */
+  spinLockOff?: number;
+}
+
+/** A program as PROG_ARRAY (tail calls), DEVMAP/CPUMAP entries hold it. */
+export interface ProgRef {
+  readonly insns: readonly Insn[];
+  /** enum bpf_prog_type (PROG_ARRAY keeps every program of one type, as the kernel). */
+  readonly type?: number;
+  readonly name?: string;
 }
 
 /** What a map needs from the "kernel" it lives in. */
@@ -56,6 +70,39 @@ export interface MapEnv {
   readonly space: AddressSpace;
   /** Number of possible CPUs (per-CPU maps keep one value slot per CPU). */
   readonly nrCpus: number;
+
+  // Hooks for the object table (kernel/): fds and ids on the syscall side of fd-holding maps
+  // (ARRAY_OF_MAPS, HASH_OF_MAPS, PROG_ARRAY, PERF_EVENT_ARRAY, DEVMAP/CPUMAP programs, XSKMAP).
+  // Missing hooks: fds are taken as they are (tests), ids are 0.
+  /** The map an fd names (map-in-map updates); undefined = EBADF. */
+  mapFromFd?(fd: number): BpfMap | undefined;
+  /** The id the syscall shows for a map held in a map-in-map. */
+  mapId?(map: BpfMap): number;
+  /** The program an fd names (PROG_ARRAY updates, DEVMAP/CPUMAP bpf_prog.fd); undefined = EBADF. */
+  progFromFd?(fd: number): ProgRef | undefined;
+  progId?(prog: ProgRef): number;
+  /** restore() of a pinned fd-holding map: objects by the ids its snapshot holds. */
+  mapFromId?(id: number): BpfMap | undefined;
+  progFromId?(id: number): ProgRef | undefined;
+  /** A map element took (hold) or dropped (release) a reference to a map or program. */
+  hold?(obj: BpfMap | ProgRef): void;
+  release?(obj: BpfMap | ProgRef): void;
+  /** DEVMAP targets: whether ifindex names a device (default: any non-zero ifindex). */
+  ifindexExists?(ifindex: number): boolean;
+  /** XSKMAP updates: whether fd names an AF_XDP socket (default: any fd >= 0). */
+  xskFromFd?(fd: number): boolean;
+  /** PERF_EVENT_ARRAY updates: whether fd names a perf event (default: any fd >= 0). */
+  perfEventFromFd?(fd: number): boolean;
+}
+
+/** One batch of BPF_MAP_LOOKUP_BATCH / LOOKUP_AND_DELETE_BATCH. */
+export interface MapBatch {
+  keys: Uint8Array[];
+  values: Uint8Array[];
+  /** out_batch: pass as inBatch to continue (undefined when nothing was returned). */
+  outBatch?: Uint8Array;
+  /** The kernel returned -ENOENT: the walk reached the end (count is still valid). */
+  end: boolean;
 }
 
 export interface BpfMap {
@@ -74,6 +121,14 @@ export interface BpfMap {
   /** Queue/stack: key is undefined (pop/dequeue). */
   lookupAndDelete(key?: Uint8Array): Uint8Array;
   freeze(): void;
+  /** BPF_MAP_LOOKUP_BATCH: up to `count` elements after inBatch (undefined = from the start). */
+  lookupBatch(inBatch: Uint8Array | undefined, count: number, elemFlags?: number): MapBatch;
+  /** BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps; ENOTSUPP elsewhere). */
+  lookupAndDeleteBatch(inBatch: Uint8Array | undefined, count: number, elemFlags?: number): MapBatch;
+  /** BPF_MAP_UPDATE_BATCH: returns how many were updated; on error throws MapBatchError (count). */
+  updateBatch(keys: readonly Uint8Array[], values: readonly Uint8Array[], elemFlags?: number): number;
+  /** BPF_MAP_DELETE_BATCH: same convention. */
+  deleteBatch(keys: readonly Uint8Array[], elemFlags?: number): number;
 
   // Program side (helpers): addresses in the VM memory; results as the helper returns them.
   /** bpf_map_lookup_elem: address of the value (this CPU's slot), or 0. */
@@ -82,6 +137,12 @@ export interface BpfMap {
   updateElem(keyAddr: number, valueAddr: number, flags: number, cpu: number): number;
   /** bpf_map_delete_elem: 0 or -errno. */
   deleteElem(keyAddr: number, cpu: number): number;
+  /** bpf_map_push_elem (QUEUE, STACK, BLOOM_FILTER): 0 or -errno. */
+  pushElem(valueAddr: number, flags: number, cpu: number): number;
+  /** bpf_map_pop_elem: copies the value to valueAddr; 0 or -errno. */
+  popElem(valueAddr: number, cpu: number): number;
+  /** bpf_map_peek_elem (bloom filter: membership test of the value at valueAddr); 0 or -errno. */
+  peekElem(valueAddr: number, cpu: number): number;
 
   // Persistence for pinned maps (kernel/'s pin store).
   /** Contents (not the spec) as bytes; restore() of them recreates the same state. */
