@@ -245,29 +245,46 @@ export class Argv {
 /* ------------------------------------------------------------------------------------------ */
 /* Opening the kernel of this process                                                          */
 
-async function loadMapFactory(): Promise<MapFactory> {
-  // maps/index.ts provides createMap (loaded lazily so `map help` needs no maps at all).
+/** maps/index.ts's createMap, loaded lazily (`map help` needs no maps); undefined while it is missing. */
+async function loadMapFactory(): Promise<MapFactory | undefined> {
   const path = '../maps/index.js';
-  const mod = (await import(path)) as { createMap?: MapFactory };
-  if (!mod.createMap) throw new BpfError('ENOTSUPP', 'maps/index.js has no createMap');
-  return mod.createMap;
+  try {
+    return ((await import(path)) as { createMap?: MapFactory }).createMap;
+  } catch {
+    return undefined;
+  }
 }
 
-let kernelForTests: Kernel | undefined;
+let kernelForTests: (() => Kernel) | undefined;
 
-/** Tests: run commands against this kernel instead of one over BPFKIT_STATE. */
-export function setCliKernel(kernel: Kernel | undefined): void {
-  kernelForTests = kernel;
+/** Tests: each command gets a kernel from `make` (e.g. over a memory store) instead of BPFKIT_STATE. */
+export function setCliKernel(make: (() => Kernel) | undefined): void {
+  kernelForTests = make;
 }
 
 /** The kernel of this command: a Bpf over the pin store in BPFKIT_STATE. */
 export async function openCliKernel(): Promise<Kernel> {
-  if (kernelForTests) return kernelForTests;
+  if (kernelForTests) return kernelForTests();
   const [{ Bpf }, { PinStore }, { NodeStoreFs, defaultStateDir }, createMap] = await Promise.all([
     import('../kernel/bpf.js'), import('../kernel/pin_store.js'), import('../kernel/node_store_fs.js'), loadMapFactory(),
   ]);
-  const nrCpus = Number(process.env.BPFKIT_NR_CPUS ?? '') || 1;
+  const nrCpus = Number(process.env.BPFKIT_NR_CPUS ?? '') || (await possibleCpus());
   return new Bpf({ store: new PinStore(new NodeStoreFs(defaultStateDir())), createMap, nrCpus, uid: process.getuid?.() ?? 0 });
+}
+
+/** The number of possible CPUs as libbpf counts them (/sys/devices/system/cpu/possible), else 1. */
+async function possibleCpus(): Promise<number> {
+  try {
+    const { readFileSync } = await import('node:fs');
+    let n = 0;
+    for (const part of readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim().split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      n += b === undefined ? 1 : b - a + 1;
+    }
+    return n || 1;
+  } catch {
+    return 1;
+  }
 }
 
 /** open_obj_pinned_any(): an fd for the object pinned at `path`, which must be of `kind`. */
@@ -1031,12 +1048,12 @@ export const mapCommand: CommandHandler = async (args, ctx) => runTool(ctx, asyn
   }
   const [, cmd] = entry;
   if (cmd === 'help') return doHelp(out);
-  const a = new Argv(args);
+  const a = new Argv(word === undefined ? ['show'] : args);
   a.next();
   const k = await openCliKernel();
   try {
     return await cmd(k, out, a);
   } finally {
-    if (k !== kernelForTests) k.shutdown();
+    k.shutdown();
   }
 });

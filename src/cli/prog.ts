@@ -12,25 +12,38 @@ import { isPrefix } from './args.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
 import { TestRunError, testRunXdp, type XdpTestRunResult } from '../progtypes/xdp.js';
+import type { Insn } from '../isa/insn.js';
+import type { ProgInfo } from '../kernel/bpf.js';
+import { progTypeFromName, progTypeFromSection, progTypeName } from '../kernel/names.js';
+import {
+  Argv, type BpfJsonWriter, allIds, errnoStatus, isPrefixC, openCliKernel, pinFd, progParseFd, progParseFds, runTool,
+} from './map.js';
 
 const PROG_COMMANDS = [
   'show', 'list', 'help', 'dump', 'pin', 'attach', 'detach', 'load', 'loadall', 'run', 'profile', 'tracelog',
 ] as const;
 
-const USAGE = `Usage: bpfkit prog run PROG \\
+const USAGE = `Usage: bpfkit prog { show | list } [PROG]
+       bpfkit prog pin   PROG FILE
+       bpfkit prog load  OBJ  PATH [type TYPE]
+       bpfkit prog run PROG \\
                          data_in FILE \\
                          [data_out FILE [data_size_out L]] \\
                          [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] \\
                          [repeat N] [engine { interp | jit }]
        bpfkit prog help
 
-       PROG := { file OBJ [sec SECTION] [name FUNC] }
+       PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME |
+                 file OBJ [sec SECTION] [name FUNC] }
 `;
 
 export const progCommand: CommandHandler = async (args, ctx) => {
   const word = args[0];
-  if (word === undefined) throw new BpfError('ENOTSUPP', "'prog show' is not implemented yet");
+  if (word === undefined) return progShow([], ctx);
   const cmd = PROG_COMMANDS.find((c) => isPrefix(word, c));
+  if (cmd === 'show' || cmd === 'list') return progShow(args.slice(1), ctx);
+  if (cmd === 'pin') return progPin(args.slice(1), ctx);
+  if (cmd === 'load') return progLoad(args.slice(1), ctx);
   if (cmd === 'help') { ctx.stdout(USAGE); return 0; }
   if (cmd === 'run') return progRun(args.slice(1), ctx);
   if (cmd === undefined) throw new BpfError('EINVAL', `unknown command '${word}' for 'prog' (try 'bpfkit prog help')`);
@@ -41,7 +54,10 @@ export const progCommand: CommandHandler = async (args, ctx) => {
 /* Argument parsing (do_run() in bpftool's prog.c)                                             */
 
 export interface ProgSpec {
+  /** '' when the program is named by `handle`. */
   file: string;
+  /** PROG := id N | pinned PATH | name NAME | tag TAG: a program of the pin store. */
+  handle?: [string, string];
   section?: string;
   name?: string;
 }
@@ -75,11 +91,14 @@ function detectCommonPrefix(word: string, keywords: readonly string[]): void {
   if (hits.length >= 2) bad(`ambiguous prefix: '${word}' could be '${hits.join("' or '")}'`);
 }
 
-/** PROG := file OBJ [sec SECTION] [name FUNC]; bpftool's id/tag/name/pinned need the kernel object table. */
+/** PROG := id N | pinned PATH | name NAME | tag TAG (programs of the pin store) | file OBJ [sec SECTION] [name FUNC]. */
 export function parseProgSpec(words: string[], at: { i: number }): ProgSpec {
   const kw = words[at.i];
   if (isPrefix(kw, 'id') || isPrefix(kw, 'tag') || isPrefix(kw, 'name') || isPrefix(kw, 'pinned')) {
-    throw new BpfError('ENOTSUPP', `PROG '${kw}' needs loaded programs, which are not implemented yet: use 'file OBJ [sec SECTION]'`);
+    const value = words[at.i + 1];
+    if (value === undefined) bad(`'${kw}' needs at least 1 arguments, 0 found`);
+    at.i += 2;
+    return { file: '', handle: [kw, value] };
   }
   if (!isPrefix(kw, 'file')) bad(`expected 'id', 'tag', 'name', 'pinned' or 'file', got: '${kw}'?`);
   at.i++;
@@ -177,15 +196,8 @@ export function hexPrint(data: Uint8Array): string {
 
 async function progRun(words: string[], ctx: CliContext): Promise<number> {
   const a = parseRunArgs(words);
-  let objBytes: Uint8Array;
-  try {
-    const { readFile } = await import('node:fs/promises');
-    objBytes = new Uint8Array(await readFile(a.prog.file));
-  } catch (err) {
-    throw new BpfError('ENOENT', `failed to open object file ${a.prog.file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
-  }
-  const obj = openObject(objBytes, a.prog.file);
-  const prog = findProgram(obj, { section: a.prog.section, name: a.prog.name });
+  const prog = a.prog.handle ? await storedProgram(a.prog.handle, ctx) : await fileProgram(a.prog);
+  if (!prog) return 255;
 
   const dataIn = a.dataIn !== undefined ? await readInput(a.dataIn, ctx) : undefined;
   const ctxIn = a.ctxIn !== undefined ? await readInput(a.ctxIn, ctx) : undefined;
@@ -236,4 +248,175 @@ async function progRun(words: string[], ctx: CliContext): Promise<number> {
     ctx.stdout(`Return value: ${result.retval}, duration${a.repeat > 1 ? ' (average)' : ''}: ${result.duration}ns\n`);
   }
   return status;
+}
+
+async function fileProgram(spec: ProgSpec): Promise<{ insns: Insn[]; section: string }> {
+  let objBytes: Uint8Array;
+  try {
+    const { readFile } = await import('node:fs/promises');
+    objBytes = new Uint8Array(await readFile(spec.file));
+  } catch (err) {
+    throw new BpfError('ENOENT', `failed to open object file ${spec.file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
+  }
+  const obj = openObject(objBytes, spec.file);
+  return findProgram(obj, { section: spec.section, name: spec.name });
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Programs of the pin store: PROG := id | pinned | name | tag; prog show, pin, load            */
+
+/** A stored program for `prog run` (its instructions as the engines run them), or undefined after an error. */
+async function storedProgram(handle: [string, string], ctx: CliContext): Promise<{ insns: Insn[]; section: string } | undefined> {
+  let found: { insns: Insn[]; section: string } | undefined;
+  const status = await runTool(ctx, async (out) => {
+    const k = await openCliKernel();
+    const fd = progParseFd(k, out, new Argv([...handle]));
+    found = { insns: k.progInsns(fd), section: k.progOf(fd).section };
+    return 0;
+  });
+  return status === 0 ? found : undefined;
+}
+
+/** print_boot_time(): local time as strftime("%FT%T%z"). */
+function formatLoadTime(ms: number): string {
+  const d = new Date(ms);
+  const p2 = (n: number): string => String(n).padStart(2, '0');
+  const off = -d.getTimezoneOffset();
+  const tz = `${off >= 0 ? '+' : '-'}${p2(Math.floor(Math.abs(off) / 60))}${p2(Math.abs(off) % 60)}`;
+  return `${d.getFullYear()}-${p2(d.getMonth() + 1)}-${p2(d.getDate())}T${p2(d.getHours())}:${p2(d.getMinutes())}:${p2(d.getSeconds())}${tz}`;
+}
+
+function showProgPlain(info: ProgInfo): string {
+  const type = progTypeName(info.type);
+  let s = `${info.id}: ${type ? `${type}  ` : `type ${info.type}  `}${info.name ? `name ${info.name}  ` : ''}tag ${info.tag}`;
+  s += info.gplCompatible ? '  gpl' : '';
+  s += '\n';
+  s += `\tloaded_at ${formatLoadTime(info.loadTime)}  uid ${info.createdByUid}\n`;
+  s += `\txlated ${info.xlatedProgLen}B`;
+  s += info.jitedProgLen ? `  jited ${info.jitedProgLen}B` : '  not jited';
+  s += `  memlock ${info.memlock}B`;
+  if (info.mapIds.length) s += `  map_ids ${info.mapIds.join(',')}`;
+  if (info.btfId) s += `\n\tbtf_id ${info.btfId}`;
+  return s + '\n';
+}
+
+function showProgJson(jw: BpfJsonWriter, info: ProgInfo): void {
+  jw.startObject();
+  jw.uintField('id', info.id);
+  const type = progTypeName(info.type);
+  if (type) jw.stringField('type', type);
+  else jw.uintField('type', info.type);
+  if (info.name) jw.stringField('name', info.name);
+  jw.stringField('tag', info.tag);
+  jw.boolField('gpl_compatible', info.gplCompatible);
+  jw.uintField('loaded_at', Math.floor(info.loadTime / 1000));
+  jw.uintField('uid', info.createdByUid);
+  jw.uintField('bytes_xlated', info.xlatedProgLen);
+  jw.boolField('jited', info.jitedProgLen > 0);
+  if (info.jitedProgLen) jw.uintField('bytes_jited', info.jitedProgLen);
+  jw.uintField('bytes_memlock', info.memlock);
+  if (info.mapIds.length) {
+    jw.name('map_ids');
+    jw.startArray();
+    for (const id of info.mapIds) jw.uint(id);
+    jw.endArray();
+  }
+  if (info.btfId) jw.uintField('btf_id', info.btfId);
+  jw.endObject();
+}
+
+/** `prog show|list [PROG]` (do_show() of bpftool's prog.c). */
+async function progShow(args: string[], ctx: CliContext): Promise<number> {
+  return runTool(ctx, async (out) => {
+    const k = await openCliKernel();
+    const a = new Argv(args);
+    const show = (fd: number): void => {
+      const info = k.progInfo(fd);
+      k.close(fd);
+      if (out.jw) showProgJson(out.jw, info);
+      else out.print(showProgPlain(info));
+    };
+    if (a.argc === 2) {
+      const fds = progParseFds(k, out, a);
+      if (fds.length < 1) return 255;
+      if (out.jw && fds.length > 1) out.jw.startArray();
+      for (const fd of fds) show(fd);
+      if (out.jw && fds.length > 1) out.jw.endArray();
+      return 0;
+    }
+    if (a.argc) a.bad(out);
+    if (out.jw) out.jw.startArray();
+    for (const id of allIds(k, 'prog')) show(k.getFdById('prog', id));
+    if (out.jw) out.jw.endArray();
+    return 0;
+  });
+}
+
+/** `prog pin PROG FILE` (do_pin_any()). */
+async function progPin(args: string[], ctx: CliContext): Promise<number> {
+  return runTool(ctx, async (out) => {
+    const a = new Argv(['pin', ...args]);
+    a.next();
+    a.req(out, 3);
+    const k = await openCliKernel();
+    const fd = progParseFd(k, out, a);
+    pinFd(k, out, fd, a.cur ?? '');
+    k.close(fd);
+    out.jw?.null();
+    return 0;
+  });
+}
+
+/**
+ * `prog load OBJ PATH [type TYPE]`: load the object's first program into the pin store and pin
+ * it at PATH. Objects with maps wait for the loader's map support.
+ */
+async function progLoad(args: string[], ctx: CliContext): Promise<number> {
+  return runTool(ctx, async (out) => {
+    const a = new Argv(['load', ...args]);
+    a.next();
+    a.req(out, 2);
+    const file = a.get();
+    const path = a.get();
+    let typeOverride: number | undefined;
+    while (a.argc) {
+      if (isPrefixC(a.cur, 'type')) {
+        a.next();
+        const t = a.cur === undefined ? undefined : progTypeFromSection(a.cur) ?? progTypeFromName(a.cur);
+        if (t === undefined) out.fail(`unrecognized program type: ${a.cur}`);
+        typeOverride = t;
+        a.next();
+      } else {
+        out.fail(`expected no more arguments, 'type', 'map', 'dev', 'offload_dev', 'xdpmeta_dev', 'pinmaps' or 'autoattach', got: '${a.cur}'?`);
+      }
+    }
+    let bytes: Uint8Array;
+    try {
+      const { readFile } = await import('node:fs/promises');
+      bytes = new Uint8Array(await readFile(file));
+    } catch (err) {
+      return out.fail(`failed to open object file ${file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
+    }
+    const obj = openObject(bytes, file);
+    const prog = obj.programs[0];
+    if (!prog) return out.fail('object file doesn\'t contain any bpf program');
+    const type = typeOverride ?? progTypeFromSection(prog.section);
+    if (type === undefined) {
+      out.info(`libbpf: prog '${prog.name}': missing BPF prog type, check ELF section name '${prog.section}'`);
+      return out.fail('failed to load object file', errnoStatus('EINVAL'));
+    }
+    const k = await openCliKernel();
+    let fd: number;
+    try {
+      fd = k.progLoad({ type, insns: prog.insns, license: obj.license, name: prog.name.slice(0, 15), section: prog.section });
+    } catch (err) {
+      if (!(err instanceof BpfError)) throw err;
+      out.info(`libbpf: prog '${prog.name}': failed to load: ${err.message}`);
+      return out.fail('failed to load object file', errnoStatus(err.code));
+    }
+    pinFd(k, out, fd, path);
+    k.close(fd);
+    out.jw?.null();
+    return 0;
+  });
 }

@@ -152,19 +152,37 @@ function checkObjName(name: string): string {
   return name;
 }
 
-/** An estimate of the kernel's memlock accounting for a map (bpf_map_memory_usage()). */
+/**
+ * The kernel's memory accounting of a map as fdinfo's memlock shows it (map_mem_usage() of each
+ * type, 64-bit kernel struct sizes of Linux 6.18; checked against bpftool for hash, percpu_hash,
+ * lru_hash, array, percpu_array, queue and stack). Other types report 0.
+ */
 export function estimateMapMemlock(spec: MapSpec, nrCpus: number): number {
   const round8 = (n: number): number => Math.ceil(n / 8) * 8;
-  const perCpu = spec.type === 5 || spec.type === 6 || spec.type === 10;
-  const value = perCpu ? round8(spec.valueSize) * nrCpus : round8(spec.valueSize);
+  const value = round8(spec.valueSize);
+  const n = spec.maxEntries;
   switch (spec.type) {
-    case 2: case 6: // array: struct bpf_array + elements
-      return round8(320 + (perCpu ? 8 : round8(spec.valueSize)) * spec.maxEntries) + (perCpu ? value * spec.maxEntries : 0);
-    default: { // hash-like: struct bpf_htab + buckets + preallocated elements
-      const buckets = 2 ** Math.ceil(Math.log2(Math.max(spec.maxEntries, 1)));
-      const elem = 48 + round8(spec.keySize) + (perCpu ? 8 : round8(spec.valueSize));
-      return 784 + buckets * 16 + spec.maxEntries * elem + (perCpu ? value * spec.maxEntries : 0);
+    case 2: case 6: { // array_map_mem_usage(): struct bpf_array (312) + elements (percpu: pointers + per-CPU areas)
+      const percpu = spec.type === 6;
+      return 312 + (percpu ? 8 * n + value * n * nrCpus : value * n);
     }
+    case 1: case 5: case 9: case 10: { // htab_map_mem_usage(), preallocated
+      const percpu = spec.type === 5 || spec.type === 10;
+      const lru = spec.type === 9 || spec.type === 10;
+      const buckets = 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+      const elemSize = 48 + round8(spec.keySize) + (percpu ? 8 : value);
+      let usage = 832 + 16 * buckets + 4 * nrCpus * 8;
+      if (spec.flags & 1) return usage; // BPF_F_NO_PREALLOC: elements are counted as allocated
+      const entries = n + (!percpu && !lru ? nrCpus : 0);
+      usage += elemSize * entries;
+      if (percpu) usage += value * nrCpus * entries;
+      else if (!lru) usage += 8 * nrCpus;
+      return usage;
+    }
+    case 22: case 23: // queue_stack_map_mem_usage()
+      return 312 + (n + 1) * spec.valueSize;
+    default:
+      return 0;
   }
 }
 
