@@ -125,7 +125,7 @@ export function parseRunArgs(words: string[]): RunArgs {
   if (words.length < 4) bad(`'run' needs at least 4 arguments, ${words.length} found`);
   const at = { i: 0 };
   const prog = parseProgSpec(words, at);
-  const a: RunArgs = { prog, dataSizeOut: 0, ctxSizeOut: 0, repeat: 1, engine: 'interp' };
+  const a: RunArgs = { prog, dataSizeOut: 0, ctxSizeOut: 0, repeat: 1, engine: 'jit' };
   const need = (kw: string): string => {
     at.i++;
     const v = words[at.i];
