@@ -94,7 +94,7 @@ test('Linux extensions from packet metadata', () => {
   assert.deepEqual([0, 4, 8, 28, 20, 24, 32, 36, 44, 48, 60, 52, 56].map((ad) => anc(ad, meta)),
     [0x0800, 3, 7, 1, 0xdeadbeef, 2, 0x1234, 3, 0x0123, 1, 0x88a8, 54, 42]);
   assert.equal(anc(0, meta, 0x30), 0x0800, 'any load size reads the whole field');
-  assert.equal(anc(8, { noDevice: true }), 0);
+  assert.equal(run([cinsn(0x00, 77), cinsn(0x20, (SKF_AD_OFF + 8) >>> 0), ret(1)], p, 8, { noDevice: true }), 77, 'no device: the program returns A');
   assert.equal(anc(64, meta), 0, 'unknown ancillary offset');
   assert.equal(run([cinsn(0x00, 0xf0), cinsn(0x01, 0x0f), cinsn(0x20, (SKF_AD_OFF + 40) >>> 0), RET_A], p, 8, {}), 0xff);
   // without metadata, libpcap semantics: the offsets are just out of the packet

@@ -35,7 +35,7 @@ export interface PacketMeta {
   ifindex?: number;
   /** skb->dev->type, an ARPHRD_* value (SKF_AD_HATYPE; 1 = ARPHRD_ETHER). */
   hatype?: number;
-  /** No device: IFINDEX and HATYPE loads end the program with 0, as the kernel's NULL skb->dev check. */
+  /** No device: IFINDEX and HATYPE loads end the program returning A, as the kernel's NULL skb->dev check. */
   noDevice?: boolean;
   mark?: number;
   /** skb->queue_mapping (SKF_AD_QUEUE). */
@@ -100,8 +100,9 @@ export const MAX_BACKWARD_JUMPS = 1024;
 export const PCAP_MAXINSNS = 3060000;
 
 const mem = new Int32Array(BPF_MEMWORDS);
-/** Set by loadLinux(): the load failed and the program ends with 0. */
+/** Set by loadLinux(): the load failed and the program ends, returning failResult. */
 let loadFailed = false;
+let failResult = 0;
 
 /**
  * Run a classic program over a packet; the return value (unsigned 32-bit) is the number of bytes
@@ -132,44 +133,44 @@ export function runCbpf(prog: readonly CInsn[] | PreparedCbpf, packet: Uint8Arra
       case 0x16: return A >>> 0; // ret a
       // ---- ld [k]: big-endian packet loads ----
       case 0x20:
-        if (k < 0 && linux) { A = loadLinux(packet, k, 4, meta, A, X); if (loadFailed) return 0; continue; }
+        if (k < 0 && linux) { A = loadLinux(packet, k, 4, meta, A, X); if (loadFailed) return failResult; continue; }
         o = k >>> 0;
         if (o + 4 > buflen) return 0;
         A = (packet[o] << 24) | (packet[o + 1] << 16) | (packet[o + 2] << 8) | packet[o + 3];
         continue;
       case 0x28:
-        if (k < 0 && linux) { A = loadLinux(packet, k, 2, meta, A, X); if (loadFailed) return 0; continue; }
+        if (k < 0 && linux) { A = loadLinux(packet, k, 2, meta, A, X); if (loadFailed) return failResult; continue; }
         o = k >>> 0;
         if (o + 2 > buflen) return 0;
         A = (packet[o] << 8) | packet[o + 1];
         continue;
       case 0x30:
-        if (k < 0 && linux) { A = loadLinux(packet, k, 1, meta, A, X); if (loadFailed) return 0; continue; }
+        if (k < 0 && linux) { A = loadLinux(packet, k, 1, meta, A, X); if (loadFailed) return failResult; continue; }
         o = k >>> 0;
         if (o >= buflen) return 0;
         A = packet[o];
         continue;
       // ---- ld [x + k] ----
       case 0x40:
-        if (linux) { A = loadLinuxInd(packet, (X + k) | 0, 4, meta); if (loadFailed) return 0; continue; }
+        if (linux) { A = loadLinuxInd(packet, (X + k) | 0, 4, meta); if (loadFailed) return failResult; continue; }
         o = (X >>> 0) + (k >>> 0);
         if (o + 4 > buflen) return 0;
         A = (packet[o] << 24) | (packet[o + 1] << 16) | (packet[o + 2] << 8) | packet[o + 3];
         continue;
       case 0x48:
-        if (linux) { A = loadLinuxInd(packet, (X + k) | 0, 2, meta); if (loadFailed) return 0; continue; }
+        if (linux) { A = loadLinuxInd(packet, (X + k) | 0, 2, meta); if (loadFailed) return failResult; continue; }
         o = (X >>> 0) + (k >>> 0);
         if (o + 2 > buflen) return 0;
         A = (packet[o] << 8) | packet[o + 1];
         continue;
       case 0x50:
-        if (linux) { A = loadLinuxInd(packet, (X + k) | 0, 1, meta); if (loadFailed) return 0; continue; }
+        if (linux) { A = loadLinuxInd(packet, (X + k) | 0, 1, meta); if (loadFailed) return failResult; continue; }
         o = (X >>> 0) + (k >>> 0);
         if (o >= buflen) return 0;
         A = packet[o];
         continue;
       case 0xb1: // ldxb 4*([k]&0xf)
-        if (k < 0 && linux) { o = loadLinuxInd(packet, k, 1, meta); if (loadFailed) return 0; X = (o & 0xf) << 2; continue; }
+        if (k < 0 && linux) { o = loadLinuxInd(packet, k, 1, meta); if (loadFailed) return failResult; X = (o & 0xf) << 2; continue; }
         o = k >>> 0;
         if (o >= buflen) return 0;
         X = (packet[o] & 0xf) << 2;
@@ -228,6 +229,7 @@ export function runCbpf(prog: readonly CInsn[] | PreparedCbpf, packet: Uint8Arra
 /** An ABS load at a negative offset in Linux mode: an ancillary field or a header-relative load. */
 function loadLinux(packet: Uint8Array, k: number, size: number, meta: PacketMeta, A: number, X: number): number {
   loadFailed = false;
+  failResult = 0;
   if (k >= SKF_AD_OFF) return ancillary(packet, k - SKF_AD_OFF, meta, A, X);
   return loadLinuxInd(packet, k, size, meta);
 }
@@ -235,6 +237,7 @@ function loadLinux(packet: Uint8Array, k: number, size: number, meta: PacketMeta
 /** bpf_skb_load_helper_*: a packet load at a signed offset; loadFailed on failure. */
 function loadLinuxInd(packet: Uint8Array, off: number, size: number, meta: PacketMeta): number {
   loadFailed = false;
+  failResult = 0;
   let at: number;
   if (off >= 0) at = off;
   else if (off >= SKF_NET_OFF && meta.netHeader !== undefined) at = meta.netHeader + off - SKF_NET_OFF;
@@ -254,8 +257,9 @@ function ancillary(packet: Uint8Array, ad: number, meta: PacketMeta, A: number, 
   switch (ad) {
     case SKF_AD_PROTOCOL: return (meta.protocol ?? 0) & 0xffff;
     case SKF_AD_PKTTYPE: return (meta.pktType ?? 0) & 7;
-    case SKF_AD_IFINDEX: if (meta.noDevice) break; return meta.ifindex ?? 0;
-    case SKF_AD_HATYPE: if (meta.noDevice) break; return (meta.hatype ?? 0) & 0xffff;
+    // no device: the kernel's converted code exits with A in r0
+    case SKF_AD_IFINDEX: if (meta.noDevice) { loadFailed = true; failResult = A >>> 0; return 0; } return meta.ifindex ?? 0;
+    case SKF_AD_HATYPE: if (meta.noDevice) { loadFailed = true; failResult = A >>> 0; return 0; } return (meta.hatype ?? 0) & 0xffff;
     case SKF_AD_MARK: return meta.mark ?? 0;
     case SKF_AD_QUEUE: return (meta.queue ?? 0) & 0xffff;
     case SKF_AD_RXHASH: return meta.rxhash ?? 0;
