@@ -15,10 +15,14 @@
  * folder store for Node.
  */
 import { BpfError } from '../errors.js';
-import { Bpf as Kernel, type BpfOptions as KernelOptions, type MapInfo, type ProgInfo } from '../kernel/bpf.js';
+import { Bpf as Kernel, type BpfOptions as KernelOptions, type MapInfo, setDefaultMapFactory } from '../kernel/bpf.js';
 import { mapTypeFromName, mapTypeName } from '../kernel/names.js';
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, type MapBatch, type MapSpec as KernelMapSpec } from '../maps/types.js';
+import { createMap } from '../maps/index.js';
 import type { Codec } from './codec.js';
+
+// Every Bpf made through the API uses bpfkit's maps unless its options name another implementation.
+setDefaultMapFactory(createMap);
 
 export * from './codec.js';
 export { BpfError } from '../errors.js';

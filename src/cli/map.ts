@@ -245,14 +245,9 @@ export class Argv {
 /* ------------------------------------------------------------------------------------------ */
 /* Opening the kernel of this process                                                          */
 
-/** maps/index.ts's createMap, loaded lazily (`map help` needs no maps); undefined while it is missing. */
-async function loadMapFactory(): Promise<MapFactory | undefined> {
-  const path = '../maps/index.js';
-  try {
-    return ((await import(path)) as { createMap?: MapFactory }).createMap;
-  } catch {
-    return undefined;
-  }
+/** maps/index.ts's createMap, loaded lazily (`map help` needs no maps). */
+async function loadMapFactory(): Promise<MapFactory> {
+  return (await import('../maps/index.js')).createMap;
 }
 
 let kernelForTests: (() => Kernel) | undefined;

@@ -1,0 +1,163 @@
+/*
+ * Differential: the same `map ...` (and `prog show` first line) commands through bpftool on the
+ * kernel and through bpfkit over a temporary BPFKIT_STATE, compared byte for byte (stdout, stderr,
+ * exit status) modulo object ids. Skips where the kernel cannot serve (not root, no bpftool, no
+ * bpffs). Every pin made in bpffs is removed in `finally`.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { findTool, missingKernel } from './oracles.js';
+
+const BIN = new URL('../../bin/bpfkit.js', import.meta.url).pathname;
+const FIXTURE = new URL('../../test/fixtures/xdp_ctx.o', import.meta.url).pathname;
+const TAG = `bk${process.pid % 100000}`;
+const pin = (name: string): string => `/sys/fs/bpf/${TAG}_${name}`;
+
+interface Run { status: number | null; stdout: string; stderr: string }
+
+function normalize(r: Run): Run {
+  const ids = (s: string): string => s
+    .replace(/^\d+: /gm, 'ID: ')
+    .replace(/"id": ?\d+/g, '"id":ID')
+    .replace(/by id \(\d+\)/g, 'by id (ID)');
+  return { status: r.status, stdout: ids(r.stdout), stderr: ids(r.stderr) };
+}
+
+function kernelRun(args: string[]): Run {
+  const r = spawnSync(findTool('bpftool')!, args, { encoding: 'utf8' });
+  return normalize({ status: r.status, stdout: r.stdout, stderr: r.stderr });
+}
+
+function bpfkitRun(state: string, args: string[]): Run {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, BPFKIT_STATE: state } });
+  return normalize({ status: r.status, stdout: r.stdout, stderr: r.stderr });
+}
+
+/** The first n lines of stdout (a hash map's next key after a missing one depends on hash order). */
+const firstLines = (n: number) => (r: Run): Run => ({ ...r, stdout: r.stdout.split('\n').slice(0, n).join('\n') });
+
+/** Hash maps iterate in hash order: compare their dumps as sets of lines. */
+const sortLines = (r: Run): Run => ({ ...r, stdout: r.stdout.split('\n').sort().join('\n') });
+
+test('map commands: bpfkit prints what bpftool prints', async (t) => {
+  const why = missingKernel();
+  if (why) { t.skip(why); return; }
+  const state = mkdtempSync(join(tmpdir(), 'bpfkit-diff-'));
+  const made = ['h', 'a', 'a2', 'q', 'pc', 'lru', 'ph', 's', 'p'].map(pin);
+  const H = pin('h');
+  const A = pin('a');
+  const Q = pin('q');
+  const PC = pin('pc');
+  const seq40 = Array.from({ length: 40 }, (_, i) => String(i + 1));
+  const steps: [string[], ((r: Run) => Run)?][] = [
+    [['map', 'create', H, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', TAG]],
+    [['map', 'show', 'pinned', H]],
+    [['-j', 'map', 'show', 'pinned', H]],
+    [['-p', 'map', 'show', 'pinned', H]],
+    [['map', 'show', 'name', TAG]],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', 'value', '1', '2', '3', '4', '5', '6', '7', '8']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', 'value', '1', '2', '3', '4', '5', '6', '7', '8', 'noexist']],
+    [['-j', 'map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', 'value', '1', '2', '3', '4', '5', '6', '7', '8', 'noexist']],
+    [['map', 'update', 'pinned', H, 'key', 'hex', '02', '0', '0', '0', 'value', '0x10', '2', '3', '4', '5', '6', '7', '0377', 'any']],
+    [['map', 'update', 'pinned', H, 'key', '3', '0', '0', '0', 'value', '0377', '+2', '', '0X1f', '5', '6', '7', '8']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', 'value', '9', '9', '9', '9', '9', '9', '9', '9', 'exist']],
+    [['map', 'dump', 'pinned', H], sortLines],
+    [['-j', 'map', 'lookup', 'pinned', H, 'key', '2', '0', '0', '0']],
+    [['-p', 'map', 'lookup', 'pinned', H, 'key', '2', '0', '0', '0']],
+    [['map', 'lookup', 'pinned', H, 'key', '1', '0', '0', '0']],
+    [['map', 'lookup', 'pinned', H, 'key', '9', '0', '0', '0']],
+    [['-j', 'map', 'lookup', 'pinned', H, 'key', '9', '0', '0', '0']],
+    [['map', 'lookup', 'pinned', H, 'key', '9', '0', '0', '0', 'value', '1']],
+    [['map', 'delete', 'pinned', H, 'key', '3', '0', '0', '0']],
+    [['map', 'delete', 'pinned', H, 'key', '3', '0', '0', '0']],
+    [['map', 'delete', 'pinned', H]],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', 'value', '1']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', '0', 'value', '1']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', 'zz', 'value', '1']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', 'value', '1', '2', '3', '4', '5', '6', '7']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', 'value', '1', '2', '3', '4', '5', '6', '7', '8', 'bogus']],
+    [['map', 'update', 'pinned', H, 'key', '1', '0', '0', '0', 'value', '1', '2', '3', '4', '5', '6', '7', '8', 'any', 'exist']],
+    [['map', 'show', 'id', '4294967295']],
+    [['map', 'show', 'id', '12x']],
+    [['map', 'show', 'pinned', pin('nonexistent')]],
+    [['-j', 'map', 'show', 'pinned', pin('nonexistent')]],
+    [['map', 'show', 'name', 'bk_no_such_map']],
+    [['map', 'show', 'bogus', 'x']],
+    [['map', 'show', 'pinned']],
+    [['map', 'create', H, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', TAG]],
+    [['map', 'create', pin('x'), 'type', 'hashx', 'key', '4', 'value', '8', 'entries', '16', 'name', 'x']],
+    [['map', 'create', pin('x'), 'type', 'hash', 'key', '0', 'value', '8', 'entries', '16', 'name', 'x']],
+    [['map', 'create', pin('x'), 'type', 'array', 'key', '8', 'value', '8', 'entries', '16', 'name', 'x']],
+    [['map', 'create', pin('x'), 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16']],
+    [['map', 'create', pin('x'), 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'x', 'key', '5']],
+    [['map', 'create', pin('x'), 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'x', 'bogus', '1']],
+    [['map', 'create', pin('x'), 'type', 'hash']],
+    [['map', 'getnext', 'pinned', H, 'key', '9', '9', '9', '9'], firstLines(3)],
+    [['map', 'pin', 'pinned', H, pin('h')]],
+    [['map', 'create', A, 'type', 'array', 'key', '4', 'value', '40', 'entries', '4', 'name', 'arr']],
+    [['map', 'update', 'pinned', A, 'key', '1', '0', '0', '0', 'value', ...seq40]],
+    [['map', 'dump', 'pinned', A]],
+    [['-j', 'map', 'dump', 'pinned', A]],
+    [['map', 'getnext', 'pinned', A]],
+    [['map', 'getnext', 'pinned', A, 'key', '1', '0', '0', '0']],
+    [['map', 'getnext', 'pinned', A, 'key', '3', '0', '0', '0']],
+    [['map', 'lookup', 'pinned', A, 'key', '7', '0', '0', '0']],
+    [['map', 'delete', 'pinned', A, 'key', '1', '0', '0', '0']],
+    [['map', 'pin', 'pinned', A, pin('a2')]],
+    [['map', 'pin', 'pinned', A, pin('a2')]],
+    [['map', 'freeze', 'pinned', A]],
+    [['map', 'freeze', 'pinned', A]],
+    [['map', 'show', 'pinned', pin('a2')]],
+    [['-j', 'map', 'show', 'pinned', A]],
+    [['map', 'update', 'pinned', A, 'key', '1', '0', '0', '0', 'value', ...seq40]],
+    [['map', 'create', Q, 'type', 'queue', 'key', '0', 'value', '4', 'entries', '2', 'name', 'q']],
+    [['map', 'push', 'pinned', Q, 'value', '1', '2', '3', '4']],
+    [['map', 'enqueue', 'pinned', Q, 'value', '5', '6', '7', '8']],
+    [['map', 'push', 'pinned', Q, 'value', '9', '9', '9', '9']],
+    [['map', 'peek', 'pinned', Q]],
+    [['map', 'dump', 'pinned', Q]],
+    [['map', 'pop', 'pinned', Q]],
+    [['-j', 'map', 'dequeue', 'pinned', Q]],
+    [['map', 'pop', 'pinned', Q]],
+    [['map', 'peek', 'pinned', Q]],
+    [['map', 'create', pin('s'), 'type', 'stack', 'key', '0', 'value', '8', 'entries', '100', 'name', 's']],
+    [['map', 'show', 'pinned', pin('s')]],
+    [['map', 'create', PC, 'type', 'percpu_array', 'key', '4', 'value', '4', 'entries', '2', 'name', 'pc']],
+    [['map', 'update', 'pinned', PC, 'key', '1', '0', '0', '0', 'value', '1', '2', '3', '4']],
+    [['map', 'lookup', 'pinned', PC, 'key', '1', '0', '0', '0']],
+    [['-j', 'map', 'dump', 'pinned', PC]],
+    [['map', 'show', 'pinned', PC]],
+    [['map', 'create', pin('lru'), 'type', 'lru_hash', 'key', '4', 'value', '8', 'entries', '16', 'name', 'lru']],
+    [['map', 'show', 'pinned', pin('lru')]],
+    [['map', 'create', pin('ph'), 'type', 'percpu_hash', 'key', '8', 'value', '20', 'entries', '1000', 'name', 'ph']],
+    [['map', 'show', 'pinned', pin('ph')]],
+    [['prog', 'load', FIXTURE, pin('p')]],
+    [['map', 'show', 'pinned', pin('p')]],
+    [['map', 'bogus']],
+  ];
+  try {
+    for (const [args, view] of steps) {
+      const f = view ?? ((r: Run) => r);
+      const want = f(kernelRun(args));
+      const got = f(bpfkitRun(state, args));
+      if (args[0] === 'map' && args[1] === 'bogus') {
+        // Same usage text but for the program's name (and bpftool's -l/-f/-n options).
+        assert.equal(got.status, want.status);
+        assert.equal(got.stderr.split('\n')[0].replace('bpfkit', 'BIN'), want.stderr.split('\n')[0].replace(/\S*bpftool/, 'BIN'));
+        continue;
+      }
+      assert.deepEqual(got, want, args.join(' '));
+    }
+    // prog show: the first line (type, name, tag, gpl); the kernel's xlated/jited sizes differ.
+    const first = (r: Run): string => r.stdout.split('\n')[0];
+    assert.equal(first(bpfkitRun(state, ['prog', 'show', 'pinned', pin('p')])), first(kernelRun(['prog', 'show', 'pinned', pin('p')])));
+  } finally {
+    for (const p of made) rmSync(p, { force: true });
+    rmSync(state, { recursive: true, force: true });
+  }
+});
