@@ -1,0 +1,132 @@
+/*
+ * A classic filter compiled to a JavaScript function, for the per-packet hot loop of
+ * `tcpdump -r -w` style filtering: the same results as runCbpf() without metadata (libpcap's
+ * bpf_filter semantics), about an order of magnitude faster because constants, jump targets and
+ * bounds are baked in and V8 optimises the function as a whole.
+ *
+ * The shape is one `switch (pc)` inside a loop, one case per instruction; straight-line code falls
+ * through from case to case, jumps set pc and continue. Where `new Function` is not allowed (a
+ * strict Content-Security-Policy) compileCbpf() returns a closure over the interpreter.
+ */
+import { type CInsn } from './insn.js';
+import { MAX_BACKWARD_JUMPS, PCAP_MAXINSNS, prepareCbpf, runCbpf } from './interp.js';
+
+/** A compiled filter: packet bytes and wire length in, return value (unsigned 32-bit) out. */
+export type CbpfFilterFn = (packet: Uint8Array, wireLen: number) => number;
+
+const compiled = new WeakMap<readonly CInsn[], CbpfFilterFn>();
+
+/** JavaScript source of the filter function's body (parameters `p`, `len`). */
+export function cbpfToJs(prog: readonly CInsn[]): string {
+  const n = prog.length;
+  const out: string[] = [];
+  const used = new Set<number>();
+  const body: string[] = [];
+  const goto = (t: number): string => (t >= n ? 'return 0;' : `pc = ${t}; continue;`);
+  for (let i = 0; i < n; i++) {
+    const { code, jt, jf } = prog[i];
+    const k = prog[i].k >>> 0;
+    const ks = k | 0;
+    const load = (size: number, at: string): string =>
+      size === 4 ? `A = (p[${at}] << 24) | (p[${at} + 1] << 16) | (p[${at} + 2] << 8) | p[${at} + 3];`
+        : size === 2 ? `A = (p[${at}] << 8) | p[${at} + 1];` : `A = p[${at}];`;
+    let s: string;
+    const sizes: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1 };
+    switch (code) {
+      case 0x06: s = `return ${k};`; break;
+      case 0x16: s = 'return A >>> 0;'; break;
+      case 0x20: case 0x28: case 0x30: {
+        const size = sizes[code & 0x18];
+        s = `if (${k + size} > n) return 0; ${load(size, String(k))}`;
+        break;
+      }
+      case 0x40: case 0x48: case 0x50: {
+        const size = sizes[code & 0x18];
+        s = `o = (X >>> 0) + ${k}; if (o + ${size} > n) return 0; ${load(size, 'o')}`;
+        break;
+      }
+      case 0xb1: s = `if (${k} >= n) return 0; X = (p[${k}] & 15) << 2;`; break;
+      case 0x80: s = 'A = len | 0;'; break;
+      case 0x81: s = 'X = len | 0;'; break;
+      case 0x00: s = `A = ${ks};`; break;
+      case 0x01: s = `X = ${ks};`; break;
+      case 0x60: s = k < 16 ? `A = m${k};` : 'return 0;'; break;
+      case 0x61: s = k < 16 ? `X = m${k};` : 'return 0;'; break;
+      case 0x02: s = k < 16 ? `m${k} = A;` : 'return 0;'; break;
+      case 0x03: s = k < 16 ? `m${k} = X;` : 'return 0;'; break;
+      case 0x05: {
+        const t = (i + 1 + k) >>> 0;
+        if (t >= n || ks === -1) s = 'return 0;';
+        else if (ks < 0) { s = `if (back++ >= ${MAX_BACKWARD_JUMPS}) return 0; ${goto(t)}`; used.add(t); }
+        else { s = goto(t); used.add(t); }
+        break;
+      }
+      case 0x15: case 0x25: case 0x35: case 0x45: case 0x1d: case 0x2d: case 0x3d: case 0x4d: {
+        const rhs = code & 0x08 ? 'X' : String(ks);
+        const cond = (code & 0xf0) === 0x10 ? `A === ${rhs}`
+          : (code & 0xf0) === 0x40 ? `(A & ${rhs}) !== 0`
+            : `(A >>> 0) ${(code & 0xf0) === 0x20 ? '>' : '>='} ${code & 0x08 ? 'X >>> 0' : String(k)}`;
+        const t = i + 1 + jt;
+        const f = i + 1 + jf;
+        if (t < n) used.add(t);
+        if (f < n) used.add(f);
+        s = `if (${cond}) { ${goto(t)} } ${goto(f)}`;
+        break;
+      }
+      case 0x0c: s = 'A = (A + X) | 0;'; break;
+      case 0x1c: s = 'A = (A - X) | 0;'; break;
+      case 0x2c: s = 'A = Math.imul(A, X);'; break;
+      case 0x3c: s = 'if (X === 0) return 0; A = ((A >>> 0) / (X >>> 0)) | 0;'; break;
+      case 0x9c: s = 'if (X === 0) return 0; A = ((A >>> 0) % (X >>> 0)) | 0;'; break;
+      case 0x5c: s = 'A &= X;'; break;
+      case 0x4c: s = 'A |= X;'; break;
+      case 0xac: s = 'A ^= X;'; break;
+      case 0x6c: s = 'A = (X >>> 0) < 32 ? A << X : 0;'; break;
+      case 0x7c: s = 'A = (X >>> 0) < 32 ? (A >>> X) | 0 : 0;'; break;
+      case 0x04: s = `A = (A + ${ks}) | 0;`; break;
+      case 0x14: s = `A = (A - ${ks}) | 0;`; break;
+      case 0x24: s = `A = Math.imul(A, ${ks});`; break;
+      case 0x34: s = k === 0 ? 'return 0;' : `A = ((A >>> 0) / ${k}) | 0;`; break;
+      case 0x94: s = k === 0 ? 'return 0;' : `A = ((A >>> 0) % ${k}) | 0;`; break;
+      case 0x54: s = `A &= ${ks};`; break;
+      case 0x44: s = `A |= ${ks};`; break;
+      case 0xa4: s = `A ^= ${ks};`; break;
+      case 0x64: s = k < 32 ? `A <<= ${k};` : 'A = 0;'; break;
+      case 0x74: s = k < 32 ? `A = (A >>> ${k}) | 0;` : 'A = 0;'; break;
+      case 0x84: s = 'A = -A | 0;'; break;
+      case 0x07: s = 'X = A;'; break;
+      case 0x87: s = 'A = X;'; break;
+      default: s = 'return 0;';
+    }
+    body.push(s);
+  }
+  out.push('const n = p.length; let A = 0, X = 0, o = 0, pc = 0, back = 0;');
+  out.push(`let ${Array.from({ length: 16 }, (_, i) => `m${i} = 0`).join(', ')};`);
+  if (used.size === 0) {
+    // no jumps: straight-line code
+    out.push(...body, 'return 0;');
+  } else {
+    out.push('for (;;) switch (pc) {');
+    body.forEach((s, i) => out.push(`${i === 0 || used.has(i) ? `case ${i}: ` : ''}${s}`));
+    out.push('default: return 0;', '}');
+  }
+  return out.join('\n');
+}
+
+/** A fast filter function for `prog` (libpcap semantics, no metadata), cached per program array. */
+export function compileCbpf(prog: readonly CInsn[]): CbpfFilterFn {
+  let fn = compiled.get(prog);
+  if (fn !== undefined) return fn;
+  if (prog.length === 0 || prog.length > PCAP_MAXINSNS) {
+    fn = () => 0;
+  } else {
+    try {
+      fn = new Function('p', 'len', cbpfToJs(prog)) as CbpfFilterFn;
+    } catch {
+      const prepared = prepareCbpf(prog);
+      fn = (p, len) => runCbpf(prepared, p, len);
+    }
+  }
+  compiled.set(prog, fn);
+  return fn;
+}
