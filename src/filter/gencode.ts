@@ -43,7 +43,7 @@ const ISO = { ESIS: 0x82, ISIS: 0x83, CLNP: 0x81 } as const;
 const ISIS_PDU = { L1_LAN_IIH: 15, L2_LAN_IIH: 16, PTP_IIH: 17, L1_LSP: 18, L2_LSP: 20, L1_CSNP: 24, L2_CSNP: 25, L1_PSNP: 26, L2_PSNP: 27 } as const;
 const LINUX_SLL = { P_802_3: 1, P_802_2: 4, OUTGOING: 4 } as const;
 const PPP_TYPES: Readonly<Record<number, number>> = {
-  [ETHERTYPE.IP]: 0x21, [ETHERTYPE.IPV6]: 0x57, [ETHERTYPE.DN]: 0x27, [ETHERTYPE.ATALK]: 0x29, [ETHERTYPE.NS]: 0x3f,
+  [ETHERTYPE.IP]: 0x21, [ETHERTYPE.IPV6]: 0x57, [ETHERTYPE.DN]: 0x27, [ETHERTYPE.ATALK]: 0x29, [ETHERTYPE.NS]: 0x25,
   [LLCSAP.ISONS]: 0x23, [LLCSAP['8021D']]: 0x31, [LLCSAP.IPX]: 0x2b,
 };
 const PPP_MPLS_UCAST = 0x0281;
@@ -135,7 +135,8 @@ function shl32(v: number, n: number): number { return n >= 32 ? 0 : (v << n) >>>
 function etherAton(s: string): Uint8Array {
   const hex = s.replace(/[:.-]/g, (m) => m);
   let parts: string[];
-  if (/^[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}$/.test(s)) parts = s.split('.').flatMap((x) => [x.slice(0, 2), x.slice(2)]);
+  if (/^[0-9a-fA-F]{12}$/.test(s)) parts = s.match(/../g) as string[];
+  else if (/^[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{4}$/.test(s)) parts = s.split('.').flatMap((x) => [x.slice(0, 2), x.slice(2)]);
   else parts = hex.split(/[:.-]/);
   return Uint8Array.from(parts.map((x) => parseInt(x, 16)));
 }
@@ -149,13 +150,14 @@ function nametoport(name: string): { port: number; proto: number } | undefined {
 }
 
 function nametoportrange(name: string): { p1: number; p2: number; proto: number } | undefined {
-  const m = /^(-?\d+)-(-?\d+)/.exec(name);
-  if (m) return { p1: Number(m[1]), p2: Number(m[2]), proto: PROTO_UNDEF };
-  const i = name.indexOf('-');
+  const i = name.indexOf('-', 1);
   if (i < 0) return undefined;
-  const a = nametoport(name.slice(0, i));
+  // Each end is a port number or a service name (nametoaddr.c's pcap_nametoportrange()).
+  const one = (t: string): { port: number; proto: number } | undefined =>
+    (/^\d+$/.test(t) ? { port: Number(t), proto: PROTO_UNDEF } : nametoport(t));
+  const a = one(name.slice(0, i));
   if (!a) return undefined;
-  const b = nametoport(name.slice(i + 1));
+  const b = one(name.slice(i + 1));
   if (!b) return undefined;
   return { p1: a.port, p2: b.port, proto: a.proto !== b.proto ? PROTO_UNDEF : b.proto };
 }
@@ -522,9 +524,82 @@ export class CodeGen {
       case 'rarp': return this.genHostop(addr, mask, dir, ETHERTYPE.REVARP, 14, 24);
       case 'arp': return this.genHostop(addr, mask, dir, ETHERTYPE.ARP, 14, 24);
       case 'ip6': return err(`'ip6' modifier applied to ip ${typestr}`);
-      case 'decnet': return err('decnet host filtering is not supported');
+      case 'decnet': return this.genDnhostop(addr, dir);
       default: return err(`'${proto}' modifier applied to ${typestr}`);
     }
+  }
+
+  /** gen_dnhostop(): DECnet addresses, both header layouts, with and without padding. */
+  private genDnhostop(addr: number, dir: Dir): Block {
+    let offsetSh: number, offsetLh: number;
+    switch (dir) {
+      case 'dst': offsetSh = 1; offsetLh = 7; break;
+      case 'src': offsetSh = 3; offsetLh = 15; break;
+      case 'and': case 'default': case 'or': {
+        const b0 = this.genDnhostop(addr, 'src');
+        const b1 = this.genDnhostop(addr, 'dst');
+        if (dir === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      }
+      default: return this.badDirForAddress(dir);
+    }
+    const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
+    const a = swap16(addr & 0xffff);
+    const b0 = this.genLinktype(ETHERTYPE.DN);
+    let tmp = this.genMcmp('linkpl', 2, BPF_H, swap16(0x0681), swap16(0x07ff));
+    const b1 = this.genCmp('linkpl', 2 + 1 + offsetLh, BPF_H, a);
+    genAnd(tmp, b1);
+    tmp = this.genMcmp('linkpl', 2, BPF_B, 0x06, 0x07);
+    let b2 = this.genCmp('linkpl', 2 + offsetLh, BPF_H, a);
+    genAnd(tmp, b2);
+    genOr(b2, b1);
+    tmp = this.genMcmp('linkpl', 2, BPF_H, swap16(0x0281), swap16(0x07ff));
+    b2 = this.genCmp('linkpl', 2 + 1 + offsetSh, BPF_H, a);
+    genAnd(tmp, b2);
+    genOr(b2, b1);
+    tmp = this.genMcmp('linkpl', 2, BPF_B, 0x02, 0x07);
+    b2 = this.genCmp('linkpl', 2 + offsetSh, BPF_H, a);
+    genAnd(tmp, b2);
+    genOr(b2, b1);
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  // -- LLC (gen_llc*) -------------------------------------------------------------------
+  private genLlcInternal(): Block {
+    switch (this.linktype) {
+      case DLT.EN10MB: {
+        const b0 = this.genCmpGt('linktype', 0, BPF_H, ETHERMTU);
+        genNot(b0);
+        const b1 = this.genCmp('llc', 0, BPF_H, 0xffff);
+        genNot(b1);
+        genAnd(b0, b1);
+        return b1;
+      }
+      case DLT.LINUX_SLL: case DLT.LINUX_SLL2:
+        return this.genCmp('linktype', 0, BPF_H, LINUX_SLL.P_802_2);
+      default: return err(`'llc' not supported for ${this.dltDescr()}`);
+    }
+  }
+
+  private genLlc(sub: string | undefined, pos: number): Block {
+    const b0 = this.genLlcInternal();
+    if (sub === undefined) return b0;
+    const S_SUB: Record<string, number> = { rr: 0x01, rnr: 0x05, rej: 0x09 };
+    const U_SUB: Record<string, number> = { ui: 0x03, ua: 0x63, disc: 0x43, dm: 0x0f, sabme: 0x6f, test: 0xe3, xid: 0xaf, frmr: 0x87 };
+    const low = sub.toLowerCase();
+    let b1: Block;
+    if (low === 'i') {
+      b1 = newBlock(JMP(BPF_JSET), 0x01);
+      b1.stmts = this.genLoadA('llc', 2, BPF_B);
+      genNot(b1);
+    } else if (low === 's') b1 = this.genMcmp('llc', 2, BPF_B, 0x01, 0x03);
+    else if (low === 'u') b1 = this.genMcmp('llc', 2, BPF_B, 0x03, 0x03);
+    else if (S_SUB[low] !== undefined) b1 = this.genMcmp('llc', 2, BPF_B, S_SUB[low], 0x0f);
+    else if (U_SUB[low] !== undefined) b1 = this.genMcmp('llc', 2, BPF_B, U_SUB[low], 0xef);
+    else return err(`unknown LLC type name "${sub}"`, pos);
+    genAnd(b0, b1);
+    return b1;
   }
 
   private genHost6(addr: Uint8Array, mask: Uint8Array, proto: Proto, dir: Dir, type: string): Block {
@@ -868,14 +943,19 @@ export class CodeGen {
     const { proto, dir } = q;
     let vlen: number;
     if (s === undefined) vlen = 32;
-    else {
+    else if (proto === 'decnet') {
+      const m = /^(\d+)\.(\d+)$/.exec(s);
+      if (!m) return err(`malformed decnet address '${s}'`, pos);
+      v = ((Number(m[1]) << 10) & 0xfc00) | (Number(m[2]) & 0x3ff);
+      vlen = 32;
+    } else {
       const r = atoin(s);
       if (!r) return err(`invalid IPv4 address '${s}'`, pos);
       [v, vlen] = r;
     }
     switch (q.addr) {
       case 'default': case 'host': case 'net': {
-        if (proto === 'decnet') return err('decnet host filtering is not supported', pos);
+        if (proto === 'decnet') return this.genHost(v, 0, proto, dir, q.addr);
         if (proto === 'link') return err('illegal link layer address', pos);
         let mask = 0xffffffff;
         if (s === undefined && q.addr === 'net') {
@@ -1257,7 +1337,7 @@ export class CodeGen {
     let b0 = this.genLinktype(ETHERTYPE.PPPOES);
     if (v !== undefined) {
       if (v > 0xffff) err(`PPPoE session number ${v} greater than maximum 65535`);
-      const b1 = this.genMcmp('linkpl', 2, BPF_H, v, 0xffff);
+      const b1 = this.genMcmp('linkpl', 0, BPF_W, v, 0xffff);
       genAnd(b0, b1);
       b0 = b1;
     }
@@ -1303,7 +1383,7 @@ export class CodeGen {
       case 'pppoed': return this.genLinktype(ETHERTYPE.PPPOED);
       case 'pppoes': return this.genPppoes(n.v);
       case 'geneve': case 'vxlan': return err(`'${n.k}' is not supported yet`, n.pos);
-      case 'llc': return err("'llc' is not supported yet", n.pos);
+      case 'llc': return this.genLlc(n.sub, n.pos);
     }
   }
 

@@ -96,19 +96,21 @@ function numLength(s: string, pos: number): number {
   return e - pos;
 }
 
-/** Dotted IPv4 forms of scanner.l: B.B, B.B.B, B.B.B.B with B = 1-3 digits. */
+/** Dotted forms of scanner.l: N.N, N.N.N, N.N.N.N with N a decimal number. */
 function hidLength(s: string, pos: number): number {
   let e = pos;
   let parts = 0;
+  let lastGood = 0;
   for (;;) {
     const st = e;
-    while (e - st < 3 && isDigit(s.charCodeAt(e))) e++;
-    if (e === st) return parts >= 2 ? backOff(e) : 0;
+    while (isDigit(s.charCodeAt(e))) e++;
+    if (e === st) break;
     parts++;
-    if (parts === 4 || s.charCodeAt(e) !== 46 || !isDigit(s.charCodeAt(e + 1))) return parts >= 2 ? e - pos : 0;
+    if (parts >= 2) lastGood = e - pos;
+    if (parts === 4 || s.charCodeAt(e) !== 46) break;
     e++;
   }
-  function backOff(x: number): number { return x - 1 - pos; }
+  return lastGood;
 }
 
 /** An Ethernet address: xx:xx:xx:xx:xx:xx (also - or . separated), or xxxx.xxxx.xxxx. */
@@ -127,6 +129,10 @@ function macLength(s: string, pos: number): number {
     }
     if (ok) return e - pos;
   }
+  // xxxxxxxxxxxx
+  let h = pos;
+  while (h - pos < 12 && isHex(s.charCodeAt(h))) h++;
+  if (h - pos === 12 && !isIdMid(s.charCodeAt(h))) return 12;
   // xxxx.xxxx.xxxx
   let e = pos;
   for (let i = 0; i < 3; i++) {
@@ -215,7 +221,7 @@ export function tokenize(src: string): Token[] {
       push(two === '&&' || two === '||' ? 'kw' : 'op', v, pos + 2);
       continue;
     }
-    if ('+-*/%:[]()!&|<>=^'.includes(src[pos])) {
+    if ('+-*/%:[]()!&|<>=^'.includes(src[pos]) && !(c === 58 && src.charCodeAt(pos + 1) === 58)) {
       if (src[pos] === '!') push('kw', 'not', pos + 1);
       else push('op', src[pos], pos + 1);
       continue;
