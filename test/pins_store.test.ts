@@ -12,7 +12,6 @@ import { Bpf, Map, u32, u64 } from '../src/api/index.js';
 import { openStateStore } from '../src/api/node.js';
 import { NodeStoreFs } from '../src/kernel/node_store_fs.js';
 import { BpfError } from '../src/errors.js';
-import { createFakeMap } from './kernel_obj_fakemap.js';
 
 const WORKER = new URL('./pins_worker.js', import.meta.url).pathname;
 const PIN = '/sys/fs/bpf/worker';
@@ -29,7 +28,7 @@ function worker(dir: string, ...args: string[]): void {
 }
 
 function open(dir: string): Bpf {
-  return new Bpf({ store: openStateStore(dir), createMap: createFakeMap });
+  return new Bpf({ store: openStateStore(dir) });
 }
 
 test('a map pinned by one process is read by another, with its id', () => {
