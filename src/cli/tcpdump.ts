@@ -1,7 +1,162 @@
-/* Placeholder until its owner lands it. */
+/*
+ * `bpfkit tcpdump [-d|-dd|-ddd] [-O] [-y LINKTYPE] [-s SNAPLEN] [-r IN] [-w OUT] [-c N]
+ *                 [-F FILE] [--nano] [--] EXPR`
+ * tcpdump's filter side: -d/-dd/-ddd print the compiled program exactly as tcpdump does; -r reads
+ * a pcap or pcapng file and keeps the packets the filter accepts (pcap_offline_filter semantics),
+ * written with -w as a classic savefile (timestamps, captured and wire lengths preserved, the input's
+ * link type and snapshot length), or else printed one line each. Compile errors carry libpcap's
+ * wording ("can't parse filter expression: syntax error", "expression rejects all packets").
+ */
+import { dumpC, dumpDecimal, dumpImage } from '../cbpf/dump.js';
+import { prepareCbpf, runCbpf } from '../cbpf/interp.js';
 import { BpfError } from '../errors.js';
+import { compileFilter, FilterError, linktypeFromName } from '../filter/index.js';
+import { readCapture, writePcap, type PcapRecord } from '../net/pcap.js';
+import { LINKTYPE_DESCRIPTIONS, summarize } from '../net/pcap_print.js';
 import type { CommandHandler } from './context.js';
 
-export const tcpdumpCommand: CommandHandler = async () => {
-  throw new BpfError('ENOTSUPP', 'tcpdump: not implemented yet');
+const USAGE = 'usage: bpfkit tcpdump [-d|-dd|-ddd] [-O] [-y LINKTYPE] [-s SNAPLEN] [-r IN] [-w OUT] [-c N] [-F FILE] [--nano] [--] EXPR';
+
+/** DLT_ value -> LINKTYPE_ value for savefile headers (only RAW differs among ours). */
+const DLT_TO_LINKTYPE: Readonly<Record<number, number>> = { 12: 101 };
+
+interface Opts {
+  dump: number;
+  optimize: boolean;
+  linktype?: string;
+  snaplen?: number;
+  read?: string;
+  write?: string;
+  count?: number;
+  file?: string;
+  nanos: boolean;
+  expr: string[];
+}
+
+function parseArgs(args: string[]): Opts {
+  const o: Opts = { dump: 0, optimize: true, nanos: false, expr: [] };
+  const need = (i: number, opt: string): string => {
+    if (i >= args.length) throw new BpfError('EINVAL', `option requires an argument -- '${opt}' (${USAGE})`);
+    return args[i];
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === '--') { o.expr.push(...args.slice(i + 1)); break; }
+    if (a === '--nano' || a === '--time-stamp-precision=nano') { o.nanos = true; continue; }
+    if (a === '--micro' || a === '--time-stamp-precision=micro') { o.nanos = false; continue; }
+    if (a === '-h' || a === '--help') throw new BpfError('EINVAL', USAGE);
+    if (!a.startsWith('-') || a === '-') { o.expr.push(a); continue; }
+    // Bundled short options, as getopt: -dd, -nO, -c5, -rfile.
+    for (let j = 1; j < a.length; j++) {
+      const c = a[j];
+      const rest = a.slice(j + 1);
+      const val = (): string => (rest ? rest : need(++i, c));
+      switch (c) {
+        case 'd': o.dump++; continue;
+        case 'O': o.optimize = false; continue;
+        case 'n': case 'q': case 't': case 'v': case 'e': case 'x': case 'X': case 'S': case 'p': case 'l': case 'U': case 'K': case 'N': continue;
+        case 'y': o.linktype = val(); break;
+        case 's': {
+          const v = val();
+          if (!/^\d+$/.test(v)) throw new BpfError('EINVAL', `invalid snaplen ${v}`);
+          o.snaplen = Number(v) === 0 ? 262144 : Number(v);
+          break;
+        }
+        case 'r': o.read = val(); break;
+        case 'w': o.write = val(); break;
+        case 'F': o.file = val(); break;
+        case 'c': {
+          const v = val();
+          if (!/^\d+$/.test(v) || Number(v) <= 0) throw new BpfError('EINVAL', `invalid packet count ${v}`);
+          o.count = Number(v);
+          break;
+        }
+        default: throw new BpfError('EINVAL', `invalid option -- '${c}' (${USAGE})`);
+      }
+      break;
+    }
+  }
+  return o;
+}
+
+/** pcap_compile() failures as tcpdump words them. */
+function compileError(e: unknown): never {
+  if (e instanceof FilterError) {
+    const msg = e.message === 'syntax error' ? "can't parse filter expression: syntax error" : e.message;
+    throw new BpfError('EINVAL', e.offset !== undefined ? `${msg} (at character ${e.offset + 1})` : msg);
+  }
+  throw e;
+}
+
+export const tcpdumpCommand: CommandHandler = async (args, ctx) => {
+  const o = parseArgs(args);
+  const fs = await import('node:fs/promises');
+  let expr = o.expr.join(' ');
+  if (o.file) {
+    try {
+      expr = (await fs.readFile(o.file, 'utf8')).replace(/#.*$/gm, '').replace(/\s+/g, ' ').trim();
+    } catch (err) {
+      throw new BpfError('ENOENT', `can't open ${o.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message}`);
+    }
+  }
+
+  let capture: ReturnType<typeof readCapture> | undefined;
+  if (o.read !== undefined) {
+    let bytes: Uint8Array;
+    try {
+      bytes = o.read === '-' ? await ctx.readStdin() : await fs.readFile(o.read);
+    } catch (err) {
+      throw new BpfError('ENOENT', `${o.read}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message}`);
+    }
+    try {
+      capture = readCapture(bytes);
+    } catch (err) {
+      throw new BpfError('EINVAL', `${o.read}: ${(err as Error).message}`);
+    }
+  }
+
+  let dlt: number;
+  if (capture) dlt = linktypeFromName(capture.linktype);
+  else if (o.linktype !== undefined) {
+    try { dlt = linktypeFromName(o.linktype); } catch { throw new BpfError('EINVAL', `invalid data link type ${o.linktype}`); }
+  } else {
+    dlt = 1;
+    if (o.dump) ctx.stderr('Warning: assuming Ethernet\n');
+  }
+  const snaplen = o.snaplen ?? (capture ? capture.snaplen || 262144 : 262144);
+
+  let prog;
+  try {
+    prog = compileFilter(expr, {
+      linktype: dlt, snaplen, optimize: o.optimize, netmask: 0, savefile: capture !== undefined,
+      swapped: capture?.bigEndian,
+    });
+  } catch (e) {
+    compileError(e);
+  }
+
+  if (o.dump) {
+    ctx.stdout(o.dump === 1 ? dumpImage(prog) : o.dump === 2 ? dumpC(prog) : dumpDecimal(prog));
+    return 0;
+  }
+  if (!capture) throw new BpfError('EINVAL', `live capture is not supported; use -r FILE or -d (${USAGE})`);
+
+  const lt = capture.linktype;
+  const [ltName, ltDescr] = LINKTYPE_DESCRIPTIONS[lt] ?? [`${lt}`, `link-type ${lt}`];
+  ctx.stderr(`reading from file ${o.read}, link-type ${ltName} (${ltDescr}), snapshot length ${capture.snaplen || 262144}\n`);
+  const prepared = prepareCbpf(prog);
+  const kept: PcapRecord[] = [];
+  for (const r of capture.records) {
+    if (o.count !== undefined && kept.length >= o.count) break;
+    if (capture.interfaces[r.ifIndex] && capture.interfaces[r.ifIndex].linktype !== lt) continue;
+    if (runCbpf(prepared, r.data, r.len) !== 0) {
+      kept.push(r);
+      if (!o.write) ctx.stdout(summarize(r, lt) + '\n');
+    }
+  }
+  if (o.write !== undefined) {
+    const out = writePcap({ linktype: DLT_TO_LINKTYPE[dlt] ?? lt, snaplen: capture.snaplen || 262144, nanos: o.nanos }, kept);
+    await fs.writeFile(o.write, out);
+  }
+  return 0;
 };
