@@ -108,6 +108,8 @@ interface KObject {
 export interface KMap extends KObject {
   readonly kind: 'map';
   readonly map: BpfMap;
+  /** Version of the stored object this map's contents match (pinned maps). */
+  storeVersion?: string;
   readonly name: string;
   readonly innerSpec?: MapSpec;
 }
@@ -468,12 +470,21 @@ export class Bpf {
     return { header: this.mapHeader(obj), payload: obj.map.snapshot() };
   }
 
-  /** Reload a persisted map's contents from the store (another process may have changed them). */
+  /** Reload a persisted map's contents from the store if another process changed them. */
   private refresh(obj: KMap): void {
     if (!obj.persisted || !this.store) return;
+    const version = this.store.objectVersion('map', obj.id);
+    if (version !== undefined && version === obj.storeVersion) return;
     const stored = this.store.readObject('map', obj.id);
     if (!stored) { obj.persisted = false; return; }
     this.applyStored(obj, stored);
+    obj.storeVersion = stored.generation;
+  }
+
+  /** Write a persisted map's contents and remember the version written. */
+  private writeMap(obj: KMap): void {
+    this.store!.writeObject('map', obj.id, this.storedMap(obj));
+    obj.storeVersion = this.store!.objectVersion('map', obj.id);
   }
 
   private applyStored(obj: KMap, stored: StoredObject): void {
@@ -486,13 +497,12 @@ export class Bpf {
     if (!obj.persisted || !this.store) return fn(obj.map);
     const store = this.store;
     return store.withLock(() => {
-      const stored = store.readObject('map', obj.id);
-      if (!stored) { obj.persisted = false; return fn(obj.map); } // unpinned meanwhile
-      this.applyStored(obj, stored);
+      this.refresh(obj);
+      if (!obj.persisted) return fn(obj.map); // unpinned meanwhile
       try {
         return fn(obj.map);
       } finally {
-        store.writeObject('map', obj.id, this.storedMap(obj));
+        this.writeMap(obj);
       }
     });
   }
@@ -503,7 +513,7 @@ export class Bpf {
     if (!store || !obj.persisted || obj.dead) return;
     store.withLock(() => {
       if (!store.hasObject('map', obj.id)) { obj.persisted = false; return; }
-      store.writeObject('map', obj.id, this.storedMap(obj));
+      this.writeMap(obj);
     });
   }
 
@@ -533,6 +543,7 @@ export class Bpf {
     this.live.map.set(id, obj);
     this.byMap.set(map, obj);
     this.applyStored(obj, stored);
+    obj.storeVersion = stored.generation;
     return obj;
   }
 
@@ -673,7 +684,7 @@ export class Bpf {
   private persist(obj: FdObject): void {
     const store = this.store!;
     if (obj.kind === 'map') {
-      store.writeObject('map', obj.id, this.storedMap(obj));
+      this.writeMap(obj);
       obj.persisted = true;
     } else {
       for (const m of obj.maps) if (!m.persisted || !store.hasObject('map', m.id)) this.persist(m);

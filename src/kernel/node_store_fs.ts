@@ -11,7 +11,7 @@
  * broken (a killed writer does not block the store). Waiting sleeps with Atomics.wait.
  */
 import {
-  closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, rmSync,
+  closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync,
   statSync, unlinkSync, writeSync,
 } from 'node:fs';
 import { homedir } from 'node:os';
@@ -125,6 +125,29 @@ export class NodeStoreFs implements StoreFs {
       try { unlinkSync(tmp); } catch { /* gone */ }
     }
     this.syncDir(dirname(target));
+  }
+
+  readPrefix(name: string, length: number): Uint8Array | undefined {
+    let fd: number;
+    try {
+      fd = openSync(this.path(name), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw sysError(err, `read ${name}`);
+    }
+    try {
+      const buf = new Uint8Array(length);
+      let got = 0;
+      for (;;) {
+        const n = readSync(fd, buf, got, length - got, got);
+        if (n === 0) break;
+        got += n;
+        if (got === length) break;
+      }
+      return buf.subarray(0, got);
+    } finally {
+      closeSync(fd);
+    }
   }
 
   remove(name: string): void {

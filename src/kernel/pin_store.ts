@@ -29,39 +29,57 @@ export interface PinRecord {
 export interface StoredObject {
   header: Record<string, unknown>;
   payload: Uint8Array;
+  /** Set when read from the store: the generation of the file it came from. */
+  generation?: string;
 }
 
-const MAGIC = 'BPFKOBJ1';
+/*
+ * Object file format: "BPFKOBJ2", a 16-byte random generation (new on every write, so a reader
+ * learns whether a file changed from its first 24 bytes), u32 header length, JSON header, u32
+ * payload length, payload (little-endian lengths). A length mismatch means a foreign or
+ * damaged file: EIO, never a misread.
+ */
+const MAGIC = 'BPFKOBJ2';
+const GEN_OFF = 8;
+const GEN_LEN = 16;
+const HDR_OFF = GEN_OFF + GEN_LEN;
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 export function encodeObject(obj: StoredObject): Uint8Array {
   const header = enc.encode(JSON.stringify(obj.header));
-  const out = new Uint8Array(8 + 4 + header.length + 4 + obj.payload.length);
+  const out = new Uint8Array(HDR_OFF + 4 + header.length + 4 + obj.payload.length);
   const view = new DataView(out.buffer);
   out.set(enc.encode(MAGIC), 0);
-  view.setUint32(8, header.length, true);
-  out.set(header, 12);
-  view.setUint32(12 + header.length, obj.payload.length, true);
-  out.set(obj.payload, 16 + header.length);
+  globalThis.crypto.getRandomValues(out.subarray(GEN_OFF, GEN_OFF + GEN_LEN));
+  view.setUint32(HDR_OFF, header.length, true);
+  out.set(header, HDR_OFF + 4);
+  view.setUint32(HDR_OFF + 4 + header.length, obj.payload.length, true);
+  out.set(obj.payload, HDR_OFF + 8 + header.length);
   return out;
 }
 
 export function decodeObject(bytes: Uint8Array, name: string): StoredObject {
   const bad = (): never => { throw new BpfError('EIO', `store object ${name} is corrupt`); };
-  if (bytes.length < 16 || dec.decode(bytes.subarray(0, 8)) !== MAGIC) bad();
+  if (bytes.length < HDR_OFF + 8 || dec.decode(bytes.subarray(0, 8)) !== MAGIC) bad();
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const hlen = view.getUint32(8, true);
-  if (12 + hlen + 4 > bytes.length) bad();
+  const hlen = view.getUint32(HDR_OFF, true);
+  if (HDR_OFF + 8 + hlen > bytes.length) bad();
   let header: Record<string, unknown> = {};
   try {
-    header = JSON.parse(dec.decode(bytes.subarray(12, 12 + hlen))) as Record<string, unknown>;
+    header = JSON.parse(dec.decode(bytes.subarray(HDR_OFF + 4, HDR_OFF + 4 + hlen))) as Record<string, unknown>;
   } catch {
     bad();
   }
-  const plen = view.getUint32(12 + hlen, true);
-  if (16 + hlen + plen !== bytes.length) bad();
-  return { header, payload: bytes.slice(16 + hlen) };
+  const plen = view.getUint32(HDR_OFF + 4 + hlen, true);
+  if (HDR_OFF + 8 + hlen + plen !== bytes.length) bad();
+  return { header, payload: bytes.slice(HDR_OFF + 8 + hlen), generation: generationOf(bytes) };
+}
+
+function generationOf(bytes: Uint8Array): string {
+  let s = '';
+  for (const b of bytes.subarray(GEN_OFF, GEN_OFF + GEN_LEN)) s += b.toString(16).padStart(2, '0');
+  return s;
 }
 
 /**
@@ -129,6 +147,12 @@ export class PinStore {
 
   writeObject(kind: ObjKind, id: number, obj: StoredObject): void {
     this.fs.writeAtomic(`objects/${kind}/${id}`, encodeObject(obj));
+  }
+
+  /** The stored object's generation: new on every write (undefined: no such object). */
+  objectVersion(kind: ObjKind, id: number): string | undefined {
+    const head = this.fs.readPrefix(`objects/${kind}/${id}`, HDR_OFF);
+    return head && head.length === HDR_OFF ? generationOf(head) : undefined;
   }
 
   hasObject(kind: ObjKind, id: number): boolean {

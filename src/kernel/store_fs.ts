@@ -22,11 +22,17 @@ export interface StoreFs {
   list(dir: string): string[];
   /** Run `fn` holding the store's exclusive lock (across processes for a folder store). */
   withLock<T>(fn: () => T): T;
+  /** The first `length` bytes of the file (fewer when it is shorter), or undefined when it does not exist. */
+  readPrefix(name: string, length: number): Uint8Array | undefined;
 }
 
 export class MemoryStoreFs implements StoreFs {
   private readonly files = new Map<string, Uint8Array>();
   private depth = 0;
+
+  readPrefix(name: string, length: number): Uint8Array | undefined {
+    return this.files.get(name)?.slice(0, length);
+  }
 
   read(name: string): Uint8Array | undefined {
     const data = this.files.get(name);
