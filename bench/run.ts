@@ -10,7 +10,8 @@
  * V8 has optimised the interpreter and tiered up the wasm. The JIT's compile time is reported per
  * 1,000 instructions, over a generated 10,000-instruction program.
  *
- * Options: --scale X multiplies every repeat count (default 1); --only NAME runs one program.
+ * Options: --scale X multiplies every repeat count (default 1); --only NAME runs one program;
+ * --batches N sets the number of measured batches per engine (default 5; medians, min-max shown).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -91,6 +92,11 @@ function ratio(a: number, b: number): string {
   return `${(a / Math.max(b, 1)).toFixed(2)}x`;
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 === 1 ? s[s.length >> 1] : Math.round((s[s.length / 2 - 1] + s[s.length / 2]) / 2);
+}
+
 function geomean(xs: number[]): number {
   return Math.exp(xs.reduce((s, x) => s + Math.log(x), 0) / xs.length);
 }
@@ -121,17 +127,21 @@ function syntheticProgram(n: number): Insn[] {
 
 function compileTimePer1000(): string {
   const n = 10_000;
+  // Distinct programs (the JIT caches modules by content); the first compile also warms the
+  // compiler itself, as in a fresh process.
+  const compile = (k: number): { ms: number; size: number } => {
+    const insns = syntheticProgram(n);
+    insns[0] = makeInsn(0xb7, 0, 0, 0, k);
+    const p = compileJit(new Vm(), insns);
+    return { ms: p.compileMs, size: p.wasmSize };
+  };
+  const cold = compile(-1);
   const times: number[] = [];
-  let size = 0;
-  for (let k = 0; k < 5; k++) {
-    const p = compileJit(new Vm(), syntheticProgram(n));
-    times.push(p.compileMs);
-    size = p.wasmSize;
-  }
+  for (let k = 0; k < 9; k++) times.push(compile(k).ms);
   times.sort((a, b) => a - b);
-  const med = times[2];
-  return `JIT compile time: ${(med / (n / 1000)).toFixed(3)} ms per 1,000 instructions ` +
-    `(median of 5 compiles of a ${n}-instruction program, ${(size / 1024).toFixed(0)} KiB of wasm, min ${(times[0] / 10).toFixed(3)} ms)`;
+  const per = (ms: number): string => (ms / (n / 1000)).toFixed(3);
+  return `JIT compile time per 1,000 instructions (${n}-instruction program, ${(cold.size / 1024).toFixed(0)} KiB of wasm): ` +
+    `${per(times[4])} ms (median of 9, min ${per(times[0])}), first compile in the process ${per(cold.ms)} ms`;
 }
 
 async function main(): Promise<void> {
@@ -141,6 +151,9 @@ async function main(): Promise<void> {
   const onlyAt = argv.indexOf('--only');
   const only = onlyAt >= 0 ? argv[onlyAt + 1] : undefined;
   if (!(scale > 0)) throw new Error('--scale needs a positive number');
+  const batchesAt = argv.indexOf('--batches');
+  const batches = batchesAt >= 0 ? Number(argv[batchesAt + 1]) : 5;
+  if (!(Number.isInteger(batches) && batches > 0)) throw new Error('--batches needs a positive integer');
 
   const dir = mkdtempSync(join(tmpdir(), 'bpfkit-bench-'));
   const pkt = join(dir, 'udp64.bin');
@@ -159,25 +172,36 @@ async function main(): Promise<void> {
       const obj = join(dir, `${bench.name}.o`);
       await cli(['asm', join(PROGRAMS, `${bench.name}.s`), '-o', obj]);
       process.stdout.write(`  ${bench.name}: ${bench.what} ... `);
-      // The first pass lets V8 optimise the interpreter and tier up the wasm (as a long-running
-      // process would have); the second is the one reported.
+      // A first pass lets V8 optimise the interpreter and tier up the wasm (as a long-running
+      // process would have); then `batches` rounds of interp, jit and kernel, interleaved so load
+      // on the machine hits all three alike; each figure is the median of its batches.
       await runBpfkit(obj, pkt, repeat, 'interp');
-      const interp = await runBpfkit(obj, pkt, repeat, 'interp');
       await runBpfkit(obj, pkt, repeat, 'jit');
-      const jit = await runBpfkit(obj, pkt, repeat, 'jit');
-      if (jit.retval !== interp.retval) throw new Error(`${bench.name}: the JIT returned ${jit.retval}, the interpreter ${interp.retval}`);
-      const kernel = noKernel ? undefined : runKernel(obj, pkt, repeat, bench.name);
-      if (kernel && kernel.retval !== interp.retval) {
-        throw new Error(`${bench.name}: bpfkit returned ${interp.retval}, the kernel ${kernel.retval}`);
+      const samples: { interp: number[]; jit: number[]; kernel: number[] } = { interp: [], jit: [], kernel: [] };
+      let retval = -1;
+      for (let b = 0; b < batches; b++) {
+        const i = await runBpfkit(obj, pkt, repeat, 'interp');
+        const j = await runBpfkit(obj, pkt, repeat, 'jit');
+        if (j.retval !== i.retval) throw new Error(`${bench.name}: the JIT returned ${j.retval}, the interpreter ${i.retval}`);
+        const k = noKernel ? undefined : runKernel(obj, pkt, repeat, bench.name);
+        if (k && k.retval !== i.retval) throw new Error(`${bench.name}: bpfkit returned ${i.retval}, the kernel ${k.retval}`);
+        retval = i.retval;
+        samples.interp.push(i.ns);
+        samples.jit.push(j.ns);
+        if (k) samples.kernel.push(k.ns);
       }
-      console.log(`retval ${interp.retval}`);
+      const interp = { ns: median(samples.interp) };
+      const jit = { ns: median(samples.jit) };
+      const kernel = samples.kernel.length > 0 ? { ns: median(samples.kernel) } : undefined;
+      console.log(`retval ${retval}`);
       if (kernel) {
         jitRatios.push(Math.max(jit.ns, 1) / Math.max(kernel.ns, 1));
         interpRatios.push(Math.max(interp.ns, 1) / Math.max(kernel.ns, 1));
       }
+      const spread = (xs: number[]): string => `${fmtNs(median(xs))} (${fmtNs(Math.min(...xs))}-${fmtNs(Math.max(...xs))})`;
       rows.push([
-        bench.name, String(repeat), fmtNs(jit.ns), fmtNs(interp.ns),
-        kernel ? fmtNs(kernel.ns) : '-',
+        bench.name, String(repeat), spread(samples.jit), spread(samples.interp),
+        kernel ? spread(samples.kernel) : '-',
         kernel ? ratio(jit.ns, kernel.ns) : '-',
         kernel ? ratio(interp.ns, kernel.ns) : '-',
         bench.ubpfNs ? fmtNs(bench.ubpfNs) : '-',

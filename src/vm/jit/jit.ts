@@ -72,6 +72,27 @@ const MAX_NESTED_RUNS = 8;
 const ACCESS_NAMES = ['load', 'store', 'atomic access'];
 const TWO32 = 4294967296;
 const states = new WeakMap<Vm, VmJitState>();
+
+/**
+ * Compiled modules by program content (and entry, memory kind), shared by all VMs: a module does
+ * not depend on its VM (memory and frame addresses are imports), and V8 keeps the code it has
+ * tiered up per module, so reloading a program (a new VM per `prog run`) starts warm.
+ */
+interface CachedModule {
+  readonly module: WasmModule;
+  readonly segStart: Int32Array;
+  readonly functions: number;
+  readonly insnCount: number;
+  readonly wasmSize: number;
+}
+const MODULE_CACHE_SIZE = 64;
+const moduleCache = new Map<string, CachedModule>();
+
+function programKey(insns: readonly Insn[], entry: number, shared: boolean, maxPages: number): string {
+  const parts: string[] = [`${entry}${shared ? 's' : 'p'}${maxPages}`];
+  for (const x of insns) parts.push(`${x.code},${x.dst},${x.src},${x.off},${x.imm}`);
+  return parts.join(';');
+}
 /** Thrown by the `finish` import (LD_ABS/LD_IND out of bounds), caught by the run. */
 const FINISH = { finish: true };
 
@@ -146,6 +167,8 @@ export class JitProgram {
   readonly wasmSize: number;
   /** eBPF instructions compiled (reachable slots, counted once per function they appear in). */
   readonly compiledInsns: number;
+  /** Whether the module came from the compile cache (same program compiled before, any VM). */
+  readonly cached: boolean;
   /** Functions in the module (the entry and every local-call target). */
   readonly functions: number;
   private readonly st: VmJitState;
@@ -167,18 +190,30 @@ export class JitProgram {
     this.prog = decodeForInterpreter(insns);
     if (!Number.isInteger(entry) || entry < 0 || entry >= this.prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
     const space = vm.space;
-    const compiled = compileModule(this.prog, entry, {
-      shared: isShared(space.memory.buffer), maxPages: Math.ceil(space.maxBytes / 65536),
-    }, MAY_GOTO_BUDGET);
-    this.segStart = compiled.segStart;
-    this.functions = compiled.functions;
-    this.compiledInsns = compiled.insnCount;
-    this.wasmSize = compiled.bytes.length;
-    try {
-      this.module = new WA.Module(compiled.bytes);
-    } catch (err) {
-      throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
+    const shared = isShared(space.memory.buffer);
+    const maxPages = Math.ceil(space.maxBytes / 65536);
+    const key = programKey(insns, entry, shared, maxPages);
+    let m = moduleCache.get(key);
+    this.cached = m !== undefined;
+    if (m === undefined) {
+      const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET);
+      let module: WasmModule;
+      try {
+        module = new WA.Module(compiled.bytes);
+      } catch (err) {
+        throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
+      }
+      m = { module, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length };
+      if (moduleCache.size >= MODULE_CACHE_SIZE) moduleCache.delete(moduleCache.keys().next().value!);
+    } else {
+      moduleCache.delete(key); // most recently used last
     }
+    moduleCache.set(key, m);
+    this.module = m.module;
+    this.segStart = m.segStart;
+    this.functions = m.functions;
+    this.compiledInsns = m.insnCount;
+    this.wasmSize = m.wasmSize;
     this.compileMs = now() - t0;
   }
 
