@@ -354,6 +354,18 @@ export abstract class MapBase implements BpfMap {
     return false;
   }
 
+  /** Every key in get_next_key order, without the syscall's permission checks (for_each_map_elem). */
+  elementKeys(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    let key: Uint8Array | undefined;
+    for (;;) {
+      const next = this.rawNextKey(key);
+      if (typeof next === 'number') return out;
+      out.push(next);
+      key = next;
+    }
+  }
+
   // ---- persistence ----
   /** Records for snapshot(): every element as (key, value) in the syscall's layout. */
   protected snapshotRecords(): [Uint8Array, Uint8Array][] {
