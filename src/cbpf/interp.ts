@@ -16,7 +16,7 @@
  * `len` (ld #len) is the wire length in both.
  */
 import {
-  BPF_MAXINSNS, BPF_MEMWORDS, type CInsn, SKF_AD_ALU_XOR_X, SKF_AD_CPU, SKF_AD_HATYPE, SKF_AD_IFINDEX,
+  BPF_MEMWORDS, type CInsn, SKF_AD_ALU_XOR_X, SKF_AD_CPU, SKF_AD_HATYPE, SKF_AD_IFINDEX,
   SKF_AD_MARK, SKF_AD_NLATTR, SKF_AD_NLATTR_NEST, SKF_AD_OFF, SKF_AD_PAY_OFFSET, SKF_AD_PKTTYPE,
   SKF_AD_PROTOCOL, SKF_AD_QUEUE, SKF_AD_RANDOM, SKF_AD_RXHASH, SKF_AD_VLAN_TAG, SKF_AD_VLAN_TAG_PRESENT,
   SKF_AD_VLAN_TPID, SKF_LL_OFF, SKF_NET_OFF,
@@ -311,5 +311,26 @@ export function skbGetNlattrNest(packet: Uint8Array, a: number, x: number): numb
   return nlaFind(packet, a + NLA_HDRLEN, nlaLen - NLA_HDRLEN, x);
 }
 
-/** Linux's program length limit, re-exported for callers that check before running. */
-export { BPF_MAXINSNS };
+
+/**
+ * One load instruction (ld/ldh/ldb [k] or [x + k], ldxb 4*([k]&0xf)) with runCbpf()'s semantics,
+ * for single-stepping: the value loaded, or `end` with the program's result when the load ends
+ * the program. Not for hot loops (it allocates its answer).
+ */
+export function cbpfStepLoad(insn: CInsn, A: number, X: number, packet: Uint8Array, meta?: PacketMeta): { value: number } | { end: number } {
+  const code = insn.code;
+  const k = insn.k | 0;
+  const size = code === 0xb1 ? 1 : (code & 0x18) === 0 ? 4 : (code & 0x18) === 0x08 ? 2 : 1;
+  const ind = (code & 0xe0) === 0x40;
+  let v: number;
+  if (meta !== undefined && (ind || k < 0)) {
+    v = !ind && code !== 0xb1 ? loadLinux(packet, k, size, meta, A, X) : loadLinuxInd(packet, ind ? (X + k) | 0 : k, size, meta);
+    if (loadFailed) return { end: failResult };
+  } else {
+    const o = (ind ? X >>> 0 : 0) + (k >>> 0);
+    if (o + size > packet.length) return { end: 0 };
+    v = size === 1 ? packet[o] : size === 2 ? (packet[o] << 8) | packet[o + 1]
+      : (packet[o] << 24) | (packet[o + 1] << 16) | (packet[o + 2] << 8) | packet[o + 3];
+  }
+  return { value: code === 0xb1 ? (v & 0xf) << 2 : v | 0 };
+}

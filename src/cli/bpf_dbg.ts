@@ -1,0 +1,76 @@
+/*
+ * `bpfkit bpf_dbg [SCRIPT]`: the classic-BPF step debugger in the kernel's tools/bpf/bpf_dbg
+ * command language (load bpf / load pcap / select / step / run / breakpoint / disassemble / dump /
+ * quit), reading commands from SCRIPT or standard input, one per line. The session logic is
+ * cbpf/dbg.ts; this file adds files and a small capture reader (classic pcap in either byte
+ * order, pcapng enhanced/simple packet blocks) until net/ provides one.
+ */
+import { BpfError } from '../errors.js';
+import { BpfDbgSession, type DbgPacket } from '../cbpf/dbg.js';
+import type { CommandHandler } from './context.js';
+
+/** Packets of a pcap or pcapng file (first interface's link type is not needed here). */
+export function readCapturePackets(b: Uint8Array): DbgPacket[] {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  if (b.length < 24) throw new BpfError('EINVAL', 'pcap file too small!');
+  const magic = dv.getUint32(0, true);
+  const packets: DbgPacket[] = [];
+  if (magic === 0x0a0d0d0a) {
+    let le = dv.getUint32(8, true) === 0x1a2b3c4d;
+    for (let o = 0; o + 12 <= b.length;) {
+      const type = dv.getUint32(o, le);
+      if (type === 0x0a0d0d0a) le = dv.getUint32(o + 8, true) === 0x1a2b3c4d;
+      const len = dv.getUint32(o + 4, le);
+      if (len < 12 || o + len > b.length) break;
+      if (type === 6) {
+        const cap = dv.getUint32(o + 20, le);
+        packets.push({ data: b.subarray(o + 28, o + 28 + cap), wireLen: dv.getUint32(o + 24, le) });
+      } else if (type === 3) {
+        const wire = dv.getUint32(o + 8, le);
+        packets.push({ data: b.subarray(o + 12, o + 12 + Math.min(wire, len - 16)), wireLen: wire });
+      }
+      o += len;
+    }
+    return packets;
+  }
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  const be = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
+  if (!le && !be) throw new BpfError('EINVAL', 'wrong pcap magic!');
+  for (let o = 24; o + 16 <= b.length;) {
+    const cap = dv.getUint32(o + 8, le);
+    if (o + 16 + cap > b.length) break;
+    packets.push({ data: b.subarray(o + 16, o + 16 + cap), wireLen: dv.getUint32(o + 12, le) });
+    o += 16 + cap;
+  }
+  return packets;
+}
+
+export const bpfDbgCommand: CommandHandler = async (args, ctx) => {
+  if (args.length > 1) throw new BpfError('EINVAL', 'usage: bpfkit bpf_dbg [SCRIPT]');
+  const fs = await import('node:fs');
+  let script: string;
+  if (args.length === 1 && args[0] !== '-') {
+    try {
+      script = fs.readFileSync(args[0], 'utf8');
+    } catch (err) {
+      throw new BpfError('ENOENT', `failed to open ${args[0]}: ${(err as Error).message}`);
+    }
+  } else {
+    script = new TextDecoder().decode(await ctx.readStdin());
+  }
+  const session = new BpfDbgSession((path) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = fs.readFileSync(path);
+    } catch (err) {
+      throw new Error((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message);
+    }
+    return readCapturePackets(bytes);
+  });
+  for (const line of script.split(/\r?\n/)) {
+    const { output, quit } = session.exec(line);
+    ctx.stdout(output);
+    if (quit) break;
+  }
+  return 0;
+};
