@@ -5,7 +5,7 @@
  * Link types: EN10MB, RAW, IPV4, IPV6, NULL, LOOP, LINUX_SLL, LINUX_SLL2 (PPP inside PPPoE).
  */
 import {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT,
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_JA, BPF_TXA, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT,
   BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MOD,
   BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
   SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_IFINDEX,
@@ -523,8 +523,10 @@ export class CodeGen {
       case 'ip': return this.genHostop(addr, mask, dir, ETHERTYPE.IP, 12, 16);
       case 'rarp': return this.genHostop(addr, mask, dir, ETHERTYPE.REVARP, 14, 24);
       case 'arp': return this.genHostop(addr, mask, dir, ETHERTYPE.ARP, 14, 24);
-      case 'ip6': return err(`'ip6' modifier applied to ip ${typestr}`);
+      case 'ip6': return err("'ip6' modifier applied to ip host");
       case 'decnet': return this.genDnhostop(addr, dir);
+      case 'atalk': case 'aarp': case 'sca': case 'lat': case 'mopdl': case 'moprc': case 'iso': case 'ipx':
+        return err(`${proto.toUpperCase()} host filtering not implemented`);
       default: return err(`'${proto}' modifier applied to ${typestr}`);
     }
   }
@@ -606,9 +608,10 @@ export class CodeGen {
     const typestr = type === 'net' ? 'net' : 'host';
     switch (proto) {
       case 'default': case 'ip6': return this.genHostop6(addr, mask, dir, 8, 24);
-      case 'link': return err(`link-layer modifier applied to ${typestr}`);
-      case 'ip': return err(`'ip' modifier applied to ip6 ${typestr}`);
-      case 'arp': case 'rarp': return err(`'${proto}' modifier applied to ip6 ${typestr}`);
+      case 'link': return err(`link-layer modifier applied to ip6 ${typestr}`);
+      case 'ip': case 'arp': case 'rarp': case 'decnet': return err(`'${proto}' modifier applied to ip6 ${typestr}`);
+      case 'atalk': case 'aarp': case 'sca': case 'lat': case 'mopdl': case 'moprc': case 'iso': case 'ipx':
+        return err(`${proto.toUpperCase()} host filtering not implemented`);
       default: return err(`'${proto}' modifier applied to ${typestr}`);
     }
   }
@@ -761,7 +764,9 @@ export class CodeGen {
         b1 = this.genCmp('linkpl_nosnap', 4, BPF_B, v);
         genAnd(b0, b1);
         return b1;
-      case 'arp': case 'rarp': return err(`${proto} does not encapsulate another protocol`);
+      case 'arp': case 'rarp': case 'sca': case 'lat': case 'moprc': case 'mopdl':
+        return err(`${proto} does not encapsulate another protocol`);
+      case 'atalk': case 'decnet': return err(`${proto} encapsulation is not specifiable`);
       default: return err(`'${proto} proto' is bogus`);
     }
   }
@@ -1046,19 +1051,96 @@ export class CodeGen {
   }
 
   // -- protochain (gen_protochain()) ---------------------------------------------------------
+  /**
+   * Walk the IPv6 extension-header / AH chain with a backward `ja` loop (libpcap's interpreter
+   * allows it; the optimizer does not, so it is switched off as libpcap does).
+   */
   private genProtochain(v: number, proto: Proto): Block {
-    let b: Block;
+    // Allocated before the protocol switch, so the Q_DEFAULT case leaks one (as libpcap does).
+    const reg2 = this.allocReg();
     switch (proto) {
-      case 'default':
-        b = this.genProtochain(v, 'ip');
-        genOr(b, this.genProtochain(v, 'ip6'));
-        return this.lastOr;
       case 'ip': case 'ip6': break;
-      default: return err('bad protocol applied for \'protochain\'');
+      case 'default': {
+        const b0 = this.genProtochain(v, 'ip');
+        const b = this.genProtochain(v, 'ip6');
+        genOr(b0, b);
+        return b;
+      }
+      default: return err("bad protocol applied for 'protochain'");
     }
-    return err("'protochain' is not supported");
+    if (this.offLinkpl.isVariable) err("'protochain' not supported with variable length headers");
+    this.noOptimize = true;
+    const s: Slist[] = [];
+    const J = BPF_JMP | BPF_JEQ | BPF_K;
+    const base = this.offLinkpl.constantPart + this.offNl;
+    const add = (code: number, k = 0): number => { s.push(newStmt(code, k)); return s.length - 1; };
+    add(0); // s[0]: dummy
+    let b0: Block;
+    if (proto === 'ip') {
+      b0 = this.genLinktype(ETHERTYPE.IP);
+      add(BPF_LD | BPF_ABS | BPF_B, base + 9);
+      add(BPF_LDX | BPF_MSH | BPF_B, base);
+    } else {
+      b0 = this.genLinktype(ETHERTYPE.IPV6);
+      add(BPF_LD | BPF_ABS | BPF_B, base + 6);
+      add(BPF_LDX | BPF_IMM, 40);
+    }
+    const again = add(J, v);
+    const fix5 = again;
+    const fix2 = add(J, 59);
+    s[fix5].s.jf = s[fix2];
+    let fix3 = 0;
+    if (proto === 'ip6') {
+      const v6start = add(J, 0);
+      s[fix2].s.jf = s[v6start];
+      let i = add(J, 60); s[i - 1].s.jf = s[i];
+      i = add(J, 43); s[i - 1].s.jf = s[i];
+      i = add(J, 44); s[i - 1].s.jf = s[i];
+      fix3 = i;
+      const v6end = i;
+      const v6advance = add(BPF_LD | BPF_IND | BPF_B, base);
+      add(BPF_ST, reg2);
+      add(BPF_LD | BPF_IND | BPF_B, base + 1);
+      add(BPF_ALU | BPF_ADD | BPF_K, 1);
+      add(BPF_ALU | BPF_MUL | BPF_K, 8);
+      add(BPF_ALU | BPF_ADD | BPF_X, 0);
+      add(BPF_MISC | BPF_TAX);
+      add(BPF_LD | BPF_MEM, reg2);
+      const ja = s.length;
+      add(BPF_JMP | BPF_JA, (again - ja - 1) >>> 0);
+      s[ja - 1].s.jf = s[ja];
+      for (let j = v6start; j <= v6end; j++) s[j].s.jt = s[v6advance];
+    } else {
+      const nop = add(BPF_ALU | BPF_ADD | BPF_K, 0);
+      s[fix2].s.jf = s[nop];
+    }
+    const ahcheck = add(J, IPPROTO.AH);
+    if (fix3) s[fix3].s.jf = s[ahcheck];
+    const fix4 = ahcheck;
+    let i = add(BPF_MISC | BPF_TXA); s[i - 1].s.jt = s[i];
+    add(BPF_LD | BPF_IND | BPF_B, base);
+    add(BPF_ST, reg2);
+    i = add(BPF_MISC | BPF_TXA); s[i - 1].s.jt = s[i];
+    add(BPF_ALU | BPF_ADD | BPF_K, 1);
+    add(BPF_MISC | BPF_TAX);
+    add(BPF_LD | BPF_IND | BPF_B, base);
+    add(BPF_ALU | BPF_ADD | BPF_K, 2);
+    add(BPF_ALU | BPF_MUL | BPF_K, 4);
+    add(BPF_MISC | BPF_TAX);
+    add(BPF_LD | BPF_MEM, reg2);
+    const ja = s.length;
+    add(BPF_JMP | BPF_JA, (again - ja - 1) >>> 0);
+    const end = add(BPF_ALU | BPF_ADD | BPF_K, 0);
+    s[fix2].s.jt = s[end];
+    s[fix4].s.jf = s[end];
+    s[fix5].s.jt = s[end];
+    for (let j = 0; j < s.length - 1; j++) s[j].next = s[j + 1];
+    const b = newBlock(JMP(BPF_JEQ), v);
+    b.stmts = s[1];
+    this.freeReg(reg2);
+    genAnd(b0, b);
+    return b;
   }
-  private lastOr!: Block;
 
   // -- arithmetic (gen_loadi, gen_load, gen_arth, gen_relation ...) ----------------------------
   private xferToX(a: ArthVal): Slist { return newStmt(BPF_LDX | BPF_MEM, a.regno); }

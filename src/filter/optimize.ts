@@ -842,11 +842,25 @@ export function icodeToFcode(root: Block): CInsn[] {
       ftail -= slen + 1 + p.longjt + p.longjf;
       let dst = ftail;
       p.offset = dst;
+      const offset: Slist[] = [];
+      for (let src = p.stmts; src && offset.length < slen; src = src.next) offset.push(src);
+      let off = 0;
       for (let src = p.stmts; src; src = src.next) {
         if (src.s.code === NOP) continue;
         out[dst].code = src.s.code;
         out[dst].k = src.s.k >>> 0;
+        // Block-local relative jumps (protochain), as convert_code_r().
+        if (bpfClass(src.s.code) === BPF_JMP && src.s.code !== (BPF_JMP | BPF_JA) && off !== slen - 2) {
+          if (!src.s.jt || !src.s.jf) throw new FilterError(`no jmp destination for block-local relative jump: off=${off}`);
+          let jt = 0, jf = 0;
+          for (let i = 0; i < slen; i++) {
+            if (offset[i] === src.s.jt) { out[dst].jt = i - off - 1; jt++; }
+            if (offset[i] === src.s.jf) { out[dst].jf = i - off - 1; jf++; }
+          }
+          if (!jt || !jf) throw new FilterError(`no destination found for block-local relative jump: off=${off}`);
+        }
         dst++;
+        off++;
       }
       out[dst].code = p.s.code;
       out[dst].k = p.s.k >>> 0;
