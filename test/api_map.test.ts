@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  Bpf, BpfError, Map, bytes, i32, le, readLe, struct, u16, u32, u64, u8,
+  Bpf, BpfError, Map, Program, bytes, i32, ldMapFd, le, readLe, struct, u16, u32, u64, u8,
 } from '../src/api/index.js';
+import { makeInsn } from '../src/isa/insn.js';
 import { openBpf } from '../src/api/node.js';
 
 const errCode = (fn: () => unknown): string => {
@@ -159,4 +160,29 @@ test('openBpf(): pins in a BPFKIT_STATE folder survive the Bpf', () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('programs: load with a map reference, tag, info, pin, fromPin; the map lives with the program', () => {
+  const bpf = new Bpf();
+  const m = bpf.createMap({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'used' });
+  const p = bpf.loadProgram({
+    type: 'xdp', name: 'uses_map', license: 'GPL',
+    insns: [...ldMapFd(1, m), makeInsn(0xb7, 0, 0, 0, 2), makeInsn(0x95)],
+  });
+  const info = p.info();
+  assert.equal(info.type, 6);
+  assert.deepEqual(info.mapIds, [m.id]);
+  assert.match(p.tag, /^[0-9a-f]{16}$/);
+  const mapId = m.id;
+  m.close();
+  p.pin('/sys/fs/bpf/prog');
+  p.close();
+  const again = Program.fromPin('/sys/fs/bpf/prog', bpf);
+  assert.equal(again.name, 'uses_map');
+  assert.equal(errCode(() => Map.fromPin('/sys/fs/bpf/prog', bpf)), 'EINVAL');
+  bpf.mapById(mapId).close();
+  again.close();
+  bpf.unpin('/sys/fs/bpf/prog');
+  assert.equal(errCode(() => bpf.mapById(mapId)), 'ENOENT');
+  bpf.close();
 });

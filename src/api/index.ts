@@ -15,8 +15,9 @@
  * folder store for Node.
  */
 import { BpfError } from '../errors.js';
-import { Bpf as Kernel, type BpfOptions as KernelOptions, type MapInfo, setDefaultMapFactory } from '../kernel/bpf.js';
-import { mapTypeFromName, mapTypeName } from '../kernel/names.js';
+import { type Insn, makeLdImm64 } from '../isa/insn.js';
+import { Bpf as Kernel, type BpfOptions as KernelOptions, type MapInfo, type ProgInfo, setDefaultMapFactory } from '../kernel/bpf.js';
+import { mapTypeFromName, mapTypeName, progTypeFromName, progTypeFromSection } from '../kernel/names.js';
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, type MapBatch, type MapSpec as KernelMapSpec } from '../maps/types.js';
 import { createMap } from '../maps/index.js';
 import type { Codec } from './codec.js';
@@ -29,6 +30,7 @@ export { BpfError } from '../errors.js';
 export { Bpf as Kernel, setDefaultMapFactory } from '../kernel/bpf.js';
 export type { MapInfo, ProgInfo, MapFactory } from '../kernel/bpf.js';
 export type { MapBatch } from '../maps/types.js';
+export type { Insn } from '../isa/insn.js';
 export { PinStore } from '../kernel/pin_store.js';
 export { MemoryStoreFs } from '../kernel/store_fs.js';
 export type { StoreFs } from '../kernel/store_fs.js';
@@ -91,6 +93,23 @@ export class Bpf {
       innerMap: spec.innerMap ? this.kernel.mapOf(spec.innerMap.fd).map : undefined,
     };
     return new Map(this, this.kernel.mapCreate(kspec));
+  }
+
+  /**
+   * BPF_PROG_LOAD (no verifier yet): map references are ld_imm64 src=1 with a Map's fd as imm
+   * (`mapFd(map)` builds them).
+   */
+  loadProgram(spec: ProgramSpec): Program {
+    const type = typeof spec.type === 'number' ? spec.type : progTypeFromName(spec.type) ?? progTypeFromSection(spec.type);
+    if (type === undefined) throw new BpfError('EINVAL', `unknown program type '${spec.type}'`);
+    return new Program(this, this.kernel.progLoad({
+      type, insns: spec.insns, license: spec.license ?? 'GPL', name: spec.name, section: spec.section ?? spec.name,
+    }));
+  }
+
+  /** An open handle on the program with this id (ENOENT when none). */
+  programById(id: number): Program {
+    return new Program(this, this.kernel.getFdById('prog', id));
   }
 
   /** An open handle on the map with this id (ENOENT when none). */
@@ -303,6 +322,62 @@ export class Map {
   as<K, V>(key: Codec<K>, value: Codec<V>): TypedMap<K, V> {
     return new TypedMap(this, key, value);
   }
+}
+
+export interface ProgramSpec {
+  /** A type name ('xdp', 'socket_filter', ...), a SEC() name ('xdp', 'tc', ...) or the number. */
+  type: string | number;
+  insns: readonly Insn[];
+  license?: string;
+  name?: string;
+  /** The ELF section it came from (kept for pinned programs). */
+  section?: string;
+}
+
+/** A handle on a loaded program (one fd). */
+export class Program {
+  readonly bpf: Bpf;
+  readonly fd: number;
+  private closed = false;
+
+  constructor(bpf: Bpf, fd: number) {
+    this.bpf = bpf;
+    this.fd = fd;
+  }
+
+  /** Open the program pinned at `path` (ENOENT when none; EINVAL when it is not a program). */
+  static fromPin(path: string, bpf: Bpf = Bpf.default): Program {
+    if (bpf.kernel.pinnedKind(path) === 'map') throw new BpfError('EINVAL', `${path}: not a program`);
+    return new Program(bpf, bpf.kernel.objGet(path));
+  }
+
+  info(): ProgInfo {
+    return this.bpf.kernel.progInfo(this.fd);
+  }
+
+  get id(): number { return this.info().id; }
+  get tag(): string { return this.info().tag; }
+  get name(): string { return this.info().name; }
+
+  /** The instructions as the engines run them (map references resolved to the maps' handles). */
+  xlated(): Insn[] {
+    return this.bpf.kernel.progInsns(this.fd);
+  }
+
+  pin(path: string): void {
+    this.bpf.kernel.objPin(this.fd, path);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.bpf.kernel.close(this.fd);
+  }
+}
+
+/** The two slots of `ld_imm64 dst, map` as BPF_PROG_LOAD expects them (src=1, imm = the map's fd). */
+export function ldMapFd(dst: number, map: Map): [Insn, Insn] {
+  return makeLdImm64(dst, BigInt(map.fd), 1);
 }
 
 /** A Map seen through codecs (e.g. `map.as(u32, u64)`). */
