@@ -111,6 +111,8 @@ function wide(rand: () => number, length: number): Insn[] {
   const memOff = (s: number): number => (rand() < 0.9 ? Math.floor(rand() * (DATA - s + 1)) : pick([-1, -8, DATA - s + 1, DATA, 1000]));
   const out: Insn[] = [makeInsn(0xbf, 6, 1), makeInsn(0xbf, 7, 3)]; // r6 = data, r7 = read-only region
   for (const r of [0, 2, 3, 4, 5, 8, 9]) out.push(...makeLdImm64(r, rand() < 0.5 ? pick(EDGE) : BigInt(Math.floor(rand() * 2 ** 32))));
+  if (rand() < 0.3) out.push(makeInsn(0x07, 10, 0, 0, 0)); // r10 += 0: the JIT then checks frame accesses too
+  const prologue = out.length;
   const calls: number[] = []; // indices of local calls to patch
   for (let n = 0; n < length; n++) {
     const roll = rand();
@@ -169,7 +171,7 @@ function wide(rand: () => number, length: number): Insn[] {
   for (let i = 0; i < bodyEnd; i++) {
     const c = out[i].code;
     if (((c & 7) === 5 || (c & 7) === 6) && (c & 0xf0) !== 0x80 && (c & 0xf0) !== 0x90) {
-      const t = Math.max(16, Math.min(i + 1 + out[i].off, bodyEnd)); // never into the ld_imm64 prologue
+      const t = Math.max(prologue, Math.min(i + 1 + out[i].off, bodyEnd)); // never into the ld_imm64 prologue
       out[i] = { ...out[i], off: t - i - 1 };
     }
   }

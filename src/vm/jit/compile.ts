@@ -19,10 +19,12 @@
  * takes a fast path when it lies in the current frame or in one of the regions last seen (two
  * for loads, one for stores; mutable globals filled by the host); otherwise it calls the host's
  * `mem` import, which checks against the address space's regions exactly as the interpreter does
- * and either throws its error or refills the cache. The budget is charged per segment: a run of
- * instructions ending at the first one that can fault or leave (memory access, call, LD_ABS,
- * trap); when a charge overdraws, the host names the exact instruction, so budget errors, faults
- * and instruction counts are those of the interpreter.
+ * and either throws its error or refills the cache. In a function that never writes r10, an
+ * access at r10 + off inside the frame is in bounds by construction and goes unchecked. The budget
+ * is charged per segment: a run of instructions ending at the first one that can fault, leave or
+ * write memory (checked loads, stores, atomics, calls, LD_ABS, traps); when a charge overdraws,
+ * the host names the exact instruction, so budget errors, faults, memory contents and instruction
+ * counts are those of the interpreter.
  */
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
@@ -166,8 +168,8 @@ export function compileModule(
   return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount };
 }
 
-/** Operations that may fault or leave the program: a budget segment ends after each. */
-function endsSegment(op: number): boolean {
+/** Operations that may fault, leave the program or write memory. */
+function mayFault(op: number): boolean {
   switch (op) {
     case 0x61: case 0x69: case 0x71: case 0x79: case 0x81: case 0x89: case 0x91:
     case 0x62: case 0x6a: case 0x72: case 0x7a: case 0x63: case 0x6b: case 0x73: case 0x7b:
@@ -241,6 +243,34 @@ function compileFunction(
     if (isJump(op(last)) && P[(last << 2) + 1] === b.start) b.selfLoop = true;
   }
   const n = blocks.length;
+  // Is r10 never written in this function? Then it is always the frame top, and accesses at
+  // r10 + off inside the frame need no check (and cannot fault).
+  let r10Fixed = true;
+  for (let t = 0; t < nslots && r10Fixed; t++) {
+    if (!seen[t]) continue;
+    const o = op(t);
+    const c = o & 7;
+    const dd = (P[t << 2] >> 12) & 15;
+    const ss = (P[t << 2] >> 16) & 15;
+    if (o === OP_TRAP) continue;
+    if (dd === 10 && (c === 4 || c === 7 || c === 1 || o === 0x18)) r10Fixed = false;
+    if ((o === 0xc3 || o === 0xdb) && ss === 10) r10Fixed = false;
+  }
+  const staticFrame = (reg: number, off: number, size: number): boolean =>
+    reg === 10 && r10Fixed && off >= -MAX_BPF_STACK && off <= -size;
+  /**
+   * Whether the instruction at slot t may fault, leave or write memory: a budget segment ends
+   * after it (charged up front, a segment must not contain effects before its last instruction).
+   */
+  const endsSegment = (t: number): boolean => {
+    const o = op(t);
+    if (!mayFault(o)) return false;
+    const word = P[t << 2];
+    const c = o & 7;
+    if (c === 1) return !staticFrame((word >> 16) & 15, P[(t << 2) + 1], LOADS[o][1]); // ldx: base is src
+    // (stores always end one, fault or not: a budget overrun must not skip their effect)
+    return true;
+  };
 
   const get = (r: number): void => { w.byte(Op.local_get).u32(r === 10 ? R10 : r); };
   const set = (r: number): void => { w.byte(Op.local_set).u32(r === 10 ? R10 : r); };
@@ -255,7 +285,7 @@ function compileFunction(
   const fail = (kind: number, a: number, bb: number): void => {
     i32c(kind); i32c(a); i32c(bb); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
   };
-  const mem = (o: number, align: number): void => { w.byte(o).u32(align).u32(0); };
+  const mem = (o: number, offset: number): void => { w.byte(o).u32(0).u32(offset); };
   const bswap32 = (): void => { // i32 on the stack
     ltee(B32); i32c(8); b(Op.i32_rotl); i32c(0x00ff00ff); b(Op.i32_and);
     lget(B32); i32c(8); b(Op.i32_rotr); i32c(0xff00ff00 | 0); b(Op.i32_and); b(Op.i32_or);
@@ -310,8 +340,16 @@ function compileFunction(
     b(Op.end);
   };
 
-  /** Check [reg + off, +size) for kind; leaves the i32 address in ADDR. */
-  const access = (pc: number, reg: number, off: number, size: number, kind: number): void => {
+  /**
+   * Check [reg + off, +size) for kind and push the i32 base of the access; returns the memarg
+   * offset to use with it. ADDR holds the exact address when `exact` (atomics).
+   */
+  const access = (pc: number, reg: number, off: number, size: number, kind: number, exact = false): number => {
+    if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
+      if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
+      lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
+      return 0;
+    }
     b(Op.block); b(0x40);
     b(Op.block); b(0x40);
     get(reg);
@@ -330,6 +368,8 @@ function compileFunction(
     i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(IMP_MEM);
     lget(A64); b(Op.i32_wrap_i64); lset(ADDR);
     b(Op.end);
+    lget(ADDR);
+    return 0;
   };
 
   const alu = (o: number, d: number, s: number, k: number): boolean => {
@@ -527,14 +567,14 @@ function compileFunction(
     let segFrom = 0;
     const startSegment = (from: number): void => {
       let to = from;
-      while (to < slots.length - 1 && !endsSegment(op(slots[to]))) to++;
+      while (to < slots.length - 1 && !endsSegment(slots[to])) to++;
       charge(slots[from], to - from + 1);
     };
     startSegment(0);
     let terminated = false;
     for (let x = 0; x < slots.length; x++) {
       const pc = slots[x];
-      if (x > segFrom && endsSegment(op(slots[x - 1]))) { segFrom = x; startSegment(x); }
+      if (x > segFrom && endsSegment(slots[x - 1])) { segFrom = x; startSegment(x); }
       compiled++;
       const at = pc << 2;
       const word = P[at];
@@ -596,14 +636,13 @@ function compileFunction(
       }
       const loadInfo = LOADS[o];
       if (loadInfo !== undefined) {
-        access(pc, s, w1, loadInfo[1], ACCESS_LOAD);
-        lget(ADDR); mem(loadInfo[0], 0); set(d);
+        mem(loadInfo[0], access(pc, s, w1, loadInfo[1], ACCESS_LOAD)); set(d);
         continue;
       }
       if (cls === 2 || cls === 3) {
         const size = STORE_SIZE[o & 0x18];
         if ((o & 0xe0) === 0xc0) { // atomic
-          access(pc, d, w1, size, ACCESS_ATOMIC);
+          access(pc, d, w1, size, ACCESS_ATOMIC, true); b(Op.drop);
           if (shared) {
             lget(ADDR); i32c(size - 1); b(Op.i32_and);
             b(Op.if); b(0x40); atomicPlain(s, k, size); b(Op.else); atomicShared(s, k, size); b(Op.end);
@@ -612,10 +651,9 @@ function compileFunction(
           }
           continue;
         }
-        access(pc, d, w1, size, ACCESS_STORE);
-        lget(ADDR);
+        const at0 = access(pc, d, w1, size, ACCESS_STORE);
         if (cls === 2) sx(k); else get(s);
-        mem(STORES[size][0], 0);
+        mem(STORES[size][0], at0);
         continue;
       }
       if (cls === 0 && (o & 0xe0) !== 0) { // LD_ABS / LD_IND into r0, big-endian
