@@ -90,8 +90,8 @@ class Parser {
     return r.node;
   }
 
-  private parseExpr(q0: Qual): Parsed {
-    let left = this.parseTerm(q0, false);
+  private parseExpr(q0: Qual, firstAllowId = false): Parsed {
+    let left = this.parseTerm(q0, firstAllowId);
     while (this.isKw('and') || this.isKw('or')) {
       const op = this.t.value as 'and' | 'or';
       this.p++;
@@ -124,6 +124,8 @@ class Parser {
         if (!(e instanceof FilterError) && !(e instanceof Backtrack)) throw e;
         this.p = save;
       }
+      const n = this.peek();
+      if (allowId && n.type !== 'kw' && n.type !== 'op') return this.parseId(q); // paren pid ')'
       this.p++;
       const inner = this.parseExpr(q);
       this.expectOp(')');

@@ -65,9 +65,13 @@ function readPcap(bytes: Uint8Array, dv: DataView): PcapFile {
   if (bytes.length < 24) throw new BpfError('EINVAL', `truncated dump file; tried to read 24 file header bytes, only got ${bytes.length}`);
   const versionMajor = dv.getUint16(4, le);
   const versionMinor = dv.getUint16(6, le);
-  if (versionMajor < 2) throw new BpfError('EINVAL', `archaic pcap savefile format`);
+  if (!(versionMajor === 2 && versionMinor <= 4)) throw new BpfError('EINVAL', `unsupported pcap savefile version ${versionMajor}.${versionMinor}`);
   const snaplen = dv.getUint32(16, le);
-  const linktype = dv.getUint32(20, le) & 0x03ffffff;
+  const ltField = dv.getUint32(20, le);
+  if (ltField & 0x03ff0000) {
+    throw new BpfError('EINVAL', `savefile linktype reserved field not zero (0x${(ltField & 0x03ff0000).toString(16).padStart(8, '0')})`);
+  }
+  const linktype = ltField & 0xffff;
   const records: PcapRecord[] = [];
   let off = 24;
   while (off < bytes.length) {
@@ -104,14 +108,17 @@ function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
       const bom = dv.getUint32(off + 8, true);
       if (bom === PCAPNG_BOM) le = true; else if (dv.getUint32(off + 8, false) === PCAPNG_BOM) le = false; else corrupt('bad byte-order magic in pcapng section header', off + 8);
       if (first) { bigEndian = !le; versionMajor = dv.getUint16(off + 12, le); versionMinor = dv.getUint16(off + 14, le); }
-      if (dv.getUint16(off + 12, le) !== 1) corrupt(`unsupported pcapng section version ${dv.getUint16(off + 12, le)}`, off + 12);
+      const maj = dv.getUint16(off + 12, le), min = dv.getUint16(off + 14, le);
+      if (!(maj === 1 && (min === 0 || min === 2))) throw new BpfError('EINVAL', `unsupported pcapng savefile version ${maj}.${min}`);
       ifaces = [];
     } else if (first) corrupt('pcapng file does not start with a section header block', off);
     first = false;
     const blen = dv.getUint32(off + 4, le);
     if (blen < 12 || blen % 4 !== 0) corrupt(`pcapng block of type 0x${type.toString(16)} has bad length ${blen}`, off + 4);
     if (off + blen > bytes.length) corrupt(`truncated pcapng block: length ${blen}, only ${bytes.length - off} bytes left`, off);
-    if (dv.getUint32(off + blen - 4, le) !== blen) corrupt(`pcapng block trailing length does not match ${blen}`, off + blen - 4);
+    const trailer = dv.getUint32(off + blen - 4, le);
+    // libpcap does not check the section header's trailer when opening (pcap_ng_check_header()).
+    if (trailer !== blen && type !== PCAPNG_SHB) corrupt(`block total length in header ${blen} and trailer ${trailer} don't match`, off + blen - 4);
     const body = off + 8;
     const bodyEnd = off + blen - 4;
     switch (type) {
