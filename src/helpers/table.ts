@@ -242,6 +242,7 @@ function probeReadImpl(user: boolean | undefined): HelperImpl {
   return (h, ctx, dst, size, src) => {
     const space = spaceOf(ctx);
     const n = Number(size);
+    if (n === 0) return 0n;
     const out = space.view(addr(dst), n);
     const b = user === undefined
       ? (probeRead(h, space, src, n, false) ?? probeRead(h, space, src, n, true))
