@@ -83,7 +83,8 @@ function parseArgs(args: string[]): Opts {
 function compileError(e: unknown): never {
   if (e instanceof FilterError) {
     const msg = e.message === 'syntax error' ? "can't parse filter expression: syntax error" : e.message;
-    throw new BpfError('EINVAL', e.offset !== undefined ? `${msg} (at character ${e.offset + 1})` : msg);
+    const where = e.message === 'syntax error' && e.offset !== undefined ? ` (at character ${e.offset + 1})` : '';
+    throw new BpfError('EINVAL', msg + where);
   }
   throw e;
 }

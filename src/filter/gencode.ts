@@ -1242,7 +1242,7 @@ export class CodeGen {
     const st = newStmt(BPF_ST);
     a0.regno = st.s.k = this.allocReg();
     sappend(a0.s, st);
-    if (a0.b) { if (a1.b) { genAnd(a0.b, a1.b); a0.b = a1.b; } } else a0.b = a1.b;
+    // libpcap 1.10's gen_arth() keeps a0's protocol checks only (1.11 ANDs both).
     return a0;
   }
 

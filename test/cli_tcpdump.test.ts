@@ -1,0 +1,120 @@
+/*
+ * `bpfkit tcpdump` against the local tcpdump (libpcap 1.10.3): the same -d/-dd/-ddd text, the same
+ * packets selected from a generated capture (tcpdump -r in -w out EXPR, byte-identical output
+ * files), the same rejections. Skips with a message where tcpdump is not installed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runCliCaptured } from '../src/cli/main.js';
+import { writePcap } from '../src/net/pcap.js';
+import { DIFF_EXPRESSIONS, makeTraffic } from './filter_traffic.js';
+import { findTool, missingTool } from './oracles.js';
+
+const tcpdump = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync(findTool('tcpdump') as string, args, { encoding: 'utf8' });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+test('dump formats -d, -dd, -ddd and -O match tcpdump', async (t) => {
+  const why = missingTool('tcpdump');
+  if (why) { t.skip(why); return; }
+  const exprs = ['tcp port 80', 'ip6 and udp', 'vlan 10 and tcp', 'len <= 100', 'icmp[icmptype] = icmp-echo', 'ip protochain 17'];
+  for (const e of exprs) {
+    for (const flags of [['-d'], ['-dd'], ['-ddd'], ['-d', '-O'], ['-y', 'LINUX_SLL', '-d'], ['-y', 'RAW', '-dd'], ['-s', '96', '-d']]) {
+      const want = tcpdump([...flags, ...(flags.includes('-y') ? [] : ['-y', 'EN10MB']), '--', e]);
+      const got = await runCliCaptured(['tcpdump', ...flags, ...(flags.includes('-y') ? [] : ['-y', 'EN10MB']), '--', e]);
+      if (want.status !== 0) {
+        assert.notEqual(got.status, 0, `${flags.join(' ')} ${e}`);
+        continue;
+      }
+      assert.equal(got.status, 0, `${flags.join(' ')} ${e}: ${got.stderr}`);
+      assert.equal(got.stdout, want.stdout, `${flags.join(' ')} ${e}`);
+    }
+  }
+});
+
+test('-d listings equal tcpdump for the differential expression set', async (t) => {
+  const why = missingTool('tcpdump');
+  if (why) { t.skip(why); return; }
+  const mismatched: string[] = [];
+  for (const e of DIFF_EXPRESSIONS) {
+    for (const opt of [[], ['-O']]) {
+      const want = tcpdump(['-y', 'EN10MB', ...opt, '-d', '--', e]);
+      const got = await runCliCaptured(['tcpdump', '-y', 'EN10MB', ...opt, '-d', '--', e]);
+      if (want.status !== 0) {
+        assert.notEqual(got.status, 0, `tcpdump rejects ${e}: ${want.stderr}`);
+        continue;
+      }
+      if (got.stdout !== want.stdout) mismatched.push(`${opt.join('')} ${e}`);
+    }
+  }
+  assert.deepEqual(mismatched, []);
+});
+
+test('-r/-w selects the same packets as tcpdump on a generated capture', async (t) => {
+  const why = missingTool('tcpdump');
+  if (why) { t.skip(why); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-tcpdump-'));
+  try {
+    const input = join(dir, 'in.pcap');
+    writeFileSync(input, writePcap({ linktype: 1, snaplen: 262144 }, makeTraffic(400)));
+    const differ: string[] = [];
+    for (const e of DIFF_EXPRESSIONS) {
+      const theirs = join(dir, 'theirs.pcap');
+      const ours = join(dir, 'ours.pcap');
+      const want = tcpdump(['-r', input, '-w', theirs, '--', e]);
+      const got = await runCliCaptured(['tcpdump', '-r', input, '-w', ours, '--', e]);
+      if (want.status !== 0) {
+        assert.notEqual(got.status, 0, `tcpdump rejects ${e}`);
+        continue;
+      }
+      assert.equal(got.status, 0, `${e}: ${got.stderr}`);
+      if (!readFileSync(theirs).equals(readFileSync(ours))) differ.push(e);
+    }
+    assert.deepEqual(differ, []);
+    // -c and -O on the same file.
+    for (const args of [['-c', '7', 'tcp'], ['-O', 'udp or icmp']]) {
+      tcpdump(['-r', input, '-w', join(dir, 't.pcap'), ...args]);
+      await runCliCaptured(['tcpdump', '-r', input, '-w', join(dir, 'o.pcap'), ...args]);
+      assert.ok(readFileSync(join(dir, 't.pcap')).equals(readFileSync(join(dir, 'o.pcap'))), args.join(' '));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('errors: one line, non-zero exit, libpcap wording', async () => {
+  const cases: [string[], RegExp][] = [
+    [['-d', 'tcp and udp'], /^Error: expression rejects all packets\n$/],
+    [['-d', 'tcp and ('], /^Error: can't parse filter expression: syntax error \(at character 10\)\n$/],
+    [['-y', 'FOO', '-d', 'tcp'], /^Error: invalid data link type FOO\n$/],
+    [['-d', 'port 99999'], /^Error: illegal port number 99999 > 65535\n$/],
+    [['-r', '/nonexistent.pcap', 'tcp'], /^Error: \/nonexistent\.pcap: No such file or directory\n$/],
+    [['-Z'], /^Error: invalid option -- 'Z'/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await runCliCaptured(['tcpdump', ...args]);
+    assert.notEqual(r.status, 0, args.join(' '));
+    assert.match(r.stderr.replace(/^Warning: assuming Ethernet\n/, ''), re, args.join(' '));
+  }
+});
+
+test('summaries without -w', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-tcpdump-'));
+  try {
+    const input = join(dir, 'in.pcap');
+    writeFileSync(input, writePcap({ linktype: 1, snaplen: 262144 }, makeTraffic(60)));
+    const r = await runCliCaptured(['tcpdump', '-r', input, 'arp or tcp']);
+    assert.equal(r.status, 0);
+    const lines = r.stdout.trim().split('\n');
+    assert.ok(lines.length > 3);
+    for (const l of lines) assert.match(l, /^\d\d:\d\d:\d\d\.\d{6} (ARP|RARP|IP6?|vlan|\[)/, l);
+    assert.match(r.stderr, /^reading from file .*in\.pcap, link-type EN10MB \(Ethernet\), snapshot length 262144\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
