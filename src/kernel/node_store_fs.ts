@@ -7,8 +7,9 @@
  * EEXIST when the name is taken (atomic test-and-create). Leftover temp files of a killed process
  * are named *.tmp-PID-N and ignored by list().
  *
- * The lock is a file created with O_EXCL holding the owner's pid; a lock whose owner is dead is
- * broken (a killed writer does not block the store). Waiting sleeps with Atomics.wait.
+ * The lock is a file holding the owner's pid, link()ed into place so it never exists without
+ * its pid; a lock whose owner is dead is broken (a killed writer does not block the store).
+ * Waiting sleeps with Atomics.wait.
  */
 import {
   closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, renameSync, rmSync,
@@ -27,6 +28,16 @@ export function defaultStateDir(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 const LOCK_TIMEOUT_MS = 30_000;
+/** A lock file without a readable pid (written by an older bpfkit, or damaged) is stale after this. */
+const STALE_ANONYMOUS_LOCK_MS = 2_000;
+
+function lockAgeMs(path: string): number {
+  try {
+    return Date.now() - statSync(path).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
 let tmpCounter = 0;
 
 function sysError(err: unknown, what: string): BpfError {
@@ -191,26 +202,34 @@ export class NodeStoreFs implements StoreFs {
     mkdirSync(this.root, { recursive: true });
     const deadline = Date.now() + LOCK_TIMEOUT_MS;
     let wait = 1;
-    for (;;) {
-      try {
-        const fd = openSync(lockPath, 'wx', 0o600);
-        writeSync(fd, String(process.pid));
-        closeSync(fd);
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw sysError(err, 'lock');
+    // The lock file appears with its owner's pid already in it (written to a temp file, then
+    // link()ed into place), so a process killed at any point never leaves an anonymous lock.
+    const mine = `${lockPath}.${process.pid}`;
+    const fd = openSync(mine, 'w', 0o600);
+    try { writeSync(fd, String(process.pid)); } finally { closeSync(fd); }
+    try {
+      for (;;) {
+        try {
+          linkSync(mine, lockPath);
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw sysError(err, 'lock');
+        }
+        let owner = NaN;
+        try { owner = parseInt(readFileSync(lockPath, 'utf8'), 10); } catch { /* just released */ }
+        const anonymousAndOld = !Number.isInteger(owner) && lockAgeMs(lockPath) > STALE_ANONYMOUS_LOCK_MS;
+        if (anonymousAndOld || (Number.isInteger(owner) && owner > 0 && !pidAlive(owner))) {
+          // The owner died holding the lock: break it (rename first, so two breakers do not both win).
+          const stale = `${lockPath}.stale-${process.pid}`;
+          try { renameSync(lockPath, stale); rmSync(stale, { force: true }); } catch { /* someone else did */ }
+          continue;
+        }
+        if (Date.now() > deadline) throw new BpfError('EBUSY', `store ${this.root} is locked by pid ${owner}`);
+        sleepMs(wait);
+        wait = Math.min(wait * 2, 20);
       }
-      let owner = NaN;
-      try { owner = parseInt(readFileSync(lockPath, 'utf8'), 10); } catch { /* being created or removed */ }
-      if (Number.isInteger(owner) && owner > 0 && !pidAlive(owner)) {
-        // The owner died holding the lock: break it (rename first, so two breakers do not both win).
-        const stale = `${lockPath}.stale-${process.pid}`;
-        try { renameSync(lockPath, stale); rmSync(stale, { force: true }); } catch { /* someone else did */ }
-        continue;
-      }
-      if (Date.now() > deadline) throw new BpfError('EBUSY', `store ${this.root} is locked by pid ${owner}`);
-      sleepMs(wait);
-      wait = Math.min(wait * 2, 20);
+    } finally {
+      try { unlinkSync(mine); } catch { /* gone */ }
     }
     this.lockDepth = 1;
     try {
