@@ -24,3 +24,10 @@ export {
 export type { CbpfHelper, CbpfHelperEnv } from './convert.js';
 export { BpfDbgSession, CbpfStepper, Debugger, dbgDisasm } from './dbg.js';
 export type { DbgPacket, StepTarget, StopInfo, StopReason } from './dbg.js';
+export {
+  AUDIT_ARCH_AARCH64, AUDIT_ARCH_X86_64, SECCOMP_DATA_SIZE, SECCOMP_RET_ACTION_FULL, SECCOMP_RET_ALLOW,
+  SECCOMP_RET_DATA, SECCOMP_RET_ERRNO, SECCOMP_RET_KILL_PROCESS, SECCOMP_RET_KILL_THREAD, SECCOMP_RET_LOG,
+  SECCOMP_RET_TRACE, SECCOMP_RET_TRAP, SECCOMP_RET_USER_NOTIF, prepareSeccomp, runSeccomp, seccompActionName,
+  seccompCheckError, seccompDataBytes,
+} from './seccomp.js';
+export type { SeccompData } from './seccomp.js';
