@@ -30,19 +30,20 @@ import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { ByteWriter, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
 
-// Locals of a program function.
+// Locals of a program function: parameters r0..r9, depth, left, resume; then the rest.
 const DEPTH = 10;
 const LEFT = 11;
-const R10 = 12;
-const PC = 13;
-const FB = 14; // frame base (frame top - 512)
-const T1 = 15; // i64 temporaries
-const T2 = 16;
-const A32 = 17; // i32 temporaries
-const B32 = 18;
-const ADDR = 19; // checked address
-const A64 = 20; // 64-bit address before checking
-const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I64, I32, I32, I32, I64];
+const RESUME = 12; // entered by a tail call: the frame is kept, not zeroed
+const R10 = 13;
+const PC = 14;
+const FB = 15; // frame base (frame top - 512)
+const T1 = 16; // i64 temporaries
+const T2 = 17;
+const A32 = 18; // i32 temporaries
+const B32 = 19;
+const ADDR = 20; // checked address
+const A64 = 21; // 64-bit address before checking
+const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I64, I32, I32, I32, I64]; // R10 .. A64
 
 // Imports (function indices).
 const IMP_HELPER = 0;
@@ -60,12 +61,16 @@ export const FAIL_TRAP = 0;
 export const FAIL_BUDGET = 1;
 export const FAIL_FRAMES = 2;
 export const FAIL_NO_PACKET = 3;
+export const FAIL_TAIL_SUB = 4;
 
 /** Global indices (after the 8 imported frame tops). */
 export const G = {
-  rb: 8, rl: 9, qb: 10, ql: 11, wb: 12, wl: 13, r0hi: 14, left: 15, mayGoto: 16, pAddr: 17, pLen: 18,
+  rb: 8, rl: 9, qb: 10, ql: 11, wb: 12, wl: 13, r0hi: 14, left: 15, mayGoto: 16, pAddr: 17, pLen: 18, tail: 19,
 } as const;
 export const GLOBAL_NAMES = Object.keys(G) as (keyof typeof G)[];
+/** i64 globals x0..x10: the registers handed over by a tail call. */
+const G_X = 20;
+export const TAIL_REGS = 11;
 
 export interface CompiledModule {
   readonly bytes: Uint8Array;
@@ -92,13 +97,14 @@ export function compileModule(
   const P = prog.code;
   const nslots = P.length >> 2;
   const mb = new ModuleBuilder();
-  const tFunc = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32], [I64, I64, I64, I64, I64, I64, I32]);
+  const tFunc = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I64, I64, I64, I64, I64, I32]);
   const tHelper = mb.type([I64, I32, I64, I64, I64, I64, I64], [I64]);
   const tMem = mb.type([I32, I32, I64, I32], []);
   const tFail = mb.type([I32, I32, I32], []);
   const tVoid = mb.type([], []);
   const tFtop = mb.type([I32], [I32]);
   const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
+  const tResume = mb.type([I32, I32, I32, I32], [I32]);
   mb.importFunc('env', 'helper', tHelper);
   mb.importFunc('env', 'mem', tMem);
   mb.importFunc('env', 'fail', tFail);
@@ -106,13 +112,16 @@ export function compileModule(
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
   for (const name of GLOBAL_NAMES) {
-    const idx = mb.global(0);
+    const idx = mb.global(I32);
     if (idx !== G[name]) throw new Error('jit: global layout');
     mb.exportGlobal(name, idx);
   }
+  for (let r = 0; r < TAIL_REGS; r++) mb.exportGlobal(`x${r}`, mb.global(I64));
   const fFtop = mb.declareFunc(tFtop);
   const fRun = mb.declareFunc(tRun);
+  const fResume = mb.declareFunc(tResume);
   mb.exportFunc('run', fRun);
+  mb.exportFunc('resume', fResume);
 
   // Functions: discovered from the entry through local calls.
   const funcIndex = new Map<number, number>();
@@ -158,14 +167,31 @@ export function compileModule(
       b.byte(Op.local_get).u32(2 * r + 1).byte(Op.i64_extend_i32_u).byte(Op.i64_const).s32(32).byte(Op.i64_shl).byte(Op.i64_or);
     }
     for (let r = 6; r < 10; r++) b.byte(Op.i64_const).s32(0);
-    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(10).byte(Op.call).u32(mainFunc);
-    b.byte(Op.global_set).u32(G.left);
-    for (let r = 0; r < 5; r++) b.byte(Op.drop);
-    b.byte(Op.local_tee).u32(13).byte(Op.i64_const).s32(32).byte(Op.i64_shr_u).byte(Op.i32_wrap_i64).byte(Op.global_set).u32(G.r0hi);
-    b.byte(Op.local_get).u32(13).byte(Op.i32_wrap_i64);
+    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(10).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
+    epilogue(b, 13);
     mb.setBody(fRun, [I64], b);
   }
+  // resume(left, packet addr, packet len, may_goto budget) -> r0 lo: enter after a tail call,
+  // registers from x0..x9, the frame kept.
+  {
+    const b = new ByteWriter();
+    b.byte(Op.local_get).u32(1).byte(Op.global_set).u32(G.pAddr);
+    b.byte(Op.local_get).u32(2).byte(Op.global_set).u32(G.pLen);
+    b.byte(Op.local_get).u32(3).byte(Op.global_set).u32(G.mayGoto);
+    for (let r = 0; r < 10; r++) b.byte(Op.global_get).u32(G_X + r);
+    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(0).byte(Op.i32_const).s32(1).byte(Op.call).u32(mainFunc);
+    epilogue(b, 4);
+    mb.setBody(fResume, [I64], b);
+  }
   return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount };
+}
+
+/** After the main function's call: left and r0's high word to globals, r0's low word returned. */
+function epilogue(b: ByteWriter, tmp: number): void {
+  b.byte(Op.global_set).u32(G.left);
+  for (let r = 0; r < 5; r++) b.byte(Op.drop);
+  b.byte(Op.local_tee).u32(tmp).byte(Op.i64_const).s32(32).byte(Op.i64_shr_u).byte(Op.i32_wrap_i64).byte(Op.global_set).u32(G.r0hi);
+  b.byte(Op.local_get).u32(tmp).byte(Op.i32_wrap_i64);
 }
 
 /** Operations that may fault, leave the program or write memory. */
@@ -294,8 +320,10 @@ function compileFunction(
   // Prologue: r10 = frame top, frame zeroed.
   lget(DEPTH); w.byte(Op.call).u32(4); // ftop is the first module function (after 4 imports)
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
-  lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); ltee(FB);
-  i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
+  lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
+  lget(RESUME); b(Op.i32_eqz); b(Op.if); b(0x40);
+  lget(FB); i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
+  b(Op.end);
   if (n > 1) {
     i32c(blockAt[entry]); lset(PC);
   }
@@ -621,14 +649,23 @@ function compileFunction(
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
         w.byte(Op.call).u32(IMP_HELPER);
-        set(0);
+        lset(T1);
+        // bpf_tail_call scheduled by the helper: hand the registers over and leave; the host
+        // continues in the target program (its result is dropped, as the interpreter does)
+        w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
+        lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
+        for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
+        for (let r = 0; r <= 5; r++) get(r);
+        lget(LEFT); b(Op.return);
+        b(Op.end); inner--;
+        lget(T1); set(0);
         continue;
       }
       if (o === OP_CALL_LOCAL) {
         lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); b(Op.i32_ge_u);
         b(Op.if); b(0x40); fail(FAIL_FRAMES, pc, 0); b(Op.end);
         for (let r = 0; r <= 9; r++) get(r);
-        lget(DEPTH); i32c(1); b(Op.i32_add); lget(LEFT);
+        lget(DEPTH); i32c(1); b(Op.i32_add); lget(LEFT); i32c(0);
         w.byte(Op.call).u32(funcOf(w1));
         lset(LEFT);
         for (let r = 5; r >= 0; r--) set(r);

@@ -19,22 +19,29 @@
  * each level has its own frames and module instance.
  *
  * Calls from JS pass r1..r5 as i32 halves and get r0's low word back, so the hot path
- * (runCtx: one pointer in, a 32-bit verdict out) has no BigInt at all. Not supported yet:
- * tail calls (ctx.tailCall is left undefined, as the helper contract allows).
+ * (runCtx: one pointer in, a 32-bit verdict out) has no BigInt at all.
+ *
+ * Tail calls (HelperCallContext.tailCall, for bpf_tail_call): the helper marks the call; after it
+ * returns the module stores r0..r10 in its x globals and leaves, and the run continues in the
+ * target program's module (compiled on demand, at the same nesting level) entered through
+ * `resume` with those registers and the frame kept, the budget and may_goto count carried over,
+ * as the interpreter does. A tail call with r10 changed from the frame top is ENOTSUPP (the
+ * compiled target assumes it).
  */
 import { BpfError, type ErrnoName } from '../../errors.js';
 import type { Insn } from '../../isa/insn.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { decodeForInterpreter, type DecodedProgram } from '../decode.js';
-import { DEFAULT_BUDGET, MAX_BUDGET, MAY_GOTO_BUDGET } from '../interpreter.js';
+import { DEFAULT_BUDGET, MAX_BUDGET, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET } from '../interpreter.js';
 import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
 import type { Vm } from '../vm.js';
 import {
-  ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TRAP, GLOBAL_NAMES, compileModule,
+  ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, TAIL_REGS, compileModule,
 } from './compile.js';
 
 // The part of the WebAssembly JS API used here (the project's lib has no WebAssembly types).
 interface WasmGlobal { value: number }
+interface WasmGlobal64 { value: bigint }
 interface WasmModule { readonly __wasmModule?: never }
 interface WasmInstance { readonly exports: Record<string, unknown> }
 interface WasmApi {
@@ -52,7 +59,15 @@ type Globals = Record<(typeof GLOBAL_NAMES)[number], WasmGlobal>;
 
 interface Instance {
   readonly run: RunFn;
+  readonly resume: (left: number, pAddr: number, pLen: number, mayGoto: number) => number;
   readonly g: Globals;
+  /** x0..x10: registers handed over by a tail call. */
+  readonly x: WasmGlobal64[];
+  /** bpf_tail_call: the program to continue in, set by ctx.tailCall() during a helper call. */
+  pendingTail: readonly Insn[] | undefined;
+  /** The helper call that asked for it; tail calls made so far in this run. */
+  tailPc: number;
+  tailCalls: number;
   /** Address space generation the region cache was filled at. */
   gen: number;
   /** Budget of the current run (for the error message). */
@@ -301,12 +316,38 @@ export class JitProgram {
     const level = st.depth;
     if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
     const inst = this.instances[level] ?? this.instantiate(level);
-    const gen = this.vm.space.generation;
-    if (inst.gen !== gen) resetCache(inst, gen);
+    const space = this.vm.space;
+    if (inst.gen !== space.generation) resetCache(inst, space.generation);
     inst.budget = budget;
+    inst.tailCalls = 0;
+    if (inst.pendingTail !== undefined) { // asked for by a helper that then failed
+      inst.pendingTail = undefined;
+      inst.g.tail.value = 0;
+    }
+    let cur = inst;
     st.depth = level + 1;
     try {
-      const lo = inst.run(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, budget, pAddr, pLen);
+      let lo = inst.run(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, budget, pAddr, pLen);
+      while (cur.pendingTail !== undefined) {
+        // bpf_tail_call: continue in the target with the same registers and frame, as the
+        // interpreter does (the target's own module, instance of this level)
+        const from = cur;
+        const target = from.pendingTail!;
+        from.pendingTail = undefined;
+        from.g.tail.value = 0;
+        if (from.x[10].value !== BigInt(from.frame0 + MAX_BPF_STACK)) {
+          fail('ENOTSUPP', `tail call with r10 changed is not supported by the JIT (insn #${from.tailPc})`);
+        }
+        const p = compileJit(this.vm, target);
+        const next = p.instances[level] ?? p.instantiate(level);
+        if (next.gen !== space.generation) resetCache(next, space.generation);
+        next.budget = budget;
+        next.tailCalls = from.tailCalls + 1;
+        next.pendingTail = undefined;
+        for (let r = 0; r < TAIL_REGS; r++) next.x[r].value = from.x[r].value;
+        cur = next;
+        lo = next.resume(from.g.left.value, pAddr, pLen, from.g.mayGoto.value);
+      }
       this.finished = false;
       return lo;
     } catch (err) {
@@ -315,7 +356,7 @@ export class JitProgram {
       return 0;
     } finally {
       st.depth = level;
-      this.lastInst = inst; // (after any nested run of this program)
+      this.lastInst = cur; // (after any nested run of this program)
     }
   }
 
@@ -328,8 +369,18 @@ export class JitProgram {
     const segStart = this.segStart;
     const insns = this.insns;
     const tops = levelFrames(vm, this.st, level);
-    const ctx: HelperCallContext & { pc: number } = { vm, pc: 0, insns };
     let inst: Instance | undefined;
+    const ctx: HelperCallContext & { pc: number } = {
+      vm, pc: 0, insns,
+      tailCall(target: readonly Insn[]): boolean {
+        const i = inst!;
+        if (i.tailCalls >= MAX_TAIL_CALL_CNT) return false;
+        i.pendingTail = target;
+        i.tailPc = ctx.pc;
+        i.g.tail.value = 1;
+        return true;
+      },
+    };
     const env: Record<string, unknown> = {
       memory: space.memory,
       helper: (idv: bigint, pc: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint => {
@@ -396,6 +447,9 @@ export class JitProgram {
           case FAIL_NO_PACKET:
             fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${a}): pass options.packet`);
           // falls through
+          case FAIL_TAIL_SUB:
+            fail('ENOTSUPP', `tail call from a subprogram is not supported (insn #${a})`);
+          // falls through
           default:
             fail('EINVAL', `jit: unknown failure ${kind}`);
         }
@@ -409,7 +463,12 @@ export class JitProgram {
     const ex = instance.exports;
     const g = {} as Globals;
     for (const name of GLOBAL_NAMES) g[name] = ex[name] as WasmGlobal;
-    inst = { run: ex.run as RunFn, g, gen: -1, budget: 0, frame0: tops[0] - MAX_BPF_STACK };
+    const x: WasmGlobal64[] = [];
+    for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
+    inst = {
+      run: ex.run as RunFn, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
+      gen: -1, budget: 0, frame0: tops[0] - MAX_BPF_STACK,
+    };
     this.instances[level] = inst;
     return inst;
   }

@@ -4,7 +4,7 @@
  * and a module builder holding types, imports, functions, globals and exports.
  *
  * Only what the eBPF JIT needs: one imported memory, imported functions and immutable i32
- * globals, module-defined mutable i32 globals, functions with i32/i64 locals.
+ * globals, module-defined mutable i32/i64 globals, functions with i32/i64 locals.
  */
 
 export const I32 = 0x7f;
@@ -164,7 +164,7 @@ export class ModuleBuilder {
   private readonly types: FuncType[] = [];
   private readonly imports: ImportEntry[] = [];
   private readonly funcs: FuncEntry[] = [];
-  private readonly globals: number[] = []; // initial values of mutable i32 globals
+  private readonly globals: ValType[] = []; // mutable globals (initial value 0)
   private readonly exports: { name: string; kind: 0 | 3; index: number }[] = [];
   private importedFuncs = 0;
   private importedGlobals = 0;
@@ -193,9 +193,9 @@ export class ModuleBuilder {
     return this.importedGlobals++;
   }
 
-  /** A mutable i32 global. */
-  global(init: number): number {
-    this.globals.push(init | 0);
+  /** A mutable global, initially 0. */
+  global(type: ValType = I32): number {
+    this.globals.push(type);
     return this.importedGlobals + this.globals.length - 1;
   }
 
@@ -254,7 +254,7 @@ export class ModuleBuilder {
     if (this.globals.length > 0) {
       section(6, (w) => {
         w.u32(this.globals.length);
-        for (const g of this.globals) w.byte(I32).byte(1).byte(Op.i32_const).s32(g).byte(Op.end);
+        for (const t of this.globals) w.byte(t).byte(1).byte(t === I32 ? Op.i32_const : Op.i64_const).s32(0).byte(Op.end);
       });
     }
     section(7, (w) => {
