@@ -18,16 +18,20 @@ import type { Arth, FilterNode, IdNode, Proto, Qual, Dir } from './parser.js';
 
 // Link types (pcap/dlt.h values as libpcap uses them in memory).
 export const DLT = {
-  NULL: 0, EN10MB: 1, PPP: 9, RAW: 12, LOOP: 108, LINUX_SLL: 113, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
+  NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108,
+  LINUX_SLL: 113, PRISM_HEADER: 119, IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140,
+  IEEE802_11_RADIO_AVS: 163, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
 } as const;
 /** LINKTYPE_* values found in savefiles that differ from the DLT_ value. */
 export const LINKTYPE_TO_DLT: Readonly<Record<number, number>> = { 101: DLT.RAW, 14: DLT.RAW };
 export const DLT_NAMES: Readonly<Record<string, number>> = {
-  NULL: 0, EN10MB: 1, PPP: 9, RAW: 12, LOOP: 108, LINUX_SLL: 113, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
+  NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108, LINUX_SLL: 113,
+  IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
 };
 const DLT_DESCRIPTIONS: Readonly<Record<number, string>> = {
-  0: 'BSD loopback', 1: 'Ethernet', 9: 'PPP', 12: 'Raw IP', 108: 'OpenBSD loopback', 113: 'Linux cooked v1',
-  228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
+  0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
+  108: 'OpenBSD loopback', 113: 'Linux cooked v1', 127: '802.11 plus radiotap header', 129: 'Linux ARCNET',
+  140: 'SS7 MTP2', 192: 'Per-Packet Information', 228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
 };
 
 const ETHERMTU = 1500;
@@ -176,6 +180,12 @@ export class CodeGen {
   private offNl = 0;
   private offNlNosnap = 0;
   private labelStackDepth = 0;
+  private offLi = OFFSET_NOT_SET;
+  private offLiHsl = OFFSET_NOT_SET;
+  private offSio = OFFSET_NOT_SET;
+  private offOpc = OFFSET_NOT_SET;
+  private offDpc = OFFSET_NOT_SET;
+  private offSls = OFFSET_NOT_SET;
   private vlanStackDepth = 0;
   private regused = new Uint8Array(BPF_MEMWORDS);
   private curreg = 0;
@@ -205,6 +215,19 @@ export class CodeGen {
       case DLT.RAW: case DLT.IPV4: case DLT.IPV6: set(OFFSET_NOT_SET, 0, 0, 0); break;
       case DLT.LINUX_SLL: set(14, 16, 0, 0); break;
       case DLT.LINUX_SLL2: set(0, 20, 0, 0); break;
+      case DLT.SLIP: set(OFFSET_NOT_SET, 16, 0, 0); break;
+      case DLT.C_HDLC: set(2, 4, 0, 0); break;
+      case DLT.ARCNET: set(2, 6, 0, 0); break;
+      case DLT.ARCNET_LINUX: set(4, 8, 0, 0); break;
+      case DLT.MTP2:
+        set(OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET);
+        this.offLi = 2; this.offLiHsl = 4; this.offSio = 3; this.offOpc = 4; this.offDpc = 4; this.offSls = 7;
+        break;
+      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI:
+        set(24, 0, 8, 3);
+        this.offLinkpl.isVariable = true;
+        if (lt !== DLT.IEEE802_11) this.offLinkhdr.isVariable = true;
+        break;
       default: err(`unknown data link type ${lt}`);
     }
     this.offOutermostlinkhdr = { ...this.offLinkhdr };
@@ -416,7 +439,29 @@ export class CodeGen {
     switch (this.linktype) {
       case DLT.EN10MB: return this.genEtherLinktype(p);
       case DLT.LINUX_SLL: case DLT.LINUX_SLL2: return this.genLinuxSllLinktype(p);
-      case DLT.RAW:
+      case DLT.C_HDLC:
+        return this.genCmp('linktype', 0, BPF_H, p === LLCSAP.ISONS ? (p << 8) | LLCSAP.ISONS : p);
+      case DLT.ARCNET: case DLT.ARCNET_LINUX: {
+        const A = { IP: 0xd4, IP_OLD: 0xf0, ARP: 0xd5, ARP_OLD: 0xf1, REVARP: 0xd6, ATALK: 0xdd, INET6: 0xc4 };
+        if (p === ETHERTYPE.IPV6) return this.genCmp('linktype', 0, BPF_B, A.INET6);
+        // Linux ARCnet carries RFC 1201 types only (as libpcap 1.11); plain ARCnet also RFC 1051's.
+        if ((p === ETHERTYPE.IP || p === ETHERTYPE.ARP) && this.linktype === DLT.ARCNET_LINUX) {
+          return this.genCmp('linktype', 0, BPF_B, p === ETHERTYPE.IP ? A.IP : A.ARP);
+        }
+        if (p === ETHERTYPE.IP || p === ETHERTYPE.ARP) {
+          const b0 = this.genCmp('linktype', 0, BPF_B, p === ETHERTYPE.IP ? A.IP : A.ARP);
+          const b1 = this.genCmp('linktype', 0, BPF_B, p === ETHERTYPE.IP ? A.IP_OLD : A.ARP_OLD);
+          genOr(b0, b1);
+          return b1;
+        }
+        if (p === ETHERTYPE.REVARP) return this.genCmp('linktype', 0, BPF_B, A.REVARP);
+        if (p === ETHERTYPE.ATALK) return this.genCmp('linktype', 0, BPF_B, A.ATALK);
+        return this.genFalse();
+      }
+      case DLT.MTP2: return err(`unsupported protocol for ${this.dltDescr()}`);
+      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI:
+        return err('802.11 payload protocols are not supported yet');
+      case DLT.RAW: case DLT.SLIP:
         if (p === ETHERTYPE.IP) return this.genMcmp('linkhdr', 0, BPF_B, 0x40, 0xf0);
         if (p === ETHERTYPE.IPV6) return this.genMcmp('linkhdr', 0, BPF_B, 0x60, 0xf0);
         return this.genFalse();
@@ -565,6 +610,67 @@ export class CodeGen {
     genOr(b2, b1);
     genAnd(b0, b1);
     return b1;
+  }
+
+  /** gen_ahostop(): ARCnet addresses, one byte each: source at 0, destination at 1. */
+  private genAhostop(a: number, dir: Dir): Block {
+    switch (dir) {
+      case 'src': return this.genCmp('linkhdr', 0, BPF_B, a);
+      case 'dst': return this.genCmp('linkhdr', 1, BPF_B, a);
+      case 'and': case 'default': case 'or': {
+        const b0 = this.genAhostop(a, 'src');
+        const b1 = this.genAhostop(a, 'dst');
+        if (dir === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      }
+      default: return this.badDirForAddress(dir);
+    }
+  }
+
+  // -- 802.11 (gen_p80211_type, gen_p80211_fcdir) ---------------------------------------------
+  private is80211(): boolean {
+    return this.linktype === DLT.IEEE802_11 || this.linktype === DLT.IEEE802_11_RADIO || this.linktype === DLT.PPI;
+  }
+  private genP80211Type(type: number, mask: number): Block {
+    if (!this.is80211()) err('802.11 link-layer types supported only on 802.11');
+    return this.genMcmp('linkhdr', 0, BPF_B, type, mask);
+  }
+  private genP80211Fcdir(dir: number): Block {
+    if (!this.is80211()) err('802.11 link-layer types supported only on 802.11');
+    return this.genMcmp('linkhdr', 1, BPF_B, dir, 0x03);
+  }
+
+  // -- SS7 (gen_mtp2type_abbrev, gen_mtp3field_code) ------------------------------------------
+  private genMtp2type(t: string): Block {
+    if (this.linktype !== DLT.MTP2) err(`'${t}' supported only on MTP2`);
+    const cmp = (off: number, size: number, mask: number, j: number, rev: boolean, v: number): Block => this.genNcmp('packet', off, size, mask, j, rev, v);
+    switch (t) {
+      case 'fisu': return cmp(this.offLi, BPF_B, 0x3f, BPF_JEQ, false, 0);
+      case 'lssu': { const b0 = cmp(this.offLi, BPF_B, 0x3f, BPF_JGT, true, 2); const b1 = cmp(this.offLi, BPF_B, 0x3f, BPF_JGT, false, 0); genAnd(b1, b0); return b0; }
+      case 'msu': return cmp(this.offLi, BPF_B, 0x3f, BPF_JGT, false, 2);
+      case 'hfisu': return cmp(this.offLiHsl, BPF_H, 0xff80, BPF_JEQ, false, 0);
+      case 'hlssu': { const b0 = cmp(this.offLiHsl, BPF_H, 0xff80, BPF_JGT, true, 0x100); const b1 = cmp(this.offLiHsl, BPF_H, 0xff80, BPF_JGT, false, 0); genAnd(b1, b0); return b0; }
+      default: return cmp(this.offLiHsl, BPF_H, 0xff80, BPF_JGT, false, 0x100);
+    }
+  }
+
+  private genMtp3field(field: string, v: number, jtype: number, reverse: boolean): Block {
+    const hsl = field.startsWith('h');
+    const f = hsl ? field.slice(1) : field;
+    const base = { sio: this.offSio, opc: this.offOpc, dpc: this.offDpc, sls: this.offSls }[f as 'sio'];
+    if (base === OFFSET_NOT_SET) err(`'${field}' supported only on SS7`);
+    const off = base + (hsl ? 3 : 0);
+    const max = f === 'sio' ? 255 : f === 'sls' ? 15 : 16383;
+    if (v > max) err(`${field} ${v} greater than maximum ${max}`);
+    let b: Block;
+    switch (f) {
+      case 'sio': b = this.genNcmp('packet', off, BPF_B, 0xffffffff, jtype, false, v); break;
+      case 'opc': b = this.genNcmp('packet', off, BPF_W, 0x00c0ff0f, jtype, false, (((v & 0x3c00) >>> 10) + ((v & 0x3fc) << 6) + ((v & 0x3) << 22)) >>> 0); break;
+      case 'dpc': b = this.genNcmp('packet', off, BPF_W, 0xff3f0000, jtype, false, (((v & 0xff) << 24) + ((v & 0x3f00) << 8)) >>> 0); break;
+      default: b = this.genNcmp('packet', off, BPF_B, 0xf0, jtype, false, (v & 0xf) << 4);
+    }
+    if (reverse) genNot(b);
+    return b;
   }
 
   // -- LLC (gen_llc*) -------------------------------------------------------------------
@@ -755,13 +861,20 @@ export class CodeGen {
         genAnd(b0, b1);
         return b1;
       case 'iso':
+        if (this.linktype === DLT.C_HDLC) {
+          b0 = this.genLinktype((LLCSAP.ISONS << 8) | LLCSAP.ISONS);
+          b1 = this.genCmp('linkpl_nosnap', 1, BPF_B, v);
+          genAnd(b0, b1);
+          return b1;
+        }
         b0 = this.genLinktype(LLCSAP.ISONS);
         b1 = this.genCmp('linkpl_nosnap', 0, BPF_B, v);
         genAnd(b0, b1);
         return b1;
       case 'isis':
         b0 = this.genProto(ISO.ISIS, 'iso', 'default');
-        b1 = this.genCmp('linkpl_nosnap', 4, BPF_B, v);
+        // C-HDLC has a fudge byte before the OSI header (libpcap 1.11 also masks the PDU type).
+        b1 = this.linktype === DLT.C_HDLC ? this.genMcmp('linkpl_nosnap', 5, BPF_B, v, 0x1f) : this.genCmp('linkpl_nosnap', 4, BPF_B, v);
         genAnd(b0, b1);
         return b1;
       case 'arp': case 'rarp': case 'sca': case 'lat': case 'moprc': case 'mopdl':
@@ -1046,7 +1159,13 @@ export class CodeGen {
       case 'hidmask': return this.genMcode(id.text, id.mask, 0, id.q, id.pos);
       case 'hid6': return this.genMcode6(id.text, id.len, id.q, id.pos);
       case 'eid': return this.genEcode(id.text, id.q, id.pos);
-      case 'aid': return err('aid supported only on ARCnet', id.pos);
+      case 'aid': {
+        if ((id.q.addr === 'host' || id.q.addr === 'default') && id.q.proto === 'link') {
+          if (this.linktype !== DLT.ARCNET && this.linktype !== DLT.ARCNET_LINUX) return err('aid supported only on ARCnet', id.pos);
+          return this.genAhostop(parseInt(id.text.slice(1), 16) & 0xff, id.q.dir);
+        }
+        return err('ARCnet address used in non-arc expression', id.pos);
+      }
     }
   }
 
@@ -1181,7 +1300,13 @@ export class CodeGen {
       sappend(inst.s, s);
     };
     switch (proto) {
-      case 'radio': return err('radio headers are not supported on this link type');
+      case 'radio': {
+        if (this.linktype !== DLT.IEEE802_11_RADIO) return err('radio information not present in capture');
+        const s = this.xferToX(inst);
+        sappend(s, newStmt(BPF_LD | BPF_IND | sz, 0));
+        sappend(inst.s, s);
+        break;
+      }
       case 'link':
         indexed(this.offLinkhdr, this.offLinkhdr.constantPart);
         break;
@@ -1315,6 +1440,7 @@ export class CodeGen {
     switch (proto) {
       case 'default': case 'link':
         if (this.linktype === DLT.EN10MB) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
+        if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
         return err('not a broadcast link');
       case 'ip': {
         if ((this.opts.netmask >>> 0) === 0xffffffff) err("netmask not known, so 'ip broadcast' not supported");
@@ -1333,6 +1459,7 @@ export class CodeGen {
   private genMulticast(proto: Proto): Block {
     switch (proto) {
       case 'default': case 'link':
+        if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
         if (this.linktype === DLT.EN10MB) {
           const b0 = newBlock(JMP(BPF_JSET), 1);
           b0.stmts = this.genLoadA('linkhdr', 0, BPF_B);
@@ -1361,6 +1488,7 @@ export class CodeGen {
     switch (this.linktype) {
       case DLT.LINUX_SLL: b0 = this.genCmp('linkhdr', 0, BPF_H, LINUX_SLL.OUTGOING); break;
       case DLT.LINUX_SLL2: b0 = this.genCmp('linkhdr', 10, BPF_B, LINUX_SLL.OUTGOING); break;
+      case DLT.SLIP: return this.genCmp('linkhdr', 0, BPF_B, out ? 1 : 0);
       default:
         if (this.opts.savefile) err(`inbound/outbound not supported on ${this.dltDescr()} when reading savefiles`);
         b0 = this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0, BPF_H, 4);
@@ -1434,6 +1562,22 @@ export class CodeGen {
     return b0;
   }
 
+  /** insert_compute_vloffsets(): radiotap / PPI header length into its register. */
+  private insertComputeVloffsets(b: Block): void {
+    let s: Slist | null = null;
+    if ((this.outermostlinktype === DLT.IEEE802_11_RADIO || this.outermostlinktype === DLT.PPI) && this.offLinkhdr.reg !== -1) {
+      s = newStmt(BPF_LD | BPF_B | BPF_ABS, 3);
+      sappend(s, newStmt(BPF_ALU | BPF_LSH | BPF_K, 8));
+      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+      sappend(s, newStmt(BPF_LD | BPF_B | BPF_ABS, 2));
+      sappend(s, newStmt(BPF_ALU | BPF_OR | BPF_X));
+      sappend(s, newStmt(BPF_ST, this.offLinkhdr.reg));
+      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+    }
+    if (this.offLinkpl.isVariable && this.offLinkpl.reg !== -1) err('802.11 payload offsets are not supported yet');
+    if (s) { sappend(s, b.stmts); b.stmts = s; }
+  }
+
   // -- driver -------------------------------------------------------------------------------
   gen(n: FilterNode): Block {
     switch (n.k) {
@@ -1466,12 +1610,31 @@ export class CodeGen {
       case 'pppoes': return this.genPppoes(n.v);
       case 'geneve': case 'vxlan': return err(`'${n.k}' is not supported yet`, n.pos);
       case 'llc': return this.genLlc(n.sub, n.pos);
+      case 'wlantype': return this.genP80211Type(n.v, n.mask);
+      case 'wlandir': return this.genP80211Fcdir(n.v);
+      case 'mtp2': return this.genMtp2type(n.t);
+      case 'mtp3': {
+        let b: Block | null = null;
+        for (const v of n.vals) {
+          const code = n.op === '>' || n.op === '<=' ? BPF_JGT : n.op === '>=' || n.op === '<' ? BPF_JGE : BPF_JEQ;
+          const x = this.genMtp3field(n.field, v, code, n.op === '<=' || n.op === '<' || n.op === '!=');
+          if (b) genOr(b, x);
+          b = x;
+        }
+        return b as Block;
+      }
     }
   }
 
   /** finish_parse(): attach the accept and reject returns. */
   finish(p: Block | undefined): GenResult {
     if (!p) return { root: newBlock(BPF_RET | BPF_K, this.opts.snaplen), noOptimize: this.noOptimize };
+    this.insertComputeVloffsets(p.head);
+    if (this.outermostlinktype === DLT.PPI) {
+      const c = newBlock(JMP(BPF_JEQ), 0x69000000);
+      c.stmts = newStmt(BPF_LD | BPF_W | BPF_ABS, 4);
+      genAnd(c, p);
+    }
     backpatch(p, newBlock(BPF_RET | BPF_K, this.opts.snaplen));
     p.sense = !p.sense;
     backpatch(p, newBlock(BPF_RET | BPF_K, 0));

@@ -59,7 +59,19 @@ export type FilterNode =
   | { k: 'inbound' | 'outbound' | 'pppoed' }
   | { k: 'ifindex'; v: number }
   | { k: 'vlan' | 'mpls' | 'pppoes' | 'geneve' | 'vxlan'; v?: number; pos: number }
-  | { k: 'llc'; sub?: string; pos: number };
+  | { k: 'llc'; sub?: string; pos: number }
+  | { k: 'wlantype'; v: number; mask: number }
+  | { k: 'wlandir'; v: number }
+  | { k: 'mtp2'; t: string }
+  | { k: 'mtp3'; field: string; op: string; vals: number[] };
+
+const WLAN_TYPES: Record<string, number> = { mgt: 0x00, ctl: 0x04, data: 0x08 };
+const WLAN_SUBTYPES: [number, Record<string, number>][] = [
+  [0x00, { 'assoc-req': 0x00, 'assoc-resp': 0x10, 'reassoc-req': 0x20, 'reassoc-resp': 0x30, 'probe-req': 0x40, 'probe-resp': 0x50, beacon: 0x80, atim: 0x90, disassoc: 0xa0, auth: 0xb0, deauth: 0xc0 }],
+  [0x04, { 'ps-poll': 0xa0, rts: 0xb0, cts: 0xc0, ack: 0xd0, 'cf-end': 0xe0, 'cf-end-ack': 0xf0 }],
+  [0x08, { data: 0x00, 'data-cf-ack': 0x10, 'data-cf-poll': 0x20, 'data-cf-ack-poll': 0x30, null: 0x40, 'cf-ack': 0x50, 'cf-poll': 0x60, 'cf-ack-poll': 0x70, 'qos-data': 0x80, 'qos-data-cf-ack': 0x90, 'qos-data-cf-poll': 0xa0, 'qos-data-cf-ack-poll': 0xb0, qos: 0xc0, 'qos-cf-poll': 0xe0, 'qos-cf-ack-poll': 0xf0 }],
+];
+const WLAN_DIRS: Record<string, number> = { nods: 0, tods: 1, fromds: 2, dstods: 3 };
 
 export interface Parsed { node: FilterNode; q: Qual }
 
@@ -243,6 +255,7 @@ class Parser {
         this.p++;
         return this.parseHeadId({ proto: pqual, dir: 'default', addr: k.value as Addr });
       }
+      if (k.value === 'type' || k.value === 'subtype' || k.value === 'dir') return this.parseP80211();
       if (k.value === 'broadcast' || k.value === 'multicast') {
         this.p++;
         return { node: { k: k.value, proto: pqual, pos: k.start }, q: QERR };
@@ -286,10 +299,74 @@ class Parser {
       case 'len':
         this.p = headStart;
         return this.parseRelation();
+      case 'fisu': case 'lssu': case 'msu': case 'hfisu': case 'hlssu': case 'hmsu':
+        return { node: { k: 'mtp2', t: kw }, q: QERR };
+      case 'sio': case 'opc': case 'dpc': case 'sls': case 'hsio': case 'hopc': case 'hdpc': case 'hsls': {
+        const tt = this.t;
+        if (tt.type === 'op' && RELOPS.has(tt.value)) {
+          this.p++;
+          if (this.t.type !== 'num') this.fail();
+          return { node: { k: 'mtp3', field: kw, op: tt.value, vals: [this.toks[this.p++].num] }, q: QERR };
+        }
+        if (this.isOp('(')) {
+          this.p++;
+          const vals: number[] = [];
+          for (;;) {
+            if (this.t.type !== 'num') this.fail();
+            vals.push(this.toks[this.p++].num);
+            if (this.isKw('or')) { this.p++; continue; }
+            break;
+          }
+          this.expectOp(')');
+          return { node: { k: 'mtp3', field: kw, op: '=', vals }, q: QERR };
+        }
+        if (this.t.type !== 'num') this.fail();
+        return { node: { k: 'mtp3', field: kw, op: '=', vals: [this.toks[this.p++].num] }, q: QERR };
+      }
+      case 'type': case 'subtype': case 'dir':
+        this.p = headStart;
+        return this.parseP80211();
       default:
         this.p = headStart;
         this.fail();
     }
+  }
+
+  /** p80211: TYPE type [SUBTYPE subtype] | SUBTYPE type_subtype | DIR dir. */
+  private parseP80211(): Parsed {
+    const kw = this.toks[this.p++].value;
+    const word = (): Token => { const t = this.t; if (t.type !== 'num' && t.type !== 'id' && t.type !== 'kw') this.fail(); this.p++; return t; };
+    if (kw === 'dir') {
+      const t = word();
+      const v = t.type === 'num' ? t.num : WLAN_DIRS[t.value.toLowerCase()];
+      if (v === undefined) throw new FilterError('unknown 802.11 direction', t.start);
+      return { node: { k: 'wlandir', v }, q: QERR };
+    }
+    if (kw === 'type') {
+      const t = word();
+      const type = t.type === 'num' ? t.num : WLAN_TYPES[t.value.toLowerCase()];
+      if (type === undefined) throw new FilterError('unknown 802.11 type name', t.start);
+      if (this.isKw('subtype')) {
+        this.p++;
+        const st = word();
+        let sub: number | undefined;
+        if (st.type === 'num') sub = st.num;
+        else {
+          const table = WLAN_SUBTYPES.find(([ty]) => ty === type);
+          if (!table) throw new FilterError('unknown 802.11 type', st.start);
+          sub = table[1][st.value.toLowerCase()];
+          if (sub === undefined) throw new FilterError('unknown 802.11 subtype name', st.start);
+        }
+        return { node: { k: 'wlantype', v: type | sub, mask: 0xfc }, q: QERR };
+      }
+      return { node: { k: 'wlantype', v: type, mask: 0x0c }, q: QERR };
+    }
+    const st = word();
+    for (const [ty, table] of WLAN_SUBTYPES) {
+      const v = table[st.value.toLowerCase()];
+      if (v !== undefined) return { node: { k: 'wlantype', v: v | ty, mask: 0xfc }, q: QERR };
+    }
+    throw new FilterError('unknown 802.11 type name', st.start);
   }
 
   private parseHeadId(q: Qual): Parsed {
