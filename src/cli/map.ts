@@ -427,7 +427,6 @@ function printEntryJson(jw: BpfJsonWriter, info: MapInfo, key: Uint8Array, value
     hexDataJson(jw, key.subarray(0, info.keySize));
     jw.name('value');
     hexDataJson(jw, value.subarray(0, info.valueSize));
-    if (isMapOfMaps(info.type)) jw.uintField('inner_map_id', u32le(value));
   } else {
     const step = Math.ceil(info.valueSize / 8) * 8;
     jw.name('key');
@@ -455,8 +454,8 @@ function printEntryPlain(info: MapInfo, key: Uint8Array, value: Uint8Array, nrCp
       s += `key:${breakNames ? '\n' : ' '}` + fprintHex(key.subarray(0, info.keySize)) + (singleLine ? '  ' : '\n');
     }
     if (info.valueSize) {
-      if (isMapOfMaps(info.type)) s += `inner_map_id:${breakNames ? '\n' : ' '}${u32le(value)} `;
-      else s += `value:${breakNames ? '\n' : ' '}` + fprintHex(value.subarray(0, info.valueSize));
+      // bpftool v7.1 prints a map-in-map's inner map id as value bytes (later ones: "inner_map_id: N").
+      s += `value:${breakNames ? '\n' : ' '}` + fprintHex(value.subarray(0, info.valueSize));
     }
     return s + '\n';
   }

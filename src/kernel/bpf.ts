@@ -155,12 +155,14 @@ function checkObjName(name: string): string {
 }
 
 /**
- * The kernel's memory accounting of a map as fdinfo's memlock shows it (map_mem_usage() of each
- * type, 64-bit kernel struct sizes of Linux 6.18; checked against bpftool for hash, percpu_hash,
- * lru_hash, array, percpu_array, queue and stack). Other types report 0.
+ * The kernel's memory accounting of a map as fdinfo's memlock shows it (each type's
+ * map_mem_usage(), with the 64-bit struct sizes of Linux 6.18), checked against bpftool for every
+ * type below. Maps whose usage grows with their contents (LPM trie, BPF_F_NO_PREALLOC hashes)
+ * report their empty size.
  */
 export function estimateMapMemlock(spec: MapSpec, nrCpus: number): number {
   const round8 = (n: number): number => Math.ceil(n / 8) * 8;
+  const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
   const value = round8(spec.valueSize);
   const n = spec.maxEntries;
   switch (spec.type) {
@@ -168,14 +170,16 @@ export function estimateMapMemlock(spec: MapSpec, nrCpus: number): number {
       const percpu = spec.type === 6;
       return 312 + (percpu ? 8 * n + value * n * nrCpus : value * n);
     }
-    case 1: case 5: case 9: case 10: { // htab_map_mem_usage(), preallocated
+    case 3: case 4: case 12: // fd arrays: a pointer per element
+      return 312 + 8 * n;
+    case 1: case 5: case 9: case 10: case 13: { // htab_map_mem_usage()
       const percpu = spec.type === 5 || spec.type === 10;
       const lru = spec.type === 9 || spec.type === 10;
-      const buckets = 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
-      const elemSize = 48 + round8(spec.keySize) + (percpu ? 8 : value);
-      let usage = 832 + 16 * buckets + 4 * nrCpus * 8;
-      if (spec.flags & 1) return usage; // BPF_F_NO_PREALLOC: elements are counted as allocated
-      const entries = n + (!percpu && !lru ? nrCpus : 0);
+      const fdHtab = spec.type === 13;
+      const elemSize = 48 + round8(spec.keySize) + (percpu || fdHtab ? 8 : value);
+      let usage = 832 + 16 * pow2(n) + 4 * nrCpus * 8;
+      if (spec.flags & 1) return usage; // BPF_F_NO_PREALLOC: elements count as they are allocated
+      const entries = n + (!percpu && !lru && !fdHtab ? nrCpus : 0);
       usage += elemSize * entries;
       if (percpu) usage += value * nrCpus * entries;
       else if (!lru) usage += 8 * nrCpus;
@@ -183,6 +187,18 @@ export function estimateMapMemlock(spec: MapSpec, nrCpus: number): number {
     }
     case 22: case 23: // queue_stack_map_mem_usage()
       return 312 + (n + 1) * spec.valueSize;
+    case 14: return 344 + 8 * n; // devmap: bpf_dtab + a pointer per slot
+    case 25: return 344 + 8 * pow2(n); // devmap_hash: bpf_dtab + buckets
+    case 16: case 17: return 304 + 8 * n; // cpumap, xskmap
+    case 27: { // ringbuf: bpf_ringbuf_map + 3 meta pages + data pages + the page pointer array
+      const pages = Math.floor(n / 4096);
+      return 304 + (3 + pages) * 4096 + (3 + 2 * pages) * 8;
+    }
+    case 30: { // bloom filter: bpf_bloom_filter + the bitset (bits ~ entries * hashes / ln 2, a power of two)
+      const hashes = Number(spec.mapExtra ?? 0n) & 0xf || 5;
+      const bits = Math.max(Math.floor((n * hashes) / 5) * 7, 1);
+      return 312 + Math.max(pow2(bits) / 8, 8);
+    }
     default:
       return 0;
   }
