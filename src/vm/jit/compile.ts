@@ -3,11 +3,12 @@
  * predecoded form (decode.ts), so both engines see the same operations, jump targets and traps.
  *
  * Functions. Every local-call target (and the entry) becomes a wasm function of type
- *   (r0..r9: i64, depth: i32, left: i32) -> (r0..r5: i64, left: i32)
+ *   (r0..r9: i64, depth: i32, left: i32, resume: i32) -> (r0..r5: i64, left: i32)
  * with r10 and temporaries as locals: the callee starts with the caller's r0..r9 (as in the
  * interpreter, where registers are global and a call only saves r6-r9 and r10), gets a fresh
- * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7), and returns r0..r5;
- * the caller keeps its own r6..r10. `left` is the instruction budget still available.
+ * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7; kept as it is when
+ * `resume`, the entry of a tail call), and returns r0..r5; the caller keeps its own r6..r10.
+ * `left` is the instruction budget still available.
  *
  * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
  * inside `loop $L { block $Bn-1 { ... block $B0 { br_table } code0 } code1 ... } coden-1 }`:
