@@ -200,6 +200,27 @@ test('a pinned map is written through: two kernels on one store see each other\'
   assert.equal(code(() => a.mapUpdate(fa, key(4), val(4))), 'EPERM');
 });
 
+test('a kernel that only read a pinned map never writes its older copy back', () => {
+  const fs = new MemoryStoreFs();
+  const a = kernel({ store: new PinStore(fs) });
+  const fa = a.mapCreate(HASH);
+  a.objPin(fa, '/sys/fs/bpf/m');
+  a.mapUpdate(fa, key(1), val(1));
+  const reader = kernel({ store: new PinStore(fs) });
+  const fr = reader.objGet('/sys/fs/bpf/m');
+  assert.deepEqual(reader.mapLookup(fr, key(1)), val(1));
+  a.mapUpdate(fa, key(2), val(2));
+  reader.close(fr);
+  reader.shutdown();
+  const check = kernel({ store: new PinStore(fs) });
+  assert.deepEqual(check.mapLookup(check.objGet('/sys/fs/bpf/m'), key(2)), val(2));
+  // syncPins() is the explicit write of changes made behind the syscall's back (programs).
+  const fc = check.objGet('/sys/fs/bpf/m');
+  check.mapOf(fc).map.update(key(3), val(3));
+  check.syncPins();
+  assert.deepEqual(a.mapLookup(fa, key(3)), val(3));
+});
+
 test('pin paths must lie below /sys/fs/bpf', () => {
   assert.equal(pinRelPath('/sys/fs/bpf/a//b/./c'), 'a/b/c');
   assert.equal(code(() => pinRelPath('/tmp/x')), 'EPERM');

@@ -131,7 +131,7 @@ export class Bpf {
     this.kernel.unpin(path);
   }
 
-  /** Write maps changed by programs to the store. */
+  /** Write pinned maps changed by programs to the store (syscall-side changes are written at once). */
   sync(): void {
     this.kernel.syncPins();
   }

@@ -16,8 +16,10 @@
  * Pinned maps are written through: every syscall-side change (update, delete, batch, freeze,
  * pop) reloads the stored contents under the store lock, applies the change and writes the
  * result atomically. Concurrent processes therefore never corrupt a map and never lose each
- * other's syscall-side updates. Changes programs make (helpers) reach the store at syncPins(),
- * close() of the last fd, or the next syscall-side change: until then, last writer wins.
+ * other's syscall-side updates. Changes programs make (helpers) reach the store only when the
+ * owner asks (syncPins(), after running programs) or with the next syscall-side change of that
+ * map; those writes are last-writer-wins. Closing never writes: a process that only read a
+ * pinned map cannot overwrite another's newer contents with its older copy.
  */
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
@@ -333,7 +335,6 @@ export class Bpf {
     obj.refs--;
     if (obj.refs > 0) return;
     if (!this.store && [...this.memPins.values()].includes(obj)) return; // pinned: lives on
-    if (obj.persisted && obj.kind === 'map') this.flushMap(obj);
     this.destroy(obj);
   }
 
@@ -533,7 +534,7 @@ export class Bpf {
     });
   }
 
-  /** Write every live pinned map's contents to the store (changes programs made). */
+  /** Write every live pinned map's contents to the store (changes programs made; last writer wins). */
   syncPins(): void {
     for (const obj of this.live.map.values()) this.flushMap(obj);
   }
@@ -755,9 +756,8 @@ export class Bpf {
     return this.store.listPins().filter((p) => p.rec.kind === kind && p.rec.id === id).map((p) => p.path);
   }
 
-  /** Flush pinned maps and release everything (the "kernel" goes away; the store stays). */
+  /** Release everything (the "kernel" goes away; the store stays). */
   shutdown(): void {
-    this.syncPins();
     for (const fd of [...this.fds.keys()]) this.close(fd);
   }
 }
