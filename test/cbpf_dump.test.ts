@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { bpfDump, bpfImage, decodeCbpf, encodeCbpf, parseBytecode } from '../src/cbpf/dump.js';
+import { bpfDump, bpfImage, decodeCbpf, encodeCbpf, enumerateBpfImage, parseBytecode } from '../src/cbpf/dump.js';
 import { cinsn } from '../src/cbpf/insn.js';
 import { TCPDUMP_EXPRS } from './cbpf_gen.js';
 import { missingTool, runTool } from './oracles.js';
@@ -13,9 +13,11 @@ import { missingTool, runTool } from './oracles.js';
 const SHARED = new URL('../../../shared/libpcap-tests/', import.meta.url);
 
 test('bpf_image of every opcode libpcap enumerates', () => {
-  const lines = readFileSync(new URL('filter_accept_tests.jsonl', SHARED), 'utf8').split('\n').filter(Boolean)
+  const expected = readFileSync(new URL('filter_accept_tests.jsonl', SHARED), 'utf8').split('\n').filter(Boolean)
     .map((l) => JSON.parse(l) as { expr: string; expected: string })
-    .find((t) => t.expr === '_enumerate_bpf_image')!.expected.trimEnd().split('\n');
+    .find((t) => t.expr === '_enumerate_bpf_image')!.expected;
+  assert.equal(enumerateBpfImage(), expected, 'filtertest _enumerate_bpf_image, byte for byte');
+  const lines = expected.trimEnd().split('\n');
   assert.equal(lines.length, 49);
   for (const line of lines) {
     const m = /^\((\d+)\) (.*?) *; 0x([0-9a-f]{4})$/.exec(line)!;

@@ -170,3 +170,17 @@ export function decodeCbpf(bytes: Uint8Array): CInsn[] {
   }
   return prog;
 }
+
+/**
+ * libpcap filtertest's `_enumerate_bpf_image` listing (the accept test of every opcode
+ * bpf_image() can print), as the test data in libpcap master has it: every 16-bit code that is
+ * not `unimp`, RET codes last, k = 15, jt = 1, jf = 0, each line `%-50s; 0x%04x`.
+ */
+export function enumerateBpfImage(): string {
+  const codes: number[] = [];
+  for (let code = 0; code <= 0xffff; code++) {
+    if (bpfImageParts({ code, jt: 1, jf: 0, k: 15 }, 0).op !== 'unimp') codes.push(code);
+  }
+  const ordered = [...codes.filter((c) => bpfClass(c) !== BPF_RET), ...codes.filter((c) => bpfClass(c) === BPF_RET)];
+  return ordered.map((code, n) => `${bpfImage({ code, jt: 1, jf: 0, k: 15 }, n).padEnd(50)}; 0x${code.toString(16).padStart(4, '0')}\n`).join('');
+}

@@ -5,7 +5,7 @@
 export * from './insn.js';
 export {
   SKF_AD_IMAGE_NAMES, bpfDump, bpfImage, bpfImageParts, decodeCbpf, dumpC, dumpDecimal, dumpImage, encodeCbpf,
-  parseBytecode,
+  enumerateBpfImage, parseBytecode,
 } from './dump.js';
 export {
   MAX_BACKWARD_JUMPS, PCAP_MAXINSNS, cbpfStepLoad, prepareCbpf, runCbpf, skbGetNlattr, skbGetNlattrNest,
