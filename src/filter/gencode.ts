@@ -20,18 +20,20 @@ import type { Arth, FilterNode, IdNode, Proto, Qual, Dir } from './parser.js';
 export const DLT = {
   NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108,
   LINUX_SLL: 113, PRISM_HEADER: 119, IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140,
-  IEEE802_11_RADIO_AVS: 163, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
+  BACNET_MS_TP: 165, IEEE802_11_RADIO_AVS: 163, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
+  DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284,
 } as const;
 /** LINKTYPE_* values found in savefiles that differ from the DLT_ value. */
 export const LINKTYPE_TO_DLT: Readonly<Record<number, number>> = { 101: DLT.RAW, 14: DLT.RAW };
 export const DLT_NAMES: Readonly<Record<string, number>> = {
   NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108, LINUX_SLL: 113,
-  IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
+  IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140, BACNET_MS_TP: 165, PPI: 192, IPV4: 228, IPV6: 229,
+  LINUX_SLL2: 276, DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284,
 };
 const DLT_DESCRIPTIONS: Readonly<Record<number, string>> = {
   0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
   108: 'OpenBSD loopback', 113: 'Linux cooked v1', 127: '802.11 plus radiotap header', 129: 'Linux ARCNET',
-  140: 'SS7 MTP2', 192: 'Per-Packet Information', 228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
+  140: 'SS7 MTP2', 165: 'BACnet MS/TP', 281: 'Broadcom tag', 284: 'Marvell DSA', 192: 'Per-Packet Information', 228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
 };
 
 const ETHERMTU = 1500;
@@ -210,6 +212,8 @@ export class CodeGen {
     };
     switch (lt) {
       case DLT.EN10MB: set(12, 14, 0, 3); break;
+      case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: set(16, 18, 0, 3); break;
+      case DLT.BACNET_MS_TP: set(OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET); break;
       case DLT.NULL: case DLT.LOOP: set(0, 4, 0, 0); break;
       case DLT.PPP: set(2, 4, 0, 0); break;
       case DLT.RAW: case DLT.IPV4: case DLT.IPV6: set(OFFSET_NOT_SET, 0, 0, 0); break;
@@ -231,6 +235,10 @@ export class CodeGen {
       default: err(`unknown data link type ${lt}`);
     }
     this.offOutermostlinkhdr = { ...this.offLinkhdr };
+  }
+
+  private isEthernet(): boolean {
+    return this.linktype === DLT.EN10MB || this.linktype === DLT.DSA_TAG_BRCM || this.linktype === DLT.DSA_TAG_DSA;
   }
 
   private dltDescr(lt = this.linktype): string { return DLT_DESCRIPTIONS[lt] ?? `DLT ${lt}`; }
@@ -437,7 +445,7 @@ export class CodeGen {
   private genLinktype(p: number): Block {
     if (this.labelStackDepth > 0) return this.genMplsLinktype(p);
     switch (this.linktype) {
-      case DLT.EN10MB: return this.genEtherLinktype(p);
+      case DLT.EN10MB: case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: return this.genEtherLinktype(p);
       case DLT.LINUX_SLL: case DLT.LINUX_SLL2: return this.genLinuxSllLinktype(p);
       case DLT.C_HDLC:
         return this.genCmp('linktype', 0, BPF_H, p === LLCSAP.ISONS ? (p << 8) | LLCSAP.ISONS : p);
@@ -627,6 +635,21 @@ export class CodeGen {
     }
   }
 
+  /** BACnet MS/TP: preamble (2), frame type, destination at 3, source at 4. */
+  private genMstpHostop(a: number, dir: Dir): Block {
+    switch (dir) {
+      case 'src': return this.genCmp('linkhdr', 4, BPF_B, a);
+      case 'dst': return this.genCmp('linkhdr', 3, BPF_B, a);
+      case 'and': case 'default': case 'or': {
+        const b0 = this.genMstpHostop(a, 'src');
+        const b1 = this.genMstpHostop(a, 'dst');
+        if (dir === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      }
+      default: return this.badDirForAddress(dir);
+    }
+  }
+
   // -- 802.11 (gen_p80211_type, gen_p80211_fcdir) ---------------------------------------------
   private is80211(): boolean {
     return this.linktype === DLT.IEEE802_11 || this.linktype === DLT.IEEE802_11_RADIO || this.linktype === DLT.PPI;
@@ -676,7 +699,7 @@ export class CodeGen {
   // -- LLC (gen_llc*) -------------------------------------------------------------------
   private genLlcInternal(): Block {
     switch (this.linktype) {
-      case DLT.EN10MB: {
+      case DLT.EN10MB: case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: {
         const b0 = this.genCmpGt('linktype', 0, BPF_H, ETHERMTU);
         genNot(b0);
         const b1 = this.genCmp('llc', 0, BPF_H, 0xffff);
@@ -1142,7 +1165,7 @@ export class CodeGen {
   /** gen_ecode() */
   private genEcode(s: string, q: Qual, pos: number): Block {
     if ((q.addr === 'host' || q.addr === 'default') && q.proto === 'link') {
-      if (this.linktype !== DLT.EN10MB) {
+      if (!this.isEthernet()) {
         return err('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel', pos);
       }
       return this.genEhostop(etherAton(s), q.dir);
@@ -1161,8 +1184,10 @@ export class CodeGen {
       case 'eid': return this.genEcode(id.text, id.q, id.pos);
       case 'aid': {
         if ((id.q.addr === 'host' || id.q.addr === 'default') && id.q.proto === 'link') {
+          const a = parseInt(id.text.slice(1), 16) & 0xff;
+          if (this.linktype === DLT.BACNET_MS_TP) return this.genMstpHostop(a, id.q.dir);
           if (this.linktype !== DLT.ARCNET && this.linktype !== DLT.ARCNET_LINUX) return err('aid supported only on ARCnet', id.pos);
-          return this.genAhostop(parseInt(id.text.slice(1), 16) & 0xff, id.q.dir);
+          return this.genAhostop(a, id.q.dir);
         }
         return err('ARCnet address used in non-arc expression', id.pos);
       }
@@ -1439,7 +1464,8 @@ export class CodeGen {
   private genBroadcast(proto: Proto): Block {
     switch (proto) {
       case 'default': case 'link':
-        if (this.linktype === DLT.EN10MB) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
+        if (this.isEthernet()) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
+        if (this.linktype === DLT.BACNET_MS_TP) return this.genCmp('linkhdr', 3, BPF_B, 0xff);
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
         return err('not a broadcast link');
       case 'ip': {
@@ -1460,7 +1486,7 @@ export class CodeGen {
     switch (proto) {
       case 'default': case 'link':
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
-        if (this.linktype === DLT.EN10MB) {
+        if (this.isEthernet()) {
           const b0 = newBlock(JMP(BPF_JSET), 1);
           b0.stmts = this.genLoadA('linkhdr', 0, BPF_B);
           return b0;
@@ -1489,6 +1515,9 @@ export class CodeGen {
       case DLT.LINUX_SLL: b0 = this.genCmp('linkhdr', 0, BPF_H, LINUX_SLL.OUTGOING); break;
       case DLT.LINUX_SLL2: b0 = this.genCmp('linkhdr', 10, BPF_B, LINUX_SLL.OUTGOING); break;
       case DLT.SLIP: return this.genCmp('linkhdr', 0, BPF_B, out ? 1 : 0);
+      // The switch tag says which way the frame went: Broadcom opcode (bits 7-5), Marvell DSA mode (bits 7-6).
+      case DLT.DSA_TAG_BRCM: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x20 : 0x00, 0xe0);
+      case DLT.DSA_TAG_DSA: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x40 : 0x00, 0xc0);
       default:
         if (this.opts.savefile) err(`inbound/outbound not supported on ${this.dltDescr()} when reading savefiles`);
         b0 = this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0, BPF_H, 4);
@@ -1505,7 +1534,7 @@ export class CodeGen {
 
   private genVlan(v: number | undefined): Block {
     if (this.labelStackDepth > 0) err('no VLAN match after MPLS');
-    if (this.linktype !== DLT.EN10MB) err(`no VLAN support for ${this.dltDescr()}`);
+    if (!this.isEthernet()) err(`no VLAN support for ${this.dltDescr()}`);
     let b0 = this.genLinktype(ETHERTYPE['8021Q']);
     let b1 = this.genLinktype(ETHERTYPE['8021AD']);
     genOr(b0, b1);
@@ -1528,7 +1557,7 @@ export class CodeGen {
   private genMpls(v: number | undefined): Block {
     let b0: Block;
     if (this.labelStackDepth > 0) b0 = this.genMcmp('prevmplshdr', 2, BPF_B, 0, 0x01);
-    else if (this.linktype === DLT.EN10MB) b0 = this.genLinktype(ETHERTYPE.MPLS);
+    else if (this.isEthernet()) b0 = this.genLinktype(ETHERTYPE.MPLS);
     else if (this.linktype === DLT.PPP) b0 = this.genLinktype(PPP_MPLS_UCAST);
     else return err(`no MPLS support for ${this.dltDescr()}`);
     if (v !== undefined) {
