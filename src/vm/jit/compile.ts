@@ -27,6 +27,7 @@
  * the host names the exact instruction, so budget errors, faults, memory contents and instruction
  * counts are those of the interpreter.
  */
+import { BpfError } from '../../errors.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { ByteWriter, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
@@ -44,6 +45,10 @@ const A32 = 18; // i32 temporaries
 const B32 = 19;
 const ADDR = 20; // checked address
 const A64 = 21; // 64-bit address before checking
+/** V8's limit on br_table entries. */
+const MAX_DISPATCH = 65520;
+/** V8's limit on the size of one function body. */
+const MAX_FUNCTION_BYTES = 7654321;
 const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I64, I32, I32, I32, I64]; // R10 .. A64
 
 // Imports (function indices).
@@ -143,6 +148,9 @@ export function compileModule(
     const start = queue.shift()!;
     const body = new ByteWriter();
     insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared);
+    if (body.length > MAX_FUNCTION_BYTES) {
+      throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
+    }
     mb.setBody(funcIndex.get(start)!, FUNC_LOCALS, body);
   }
 
@@ -265,9 +273,23 @@ function compileFunction(
     }
     blocks.push(b);
   }
+  // Dispatch entries: the entry block and every target of a backward jump (a jump to the start
+  // of its own block is a `loop` of its own instead).
+  const dispatch: number[] = [blockAt[entry]];
+  const dispatchOf = new Int32Array(blocks.length).fill(-1);
+  dispatchOf[blockAt[entry]] = 0;
   for (const b of blocks) {
     const last = b.slots[b.slots.length - 1];
-    if (isJump(op(last)) && P[(last << 2) + 1] === b.start) b.selfLoop = true;
+    if (!isJump(op(last))) continue;
+    const j = blockAt[P[(last << 2) + 1]];
+    if (j === b.index) b.selfLoop = true;
+    else if (j < b.index && dispatchOf[j] < 0) {
+      dispatchOf[j] = dispatch.length;
+      dispatch.push(j);
+    }
+  }
+  if (dispatch.length > MAX_DISPATCH) {
+    throw new BpfError('E2BIG', `jit: ${dispatch.length} loop heads in one function (at most ${MAX_DISPATCH})`);
   }
   const n = blocks.length;
   // Is r10 never written in this function? Then it is always the frame top, and accesses at
@@ -325,8 +347,9 @@ function compileFunction(
   lget(RESUME); b(Op.i32_eqz); b(Op.if); b(0x40);
   lget(FB); i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
   b(Op.end);
-  if (n > 1) {
-    i32c(blockAt[entry]); lset(PC);
+  const dispatched = dispatch.length > 1 || dispatch[0] !== 0;
+  if (dispatched) {
+    i32c(0); lset(PC);
   }
 
   // The dispatch skeleton.
@@ -342,7 +365,7 @@ function compileFunction(
     } else if (j > cur) {
       w.byte(Op.br).u32(depthOf(j));
     } else {
-      i32c(j); lset(PC); w.byte(Op.br).u32(depthL());
+      i32c(dispatchOf[j]); lset(PC); w.byte(Op.br).u32(depthL());
     }
   };
   /** Conditional jump, the condition (i32) on the stack. */
@@ -580,10 +603,10 @@ function compileFunction(
   // Emit: dispatch header, then each block's code.
   b(Op.loop); b(0x40);
   for (let j = n - 1; j >= 0; j--) { b(Op.block); b(0x40); }
-  if (n > 1) {
-    lget(PC); w.byte(Op.br_table).u32(n);
-    for (let j = 0; j < n; j++) w.u32(j);
-    w.u32(0);
+  if (dispatched) { // (inside $B0, the label of block j is at depth j)
+    lget(PC); w.byte(Op.br_table).u32(dispatch.length);
+    for (const j of dispatch) w.u32(j);
+    w.u32(dispatch[0]);
   }
   let compiled = 0;
   for (const blk of blocks) {
