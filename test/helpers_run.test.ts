@@ -159,6 +159,18 @@ test('per-CPU maps: lookups use the host\'s CPU; map_lookup_percpu_elem picks on
   assert.equal(s.run(prog(mov64(R0, 0), call(FN('get_smp_processor_id')), exit())), 3n);
 });
 
+test('map-in-map: the outer lookup gives the inner map\'s handle, usable as r1 of the next lookup', () => {
+  const s = setup();
+  const inner = s.map({ type: T.ARRAY, keySize: 4, valueSize: 8, maxEntries: 2, flags: 0 });
+  inner.update(u32(1), u64(4242n));
+  const outer = createMap({ space: s.vm.space, nrCpus: 4, mapFromFd: (fd) => (fd === 3 ? inner : undefined) },
+    { type: T.HASH_OF_MAPS, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, innerMap: inner });
+  outer.update(u32(9), u32(3));
+  const insns = prog(mapAndKey(outer, 9), call(1), jmpK(BPF_JEQ, R0, 0, 6), mov64X(R1, R0), st(4, R10, -8, 1),
+    mov64X(R2, R10), alu64K(BPF_ADD, R2, -8), call(1), jmpK(BPF_JEQ, R0, 0, 1), ldx(8, R0, R0, 0), exit());
+  assert.equal(s.run(insns), 4242n);
+});
+
 // ---- tail calls ----
 
 test('tail_call: jumps to the program in the prog array; a missing slot falls through', () => {

@@ -386,6 +386,23 @@ test('bloom filter: no false negatives, ENOENT for most absent values, no delete
   assert.equal(m3.bitsetMask, 63);
 });
 
+test('bloom filter: the same false positives as Linux 6.18 (BPF_F_ZERO_SEED: same bits, same jhash)', () => {
+  // values 0..9 pushed, values 10..1999 peeked: those the kernel reported present
+  const fp = (valueSize: number, mapExtra: bigint): number[] => {
+    const m = createMap(env(), spec(T.BLOOM_FILTER, 0, valueSize, 10, BPF_F_ZERO_SEED, { mapExtra }));
+    const enc = (v: number): Uint8Array => Uint8Array.from({ length: valueSize }, (_, i) => (v >> (8 * i)) & 255);
+    for (let v = 0; v < 10; v++) m.update(new Uint8Array(0), enc(v));
+    const out: number[] = [];
+    for (let v = 10; v < 2000; v++) if (code(() => m.lookup(enc(v))) === 'ok') out.push(v);
+    return out;
+  };
+  assert.deepEqual(fp(4, 0n), [324, 954, 1345, 1474, 1963]);
+  assert.deepEqual(fp(3, 3n), [26, 29, 36, 61, 113, 149, 194, 195, 213, 240, 299, 314, 331, 397, 431, 441, 452, 458, 468, 472,
+    482, 499, 557, 561, 572, 657, 668, 691, 729, 740, 797, 815, 858, 896, 911, 946, 951, 1009, 1066, 1093, 1103, 1105, 1190, 1201,
+    1207, 1277, 1341, 1353, 1368, 1425, 1447, 1469, 1471, 1479, 1486, 1516, 1523, 1526, 1569, 1575, 1606, 1616, 1630, 1668, 1686,
+    1733, 1746, 1763, 1768, 1796, 1805, 1809, 1835, 1863, 1865, 1867, 1883, 1901, 1923, 1934, 1954, 1966, 1976, 1997]);
+});
+
 // ---- fd arrays, map-in-map ----
 
 test('prog array: BPF_ANY only, E2BIG past the end, ENOENT when empty, ids on lookup', () => {

@@ -254,6 +254,7 @@ export abstract class MapBase implements BpfMap {
     if (flags & ~BPF_F_LOCK) throw errnoError(EINVAL, op);
     this.canRead(op);
     this.canWrite(op);
+    this.checkLockFlag(flags, op);
     const r = this.rawLookupAndDelete(key === undefined && this.spec.keySize === 0 ? undefined : this.checkKey(key, op), flags);
     if (typeof r === 'number') throw errnoError(-r, op);
     return r;

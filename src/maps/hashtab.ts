@@ -24,7 +24,7 @@ import {
   type MapEnv, type MapSpec,
 } from './types.js';
 import {
-  E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOSPC, MapBase, type RawValue, bytesEqual, copyValue, errnoError,
+  E2BIG, EBADF, EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, MapBase, type RawValue, bytesEqual, copyValue, errnoError,
   readValue, roundUp8, u32Bytes, u32le,
 } from './common.js';
 import { htabHash } from './jhash.js';
@@ -179,7 +179,7 @@ export class HashMap extends MapBase {
       if (addr === 0) return -E2BIG;
       fresh = { addr, lru: 0 };
     }
-    if (fresh.addr === 0) return -ENOSPC;
+    if (fresh.addr === 0) return -ENOMEM;
     const e: HtabElem = { key: key.slice(), hash, addr: fresh.addr, lru: fresh.lru };
     if (inner) {
       e.inner = inner;
