@@ -650,6 +650,99 @@ export class CodeGen {
     }
   }
 
+  // -- Geneve and VXLAN (gen_geneve(), 1.11's gen_vxlan()) -----------------------------------
+  /**
+   * UDP to the tunnel port, a header check, then code that computes the offsets of the inner
+   * frame into registers; later primitives are relative to the inner (Ethernet) frame.
+   */
+  private genTunnel(kind: 'geneve' | 'vxlan', vni: number | undefined): Block {
+    const port = kind === 'geneve' ? 6081 : 4789;
+    const check = (v6: boolean): Block => {
+      let b0 = v6 ? this.genPort6(port, IPPROTO.UDP, 'dst') : this.genPort(port, IPPROTO.UDP, 'dst');
+      const rel = v6 ? 'tran_ipv6' : 'tran_ipv4';
+      let b1 = kind === 'geneve' ? this.genMcmp(rel, 8, BPF_B, 0, 0xc0) : this.genCmp(rel, 8, BPF_B, 0x08);
+      genAnd(b0, b1);
+      b0 = b1;
+      if (vni !== undefined) {
+        if (vni > 0xffffff) err(`${kind === 'geneve' ? 'Geneve' : 'VXLAN'} VNI ${vni} greater than maximum 16777215`);
+        b1 = this.genMcmp(rel, 12, BPF_W, (vni << 8) >>> 0, 0xffffff00);
+        genAnd(b0, b1);
+        b0 = b1;
+      }
+      // Leave the network header length in A (and X) for the offset code.
+      let s: Slist;
+      if (v6) {
+        const vp = this.genAbsOffsetVarpart(this.offLinkpl);
+        if (vp) { s = vp; sappend(s, newStmt(BPF_LD | BPF_IMM, 40)); sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_X)); } else s = newStmt(BPF_LD | BPF_IMM, 40);
+        sappend(s, newStmt(BPF_MISC | BPF_TAX));
+      } else {
+        s = this.genLoadxIphdrlen();
+        sappend(s, newStmt(BPF_MISC | BPF_TXA));
+      }
+      b1 = newBlock(BPF_JMP | BPF_JEQ | BPF_X, 0);
+      b1.stmts = s;
+      genAnd(b0, b1);
+      return b1;
+    };
+    let b0 = check(false);
+    const b1 = check(true);
+    genOr(b0, b1);
+    b0 = b1;
+    // The offsets: A = network header length (+ variable part).
+    const s = newStmt(BPF_ALU | BPF_ADD | BPF_K, this.offLinkpl.constantPart + this.offNl + 8);
+    sappend(s, newStmt(BPF_MISC | BPF_TAX));
+    const ltReg = this.allocReg();
+    const hdrReg = this.allocReg();
+    const plReg = this.allocReg();
+    if (kind === 'geneve') {
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
+      sappend(s, newStmt(BPF_ST, ltReg));
+      sappend(s, newStmt(BPF_LD | BPF_IND | BPF_B, 0));
+      sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, 0x3f));
+      sappend(s, newStmt(BPF_ALU | BPF_MUL | BPF_K, 4));
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 8));
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_X));
+      sappend(s, newStmt(BPF_ST, hdrReg));
+      sappend(s, newStmt(BPF_ST, plReg));
+      // Transparent Ethernet bridging: the inner frame is Ethernet; else raw payload.
+      sappend(s, newStmt(BPF_LD | BPF_IND | BPF_H, 2));
+      sappend(s, newStmt(BPF_LDX | BPF_MEM, hdrReg));
+      const jeq = newStmt(BPF_JMP | BPF_JEQ | BPF_K, 0x6558);
+      sappend(s, jeq);
+      const txa = newStmt(BPF_MISC | BPF_TXA);
+      jeq.s.jt = txa;
+      sappend(s, txa);
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 12));
+      sappend(s, newStmt(BPF_ST, ltReg));
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
+      sappend(s, newStmt(BPF_ST, plReg));
+      const end = newStmt(BPF_ALU | BPF_ADD | BPF_K, 0);
+      jeq.s.jf = end;
+      sappend(s, end);
+    } else {
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 8));
+      sappend(s, newStmt(BPF_ST, hdrReg));
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 12));
+      sappend(s, newStmt(BPF_ST, ltReg));
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
+      sappend(s, newStmt(BPF_ST, plReg));
+    }
+    this.prevlinktype = this.linktype;
+    this.offPrevlinkhdr = { ...this.offLinkhdr };
+    this.linktype = DLT.EN10MB;
+    this.offLinkhdr = { isVariable: true, constantPart: 0, reg: hdrReg };
+    this.offLinktype = { isVariable: true, constantPart: 0, reg: ltReg };
+    this.offLinkpl = { isVariable: true, constantPart: 0, reg: plReg };
+    this.offNl = 0;
+    this.offNlNosnap = 3;
+    if (kind === 'geneve') this.noOptimize = true;
+    const t = this.genTrue();
+    sappend(s, t.stmts);
+    t.stmts = s;
+    genAnd(b0, t);
+    return t;
+  }
+
   // -- 802.11 (gen_p80211_type, gen_p80211_fcdir) ---------------------------------------------
   private is80211(): boolean {
     return this.linktype === DLT.IEEE802_11 || this.linktype === DLT.IEEE802_11_RADIO || this.linktype === DLT.PPI;
@@ -1603,7 +1696,10 @@ export class CodeGen {
       sappend(s, newStmt(BPF_ST, this.offLinkhdr.reg));
       sappend(s, newStmt(BPF_MISC | BPF_TAX));
     }
-    if (this.offLinkpl.isVariable && this.offLinkpl.reg !== -1) err('802.11 payload offsets are not supported yet');
+    const o = this.outermostlinktype;
+    if ((o === DLT.IEEE802_11 || o === DLT.IEEE802_11_RADIO || o === DLT.PPI) && this.offLinkpl.reg !== -1) {
+      err('802.11 payload offsets are not supported yet');
+    }
     if (s) { sappend(s, b.stmts); b.stmts = s; }
   }
 
@@ -1637,7 +1733,8 @@ export class CodeGen {
       case 'mpls': return this.genMpls(n.v);
       case 'pppoed': return this.genLinktype(ETHERTYPE.PPPOED);
       case 'pppoes': return this.genPppoes(n.v);
-      case 'geneve': case 'vxlan': return err(`'${n.k}' is not supported yet`, n.pos);
+      case 'geneve': return this.genTunnel('geneve', n.v);
+      case 'vxlan': return this.genTunnel('vxlan', n.v);
       case 'llc': return this.genLlc(n.sub, n.pos);
       case 'wlantype': return this.genP80211Type(n.v, n.mask);
       case 'wlandir': return this.genP80211Fcdir(n.v);
