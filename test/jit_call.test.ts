@@ -10,7 +10,7 @@ import { BpfError } from '../src/errors.js';
 import type { Insn } from '../src/isa/insn.js';
 import { HelperRegistry } from '../src/vm/helpers.js';
 import { interpret } from '../src/vm/interpreter.js';
-import { compileJit, runJit } from '../src/vm/jit/index.js';
+import { compileJit, compileJitAsync, runJit } from '../src/vm/jit/index.js';
 import type { HelperCallContext, RunOptions, RunResult } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
 import {
@@ -110,4 +110,13 @@ test('entry: a subprogram run as a callback, and runCtx without BigInt', () => {
   assert.equal(p.lastInsnCount, 3);
   const big = p.run({ args: [0xffff_ffff_ffffn] });
   assert.equal(big.r0, 0x1_0000_0000_0001n);
+});
+
+test('compileJitAsync compiles off the synchronous path and shares the cache', async () => {
+  const vm = new Vm();
+  const insns = prog(mov64(R0, 5), alu64K(0x20, R0, 7), exit());
+  const p = await compileJitAsync(vm, insns);
+  assert.equal(p.cached, true); // the module compiled asynchronously, found by compileJit
+  assert.equal(p.run().r0, 35n);
+  assert.equal(compileJit(vm, insns), p);
 });

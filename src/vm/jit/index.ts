@@ -1,5 +1,6 @@
 /*
- * The WebAssembly JIT's public surface: compileJit() (cached per VM, program and entry) and
- * runJit(), interpret()'s drop-in replacement.
+ * The WebAssembly JIT's public surface: compileJit() (cached per VM, program and entry), its
+ * asynchronous twin compileJitAsync() for browsers' main threads, and runJit(), interpret()'s
+ * drop-in replacement.
  */
-export { JitProgram, compileJit, runJit } from './jit.js';
+export { JitProgram, compileJit, compileJitAsync, runJit } from './jit.js';

@@ -46,6 +46,7 @@ interface WasmModule { readonly __wasmModule?: never }
 interface WasmInstance { readonly exports: Record<string, unknown> }
 interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;
+  compile(bytes: Uint8Array): Promise<WasmModule>;
   Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
@@ -165,6 +166,35 @@ export function compileJit(vm: Vm, insns: readonly Insn[], entry = 0): JitProgra
   return p;
 }
 
+/**
+ * compileJit() with the WebAssembly compilation done asynchronously (browsers refuse to compile
+ * all but small modules synchronously on the main thread); the result is cached like compileJit's.
+ */
+export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0): Promise<JitProgram> {
+  const prog = decodeForInterpreter(insns);
+  if (!Number.isInteger(entry) || entry < 0 || entry >= prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
+  const shared = isShared(vm.space.memory.buffer);
+  const maxPages = Math.ceil(vm.space.maxBytes / 65536);
+  const key = programKey(insns, entry, shared, maxPages);
+  if (!moduleCache.has(key)) {
+    const compiled = compileModule(prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET);
+    let module: WasmModule;
+    try {
+      module = await WA.compile(compiled.bytes);
+    } catch (err) {
+      throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
+    }
+    cacheModule(key, { module, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length });
+  }
+  return compileJit(vm, insns, entry);
+}
+
+function cacheModule(key: string, m: CachedModule): void {
+  moduleCache.delete(key); // most recently used last
+  if (moduleCache.size >= MODULE_CACHE_SIZE) moduleCache.delete(moduleCache.keys().next().value!);
+  moduleCache.set(key, m);
+}
+
 /** Run `insns` on `vm` with the JIT: interpret()'s drop-in replacement. */
 export function runJit(vm: Vm, insns: readonly Insn[], options: RunOptions = {}): RunResult {
   return compileJit(vm, insns, options.entry ?? 0).run(options);
@@ -219,11 +249,8 @@ export class JitProgram {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
       m = { module, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length };
-      if (moduleCache.size >= MODULE_CACHE_SIZE) moduleCache.delete(moduleCache.keys().next().value!);
-    } else {
-      moduleCache.delete(key); // most recently used last
     }
-    moduleCache.set(key, m);
+    cacheModule(key, m);
     this.module = m.module;
     this.segStart = m.segStart;
     this.functions = m.functions;
