@@ -470,6 +470,7 @@ test('array of maps / hash of maps: inner maps by fd, shape checked, programs ge
 test('devmap, devmap_hash, cpumap, xskmap: update and delete rules', () => {
   const e = env(2, { ifindexExists: (i) => i === 1 || i === 2 });
   const dev = createMap(e, spec(T.DEVMAP, 4, 4, 4)) as TargetArrayMap;
+  assert.equal(dev.spec.flags, BPF_F_RDONLY_PROG); // the kernel adds it (bpftool map show: flags 0x80)
   assert.equal(code(() => dev.update(u32(0), u32(1), BPF_NOEXIST)), 'EEXIST');
   assert.equal(code(() => dev.update(u32(4), u32(1))), 'E2BIG');
   assert.equal(code(() => dev.update(u32(0), u32(7))), 'EINVAL'); // no such device

@@ -8,7 +8,7 @@
  * get the address of the stored value (read-only, BPF_F_RDONLY_PROG as the kernel forces).
  * Deleting from DEVMAP/CPUMAP/XSKMAP succeeds on empty slots (EINVAL only past the end).
  */
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, type MapEnv, type MapSpec, type ProgRef } from './types.js';
+import { BPF_EXIST, BPF_F_RDONLY_PROG, BPF_MAP_TYPE, BPF_NOEXIST, type MapEnv, type MapSpec, type ProgRef } from './types.js';
 import {
   E2BIG, EBADF, EEXIST, EINVAL, ENODEV, ENOENT, ENOMEM, EOPNOTSUPP, EOVERFLOW, MapBase, type RawValue, putU32,
   u32Bytes, u32le,
@@ -33,7 +33,8 @@ export class TargetArrayMap extends MapBase {
   private readonly valuesAddr: number;
 
   constructor(env: MapEnv, spec: MapSpec) {
-    super(env, spec);
+    // dev_map_init_map(): lookups return a pointer into the entry, so programs may only read it
+    super(env, spec.type === BPF_MAP_TYPE.DEVMAP ? { ...spec, flags: spec.flags | BPF_F_RDONLY_PROG } : spec);
     this.entries = new Array(spec.maxEntries);
     this.valuesAddr = this.allocRegion(spec.maxEntries * 8, 'values', false).addr;
   }
@@ -173,7 +174,7 @@ export class DevMapHash extends MapBase {
   private items = 0;
 
   constructor(env: MapEnv, spec: MapSpec) {
-    super(env, spec);
+    super(env, { ...spec, flags: spec.flags | BPF_F_RDONLY_PROG }); // as dev_map_init_map()
     let n = 1;
     while (n < spec.maxEntries) n *= 2;
     this.nBuckets = n;

@@ -17,7 +17,9 @@
  * element the most recent, syscall lookups do not (htab_lru_map_lookup_elem_sys). When a list is
  * full the least recent element is evicted before the update looks at the key, as
  * prealloc_lru_pop() does first. The kernel's LRU is an approximation (active/inactive lists,
- * per-CPU free lists pulled in batches); this is the ideal it approximates.
+ * per-CPU free lists refilled in batches, so it may evict several elements at once: on Linux
+ * 6.18 an LRU_HASH of 200 entries holds 151 after 201 inserts); this is the ideal it
+ * approximates, one element evicted when one is needed.
  */
 import {
   BPF_EXIST, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_NOEXIST, type BpfMap, type MapBatch,
