@@ -3,7 +3,7 @@
  * socket filter is attached, so classic programs run on the eBPF engines:
  *
  *   A = r0, X = r7, ctx (struct __sk_buff *) = r6 (from r1), TMP = r2, M[k] = the 32-bit word at
- *   r10 - (16 - k) * 4. Prologue: A = 0, X = 0, r6 = r1.
+ *   r10 - (16 - k) * 4. Prologue: A = 0, X = 0, r6 = r1 (with `mov`, where the kernel uses `xor`).
  *   ld/ldh/ldb [k], [x + k]   -> eBPF LD_ABS / LD_IND (the engines read RunOptions.packet; a load
  *                                outside the packet ends the program with 0)
  *   ld #len                   -> A = __sk_buff.len
@@ -73,9 +73,11 @@ interface Slot { insn: Insn; target?: number }
 export function convertCbpfToEbpf(prog: readonly CInsn[]): Insn[] {
   const why = linuxCheckError(prog);
   if (why !== undefined) throw new BpfError('EINVAL', `classic BPF program rejected: ${why}`);
+  // The kernel clears A and X with `xor` (converted classic programs skip the verifier); `mov 0`
+  // does the same and keeps the program verifiable, as a SOCKET_FILTER loaded through bpf(2).
   const slots: Slot[] = [
-    { insn: ins(0xac, A, A) }, // A ^= A
-    { insn: ins(0xac, X, X) }, // X ^= X
+    { insn: mov32i(A, 0) },
+    { insn: mov32i(X, 0) },
     { insn: mov64(CTX, 1) },
   ];
   const addrs: number[] = new Array(prog.length + 1);
