@@ -146,7 +146,7 @@ export function compileModule(
   let insnCount = 0;
   while (queue.length > 0) {
     const start = queue.shift()!;
-    const body = new ByteWriter();
+    const body = new ByteWriter(64 + nslots * 24);
     insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
@@ -194,6 +194,16 @@ export function compileModule(
   }
   return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount };
 }
+
+/** Binary ALU operations that map to one wasm instruction, by BPF_OP. */
+const ALU64_OPS: Record<number, number> = {
+  0x00: Op.i64_add, 0x10: Op.i64_sub, 0x20: Op.i64_mul, 0x40: Op.i64_or, 0x50: Op.i64_and,
+  0x60: Op.i64_shl, 0x70: Op.i64_shr_u, 0xa0: Op.i64_xor, 0xc0: Op.i64_shr_s,
+};
+const ALU32_OPS: Record<number, number> = {
+  0x00: Op.i32_add, 0x10: Op.i32_sub, 0x20: Op.i32_mul, 0x40: Op.i32_or, 0x50: Op.i32_and,
+  0x60: Op.i32_shl, 0x70: Op.i32_shr_u, 0xa0: Op.i32_xor, 0xc0: Op.i32_shr_s,
+};
 
 /** After the main function's call: left and r0's high word to globals, r0's low word returned. */
 function epilogue(b: ByteWriter, tmp: number): void {
@@ -409,13 +419,13 @@ function compileFunction(
     ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(0);
     lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
     lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - size); b(Op.i32_le_u); w.byte(Op.br_if).u32(1);
-    const caches = kind === ACCESS_LOAD ? [[G.rb, G.rl], [G.qb, G.ql]] : [[G.wb, G.wl]];
-    for (const [gb, gl] of caches) {
+    const cached = (gb: number, gl: number): void => {
       lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
       w.byte(Op.global_get).u32(gl);
       if (size !== 8) { i32c(8 - size); b(Op.i32_add); }
       b(Op.i32_le_u); w.byte(Op.br_if).u32(1);
-    }
+    };
+    if (kind === ACCESS_LOAD) { cached(G.rb, G.rl); cached(G.qb, G.ql); } else cached(G.wb, G.wl);
     b(Op.end);
     i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(IMP_MEM);
     lget(A64); b(Op.i32_wrap_i64); lset(ADDR);
@@ -496,11 +506,7 @@ function compileFunction(
         set(d);
         return true;
       }
-      const map: Record<number, number> = {
-        0x00: Op.i64_add, 0x10: Op.i64_sub, 0x20: Op.i64_mul, 0x40: Op.i64_or, 0x50: Op.i64_and,
-        0x60: Op.i64_shl, 0x70: Op.i64_shr_u, 0xa0: Op.i64_xor, 0xc0: Op.i64_shr_s,
-      };
-      const wop = map[aop];
+      const wop = ALU64_OPS[aop];
       if (wop === undefined || variant !== 0) return false;
       get(d); src(); b(wop); set(d);
       return true;
@@ -540,11 +546,7 @@ function compileFunction(
       b(Op.i64_extend_i32_u); set(d);
       return true;
     }
-    const map: Record<number, number> = {
-      0x00: Op.i32_add, 0x10: Op.i32_sub, 0x20: Op.i32_mul, 0x40: Op.i32_or, 0x50: Op.i32_and,
-      0x60: Op.i32_shl, 0x70: Op.i32_shr_u, 0xa0: Op.i32_xor, 0xc0: Op.i32_shr_s,
-    };
-    const wop = map[aop];
+    const wop = ALU32_OPS[aop];
     if (wop === undefined || variant !== 0) return false;
     get(d); b(Op.i32_wrap_i64); src(); b(wop); b(Op.i64_extend_i32_u); set(d);
     return true;

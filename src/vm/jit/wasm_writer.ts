@@ -34,8 +34,12 @@ export const Op = {
 
 /** A growable byte buffer with the LEB128 encodings. */
 export class ByteWriter {
-  private buf = new Uint8Array(256);
+  private buf: Uint8Array;
   length = 0;
+
+  constructor(capacity = 256) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+  }
 
   private room(n: number): void {
     if (this.length + n <= this.buf.length) return;
