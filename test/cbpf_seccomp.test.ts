@@ -8,9 +8,13 @@ import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { bpfAsm } from '../src/cbpf/asm.js';
 import { type CInsn, cinsn } from '../src/cbpf/insn.js';
+import { convertCbpfToEbpf } from '../src/cbpf/convert.js';
 import {
-  AUDIT_ARCH_X86_64, SECCOMP_RET_ALLOW, prepareSeccomp, runSeccomp, seccompActionName, seccompCheckError,
+  AUDIT_ARCH_X86_64, SECCOMP_DATA_SIZE, SECCOMP_RET_ALLOW, prepareSeccomp, runSeccomp, seccompActionName,
+  seccompCheckError, seccompDataBytes,
 } from '../src/cbpf/seccomp.js';
+import { interpret } from '../src/vm/interpreter.js';
+import { Vm } from '../src/vm/vm.js';
 import { Rng, mutate, randomProgram } from './cbpf_gen.js';
 import { findTool } from './oracles.js';
 
@@ -61,4 +65,25 @@ test('seccomp checker agrees with the kernel on random filters', (t) => {
     assert.equal(why === undefined ? 0 : 22, errnos[i], `${JSON.stringify(p)}: ${why ?? 'accepted'}`);
   });
   assert.ok(accepted > 20, `${accepted} accepted`);
+});
+
+test('seccomp filters converted to eBPF give the same actions', () => {
+  const vm = new Vm();
+  const ctx = vm.space.alloc(SECCOMP_DATA_SIZE, 'seccomp_data', { writable: false });
+  const r = new Rng(23);
+  let compared = 0;
+  for (let i = 0; i < 1500; i++) {
+    const prog = randomProgram(r, 1 + r.int(20)).map((insn) => (insn.code === 0x20 ? cinsn(0x20, r.int(16) * 4) : insn));
+    if (seccompCheckError(prog) !== undefined) continue;
+    const ebpf = convertCbpfToEbpf(prog, { seccomp: true });
+    for (let j = 0; j < 4; j++) {
+      const data = seccompDataBytes({ nr: r.int(400), arch: AUDIT_ARCH_X86_64, instructionPointer: BigInt(r.next()), args: [BigInt(r.next()) << 20n, BigInt(r.int(9))] });
+      vm.space.write(ctx.addr, data);
+      const got = Number(interpret(vm, ebpf, { args: [BigInt(ctx.addr)] }).r0 & 0xffffffffn);
+      assert.equal(got, runSeccomp(prog, data), JSON.stringify(prog));
+      compared++;
+    }
+  }
+  assert.ok(compared > 1000, `${compared} compared`);
+  assert.throws(() => convertCbpfToEbpf([cinsn(0x28, 0), cinsn(0x16)], { seccomp: true }), /seccomp filter rejected: .*opcode 0x28/);
 });

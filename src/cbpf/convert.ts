@@ -13,6 +13,9 @@
  *   jxx with jf == 0 / jt == 0 -> one jump (inverted when jt == 0), else jump + ja
  *   ret #k / ret a            -> r0 = k; exit / exit
  *
+ * With { seccomp: true } the filter is a seccomp one, over struct seccomp_data (as
+ * seccomp_check_filter() rewrites its loads before the kernel converts it).
+ *
  * The context is the uapi `struct __sk_buff` (what SOCKET_FILTER programs see), not the kernel's
  * internal sk_buff, so the result is an ordinary eBPF socket filter. What the kernel reaches with
  * internal calls (netlink attributes, payload offset, device type, CPU, random) are helpers with
@@ -28,6 +31,7 @@ import {
   SKF_AD_RANDOM, SKF_AD_RXHASH, SKF_AD_VLAN_TAG, SKF_AD_VLAN_TAG_PRESENT, SKF_AD_VLAN_TPID,
 } from './insn.js';
 import { type PacketMeta, skbGetNlattr, skbGetNlattrNest } from './interp.js';
+import { SECCOMP_DATA_SIZE, seccompCheckError } from './seccomp.js';
 
 const A = 0;
 const X = 7;
@@ -62,6 +66,14 @@ const call = (id: number): Insn => ins(0x85, 0, 0, 0, id);
 const exit = (): Insn => ins(0x95);
 const be16 = (dst: number): Insn => ins(0xdc, dst, 0, 0, 16);
 
+export interface ConvertOptions {
+  /**
+   * A seccomp filter (seccompCheckError's rules): r1 points to struct seccomp_data, `ld [k]`
+   * reads its 32-bit words, `len` is 64. Run it with the data as context and no packet.
+   */
+  seccomp?: boolean;
+}
+
 /** One eBPF instruction, or a jump whose offset is set once every cBPF instruction is placed. */
 interface Slot { insn: Insn; target?: number }
 
@@ -70,9 +82,10 @@ interface Slot { insn: Insn; target?: number }
  * context and the packet as RunOptions.packet). The program must pass the Linux checker, as in
  * the kernel; otherwise EINVAL with the checker's reason.
  */
-export function convertCbpfToEbpf(prog: readonly CInsn[]): Insn[] {
-  const why = linuxCheckError(prog);
-  if (why !== undefined) throw new BpfError('EINVAL', `classic BPF program rejected: ${why}`);
+export function convertCbpfToEbpf(prog: readonly CInsn[], options: ConvertOptions = {}): Insn[] {
+  const seccomp = options.seccomp === true;
+  const why = seccomp ? seccompCheckError(prog) : linuxCheckError(prog);
+  if (why !== undefined) throw new BpfError('EINVAL', `${seccomp ? 'seccomp filter' : 'classic BPF program'} rejected: ${why}`);
   // The kernel clears A and X with `xor` (converted classic programs skip the verifier); `mov 0`
   // does the same and keeps the program verifiable, as a SOCKET_FILTER loaded through bpf(2).
   const slots: Slot[] = [
@@ -103,6 +116,8 @@ export function convertCbpfToEbpf(prog: readonly CInsn[]): Insn[] {
       case 0x84: emit(ins(0x84, A)); break;
       // loads
       case 0x20: case 0x28: case 0x30:
+        // seccomp: a 32-bit word of struct seccomp_data (seccomp_check_filter's BPF_LDX | BPF_W | BPF_ABS)
+        if (seccomp) { emit(ldxw(A, CTX, k)); break; }
         if ((k | 0) < 0 && (k | 0) >= SKF_AD_OFF) { emitExtension(emit, (k | 0) - SKF_AD_OFF); break; }
         emit(ins(code, A, 0, 0, k));
         break;
@@ -115,8 +130,8 @@ export function convertCbpfToEbpf(prog: readonly CInsn[]): Insn[] {
         break;
       case 0x00: emit(mov32i(A, k)); break;
       case 0x01: emit(mov32i(X, k)); break;
-      case 0x80: emit(ldxw(A, CTX, SKB.len)); break;
-      case 0x81: emit(ldxw(X, CTX, SKB.len)); break;
+      case 0x80: emit(seccomp ? mov32i(A, SECCOMP_DATA_SIZE) : ldxw(A, CTX, SKB.len)); break;
+      case 0x81: emit(seccomp ? mov32i(X, SECCOMP_DATA_SIZE) : ldxw(X, CTX, SKB.len)); break;
       case 0x60: emit(ldxw(A, FP, -(16 - k) * 4)); break;
       case 0x61: emit(ldxw(X, FP, -(16 - k) * 4)); break;
       case 0x02: emit(ins(0x63, FP, A, -(16 - k) * 4)); break;

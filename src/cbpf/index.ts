@@ -21,7 +21,7 @@ export {
   CBPF_HELPER_BASE, CBPF_HELPER_CPU, CBPF_HELPER_DEV_FIELD, CBPF_HELPER_NLATTR, CBPF_HELPER_NLATTR_NEST,
   CBPF_HELPER_PAY_OFFSET, CBPF_HELPER_RANDOM, SKB, SKB_SIZE, buildSkbContext, cbpfHelpers, convertCbpfToEbpf,
 } from './convert.js';
-export type { CbpfHelper, CbpfHelperEnv } from './convert.js';
+export type { CbpfHelper, CbpfHelperEnv, ConvertOptions } from './convert.js';
 export { BpfDbgSession, CbpfStepper, Debugger, dbgDisasm } from './dbg.js';
 export type { DbgPacket, StepTarget, StopInfo, StopReason } from './dbg.js';
 export {
