@@ -104,6 +104,7 @@ export abstract class MapBase implements BpfMap {
   readonly handleAddr: number;
   /** Bytes of one value as the syscall sees it (per-CPU: nrCpus × round_up(value_size, 8)). */
   readonly sysValueSize: number;
+
   protected readonly space: AddressSpace;
   private readonly regions: Region[] = [];
   private isFrozen = false;
@@ -124,6 +125,14 @@ export abstract class MapBase implements BpfMap {
     putU32(h, 16, spec.flags);
     putU32(h, 32, env.nrCpus);
     registerMap(this.space, this);
+  }
+
+  /**
+   * map_flags as bpf_map_info shows them: spec.flags (the create attribute, what a re-create
+   * passes) plus what the kernel adds itself (BPF_F_RDONLY_PROG on DEVMAP/DEVMAP_HASH).
+   */
+  get mapFlags(): number {
+    return this.spec.flags;
   }
 
   get frozen(): boolean {

@@ -33,10 +33,14 @@ export class TargetArrayMap extends MapBase {
   private readonly valuesAddr: number;
 
   constructor(env: MapEnv, spec: MapSpec) {
-    // dev_map_init_map(): lookups return a pointer into the entry, so programs may only read it
-    super(env, spec.type === BPF_MAP_TYPE.DEVMAP ? { ...spec, flags: spec.flags | BPF_F_RDONLY_PROG } : spec);
+    super(env, spec);
     this.entries = new Array(spec.maxEntries);
     this.valuesAddr = this.allocRegion(spec.maxEntries * 8, 'values', false).addr;
+  }
+
+  /** dev_map_init_map(): lookups return a pointer into the entry, so programs may only read it. */
+  override get mapFlags(): number {
+    return this.spec.type === BPF_MAP_TYPE.DEVMAP ? this.spec.flags | BPF_F_RDONLY_PROG : this.spec.flags;
   }
 
   /** The element at `key` (redirect_map's lookup), if any. */
@@ -174,7 +178,7 @@ export class DevMapHash extends MapBase {
   private items = 0;
 
   constructor(env: MapEnv, spec: MapSpec) {
-    super(env, { ...spec, flags: spec.flags | BPF_F_RDONLY_PROG }); // as dev_map_init_map()
+    super(env, spec);
     let n = 1;
     while (n < spec.maxEntries) n *= 2;
     this.nBuckets = n;
@@ -185,6 +189,10 @@ export class DevMapHash extends MapBase {
 
   private find(key: number): DevHashElem | undefined {
     return this.buckets[key & (this.nBuckets - 1)].find((e) => e.key === key);
+  }
+
+  override get mapFlags(): number {
+    return this.spec.flags | BPF_F_RDONLY_PROG; // as dev_map_init_map()
   }
 
   targetAt(key: number): RedirectTarget | undefined {
