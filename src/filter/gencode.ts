@@ -241,6 +241,11 @@ export class CodeGen {
     return this.linktype === DLT.EN10MB || this.linktype === DLT.DSA_TAG_BRCM || this.linktype === DLT.DSA_TAG_DSA;
   }
 
+  private dltName(lt = this.linktype): string {
+    const n = Object.keys(DLT_NAMES).find((k) => DLT_NAMES[k] === lt);
+    return n ? `DLT_${n}` : `DLT ${lt}`;
+  }
+
   private dltDescr(lt = this.linktype): string { return DLT_DESCRIPTIONS[lt] ?? `DLT ${lt}`; }
 
   // -- registers ----------------------------------------------------------------------------
@@ -528,8 +533,7 @@ export class CodeGen {
   }
 
   private badDirForAddress(dir: Dir): never {
-    if (dir.startsWith('addr')) err(`'${dir}' and 'address${dir.slice(4)}' are not valid qualifiers for addresses other than 802.11 MAC addresses`);
-    return err(`'${dir}' is not a valid qualifier for addresses other than 802.11 MAC addresses`);
+    return err(`'${dir}' is valid for 802.11 syntax only`);
   }
 
   private genHostop6(addr: Uint8Array, mask: Uint8Array, dir: Dir, srcOff: number, dstOff: number): Block {
@@ -576,11 +580,8 @@ export class CodeGen {
       case 'ip': return this.genHostop(addr, mask, dir, ETHERTYPE.IP, 12, 16);
       case 'rarp': return this.genHostop(addr, mask, dir, ETHERTYPE.REVARP, 14, 24);
       case 'arp': return this.genHostop(addr, mask, dir, ETHERTYPE.ARP, 14, 24);
-      case 'ip6': return err("'ip6' modifier applied to ip host");
       case 'decnet': return this.genDnhostop(addr, dir);
-      case 'atalk': case 'aarp': case 'sca': case 'lat': case 'mopdl': case 'moprc': case 'iso': case 'ipx':
-        return err(`${proto.toUpperCase()} host filtering not implemented`);
-      default: return err(`'${proto}' modifier applied to ${typestr}`);
+      default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv4 ${mask >>> 0 === 0xffffffff ? 'address' : 'prefix'}>'`);
     }
   }
 
@@ -748,11 +749,14 @@ export class CodeGen {
     return this.linktype === DLT.IEEE802_11 || this.linktype === DLT.IEEE802_11_RADIO || this.linktype === DLT.PPI;
   }
   private genP80211Type(type: number, mask: number): Block {
-    if (!this.is80211()) err('802.11 link-layer types supported only on 802.11');
+    if (!this.is80211()) err(`'type/subtype' not supported on ${this.dltName()}`);
+    if (mask === 0x0c && (type & ~0x0c)) err('invalid 802.11 type value');
+    if (mask === 0xfc && (type & ~0xfc)) err('invalid 802.11 subtype value');
     return this.genMcmp('linkhdr', 0, BPF_B, type, mask);
   }
   private genP80211Fcdir(dir: number): Block {
-    if (!this.is80211()) err('802.11 link-layer types supported only on 802.11');
+    if (!this.is80211()) err(`'dir' not supported on ${this.dltName()}`);
+    if (dir > 3) err('invalid 802.11 direction');
     return this.genMcmp('linkhdr', 1, BPF_B, dir, 0x03);
   }
 
@@ -800,9 +804,7 @@ export class CodeGen {
         genAnd(b0, b1);
         return b1;
       }
-      case DLT.LINUX_SLL: case DLT.LINUX_SLL2:
-        return this.genCmp('linktype', 0, BPF_H, LINUX_SLL.P_802_2);
-      default: return err(`'llc' not supported for ${this.dltDescr()}`);
+      default: return err(`'llc' not supported on ${this.dltName()}`);
     }
   }
 
@@ -830,11 +832,7 @@ export class CodeGen {
     const typestr = type === 'net' ? 'net' : 'host';
     switch (proto) {
       case 'default': case 'ip6': return this.genHostop6(addr, mask, dir, 8, 24);
-      case 'link': return err(`link-layer modifier applied to ip6 ${typestr}`);
-      case 'ip': case 'arp': case 'rarp': case 'decnet': return err(`'${proto}' modifier applied to ip6 ${typestr}`);
-      case 'atalk': case 'aarp': case 'sca': case 'lat': case 'mopdl': case 'moprc': case 'iso': case 'ipx':
-        return err(`${proto.toUpperCase()} host filtering not implemented`);
-      default: return err(`'${proto}' modifier applied to ${typestr}`);
+      default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv6 ${mask.every((x) => x === 0xff) ? 'address' : 'prefix'}>'`);
     }
   }
 
@@ -872,8 +870,7 @@ export class CodeGen {
       case 'and': { const t = src(); const b = dst(); genAnd(t, b); return b; }
       case 'default': case 'or': { const t = src(); const b = dst(); genOr(t, b); return b; }
       default:
-        if (dir.startsWith('addr')) return err(`'${dir}' and 'address${dir.slice(4)}' are not valid qualifiers for ${what}`);
-        return err(`'${dir}' is not a valid qualifier for ${what}`);
+        return err(`'${dir}' is not a valid qualifier for '${what === 'ports' ? 'port' : 'portrange'}'`);
     }
   }
 
@@ -954,6 +951,16 @@ export class CodeGen {
   /** gen_proto() */
   private genProto(v: number, proto: Proto, dir: Dir): Block {
     if (dir !== 'default') return err("direction applied to 'proto'");
+    if ((proto === 'default' || proto === 'ip' || proto === 'ip6') && v > 255) err(`protocol number ${v} greater than maximum 255`);
+    if (proto === 'iso' && v > 255) err(`ISO protocol ${v} greater than maximum 255`);
+    if (proto === 'isis' && v > 31) err(`IS-IS PDU type ${v} greater than maximum 31`);
+    if (proto === 'link') {
+      const what = this.linktype === DLT.PPP ? 'PPP protocol' : this.linktype === DLT.C_HDLC ? 'HDLC protocol' : 'EtherType';
+      if (v > 65535) err(`${what} ${v} greater than maximum 65535`);
+      if ((this.isEthernet() || this.linktype === DLT.LINUX_SLL || this.linktype === DLT.LINUX_SLL2) && v <= ETHERMTU && v > 255) {
+        err(`LLC DSAP ${v} greater than maximum 255`);
+      }
+    }
     let b0: Block, b1: Block, b2: Block;
     switch (proto) {
       case 'default':
@@ -1092,24 +1099,26 @@ export class CodeGen {
     }
   }
 
-  private lookupProto(name: string, proto: Proto): number {
+  private lookupProto(name: string, proto: Proto, addr = 'proto'): number {
     switch (proto) {
       case 'default': case 'ip': case 'ip6': {
         const v = IP_PROTOCOLS[name];
-        if (v === undefined) err(`unknown ip proto '${name}'`);
+        if (v === undefined) err(`unknown '${proto === 'default' ? '' : proto + ' '}${addr}' value '${name}'`);
         return v;
       }
       case 'link': {
         const v = EPROTO_DB[name] ?? LLC_DB[name];
-        if (v === undefined) err(`unknown ether proto '${name}'`);
+        if (v === undefined) err(`unknown '${proto} ${addr}' value '${name}'`);
         return v;
       }
       case 'iso':
         if (name === 'esis') return ISO.ESIS;
         if (name === 'isis') return ISO.ISIS;
         if (name === 'clnp') return ISO.CLNP;
-        return err(`unknown osi proto '${name}'`);
-      default: return PROTO_UNDEF;
+        return err(`unknown '${proto} ${addr}' value '${name}'`);
+      default:
+        if (proto === 'decnet' || proto === 'arp' || proto === 'rarp') return err(`'${proto}' is not a valid qualifier for '${addr}'`);
+        return err(`unknown '${proto} ${addr}' value '${name}'`);
     }
   }
 
@@ -1164,7 +1173,7 @@ export class CodeGen {
         return err(`unknown protocol: ${name}`, pos);
       }
       case 'protochain': {
-        const rp = this.lookupProto(name, proto);
+        const rp = this.lookupProto(name, proto, 'protochain');
         if (rp >= 0) return this.genProtochain(rp, proto);
         return err(`unknown protocol: ${name}`, pos);
       }
@@ -1176,10 +1185,11 @@ export class CodeGen {
   private genNcode(s: string | undefined, v: number, q: Qual, pos: number): Block {
     const { proto, dir } = q;
     let vlen: number;
+    if (s === undefined && proto === 'decnet' && (q.addr === 'host' || q.addr === 'default' || q.addr === 'net')) err(`invalid DECnet address '${v}'`, pos);
     if (s === undefined) vlen = 32;
     else if (proto === 'decnet') {
       const m = /^(\d+)\.(\d+)$/.exec(s);
-      if (!m) return err(`malformed decnet address '${s}'`, pos);
+      if (!m || Number(m[1]) > 63 || Number(m[2]) > 1023) return err(`invalid DECnet address '${s}'`, pos);
       v = ((Number(m[1]) << 10) & 0xfc00) | (Number(m[2]) & 0x3ff);
       vlen = 32;
     } else {
@@ -1263,10 +1273,33 @@ export class CodeGen {
       }
       return this.genEhostop(etherAton(s), q.dir);
     }
-    return err('ethernet address used in non-ether expression', pos);
+    return err('Ethernet address used in non-ether expression', pos);
+  }
+
+  /** libpcap 1.11's qualifier checks on address literals, with its wording. */
+  private checkIdQual(id: IdNode): void {
+    const q = id.q;
+    const text = id.k === 'hidlen' ? `${id.text}/${id.len}` : id.k === 'hidmask' ? `${id.text} mask ${id.mask}` :
+      id.k === 'hid6' ? (id.hasLen ? `${id.text}/${id.len}` : id.text) : id.k === 'num' ? String(id.v) : id.k === 'name' ? id.name : id.text;
+    const literal = id.k === 'hid' || id.k === 'hidlen' || id.k === 'hidmask' || id.k === 'hid6';
+    if (q.addr === 'gateway' && (literal || id.k === 'num')) err(`'gateway' is not a valid qualifier for '${text}'`, id.pos);
+    if (literal && (q.addr === 'port' || q.addr === 'portrange' || q.addr === 'proto' || q.addr === 'protochain')) {
+      const kind = id.k === 'hid6' ? 'IPv6 address' : 'IPv4 address';
+      const tail = id.k === 'hidlen' || (id.k === 'hid6' && id.hasLen) ? ' and prefix length' : id.k === 'hidmask' ? ' and netmask' : '';
+      err(`'${q.addr}' qualifier applied to ${kind}${tail}`, id.pos);
+    }
+    if (q.proto === 'decnet' && (id.k === 'hidlen' || id.k === 'hidmask')) err(`'decnet' is not a valid qualifier for '${q.addr === 'default' ? 'host' : q.addr}'`, id.pos);
+    if (q.addr === 'host' && (id.k === 'hidlen' || id.k === 'hidmask' || (id.k === 'hid6' && id.len !== 128))) {
+      err(`'host' is not a valid qualifier for '${text}'`, id.pos);
+    }
+    if (q.dir.startsWith('addr') || q.dir === 'ra' || q.dir === 'ta') {
+      if (q.addr === 'port' || q.addr === 'portrange') err(`'${q.dir}' is not a valid qualifier for '${q.addr}'`, id.pos);
+      if (id.k !== 'eid' && id.k !== 'aid' && !(id.k === 'name' && q.proto === 'link')) err(`'${q.dir}' is valid for 802.11 syntax only`, id.pos);
+    }
   }
 
   private genId(id: IdNode): Block {
+    this.checkIdQual(id);
     switch (id.k) {
       case 'name': return this.genScode(id.name, id.q, id.pos);
       case 'num': return this.genNcode(undefined, id.v >>> 0, id.q, id.pos);
@@ -1279,10 +1312,10 @@ export class CodeGen {
         if ((id.q.addr === 'host' || id.q.addr === 'default') && id.q.proto === 'link') {
           const a = parseInt(id.text.slice(1), 16) & 0xff;
           if (this.linktype === DLT.BACNET_MS_TP) return this.genMstpHostop(a, id.q.dir);
-          if (this.linktype !== DLT.ARCNET && this.linktype !== DLT.ARCNET_LINUX) return err('aid supported only on ARCnet', id.pos);
+          if (this.linktype !== DLT.ARCNET && this.linktype !== DLT.ARCNET_LINUX) return err(`'link host $XX' not supported on ${this.dltName()}`, id.pos);
           return this.genAhostop(a, id.q.dir);
         }
-        return err('ARCnet address used in non-arc expression', id.pos);
+        return err("'link' is the only valid proto qualifier for 'host $XX'", id.pos);
       }
     }
   }
@@ -1293,6 +1326,7 @@ export class CodeGen {
    * allows it; the optimizer does not, so it is switched off as libpcap does).
    */
   private genProtochain(v: number, proto: Proto): Block {
+    if (v > 255) err(`protocol number ${v} greater than maximum 255`);
     // Allocated before the protocol switch, so the Q_DEFAULT case leaks one (as libpcap does).
     const reg2 = this.allocReg();
     switch (proto) {
@@ -1542,6 +1576,7 @@ export class CodeGen {
   }
 
   private genByteop(op: string, idx: number, val: number): Block {
+    if (val > 255) err(`byte argument ${val} greater than maximum 255`);
     switch (op) {
       case '=': return this.genCmp('linkhdr', idx, BPF_B, val);
       case '<': return this.genCmpLt('linkhdr', idx, BPF_B, val);
@@ -1612,7 +1647,8 @@ export class CodeGen {
       case DLT.DSA_TAG_BRCM: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x20 : 0x00, 0xe0);
       case DLT.DSA_TAG_DSA: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x40 : 0x00, 0xc0);
       default:
-        if (this.opts.savefile) err(`inbound/outbound not supported on ${this.dltDescr()} when reading savefiles`);
+        // libpcap 1.11: only a live Linux capture can see the packet direction of other link types.
+        err(`not a live capture, '${out ? 'outbound' : 'inbound'}' not supported on ${this.dltName()}`);
         b0 = this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0, BPF_H, 4);
     }
     if (!out) genNot(b0);
@@ -1621,7 +1657,7 @@ export class CodeGen {
 
   private genIfindex(v: number): Block {
     if (this.linktype === DLT.LINUX_SLL2) return this.genCmp('linkhdr', 4, BPF_W, v);
-    if (this.opts.savefile) err(`ifindex not supported on ${this.dltDescr()} when reading savefiles`);
+    err('not a live capture');
     return this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_IFINDEX) >>> 0, BPF_W, v);
   }
 

@@ -235,7 +235,7 @@ export function tokenize(src: string): Token[] {
     }
     if (c === 36 /* $ */) {
       let e = pos + 1;
-      while (isHex(src.charCodeAt(e))) e++;
+      while (e - pos < 3 && isHex(src.charCodeAt(e))) e++;
       if (e === pos + 1) throw new FilterError('syntax error', pos);
       push('aid', src.slice(pos, e), e);
       continue;

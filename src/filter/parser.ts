@@ -43,7 +43,7 @@ export type IdNode =
   | { k: 'hid'; text: string; q: Qual; pos: number }
   | { k: 'hidlen'; text: string; len: number; q: Qual; pos: number }
   | { k: 'hidmask'; text: string; mask: string; q: Qual; pos: number }
-  | { k: 'hid6'; text: string; len: number; q: Qual; pos: number }
+  | { k: 'hid6'; text: string; len: number; hasLen: boolean; q: Qual; pos: number }
   | { k: 'eid'; text: string; q: Qual; pos: number }
   | { k: 'aid'; text: string; q: Qual; pos: number };
 
@@ -164,9 +164,9 @@ class Parser {
       case 'hid6':
         if (this.isOp('/') && this.peek().type === 'num') {
           this.p++;
-          id = { k: 'hid6', text: t.value, len: this.t.num, q, pos: t.start };
+          id = { k: 'hid6', text: t.value, len: this.t.num, hasLen: true, q, pos: t.start };
           this.p++;
-        } else id = { k: 'hid6', text: t.value, len: 128, q, pos: t.start };
+        } else id = { k: 'hid6', text: t.value, len: 128, hasLen: false, q, pos: t.start };
         break;
       case 'hid':
         if (this.isOp('/')) {
@@ -180,8 +180,6 @@ class Parser {
           id = { k: 'hidmask', text: t.value, mask: this.t.value, q, pos: t.start };
           this.p++;
         } else {
-          const what: Partial<Record<Addr, string>> = { port: 'port', portrange: 'portrange', proto: 'proto', protochain: 'protochain' };
-          if (what[q.addr]) throw new FilterError(`'${what[q.addr]}' modifier applied to ip host`, t.start);
           id = { k: 'hid', text: t.value, q, pos: t.start };
         }
         break;
