@@ -327,15 +327,15 @@ test('snprintf: writes a NUL-terminated, truncated string and returns the full l
   const s = setup();
   const fmt = new TextEncoder().encode('v=%d/%s\0');
   const str = new TextEncoder().encode('abc\0');
-  const insns = (size: number): Insn[] => prog(stackBytes(-16, fmt), stackBytes(-24, str),
-    mov64X(R6, R10), alu64K(BPF_ADD, R6, -24), stx(8, R10, -40, R6), st(8, R10, -48, 77), // data = [77, &"abc"]
+  // snprintf(r10 - 64, size, "v=%d/%s", [77, "abc"], 16); return ret == 9 ? *(u64 *)(r10 - 64) : ret
+  const insns = (size: number): Insn[] => prog(stackBytes(-16, fmt), stackBytes(-24, str), st(8, R10, -64, -1),
+    mov64X(R6, R10), alu64K(BPF_ADD, R6, -24), stx(8, R10, -40, R6), st(8, R10, -48, 77),
     mov64X(R1, R10), alu64K(BPF_ADD, R1, -64), mov64(R2, size), mov64X(R3, R10), alu64K(BPF_ADD, R3, -16),
     mov64X(R4, R10), alu64K(BPF_ADD, R4, -48), mov64(R5, 16), call(FN('snprintf')),
-    ldx(8, R1, R10, -64), stx(8, R10, -56, R1), exit());
-  const r = interpret(s.vm, insns(16), {});
-  assert.equal(r.r0, BigInt('v=77/abc'.length + 1));
-  const r2 = s.run(insns(4));
-  assert.equal(r2, 9n);
+    jmpK(BPF_JNE, R0, 9, 1), ldx(8, R0, R10, -64), exit());
+  assert.equal(s.run(insns(16)), rdU64(new TextEncoder().encode('v=77/abc')));
+  assert.equal(s.run(insns(4)), rdU64(Uint8Array.of(0x76, 0x3d, 0x37, 0, 0xff, 0xff, 0xff, 0xff))); // "v=7" + NUL
+  assert.equal(s.run(insns(0)), BigInt.asUintN(64, -1n)); // nothing written
   assert.equal(callHelper(s, 'snprintf', 0n, 0n, 0n, 0n, 12n), neg(22)); // data_len not a multiple of 8
 });
 
