@@ -93,3 +93,30 @@ test('bpfDbgCommand runs a script over a capture file', async () => {
   assert.equal(await bpfDbgCommand([], ctx), 0);
   assert.equal(out, 'bpf passes:0 fails:1\n');
 });
+
+test('one debugger, two instruction sets: the same Debugger steps eBPF through the VM', async () => {
+  const { EbpfStepTarget } = await import('../src/cli/bpf_dbg.js');
+  const { Execution } = await import('../src/vm/interpreter.js');
+  const { Vm } = await import('../src/vm/vm.js');
+  const { convertCbpfToEbpf } = await import('../src/cbpf/convert.js');
+  // the classic program and its eBPF conversion, over the same packet
+  const prog = [cinsn(0x28, 12), cinsn(0x15, 0x800, 0, 1), cinsn(0x06, 0xffff), cinsn(0x06, 0)];
+  const ebpf = convertCbpfToEbpf(prog);
+  const vm = new Vm();
+  const pkt = vm.space.alloc(64, 'packet', { writable: false });
+  const ctx = vm.space.alloc(192, 'skb', { writable: false });
+  const bytes = new Uint8Array(64); bytes[12] = 8;
+  vm.space.write(pkt.addr, bytes);
+  const exec = new Execution(vm, ebpf, { args: [BigInt(ctx.addr)], packet: { addr: pkt.addr, len: 64 } });
+  const target = new EbpfStepTarget(exec);
+  const d = new Debugger(target);
+  d.breakpoints.add(4); // the jne after ldh
+  assert.deepEqual(d.run(), { reason: 'breakpoint', pc: 4, steps: 4 });
+  assert.equal(target.describe(4), '(55) if r0 != 0x800 goto pc+2');
+  assert.deepEqual(target.registers()[0], ['r0', 0x800n]);
+  assert.deepEqual(d.run(), { reason: 'exit', pc: target.pc, result: 0xffffn, steps: 3 });
+  assert.throws(() => d.step(-1), /cannot step back/);
+  exec.dispose();
+  const classic = new Debugger(new CbpfStepper(prog, bytes, 64));
+  assert.equal(BigInt(classic.run().result ?? -1), 0xffffn);
+});

@@ -27,8 +27,9 @@ export interface StepTarget<Snapshot = unknown> {
   readonly result: number | bigint | undefined;
   /** Execute one instruction (no-op once finished). */
   step(): void;
-  snapshot(): Snapshot;
-  restore(snapshot: Snapshot): void;
+  /** For stepping back; a target without them cannot step back. */
+  snapshot?(): Snapshot;
+  restore?(snapshot: Snapshot): void;
   /** Registers by name, for display. */
   registers(): Array<[string, number | bigint]>;
   /** One instruction as text (for `breakpoint`, the current instruction, ...). */
@@ -62,7 +63,7 @@ export class Debugger<S = unknown> {
   }
 
   private one(): void {
-    this.history.push(this.target.snapshot());
+    if (this.target.snapshot) this.history.push(this.target.snapshot());
     if (this.history.length > this.historyLimit) this.history.shift();
     this.target.step();
   }
@@ -82,6 +83,7 @@ export class Debugger<S = unknown> {
   /** n > 0: execute n instructions (ignoring breakpoints); n < 0: go back -n instructions. */
   step(n = 1): StopInfo {
     if (n < 0) {
+      if (!this.target.restore) throw new BpfError('ENOTSUPP', 'this machine cannot step back');
       const back = Math.min(-n, this.history.length);
       if (back < -n) throw new BpfError('ERANGE', 'reached bottom of register history stack!');
       let s: S | undefined;

@@ -6,8 +6,51 @@
  * order, pcapng enhanced/simple packet blocks) until net/ provides one.
  */
 import { BpfError } from '../errors.js';
-import { BpfDbgSession, type DbgPacket } from '../cbpf/dbg.js';
+import { BpfDbgSession, type DbgPacket, type StepTarget } from '../cbpf/dbg.js';
+import type { Insn } from '../isa/insn.js';
+import { formatXlatedInsn } from '../isa/disasm_xlated.js';
+import type { Execution } from '../vm/interpreter.js';
 import type { CommandHandler } from './context.js';
+
+/**
+ * The eBPF side of the debugger: the reference interpreter's Execution as a StepTarget, so the
+ * same Debugger (breakpoints, run, step) drives eBPF programs. Registers r0..r10 as unsigned
+ * 64-bit values; instructions print as `bpftool prog dump xlated`. No stepping back (the stack
+ * and memory are not snapshotted).
+ */
+export class EbpfStepTarget implements StepTarget<never> {
+  readonly exec: Execution;
+  readonly insns: readonly Insn[];
+
+  constructor(exec: Execution) {
+    this.exec = exec;
+    this.insns = exec.insns;
+  }
+
+  get pc(): number {
+    return this.exec.pc;
+  }
+
+  get result(): bigint | undefined {
+    return this.exec.result?.r0;
+  }
+
+  get length(): number {
+    return this.insns.length;
+  }
+
+  step(): void {
+    this.exec.step(1);
+  }
+
+  registers(): Array<[string, bigint]> {
+    return Array.from({ length: 11 }, (_, r) => [`r${r}`, this.exec.reg(r)] as [string, bigint]);
+  }
+
+  describe(pc: number): string {
+    return formatXlatedInsn(this.insns, pc);
+  }
+}
 
 /** Packets of a pcap or pcapng file (first interface's link type is not needed here). */
 export function readCapturePackets(b: Uint8Array): DbgPacket[] {
