@@ -351,6 +351,8 @@ test('clock, random, task and NUMA helpers read the host', () => {
   assert.equal(r('get_current_pid_tgid'), (10n << 32n) | 11n);
   assert.equal(r('get_current_uid_gid'), (100n << 32n) | 1000n);
   assert.equal(r('get_numa_node_id'), 0n);
+  assert.equal(r('get_current_cgroup_id'), 1n);
+  assert.equal(r('get_current_task'), 0xffff888100000000n);
   const a = r('get_prandom_u32');
   const b = r('get_prandom_u32');
   assert.notEqual(a, b);
@@ -412,6 +414,22 @@ test('strtol/strtoul: bases, signs, whitespace, errors', () => {
   assert.deepEqual(conv('strtoul', '18446744073709551615'), [20n, -1n]);
   assert.deepEqual(conv('strtoul', '18446744073709551616'), [-34n, 0xdeadn]);
   assert.deepEqual(conv('strtoul', '-1'), [-22n, 0xdeadn]);
+});
+
+test('strncmp: compares s1_sz bytes of s1 with a NUL-terminated s2', () => {
+  const s = setup();
+  const region = s.vm.space.alloc(64, 'strs');
+  const cmp = (a: string, size: number, b: string): bigint => {
+    s.vm.space.write(region.addr, new TextEncoder().encode(a + '\0'));
+    s.vm.space.write(region.addr + 32, new TextEncoder().encode(b + '\0'));
+    return BigInt.asIntN(64, callHelper(s, 'strncmp', BigInt(region.addr), BigInt(size), BigInt(region.addr + 32)));
+  };
+  assert.equal(cmp('abc', 3, 'abc'), 0n);
+  assert.equal(cmp('abd', 3, 'abc'), 1n);
+  assert.equal(cmp('abc', 3, 'abd'), -1n);
+  assert.equal(cmp('ab', 3, 'abc'), -1n);
+  assert.equal(cmp('abcdef', 3, 'abc'), 0n);
+  assert.equal(cmp('abc', 4, 'ab'), 1n);
 });
 
 // ---- redirect, spin locks ----

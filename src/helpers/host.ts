@@ -19,6 +19,10 @@ export interface TaskInfo {
   gid: number;
   /** TASK_COMM_LEN (16) bytes at most, NUL included. */
   comm: string;
+  /** bpf_get_current_cgroup_id (cgroup v2 id). */
+  cgroupId: bigint;
+  /** bpf_get_current_task: the task_struct address a program sees (opaque here). */
+  taskAddr: bigint;
 }
 
 export interface TraceEntry {
@@ -169,7 +173,7 @@ export function createHelperHost(options: HelperHostOptions = {}): HelperHost {
     prandomU32: rand,
     cpu: options.cpu ?? 0,
     numaNode: options.numaNode ?? 0,
-    task: { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'bpfkit', ...options.task },
+    task: { pid: 1000, tgid: 1000, uid: 0, gid: 0, comm: 'bpfkit', cgroupId: 1n, taskAddr: 0xffff888100000000n, ...options.task },
     trace: options.trace ?? new TraceBuffer(),
     kernelMemory: options.kernelMemory ?? [],
     userMemory: options.userMemory ?? [],

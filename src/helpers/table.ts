@@ -343,6 +343,8 @@ export const HELPERS: readonly HelperDef[] = [
   // the current task (kernel/bpf/helpers.c)
   def('get_current_pid_tgid', proto(I, []), (h) => (BigInt(h.task.tgid >>> 0) << 32n) | BigInt(h.task.pid >>> 0)),
   def('get_current_uid_gid', proto(I, []), (h) => (BigInt(h.task.gid >>> 0) << 32n) | BigInt(h.task.uid >>> 0)),
+  def('get_current_cgroup_id', proto(I, []), (h) => h.task.cgroupId),
+  def('get_current_task', proto(I, []), (h) => h.task.taskAddr),
   def('get_current_comm', proto(I, [UNINIT_MEM, SIZE]), (h, ctx, buf, size) => { // strscpy_pad
     const out = spaceOf(ctx).view(addr(buf), Number(size));
     out.fill(0);
@@ -492,6 +494,20 @@ export const HELPERS: readonly HelperDef[] = [
       new DataView(dst.buffer, dst.byteOffset, 8).setBigUint64(0, v, true);
       return BigInt(n);
     }),
+
+  def('strncmp', proto(I, [MEM_RO, SIZE, arg('ARG_PTR_TO_CONST_STR')]), (_h, ctx, s1, s1Size, s2) => { // strncmp(s1, s2, s1_sz)
+    const space = spaceOf(ctx);
+    const a = space.read(addr(s1), Number(s1Size));
+    const b = readFormat(space, s2);
+    if (!b) fault(ctx, 'bpf_strncmp', `0x${s2.toString(16)} is not a NUL-terminated string`);
+    for (let i = 0; i < a.length; i++) {
+      const c1 = a[i];
+      const c2 = i < b.length ? b[i] : 0;
+      if (c1 !== c2) return c1 < c2 ? neg(1n) : 1n;
+      if (c1 === 0) break;
+    }
+    return 0n;
+  }),
 
   // redirects (net/core/filter.c: bpf_xdp_redirect_map)
   def('redirect_map', proto(I, [MAP, ANY, ANY]), (h, ctx, m, key, flags) => {
