@@ -15,7 +15,7 @@ import { applyFilterToSavefile } from './filter_apply_lib.js';
 const DIR = new URL('../../../shared/libpcap-tests/', import.meta.url).pathname;
 const mode = process.argv[2] ?? 'accept';
 const verbose = process.argv.includes('-v');
-const onlyDlts = process.argv.slice(3).filter((a) => a !== '-v');
+const onlyDlts = process.argv.slice(3).filter((a) => !a.startsWith('-'));
 
 interface AcceptTest {
   label: string; DLT: string; expr: string; optimize: boolean; snaplen: number | null; netmask: string | null;

@@ -10,7 +10,7 @@
 import { dumpC, dumpDecimal, dumpImage } from '../cbpf/dump.js';
 import { prepareCbpf, runCbpf } from '../cbpf/interp.js';
 import { BpfError } from '../errors.js';
-import { compileFilter, FilterError, linktypeFromName } from '../filter/index.js';
+import { compileFilter, FilterError, linktypeFromName, SYNTAX_ERROR } from '../filter/index.js';
 import { readCapture, writePcap, type PcapRecord } from '../net/pcap.js';
 import { LINKTYPE_DESCRIPTIONS, summarize } from '../net/pcap_print.js';
 import type { CommandHandler } from './context.js';
@@ -82,9 +82,8 @@ function parseArgs(args: string[]): Opts {
 /** pcap_compile() failures as tcpdump words them. */
 function compileError(e: unknown): never {
   if (e instanceof FilterError) {
-    const msg = e.message === 'syntax error' ? "can't parse filter expression: syntax error" : e.message;
-    const where = e.message === 'syntax error' && e.offset !== undefined ? ` (at character ${e.offset + 1})` : '';
-    throw new BpfError('EINVAL', msg + where);
+    const where = e.message === SYNTAX_ERROR && e.offset !== undefined ? ` (at character ${e.offset + 1})` : '';
+    throw new BpfError('EINVAL', e.message + where);
   }
   throw e;
 }

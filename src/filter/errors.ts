@@ -13,3 +13,6 @@ export class FilterError extends BpfError {
     this.offset = offset;
   }
 }
+
+/** pcap_compile()'s message for any parse failure (grammar.y's yyerror()). */
+export const SYNTAX_ERROR = "can't parse filter expression: syntax error";

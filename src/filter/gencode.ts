@@ -1128,7 +1128,7 @@ export class CodeGen {
     if (proto === 'tcp') return IPPROTO.TCP;
     if (proto === 'sctp') return IPPROTO.SCTP;
     if (proto === 'default') return PROTO_UNDEF;
-    return err(`illegal qualifier of '${what}'`);
+    return err(`'${proto}' is not a valid qualifier for '${what}'`);
   }
 
   /** gen_scode() */
@@ -1141,7 +1141,7 @@ export class CodeGen {
         if (proto === 'decnet') return err(`unknown decnet host name '${name}'\n`, pos);
         return err(`unknown host '${name}'`, pos);
       case 'port': {
-        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err("illegal qualifier of 'port'", pos);
+        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err(`'${proto}' is not a valid qualifier for 'port'`, pos);
         const r = nametoport(name);
         if (!r) return err(`unknown port '${name}'`, pos);
         let realProto = r.proto;
@@ -1153,7 +1153,7 @@ export class CodeGen {
         return this.genPortBoth(r.port, realProto, dir);
       }
       case 'portrange': {
-        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err("illegal qualifier of 'portrange'", pos);
+        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err(`'${proto}' is not a valid qualifier for 'portrange'`, pos);
         const r = nametoportrange(name);
         if (!r) return err(`unknown port in range '${name}'`, pos);
         let realProto = r.proto;
@@ -1162,8 +1162,8 @@ export class CodeGen {
           if (realProto !== PROTO_UNDEF && realProto !== want) err(`port in range '${name}' is ${realProto === IPPROTO.TCP ? 'tcp' : 'udp'}`, pos);
           realProto = want;
         }
-        if (r.p1 > 65535) err(`illegal port number ${r.p1} > 65535`, pos);
-        if (r.p2 > 65535) err(`illegal port number ${r.p2} > 65535`, pos);
+        if (r.p1 > 65535) err(`port number ${r.p1} greater than maximum 65535`, pos);
+        if (r.p2 > 65535) err(`port number ${r.p2} greater than maximum 65535`, pos);
         return this.genPortrangeBoth(r.p1, r.p2, realProto, dir);
       }
       case 'gateway': return err(`unknown host '${name}'`, pos);
@@ -1177,7 +1177,7 @@ export class CodeGen {
         if (rp >= 0) return this.genProtochain(rp, proto);
         return err(`unknown protocol: ${name}`, pos);
       }
-      default: return err('syntax error in filter expression', pos);
+      default: return err("can't parse filter expression: syntax error", pos);
     }
   }
 
@@ -1212,18 +1212,18 @@ export class CodeGen {
       }
       case 'port': {
         const p = this.checkPortProto(proto, 'port');
-        if (v > 65535) err(`illegal port number ${v} > 65535`, pos);
+        if (v > 65535) err(`port number ${v} greater than maximum 65535`, pos);
         return this.genPortBoth(v, p, dir);
       }
       case 'portrange': {
         const p = this.checkPortProto(proto, 'portrange');
-        if (v > 65535) err(`illegal port number ${v} > 65535`, pos);
+        if (v > 65535) err(`port number ${v} greater than maximum 65535`, pos);
         return this.genPortrangeBoth(v, v, p, dir);
       }
       case 'gateway': return err("'gateway' requires a name", pos);
       case 'proto': return this.genProto(v, proto, dir);
       case 'protochain': return this.genProtochain(v, proto);
-      default: return err('syntax error in filter expression', pos);
+      default: return err("can't parse filter expression: syntax error", pos);
     }
   }
 
@@ -1595,7 +1595,7 @@ export class CodeGen {
         if (this.isEthernet()) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.linktype === DLT.BACNET_MS_TP) return this.genCmp('linkhdr', 3, BPF_B, 0xff);
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
-        return err('not a broadcast link');
+        return err(`'broadcast' not supported on ${this.dltName()}`);
       case 'ip': {
         if ((this.opts.netmask >>> 0) === 0xffffffff) err("netmask not known, so 'ip broadcast' not supported");
         const b0 = this.genLinktype(ETHERTYPE.IP);
@@ -1634,7 +1634,7 @@ export class CodeGen {
       }
       default: return err('only IP multicast filters supported on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
     }
-    return err('link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
+    return err(`'multicast' not supported on ${this.dltName()}`);
   }
 
   private genInbound(out: boolean): Block {
@@ -1663,7 +1663,7 @@ export class CodeGen {
 
   private genVlan(v: number | undefined): Block {
     if (this.labelStackDepth > 0) err('no VLAN match after MPLS');
-    if (!this.isEthernet()) err(`no VLAN support for ${this.dltDescr()}`);
+    if (!this.isEthernet()) err(`'vlan' not supported on ${this.dltName()}`);
     let b0 = this.genLinktype(ETHERTYPE['8021Q']);
     let b1 = this.genLinktype(ETHERTYPE['8021AD']);
     genOr(b0, b1);
@@ -1688,7 +1688,7 @@ export class CodeGen {
     if (this.labelStackDepth > 0) b0 = this.genMcmp('prevmplshdr', 2, BPF_B, 0, 0x01);
     else if (this.isEthernet()) b0 = this.genLinktype(ETHERTYPE.MPLS);
     else if (this.linktype === DLT.PPP) b0 = this.genLinktype(PPP_MPLS_UCAST);
-    else return err(`no MPLS support for ${this.dltDescr()}`);
+    else return err(`'mpls' not supported on ${this.dltName()}`);
     if (v !== undefined) {
       if (v > 0xfffff) err(`MPLS label ${v} greater than maximum 1048575`);
       const b1 = this.genMcmp('linkpl', 0, BPF_W, (v << 12) >>> 0, 0xfffff000);

@@ -9,7 +9,7 @@ import { CodeGen, DLT, DLT_NAMES, LINKTYPE_TO_DLT } from './gencode.js';
 import { bpfOptimize, icodeToFcode } from './optimize.js';
 import { parseFilter } from './parser.js';
 
-export { FilterError } from './errors.js';
+export { FilterError, SYNTAX_ERROR } from './errors.js';
 export { parseFilter } from './parser.js';
 export { DLT, DLT_NAMES } from './gencode.js';
 

@@ -4,7 +4,7 @@
  * numbers, addresses) beats the generic identifier, so `tcp` is a keyword, `tcpdump` a name,
  * `20-21` a name (for portrange) and `len-1` a name too.
  */
-import { FilterError } from './errors.js';
+import { FilterError, SYNTAX_ERROR } from './errors.js';
 
 export type TokType =
   | 'num' | 'id' | 'hid' | 'hid6' | 'eid' | 'aid' | 'kw' | 'op' | 'eof';
@@ -236,7 +236,7 @@ export function tokenize(src: string): Token[] {
     if (c === 36 /* $ */) {
       let e = pos + 1;
       while (e - pos < 3 && isHex(src.charCodeAt(e))) e++;
-      if (e === pos + 1) throw new FilterError('syntax error', pos);
+      if (e === pos + 1) throw new FilterError(SYNTAX_ERROR, pos);
       push('aid', src.slice(pos, e), e);
       continue;
     }
@@ -246,7 +246,7 @@ export function tokenize(src: string): Token[] {
     const lMac = isHex(c) ? macLength(src, pos) : 0;
     const lV6 = isHex(c) || c === 58 ? v6Length(src, pos) : 0;
     const best = Math.max(lId, lNum, lHid, lMac, lV6);
-    if (best === 0) throw new FilterError('syntax error', pos);
+    if (best === 0) throw new FilterError(SYNTAX_ERROR, pos);
     const text = src.slice(pos, pos + best);
     // Earlier rules win ties: keywords, NUM, HID, MAC, HID6, then ID.
     if (lId === best && NAMED_NUMS[text] !== undefined) {

@@ -5,7 +5,7 @@
  * `tcp dst port ftp or ftp-data` the bare `ftp-data` is a `tcp dst port`. A bare pname (`tcp`),
  * a relation or a special primitive resets them to "undefined" (qerr).
  */
-import { FilterError } from './errors.js';
+import { FilterError, SYNTAX_ERROR } from './errors.js';
 import { type Token, tokenize } from './lexer.js';
 
 export type Proto =
@@ -92,7 +92,7 @@ class Parser {
   private peek(n = 1): Token { return this.toks[Math.min(this.p + n, this.toks.length - 1)]; }
   private isKw(v: string, tok = this.t): boolean { return tok.type === 'kw' && tok.value === v; }
   private isOp(v: string, tok = this.t): boolean { return tok.type === 'op' && tok.value === v; }
-  private fail(tok = this.t): never { throw new FilterError('syntax error', tok.start); }
+  private fail(tok = this.t): never { throw new FilterError(SYNTAX_ERROR, tok.start); }
   private expectOp(v: string): void { if (!this.isOp(v)) this.fail(); this.p++; }
 
   parseProg(): FilterNode | undefined {
@@ -375,7 +375,7 @@ class Parser {
     const start = this.t.start;
     const a = this.parseArth(0);
     const t = this.t;
-    if (t.type !== 'op' || !RELOPS.has(t.value)) throw new FilterError('syntax error', t.start);
+    if (t.type !== 'op' || !RELOPS.has(t.value)) throw new FilterError(SYNTAX_ERROR, t.start);
     this.p++;
     const b = this.parseArth(0);
     return { node: { k: 'rel', op: t.value as '>', a, b, pos: start }, q: QERR };
@@ -433,7 +433,7 @@ export function parseFilter(src: string): FilterNode | undefined {
   try {
     return new Parser(src).parseProg();
   } catch (e) {
-    if (e instanceof Backtrack) throw new FilterError('syntax error');
+    if (e instanceof Backtrack) throw new FilterError(SYNTAX_ERROR);
     throw e;
   }
 }
