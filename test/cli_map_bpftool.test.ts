@@ -22,7 +22,7 @@ interface Run { status: number | null; stdout: string; stderr: string }
 function normalize(r: Run): Run {
   const ids = (s: string): string => s
     .replace(/^\d+: /gm, 'ID: ')
-    .replace(/"id": ?\d+/g, '"id":ID')
+    .replace(/"id":( ?)\d+/g, '"id":$10')
     .replace(/by id \(\d+\)/g, 'by id (ID)');
   return { status: r.status, stdout: ids(r.stdout), stderr: ids(r.stderr) };
 }
@@ -183,6 +183,15 @@ test('map commands: bpfkit prints what bpftool prints', async (t) => {
     // prog show: the first line (type, name, tag, gpl); the kernel's xlated/jited sizes differ.
     const first = (r: Run): string => r.stdout.split('\n')[0];
     assert.equal(first(bpfkitRun(state, ['prog', 'show', 'pinned', pin('p')])), first(kernelRun(['prog', 'show', 'pinned', pin('p')])));
+    // -j: the same fields in the same order; values equal but for ids, times and sizes.
+    const fields = (r: Run): [string, unknown][] => Object.entries(JSON.parse(r.stdout) as Record<string, unknown>)
+      .filter(([k]) => k !== 'bytes_jited')
+      .map(([k, v]) => [k, ['id', 'loaded_at', 'bytes_xlated', 'jited'].includes(k) ? typeof v : v]);
+    assert.deepEqual(fields(bpfkitRun(state, ['-j', 'prog', 'show', 'pinned', pin('p')])), fields(kernelRun(['-j', 'prog', 'show', 'pinned', pin('p')])));
+    assert.deepEqual(bpfkitRun(state, ['prog', 'show', 'id', '4294967295']), kernelRun(['prog', 'show', 'id', '4294967295']));
+    assert.deepEqual(bpfkitRun(state, ['prog', 'pin', 'pinned', pin('p'), pin('p')]), kernelRun(['prog', 'pin', 'pinned', pin('p'), pin('p')]));
+    assert.deepEqual(bpfkitRun(state, ['prog', 'show', 'pinned', pin('h')]), kernelRun(['prog', 'show', 'pinned', pin('h')]));
+    assert.deepEqual(bpfkitRun(state, ['prog', 'show', 'tag', 'zz']), kernelRun(['prog', 'show', 'tag', 'zz']));
   } finally {
     for (const p of made) rmSync(p, { force: true });
     rmSync(state, { recursive: true, force: true });
