@@ -96,6 +96,8 @@ const states = new WeakMap<Vm, VmJitState>();
  */
 interface CachedModule {
   readonly module: WasmModule;
+  /** The predecoded program it was compiled from. */
+  readonly code: Int32Array;
   readonly segStart: Int32Array;
   readonly functions: number;
   readonly insnCount: number;
@@ -104,10 +106,25 @@ interface CachedModule {
 const MODULE_CACHE_SIZE = 64;
 const moduleCache = new Map<string, CachedModule>();
 
-function programKey(insns: readonly Insn[], entry: number, shared: boolean, maxPages: number): string {
-  const parts: string[] = [`${entry}${shared ? 's' : 'p'}${maxPages}`];
-  for (const x of insns) parts.push(`${x.code},${x.dst},${x.src},${x.off},${x.imm}`);
-  return parts.join(';');
+/**
+ * The cache key: entry, memory kind and a hash of the predecoded program (which is all the module
+ * depends on; trap messages stay with each JitProgram). A hit is confirmed by comparing the code.
+ */
+function programKey(code: Int32Array, entry: number, shared: boolean, maxPages: number): string {
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < code.length; i++) {
+    h1 = Math.imul(h1 ^ code[i], 0x01000193);
+    h2 = Math.imul(h2 + code[i], 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  return `${entry}${shared ? 's' : 'p'}${maxPages}:${code.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
+}
+
+function cachedModule(key: string, code: Int32Array): CachedModule | undefined {
+  const m = moduleCache.get(key);
+  if (m === undefined || m.code.length !== code.length) return undefined;
+  for (let i = 0; i < code.length; i++) if (m.code[i] !== code[i]) return undefined;
+  return m;
 }
 /** Thrown by the `finish` import (LD_ABS/LD_IND out of bounds), caught by the run. */
 const FINISH = { finish: true };
@@ -175,8 +192,8 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
   if (!Number.isInteger(entry) || entry < 0 || entry >= prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
   const shared = isShared(vm.space.memory.buffer);
   const maxPages = Math.ceil(vm.space.maxBytes / 65536);
-  const key = programKey(insns, entry, shared, maxPages);
-  if (!moduleCache.has(key)) {
+  const key = programKey(prog.code, entry, shared, maxPages);
+  if (cachedModule(key, prog.code) === undefined) {
     const compiled = compileModule(prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET);
     let module: WasmModule;
     try {
@@ -184,7 +201,7 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
-    cacheModule(key, { module, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length });
+    cacheModule(key, { module, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length });
   }
   return compileJit(vm, insns, entry);
 }
@@ -237,8 +254,8 @@ export class JitProgram {
     const space = vm.space;
     const shared = isShared(space.memory.buffer);
     const maxPages = Math.ceil(space.maxBytes / 65536);
-    const key = programKey(insns, entry, shared, maxPages);
-    let m = moduleCache.get(key);
+    const key = programKey(this.prog.code, entry, shared, maxPages);
+    let m = cachedModule(key, this.prog.code);
     this.cached = m !== undefined;
     if (m === undefined) {
       const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET);
@@ -248,7 +265,7 @@ export class JitProgram {
       } catch (err) {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
-      m = { module, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length };
+      m = { module, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length };
     }
     cacheModule(key, m);
     this.module = m.module;
