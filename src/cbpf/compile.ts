@@ -4,8 +4,10 @@
  * bpf_filter semantics), about an order of magnitude faster because constants, jump targets and
  * bounds are baked in and V8 optimises the function as a whole.
  *
- * The shape is one `switch (pc)` inside a loop, one case per instruction; straight-line code falls
- * through from case to case, jumps set pc and continue. Where `new Function` is not allowed (a
+ * Programs that only jump forward (all of libpcap's but protochain) become nested labelled blocks,
+ * a jump to instruction t being `break Lt` out of the block that ends just before t. Others become
+ * one `switch (pc)` inside a loop, one case per jump target; straight-line code falls through,
+ * jumps set pc and continue. Where `new Function` is not allowed (a
  * strict Content-Security-Policy) compileCbpf() returns a closure over the interpreter.
  */
 import { type CInsn } from './insn.js';
@@ -102,12 +104,23 @@ export function cbpfToJs(prog: readonly CInsn[]): string {
   }
   out.push('const n = p.length; let A = 0, X = 0, o = 0, pc = 0, back = 0;');
   out.push(`let ${Array.from({ length: 16 }, (_, i) => `m${i} = 0`).join(', ')};`);
+  const forwardOnly = prog.every((insn, i) => insn.code !== 0x05 || ((insn.k | 0) >= 0 && i + 1 + (insn.k >>> 0) < n));
   if (used.size === 0) {
     // no jumps: straight-line code
     out.push(...body, 'return 0;');
+  } else if (forwardOnly) {
+    // only forward jumps: nested labelled blocks, `break Lt` lands just before instruction t,
+    // so there is no dispatch at all
+    const targets = [...used].sort((a, b) => b - a);
+    for (const t of targets) out.push(`L${t}: {`);
+    body.forEach((stmt, i) => {
+      if (used.has(i)) out.push('}');
+      out.push(stmt.replace(/pc = (\d+); continue;/g, 'break L$1;'));
+    });
+    out.push('return 0;');
   } else {
     out.push('for (;;) switch (pc) {');
-    body.forEach((s, i) => out.push(`${i === 0 || used.has(i) ? `case ${i}: ` : ''}${s}`));
+    body.forEach((stmt, i) => out.push(`${i === 0 || used.has(i) ? `case ${i}: ` : ''}${stmt}`));
     out.push('default: return 0;', '}');
   }
   return out.join('\n');
