@@ -108,6 +108,8 @@ test('map commands: bpfkit prints what bpftool prints', async (t) => {
     [['map', 'show', 'name', 'bk_no_such_map']],
     [['map', 'show', 'bogus', 'x']],
     [['map', 'show', 'pinned']],
+    [['map', 'show', 'pinned', '/sys/fs/bpf']],
+    [['map', 'show', 'pinned', '/tmp/bpfkit-no-such-pin']],
     [['map', 'create', H, 'type', 'hash', 'key', '4', 'value', '8', 'entries', '16', 'name', TAG]],
     [['map', 'create', pin('x'), 'type', 'hashx', 'key', '4', 'value', '8', 'entries', '16', 'name', 'x']],
     [['map', 'create', pin('x'), 'type', 'hash', 'key', '0', 'value', '8', 'entries', '16', 'name', 'x']],

@@ -37,7 +37,9 @@ test('maps live across processes in the pin store, with stable ids', () => {
     assert.match(cli(state, 'map show pinned /sys/fs/bpf/c').stdout, /^3: queue  name third/);
     assert.equal(cli(state, 'map show pinned /sys/fs/bpf/a2').stdout, cli(state, 'map show id 1').stdout);
     const bad = cli(state, 'map show pinned /tmp/elsewhere');
-    assert.deepEqual(bad, { status: 255, stdout: '', stderr: 'Error: bpf obj get (/tmp/elsewhere): directory not in bpf file system (bpffs)\n' });
+    assert.deepEqual(bad, { status: 255, stdout: '', stderr: 'Error: bpf obj get (/tmp/elsewhere): No such file or directory\n' });
+    assert.deepEqual(cli(state, 'map show pinned /sys/fs/bpf/dir'), { status: 255, stdout: '', stderr: 'Error: bpf obj get (/sys/fs/bpf): Permission denied\n' });
+    assert.deepEqual(cli(state, 'map show pinned /sys/fs/bpf'), { status: 255, stdout: '', stderr: 'Error: bpf obj get (/sys/fs): directory not in bpf file system (bpffs)\n' });
   } finally {
     rmSync(state, { recursive: true, force: true });
   }

@@ -11,7 +11,7 @@
  */
 import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
 import type { Bpf as Kernel, MapFactory, MapInfo } from '../kernel/bpf.js';
-import { BPF_OBJ_NAME_LEN } from '../kernel/kernel_version.js';
+import { BPF_OBJ_NAME_LEN, BPFFS_MOUNT } from '../kernel/kernel_version.js';
 import { mapTypeFromName, mapTypeName } from '../kernel/names.js';
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST } from '../maps/types.js';
 import type { CliContext, CommandHandler } from './context.js';
@@ -282,15 +282,25 @@ async function possibleCpus(): Promise<number> {
   }
 }
 
-/** open_obj_pinned_any(): an fd for the object pinned at `path`, which must be of `kind`. */
+/**
+ * open_obj_pinned_any(): an fd for the object pinned at `path`, which must be of `kind`. The
+ * messages are bpftool's, including its quirk of naming dirname(path) when the kernel says
+ * EACCES (a directory, or a file outside bpffs).
+ */
 export function openPinned(k: Kernel, out: ToolOutput, path: string, kind: 'map' | 'prog'): number {
   let fd: number;
   try {
     fd = k.objGet(path);
   } catch (err) {
     if (!(err instanceof BpfError)) throw err;
-    const why = err.code === 'EPERM' ? 'directory not in bpf file system (bpffs)' : strerror(err.code);
-    return out.fail(`bpf obj get (${path}): ${why}`);
+    if (err.code === 'EISDIR' || (err.code === 'EPERM' && isBpffsRoot(path))) {
+      const dir = cDirname(path);
+      const onBpffs = dir === BPFFS_MOUNT || dir.startsWith(BPFFS_MOUNT + '/');
+      return out.fail(`bpf obj get (${dir}): ${onBpffs ? strerror('EACCES') : 'directory not in bpf file system (bpffs)'}`);
+    }
+    // Outside bpffs the store has nothing: the file bpftool would open does not exist either.
+    const code = err.code === 'EPERM' ? 'ENOENT' : err.code;
+    return out.fail(`bpf obj get (${path}): ${strerror(code)}`);
   }
   const isMap = (() => { try { k.mapOf(fd); return true; } catch { return false; } })();
   const actual = isMap ? 'map' : 'prog';
@@ -299,6 +309,18 @@ export function openPinned(k: Kernel, out: ToolOutput, path: string, kind: 'map'
     out.fail(`incorrect object type: ${actual}`);
   }
   return fd;
+}
+
+function isBpffsRoot(path: string): boolean {
+  return path.replace(/\/+$/, '') === BPFFS_MOUNT;
+}
+
+/** dirname(3). */
+function cDirname(path: string): string {
+  const p = path.replace(/\/+$/, '');
+  const i = p.lastIndexOf('/');
+  if (i < 0) return '.';
+  return i === 0 ? '/' : p.slice(0, i);
 }
 
 /** do_pin_fd(): "can't pin the object (PATH): strerror", exit -errno. */
