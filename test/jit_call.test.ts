@@ -2,19 +2,20 @@
  * The JIT's calls and program-level behaviour, each case run by both engines (on two VMs set up
  * alike) and required to agree: tail calls (registers and frame kept, r0 of the helper dropped,
  * budget and instruction count carried over, the 33-call limit, none from a subprogram), runs
- * nested from a helper, the entry option, budget errors, helper errors, and the RunResult.
+ * nested from a helper, the entry option, budget errors, helper errors, may_goto's 8M loop budget,
+ * memory grown by a helper mid-run, callx ids beyond 32 bits, and the RunResult.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfError } from '../src/errors.js';
-import type { Insn } from '../src/isa/insn.js';
+import { type Insn, makeInsn } from '../src/isa/insn.js';
 import { HelperRegistry } from '../src/vm/helpers.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { compileJit, compileJitAsync, runJit } from '../src/vm/jit/index.js';
 import type { HelperCallContext, RunOptions, RunResult } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
 import {
-  R0, R1, R2, R3, R6, R10, alu64K, alu64X, call, callLocal, exit, jmpK, ldx, mov64, mov64X, prog, stx,
+  R0, R1, R2, R3, R6, R10, alu64K, alu64X, call, callLocal, callx, exit, ja, jmpK, lddw, ldx, mov64, mov64X, prog, stx,
 } from './vm_build.js';
 
 type Engine = (vm: Vm, insns: readonly Insn[], options?: RunOptions) => RunResult;
@@ -119,4 +120,21 @@ test('compileJitAsync compiles off the synchronous path and shares the cache', a
   assert.equal(p.cached, true); // the module compiled asynchronously, found by compileJit
   assert.equal(p.run().r0, 35n);
   assert.equal(compileJit(vm, insns), p);
+});
+
+test('may_goto: the loop budget runs out after 8M iterations, identically', () => {
+  // r0 counts iterations of a may_goto loop; the kernel's BPF_MAX_LOOPS ends it
+  const loop = prog(mov64(R0, 0), makeInsn(0xe5, 0, 0, 2, 0), alu64K(0x00, R0, 1), ja(-3), exit());
+  assert.deepEqual(agree(loop, undefined, { budget: 30_000_000 }), { r0: 8n * 1024n * 1024n, insnCount: 3 * 8 * 1024 * 1024 + 3 });
+});
+
+test('a helper growing the memory mid-run: the program reaches the new region', () => {
+  const insns = prog(mov64(R6, 0x5a), call(30), alu64K(0x00, R0, 4 * 1024 * 1024 - 1), stx(1, R0, 0, R6), ldx(1, R0, R0, 0), exit());
+  const out = agree(insns, (h, vm) => h.register(30, 'big_alloc', () => BigInt(vm().space.alloc(4 * 1024 * 1024, 'big').addr)));
+  assert.deepEqual(out, { r0: 0x5an, insnCount: 6 });
+});
+
+test('callx with an id beyond 32 bits names the full register value', () => {
+  const insns = prog(lddw(R2, 0x1_0000_0005n), callx(R2), exit());
+  assert.deepEqual(agree(insns, (h) => h.register(5, 'five', () => 5n)), { code: 'EINVAL', message: 'invalid func unknown#4294967301 (insn #2)' });
 });
