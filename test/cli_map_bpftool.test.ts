@@ -194,6 +194,13 @@ test('map commands: bpfkit prints what bpftool prints', async (t) => {
     assert.deepEqual(bpfkitRun(state, ['prog', 'pin', 'pinned', pin('p'), pin('p')]), kernelRun(['prog', 'pin', 'pinned', pin('p'), pin('p')]));
     assert.deepEqual(bpfkitRun(state, ['prog', 'show', 'pinned', pin('h')]), kernelRun(['prog', 'show', 'pinned', pin('h')]));
     assert.deepEqual(bpfkitRun(state, ['prog', 'show', 'tag', 'zz']), kernelRun(['prog', 'show', 'tag', 'zz']));
+    for (const args of [
+      ['prog', 'show', 'name', 'bk_nothing_here'], ['prog', 'show', 'name', 'xdp_ctx', 'extra'], ['prog', 'pin', 'id', '1'],
+      ['map', 'pin', 'id', '1'], ['prog', 'load', FIXTURE], ['prog', 'load', '/nonexistent.o', pin('x')],
+      ['prog', 'load', FIXTURE, pin('x'), 'type', 'bogus'],
+    ]) {
+      assert.deepEqual(bpfkitRun(state, args), kernelRun(args), args.join(' '));
+    }
   } finally {
     for (const p of made) rmSync(p, { force: true });
     rmSync(state, { recursive: true, force: true });

@@ -232,8 +232,8 @@ export class Argv {
   get(): string { return this.words[this.i++]; }
 
   /** REQ_ARGS(n). */
-  req(out: ToolOutput, n: number): void {
-    if (this.argc < n) out.fail(`'${this.prev}' needs at least ${n} arguments, ${this.argc} found`);
+  req(out: ToolOutput, n: number, status = 255): void {
+    if (this.argc < n) out.fail(`'${this.prev}' needs at least ${n} arguments, ${this.argc} found`, status);
   }
 
   /** BAD_ARG(). */
@@ -875,7 +875,7 @@ async function doDelete(k: Kernel, out: ToolOutput, a: Argv): Promise<number> {
 }
 
 async function doPin(k: Kernel, out: ToolOutput, a: Argv): Promise<number> {
-  a.req(out, 3);
+  a.req(out, 3, errnoStatus('EINVAL')); // do_pin_any() returns -EINVAL
   const fd = mapParseFd(k, out, a);
   pinFd(k, out, fd, a.cur ?? '');
   k.close(fd);

@@ -14,9 +14,10 @@ import { type JsonValue, printError, printJson } from './output.js';
 import { TestRunError, testRunXdp, type XdpTestRunResult } from '../progtypes/xdp.js';
 import type { Insn } from '../isa/insn.js';
 import type { ProgInfo } from '../kernel/bpf.js';
-import { progTypeFromName, progTypeFromSection, progTypeName } from '../kernel/names.js';
+import { progTypeFromSection, progTypeName } from '../kernel/names.js';
 import {
-  Argv, type BpfJsonWriter, allIds, errnoStatus, isPrefixC, openCliKernel, pinFd, progParseFd, progParseFds, runTool,
+  Argv, type BpfJsonWriter, CliExit, allIds, errnoStatus, isPrefixC, openCliKernel, pinFd, progParseFd, progParseFds,
+  runTool,
 } from './map.js';
 
 const PROG_COMMANDS = [
@@ -265,6 +266,18 @@ async function fileProgram(spec: ProgSpec): Promise<{ insns: Insn[]; section: st
 /* ------------------------------------------------------------------------------------------ */
 /* Programs of the pin store: PROG := id | pinned | name | tag; prog show, pin, load            */
 
+/** libbpf's section_defs[] names as it lists them (libbpf 1.x with bpftool v7.1; generated from its message). */
+const LIBBPF_SECTION_NAMES = 'socket sk_reuseport/migrate sk_reuseport kprobe+ uprobe+ uprobe.s+ kretprobe+ uretprobe+ '
+  + 'uretprobe.s+ kprobe.multi+ kretprobe.multi+ ksyscall+ kretsyscall+ usdt+ tc classifier action tracepoint+ tp+ '
+  + 'raw_tracepoint+ raw_tp+ raw_tracepoint.w+ raw_tp.w+ tp_btf+ fentry+ fmod_ret+ fexit+ fentry.s+ fmod_ret.s+ fexit.s+ '
+  + 'freplace+ lsm+ lsm.s+ lsm_cgroup+ iter+ iter.s+ syscall xdp.frags/devmap xdp/devmap xdp.frags/cpumap xdp/cpumap '
+  + 'xdp.frags xdp perf_event lwt_in lwt_out lwt_xmit lwt_seg6local sockops sk_skb/stream_parser sk_skb/stream_verdict '
+  + 'sk_skb sk_msg lirc_mode2 flow_dissector cgroup_skb/ingress cgroup_skb/egress cgroup/skb cgroup/sock_create '
+  + 'cgroup/sock_release cgroup/sock cgroup/post_bind4 cgroup/post_bind6 cgroup/bind4 cgroup/bind6 cgroup/connect4 '
+  + 'cgroup/connect6 cgroup/sendmsg4 cgroup/sendmsg6 cgroup/recvmsg4 cgroup/recvmsg6 cgroup/getpeername4 '
+  + 'cgroup/getpeername6 cgroup/getsockname4 cgroup/getsockname6 cgroup/sysctl cgroup/getsockopt cgroup/setsockopt '
+  + 'cgroup/dev struct_ops+ sk_lookup';
+
 /** A stored program for `prog run` (its instructions as the engines run them), or undefined after an error. */
 async function storedProgram(handle: [string, string], ctx: CliContext): Promise<{ insns: Insn[]; section: string } | undefined> {
   let found: { insns: Insn[]; section: string } | undefined;
@@ -357,7 +370,7 @@ async function progPin(args: string[], ctx: CliContext): Promise<number> {
   return runTool(ctx, async (out) => {
     const a = new Argv(['pin', ...args]);
     a.next();
-    a.req(out, 3);
+    a.req(out, 3, errnoStatus('EINVAL')); // do_pin_any() returns -EINVAL
     const k = await openCliKernel();
     const fd = progParseFd(k, out, a);
     pinFd(k, out, fd, a.cur ?? '');
@@ -382,8 +395,13 @@ async function progLoad(args: string[], ctx: CliContext): Promise<number> {
     while (a.argc) {
       if (isPrefixC(a.cur, 'type')) {
         a.next();
-        const t = a.cur === undefined ? undefined : progTypeFromSection(a.cur) ?? progTypeFromName(a.cur);
-        if (t === undefined) out.fail(`unrecognized program type: ${a.cur}`);
+        const t = a.cur === undefined ? undefined : progTypeFromSection(a.cur);
+        if (t === undefined) {
+          // libbpf_prog_type_by_name() of "TYPE/" fails with libbpf's two lines and no "Error:".
+          out.info(`libbpf: failed to guess program type from ELF section '${a.cur}/'`);
+          out.info(`libbpf: supported section(type) names are: ${LIBBPF_SECTION_NAMES}`);
+          throw new CliExit(255);
+        }
         typeOverride = t;
         a.next();
       } else {
@@ -395,7 +413,8 @@ async function progLoad(args: string[], ctx: CliContext): Promise<number> {
       const { readFile } = await import('node:fs/promises');
       bytes = new Uint8Array(await readFile(file));
     } catch (err) {
-      return out.fail(`failed to open object file ${file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
+      out.info(`libbpf: elf: failed to open ${file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
+      return out.fail('failed to open object file');
     }
     const obj = openObject(bytes, file);
     const prog = obj.programs[0];
