@@ -1,7 +1,8 @@
 /*
  * `bpfkit bpf_dbg [SCRIPT]`: the classic-BPF step debugger in the kernel's tools/bpf/bpf_dbg
  * command language (load bpf / load pcap / select / step / run / breakpoint / disassemble / dump /
- * quit), reading commands from SCRIPT or standard input, one per line. The session logic is
+ * quit), reading commands from SCRIPT or standard input, one per line (with bpf_dbg's `> ` prompt
+ * when standard input is a terminal). The session logic is
  * cbpf/dbg.ts; this file adds files and a small capture reader (classic pcap in either byte
  * order, pcapng enhanced/simple packet blocks) until net/ provides one.
  */
@@ -91,6 +92,29 @@ export function readCapturePackets(b: Uint8Array): DbgPacket[] {
 export const bpfDbgCommand: CommandHandler = async (args, ctx) => {
   if (args.length > 1) throw new BpfError('EINVAL', 'usage: bpfkit bpf_dbg [SCRIPT]');
   const fs = await import('node:fs');
+  const session = new BpfDbgSession((path) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = fs.readFileSync(path);
+    } catch (err) {
+      throw new Error((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message);
+    }
+    return readCapturePackets(bytes);
+  });
+  if (args.length === 0 && process.stdin.isTTY) {
+    // an interactive shell with bpf_dbg's prompt
+    const readline = await import('node:readline');
+    const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: '> ' });
+    rl.prompt();
+    for await (const line of rl) {
+      const { output, quit } = session.exec(line);
+      ctx.stdout(output);
+      if (quit) break;
+      rl.prompt();
+    }
+    rl.close();
+    return 0;
+  }
   let script: string;
   if (args.length === 1 && args[0] !== '-') {
     try {
@@ -101,15 +125,6 @@ export const bpfDbgCommand: CommandHandler = async (args, ctx) => {
   } else {
     script = new TextDecoder().decode(await ctx.readStdin());
   }
-  const session = new BpfDbgSession((path) => {
-    let bytes: Uint8Array;
-    try {
-      bytes = fs.readFileSync(path);
-    } catch (err) {
-      throw new Error((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message);
-    }
-    return readCapturePackets(bytes);
-  });
   for (const line of script.split(/\r?\n/)) {
     const { output, quit } = session.exec(line);
     ctx.stdout(output);
