@@ -138,3 +138,14 @@ test('callx with an id beyond 32 bits names the full register value', () => {
   const insns = prog(lddw(R2, 0x1_0000_0005n), callx(R2), exit());
   assert.deepEqual(agree(insns, (h) => h.register(5, 'five', () => 5n)), { code: 'EINVAL', message: 'invalid func unknown#4294967301 (insn #2)' });
 });
+
+test('the main frame starts zeroed in every run, whichever program dirtied it before', () => {
+  const writer = prog(mov64(R1, 0x77), stx(8, R10, -8, R1), ldx(8, R0, R10, -16), exit()); // stores
+  const reader = prog(ldx(8, R0, R10, -8), ldx(8, R2, R10, -512), alu64X(0x00, R0, R2), exit()); // writes nothing
+  const results = ENGINES.map(([, engine]) => {
+    const vm = new Vm();
+    return [writer, reader, reader, writer, reader, writer, writer, reader].map((p) => engine(vm, p).r0);
+  });
+  assert.deepEqual(results[1], results[0]);
+  assert.deepEqual(results[0], [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
+});

@@ -86,6 +86,11 @@ export interface CompiledModule {
   readonly functions: number;
   /** eBPF instructions (slots reached) compiled. */
   readonly insnCount: number;
+  /**
+   * No slot of the program writes memory (no store, atomic or helper call): the main frame is
+   * then left as it is at entry, and the host zeroes it only when another program dirtied it.
+   */
+  readonly pure: boolean;
 }
 
 interface Block {
@@ -142,12 +147,18 @@ export function compileModule(
     return f;
   };
   const mainFunc = funcOf(entry);
+  let pure = true;
+  for (let t = 0; t < nslots && pure; t++) {
+    const o = P[t << 2] & 0xfff;
+    const c = o & 7;
+    if (c === 2 || c === 3 || o === 0x85 || o === 0x8d) pure = false; // st, stx, atomics, helper calls
+  }
   const segStart: number[] = [];
   let insnCount = 0;
   while (queue.length > 0) {
     const start = queue.shift()!;
     const body = new ByteWriter(64 + nslots * 24);
-    insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared);
+    insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared, pure);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
@@ -192,7 +203,7 @@ export function compileModule(
     epilogue(b, 4);
     mb.setBody(fResume, [I64], b);
   }
-  return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount };
+  return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount, pure };
 }
 
 /** Binary ALU operations that map to one wasm instruction, by BPF_OP. */
@@ -237,7 +248,7 @@ function isJump(op: number): boolean {
 
 function compileFunction(
   P: Int32Array, nslots: number, entry: number, w: ByteWriter, funcOf: (slot: number) => number,
-  segStart: number[], shared: boolean,
+  segStart: number[], shared: boolean, pure: boolean,
 ): number {
   const op = (s: number): number => P[s << 2] & 0xfff;
   const next = (s: number): number => s + (op(s) === 0x18 ? 2 : 1);
@@ -354,7 +365,9 @@ function compileFunction(
   lget(DEPTH); w.byte(Op.call).u32(4); // ftop is the first module function (after 4 imports)
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
   lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
-  lget(RESUME); b(Op.i32_eqz); b(Op.if); b(0x40);
+  lget(RESUME); b(Op.i32_eqz);
+  if (pure) { lget(DEPTH); i32c(0); b(Op.i32_ne); b(Op.i32_and); } // main frame: the host's job
+  b(Op.if); b(0x40);
   lget(FB); i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
   b(Op.end);
   const dispatched = dispatch.length > 1 || dispatch[0] !== 0;

@@ -79,6 +79,8 @@ interface Instance {
 
 interface VmJitState {
   depth: number;
+  /** Per nesting level: whether the main frame may hold bytes written since it was zeroed. */
+  readonly dirty: Uint8Array;
   /** Frame tops per nesting level. */
   readonly levels: number[][];
   readonly programs: WeakMap<readonly Insn[], Map<number, JitProgram>>;
@@ -96,6 +98,7 @@ const states = new WeakMap<Vm, VmJitState>();
  */
 interface CachedModule {
   readonly module: WasmModule;
+  readonly pure: boolean;
   /** The predecoded program it was compiled from. */
   readonly code: Int32Array;
   readonly segStart: Int32Array;
@@ -132,7 +135,7 @@ const FINISH = { finish: true };
 function stateOf(vm: Vm): VmJitState {
   let st = states.get(vm);
   if (st === undefined) {
-    st = { depth: 0, levels: [], programs: new WeakMap() };
+    st = { depth: 0, dirty: new Uint8Array(MAX_NESTED_RUNS).fill(1), levels: [], programs: new WeakMap() };
     states.set(vm, st);
   }
   return st;
@@ -201,7 +204,7 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
-    cacheModule(key, { module, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length });
+    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length });
   }
   return compileJit(vm, insns, entry);
 }
@@ -229,6 +232,8 @@ export class JitProgram {
   readonly wasmSize: number;
   /** eBPF instructions compiled (reachable slots, counted once per function they appear in). */
   readonly compiledInsns: number;
+  /** The program writes no memory (compile.ts): its runs need not zero a clean main frame. */
+  private readonly pure: boolean;
   /** Whether the module came from the compile cache (same program compiled before, any VM). */
   readonly cached: boolean;
   /** Functions in the module (the entry and every local-call target). */
@@ -265,10 +270,11 @@ export class JitProgram {
       } catch (err) {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
-      m = { module, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length };
+      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length };
     }
     cacheModule(key, m);
     this.module = m.module;
+    this.pure = m.pure;
     this.segStart = m.segStart;
     this.functions = m.functions;
     this.compiledInsns = m.insnCount;
@@ -364,6 +370,11 @@ export class JitProgram {
     if (inst.gen !== space.generation) resetCache(inst, space.generation);
     inst.budget = budget;
     inst.tailCalls = 0;
+    if (!this.pure) st.dirty[level] = 1;
+    else if (st.dirty[level] !== 0) { // a program that writes no memory starts on a zeroed frame
+      new Uint8Array(space.memory.buffer, inst.frame0, MAX_BPF_STACK).fill(0);
+      st.dirty[level] = 0;
+    }
     if (inst.pendingTail !== undefined) { // asked for by a helper that then failed
       inst.pendingTail = undefined;
       inst.g.tail.value = 0;
