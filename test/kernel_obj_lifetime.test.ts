@@ -221,6 +221,30 @@ test('a kernel that only read a pinned map never writes its older copy back', ()
   assert.deepEqual(a.mapLookup(fa, key(3)), val(3));
 });
 
+test('a pinned map-in-map keeps its unpinned inner maps in the store', async () => {
+  const { createMap } = await import('../src/maps/index.js');
+  const fs = new MemoryStoreFs();
+  const k1 = new Bpf({ store: new PinStore(fs), createMap });
+  const inner = k1.mapCreate({ type: 2, keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, name: 'inner' });
+  k1.mapUpdate(inner, key(0), new Uint8Array([9, 0, 0, 0]));
+  const outer = k1.mapCreate({ type: 12, keySize: 4, valueSize: 4, maxEntries: 2, flags: 0, name: 'outer', innerMap: k1.mapOf(inner).map });
+  const innerId = k1.mapInfo(inner).id;
+  k1.objPin(outer, '/sys/fs/bpf/outer');
+  k1.mapUpdate(outer, key(1), new Uint8Array([inner, 0, 0, 0]));
+  k1.shutdown();
+
+  const k2 = new Bpf({ store: new PinStore(fs), createMap });
+  const o = k2.objGet('/sys/fs/bpf/outer');
+  assert.deepEqual(k2.mapLookup(o, key(1)), new Uint8Array([innerId, 0, 0, 0]));
+  const i2 = k2.getFdById('map', innerId);
+  assert.deepEqual(k2.mapLookup(i2, key(0)), new Uint8Array([9, 0, 0, 0]));
+  k2.shutdown();
+
+  const k3 = new Bpf({ store: new PinStore(fs), createMap });
+  k3.unpin('/sys/fs/bpf/outer');
+  assert.equal(code(() => k3.getFdById('map', innerId)), 'ENOENT');
+});
+
 test('pin paths must lie below /sys/fs/bpf', () => {
   assert.equal(pinRelPath('/sys/fs/bpf/a//b/./c'), 'a/b/c');
   assert.equal(code(() => pinRelPath('/tmp/x')), 'EPERM');

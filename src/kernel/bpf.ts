@@ -483,8 +483,42 @@ export class Bpf {
     };
   }
 
+  /**
+   * The objects a map's elements hold (map-in-map: inner maps; prog array: programs), by the ids
+   * the syscall's lookup gives for them.
+   */
+  private heldObjects(obj: KMap): FdObject[] {
+    const type = obj.map.spec.type;
+    const kind = type === 3 ? 'prog' : type === 12 || type === 13 ? 'map' : undefined;
+    if (!kind) return [];
+    const held: FdObject[] = [];
+    let key: Uint8Array | undefined;
+    for (;;) {
+      try {
+        key = obj.map.getNextKey(key);
+      } catch {
+        return held;
+      }
+      let id: number;
+      try {
+        const v = obj.map.lookup(key);
+        id = new DataView(v.buffer, v.byteOffset, v.byteLength).getUint32(0, true);
+      } catch {
+        continue; // an empty slot
+      }
+      const o = this.live[kind].get(id);
+      if (o && !held.includes(o)) held.push(o);
+    }
+  }
+
+  /** The map as the store keeps it; what its elements hold is stored too (they live as long as it). */
   private storedMap(obj: KMap): StoredObject {
-    return { header: this.mapHeader(obj), payload: obj.map.snapshot() };
+    const held = this.store ? this.heldObjects(obj) : [];
+    for (const h of held) if (!h.persisted) this.persist(h);
+    return {
+      header: { ...this.mapHeader(obj), holds: held.map((h) => ({ kind: h.kind, id: h.id })) },
+      payload: obj.map.snapshot(),
+    };
   }
 
   /** Reload a persisted map's contents from the store if another process changed them. */
@@ -698,15 +732,17 @@ export class Bpf {
     });
   }
 
+  /** Write an object and everything it holds to the store (marked first, so cycles end). */
   private persist(obj: FdObject): void {
     const store = this.store!;
     if (obj.kind === 'map') {
+      obj.persisted = true;
       this.writeMap(obj);
-      obj.persisted = true;
     } else {
-      for (const m of obj.maps) if (!m.persisted || !store.hasObject('map', m.id)) this.persist(m);
-      if (!obj.persisted || !store.hasObject('prog', obj.id)) store.writeObject('prog', obj.id, this.storedProg(obj));
+      const wasStored = obj.persisted && store.hasObject('prog', obj.id);
       obj.persisted = true;
+      for (const m of obj.maps) if (!m.persisted || !store.hasObject('map', m.id)) this.persist(m);
+      if (!wasStored) store.writeObject('prog', obj.id, this.storedProg(obj));
     }
   }
 

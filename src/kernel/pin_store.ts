@@ -197,16 +197,25 @@ export class PinStore {
     });
   }
 
-  /** Delete stored objects no pin reaches (directly, or as a map of a reachable program). */
+  /**
+   * Delete stored objects no pin reaches: directly, as a map of a reachable program, or held by
+   * the elements of a reachable map (map-in-map, prog array), transitively.
+   */
   collect(): void {
     this.fs.withLock(() => {
       const live = new Set<string>();
-      for (const { rec } of this.listPins()) live.add(`${rec.kind}/${rec.id}`);
-      for (const key of [...live]) {
-        if (!key.startsWith('prog/')) continue;
-        const obj = this.readObject('prog', Number(key.slice(5)));
-        const mapIds = (obj?.header.mapIds as number[] | undefined) ?? [];
-        for (const id of mapIds) live.add(`map/${id}`);
+      const todo: string[] = [];
+      const reach = (key: string): void => {
+        if (!live.has(key)) { live.add(key); todo.push(key); }
+      };
+      for (const { rec } of this.listPins()) reach(`${rec.kind}/${rec.id}`);
+      while (todo.length) {
+        const key = todo.pop()!;
+        const [kind, id] = key.split('/');
+        let obj: StoredObject | undefined;
+        try { obj = this.readObject(kind as ObjKind, Number(id)); } catch { continue; }
+        for (const mid of (obj?.header.mapIds as number[] | undefined) ?? []) reach(`map/${mid}`);
+        for (const h of (obj?.header.holds as PinRecord[] | undefined) ?? []) reach(`${h.kind}/${h.id}`);
       }
       for (const kind of OBJ_KINDS) {
         for (const id of this.objectIds(kind)) {
