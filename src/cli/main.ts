@@ -13,6 +13,7 @@ const OBJECTS: Record<string, () => Promise<CommandHandler>> = {
   map: async () => (await import('./map.js')).mapCommand,
   tcpdump: async () => (await import('./tcpdump.js')).tcpdumpCommand,
   bpf_asm: async () => (await import('./bpf_asm.js')).bpfAsmCommand,
+  bpf_dbg: async () => (await import('./bpf_dbg.js')).bpfDbgCommand,
   disasm: async () => (await import('./disasm.js')).disasmCommand,
   asm: async () => (await import('./asm.js')).asmCommand,
   conformance: async () => (await import('./conformance.js')).conformanceCommand,
@@ -21,7 +22,7 @@ const OBJECTS: Record<string, () => Promise<CommandHandler>> = {
 };
 
 const USAGE = `Usage: bpfkit [OPTIONS] OBJECT { COMMAND | help }
-       OBJECT := { prog | map | tcpdump | bpf_asm | disasm | asm | conformance | conformance-plugin }
+       OBJECT := { prog | map | tcpdump | bpf_asm | bpf_dbg | disasm | asm | conformance | conformance-plugin }
        OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-V|--version} }
 `;
 
