@@ -10,7 +10,7 @@ import {
   Bpf, BpfError, Map, Program, bytes, i32, ldMapFd, le, readLe, struct, u16, u32, u64, u8,
 } from '../src/api/index.js';
 import { makeInsn } from '../src/isa/insn.js';
-import { openBpf } from '../src/api/node.js';
+import { openBpf, useStateStore } from '../src/api/node.js';
 
 const errCode = (fn: () => unknown): string => {
   try { fn(); } catch (err) { assert.ok(err instanceof BpfError, String(err)); return err.code; }
@@ -157,6 +157,10 @@ test('openBpf(): pins in a BPFKIT_STATE folder survive the Bpf', () => {
     assert.equal(again.get(2n), 200n);
     assert.equal(again.map.info().name, 'persist');
     b.close();
+    const c = useStateStore({ stateDir: dir });
+    assert.equal(Bpf.default, c);
+    assert.equal(Map.fromPin('/sys/fs/bpf/persist').as(u64, u64).get(1n), 100n);
+    c.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

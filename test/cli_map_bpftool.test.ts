@@ -66,7 +66,7 @@ test('map commands: bpfkit prints what bpftool prints', async (t) => {
     ['percpu_hash', '4', '8', '1000'], ['array', '4', '8', '100000'], ['array_of_maps', '4', '4', '16'],
     ['hash_of_maps', '4', '4', '16'], ['lpm_trie', '8', '8', '16'], ['stack', '0', '4', '3'],
   ];
-  const made = ['h', 'a', 'a2', 'q', 'pc', 'lru', 'ph', 's', 'p', ...shapes.map((_, i) => `t${i}`)].map(pin);
+  const made = ['h', 'a', 'a2', 'q', 'pc', 'lru', 'ph', 's', 'p', 'lpm', ...shapes.map((_, i) => `t${i}`)].map(pin);
   const H = pin('h');
   const A = pin('a');
   const Q = pin('q');
@@ -165,6 +165,24 @@ test('map commands: bpfkit prints what bpftool prints', async (t) => {
     [['map', 'update', 'pinned', pin('t11'), 'key', '1', '0', '0', '0', 'value', 'pinned', A]],
     [['map', 'dump', 'pinned', pin('t11')], innerId],
     [['-j', 'map', 'lookup', 'pinned', pin('t11'), 'key', '1', '0', '0', '0'], innerId],
+    // LPM trie: longest-prefix lookups, BPF_F_NO_PREALLOC required.
+    [['map', 'create', pin('lpm'), 'type', 'lpm_trie', 'key', '8', 'value', '4', 'entries', '16', 'name', 'lpm', 'flags', '1']],
+    [['map', 'show', 'pinned', pin('lpm')]],
+    [['map', 'update', 'pinned', pin('lpm'), 'key', '24', '0', '0', '0', '10', '1', '2', '0', 'value', '24', '0', '0', '0']],
+    [['map', 'update', 'pinned', pin('lpm'), 'key', '16', '0', '0', '0', '10', '1', '0', '0', 'value', '16', '0', '0', '0']],
+    [['map', 'update', 'pinned', pin('lpm'), 'key', '33', '0', '0', '0', '10', '1', '0', '0', 'value', '16', '0', '0', '0']],
+    [['map', 'lookup', 'pinned', pin('lpm'), 'key', '32', '0', '0', '0', '10', '1', '2', '3']],
+    [['map', 'lookup', 'pinned', pin('lpm'), 'key', '32', '0', '0', '0', '10', '1', '9', '3']],
+    [['map', 'lookup', 'pinned', pin('lpm'), 'key', '32', '0', '0', '0', '11', '1', '2', '3']],
+    [['map', 'dump', 'pinned', pin('lpm')]],
+    [['map', 'getnext', 'pinned', pin('lpm')]],
+    [['map', 'delete', 'pinned', pin('lpm'), 'key', '24', '0', '0', '0', '10', '1', '2', '0']],
+    [['map', 'delete', 'pinned', pin('lpm'), 'key', '24', '0', '0', '0', '10', '1', '2', '0']],
+    // Stack: last in, first out.
+    [['map', 'push', 'pinned', pin('s'), 'value', '1', '0', '0', '0', '0', '0', '0', '0']],
+    [['map', 'push', 'pinned', pin('s'), 'value', '2', '0', '0', '0', '0', '0', '0', '0']],
+    [['map', 'pop', 'pinned', pin('s')]],
+    [['map', 'peek', 'pinned', pin('s')]],
     [['prog', 'load', FIXTURE, pin('p')]],
     [['map', 'show', 'pinned', pin('p')]],
     [['map', 'bogus']],

@@ -5,6 +5,8 @@
  *   import { openBpf } from 'bpfkit/node';
  *   const bpf = openBpf();                       // or openBpf({ stateDir: '/tmp/state' })
  *   const m = Map.fromPin('/sys/fs/bpf/counts', bpf);
+ *
+ * useStateStore() makes such a Bpf the default, so Map.fromPin(path) needs no second argument.
  */
 import { NodeStoreFs, defaultStateDir } from '../kernel/node_store_fs.js';
 import { PinStore } from '../kernel/pin_store.js';
@@ -19,4 +21,11 @@ export function openStateStore(stateDir: string = defaultStateDir()): PinStore {
 export function openBpf(options: BpfOptions & { stateDir?: string } = {}): Bpf {
   const { stateDir, ...rest } = options;
   return new Bpf({ store: openStateStore(stateDir), ...rest });
+}
+
+/** Make a Bpf over the state folder the default instance (Map.fromPin/Program.fromPin without a Bpf). */
+export function useStateStore(options: BpfOptions & { stateDir?: string } = {}): Bpf {
+  const bpf = openBpf(options);
+  Bpf.setDefault(bpf);
+  return bpf;
 }
