@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfError } from '../src/errors.js';
 import {
-  BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_RDONLY_PROG,
+  ArrayMap, BPF_ANY, BPF_EXIST, BPF_F_INNER_MAP, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_RDONLY_PROG,
   BPF_F_WRONLY, BPF_F_WRONLY_PROG, BPF_F_ZERO_SEED, BPF_MAP_TYPE as T, BPF_NOEXIST, type BpfMap, BloomFilterMap, FdArrayMap,
   HashMap, MapBatchError, type MapEnv, type MapSpec, type ProgRef, QueueStackMap, TargetArrayMap, createMap, mapFromHandle,
 } from '../src/maps/index.js';
@@ -162,6 +162,17 @@ test('percpu array: one value per CPU, syscall values rounded up to 8 bytes per 
   assert.equal(m.updateElem(k, val, BPF_ANY, 2), 0); // a program on CPU 2 writes only its slot
   assert.deepEqual([0, 8, 16].map((o) => rdU32(m.lookup(u32(1)), o)), [10, 11, 99]);
   assert.equal(code(() => m.update(u32(1), new Uint8Array(4))), 'EINVAL'); // one CPU's worth is not enough
+});
+
+test('mmapable array: a live view of the values; EINVAL without BPF_F_MMAPABLE', () => {
+  const m = createMap(env(), spec(T.ARRAY, 4, 4, 3, 1 << 10)) as ArrayMap;
+  m.update(u32(2), u32(0x01020304));
+  const view = m.mmap();
+  assert.equal(view.length, 24);
+  assert.equal(rdU32(view, 16), 0x01020304);
+  view.set(u32(7), 8);
+  assert.equal(rdU32(m.lookup(u32(1))), 7);
+  assert.equal(code(() => (createMap(env(), spec(T.ARRAY, 4, 4, 3)) as ArrayMap).mmap()), 'EINVAL');
 });
 
 // ---- hash maps ----

@@ -5,7 +5,8 @@
  * exist: delete is EINVAL, BPF_NOEXIST is EEXIST, an index past the end is E2BIG on update and
  * ENOENT on lookup; get_next_key walks indices in order.
  */
-import { BPF_EXIST, BPF_F_LOCK, BPF_F_RDONLY_PROG, BPF_MAP_TYPE, BPF_NOEXIST, type MapEnv, type MapSpec } from './types.js';
+import { BpfError } from '../errors.js';
+import { BPF_EXIST, BPF_F_LOCK, BPF_F_MMAPABLE, BPF_F_RDONLY_PROG, BPF_MAP_TYPE, BPF_NOEXIST, type MapEnv, type MapSpec } from './types.js';
 import {
   E2BIG, EEXIST, EINVAL, ENOENT, MapBase, type RawValue, copyValue, readValue, roundUp8, u32Bytes, u32le,
 } from './common.js';
@@ -27,6 +28,15 @@ export class ArrayMap extends MapBase {
     const region = this.allocRegion(spec.maxEntries * elemSize * this.nrCpus, 'values', (spec.flags & BPF_F_RDONLY_PROG) === 0);
     this.valuesAddr = region.addr;
     this.setHandleArray(elemSize, region.addr);
+  }
+
+  /**
+   * mmap() of a BPF_F_MMAPABLE array (array_map_mmap): a live view of the values, elem_size
+   * apart (re-fetch after the VM memory grows). EINVAL without the flag, as the kernel.
+   */
+  mmap(): Uint8Array {
+    if (!(this.spec.flags & BPF_F_MMAPABLE)) throw new BpfError('EINVAL', `mmap: map '${this.name}' was not created with BPF_F_MMAPABLE`);
+    return new Uint8Array(this.space.memory.buffer, this.valuesAddr, this.spec.maxEntries * this.elemSize);
   }
 
   /** Address of element `index` for `cpu`. */
