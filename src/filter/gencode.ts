@@ -472,8 +472,12 @@ export class CodeGen {
         return this.genFalse();
       }
       case DLT.MTP2: return err(`unsupported protocol for ${this.dltDescr()}`);
-      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI:
-        return err('802.11 payload protocols are not supported yet');
+      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: {
+        const b0 = this.genCheck80211DataFrame();
+        const b1 = this.genLlcLinktype(p);
+        genAnd(b0, b1);
+        return b1;
+      }
       case DLT.RAW: case DLT.SLIP:
         if (p === ETHERTYPE.IP) return this.genMcmp('linkhdr', 0, BPF_B, 0x40, 0xf0);
         if (p === ETHERTYPE.IPV6) return this.genMcmp('linkhdr', 0, BPF_B, 0x60, 0xf0);
@@ -742,6 +746,141 @@ export class CodeGen {
     t.stmts = s;
     genAnd(b0, t);
     return t;
+  }
+
+  private genJset(offrel: OffRel, off: number, k: number, not = false): Block {
+    const b = newBlock(JMP(BPF_JSET), k);
+    b.stmts = this.genLoadA(offrel, off, BPF_B);
+    if (not) genNot(b);
+    return b;
+  }
+
+  /** gen_check_802_11_data_frame(): FC type bits 0x08 set, 0x04 clear. */
+  private genCheck80211DataFrame(): Block {
+    const b0 = this.genJset('linkhdr', 0, 0x08);
+    const b1 = this.genJset('linkhdr', 0, 0x04, true);
+    genAnd(b1, b0);
+    return b0;
+  }
+
+  /** gen_llc_linktype(): protocols over 802.2 LLC (SNAP for EtherTypes). */
+  private genLlcLinktype(p: number): Block {
+    switch (p) {
+      case LLCSAP.IP: case LLCSAP.ISONS: case LLCSAP.NETBEUI: return this.genCmp('llc', 0, BPF_H, (p << 8) | p);
+      case LLCSAP.IPX: return this.genCmp('llc', 0, BPF_B, LLCSAP.IPX);
+      case ETHERTYPE.ATALK: return this.genSnap(0x080007, ETHERTYPE.ATALK);
+      default:
+        if (p <= ETHERMTU) return this.genCmp('llc', 0, BPF_B, p);
+        return this.genCmp('llc', 6, BPF_H, p);
+    }
+  }
+
+  /** gen_wlanhostop(): 802.11 addresses depend on the frame type and the DS bits. */
+  private genWlanhostop(e: Uint8Array, dir: Dir): Block {
+    let b0: Block, b1: Block, b2: Block;
+    const ctlNot = (): Block => {
+      const c0 = this.genMcmp('linkhdr', 0, BPF_B, 0x04, 0x0c);
+      genNot(c0);
+      const c1 = this.genMcmp('linkhdr', 0, BPF_B, 0xc0, 0xf0);
+      genNot(c1);
+      const c2 = this.genMcmp('linkhdr', 0, BPF_B, 0xd0, 0xf0);
+      genNot(c2);
+      genAnd(c1, c2);
+      genOr(c0, c2);
+      return c2;
+    };
+    switch (dir) {
+      case 'src': case 'dst': {
+        const src = dir === 'src';
+        if (src) {
+          b1 = this.genJset('linkhdr', 1, 0x01);
+          b0 = this.genBcmp('linkhdr', 24, 6, e);
+          genAnd(b1, b0);
+          b2 = this.genJset('linkhdr', 1, 0x01, true);
+          b1 = this.genBcmp('linkhdr', 16, 6, e);
+          genAnd(b2, b1);
+          genOr(b1, b0);
+          b1 = this.genJset('linkhdr', 1, 0x02);
+          genAnd(b1, b0);
+          b2 = this.genJset('linkhdr', 1, 0x02, true);
+          b1 = this.genBcmp('linkhdr', 10, 6, e);
+          genAnd(b2, b1);
+          genOr(b1, b0);
+        } else {
+          b1 = this.genJset('linkhdr', 1, 0x01);
+          b0 = this.genBcmp('linkhdr', 16, 6, e);
+          genAnd(b1, b0);
+          b2 = this.genJset('linkhdr', 1, 0x01, true);
+          b1 = this.genBcmp('linkhdr', 4, 6, e);
+          genAnd(b2, b1);
+          genOr(b1, b0);
+        }
+        b1 = this.genJset('linkhdr', 0, 0x08);
+        genAnd(b1, b0);
+        b2 = this.genJset('linkhdr', 0, 0x08, true);
+        b1 = this.genBcmp('linkhdr', src ? 10 : 4, 6, e);
+        genAnd(b2, b1);
+        genOr(b1, b0);
+        b1 = this.genJset('linkhdr', 0, 0x04, true);
+        genAnd(b1, b0);
+        return b0;
+      }
+      case 'ra':
+        b1 = this.genJset('linkhdr', 0, 0x08);
+        b0 = this.genBcmp('linkhdr', 4, 6, e);
+        genAnd(b1, b0);
+        return b0;
+      case 'ta':
+        b2 = ctlNot();
+        b1 = this.genJset('linkhdr', 0, 0x08);
+        genAnd(b1, b2);
+        b1 = this.genBcmp('linkhdr', 10, 6, e);
+        genAnd(b2, b1);
+        return b1;
+      case 'addr1': return this.genBcmp('linkhdr', 4, 6, e);
+      case 'addr2':
+        b2 = ctlNot();
+        b1 = this.genBcmp('linkhdr', 10, 6, e);
+        genAnd(b2, b1);
+        return b1;
+      case 'addr3':
+        b0 = this.genMcmp('linkhdr', 0, BPF_B, 0x04, 0x0c);
+        genNot(b0);
+        b1 = this.genBcmp('linkhdr', 16, 6, e);
+        genAnd(b0, b1);
+        return b1;
+      case 'addr4':
+        b0 = this.genMcmp('linkhdr', 1, BPF_B, 0x03, 0x03);
+        b1 = this.genBcmp('linkhdr', 24, 6, e);
+        genAnd(b0, b1);
+        return b1;
+      case 'and': case 'default': case 'or':
+        b0 = this.genWlanhostop(e, 'src');
+        b1 = this.genWlanhostop(e, 'dst');
+        if (dir === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      default: return err(`'${dir}' is valid for 802.11 syntax only`);
+    }
+  }
+
+  private genWlanMulticast(): Block {
+    const mac = (off: number): Block => this.genJset('linkhdr', off, 0x01);
+    let b1 = this.genJset('linkhdr', 1, 0x01);
+    let b0 = mac(16);
+    genAnd(b1, b0);
+    let b2 = this.genJset('linkhdr', 1, 0x01, true);
+    b1 = mac(4);
+    genAnd(b2, b1);
+    genOr(b1, b0);
+    b1 = this.genJset('linkhdr', 0, 0x08);
+    genAnd(b1, b0);
+    b2 = this.genJset('linkhdr', 0, 0x08, true);
+    b1 = mac(4);
+    genAnd(b2, b1);
+    genOr(b1, b0);
+    b1 = this.genJset('linkhdr', 0, 0x04, true);
+    genAnd(b1, b0);
+    return b0;
   }
 
   // -- 802.11 (gen_p80211_type, gen_p80211_fcdir) ---------------------------------------------
@@ -1268,9 +1407,8 @@ export class CodeGen {
   /** gen_ecode() */
   private genEcode(s: string, q: Qual, pos: number): Block {
     if ((q.addr === 'host' || q.addr === 'default') && q.proto === 'link') {
-      if (!this.isEthernet()) {
-        return err('ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel', pos);
-      }
+      if (this.is80211()) return this.genWlanhostop(etherAton(s), q.dir);
+      if (!this.isEthernet()) return err(`'link host XX:XX:XX:XX:XX:XX' not supported on ${this.dltName()}`, pos);
       return this.genEhostop(etherAton(s), q.dir);
     }
     return err('Ethernet address used in non-ether expression', pos);
@@ -1594,6 +1732,7 @@ export class CodeGen {
       case 'default': case 'link':
         if (this.isEthernet()) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.linktype === DLT.BACNET_MS_TP) return this.genCmp('linkhdr', 3, BPF_B, 0xff);
+        if (this.is80211()) return this.genWlanhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
         return err(`'broadcast' not supported on ${this.dltName()}`);
       case 'ip': {
@@ -1614,6 +1753,7 @@ export class CodeGen {
     switch (proto) {
       case 'default': case 'link':
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
+        if (this.is80211()) return this.genWlanMulticast();
         if (this.isEthernet()) {
           const b0 = newBlock(JMP(BPF_JSET), 1);
           b0.stmts = this.genLoadA('linkhdr', 0, BPF_B);
@@ -1720,6 +1860,55 @@ export class CodeGen {
     return b0;
   }
 
+  /**
+   * gen_load_802_11_header_len(): the MAC header length (24, +2 for QoS data, rounded up to 4 when
+   * radiotap says the driver pads) into off_linkpl's register, with jumps inside the statement list
+   * (so, as libpcap, no optimizer).
+   */
+  private genLoad80211HeaderLen(s: Slist | null, snext: Slist | null): Slist {
+    this.noOptimize = true;
+    const reg = this.offLinkpl.reg;
+    const list: Slist = s ?? newStmt(BPF_LDX | BPF_IMM, this.offOutermostlinkhdr.constantPart);
+    const app = (x: Slist): Slist => { sappend(list, x); return x; };
+    app(newStmt(BPF_MISC | BPF_TXA));
+    app(newStmt(BPF_ALU | BPF_ADD | BPF_K, 24));
+    app(newStmt(BPF_ST, reg));
+    app(newStmt(BPF_LD | BPF_IND | BPF_B, 0));
+    const jset1 = app(newStmt(JMP(BPF_JSET), 0x08));
+    const jset2 = newStmt(JMP(BPF_JSET), 0x04);
+    jset1.s.jt = jset2;
+    app(jset2);
+    jset1.s.jf = snext;
+    jset2.s.jt = snext;
+    const qos = newStmt(JMP(BPF_JSET), 0x80);
+    jset2.s.jf = qos;
+    app(qos);
+    qos.s.jt = app(newStmt(BPF_LD | BPF_MEM, reg));
+    app(newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
+    app(newStmt(BPF_ST, reg));
+    if (this.outermostlinktype === DLT.IEEE802_11_RADIO) {
+      qos.s.jf = app(newStmt(BPF_LD | BPF_ABS | BPF_W, 4));
+      const flags = app(newStmt(JMP(BPF_JSET), 0x02000000));
+      flags.s.jf = snext;
+      const ext = app(newStmt(JMP(BPF_JSET), 0x80));
+      flags.s.jt = ext;
+      ext.s.jt = snext;
+      const tsft = app(newStmt(JMP(BPF_JSET), 0x01000000));
+      ext.s.jf = tsft;
+      tsft.s.jt = app(newStmt(BPF_LD | BPF_ABS | BPF_B, 16));
+      const pad1 = app(newStmt(JMP(BPF_JSET), 0x20));
+      tsft.s.jf = app(newStmt(BPF_LD | BPF_ABS | BPF_B, 8));
+      const pad2 = app(newStmt(JMP(BPF_JSET), 0x20));
+      const round = app(newStmt(BPF_LD | BPF_MEM, reg));
+      app(newStmt(BPF_ALU | BPF_ADD | BPF_K, 3));
+      app(newStmt(BPF_ALU | BPF_AND | BPF_K, 0xfffffffc));
+      app(newStmt(BPF_ST, reg));
+      pad1.s.jt = round; pad1.s.jf = snext;
+      pad2.s.jt = round; pad2.s.jf = snext;
+    } else qos.s.jf = snext;
+    return list;
+  }
+
   /** insert_compute_vloffsets(): radiotap / PPI header length into its register. */
   private insertComputeVloffsets(b: Block): void {
     let s: Slist | null = null;
@@ -1734,7 +1923,7 @@ export class CodeGen {
     }
     const o = this.outermostlinktype;
     if ((o === DLT.IEEE802_11 || o === DLT.IEEE802_11_RADIO || o === DLT.PPI) && this.offLinkpl.reg !== -1) {
-      err('802.11 payload offsets are not supported yet');
+      s = this.genLoad80211HeaderLen(s, b.stmts);
     }
     if (s) { sappend(s, b.stmts); b.stmts = s; }
   }
