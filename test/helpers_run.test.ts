@@ -311,6 +311,8 @@ test('trace_printk format rules: a table of formats', async () => {
     ['%p', [0xffff8880deadbeefn], 'ffff8880deadbeef'],
     ['%pI4 %pi4', [0x2000n, 0x2000n], '192.168.1.10 192.168.001.010'],
     ['%pK', [0x1234n], '0000000000001234'],
+    ['%pI4', [0x9999n], '0.0.0.0'],
+    ['%pI6', [0x2000n], 'c0a8:010a:2001:0db8:0809:0a0b:0c0d:0e0f'],
     ['%d %d %d %d', [1n, 2n, 3n, 4n], -22], // more than 3 conversions
     ['%f', [1n], -22],
     ['%.2d', [1n], -22],

@@ -10,7 +10,8 @@
  * The format must be printable ASCII (or whitespace) and contain at most num_args
  * conversions; %s and %p must be followed by the end, whitespace or punctuation. Pointers are
  * printed unhashed (the kernel hashes plain %p per boot). A string that cannot be read prints as
- * empty, as the kernel's. Output is bytes (Latin-1 in a JS string).
+ * empty and an address that cannot be read as zeros, as the kernel's. Output is bytes (Latin-1 in
+ * a JS string).
  */
 
 /** How the formatter reads memory: NUL-terminated strings and raw bytes; undefined = fault. */
@@ -94,9 +95,8 @@ export function bprintf(fmt: Uint8Array, args: readonly bigint[], numArgs: numbe
       } else if ((n1 === 0x69 || n1 === 0x49) && (n2 === 0x34 || n2 === 0x36)) { // %pi4 %pI4 %pi6 %pI6
         i += 2;
         const v6 = n2 === 0x36;
-        const b = mem.readBytes(arg, v6 ? 16 : 4);
-        if (!b) text = '';
-        else if (!v6) text = [...b].map((x) => (n1 === 0x69 ? String(x).padStart(3, '0') : String(x))).join('.');
+        const b = mem.readBytes(arg, v6 ? 16 : 4) ?? new Uint8Array(v6 ? 16 : 4); // a fault prints zeros
+        if (!v6) text = [...b].map((x) => (n1 === 0x69 ? String(x).padStart(3, '0') : String(x))).join('.');
         else {
           const words: string[] = [];
           for (let k = 0; k < 16; k += 2) words.push(((b[k] << 8) | b[k + 1]).toString(16).padStart(4, '0'));
