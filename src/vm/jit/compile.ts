@@ -39,17 +39,16 @@ const RESUME = 12; // entered by a tail call: the frame is kept, not zeroed
 const R10 = 13;
 const PC = 14;
 const FB = 15; // frame base (frame top - 512)
-const T1 = 16; // i64 temporaries
-const T2 = 17;
-const A32 = 18; // i32 temporaries
-const B32 = 19;
-const ADDR = 20; // checked address
-const A64 = 21; // 64-bit address before checking
+const T1 = 16; // i64 temporary
+const A32 = 17; // i32 temporaries
+const B32 = 18;
+const ADDR = 19; // checked address
+const A64 = 20; // 64-bit address before checking
 /** V8's limit on br_table entries. */
 const MAX_DISPATCH = 65520;
 /** V8's limit on the size of one function body. */
 const MAX_FUNCTION_BYTES = 7654321;
-const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I64, I32, I32, I32, I64]; // R10 .. A64
+const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10, PC, FB, T1, A32, B32, ADDR, A64
 
 // Imports (function indices).
 const IMP_HELPER = 0;
