@@ -1,6 +1,7 @@
 /*
- * `prog run` with engine jit against engine interp on the test fixtures and the bench programs:
- * return value, data_out, ctx_out and errors must be identical (the duration is not compared).
+ * `prog run` with engine jit against engine interp on the test fixtures, the examples and the
+ * bench programs: return value, data_out, ctx_out and errors must be identical (the duration is
+ * not compared).
  * Also checks that the JIT is the default engine of `prog run`.
  */
 import { test } from 'node:test';
@@ -16,6 +17,7 @@ import { testRunXdp } from '../src/progtypes/xdp.js';
 
 const FIXTURES = fileURLToPath(new URL('../../test/fixtures/', import.meta.url));
 const BENCH = fileURLToPath(new URL('../../bench/programs/', import.meta.url));
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const UDP = fileURLToPath(new URL('../../examples/udp.bin', import.meta.url));
 
 async function run(args: string[]): Promise<string> {
@@ -28,6 +30,7 @@ test('prog run: engine jit gives what engine interp gives on every fixture and b
   const dir = mkdtempSync(join(tmpdir(), 'bpfkit-jit-xdp-'));
   try {
     const objects = readdirSync(FIXTURES).filter((f) => f.endsWith('.o')).map((f) => join(FIXTURES, f));
+    objects.push(...readdirSync(EXAMPLES).filter((f) => f.endsWith('.o')).map((f) => join(EXAMPLES, f)));
     for (const s of readdirSync(BENCH).filter((f) => f.endsWith('.s'))) {
       const obj = join(dir, s.replace(/\.s$/, '.o'));
       const r = await runCliCaptured(['asm', join(BENCH, s), '-o', obj]);
@@ -36,7 +39,7 @@ test('prog run: engine jit gives what engine interp gives on every fixture and b
     }
     const ctx = join(dir, 'ctx.bin');
     writeFileSync(ctx, new Uint8Array(24));
-    assert.ok(objects.length >= 8);
+    assert.ok(objects.length >= 9);
     for (const obj of objects) {
       for (const extra of [[], ['repeat', '3'], ['ctx_in', ctx, 'ctx_out', '-']]) {
         const args = ['-j', 'prog', 'run', 'file', obj, 'data_in', UDP, 'data_out', '-', ...extra];
