@@ -943,6 +943,7 @@ export class CodeGen {
         genAnd(b0, b1);
         return b1;
       }
+      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: return this.genCheck80211DataFrame();
       default: return err(`'llc' not supported on ${this.dltName()}`);
     }
   }

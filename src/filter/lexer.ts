@@ -40,7 +40,7 @@ export const KEYWORDS: Readonly<Record<string, string>> = {
   oamf4ec: 'oamf4ec', oamf4sc: 'oamf4sc', sc: 'sc', ilmic: 'ilmic', vpi: 'vpi', vci: 'vci',
   connectmsg: 'connectmsg', metaconnect: 'metaconnect', on: 'ifname', ifname: 'ifname', rnr: 'rnr',
   rulenum: 'rnr', reason: 'reason', rset: 'rset', ruleset: 'rset', srnr: 'srnr', subrulenum: 'srnr',
-  action: 'action', fisu: 'fisu', lssu: 'lssu', msu: 'msu', hfisu: 'hfisu', hlssu: 'hlssu', hmsu: 'hmsu',
+  action: 'action', fisu: 'fisu', lssu: 'lssu', lsu: 'lssu', msu: 'msu', hfisu: 'hfisu', hlssu: 'hlssu', hlsu: 'hlssu', hmsu: 'hmsu',
   sio: 'sio', opc: 'opc', dpc: 'dpc', sls: 'sls', hsio: 'hsio', hopc: 'hopc', hdpc: 'hdpc', hsls: 'hsls',
 };
 
