@@ -149,3 +149,15 @@ test('the main frame starts zeroed in every run, whichever program dirtied it be
   assert.deepEqual(results[1], results[0]);
   assert.deepEqual(results[0], [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n]);
 });
+
+test('subprogram frames start zeroed too, after another program dirtied them', () => {
+  // writer: a subprogram stores into its frame; reader: a subprogram reads its frame (no stores)
+  const writer = prog(callLocal(1), exit(), mov64(R1, 0x55), stx(8, R10, -8, R1), mov64(R0, 0), exit());
+  const reader = prog(callLocal(1), exit(), ldx(8, R0, R10, -8), exit());
+  const results = ENGINES.map(([, engine]) => {
+    const vm = new Vm();
+    return [writer, reader, writer, reader, reader].map((p) => engine(vm, p).r0);
+  });
+  assert.deepEqual(results[1], results[0]);
+  assert.deepEqual(results[0], [0n, 0n, 0n, 0n, 0n]);
+});

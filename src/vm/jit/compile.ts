@@ -7,7 +7,8 @@
  * with r10 and temporaries as locals: the callee starts with the caller's r0..r9 (as in the
  * interpreter, where registers are global and a call only saves r6-r9 and r10), gets a fresh
  * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7; kept as it is when
- * `resume`, the entry of a tail call), and returns r0..r5; the caller keeps its own r6..r10.
+ * `resume`, the entry of a tail call; zeroed by the host beforehand when the program writes no
+ * memory at all), and returns r0..r5; the caller keeps its own r6..r10.
  * `left` is the instruction budget still available.
  *
  * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
@@ -86,8 +87,8 @@ export interface CompiledModule {
   /** eBPF instructions (slots reached) compiled. */
   readonly insnCount: number;
   /**
-   * No slot of the program writes memory (no store, atomic or helper call): the main frame is
-   * then left as it is at entry, and the host zeroes it only when another program dirtied it.
+   * No slot of the program writes memory (no store, atomic or helper call): its frames are then
+   * left as they are at entry, and the host zeroes them only when another program dirtied them.
    */
   readonly pure: boolean;
 }
@@ -364,11 +365,12 @@ function compileFunction(
   lget(DEPTH); w.byte(Op.call).u32(4); // ftop is the first module function (after 4 imports)
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
   lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
-  lget(RESUME); b(Op.i32_eqz);
-  if (pure) { lget(DEPTH); i32c(0); b(Op.i32_ne); b(Op.i32_and); } // main frame: the host's job
-  b(Op.if); b(0x40);
-  lget(FB); i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
-  b(Op.end);
+  if (!pure) { // (a program writing no memory finds its frames zeroed by the host)
+    lget(RESUME); b(Op.i32_eqz);
+    b(Op.if); b(0x40);
+    lget(FB); i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
+    b(Op.end);
+  }
   const dispatched = dispatch.length > 1 || dispatch[0] !== 0;
   if (dispatched) {
     i32c(0); lset(PC);

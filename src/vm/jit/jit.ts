@@ -75,11 +75,13 @@ interface Instance {
   budget: number;
   /** Base of this level's main frame: the always-valid "empty" cache entry. */
   readonly frame0: number;
+  /** Tops of this level's frames. */
+  readonly tops: readonly number[];
 }
 
 interface VmJitState {
   depth: number;
-  /** Per nesting level: whether the main frame may hold bytes written since it was zeroed. */
+  /** Per nesting level: whether its frames may hold bytes written since they were zeroed. */
   readonly dirty: Uint8Array;
   /** Frame tops per nesting level. */
   readonly levels: number[][];
@@ -232,7 +234,7 @@ export class JitProgram {
   readonly wasmSize: number;
   /** eBPF instructions compiled (reachable slots, counted once per function they appear in). */
   readonly compiledInsns: number;
-  /** The program writes no memory (compile.ts): its runs need not zero a clean main frame. */
+  /** The program writes no memory (compile.ts): its runs need not zero clean frames. */
   private readonly pure: boolean;
   /** Whether the module came from the compile cache (same program compiled before, any VM). */
   readonly cached: boolean;
@@ -371,8 +373,9 @@ export class JitProgram {
     inst.budget = budget;
     inst.tailCalls = 0;
     if (!this.pure) st.dirty[level] = 1;
-    else if (st.dirty[level] !== 0) { // a program that writes no memory starts on a zeroed frame
-      new Uint8Array(space.memory.buffer, inst.frame0, MAX_BPF_STACK).fill(0);
+    else if (st.dirty[level] !== 0) { // a program that writes no memory finds its frames zeroed
+      const u8 = new Uint8Array(space.memory.buffer);
+      for (const top of inst.tops) u8.fill(0, top - MAX_BPF_STACK, top);
       st.dirty[level] = 0;
     }
     if (inst.pendingTail !== undefined) { // asked for by a helper that then failed
@@ -522,7 +525,7 @@ export class JitProgram {
     for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
     inst = {
       run: ex.run as RunFn, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
-      gen: -1, budget: 0, frame0: tops[0] - MAX_BPF_STACK,
+      gen: -1, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
     };
     this.instances[level] = inst;
     return inst;
