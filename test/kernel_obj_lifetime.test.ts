@@ -245,6 +245,37 @@ test('a pinned map-in-map keeps its unpinned inner maps in the store', async () 
   assert.equal(code(() => k3.getFdById('map', innerId)), 'ENOENT');
 });
 
+test('links hold their program: fd, pin, detach; ids of their own kind', () => {
+  const fs = new MemoryStoreFs();
+  const k = kernel({ store: new PinStore(fs) });
+  const p = k.progLoad({ type: 6, insns: EXIT, license: 'GPL', name: 'linked' });
+  const progId = k.progInfo(p).id;
+  const l = k.linkCreate({ progFd: p, attachType: 37, targetIfindex: 1 });
+  assert.deepEqual(k.linkInfo(l), { id: 1, progId, attachType: 37, targetIfindex: 1 });
+  k.close(p);
+  k.close(k.getFdById('prog', progId)); // the link keeps the program
+  k.objPin(l, '/sys/fs/bpf/link');
+  k.shutdown();
+
+  const k2 = kernel({ store: new PinStore(fs) });
+  const l2 = k2.objGet('/sys/fs/bpf/link');
+  assert.equal(k2.objectKind(l2), 'link');
+  assert.equal(k2.linkInfo(l2).progId, progId);
+  assert.equal(k2.progInfo(k2.getFdById('prog', progId)).name, 'linked');
+  assert.equal(k2.getNextId('link'), 1);
+  k2.shutdown();
+
+  const k3 = kernel({ store: new PinStore(fs) });
+  const l3 = k3.objGet('/sys/fs/bpf/link');
+  k3.linkDetach(l3);
+  assert.equal(k3.linkInfo(l3).progId, 0);
+  k3.unpin('/sys/fs/bpf/link');
+  k3.close(l3);
+  assert.equal(code(() => k3.getFdById('prog', progId)), 'ENOENT');
+  assert.equal(code(() => k3.getFdById('link', 1)), 'ENOENT');
+  assert.equal(code(() => k3.linkInfo(k3.progLoad({ type: 6, insns: EXIT, license: 'GPL' }))), 'EINVAL');
+});
+
 test('pin paths must lie below /sys/fs/bpf', () => {
   assert.equal(pinRelPath('/sys/fs/bpf/a//b/./c'), 'a/b/c');
   assert.equal(code(() => pinRelPath('/tmp/x')), 'EPERM');

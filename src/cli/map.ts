@@ -302,8 +302,7 @@ export function openPinned(k: Kernel, out: ToolOutput, path: string, kind: 'map'
     const code = err.code === 'EPERM' ? 'ENOENT' : err.code;
     return out.fail(`bpf obj get (${path}): ${strerror(code)}`);
   }
-  const isMap = (() => { try { k.mapOf(fd); return true; } catch { return false; } })();
-  const actual = isMap ? 'map' : 'prog';
+  const actual = k.objectKind(fd);
   if (actual !== kind) {
     k.close(fd);
     out.fail(`incorrect object type: ${actual}`);

@@ -135,7 +135,30 @@ export interface KProg extends KObject {
   readonly maps: readonly KMap[];
 }
 
-type FdObject = KMap | KProg;
+/**
+ * A link (BPF_LINK_CREATE): holds its program attached to a hook until it is detached or dies.
+ * The hooks themselves (XDP on a device, tc, ...) belong to net/; here a link is the object:
+ * id, fd, pin, and the program reference that keeps the program alive.
+ */
+export interface KLink extends KObject {
+  readonly kind: 'link';
+  /** The program, until BPF_LINK_DETACH. */
+  prog?: KProg;
+  readonly attachType: number;
+  readonly targetIfindex: number;
+}
+
+/** bpf_link_info, the fields bpfkit fills. */
+export interface LinkInfo {
+  id: number;
+  /** 0 once detached. */
+  progId: number;
+  attachType: number;
+  targetIfindex: number;
+}
+
+type FdObject = KMap | KProg | KLink;
+type IdKind = 'map' | 'prog' | 'link';
 
 const BPF_LD_IMM_DW = 0x18;
 const BPF_PSEUDO_MAP_FD = 1;
@@ -228,7 +251,7 @@ export class Bpf {
   private readonly uid: number;
   private readonly now: () => number;
   private readonly fds = new Map<number, FdObject>();
-  private readonly live = { map: new Map<number, KMap>(), prog: new Map<number, KProg>() };
+  private readonly live = { map: new Map<number, KMap>(), prog: new Map<number, KProg>(), link: new Map<number, KLink>() };
   /** In-memory pins (no store). */
   private readonly memPins = new Map<string, FdObject>();
   private readonly nextIds: Record<ObjKind, number> = { map: 1, prog: 1, link: 1, btf: 1 };
@@ -344,14 +367,19 @@ export class Bpf {
     if (obj.kind === 'map') {
       this.live.map.delete(obj.id);
       obj.map.close();
-    } else {
+    } else if (obj.kind === 'prog') {
       this.live.prog.delete(obj.id);
       for (const m of obj.maps) this.release(m);
+    } else {
+      this.live.link.delete(obj.id);
+      const prog = obj.prog;
+      obj.prog = undefined;
+      if (prog) this.release(prog);
     }
   }
 
   /** BPF_*_GET_NEXT_ID: the smallest id above `start` of a live or stored object; ENOENT at the end. */
-  getNextId(kind: 'map' | 'prog', start = 0): number {
+  getNextId(kind: IdKind, start = 0): number {
     const ids = new Set<number>(this.live[kind].keys());
     if (this.store) for (const id of this.store.objectIds(kind)) ids.add(id);
     if (!this.store) for (const o of this.memPins.values()) if (o.kind === kind) ids.add(o.id);
@@ -361,18 +389,23 @@ export class Bpf {
     return best;
   }
 
-  /** BPF_MAP_GET_FD_BY_ID / BPF_PROG_GET_FD_BY_ID. */
-  getFdById(kind: 'map' | 'prog', id: number): number {
+  /** BPF_MAP_GET_FD_BY_ID / BPF_PROG_GET_FD_BY_ID / BPF_LINK_GET_FD_BY_ID. */
+  getFdById(kind: IdKind, id: number): number {
     return this.installFd(this.objectById(kind, id));
   }
 
-  private objectById(kind: 'map' | 'prog', id: number): FdObject {
+  /** The kind of object behind an fd (EBADF when none). */
+  objectKind(fd: number): IdKind {
+    return this.object(fd).kind;
+  }
+
+  private objectById(kind: IdKind, id: number): FdObject {
     const live = this.live[kind].get(id);
     if (live) return live;
     if (!this.store) {
       for (const o of this.memPins.values()) if (o.kind === kind && o.id === id) return o;
     } else if (this.store.hasObject(kind, id)) {
-      return kind === 'map' ? this.loadStoredMap(id) : this.loadStoredProg(id);
+      return kind === 'map' ? this.loadStoredMap(id) : kind === 'prog' ? this.loadStoredProg(id) : this.loadStoredLink(id);
     }
     throw new BpfError('ENOENT', `${kind} id ${id}: No such file or directory`);
   }
@@ -738,6 +771,10 @@ export class Bpf {
     if (obj.kind === 'map') {
       obj.persisted = true;
       this.writeMap(obj);
+    } else if (obj.kind === 'link') {
+      obj.persisted = true;
+      if (obj.prog && (!obj.prog.persisted || !store.hasObject('prog', obj.prog.id))) this.persist(obj.prog);
+      this.writeLink(obj);
     } else {
       const wasStored = obj.persisted && store.hasObject('prog', obj.id);
       obj.persisted = true;
@@ -755,7 +792,7 @@ export class Bpf {
     }
     const rec = this.store.readPin(path);
     if (!rec) throw new BpfError('ENOENT', `${path}: No such file or directory`);
-    if (rec.kind !== 'map' && rec.kind !== 'prog') throw new BpfError('EINVAL', `${path}: ${rec.kind} objects are not supported yet`);
+    if (rec.kind === 'btf') throw new BpfError('EINVAL', `${path}: btf objects are not supported yet`);
     return this.installFd(this.objectById(rec.kind, rec.id));
   }
 
@@ -776,7 +813,7 @@ export class Bpf {
       return;
     }
     this.store.unpin(path);
-    for (const kind of ['prog', 'map'] as const) {
+    for (const kind of ['link', 'prog', 'map'] as const) {
       for (const obj of [...this.live[kind].values()]) {
         if (obj.persisted && !this.store.hasObject(kind, obj.id)) {
           obj.persisted = false;
@@ -790,6 +827,66 @@ export class Bpf {
   pinnedPaths(kind: ObjKind, id: number): string[] {
     if (!this.store) return [...this.memPins].filter(([, o]) => o.kind === kind && o.id === id).map(([p]) => p);
     return this.store.listPins().filter((p) => p.rec.kind === kind && p.rec.id === id).map((p) => p.path);
+  }
+
+  /* ---------------------------------------------------------------------------------------- */
+  /* Links                                                                                      */
+
+  /** BPF_LINK_CREATE: a link holding the program (the hook is the caller's: net/). */
+  linkCreate(attr: { progFd: number; attachType: number; targetIfindex?: number }): number {
+    const prog = this.progOf(attr.progFd);
+    prog.refs++;
+    const obj: KLink = {
+      kind: 'link', id: this.allocId('link'), refs: 0, persisted: false, dead: false, prog,
+      attachType: attr.attachType, targetIfindex: attr.targetIfindex ?? 0,
+    };
+    this.live.link.set(obj.id, obj);
+    return this.installFd(obj);
+  }
+
+  linkOf(fd: number): KLink {
+    const obj = this.object(fd);
+    if (obj.kind !== 'link') throw new BpfError('EINVAL', `fd ${fd} is not a link`);
+    return obj;
+  }
+
+  linkInfo(fd: number): LinkInfo {
+    const l = this.linkOf(fd);
+    return { id: l.id, progId: l.prog?.id ?? 0, attachType: l.attachType, targetIfindex: l.targetIfindex };
+  }
+
+  /** BPF_LINK_DETACH: the link stays (fd, pin) but lets its program go. */
+  linkDetach(fd: number): void {
+    const l = this.linkOf(fd);
+    const prog = l.prog;
+    if (!prog) return;
+    l.prog = undefined;
+    if (l.persisted && this.store) this.store.withLock(() => this.writeLink(l));
+    this.release(prog);
+  }
+
+  private writeLink(l: KLink): void {
+    this.store!.writeObject('link', l.id, {
+      header: {
+        kind: 'link', id: l.id, attachType: l.attachType, targetIfindex: l.targetIfindex,
+        holds: l.prog ? [{ kind: 'prog', id: l.prog.id }] : [],
+      },
+      payload: new Uint8Array(0),
+    });
+  }
+
+  private loadStoredLink(id: number): KLink {
+    const stored = this.store!.readObject('link', id);
+    if (!stored) throw new BpfError('ENOENT', `link id ${id}: No such file or directory`);
+    const h = stored.header as { attachType: number; targetIfindex: number; holds: { kind: string; id: number }[] };
+    const progId = h.holds.find((x) => x.kind === 'prog')?.id;
+    const prog = progId !== undefined ? this.objectById('prog', progId) as KProg : undefined;
+    if (prog) prog.refs++;
+    const obj: KLink = {
+      kind: 'link', id, refs: 0, persisted: true, dead: false, prog, attachType: h.attachType, targetIfindex: h.targetIfindex,
+    };
+    this.live.link.set(id, obj);
+    return obj;
   }
 
   /** Release everything (the "kernel" goes away; the store stays). */
