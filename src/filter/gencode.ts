@@ -21,17 +21,17 @@ export const DLT = {
   NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108,
   LINUX_SLL: 113, PRISM_HEADER: 119, IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140,
   BACNET_MS_TP: 165, IEEE802_11_RADIO_AVS: 163, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
-  DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284,
+  DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122,
 } as const;
 /** LINKTYPE_* values found in savefiles that differ from the DLT_ value. */
 export const LINKTYPE_TO_DLT: Readonly<Record<number, number>> = { 101: DLT.RAW, 14: DLT.RAW };
 export const DLT_NAMES: Readonly<Record<string, number>> = {
   NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108, LINUX_SLL: 113,
   IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140, BACNET_MS_TP: 165, PPI: 192, IPV4: 228, IPV6: 229,
-  LINUX_SLL2: 276, DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284,
+  LINUX_SLL2: 276, DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122,
 };
 const DLT_DESCRIPTIONS: Readonly<Record<number, string>> = {
-  0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
+  6: 'Token Ring', 10: 'FDDI', 122: 'RFC 2625 IP-over-Fibre Channel', 0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
   108: 'OpenBSD loopback', 113: 'Linux cooked v1', 127: '802.11 plus radiotap header', 129: 'Linux ARCNET',
   140: 'SS7 MTP2', 165: 'BACnet MS/TP', 281: 'Broadcom tag', 284: 'Marvell DSA', 192: 'Per-Packet Information', 228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
 };
@@ -213,6 +213,9 @@ export class CodeGen {
     switch (lt) {
       case DLT.EN10MB: set(12, 14, 0, 3); break;
       case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: set(16, 18, 0, 3); break;
+      case DLT.FDDI: set(13, 13, 8, 3); break;
+      case DLT.IEEE802: set(14, 14, 8, 3); break;
+      case DLT.IP_OVER_FC: set(16, 16, 8, 3); break;
       case DLT.BACNET_MS_TP: set(OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET); break;
       case DLT.NULL: case DLT.LOOP: set(0, 4, 0, 0); break;
       case DLT.PPP: set(2, 4, 0, 0); break;
@@ -472,6 +475,7 @@ export class CodeGen {
         return this.genFalse();
       }
       case DLT.MTP2: return err(`unsupported protocol for ${this.dltDescr()}`);
+      case DLT.FDDI: case DLT.IEEE802: case DLT.IP_OVER_FC: return this.genLlcLinktype(p);
       case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: {
         const b0 = this.genCheck80211DataFrame();
         const b1 = this.genLlcLinktype(p);
@@ -863,6 +867,32 @@ export class CodeGen {
     }
   }
 
+  /** Source/destination MAC offsets of FDDI, Token Ring and IP-over-Fibre-Channel headers. */
+  private lanHostOffsets(): [number, number] | undefined {
+    switch (this.linktype) {
+      case DLT.FDDI: return [7, 1];
+      case DLT.IEEE802: return [8, 2];
+      case DLT.IP_OVER_FC: return [10, 2];
+      default: return undefined;
+    }
+  }
+
+  /** gen_fhostop(), gen_thostop(), gen_ipfchostop(). */
+  private genLanHostop(e: Uint8Array, dir: Dir): Block {
+    const [src, dst] = this.lanHostOffsets() as [number, number];
+    switch (dir) {
+      case 'src': return this.genBcmp('linkhdr', src, 6, e);
+      case 'dst': return this.genBcmp('linkhdr', dst, 6, e);
+      case 'and': case 'default': case 'or': {
+        const b0 = this.genLanHostop(e, 'src');
+        const b1 = this.genLanHostop(e, 'dst');
+        if (dir === 'and') genAnd(b0, b1); else genOr(b0, b1);
+        return b1;
+      }
+      default: return err(`'${dir}' is valid for 802.11 syntax only`);
+    }
+  }
+
   private genWlanMulticast(): Block {
     const mac = (off: number): Block => this.genJset('linkhdr', off, 0x01);
     let b1 = this.genJset('linkhdr', 1, 0x01);
@@ -944,6 +974,7 @@ export class CodeGen {
         return b1;
       }
       case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: return this.genCheck80211DataFrame();
+      case DLT.FDDI: case DLT.IEEE802: case DLT.IP_OVER_FC: return this.genTrue();
       default: return err(`'llc' not supported on ${this.dltName()}`);
     }
   }
@@ -1409,6 +1440,7 @@ export class CodeGen {
   private genEcode(s: string, q: Qual, pos: number): Block {
     if ((q.addr === 'host' || q.addr === 'default') && q.proto === 'link') {
       if (this.is80211()) return this.genWlanhostop(etherAton(s), q.dir);
+      if (this.lanHostOffsets()) return this.genLanHostop(etherAton(s), q.dir);
       if (!this.isEthernet()) return err(`'link host XX:XX:XX:XX:XX:XX' not supported on ${this.dltName()}`, pos);
       return this.genEhostop(etherAton(s), q.dir);
     }
@@ -1734,6 +1766,7 @@ export class CodeGen {
         if (this.isEthernet()) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.linktype === DLT.BACNET_MS_TP) return this.genCmp('linkhdr', 3, BPF_B, 0xff);
         if (this.is80211()) return this.genWlanhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
+        if (this.lanHostOffsets()) return this.genLanHostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
         return err(`'broadcast' not supported on ${this.dltName()}`);
       case 'ip': {
@@ -1755,6 +1788,7 @@ export class CodeGen {
       case 'default': case 'link':
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
         if (this.is80211()) return this.genWlanMulticast();
+        if (this.lanHostOffsets()) return this.genJset('linkhdr', this.linktype === DLT.FDDI ? 1 : 2, 0x01);
         if (this.isEthernet()) {
           const b0 = newBlock(JMP(BPF_JSET), 1);
           b0.stmts = this.genLoadA('linkhdr', 0, BPF_B);
