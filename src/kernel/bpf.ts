@@ -25,7 +25,7 @@ import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, type BpfMap, type MapBatch, type MapEnv, type MapSpec, type ProgRef } from '../maps/types.js';
 import { Vm, type VmOptions } from '../vm/vm.js';
-import { type KernelVersion, BPF_OBJ_NAME_LEN, DEFAULT_KERNEL_VERSION } from './kernel_version.js';
+import { type KernelVersion, BPF_OBJ_NAME_LEN, DEFAULT_KERNEL_VERSION, KERNEL_STRUCT_SIZES } from './kernel_version.js';
 import { PinStore, type ObjKind, type StoredObject } from './pin_store.js';
 import { calcProgTag } from './prog_tag.js';
 
@@ -181,28 +181,29 @@ function checkObjName(name: string): string {
 
 /**
  * The kernel's memory accounting of a map as fdinfo's memlock shows it (each type's
- * map_mem_usage(), with the 64-bit struct sizes of Linux 6.18), checked against bpftool for every
- * type below. Maps whose usage grows with their contents (LPM trie, BPF_F_NO_PREALLOC hashes)
- * report their empty size.
+ * map_mem_usage(), struct sizes from kernel_version.ts), checked against bpftool for every type
+ * below. Maps whose usage grows with their contents (LPM trie, BPF_F_NO_PREALLOC hashes) report
+ * their empty size.
  */
 export function estimateMapMemlock(spec: MapSpec, nrCpus: number): number {
+  const S = KERNEL_STRUCT_SIZES;
   const round8 = (n: number): number => Math.ceil(n / 8) * 8;
   const pow2 = (n: number): number => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
   const value = round8(spec.valueSize);
   const n = spec.maxEntries;
   switch (spec.type) {
-    case 2: case 6: { // array_map_mem_usage(): struct bpf_array (312) + elements (percpu: pointers + per-CPU areas)
+    case 2: case 6: { // array_map_mem_usage(): elements (percpu: pointers + per-CPU areas)
       const percpu = spec.type === 6;
-      return 312 + (percpu ? 8 * n + value * n * nrCpus : value * n);
+      return S.bpf_array + (percpu ? 8 * n + value * n * nrCpus : value * n);
     }
     case 3: case 4: case 12: // fd arrays: a pointer per element
-      return 312 + 8 * n;
+      return S.bpf_array + 8 * n;
     case 1: case 5: case 9: case 10: case 13: { // htab_map_mem_usage()
       const percpu = spec.type === 5 || spec.type === 10;
       const lru = spec.type === 9 || spec.type === 10;
       const fdHtab = spec.type === 13;
-      const elemSize = 48 + round8(spec.keySize) + (percpu || fdHtab ? 8 : value);
-      let usage = 832 + 16 * pow2(n) + 4 * nrCpus * 8;
+      const elemSize = S.htab_elem + round8(spec.keySize) + (percpu || fdHtab ? 8 : value);
+      let usage = S.bpf_htab + S.htab_bucket * pow2(n) + 4 * nrCpus * S.htab_map_lock_count;
       if (spec.flags & 1) return usage; // BPF_F_NO_PREALLOC: elements count as they are allocated
       const entries = n + (!percpu && !lru && !fdHtab ? nrCpus : 0);
       usage += elemSize * entries;
@@ -211,18 +212,19 @@ export function estimateMapMemlock(spec: MapSpec, nrCpus: number): number {
       return usage;
     }
     case 22: case 23: // queue_stack_map_mem_usage()
-      return 312 + (n + 1) * spec.valueSize;
-    case 14: return 344 + 8 * n; // devmap: bpf_dtab + a pointer per slot
-    case 25: return 344 + 8 * pow2(n); // devmap_hash: bpf_dtab + buckets
-    case 16: case 17: return 304 + 8 * n; // cpumap, xskmap
-    case 27: { // ringbuf: bpf_ringbuf_map + 3 meta pages + data pages + the page pointer array
-      const pages = Math.floor(n / 4096);
-      return 304 + (3 + pages) * 4096 + (3 + 2 * pages) * 8;
+      return S.bpf_queue_stack + (n + 1) * spec.valueSize;
+    case 14: return S.bpf_dtab + 8 * n; // devmap: a pointer per slot
+    case 25: return S.bpf_dtab + 8 * pow2(n); // devmap_hash: buckets
+    case 16: return S.bpf_cpu_map + 8 * n;
+    case 17: return S.xsk_map + 8 * n;
+    case 27: { // ringbuf: meta pages + data pages + the page pointer array (data pages mapped twice)
+      const pages = Math.floor(n / S.page_size);
+      return S.bpf_ringbuf_map + (S.ringbuf_meta_pages + pages) * S.page_size + (S.ringbuf_meta_pages + 2 * pages) * 8;
     }
-    case 30: { // bloom filter: bpf_bloom_filter + the bitset (bits ~ entries * hashes / ln 2, a power of two)
+    case 30: { // bloom filter: the bitset (bits ~ entries * hashes / ln 2, a power of two)
       const hashes = Number(spec.mapExtra ?? 0n) & 0xf || 5;
       const bits = Math.max(Math.floor((n * hashes) / 5) * 7, 1);
-      return 312 + Math.max(pow2(bits) / 8, 8);
+      return S.bpf_bloom_filter + Math.max(pow2(bits) / 8, 8);
     }
     default:
       return 0;

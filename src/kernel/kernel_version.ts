@@ -29,3 +29,25 @@ export const BPF_OBJ_NAME_LEN = 16;
 
 /** Where bpffs is mounted; pin paths must lie below it. */
 export const BPFFS_MOUNT = '/sys/fs/bpf';
+
+/**
+ * Sizes of kernel structures that show through map memory accounting (fdinfo "memlock", which
+ * bpftool prints), x86_64 Linux 6.18, measured with bpftool against estimateMapMemlock().
+ */
+export const KERNEL_STRUCT_SIZES = {
+  bpf_array: 312,
+  bpf_htab: 832,
+  htab_elem: 48,
+  htab_bucket: 16,
+  /** HASHTAB_MAP_LOCK_COUNT per-CPU int locks. */
+  htab_map_lock_count: 8,
+  bpf_queue_stack: 312,
+  bpf_dtab: 344,
+  bpf_cpu_map: 304,
+  xsk_map: 304,
+  bpf_ringbuf_map: 304,
+  /** RINGBUF_NR_META_PAGES (the consumer, producer and pending position pages). */
+  ringbuf_meta_pages: 3,
+  bpf_bloom_filter: 312,
+  page_size: 4096,
+} as const;
