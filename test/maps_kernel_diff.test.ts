@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { BpfError, ERRNO, strerror } from '../src/errors.js';
 import { BPF_F_NO_PREALLOC, BPF_F_ZERO_SEED, BPF_MAP_TYPE as T, type BpfMap, MAP_TYPE_NAMES, type MapSpec, createMap } from '../src/maps/index.js';
 import { AddressSpace } from '../src/vm/address_space.js';
@@ -18,8 +18,8 @@ import { missingKernel } from './oracles.js';
 let pinCount = 0;
 const pins: string[] = [];
 
-function bpftool(args: string[]): { status: number; out: string; err: string } {
-  const r = spawnSync('bpftool', args, { encoding: 'utf8' });
+function bpftool(args: string[], cpu0 = false): { status: number; out: string; err: string } {
+  const r = cpu0 ? spawnSync('taskset', ['-c', '0', 'bpftool', ...args], { encoding: 'utf8' }) : spawnSync('bpftool', args, { encoding: 'utf8' });
   return { status: r.status ?? -1, out: r.stdout, err: r.stderr };
 }
 
@@ -33,16 +33,19 @@ class KernelMap {
     if (r.status !== 0) throw new Error(`bpftool map create failed: ${r.err}`);
     pins.push(this.pin);
   }
-  /** undefined on success, else the strerror text bpftool printed. */
-  op(cmd: string[]): string | undefined {
-    const r = bpftool(['map', cmd[0], 'pinned', this.pin, ...cmd.slice(1)]);
-    if (r.status === 0) return undefined;
-    if (r.err.trim() === '') { // `map lookup` of a missing key: "Not found" on stdout, exit status -errno
-      const name = Object.entries(ERRNO).find(([, n]) => n === 256 - r.status)?.[0];
-      return name ? strerror(name) : `exit ${r.status}`;
+  /** undefined on success, else the strerror text bpftool printed. `cpu0`: run bpftool on CPU 0. */
+  op(cmd: string[], cpu0 = false): string | undefined {
+    const args = ['map', cmd[0], 'pinned', this.pin, ...cmd.slice(1)];
+    const r = cpu0 ? bpftool(args, true) : bpftool(args);
+    const status = r.status;
+    const err = r.err;
+    if (status === 0) return undefined;
+    if (err.trim() === '') { // `map lookup` of a missing key: "Not found" on stdout, exit status -errno
+      const name = Object.entries(ERRNO).find(([, n]) => n === 256 - status)?.[0];
+      return name ? strerror(name) : `exit ${status}`;
     }
-    const m = /failed: (.*)$/m.exec(r.err) ?? /Error: (.*)$/m.exec(r.err);
-    return m ? m[1].trim() : r.err.trim();
+    const m = /failed: (.*)$/m.exec(err) ?? /Error: (.*)$/m.exec(err);
+    return m ? m[1].trim() : err.trim();
   }
   keys(): string[] {
     const r = bpftool(['-j', 'map', 'dump', 'pinned', this.pin]);
@@ -85,8 +88,17 @@ function ourKeys(m: BpfMap): string[] {
   }
 }
 
-function pair(s: MapSpec): [BpfMap, KernelMap] {
-  return [createMap({ space: new AddressSpace(), nrCpus: 1 }, s), new KernelMap(s)];
+function pair(s: MapSpec, nrCpus = 1): [BpfMap, KernelMap] {
+  return [createMap({ space: new AddressSpace(), nrCpus }, s), new KernelMap(s)];
+}
+
+/** The kernel's number of possible CPUs (/sys/devices/system/cpu/possible, "0-N"). */
+function possibleCpus(): number {
+  const text = readFileSync('/sys/devices/system/cpu/possible', 'utf8').trim();
+  return text.split(',').reduce((n, part) => {
+    const [a, b] = part.split('-').map(Number);
+    return n + (b === undefined ? 1 : b - a + 1);
+  }, 0);
 }
 
 function cleanup(): void {
@@ -187,6 +199,34 @@ test('kernel diff: LPM trie get_next_key order on random prefixes', (t) => {
       }
     }
     assert.deepEqual(ourKeys(m), k.keys());
+  } finally {
+    cleanup();
+  }
+});
+
+test('kernel diff: LRU hash eviction (common and per-CPU lists) matches the kernel, syscalls on CPU 0', (t) => {
+  const why = missingKernel() ?? (spawnSync('taskset', ['-c', '0', 'true']).status === 0 ? undefined : 'taskset cannot pin to CPU 0');
+  if (why) { t.skip(why); return; }
+  const nrCpus = possibleCpus();
+  try {
+    for (const [maxEntries, flags] of [[8, 0], [40, 0], [300, 0], [8, 2], [24, 2]]) {
+      const s: MapSpec = { type: T.LRU_HASH, keySize: 4, valueSize: 4, maxEntries, flags: flags | BPF_F_ZERO_SEED };
+      const [m, k] = pair(s, nrCpus);
+      const ops = maxEntries > 100 ? 2 * maxEntries : 6 * maxEntries;
+      for (let i = 0; i < ops; i++) {
+        const key = Uint8Array.of(rand(maxEntries > 100 ? 256 : 2 * maxEntries), rand(2), 0, 0);
+        const value = Uint8Array.of(i & 255, 0, 0, 0);
+        const r = rand(10);
+        const flag = r === 8 ? 'noexist' : r === 9 ? 'exist' : undefined;
+        if (r === 7) {
+          assert.equal(ours(() => m.delete(key)), k.op(['delete', 'key', ...bytesArg(key)], true), `delete #${i}`);
+        } else {
+          const mine = ours(() => m.update(key, value, flag === 'noexist' ? 1 : flag === 'exist' ? 2 : 0));
+          assert.equal(mine, k.op(['update', 'key', ...bytesArg(key), 'value', ...bytesArg(value), ...(flag ? [flag] : [])], true), `update #${i}`);
+        }
+      }
+      assert.deepEqual(ourKeys(m), k.keys(), `max_entries ${maxEntries} flags ${flags}`);
+    }
   } finally {
     cleanup();
   }

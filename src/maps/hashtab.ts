@@ -12,14 +12,10 @@
  * address, moved to the bucket head) and frees the old one; PERCPU_HASH and LRU_PERCPU_HASH
  * update in place; BPF_F_LOCK updates in place.
  *
- * LRU: an exact least-recently-used order per LRU list (one common list, or one per CPU with
- * BPF_F_NO_COMMON_LRU, each max_entries / nr_cpus long): program lookups and updates make an
- * element the most recent, syscall lookups do not (htab_lru_map_lookup_elem_sys). When a list is
- * full the least recent element is evicted before the update looks at the key, as
- * prealloc_lru_pop() does first. The kernel's LRU is an approximation (active/inactive lists,
- * per-CPU free lists refilled in batches, so it may evict several elements at once: on Linux
- * 6.18 an LRU_HASH of 200 entries holds 151 after 201 inserts); this is the ideal it
- * approximates, one element evicted when one is needed.
+ * LRU maps run the kernel's LRU (bpf_lru.ts): nodes preallocated, an update takes a node first
+ * (prealloc_lru_pop(), which may evict a batch of elements) and only then looks at the key;
+ * program lookups set the node's reference bit, syscall lookups do not
+ * (htab_lru_map_lookup_elem_sys). Syscall operations run on CPU 0, programs on the host's CPU.
  */
 import {
   BPF_EXIST, BPF_F_LOCK, BPF_F_NO_COMMON_LRU, BPF_F_NO_PREALLOC, BPF_MAP_TYPE, BPF_NOEXIST, type BpfMap, type MapBatch,
@@ -32,6 +28,7 @@ import {
 import { htabHash } from './jhash.js';
 import { SlotPool } from './pool.js';
 import { innerMapCompatible, mapFromFd } from './inner.js';
+import { BpfLru, type LruNode } from './bpf_lru.js';
 
 interface HtabElem {
   readonly key: Uint8Array;
@@ -40,8 +37,8 @@ interface HtabElem {
   readonly addr: number;
   /** HASH_OF_MAPS: the inner map. */
   inner?: BpfMap;
-  /** LRU list the element belongs to. */
-  lru: number;
+  /** LRU maps: the element's node. */
+  node?: LruNode;
 }
 
 export class HashMap extends MapBase {
@@ -53,8 +50,10 @@ export class HashMap extends MapBase {
   private readonly pool: SlotPool;
   private readonly cpuSlot: number;
   private readonly nrCpus: number;
-  private readonly lruLists: Set<HtabElem>[] = [];
-  private readonly lruCap: number;
+  private readonly lru: BpfLru | undefined;
+  /** LRU maps: the element each node holds (by node index), and the slots' base address. */
+  private readonly lruElems: (HtabElem | undefined)[] = [];
+  private readonly lruBase: number = 0;
   private readonly seed = 0;
   private count = 0;
 
@@ -79,13 +78,27 @@ export class HashMap extends MapBase {
     this.nBuckets = roundUpPow2u(maxEntries);
     this.buckets = new Array(this.nBuckets);
     for (let i = 0; i < this.nBuckets; i++) this.buckets[i] = [];
-    const lists = isLru && percpuLru ? env.nrCpus : 1;
-    for (let i = 0; i < lists; i++) this.lruLists.push(new Set());
-    this.lruCap = maxEntries / lists;
-    // LRU maps evict before allocating; the others need one spare slot for a replace.
-    const capacity = isLru ? maxEntries : maxEntries + 1;
     const slot = this.ofMaps ? 8 : cpuSlot * this.nrCpus;
-    this.pool = new SlotPool(env.space, `map ${this.name || '?'} values`, slot, capacity, !(spec.flags & BPF_F_NO_PREALLOC));
+    if (isLru) { // nodes and their value slots preallocated, as htab_map_alloc() + prealloc_init()
+      this.lru = new BpfLru(maxEntries, env.nrCpus, percpuLru, (node) => this.delFromHtab(node));
+      this.lruBase = this.allocRegion(maxEntries * slot, 'values').addr;
+      this.pool = new SlotPool(env.space, `map ${this.name || '?'} unused`, 8, 0, false);
+    } else { // one spare slot for a replace
+      this.pool = new SlotPool(env.space, `map ${this.name || '?'} values`, slot, maxEntries + 1, !(spec.flags & BPF_F_NO_PREALLOC));
+    }
+  }
+
+  /** htab_lru_map_delete_node(): the LRU evicts the node's element, if it is in the table. */
+  private delFromHtab(node: LruNode): boolean {
+    const e = this.lruElems[node.index];
+    if (!e) return false;
+    const b = this.buckets[e.hash & (this.nBuckets - 1)];
+    const at = b.indexOf(e);
+    if (at < 0) return false;
+    b.splice(at, 1);
+    this.lruElems[node.index] = undefined;
+    this.count--;
+    return true;
   }
 
   /** Elements in the map. */
@@ -105,33 +118,20 @@ export class HashMap extends MapBase {
   private unlink(e: HtabElem): void {
     const b = this.buckets[e.hash & (this.nBuckets - 1)];
     b.splice(b.indexOf(e), 1);
-    if (this.isLru) this.lruLists[e.lru].delete(e);
-    this.pool.release(e.addr);
     this.count--;
+    if (e.node) {
+      this.lruElems[e.node.index] = undefined;
+      this.lru!.pushFree(e.node);
+    } else {
+      this.pool.release(e.addr);
+    }
     if (e.inner) this.env.release?.(e.inner);
   }
 
   private link(e: HtabElem): void {
     this.buckets[e.hash & (this.nBuckets - 1)].unshift(e);
-    if (this.isLru) this.lruLists[e.lru].add(e);
+    if (e.node) this.lruElems[e.node.index] = e;
     this.count++;
-  }
-
-  private touch(e: HtabElem): void {
-    const list = this.lruLists[e.lru];
-    list.delete(e);
-    list.add(e);
-  }
-
-  /** prealloc_lru_pop(): a free slot for `cpu`'s list, evicting its least recent element if full. */
-  private lruPop(cpu: number): { addr: number; lru: number } {
-    const lru = this.lruLists.length > 1 ? cpu % this.lruLists.length : 0;
-    const list = this.lruLists[lru];
-    if (list.size >= this.lruCap) {
-      const victim = list.values().next().value as HtabElem;
-      this.unlink(victim);
-    }
-    return { addr: this.pool.alloc(), lru };
   }
 
   private checkFlags(old: HtabElem | undefined, flags: number): number {
@@ -161,38 +161,58 @@ export class HashMap extends MapBase {
     if (this.percpu || this.isLru ? flags > BPF_EXIST : (flags & ~BPF_F_LOCK) > BPF_EXIST) return -EINVAL;
     if (lock && this.spec.spinLockOff === undefined) return -EINVAL;
     const hash = htabHash(key, this.seed);
-    let fresh: { addr: number; lru: number } | undefined;
-    if (this.isLru && (!this.percpu || flags !== BPF_EXIST)) fresh = this.lruPop(cpu);
+    if (this.lru) return this.updateLru(key, hash, value, flags, allCpus, cpu);
     const old = this.find(key, hash);
     const err = this.checkFlags(old, flags);
-    if (err) {
-      if (fresh && fresh.addr) this.pool.release(fresh.addr);
-      return err;
-    }
+    if (err) return err;
     if (old && (lock || this.percpu)) { // in place
-      if (fresh && fresh.addr) this.pool.release(fresh.addr);
-      if (this.isLru) this.touch(old);
       this.writeValue(old.addr, value, allCpus, cpu, false);
       return 0;
     }
-    if (!fresh) {
-      if (!old && this.count >= this.spec.maxEntries) return -E2BIG;
-      const addr = this.pool.alloc();
-      if (addr === 0) return -E2BIG;
-      fresh = { addr, lru: 0 };
-    }
-    if (fresh.addr === 0) return -ENOMEM;
-    const e: HtabElem = { key: key.slice(), hash, addr: fresh.addr, lru: fresh.lru };
+    if (!old && this.count >= this.spec.maxEntries) return -E2BIG;
+    const addr = this.pool.alloc();
+    if (addr === 0) return -E2BIG;
+    const e: HtabElem = { key: key.slice(), hash, addr };
     if (inner) {
       e.inner = inner;
       this.env.hold?.(inner);
-      const v = this.pool.view(fresh.addr, 8);
+      const v = this.pool.view(addr, 8);
       new DataView(v.buffer, v.byteOffset, 8).setBigUint64(0, BigInt(inner.handleAddr), true);
     } else {
-      this.writeValue(fresh.addr, value, allCpus, cpu, true);
+      this.writeValue(addr, value, allCpus, cpu, true);
     }
     this.link(e);
     if (old) this.unlink(old);
+    return 0;
+  }
+
+  /** htab_lru_map_update_elem / __htab_lru_percpu_map_update_elem: a node first, then the key. */
+  private updateLru(key: Uint8Array, hash: number, value: Uint8Array, flags: number, allCpus: boolean, cpu: number): number {
+    const lru = this.lru!;
+    let node: LruNode | undefined;
+    if (!this.percpu || flags !== BPF_EXIST) {
+      node = lru.popFree(cpu);
+      if (!node) return -ENOMEM;
+    }
+    const addr = node ? this.lruBase + node.index * this.cpuSlot * this.nrCpus : 0;
+    const old = this.find(key, hash);
+    const err = this.checkFlags(old, flags);
+    if (err) {
+      if (node) lru.pushFree(node);
+      return err;
+    }
+    if (old && this.percpu) { // in place
+      lru.setRef(old.node!);
+      this.writeValue(old.addr, value, allCpus, cpu, false);
+      if (node) lru.pushFree(node);
+      return 0;
+    }
+    this.writeValue(addr, value, allCpus, cpu, true);
+    this.link({ key: key.slice(), hash, addr, node });
+    if (old) {
+      lru.setRef(node!);
+      this.unlink(old);
+    }
     return 0;
   }
 
@@ -256,7 +276,7 @@ export class HashMap extends MapBase {
     const e = this.find(key, htabHash(key, this.seed));
     if (!e) return 0;
     if (this.ofMaps) return e.inner ? e.inner.handleAddr : 0;
-    if (this.isLru) this.touch(e);
+    if (e.node) this.lru!.setRef(e.node);
     return this.percpu ? e.addr + (cpu % this.nrCpus) * this.cpuSlot : e.addr;
   }
 
