@@ -229,3 +229,31 @@ test('compileJit caches per VM, program and entry; compile time is measured', ()
   assert.equal(compileJit(vm, insns, 2).run().r0, 9n);
   assert.equal(p.runCtx(0), 7);
 });
+
+test('random register-only loops under tight budgets: JIT == interpreter (count and budget errors exact)', () => {
+  const a = new Vm();
+  const b = new Vm();
+  const rand = rng(0x100b);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  let errors = 0;
+  for (let n = 0; n < 300; n++) {
+    const insns: Insn[] = [];
+    for (const r of [0, 2, 3, 4, 5]) insns.push(...makeLdImm64(r, pick(EDGE)));
+    insns.push(makeInsn(0xb7, 1, 0, 0, 1 + Math.floor(rand() * 12))); // r1: the trip count
+    const body: Insn[] = [];
+    for (let k = Math.floor(rand() * 8); k > 0; k--) {
+      const cls = rand() < 0.5 ? 0x07 : 0x04;
+      const op = pick(BINARY_ALU_OPS);
+      const d = pick([0, 2, 3, 4, 5]);
+      body.push(rand() < 0.5 ? makeInsn(cls | op | 0x08, d, pick([0, 1, 2, 3, 4, 5])) : makeInsn(cls | op, d, 0, 0, pick(IMMS)));
+    }
+    body.push(makeInsn(0x07, 1, 0, 0, -1));
+    insns.push(...body, makeInsn(rand() < 0.5 ? 0x55 : 0x56, 1, 0, -(body.length + 1), 0)); // if r1 != 0 goto loop
+    for (const r of [1, 2, 3, 4, 5]) insns.push(makeInsn(0x27, 0, 0, 0, 0x1000193), makeInsn(0xaf, 0, r, 0, 0));
+    insns.push(makeInsn(0x95));
+    const options: RunOptions = { budget: rand() < 0.5 ? 10 + Math.floor(rand() * 150) : 1000 };
+    compare(n, insns, a, b, options);
+    if (attempt(() => interpret(a, insns, options)).ok === false) errors++;
+  }
+  assert.ok(errors > 30 && errors < 270, `${errors} budget errors`);
+});

@@ -616,6 +616,66 @@ function compileFunction(
     if ((k & 1) !== 0) set(s); else b(Op.drop);
   };
 
+  /** The condition of the conditional jump at slot pc, as an i32 on the stack. */
+  const condition = (pc: number): void => {
+    const word = P[pc << 2];
+    const o = word & 0xfff;
+    const d = (word >> 12) & 15;
+    const s = (word >> 16) & 15;
+    const k = P[(pc << 2) + 2];
+    const jop = o & 0xf0;
+    const isX = (o & 8) !== 0;
+    if ((o & 7) === 5) {
+      get(d); if (isX) get(s); else sx(k);
+      if (jop === 0x40) { b(Op.i64_and); i64c(0, 0); b(Op.i64_ne); } else b(CMP64[jop]);
+    } else {
+      get(d); b(Op.i32_wrap_i64); if (isX) { get(s); b(Op.i32_wrap_i64); } else i32c(k);
+      if (jop === 0x40) { b(Op.i32_and); i32c(0); b(Op.i32_ne); } else b(CMP32[jop]);
+    }
+  };
+  /** ALU and ld_imm64 only: no memory, no fault, no effect outside the registers. */
+  const isRegisterOnly = (t: number): boolean => {
+    const o = op(t);
+    const c = o & 7;
+    return o === 0x18 || ((c === 4 || c === 7) && o !== OP_TRAP);
+  };
+  /**
+   * A small loop that is one block of register-only instructions ending in a conditional jump
+   * back to its start (a hash or checksum loop) runs two iterations per budget check while at
+   * least two are affordable: the budget is charged for both up front and refunded when the loop
+   * ends after the first, so errors and counts stay exact; otherwise one iteration, as usual.
+   */
+  const unrolledLoop = (blk: Block): boolean => {
+    const slots = blk.slots;
+    const last = slots[slots.length - 1];
+    if (!blk.selfLoop || slots.length > 48 || op(last) === 0x05 || op(last) === 0xe5) return false;
+    for (let x = 0; x < slots.length - 1; x++) if (!isRegisterOnly(slots[x])) return false;
+    const n1 = slots.length;
+    const body = (): void => {
+      for (let x = 0; x < slots.length - 1; x++) {
+        const at = slots[x] << 2;
+        const o = P[at] & 0xfff;
+        const d = (P[at] >> 12) & 15;
+        if (o === 0x18) { i64c(P[at + 3], P[at + 2]); set(d); } else alu(o, d, (P[at] >> 16) & 15, P[at + 2]);
+      }
+    };
+    const exitTo = next(last);
+    // inner = 1 (the block's own loop)
+    lget(LEFT); i32c(2 * n1); b(Op.i32_lt_s);
+    b(Op.if); b(0x40); inner++;
+    charge(blk.start, n1);
+    body(); condition(last); w.byte(Op.br_if).u32(inner - 1); jumpTo(exitTo);
+    b(Op.else);
+    lget(LEFT); i32c(2 * n1); b(Op.i32_sub); lset(LEFT);
+    body(); condition(last); b(Op.i32_eqz);
+    b(Op.if); b(0x40); inner++;
+    lget(LEFT); i32c(n1); b(Op.i32_add); lset(LEFT); jumpTo(exitTo);
+    b(Op.end); inner--;
+    body(); condition(last); w.byte(Op.br_if).u32(inner - 1); jumpTo(exitTo);
+    b(Op.end); inner--;
+    return true;
+  };
+
   // Emit: dispatch header, then each block's code.
   b(Op.loop); b(0x40);
   for (let j = n - 1; j >= 0; j--) { b(Op.block); b(0x40); }
@@ -630,8 +690,13 @@ function compileFunction(
     inner = 0;
     b(Op.end); // end of $B(cur): this block's code follows
     if (blk.selfLoop) { b(Op.loop); b(0x40); inner = 1; }
-    // segments
     const slots = blk.slots;
+    if (unrolledLoop(blk)) {
+      compiled += slots.length;
+      b(Op.end);
+      continue;
+    }
+    // segments
     let segFrom = 0;
     const startSegment = (from: number): void => {
       let to = from;
@@ -672,15 +737,7 @@ function compileFunction(
         continue;
       }
       if ((cls === 5 || cls === 6) && isJump(o)) {
-        const jop = o & 0xf0;
-        const isX = (o & 8) !== 0;
-        if (cls === 5) {
-          get(d); if (isX) get(s); else sx(k);
-          if (jop === 0x40) { b(Op.i64_and); i64c(0, 0); b(Op.i64_ne); } else b(CMP64[jop]);
-        } else {
-          get(d); b(Op.i32_wrap_i64); if (isX) { get(s); b(Op.i32_wrap_i64); } else i32c(k);
-          if (jop === 0x40) { b(Op.i32_and); i32c(0); b(Op.i32_ne); } else b(CMP32[jop]);
-        }
+        condition(pc);
         jumpIf(w1);
         continue;
       }
