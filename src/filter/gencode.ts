@@ -29,9 +29,10 @@ export const DLT_NAMES: Readonly<Record<string, number>> = {
   NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108, LINUX_SLL: 113,
   IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140, BACNET_MS_TP: 165, PPI: 192, IPV4: 228, IPV6: 229,
   LINUX_SLL2: 276, DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122,
+  PRISM_HEADER: 119, IEEE802_11_RADIO_AVS: 163,
 };
 const DLT_DESCRIPTIONS: Readonly<Record<number, string>> = {
-  6: 'Token Ring', 10: 'FDDI', 122: 'RFC 2625 IP-over-Fibre Channel', 0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
+  119: '802.11 plus Prism header', 163: '802.11 plus AVS radio information header', 6: 'Token Ring', 10: 'FDDI', 122: 'RFC 2625 IP-over-Fibre Channel', 0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
   108: 'OpenBSD loopback', 113: 'Linux cooked v1', 127: '802.11 plus radiotap header', 129: 'Linux ARCNET',
   140: 'SS7 MTP2', 165: 'BACnet MS/TP', 281: 'Broadcom tag', 284: 'Marvell DSA', 192: 'Per-Packet Information', 228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
 };
@@ -230,7 +231,7 @@ export class CodeGen {
         set(OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET);
         this.offLi = 2; this.offLiHsl = 4; this.offSio = 3; this.offOpc = 4; this.offDpc = 4; this.offSls = 7;
         break;
-      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI:
+      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: case DLT.PRISM_HEADER: case DLT.IEEE802_11_RADIO_AVS:
         set(24, 0, 8, 3);
         this.offLinkpl.isVariable = true;
         if (lt !== DLT.IEEE802_11) this.offLinkhdr.isVariable = true;
@@ -476,7 +477,7 @@ export class CodeGen {
       }
       case DLT.MTP2: return err(`unsupported protocol for ${this.dltDescr()}`);
       case DLT.FDDI: case DLT.IEEE802: case DLT.IP_OVER_FC: return this.genLlcLinktype(p);
-      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: {
+      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: case DLT.PRISM_HEADER: case DLT.IEEE802_11_RADIO_AVS: {
         const b0 = this.genCheck80211DataFrame();
         const b1 = this.genLlcLinktype(p);
         genAnd(b0, b1);
@@ -915,7 +916,8 @@ export class CodeGen {
 
   // -- 802.11 (gen_p80211_type, gen_p80211_fcdir) ---------------------------------------------
   private is80211(): boolean {
-    return this.linktype === DLT.IEEE802_11 || this.linktype === DLT.IEEE802_11_RADIO || this.linktype === DLT.PPI;
+    const l = this.linktype;
+    return l === DLT.IEEE802_11 || l === DLT.IEEE802_11_RADIO || l === DLT.PPI || l === DLT.PRISM_HEADER || l === DLT.IEEE802_11_RADIO_AVS;
   }
   private genP80211Type(type: number, mask: number): Block {
     if (!this.is80211()) err(`'type/subtype' not supported on ${this.dltName()}`);
@@ -973,8 +975,9 @@ export class CodeGen {
         genAnd(b0, b1);
         return b1;
       }
-      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: return this.genCheck80211DataFrame();
-      case DLT.FDDI: case DLT.IEEE802: case DLT.IP_OVER_FC: return this.genTrue();
+      case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: case DLT.PRISM_HEADER: case DLT.IEEE802_11_RADIO_AVS:
+        return this.genCheck80211DataFrame();
+      case DLT.FDDI: case DLT.IEEE802: return this.genTrue();
       default: return err(`'llc' not supported on ${this.dltName()}`);
     }
   }
@@ -1128,7 +1131,8 @@ export class CodeGen {
     if (proto === 'link') {
       const what = this.linktype === DLT.PPP ? 'PPP protocol' : this.linktype === DLT.C_HDLC ? 'HDLC protocol' : 'EtherType';
       if (v > 65535) err(`${what} ${v} greater than maximum 65535`);
-      if ((this.isEthernet() || this.linktype === DLT.LINUX_SLL || this.linktype === DLT.LINUX_SLL2) && v <= ETHERMTU && v > 255) {
+      if ((this.isEthernet() || this.linktype === DLT.LINUX_SLL || this.linktype === DLT.LINUX_SLL2 || this.linktype === DLT.FDDI ||
+        this.linktype === DLT.IEEE802 || this.linktype === DLT.IP_OVER_FC || this.is80211()) && v <= ETHERMTU && v > 255) {
         err(`LLC DSAP ${v} greater than maximum 255`);
       }
     }
@@ -1624,7 +1628,9 @@ export class CodeGen {
     };
     switch (proto) {
       case 'radio': {
-        if (this.linktype !== DLT.IEEE802_11_RADIO) return err('radio information not present in capture');
+        if (this.linktype !== DLT.IEEE802_11_RADIO && this.linktype !== DLT.PRISM_HEADER && this.linktype !== DLT.IEEE802_11_RADIO_AVS) {
+          return err('radio information not present in capture');
+        }
         const s = this.xferToX(inst);
         sappend(s, newStmt(BPF_LD | BPF_IND | sz, 0));
         sappend(inst.s, s);
@@ -1947,7 +1953,29 @@ export class CodeGen {
   /** insert_compute_vloffsets(): radiotap / PPI header length into its register. */
   private insertComputeVloffsets(b: Block): void {
     let s: Slist | null = null;
-    if ((this.outermostlinktype === DLT.IEEE802_11_RADIO || this.outermostlinktype === DLT.PPI) && this.offLinkhdr.reg !== -1) {
+    const reg = this.offLinkhdr.reg;
+    if (this.outermostlinktype === DLT.PRISM_HEADER && reg !== -1) {
+      // Prism, or an AVS header behind the Prism link type (cookie 0x80211xxx); jumps inside a
+      // statement list, so no optimizer (as libpcap).
+      this.noOptimize = true;
+      s = newStmt(BPF_LD | BPF_W | BPF_ABS, 0);
+      sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, 0xfffff000));
+      const jeq = newStmt(JMP(BPF_JEQ), 0x80211000);
+      sappend(s, jeq);
+      const avs = newStmt(BPF_LD | BPF_W | BPF_ABS, 4);
+      sappend(s, avs);
+      jeq.s.jt = avs;
+      sappend(s, newStmt(BPF_JMP | BPF_JA, 1));
+      const prism = newStmt(BPF_LD | BPF_W | BPF_IMM, 144);
+      sappend(s, prism);
+      jeq.s.jf = prism;
+      sappend(s, newStmt(BPF_ST, reg));
+      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+    } else if (this.outermostlinktype === DLT.IEEE802_11_RADIO_AVS && reg !== -1) {
+      s = newStmt(BPF_LD | BPF_W | BPF_ABS, 4);
+      sappend(s, newStmt(BPF_ST, reg));
+      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+    } else if ((this.outermostlinktype === DLT.IEEE802_11_RADIO || this.outermostlinktype === DLT.PPI) && this.offLinkhdr.reg !== -1) {
       s = newStmt(BPF_LD | BPF_B | BPF_ABS, 3);
       sappend(s, newStmt(BPF_ALU | BPF_LSH | BPF_K, 8));
       sappend(s, newStmt(BPF_MISC | BPF_TAX));
@@ -1957,7 +1985,7 @@ export class CodeGen {
       sappend(s, newStmt(BPF_MISC | BPF_TAX));
     }
     const o = this.outermostlinktype;
-    if ((o === DLT.IEEE802_11 || o === DLT.IEEE802_11_RADIO || o === DLT.PPI) && this.offLinkpl.reg !== -1) {
+    if ((o === DLT.IEEE802_11 || o === DLT.IEEE802_11_RADIO || o === DLT.PPI || o === DLT.PRISM_HEADER || o === DLT.IEEE802_11_RADIO_AVS) && this.offLinkpl.reg !== -1) {
       s = this.genLoad80211HeaderLen(s, b.stmts);
     }
     if (s) { sappend(s, b.stmts); b.stmts = s; }
