@@ -436,7 +436,8 @@ export class Bpf {
     const s = map.spec;
     return {
       type: s.type, id, keySize: s.keySize, valueSize: s.valueSize, maxEntries: s.maxEntries,
-      mapFlags: s.flags, name, frozen: map.frozen, mapExtra: s.mapExtra ?? 0n, btfId: 0,
+      // What bpf_map_info shows: the create flags plus what the kernel adds (maps' mapFlags).
+      mapFlags: (map as { mapFlags?: number }).mapFlags ?? s.flags, name, frozen: map.frozen, mapExtra: s.mapExtra ?? 0n, btfId: 0,
       memlock: estimateMapMemlock(s, this.nrCpus),
     };
   }
