@@ -545,11 +545,9 @@ class OptState {
     // diffp as (owner block, which edge) pairs.
     let dOwner: Block = first;
     let dTrue = JT(first) === b;
-    const get = (o: Block, t: boolean): Block | null => (t ? o.et.succ : o.ef.succ);
-    const put = (o: Block, t: boolean, v: Block | null): void => { if (t) o.et.succ = v; else o.ef.succ = v; };
     let atTop = true;
     for (;;) {
-      const d = get(dOwner, dTrue);
+      const d = edgeGet(dOwner, dTrue);
       if (!d) return;
       if (JT(d) !== JT(b)) return;
       if (!setMember(d.dom, b.id)) return;
@@ -557,25 +555,25 @@ class OptState {
       dOwner = d; dTrue = false;
       atTop = false;
     }
-    const dblk = get(dOwner, dTrue) as Block;
+    const dblk = edgeGet(dOwner, dTrue) as Block;
     let sOwner: Block = dblk;
     let sTrue = false;
     for (;;) {
-      const sm = get(sOwner, sTrue);
+      const sm = edgeGet(sOwner, sTrue);
       if (!sm) return;
       if (JT(sm) !== JT(b)) return;
       if (!setMember(sm.dom, b.id)) return;
       if (sm.val[A_ATOM] === val) break;
       sOwner = sm; sTrue = false;
     }
-    const pull = get(sOwner, sTrue) as Block;
-    put(sOwner, sTrue, JF(pull));
-    pull.ef.succ = get(dOwner, dTrue);
+    const pull = edgeGet(sOwner, sTrue) as Block;
+    edgePut(sOwner, sTrue, JF(pull));
+    pull.ef.succ = edgeGet(dOwner, dTrue);
     if (atTop) {
       for (ep = b.inEdges; ep; ep = ep.next) {
         if (JT(ep.pred) === b) ep.pred.et.succ = pull; else ep.pred.ef.succ = pull;
       }
-    } else put(dOwner, dTrue, pull);
+    } else edgePut(dOwner, dTrue, pull);
     this.done = false;
     this.findDom(root);
   }
@@ -588,11 +586,9 @@ class OptState {
     const first = (b.inEdges as Edge).pred;
     let dOwner: Block = first;
     let dTrue = JT(first) === b;
-    const get = (o: Block, t: boolean): Block | null => (t ? o.et.succ : o.ef.succ);
-    const put = (o: Block, t: boolean, v: Block | null): void => { if (t) o.et.succ = v; else o.ef.succ = v; };
     let atTop = true;
     for (;;) {
-      const d = get(dOwner, dTrue);
+      const d = edgeGet(dOwner, dTrue);
       if (!d) return;
       if (JF(d) !== JF(b)) return;
       if (!setMember(d.dom, b.id)) return;
@@ -600,25 +596,25 @@ class OptState {
       dOwner = d; dTrue = true;
       atTop = false;
     }
-    const dblk = get(dOwner, dTrue) as Block;
+    const dblk = edgeGet(dOwner, dTrue) as Block;
     let sOwner: Block = dblk;
     let sTrue = true;
     for (;;) {
-      const sm = get(sOwner, sTrue);
+      const sm = edgeGet(sOwner, sTrue);
       if (!sm) return;
       if (JF(sm) !== JF(b)) return;
       if (!setMember(sm.dom, b.id)) return;
       if (sm.val[A_ATOM] === val) break;
       sOwner = sm; sTrue = true;
     }
-    const pull = get(sOwner, sTrue) as Block;
-    put(sOwner, sTrue, JT(pull));
-    pull.et.succ = get(dOwner, dTrue);
+    const pull = edgeGet(sOwner, sTrue) as Block;
+    edgePut(sOwner, sTrue, JT(pull));
+    pull.et.succ = edgeGet(dOwner, dTrue);
     if (atTop) {
       for (ep = b.inEdges; ep; ep = ep.next) {
         if (JT(ep.pred) === b) ep.pred.et.succ = pull; else ep.pred.ef.succ = pull;
       }
-    } else put(dOwner, dTrue, pull);
+    } else edgePut(dOwner, dTrue, pull);
     this.done = false;
     this.findDom(root);
   }
@@ -705,16 +701,21 @@ class OptState {
       for (const b of this.blocks) b.link = null;
       unMarkAll();
       makeMarks(ic.root);
+      // As intern_blocks(): each block links to the first later block equal to it (eq_blk()),
+      // found through a signature map instead of the quadratic scan.
+      const latest = new Map<string, Block>();
+      const sig = (b: Block): string =>
+        `${b.s.code}|${b.s.k}|${b.et.succ ? b.et.succ.id : -1}|${b.ef.succ ? b.ef.succ.id : -1}|${slistKey(b.stmts)}`;
+      const last = this.blocks[this.nBlocks - 1];
+      if (last && isMarked(last)) latest.set(sig(last), last);
       for (let i = this.nBlocks - 1; i !== 0;) {
         --i;
-        if (!isMarked(this.blocks[i])) continue;
-        for (let j = i + 1; j < this.nBlocks; ++j) {
-          if (!isMarked(this.blocks[j])) continue;
-          if (eqBlk(this.blocks[i], this.blocks[j])) {
-            this.blocks[i].link = this.blocks[j].link ? this.blocks[j].link : this.blocks[j];
-            break;
-          }
-        }
+        const bi = this.blocks[i];
+        if (!isMarked(bi)) continue;
+        const key = sig(bi);
+        const bj = latest.get(key);
+        if (bj) bi.link = bj.link ? bj.link : bj;
+        latest.set(key, bi);
       }
       for (const p of this.blocks) {
         if (!JT(p)) continue;
@@ -726,6 +727,16 @@ class OptState {
       if (done1) return;
     }
   }
+}
+
+function edgeGet(o: Block, t: boolean): Block | null { return t ? o.et.succ : o.ef.succ; }
+function edgePut(o: Block, t: boolean, v: Block | null): void { if (t) o.et.succ = v; else o.ef.succ = v; }
+
+/** eq_slist()'s notion of a statement list, as a string (NOPs skipped). */
+function slistKey(x: Slist | null): string {
+  let k = '';
+  for (; x; x = x.next) if (x.s.code !== NOP) k += `${x.s.code}:${x.s.k},`;
+  return k;
 }
 
 function thisOp(s: Slist | null): Slist | null {
