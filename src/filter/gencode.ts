@@ -57,7 +57,7 @@ const PPP_MPLS_UCAST = 0x0281;
 /** Ethernet protocol names of nametoaddr.c's eproto_db, and LLC names of llc_db. */
 const EPROTO_DB: Readonly<Record<string, number>> = {
   aarp: 0x80f3, arp: 0x0806, atalk: 0x809b, decnet: 0x6003, ip: 0x0800, ip6: 0x86dd, lat: 0x6004,
-  loopback: 0x9000, mopdl: 0x6001, moprc: 0x6002, rarp: 0x8035, sca: 0x6007,
+  loopback: 0x9000, mopdl: 0x6001, moprc: 0x6002, rarp: 0x8035, sca: 0x6007, lldp: 0x88cc, slow: 0x8809,
 };
 const LLC_DB: Readonly<Record<string, number>> = { iso: 0xfe, stp: 0x42, ipx: 0xe0, netbeui: 0xf0 };
 
