@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliCaptured } from '../src/cli/main.js';
-import { writePcap } from '../src/net/pcap.js';
+import { writePcap, writePcapng } from '../src/net/pcap.js';
 import { DIFF_EXPRESSIONS, makeTraffic } from './filter_traffic.js';
 import { findTool, missingTool } from './oracles.js';
 
@@ -76,6 +76,19 @@ test('-r/-w selects the same packets as tcpdump on a generated capture', async (
       if (!readFileSync(theirs).equals(readFileSync(ours))) differ.push(e);
     }
     assert.deepEqual(differ, []);
+    // pcapng (big-endian section, nanosecond if_tsresol) and a nanosecond big-endian pcap in:
+    // tcpdump writes a microsecond pcap in its own byte order; so must we.
+    const variants: [string, Uint8Array][] = [
+      ['in.pcapng', writePcapng([{ linktype: 1, snaplen: 0 }], makeTraffic(80), true)],
+      ['in-ns.pcap', writePcap({ linktype: 1, snaplen: 65535, nanos: true, bigEndian: true }, makeTraffic(80))],
+    ];
+    for (const [name, bytes] of variants) {
+      const p = join(dir, name);
+      writeFileSync(p, bytes);
+      tcpdump(['-r', p, '-w', join(dir, 't.pcap'), 'tcp or arp']);
+      await runCliCaptured(['tcpdump', '-r', p, '-w', join(dir, 'o.pcap'), 'tcp or arp']);
+      assert.ok(readFileSync(join(dir, 't.pcap')).equals(readFileSync(join(dir, 'o.pcap'))), name);
+    }
     // -c and -O on the same file.
     for (const args of [['-c', '7', 'tcp'], ['-O', 'udp or icmp']]) {
       tcpdump(['-r', input, '-w', join(dir, 't.pcap'), ...args]);
