@@ -25,6 +25,8 @@ export const ERRNO = {
   ERANGE: 34,
   ENAMETOOLONG: 36,
   ELOOP: 40,
+  EOVERFLOW: 75,
+  EOPNOTSUPP: 95,
   ENOTSUPP: 524,
 } as const;
 
@@ -38,7 +40,8 @@ const STRERROR: Record<ErrnoName, string> = {
   EBUSY: 'Device or resource busy', EEXIST: 'File exists', ENODEV: 'No such device', ENOTDIR: 'Not a directory',
   EISDIR: 'Is a directory', EINVAL: 'Invalid argument', ENOSPC: 'No space left on device',
   EROFS: 'Read-only file system', ERANGE: 'Numerical result out of range', ENAMETOOLONG: 'File name too long',
-  ELOOP: 'Too many levels of symbolic links', ENOTSUPP: 'Unknown error 524',
+  ELOOP: 'Too many levels of symbolic links', EOVERFLOW: 'Value too large for defined data type',
+  EOPNOTSUPP: 'Operation not supported', ENOTSUPP: 'Unknown error 524',
 };
 
 /** strerror() for our codes; any other code (from Node's fs) is returned as it is. */
