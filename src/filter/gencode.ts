@@ -82,7 +82,7 @@ export interface GenOptions {
 
 export interface GenResult { root: Block; noOptimize: boolean }
 
-/** Test helpers for the and/or list plumbing (gencode.c backpatch/merge). */
+/** The and/or list plumbing: unresolved edges chained through jt/jf by `sense` (gencode.c). */
 function backpatch(list: Block | null, target: Block): void {
   while (list) {
     let next: Block | null;
@@ -169,11 +169,9 @@ function nametoportrange(name: string): { p1: number; p2: number; proto: number 
   return { p1: a.port, p2: b.port, proto: a.proto !== b.proto ? PROTO_UNDEF : b.proto };
 }
 
-const PQKW: Partial<Record<Proto, string>> = { link: 'link', ip: 'ip', ip6: 'ip6', icmp6: 'icmp6' };
 
 export class CodeGen {
   private linktype: number;
-  private prevlinktype = -1;
   private readonly outermostlinktype: number;
   private offLinkhdr: AbsOffset = { isVariable: false, constantPart: 0, reg: -1 };
   private offPrevlinkhdr: AbsOffset = { isVariable: false, constantPart: 0, reg: -1 };
@@ -737,7 +735,6 @@ export class CodeGen {
       sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
       sappend(s, newStmt(BPF_ST, plReg));
     }
-    this.prevlinktype = this.linktype;
     this.offPrevlinkhdr = { ...this.offLinkhdr };
     this.linktype = DLT.EN10MB;
     this.offLinkhdr = { isVariable: true, constantPart: 0, reg: hdrReg };
@@ -1890,7 +1887,6 @@ export class CodeGen {
       genAnd(b0, b1);
       b0 = b1;
     }
-    this.prevlinktype = this.linktype;
     this.offPrevlinkhdr = { ...this.offLinkhdr };
     this.linktype = DLT.PPP;
     this.offLinkhdr = { isVariable: this.offLinkpl.isVariable, constantPart: this.offLinkpl.constantPart + this.offNl + 6, reg: this.offLinkpl.reg };
@@ -2056,4 +2052,3 @@ export class CodeGen {
   }
 }
 
-export { BPF_RET };

@@ -778,25 +778,6 @@ function makeMarks(p: Block): void {
   }
 }
 
-function eqSlist(x: Slist | null, y: Slist | null): boolean {
-  for (;;) {
-    while (x && x.s.code === NOP) x = x.next;
-    while (y && y.s.code === NOP) y = y.next;
-    if (!x) return !y;
-    if (!y) return !x;
-    if (x.s.code !== y.s.code || x.s.k !== y.s.k) return false;
-    x = x.next;
-    y = y.next;
-  }
-}
-
-function eqBlk(b0: Block, b1: Block): boolean {
-  if (b0.s.code === b1.s.code && b0.s.k === b1.s.k && b0.et.succ === b1.et.succ && b0.ef.succ === b1.ef.succ) {
-    return eqSlist(b0.stmts, b1.stmts);
-  }
-  return false;
-}
-
 function optRoot(ic: { root: Block }): void {
   const s = ic.root.stmts;
   ic.root.stmts = null;
@@ -901,4 +882,3 @@ export function icodeToFcode(root: Block): CInsn[] {
   }
 }
 
-export { BPF_LEN, BPF_DIV, BPF_MUL };

@@ -229,7 +229,7 @@ class Parser {
     return this.toks[this.p++].num;
   }
 
-  private parseRterm(q: Qual): Parsed {
+  private parseRterm(_q: Qual): Parsed {
     const t = this.t;
     if (t.type !== 'kw') this.fail();
     let pqual: Proto = 'default';
