@@ -5,7 +5,7 @@
  *
  * Link types: EN10MB, RAW, IPV4, IPV6, NULL, LOOP, LINUX_SLL, LINUX_SLL2, PPP (also inside
  * PPPoE), SLIP, C_HDLC, ARCNET, ARCNET_LINUX, FDDI, IEEE802, IP_OVER_FC, IEEE802_11 with radiotap,
- * PPI, Prism and AVS headers, MTP2, BACNET_MS_TP, DSA_TAG_BRCM, DSA_TAG_DSA.
+ * PPI, Prism and AVS headers, MTP2, BACNET_MS_TP, DSA_TAG_BRCM, DSA_TAG_DSA, PFLOG.
  *
  * The listings follow libpcap 1.10.3 (the tcpdump installed here). Where 1.10 selects packets
  * differently from 1.11 (the libpcap-tests data), packet selection follows 1.11 and so does the
@@ -33,7 +33,7 @@ export const DLT = {
   NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108,
   LINUX_SLL: 113, PRISM_HEADER: 119, IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140,
   BACNET_MS_TP: 165, IEEE802_11_RADIO_AVS: 163, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
-  DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122,
+  DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122, PFLOG: 117,
 } as const;
 /** LINKTYPE_* values found in savefiles that differ from the DLT_ value. */
 export const LINKTYPE_TO_DLT: Readonly<Record<number, number>> = { 101: DLT.RAW, 14: DLT.RAW };
@@ -41,7 +41,7 @@ export const DLT_NAMES: Readonly<Record<string, number>> = {
   NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108, LINUX_SLL: 113,
   IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140, BACNET_MS_TP: 165, PPI: 192, IPV4: 228, IPV6: 229,
   LINUX_SLL2: 276, DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122,
-  PRISM_HEADER: 119, IEEE802_11_RADIO_AVS: 163,
+  PRISM_HEADER: 119, IEEE802_11_RADIO_AVS: 163, PFLOG: 117,
 };
 const DLT_DESCRIPTIONS: Readonly<Record<number, string>> = {
   119: '802.11 plus Prism header', 163: '802.11 plus AVS radio information header', 6: 'Token Ring', 10: 'FDDI', 122: 'RFC 2625 IP-over-Fibre Channel', 0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
@@ -225,6 +225,7 @@ export class CodeGen {
       case DLT.EN10MB: set(12, 14, 0, 3); break;
       case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: set(16, 18, 0, 3); break;
       case DLT.FDDI: set(13, 13, 8, 3); break;
+      case DLT.PFLOG: set(0, 0, 0, 0); this.offLinkpl.isVariable = true; break;
       case DLT.IEEE802: set(14, 14, 8, 3); break;
       case DLT.IP_OVER_FC: set(16, 16, 8, 3); break;
       case DLT.BACNET_MS_TP: set(OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET); break;
@@ -487,6 +488,20 @@ export class CodeGen {
       }
       case DLT.MTP2: return err(`unsupported protocol for ${this.dltDescr()}`);
       case DLT.FDDI: case DLT.IEEE802: case DLT.IP_OVER_FC: return this.genLlcLinktype(p);
+      case DLT.PFLOG:
+        // The pfloghdr af field (host order, one byte): AF_INET, and AF_INET6 as this host has it,
+        // or every BSD's value when reading a savefile.
+        if (p === ETHERTYPE.IP) return this.genCmp('linkhdr', 1, BPF_B, 2);
+        if (p === ETHERTYPE.IPV6) {
+          if (!this.opts.savefile) return this.genCmp('linkhdr', 1, BPF_B, 10);
+          const b1 = this.genCmp('linkhdr', 1, BPF_B, 24);
+          const b0 = this.genCmp('linkhdr', 1, BPF_B, 28);
+          genOr(b1, b0);
+          const b2 = this.genCmp('linkhdr', 1, BPF_B, 30);
+          genOr(b2, b0);
+          return b0;
+        }
+        return this.genFalse();
       case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: case DLT.PRISM_HEADER: case DLT.IEEE802_11_RADIO_AVS: {
         const b0 = this.genCheck80211DataFrame();
         const b1 = this.genLlcLinktype(p);
@@ -667,6 +682,39 @@ export class CodeGen {
         return b1;
       }
       default: return this.badDirForAddress(dir);
+    }
+  }
+
+  // -- pflog (gen_pf_*) ---------------------------------------------------------------------
+  private genPf(field: string, v: string | number, pos: number): Block {
+    if (this.linktype !== DLT.PFLOG) {
+      const kw = field === 'ifname' ? 'ifname' : field;
+      return err(`'${kw}' supported only on PFLOG linktype`, pos);
+    }
+    const REASONS = ['match', 'bad-offset', 'fragment', 'short', 'normalize', 'memory', 'bad-timestamp', 'congestion',
+      'ip-option', 'proto-cksum', 'state-mismatch', 'state-insert', 'state-limit', 'src-limit', 'synproxy'];
+    const ACTIONS: Record<string, number> = {
+      pass: 0, accept: 0, block: 1, drop: 1, scrub: 2, noscrub: 3, nat: 4, nonat: 5, binat: 6, nobinat: 7, rdr: 8,
+      nordr: 9, 'synproxy-drop': 10,
+    };
+    switch (field) {
+      case 'ifname': case 'rset': {
+        const name = String(v);
+        if (name.length >= 16) err(`${field === 'ifname' ? 'interface' : 'ruleset'} names can only be 15 characters`, pos);
+        return this.genBcmp('linkhdr', field === 'ifname' ? 4 : 20, name.length, new TextEncoder().encode(name));
+      }
+      case 'rnr': return this.genCmp('linkhdr', 36, BPF_W, Number(v));
+      case 'srnr': return this.genCmp('linkhdr', 40, BPF_W, Number(v));
+      case 'reason': {
+        const n = typeof v === 'number' ? v : REASONS.indexOf(v.toLowerCase());
+        if (n < 0) err(`unknown PF reason "${v}"`, pos);
+        return this.genCmp('linkhdr', 3, BPF_B, n);
+      }
+      default: {
+        const n = ACTIONS[String(v).toLowerCase()];
+        if (n === undefined) err(`unknown PF action "${v}"`, pos);
+        return this.genCmp('linkhdr', 2, BPF_B, n);
+      }
     }
   }
 
@@ -1833,6 +1881,7 @@ export class CodeGen {
       case DLT.LINUX_SLL: b0 = this.genCmp('linkhdr', 0, BPF_H, LINUX_SLL.OUTGOING); break;
       case DLT.LINUX_SLL2: b0 = this.genCmp('linkhdr', 10, BPF_B, LINUX_SLL.OUTGOING); break;
       case DLT.SLIP: return this.genCmp('linkhdr', 0, BPF_B, out ? 1 : 0);
+      case DLT.PFLOG: return this.genCmp('linkhdr', 60, BPF_B, out ? 2 : 1);
       // The switch tag says which way the frame went: Broadcom opcode (bits 7-5), Marvell DSA mode (bits 7-6).
       case DLT.DSA_TAG_BRCM: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x20 : 0x00, 0xe0);
       case DLT.DSA_TAG_DSA: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x40 : 0x00, 0xc0);
@@ -1962,7 +2011,14 @@ export class CodeGen {
   private insertComputeVloffsets(b: Block): void {
     let s: Slist | null = null;
     const reg = this.offLinkhdr.reg;
-    if (this.outermostlinktype === DLT.PRISM_HEADER && reg !== -1) {
+    if (this.outermostlinktype === DLT.PFLOG && this.offLinkpl.reg !== -1) {
+      // The pfloghdr length byte, rounded up to 4.
+      s = newStmt(BPF_LD | BPF_B | BPF_ABS, 0);
+      sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 3));
+      sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, 0xfffffffc));
+      sappend(s, newStmt(BPF_ST, this.offLinkpl.reg));
+      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+    } else if (this.outermostlinktype === DLT.PRISM_HEADER && reg !== -1) {
       // Prism, or an AVS header behind the Prism link type (cookie 0x80211xxx); jumps inside a
       // statement list, so no optimizer (as libpcap).
       this.noOptimize = true;
@@ -2032,6 +2088,7 @@ export class CodeGen {
       case 'geneve': return this.genTunnel('geneve', n.v);
       case 'vxlan': return this.genTunnel('vxlan', n.v);
       case 'llc': return this.genLlc(n.sub, n.pos);
+      case 'pf': return this.genPf(n.field, n.v, n.pos);
       case 'wlantype': return this.genP80211Type(n.v, n.mask);
       case 'wlandir': return this.genP80211Fcdir(n.v);
       case 'mtp2': return this.genMtp2type(n.t);

@@ -60,6 +60,7 @@ export type FilterNode =
   | { k: 'ifindex'; v: number }
   | { k: 'vlan' | 'mpls' | 'pppoes' | 'geneve' | 'vxlan'; v?: number; pos: number }
   | { k: 'llc'; sub?: string; pos: number }
+  | { k: 'pf'; field: string; v: string | number; pos: number }
   | { k: 'wlantype'; v: number; mask: number }
   | { k: 'wlandir'; v: number }
   | { k: 'mtp2'; t: string }
@@ -90,8 +91,9 @@ class Backtrack extends Error {}
 class Parser {
   private toks: Token[];
   private p = 0;
+  private readonly src: string;
 
-  constructor(src: string) { this.toks = tokenize(src); }
+  constructor(src: string) { this.src = src; this.toks = tokenize(src); }
 
   private get t(): Token { return this.toks[this.p]; }
   private peek(n = 1): Token { return this.toks[Math.min(this.p + n, this.toks.length - 1)]; }
@@ -302,6 +304,23 @@ class Parser {
       case 'len':
         this.p = headStart;
         return this.parseRelation();
+      case 'ifname': case 'rset': case 'action': {
+        const v = this.t;
+        if (v.type !== 'id' && !(v.type === 'kw' && kw === 'action')) this.fail();
+        this.p++;
+        return { node: { k: 'pf', field: kw, v: v.type === 'kw' ? this.src.slice(v.start, v.end) : v.value, pos: t.start }, q: QERR };
+      }
+      case 'rnr': case 'srnr': {
+        if (this.t.type !== 'num') this.fail();
+        return { node: { k: 'pf', field: kw, v: this.toks[this.p++].num, pos: t.start }, q: QERR };
+      }
+      case 'reason': {
+        const v = this.t;
+        if (v.type === 'num') { this.p++; return { node: { k: 'pf', field: kw, v: v.num, pos: t.start }, q: QERR }; }
+        if (v.type !== 'id' && v.type !== 'kw') this.fail();
+        this.p++;
+        return { node: { k: 'pf', field: kw, v: this.src.slice(v.start, v.end), pos: t.start }, q: QERR };
+      }
       case 'fisu': case 'lssu': case 'msu': case 'hfisu': case 'hlssu': case 'hmsu':
         return { node: { k: 'mtp2', t: kw }, q: QERR };
       case 'sio': case 'opc': case 'dpc': case 'sls': case 'hsio': case 'hopc': case 'hdpc': case 'hsls': {
