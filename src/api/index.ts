@@ -417,3 +417,8 @@ export class TypedMap<K, V> {
     return this.entries();
   }
 }
+
+// Classic BPF and the tcpdump filter language.
+export { compileFilter } from '../filter/index.js';
+export { compileCbpf } from '../cbpf/compile.js';
+export { bpfDump } from '../cbpf/index.js';

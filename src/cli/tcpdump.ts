@@ -8,7 +8,7 @@
  * wording ("can't parse filter expression: syntax error", "expression rejects all packets").
  */
 import { dumpC, dumpDecimal, dumpImage } from '../cbpf/dump.js';
-import { prepareCbpf, runCbpf } from '../cbpf/interp.js';
+import { compileCbpf } from '../cbpf/compile.js';
 import { BpfError } from '../errors.js';
 import { compileFilter, FilterError, linktypeFromName, SYNTAX_ERROR } from '../filter/index.js';
 import { readCapture, writePcap, type PcapRecord } from '../net/pcap.js';
@@ -144,12 +144,14 @@ export const tcpdumpCommand: CommandHandler = async (args, ctx) => {
   const lt = capture.linktype;
   const [ltName, ltDescr] = LINKTYPE_DESCRIPTIONS[lt] ?? [`${lt}`, `link-type ${lt}`];
   ctx.stderr(`reading from file ${o.read}, link-type ${ltName} (${ltDescr}), snapshot length ${capture.snaplen || 262144}\n`);
-  const prepared = prepareCbpf(prog);
+  // The filter compiled to a JS function: same results as runCbpf (a property test holds them
+  // equal), several times faster per packet.
+  const filter = compileCbpf(prog);
   const kept: PcapRecord[] = [];
   for (const r of capture.records) {
     if (o.count !== undefined && kept.length >= o.count) break;
     if (capture.interfaces[r.ifIndex] && capture.interfaces[r.ifIndex].linktype !== lt) continue;
-    if (runCbpf(prepared, r.data, r.len) !== 0) {
+    if (filter(r.data, r.len) !== 0) {
       kept.push(r);
       if (!o.write) ctx.stdout(summarize(r, lt) + '\n');
     }
