@@ -20,8 +20,10 @@ export function unregisterMap(space: AddressSpace, map: BpfMap): void {
 }
 
 /** The map whose handle is at `addr`, or undefined (not a map pointer). */
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
 export function mapFromHandle(space: AddressSpace, addr: number | bigint): BpfMap | undefined {
-  const a = typeof addr === 'bigint' ? (addr <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(addr) : -1) : addr;
+  const a = typeof addr === 'bigint' ? (addr <= MAX_SAFE ? Number(addr) : -1) : addr;
   return bySpace.get(space)?.get(a);
 }
 

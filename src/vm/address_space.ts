@@ -175,11 +175,12 @@ export class AddressSpace {
    */
   accessError(addr: number, size: number, store: boolean): string | undefined {
     const region = Number.isSafeInteger(addr) ? this.regionAt(addr) : undefined;
+    // The message is built only on failure: this check sits on helpers' hot paths.
+    if (region !== undefined && addr + size <= region.addr + region.size && (!store || region.writable)) return undefined;
     const where = `addr ${hex(addr)}, size ${size}`;
     if (!region) return `${where}, no region`;
     if (addr + size > region.addr + region.size) return `${where}, past end of region ${formatRegion(region)}`;
-    if (store && !region.writable) return `${where}, region ${formatRegion(region)} is read-only`;
-    return undefined;
+    return `${where}, region ${formatRegion(region)} is read-only`;
   }
 
   private check(addr: number, size: number, what: string): void {
