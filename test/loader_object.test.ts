@@ -74,9 +74,14 @@ test('a clang object with BTF, DWARF and a static subprogram', () => {
   assert.equal(call + 1 + p.insns[call].imm, p.ownInsnCount);
 });
 
-test('maps and global data are refused clearly for now', () => {
-  expectError(() => openObject(fixture('test/fixtures/global_data.o'), 'global_data.o'),
-    'global_data.o: maps/global data are not supported yet (program count_packets, insn 0)');
+test('global data: a .bss map named like libbpf, ld_imm64 in the fd_array form', () => {
+  const obj = openObject(fixture('test/fixtures/global_data.o'), 'global_data.o');
+  assert.deepEqual(obj.maps.map((m) => [m.name, m.kind, m.type, m.keySize, m.valueSize, m.maxEntries]), [['global_d.bss', 'bss', 2, 4, 4, 1]]);
+  const p = findProgram(obj);
+  assert.deepEqual(p.mapRelocs, [{ insn: 0, map: 0, kind: 'value', off: 0 }]);
+  assert.equal(p.insns[0].src, 6); // BPF_PSEUDO_MAP_IDX_VALUE
+  assert.equal(p.progType, 6);
+  assert.deepEqual(obj.globals.map((g) => [g.name, g.offset, g.size]), [['counter', 0, 4]]);
 });
 
 test('findProgram picks by section and by name, and says what exists', () => {
@@ -147,7 +152,13 @@ const rejected: [string, AsmUnit, string | RegExp][] = [
       code('xdp', [...makeLdImm64(1, 0n), mov(0, 2), EXIT], [func('p', 0, 4)], [{ offset: 0, type: 'R_BPF_64_64', symbol: 'my_map' }]),
       { name: '.maps', executable: false, writable: true, insns: [], data: new Uint8Array(32), symbols: [{ name: 'my_map', offset: 0, global: true, type: 'object', size: 32 }], relocations: [] },
     ],
-  }, 'unit.o: maps/global data are not supported yet (program p, insn 0)'],
+  }, "unit.o: sec '.maps': BTF-defined maps need .BTF (compile with -g)"],
+  ['a reference into a non-data section', {
+    sections: [
+      code('xdp', [...makeLdImm64(1, 0n), mov(0, 2), EXIT], [func('p', 0, 4)], [{ offset: 0, type: 'R_BPF_64_64', symbol: 'thing' }]),
+      { name: 'other', executable: false, writable: false, insns: [], data: new Uint8Array(8), symbols: [{ name: 'thing', offset: 0, global: true, type: 'object', size: 8 }], relocations: [] },
+    ],
+  }, "unit.o: prog 'p': bad data relo against 'thing' in section 'other' at insn #0"],
 ];
 
 for (const [what, unit, message] of rejected) {
