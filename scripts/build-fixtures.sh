@@ -20,5 +20,6 @@ for c in test/fixtures/*.c examples/*.c; do
 	# -fdebug-prefix-map keeps the objects identical whatever the checkout path.
 	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
 done
+for c in test/fixtures/btf/*.c; do "$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"; done
 node scripts/make-packets.mjs examples
 echo "fixtures and examples rebuilt"
