@@ -9,6 +9,8 @@
 import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
 import { findProgram, openObject } from '../loader/object.js';
 import { isPrefix } from './args.js';
+import { progRun } from './prog_run.js';
+export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
 import { TestRunError, testRunXdp, type XdpTestRunResult } from '../progtypes/xdp.js';
@@ -63,18 +65,6 @@ export interface ProgSpec {
   name?: string;
 }
 
-export interface RunArgs {
-  prog: ProgSpec;
-  dataIn?: string;
-  dataOut?: string;
-  dataSizeOut: number;
-  ctxIn?: string;
-  ctxOut?: string;
-  ctxSizeOut: number;
-  repeat: number;
-  engine: 'interp' | 'jit';
-}
-
 const bad = (msg: string): never => { throw new BpfError('EINVAL', msg); };
 
 /** strtoul(s, &end, 0) with `*end` required to be '\0', truncated to unsigned int as bpftool stores it. */
@@ -122,134 +112,8 @@ export function parseProgSpec(words: string[], at: { i: number }): ProgSpec {
   }
 }
 
-export function parseRunArgs(words: string[]): RunArgs {
-  if (words.length < 4) bad(`'run' needs at least 4 arguments, ${words.length} found`);
-  const at = { i: 0 };
-  const prog = parseProgSpec(words, at);
-  const a: RunArgs = { prog, dataSizeOut: 0, ctxSizeOut: 0, repeat: 1, engine: 'jit' };
-  const need = (kw: string): string => {
-    at.i++;
-    const v = words[at.i];
-    if (v === undefined) bad(`'${kw}' needs at least 1 arguments, 0 found`);
-    at.i++;
-    return v;
-  };
-  const singleStdin = (): void => {
-    if (a.dataIn === '-' && a.ctxIn === '-') bad('cannot use standard input for both data_in and ctx_in');
-  };
-  while (at.i < words.length) {
-    const w = words[at.i];
-    detectCommonPrefix(w, ['data_in', 'data_out', 'data_size_out']);
-    detectCommonPrefix(w, ['ctx_in', 'ctx_out', 'ctx_size_out']);
-    if (isPrefix(w, 'data_in')) { a.dataIn = need('data_in'); singleStdin(); }
-    else if (isPrefix(w, 'data_out')) a.dataOut = need('data_out');
-    else if (isPrefix(w, 'data_size_out')) a.dataSizeOut = parseUlong(need('data_size_out'), 'output data size');
-    else if (isPrefix(w, 'ctx_in')) { a.ctxIn = need('ctx_in'); singleStdin(); }
-    else if (isPrefix(w, 'ctx_out')) a.ctxOut = need('ctx_out');
-    else if (isPrefix(w, 'ctx_size_out')) a.ctxSizeOut = parseUlong(need('ctx_size_out'), 'output context size');
-    else if (isPrefix(w, 'repeat')) a.repeat = parseUlong(need('repeat'), 'repeat number');
-    else if (isPrefix(w, 'engine')) {
-      const e = need('engine');
-      if (e !== 'interp' && e !== 'jit') bad(`expected 'interp' or 'jit' after 'engine', got: '${e}'?`);
-      a.engine = e as 'interp' | 'jit';
-    } else {
-      // bpftool's words (bpfkit's extra 'engine' keyword is left out, so the message is the same).
-      bad(`expected no more arguments, 'data_in', 'data_out', 'data_size_out', 'ctx_in', 'ctx_out', 'ctx_size_out' or 'repeat', got: '${w}'?`);
-    }
-  }
-  return a;
-}
-
 /* ------------------------------------------------------------------------------------------ */
 /* The command                                                                                  */
-
-function errnoOf(code: ErrnoName): number {
-  return ERRNO[code];
-}
-
-async function readInput(name: string, ctx: CliContext): Promise<Uint8Array> {
-  if (name === '-') return ctx.readStdin();
-  const { readFile } = await import('node:fs/promises');
-  try {
-    return new Uint8Array(await readFile(name));
-  } catch (err) {
-    throw new BpfError('ENOENT', `failed to open ${name}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
-  }
-}
-
-/** bpftool's hex_print(): offset, byte pairs, then ASCII with a gap after the 8th character. */
-export function hexPrint(data: Uint8Array): string {
-  let out = '';
-  for (let i = 0; i < data.length; i += 16) {
-    out += i.toString(16).padStart(7, '0') + '\t';
-    let j = i;
-    for (; j < i + 16 && j < data.length; j++) out += data[j].toString(16).padStart(2, '0') + (j % 2 ? ' ' : '');
-    for (; j < i + 16; j++) out += '  ' + (j % 2 ? ' ' : '');
-    out += '| ';
-    for (j = i; j < i + 16 && j < data.length; j++) {
-      const c = data[j];
-      out += (c < 0x20 || c > 0x7e ? '.' : String.fromCharCode(c)) + (j === i + 7 ? ' ' : '');
-    }
-    out += '\n';
-  }
-  return out;
-}
-
-async function progRun(words: string[], ctx: CliContext): Promise<number> {
-  const a = parseRunArgs(words);
-  const prog = a.prog.handle ? await storedProgram(a.prog.handle, ctx) : await fileProgram(a.prog);
-  if (!prog) return 255;
-
-  const dataIn = a.dataIn !== undefined ? await readInput(a.dataIn, ctx) : undefined;
-  const ctxIn = a.ctxIn !== undefined ? await readInput(a.ctxIn, ctx) : undefined;
-  const defaultSize = 32 * 1024; // bpftool's default_size (SZ_32K)
-  let result: XdpTestRunResult;
-  try {
-    result = await testRunXdp({
-      insns: prog.insns,
-      section: prog.section,
-      dataIn,
-      dataSizeOut: dataIn ? a.dataSizeOut || defaultSize : a.dataSizeOut,
-      ctxIn,
-      ctxOut: ctxIn ? { size: a.ctxSizeOut || defaultSize } : undefined,
-      repeat: a.repeat,
-      engine: a.engine,
-    });
-  } catch (err) {
-    if (!(err instanceof TestRunError)) throw err;
-    printError(ctx, `failed to run program: ${strerror(err.code)}`);
-    if (ctx.debug) ctx.stderr(`(${err.message})\n`);
-    return (256 - errnoOf(err.code)) & 0xff;
-  }
-
-  const json: Record<string, JsonValue> = {};
-  let status = 0;
-  const emit = async (data: Uint8Array, file: string | undefined, key: string): Promise<void> => {
-    if (file === undefined) return;
-    if (file === '-') {
-      if (ctx.json) json[key] = Array.from(data);
-      else ctx.stdout(hexPrint(data));
-      return;
-    }
-    const { writeFile } = await import('node:fs/promises');
-    try {
-      await writeFile(file, data);
-    } catch (err) {
-      printError(ctx, `failed to open ${file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
-      status = 255;
-    }
-  };
-  if (dataIn) await emit(result.dataOut, a.dataOut, 'data_out');
-  if (result.ctxOut) await emit(result.ctxOut, a.ctxOut, 'ctx_out');
-  if (ctx.json) {
-    json.retval = result.retval;
-    json.duration = result.duration;
-    printJson(ctx, json);
-  } else {
-    ctx.stdout(`Return value: ${result.retval}, duration${a.repeat > 1 ? ' (average)' : ''}: ${result.duration}ns\n`);
-  }
-  return status;
-}
 
 async function fileProgram(spec: ProgSpec): Promise<{ insns: Insn[]; section: string }> {
   let objBytes: Uint8Array;

@@ -13,9 +13,14 @@
  */
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
-import { interpret } from '../vm/interpreter.js';
-import { compileJit } from '../vm/jit/index.js';
+import { newPacketState, type PacketState, setPacketState, syncCtx } from '../helpers/packet.js';
+import type { Region } from '../vm/types.js';
 import { Vm } from '../vm/vm.js';
+import { prepareProgram, timedRuns } from './run.js';
+import { helperAllowedFor } from './helper_sets.js';
+import { type CtxAccess, type CtxField, type CtxRewriteStep, type ProgTypeOps, type TestRunInput, type TestRunResult, TestRunError, accessByTable } from './types.js';
+
+export { TestRunError };
 
 export const XDP_PACKET_HEADROOM = 256;
 const PAGE_SIZE = 4096;
@@ -43,6 +48,8 @@ export interface XdpTestRunInput {
   repeat: number;
   engine: 'interp' | 'jit';
   budget?: number;
+  /** The VM to run on (a kernel's, so its maps are visible; helpers registered); default: a fresh one. */
+  vm?: Vm;
 }
 
 export interface XdpTestRunResult {
@@ -53,13 +60,6 @@ export interface XdpTestRunResult {
   ctxOut?: Uint8Array;
 }
 
-const WARM_UP: readonly Insn[] = [
-  { code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 },
-  { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
-];
-
-/** The test-run failure the kernel would report, as an errno. */
-export class TestRunError extends BpfError {}
 const einval = (why: string): never => { throw new TestRunError('EINVAL', why); };
 
 /** Which XDP flavour a section name selects (libbpf's SEC table); undefined when not XDP. */
@@ -132,64 +132,127 @@ export async function testRunXdp(input: XdpTestRunInput): Promise<XdpTestRunResu
     ingressIfindex = LOOPBACK_IFINDEX;
   }
 
-  const vm = new Vm();
-  const buffer = vm.space.alloc(PAGE_SIZE, 'xdp_buff', { writable: true, align: PAGE_SIZE });
-  const metaAddr = buffer.addr + headroom;
-  const dataAddr = metaAddr + metalen;
-  const dataEndAddr = metaAddr + linear;
-  vm.space.write(metaAddr, dataIn.subarray(0, linear));
-  const ctx = vm.space.alloc(XDP_MD_SIZE, 'xdp_md', { writable: false });
-  const ctxBytes = new Uint8Array(XDP_MD_SIZE);
-  const cv = new DataView(ctxBytes.buffer);
-  cv.setUint32(0, dataAddr, true);
-  cv.setUint32(4, dataEndAddr, true);
-  cv.setUint32(8, metaAddr, true);
-  cv.setUint32(12, ingressIfindex, true);
-  cv.setUint32(16, rxQueueIndex, true);
-  cv.setUint32(20, 0, true);
-  vm.space.write(ctx.addr, ctxBytes);
-
-  const repeat = Math.max(input.repeat, 1);
-  let r0 = 0n;
-  let start: number;
-  if (input.engine === 'jit') {
-    // Compile and instantiate (stack frames allocated as the interpreter would) before timing.
-    const jit = compileJit(vm, input.insns).prepare();
-    let ret = 0;
-    start = now();
-    for (let i = 0; i < repeat; i++) ret = jit.runCtx(ctx.addr, input.budget);
-    r0 = BigInt(ret);
-  } else {
-    // Set up the VM's stack frames and warm the interpreter on a program that touches nothing
-    // (r0 = 0; exit), so the reported duration is the program's, not first-call setup.
-    interpret(vm, WARM_UP, { budget: 2 });
-    start = now();
-    for (let i = 0; i < repeat; i++) {
-      r0 = interpret(vm, input.insns, { args: [BigInt(ctx.addr)], budget: input.budget }).r0;
+  const vm = input.vm ?? new Vm();
+  const h = new XdpHarness(vm);
+  try {
+    h.loadRaw(dataIn.subarray(0, linear), headroom, metalen, ingressIfindex, rxQueueIndex);
+    const p = prepareProgram(vm, input.insns, input.engine, input.budget);
+    const { retval, duration } = timedRuns(p, h.ctx.addr, input.repeat);
+    const s = h.state;
+    // bpf_test_finish(): data_out is copied from data_meta, fragments included.
+    const head = vm.space.read(s.meta, s.dataEnd - s.meta);
+    const dataOut = new Uint8Array(head.length + size - linear);
+    dataOut.set(head);
+    dataOut.set(dataIn.subarray(linear), head.length);
+    if (input.dataSizeOut && dataOut.length > input.dataSizeOut) {
+      throw new TestRunError('ENOSPC', `data_out needs ${dataOut.length} bytes, data_size_out is ${input.dataSizeOut}`);
     }
+    let ctxOut: Uint8Array | undefined;
+    if (md && input.ctxOut) {
+      // xdp_convert_buff_to_md(): data and data_end relative to data_meta; the rest as given.
+      md.setUint32(0, s.data - s.meta, true);
+      md.setUint32(4, s.dataEnd - s.meta, true);
+      ctxOut = new Uint8Array(md.buffer.slice(0));
+      if (input.ctxOut.size < XDP_MD_SIZE) throw new TestRunError('ENOSPC', `ctx_out needs ${XDP_MD_SIZE} bytes`);
+    }
+    return { retval, duration, dataOut, ctxOut };
+  } finally {
+    h.dispose();
   }
-  const elapsed = now() - start;
-  const duration = Math.min(Math.floor(elapsed / repeat), 0xffffffff);
-
-  // bpf_test_finish(): data_out is copied from data_meta, fragments included.
-  const dataOut = new Uint8Array(size);
-  dataOut.set(vm.space.read(metaAddr, linear));
-  dataOut.set(dataIn.subarray(linear), linear);
-  if (input.dataSizeOut && dataOut.length > input.dataSizeOut) {
-    throw new TestRunError('ENOSPC', `data_out needs ${dataOut.length} bytes, data_size_out is ${input.dataSizeOut}`);
-  }
-  let ctxOut: Uint8Array | undefined;
-  if (md && input.ctxOut) {
-    // xdp_convert_buff_to_md(): data and data_end relative to data_meta; the rest as given.
-    md.setUint32(0, dataAddr - metaAddr, true);
-    md.setUint32(4, dataEndAddr - metaAddr, true);
-    ctxOut = new Uint8Array(md.buffer.slice(0));
-    if (input.ctxOut.size < XDP_MD_SIZE) throw new TestRunError('ENOSPC', `ctx_out needs ${XDP_MD_SIZE} bytes`);
-  }
-  return { retval: Number(BigInt.asUintN(32, r0)), duration, dataOut, ctxOut };
 }
 
-function now(): number {
-  // Nanoseconds, from the high-resolution clock both Node and browsers have.
-  return (globalThis as unknown as { performance: { now(): number } }).performance.now() * 1e6;
+/** An xdp_buff in a VM (one page, XDP_PACKET_HEADROOM before the data), reused packet after packet. */
+export class XdpHarness {
+  readonly vm: Vm;
+  readonly buffer: Region;
+  readonly ctx: Region;
+  readonly state: PacketState;
+
+  constructor(vm: Vm) {
+    this.vm = vm;
+    this.buffer = vm.space.alloc(PAGE_SIZE, 'xdp_buff', { writable: true, align: PAGE_SIZE });
+    this.ctx = vm.space.alloc(XDP_MD_SIZE, 'xdp_md', { writable: false });
+    this.state = newPacketState('xdp');
+  }
+
+  /** A frame as a driver hands it over: at most a page's linear part (the rest is cut). */
+  load(data: Uint8Array, ingressIfindex = LOOPBACK_IFINDEX, rxQueueIndex = 0): void {
+    this.loadRaw(data.subarray(0, PAGE_SIZE - XDP_PACKET_HEADROOM - XDP_TAILROOM), XDP_PACKET_HEADROOM, 0, ingressIfindex, rxQueueIndex);
+  }
+
+  loadRaw(linear: Uint8Array, headroom: number, metalen: number, ingressIfindex: number, rxQueueIndex: number): void {
+    const space = this.vm.space;
+    const metaAddr = this.buffer.addr + headroom;
+    new Uint8Array(space.memory.buffer).set(linear, metaAddr);
+    const s = this.state;
+    s.head = this.buffer.addr;
+    s.hardEnd = this.buffer.addr + PAGE_SIZE - XDP_TAILROOM;
+    s.meta = metaAddr;
+    s.data = metaAddr + metalen;
+    s.dataEnd = metaAddr + linear.length;
+    s.ctx = this.ctx.addr;
+    s.redirect = undefined;
+    s.modified = false;
+    const dv = new DataView(space.memory.buffer);
+    dv.setUint32(this.ctx.addr + 12, ingressIfindex, true);
+    dv.setUint32(this.ctx.addr + 16, rxQueueIndex, true);
+    dv.setUint32(this.ctx.addr + 20, 0, true);
+    syncCtx(this.vm, s);
+    setPacketState(this.vm, s);
+  }
+
+  /** The frame after the run (from data; a live view: copy before the next load). */
+  output(): Uint8Array {
+    return new Uint8Array(this.vm.space.memory.buffer, this.state.data, this.state.dataEnd - this.state.data);
+  }
+
+  dispose(): void {
+    setPacketState(this.vm, undefined);
+    this.vm.space.free(this.ctx);
+    this.vm.space.free(this.buffer);
+  }
 }
+
+/* ------------------------------------------------------------------------------------------ */
+/* The type: struct xdp_md, xdp_is_valid_access(), xdp_convert_ctx_access()                     */
+
+export const BPF_PROG_TYPE_XDP = 6;
+
+const xf = (name: string, off: number, kind: CtxField['kind']): CtxField =>
+  Object.freeze({ name, off, size: 4, kind, narrow: kind === 'scalar', write: false });
+
+export const XDP_MD_FIELDS: readonly CtxField[] = [
+  xf('data', 0, 'pkt'), xf('data_end', 4, 'pkt_end'), xf('data_meta', 8, 'pkt_meta'),
+  xf('ingress_ifindex', 12, 'scalar'), xf('rx_queue_index', 16, 'scalar'), xf('egress_ifindex', 20, 'scalar'),
+];
+
+/**
+ * xdp_convert_ctx_access() (6.18, x86_64 struct xdp_buff: data 0, data_end 8, data_meta 16,
+ * data_hard_start 24, rxq 32, txq 40; xdp_rxq_info: dev 0, queue_index 8; xdp_txq_info: dev 0).
+ * The net_device ifindex offset depends on the kernel's config: 224 here (6.18 defconfig).
+ */
+const XDP_REWRITES: Readonly<Record<number, readonly CtxRewriteStep[]>> = {
+  0: [{ op: 'ldx', size: 8, off: 0, what: 'xdp_buff.data' }],
+  4: [{ op: 'ldx', size: 8, off: 8, what: 'xdp_buff.data_end' }],
+  8: [{ op: 'ldx', size: 8, off: 16, what: 'xdp_buff.data_meta' }],
+  12: [{ op: 'ldx', size: 8, off: 32, what: 'xdp_buff.rxq' }, { op: 'ldx', size: 8, off: 0, what: 'xdp_rxq_info.dev' }, { op: 'ldx', size: 4, off: 224, what: 'net_device.ifindex' }],
+  16: [{ op: 'ldx', size: 8, off: 32, what: 'xdp_buff.rxq' }, { op: 'ldx', size: 4, off: 8, what: 'xdp_rxq_info.queue_index' }],
+  20: [{ op: 'ldx', size: 8, off: 40, what: 'xdp_buff.txq' }, { op: 'ldx', size: 8, off: 0, what: 'xdp_txq_info.dev' }, { op: 'ldx', size: 4, off: 224, what: 'net_device.ifindex' }],
+};
+
+/** XDP_* verdict names. */
+export const XDP_ACTION_NAMES: readonly string[] = ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS', 'XDP_TX', 'XDP_REDIRECT'];
+
+export const XDP_OPS: ProgTypeOps = Object.freeze({
+  type: BPF_PROG_TYPE_XDP, name: 'xdp', ctxName: 'struct xdp_md', ctxSize: XDP_MD_SIZE, fields: XDP_MD_FIELDS,
+  /** xdp_is_valid_access(): no writes; egress_ifindex only for devmap programs (not checked here). */
+  isValidAccess(off: number, size: number, write: boolean): CtxAccess {
+    if (write) return { ok: false, message: `invalid bpf_context access off=${off} size=${size}` };
+    const a = accessByTable(XDP_MD_FIELDS, XDP_MD_SIZE, off, size, false);
+    return a;
+  },
+  convertCtxAccess: (off: number) => XDP_REWRITES[off] ?? [],
+  helperAllowed: (id: number) => helperAllowedFor(BPF_PROG_TYPE_XDP, id),
+  directPacketAccess: true,
+  testRun: (input: TestRunInput): Promise<TestRunResult> => testRunXdp({ ...input, section: input.section || 'xdp' }),
+});

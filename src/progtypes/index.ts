@@ -1,0 +1,67 @@
+/*
+ * progtypes/: one ProgTypeOps per program type (context layout, access rules, rewrites, helper
+ * set, return range, test_run), looked up by BPF_PROG_TYPE_* or SEC() name, and the shared
+ * entry points: testRun() (BPF_PROG_TEST_RUN for any type) and registerProgTypeHelpers() (a VM's
+ * helper registry filled with what the type may call, packet helpers included).
+ */
+import { HELPERS, registerHelpers } from '../helpers/index.js';
+import type { HelperHost } from '../helpers/host.js';
+import { createHelperHost } from '../helpers/host.js';
+import { PACKET_HELPERS } from '../helpers/packet.js';
+import { BpfError } from '../errors.js';
+import type { HelperRegistry } from '../vm/helpers.js';
+import { CGROUP_SKB_OPS, SCHED_ACT_OPS, SCHED_CLS_OPS, SK_SKB_OPS, SOCKET_FILTER_OPS } from './skb.js';
+import { KPROBE_OPS, PERF_EVENT_OPS, RAW_TRACEPOINT_OPS, SYSCALL_OPS, TRACEPOINT_OPS } from './tracing.js';
+import type { ProgTypeOps, TestRunInput, TestRunResult } from './types.js';
+import { XDP_OPS } from './xdp.js';
+
+export * from './types.js';
+export { XDP_OPS, XdpHarness, XDP_ACTION_NAMES, XDP_MD_FIELDS, XDP_MD_SIZE, XDP_PACKET_HEADROOM, testRunXdp } from './xdp.js';
+export {
+  CGROUP_SKB_OPS, SCHED_ACT_OPS, SCHED_CLS_OPS, SK_BUFF, SK_BUFF_FIELDS, SK_BUFF_SIZE, SK_SKB_OPS, SOCKET_FILTER_OPS, SkbHarness,
+  TC_ACT_NAMES, classifierResult, ethTypeTrans, testRunSkb, type SkbMeta,
+} from './skb.js';
+export {
+  KPROBE_OPS, PERF_EVENT_OPS, RAW_TRACEPOINT_OPS, SYSCALL_OPS, TRACEPOINT_OPS, buildPerfEventData, buildPtRegs, runTracing,
+  PT_REGS_X86_64, type PtRegName,
+} from './tracing.js';
+export { HELPER_SETS, helperAllowedFor } from './helper_sets.js';
+export { prepareProgram, timedRuns, hasLdAbs, type Engine, type PreparedProgram } from './run.js';
+
+const ALL: readonly ProgTypeOps[] = [
+  SOCKET_FILTER_OPS, KPROBE_OPS, SCHED_CLS_OPS, SCHED_ACT_OPS, TRACEPOINT_OPS, XDP_OPS, PERF_EVENT_OPS, CGROUP_SKB_OPS,
+  SK_SKB_OPS, RAW_TRACEPOINT_OPS, SYSCALL_OPS,
+];
+const BY_TYPE = new Map<number, ProgTypeOps>(ALL.map((o) => [o.type, o]));
+
+/** The ops of BPF_PROG_TYPE_* `type`, if bpfkit has them. */
+export function progTypeOps(type: number): ProgTypeOps | undefined {
+  return BY_TYPE.get(type);
+}
+
+/**
+ * Fill `registry` with the helpers programs of `type` may call (the general table and the packet
+ * helpers, filtered by the type's func_proto set), bound to `host`.
+ */
+export function registerProgTypeHelpers(registry: HelperRegistry, type: number, host: HelperHost = createHelperHost()): HelperHost {
+  const ops = BY_TYPE.get(type);
+  const allowed = (id: number): boolean => (ops ? ops.helperAllowed(id) : true);
+  registerHelpers(registry, host, (d) => allowed(d.id));
+  for (const d of PACKET_HELPERS) {
+    if (!allowed(d.id)) continue;
+    const impl = d.impl;
+    registry.register(d.id, d.name, (ctx, r1, r2, r3, r4, r5) => impl(host, ctx, r1, r2, r3, r4, r5));
+  }
+  return host;
+}
+
+/** BPF_PROG_TEST_RUN for a program of `input.type`; ENOTSUPP (as the kernel) when the type has none. */
+export async function testRun(input: TestRunInput): Promise<TestRunResult> {
+  const ops = BY_TYPE.get(input.type);
+  if (!ops?.testRun) {
+    throw new BpfError('ENOTSUPP', `program type ${ops?.name ?? input.type} has no test run`);
+  }
+  return ops.testRun(input);
+}
+
+void HELPERS;

@@ -1,0 +1,77 @@
+/*
+ * Running a program on a context, the part of bpf_test_run() every type shares: pick the engine,
+ * prepare it once (JIT compiled and instantiated, interpreter warmed) so a timed loop measures
+ * the program only, then run `repeat` times and report the average duration in ns.
+ *
+ * The JIT's hot path (runCtx: the context address in, the 32-bit verdict out) is used unless the
+ * program has LD_ABS/LD_IND, which need the skb data as RunOptions.packet.
+ */
+import type { Insn } from '../isa/insn.js';
+import { interpret } from '../vm/interpreter.js';
+import { compileJit } from '../vm/jit/index.js';
+import type { Vm } from '../vm/vm.js';
+
+export type Engine = 'interp' | 'jit';
+
+/** A program ready to run many times on one VM. */
+export interface PreparedProgram {
+  /** Run once: r1 = ctx, LD_ABS/LD_IND read `packet`; returns r0's low 32 bits, unsigned. */
+  run(ctx: number, packet?: { addr: number; len: number }): number;
+  readonly usesLdAbs: boolean;
+}
+
+const WARM_UP: readonly Insn[] = [
+  { code: 0xb7, dst: 0, src: 0, off: 0, imm: 0 },
+  { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 },
+];
+
+/** Whether the program has a classic packet load (LD_ABS/LD_IND, any size). */
+export function hasLdAbs(insns: readonly Insn[]): boolean {
+  for (const i of insns) {
+    const cls = i.code & 7;
+    const mode = i.code & 0xe0;
+    if (cls === 0 && (mode === 0x20 || mode === 0x40)) return true;
+  }
+  return false;
+}
+
+export function prepareProgram(vm: Vm, insns: readonly Insn[], engine: Engine, budget?: number): PreparedProgram {
+  const usesLdAbs = hasLdAbs(insns);
+  if (engine === 'jit') {
+    const jit = compileJit(vm, insns).prepare();
+    if (!usesLdAbs) return { usesLdAbs, run: (ctx) => jit.runCtx(ctx, budget) };
+    const args = [0n];
+    return {
+      usesLdAbs,
+      run: (ctx, packet) => {
+        args[0] = BigInt(ctx);
+        return Number(BigInt.asUintN(32, jit.run({ args, packet, budget }).r0));
+      },
+    };
+  }
+  // Set up the VM's stack frames and warm the interpreter on a program that touches nothing.
+  interpret(vm, WARM_UP, { budget: 2 });
+  const args = [0n];
+  return {
+    usesLdAbs,
+    run: (ctx, packet) => {
+      args[0] = BigInt(ctx);
+      return Number(BigInt.asUintN(32, interpret(vm, insns, { args, packet, budget }).r0));
+    },
+  };
+}
+
+/** bpf_test_run(): `repeat` runs (at least one), the last verdict and the average duration in ns. */
+export function timedRuns(p: PreparedProgram, ctx: number, repeat: number, packet?: { addr: number; len: number }): { retval: number; duration: number } {
+  const n = Math.max(repeat, 1);
+  let retval = 0;
+  const start = nowNs();
+  for (let i = 0; i < n; i++) retval = p.run(ctx, packet);
+  const elapsed = nowNs() - start;
+  return { retval, duration: Math.min(Math.floor(elapsed / n), 0xffffffff) };
+}
+
+/** Nanoseconds, from the high-resolution clock both Node and browsers have. */
+export function nowNs(): number {
+  return (globalThis as unknown as { performance: { now(): number } }).performance.now() * 1e6;
+}
