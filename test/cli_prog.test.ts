@@ -124,8 +124,6 @@ const errors: [string, string[], string, number][] = [
   ['bad engine', ['prog', 'run', 'file', example, 'data_in', udp, 'engine', 'fast'], "expected 'interp' or 'jit' after 'engine', got: 'fast'?", 255],
   ['no such section', ['prog', 'run', 'file', example, 'sec', 'tc', 'data_in', udp], `${example}: no program in section 'tc' (programs: xdp_udp_drop (xdp))`, 255],
   ['bad magic', ['prog', 'run', 'file', path('test/fixtures/calls.s'), 'data_in', udp], `${path('test/fixtures/calls.s')}: not an ELF file (bad magic)`, 255],
-  ['global data', ['prog', 'run', 'file', path('test/fixtures/global_data.o'), 'data_in', udp],
-    `${path('test/fixtures/global_data.o')}: maps/global data are not supported yet (program count_packets, insn 0)`, 255],
   ['jump out of range', ['prog', 'run', 'file', path('test/fixtures/bad_jump.o'), 'data_in', udp], 'jump out of range (insn #1): target 102', 255],
   ['out-of-bounds load', ['prog', 'run', 'file', path('test/fixtures/oob_load.o'), 'data_in', udp], '', 255],
   ['endless loop', ['prog', 'run', 'file', path('test/fixtures/endless.o'), 'data_in', udp], 'instruction budget of 1000000 exceeded (insn #2)', 255],
@@ -169,4 +167,9 @@ test('program types by section name: xdp runs, devmap/cpumap are EINVAL, others 
     assert.equal(ok.retval, 2, engine);
     assert.deepEqual(ok.dataOut, dataIn, engine);
   }
+});
+
+test('prog run file OBJ: objects with global data load (kernel/load.ts) and run', async () => {
+  const r = await cli(['prog', 'run', 'file', path('test/fixtures/global_data.o'), 'data_in', udp]);
+  assert.match(r.stdout, /^Return value: 2, duration: \d+ns\n$/);
 });

@@ -7,7 +7,8 @@
  * prints "failed to run program: <strerror>" and exits with -errno & 0xff like bpftool does.
  */
 import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
-import { findProgram, openObject } from '../loader/object.js';
+import { type BpfObject, findProgram, openObject } from '../loader/object.js';
+import { type LoadedObject, loadObject, loadObjectIntoKernel } from '../kernel/load.js';
 import { isPrefix } from './args.js';
 import { progRun } from './prog_run.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
@@ -15,11 +16,11 @@ import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
 import { TestRunError, testRunXdp, type XdpTestRunResult } from '../progtypes/xdp.js';
 import type { Insn } from '../isa/insn.js';
-import type { ProgInfo } from '../kernel/bpf.js';
+import type { Bpf as Kernel, ProgInfo } from '../kernel/bpf.js';
 import { progTypeFromSection, progTypeName } from '../kernel/names.js';
 import {
-  Argv, type BpfJsonWriter, CliExit, allIds, errnoStatus, isPrefixC, openCliKernel, pinFd, progParseFd, progParseFds,
-  runTool,
+  Argv, type BpfJsonWriter, CliExit, allIds, errnoStatus, isPrefixC, mapParseFd, openCliKernel, pinFd, progParseFd,
+  progParseFds, runTool,
 } from './map.js';
 
 const PROG_COMMANDS = [
@@ -28,7 +29,9 @@ const PROG_COMMANDS = [
 
 const USAGE = `Usage: bpfkit prog { show | list } [PROG]
        bpfkit prog pin   PROG FILE
-       bpfkit prog load  OBJ  PATH [type TYPE]
+       bpfkit prog { load | loadall } OBJ  PATH \\
+                         [type TYPE] [map {idx IDX | name NAME} MAP] \\
+                         [pinmaps MAP_DIR]
        bpfkit prog run PROG \\
                          data_in FILE \\
                          [data_out FILE [data_size_out L]] \\
@@ -47,6 +50,7 @@ export const progCommand: CommandHandler = async (args, ctx) => {
   if (cmd === 'show' || cmd === 'list') return progShow(args.slice(1), ctx);
   if (cmd === 'pin') return progPin(args.slice(1), ctx);
   if (cmd === 'load') return progLoad(args.slice(1), ctx);
+  if (cmd === 'loadall') return progLoad(args.slice(1), ctx, true);
   if (cmd === 'help') { ctx.stdout(USAGE); return 0; }
   if (cmd === 'run') return progRun(args.slice(1), ctx);
   if (cmd === undefined) throw new BpfError('EINVAL', `unknown command '${word}' for 'prog' (try 'bpfkit prog help')`);
@@ -115,7 +119,13 @@ export function parseProgSpec(words: string[], at: { i: number }): ProgSpec {
 /* ------------------------------------------------------------------------------------------ */
 /* The command                                                                                  */
 
-async function fileProgram(spec: ProgSpec): Promise<{ insns: Insn[]; section: string }> {
+/**
+ * PROG := file OBJ [sec SECTION] [name FUNC]: the object is loaded (maps, global data,
+ * relocations: kernel/load.ts) into a Bpf of this process for this command only; the chosen
+ * program's instructions are resolved against that Bpf's Vm (`bpf`), which a run must use for
+ * programs with maps. Programs without maps run the same in any Vm.
+ */
+export async function fileProgram(spec: ProgSpec): Promise<{ insns: Insn[]; section: string; bpf: Kernel; loaded: LoadedObject }> {
   let objBytes: Uint8Array;
   try {
     const { readFile } = await import('node:fs/promises');
@@ -123,8 +133,17 @@ async function fileProgram(spec: ProgSpec): Promise<{ insns: Insn[]; section: st
   } catch (err) {
     throw new BpfError('ENOENT', `failed to open object file ${spec.file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
   }
-  const obj = openObject(objBytes, spec.file);
-  return findProgram(obj, { section: spec.section, name: spec.name });
+  const chosen = findProgram(openObject(objBytes, spec.file), { section: spec.section, name: spec.name });
+  const { Bpf } = await import('../kernel/bpf.js');
+  const { createMap } = await import('../maps/index.js');
+  const bpf = new Bpf({ createMap });
+  const loaded = loadObjectIntoKernel(bpf, objBytes, spec.file, {
+    // The chosen program, and the other autoloaded ones a type can be found for (prog array slots).
+    // A section without a type (the run decides by the section name) loads alone.
+    select: (p) => p.name === chosen.name || (chosen.progType !== undefined && p.autoload && p.progType !== undefined),
+    progType: chosen.progType === undefined ? 0 : undefined,
+  });
+  return { insns: loaded.runInsns(chosen.name), section: chosen.section, bpf, loaded };
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -245,20 +264,25 @@ async function progPin(args: string[], ctx: CliContext): Promise<number> {
 }
 
 /**
- * `prog load OBJ PATH [type TYPE]`: load the object's first program into the pin store and pin
- * it at PATH. Objects with maps wait for the loader's map support.
+ * `prog load|loadall OBJ PATH [type TYPE] [map {idx N | name NAME} MAP] [pinmaps DIR]`
+ * (load_with_options() of bpftool's prog.c): the whole object is loaded through kernel/load.ts
+ * (maps created or reused from their pins, global data, relocations); `load` pins the first
+ * program at PATH, `loadall` every program at PATH/NAME; `pinmaps DIR` pins every map at DIR/NAME.
  */
-async function progLoad(args: string[], ctx: CliContext): Promise<number> {
+async function progLoad(args: string[], ctx: CliContext, all = false): Promise<number> {
   return runTool(ctx, async (out) => {
-    const a = new Argv(['load', ...args]);
+    const a = new Argv([all ? 'loadall' : 'load', ...args]);
     a.next();
     a.req(out, 2);
     const file = a.get();
     const path = a.get();
     let typeOverride: number | undefined;
+    let pinMaps: string | undefined;
+    const mapArgs: { idx?: number; name?: string; handle: string[] }[] = [];
     while (a.argc) {
       if (isPrefixC(a.cur, 'type')) {
         a.next();
+        if (typeOverride !== undefined) out.fail('program type already specified');
         const t = a.cur === undefined ? undefined : progTypeFromSection(a.cur);
         if (t === undefined) {
           // libbpf_prog_type_by_name() of "TYPE/" fails with libbpf's two lines and no "Error:".
@@ -268,6 +292,27 @@ async function progLoad(args: string[], ctx: CliContext): Promise<number> {
         }
         typeOverride = t;
         a.next();
+      } else if (isPrefixC(a.cur, 'map')) {
+        a.next();
+        a.req(out, 4);
+        const sel: { idx?: number; name?: string; handle: string[] } = { handle: [] };
+        if (isPrefixC(a.cur, 'idx')) {
+          a.next();
+          const v = a.get();
+          if (!/^\d+$/.test(v)) out.fail(`can't parse ${v} as IDX`);
+          sel.idx = Number(v);
+        } else if (isPrefixC(a.cur, 'name')) {
+          a.next();
+          sel.name = a.get();
+        } else {
+          out.fail(`expected 'idx' or 'name', got: '${a.cur}'?`);
+        }
+        sel.handle = [a.get(), a.get()];
+        mapArgs.push(sel);
+      } else if (isPrefixC(a.cur, 'pinmaps')) {
+        a.next();
+        a.req(out, 1);
+        pinMaps = a.get();
       } else {
         out.fail(`expected no more arguments, 'type', 'map', 'dev', 'offload_dev', 'xdpmeta_dev', 'pinmaps' or 'autoattach', got: '${a.cur}'?`);
       }
@@ -280,25 +325,68 @@ async function progLoad(args: string[], ctx: CliContext): Promise<number> {
       out.info(`libbpf: elf: failed to open ${file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
       return out.fail('failed to open object file');
     }
-    const obj = openObject(bytes, file);
-    const prog = obj.programs[0];
-    if (!prog) return out.fail('object file doesn\'t contain any bpf program');
-    const type = typeOverride ?? progTypeFromSection(prog.section);
-    if (type === undefined) {
-      out.info(`libbpf: prog '${prog.name}': missing BPF prog type, check ELF section name '${prog.section}'`);
-      return out.fail('failed to load object file', errnoStatus('EINVAL'));
-    }
-    const k = await openCliKernel();
-    let fd: number;
+    let obj: BpfObject;
     try {
-      fd = k.progLoad({ type, insns: prog.insns, license: obj.license, name: prog.name.slice(0, 15), section: prog.section });
+      obj = openObject(bytes, file);
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
-      out.info(`libbpf: prog '${prog.name}': failed to load: ${err.message}`);
+      out.info(`libbpf: ${err.message}`);
+      return out.fail('failed to open object file');
+    }
+    if (obj.programs.length === 0) return out.fail('object file doesn\'t contain any bpf program');
+    const k = await openCliKernel();
+    const replaceMaps: { idx?: number; name?: string; fd: number }[] = [];
+    for (const m of mapArgs) {
+      const fd = mapParseFd(k, out, new Argv(m.handle));
+      if (m.idx !== undefined && m.idx >= obj.maps.length) out.fail(`map idx '${m.idx}' not used`);
+      if (m.name !== undefined && !obj.maps.some((x) => x.name === m.name)) out.fail(`map '${m.name}' not used`);
+      replaceMaps.push({ idx: m.idx, name: m.name, fd });
+    }
+    let loaded: LoadedObject;
+    try {
+      loaded = loadObject(k, obj, { progType: typeOverride, replaceMaps }, bytes);
+    } catch (err) {
+      if (!(err instanceof BpfError)) throw err;
+      out.info(`libbpf: ${err.message}`);
       return out.fail('failed to load object file', errnoStatus(err.code));
     }
-    pinFd(k, out, fd, path);
-    k.close(fd);
+    for (const r of replaceMaps) k.close(r.fd);
+    const dir = (d: string): string => d.replace(/\/+$/, '');
+    const pinned: string[] = [];
+    const unpinAll = (): void => { for (const p of pinned.reverse()) { try { k.unpin(p); } catch { /* gone */ } } };
+    const pin = (fd: number, at: string): boolean => {
+      try {
+        k.objPin(fd, at);
+        pinned.push(at);
+        return true;
+      } catch (err) {
+        if (!(err instanceof BpfError)) throw err;
+        out.info(`libbpf: failed to pin at '${at}': ${strerror(err.code)}`);
+        return false;
+      }
+    };
+    try {
+      if (all) {
+        for (const p of loaded.programs) {
+          if (!pin(p.fd, `${dir(path)}/${p.name}`)) { unpinAll(); return out.fail('failed to pin all programs'); }
+        }
+      } else {
+        const first = loaded.programs[0];
+        if (!first) return out.fail('object file doesn\'t contain any bpf program');
+        if (!pin(first.fd, path)) return out.fail(`failed to pin program ${first.spec.section}`);
+      }
+      if (pinMaps !== undefined) {
+        // bpf_object__pin_maps(): a map pinned by name stays where it is; elsewhere is an error.
+        for (const m of loaded.maps) {
+          const target = `${dir(pinMaps)}/${m.def.name}`;
+          if (m.pinPath === target) continue;
+          if (m.pinPath) out.info(`libbpf: map '${m.def.name}' already has pin path '${m.pinPath}' different from '${target}'`);
+          if (m.pinPath || !pin(m.fd, target)) { unpinAll(); return out.fail('failed to pin all maps'); }
+        }
+      }
+    } finally {
+      loaded.close();
+    }
     out.jw?.null();
     return 0;
   });
