@@ -175,7 +175,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       if (replace) {
         const fd = bpf.dup(replace.fd);
         fds.push(fd);
-        checkReuseCompat(bpf, fd, def, `map '${def.name}': given map`);
+        checkReuseCompat(bpf, fd, def, `${label}: map '${def.name}': can't use the given map`);
         maps.push({ def, fd, id: bpf.mapInfo(fd).id, reused: true });
         continue;
       }
@@ -185,7 +185,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
         if (bpf.pinnedKind(pinPath) !== 'map') throw new BpfError('EINVAL', `${label}: map '${def.name}': '${pinPath}' is not a map`);
         const fd = bpf.objGet(pinPath);
         fds.push(fd);
-        checkReuseCompat(bpf, fd, def, `couldn't reuse pinned map at '${pinPath}'`);
+        checkReuseCompat(bpf, fd, def, `${label}: map '${def.name}': couldn't reuse pinned map at '${pinPath}'`);
         maps.push({ def, fd, id: bpf.mapInfo(fd).id, reused: true, pinPath });
         continue;
       }
