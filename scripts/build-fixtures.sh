@@ -21,5 +21,8 @@ for c in test/fixtures/*.c examples/*.c; do
 	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
 done
 for c in test/fixtures/btf/*.c; do "$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"; done
+for c in test/fixtures/progtypes/*.c; do
+	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
+done
 node scripts/make-packets.mjs examples
 echo "fixtures and examples rebuilt"

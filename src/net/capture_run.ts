@@ -110,7 +110,7 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
         runNs += perf.now() - t0;
         result = xdp.output();
       } else {
-        skb!.load(rec.data);
+        skb!.load(rec.data, { wireLen: rec.len });
         const t0 = perf.now();
         retval = p.run(skb!.ctx.addr, p.usesLdAbs ? skb!.packet() : undefined);
         runNs += perf.now() - t0;

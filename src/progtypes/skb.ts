@@ -4,7 +4,8 @@
  * sk_skb_is_valid_access() over bpf_skb_is_valid_access(), net/core/filter.c), helper sets, and
  * BPF_PROG_TEST_RUN as bpf_prog_test_run_skb() (net/bpf/test_run.c) does it:
  *
- *  - data_in is at least ETH_HLEN bytes and at most PAGE_SIZE - NET_SKB_PAD - tailroom (EINVAL);
+ *  - data_in is at least ETH_HLEN bytes and at most PAGE_SIZE - NET_SKB_PAD - tailroom, an IPv4
+ *    or IPv6 frame holds the whole fixed IP header, and socket filters get a non-empty skb (EINVAL);
  *  - eth_type_trans() on the loopback device: skb->protocol from the EtherType (network order in
  *    the context), pkt_type from the destination MAC, and skb->data after the Ethernet header;
  *  - tc programs (SCHED_CLS/ACT) get the Ethernet header pushed back: skb->len is the whole frame,
@@ -137,13 +138,14 @@ export interface SkbMeta {
   socketCookie?: bigint;
 }
 
-/** eth_type_trans() against the loopback device (address 00:00:00:00:00:00). */
+/** eth_type_trans() against the loopback device (address and broadcast 00:00:00:00:00:00). */
 export function ethTypeTrans(p: Uint8Array): { protocol: number; pktType: number } {
   let pktType = 0; // PACKET_HOST
   const zero = p[0] === 0 && p[1] === 0 && p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0;
   if (!zero) {
-    if (p[0] & 1) pktType = p[0] === 0xff && p[1] === 0xff && p[2] === 0xff && p[3] === 0xff && p[4] === 0xff && p[5] === 0xff ? 1 : 2;
-    else pktType = 3; // PACKET_OTHERHOST
+    // The loopback device's broadcast address is all zeros too, so ff:ff:ff:ff:ff:ff is
+    // PACKET_MULTICAST here, not PACKET_BROADCAST.
+    pktType = p[0] & 1 ? 2 : 3; // PACKET_MULTICAST, PACKET_OTHERHOST
   }
   const proto = (p[12] << 8) | p[13];
   if (proto >= 0x600) return { protocol: proto, pktType };
@@ -198,7 +200,6 @@ export class SkbHarness {
     const dv = this.dv.buffer === space.memory.buffer ? this.dv : new DataView(space.memory.buffer);
     const c = this.ctx.addr;
     mem.fill(0, c, c + SK_BUFF_SIZE);
-    const len = s.dataEnd - s.data;
     dv.setUint32(c + SK_BUFF.pkt_type, pktType, true);
     dv.setUint32(c + SK_BUFF.mark, (meta.mark ?? 0) >>> 0, true);
     dv.setUint32(c + SK_BUFF.priority, (meta.priority ?? 0) >>> 0, true);
@@ -206,7 +207,7 @@ export class SkbHarness {
     dv.setUint32(c + SK_BUFF.ifindex, LOOPBACK_IFINDEX, true);
     if (meta.cb) mem.set(meta.cb.subarray(0, 20), c + SK_BUFF.cb);
     dv.setBigUint64(c + SK_BUFF.tstamp, meta.tstamp ?? 0n, true);
-    dv.setUint32(c + SK_BUFF.wire_len, meta.wireLen || len, true);
+    dv.setUint32(c + SK_BUFF.wire_len, (meta.wireLen ?? 0) >>> 0, true); // qdisc_skb_cb(skb)->pkt_len
     dv.setUint32(c + SK_BUFF.gso_segs, meta.gsoSegs ?? 0, true);
     dv.setUint32(c + SK_BUFF.gso_size, meta.gsoSize ?? 0, true);
     dv.setBigUint64(c + SK_BUFF.hwtstamp, meta.hwtstamp ?? 0n, true);
@@ -272,7 +273,7 @@ function skbMetaFromCtx(ctx: Uint8Array, len: number): SkbMeta {
   return {
     mark: dv.getUint32(SK_BUFF.mark, true), priority: dv.getUint32(SK_BUFF.priority, true),
     ingressIfindex: dv.getUint32(SK_BUFF.ingress_ifindex, true), tstamp: dv.getBigUint64(SK_BUFF.tstamp, true),
-    cb: ctx.slice(SK_BUFF.cb, SK_BUFF.cb + 20), wireLen, gsoSegs, gsoSize: dv.getUint32(SK_BUFF.gso_size, true),
+    cb: ctx.slice(SK_BUFF.cb, SK_BUFF.cb + 20), wireLen: wireLen || len, gsoSegs, gsoSize: dv.getUint32(SK_BUFF.gso_size, true),
     hwtstamp: dv.getBigUint64(SK_BUFF.hwtstamp, true),
   };
 }
@@ -284,6 +285,12 @@ export async function testRunSkb(input: TestRunInput): Promise<TestRunResult> {
   if (data.length > PAGE_SIZE - SKB_PAD - SKB_TAILROOM) throw new TestRunError('EINVAL', `data_in is larger than ${PAGE_SIZE - SKB_PAD - SKB_TAILROOM} bytes`);
   const ctx = ctxInit(input, SK_BUFF_SIZE);
   const l2 = input.type === BPF_PROG_TYPE_SCHED_CLS || input.type === BPF_PROG_TYPE_SCHED_ACT;
+  // An IPv4 or IPv6 EtherType needs its whole fixed header (pskb_may_pull() of the 6.18 test run).
+  const { protocol } = ethTypeTrans(data);
+  if (protocol === 0x0800 && data.length < ETH_HLEN + 20) throw new TestRunError('EINVAL', 'data_in: IPv4 frame shorter than its header');
+  if (protocol === 0x86dd && data.length < ETH_HLEN + 40) throw new TestRunError('EINVAL', 'data_in: IPv6 frame shorter than its header');
+  // convert___skb_to_skb(): an empty skb (a bare Ethernet header seen from the network layer)
+  if (!l2 && data.length === ETH_HLEN) throw new TestRunError('EINVAL', 'data_in: no bytes after the Ethernet header');
   const meta = ctx ? skbMetaFromCtx(ctx, l2 ? data.length : data.length - ETH_HLEN) : {};
   const vm = input.vm ?? new Vm();
   const h = new SkbHarness(vm, input.type);
