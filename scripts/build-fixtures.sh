@@ -24,5 +24,11 @@ for c in test/fixtures/btf/*.c; do "$CLANG" -O2 -g -target bpf -fdebug-prefix-ma
 for c in test/fixtures/progtypes/*.c; do
 	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
 done
+# test/fixtures/loader/: the object loader's C fixtures (BTF maps, legacy and iproute2 maps,
+# global data, subprograms, callbacks), built against test/fixtures/loader/bpf_mini.h.
+for c in test/fixtures/loader/*.c; do
+	[ -e "$c" ] || continue
+	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
+done
 node scripts/make-packets.mjs examples
 echo "fixtures and examples rebuilt"
