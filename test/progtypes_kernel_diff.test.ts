@@ -58,8 +58,22 @@ const PACKETS: Record<string, Uint8Array> = {
   min14: Uint8Array.from([2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 8, 0]),
 };
 
+/** tc_shape's packets: the selector is the last byte of the source MAC; plain and VLAN-tagged. */
+function shapePackets(): Record<string, Uint8Array> {
+  const out: Record<string, Uint8Array> = {};
+  for (let sel = 0; sel < 10; sel++) {
+    const f = tcpFrame({ payload: 40 });
+    f[11] = sel;
+    out[`shape${sel}`] = f;
+    const v = new Uint8Array(f.length + 4);
+    v.set(f.subarray(0, 12)); v.set([0x81, 0x00, 0x00, 0x2a], 12); v.set(f.subarray(12), 16);
+    out[`shape${sel}_vlan`] = v;
+  }
+  return out;
+}
+
 const PROGRAMS: [string, string][] = [
-  ['tc_fields', 'classifier'], ['tc_rewrite', 'classifier'], ['socket_len', 'socket'], ['xdp_adjust', 'xdp'],
+  ['tc_fields', 'classifier'], ['tc_rewrite', 'classifier'], ['socket_len', 'socket'], ['xdp_adjust', 'xdp'], ['tc_shape', 'classifier'],
 ];
 
 function normalise(out: string): string {
@@ -88,7 +102,7 @@ test('progtypes fixtures: bpfkit prog run gives the kernel\'s retval, data_out a
       const load = spawnSync('bpftool', ['prog', 'load', obj, pin, 'type', type], { encoding: 'utf8' });
       assert.equal(load.status, 0, `bpftool prog load ${prog}: ${load.stderr}`);
       pins.push(pin);
-      for (const [name, pkt] of Object.entries(PACKETS)) {
+      for (const [name, pkt] of Object.entries(prog === 'tc_shape' ? shapePackets() : PACKETS)) {
         const data = join(dir, `${name}.bin`);
         writeFileSync(data, pkt);
         const extras: string[][] = [[]];
