@@ -7,6 +7,7 @@
  * Names are resolved at parse time (`name`), and the string offsets kept (`nameOff`) so raw dumps
  * and re-emission can show them as bpftool does.
  */
+import { BpfError } from '../errors.js';
 
 /** enum btf_kind (BTF_KIND_*). */
 export const BTF_KIND = {
@@ -213,10 +214,10 @@ export class Btf {
     return this.types.length;
   }
 
-  /** The type with this id; throws ENOENT-style Error for an unknown id. */
+  /** The type with this id; BpfError (EINVAL) for an unknown id. */
   type(id: number): BtfType {
     const t = this.types[id];
-    if (!t) throw new RangeError(`BTF: no type with id ${id} (${this.types.length - 1} types)`);
+    if (!t) throw new BpfError('EINVAL', `BTF: no type with id ${id} (${this.types.length - 1} types)`);
     return t;
   }
 
@@ -257,7 +258,7 @@ export class Btf {
       }
       return cur;
     }
-    throw new RangeError(`BTF: type [${id}]: modifier/typedef chain longer than ${MAX_RESOLVE_DEPTH} (loop?)`);
+    throw new BpfError('EINVAL', `BTF: type [${id}]: modifier/typedef chain longer than ${MAX_RESOLVE_DEPTH} (loop?)`);
   }
 
   /** Size in bytes of a type, as btf__resolve_size() (arrays multiply; VARs size their type). */
@@ -278,14 +279,14 @@ export class Btf {
           continue;
         case BTF_KIND.ARRAY:
           nelems *= t.nelems;
-          if (nelems > 0xffffffff) throw new RangeError(`BTF: type [${id}]: array size overflows`);
+          if (nelems > 0xffffffff) throw new BpfError('EINVAL', `BTF: type [${id}]: array size overflows`);
           cur = t.type;
           continue;
         default:
-          throw new RangeError(`BTF: type [${id}] (${BTF_KIND_NAMES[t.kind]}) has no size`);
+          throw new BpfError('EINVAL', `BTF: type [${id}] (${BTF_KIND_NAMES[t.kind]}) has no size`);
       }
     }
-    throw new RangeError(`BTF: type [${id}]: type chain longer than ${MAX_RESOLVE_DEPTH} (loop?)`);
+    throw new BpfError('EINVAL', `BTF: type [${id}]: type chain longer than ${MAX_RESOLVE_DEPTH} (loop?)`);
   }
 }
 

@@ -179,6 +179,7 @@ export function openObject(bytes: Uint8Array, fileName: string, opts: OpenObject
   // Maps (bpf_object__init_maps()): .maps, legacy maps, global data, .kconfig.
   const mctx: MapsContext = { elf, objName, btf, fail };
   const maps: MapDef[] = [];
+  try {
   const btfMapsSec = elf.sections.find((s) => s.name === '.maps');
   if (btfMapsSec) {
     const list = btfMaps(mctx, btfMapsSec);
@@ -192,7 +193,18 @@ export function openObject(bytes: Uint8Array, fileName: string, opts: OpenObject
     maps.push(...list);
   }
   maps.push(...globalDataMaps(mctx));
-  const kc = kconfigExterns(mctx);
+  } catch (err) {
+    // Type chains the BTF validation cannot rule out (loops) end in the map parser: name the file.
+    if (err instanceof BpfError && err.message.startsWith('BTF: ')) fail(`section '.BTF': ${err.message.slice(5)}`);
+    throw err;
+  }
+  let kc: ReturnType<typeof kconfigExterns>;
+  try {
+    kc = kconfigExterns(mctx);
+  } catch (err) {
+    if (err instanceof BpfError && err.message.startsWith('BTF: ')) fail(`section '.BTF': ${err.message.slice(5)}`);
+    throw err;
+  }
   if (kc.map) maps.push(kc.map);
   const seen = new Set<string>();
   for (const m of maps) {
