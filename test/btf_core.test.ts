@@ -106,6 +106,22 @@ test('CO-RE: malformed access strings and ambiguity are errors, missing targets 
   assert.equal(got.get(14), '0');
 });
 
+test('CO-RE on direct loads/stores: offsets, load size adjustment, poisoning of a resized signed field', () => {
+  const obj = openObject(new Uint8Array(readFileSync(path('test/fixtures/btf/btf_core_ldx.o'))), 'btf_core_ldx.o');
+  const prog = obj.programs.find((p) => p.name === 'ldx_prog')!;
+  const target = elfBtf('test/fixtures/btf/btf_core_target.o');
+  const lines: string[] = [];
+  const insns = applyCoreRelocations(prog.insns, prog.coreRelos, obj.btf!, target, { progName: prog.name, log: (l) => lines.push(l) });
+  const at = (i: number) => ({ code: insns[i].code, off: insns[i].off, imm: insns[i].imm });
+  assert.deepEqual(at(0), { code: 0x79, off: 88, imm: 0 }); // real_parent: u64 load at 88
+  assert.deepEqual(at(1), { code: 0x85, off: 0, imm: CORE_POISON_IMM }); // int pid vs long long pid: poisoned
+  assert.deepEqual(at(2), { code: 0x61, off: 64, imm: 0 }); // tgid
+  assert.deepEqual(at(3), { code: 0x61, off: 8, imm: 0 }); // u16 flags -> u32 flags: load widened
+  assert.deepEqual(at(5), { code: 0x63, off: 8, imm: 0 }); // and the store
+  assert.ok(lines.includes("prog 'ldx_prog': relo #4: patched insn #5 (LDX/ST/STX) mem_sz 2 -> 4"), lines.join('\n'));
+  assert.ok(lines.some((l) => l.includes('accesses field incorrectly')));
+});
+
 /* ------------------------------------------------------------------------------------------ */
 
 function kernelSkip(): string | false {
