@@ -15,7 +15,8 @@ import type { Insn } from '../isa/insn.js';
 import { type Engine, prepareProgram } from '../progtypes/run.js';
 import { SkbHarness, TC_ACT_NAMES } from '../progtypes/skb.js';
 import { XDP_ACTION_NAMES, XdpHarness } from '../progtypes/xdp.js';
-import { Vm } from '../vm/vm.js';
+import { vmForType } from '../progtypes/register.js';
+import type { Vm } from '../vm/vm.js';
 import type { PcapRecord } from './pcap.js';
 
 export const LINKTYPE_ETHERNET = 1;
@@ -84,7 +85,7 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
     throw new BpfError('ENOTSUPP', `program type ${type} cannot run over a capture (xdp, tc and socket filter programs can)`);
   }
   if (linktype !== LINKTYPE_ETHERNET) throw new BpfError('EINVAL', `capture link type ${linktype} is not Ethernet (LINKTYPE_ETHERNET, 1)`);
-  const vm = options.vm ?? new Vm();
+  const vm = options.vm ?? vmForType(type);
   const list = Array.isArray(records) ? records as PcapRecord[] : [...records];
   const xdp = type === BPF_PROG_TYPE_XDP ? new XdpHarness(vm) : undefined;
   // Socket filters over a capture see the frame from the MAC header, as on a packet socket.

@@ -4,12 +4,7 @@
  * entry points: testRun() (BPF_PROG_TEST_RUN for any type) and registerProgTypeHelpers() (a VM's
  * helper registry filled with what the type may call, packet helpers included).
  */
-import { HELPERS, registerHelpers } from '../helpers/index.js';
-import type { HelperHost } from '../helpers/host.js';
-import { createHelperHost } from '../helpers/host.js';
-import { PACKET_HELPERS } from '../helpers/packet.js';
 import { BpfError } from '../errors.js';
-import type { HelperRegistry } from '../vm/helpers.js';
 import { CGROUP_SKB_OPS, SCHED_ACT_OPS, SCHED_CLS_OPS, SK_SKB_OPS, SOCKET_FILTER_OPS } from './skb.js';
 import { KPROBE_OPS, PERF_EVENT_OPS, RAW_TRACEPOINT_OPS, SYSCALL_OPS, TRACEPOINT_OPS } from './tracing.js';
 import type { ProgTypeOps, TestRunInput, TestRunResult } from './types.js';
@@ -26,6 +21,7 @@ export {
   PT_REGS_X86_64, type PtRegName,
 } from './tracing.js';
 export { HELPER_SETS, helperAllowedFor } from './helper_sets.js';
+export { registerProgTypeHelpers, vmForType } from './register.js';
 export { prepareProgram, timedRuns, hasLdAbs, type Engine, type PreparedProgram } from './run.js';
 
 const ALL: readonly ProgTypeOps[] = [
@@ -39,22 +35,6 @@ export function progTypeOps(type: number): ProgTypeOps | undefined {
   return BY_TYPE.get(type);
 }
 
-/**
- * Fill `registry` with the helpers programs of `type` may call (the general table and the packet
- * helpers, filtered by the type's func_proto set), bound to `host`.
- */
-export function registerProgTypeHelpers(registry: HelperRegistry, type: number, host: HelperHost = createHelperHost()): HelperHost {
-  const ops = BY_TYPE.get(type);
-  const allowed = (id: number): boolean => (ops ? ops.helperAllowed(id) : true);
-  registerHelpers(registry, host, (d) => allowed(d.id));
-  for (const d of PACKET_HELPERS) {
-    if (!allowed(d.id)) continue;
-    const impl = d.impl;
-    registry.register(d.id, d.name, (ctx, r1, r2, r3, r4, r5) => impl(host, ctx, r1, r2, r3, r4, r5));
-  }
-  return host;
-}
-
 /** BPF_PROG_TEST_RUN for a program of `input.type`; ENOTSUPP (as the kernel) when the type has none. */
 export async function testRun(input: TestRunInput): Promise<TestRunResult> {
   const ops = BY_TYPE.get(input.type);
@@ -64,4 +44,3 @@ export async function testRun(input: TestRunInput): Promise<TestRunResult> {
   return ops.testRun(input);
 }
 
-void HELPERS;

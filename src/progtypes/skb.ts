@@ -25,6 +25,7 @@ import { newPacketState, type PacketState, setPacketState, syncCtx } from '../he
 import { Vm } from '../vm/vm.js';
 import type { Region } from '../vm/types.js';
 import { helperAllowedFor } from './helper_sets.js';
+import { vmForType } from './register.js';
 import { prepareProgram, timedRuns } from './run.js';
 import {
   type CtxAccess, type CtxField, type ProgTypeOps, type TestRunInput, type TestRunResult, TestRunError, ctxFinish, ctxInit,
@@ -292,7 +293,7 @@ export async function testRunSkb(input: TestRunInput): Promise<TestRunResult> {
   // convert___skb_to_skb(): an empty skb (a bare Ethernet header seen from the network layer)
   if (!l2 && data.length === ETH_HLEN) throw new TestRunError('EINVAL', 'data_in: no bytes after the Ethernet header');
   const meta = ctx ? skbMetaFromCtx(ctx, l2 ? data.length : data.length - ETH_HLEN) : {};
-  const vm = input.vm ?? new Vm();
+  const vm = input.vm ?? vmForType(input.type);
   const h = new SkbHarness(vm, input.type);
   try {
     h.load(data, { socketCookie: 1n, ...meta });

@@ -11,6 +11,7 @@
  */
 import { Vm } from '../vm/vm.js';
 import { helperAllowedFor } from './helper_sets.js';
+import { vmForType } from './register.js';
 import { type Engine, prepareProgram, timedRuns } from './run.js';
 import { type CtxAccess, type CtxField, type ProgTypeOps, type TestRunInput, type TestRunResult, TestRunError } from './types.js';
 
@@ -133,7 +134,7 @@ async function testRunRawTp(input: TestRunInput): Promise<TestRunResult> {
   if (input.dataIn || input.ctxOut || input.repeat > 1) throw new TestRunError('EINVAL', 'raw_tracepoint test runs take ctx_in only (no data, ctx_out or repeat)');
   const ctx = input.ctxIn ?? new Uint8Array(0);
   if (ctx.length > MAX_BPF_FUNC_ARGS * 8) throw new TestRunError('EINVAL', `ctx_in is larger than ${MAX_BPF_FUNC_ARGS * 8} bytes`);
-  const r = runTracing(input.insns, ctx, { engine: input.engine, vm: input.vm, budget: input.budget });
+  const r = runTracing(input.insns, ctx, { engine: input.engine, vm: input.vm ?? vmForType(input.type), budget: input.budget });
   return { retval: r.retval, duration: 0, dataOut: new Uint8Array(0) };
 }
 
@@ -142,6 +143,6 @@ async function testRunSyscall(input: TestRunInput): Promise<TestRunResult> {
   if (input.dataIn || input.ctxOut || input.repeat > 1) throw new TestRunError('EINVAL', 'syscall test runs take ctx_in only (no data, ctx_out or repeat)');
   const ctx = input.ctxIn ?? new Uint8Array(0);
   if (ctx.length > U16_MAX) throw new TestRunError('EINVAL', `ctx_in is larger than ${U16_MAX} bytes`);
-  const r = runTracing(input.insns, ctx, { engine: input.engine, vm: input.vm, budget: input.budget, writable: true });
+  const r = runTracing(input.insns, ctx, { engine: input.engine, vm: input.vm ?? vmForType(input.type), budget: input.budget, writable: true });
   return { retval: r.retval, duration: 0, dataOut: new Uint8Array(0), ctxOut: ctx.length ? r.ctx : undefined };
 }

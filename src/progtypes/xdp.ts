@@ -16,6 +16,7 @@ import type { Insn } from '../isa/insn.js';
 import { newPacketState, type PacketState, setPacketState, syncCtx } from '../helpers/packet.js';
 import type { Region } from '../vm/types.js';
 import { Vm } from '../vm/vm.js';
+import { vmForType } from './register.js';
 import { prepareProgram, timedRuns } from './run.js';
 import { helperAllowedFor } from './helper_sets.js';
 import { type CtxAccess, type CtxField, type CtxRewriteStep, type ProgTypeOps, type TestRunInput, type TestRunResult, TestRunError, accessByTable } from './types.js';
@@ -132,7 +133,7 @@ export async function testRunXdp(input: XdpTestRunInput): Promise<XdpTestRunResu
     ingressIfindex = LOOPBACK_IFINDEX;
   }
 
-  const vm = input.vm ?? new Vm();
+  const vm = input.vm ?? vmForType(BPF_PROG_TYPE_XDP);
   const h = new XdpHarness(vm);
   try {
     h.loadRaw(dataIn.subarray(0, linear), headroom, metalen, ingressIfindex, rxQueueIndex);
@@ -219,7 +220,7 @@ export class XdpHarness {
 export const BPF_PROG_TYPE_XDP = 6;
 
 const xf = (name: string, off: number, kind: CtxField['kind']): CtxField =>
-  Object.freeze({ name, off, size: 4, kind, narrow: kind === 'scalar', write: false });
+  Object.freeze({ name, off, size: 4, kind, narrow: false, write: false }); // __is_valid_xdp_access(): u32 only
 
 export const XDP_MD_FIELDS: readonly CtxField[] = [
   xf('data', 0, 'pkt'), xf('data_end', 4, 'pkt_end'), xf('data_meta', 8, 'pkt_meta'),

@@ -1,0 +1,33 @@
+/*
+ * A VM's helper registry filled for a program type: the general helper table and the packet
+ * helpers, filtered by the type's func_proto set (helper_sets.ts).
+ */
+import { registerHelpers } from '../helpers/index.js';
+import { type HelperHost, createHelperHost } from '../helpers/host.js';
+import { PACKET_HELPERS } from '../helpers/packet.js';
+import type { HelperRegistry } from '../vm/helpers.js';
+import { Vm } from '../vm/vm.js';
+import { HELPER_SETS } from './helper_sets.js';
+
+/**
+ * Fill `registry` with the helpers programs of `type` may call (the general table and the packet
+ * helpers, filtered by the type's func_proto set), bound to `host`.
+ */
+export function registerProgTypeHelpers(registry: HelperRegistry, type: number, host: HelperHost = createHelperHost()): HelperHost {
+  const set = HELPER_SETS.get(type);
+  const allowed = (id: number): boolean => (set ? set.has(id) : true);
+  registerHelpers(registry, host, (d) => allowed(d.id));
+  for (const d of PACKET_HELPERS) {
+    if (!allowed(d.id)) continue;
+    const impl = d.impl;
+    registry.register(d.id, d.name, (ctx, r1, r2, r3, r4, r5) => impl(host, ctx, r1, r2, r3, r4, r5));
+  }
+  return host;
+}
+
+/** A fresh VM with the helpers of `type` (what a test run uses when the caller gives no VM). */
+export function vmForType(type: number): Vm {
+  const vm = new Vm();
+  registerProgTypeHelpers(vm.helpers, type);
+  return vm;
+}
