@@ -92,3 +92,27 @@ test('errors: pinned map of another shape, missing type, unreadable object', asy
   assert.equal(missing.status, 255);
   assert.match(missing.stderr, /failed to open object file/);
 });
+
+test('a section no table knows: libbpf\'s lines unless `type` is given', async () => {
+  fresh();
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(`${tmpdir()}/bpfkit-loader-`);
+  try {
+    const { writeElf } = await import('../src/loader/elf_writer.js');
+    const { makeInsn } = await import('../src/isa/insn.js');
+    const file = `${dir}/zzz.o`;
+    writeFileSync(file, writeElf({ sections: [
+      { name: 'zzz', executable: true, writable: false, insns: [makeInsn(0xb7, 0, 0, 0, 2), makeInsn(0x95)], data: new Uint8Array(0),
+        symbols: [{ name: 'prog_z', offset: 0, global: true, type: 'func', size: 16 }], relocations: [] },
+      { name: 'license', executable: false, writable: true, insns: [], data: new TextEncoder().encode('GPL\0'), symbols: [], relocations: [] },
+    ] }));
+    const r = await run('prog', 'load', file, '/sys/fs/bpf/z');
+    assert.equal(r.status, 234);
+    assert.match(r.stderr, /^libbpf: failed to guess program type from ELF section 'zzz'\nlibbpf: supported section\(type\) names are: socket .* sk_lookup\nlibbpf: prog '\w+': missing BPF prog type, check ELF section name 'zzz'\nError: failed to load object file\n$/);
+    assert.equal((await run('prog', 'load', file, '/sys/fs/bpf/z', 'type', 'xdp')).status, 0);
+    assert.equal((await json('prog', 'show', 'pinned', '/sys/fs/bpf/z')).type, 'xdp');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -334,6 +334,13 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
       return out.fail('failed to open object file');
     }
     if (obj.programs.length === 0) return out.fail('object file doesn\'t contain any bpf program');
+    const untyped = typeOverride === undefined ? obj.programs.find((p) => p.autoload && p.progType === undefined) : undefined;
+    if (untyped) {
+      out.info(`libbpf: failed to guess program type from ELF section '${untyped.section}'`);
+      out.info(`libbpf: supported section(type) names are: ${LIBBPF_SECTION_NAMES}`);
+      out.info(`libbpf: prog '${untyped.name}': missing BPF prog type, check ELF section name '${untyped.section}'`);
+      return out.fail('failed to load object file', errnoStatus('EINVAL'));
+    }
     const k = await openCliKernel();
     const replaceMaps: { idx?: number; name?: string; fd: number }[] = [];
     for (const m of mapArgs) {
