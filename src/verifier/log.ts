@@ -1,0 +1,95 @@
+/*
+ * The verifier log in the kernel's format: print_reg_state(), print_scalar_ranges(),
+ * print_verifier_state(), print_insn_state()'s column alignment (vlog_alignment()).
+ */
+import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, regTypeStr } from './reg_state.js';
+import { SLOT_CHAR, STACK_INVALID, STACK_SPILL, type FuncState } from './state.js';
+import { tnumIsConst, tnumIsUnknown, tnumStr } from './tnum.js';
+
+const hex = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);
+/** verbose_snum() */
+export const snum = (v: bigint): string => (v >= -512n && v <= 512n ? String(v) : hex(v));
+/** verbose_unum() */
+export const unum = (v: bigint): string => (BigInt.asUintN(64, v) <= 512n ? String(BigInt.asUintN(64, v)) : hex(v));
+
+/** print_scalar_ranges() */
+function scalarRanges(r: RegState, parts: string[]): void {
+  const m = [
+    { n: 'smin', v: r.smin, omit: r.smin === S64_MIN },
+    { n: 'smax', v: r.smax, omit: r.smax === S64_MAX },
+    { n: 'umin', v: r.umin, omit: r.umin === 0n },
+    { n: 'umax', v: r.umax, omit: r.umax === U64_MAX },
+    { n: 'smin32', v: r.s32min, omit: r.s32min === S32_MIN },
+    { n: 'smax32', v: r.s32max, omit: r.s32max === S32_MAX },
+    { n: 'umin32', v: r.u32min, omit: r.u32min === 0n },
+    { n: 'umax32', v: r.u32max, omit: r.u32max === U32_MAX },
+  ];
+  for (let i = 0; i < m.length; i++) {
+    const m1 = m[i];
+    if (m1.omit) continue;
+    const neg1 = m1.n[0] === 's' && m1.v < 0n;
+    let s = `${m1.n}=`;
+    for (let j = i + 2; j < m.length; j += 2) {
+      const m2 = m[j];
+      if (m2.omit || BigInt.asUintN(64, m2.v) !== BigInt.asUintN(64, m1.v)) continue;
+      const neg2 = m2.n[0] === 's' && m2.v < 0n;
+      if (neg1 !== neg2) continue;
+      m2.omit = true;
+      s += `${m2.n}=`;
+    }
+    s += m1.n[0] === 's' ? snum(m1.v) : unum(m1.v);
+    parts.push(s);
+  }
+}
+
+/** print_reg_state() */
+export function regStr(r: RegState, frameno: number): string {
+  if (r.type === 'scalar' && tnumIsConst(r.varOff)) return snum(BigInt.asIntN(64, r.varOff.value));
+  let out = regTypeStr(r);
+  if (r.type === 'fp') {
+    if (r.frameno !== frameno) out += `[${r.frameno}]`;
+    if (tnumIsConst(r.varOff)) return out + snum(BigInt.asIntN(64, r.varOff.value) + BigInt(r.off));
+  }
+  const parts: string[] = [];
+  if (r.id) parts.push(`id=${r.id}`);
+  if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
+  if (r.map && (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_key')) {
+    if (r.map.spec.name) parts.push(`map=${r.map.spec.name}`);
+    parts.push(`ks=${r.map.spec.keySize},vs=${r.map.spec.valueSize}`);
+  }
+  if (r.type !== 'scalar' && r.off) parts.push(`off=${snum(BigInt(r.off))}`);
+  if (r.type === 'pkt' || r.type === 'pkt_meta') parts.push(`r=${unum(BigInt(r.range))}`);
+  if (r.type === 'mem') parts.push(`sz=${unum(BigInt(r.memSize))}`);
+  if (tnumIsConst(r.varOff)) {
+    if (r.varOff.value) parts.push(`imm=${snum(BigInt.asIntN(64, r.varOff.value))}`);
+  } else {
+    scalarRanges(r, parts);
+    if (!tnumIsUnknown(r.varOff)) parts.push(`var_off=${tnumStr(r.varOff)}`);
+  }
+  return `${out}(${parts.join(',')})`;
+}
+
+/** print_verifier_state(): all = every live register and slot, otherwise only scratched ones */
+export function stateStr(f: FuncState, all: boolean, regsScratched: Set<number>, slotsScratched: Set<number>): string {
+  let out = '';
+  if (f.frameno) out += ` frame${f.frameno}:`;
+  for (let i = 0; i < 11; i++) {
+    const r = f.regs[i];
+    if (r.type === 'not_init') continue;
+    if (!all && !regsScratched.has(i)) continue;
+    out += ` R${i}=${regStr(r, f.frameno)}`;
+  }
+  for (let i = 0; i < f.stack.length; i++) {
+    const s = f.stack[i];
+    if (!all && !slotsScratched.has(i)) continue;
+    if (s.types.every((t) => t === STACK_INVALID)) continue;
+    if (s.types[0] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${regStr(s.spilled, f.frameno)}`;
+    else out += ` fp-${(i + 1) * 8}=${s.types.map((t) => SLOT_CHAR[t]).join('')}`;
+  }
+  return out;
+}
+
+/** vlog_alignment(): the column the `;` of print_insn_state() goes to */
+export function alignTo(len: number): number {
+  return Math.ceil(Math.max(len + 1 + 4, 40) / 8) * 8 - 1;
+}

@@ -1,0 +1,113 @@
+/*
+ * Per-program-type hooks the verifier consults (struct bpf_verifier_ops): which context accesses
+ * are valid and what register type a load yields, which helpers are allowed, what R0 must hold at
+ * exit. These defaults follow net/core/filter.c and kernel/trace/bpf_trace.c closely enough for
+ * the common types; the progtypes layer may supply refined ones.
+ */
+import type { RegType } from './reg_state.js';
+
+export type AccessType = 'read' | 'write';
+
+export interface CtxAccess {
+  /** The loaded register's type (default scalar). */
+  regType?: RegType;
+  maybeNull?: boolean;
+}
+
+export interface ProgTypeOps {
+  /** is_valid_access(): false = "invalid bpf_context access". */
+  isValidAccess(off: number, size: number, type: AccessType): CtxAccess | false;
+  /** get_func_proto() != NULL */
+  helperAllowed(id: number): boolean;
+  /** Return value range R0 must be in at exit (check_return_code), or undefined = any. */
+  returnRange?: { min: number; max: number };
+  /** LD_ABS/LD_IND allowed (may_access_skb). */
+  ldAbs: boolean;
+  /** Packet data can be written directly (may_access_direct_pkt_data for writes). */
+  pktWrite: boolean;
+}
+
+export const BPF_PROG_TYPE = {
+  SOCKET_FILTER: 1, KPROBE: 2, SCHED_CLS: 3, SCHED_ACT: 4, TRACEPOINT: 5, XDP: 6, PERF_EVENT: 7,
+  CGROUP_SKB: 8, CGROUP_SOCK: 9, LWT_IN: 10, LWT_OUT: 11, LWT_XMIT: 12, SOCK_OPS: 13, SK_SKB: 14,
+  CGROUP_DEVICE: 15, SK_MSG: 16, RAW_TRACEPOINT: 17, CGROUP_SOCK_ADDR: 18, LWT_SEG6LOCAL: 19,
+  LIRC_MODE2: 20, SK_REUSEPORT: 21, FLOW_DISSECTOR: 22, CGROUP_SYSCTL: 23, RAW_TRACEPOINT_WRITABLE: 24,
+  CGROUP_SOCKOPT: 25, TRACING: 26, STRUCT_OPS: 27, EXT: 28, LSM: 29, SK_LOOKUP: 30, SYSCALL: 31,
+} as const;
+
+// struct __sk_buff field offsets
+const SKB = { len: 0, mark: 8, queue_mapping: 12, priority: 32, tc_index: 44, cb0: 48, cbEnd: 68, hash: 68, tc_classid: 72, data: 76, data_end: 80, napi_id: 84, family: 88, remote_ip4: 92, local_ip4: 96, remote_ip6: 100, local_ip6: 116, remote_port: 132, local_port: 136, data_meta: 140, flow_keys: 144, tstamp: 152, wire_len: 160, gso_segs: 164, sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184, size: 192 };
+
+/** bpf_ctx_narrow_access_ok() for a u32 field */
+const narrowOk = (off: number, size: number, def: number): boolean => size <= def && (off & (size - 1)) === 0;
+
+/** bpf_skb_is_valid_access() with the per-type rules of sk_filter/tc_cls_act/cg_skb/lwt/sk_skb */
+function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps['isValidAccess'] {
+  return (off, size, type) => {
+    if (off < 0 || off >= SKB.size || off % size !== 0) return false;
+    const inCb = off >= SKB.cb0 && off < SKB.cbEnd;
+    const field = (o: number, w = 4): boolean => off >= o && off < o + w;
+    // per-type restrictions
+    if (type === 'write') {
+      const w: boolean =
+        inCb || (kind !== 'filter' && kind !== 'skskb' && (field(SKB.mark) || field(SKB.priority))) ||
+        (kind === 'tc' && (field(SKB.tc_index) || field(SKB.tc_classid) || field(SKB.queue_mapping) || field(SKB.tstamp, 8))) ||
+        (kind === 'skskb' && (field(SKB.mark) || field(SKB.priority) || field(SKB.tc_index))) ||
+        (kind === 'cg' && field(SKB.tstamp, 8));
+      if (!w) return false;
+    }
+    const pktTypes = kind === 'tc' || kind === 'cg' || kind === 'lwt' || kind === 'skskb';
+    if (field(SKB.data) || field(SKB.data_end) || field(SKB.data_meta)) {
+      if (!pktTypes || size !== 4) return false;
+      if (field(SKB.data_meta) && kind !== 'tc') return false;
+      if (type === 'write') return false;
+      return { regType: field(SKB.data) ? 'pkt' : field(SKB.data_end) ? 'pkt_end' : 'pkt_meta' };
+    }
+    if (field(SKB.tc_classid) && kind !== 'tc') return false;
+    if (field(SKB.flow_keys, 8)) return false;
+    if (field(SKB.tstamp, 8)) return size === 8 ? {} : false;
+    if (field(SKB.sk, 8)) return type === 'write' || size !== 8 ? false : { regType: 'sock_common', maybeNull: true };
+    if (off >= SKB.tstamp_type && off < SKB.hwtstamp) return false;
+    if (field(SKB.hwtstamp, 8)) return size === 8 && type === 'read' ? {} : false;
+    if (inCb) return off + size <= SKB.cbEnd ? {} : false;
+    if (type === 'write') return size === 4 ? {} : false;
+    return narrowOk(off, size, 4) ? {} : false;
+  };
+}
+
+/** xdp_is_valid_access() */
+const xdpAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write') return false;
+  if (off < 0 || off >= 24 || off % size !== 0 || size !== 4) return false;
+  if (off === 0) return { regType: 'pkt' };
+  if (off === 4) return { regType: 'pkt_end' };
+  if (off === 8) return { regType: 'pkt_meta' };
+  return {};
+};
+
+/** Read-only, aligned, within `limit` bytes (kprobe pt_regs, tracepoint, perf_event...). */
+const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess'] => (off, size, type) => {
+  if (type === 'write' || off < 0 || off + size > limit || off % size !== 0) return false;
+  if (sizes && !sizes.includes(size)) return false;
+  return {};
+};
+
+export function defaultProgTypeOps(progType: number): ProgTypeOps {
+  const T = BPF_PROG_TYPE;
+  const base = { helperAllowed: () => true, ldAbs: false, pktWrite: false };
+  switch (progType) {
+    case T.SOCKET_FILTER: return { ...base, isValidAccess: skbAccess('filter'), ldAbs: true };
+    case T.SCHED_CLS: case T.SCHED_ACT: return { ...base, isValidAccess: skbAccess('tc'), ldAbs: true, pktWrite: true };
+    case T.CGROUP_SKB: return { ...base, isValidAccess: skbAccess('cg'), ldAbs: true, returnRange: { min: 0, max: 3 } };
+    case T.LWT_IN: case T.LWT_OUT: case T.LWT_XMIT: case T.LWT_SEG6LOCAL: return { ...base, isValidAccess: skbAccess('lwt'), pktWrite: progType === T.LWT_XMIT };
+    case T.SK_SKB: return { ...base, isValidAccess: skbAccess('skskb'), pktWrite: true };
+    case T.XDP: return { ...base, isValidAccess: xdpAccess, pktWrite: true };
+    case T.KPROBE: return { ...base, isValidAccess: readOnly(168) };
+    case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184) };
+    case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048) };
+    case T.RAW_TRACEPOINT: case T.RAW_TRACEPOINT_WRITABLE: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]) };
+    case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT: case T.CGROUP_SOCK_ADDR:
+      return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
+    default: return { ...base, isValidAccess: readOnly(256) };
+  }
+}

@@ -1,0 +1,74 @@
+/*
+ * Prototypes of helpers the runtime table (helpers/table.ts) does not implement yet, for the
+ * verifier only, as net/core/filter.c and kernel/bpf/helpers.c declare them (Linux 6.18).
+ * Helpers known by name but absent here get a permissive fallback (RET_INTEGER, no checked args).
+ */
+import { helperDef } from '../helpers/index.js';
+import { type HelperProto, arg, fixedArg, proto, ret } from '../helpers/proto.js';
+import { helperFuncName } from '../isa/disasm_xlated.js';
+
+const I = ret('RET_INTEGER');
+const CTX = arg('ARG_PTR_TO_CTX');
+const ANY = arg('ARG_ANYTHING');
+const MEM = arg('ARG_PTR_TO_MEM', 'MEM_RDONLY');
+const MEM_OR_NULL = arg('ARG_PTR_TO_MEM', 'PTR_MAYBE_NULL', 'MEM_RDONLY');
+const UNINIT = arg('ARG_PTR_TO_MEM', 'MEM_UNINIT', 'MEM_WRITE');
+const SIZE = arg('ARG_CONST_SIZE');
+const SIZE0 = arg('ARG_CONST_SIZE_OR_ZERO');
+const SOCK_COMMON = arg('ARG_PTR_TO_SOCK_COMMON');
+const MAP = arg('ARG_CONST_MAP_PTR');
+
+const EXTRA: Record<number, HelperProto> = {
+  9: proto(I, [CTX, ANY, MEM, SIZE, ANY]), // skb_store_bytes
+  10: proto(I, [CTX, ANY, ANY, ANY, ANY]), // l3_csum_replace
+  11: proto(I, [CTX, ANY, ANY, ANY, ANY]), // l4_csum_replace
+  13: proto(I, [CTX, ANY, ANY]), // clone_redirect
+  17: proto(I, [CTX]), // get_cgroup_classid
+  18: proto(I, [CTX, ANY, ANY]), // skb_vlan_push
+  19: proto(I, [CTX]), // skb_vlan_pop
+  20: proto(I, [CTX, UNINIT, SIZE, ANY]), // skb_get_tunnel_key
+  21: proto(I, [CTX, MEM, SIZE, ANY]), // skb_set_tunnel_key
+  26: proto(I, [CTX, ANY, UNINIT, SIZE]), // skb_load_bytes
+  27: proto(I, [CTX, MAP, ANY]), // get_stackid
+  28: proto(ret('RET_INTEGER'), [MEM_OR_NULL, SIZE0, MEM_OR_NULL, SIZE0, ANY], { pktAccess: true }), // csum_diff
+  31: proto(I, [CTX, ANY, ANY]), // skb_change_proto
+  32: proto(I, [CTX, ANY]), // skb_change_type
+  34: proto(I, [CTX]), // get_hash_recalc
+  38: proto(I, [CTX, ANY, ANY]), // skb_change_tail
+  39: proto(I, [CTX, ANY]), // skb_pull_data
+  40: proto(I, [CTX, ANY]), // csum_update
+  43: proto(I, [CTX, ANY, ANY]), // skb_change_head
+  44: proto(I, [CTX, ANY]), // xdp_adjust_head
+  46: proto(I, [CTX]), // get_socket_cookie
+  47: proto(I, [CTX]), // get_socket_uid
+  50: proto(I, [CTX, ANY, ANY, ANY]), // skb_adjust_room
+  54: proto(I, [CTX, ANY]), // xdp_adjust_meta
+  57: proto(I, [CTX, ANY, ANY, UNINIT, SIZE]), // getsockopt
+  65: proto(I, [CTX, ANY]), // xdp_adjust_tail
+  67: proto(I, [CTX, UNINIT, SIZE0, ANY]), // get_stack
+  68: proto(I, [CTX, ANY, UNINIT, SIZE, ANY]), // skb_load_bytes_relative
+  81: proto(ret('RET_PTR_TO_MAP_VALUE'), [MAP, ANY]), // get_local_storage
+  84: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY]), // sk_lookup_tcp
+  85: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY]), // sk_lookup_udp
+  86: proto(I, [arg('ARG_PTR_TO_BTF_ID', 'OBJ_RELEASE')]), // sk_release
+  95: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // sk_fullsock
+  96: proto(ret('RET_PTR_TO_TCP_SOCK', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // tcp_sock
+  97: proto(I, [CTX]), // skb_ecn_set_ce
+  98: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // get_listener_sock
+  99: proto(ret('RET_PTR_TO_SOCK_COMMON', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY]), // skc_lookup_tcp
+  122: proto(I, [arg('ARG_PTR_TO_CTX', 'PTR_MAYBE_NULL')]), // get_netns_cookie
+  124: proto(I, [CTX, arg('ARG_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), ANY]), // sk_assign
+  137: proto(ret('RET_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_BTF_ID')]), // skc_to_tcp_sock
+};
+void fixedArg;
+
+const FALLBACK = proto(I, []);
+
+/** The prototype the verifier checks a call to helper `id` against. */
+export function helperProto(id: number): { name: string; proto: HelperProto } | undefined {
+  const d = helperDef(id);
+  if (d) return { name: d.name, proto: d.proto };
+  const name = helperFuncName(id);
+  if (!name || id === 0) return undefined;
+  return { name, proto: EXTRA[id] ?? FALLBACK };
+}

@@ -1,0 +1,89 @@
+/*
+ * Register state (struct bpf_reg_state): a type, a fixed offset, a tnum and 64/32-bit signed and
+ * unsigned bounds, plus the ids the verifier links registers by. Bounds are BigInt: s64 values
+ * as signed, u64 as unsigned, the 32-bit ones likewise in their own ranges.
+ */
+import { TNUM_UNKNOWN, type Tnum, tnumConst } from './tnum.js';
+
+export type RegType =
+  | 'not_init' | 'scalar' | 'ctx' | 'map_ptr' | 'map_value' | 'map_key' | 'fp' | 'pkt' | 'pkt_meta'
+  | 'pkt_end' | 'flow_keys' | 'sock' | 'sock_common' | 'tcp_sock' | 'xdp_sock' | 'mem' | 'func' | 'buf'
+  | 'ptr_';
+
+/** The part of a BpfMap the verifier reads. */
+export interface VerifierMap {
+  readonly spec: { readonly type: number; readonly keySize: number; readonly valueSize: number; readonly maxEntries: number; readonly flags: number; readonly name?: string; readonly spinLockOff?: number; readonly innerMap?: VerifierMap };
+  readonly frozen?: boolean;
+}
+
+export interface RegState {
+  type: RegType;
+  /** PTR_MAYBE_NULL */
+  maybeNull: boolean;
+  /** MEM_RDONLY / MEM_RINGBUF / MEM_ALLOC-ish flags as text prefixes (reg_type_str). */
+  rdonly: boolean;
+  ringbuf: boolean;
+  off: number;
+  varOff: Tnum;
+  smin: bigint; smax: bigint; umin: bigint; umax: bigint;
+  s32min: bigint; s32max: bigint; u32min: bigint; u32max: bigint;
+  id: number;
+  refObjId: number;
+  /** packet pointers: verified range; PTR_TO_MEM: mem_size */
+  range: number;
+  memSize: number;
+  map?: VerifierMap;
+  /** PTR_TO_STACK: which frame */
+  frameno: number;
+  /** PTR_TO_FUNC: subprogram start */
+  subprog: number;
+}
+
+export const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
+export const S32_MIN = -(1n << 31n), S32_MAX = (1n << 31n) - 1n, U32_MAX = 0xffffffffn;
+
+export function newReg(): RegState {
+  return {
+    type: 'not_init', maybeNull: false, rdonly: false, ringbuf: false, off: 0, varOff: TNUM_UNKNOWN,
+    smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX,
+    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0,
+  };
+}
+export function copyReg(r: RegState): RegState { return { ...r }; }
+
+/** __mark_reg_unbounded() */
+export function markUnbounded(r: RegState): void {
+  r.smin = S64_MIN; r.smax = S64_MAX; r.umin = 0n; r.umax = U64_MAX;
+  r.s32min = S32_MIN; r.s32max = S32_MAX; r.u32min = 0n; r.u32max = U32_MAX;
+}
+/** __mark_reg_unknown() */
+export function markUnknown(r: RegState): void {
+  const fresh = newReg();
+  Object.assign(r, fresh);
+  r.type = 'scalar';
+}
+/** __mark_reg_known() on a scalar */
+export function markKnown(r: RegState, v: bigint): void {
+  markUnknown(r);
+  setKnown(r, v);
+}
+/** ___mark_reg_known(): tnum and bounds of a constant, type untouched */
+export function setKnown(r: RegState, v: bigint): void {
+  const u = BigInt.asUintN(64, v);
+  r.varOff = tnumConst(u);
+  r.smin = r.smax = BigInt.asIntN(64, u);
+  r.umin = r.umax = u;
+  r.s32min = r.s32max = BigInt.asIntN(32, u);
+  r.u32min = r.u32max = BigInt.asUintN(32, u);
+}
+export function markNotInit(r: RegState): void { Object.assign(r, newReg()); }
+export function isPointer(r: RegState): boolean { return r.type !== 'scalar' && r.type !== 'not_init'; }
+export function isPktPointer(r: RegState): boolean { return r.type === 'pkt' || r.type === 'pkt_meta'; }
+
+/** reg_type_str() */
+export function regTypeStr(r: RegState): string {
+  let base: string = r.type;
+  if (r.type === 'mem' && r.ringbuf) base = 'ringbuf_mem';
+  else if (r.rdonly) base = 'rdonly_' + base;
+  return base + (r.maybeNull ? '_or_null' : '');
+}

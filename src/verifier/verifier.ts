@@ -1,0 +1,1183 @@
+/*
+ * do_check(): the path-sensitive walk of kernel/bpf/verifier.c. Each instruction transforms the
+ * current state (check_alu_op, check_mem_access, check_cond_jmp_op, check_helper_call, ...);
+ * conditional jumps push the other branch (push_stack) and the walk pops pending branches when a
+ * path ends (exit or pruned by is_state_visited). Errors end verification with the kernel's
+ * message in the log and its errno.
+ */
+import { helperProto } from './protos_extra.js';
+import type { ArgType, HelperProto } from '../helpers/proto.js';
+import { formatXlatedInsn } from '../isa/disasm_xlated.js';
+import { type Insn, insnEncodingError } from '../isa/insn.js';
+import {
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32,
+  BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
+  BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST, BPF_STX, BPF_X, SIZE_BYTES,
+  bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc,
+} from '../isa/opcodes.js';
+import { adjustScalar, endScalar, negScalar, signExtend } from './alu.js';
+import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
+import { checkCfg, jumpTarget } from './check_cfg.js';
+import { alignTo, regStr, stateStr } from './log.js';
+import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
+import {
+  type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
+  markKnown, markNotInit, markUnknown, newReg, regTypeStr, setKnown,
+} from './reg_state.js';
+import {
+  type Explored, type FuncState, type VState, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, copyState,
+  newFuncState, statesEqual,
+} from './state.js';
+import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumStr, tnumSub, tnumSubreg } from './tnum.js';
+
+export const EACCES = 13, EINVAL = 22, E2BIG = 7, EBADF = 9, EPERM = 1, EFAULT = 14, ENOTSUPP = 524;
+const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+const MAX_CALL_FRAMES = 8;
+const MAX_BPF_STACK = 512;
+const BPF_MAX_VAR_OFF = 1n << 29n;
+const BPF_MAX_VAR_SIZ = 1n << 29n;
+const BPF_F_STRICT_ALIGNMENT = 1;
+/** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
+const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
+const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
+
+export interface VerifyOptions {
+  progType: number;
+  /** ld_imm64 src=1/2 at slot insnIdx: the map it names (undefined: "fd N is not pointing to valid bpf_map"). */
+  maps?: (insnIdx: number, fd: number) => VerifierMap | undefined;
+  /** Helper prototype by id (default: the helper table). */
+  helpers?: (id: number) => { name: string; proto: HelperProto } | undefined;
+  /** Per-type context rules (default: defaultProgTypeOps(progType)). */
+  progOps?: ProgTypeOps;
+  /** 0, 1 or 2 (level 4 stats are always gathered). */
+  logLevel?: number;
+  /** prog_flags (BPF_F_STRICT_ALIGNMENT = 1). */
+  flags?: number;
+}
+
+export interface VerifyStats {
+  insnProcessed: number; maxStatesPerInsn: number; totalStates: number; peakStates: number; stackDepth: number[];
+}
+
+export interface VerifyResult { ok: boolean; errno: number; log: string; stats: VerifyStats; error?: string }
+
+class VerifierError { constructor(msg: string, errno: number) { this.msg = msg; this.errno = errno; } msg: string; errno: number }
+
+function fail(msg: string, errno = EACCES): never { throw new VerifierError(msg, errno); }
+
+const SIZE_NAME: Record<number, string> = {};
+const mkScalar = (): RegState => { const r = newReg(); markUnknown(r); return r; };
+const constScalar = (v: bigint): RegState => { const r = newReg(); markKnown(r, v); return r; };
+
+export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyResult {
+  const v = new Verifier(insns, options);
+  return v.run();
+}
+
+class Verifier {
+  insns: readonly Insn[];
+  opts: VerifyOptions;
+  ops: ProgTypeOps;
+  level: number;
+  lines: string[] = [];
+  /** Index in `lines` of the last instruction line when nothing was printed after it. */
+  insnLine = -1;
+  regsScratched = new Set<number>();
+  slotsScratched = new Set<number>();
+  stack: { st: VState; insn: number; prev: number }[] = [];
+  explored = new Map<number, Explored[]>();
+  prunePoints: Uint8Array;
+  subprogStarts: number[] = [];
+  stackDepth: number[] = [];
+  processed = 0;
+  totalStates = 0;
+  peakStates = 0;
+  maxStatesPerInsn = 0;
+  idGen = 0;
+  cur!: VState;
+  insnIdx = 0;
+  prevInsnIdx = 0;
+  /** insn -> map pointer seen there (same insn cannot be used with different pointers) */
+  insnMapPtr = new Map<number, VerifierMap | string>();
+  mapAt = new Map<number, VerifierMap>();
+  strict: boolean;
+
+  constructor(insns: readonly Insn[], opts: VerifyOptions) {
+    this.insns = insns;
+    this.opts = opts;
+    this.ops = opts.progOps ?? defaultProgTypeOps(opts.progType);
+    this.level = opts.logLevel ?? 0;
+    this.prunePoints = new Uint8Array(insns.length + 1);
+    this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
+  }
+
+  verbose(line: string): void { if (this.level) { this.lines.push(line); this.insnLine = -1; } }
+
+  run(): VerifyResult {
+    let errno = 0;
+    let error: string | undefined;
+    try {
+      this.prepare();
+      this.doCheck();
+      this.checkMaxStackDepth();
+    } catch (e) {
+      if (!(e instanceof VerifierError)) throw e;
+      this.lines.push(e.msg);
+      errno = e.errno;
+      error = e.msg;
+    }
+    const stats: VerifyStats = { insnProcessed: this.processed, maxStatesPerInsn: this.maxStatesPerInsn, totalStates: this.totalStates, peakStates: this.peakStates, stackDepth: this.stackDepth };
+    const tail = `processed ${this.processed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0`;
+    const log = [...this.lines, tail].join('\n') + '\n';
+    return { ok: errno === 0, errno, log, stats, error };
+  }
+
+  // ---- before do_check: encodings, map fds (resolve_pseudo_ldimm64), CFG ----
+  prepare(): void {
+    const insns = this.insns;
+    if (insns.length === 0) fail('program has no instructions', EINVAL);
+    for (let i = 0; i < insns.length; i++) {
+      const insn = insns[i];
+      if (insn.code === 0x18) {
+        const why = insnEncodingError(insns, i);
+        if (why) fail(why, EINVAL);
+        const src = insn.src;
+        if (src === BPF_PSEUDO_MAP_FD || src === BPF_PSEUDO_MAP_VALUE || src === BPF_PSEUDO_MAP_IDX || src === BPF_PSEUDO_MAP_IDX_VALUE) {
+          const map = this.opts.maps?.(i, insn.imm);
+          if (!map) fail(`fd ${insn.imm} is not pointing to valid bpf_map`, EBADF);
+          if (src === BPF_PSEUDO_MAP_VALUE || src === BPF_PSEUDO_MAP_IDX_VALUE) {
+            const off = insns[i + 1].imm >>> 0;
+            if (map.spec.type !== MAP_TYPE_ARRAY || map.spec.maxEntries !== 1) fail('map type does not support direct value access', EINVAL);
+            if (off >= map.spec.valueSize) fail(`direct value offset of ${off} is not allowed`, EINVAL);
+          }
+          this.mapAt.set(i, map);
+        } else if (src === 0 || src === BPF_PSEUDO_FUNC) {
+          if (src === 0 && false) fail('');
+        } else fail('unrecognized bpf_ld_imm64 insn', EINVAL);
+        i++;
+        continue;
+      }
+      if (insn.code === 0) fail('invalid bpf_ld_imm64 insn', EINVAL);
+    }
+    const cfg = checkCfg(insns);
+    if (cfg.error) fail(cfg.error, EINVAL);
+    this.subprogStarts = cfg.subprogStarts;
+    this.stackDepth = cfg.subprogStarts.map(() => 0);
+    // prune points: jump targets and the instruction after a jump (as check_cfg marks them)
+    for (let pc = 0; pc < insns.length; pc++) {
+      const i = insns[pc];
+      const cls = bpfClass(i.code);
+      if (i.code === 0x18) { pc++; continue; }
+      if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
+      const op = bpfOp(i.code);
+      if (op === BPF_EXIT) continue;
+      if (op === BPF_CALL) { this.prunePoints[pc + 1] = 1; continue; }
+      const t = jumpTarget(insns, pc);
+      if (t >= 0 && t < insns.length) this.prunePoints[t] = 1;
+      this.prunePoints[pc + 1] = 1;
+    }
+  }
+
+  frame(): FuncState { return this.cur.frames[this.cur.frames.length - 1]; }
+  reg(i: number): RegState { return this.frame().regs[i]; }
+
+  // ---- check_reg_arg ----
+  readReg(r: number): RegState {
+    if (r >= 11) fail(`R${r} is invalid`, EINVAL);
+    const reg = this.reg(r);
+    this.regsScratched.add(r);
+    if (reg.type === 'not_init') fail(`R${r} !read_ok`);
+    return reg;
+  }
+  writeRegCheck(r: number): RegState {
+    if (r >= 11) fail(`R${r} is invalid`, EINVAL);
+    if (r === 10) fail('frame pointer is read only');
+    this.regsScratched.add(r);
+    return this.reg(r);
+  }
+
+  newId(): number { return ++this.idGen; }
+
+  // ---- main loop ----
+  doCheck(): void {
+    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false };
+    const f = st.frames[0];
+    f.regs[1].type = 'ctx'; setKnown(f.regs[1], 0n);
+    f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n);
+    this.cur = st;
+    this.insnIdx = 0;
+    let printState = true;
+    this.insnLine = -1;
+    for (;;) {
+      if (printState && this.level) {
+        if (this.insnIdx === 0 && this.prevInsnIdx === 0 && this.lines.length === 0) this.lines.push(`0:${stateStr(this.frame(), true, new Set(), new Set())}`);
+        else this.lines.push(`from ${this.prevInsnIdx} to ${this.insnIdx}:${stateStr(this.frame(), true, new Set(), new Set())}`);
+        this.insnLine = -1;
+      }
+      printState = false;
+      let endPath = false;
+      if (this.insnIdx >= this.insns.length) fail(`invalid insn idx ${this.insnIdx} insn_cnt ${this.insns.length}`, EFAULT);
+      if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
+      if (this.prunePoints[this.insnIdx]) {
+        const r = this.isStateVisited(this.insnIdx);
+        if (r === 'safe') {
+          if (this.level) this.verbose(printState ? `from ${this.prevInsnIdx} to ${this.insnIdx}: safe` : `${this.insnIdx}: safe`);
+          endPath = true;
+        }
+      }
+      if (!endPath) {
+        const insn = this.insns[this.insnIdx];
+        this.regsScratched.clear(); this.slotsScratched.clear();
+        if (this.level) {
+          this.lines.push(`${this.insnIdx}: ${formatXlatedInsn(this.insns, this.insnIdx, { mapRef: (i) => i.src === 1 ? '0xffff888100000000' : undefined })}`);
+          this.insnLine = this.lines.length - 1;
+        }
+        this.prevInsnIdx = this.insnIdx;
+        const res = this.checkInsn(insn);
+        if (res === 'exit') endPath = true;
+        else if (this.level && (this.regsScratched.size || this.slotsScratched.size)) {
+          const s = stateStr(this.frame(), false, this.regsScratched, this.slotsScratched);
+          if (s) {
+            if (this.insnLine === this.lines.length - 1 && this.insnLine >= 0) {
+              const l = this.lines[this.insnLine];
+              this.lines[this.insnLine] = l + ' '.repeat(alignTo(l.length) - l.length) + ';' + s;
+            } else this.lines.push(`${this.prevInsnIdx}:${s}`);
+          }
+        }
+      }
+      if (endPath) {
+        this.updateBranchCounts(this.cur.parent);
+        const next = this.stack.pop();
+        if (!next) break;
+        this.cur = next.st;
+        this.insnIdx = next.insn;
+        this.prevInsnIdx = next.prev;
+        printState = true;
+      }
+    }
+  }
+
+  updateBranchCounts(e: Explored | null): void {
+    while (e) { if (--e.branches > 0) break; e = e.state.parent; }
+  }
+
+  pushStack(insn: number, prev: number): VState {
+    const st = copyState(this.cur);
+    if (st.parent) st.parent.branches++;
+    this.stack.push({ st, insn, prev });
+    if (this.stack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) fail(`The sequence of ${this.stack.length} jumps is too complex.`, E2BIG);
+    return st;
+  }
+
+  /** is_state_visited() */
+  isStateVisited(idx: number): 'safe' | 'new' {
+    let list = this.explored.get(idx);
+    if (!list) { list = []; this.explored.set(idx, list); }
+    // like the kernel's eviction of states that keep missing, only the newest few are compared
+    for (let k = list.length - 1; k >= 0 && k >= list.length - 16; k--) {
+      const e = list[k];
+      if (e.branches > 0) {
+        // in-progress state on our own path: a loop back to an identical state never ends
+        if (statesEqual(e.state, this.cur, true)) fail(`infinite loop detected at insn ${idx}`, EINVAL);
+        continue;
+      }
+      if (statesEqual(e.state, this.cur, false)) return 'safe';
+    }
+    const e: Explored = { state: copyState(this.cur), branches: 1, insn: idx };
+    e.state.parent = this.cur.parent;
+    list.push(e);
+    this.cur.parent = e;
+    this.totalStates++;
+    this.peakStates++;
+    if (list.length > this.maxStatesPerInsn) this.maxStatesPerInsn = list.length;
+    return 'new';
+  }
+
+  // ---- one instruction (do_check_insn) ----
+  checkInsn(insn: Insn): 'next' | 'exit' | 'jump' {
+    const cls = bpfClass(insn.code);
+    const why = insnEncodingError(this.insns, this.insnIdx);
+    if (why) fail(why, EINVAL);
+    if (cls === BPF_ALU || cls === BPF_ALU64) { this.checkAlu(insn); this.insnIdx++; return 'next'; }
+    if (cls === BPF_LDX) { this.checkLdx(insn); this.insnIdx++; return 'next'; }
+    if (cls === BPF_STX) {
+      if (bpfMode(insn.code) === BPF_ATOMIC) this.checkAtomic(insn);
+      else this.checkStx(insn);
+      this.insnIdx++; return 'next';
+    }
+    if (cls === BPF_ST) { this.checkSt(insn); this.insnIdx++; return 'next'; }
+    if (cls === BPF_LD) {
+      const mode = bpfMode(insn.code);
+      if (mode === BPF_ABS || mode === BPF_IND) { this.checkLdAbs(insn); this.insnIdx++; return 'next'; }
+      this.checkLdImm64(insn); this.insnIdx += 2; return 'next';
+    }
+    // JMP / JMP32
+    const op = bpfOp(insn.code);
+    if (op === BPF_CALL) {
+      if (insn.src === BPF_PSEUDO_CALL) { this.checkFuncCall(insn); return 'jump'; }
+      if (insn.src === BPF_PSEUDO_KFUNC_CALL) fail('calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF', EINVAL);
+      this.checkHelperCall(insn);
+      this.insnIdx++;
+      return 'next';
+    }
+    if (op === BPF_EXIT) return this.checkExit();
+    if (op === BPF_JA) { this.insnIdx = jumpTarget(this.insns, this.insnIdx); return 'jump'; }
+    this.checkCondJmp(insn);
+    return 'jump';
+  }
+
+  // ---- ALU (check_alu_op + adjust_reg_min_max_vals) ----
+  checkAlu(insn: Insn): void {
+    const op = bpfOp(insn.code);
+    const alu32 = bpfClass(insn.code) === BPF_ALU;
+    const isX = bpfSrc(insn.code) === BPF_X;
+    if (op === 0xd0 || op === 0x80) {
+      const d = this.readReg(insn.dst);
+      if (isPointer(d)) fail(`R${insn.dst} pointer arithmetic prohibited`);
+      this.writeRegCheck(insn.dst);
+      if (op === 0x80) negScalar(d, alu32);
+      else endScalar(d, insn.imm, isX, !alu32);
+      return;
+    }
+    if (op === 0xb0) { // mov
+      let src: RegState;
+      if (isX) src = this.readReg(insn.src);
+      else src = constScalar(alu32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm));
+      const d = this.writeRegCheck(insn.dst);
+      if (isX) {
+        if (insn.off === 0) {
+          if (alu32) {
+            if (isPointer(src)) { markUnknown(d); d.varOff = tnumSubreg(d.varOff); d.umax = U32_MAX; d.smin = 0n; d.smax = U32_MAX; regBoundsSync(d); return; }
+            const c = copyReg(src); c.id = 0;
+            Object.assign(d, c);
+            this.zext(d);
+          } else {
+            if (src.type === 'scalar' && src.id === 0 && !tnumIsConst(src.varOff)) src.id = this.newId();
+            Object.assign(d, copyReg(src));
+          }
+        } else {
+          if (isPointer(src)) fail(`R${insn.src} sign-extension part of pointer`);
+          const c = copyReg(src); c.id = 0;
+          Object.assign(d, c);
+          signExtend(d, insn.off / 8, alu32);
+        }
+      } else {
+        Object.assign(d, src);
+      }
+      return;
+    }
+    // binary ops
+    const d = this.readReg(insn.dst);
+    let src: RegState;
+    if (isX) src = this.readReg(insn.src);
+    else src = constScalar(BigInt(insn.imm));
+    if ((op === 0x30 || op === 0x90) && !isX && insn.imm === 0) fail('div by zero', EINVAL);
+    if ((op === 0x60 || op === 0x70 || op === 0xc0) && !isX) {
+      const bits = alu32 ? 32 : 64;
+      if (insn.imm < 0 || insn.imm >= bits) fail(`invalid shift ${insn.imm}`, EINVAL);
+    }
+    this.writeRegCheck(insn.dst);
+    const opName = ALU_NAME[op] ?? '?';
+    if (isPointer(d) && isPointer(src)) {
+      if (op === 0x10 && !alu32) { markUnknown(d); return; }
+      if (alu32) fail(`R${insn.dst} 32-bit pointer arithmetic prohibited`);
+      fail(`R${insn.dst} pointer ${opName} pointer prohibited`);
+    }
+    if (isPointer(d)) return this.adjustPtr(insn, d, src, op, alu32, insn.dst);
+    if (isPointer(src)) {
+      if (op === 0x00 && !alu32) {
+        const ptr = copyReg(src);
+        const sc = copyReg(d);
+        Object.assign(d, ptr);
+        return this.adjustPtr(insn, d, sc, op, alu32, insn.dst, true);
+      }
+      if (op === 0x10 && !alu32) fail(`R${insn.dst} tried to subtract pointer from scalar`);
+      if (alu32) fail(`R${insn.dst} 32-bit pointer arithmetic prohibited`);
+      markUnknown(d); return;
+    }
+    d.id = 0;
+    adjustScalar(op, d, src, alu32, insn.off);
+  }
+
+  zext(d: RegState): void {
+    d.varOff = { value: d.varOff.value & U32_MAX, mask: d.varOff.mask & U32_MAX };
+    d.umin = d.u32min; d.umax = d.u32max; d.smin = d.u32min; d.smax = d.u32max;
+    regBoundsSync(d);
+  }
+
+  /** adjust_ptr_min_max_vals() */
+  adjustPtr(insn: Insn, d: RegState, off: RegState, op: number, alu32: boolean, dst: number, swapped = false): void {
+    const name = regTypeStr(d);
+    if (alu32) fail(`R${dst} 32-bit pointer arithmetic prohibited`);
+    if (d.maybeNull) fail(`R${dst} pointer arithmetic on ${name} prohibited, null-check it first`);
+    if (d.type === 'map_ptr' || d.type === 'pkt_end' || d.type === 'sock' || d.type === 'sock_common' || d.type === 'tcp_sock' || d.type === 'xdp_sock' || d.type === 'flow_keys' || d.type === 'func') {
+      fail(`R${dst} pointer arithmetic on ${name} prohibited`);
+    }
+    if (op !== 0x00 && op !== 0x10) {
+      if (op === 0x50 || op === 0x40 || op === 0xa0) fail(`R${dst} bitwise operator ${ALU_NAME[op]} on pointer prohibited`);
+      fail(`R${dst} pointer arithmetic with ${ALU_NAME[op]} operator prohibited`);
+    }
+    if (op === 0x10 && swapped) fail(`R${dst} tried to subtract pointer from scalar`);
+    // check_reg_sane_offset()
+    const known = tnumIsConst(off.varOff);
+    const smin = off.smin, smax = off.smax;
+    if (known && (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF)) fail(`math between ${d.type === 'fp' ? 'fp' : d.type} pointer and ${smin} is not allowed`);
+    if (smin === -(1n << 63n)) fail(`math between ${d.type} pointer and register with unbounded min value is not allowed`);
+    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) fail(`value ${smin} makes ${d.type} pointer be out of bounds`);
+    if (d.off >= Number(BPF_MAX_VAR_OFF) || d.off <= -Number(BPF_MAX_VAR_OFF)) fail(`${d.type} pointer offset ${d.off} is not allowed`);
+    if (d.smin <= -BPF_MAX_VAR_OFF) fail(`value ${d.smin} makes ${d.type} pointer be out of bounds`);
+    if (op === 0x00) {
+      if (known) {
+        d.off = Number(BigInt.asIntN(32, BigInt(d.off) + smin));
+        if (BigInt(d.off) !== BigInt(d.off)) fail('');
+      } else {
+        d.varOff = tnumAdd(d.varOff, off.varOff);
+        const a = d.smin + off.smin, b = d.smax + off.smax;
+        d.smin = BigInt.asIntN(64, a) !== a ? -(1n << 63n) : a; d.smax = BigInt.asIntN(64, b) !== b ? S64_MAX : b;
+        const ua = d.umin + off.umin, ub = d.umax + off.umax;
+        if (ub > U64_MAX) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin = ua; d.umax = ub; }
+        d.s32min = S32_MIN; d.s32max = S32_MAX; d.u32min = 0n; d.u32max = U32_MAX;
+        regBoundsSync(d);
+        if (isPktPointer(d)) { d.id = this.newId(); d.range = 0; }
+      }
+    } else {
+      if (d.type === 'fp' && !known) { /* privileged: allowed */ }
+      if (known) d.off = Number(BigInt.asIntN(32, BigInt(d.off) - smin));
+      else {
+        if (d.umin < off.umax) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin -= off.umax; d.umax -= off.umin; }
+        const a = d.smin - off.smax, b = d.smax - off.smin;
+        d.smin = BigInt.asIntN(64, a) !== a ? -(1n << 63n) : a; d.smax = BigInt.asIntN(64, b) !== b ? S64_MAX : b;
+        d.varOff = tnumSub(d.varOff, off.varOff);
+        d.s32min = S32_MIN; d.s32max = S32_MAX; d.u32min = 0n; d.u32max = U32_MAX;
+        regBoundsSync(d);
+        if (isPktPointer(d)) { d.id = this.newId(); d.range = 0; }
+      }
+    }
+    // sanitize_check_bounds(): privileged skips; check_reg_sane_offset on the result
+    if (d.off >= Number(BPF_MAX_VAR_OFF) || d.off <= -Number(BPF_MAX_VAR_OFF)) fail(`${d.type} pointer offset ${d.off} is not allowed`);
+    if (d.type === 'fp' && !tnumIsConst(d.varOff)) { /* variable stack pointer */ }
+  }
+
+  // ---- memory (check_mem_access) ----
+  checkLdx(insn: Insn): void {
+    const size = SIZE_BYTES[bpfSize(insn.code)];
+    const src = this.readReg(insn.src);
+    this.writeRegCheck(insn.dst);
+    const sx = bpfMode(insn.code) === BPF_MEMSX;
+    const val = this.memAccess(insn.src, src, insn.off, size, 'read', undefined);
+    this.checkSameType(src);
+    const d = this.reg(insn.dst);
+    Object.assign(d, val);
+    if (d.type === 'scalar' && sx && size < 8) signExtend(d, size, false);
+  }
+
+  /** "same insn cannot be used with different pointers" (check_reg_type_match for ldx/stx) */
+  checkSameType(r: RegState): void {
+    const t = r.type === 'ctx' ? 'ctx' : r.type === 'fp' || r.type === 'map_value' ? 'mem' : r.type;
+    const prev = this.insnMapPtr.get(this.insnIdx);
+    if (prev === undefined) { this.insnMapPtr.set(this.insnIdx, t); return; }
+    if (prev !== t && (prev === 'ctx' || t === 'ctx' || prev === 'sock' || t === 'sock')) fail('same insn cannot be used with different pointers', EINVAL);
+  }
+
+  checkStx(insn: Insn): void {
+    const size = SIZE_BYTES[bpfSize(insn.code)];
+    const val = this.readReg(insn.src);
+    const d = this.readReg(insn.dst);
+    this.memAccess(insn.dst, d, insn.off, size, 'write', val, insn.src);
+    this.checkSameType(d);
+  }
+
+  checkSt(insn: Insn): void {
+    const size = SIZE_BYTES[bpfSize(insn.code)];
+    const d = this.readReg(insn.dst);
+    this.memAccess(insn.dst, d, insn.off, size, 'write', constScalar(BigInt(insn.imm)));
+  }
+
+  checkAtomic(insn: Insn): void {
+    const size = SIZE_BYTES[bpfSize(insn.code)];
+    if (size !== 4 && size !== 8) fail('invalid atomic operand size', EINVAL);
+    const src = this.readReg(insn.src);
+    const d = this.readReg(insn.dst);
+    if (insn.imm === 0xf1) this.readReg(0);
+    if (isPointer(src)) fail(`R${insn.src} leaks addr into mem`);
+    if (d.type === 'ctx' || isPktPointer(d) || d.type === 'flow_keys' || d.type === 'sock' || d.type === 'sock_common') {
+      fail(`BPF_ATOMIC stores into R${insn.dst} ${regTypeStr(d)} is not allowed`);
+    }
+    const loaded = this.memAccess(insn.dst, d, insn.off, size, 'read', undefined);
+    this.memAccess(insn.dst, d, insn.off, size, 'write', mkScalar());
+    if (insn.imm === 0xf1) { const r0 = this.writeRegCheck(0); Object.assign(r0, loaded); }
+    else if (insn.imm & BPF_FETCH) { const r = this.writeRegCheck(insn.src); Object.assign(r, loaded); }
+  }
+
+  /** check_mem_access(): returns the loaded value for reads */
+  memAccess(regno: number, r: RegState, insnOff: number, size: number, type: 'read' | 'write', val: RegState | undefined, valRegno?: number): RegState {
+    const off = r.off + insnOff;
+    const out = mkScalar();
+    // check_ptr_alignment()
+    this.checkAlign(r, insnOff, size, regno);
+    switch (r.type) {
+      case 'scalar': fail(`R${regno} invalid mem access 'scalar'`);
+      case 'not_init': fail(`R${regno} !read_ok`);
+      case 'map_value': {
+        if (type === 'write' && val && isPointer(val) && false) fail('');
+        this.checkMapAccessType(r, off, size, type);
+        this.checkMapAccess(regno, r, off, size, 'map value', r.map!.spec.valueSize);
+        if (type === 'read' && r.map && (r.map.spec.flags & BPF_F_RDONLY_PROG) && r.map.frozen && tnumIsConst(r.varOff)) {
+          // bpf_map_direct_read(): frozen read-only maps give constants (values unknown here)
+        }
+        break;
+      }
+      case 'map_key': this.checkMapAccess(regno, r, off, size, 'map key', r.map!.spec.keySize); break;
+      case 'mem': {
+        if (type === 'write' && r.rdonly) fail(`R${regno} cannot write into ${regTypeStr(r)}`);
+        this.checkMapAccess(regno, r, off, size, 'mem', r.memSize);
+        break;
+      }
+      case 'ctx': {
+        if (type === 'write' && val && isPointer(val)) fail(`R${valRegno} leaks addr into ctx`);
+        if (r.off) fail(`dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+        if (!tnumIsConst(r.varOff)) fail(`variable ctx access var_off=${tnumStr(r.varOff)} disallowed`);
+        if (off < 0) fail(`negative offset ctx ptr R${regno} off=${off} disallowed`);
+        const acc = this.ops.isValidAccess(off, size, type);
+        if (!acc) fail(`invalid bpf_context access off=${off} size=${size}`);
+        if (type === 'read' && acc.regType && acc.regType !== 'scalar') {
+          out.type = acc.regType; setKnown(out, 0n); out.maybeNull = acc.maybeNull ?? false;
+          if (out.maybeNull) out.id = this.newId();
+        } else if (type === 'read' && size < 8) coerceRegToSize(out, size);
+        return out;
+      }
+      case 'fp': return this.stackAccess(regno, r, insnOff, size, type, val);
+      case 'pkt': case 'pkt_meta': {
+        if (type === 'write' && !this.ops.pktWrite) fail(`cannot write into packet`);
+        if (type === 'write' && val && isPointer(val)) fail(`R${valRegno} leaks addr into packet`);
+        this.checkPacketAccess(regno, r, off, size);
+        break;
+      }
+      case 'flow_keys': break;
+      case 'sock': case 'sock_common': case 'tcp_sock': case 'xdp_sock': {
+        if (r.maybeNull) fail(`R${regno} invalid mem access '${regTypeStr(r)}'`);
+        if (type === 'write') fail(`R${regno} cannot write into ${r.type}`);
+        if (off < 0 || off % size) fail(`R${regno} invalid ${r.type} access off=${off} size=${size}`);
+        if (off >= 80) fail(`R${regno} invalid ${r.type} access off=${off} size=${size}`);
+        break;
+      }
+      default:
+        fail(`R${regno} invalid mem access '${regTypeStr(r)}'`);
+    }
+    if (r.maybeNull) fail(`R${regno} invalid mem access '${regTypeStr(r)}'`);
+    if (type === 'read' && size < 8) coerceRegToSize(out, size);
+    return out;
+  }
+
+  /** check_ptr_alignment(): stack always strict, others only with BPF_F_STRICT_ALIGNMENT */
+  checkAlign(r: RegState, insnOff: number, size: number, _regno: number): void {
+    if (size === 1) return;
+    const strict = this.strict || r.type === 'fp';
+    if (!strict) return;
+    const tn = tnumIsConst(r.varOff) ? String(BigInt.asIntN(64, r.varOff.value)) : tnumStr(r.varOff);
+    if (isPktPointer(r)) {
+      const regOff = tnumAdd(r.varOff, tnumConst(BigInt(r.off + insnOff)));
+      if (!tnumIsAligned(regOff, size)) fail(`misaligned packet access off 0+${tn}+${r.off}+${insnOff} size ${size}`);
+      return;
+    }
+    const desc = r.type === 'fp' ? 'stack ' : r.type === 'ctx' ? 'context ' : r.type === 'map_value' ? 'value ' : r.type === 'flow_keys' ? 'flow keys ' : r.type.startsWith('sock') || r.type === 'tcp_sock' ? 'sock ' : '';
+    const regOff = tnumAdd(r.varOff, tnumConst(BigInt(r.off + insnOff)));
+    if (!tnumIsAligned(regOff, size)) fail(`misaligned ${desc}access off ${tn}+${r.off}+${insnOff} size ${size}`);
+  }
+
+  checkMapAccessType(r: RegState, off: number, size: number, type: 'read' | 'write'): void {
+    const f = r.map!.spec.flags;
+    if (type === 'write' && (f & BPF_F_RDONLY_PROG)) fail(`write into map forbidden, value_size=${r.map!.spec.valueSize} off=${off} size=${size}`);
+    if (type === 'read' && (f & BPF_F_WRONLY_PROG)) fail(`read from map forbidden, value_size=${r.map!.spec.valueSize} off=${off} size=${size}`);
+  }
+
+  /** check_map_access() / check_mem_region_access() */
+  checkMapAccess(regno: number, r: RegState, off: number, size: number, what: string, memSize: number): void {
+    const msg = (o: bigint): string => what === 'mem'
+      ? `invalid access to memory, mem_size=${memSize} off=${o} size=${size}`
+      : `invalid access to ${what}, ${what === 'map key' ? 'key' : 'value'}_size=${memSize} off=${o} size=${size}`;
+    const bad = (o: bigint): boolean => o < 0n || o + BigInt(size) > BigInt(memSize);
+    if (tnumIsConst(r.varOff)) {
+      const o = BigInt(off) + BigInt.asIntN(64, r.varOff.value);
+      if (bad(o)) fail(msg(o));
+      return;
+    }
+    if (r.smin < 0n && (r.smin === -(1n << 63n) || BigInt.asIntN(32, BigInt(off) + r.smin) !== BigInt(off) + r.smin || r.smin + BigInt(off) < 0n)) {
+      fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    }
+    if (bad(BigInt(off) + r.smin)) { this.lines.push(msg(BigInt(off) + r.smin)); fail(`R${regno} min value is outside of the allowed memory range`); }
+    if (r.umax >= BPF_MAX_VAR_OFF) fail(`R${regno} unbounded memory access, make sure to bounds check any such access`);
+    if (bad(BigInt(off) + r.umax)) { this.lines.push(msg(BigInt(off) + r.umax)); fail(`R${regno} max value is outside of the allowed memory range`); }
+  }
+
+  /** check_packet_access() */
+  checkPacketAccess(regno: number, r: RegState, off: number, size: number): void {
+    if (r.smin < 0n) fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    if (r.umax >= BPF_MAX_VAR_OFF) fail(`R${regno} unbounded memory access, make sure to bounds check any such access`);
+    const lo = BigInt(off) + r.smin;
+    const hi = BigInt(off) + r.umax + BigInt(size);
+    if (lo < 0n || hi > BigInt(r.range)) {
+      this.lines.push(`invalid access to packet, off=${off} size=${size}, R${regno}(id=${r.id},off=${r.off},r=${r.range})`);
+      fail(`R${regno} offset is outside of the packet`);
+    }
+  }
+
+  slot(f: FuncState, i: number): { types: number[]; spilled?: RegState } {
+    while (f.stack.length <= i) f.stack.push({ types: [0, 0, 0, 0, 0, 0, 0, 0] });
+    return f.stack[i];
+  }
+
+  /** check_stack_read/write (fixed and variable offset) */
+  stackAccess(regno: number, r: RegState, insnOff: number, size: number, type: 'read' | 'write', val: RegState | undefined): RegState {
+    const f = this.cur.frames[r.frameno];
+    const varKnown = tnumIsConst(r.varOff);
+    const base = r.off + insnOff;
+    let lo: number, hi: number;
+    if (varKnown) { lo = base + Number(BigInt.asIntN(64, r.varOff.value)); hi = lo; }
+    else { lo = base + Number(r.smin); hi = base + Number(r.smax); }
+    if (varKnown && (lo < -MAX_BPF_STACK || lo + size > 0)) {
+      fail(`invalid ${type === 'read' ? 'read from' : 'write to'} stack R${regno} off=${lo} size=${size}`);
+    }
+    if (!varKnown && (r.smin < -BigInt(MAX_BPF_STACK) || r.smax > 0n || lo < -MAX_BPF_STACK || hi + size > 0)) {
+      fail(`invalid variable-offset ${type === 'read' ? 'read from' : 'write to'} stack R${regno} var_off=${tnumStr(r.varOff)} off=${base} size=${size}`);
+    }
+    const depth = -lo;
+    const sp = this.frame().subprog;
+    const idx = this.subprogStarts.indexOf(this.subprogStarts[f.subprog] ?? 0);
+    if (depth > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = depth;
+    void sp; void idx;
+    const out = mkScalar();
+    if (type === 'write') {
+      if (!varKnown) {
+        for (let o = lo; o < hi + size; o++) { const s = this.slot(f, Math.floor((-o - 1) / 8)); s.types[(-o - 1) % 8] = STACK_MISC; s.spilled = undefined; }
+        return out;
+      }
+      const slotIdx = Math.floor((-lo - 1) / 8);
+      this.slotsScratched.add(slotIdx);
+      if (size === 8 && lo % 8 === 0 && val) {
+        const s = this.slot(f, slotIdx);
+        if (val.type === 'scalar' && tnumIsConst(val.varOff) && val.varOff.value === 0n && false) { s.types.fill(STACK_ZERO); s.spilled = undefined; }
+        else { s.types.fill(STACK_SPILL); s.spilled = copyReg(val); }
+        return out;
+      }
+      if (val && isPointer(val)) fail(`invalid size of register spill`);
+      for (let o = lo; o < lo + size; o++) {
+        const s = this.slot(f, Math.floor((-o - 1) / 8));
+        if (s.types[0] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t)); s.spilled = undefined; }
+        s.types[(-o - 1) % 8] = val && val.type === 'scalar' && tnumIsConst(val.varOff) && val.varOff.value === 0n ? STACK_ZERO : STACK_MISC;
+      }
+      return out;
+    }
+    // read
+    if (!varKnown) {
+      for (let o = lo; o < hi + size; o++) {
+        const s = f.stack[Math.floor((-o - 1) / 8)];
+        const t = s ? s.types[(-o - 1) % 8] : STACK_INVALID;
+        if (t === STACK_INVALID) fail(`invalid variable-offset read from stack R${regno} var_off=${tnumStr(r.varOff)} off=${base} size=${size}`);
+      }
+      if (size < 8) coerceRegToSize(out, size);
+      return out;
+    }
+    const slotIdx = Math.floor((-lo - 1) / 8);
+    this.slotsScratched.add(slotIdx);
+    const s = f.stack[slotIdx];
+    if (s && s.types[0] === STACK_SPILL && s.spilled) {
+      if (size === 8 && lo % 8 === 0) return copyReg(s.spilled);
+      if (isPointer(s.spilled)) fail('invalid size of register fill');
+      // narrow fill of a spilled scalar
+      if (s.spilled.type === 'scalar' && tnumIsConst(s.spilled.varOff) && lo % 8 === -8 % 8) {
+        const byteOff = (lo + 8 * (slotIdx + 1)); // 0..7 from the slot's low address
+        const v = (s.spilled.varOff.value >> BigInt(byteOff * 8)) & ((1n << BigInt(size * 8)) - 1n);
+        return constScalar(v);
+      }
+      if (size < 8) coerceRegToSize(out, size);
+      return out;
+    }
+    let allZero = true;
+    for (let o = lo; o < lo + size; o++) {
+      const ss = f.stack[Math.floor((-o - 1) / 8)];
+      const t = ss ? ss.types[(-o - 1) % 8] : STACK_INVALID;
+      if (t === STACK_INVALID) fail(`invalid read from stack off ${lo}+${o - lo} size ${size}`);
+      if (t === STACK_SPILL) { if (ss?.spilled && isPointer(ss.spilled)) fail('invalid size of register fill'); allZero = false; }
+      if (t !== STACK_ZERO) allZero = false;
+    }
+    if (allZero) return constScalar(0n);
+    if (size < 8) coerceRegToSize(out, size);
+    return out;
+  }
+
+  checkLdAbs(insn: Insn): void {
+    if (!this.ops.ldAbs) fail('BPF_LD_[ABS|IND] instructions not allowed for this program type', EINVAL);
+    if (this.cur.frames.length > 1) fail('BPF_LD_[ABS|IND] instructions cannot be mixed with bpf-to-bpf calls', EINVAL);
+    const r6 = this.readReg(6);
+    if (bpfMode(insn.code) === BPF_IND) this.readReg(insn.src);
+    if (r6.type !== 'ctx') fail('at the time of BPF_LD_ABS|IND R6 != pointing to skb', EINVAL);
+    if (bpfSize(insn.code) === BPF_DW) fail('unknown opcode 38', EINVAL);
+    if (this.cur.refs.length) fail('BPF_LD_[ABS|IND] cannot be mixed with socket references', EINVAL);
+    for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
+    const r0 = this.writeRegCheck(0);
+    markUnknown(r0);
+    coerceRegToSize(r0, SIZE_BYTES[bpfSize(insn.code)]);
+  }
+
+  checkLdImm64(insn: Insn): void {
+    const d = this.writeRegCheck(insn.dst);
+    const next = this.insns[this.insnIdx + 1];
+    if (insn.src === 0) { markKnown(d, (BigInt(next.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0)); return; }
+    if (insn.src === BPF_PSEUDO_FUNC) { markUnknown(d); d.type = 'func'; setKnown(d, 0n); d.subprog = this.insnIdx + 1 + insn.imm; return; }
+    const map = this.mapAt.get(this.insnIdx)!;
+    markUnknown(d);
+    setKnown(d, 0n);
+    d.map = map;
+    if (insn.src === BPF_PSEUDO_MAP_VALUE || insn.src === BPF_PSEUDO_MAP_IDX_VALUE) { d.type = 'map_value'; d.off = next.imm >>> 0; }
+    else d.type = 'map_ptr';
+  }
+
+  // ---- jumps (check_cond_jmp_op) ----
+  checkCondJmp(insn: Insn): void {
+    const op = bpfOp(insn.code);
+    const is32 = bpfClass(insn.code) === BPF_JMP32;
+    const isX = bpfSrc(insn.code) === BPF_X;
+    const d = this.readReg(insn.dst);
+    let s: RegState;
+    if (isX) { s = this.readReg(insn.src); }
+    else s = constScalar(is32 ? BigInt(insn.imm >>> 0) : BigInt(insn.imm));
+    if (isX && isPointer(s) && !isPointer(d) && false) fail('');
+    const target = jumpTarget(this.insns, this.insnIdx);
+    const taken = isBranchTaken(d, s, op, is32);
+    if (taken === 1) { this.insnIdx = target; return; }
+    if (taken === 0) { this.insnIdx++; return; }
+    const other = this.pushStack(target, this.insnIdx);
+    const of = other.frames[other.frames.length - 1];
+    const od = of.regs[insn.dst], os = isX ? of.regs[insn.src] : copyReg(s);
+    // refine both: other = branch taken, cur = fall through
+    if (d.type === 'scalar' && s.type === 'scalar') {
+      regSetMinMax(od, os, op, is32);
+      regSetMinMax(d, isX ? s : copyReg(s), negateOp(op), is32);
+      if (boundsInvalid(od) || boundsInvalid(d)) { /* impossible branch */ }
+      this.propagateLinked(of, od); this.propagateLinked(this.frame(), d);
+      if (isX) { this.propagateLinked(of, os); this.propagateLinked(this.frame(), s); }
+    }
+    // null checks (mark_ptr_or_null_regs)
+    if (!is32 && !isX && insn.imm === 0 && d.maybeNull && (op === 0x10 || op === 0x50)) {
+      const id = d.id;
+      const nonNullCur = op === 0x10; // "== 0" falls through when non-null
+      this.markPtrOrNull(this.cur, id, nonNullCur);
+      this.markPtrOrNull(other, id, !nonNullCur);
+    }
+    // packet range (find_good_pkt_pointers)
+    if (isX && !is32) this.pktCompare(d, s, op, other, insn);
+    if (boundsInvalid(od) || (isX && boundsInvalid(os))) {
+      // other branch impossible: drop it
+      this.stack.pop(); if (other.parent) other.parent.branches--;
+    }
+    if (d.type === 'scalar' && (boundsInvalid(d) || (isX && boundsInvalid(s)))) {
+      // fallthrough impossible: take the branch instead
+      const b = this.stack.pop()!;
+      if (b.st.parent) b.st.parent.branches--;
+      this.cur = b.st; this.insnIdx = target; return;
+    }
+    this.insnIdx++;
+  }
+
+  propagateLinked(f: FuncState, r: RegState): void {
+    if (r.type !== 'scalar' || !r.id) return;
+    for (const fr of this.cur.frames.length ? [f] : []) {
+      for (const x of fr.regs) if (x !== r && x.type === 'scalar' && x.id === r.id) Object.assign(x, copyReg(r));
+      for (const sl of fr.stack) if (sl.spilled && sl.spilled.type === 'scalar' && sl.spilled.id === r.id) Object.assign(sl.spilled, copyReg(r));
+    }
+  }
+
+  markPtrOrNull(st: VState, id: number, isNull: boolean): void {
+    const each = (r: RegState): void => {
+      if (!r.maybeNull || r.id !== id) return;
+      if (isNull) { markKnown(r, 0n); return; }
+      r.maybeNull = false;
+      if (r.type !== 'sock' && r.type !== 'sock_common' && r.type !== 'tcp_sock' && r.type !== 'map_ptr') r.id = 0;
+    };
+    for (const f of st.frames) { f.regs.forEach(each); for (const s of f.stack) if (s.spilled) each(s.spilled); }
+    if (isNull) st.refs = st.refs.filter((r) => r.id !== id);
+  }
+
+  pktCompare(d: RegState, s: RegState, op: number, other: VState, insn: Insn): void {
+    // returns which state gets the range: pkt > pkt_end means the fallthrough is in range, etc.
+    const oneOf = (a: RegState, b: RegState): boolean => (a.type === 'pkt' && b.type === 'pkt_end') || (a.type === 'pkt_meta' && b.type === 'pkt');
+    let ptr: RegState | undefined, inTaken = false, rangeOpen = false;
+    if (oneOf(d, s)) {
+      ptr = d;
+      if (op === 0x20) inTaken = false; // pkt > end: fallthrough good
+      else if (op === 0xa0) inTaken = true; // pkt < end: taken good
+      else if (op === 0x30) { inTaken = false; rangeOpen = true; } // pkt >= end: fallthrough good (exclusive)
+      else if (op === 0xb0) { inTaken = true; rangeOpen = true; } // pkt <= end: taken good
+      else return;
+    } else if (oneOf(s, d)) {
+      ptr = s;
+      if (op === 0x20) inTaken = true; // end > pkt
+      else if (op === 0xa0) inTaken = false; // end < pkt
+      else if (op === 0x30) { inTaken = true; rangeOpen = true; }
+      else if (op === 0xb0) { inTaken = false; rangeOpen = true; }
+      else return;
+    } else return;
+    void rangeOpen;
+    // find_good_pkt_pointers(): range = ptr.off (+1 when the comparison is strict in the good branch)
+    const strictGood = (ptr === d && (op === 0x20 || op === 0xa0)) || (ptr === s && (op === 0x20 || op === 0xa0));
+    void strictGood;
+    if (ptr.umax > 0n && !tnumIsConst(ptr.varOff)) { /* var part: range from fixed off */ }
+    let newRange = ptr.off;
+    if (newRange < 0) return;
+    const regno = ptr === d ? insn.dst : insn.src;
+    const st = inTaken ? other : this.cur;
+    const fr = st.frames[st.frames.length - 1];
+    const pr = fr.regs[regno];
+    const apply = (r: RegState): void => { if (r.type === pr.type && r.id === pr.id && r.range < newRange) r.range = newRange; };
+    for (const f of st.frames) { f.regs.forEach(apply); for (const sl of f.stack) if (sl.spilled) apply(sl.spilled); }
+  }
+
+  // ---- calls ----
+  checkFuncCall(insn: Insn): void {
+    const target = this.insnIdx + 1 + insn.imm;
+    if (this.cur.frames.length >= MAX_CALL_FRAMES) fail(`the call stack of ${this.cur.frames.length + 1} frames is too deep !`, E2BIG);
+    const sp = this.subprogStarts.indexOf(target);
+    if (sp < 0) fail('call to invalid destination', EINVAL);
+    const caller = this.frame();
+    const callee = newFuncState(this.cur.frames.length, this.insnIdx, sp);
+    for (let i = 1; i <= 5; i++) { callee.regs[i] = copyReg(caller.regs[i]); }
+    callee.regs[10].type = 'fp'; setKnown(callee.regs[10], 0n); callee.regs[10].frameno = callee.frameno;
+    for (let i = 0; i <= 5; i++) { if (i) markNotInit(caller.regs[i]); else markNotInit(caller.regs[0]); }
+    this.cur.frames.push(callee);
+    this.callChain = this.cur.frames.map((f) => f.subprog);
+    this.insnIdx = target;
+    if (this.level) this.verbose(`caller:${stateStr(caller, true, new Set(), new Set())}\ncallee:${stateStr(callee, true, new Set(), new Set())}`);
+  }
+  callChain: number[] = [0];
+  callChains: number[][] = [];
+
+  checkExit(): 'exit' | 'jump' {
+    const frames = this.cur.frames;
+    if (frames.length > 1) {
+      const callee = frames[frames.length - 1];
+      const r0 = callee.regs[0];
+      if (r0.type === 'not_init') fail('R0 !read_ok');
+      if (r0.type === 'fp' && r0.frameno === callee.frameno) fail(`cannot return stack pointer to the caller`, EINVAL);
+      this.callChains.push(frames.map((f) => f.subprog));
+      frames.pop();
+      const caller = frames[frames.length - 1];
+      caller.regs[0] = copyReg(r0);
+      this.regsScratched.add(0);
+      this.insnIdx = callee.callsite + 1;
+      if (this.level) this.verbose(`returning from callee:\n${stateStr(callee, true, new Set(), new Set())}\nto caller at ${this.insnIdx}:\n${stateStr(caller, true, new Set(), new Set())}`);
+      return 'jump';
+    }
+    this.callChains.push([0]);
+    if (this.cur.refs.length) {
+      for (const r of this.cur.refs) this.lines.push(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
+      fail('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
+    }
+    const r0 = this.reg(0);
+    if (r0.type === 'not_init') fail('R0 !read_ok');
+    const rr = this.ops.returnRange;
+    if (r0.type !== 'scalar' && rr) fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
+    if (rr && (r0.smin < BigInt(rr.min) || r0.smax > BigInt(rr.max))) {
+      fail(`At program exit the register R0 has smin=${r0.smin} smax=${r0.smax} should have been in [${rr.min}, ${rr.max}]`, EINVAL);
+    }
+    return 'exit';
+  }
+
+  checkMaxStackDepth(): void {
+    for (const chain of this.callChains) {
+      if (chain.length > MAX_CALL_FRAMES) fail(`the call stack of ${chain.length} frames is too deep`, E2BIG);
+      let total = 0;
+      for (const sp of chain) total += Math.ceil((this.stackDepth[sp] ?? 0) / 32) * 32 || 0;
+      if (total > MAX_BPF_STACK) fail(`combined stack size of ${chain.length} calls is ${total}. Too large`, EACCES);
+    }
+  }
+
+  checkHelperCall(insn: Insn): void {
+    const id = insn.imm;
+    const def = this.opts.helpers ? this.opts.helpers(id) : helperProto(id);
+    if (!def || !this.ops.helperAllowed(id)) {
+      if (!def) fail(`invalid func unknown#${id}`, EINVAL);
+      fail(`program of this type cannot use helper ${def.name}#${id}`, EINVAL);
+    }
+    const p = def.proto;
+    const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint } = {};
+    for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
+    if (meta.releaseId !== undefined) {
+      const rid = meta.releaseId;
+      if (!this.cur.refs.some((r) => r.id === rid)) fail(`R1 must be referenced when passed to release function`, EINVAL);
+      this.cur.refs = this.cur.refs.filter((r) => r.id !== rid);
+      for (const f of this.cur.frames) {
+        for (const r of f.regs) if (r.refObjId === rid) markUnknown(r);
+        for (const s of f.stack) if (s.spilled && s.spilled.refObjId === rid) { s.spilled = undefined; s.types.fill(STACK_MISC); }
+      }
+    }
+    if (id === 12 /* tail_call */ && this.cur.frames.length > 1) { /* allowed with subprogs in 6.x */ }
+    // clobber caller-saved registers
+    for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
+    const r0 = this.reg(0);
+    this.regsScratched.add(0);
+    markUnknown(r0);
+    const rt = p.ret;
+    const maybeNull = rt.flags.includes('PTR_MAYBE_NULL');
+    switch (rt.base) {
+      case 'RET_INTEGER': break;
+      case 'RET_VOID': markNotInit(r0); break;
+      case 'RET_PTR_TO_MAP_VALUE': {
+        const m = meta.map;
+        if (!m) fail(`kernel subsystem misconfigured verifier`, EINVAL);
+        setKnown(r0, 0n);
+        if (m.spec.type === MAP_TYPE_ARRAY_OF_MAPS || m.spec.type === MAP_TYPE_HASH_OF_MAPS) {
+          r0.type = 'map_ptr'; r0.map = m.spec.innerMap;
+        } else { r0.type = 'map_value'; r0.map = m; }
+        r0.maybeNull = maybeNull;
+        if (maybeNull) r0.id = this.newId();
+        break;
+      }
+      case 'RET_PTR_TO_MEM': {
+        setKnown(r0, 0n);
+        r0.type = 'mem';
+        r0.ringbuf = rt.flags.includes('MEM_RINGBUF');
+        r0.rdonly = rt.flags.includes('MEM_RDONLY');
+        r0.memSize = Number(meta.allocSize ?? 0n);
+        r0.maybeNull = maybeNull;
+        r0.id = this.newId();
+        if (r0.ringbuf) { r0.refObjId = r0.id; this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
+        break;
+      }
+      case 'RET_PTR_TO_SOCKET': case 'RET_PTR_TO_TCP_SOCK': case 'RET_PTR_TO_SOCK_COMMON': {
+        setKnown(r0, 0n);
+        r0.type = rt.base === 'RET_PTR_TO_SOCKET' ? 'sock' : rt.base === 'RET_PTR_TO_TCP_SOCK' ? 'tcp_sock' : 'sock_common';
+        r0.maybeNull = maybeNull;
+        r0.id = this.newId();
+        if (/sk_lookup|skc_lookup/.test(def.name)) { r0.refObjId = r0.id; this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
+        break;
+      }
+      default: break;
+    }
+    if (rt.base === 'RET_INTEGER') {
+      // helpers returning small ranges: nothing more here
+    }
+  }
+
+  /** check_func_arg() */
+  checkFuncArg(regno: number, a: ArgType, meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint }, helper: string, id: number): void {
+    const r = this.reg(regno);
+    this.regsScratched.add(regno);
+    if (a.base === 'ARG_DONTCARE') return;
+    if (r.type === 'not_init') fail(`R${regno} !read_ok`);
+    const typeFail = (expected: string): never => fail(`R${regno} type=${regTypeStr(r)} expected=${expected}`);
+    const MEMLIKE = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+    const isMemLike = (x: RegState): boolean => ['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'buf'].includes(x.type) && !x.maybeNull;
+    switch (a.base) {
+      case 'ARG_ANYTHING': return;
+      case 'ARG_CONST_MAP_PTR':
+        if (r.type !== 'map_ptr' || r.maybeNull) typeFail('map_ptr');
+        meta.map = r.map;
+        if (id === 12 && r.map && r.map.spec.type !== MAP_TYPE_PROG_ARRAY) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
+        if (helper.startsWith('bpf_ringbuf') && r.map && r.map.spec.type !== MAP_TYPE_RINGBUF) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
+        if ((helper === 'bpf_map_lookup_elem' || helper === 'bpf_map_update_elem' || helper === 'bpf_map_delete_elem') && r.map && (r.map.spec.type === MAP_TYPE_RINGBUF || r.map.spec.type === MAP_TYPE_PROG_ARRAY || r.map.spec.type === 4)) {
+          fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
+        }
+        return;
+      case 'ARG_PTR_TO_CTX':
+        if (r.type !== 'ctx') typeFail('ctx');
+        if (r.off || !tnumIsConst(r.varOff) || r.varOff.value) fail(`dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+        return;
+      case 'ARG_PTR_TO_MAP_KEY': case 'ARG_PTR_TO_MAP_VALUE': {
+        if (!isMemLike(r) || r.type === 'mem') typeFail('fp, pkt, pkt_meta, map_key, map_value');
+        if (!meta.map) fail('invalid map_ptr to access map->key', EACCES);
+        const sz = a.base === 'ARG_PTR_TO_MAP_KEY' ? meta.map.spec.keySize : meta.map.spec.valueSize;
+        this.checkHelperMem(regno, r, sz, a.base === 'ARG_PTR_TO_MAP_VALUE' && a.flags.includes('MEM_UNINIT') ? 'write' : 'read', false);
+        return;
+      }
+      case 'ARG_PTR_TO_MEM': {
+        if (a.flags.includes('OBJ_RELEASE') || a.flags.includes('MEM_RINGBUF')) {
+          if (!(r.type === 'mem' && r.ringbuf && !r.maybeNull)) typeFail('ringbuf_mem');
+          if (!r.refObjId) fail(`R${regno} must be referenced when passed to release function`, EINVAL);
+          if (r.off || !tnumIsConst(r.varOff)) fail(`R${regno} must have zero offset when passed to release func`, EINVAL);
+          meta.releaseId = r.refObjId;
+          return;
+        }
+        if (r.type === 'scalar' && a.flags.includes('PTR_MAYBE_NULL') && tnumIsConst(r.varOff) && r.varOff.value === 0n) { meta.lastPtr = { regno, reg: r, arg: a }; return; }
+        if (!isMemLike(r)) typeFail(MEMLIKE);
+        meta.lastPtr = { regno, reg: r, arg: a };
+        if (a.size !== undefined) this.checkHelperMem(regno, r, a.size, a.flags.includes('MEM_UNINIT') || a.flags.includes('MEM_WRITE') ? 'write' : 'read', false);
+        return;
+      }
+      case 'ARG_CONST_SIZE': case 'ARG_CONST_SIZE_OR_ZERO': {
+        if (r.type !== 'scalar') typeFail('scalar');
+        const zeroOk = a.base === 'ARG_CONST_SIZE_OR_ZERO';
+        if (r.smin < 0n) fail(`R${regno} min value is negative, either use unsigned or 'var &= const'`);
+        if (r.umin === 0n && !zeroOk) {
+          if (r.umax === 0n) fail(`R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
+        }
+        if (r.umax >= BPF_MAX_VAR_SIZ) fail(`R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+        const lp = meta.lastPtr;
+        if (lp && !(lp.reg.type === 'scalar')) {
+          const w = lp.arg.flags.includes('MEM_UNINIT') || lp.arg.flags.includes('MEM_WRITE');
+          this.checkHelperMem(lp.regno, lp.reg, Number(r.umax), w ? 'write' : 'read', zeroOk && r.umin === 0n);
+        }
+        return;
+      }
+      case 'ARG_CONST_ALLOC_SIZE_OR_ZERO':
+        if (r.type !== 'scalar') typeFail('scalar');
+        if (!tnumIsConst(r.varOff)) fail(`R${regno} is not a known constant'`);
+        meta.allocSize = r.varOff.value;
+        return;
+      case 'ARG_PTR_TO_SOCK_COMMON': case 'ARG_PTR_TO_SOCKET': case 'ARG_PTR_TO_BTF_ID': {
+        const ok = ['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) && !r.maybeNull;
+        if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
+        if (a.flags.includes('OBJ_RELEASE')) {
+          if (!r.refObjId) fail(`R${regno} must be referenced when passed to release function`, EINVAL);
+          meta.releaseId = r.refObjId;
+        }
+        return;
+      }
+      case 'ARG_PTR_TO_FUNC':
+        if (r.type !== 'func') typeFail('func');
+        return;
+      case 'ARG_PTR_TO_STACK':
+        if (r.type !== 'fp') typeFail('fp');
+        return;
+      case 'ARG_PTR_TO_CONST_STR':
+        if (r.type !== 'map_value' || !r.map || !(r.map.spec.flags & BPF_F_RDONLY_PROG) || !r.map.frozen) typeFail('map_value');
+        return;
+      default:
+        if (!isPointer(r)) typeFail('ptr_');
+    }
+  }
+
+  /** check_helper_mem_access() */
+  checkHelperMem(regno: number, r: RegState, size: number, type: 'read' | 'write', zeroOk: boolean): void {
+    if (size === 0 && zeroOk) return;
+    switch (r.type) {
+      case 'pkt': case 'pkt_meta': this.checkPacketAccess(regno, r, r.off, size); return;
+      case 'map_value':
+        this.checkMapAccessType(r, r.off, size, type);
+        this.checkMapAccess(regno, r, r.off, size, 'map value', r.map!.spec.valueSize); return;
+      case 'map_key': this.checkMapAccess(regno, r, r.off, size, 'map key', r.map!.spec.keySize); return;
+      case 'mem': this.checkMapAccess(regno, r, r.off, size, 'mem', r.memSize); return;
+      case 'fp': {
+        const f = this.cur.frames[r.frameno];
+        if (!tnumIsConst(r.varOff)) {
+          if (r.smin < -512n || r.smax + BigInt(r.off + size) > 0n) fail(`R${regno} min value is out of bound`);
+          return;
+        }
+        const lo = r.off + Number(BigInt.asIntN(64, r.varOff.value));
+        if (lo < -MAX_BPF_STACK || lo + size > 0 || size < 0) fail(`invalid indirect access to stack R${regno} off=${lo} size=${size}`);
+        if (-lo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -lo;
+        for (let o = lo; o < lo + size; o++) {
+          const si = Math.floor((-o - 1) / 8);
+          if (type === 'write') {
+            const s = this.slot(f, si);
+            if (s.types[0] === STACK_SPILL) { s.types.fill(STACK_MISC); s.spilled = undefined; }
+            s.types[(-o - 1) % 8] = STACK_MISC;
+            this.slotsScratched.add(si);
+            continue;
+          }
+          const s = f.stack[si];
+          const t = s ? s.types[(-o - 1) % 8] : STACK_INVALID;
+          if (t === STACK_INVALID) fail(`invalid read from stack R${regno} off ${lo}+${o - lo} size ${size}`);
+        }
+        return;
+      }
+      default: fail(`R${regno} type=${regTypeStr(r)} expected=fp`);
+    }
+  }
+}
+
+const ALU_NAME: Record<number, string> = { 0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=', 0x90: '%=', 0xa0: '^=', 0xc0: 's>>=' };
+
+/** The condition that holds on the fall-through path. */
+function negateOp(op: number): number {
+  switch (op) {
+    case 0x10: return 0x50; case 0x50: return 0x10;
+    case 0x20: return 0xb0; case 0xb0: return 0x20;
+    case 0x30: return 0xa0; case 0xa0: return 0x30;
+    case 0x60: return 0xd0; case 0xd0: return 0x60;
+    case 0x70: return 0xc0; case 0xc0: return 0x70;
+    case 0x40: return 0x140; // !jset
+    default: return op;
+  }
+}
+
+/** is_branch_taken(): 1 always, 0 never, -1 unknown */
+function isBranchTaken(d: RegState, s: RegState, op: number, is32: boolean): number {
+  if (isPointer(d) || isPointer(s)) {
+    // pointer vs 0: a non-null pointer is never 0
+    if (isPointer(d) && !d.maybeNull && s.type === 'scalar' && tnumIsConst(s.varOff) && s.varOff.value === 0n && d.type !== 'scalar') {
+      if (op === 0x10) return 0;
+      if (op === 0x50) return 1;
+    }
+    return -1;
+  }
+  const r = rangeOf(d, is32), q = rangeOf(s, is32);
+  switch (op) {
+    case 0x10: if (r.umin === r.umax && q.umin === q.umax) return r.umin === q.umin ? 1 : 0; if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 0; return -1;
+    case 0x50: if (r.umin === r.umax && q.umin === q.umax) return r.umin === q.umin ? 0 : 1; if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 1; return -1;
+    case 0x20: if (r.umin > q.umax) return 1; if (r.umax <= q.umin) return 0; return -1;
+    case 0x30: if (r.umin >= q.umax) return 1; if (r.umax < q.umin) return 0; return -1;
+    case 0xa0: if (r.umax < q.umin) return 1; if (r.umin >= q.umax) return 0; return -1;
+    case 0xb0: if (r.umax <= q.umin) return 1; if (r.umin > q.umax) return 0; return -1;
+    case 0x60: if (r.smin > q.smax) return 1; if (r.smax <= q.smin) return 0; return -1;
+    case 0x70: if (r.smin >= q.smax) return 1; if (r.smax < q.smin) return 0; return -1;
+    case 0xc0: if (r.smax < q.smin) return 1; if (r.smin >= q.smax) return 0; return -1;
+    case 0xd0: if (r.smax <= q.smin) return 1; if (r.smin > q.smax) return 0; return -1;
+    case 0x40: {
+      const dt = is32 ? tnumSubreg(d.varOff) : d.varOff, st = is32 ? tnumSubreg(s.varOff) : s.varOff;
+      if (dt.value & st.value) return 1;
+      if (!((dt.value | dt.mask) & (st.value | st.mask))) return 0;
+      return -1;
+    }
+  }
+  return -1;
+}
+
+function rangeOf(r: RegState, is32: boolean): { umin: bigint; umax: bigint; smin: bigint; smax: bigint } {
+  return is32 ? { umin: r.u32min, umax: r.u32max, smin: r.s32min, smax: r.s32max } : { umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax };
+}
+
+/** reg_set_min_max(): refine d and s assuming `d op s` holds */
+function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void {
+  const mx = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+  const mn = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+  if (is32) {
+    switch (op) {
+      case 0x10: { const lo = mx(d.u32min, s.u32min), hi = mn(d.u32max, s.u32max); d.u32min = s.u32min = lo; d.u32max = s.u32max = hi;
+        const slo = mx(d.s32min, s.s32min), shi = mn(d.s32max, s.s32max); d.s32min = s.s32min = slo; d.s32max = s.s32max = shi; break; }
+      case 0x50: if (tnumIsConst(tnumSubreg(s.varOff)) && !tnumIsConst(tnumSubreg(d.varOff))) { const c = s.u32min; if (d.u32min === c) d.u32min++; else if (d.u32max === c) d.u32max--; if (BigInt.asIntN(32, c) === d.s32min) d.s32min++; else if (BigInt.asIntN(32, c) === d.s32max) d.s32max--; } break;
+      case 0x20: d.u32min = mx(d.u32min, s.u32min + 1n); s.u32max = mn(s.u32max, d.u32max - 1n); break;
+      case 0x30: d.u32min = mx(d.u32min, s.u32min); s.u32max = mn(s.u32max, d.u32max); break;
+      case 0xa0: d.u32max = mn(d.u32max, s.u32max - 1n); s.u32min = mx(s.u32min, d.u32min + 1n); break;
+      case 0xb0: d.u32max = mn(d.u32max, s.u32max); s.u32min = mx(s.u32min, d.u32min); break;
+      case 0x60: d.s32min = mx(d.s32min, s.s32min + 1n); s.s32max = mn(s.s32max, d.s32max - 1n); break;
+      case 0x70: d.s32min = mx(d.s32min, s.s32min); s.s32max = mn(s.s32max, d.s32max); break;
+      case 0xc0: d.s32max = mn(d.s32max, s.s32max - 1n); s.s32min = mx(s.s32min, d.s32min + 1n); break;
+      case 0xd0: d.s32max = mn(d.s32max, s.s32max); s.s32min = mx(s.s32min, d.s32min); break;
+      case 0x40: if (tnumIsConst(s.varOff)) { /* jset: nothing for 32 */ } break;
+    }
+  } else {
+    switch (op) {
+      case 0x10: { const lo = mx(d.umin, s.umin), hi = mn(d.umax, s.umax); d.umin = s.umin = lo; d.umax = s.umax = hi;
+        const slo = mx(d.smin, s.smin), shi = mn(d.smax, s.smax); d.smin = s.smin = slo; d.smax = s.smax = shi;
+        const t = { value: d.varOff.value | s.varOff.value, mask: d.varOff.mask & s.varOff.mask };
+        d.varOff = s.varOff = { value: t.value & ~t.mask & U64_MAX, mask: t.mask }; break; }
+      case 0x50: if (tnumIsConst(s.varOff) && !tnumIsConst(d.varOff)) { const c = s.umin; if (d.umin === c) d.umin++; else if (d.umax === c) d.umax--; if (BigInt.asIntN(64, c) === d.smin) d.smin++; else if (BigInt.asIntN(64, c) === d.smax) d.smax--; } break;
+      case 0x20: d.umin = mx(d.umin, s.umin + 1n); s.umax = mn(s.umax, d.umax - 1n); break;
+      case 0x30: d.umin = mx(d.umin, s.umin); s.umax = mn(s.umax, d.umax); break;
+      case 0xa0: d.umax = mn(d.umax, s.umax - 1n); s.umin = mx(s.umin, d.umin + 1n); break;
+      case 0xb0: d.umax = mn(d.umax, s.umax); s.umin = mx(s.umin, d.umin); break;
+      case 0x60: d.smin = mx(d.smin, s.smin + 1n); s.smax = mn(s.smax, d.smax - 1n); break;
+      case 0x70: d.smin = mx(d.smin, s.smin); s.smax = mn(s.smax, d.smax); break;
+      case 0xc0: d.smax = mn(d.smax, s.smax - 1n); s.smin = mx(s.smin, d.smin + 1n); break;
+      case 0xd0: d.smax = mn(d.smax, s.smax); s.smin = mx(s.smin, d.smin); break;
+      case 0x40: if (tnumIsConst(s.varOff)) { d.varOff = { value: d.varOff.value | (s.varOff.value & d.varOff.mask & 0n), mask: d.varOff.mask }; } break;
+      case 0x140: if (tnumIsConst(s.varOff)) { const m = s.varOff.value; d.varOff = { value: d.varOff.value & ~m & U64_MAX, mask: d.varOff.mask & ~m & U64_MAX }; } break;
+    }
+  }
+  if (!boundsInvalid(d)) regBoundsSync(d);
+  if (!boundsInvalid(s)) regBoundsSync(s);
+}
+
+void SIZE_NAME; void S64_MAX; void BPF_JMP32; void BPF_MEM; void STACK_ZERO;

@@ -1,0 +1,72 @@
+/*
+ * The verifier corpus (../shared/verifier-corpus/test_verifier.jsonl): load each test with the
+ * fixup maps its README describes and compare with what Linux 6.18 did.
+ */
+import { readFileSync } from 'node:fs';
+import type { Insn } from '../src/isa/insn.js';
+import type { VerifierMap } from '../src/verifier/reg_state.js';
+import { type VerifyResult, verify } from '../src/verifier/verifier.js';
+
+export interface CorpusTest {
+  id: number; descr: string; prog_type: number; flags: number; kfunc: unknown; fill_helper: boolean;
+  insns: string[]; fixups: Record<string, number[]>; has_btf_types: boolean; func_info_cnt: number;
+  observed: { loaded: boolean; errno: number; log_level1?: string; log_stats?: string };
+}
+
+const F_RDONLY_PROG = 1 << 7, F_WRONLY_PROG = 1 << 8;
+const m = (type: number, keySize: number, valueSize: number, maxEntries: number, flags = 0, extra: Partial<VerifierMap['spec']> = {}): VerifierMap =>
+  ({ spec: { type, keySize, valueSize, maxEntries, flags, ...extra }, frozen: false });
+const inner = m(2, 4, 4, 1);
+export const FIXUP_MAPS: Record<string, () => VerifierMap> = {
+  map_hash_8b: () => m(1, 8, 8, 1),
+  map_hash_16b: () => m(1, 8, 16, 1),
+  map_hash_48b: () => m(1, 8, 48, 1),
+  map_array_48b: () => m(2, 4, 48, 1),
+  map_array_ro: () => m(2, 4, 48, 1, F_RDONLY_PROG),
+  map_array_wo: () => m(2, 4, 48, 1, F_WRONLY_PROG),
+  map_array_small: () => m(2, 4, 1, 1),
+  map_spin_lock: () => m(2, 4, 8, 1, 0, { spinLockOff: 0 }),
+  map_ringbuf: () => m(27, 0, 0, 4096),
+  map_event_output: () => m(4, 4, 4, 1),
+  map_in_map: () => m(12, 4, 4, 1, 0, { innerMap: inner }),
+  prog1: () => m(3, 4, 4, 4),
+  prog2: () => m(3, 4, 4, 8),
+};
+
+export function decodeHex(hex: string[]): Insn[] {
+  return hex.map((h) => {
+    const b = Buffer.from(h, 'hex');
+    return { code: b[0], dst: b[1] & 0xf, src: b[1] >> 4, off: b.readInt16LE(2), imm: b.readInt32LE(4) };
+  });
+}
+
+export function loadCorpus(path: string): CorpusTest[] {
+  return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as CorpusTest);
+}
+
+/** Why a test is out of reach (kfuncs, BTF, maps needing socket state), or undefined. */
+export function skipReason(t: CorpusTest): string | undefined {
+  if (t.kfunc) return 'kfunc';
+  if (t.fill_helper) return 'fill_helper';
+  if (t.has_btf_types || t.func_info_cnt) return 'btf';
+  for (const k of Object.keys(t.fixups)) if (!FIXUP_MAPS[k]) return 'advanced fixup';
+  return undefined;
+}
+
+export function runCorpusTest(t: CorpusTest, logLevel = 1): VerifyResult {
+  const insns = decodeHex(t.insns);
+  const byInsn = new Map<number, VerifierMap>();
+  for (const [k, idxs] of Object.entries(t.fixups)) {
+    const mk = FIXUP_MAPS[k];
+    if (!mk) continue;
+    const map = mk();
+    for (const i of idxs) byInsn.set(i, map);
+  }
+  return verify(insns, { progType: t.prog_type, maps: (i) => byInsn.get(i), logLevel, flags: t.flags & 2 ? 1 : 0 });
+}
+
+/** The kernel's last error line (before the stats lines). */
+export function lastErrorLine(log: string): string {
+  const lines = log.split('\n').filter((l) => l && !l.startsWith('processed ') && !l.startsWith('verification time') && !l.startsWith('stack depth'));
+  return lines[lines.length - 1] ?? '';
+}
