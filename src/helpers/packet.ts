@@ -96,10 +96,22 @@ const SKB = { len: 0, protocol: 16, vlan_present: 20, vlan_tci: 24, vlan_proto: 
 
 const swap16 = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 
+let lastBuffer: ArrayBuffer | SharedArrayBuffer | undefined;
+let lastView: DataView | undefined;
+
+/** A DataView of the memory, reused while the buffer stays the same (no allocation per packet). */
+export function memoryView(vm: Vm): DataView {
+  const b = vm.space.memory.buffer;
+  if (b !== lastBuffer) {
+    lastBuffer = b;
+    lastView = new DataView(b);
+  }
+  return lastView!;
+}
+
 /** Write the state's pointer fields (and the skb's len, protocol, VLAN, hash) into the context. */
 export function syncCtx(vm: Vm, s: PacketState): void {
-  const b = vm.space.memory.buffer;
-  const dv = new DataView(b);
+  const dv = memoryView(vm);
   if (s.kind === 'xdp') {
     dv.setUint32(s.ctx + XDP_MD.data, s.data, true);
     dv.setUint32(s.ctx + XDP_MD.data_end, s.dataEnd, true);

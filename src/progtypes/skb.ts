@@ -21,7 +21,7 @@
  * tc-bpf(8) direct-action: the return value is the TC_ACT_* verdict; without direct action a
  * classifier's non-zero return (or -1 = the default classid) selects skb->tc_classid.
  */
-import { newPacketState, type PacketState, setPacketState, syncCtx } from '../helpers/packet.js';
+import { memoryView, newPacketState, type PacketState, setPacketState, syncCtx } from '../helpers/packet.js';
 import { Vm } from '../vm/vm.js';
 import type { Region } from '../vm/types.js';
 import { helperAllowedFor } from './helper_sets.js';
@@ -163,7 +163,6 @@ export class SkbHarness {
   readonly state: PacketState;
   readonly buffer: Region;
   readonly ctx: Region;
-  private readonly dv: DataView;
 
   constructor(vm: Vm, type: number) {
     this.vm = vm;
@@ -172,7 +171,6 @@ export class SkbHarness {
     this.buffer = vm.space.alloc(EXTRA_HEAD + SKB_PAD + MAX_LEN + SKB_TAILROOM, 'sk_buff data', { writable: true, align: 64 });
     this.ctx = vm.space.alloc(SK_BUFF_SIZE, '__sk_buff', { writable: true });
     this.state = newPacketState('skb');
-    this.dv = new DataView(vm.space.memory.buffer);
   }
 
   /** Put `data` (a whole Ethernet frame) in the buffer and fill the context, as bpf_prog_test_run_skb() does. */
@@ -198,7 +196,7 @@ export class SkbHarness {
     s.redirect = undefined;
     s.clones.length = 0;
     s.modified = false;
-    const dv = this.dv.buffer === space.memory.buffer ? this.dv : new DataView(space.memory.buffer);
+    const dv = memoryView(this.vm);
     const c = this.ctx.addr;
     mem.fill(0, c, c + SK_BUFF_SIZE);
     dv.setUint32(c + SK_BUFF.pkt_type, pktType, true);

@@ -13,7 +13,7 @@
  */
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
-import { newPacketState, type PacketState, setPacketState, syncCtx } from '../helpers/packet.js';
+import { memoryView, newPacketState, type PacketState, setPacketState, syncCtx } from '../helpers/packet.js';
 import type { Region } from '../vm/types.js';
 import { Vm } from '../vm/vm.js';
 import { vmForType } from './register.js';
@@ -194,7 +194,7 @@ export class XdpHarness {
     s.ctx = this.ctx.addr;
     s.redirect = undefined;
     s.modified = false;
-    const dv = new DataView(space.memory.buffer);
+    const dv = memoryView(this.vm);
     dv.setUint32(this.ctx.addr + 12, ingressIfindex, true);
     dv.setUint32(this.ctx.addr + 16, rxQueueIndex, true);
     dv.setUint32(this.ctx.addr + 20, 0, true);
