@@ -91,5 +91,7 @@ export function stateStr(f: FuncState, all: boolean, regsScratched: Set<number>,
 
 /** vlog_alignment(): the column the `;` of print_insn_state() goes to */
 export function alignTo(len: number): number {
-  return Math.ceil(Math.max(len + 1 + 4, 40) / 8) * 8 - 1;
+  // pos counts the line's newline; "%*c;" pads to round_up(max(pos + 8, 40), 8) - pos - 1 spaces
+  const pos = len + 1;
+  return len + Math.ceil(Math.max(pos + 8, 40) / 8) * 8 - pos - 1;
 }

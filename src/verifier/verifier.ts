@@ -762,9 +762,9 @@ class Verifier {
     // null checks (mark_ptr_or_null_regs)
     if (!is32 && !isX && insn.imm === 0 && d.maybeNull && (op === 0x10 || op === 0x50)) {
       const id = d.id;
-      const nonNullCur = op === 0x10; // "== 0" falls through when non-null
-      this.markPtrOrNull(this.cur, id, nonNullCur);
-      this.markPtrOrNull(other, id, !nonNullCur);
+      // "== 0": the branch is the null case, the fall-through the non-null one
+      this.markPtrOrNull(this.cur, id, op === 0x50);
+      this.markPtrOrNull(other, id, op === 0x10);
     }
     // packet range (find_good_pkt_pointers)
     if (isX && !is32) this.pktCompare(d, s, op, other, insn);
