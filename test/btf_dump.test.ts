@@ -14,7 +14,10 @@ import { dumpBtfRaw } from '../src/btf/raw_dump.js';
 
 const root = new URL('../../', import.meta.url);
 const path = (name: string): string => new URL(name, root).pathname;
-const FIXTURES = ['test/fixtures/btf/btf_types.o', 'test/fixtures/btf/btf_core.o', 'test/fixtures/loader/btf_maps.o'];
+const FIXTURES = [
+  'test/fixtures/btf/btf_types.o', 'test/fixtures/btf/btf_values.o', 'test/fixtures/btf/btf_core.o', 'test/fixtures/btf/btf_core_ldx.o',
+  'test/fixtures/btf/btf_core_target.o', 'test/fixtures/loader/btf_maps.o',
+];
 
 function bpftool(args: string[]): { stdout: string; status: number } | undefined {
   try {
