@@ -20,6 +20,7 @@
  * (ld_imm64 src 4) as helpers' resolvePseudoFunc() gives them.
  */
 import { BpfError } from '../errors.js';
+import type { Btf } from '../btf/types.js';
 import { resolvePseudoFunc } from '../helpers/index.js';
 import { type Insn, isLdImm64 } from '../isa/insn.js';
 import {
@@ -57,8 +58,13 @@ export function registerVerifier(v: Verifier | undefined): void {
   registeredVerifier = v;
 }
 
-/** CO-RE relocation of one program against a target BTF (btf/ fills this in); returns the instructions to load. */
-export type CoreRelocator = (obj: BpfObject, prog: BpfProgramSpec, insns: Insn[]) => Insn[];
+/**
+ * CO-RE relocation of one program (its `coreRelos`, insn indices into `insns`) against the target
+ * BTF (btf/ fills this in: libbpf's bpf_core_apply_relo_insn(), poisoning what cannot resolve);
+ * returns the instructions to load. `targetBtf` is LoadObjectOptions.targetBtf (the host's
+ * vmlinux BTF or a file the user gave), undefined when none was given.
+ */
+export type CoreRelocator = (obj: BpfObject, prog: BpfProgramSpec, insns: Insn[], targetBtf: Btf | undefined) => Insn[];
 
 let registeredCoreRelocator: CoreRelocator | undefined;
 
@@ -81,6 +87,8 @@ export interface LoadObjectOptions extends OpenObjectOptions {
   /** Verifier for this load (default: the registered one; none = load unverified). */
   verifier?: Verifier | null;
   coreRelocator?: CoreRelocator | null;
+  /** Target BTF of CO-RE relocations (e.g. parseBtf() of /sys/kernel/btf/vmlinux, or `kernel_btf FILE`). */
+  targetBtf?: Btf;
 }
 
 export interface LoadedMap {
@@ -255,7 +263,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       let insns = spec.insns.map((i) => ({ ...i }));
       if (spec.coreRelos.length) {
         if (!core) throw new BpfError('ENOTSUPP', `${label}: prog '${spec.name}': CO-RE relocations are not supported yet (${spec.coreRelos.length} relocations)`);
-        insns = core(obj, spec, insns);
+        insns = core(obj, spec, insns, opts.targetBtf);
       }
       insns = withMapFds(insns, mapFds, `${label}: prog '${spec.name}'`);
       if (verifier) {

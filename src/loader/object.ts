@@ -89,7 +89,7 @@ export interface BpfObject {
   kernVersion: number;
   /** Main programs in section order, then symbol order (libbpf's order). */
   programs: BpfProgramSpec[];
-  /** Maps in libbpf's order: .maps (BTF), legacy maps, global data, .kconfig. */
+  /** Maps in libbpf's order: legacy maps, .maps (BTF), global data, .kconfig. */
   maps: MapDef[];
   /** Variables of the global data maps (settable before load through MapDef.data). */
   globals: GlobalVar[];
@@ -180,16 +180,17 @@ export function openObject(bytes: Uint8Array, fileName: string, opts: OpenObject
   const mctx: MapsContext = { elf, objName, btf, fail };
   const maps: MapDef[] = [];
   try {
-  const btfMapsSec = elf.sections.find((s) => s.name === '.maps');
-  if (btfMapsSec) {
-    const list = btfMaps(mctx, btfMapsSec);
-    collectMapRelos(mctx, btfMapsSec, list);
-    maps.push(...list);
-  }
+  // Legacy `maps` first, as libbpf 0.x's bpf_object__init_user_maps() ran before the BTF ones.
   const legacySec = elf.sections.find((s) => s.name === 'maps');
   if (legacySec) {
     const list = legacyMaps(mctx, legacySec);
     linkElfMapInMap(mctx, list);
+    maps.push(...list);
+  }
+  const btfMapsSec = elf.sections.find((s) => s.name === '.maps');
+  if (btfMapsSec) {
+    const list = btfMaps(mctx, btfMapsSec);
+    collectMapRelos(mctx, btfMapsSec, list);
     maps.push(...list);
   }
   maps.push(...globalDataMaps(mctx));
