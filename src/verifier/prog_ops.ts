@@ -85,6 +85,17 @@ const xdpAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return {};
 };
 
+/** sk_msg_is_valid_access(): data/data_end are 8-byte pointers */
+const skMsgAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off % size !== 0) return false;
+  if (off === 0) return size === 8 ? { regType: 'pkt' } : false;
+  if (off === 8) return size === 8 ? { regType: 'pkt_end' } : false;
+  if (off >= 16 && off < 76) return size <= 4 ? {} : false;
+  if (off === 80) return size === 4 ? {} : false;
+  if (off === 88) return size === 8 ? { regType: 'sock', maybeNull: false } : false;
+  return false;
+};
+
 /** Read-only, aligned, within `limit` bytes (kprobe pt_regs, tracepoint, perf_event...). */
 const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (type === 'write' || off < 0 || off + size > limit || off % size !== 0) return false;
@@ -101,6 +112,7 @@ export function defaultProgTypeOps(progType: number): ProgTypeOps {
     case T.CGROUP_SKB: return { ...base, isValidAccess: skbAccess('cg'), ldAbs: true, returnRange: { min: 0, max: 3 } };
     case T.LWT_IN: case T.LWT_OUT: case T.LWT_XMIT: case T.LWT_SEG6LOCAL: return { ...base, isValidAccess: skbAccess('lwt'), pktWrite: progType === T.LWT_XMIT };
     case T.SK_SKB: return { ...base, isValidAccess: skbAccess('skskb'), pktWrite: true };
+    case T.SK_MSG: return { ...base, isValidAccess: skMsgAccess, pktWrite: true };
     case T.XDP: return { ...base, isValidAccess: xdpAccess, pktWrite: true };
     case T.KPROBE: return { ...base, isValidAccess: readOnly(168) };
     case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184) };

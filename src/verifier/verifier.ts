@@ -315,6 +315,7 @@ class Verifier {
     // JMP / JMP32
     const op = bpfOp(insn.code);
     if (op === BPF_CALL) {
+      if (bpfSrc(insn.code) === BPF_X) fail(`unknown opcode ${insn.code.toString(16)}`, EINVAL);
       if (insn.src === BPF_PSEUDO_CALL) { this.checkFuncCall(insn); return 'jump'; }
       if (insn.src === BPF_PSEUDO_KFUNC_CALL) fail('calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF', EINVAL);
       this.checkHelperCall(insn);
@@ -500,7 +501,7 @@ class Verifier {
     const src = this.readReg(insn.src);
     const d = this.readReg(insn.dst);
     if (insn.imm === 0xf1) this.readReg(0);
-    if (isPointer(src)) fail(`R${insn.src} leaks addr into mem`);
+    if (insn.imm & BPF_FETCH && insn.imm !== 0xf1) this.writeRegCheck(insn.src);
     if (d.type === 'ctx' || isPktPointer(d) || d.type === 'flow_keys' || d.type === 'sock' || d.type === 'sock_common') {
       fail(`BPF_ATOMIC stores into R${insn.dst} ${regTypeStr(d)} is not allowed`);
     }
@@ -535,10 +536,10 @@ class Verifier {
         break;
       }
       case 'ctx': {
-        if (type === 'write' && val && isPointer(val)) fail(`R${valRegno} leaks addr into ctx`);
+        // __check_ptr_off_reg()
+        if (r.off < 0) fail(`negative offset ctx ptr R${regno} off=${r.off} disallowed`);
         if (r.off) fail(`dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
-        if (!tnumIsConst(r.varOff)) fail(`variable ctx access var_off=${tnumStr(r.varOff)} disallowed`);
-        if (off < 0) fail(`negative offset ctx ptr R${regno} off=${off} disallowed`);
+        if (!tnumIsConst(r.varOff) || r.varOff.value) fail(`variable ctx access var_off=${tnumStr(r.varOff)} disallowed`);
         const acc = this.ops.isValidAccess(off, size, type);
         if (!acc) fail(`invalid bpf_context access off=${off} size=${size}`);
         if (type === 'read' && acc.regType && acc.regType !== 'scalar') {
@@ -550,7 +551,6 @@ class Verifier {
       case 'fp': return this.stackAccess(regno, r, insnOff, size, type, val);
       case 'pkt': case 'pkt_meta': {
         if (type === 'write' && !this.ops.pktWrite) fail(`cannot write into packet`);
-        if (type === 'write' && val && isPointer(val)) fail(`R${valRegno} leaks addr into packet`);
         this.checkPacketAccess(regno, r, off, size);
         break;
       }
@@ -578,7 +578,8 @@ class Verifier {
     const tn = tnumIsConst(r.varOff) ? String(BigInt.asIntN(64, r.varOff.value)) : tnumStr(r.varOff);
     if (isPktPointer(r)) {
       const regOff = tnumAdd(r.varOff, tnumConst(BigInt(r.off + insnOff)));
-      if (!tnumIsAligned(regOff, size)) fail(`misaligned packet access off 0+${tn}+${r.off}+${insnOff} size ${size}`);
+      const ipOff = tnumAdd(regOff, tnumConst(2n)); // NET_IP_ALIGN
+      if (!tnumIsAligned(ipOff, size)) fail(`misaligned packet access off 2+${tn}+${r.off}+${insnOff} size ${size}`);
       return;
     }
     const desc = r.type === 'fp' ? 'stack ' : r.type === 'ctx' ? 'context ' : r.type === 'map_value' ? 'value ' : r.type === 'flow_keys' ? 'flow keys ' : r.type.startsWith('sock') || r.type === 'tcp_sock' ? 'sock ' : '';
@@ -598,11 +599,6 @@ class Verifier {
       ? `invalid access to memory, mem_size=${memSize} off=${o} size=${size}`
       : `invalid access to ${what}, ${what === 'map key' ? 'key' : 'value'}_size=${memSize} off=${o} size=${size}`;
     const bad = (o: bigint): boolean => o < 0n || o + BigInt(size) > BigInt(memSize);
-    if (tnumIsConst(r.varOff)) {
-      const o = BigInt(off) + BigInt.asIntN(64, r.varOff.value);
-      if (bad(o)) fail(msg(o));
-      return;
-    }
     if (r.smin < 0n && (r.smin === -(1n << 63n) || BigInt.asIntN(32, BigInt(off) + r.smin) !== BigInt(off) + r.smin || r.smin + BigInt(off) < 0n)) {
       fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     }
@@ -879,7 +875,8 @@ class Verifier {
     const rr = this.ops.returnRange;
     if (r0.type !== 'scalar' && rr) fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     if (rr && (r0.smin < BigInt(rr.min) || r0.smax > BigInt(rr.max))) {
-      fail(`At program exit the register R0 has smin=${r0.smin} smax=${r0.smax} should have been in [${rr.min}, ${rr.max}]`, EINVAL);
+      const has = r0.varOff.mask === U64_MAX ? 'unknown scalar value' : `smin=${r0.smin} smax=${r0.smax}`;
+      fail(`At program exit the register R0 has ${has} should have been in [${rr.min}, ${rr.max}]`, EINVAL);
     }
     return 'exit';
   }
@@ -888,7 +885,7 @@ class Verifier {
     for (const chain of this.callChains) {
       if (chain.length > MAX_CALL_FRAMES) fail(`the call stack of ${chain.length} frames is too deep`, E2BIG);
       let total = 0;
-      for (const sp of chain) total += Math.ceil((this.stackDepth[sp] ?? 0) / 32) * 32 || 0;
+      for (const sp of chain) total += Math.ceil((this.stackDepth[sp] ?? 0) / 16) * 16;
       if (total > MAX_BPF_STACK) fail(`combined stack size of ${chain.length} calls is ${total}. Too large`, EACCES);
     }
   }
@@ -1065,7 +1062,7 @@ class Verifier {
           return;
         }
         const lo = r.off + Number(BigInt.asIntN(64, r.varOff.value));
-        if (lo < -MAX_BPF_STACK || lo + size > 0 || size < 0) fail(`invalid indirect access to stack R${regno} off=${lo} size=${size}`);
+        if (lo < -MAX_BPF_STACK || lo + size > 0 || size < 0) fail(`invalid ${type === 'write' ? 'write to' : 'indirect access to'} stack R${regno} off=${lo} size=${size}`);
         if (-lo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -lo;
         for (let o = lo; o < lo + size; o++) {
           const si = Math.floor((-o - 1) / 8);
