@@ -132,3 +132,35 @@ test('differential against bpftool: host vmlinux BTF, format c and raw', {
   const wantRaw = bpftool(['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux'])!.stdout;
   assert.ok(dumpBtfRaw(btf) === wantRaw, 'format raw differs from bpftool on vmlinux');
 });
+
+/** Raw BTF from type-section words (strings: "", "a"). */
+function rawBtf(words: number[]): Uint8Array {
+  const tl = words.length * 4;
+  const strs = Uint8Array.from([0, 0x61, 0]);
+  const b = new Uint8Array(24 + tl + strs.length);
+  const dv = new DataView(b.buffer);
+  dv.setUint16(0, 0xeb9f, true);
+  b[2] = 1;
+  dv.setUint32(4, 24, true);
+  dv.setUint32(12, tl, true);
+  dv.setUint32(16, tl, true);
+  dv.setUint32(20, strs.length, true);
+  words.forEach((v, i) => dv.setUint32(24 + i * 4, v >>> 0, true));
+  b.set(strs, 24 + tl);
+  return b;
+}
+
+test('type loops in malformed BTF: one error, no crash', () => {
+  const loops = {
+    ptr: [0, 2 << 24, 1],
+    typedef: [1, 8 << 24, 1],
+    struct: [1, (4 << 24) | 1, 4, 1, 1, 0],
+    const: [0, 10 << 24, 2, 0, 10 << 24, 1],
+    array: [0, 3 << 24, 0, 1, 1, 4],
+  };
+  for (const [name, words] of Object.entries(loops)) {
+    const btf = parseBtf(rawBtf(words));
+    assert.ok(dumpBtfRaw(btf).startsWith('[1] '), name);
+    assert.throws(() => dumpBtfC(btf), (err: Error) => err.name === 'BpfError' && /loop|cycle/.test(err.message), name);
+  }
+});

@@ -7,6 +7,7 @@
  * names made unique with `___N`, and the declarator syntax of arrays and function pointers
  * (btf_dump_emit_type_chain()). dumpBtfC() adds bpftool's vmlinux.h header and footer.
  */
+import { BpfError } from '../errors.js';
 import { BTF_KIND, type Btf, type BtfComposite, type BtfEnum, type BtfEnum64, type BtfRef, type BtfType } from './types.js';
 
 const NOT_ORDERED = 0;
@@ -72,6 +73,9 @@ function resolveSizeOr(btf: Btf, id: number): number {
 
 const isMod = (t: BtfType): boolean =>
   t.kind === BTF_KIND.VOLATILE || t.kind === BTF_KIND.CONST || t.kind === BTF_KIND.RESTRICT || t.kind === BTF_KIND.TYPE_TAG;
+
+/** Deepest type nesting followed (real BTF, vmlinux included, stays far below). */
+const MAX_NESTING = 2000;
 
 const PREFIXES = '\t'.repeat(13);
 const pfx = (lvl: number): string => (lvl >= PREFIXES.length ? PREFIXES : PREFIXES.slice(0, lvl));
@@ -141,11 +145,12 @@ export class BtfCDumper {
 
   /** btf_dump__dump_type(): the C text of `id` and whatever it needs that was not emitted yet. */
   dumpType(id: number): string {
-    if (id >= this.btf.types.length) throw new RangeError(`BTF: no type with id ${id}`);
+    if (id >= this.btf.types.length) throw new BpfError('EINVAL', `BTF: no type with id ${id}`);
+    this.depth = 0;
     this.out = [];
     this.emitQueue = [];
     const err = this.orderType(id, false);
-    if (err < 0) throw new RangeError(`BTF: unsatisfiable type cycle, id:[${id}]`);
+    if (err < 0) throw new BpfError('EINVAL', `BTF: unsatisfiable type cycle, id:[${id}]`);
     for (const qid of this.emitQueue) this.emitType(qid, 0);
     return this.out.join('');
   }
@@ -161,8 +166,24 @@ export class BtfCDumper {
     this.out.push(s);
   }
 
+  /** Recursion depth of orderType()/emitType()/emitTypeDecl(): malformed BTF with type loops ends in an error, not a crash. */
+  private depth = 0;
+
+  private enter(id: number): void {
+    if (++this.depth > MAX_NESTING) throw new BpfError('EINVAL', `BTF: type [${id}]: type chain nests deeper than ${MAX_NESTING} (loop?)`);
+  }
+
   /** btf_dump_order_type(): 1 = strong link, 0 = weak, <0 = error. */
   private orderType(id: number, throughPtr: boolean): number {
+    this.enter(id);
+    try {
+      return this.orderTypeIn(id, throughPtr);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private orderTypeIn(id: number, throughPtr: boolean): number {
     const state = this.orderState[id];
     if (state === ORDERED) return 1;
     const t = this.btf.type(id);
@@ -233,6 +254,15 @@ export class BtfCDumper {
 
   /** btf_dump_emit_type(). */
   private emitType(id: number, contId: number): void {
+    this.enter(id);
+    try {
+      this.emitTypeIn(id, contId);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private emitTypeIn(id: number, contId: number): void {
     if (this.emitState[id] === EMITTED) return;
     const t = this.btf.type(id);
     const topLevel = contId === 0;
@@ -452,8 +482,18 @@ export class BtfCDumper {
 
   /** btf_dump_emit_type_decl(): push the chain down to a terminal type, then emit it. */
   private emitTypeDecl(id: number, fname: string, lvl: number): void {
+    this.enter(id);
+    try {
+      this.emitTypeDeclIn(id, fname, lvl);
+    } finally {
+      this.depth--;
+    }
+  }
+
+  private emitTypeDeclIn(id: number, fname: string, lvl: number): void {
     const stack: number[] = [];
-    for (let guard = 0; guard < 1 << 16; guard++) {
+    for (let guard = 0; ; guard++) {
+      if (guard > MAX_NESTING) throw new BpfError('EINVAL', `BTF: type [${id}]: declaration chain longer than ${MAX_NESTING} (loop?)`);
       stack.push(id);
       if (id === 0) break;
       const t = this.btf.type(id);
