@@ -13,7 +13,7 @@ import { makeInsn, type Insn } from '../src/isa/insn.js';
 import { findProgram, openObject } from '../src/loader/object.js';
 import {
   CGROUP_SKB_OPS, KPROBE_OPS, PERF_EVENT_OPS, RAW_TRACEPOINT_OPS, SCHED_CLS_OPS, SK_SKB_OPS, SOCKET_FILTER_OPS, SYSCALL_OPS,
-  TRACEPOINT_OPS, XDP_OPS, buildPtRegs, classifierResult, helperAllowedFor, runTracing, testRun, type TestRunInput,
+  TRACEPOINT_OPS, XDP_OPS, buildPtRegs, classifierResult, helperAllowedFor, runTracing, testRun, type TestRunInput, verifierOps,
 } from '../src/progtypes/index.js';
 import { csumPartial } from '../src/helpers/packet.js';
 import { helperFuncName } from '../src/isa/disasm_xlated.js';
@@ -203,4 +203,15 @@ test('tc-bpf(8) classid semantics without direct-action', () => {
   assert.deepEqual(classifierResult(-1 >>> 0, 0, 0x10001), { match: true, classid: 0x10001 });
   assert.deepEqual(classifierResult(0x10002, 0, 0x10001), { match: true, classid: 0x10002 });
   assert.deepEqual(classifierResult(1, 0x10003, 0x10001), { match: true, classid: 0x10003 });
+});
+
+test('verifierOps: the verifier\'s view of a type', () => {
+  const tc = verifierOps(3)!;
+  assert.deepEqual(tc.isValidAccess(76, 4, 'read'), { regType: 'pkt' });
+  assert.deepEqual(tc.isValidAccess(168, 8, 'read'), { regType: 'sock_common', maybeNull: true });
+  assert.equal(tc.isValidAccess(0, 4, 'write'), false);
+  assert.deepEqual(tc.isValidAccess(8, 4, 'write'), {});
+  assert.ok(tc.ldAbs && tc.pktWrite);
+  assert.deepEqual(verifierOps(8)!.returnRange, { min: 0, max: 1 });
+  assert.equal(verifierOps(9999), undefined);
 });

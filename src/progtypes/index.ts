@@ -44,3 +44,37 @@ export async function testRun(input: TestRunInput): Promise<TestRunResult> {
   return ops.testRun(input);
 }
 
+
+/**
+ * The shape src/verifier/prog_ops.ts's ProgTypeOps has (struct bpf_verifier_ops as the verifier
+ * consults it), built from this layer's ops, so the verifier can take the refined rules:
+ * `isValidAccess(off, size, 'read' | 'write')` -> false or the loaded register's type.
+ */
+export interface VerifierProgTypeOps {
+  isValidAccess(off: number, size: number, type: 'read' | 'write'): { regType?: 'pkt' | 'pkt_end' | 'pkt_meta' | 'flow_keys' | 'sock_common'; maybeNull?: boolean } | false;
+  helperAllowed(id: number): boolean;
+  returnRange?: { min: number; max: number };
+  ldAbs: boolean;
+  pktWrite: boolean;
+}
+
+export function verifierOps(type: number): VerifierProgTypeOps | undefined {
+  const ops = BY_TYPE.get(type);
+  if (!ops) return undefined;
+  return {
+    isValidAccess(off, size, t) {
+      const a = ops.isValidAccess(off, size, t === 'write');
+      if (!a.ok) return false;
+      switch (a.kind) {
+        case 'pkt': case 'pkt_end': case 'pkt_meta': case 'flow_keys': return { regType: a.kind };
+        case 'sock': return { regType: 'sock_common', maybeNull: true };
+        default: return {};
+      }
+    },
+    helperAllowed: (id) => ops.helperAllowed(id),
+    returnRange: ops.retRange ? { min: ops.retRange[0], max: ops.retRange[1] } : undefined,
+    // may_access_skb(): socket filters, tc and cgroup skb programs may use LD_ABS/LD_IND
+    ldAbs: type === 1 || type === 3 || type === 4 || type === 8,
+    pktWrite: type === 3 || type === 4 || type === 6 || type === 14,
+  };
+}
