@@ -188,3 +188,24 @@ test('the license string stops at its NUL and is at most 63 characters', () => {
   assert.equal(obj.license, 'x'.repeat(63));
   assert.equal(open({ sections: [code('xdp', [mov(0, 1), EXIT], [func('p', 0, 2)])] }).license, '');
 });
+
+test('bad relocations and map value references: one line naming the program, section and offset', async () => {
+  const { loadObject } = await import('../src/kernel/load.js');
+  const { Bpf } = await import('../src/kernel/bpf.js');
+  await import('../src/api/index.js');
+  const data = { name: '.data', executable: false, writable: true, insns: [], data: new Uint8Array(8), symbols: [{ name: 'g', offset: 4, global: true, type: 'object' as const, size: 4 }], relocations: [] };
+  const past = open({ sections: [code('xdp', [...makeLdImm64(1, 8n), mov(0, 2), EXIT], [func('p', 0, 4)], [{ offset: 0, type: 'R_BPF_64_64', symbol: 'g' }]), data, license] });
+  assert.deepEqual(past.programs[0].mapRelocs, [{ insn: 0, map: 0, kind: 'value', off: 12 }]);
+  expectError(() => loadObject(new Bpf(), past), "unit.o: prog 'p': insn 0: invalid access to map value pointer, value_size=8 off=12");
+  const ok = open({ sections: [code('xdp', [...makeLdImm64(1, 2n), mov(0, 2), EXIT], [func('p', 0, 4)], [{ offset: 0, type: 'R_BPF_64_64', symbol: 'g' }]), data, license] });
+  assert.equal(ok.programs[0].mapRelocs[0].off, 6);
+  assert.equal(loadObject(new Bpf(), ok).programs.length, 1);
+  // A relocation at an offset that is not an instruction.
+  expectError(() => open({ sections: [code('xdp', [...makeLdImm64(1, 0n), mov(0, 2), EXIT], [func('p', 0, 4)], [{ offset: 4, type: 'R_BPF_64_64', symbol: 'g' }]), data, license] }),
+    "unit.o: sec '.relxdp': invalid offset 0x4 for relo #0");
+  // A legacy map definition the kernel refuses (type 0): the load names the map.
+  const legacy = open({ sections: [code('xdp', [...makeLdImm64(1, 0n), mov(0, 2), EXIT], [func('p', 0, 4)], [{ offset: 0, type: 'R_BPF_64_64', symbol: 'm' }]),
+    { name: 'maps', executable: false, writable: true, insns: [], data: new Uint8Array(20), symbols: [{ name: 'm', offset: 0, global: true, type: 'object', size: 20 }], relocations: [] }, license] });
+  assert.deepEqual(legacy.maps.map((m) => [m.name, m.kind]), [['m', 'legacy']]);
+  expectError(() => loadObject(new Bpf(), legacy), /^unit\.o: map 'm': failed to create: [^\n]+$/);
+});

@@ -266,6 +266,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
         insns = core(obj, spec, insns, opts.targetBtf);
       }
       insns = withMapFds(insns, mapFds, `${label}: prog '${spec.name}'`);
+      checkMapValueRefs(bpf, insns, `${label}: prog '${spec.name}'`);
       if (verifier) {
         const out = verifier({ bpf, obj, prog: spec, progType, expectedAttachType, insns, mapFds });
         if (out) insns = out;
@@ -325,6 +326,28 @@ function withMapFds(insns: Insn[], mapFds: readonly number[], label: string): In
     i++;
   }
   return insns;
+}
+
+/**
+ * resolve_pseudo_ldimm64() for BPF_PSEUDO_MAP_VALUE: only maps with direct value access (arrays
+ * of one element: array_map_direct_value_addr()), and an offset inside the value.
+ */
+function checkMapValueRefs(bpf: Bpf, insns: readonly Insn[], label: string): void {
+  for (let i = 0; i + 1 < insns.length; i++) {
+    const insn = insns[i];
+    if (!isLdImm64(insn)) continue;
+    if (insn.src === BPF_PSEUDO_MAP_VALUE) {
+      const spec = bpf.mapOf(insn.imm).map.spec;
+      const off = insns[i + 1].imm >>> 0;
+      if ((spec.type !== 2 || spec.maxEntries !== 1)) {
+        throw new BpfError('EINVAL', `${label}: insn ${i}: map '${spec.name ?? ''}' has no direct value access (only arrays of one element)`);
+      }
+      if (off >= spec.valueSize) {
+        throw new BpfError('EINVAL', `${label}: insn ${i}: invalid access to map value pointer, value_size=${spec.valueSize} off=${off}`);
+      }
+    }
+    i++;
+  }
 }
 
 /**
