@@ -64,6 +64,11 @@ test('btf_maps.o: verdicts and every map after the same packets equal the kernel
         assert.equal(runXdp(bpf, lo.runInsns(prog), pkt), kernelRet, `${prog} on ${pkt.length} bytes`);
       }
     }
+    // Program tags (SHA-256 over the relocated instructions, map immediates zeroed) equal the kernel's.
+    for (const prog of ['tail_target', 'xdp_count', 'xdp_second']) {
+      const info = JSON.parse(runTool('bpftool', ['-j', 'prog', 'show', 'pinned', `${dir}/${prog}`]));
+      assert.equal(bpf.progInfo(lo.program(prog).fd).tag, info.tag, `tag of ${prog}`);
+    }
     // Every map the programs use, by name.
     const ids = new Set<number>();
     for (const prog of ['xdp_count', 'xdp_second']) {
