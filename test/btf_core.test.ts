@@ -8,7 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { applyCoreRelocations, CORE_POISON_IMM, coreEssentialName } from '../src/btf/core.js';
+import { applyCoreRelocations, CORE_POISON_IMM, coreEssentialName, coreRelocatorFor } from '../src/btf/core.js';
+import type { CoreRelocator } from '../src/kernel/load.js';
 import { parseBtf } from '../src/btf/parse.js';
 import type { Btf } from '../src/btf/types.js';
 import { openObject } from '../src/loader/object.js';
@@ -120,6 +121,18 @@ test('CO-RE on direct loads/stores: offsets, load size adjustment, poisoning of 
   assert.deepEqual(at(5), { code: 0x63, off: 8, imm: 0 }); // and the store
   assert.ok(lines.includes("prog 'ldx_prog': relo #4: patched insn #5 (LDX/ST/STX) mem_sz 2 -> 4"), lines.join('\n'));
   assert.ok(lines.some((l) => l.includes('accesses field incorrectly')));
+});
+
+test('coreRelocatorFor fits the loader\'s CoreRelocator hook', () => {
+  const { obj, prog } = coreProg();
+  const target = elfBtf('test/fixtures/btf/btf_core_target.o');
+  const relocate: CoreRelocator = coreRelocatorFor(() => target);
+  const insns = relocate(obj, prog, prog.insns, undefined);
+  assert.equal(insns[prog.coreRelos[0].insn].imm, 56);
+  assert.equal(insns[prog.coreRelos[13].insn].imm, CORE_POISON_IMM);
+  // A target given with the load wins over the default.
+  const empty = elfBtf('test/fixtures/btf/btf_types.o');
+  assert.equal(relocate(obj, prog, prog.insns, empty)[prog.coreRelos[0].insn].imm, CORE_POISON_IMM);
 });
 
 /* ------------------------------------------------------------------------------------------ */

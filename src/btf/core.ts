@@ -863,19 +863,26 @@ export function applyCoreRelocations(
 
 /**
  * A CO-RE relocator for the loader (kernel/load.ts's CoreRelocator shape): relocates a program of
- * an object against `target` (e.g. the host's /sys/kernel/btf/vmlinux), sharing libbpf's
- * per-object candidate cache.
+ * an object against the target BTF the load names, or else `defaultTarget` (e.g. the host's
+ * /sys/kernel/btf/vmlinux, read on first use), sharing libbpf's per-object candidate cache.
  */
-export function coreRelocatorFor(target: Btf | (() => Btf), opts: Omit<CoreRelocateOptions, 'progName' | 'candCache'> = {}):
-  (obj: { btf?: Btf }, prog: { name: string; coreRelos: CoreReloRecord[] }, insns: Insn[]) => Insn[] {
-  const caches = new WeakMap<object, Map<number, Cand[]>>();
+export function coreRelocatorFor(defaultTarget?: Btf | (() => Btf), opts: Omit<CoreRelocateOptions, 'progName' | 'candCache'> = {}):
+  (obj: { btf?: Btf }, prog: { name: string; coreRelos: CoreReloRecord[] }, insns: Insn[], targetBtf?: Btf) => Insn[] {
+  const caches = new WeakMap<object, Map<Btf, Map<number, Cand[]>>>();
   let resolved: Btf | undefined;
-  return (obj, prog, insns) => {
+  return (obj, prog, insns, targetBtf) => {
     if (!prog.coreRelos.length) return insns;
     if (!obj.btf) throw new BpfError('EINVAL', `prog '${prog.name}': CO-RE relocations need the object's BTF`);
-    resolved ??= typeof target === 'function' ? target() : target;
-    let cache = caches.get(obj);
-    if (!cache) caches.set(obj, cache = new Map());
-    return applyCoreRelocations(insns, prog.coreRelos, obj.btf, resolved, { ...opts, progName: prog.name, candCache: cache });
+    let target = targetBtf;
+    if (!target) {
+      if (!defaultTarget) throw new BpfError('ENOENT', `prog '${prog.name}': CO-RE relocations need a target BTF (no kernel BTF given)`);
+      resolved ??= typeof defaultTarget === 'function' ? defaultTarget() : defaultTarget;
+      target = resolved;
+    }
+    let perObj = caches.get(obj);
+    if (!perObj) caches.set(obj, perObj = new Map());
+    let cache = perObj.get(target);
+    if (!cache) perObj.set(target, cache = new Map());
+    return applyCoreRelocations(insns, prog.coreRelos, obj.btf, target, { ...opts, progName: prog.name, candCache: cache });
   };
 }
