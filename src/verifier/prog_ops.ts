@@ -64,6 +64,11 @@ function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps[
       return { regType: field(SKB.data) ? 'pkt' : field(SKB.data_end) ? 'pkt_end' : 'pkt_meta' };
     }
     if (field(SKB.tc_classid) && kind !== 'tc') return false;
+    const sockFields = off >= SKB.family && off < SKB.local_port + 4;
+    if (sockFields && kind !== 'cg' && kind !== 'skskb') return false;
+    if (field(SKB.wire_len) && kind !== 'tc') return false;
+    if (field(SKB.mark) && kind === 'skskb') return false;
+    if ((field(SKB.tstamp, 8) || field(SKB.hwtstamp, 8)) && (kind === 'filter' || kind === 'lwt' || kind === 'skskb')) return false;
     if (field(SKB.flow_keys, 8)) return false;
     if (field(SKB.tstamp, 8)) return size === 8 ? {} : false;
     if (field(SKB.sk, 8)) return type === 'write' || size !== 8 ? false : { regType: 'sock_common', maybeNull: true };
@@ -96,12 +101,22 @@ const skMsgAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return false;
 };
 
+/** sk_lookup_is_valid_access() (struct bpf_sk_lookup, 72 bytes) */
+const skLookupAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off >= 72 || off % size !== 0) return false;
+  if (off < 8) return off === 0 && size === 8 ? { regType: 'sock', maybeNull: true } : false;
+  if (off === 36 && size <= 4) return {};
+  return size <= 4 ? {} : false;
+};
+
 /** Read-only, aligned, within `limit` bytes (kprobe pt_regs, tracepoint, perf_event...). */
 const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (type === 'write' || off < 0 || off + size > limit || off % size !== 0) return false;
   if (sizes && !sizes.includes(size)) return false;
   return {};
 };
+
+const noCoarse = (id: number): boolean => id !== 160;
 
 export function defaultProgTypeOps(progType: number): ProgTypeOps {
   const T = BPF_PROG_TYPE;
@@ -113,11 +128,13 @@ export function defaultProgTypeOps(progType: number): ProgTypeOps {
     case T.LWT_IN: case T.LWT_OUT: case T.LWT_XMIT: case T.LWT_SEG6LOCAL: return { ...base, isValidAccess: skbAccess('lwt'), pktWrite: progType === T.LWT_XMIT };
     case T.SK_SKB: return { ...base, isValidAccess: skbAccess('skskb'), pktWrite: true };
     case T.SK_MSG: return { ...base, isValidAccess: skMsgAccess, pktWrite: true };
+    case T.SK_LOOKUP: return { ...base, isValidAccess: skLookupAccess, returnRange: { min: 0, max: 1 } };
     case T.XDP: return { ...base, isValidAccess: xdpAccess, pktWrite: true };
-    case T.KPROBE: return { ...base, isValidAccess: readOnly(168) };
-    case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184) };
-    case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048) };
-    case T.RAW_TRACEPOINT: case T.RAW_TRACEPOINT_WRITABLE: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]) };
+    // bpf_tracing_func_proto(): no bpf_ktime_get_coarse_ns (160) for tracing types
+    case T.KPROBE: return { ...base, isValidAccess: readOnly(168), helperAllowed: noCoarse };
+    case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184), helperAllowed: noCoarse };
+    case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048), helperAllowed: noCoarse };
+    case T.RAW_TRACEPOINT: case T.RAW_TRACEPOINT_WRITABLE: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
     case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT: case T.CGROUP_SOCK_ADDR:
       return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
     default: return { ...base, isValidAccess: readOnly(256) };
