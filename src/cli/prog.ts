@@ -7,8 +7,8 @@
  * prints "failed to run program: <strerror>" and exits with -errno & 0xff like bpftool does.
  */
 import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
-import { type BpfObject, findProgram, openObject } from '../loader/object.js';
-import { type LoadedObject, loadObject, loadObjectIntoKernel } from '../kernel/load.js';
+import { type BpfObject, openObject } from '../loader/object.js';
+import { type LoadedObject, loadObject } from '../kernel/load.js';
 import { isPrefix } from './args.js';
 import { progRun } from './prog_run.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
@@ -16,7 +16,7 @@ import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
 import { TestRunError, testRunXdp, type XdpTestRunResult } from '../progtypes/xdp.js';
 import type { Insn } from '../isa/insn.js';
-import type { Bpf as Kernel, ProgInfo } from '../kernel/bpf.js';
+import type { ProgInfo } from '../kernel/bpf.js';
 import { progTypeFromSection, progTypeName } from '../kernel/names.js';
 import {
   Argv, type BpfJsonWriter, CliExit, allIds, errnoStatus, isPrefixC, mapParseFd, openCliKernel, pinFd, progParseFd,
@@ -118,33 +118,6 @@ export function parseProgSpec(words: string[], at: { i: number }): ProgSpec {
 
 /* ------------------------------------------------------------------------------------------ */
 /* The command                                                                                  */
-
-/**
- * PROG := file OBJ [sec SECTION] [name FUNC]: the object is loaded (maps, global data,
- * relocations: kernel/load.ts) into a Bpf of this process for this command only; the chosen
- * program's instructions are resolved against that Bpf's Vm (`bpf`), which a run must use for
- * programs with maps. Programs without maps run the same in any Vm.
- */
-export async function fileProgram(spec: ProgSpec): Promise<{ insns: Insn[]; section: string; bpf: Kernel; loaded: LoadedObject }> {
-  let objBytes: Uint8Array;
-  try {
-    const { readFile } = await import('node:fs/promises');
-    objBytes = new Uint8Array(await readFile(spec.file));
-  } catch (err) {
-    throw new BpfError('ENOENT', `failed to open object file ${spec.file}: ${strerror((err as NodeJS.ErrnoException).code ?? '')}`);
-  }
-  const chosen = findProgram(openObject(objBytes, spec.file), { section: spec.section, name: spec.name });
-  const { Bpf } = await import('../kernel/bpf.js');
-  const { createMap } = await import('../maps/index.js');
-  const bpf = new Bpf({ createMap });
-  const loaded = loadObjectIntoKernel(bpf, objBytes, spec.file, {
-    // The chosen program, and the other autoloaded ones a type can be found for (prog array slots).
-    // A section without a type (the run decides by the section name) loads alone.
-    select: (p) => p.name === chosen.name || (chosen.progType !== undefined && p.autoload && p.progType !== undefined),
-    progType: chosen.progType === undefined ? 0 : undefined,
-  });
-  return { insns: loaded.runInsns(chosen.name), section: chosen.section, bpf, loaded };
-}
 
 /* ------------------------------------------------------------------------------------------ */
 /* Programs of the pin store: PROG := id | pinned | name | tag; prog show, pin, load            */
