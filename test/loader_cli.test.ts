@@ -116,3 +116,21 @@ test('a section no table knows: libbpf\'s lines unless `type` is given', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('prog run file OBJ: the tc-bpf(8) classifier with its iproute2 map returns TC_H_MAKE(TC_H_ROOT, mark)', async () => {
+  fresh();
+  const { writeFileSync, mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(`${tmpdir()}/bpfkit-loader-`);
+  try {
+    const ctx = new Uint8Array(192);
+    new DataView(ctx.buffer).setUint32(8, 5, true); // __sk_buff.mark
+    writeFileSync(`${dir}/ctx.bin`, ctx);
+    const udp = new URL('examples/udp.bin', root).pathname;
+    const r = await run('prog', 'run', 'file', obj('tc_elf_map.o'), 'sec', 'classifier', 'data_in', udp, 'ctx_in', `${dir}/ctx.bin`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^Return value: ${(0xffff0000 | 5) >>> 0}, duration: \\d+ns\\n$`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
