@@ -144,6 +144,7 @@ class Verifier {
         if (why) fail(why, EINVAL);
         const src = insn.src;
         if (src === BPF_PSEUDO_MAP_FD || src === BPF_PSEUDO_MAP_VALUE || src === BPF_PSEUDO_MAP_IDX || src === BPF_PSEUDO_MAP_IDX_VALUE) {
+          if ((src === BPF_PSEUDO_MAP_FD || src === BPF_PSEUDO_MAP_IDX) && insns[i + 1].imm !== 0) fail('unrecognized bpf_ld_imm64 insn', EINVAL);
           const map = this.opts.maps?.(i, insn.imm);
           if (!map) fail(`fd ${insn.imm} is not pointing to valid bpf_map`, EBADF);
           if (src === BPF_PSEUDO_MAP_VALUE || src === BPF_PSEUDO_MAP_IDX_VALUE) {
@@ -506,6 +507,7 @@ class Verifier {
     if (d.type === 'ctx' || isPktPointer(d) || d.type === 'flow_keys' || d.type === 'sock' || d.type === 'sock_common') {
       fail(`BPF_ATOMIC stores into R${insn.dst} ${regTypeStr(d)} is not allowed`);
     }
+    this.checkAlign(d, insn.off, size, insn.dst, true);
     const loaded = this.memAccess(insn.dst, d, insn.off, size, 'read', undefined);
     this.memAccess(insn.dst, d, insn.off, size, 'write', mkScalar());
     if (insn.imm === 0xf1) { const r0 = this.writeRegCheck(0); Object.assign(r0, loaded); }
@@ -559,8 +561,7 @@ class Verifier {
       case 'sock': case 'sock_common': case 'tcp_sock': case 'xdp_sock': {
         if (r.maybeNull) fail(`R${regno} invalid mem access '${regTypeStr(r)}'`);
         if (type === 'write') fail(`R${regno} cannot write into ${r.type}`);
-        if (off < 0 || off % size) fail(`R${regno} invalid ${r.type} access off=${off} size=${size}`);
-        if (off >= 80) fail(`R${regno} invalid ${r.type} access off=${off} size=${size}`);
+        if (!sockAccessOk(r.type, off, size)) fail(`R${regno} invalid ${r.type} access off=${off} size=${size}`);
         break;
       }
       default:
@@ -572,9 +573,9 @@ class Verifier {
   }
 
   /** check_ptr_alignment(): stack always strict, others only with BPF_F_STRICT_ALIGNMENT */
-  checkAlign(r: RegState, insnOff: number, size: number, _regno: number): void {
+  checkAlign(r: RegState, insnOff: number, size: number, _regno: number, once = false): void {
     if (size === 1) return;
-    const strict = this.strict || r.type === 'fp';
+    const strict = this.strict || once || r.type === 'fp';
     if (!strict) return;
     const tn = tnumIsConst(r.varOff) ? String(BigInt.asIntN(64, r.varOff.value)) : tnumStr(r.varOff);
     if (isPktPointer(r)) {
@@ -911,6 +912,8 @@ class Verifier {
       }
     }
     if (id === 12 /* tail_call */ && this.cur.frames.length > 1) { /* allowed with subprogs in 6.x */ }
+    // is_ptr_cast_function(): the result shares the argument's reference
+    const castRef = (id === 95 || id === 96 || id === 98 || id === 137) ? this.reg(1).refObjId : 0;
     // clobber caller-saved registers
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     const r0 = this.reg(0);
@@ -949,6 +952,7 @@ class Verifier {
         r0.maybeNull = maybeNull;
         r0.id = this.newId();
         if (/sk_lookup|skc_lookup/.test(def.name)) { r0.refObjId = r0.id; this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
+        else if (castRef) r0.refObjId = castRef;
         break;
       }
       default: break;
@@ -1084,6 +1088,19 @@ class Verifier {
       default: fail(`R${regno} type=${regTypeStr(r)} expected=fp`);
     }
   }
+}
+
+/** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */
+function sockAccessOk(type: string, off: number, size: number): boolean {
+  if (off < 0 || off % size !== 0) return false;
+  if (type === 'tcp_sock') return off < 112 && (size === 4 || size === 8);
+  if (off >= 80) return false;
+  if (type === 'sock_common' && off >= 8 && off < 24) return false;
+  const narrow = (def: number): boolean => size <= def && (off & (size - 1)) === 0;
+  if (off >= 48 && off < 50) return size === 4 ? off === 48 : narrow(2);
+  if (off >= 50 && off < 52) return false;
+  if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76 || (off >= 24 && off < 44) || (off >= 52 && off < 72)) return narrow(4);
+  return size === 4;
 }
 
 const ALU_NAME: Record<number, string> = { 0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=', 0x90: '%=', 0xa0: '^=', 0xc0: 's>>=' };
