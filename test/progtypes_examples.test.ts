@@ -13,7 +13,7 @@ import { loadObjectIntoKernel } from '../src/kernel/load.js';
 import { createMap } from '../src/maps/index.js';
 import { runCapture } from '../src/net/capture_run.js';
 import type { PcapRecord } from '../src/net/pcap.js';
-import { buildPtRegs, registerProgTypeHelpers, runTracing } from '../src/progtypes/index.js';
+import { buildPtRegs, classifierResult, registerProgTypeHelpers, runTracing, testRun } from '../src/progtypes/index.js';
 import { makeInsn, makeLdImm64 } from '../src/isa/insn.js';
 import { tcpFrame } from './progtypes_packets.js';
 
@@ -85,4 +85,32 @@ test('a kprobe counter fed with synthetic events', () => {
   assert.equal(u64(bpf.mapLookup(map, key(3))), 3n);
   assert.equal(u64(bpf.mapLookup(map, key(4))), 1n);
   assert.equal(u64(bpf.mapLookup(map, key(9))), 1n);
+});
+
+test('tc-bpf(8) classifier + action pair: classid from the mark, shared stats', async () => {
+  const bpf = new Bpf({ createMap });
+  const loaded = loadObjectIntoKernel(bpf, readFileSync(`${FIX}tc_pair.o`), 'tc_pair.o');
+  const cls = loaded.program('cls_main');
+  const act = loaded.program('act_main');
+  assert.equal(cls.type, 3);
+  assert.equal(act.type, 4);
+  registerProgTypeHelpers(bpf.vm.helpers, 3);
+  const frame = tcpFrame({ payload: 20 });
+  const classids: number[] = [];
+  for (const mark of [0, 5, 7]) {
+    const ctx = new Uint8Array(192);
+    new DataView(ctx.buffer).setUint32(8, mark, true);
+    const r = await testRun({ insns: loaded.runInsns(cls), type: 3, section: 'classifier', dataIn: frame, ctxIn: ctx, dataSizeOut: 0, repeat: 1, engine: 'jit', vm: bpf.vm });
+    const c = classifierResult(r.retval, 0, 0x10001);
+    classids.push(c.match ? c.classid : 0);
+    if (c.match) {
+      const a = await testRun({ insns: loaded.runInsns(act), type: 4, section: 'action', dataIn: frame, dataSizeOut: 0, repeat: 1, engine: 'interp', vm: bpf.vm });
+      assert.equal(a.retval, 0);
+    }
+  }
+  assert.deepEqual(classids, [0, 0x10005, 0x10007]);
+  const stats = loaded.map('stats').fd;
+  assert.equal(u64(bpf.mapLookup(stats, u32(0))), 3n);
+  assert.equal(u64(bpf.mapLookup(stats, u32(1))), BigInt(2 * frame.length));
+  loaded.close();
 });
