@@ -215,3 +215,30 @@ test('verifierOps: the verifier\'s view of a type', () => {
   assert.deepEqual(verifierOps(8)!.returnRange, { min: 0, max: 1 });
   assert.equal(verifierOps(9999), undefined);
 });
+
+test('packet helpers: redirect (XDP and tc flavours), hashes, socket cookie, fib_lookup', async () => {
+  const call = (name: string): Insn => makeInsn(0x85, 0, 0, 0, helperId(name));
+  const frame = tcpFrame();
+  // bpf_redirect(1, 0): XDP_REDIRECT for XDP, TC_ACT_REDIRECT for tc; bad flags: XDP_ABORTED / TC_ACT_SHOT
+  const redirect = (flags: number): Insn[] => [mov(1, 1), mov(2, flags), call('redirect'), EXIT];
+  const xdp = async (insns: Insn[]): Promise<number> => (await testRun({ insns, type: 6, section: 'xdp', dataIn: frame, dataSizeOut: 0, repeat: 1, engine: 'jit' })).retval;
+  assert.equal(await xdp(redirect(0)), 4);
+  assert.equal(await xdp(redirect(8)), 0);
+  assert.equal((await run(3, redirect(0))).retval, 7);
+  assert.equal((await run(3, redirect(1))).retval, 7); // BPF_F_INGRESS
+  assert.equal((await run(3, redirect(2))).retval, 2);
+  // set_hash then skb->hash; get_hash_recalc is stable and non-zero for an IPv4 flow
+  const setHash = [makeInsn(0xbf, 6, 1), makeInsn(0x18, 2, 0, 0, 0x12345678 | 0), makeInsn(0, 0, 0, 0, 0), call('set_hash'), ldxw(0, 6, 68), EXIT];
+  assert.equal((await run(3, setHash)).retval, 0x12345678);
+  const recalc = [call('get_hash_recalc'), EXIT];
+  const h1 = (await run(3, recalc)).retval;
+  assert.notEqual(h1, 0);
+  assert.equal((await run(3, recalc)).retval, h1);
+  assert.notEqual((await run(3, [call('get_socket_cookie'), EXIT])).retval, 0); // the test run's socket
+  // bpf_fib_lookup without a table: not forwarded
+  const fib = [makeInsn(0x62, 10, 0, -64, 2), makeInsn(0xbf, 2, 10), makeInsn(0x07, 2, 0, 0, -64), mov(3, 64), mov(4, 0), call('fib_lookup'), EXIT];
+  for (let o = -60; o < 0; o += 4) fib.unshift(makeInsn(0x62, 10, 0, o, 0));
+  assert.equal((await run(3, fib)).retval, 4); // BPF_FIB_LKUP_RET_NOT_FWDED
+  // a helper outside the type's set is not registered (an unknown helper at run time)
+  await assert.rejects(run(1, [mov(1, 1), mov(2, 0), call('redirect'), EXIT]));
+});
