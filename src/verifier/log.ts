@@ -83,7 +83,7 @@ export function stateStr(f: FuncState, all: boolean, regsScratched: Set<number>,
     const s = f.stack[i];
     if (!all && !slotsScratched.has(i)) continue;
     if (s.types.every((t) => t === STACK_INVALID)) continue;
-    if (s.types[0] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${regStr(s.spilled, f.frameno)}`;
+    if (s.types[7] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${regStr(s.spilled, f.frameno)}`;
     else out += ` fp-${(i + 1) * 8}=${s.types.map((t) => SLOT_CHAR[t]).join('')}`;
   }
   return out;

@@ -54,7 +54,7 @@ export function tnumAnd(a: Tnum, b: Tnum): Tnum {
 export function tnumOr(a: Tnum, b: Tnum): Tnum {
   const v = a.value | b.value;
   const mu = a.mask | b.mask;
-  return { value: v & ~mu & U64, mask: mu };
+  return { value: v, mask: mu & ~v & U64 };
 }
 export function tnumXor(a: Tnum, b: Tnum): Tnum {
   const v = a.value ^ b.value;

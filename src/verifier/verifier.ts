@@ -336,8 +336,8 @@ class Verifier {
     const isX = bpfSrc(insn.code) === BPF_X;
     if (op === 0xd0 || op === 0x80) {
       const d = this.readReg(insn.dst);
-      if (isPointer(d)) fail(`R${insn.dst} pointer arithmetic prohibited`);
       this.writeRegCheck(insn.dst);
+      if (isPointer(d)) { markUnknown(d); return; } // allow_ptr_leaks: the pointer becomes a scalar
       if (op === 0x80) negScalar(d, alu32);
       else endScalar(d, insn.imm, isX, !alu32);
       return;
@@ -382,7 +382,7 @@ class Verifier {
     this.writeRegCheck(insn.dst);
     const opName = ALU_NAME[op] ?? '?';
     if (isPointer(d) && isPointer(src)) {
-      if (op === 0x10 && !alu32) { markUnknown(d); return; }
+      if (op === 0x10) { markUnknown(d); if (alu32) this.zext(d); return; }
       if (alu32) fail(`R${insn.dst} 32-bit pointer arithmetic prohibited`);
       fail(`R${insn.dst} pointer ${opName} pointer prohibited`);
     }
@@ -395,6 +395,7 @@ class Verifier {
         return this.adjustPtr(insn, d, sc, op, alu32, insn.dst, true);
       }
       if (op === 0x10 && !alu32) fail(`R${insn.dst} tried to subtract pointer from scalar`);
+      if (alu32 && op === 0x10) { markUnknown(d); this.zext(d); return; }
       if (alu32) fail(`R${insn.dst} 32-bit pointer arithmetic prohibited`);
       markUnknown(d); return;
     }
@@ -411,7 +412,11 @@ class Verifier {
   /** adjust_ptr_min_max_vals() */
   adjustPtr(insn: Insn, d: RegState, off: RegState, op: number, alu32: boolean, dst: number, swapped = false): void {
     const name = regTypeStr(d);
-    if (alu32) fail(`R${dst} 32-bit pointer arithmetic prohibited`);
+    if (alu32) {
+      if (op === 0x10) { markUnknown(d); this.zext(d); return; } // allow_ptr_leaks
+      fail(`R${dst} 32-bit pointer arithmetic prohibited`);
+    }
+    if (d.type === 'map_ptr' && op === 0x00 && tnumIsConst(off.varOff) && off.varOff.value === 0n) return;
     if (d.maybeNull) fail(`R${dst} pointer arithmetic on ${name} prohibited, null-check it first`);
     if (d.type === 'map_ptr' || d.type === 'pkt_end' || d.type === 'sock' || d.type === 'sock_common' || d.type === 'tcp_sock' || d.type === 'xdp_sock' || d.type === 'flow_keys' || d.type === 'func') {
       fail(`R${dst} pointer arithmetic on ${name} prohibited`);
@@ -551,7 +556,7 @@ class Verifier {
         } else if (type === 'read' && size < 8) coerceRegToSize(out, size);
         return out;
       }
-      case 'fp': return this.stackAccess(regno, r, insnOff, size, type, val);
+      case 'fp': return this.stackAccess(regno, r, insnOff, size, type, val, this.insns[this.insnIdx].code >> 0 === (this.insns[this.insnIdx].code & 0xff) && bpfClass(this.insns[this.insnIdx].code) === BPF_ST, this.insns[this.insnIdx].imm);
       case 'pkt': case 'pkt_meta': {
         if (type === 'write' && !this.ops.pktWrite) fail(`cannot write into packet`);
         this.checkPacketAccess(regno, r, off, size);
@@ -625,7 +630,7 @@ class Verifier {
   }
 
   /** check_stack_read/write (fixed and variable offset) */
-  stackAccess(regno: number, r: RegState, insnOff: number, size: number, type: 'read' | 'write', val: RegState | undefined): RegState {
+  stackAccess(regno: number, r: RegState, insnOff: number, size: number, type: 'read' | 'write', val: RegState | undefined, isSt = false, insnImm = 0): RegState {
     const f = this.cur.frames[r.frameno];
     const varKnown = tnumIsConst(r.varOff);
     const base = r.off + insnOff;
@@ -651,16 +656,21 @@ class Verifier {
       }
       const slotIdx = Math.floor((-lo - 1) / 8);
       this.slotsScratched.add(slotIdx);
-      if (size === 8 && lo % 8 === 0 && val) {
+      // check_stack_write_fixed_off(): 8-byte spills of anything, narrower aligned spills of scalars
+      // (BPF_ST spills its immediate when non-zero)
+      const spillScalar = val && val.type === 'scalar' && (!isSt || insnImm !== 0);
+      if (lo % 8 === 0 && val && (size === 8 ? (!isSt || insnImm !== 0) : spillScalar)) {
         const s = this.slot(f, slotIdx);
-        if (val.type === 'scalar' && tnumIsConst(val.varOff) && val.varOff.value === 0n && false) { s.types.fill(STACK_ZERO); s.spilled = undefined; }
-        else { s.types.fill(STACK_SPILL); s.spilled = copyReg(val); }
+        s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t));
+        for (let j = 8 - size; j < 8; j++) s.types[j] = STACK_SPILL;
+        s.spilled = copyReg(val);
+        if (size < 8 && s.spilled.type === 'scalar') { s.spilled.id = 0; coerceRegToSize(s.spilled, size); }
         return out;
       }
       if (val && isPointer(val)) fail(`invalid size of register spill`);
       for (let o = lo; o < lo + size; o++) {
         const s = this.slot(f, Math.floor((-o - 1) / 8));
-        if (s.types[0] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t)); s.spilled = undefined; }
+        if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t)); s.spilled = undefined; }
         s.types[(-o - 1) % 8] = val && val.type === 'scalar' && tnumIsConst(val.varOff) && val.varOff.value === 0n ? STACK_ZERO : STACK_MISC;
       }
       return out;
@@ -678,15 +688,18 @@ class Verifier {
     const slotIdx = Math.floor((-lo - 1) / 8);
     this.slotsScratched.add(slotIdx);
     const s = f.stack[slotIdx];
-    if (s && s.types[0] === STACK_SPILL && s.spilled) {
-      if (size === 8 && lo % 8 === 0) return copyReg(s.spilled);
+    if (s && s.types[7] === STACK_SPILL && s.spilled) {
+      const spillSize = s.types.filter((t) => t === STACK_SPILL).length;
+      if (size === 8 && lo % 8 === 0 && spillSize === 8) return copyReg(s.spilled);
       if (isPointer(s.spilled)) fail('invalid size of register fill');
-      // narrow fill of a spilled scalar
-      if (s.spilled.type === 'scalar' && tnumIsConst(s.spilled.varOff) && lo % 8 === -8 % 8) {
-        const byteOff = (lo + 8 * (slotIdx + 1)); // 0..7 from the slot's low address
+      // narrow fill of a spilled scalar (low bytes of the value live at the lowest address)
+      const byteOff = lo + 8 * (slotIdx + 1);
+      if (byteOff === 0 && size === spillSize) { const c = copyReg(s.spilled); c.id = size === 8 ? c.id : 0; return c; }
+      if (tnumIsConst(s.spilled.varOff) && byteOff + size <= spillSize) {
         const v = (s.spilled.varOff.value >> BigInt(byteOff * 8)) & ((1n << BigInt(size * 8)) - 1n);
         return constScalar(v);
       }
+      if (byteOff === 0 && size < spillSize) { const c = copyReg(s.spilled); c.id = 0; coerceRegToSize(c, size); return c; }
       if (size < 8) coerceRegToSize(out, size);
       return out;
     }
@@ -806,25 +819,25 @@ class Verifier {
     if (oneOf(d, s)) {
       ptr = d;
       if (op === 0x20) inTaken = false; // pkt > end: fallthrough good
-      else if (op === 0xa0) inTaken = true; // pkt < end: taken good
-      else if (op === 0x30) { inTaken = false; rangeOpen = true; } // pkt >= end: fallthrough good (exclusive)
-      else if (op === 0xb0) { inTaken = true; rangeOpen = true; } // pkt <= end: taken good
+      else if (op === 0xa0) { inTaken = true; rangeOpen = true; } // pkt < end: taken good
+      else if (op === 0x30) { inTaken = false; rangeOpen = true; } // pkt >= end: fallthrough good (pkt < end)
+      else if (op === 0xb0) inTaken = true; // pkt <= end: taken good
       else return;
     } else if (oneOf(s, d)) {
       ptr = s;
-      if (op === 0x20) inTaken = true; // end > pkt
+      if (op === 0x20) { inTaken = true; rangeOpen = true; } // end > pkt
       else if (op === 0xa0) inTaken = false; // end < pkt
-      else if (op === 0x30) { inTaken = true; rangeOpen = true; }
-      else if (op === 0xb0) { inTaken = false; rangeOpen = true; }
+      else if (op === 0x30) inTaken = true; // end >= pkt
+      else if (op === 0xb0) { inTaken = false; rangeOpen = true; } // end <= pkt: fallthrough end > pkt
       else return;
     } else return;
-    void rangeOpen;
     // find_good_pkt_pointers(): range = ptr.off (+1 when the comparison is strict in the good branch)
     const strictGood = (ptr === d && (op === 0x20 || op === 0xa0)) || (ptr === s && (op === 0x20 || op === 0xa0));
     void strictGood;
     if (ptr.umax > 0n && !tnumIsConst(ptr.varOff)) { /* var part: range from fixed off */ }
-    let newRange = ptr.off;
-    if (newRange < 0) return;
+    // find_good_pkt_pointers(): a strict relation gives one more byte
+    if (ptr.off < 0 || (ptr.off === 0 && rangeOpen)) return;
+    const newRange = ptr.off + (rangeOpen ? 1 : 0);
     const regno = ptr === d ? insn.dst : insn.src;
     const st = inTaken ? other : this.cur;
     const fr = st.frames[st.frames.length - 1];
@@ -913,7 +926,7 @@ class Verifier {
     }
     if (id === 12 /* tail_call */ && this.cur.frames.length > 1) { /* allowed with subprogs in 6.x */ }
     // is_ptr_cast_function(): the result shares the argument's reference
-    const castRef = (id === 95 || id === 96 || id === 98 || id === 137) ? this.reg(1).refObjId : 0;
+    const castRef = (id === 95 || id === 96 || id === 137) ? this.reg(1).refObjId : 0;
     // clobber caller-saved registers
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     const r0 = this.reg(0);
@@ -1074,7 +1087,7 @@ class Verifier {
           const si = Math.floor((-o - 1) / 8);
           if (type === 'write') {
             const s = this.slot(f, si);
-            if (s.types[0] === STACK_SPILL) { s.types.fill(STACK_MISC); s.spilled = undefined; }
+            if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t)); s.spilled = undefined; }
             s.types[(-o - 1) % 8] = STACK_MISC;
             this.slotsScratched.add(si);
             continue;
@@ -1093,7 +1106,7 @@ class Verifier {
 /** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */
 function sockAccessOk(type: string, off: number, size: number): boolean {
   if (off < 0 || off % size !== 0) return false;
-  if (type === 'tcp_sock') return off < 112 && (size === 4 || size === 8);
+  if (type === 'tcp_sock') return off + size <= 96 && (size === 4 || size === 8);
   if (off >= 80) return false;
   if (type === 'sock_common' && off >= 8 && off < 24) return false;
   const narrow = (def: number): boolean => size <= def && (off & (size - 1)) === 0;
