@@ -23,6 +23,7 @@
  */
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
+import { resolvePseudoFunc } from '../helpers/index.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, type BpfMap, type MapBatch, type MapEnv, type MapSpec, type ProgRef } from '../maps/types.js';
 import { Vm, type VmOptions } from '../vm/vm.js';
 import { type KernelVersion, BPF_OBJ_NAME_LEN, DEFAULT_KERNEL_VERSION, KERNEL_STRUCT_SIZES } from './kernel_version.js';
@@ -299,7 +300,7 @@ export class Bpf {
   progRef(p: KProg): ProgRef {
     let ref = this.progRefs.get(p);
     if (!ref) {
-      ref = { insns: this.xlated(p), type: p.type, name: p.name };
+      ref = { insns: this.runnable(p), type: p.type, name: p.name };
       this.progRefs.set(p, ref);
       this.byProgRef.set(ref, p);
     }
@@ -685,20 +686,31 @@ export class Bpf {
    * The program as the engines run it: each map reference becomes the address of the map's
    * handle (ld_imm64 src=1), as the kernel's xlated program holds the struct bpf_map pointer.
    */
+  /**
+   * A program's instructions as the engines run them in this.vm: map references become the map
+   * handle's address, map value references the value's address plus offset (both as plain 64-bit
+   * constants, where the kernel's xlated form holds the same pointers), callbacks resolved.
+   */
   progInsns(fd: number): Insn[] {
-    return this.xlated(this.progOf(fd));
+    return this.runnable(this.progOf(fd));
   }
 
-  private xlated(p: KProg): Insn[] {
+  private runnable(p: KProg): Insn[] {
     const insns = p.insns.map((i) => ({ ...i }));
     for (const ref of p.mapRefs) {
       const m = p.maps.find((x) => x.id === ref.mapId)!;
-      if (ref.pseudo !== BPF_PSEUDO_MAP_FD) throw new BpfError('ENOTSUPP', `insn ${ref.insn}: map value references are not supported yet`);
-      const addr = m.map.handleAddr;
-      insns[ref.insn] = { ...insns[ref.insn], src: BPF_PSEUDO_MAP_FD, imm: addr | 0 };
+      let addr: number;
+      if (ref.pseudo === BPF_PSEUDO_MAP_FD) {
+        addr = m.map.handleAddr;
+      } else {
+        const base = (m.map as { valuesAddr?: number }).valuesAddr;
+        if (base === undefined) throw new BpfError('EINVAL', `insn ${ref.insn}: map ${m.id} has no direct value access`);
+        addr = base + (insns[ref.insn + 1].imm >>> 0);
+      }
+      insns[ref.insn] = { ...insns[ref.insn], src: 0, imm: addr | 0 };
       insns[ref.insn + 1] = { ...insns[ref.insn + 1], imm: Math.floor(addr / 0x100000000) | 0 };
     }
-    return insns;
+    return resolvePseudoFunc(insns);
   }
 
   /** The maps a program uses (fd per map, to be closed by the caller). */

@@ -21,7 +21,6 @@
  */
 import { BpfError } from '../errors.js';
 import type { Btf } from '../btf/types.js';
-import { resolvePseudoFunc } from '../helpers/index.js';
 import { type Insn, isLdImm64 } from '../isa/insn.js';
 import {
   BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
@@ -356,23 +355,7 @@ function checkMapValueRefs(bpf: Bpf, insns: readonly Insn[], label: string): voi
  * (helpers' resolvePseudoFunc()). Works for any program fd of `bpf`.
  */
 export function runInsns(bpf: Bpf, progFd: number): Insn[] {
-  const p = bpf.progOf(progFd);
-  const insns = p.insns.map((i) => ({ ...i }));
-  for (const ref of p.mapRefs) {
-    const m = p.maps.find((x) => x.id === ref.mapId)!;
-    let addr: number;
-    if (ref.pseudo === BPF_PSEUDO_MAP_FD) {
-      addr = m.map.handleAddr;
-    } else {
-      const base = (m.map as { valuesAddr?: number }).valuesAddr;
-      if (base === undefined) throw new BpfError('EINVAL', `insn ${ref.insn}: map ${m.id} has no direct value access`);
-      addr = base + (insns[ref.insn + 1].imm >>> 0);
-    }
-    // A plain 64-bit constant: what the engines run (the kernel's xlated form holds the pointer too).
-    insns[ref.insn] = { ...insns[ref.insn], src: 0, imm: addr | 0 };
-    insns[ref.insn + 1] = { ...insns[ref.insn + 1], imm: Math.floor(addr / 0x100000000) | 0 };
-  }
-  return resolvePseudoFunc(insns);
+  return bpf.progInsns(progFd);
 }
 
 function makeLoaded(bpf: Bpf, obj: BpfObject, maps: LoadedMap[], programs: LoadedProgram[]): LoadedObject {
