@@ -21,7 +21,7 @@ test('check_cfg: the kernel messages and errno', () => {
     [[mov(0, 0), ja(5), exit], 'jump out of range from insn 1 to 7'],
     [[mov(0, 0), exit, mov(0, 1), exit], 'unreachable insn 2'],
     [[mov(0, 0), jeq(0, 0, 0), mov(0, 1)], 'last insn is not an exit or jmp'],
-    [[mov(0, 0), jeq(1, 0, 1), makeInsn(0x18, 2, 0, 0, 1), makeInsn(0), exit], 'jump to the middle of ldimm64 insn 3'],
+    [[mov(0, 0), jeq(1, 0, 1), makeInsn(0x18, 2, 0, 0, 1), makeInsn(0), exit], 'jump into the middle of ldimm64 insn 2'],
   ];
   for (const [insns, msg] of cases) {
     const r = verify(insns, { progType: SOCKET_FILTER, logLevel: 1 });

@@ -10,8 +10,8 @@ import { lastErrorLine, loadCorpus, runCorpusTest, skipReason } from './verifier
 
 const CORPUS = fileURLToPath(new URL('../../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
 const VERDICT_FLOOR = 0.97;
-const MESSAGE_FLOOR = 0.88;
-const EXACT_LOG_FLOOR = 0.38;
+const MESSAGE_FLOOR = 0.92;
+const EXACT_LOG_FLOOR = 0.40;
 
 test('verifier corpus: verdicts and messages agree with Linux 6.18', (t) => {
   if (!existsSync(CORPUS)) return t.skip(`${CORPUS} not present`);

@@ -58,7 +58,7 @@ export function checkCfg(insns: readonly Insn[]): CfgResult {
   seen[0] = 1;
   const visit = (from: number, t: number): string | undefined => {
     if (t < 0 || t >= n) return `jump out of range from insn ${from} to ${t}`;
-    if (ldMiddle[t]) return `jump to the middle of ldimm64 insn ${t}`;
+    if (ldMiddle[t]) return `jump into the middle of ldimm64 insn ${t - 1}`;
     if (!seen[t]) { seen[t] = 1; stack.push(t); }
     return undefined;
   };

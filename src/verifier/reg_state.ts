@@ -82,6 +82,8 @@ export function isPktPointer(r: RegState): boolean { return r.type === 'pkt' || 
 
 /** reg_type_str() */
 export function regTypeStr(r: RegState): string {
+  // a map-in-map lookup is map_value_or_null until the null check makes it a map_ptr
+  if (r.type === 'map_ptr' && r.maybeNull) return 'map_value_or_null';
   let base: string = r.type;
   if (r.type === 'mem' && r.ringbuf) base = 'ringbuf_mem';
   else if (r.rdonly) base = 'rdonly_' + base;

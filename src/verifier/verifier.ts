@@ -140,6 +140,9 @@ class Verifier {
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
       if (insn.code === 0x18) {
+        const next = insns[i + 1];
+        if (!next || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) fail('invalid bpf_ld_imm64 insn', EINVAL);
+        if (insn.off !== 0) fail('BPF_LD_IMM64 uses reserved fields', EINVAL);
         const why = insnEncodingError(insns, i);
         if (why) fail(why, EINVAL);
         const src = insn.src;
@@ -150,7 +153,8 @@ class Verifier {
           if (src === BPF_PSEUDO_MAP_VALUE || src === BPF_PSEUDO_MAP_IDX_VALUE) {
             const off = insns[i + 1].imm >>> 0;
             if (map.spec.type !== MAP_TYPE_ARRAY || map.spec.maxEntries !== 1) fail('map type does not support direct value access', EINVAL);
-            if (off >= map.spec.valueSize) fail(`direct value offset of ${off} is not allowed`, EINVAL);
+            if (off >= 1 << 29) fail(`direct value offset of ${off} is not allowed`, EINVAL);
+            if (off >= map.spec.valueSize) fail(`invalid access to map value pointer, value_size=${map.spec.valueSize} off=${off}`, EINVAL);
           }
           this.mapAt.set(i, map);
         } else if (src === 0 || src === BPF_PSEUDO_FUNC) {
@@ -159,7 +163,6 @@ class Verifier {
         i++;
         continue;
       }
-      if (insn.code === 0) fail('invalid bpf_ld_imm64 insn', EINVAL);
     }
     const cfg = checkCfg(insns);
     if (cfg.error) fail(cfg.error, EINVAL);
@@ -724,7 +727,7 @@ class Verifier {
     if (bpfMode(insn.code) === BPF_IND) this.readReg(insn.src);
     if (r6.type !== 'ctx') fail('at the time of BPF_LD_ABS|IND R6 != pointing to skb', EINVAL);
     if (bpfSize(insn.code) === BPF_DW) fail('unknown opcode 38', EINVAL);
-    if (this.cur.refs.length) fail('BPF_LD_[ABS|IND] cannot be mixed with socket references', EINVAL);
+    if (this.cur.refs.length) fail('BPF_LD_[ABS|IND] would lead to reference leak', EINVAL);
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     const r0 = this.writeRegCheck(0);
     markUnknown(r0);
@@ -998,7 +1001,9 @@ class Verifier {
       case 'ARG_PTR_TO_CTX':
         if (a.flags.includes('PTR_MAYBE_NULL') && r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) return;
         if (r.type !== 'ctx') typeFail('ctx');
-        if (r.off || !tnumIsConst(r.varOff) || r.varOff.value) fail(`dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+        if (r.off < 0) fail(`negative offset ctx ptr R${regno} off=${r.off} disallowed`);
+        if (r.off) fail(`dereference of modified ctx ptr R${regno} off=${r.off} disallowed`);
+        if (!tnumIsConst(r.varOff) || r.varOff.value) fail(`variable ctx access var_off=${tnumStr(r.varOff)} disallowed`);
         return;
       case 'ARG_PTR_TO_MAP_KEY': case 'ARG_PTR_TO_MAP_VALUE': {
         if (!isMemLike(r) || r.type === 'mem') typeFail('fp, pkt, pkt_meta, map_key, map_value');
@@ -1011,7 +1016,7 @@ class Verifier {
         if (a.flags.includes('OBJ_RELEASE') || a.flags.includes('MEM_RINGBUF')) {
           if (!(r.type === 'mem' && r.ringbuf && !r.maybeNull)) typeFail('ringbuf_mem');
           if (!r.refObjId) fail(`R${regno} must be referenced when passed to release function`, EINVAL);
-          if (r.off || !tnumIsConst(r.varOff)) fail(`R${regno} must have zero offset when passed to release func`, EINVAL);
+          if (r.off || !tnumIsConst(r.varOff)) fail(`R${regno} must have zero offset when passed to release func or trusted arg to kfunc`, EINVAL);
           meta.releaseId = r.refObjId;
           return;
         }
@@ -1076,8 +1081,11 @@ class Verifier {
       case 'mem': this.checkMapAccess(regno, r, r.off, size, 'mem', r.memSize); return;
       case 'fp': {
         const f = this.cur.frames[r.frameno];
+        const extra = type === 'write' ? 'write to' : 'read from';
         if (!tnumIsConst(r.varOff)) {
-          if (r.smin < -512n || r.smax + BigInt(r.off + size) > 0n) fail(`R${regno} min value is out of bound`);
+          // check_stack_access_within_bounds()
+          if (r.smax >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`invalid unbounded variable-offset ${extra} stack R${regno}`);
+          if (r.smin + BigInt(r.off) < -512n || r.smax + BigInt(r.off + size) > 0n) fail(`invalid variable-offset ${extra} stack R${regno} var_off=${tnumStr(r.varOff)} off=${r.off} size=${size}`);
           return;
         }
         const lo = r.off + Number(BigInt.asIntN(64, r.varOff.value));
