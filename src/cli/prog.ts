@@ -33,7 +33,7 @@ const USAGE = `Usage: bpfkit prog { show | list } [PROG]
                          [type TYPE] [map {idx IDX | name NAME} MAP] \\
                          [pinmaps MAP_DIR]
        bpfkit prog run PROG \\
-                         data_in FILE \\
+                         { data_in FILE | pcap_in FILE [pcap_out FILE] [verbose] } \\
                          [data_out FILE [data_size_out L]] \\
                          [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] \\
                          [repeat N] [engine { interp | jit }]
