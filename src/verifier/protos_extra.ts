@@ -48,14 +48,14 @@ const EXTRA: Record<number, HelperProto> = {
   67: proto(I, [CTX, UNINIT, SIZE0, ANY]), // get_stack
   68: proto(I, [CTX, ANY, UNINIT, SIZE, ANY]), // skb_load_bytes_relative
   81: proto(ret('RET_PTR_TO_MAP_VALUE'), [MAP, ANY]), // get_local_storage
-  84: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY]), // sk_lookup_tcp
-  85: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY]), // sk_lookup_udp
+  84: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY], { pktAccess: true }), // sk_lookup_tcp
+  85: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY], { pktAccess: true }), // sk_lookup_udp
   86: proto(I, [arg('ARG_PTR_TO_BTF_ID', 'OBJ_RELEASE')]), // sk_release
   95: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // sk_fullsock
   96: proto(ret('RET_PTR_TO_TCP_SOCK', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // tcp_sock
   97: proto(I, [CTX]), // skb_ecn_set_ce
   98: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // get_listener_sock
-  99: proto(ret('RET_PTR_TO_SOCK_COMMON', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY]), // skc_lookup_tcp
+  99: proto(ret('RET_PTR_TO_SOCK_COMMON', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY], { pktAccess: true }), // skc_lookup_tcp
   122: proto(I, [arg('ARG_PTR_TO_CTX', 'PTR_MAYBE_NULL')]), // get_netns_cookie
   124: proto(I, [CTX, arg('ARG_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), ANY]), // sk_assign
   137: proto(ret('RET_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_BTF_ID')]), // skc_to_tcp_sock

@@ -866,6 +866,7 @@ class Verifier {
     if (this.level) this.verbose(`caller:${stateStr(caller, true, new Set(), new Set())}\ncallee:${stateStr(callee, true, new Set(), new Set())}`);
   }
   callChain: number[] = [0];
+  curProto: HelperProto | undefined;
   callChains: number[][] = [];
 
   checkExit(): 'exit' | 'jump' {
@@ -916,6 +917,8 @@ class Verifier {
       fail(`program of this type cannot use helper ${def.name}#${id}`, EINVAL);
     }
     const p = def.proto;
+    if (id === 12 && this.cur.refs.length) fail('tail_call would lead to reference leak', EINVAL);
+    this.curProto = p;
     const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint } = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
     if (meta.releaseId !== undefined) {
@@ -986,12 +989,15 @@ class Verifier {
     if (r.type === 'not_init') fail(`R${regno} !read_ok`);
     const typeFail = (expected: string): never => fail(`R${regno} type=${regTypeStr(r)} expected=${expected}`);
     const MEMLIKE = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_';
+    // check_func_arg(): packet pointers only into helpers marked pkt_access
+    if (isPktPointer(r) && this.curProto && !this.curProto.pktAccess) fail('helper access to the packet is not allowed');
     const isMemLike = (x: RegState): boolean => ['fp', 'pkt', 'pkt_meta', 'map_key', 'map_value', 'mem', 'buf'].includes(x.type) && !x.maybeNull;
     switch (a.base) {
       case 'ARG_ANYTHING': return;
       case 'ARG_CONST_MAP_PTR':
         if (r.type !== 'map_ptr' || r.maybeNull) typeFail('map_ptr');
         meta.map = r.map;
+        if (id === 81 && r.map && r.map.spec.type !== 19 && r.map.spec.type !== 21) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if (id === 12 && r.map && r.map.spec.type !== MAP_TYPE_PROG_ARRAY) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if (helper.startsWith('bpf_ringbuf') && r.map && r.map.spec.type !== MAP_TYPE_RINGBUF) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if ((helper === 'bpf_map_lookup_elem' || helper === 'bpf_map_update_elem' || helper === 'bpf_map_delete_elem') && r.map && (r.map.spec.type === MAP_TYPE_RINGBUF || r.map.spec.type === MAP_TYPE_PROG_ARRAY || r.map.spec.type === 4)) {
