@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+// The verifier campaign over ../shared/verifier-corpus/test_verifier.jsonl (run after `npx tsc -p .`):
+// lists every disagreement with Linux 6.18 and ends with `verdicts A/N agree, messages B/R match`.
+// Usage: node scripts/verifier-corpus.mjs [CORPUS.jsonl] [--id N (print our log beside the kernel's)]
+import { fileURLToPath } from 'node:url';
+import { lastErrorLine, loadCorpus, runCorpusTest, skipReason } from '../dist/test/verifier_corpus_lib.js';
+
+const args = process.argv.slice(2);
+const idAt = args.indexOf('--id');
+const only = idAt >= 0 ? Number(args[idAt + 1]) : undefined;
+const path = args.find((a, i) => !a.startsWith('--') && i !== idAt + 1) ?? fileURLToPath(new URL('../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
+let n = 0, agree = 0, rejected = 0, match = 0;
+const skipped = {};
+for (const c of loadCorpus(path)) {
+  if (only !== undefined && c.id !== only) continue;
+  const why = skipReason(c);
+  if (why) { skipped[why] = (skipped[why] ?? 0) + 1; continue; }
+  n++;
+  const r = runCorpusTest(c, only !== undefined ? 1 : 0);
+  const want = lastErrorLine(c.observed.log_stats ?? '');
+  if (r.ok === c.observed.loaded) agree++;
+  else console.log(`#${c.id} ${c.descr}: kernel ${c.observed.loaded ? 'accepts' : `rejects (${want})`}, bpfkit ${r.ok ? 'accepts' : `rejects (${r.error})`}`);
+  if (!c.observed.loaded) {
+    rejected++;
+    if (!r.ok && r.log.includes(want)) match++;
+    else if (!r.ok) console.log(`#${c.id} ${c.descr}: message "${r.error}", kernel "${want}"`);
+  }
+  if (only !== undefined) console.log(`${r.log}--- Linux 6.18:\n${c.observed.log_level1 ?? c.observed.log_stats}`);
+}
+console.log(`skipped: ${Object.entries(skipped).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+console.log(`verdicts ${agree}/${n} agree, messages ${match}/${rejected} match`);
