@@ -8,6 +8,7 @@ import { BpfDbgSession, CbpfStepper, Debugger, dbgDisasm } from '../src/cbpf/dbg
 import { cinsn } from '../src/cbpf/insn.js';
 import { runCbpf } from '../src/cbpf/interp.js';
 import { Rng, mutate, randomPacket, randomProgram } from './cbpf_gen.js';
+import { missingShared } from './oracles.js';
 
 test('stepping gives the interpreter\'s results (libpcap and Linux semantics)', () => {
   const r = new Rng(42);
@@ -81,7 +82,7 @@ test('a bpf_dbg session, driven by a script', () => {
   assert.equal(s.exec('quit').quit, true);
 });
 
-test('bpfDbgCommand runs a script over a capture file', async () => {
+test('bpfDbgCommand runs a script over a capture file', { skip: missingShared('libpcap-tests') }, async () => {
   const { bpfDbgCommand } = await import('../src/cli/bpf_dbg.js');
   let out = '';
   const ctx = {

@@ -11,7 +11,7 @@ import { parseBytecode } from '../src/cbpf/dump.js';
 import { type CInsn, SKF_AD_OFF, SKF_NET_OFF, cinsn } from '../src/cbpf/insn.js';
 import { type PacketMeta, prepareCbpf, runCbpf } from '../src/cbpf/interp.js';
 import { readCapture } from './cbpf_pcap.js';
-import { missingTool, runTool } from './oracles.js';
+import { missingTool, runTool, missingShared } from './oracles.js';
 
 const SHARED = new URL('../../../shared/libpcap-tests/', import.meta.url);
 const pkt = (...bytes: number[]): Uint8Array => Uint8Array.from(bytes);
@@ -139,7 +139,7 @@ test('prepared programs run the same and do not allocate per packet', () => {
 
 interface ApplyTest { label: string; savefile: string; expr: string; optimize: boolean; netmask: string | null; results: number[]; env_skip: string | null }
 
-test('libpcap apply tests: tcpdump-compiled filters select the same packets', (t) => {
+test('libpcap apply tests: tcpdump-compiled filters select the same packets', { skip: missingShared('libpcap-tests') }, (t) => {
   const why = missingTool('tcpdump');
   if (why) { t.skip(why); return; }
   const tests = readFileSync(new URL('filter_apply_tests.jsonl', SHARED), 'utf8').split('\n').filter(Boolean)

@@ -11,6 +11,7 @@ import { bpfDump } from '../src/cbpf/dump.js';
 import { compileFilter, FilterError, parseFilter, PCAP_NETMASK_UNKNOWN } from '../src/filter/index.js';
 import { DLT_NAMES } from '../src/filter/gencode.js';
 import { applyFilterToSavefile } from './filter_apply_lib.js';
+import { missingShared } from './oracles.js';
 
 const DIR = new URL('../../../shared/libpcap-tests/', import.meta.url).pathname;
 const jsonl = <T>(f: string): T[] => readFileSync(DIR + f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
@@ -71,7 +72,7 @@ test('errors carry libpcap wording and a position', () => {
 
 interface ApplyTest { label: string; savefile: string; expr: string; optimize: boolean; netmask: string | null; results: number[]; env_skip: string | null }
 
-test('libpcap apply tests: every test selects the same packets as pcap_offline_filter()', () => {
+test('libpcap apply tests: every test selects the same packets as pcap_offline_filter()', { skip: missingShared('libpcap-tests') }, () => {
   const tests = jsonl<ApplyTest>('filter_apply_tests.jsonl').filter((t) => !t.env_skip);
   assert.equal(tests.length, 360);
   for (const t of tests) {
@@ -82,7 +83,7 @@ test('libpcap apply tests: every test selects the same packets as pcap_offline_f
 
 interface RejectTest { label: string; DLT?: string; expr?: string; netmask?: string | null; errstr: string; env_skip: string | null }
 
-test('libpcap reject tests (sample on supported link types) are rejected', () => {
+test('libpcap reject tests (sample on supported link types) are rejected', { skip: missingShared('libpcap-tests') }, () => {
   const tests = jsonl<RejectTest>('filter_reject_tests.jsonl')
     .filter((t) => !t.env_skip && t.expr !== undefined && DLT_NAMES[t.DLT ?? ''] !== undefined);
   const sample = tests.filter((_, i) => i % 7 === 0);
@@ -101,7 +102,7 @@ test('libpcap reject tests (sample on supported link types) are rejected', () =>
 
 interface AcceptTest { label: string; DLT: string; expr: string; optimize: boolean; snaplen: number | null; netmask: string | null; generate_offline_filter: string | null; env_skip: string | null; expected: string }
 
-test('libpcap accept tests: exact listings on supported link types (floor)', () => {
+test('libpcap accept tests: exact listings on supported link types (floor)', { skip: missingShared('libpcap-tests') }, () => {
   const tests = jsonl<AcceptTest>('filter_accept_tests.jsonl').filter((t) => !t.env_skip && DLT_NAMES[t.DLT] !== undefined);
   let ok = 0;
   let compiled = 0;

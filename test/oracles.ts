@@ -62,3 +62,18 @@ export function runTool(name: string, args: string[], input?: Uint8Array | strin
   if (!path) throw new Error(`${name} not installed`);
   return execFileSync(path, args, { input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
 }
+
+/** Absolute path of ../shared/<rel> (the shared data beside the repository: conformance, corpora). */
+export function sharedPath(rel: string): string {
+  return new URL(`../../../shared/${rel}`, import.meta.url).pathname;
+}
+
+/** Why a test over ../shared/<rel> must skip, or undefined when the data is there. */
+export function missingShared(rel: string): string | undefined {
+  try {
+    statSync(sharedPath(rel));
+    return undefined;
+  } catch {
+    return `${sharedPath(rel)} not present (the shared test data beside the repository)`;
+  }
+}
