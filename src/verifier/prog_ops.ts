@@ -109,6 +109,23 @@ const skLookupAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return size <= 4 ? {} : false;
 };
 
+/** sock_addr_is_valid_access() (struct bpf_sock_addr, 72 bytes) */
+const sockAddrAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (off < 0 || off >= 72 || off % size !== 0) return false;
+  const ip6 = (off >= 8 && off < 24) || (off >= 44 && off < 60);
+  if (ip6 || off === 4 || off === 24 || off === 40) {
+    if (type === 'write') {
+      // bpf_ctx_wide_access_ok(): 8-byte stores into the ip6 arrays
+      if (size === 8 && ip6) return off + 8 <= (off < 24 ? 24 : 60) && off % 8 === 0 ? {} : false;
+      return size === 4 ? {} : false;
+    }
+    return size <= 4 ? {} : false;
+  }
+  if (off === 64) return size === 8 && type === 'read' ? { regType: 'sock' } : false;
+  if (off === 0 || off === 28 || off === 32 || off === 36) return size === 4 && (type === 'read' || off === 0) ? {} : false;
+  return false;
+};
+
 /** Read-only, aligned, within `limit` bytes (kprobe pt_regs, tracepoint, perf_event...). */
 const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (type === 'write' || off < 0 || off + size > limit || off % size !== 0) return false;
@@ -135,7 +152,8 @@ export function defaultProgTypeOps(progType: number): ProgTypeOps {
     case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184), helperAllowed: noCoarse };
     case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048), helperAllowed: noCoarse };
     case T.RAW_TRACEPOINT: case T.RAW_TRACEPOINT_WRITABLE: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
-    case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT: case T.CGROUP_SOCK_ADDR:
+    case T.CGROUP_SOCK_ADDR: return { ...base, isValidAccess: sockAddrAccess, returnRange: { min: 0, max: 1 } };
+    case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT:
       return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
     default: return { ...base, isValidAccess: readOnly(256) };
   }
