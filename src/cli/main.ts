@@ -52,6 +52,9 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     const handler = await OBJECTS[name]();
     return await handler(words, ctx);
   } catch (err) {
+    // A verifier rejection carries the kernel-format log: shown with -d, as libbpf prints it.
+    const log = (err as { log?: unknown }).log;
+    if (ctx.debug && typeof log === 'string' && log) ctx.stderr(`-- BEGIN PROG LOAD LOG --\n${log.trimEnd()}\n-- END PROG LOAD LOG --\n`);
     printError(ctx, describeError(err, ctx.debug));
     return 255;
   }

@@ -22,6 +22,7 @@
 import { BpfError } from '../errors.js';
 import type { Btf } from '../btf/types.js';
 import { type Insn, isLdImm64 } from '../isa/insn.js';
+import { verifyForLoad } from './verify.js';
 import {
   BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
 } from '../isa/opcodes.js';
@@ -249,7 +250,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
     // 2. Programs.
     const mapFds = obj.maps.map((_, i) => maps[i]?.fd ?? -1);
     const select = opts.select ?? ((p: BpfProgramSpec) => p.autoload);
-    const verifier = opts.verifier === null ? undefined : opts.verifier ?? registeredVerifier;
+    const verifier = opts.verifier === null ? undefined : opts.verifier ?? registeredVerifier ?? verifyForLoad;
     const core = opts.coreRelocator === null ? undefined : opts.coreRelocator ?? registeredCoreRelocator;
     for (const spec of obj.programs) {
       if (!select(spec)) continue;
