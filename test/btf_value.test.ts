@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { fixupDatasecs, parseBtf } from '../src/btf/parse.js';
 import { BTF_KIND, type Btf, type BtfType } from '../src/btf/types.js';
-import { BtfJsonText, dumpBtfMapEntry, formatBtfValue } from '../src/btf/value.js';
+import { dumpBtfMapEntry, formatBtfValue } from '../src/btf/value.js';
+import { BpfJsonWriter } from '../src/btf/json_writer.js';
 import { readElf } from '../src/loader/elf.js';
 
 const root = new URL('../../', import.meta.url);
@@ -97,7 +98,7 @@ function canLoad(): string | false {
 const hexBytes = (b: Uint8Array): string[] => [...b].map((x) => x.toString(16).padStart(2, '0'));
 
 /** print_hex_data_json(). */
-function hexJson(w: BtfJsonText, b: Uint8Array): void {
+function hexJson(w: BpfJsonWriter, b: Uint8Array): void {
   w.startArray();
   for (const x of b) w.raw(`"0x${x.toString(16).padStart(2, '0')}"`);
   w.endArray();
@@ -174,13 +175,13 @@ test('differential against bpftool map dump (kernel-loaded btf_values.o)', { ski
       assert.ok(kernelEntries.length >= entries.length);
       const info = { keyTypeId, valueTypeId, valueSize: m.bytes_value, perCpu, nCpus };
       // Plain text: bpftool's pretty writer with is_plain_text.
-      const plain = new BtfJsonText(true);
+      const plain = new BpfJsonWriter(true);
       plain.startArray();
       for (const [k, v] of kernelEntries) dumpBtfMapEntry(plain, btf, info, k, v, true);
       plain.endArray();
       assert.equal(plain.text() + '\n', sh(['map', 'dump', 'id', String(m.id)]), `plain map dump of ${m.name}`);
       if (perCpu) continue; // -j per-CPU entries print per-CPU hex arrays; the formatted part is covered above.
-      const j = new BtfJsonText(false);
+      const j = new BpfJsonWriter(false);
       j.startArray();
       for (const [k, v] of kernelEntries) {
         j.startObject();

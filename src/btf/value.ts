@@ -9,8 +9,9 @@
  * signed; FLOAT is "(unsupported-kind").
  */
 import { BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, BTF_KIND, MAX_RESOLVE_DEPTH, type Btf, type BtfArray } from './types.js';
+import { BpfJsonWriter } from './json_writer.js';
 
-/** What btf_dumper writes to: bpftool's json_writer API (cli/map.ts's BpfJsonWriter fits). */
+/** What btf_dumper writes to: bpftool's json_writer API (json_writer.ts's BpfJsonWriter fits). */
 export interface BtfJsonSink {
   startObject(): void;
   endObject(): void;
@@ -323,90 +324,13 @@ export function dumpBtfMapEntry(
 
 /* -------------------------------------------------------------------------------------------- */
 
-/** A json_writer clone (bpftool's separators and pretty-mode line breaks) for standalone formatting. */
-export class BtfJsonText implements BtfJsonSink {
-  private out = '';
-  private depth = 0;
-  private sep = '';
-  readonly pretty: boolean;
-
-  constructor(pretty: boolean) {
-    this.pretty = pretty;
-  }
-
-  private eol(): void {
-    if (this.pretty) this.out += '\n' + '    '.repeat(this.depth);
-  }
-
-  private eor(): void {
-    if (this.sep !== '') this.out += this.sep;
-    this.sep = ',';
-  }
-
-  private begin(c: string): void {
-    this.eor();
-    this.out += c;
-    this.depth++;
-    this.sep = '';
-  }
-
-  private end(c: string): void {
-    this.depth--;
-    if (this.sep !== '') this.eol();
-    this.out += c;
-    this.sep = ',';
-  }
-
-  startObject(): void { this.begin('{'); }
-  endObject(): void { this.end('}'); }
-  startArray(): void { this.begin('['); }
-  endArray(): void { this.end(']'); }
-
-  name(name: string): void {
-    this.eor();
-    this.eol();
-    this.sep = '';
-    this.out += jsonQuote(name) + ':' + (this.pretty ? ' ' : '');
-  }
-
-  raw(text: string): void {
-    this.eor();
-    this.out += text;
-  }
-
-  string(value: string): void { this.raw(jsonQuote(value)); }
-  bool(value: boolean): void { this.raw(value ? 'true' : 'false'); }
-
-  text(): string {
-    return this.out;
-  }
-}
-
-/** json_writer.c's jsonw_puts() escaping. */
-function jsonQuote(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    switch (ch) {
-      case '\t': out += '\\t'; break;
-      case '\n': out += '\\n'; break;
-      case '\r': out += '\\r'; break;
-      case '\f': out += '\\f'; break;
-      case '\b': out += '\\b'; break;
-      case '\\': out += '\\\\'; break;
-      case '"': out += '\\"'; break;
-      default: out += ch;
-    }
-  }
-  return out + '"';
-}
-
 /**
  * A value formatted by its BTF type as text: `json` = the compact JSON bpftool puts under
  * "formatted" with -j; otherwise the plain-text form (pretty, is_plain_text) of `map dump`, as
  * printed at the top level of bpftool's writer.
  */
 export function formatBtfValue(btf: Btf, typeId: number, bytes: Uint8Array, json: boolean): string {
-  const w = new BtfJsonText(!json);
+  const w = new BpfJsonWriter(!json);
   dumpBtfValue(w, btf, typeId, bytes, !json);
   return w.text();
 }
