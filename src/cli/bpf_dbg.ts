@@ -12,6 +12,7 @@ import type { Insn } from '../isa/insn.js';
 import { formatXlatedInsn } from '../isa/disasm_xlated.js';
 import type { Execution } from '../vm/interpreter.js';
 import type { CommandHandler } from './context.js';
+import { readCapture } from '../net/pcap.js';
 
 /**
  * The eBPF side of the debugger: the reference interpreter's Execution as a StepTarget, so the
@@ -53,40 +54,9 @@ export class EbpfStepTarget implements StepTarget<never> {
   }
 }
 
-/** Packets of a pcap or pcapng file (first interface's link type is not needed here). */
+/** Packets of a pcap or pcapng file (net/'s reader; its errors name the offset). */
 export function readCapturePackets(b: Uint8Array): DbgPacket[] {
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  if (b.length < 24) throw new BpfError('EINVAL', 'pcap file too small!');
-  const magic = dv.getUint32(0, true);
-  const packets: DbgPacket[] = [];
-  if (magic === 0x0a0d0d0a) {
-    let le = dv.getUint32(8, true) === 0x1a2b3c4d;
-    for (let o = 0; o + 12 <= b.length;) {
-      const type = dv.getUint32(o, le);
-      if (type === 0x0a0d0d0a) le = dv.getUint32(o + 8, true) === 0x1a2b3c4d;
-      const len = dv.getUint32(o + 4, le);
-      if (len < 12 || o + len > b.length) break;
-      if (type === 6) {
-        const cap = dv.getUint32(o + 20, le);
-        packets.push({ data: b.subarray(o + 28, o + 28 + cap), wireLen: dv.getUint32(o + 24, le) });
-      } else if (type === 3) {
-        const wire = dv.getUint32(o + 8, le);
-        packets.push({ data: b.subarray(o + 12, o + 12 + Math.min(wire, len - 16)), wireLen: wire });
-      }
-      o += len;
-    }
-    return packets;
-  }
-  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
-  const be = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
-  if (!le && !be) throw new BpfError('EINVAL', 'wrong pcap magic!');
-  for (let o = 24; o + 16 <= b.length;) {
-    const cap = dv.getUint32(o + 8, le);
-    if (o + 16 + cap > b.length) break;
-    packets.push({ data: b.subarray(o + 16, o + 16 + cap), wireLen: dv.getUint32(o + 12, le) });
-    o += 16 + cap;
-  }
-  return packets;
+  return readCapture(b).records.map((r) => ({ data: r.data, wireLen: r.len }));
 }
 
 export const bpfDbgCommand: CommandHandler = async (args, ctx) => {
