@@ -55,6 +55,20 @@ test('conformance DIR reports failures of both kinds and the exact summary line'
   }
 });
 
+test('conformance DIR engine jit runs the same files on the JIT', async () => {
+  const dir = fixtureDir();
+  try {
+    const r = await cli(['conformance', dir, 'engine', 'jit']);
+    assert.equal(r.code, 1);
+    assert.equal(r.out.trimEnd().split('\n').at(-1), '2 passed, 2 failed');
+    assert.ok(r.out.includes('FAIL tests/bad.data: returned 0x7, expected 0x8'), r.out);
+    const bad = await cli(['conformance', dir, 'engine', 'fast']);
+    assert.equal(bad.err, "Error: expected 'interp' or 'jit' after 'engine', got: 'fast'?\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('conformance errors: missing DIR, empty folder', async () => {
   const none = await cli(['conformance']);
   assert.equal(none.code, 255);

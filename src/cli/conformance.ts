@@ -13,28 +13,36 @@ import { BpfError } from '../errors.js';
 import type { CommandHandler } from './context.js';
 import { printJson, type JsonValue } from './output.js';
 
-const USAGE = 'Usage: bpfkit conformance DIR [-v|--verbose] [-j|--json]';
+const USAGE = 'Usage: bpfkit conformance DIR [engine { interp | jit }] [-v|--verbose] [-j|--json]';
 
 export const conformanceCommand: CommandHandler = async (args, ctx) => {
   let dir: string | undefined;
   let verbose = false;
   let json = ctx.json;
-  for (const a of args) {
+  let engine: 'interp' | 'jit' = 'interp';
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
     if (a === '-v' || a === '--verbose') verbose = true;
+    else if (a === 'engine') {
+      const e = args[++i];
+      if (e !== 'interp' && e !== 'jit') throw new BpfError('EINVAL', `expected 'interp' or 'jit' after 'engine', got: '${e ?? ''}'?`);
+      engine = e;
+    }
     else if (a === '-j' || a === '--json') json = true;
     else if (a === 'help' || a === '-h' || a === '--help') { ctx.stdout(USAGE + '\n'); return 0; }
-    else if (a.startsWith('-')) throw new BpfError('EINVAL', `unknown option '${a}'\n${USAGE}`);
+    else if (a.startsWith('-')) throw new BpfError('EINVAL', `unknown option '${a}' (try 'bpfkit conformance help')`);
     else if (dir === undefined) dir = a;
-    else throw new BpfError('EINVAL', `unexpected argument '${a}'\n${USAGE}`);
+    else throw new BpfError('EINVAL', `unexpected argument '${a}' (try 'bpfkit conformance help')`);
   }
-  if (dir === undefined) throw new BpfError('EINVAL', `expected DIR\n${USAGE}`);
+  if (dir === undefined) throw new BpfError('EINVAL', "expected DIR (try 'bpfkit conformance help')");
   const { stat } = await import('node:fs/promises');
   const st = await stat(dir).catch(() => undefined);
   if (!st?.isDirectory() && !(st?.isFile() && dir.endsWith('.data'))) {
     throw new BpfError('ENOENT', `${dir}: no such directory (or .data file)`);
   }
   const { runConformanceDir } = await import('../conformance/node_runner.js');
-  const outcomes = await runConformanceDir(dir);
+  const { conformanceEngine, jitConformanceEngine } = await import('../conformance/engine.js');
+  const outcomes = await runConformanceDir(dir, engine === 'jit' ? jitConformanceEngine : conformanceEngine);
   if (outcomes.length === 0) throw new BpfError('ENOENT', `no .data files under ${dir}`);
 
   const passed = outcomes.filter((o) => o.passed).length;

@@ -6,6 +6,8 @@
 import type { Insn } from '../isa/insn.js';
 import { HelperRegistry } from '../vm/helpers.js';
 import { interpret } from '../vm/interpreter.js';
+import { runJit } from '../vm/jit/index.js';
+import type { RunOptions, RunResult } from '../vm/types.js';
 import { Vm } from '../vm/vm.js';
 
 export interface ConformanceEngine {
@@ -38,20 +40,29 @@ export function conformanceHelpers(): HelperRegistry {
   return registry;
 }
 
-export const conformanceEngine: ConformanceEngine = {
-  run(insns, mem) {
-    const vm = new Vm({ helpers: conformanceHelpers() });
-    let addr = 0n;
-    if (mem.length > 0) {
-      const region = vm.space.alloc(mem.length, 'conformance_mem', { writable: true });
-      vm.space.write(region.addr, mem);
-      addr = BigInt(region.addr);
-    }
-    try {
-      return interpret(vm, insns as Insn[], { args: [addr, BigInt(mem.length)], budget: CONFORMANCE_BUDGET }).r0;
-    } catch (err) {
-      if (err instanceof Unwind) return err.r0;
-      throw err;
-    }
-  },
-};
+/** An engine over any runner with interpret()'s signature (the interpreter, or the JIT's runJit). */
+export function engineOver(run: (vm: Vm, insns: readonly Insn[], options: RunOptions) => RunResult): ConformanceEngine {
+  return {
+    run(insns, mem) {
+      const vm = new Vm({ helpers: conformanceHelpers() });
+      let addr = 0n;
+      if (mem.length > 0) {
+        const region = vm.space.alloc(mem.length, 'conformance_mem', { writable: true });
+        vm.space.write(region.addr, mem);
+        addr = BigInt(region.addr);
+      }
+      try {
+        return run(vm, insns, { args: [addr, BigInt(mem.length)], budget: CONFORMANCE_BUDGET }).r0;
+      } catch (err) {
+        if (err instanceof Unwind) return err.r0;
+        throw err;
+      }
+    },
+  };
+}
+
+/** The reference interpreter. */
+export const conformanceEngine: ConformanceEngine = engineOver(interpret);
+
+/** The WebAssembly JIT. */
+export const jitConformanceEngine: ConformanceEngine = engineOver(runJit);
