@@ -21,6 +21,9 @@ import { mapTypeFromName, mapTypeName, progTypeFromName, progTypeFromSection } f
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST, type MapBatch, type MapSpec as KernelMapSpec } from '../maps/types.js';
 import { createMap } from '../maps/index.js';
 import type { Codec } from './codec.js';
+import type { Btf } from '../btf/types.js';
+import { loadObject as loadKernelObject, type LoadObjectOptions as LoadKernelObjectOptions, setGlobal } from '../kernel/load.js';
+import { openObject } from '../loader/object.js';
 
 // Every Bpf made through the API uses bpfkit's maps unless its options name another implementation.
 setDefaultMapFactory(createMap);
@@ -37,6 +40,29 @@ export type { StoreFs } from '../kernel/store_fs.js';
 export { BPF_ANY, BPF_EXIST, BPF_NOEXIST, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_WRONLY, BPF_MAP_TYPE } from '../maps/types.js';
 
 export type BpfOptions = KernelOptions;
+
+export interface LoadObjectOptions {
+  /** Named in errors (default 'object.o'). */
+  fileName?: string;
+  /** Target BTF of CO-RE relocations (parseBtf() of a vmlinux BTF). */
+  kernelBtf?: Btf;
+  /** Initial values of .data/.rodata/.bss variables, set before load. */
+  globals?: Record<string, Uint8Array | number | bigint>;
+  /** Root of LIBBPF_PIN_BY_NAME pins (default /sys/fs/bpf). */
+  pinRoot?: string;
+  /** Values of .kconfig externs. */
+  kconfig?: LoadKernelObjectOptions['kconfig'];
+}
+
+/** What loadObject() gives: programs and maps by name, and the object's global variables. */
+export interface LoadedObjectHandle {
+  programs: Record<string, Program>;
+  maps: Record<string, Map>;
+  readGlobal(name: string): Uint8Array;
+  /** .data/.bss variables after load (.rodata is frozen: EPERM). */
+  writeGlobal(name: string, value: Uint8Array): void;
+  close(): void;
+}
 
 export type UpdateFlag = 'any' | 'noexist' | 'exist' | number;
 
@@ -105,6 +131,55 @@ export class Bpf {
     return new Program(this, this.kernel.progLoad({
       type, insns: spec.insns, license: spec.license ?? 'GPL', name: spec.name, section: spec.section ?? spec.name,
     }));
+  }
+
+  /**
+   * Load a libbpf-style object (clang -O2 -g -target bpf), like a skeleton: maps created (or
+   * reused from pins), global data set before load (`globals`), CO-RE against `kernelBtf`,
+   * programs verified and loaded. Returns handles by name; close() releases them (pins stay).
+   */
+  loadObject(bytes: Uint8Array, options: LoadObjectOptions = {}): LoadedObjectHandle {
+    const fileName = options.fileName ?? 'object.o';
+    const obj = openObject(bytes, fileName);
+    for (const [name, value] of Object.entries(options.globals ?? {})) setGlobal(obj, name, value);
+    const loaded = loadKernelObject(this.kernel, obj, {
+      pinRoot: options.pinRoot, targetBtf: options.kernelBtf, kconfig: options.kconfig,
+    }, bytes);
+    try {
+      const programs: Record<string, Program> = {};
+      for (const p of loaded.programs) programs[p.spec.name] = new Program(this, this.kernel.dup(p.fd));
+      const maps: Record<string, Map> = {};
+      for (const m of loaded.maps) maps[m.def.name] = new Map(this, this.kernel.dup(m.fd));
+      // A global is a slice of element 0 of its section's array map.
+      const globalOf = (name: string) => {
+        const g = obj.globals.find((x) => x.name === name);
+        if (!g) throw new BpfError('ENOENT', `${fileName}: no global variable '${name}'`);
+        const map = maps[g.map.name];
+        if (!map) throw new BpfError('ENOENT', `${fileName}: global variable '${name}': map '${g.map.name}' was not created`);
+        return { g, map };
+      };
+      const ZERO = new Uint8Array(4);
+      return {
+        programs, maps,
+        readGlobal: (name) => {
+          const { g, map } = globalOf(name);
+          return map.lookup(ZERO)!.slice(g.offset, g.offset + g.size);
+        },
+        writeGlobal: (name, value) => {
+          const { g, map } = globalOf(name);
+          if (value.length !== g.size) throw new BpfError('EINVAL', `global variable '${name}' is ${g.size} bytes, got ${value.length}`);
+          const all = map.lookup(ZERO)!;
+          all.set(value, g.offset);
+          map.update(ZERO, all); // EPERM for .rodata, frozen after load
+        },
+        close: () => {
+          for (const p of Object.values(programs)) p.close();
+          for (const m of Object.values(maps)) m.close();
+        },
+      };
+    } finally {
+      loaded.close(); // the handles above hold their own fds
+    }
   }
 
   /** An open handle on the program with this id (ENOENT when none). */
