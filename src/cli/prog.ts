@@ -10,7 +10,9 @@ import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
 import { type BpfObject, openObject } from '../loader/object.js';
 import { type LoadedObject, loadObject } from '../kernel/load.js';
 import { isPrefix } from './args.js';
-import { progRun } from './prog_run.js';
+import { openProgram, progRun } from './prog_run.js';
+import { formatXlated, type XlatedOptions, xlatedJson } from '../isa/disasm_xlated.js';
+import type { KProg } from '../kernel/bpf.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
@@ -28,6 +30,7 @@ const PROG_COMMANDS = [
 ] as const;
 
 const USAGE = `Usage: bpfkit prog { show | list } [PROG]
+       bpfkit prog dump xlated PROG [opcodes] [linum]
        bpfkit prog pin   PROG FILE
        bpfkit prog { load | loadall } OBJ  PATH \\
                          [type TYPE] [map {idx IDX | name NAME} MAP] \\
@@ -53,6 +56,7 @@ export const progCommand: CommandHandler = async (args, ctx) => {
   if (cmd === 'loadall') return progLoad(args.slice(1), ctx, true);
   if (cmd === 'help') { ctx.stdout(USAGE); return 0; }
   if (cmd === 'run') return progRun(args.slice(1), ctx);
+  if (cmd === 'dump') return progDump(args.slice(1), ctx);
   if (cmd === undefined) throw new BpfError('EINVAL', `unknown command '${word}' for 'prog' (try 'bpfkit prog help')`);
   throw new BpfError('ENOTSUPP', `'prog ${cmd}' is not implemented yet`);
 };
@@ -370,4 +374,44 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
     out.jw?.null();
     return 0;
   });
+}
+
+/** print_imm()'s map text for the program's map-loading ld_imm64s: `map[id:N]`, `map[id:N][0]+OFF`. */
+export function xlatedMapRef(p: KProg): XlatedOptions['mapRef'] {
+  return (_insn, next, pc) => {
+    const ref = p.mapRefs.find((r) => r.insn === pc);
+    if (!ref) return undefined;
+    return ref.pseudo === 1 ? `map[id:${ref.mapId}]` : `map[id:${ref.mapId}][0]+${(next?.imm ?? 0) >>> 0}`;
+  };
+}
+
+/** `prog dump xlated PROG [opcodes] [linum]` (do_dump() of bpftool's prog.c, xlated only). */
+async function progDump(args: string[], ctx: CliContext): Promise<number> {
+  const what = args[0];
+  if (what === undefined) bad("'dump' needs at least 1 arguments, 0 found");
+  if (isPrefix(what, 'jited')) throw new BpfError('ENOTSUPP', "'prog dump jited' is not implemented (bpfkit has no native JIT image)");
+  if (!isPrefix(what, 'xlated')) bad(`expected 'xlated' or 'jited', got: ${what}?`);
+  const at = { i: 1 };
+  if (args.length < 3) bad(`'${what}' needs at least 2 arguments, ${args.length - 1} found`);
+  const spec = parseProgSpec(args, at);
+  const opts: XlatedOptions = {};
+  for (; at.i < args.length; at.i++) {
+    const w = args[at.i];
+    if (isPrefix(w, 'opcodes')) opts.opcodes = true;
+    else if (isPrefix(w, 'linum')) opts.linum = true;
+    else bad(`expected no more arguments, 'opcodes', 'visual', 'linum' or 'file', got: '${w}'?`);
+  }
+  const prog = await openProgram(spec, ctx);
+  if (!prog) return 255;
+  try {
+    opts.mapRef = xlatedMapRef(prog.kprog);
+    // bpf_insn_prepare_dump(): a map reference's imm is the map's id.
+    const insns = prog.kprog.insns.map((x) => ({ ...x }));
+    for (const r of prog.kprog.mapRefs) insns[r.insn].imm = r.mapId;
+    if (ctx.json) printJson(ctx, xlatedJson(insns, opts) as unknown as JsonValue);
+    else ctx.stdout(formatXlated(insns, opts));
+    return 0;
+  } finally {
+    prog.done();
+  }
 }

@@ -13,7 +13,7 @@
  */
 import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
-import type { Bpf as Kernel } from '../kernel/bpf.js';
+import type { Bpf as Kernel, KProg } from '../kernel/bpf.js';
 import { loadObjectIntoKernel, runInsns } from '../kernel/load.js';
 import { progTypeFromSection } from '../kernel/names.js';
 import { findProgram, openObject } from '../loader/object.js';
@@ -134,7 +134,9 @@ export function hexPrint(data: Uint8Array): string {
 }
 
 /** A program ready to run: its instructions for `vm`, its type, and what to do afterwards. */
-interface RunnableProgram {
+export interface RunnableProgram {
+  /** The program as loaded (for `prog dump xlated`: instructions with map ids in `mapRefs`). */
+  kprog: KProg;
   insns: readonly Insn[];
   type: number;
   section: string;
@@ -150,7 +152,7 @@ async function storedProgram(handle: [string, string], ctx: CliContext): Promise
     const fd = progParseFd(k, out, new Argv([...handle]));
     const p = k.progOf(fd);
     found = {
-      insns: runInsns(k, fd), type: p.type, section: p.section, vm: k.vm,
+      kprog: p, insns: runInsns(k, fd), type: p.type, section: p.section, vm: k.vm,
       done: () => { k.syncPins(); k.shutdown(); },
     };
     return 0;
@@ -176,14 +178,22 @@ async function fileProgram(spec: ProgSpec): Promise<RunnableProgram> {
     progType: chosen.progType === undefined ? type : undefined,
   });
   const prog = loaded.program(chosen.name);
-  return { insns: loaded.runInsns(prog), type: prog.type, section: chosen.section, vm: bpf.vm, done: () => loaded.close() };
+  return { kprog: bpf.progOf(prog.fd), insns: loaded.runInsns(prog), type: prog.type, section: chosen.section, vm: bpf.vm, done: () => loaded.close() };
 }
 
 const TRACING_NO_TEST_RUN = new Set([2, 5, 7]); // kprobe, tracepoint, perf_event
 
+/**
+ * PROG resolved as `prog run` and `prog dump xlated` do: a program of the pin store (errors are
+ * printed; undefined then) or the program of `file OBJ` loaded for this command. Call done().
+ */
+export async function openProgram(spec: ProgSpec, ctx: CliContext): Promise<RunnableProgram | undefined> {
+  return spec.handle ? storedProgram(spec.handle, ctx) : fileProgram(spec);
+}
+
 export async function progRun(words: string[], ctx: CliContext): Promise<number> {
   const a = parseRunArgs(words);
-  const prog = a.prog.handle ? await storedProgram(a.prog.handle, ctx) : await fileProgram(a.prog);
+  const prog = await openProgram(a.prog, ctx);
   if (!prog) return 255;
   try {
     registerProgTypeHelpers(prog.vm.helpers, prog.type);
