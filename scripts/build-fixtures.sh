@@ -31,4 +31,5 @@ for c in test/fixtures/loader/*.c; do
 	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
 done
 node scripts/make-packets.mjs examples
+# test/fixtures/trace_printk.c (bpf_trace_printk for `prog tracelog`) is built by the test/fixtures/*.c loop above.
 echo "fixtures and examples rebuilt"

@@ -10,7 +10,7 @@ import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
 import { type BpfObject, openObject } from '../loader/object.js';
 import { type LoadedObject, loadObject } from '../kernel/load.js';
 import { isPrefix } from './args.js';
-import { openProgram, progRun } from './prog_run.js';
+import { openProgram, progRun, traceLogPath } from './prog_run.js';
 import { formatXlated, type XlatedOptions, xlatedJson } from '../isa/disasm_xlated.js';
 import type { KProg } from '../kernel/bpf.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
@@ -40,6 +40,7 @@ const USAGE = `Usage: bpfkit prog { show | list } [PROG]
                          [data_out FILE [data_size_out L]] \\
                          [ctx_in FILE [ctx_out FILE [ctx_size_out M]]] \\
                          [repeat N] [engine { interp | jit }]
+       bpfkit prog tracelog
        bpfkit prog help
 
        PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME |
@@ -57,6 +58,7 @@ export const progCommand: CommandHandler = async (args, ctx) => {
   if (cmd === 'help') { ctx.stdout(USAGE); return 0; }
   if (cmd === 'run') return progRun(args.slice(1), ctx);
   if (cmd === 'dump') return progDump(args.slice(1), ctx);
+  if (cmd === 'tracelog') return progTracelog(args.slice(1), ctx);
   if (cmd === undefined) throw new BpfError('EINVAL', `unknown command '${word}' for 'prog' (try 'bpfkit prog help')`);
   throw new BpfError('ENOTSUPP', `'prog ${cmd}' is not implemented yet`);
 };
@@ -414,4 +416,25 @@ async function progDump(args: string[], ctx: CliContext): Promise<number> {
   } finally {
     prog.done();
   }
+}
+
+/**
+ * `prog tracelog` (do_tracelog() of bpftool's prog.c): the trace buffer in trace_pipe's line
+ * format. bpfkit's buffer is the state store's file `prog run` appends bpf_trace_printk output
+ * to; it is printed (and, as reading trace_pipe does, consumed) instead of followed forever.
+ */
+async function progTracelog(args: string[], ctx: CliContext): Promise<number> {
+  if (args.length) bad(`expected no more arguments, got: '${args[0]}'?`);
+  const { readFileSync, truncateSync } = await import('node:fs');
+  const path = await traceLogPath();
+  let text = '';
+  try {
+    text = readFileSync(path, 'latin1');
+    truncateSync(path, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  if (ctx.json) printJson(ctx, text.split('\n').filter((l) => l !== ''));
+  else ctx.stdout(text);
+  return 0;
 }

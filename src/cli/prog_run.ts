@@ -22,6 +22,7 @@ import { readCapture, writePcap, writePcapng } from '../net/pcap.js';
 import { progTypeOps, registerProgTypeHelpers, testRun, TestRunError, type TestRunResult } from '../progtypes/index.js';
 import { runTracing } from '../progtypes/tracing.js';
 import type { Vm } from '../vm/vm.js';
+import { createHelperHost, formatTraceLine, type HelperHost } from '../helpers/host.js';
 import { isPrefix } from './args.js';
 import type { CliContext } from './context.js';
 import { Argv, openCliKernel, progParseFd, runTool } from './map.js';
@@ -191,16 +192,40 @@ export async function openProgram(spec: ProgSpec, ctx: CliContext): Promise<Runn
   return spec.handle ? storedProgram(spec.handle, ctx) : fileProgram(spec);
 }
 
+/** The trace buffer of the state store: trace_pipe lines appended by `prog run`, read by `prog tracelog`. */
+export async function traceLogPath(): Promise<string> {
+  const [{ defaultStateDir }, { join }] = await Promise.all([import('../kernel/node_store_fs.js'), import('node:path')]);
+  return join(defaultStateDir(), 'trace_pipe');
+}
+
+/** bpf_trace_printk's output of a run: appended to the state store's trace buffer; on stderr with -d. */
+async function keepTrace(host: HelperHost, ctx: CliContext): Promise<void> {
+  const text = host.trace.read().map((e) => formatTraceLine(e, 'd.s1')).join('');
+  if (!text) return;
+  if (ctx.debug) ctx.stderr(text);
+  const { appendFileSync, mkdirSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  const path = await traceLogPath();
+  mkdirSync(dirname(path), { recursive: true });
+  appendFileSync(path, text);
+}
+
 export async function progRun(words: string[], ctx: CliContext): Promise<number> {
   const a = parseRunArgs(words);
   const prog = await openProgram(a.prog, ctx);
   if (!prog) return 255;
+  let host: HelperHost | undefined;
   try {
-    registerProgTypeHelpers(prog.vm.helpers, prog.type);
+    const pid = process.pid;
+    // The machine's CLOCK_MONOTONIC, so the trace lines of successive runs are in time order.
+    host = registerProgTypeHelpers(prog.vm.helpers, prog.type, createHelperHost({
+      task: { pid, tgid: pid, comm: 'bpfkit' }, clockNs: () => process.hrtime.bigint(),
+    }));
     if (a.pcapIn !== undefined) return await runOverCapture(a, prog, ctx);
     return await runOnce(a, prog, ctx);
   } finally {
     prog.done();
+    if (host) await keepTrace(host, ctx);
   }
 }
 

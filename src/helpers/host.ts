@@ -56,7 +56,7 @@ export class TraceBuffer {
 
   /** Drain and format as trace_pipe lines. */
   readPipe(): string {
-    return this.read().map(formatTraceLine).join('');
+    return this.read().map((e) => formatTraceLine(e)).join('');
   }
 
   clear(): void {
@@ -65,10 +65,10 @@ export class TraceBuffer {
 }
 
 /** A trace_pipe line: "<comm>-<pid> [<cpu>] d..1. <sec>.<usec>: bpf_trace_printk: <msg>\n". */
-export function formatTraceLine(e: TraceEntry): string {
+export function formatTraceLine(e: TraceEntry, flags = 'd..1.'): string {
   const sec = e.timestampNs / 1_000_000_000n;
   const usec = (e.timestampNs % 1_000_000_000n) / 1000n;
-  const head = `${e.comm.padStart(16)}-${String(e.pid).padEnd(7)} [${String(e.cpu).padStart(3, '0')}] d..1. ${String(sec).padStart(5)}.${String(usec).padStart(6, '0')}`;
+  const head = `${e.comm.padStart(16)}-${String(e.pid).padEnd(7)} [${String(e.cpu).padStart(3, '0')}] ${flags} ${String(sec).padStart(5)}.${String(usec).padStart(6, '0')}`;
   const msg = e.text.endsWith('\n') ? e.text : e.text + '\n';
   return `${head}: bpf_trace_printk: ${msg}`;
 }

@@ -1,0 +1,49 @@
+/*
+ * `prog tracelog`: bpf_trace_printk output of `prog run` is kept in the state store (BPFKIT_STATE)
+ * and a later process prints it in trace_pipe's line format; `prog run -d` also prints it on stderr.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = (rel: string): string => fileURLToPath(new URL(`../../${rel}`, import.meta.url));
+const LINE = /^ {10}bpfkit-(\d+) *\[000\] d\.s1 +(\d+)\.(\d{6}): bpf_trace_printk: hello from xdp 42$/;
+
+function bpfkit(state: string, args: string[]): { stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [repo('bin/bpfkit.js'), ...args], { env: { ...process.env, BPFKIT_STATE: state }, encoding: 'utf8' });
+  assert.equal(r.status, 0, `bpfkit ${args.join(' ')}: ${r.stderr}`);
+  return { stdout: r.stdout, stderr: r.stderr };
+}
+
+test('prog tracelog shows the bpf_trace_printk lines of earlier prog run processes', () => {
+  const state = mkdtempSync(join(tmpdir(), 'bpfkit-tracelog-'));
+  try {
+    const pkt = join(state, 'pkt');
+    writeFileSync(pkt, new Uint8Array(64));
+    const run = ['prog', 'run', 'file', repo('test/fixtures/trace_printk.o'), 'data_in', pkt];
+    assert.equal(bpfkit(state, ['prog', 'tracelog']).stdout, '');
+    const first = bpfkit(state, run);
+    assert.equal(first.stderr, '');
+    assert.match(first.stdout, /^Return value: 2, duration/);
+    const debug = bpfkit(state, ['-d', ...run]);
+    assert.match(debug.stderr.trimEnd(), LINE);
+    const lines = bpfkit(state, ['prog', 'tracelog']).stdout.split('\n').filter((l) => l);
+    assert.equal(lines.length, 2, lines.join('\n'));
+    const parsed = lines.map((l) => LINE.exec(l));
+    assert.ok(parsed.every((m) => m), lines.join('\n'));
+    assert.notEqual(parsed[0]![1], parsed[1]![1], 'two processes, two pids');
+    const t = parsed.map((m) => Number(m![2]) * 1e6 + Number(m![3]));
+    assert.ok(t[0] <= t[1], 'in time order');
+    assert.equal(lines[1] + '\n', debug.stderr);
+    // Reading consumes, as trace_pipe does.
+    assert.equal(bpfkit(state, ['prog', 'tracelog']).stdout, '');
+    bpfkit(state, run);
+    assert.deepEqual((JSON.parse(bpfkit(state, ['-j', 'prog', 'tracelog']).stdout) as string[]).map((l) => LINE.test(l)), [true]);
+  } finally {
+    rmSync(state, { recursive: true, force: true });
+  }
+});
