@@ -60,7 +60,22 @@ export interface VerifyStats {
   insnProcessed: number; maxStatesPerInsn: number; totalStates: number; peakStates: number; stackDepth: number[];
 }
 
-export interface VerifyResult { ok: boolean; errno: number; log: string; stats: VerifyStats; error?: string }
+/**
+ * What the verifier learned about one instruction (the kernel's struct bpf_insn_aux_data), for the
+ * rewrites after verification (convert_ctx_accesses(), do_misc_fixups(), dead-code removal).
+ */
+export interface InsnAux {
+  /** Reached on some path (aux->seen); unreached code is removed or hard-wired after verification. */
+  seen: boolean;
+  /** Memory instruction: the kind of pointer it went through (aux->ptr_type): 'ctx', 'mem', 'sock', ... */
+  ptrType?: string;
+  /** Helper call with a map argument: the one map it saw on every path (aux->map_ptr_state). */
+  map?: VerifierMap;
+  /** The call saw different maps on different paths (BPF_MAP_PTR_POISON): no inlining. */
+  mapPoisoned?: boolean;
+}
+
+export interface VerifyResult { ok: boolean; errno: number; log: string; stats: VerifyStats; error?: string; aux: InsnAux[] }
 
 class VerifierError { constructor(msg: string, errno: number) { this.msg = msg; this.errno = errno; } msg: string; errno: number }
 
@@ -101,6 +116,10 @@ class Verifier {
   /** insn -> map pointer seen there (same insn cannot be used with different pointers) */
   insnMapPtr = new Map<number, VerifierMap | string>();
   mapAt = new Map<number, VerifierMap>();
+  /** insn -> reached (aux->seen) */
+  seen!: Uint8Array;
+  /** helper call insn -> the map argument it saw, or 'poison' when it differed between paths */
+  callMap = new Map<number, VerifierMap | 'poison'>();
   strict: boolean;
 
   constructor(insns: readonly Insn[], opts: VerifyOptions) {
@@ -109,6 +128,7 @@ class Verifier {
     this.ops = opts.progOps ?? defaultProgTypeOps(opts.progType);
     this.level = opts.logLevel ?? 0;
     this.prunePoints = new Uint8Array(insns.length + 1);
+    this.seen = new Uint8Array(insns.length);
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
   }
 
@@ -130,7 +150,21 @@ class Verifier {
     const stats: VerifyStats = { insnProcessed: this.processed, maxStatesPerInsn: this.maxStatesPerInsn, totalStates: this.totalStates, peakStates: this.peakStates, stackDepth: this.stackDepth };
     const tail = `processed ${this.processed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0`;
     const log = [...this.lines, tail].join('\n') + '\n';
-    return { ok: errno === 0, errno, log, stats, error };
+    return { ok: errno === 0, errno, log, stats, error, aux: this.insnAux() };
+  }
+
+  insnAux(): InsnAux[] {
+    const aux: InsnAux[] = [];
+    for (let i = 0; i < this.insns.length; i++) {
+      const a: InsnAux = { seen: this.seen[i] === 1 };
+      const t = this.insnMapPtr.get(i);
+      if (typeof t === 'string') a.ptrType = t;
+      const m = this.callMap.get(i);
+      if (m === 'poison') a.mapPoisoned = true;
+      else if (m) a.map = m;
+      aux.push(a);
+    }
+    return aux;
   }
 
   // ---- before do_check: encodings, map fds (resolve_pseudo_ldimm64), CFG ----
@@ -232,6 +266,7 @@ class Verifier {
       }
       if (!endPath) {
         const insn = this.insns[this.insnIdx];
+        this.seen[this.insnIdx] = 1;
         this.regsScratched.clear(); this.slotsScratched.clear();
         if (this.level) {
           this.lines.push(`${this.insnIdx}: ${formatXlatedInsn(this.insns, this.insnIdx, { mapRef: (i) => i.src === 1 ? '0xffff888100000000' : undefined })}`);
@@ -921,6 +956,11 @@ class Verifier {
     this.curProto = p;
     const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint } = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
+    if (meta.map) {
+      // record_func_map(): one map on every path, else poisoned
+      const prev = this.callMap.get(this.insnIdx);
+      this.callMap.set(this.insnIdx, prev === undefined || prev === meta.map ? meta.map : 'poison');
+    }
     if (meta.releaseId !== undefined) {
       const rid = meta.releaseId;
       if (!this.cur.refs.some((r) => r.id === rid)) fail(`R1 must be referenced when passed to release function`, EINVAL);
