@@ -115,6 +115,8 @@ export interface KMap extends KObject {
   storeVersion?: string;
   readonly name: string;
   readonly innerSpec?: MapSpec;
+  /** User references (fds; pins count through the pin table): the kernel's map->usercnt. */
+  urefs?: number;
 }
 
 export interface KProg extends KObject {
@@ -318,6 +320,7 @@ export class Bpf {
   private installFd(obj: FdObject): number {
     const fd = this.nextFd++;
     obj.refs++;
+    if (obj.kind === 'map') obj.urefs = (obj.urefs ?? 0) + 1;
     this.fds.set(fd, obj);
     return fd;
   }
@@ -349,7 +352,26 @@ export class Bpf {
   close(fd: number): void {
     const obj = this.object(fd);
     this.fds.delete(fd);
+    if (obj.kind === 'map') {
+      obj.urefs = (obj.urefs ?? 1) - 1;
+      this.maybeReleaseUref(obj);
+    }
     this.release(obj);
+  }
+
+  /*
+   * bpf_map_put_uref(): when the last user reference (fd or pin) goes while programs still hold
+   * the map, map_release_uref runs: a PROG_ARRAY drops all its programs (prog_array_map_clear()),
+   * so tail calls stop once nothing in userspace holds the array.
+   */
+  private maybeReleaseUref(obj: KMap): void {
+    if ((obj.urefs ?? 0) > 0 || obj.dead || this.isPinned(obj)) return;
+    obj.map.releaseUref?.();
+  }
+
+  private isPinned(obj: FdObject): boolean {
+    if (!this.store) return [...this.memPins.values()].includes(obj);
+    return this.store.listPins().some((p) => p.rec.kind === obj.kind && p.rec.id === obj.id);
   }
 
   /** Open fds (for tests of lifetimes). */
@@ -824,10 +846,14 @@ export class Bpf {
       const obj = this.memPins.get(key);
       if (!obj) throw new BpfError('ENOENT', `${path}: No such file or directory`);
       this.memPins.delete(key);
+      if (obj.kind === 'map') this.maybeReleaseUref(obj);
       if (obj.refs === 0 && ![...this.memPins.values()].includes(obj)) this.destroy(obj);
       return;
     }
+    const rec = this.store.readPin(path);
     this.store.unpin(path);
+    const pinned = rec?.kind === 'map' ? this.live.map.get(rec.id) : undefined;
+    if (pinned) this.maybeReleaseUref(pinned);
     for (const kind of ['link', 'prog', 'map'] as const) {
       for (const obj of [...this.live[kind].values()]) {
         if (obj.persisted && !this.store.hasObject(kind, obj.id)) {

@@ -181,4 +181,8 @@ export class FdArrayMap extends MapBase {
   protected override onClose(): void {
     this.clear();
   }
+  /** prog_array_map_clear(): only program arrays forget their entries with the last user reference. */
+  releaseUref(): void {
+    if (this.kind === 'prog') this.clear();
+  }
 }

@@ -121,6 +121,8 @@ export interface BpfMap {
   /** Queue/stack: key is undefined (pop/dequeue). */
   lookupAndDelete(key?: Uint8Array): Uint8Array;
   freeze(): void;
+  /** map_release_uref: the last fd or pin is gone while programs still hold the map. */
+  releaseUref?(): void;
   /** BPF_MAP_LOOKUP_BATCH: up to `count` elements after inBatch (undefined = from the start). */
   lookupBatch(inBatch: Uint8Array | undefined, count: number, elemFlags?: number): MapBatch;
   /** BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps; ENOTSUPP elsewhere). */
