@@ -47,3 +47,31 @@ test('prog tracelog shows the bpf_trace_printk lines of earlier prog run process
     rmSync(state, { recursive: true, force: true });
   }
 });
+
+test('the trace buffer under concurrent writers and a reader: every line read exactly once', async () => {
+  const state = mkdtempSync(join(tmpdir(), 'bpfkit-tracelog-race-'));
+  try {
+    const { spawn } = await import('node:child_process');
+    const { drainTrace } = await import('../src/cli/trace_buffer.js');
+    const mod = repo('dist/src/cli/trace_buffer.js');
+    const env = { ...process.env, BPFKIT_STATE: state };
+    process.env.BPFKIT_STATE = state;
+    const WRITERS = 3, LINES = 150;
+    const writers = Array.from({ length: WRITERS }, (_, w) => new Promise<number | null>((resolve) => {
+      const script = `const { appendTrace } = await import(${JSON.stringify(mod)}); for (let i = 0; i < ${LINES}; i++) appendTrace('w${w} line ' + i + '\\n');`;
+      spawn(process.execPath, ['--input-type=module', '-e', script], { env, stdio: 'inherit' }).on('exit', resolve);
+    }));
+    let read = '';
+    let done = false;
+    const all = Promise.all(writers).then((codes) => { done = true; return codes; });
+    while (!done) { read += drainTrace(); await new Promise((r) => setTimeout(r, 2)); }
+    assert.deepEqual(await all, Array(WRITERS).fill(0));
+    read += drainTrace();
+    const lines = read.split('\n').filter((l) => l);
+    assert.equal(lines.length, WRITERS * LINES);
+    assert.equal(new Set(lines).size, WRITERS * LINES);
+  } finally {
+    delete process.env.BPFKIT_STATE;
+    rmSync(state, { recursive: true, force: true });
+  }
+});

@@ -10,7 +10,7 @@ import { BpfError, ERRNO, type ErrnoName, strerror } from '../errors.js';
 import { type BpfObject, openObject } from '../loader/object.js';
 import { type LoadedObject, loadObject } from '../kernel/load.js';
 import { isPrefix } from './args.js';
-import { openProgram, progRun, traceLogPath } from './prog_run.js';
+import { openProgram, progRun } from './prog_run.js';
 import { formatXlated, type XlatedOptions, xlatedJson } from '../isa/disasm_xlated.js';
 import type { KProg } from '../kernel/bpf.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
@@ -425,15 +425,7 @@ async function progDump(args: string[], ctx: CliContext): Promise<number> {
  */
 async function progTracelog(args: string[], ctx: CliContext): Promise<number> {
   if (args.length) bad(`expected no more arguments, got: '${args[0]}'?`);
-  const { readFileSync, truncateSync } = await import('node:fs');
-  const path = await traceLogPath();
-  let text = '';
-  try {
-    text = readFileSync(path, 'latin1');
-    truncateSync(path, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const text = (await import('./trace_buffer.js')).drainTrace();
   if (ctx.json) printJson(ctx, text.split('\n').filter((l) => l !== ''));
   else ctx.stdout(text);
   return 0;

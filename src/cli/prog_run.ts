@@ -192,22 +192,12 @@ export async function openProgram(spec: ProgSpec, ctx: CliContext): Promise<Runn
   return spec.handle ? storedProgram(spec.handle, ctx) : fileProgram(spec);
 }
 
-/** The trace buffer of the state store: trace_pipe lines appended by `prog run`, read by `prog tracelog`. */
-export async function traceLogPath(): Promise<string> {
-  const [{ defaultStateDir }, { join }] = await Promise.all([import('../kernel/node_store_fs.js'), import('node:path')]);
-  return join(defaultStateDir(), 'trace_pipe');
-}
-
 /** bpf_trace_printk's output of a run: appended to the state store's trace buffer; on stderr with -d. */
 async function keepTrace(host: HelperHost, ctx: CliContext): Promise<void> {
   const text = host.trace.read().map((e) => formatTraceLine(e, 'd.s1')).join('');
   if (!text) return;
   if (ctx.debug) ctx.stderr(text);
-  const { appendFileSync, mkdirSync } = await import('node:fs');
-  const { dirname } = await import('node:path');
-  const path = await traceLogPath();
-  mkdirSync(dirname(path), { recursive: true });
-  appendFileSync(path, text);
+  (await import('./trace_buffer.js')).appendTrace(text);
 }
 
 export async function progRun(words: string[], ctx: CliContext): Promise<number> {
