@@ -18,9 +18,13 @@ export type CbpfFilterFn = (packet: Uint8Array, wireLen: number) => number;
 
 const compiled = new WeakMap<readonly CInsn[], CbpfFilterFn>();
 
-/** JavaScript source of the filter function's body (parameters `p`, `len`). */
-export function cbpfToJs(prog: readonly CInsn[]): string {
+/**
+ * JavaScript source of the filter function's body: parameters `p` (the packet) and `len`; or,
+ * with `atOffset` (jsc.ts), `p`, `b`, `n`, `len`: the packet is p[b, b + n) of a larger buffer.
+ */
+export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
   const n = prog.length;
+  const B = atOffset ? 'b + ' : '';
   const out: string[] = [];
   const used = new Set<number>();
   const body: string[] = [];
@@ -30,8 +34,8 @@ export function cbpfToJs(prog: readonly CInsn[]): string {
     const k = prog[i].k >>> 0;
     const ks = k | 0;
     const load = (size: number, at: string): string =>
-      size === 4 ? `A = (p[${at}] << 24) | (p[${at} + 1] << 16) | (p[${at} + 2] << 8) | p[${at} + 3];`
-        : size === 2 ? `A = (p[${at}] << 8) | p[${at} + 1];` : `A = p[${at}];`;
+      size === 4 ? `A = (p[${B}${at}] << 24) | (p[${B}${at} + 1] << 16) | (p[${B}${at} + 2] << 8) | p[${B}${at} + 3];`
+        : size === 2 ? `A = (p[${B}${at}] << 8) | p[${B}${at} + 1];` : `A = p[${B}${at}];`;
     let s: string;
     const sizes: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1 };
     switch (code) {
@@ -47,7 +51,7 @@ export function cbpfToJs(prog: readonly CInsn[]): string {
         s = `o = (X >>> 0) + ${k}; if (o + ${size} > n) return 0; ${load(size, 'o')}`;
         break;
       }
-      case 0xb1: s = `if (${k} >= n) return 0; X = (p[${k}] & 15) << 2;`; break;
+      case 0xb1: s = `if (${k} >= n) return 0; X = (p[${B}${k}] & 15) << 2;`; break;
       case 0x80: s = 'A = len | 0;'; break;
       case 0x81: s = 'X = len | 0;'; break;
       case 0x00: s = `A = ${ks};`; break;
@@ -102,7 +106,7 @@ export function cbpfToJs(prog: readonly CInsn[]): string {
     }
     body.push(s);
   }
-  out.push('const n = p.length; let A = 0, X = 0, o = 0, pc = 0, back = 0;');
+  out.push(`${atOffset ? '' : 'const n = p.length; '}let A = 0, X = 0, o = 0, pc = 0, back = 0;`);
   out.push(`let ${Array.from({ length: 16 }, (_, i) => `m${i} = 0`).join(', ')};`);
   const forwardOnly = prog.every((insn, i) => insn.code !== 0x05 || ((insn.k | 0) >= 0 && i + 1 + (insn.k >>> 0) < n));
   if (used.size === 0) {

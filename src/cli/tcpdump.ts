@@ -8,12 +8,13 @@
  * wording ("can't parse filter expression: syntax error", "expression rejects all packets").
  */
 import { dumpC, dumpDecimal, dumpImage } from '../cbpf/dump.js';
-import { compileCbpf } from '../cbpf/compile.js';
+import { compileCbpfAt } from '../cbpf/jsc.js';
 import { BpfError } from '../errors.js';
 import { compileFilter, FilterError, linktypeFromName, SYNTAX_ERROR } from '../filter/index.js';
-import { readCapture, writePcap, type PcapRecord } from '../net/pcap.js';
+import type { CaptureFileReader } from '../net/node_capture.js';
+import { adjustSnaplen, CaptureReader } from '../net/pcap.js';
 import { LINKTYPE_DESCRIPTIONS, summarize } from '../net/pcap_print.js';
-import type { CommandHandler } from './context.js';
+import type { CliContext, CommandHandler } from './context.js';
 
 const USAGE = 'usage: bpfkit tcpdump [-d|-dd|-ddd] [-O] [-y LINKTYPE] [-s SNAPLEN] [-r IN] [-w OUT] [-c N] [-F FILE] [--nano] [--] EXPR';
 
@@ -88,7 +89,7 @@ function compileError(e: unknown): never {
   throw e;
 }
 
-export const tcpdumpCommand: CommandHandler = async (args, ctx) => {
+export const tcpdumpCommand: CommandHandler = async (args, ctx): Promise<number> => {
   const o = parseArgs(args);
   const fs = await import('node:fs/promises');
   let expr = o.expr.join(' ');
@@ -100,21 +101,29 @@ export const tcpdumpCommand: CommandHandler = async (args, ctx) => {
     }
   }
 
-  let capture: ReturnType<typeof readCapture> | undefined;
-  if (o.read !== undefined) {
-    let bytes: Uint8Array;
-    try {
-      bytes = o.read === '-' ? await ctx.readStdin() : await fs.readFile(o.read);
-    } catch (err) {
-      throw new BpfError('ENOENT', `${o.read}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message}`);
-    }
-    try {
-      capture = readCapture(bytes);
-    } catch (err) {
-      throw new BpfError('EINVAL', `${o.read}: ${(err as Error).message}`);
-    }
+  // Files are streamed (constant memory); standard input is read whole.
+  let input: CaptureFileReader | undefined;
+  if (o.read !== undefined) input = await openInput(o.read, ctx);
+  try {
+    return await filterCapture(o, expr, input, ctx);
+  } finally {
+    input?.close();
   }
+};
 
+async function openInput(path: string, ctx: CliContext): Promise<CaptureFileReader> {
+  try {
+    if (path !== '-') return (await import('../net/node_capture.js')).openCaptureFile(path);
+    const bytes = await ctx.readStdin();
+    return { reader: new CaptureReader(bytes), close: () => {} };
+  } catch (err) {
+    if (err instanceof BpfError && err.code === 'ENOENT') throw err;
+    throw new BpfError('EINVAL', `${path}: ${(err as Error).message.replace(`${path}: `, '')}`);
+  }
+}
+
+async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | undefined, ctx: CliContext): Promise<number> {
+  const capture = input?.reader;
   let dlt: number;
   if (capture) dlt = linktypeFromName(capture.linktype);
   else if (o.linktype !== undefined) {
@@ -123,7 +132,9 @@ export const tcpdumpCommand: CommandHandler = async (args, ctx) => {
     dlt = 1;
     if (o.dump) ctx.stderr('Warning: assuming Ethernet\n');
   }
-  const snaplen = o.snaplen ?? (capture ? capture.snaplen || 262144 : 262144);
+  // pcap_snapshot() of a savefile: its header's snaplen, 0 or too large meaning the maximum.
+  const fileSnaplen = capture ? adjustSnaplen(capture.linktype, capture.snaplen) : 262144;
+  const snaplen = o.snaplen ?? fileSnaplen;
 
   let prog;
   try {
@@ -143,22 +154,29 @@ export const tcpdumpCommand: CommandHandler = async (args, ctx) => {
 
   const lt = capture.linktype;
   const [ltName, ltDescr] = LINKTYPE_DESCRIPTIONS[lt] ?? [`${lt}`, `link-type ${lt}`];
-  ctx.stderr(`reading from file ${o.read}, link-type ${ltName} (${ltDescr}), snapshot length ${capture.snaplen || 262144}\n`);
-  // The filter compiled to a JS function: same results as runCbpf (a property test holds them
-  // equal), several times faster per packet.
-  const filter = compileCbpf(prog);
-  const kept: PcapRecord[] = [];
-  for (const r of capture.records) {
-    if (o.count !== undefined && kept.length >= o.count) break;
-    if (capture.interfaces[r.ifIndex] && capture.interfaces[r.ifIndex].linktype !== lt) continue;
-    if (filter(r.data, r.len) !== 0) {
-      kept.push(r);
-      if (!o.write) ctx.stdout(summarize(r, lt) + '\n');
+  ctx.stderr(`reading from file ${o.read}, link-type ${ltName} (${ltDescr}), snapshot length ${fileSnaplen}\n`);
+  const filter = compileCbpfAt(prog);
+  const output = o.write === undefined ? undefined
+    : (await import('../net/node_capture.js')).createPcapFile(o.write, { linktype: DLT_TO_LINKTYPE[dlt] ?? lt, snaplen: fileSnaplen, nanos: o.nanos });
+  try {
+    const limit = o.count ?? Infinity;
+    const ifaces = capture.interfaces;
+    const checkLinktype = capture.format === 'pcapng';
+    let kept = 0;
+    try {
+      while (kept < limit && capture.next()) {
+        // pcapng: packets of interfaces with another link type than the first are not ours to filter.
+        if (checkLinktype && ifaces[capture.ifIndex].linktype !== lt) continue;
+        if (filter(capture.buf, capture.dataOffset, capture.caplen, capture.len) === 0) continue;
+        kept++;
+        if (output) output.writer.write(capture.sec, capture.nsec, capture.len, capture.buf, capture.dataOffset, capture.caplen);
+        else ctx.stdout(summarize(capture.record(), lt) + '\n');
+      }
+    } catch (err) {
+      throw new BpfError('EINVAL', `${o.read}: ${(err as Error).message}`);
     }
-  }
-  if (o.write !== undefined) {
-    const out = writePcap({ linktype: DLT_TO_LINKTYPE[dlt] ?? lt, snaplen: capture.snaplen || 262144, nanos: o.nanos }, kept);
-    await fs.writeFile(o.write, out);
+  } finally {
+    output?.close();
   }
   return 0;
-};
+}

@@ -1,9 +1,24 @@
 /*
  * Capture files: libpcap savefiles (pcap-savefile(5): micro- and nanosecond magic, either byte
  * order) and pcapng (SHB, IDB, EPB, SPB, the obsolete PB, several interfaces and sections, either
- * byte order, if_tsresol/if_tsoffset). Reading gives one list of records with nanosecond
- * timestamps; writing produces the classic format tcpdump -w writes (or pcapng). Corrupt input
- * is refused with an error naming the byte offset. Browser-safe: bytes in, bytes out.
+ * byte order, if_tsresol/if_tsoffset). Browser-safe: bytes in, bytes out; file access lives in
+ * node_capture.ts.
+ *
+ * Reading, two ways:
+ * - readCapture(bytes): the whole file as one list of PcapRecord objects (simple, allocates per
+ *   record).
+ * - CaptureReader: a cursor that allocates nothing per record. Over a Uint8Array, or streaming
+ *   over a ByteSource (node_capture.ts' openCaptureFile() reads a file in 4 MiB chunks, so memory
+ *   stays constant on multi-GB files):
+ *       const r = new CaptureReader(bytes);       // header parsed here (throws on a bad one)
+ *       while (r.next()) use(r.buf, r.dataOffset, r.caplen, r.len, r.sec, r.nsec, r.ifIndex);
+ *   The record's bytes are r.buf[r.dataOffset .. r.dataOffset + r.caplen), valid until the next
+ *   call to next() (a streaming reader refills and may replace r.buf).
+ * Timestamps come as seconds + nanoseconds. Corrupt input is refused with a one-line error
+ * naming the byte offset, in libpcap's words (sf-pcap.c, pcap-ng.c) where it has them.
+ *
+ * Writing: PcapWriter streams a classic savefile (as pcap_dump() writes it) through a ByteSink in
+ * large buffered writes; writePcap()/writePcapng() build a whole file in memory.
  */
 import { BpfError } from '../errors.js';
 
@@ -38,149 +53,377 @@ export interface PcapFile {
   records: PcapRecord[];
 }
 
+/**
+ * Where a streaming CaptureReader gets its bytes: copy up to `max` bytes into `into` at `at` and
+ * return how many were copied; 0 means the end of the input.
+ */
+export type ByteSource = (into: Uint8Array, at: number, max: number) => number;
+
+/** Read size of a streaming reader: few large reads, constant memory. */
+export const CHUNK_SIZE = 4 << 20;
+
 const PCAP_MAGIC_US = 0xa1b2c3d4;
 const PCAP_MAGIC_NS = 0xa1b23c4d;
 const PCAPNG_SHB = 0x0a0d0d0a;
 const PCAPNG_BOM = 0x1a2b3c4d;
+/** pcap-ng.c's INITIAL_MAX_BLOCKSIZE: larger blocks are refused (it also bounds our buffer). */
+const PCAPNG_MAX_BLOCK = 16 * 1024 * 1024;
+
+/** libpcap's max_snaplen_for_dlt(): the largest captured length it accepts for a link type. */
+export function maxSnaplen(linktype: number): number {
+  switch (linktype) {
+    case 231: return 128 * 1024 * 1024; // DBUS
+    case 279: return 8 * 1024 * 1024; // EBHSCR
+    case 249: return 1024 * 1024; // USBPCAP
+    default: return 262144;
+  }
+}
+
+/** pcap_adjust_snapshot(): a header snaplen of 0 or above the maximum means the maximum. */
+export function adjustSnaplen(linktype: number, snaplen: number): number {
+  const max = maxSnaplen(linktype);
+  return snaplen === 0 || snaplen > max ? max : snaplen;
+}
+
+const BLOCK_EOF = 0;
+const BLOCK_OTHER = 1;
+const BLOCK_PACKET = 2;
 
 function corrupt(msg: string, off: number): never {
   throw new BpfError('EINVAL', `${msg} at offset ${off}`);
 }
 
-export function readCapture(bytes: Uint8Array): PcapFile {
-  if (bytes.length < 4) throw new BpfError('EINVAL', `truncated dump file; tried to read 4 file header bytes, only got ${bytes.length}`);
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const m = dv.getUint32(0, true);
-  if (m === PCAPNG_SHB) return readPcapng(bytes, dv);
-  return readPcap(bytes, dv);
+/** A pcapng interface of the current section, with its timestamp conversion. */
+interface NgIface {
+  /** Index in CaptureReader.interfaces. */
+  index: number;
+  snaplen: number;
+  /** Timestamp units per second (if_tsresol), as a number when exact arithmetic allows. */
+  div: number;
+  /** Nanoseconds per unit for decimal resolutions up to 1e9, else 0 (computed per record). */
+  nsPerUnit: number;
+  /** Set when the resolution is too fine for number arithmetic: BigInt path. */
+  bigDiv?: bigint;
+  tsoffset: number;
 }
 
-function readPcap(bytes: Uint8Array, dv: DataView): PcapFile {
-  const mle = dv.getUint32(0, true);
-  const mbe = dv.getUint32(0, false);
-  let le: boolean, nanos: boolean;
-  if (mle === PCAP_MAGIC_US) { le = true; nanos = false; } else if (mbe === PCAP_MAGIC_US) { le = false; nanos = false; } else if (mle === PCAP_MAGIC_NS) { le = true; nanos = true; } else if (mbe === PCAP_MAGIC_NS) { le = false; nanos = true; } else {
-    throw new BpfError('EINVAL', 'unknown file format');
-  }
-  if (bytes.length < 24) throw new BpfError('EINVAL', `truncated dump file; tried to read 24 file header bytes, only got ${bytes.length}`);
-  const versionMajor = dv.getUint16(4, le);
-  const versionMinor = dv.getUint16(6, le);
-  if (!(versionMajor === 2 && versionMinor <= 4)) throw new BpfError('EINVAL', `unsupported pcap savefile version ${versionMajor}.${versionMinor}`);
-  const snaplen = dv.getUint32(16, le);
-  const ltField = dv.getUint32(20, le);
-  if (ltField & 0x03ff0000) {
-    throw new BpfError('EINVAL', `savefile linktype reserved field not zero (0x${(ltField & 0x03ff0000).toString(16).padStart(8, '0')})`);
-  }
-  const linktype = ltField & 0xffff;
-  const records: PcapRecord[] = [];
-  let off = 24;
-  while (off < bytes.length) {
-    if (off + 16 > bytes.length) corrupt(`truncated dump file; tried to read 16 header bytes, only got ${bytes.length - off}`, off);
-    const sec = dv.getUint32(off, le);
-    const frac = dv.getUint32(off + 4, le);
-    const caplen = dv.getUint32(off + 8, le);
-    const len = dv.getUint32(off + 12, le);
-    if (frac >= (nanos ? 1e9 : 1e6)) corrupt(`bad ${nanos ? 'nano' : 'micro'}second timestamp ${frac}`, off);
-    if (caplen > 0x40000 && caplen > snaplen) corrupt(`invalid packet capture length ${caplen}, bigger than snaplen of ${Math.max(snaplen, 262144)}`, off);
-    if (off + 16 + caplen > bytes.length) corrupt(`truncated dump file; tried to read ${caplen} captured bytes, only got ${bytes.length - off - 16}`, off);
-    records.push({ sec, nsec: nanos ? frac : frac * 1000, caplen, len, data: bytes.subarray(off + 16, off + 16 + caplen), ifIndex: 0 });
-    off += 16 + caplen;
-  }
-  return { format: 'pcap', linktype, snaplen, nanos, bigEndian: !le, versionMajor, versionMinor, interfaces: [{ linktype, snaplen }], records };
-}
+export class CaptureReader {
+  format: 'pcap' | 'pcapng' = 'pcap';
+  /** Link type of the first interface (LINKTYPE_ value). */
+  linktype = 0;
+  /** The snapshot length in the header (first interface for pcapng), as stored. */
+  snaplen = 0;
+  /** Classic pcap: nanosecond-resolution magic. */
+  nanos = false;
+  /** The file (first section) is big-endian. */
+  bigEndian = false;
+  versionMajor = 0;
+  versionMinor = 0;
+  /** Interfaces seen so far (all sections; pcap has one). Grows while reading pcapng. */
+  readonly interfaces: PcapInterface[] = [];
 
-interface NgIface extends PcapInterface { tsresolDiv: bigint; tsresolMul: bigint; tsoffset: bigint }
+  // ---- the current record ----
+  /** The buffer holding the current record's bytes. */
+  buf: Uint8Array;
+  /** Where the current record's captured bytes start in `buf`. */
+  dataOffset = 0;
+  sec = 0;
+  nsec = 0;
+  caplen = 0;
+  len = 0;
+  /** Index into `interfaces` (0 for classic pcap). */
+  ifIndex = 0;
+  /** Byte offset of the current record (its header) in the file. */
+  offset = 0;
 
-function readPcapng(bytes: Uint8Array, dv: DataView): PcapFile {
-  const records: PcapRecord[] = [];
-  const allIfaces: PcapInterface[] = [];
-  let ifaces: NgIface[] = [];
-  let le = true;
-  let off = 0;
-  let bigEndian = false;
-  let first = true;
-  let versionMajor = 1, versionMinor = 0;
-  while (off < bytes.length) {
-    if (off + 12 > bytes.length) corrupt('truncated pcapng block header', off);
-    let type = dv.getUint32(off, le);
-    if (dv.getUint32(off, true) === PCAPNG_SHB) {
+  private dv: DataView;
+  /** Next unread byte in buf; `end` = bytes of buf holding data; `base` = file offset of buf[0]. */
+  private pos = 0;
+  private end: number;
+  private base = 0;
+  private eof: boolean;
+  private readonly source: ByteSource | undefined;
+  private le = true;
+  /** pcap: pcap_adjust_snapshot() of the header's snaplen; longer records are cut to it. */
+  private snapshot = 0;
+  private maxCaplen = 0;
+  private section: NgIface[] = [];
+  private maxBlock = PCAPNG_MAX_BLOCK;
+
+  constructor(input: Uint8Array | ByteSource, chunkSize = CHUNK_SIZE) {
+    if (typeof input === 'function') {
+      this.source = input;
+      this.buf = new Uint8Array(chunkSize);
+      this.end = 0;
+      this.eof = false;
+    } else {
+      this.buf = input;
+      this.end = input.length;
+      this.eof = true;
+    }
+    this.dv = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    if (!this.ensure(4)) throw new BpfError('EINVAL', `truncated dump file; tried to read 4 file header bytes, only got ${this.end}`);
+    if (this.dv.getUint32(0, true) === PCAPNG_SHB) this.openPcapng();
+    else this.openPcap();
+  }
+
+  /** Advance to the next record; false at the end of the input. Throws on corrupt input. */
+  next(): boolean {
+    return this.format === 'pcap' ? this.nextPcap() : this.nextPcapng();
+  }
+
+  /** The current record as a PcapRecord (its data a view into buf, valid until next()). */
+  record(): PcapRecord {
+    return {
+      sec: this.sec, nsec: this.nsec, caplen: this.caplen, len: this.len, ifIndex: this.ifIndex,
+      data: this.buf.subarray(this.dataOffset, this.dataOffset + this.caplen),
+    };
+  }
+
+  /** Make buf[pos, pos + n) available, refilling from the source; false at the end of input. */
+  private ensure(n: number): boolean {
+    if (this.pos + n <= this.end) return true;
+    if (this.eof) return false;
+    const keep = this.end - this.pos;
+    if (n > this.buf.length) {
+      const bigger = new Uint8Array(Math.max(n, this.buf.length * 2));
+      bigger.set(this.buf.subarray(this.pos, this.end));
+      this.buf = bigger;
+      this.dv = new DataView(bigger.buffer);
+    } else if (this.pos > 0) {
+      this.buf.copyWithin(0, this.pos, this.end);
+    }
+    this.base += this.pos;
+    this.pos = 0;
+    this.end = keep;
+    while (this.end < n && !this.eof) {
+      const got = this.source!(this.buf, this.end, this.buf.length - this.end);
+      if (got > 0) this.end += got; else this.eof = true;
+    }
+    return this.end >= n;
+  }
+
+  // ---- classic pcap (sf-pcap.c) ----
+
+  private openPcap(): void {
+    const dv = this.dv;
+    const mle = dv.getUint32(0, true);
+    const mbe = dv.getUint32(0, false);
+    if (mle === PCAP_MAGIC_US || mle === PCAP_MAGIC_NS) this.le = true;
+    else if (mbe === PCAP_MAGIC_US || mbe === PCAP_MAGIC_NS) this.le = false;
+    else throw new BpfError('EINVAL', 'unknown file format');
+    this.nanos = (this.le ? mle : mbe) === PCAP_MAGIC_NS;
+    this.bigEndian = !this.le;
+    if (!this.ensure(24)) throw new BpfError('EINVAL', `truncated dump file; tried to read 24 file header bytes, only got ${this.end}`);
+    const le = this.le;
+    this.versionMajor = dv.getUint16(4, le);
+    this.versionMinor = dv.getUint16(6, le);
+    if (!(this.versionMajor === 2 && this.versionMinor <= 4)) throw new BpfError('EINVAL', `unsupported pcap savefile version ${this.versionMajor}.${this.versionMinor}`);
+    this.snaplen = dv.getUint32(16, le);
+    const ltField = dv.getUint32(20, le);
+    if (ltField & 0x03ff0000) {
+      throw new BpfError('EINVAL', `savefile linktype reserved field not zero (0x${(ltField & 0x03ff0000).toString(16).padStart(8, '0')})`);
+    }
+    this.linktype = ltField & 0xffff;
+    this.snapshot = adjustSnaplen(this.linktype, this.snaplen);
+    this.maxCaplen = maxSnaplen(this.linktype);
+    this.interfaces.push({ linktype: this.linktype, snaplen: this.snaplen });
+    this.pos = 24;
+  }
+
+  private nextPcap(): boolean {
+    if (!this.ensure(16)) {
+      if (this.pos === this.end) return false;
+      corrupt(`truncated dump file; tried to read 16 header bytes, only got ${this.end - this.pos}`, this.base + this.pos);
+    }
+    let p = this.pos;
+    const dv = this.dv;
+    const le = this.le;
+    const frac = dv.getUint32(p + 4, le);
+    const caplen = dv.getUint32(p + 8, le);
+    if (frac >= (this.nanos ? 1e9 : 1e6)) corrupt(`bad ${this.nanos ? 'nano' : 'micro'}second timestamp ${frac}`, this.base + p);
+    // pcap_next_packet(): beyond the link type's maximum is an error; beyond the file's
+    // snapshot length (a bad header) the record is cut to it.
+    if (caplen > this.maxCaplen) {
+      corrupt(caplen > this.snapshot ? `invalid packet capture length ${caplen}, bigger than snaplen of ${this.snapshot}`
+        : `invalid packet capture length ${caplen}, bigger than maximum of ${this.maxCaplen}`, this.base + p);
+    }
+    if (!this.ensure(16 + caplen)) {
+      corrupt(`truncated dump file; tried to read ${caplen} captured bytes, only got ${this.end - this.pos - 16}`, this.base + this.pos);
+    }
+    p = this.pos;
+    this.sec = this.dv.getUint32(p, le);
+    this.nsec = this.nanos ? frac : frac * 1000;
+    this.caplen = caplen > this.snapshot ? this.snapshot : caplen;
+    this.len = this.dv.getUint32(p + 12, le);
+    this.dataOffset = p + 16;
+    this.offset = this.base + p;
+    this.pos = p + 16 + caplen;
+    return true;
+  }
+
+  // ---- pcapng (pcap-ng.c) ----
+
+  private openPcapng(): void {
+    this.format = 'pcapng';
+    // pcap_ng_check_header() reads up to the first interface: the link type is known from here on.
+    // (A packet block before any interface is an error, so no record is consumed here.)
+    while (this.interfaces.length === 0) {
+      if (this.block() === BLOCK_EOF) throw new BpfError('EINVAL', 'pcapng file has no interface description block');
+    }
+  }
+
+  private nextPcapng(): boolean {
+    for (;;) {
+      const b = this.block();
+      if (b === BLOCK_PACKET) return true;
+      if (b === BLOCK_EOF) return false;
+    }
+  }
+
+  /** Read one block: a packet (the current record is set), another block, or the end. */
+  private block(): number {
+    if (!this.ensure(12)) {
+      if (this.pos === this.end) return BLOCK_EOF;
+      corrupt('truncated pcapng block header', this.base + this.pos);
+    }
+    let off = this.pos;
+    let dv = this.dv;
+    let type = dv.getUint32(off, this.le);
+    const isShb = dv.getUint32(off, true) === PCAPNG_SHB;
+    if (isShb) {
       type = PCAPNG_SHB;
-      const bom = dv.getUint32(off + 8, true);
-      if (bom === PCAPNG_BOM) le = true; else if (dv.getUint32(off + 8, false) === PCAPNG_BOM) le = false; else corrupt('bad byte-order magic in pcapng section header', off + 8);
-      if (first) { bigEndian = !le; versionMajor = dv.getUint16(off + 12, le); versionMinor = dv.getUint16(off + 14, le); }
-      const maj = dv.getUint16(off + 12, le), min = dv.getUint16(off + 14, le);
-      if (!(maj === 1 && (min === 0 || min === 2))) throw new BpfError('EINVAL', `unsupported pcapng savefile version ${maj}.${min}`);
-      ifaces = [];
-    } else if (first) corrupt('pcapng file does not start with a section header block', off);
-    first = false;
+      if (dv.getUint32(off + 8, true) === PCAPNG_BOM) this.le = true;
+      else if (dv.getUint32(off + 8, false) === PCAPNG_BOM) this.le = false;
+      else corrupt('bad byte-order magic in pcapng section header', this.base + off + 8);
+    } else if (this.base + off === 0) corrupt('pcapng file does not start with a section header block', 0);
+    const le = this.le;
     const blen = dv.getUint32(off + 4, le);
-    if (blen < 12 || blen % 4 !== 0) corrupt(`pcapng block of type 0x${type.toString(16)} has bad length ${blen}`, off + 4);
-    if (off + blen > bytes.length) corrupt(`truncated pcapng block: length ${blen}, only ${bytes.length - off} bytes left`, off);
+    if (blen < (isShb ? 28 : 12) || blen % 4 !== 0) corrupt(`pcapng block of type 0x${type.toString(16)} has bad length ${blen}`, this.base + off + 4);
+    if (blen > this.maxBlock) corrupt(`pcapng block size ${blen} > maximum ${this.maxBlock}`, this.base + off);
+    if (!this.ensure(blen)) corrupt(`truncated pcapng block: length ${blen}, only ${this.end - this.pos} bytes left`, this.base + this.pos);
+    off = this.pos;
+    dv = this.dv;
+    const fileOff = this.base + off;
     const trailer = dv.getUint32(off + blen - 4, le);
     // libpcap does not check the section header's trailer when opening (pcap_ng_check_header()).
-    if (trailer !== blen && type !== PCAPNG_SHB) corrupt(`block total length in header ${blen} and trailer ${trailer} don't match`, off + blen - 4);
+    if (trailer !== blen && !isShb) corrupt(`block total length in header ${blen} and trailer ${trailer} don't match`, fileOff + blen - 4);
+    this.pos = off + blen;
     const body = off + 8;
     const bodyEnd = off + blen - 4;
     switch (type) {
-      case PCAPNG_SHB: break;
-      case 1: { // IDB
-        if (bodyEnd - body < 8) corrupt('pcapng interface description block too short', off);
-        const linktype = dv.getUint16(body, le);
-        const snaplen = dv.getUint32(body + 4, le);
-        let tsresolDiv = 1000000n, tsresolMul = 1n, tsoffset = 0n;
-        for (let o = body + 8; o + 4 <= bodyEnd;) {
-          const code = dv.getUint16(o, le);
-          const olen = dv.getUint16(o + 2, le);
-          if (code === 0) break;
-          if (o + 4 + olen > bodyEnd) corrupt('pcapng option runs past its block', o);
-          if (code === 9 && olen >= 1) {
-            const r = bytes[o + 4];
-            const exp = BigInt(r & 0x7f);
-            tsresolDiv = (r & 0x80) ? 2n ** exp : 10n ** exp;
-          } else if (code === 14 && olen >= 8) tsoffset = dv.getBigInt64(o + 4, le);
-          o += 4 + ((olen + 3) & ~3);
-        }
-        void tsresolMul;
-        const ifc = { linktype, snaplen, tsresolDiv, tsresolMul, tsoffset };
-        ifaces.push(ifc);
-        allIfaces.push({ linktype, snaplen });
+      case PCAPNG_SHB: {
+        const maj = dv.getUint16(body + 4, le), min = dv.getUint16(body + 6, le);
+        if (fileOff === 0) { this.bigEndian = !le; this.versionMajor = maj; this.versionMinor = min; }
+        if (!(maj === 1 && (min === 0 || min === 2))) throw new BpfError('EINVAL', `unsupported pcapng savefile version ${maj}.${min}`);
+        this.section = [];
         break;
       }
+      case 1: this.readIdb(dv, body, bodyEnd, le, fileOff); break;
       case 6: case 2: { // EPB, obsolete PB
-        if (bodyEnd - body < 20) corrupt('pcapng packet block too short', off);
+        if (bodyEnd - body < 20) corrupt('pcapng packet block too short', fileOff);
         const ifId = type === 6 ? dv.getUint32(body, le) : dv.getUint16(body, le);
-        const ifc = ifaces[ifId];
-        if (!ifc) corrupt(`pcapng packet block references unknown interface ${ifId}`, body);
-        const tsHigh = BigInt(dv.getUint32(body + 4, le));
-        const tsLow = BigInt(dv.getUint32(body + 8, le));
+        const ifc = this.section[ifId];
+        if (!ifc) corrupt(`pcapng packet block references unknown interface ${ifId}`, this.base + body);
         const caplen = dv.getUint32(body + 12, le);
-        const len = dv.getUint32(body + 16, le);
-        if (body + 20 + caplen > bodyEnd) corrupt(`pcapng packet block captured length ${caplen} runs past its block`, body + 12);
-        const ts = (tsHigh << 32n) | tsLow;
-        const sec = ts / ifc.tsresolDiv + ifc.tsoffset;
-        const nsec = ((ts % ifc.tsresolDiv) * 1000000000n) / ifc.tsresolDiv;
-        records.push({ sec: Number(sec), nsec: Number(nsec), caplen, len, data: bytes.subarray(body + 20, body + 20 + caplen), ifIndex: allIfaces.indexOf(allIfaces[allIfaces.length - ifaces.length + ifId]) });
-        break;
+        if (body + 20 + caplen > bodyEnd) corrupt(`pcapng packet block captured length ${caplen} runs past its block`, this.base + body + 12);
+        this.timestamp(ifc, dv.getUint32(body + 4, le), dv.getUint32(body + 8, le));
+        this.caplen = caplen;
+        this.len = dv.getUint32(body + 16, le);
+        this.dataOffset = body + 20;
+        this.ifIndex = ifc.index;
+        this.offset = fileOff;
+        return BLOCK_PACKET;
       }
-      case 3: { // SPB
-        const ifc = ifaces[0];
-        if (!ifc) corrupt('pcapng simple packet block without an interface', off);
+      case 3: { // SPB: no timestamp; the captured part is what the block holds, up to snaplen
+        const ifc = this.section[0];
+        if (!ifc) corrupt('pcapng simple packet block without an interface', fileOff);
+        if (bodyEnd - body < 4) corrupt('pcapng simple packet block too short', fileOff);
         const len = dv.getUint32(body, le);
         let caplen = Math.min(len, bodyEnd - body - 4);
         if (ifc.snaplen && caplen > ifc.snaplen) caplen = ifc.snaplen;
-        records.push({ sec: 0, nsec: 0, caplen, len, data: bytes.subarray(body + 4, body + 4 + caplen), ifIndex: allIfaces.length - ifaces.length });
-        break;
+        this.sec = 0;
+        this.nsec = 0;
+        this.caplen = caplen;
+        this.len = len;
+        this.dataOffset = body + 4;
+        this.ifIndex = ifc.index;
+        this.offset = fileOff;
+        return BLOCK_PACKET;
       }
       default: break; // NRB, ISB, custom, DSB...: skipped as libpcap does
     }
-    off += blen;
+    return BLOCK_OTHER;
   }
-  if (!allIfaces.length) throw new BpfError('EINVAL', 'pcapng file has no interface description block');
+
+  private readIdb(dv: DataView, body: number, bodyEnd: number, le: boolean, fileOff: number): void {
+    if (bodyEnd - body < 8) corrupt('pcapng interface description block too short', fileOff);
+    const linktype = dv.getUint16(body, le);
+    const snaplen = dv.getUint32(body + 4, le);
+    let units = 1000000n;
+    let tsoffset = 0n;
+    for (let o = body + 8; o + 4 <= bodyEnd;) {
+      const code = dv.getUint16(o, le);
+      const olen = dv.getUint16(o + 2, le);
+      if (code === 0) break;
+      if (o + 4 + olen > bodyEnd) corrupt('pcapng option runs past its block', this.base + o);
+      if (code === 9 && olen >= 1) {
+        const r = this.buf[o + 4];
+        const exp = BigInt(r & 0x7f);
+        units = (r & 0x80) ? 2n ** exp : 10n ** exp;
+      } else if (code === 14 && olen >= 8) tsoffset = dv.getBigInt64(o + 4, le);
+      o += 4 + ((olen + 3) & ~3);
+    }
+    // Number arithmetic (timestamp()) is exact while units * 2^16 stays below 2^53 and the
+    // nanoseconds come out exactly: decimal resolutions up to 1e9, binary ones up to 2^23.
+    let nsPerUnit = 0;
+    for (let e = 0n, p = 1n; e <= 9n; e++, p *= 10n) if (p === units) nsPerUnit = Number(10n ** (9n - e));
+    const fast = nsPerUnit > 0 || units <= 1n << 23n;
+    this.section.push({
+      index: this.interfaces.length, snaplen, div: Number(units), nsPerUnit,
+      bigDiv: fast ? undefined : units, tsoffset: Number(tsoffset),
+    });
+    this.interfaces.push({ linktype, snaplen });
+    if (this.interfaces.length === 1) { this.linktype = linktype; this.snaplen = snaplen; }
+    this.maxBlock = Math.max(this.maxBlock, maxSnaplen(linktype) + 4096);
+  }
+
+  /** sec/nsec of a 64-bit timestamp (hi:lo) in the interface's units, plus if_tsoffset. */
+  private timestamp(ifc: NgIface, hi: number, lo: number): void {
+    if (ifc.bigDiv !== undefined) {
+      const ts = (BigInt(hi) << 32n) | BigInt(lo);
+      this.sec = Number(ts / ifc.bigDiv) + ifc.tsoffset;
+      this.nsec = Number(((ts % ifc.bigDiv) * 1000000000n) / ifc.bigDiv);
+      return;
+    }
+    // Long division of hi * 2^32 + lo by div, 16 bits at a time (every step below 2^53).
+    const div = ifc.div;
+    let r = hi % div;
+    const q0 = (hi - r) / div;
+    let t = r * 65536 + (lo >>> 16);
+    const q1 = Math.floor(t / div);
+    r = t - q1 * div;
+    t = r * 65536 + (lo & 0xffff);
+    const q2 = Math.floor(t / div);
+    r = t - q2 * div;
+    this.sec = q0 * 4294967296 + q1 * 65536 + q2 + ifc.tsoffset;
+    this.nsec = ifc.nsPerUnit > 0 ? r * ifc.nsPerUnit : Math.floor((r * 1000000000) / div);
+  }
+}
+
+/** The whole file as records (each `data` a view into `bytes`). */
+export function readCapture(bytes: Uint8Array): PcapFile {
+  const r = new CaptureReader(bytes);
+  const records: PcapRecord[] = [];
+  while (r.next()) records.push(r.record());
   return {
-    format: 'pcapng', linktype: allIfaces[0].linktype, snaplen: allIfaces[0].snaplen, nanos: false, bigEndian,
-    versionMajor, versionMinor, interfaces: allIfaces, records,
+    format: r.format, linktype: r.linktype, snaplen: r.snaplen, nanos: r.nanos, bigEndian: r.bigEndian,
+    versionMajor: r.versionMajor, versionMinor: r.versionMinor, interfaces: r.interfaces.slice(), records,
   };
 }
+
+/** Where a PcapWriter sends its output; the chunk is reused after the call returns. */
+export type ByteSink = (chunk: Uint8Array) => void;
 
 export interface WriteOptions {
   linktype: number;
@@ -190,28 +433,84 @@ export interface WriteOptions {
   bigEndian?: boolean;
 }
 
+/** Output buffer of a PcapWriter: one sink call per MiB. */
+export const WRITE_BUFFER_SIZE = 1 << 20;
+
+/** A classic savefile as pcap_dump() writes it, streamed to a sink in large buffered writes. */
+export class PcapWriter {
+  private readonly out: Uint8Array;
+  private readonly dv: DataView;
+  private pos = 0;
+  private readonly le: boolean;
+  private readonly nanos: boolean;
+  private readonly sinkFn: ByteSink;
+
+  /** Writes the file header (into the buffer: nothing reaches the sink before a flush). */
+  constructor(opts: WriteOptions, sink: ByteSink, bufferSize = WRITE_BUFFER_SIZE) {
+    this.sinkFn = sink;
+    this.out = new Uint8Array(Math.max(bufferSize, 24));
+    this.dv = new DataView(this.out.buffer);
+    this.le = !opts.bigEndian;
+    this.nanos = !!opts.nanos;
+    const le = this.le;
+    this.dv.setUint32(0, opts.nanos ? PCAP_MAGIC_NS : PCAP_MAGIC_US, le);
+    this.dv.setUint16(4, 2, le);
+    this.dv.setUint16(6, 4, le);
+    this.dv.setUint32(16, opts.snaplen >>> 0, le);
+    this.dv.setUint32(20, opts.linktype >>> 0, le);
+    this.pos = 24;
+  }
+
+  /** One record: timestamp, wire length, and the captured bytes src[off, off + caplen). */
+  write(sec: number, nsec: number, len: number, src: Uint8Array, off: number, caplen: number): void {
+    if (this.pos + 16 + caplen > this.out.length) {
+      this.flush();
+      if (16 + caplen > this.out.length) { // larger than the buffer: header, then the bytes directly
+        this.header(sec, nsec, caplen, len);
+        this.flush();
+        this.sinkFn(src.subarray(off, off + caplen));
+        return;
+      }
+    }
+    this.header(sec, nsec, caplen, len);
+    const out = this.out;
+    let p = this.pos;
+    // Short packets: a byte loop beats creating a subarray view for set().
+    if (caplen <= 64) for (let i = off, e = off + caplen; i < e; i++) out[p++] = src[i];
+    else { out.set(src.subarray(off, off + caplen), p); p += caplen; }
+    this.pos = p;
+  }
+
+  writeRecord(r: PcapRecord): void {
+    this.write(r.sec, r.nsec, r.len, r.data, 0, r.data.length);
+  }
+
+  /** Hand everything buffered to the sink. */
+  flush(): void {
+    if (this.pos > 0) this.sinkFn(this.out.subarray(0, this.pos));
+    this.pos = 0;
+  }
+
+  private header(sec: number, nsec: number, caplen: number, len: number): void {
+    const dv = this.dv, p = this.pos, le = this.le;
+    dv.setUint32(p, sec >>> 0, le);
+    dv.setUint32(p + 4, this.nanos ? nsec : Math.floor(nsec / 1000), le);
+    dv.setUint32(p + 8, caplen, le);
+    dv.setUint32(p + 12, len >>> 0, le);
+    this.pos = p + 16;
+  }
+}
+
 /** A classic savefile as pcap_dump() writes it. */
 export function writePcap(opts: WriteOptions, records: readonly PcapRecord[]): Uint8Array {
   let size = 24;
   for (const r of records) size += 16 + r.data.length;
-  const out = new Uint8Array(size);
-  const dv = new DataView(out.buffer);
-  const le = !opts.bigEndian;
-  dv.setUint32(0, opts.nanos ? PCAP_MAGIC_NS : PCAP_MAGIC_US, le);
-  dv.setUint16(4, 2, le);
-  dv.setUint16(6, 4, le);
-  dv.setUint32(16, opts.snaplen >>> 0, le);
-  dv.setUint32(20, opts.linktype >>> 0, le);
-  let off = 24;
-  for (const r of records) {
-    dv.setUint32(off, r.sec >>> 0, le);
-    dv.setUint32(off + 4, opts.nanos ? r.nsec : Math.floor(r.nsec / 1000), le);
-    dv.setUint32(off + 8, r.data.length, le);
-    dv.setUint32(off + 12, r.len >>> 0, le);
-    out.set(r.data, off + 16);
-    off += 16 + r.data.length;
-  }
-  return out;
+  let file: Uint8Array = new Uint8Array(0);
+  // The buffer is the file's exact size: the only sink call is the final flush.
+  const w = new PcapWriter(opts, (chunk) => { file = chunk; }, size);
+  for (const r of records) w.writeRecord(r);
+  w.flush();
+  return file;
 }
 
 /** A pcapng file: one section, the given interfaces (nanosecond if_tsresol), EPBs. */
