@@ -44,7 +44,8 @@ const USAGE = `Usage: bpfkit prog { show | list } [PROG]
        bpfkit prog help
 
        PROG := { id PROG_ID | pinned FILE | tag PROG_TAG | name PROG_NAME |
-                 file OBJ [sec SECTION] [name FUNC] }
+                 file OBJ [sec SECTION] [name FUNC] |
+                 bytecode 'N,CODE JT JF K,...' | bytecode-file FILE }
 `;
 
 export const progCommand: CommandHandler = async (args, ctx) => {
@@ -73,6 +74,9 @@ export interface ProgSpec {
   handle?: [string, string];
   section?: string;
   name?: string;
+  /** PROG := bytecode 'N,c t f k,...' | bytecode-file FILE: classic BPF as tc-bpf(8) takes it. */
+  bytecode?: string;
+  bytecodeFile?: string;
 }
 
 const bad = (msg: string): never => { throw new BpfError('EINVAL', msg); };
@@ -92,7 +96,10 @@ function detectCommonPrefix(word: string, keywords: readonly string[]): void {
   if (hits.length >= 2) bad(`ambiguous prefix: '${word}' could be '${hits.join("' or '")}'`);
 }
 
-/** PROG := id N | pinned PATH | name NAME | tag TAG (programs of the pin store) | file OBJ [sec SECTION] [name FUNC]. */
+/**
+ * PROG := id N | pinned PATH | name NAME | tag TAG (programs of the pin store) | file OBJ [sec SECTION] [name FUNC]
+ *       | bytecode 'N,c t f k,...' | bytecode-file FILE (classic BPF, run as a socket filter).
+ */
 export function parseProgSpec(words: string[], at: { i: number }): ProgSpec {
   const kw = words[at.i];
   if (isPrefix(kw, 'id') || isPrefix(kw, 'tag') || isPrefix(kw, 'name') || isPrefix(kw, 'pinned')) {
@@ -101,7 +108,13 @@ export function parseProgSpec(words: string[], at: { i: number }): ProgSpec {
     at.i += 2;
     return { file: '', handle: [kw, value] };
   }
-  if (!isPrefix(kw, 'file')) bad(`expected 'id', 'tag', 'name', 'pinned' or 'file', got: '${kw}'?`);
+  if (kw === 'bytecode' || kw === 'bytecode-file') {
+    const value = words[at.i + 1];
+    if (value === undefined) bad(`'${kw}' needs at least 1 arguments, 0 found`);
+    at.i += 2;
+    return kw === 'bytecode' ? { file: '', bytecode: value } : { file: '', bytecodeFile: value };
+  }
+  if (!isPrefix(kw, 'file')) bad(`expected 'id', 'tag', 'name', 'pinned', 'file', 'bytecode' or 'bytecode-file', got: '${kw}'?`);
   at.i++;
   const file = words[at.i++];
   if (file === undefined) bad("'file' needs at least 1 arguments, 0 found");

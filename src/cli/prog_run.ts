@@ -189,6 +189,7 @@ const TRACING_NO_TEST_RUN = new Set([2, 5, 7]); // kprobe, tracepoint, perf_even
  * printed; undefined then) or the program of `file OBJ` loaded for this command. Call done().
  */
 export async function openProgram(spec: ProgSpec, ctx: CliContext): Promise<RunnableProgram | undefined> {
+  if (spec.bytecode !== undefined || spec.bytecodeFile !== undefined) return (await import('./prog_bytecode.js')).bytecodeProgram(spec);
   return spec.handle ? storedProgram(spec.handle, ctx) : fileProgram(spec);
 }
 
