@@ -23,31 +23,13 @@ import {
   SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_IFINDEX,
 } from '../cbpf/insn.js';
 import { type Block, type Slist, newBlock, newStmt, sappend, JT, JF } from './block.js';
+import { DLT, DLT_HIGH_MATCHING_MIN, DLT_HIGH_MATCHING_MAX, dltDescription, dltName } from './dlt.js';
 import { FilterError } from './errors.js';
 import { parseIPv6 } from './lexer.js';
 import { IP_PROTOCOLS, TCP_SERVICES, UDP_SERVICES } from './names_db.js';
 import type { Arth, FilterNode, IdNode, Proto, Qual, Dir } from './parser.js';
 
-// Link types (pcap/dlt.h values as libpcap uses them in memory).
-export const DLT = {
-  NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108,
-  LINUX_SLL: 113, PRISM_HEADER: 119, IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140,
-  BACNET_MS_TP: 165, IEEE802_11_RADIO_AVS: 163, PPI: 192, IPV4: 228, IPV6: 229, LINUX_SLL2: 276,
-  DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122, PFLOG: 117,
-} as const;
-/** LINKTYPE_* values found in savefiles that differ from the DLT_ value. */
-export const LINKTYPE_TO_DLT: Readonly<Record<number, number>> = { 101: DLT.RAW, 14: DLT.RAW };
-export const DLT_NAMES: Readonly<Record<string, number>> = {
-  NULL: 0, EN10MB: 1, ARCNET: 7, SLIP: 8, PPP: 9, RAW: 12, C_HDLC: 104, IEEE802_11: 105, LOOP: 108, LINUX_SLL: 113,
-  IEEE802_11_RADIO: 127, ARCNET_LINUX: 129, MTP2: 140, BACNET_MS_TP: 165, PPI: 192, IPV4: 228, IPV6: 229,
-  LINUX_SLL2: 276, DSA_TAG_BRCM: 281, DSA_TAG_DSA: 284, FDDI: 10, IEEE802: 6, IP_OVER_FC: 122,
-  PRISM_HEADER: 119, IEEE802_11_RADIO_AVS: 163, PFLOG: 117,
-};
-const DLT_DESCRIPTIONS: Readonly<Record<number, string>> = {
-  119: '802.11 plus Prism header', 163: '802.11 plus AVS radio information header', 6: 'Token Ring', 10: 'FDDI', 122: 'RFC 2625 IP-over-Fibre Channel', 0: 'BSD loopback', 1: 'Ethernet', 7: 'ARCNET', 8: 'SLIP', 9: 'PPP', 12: 'Raw IP', 104: 'Cisco HDLC', 105: '802.11',
-  108: 'OpenBSD loopback', 113: 'Linux cooked v1', 127: '802.11 plus radiotap header', 129: 'Linux ARCNET',
-  140: 'SS7 MTP2', 165: 'BACnet MS/TP', 281: 'Broadcom tag', 284: 'Marvell DSA', 192: 'Per-Packet Information', 228: 'Raw IPv4', 229: 'Raw IPv6', 276: 'Linux cooked v2',
-};
+export { DLT, DLT_NAMES, LINKTYPE_TO_DLT } from './dlt.js';
 
 const ETHERMTU = 1500;
 const ETHERTYPE = {
@@ -60,6 +42,15 @@ const IPPROTO = { ICMP: 1, IGMP: 2, TCP: 6, UDP: 17, IGRP: 9, PIM: 103, VRRP: 11
 const PROTO_UNDEF = -1;
 const ISO = { ESIS: 0x82, ISIS: 0x83, CLNP: 0x81 } as const;
 const ISIS_PDU = { L1_LAN_IIH: 15, L2_LAN_IIH: 16, PTP_IIH: 17, L1_LSP: 18, L2_LSP: 20, L1_CSNP: 24, L2_CSNP: 25, L1_PSNP: 26, L2_PSNP: 27 } as const;
+/** SunATM pseudo-header offsets and the Q.2931 message types (atmuni31.h). */
+const SUNATM = { VPI: 1, VCI: 2, PROTO: 0, PKT_BEGIN: 4, MSG_TYPE: 5, PT_LANE: 0x01, PT_LLC: 0x02 } as const;
+const Q2931 = { CALL_PROCEED: 0x02, CONNECT: 0x07, CONNECT_ACK: 0x0f, SETUP: 0x05, RELEASE: 0x4d, RELEASE_DONE: 0x5a } as const;
+const JUNIPER_DLTS: ReadonlySet<number> = new Set([
+  DLT.JUNIPER_MFR, DLT.JUNIPER_MLFR, DLT.JUNIPER_MLPPP, DLT.JUNIPER_ATM1, DLT.JUNIPER_ATM2, DLT.JUNIPER_PPPOE,
+  DLT.JUNIPER_PPPOE_ATM, DLT.JUNIPER_GGSN, DLT.JUNIPER_ES, DLT.JUNIPER_MONITOR, DLT.JUNIPER_SERVICES, DLT.JUNIPER_ETHER,
+  DLT.JUNIPER_PPP, DLT.JUNIPER_FRELAY, DLT.JUNIPER_CHDLC, DLT.JUNIPER_VP, DLT.JUNIPER_ST, DLT.JUNIPER_ISM, DLT.JUNIPER_VS,
+  DLT.JUNIPER_SRX_E2E, DLT.JUNIPER_FIBRECHANNEL, DLT.JUNIPER_ATM_CEMIC,
+]);
 const LINUX_SLL = { P_802_3: 1, P_802_2: 4, OUTGOING: 4 } as const;
 const PPP_TYPES: Readonly<Record<number, number>> = {
   [ETHERTYPE.IP]: 0x21, [ETHERTYPE.IPV6]: 0x57, [ETHERTYPE.DN]: 0x27, [ETHERTYPE.ATALK]: 0x29, [ETHERTYPE.NS]: 0x25,
@@ -199,6 +190,10 @@ export class CodeGen {
   private offOpc = OFFSET_NOT_SET;
   private offDpc = OFFSET_NOT_SET;
   private offSls = OFFSET_NOT_SET;
+  /** Raw ATM with the SunATM pseudo-header (DLT_SUNATM), until `lane` switches to Ethernet. */
+  private isAtm = false;
+  /** The link type before the last PUSH_LINKHDR (pppoes, lane, geneve, vxlan). */
+  private prevlinktype: number;
   private vlanStackDepth = 0;
   private regused = new Uint8Array(BPF_MEMWORDS);
   private curreg = 0;
@@ -209,6 +204,7 @@ export class CodeGen {
     this.opts = opts;
     this.linktype = opts.linktype;
     this.outermostlinktype = opts.linktype;
+    this.prevlinktype = opts.linktype;
     this.initLinktype();
   }
 
@@ -221,47 +217,104 @@ export class CodeGen {
       this.offNl = nl;
       this.offNlNosnap = nosnap;
     };
+    const NS = OFFSET_NOT_SET;
+    const ss7 = (li: number): void => {
+      set(NS, NS, NS, NS);
+      this.offLi = li; this.offLiHsl = li + 2; this.offSio = li + 1; this.offOpc = li + 2; this.offDpc = li + 2; this.offSls = li + 5;
+    };
     switch (lt) {
-      case DLT.EN10MB: set(12, 14, 0, 3); break;
-      case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: set(16, 18, 0, 3); break;
-      case DLT.FDDI: set(13, 13, 8, 3); break;
-      case DLT.PFLOG: set(0, 0, 0, 0); this.offLinkpl.isVariable = true; break;
-      case DLT.IEEE802: set(14, 14, 8, 3); break;
-      case DLT.IP_OVER_FC: set(16, 16, 8, 3); break;
-      case DLT.BACNET_MS_TP: set(OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET); break;
-      case DLT.NULL: case DLT.LOOP: set(0, 4, 0, 0); break;
-      case DLT.PPP: set(2, 4, 0, 0); break;
-      case DLT.RAW: case DLT.IPV4: case DLT.IPV6: set(OFFSET_NOT_SET, 0, 0, 0); break;
-      case DLT.LINUX_SLL: set(14, 16, 0, 0); break;
-      case DLT.LINUX_SLL2: set(0, 20, 0, 0); break;
-      case DLT.SLIP: set(OFFSET_NOT_SET, 16, 0, 0); break;
-      case DLT.C_HDLC: set(2, 4, 0, 0); break;
       case DLT.ARCNET: set(2, 6, 0, 0); break;
       case DLT.ARCNET_LINUX: set(4, 8, 0, 0); break;
-      case DLT.MTP2:
-        set(OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET, OFFSET_NOT_SET);
-        this.offLi = 2; this.offLiHsl = 4; this.offSio = 3; this.offOpc = 4; this.offDpc = 4; this.offSls = 7;
-        break;
+      case DLT.EN10MB: set(12, 14, 0, 3); break;
+      case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: set(16, 18, 0, 3); break;
+      case DLT.SLIP: set(NS, 16, 0, 0); break;
+      case DLT.SLIP_BSDOS: set(NS, 24, 0, 0); break;
+      case DLT.NULL: case DLT.LOOP: set(0, 4, 0, 0); break;
+      case DLT.ENC: set(0, 12, 0, 0); break;
+      case DLT.PPP: case DLT.PPP_PPPD: case DLT.C_HDLC: case DLT.PPP_SERIAL: set(2, 4, 0, 0); break;
+      case DLT.PPP_ETHER: set(6, 8, 0, 0); break;
+      case DLT.PPP_BSDOS: set(5, 24, 0, 0); break;
+      case DLT.FDDI: set(13, 13, 8, 3); break;
+      case DLT.IEEE802: set(14, 14, 8, 3); break;
       case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: case DLT.PRISM_HEADER: case DLT.IEEE802_11_RADIO_AVS:
         set(24, 0, 8, 3);
         this.offLinkpl.isVariable = true;
         if (lt !== DLT.IEEE802_11) this.offLinkhdr.isVariable = true;
         break;
-      default: err(`unknown data link type ${lt}`);
+      case DLT.ATM_RFC1483: case DLT.ATM_CLIP: set(0, 0, 8, 3); break;
+      case DLT.SUNATM:
+        // Sun raw ATM pseudo-header: direction, VPI, VCI (2 bytes), then the AAL5 PDU.
+        this.isAtm = true;
+        set(SUNATM.PKT_BEGIN, SUNATM.PKT_BEGIN, 8, 3);
+        break;
+      case DLT.RAW: case DLT.IPV4: case DLT.IPV6: set(NS, 0, 0, 0); break;
+      case DLT.LINUX_SLL: set(14, 16, 0, 0); break;
+      case DLT.LINUX_SLL2: set(0, 20, 0, 0); break;
+      case DLT.LTALK: set(NS, 0, 0, 0); break;
+      case DLT.IP_OVER_FC: set(16, 16, 8, 3); break;
+      case DLT.FRELAY: set(NS, 0, 0, 0); break;
+      case DLT.MFR: set(NS, 0, 4, 0); break;
+      case DLT.APPLE_IP_OVER_IEEE1394: set(16, 18, 0, 0); break;
+      case DLT.SYMANTEC_FIREWALL: set(6, 44, 0, 0); break;
+      case DLT.PFLOG: set(0, 0, 0, 0); this.offLinkpl.isVariable = true; break;
+      case DLT.JUNIPER_MFR: case DLT.JUNIPER_MLFR: case DLT.JUNIPER_MLPPP: case DLT.JUNIPER_PPP: case DLT.JUNIPER_CHDLC:
+      case DLT.JUNIPER_FRELAY: set(4, 4, 0, NS); break;
+      case DLT.JUNIPER_ATM1: set(4, 4, 0, 10); break;
+      case DLT.JUNIPER_ATM2: set(8, 8, 0, 10); break;
+      case DLT.JUNIPER_PPPOE: case DLT.JUNIPER_ETHER: set(16, 14, 18, 21); break;
+      case DLT.JUNIPER_PPPOE_ATM: set(4, 6, 0, NS); break;
+      case DLT.JUNIPER_GGSN: set(6, 12, 0, NS); break;
+      case DLT.JUNIPER_ES: set(6, NS, NS, NS); break;
+      case DLT.JUNIPER_MONITOR: set(12, 12, 0, NS); break;
+      case DLT.BACNET_MS_TP: set(NS, NS, NS, NS); break;
+      case DLT.JUNIPER_SERVICES: set(12, NS, NS, NS); break;
+      case DLT.JUNIPER_VP: case DLT.JUNIPER_ST: set(18, NS, NS, NS); break;
+      case DLT.JUNIPER_ISM: case DLT.JUNIPER_VS: case DLT.JUNIPER_SRX_E2E: case DLT.JUNIPER_FIBRECHANNEL:
+      case DLT.JUNIPER_ATM_CEMIC: set(8, NS, NS, NS); break;
+      case DLT.MTP2: ss7(2); break;
+      case DLT.MTP2_WITH_PHDR: ss7(6); break;
+      case DLT.ERF: ss7(22); break;
+      case DLT.PFSYNC: set(NS, 4, 0, 0); break;
+      case DLT.IPNET: set(1, 24, 0, NS); break;
+      case DLT.NETANALYZER: case DLT.NETANALYZER_TRANSPARENT: {
+        // The Ethernet header follows a 4-byte pseudo-header (and, transparent, preamble and SFD).
+        const hdr = lt === DLT.NETANALYZER ? 4 : 12;
+        this.offLinkhdr.constantPart = hdr;
+        set(hdr + 12, hdr + 14, 0, 3);
+        break;
+      }
+      case DLT.AX25_KISS: case DLT.EN3MB: case DLT.AX25: case DLT.PRONET: case DLT.CHAOS: case DLT.REDBACK_SMARTEDGE:
+        set(NS, NS, NS, NS);
+        break;
+      default:
+        // init_linktype(): in the range of newer DLT_ values only link[N:M] works.
+        if (lt >= DLT_HIGH_MATCHING_MIN && lt <= DLT_HIGH_MATCHING_MAX) set(NS, NS, NS, NS);
+        else err(`unknown data link type ${lt}`);
     }
+    this.offPrevlinkhdr = { ...this.offLinkhdr };
     this.offOutermostlinkhdr = { ...this.offLinkhdr };
   }
 
   private isEthernet(): boolean {
-    return this.linktype === DLT.EN10MB || this.linktype === DLT.DSA_TAG_BRCM || this.linktype === DLT.DSA_TAG_DSA;
+    const lt = this.linktype;
+    return lt === DLT.EN10MB || lt === DLT.DSA_TAG_BRCM || lt === DLT.DSA_TAG_DSA || lt === DLT.NETANALYZER || lt === DLT.NETANALYZER_TRANSPARENT;
   }
 
-  private dltName(lt = this.linktype): string {
-    const n = Object.keys(DLT_NAMES).find((k) => DLT_NAMES[k] === lt);
-    return n ? `DLT_${n}` : `DLT ${lt}`;
+  private isJuniper(): boolean { return JUNIPER_DLTS.has(this.linktype); }
+
+  /** gen_prevlinkhdr_check(): LANE inside SunATM must not be an LE Control frame. */
+  private genPrevlinkhdrCheck(): Block | null {
+    if (this.prevlinktype === DLT.SUNATM && this.linktype !== DLT.SUNATM) {
+      const b = this.genCmp('prevlinkhdr', SUNATM.PKT_BEGIN, BPF_H, 0xff00);
+      genNot(b);
+      return b;
+    }
+    return null;
   }
 
-  private dltDescr(lt = this.linktype): string { return DLT_DESCRIPTIONS[lt] ?? `DLT ${lt}`; }
+  private dltName(lt = this.linktype): string { return dltName(lt); }
+
+  private dltDescr(lt = this.linktype): string { return dltDescription(lt); }
 
   // -- registers ----------------------------------------------------------------------------
   private allocReg(): number {
@@ -443,7 +496,7 @@ export class CodeGen {
 
   private genLoopbackLinktype(af: number): Block {
     let v = af >>> 0;
-    if (this.linktype === DLT.NULL) {
+    if (this.linktype === DLT.NULL || this.linktype === DLT.ENC) {
       if (this.opts.savefile && this.opts.swapped) v = (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
       // htonl() on a little-endian host.
       v = (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | (v >>> 24)) >>> 0;
@@ -465,7 +518,12 @@ export class CodeGen {
   private genLinktype(p: number): Block {
     if (this.labelStackDepth > 0) return this.genMplsLinktype(p);
     switch (this.linktype) {
-      case DLT.EN10MB: case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: return this.genEtherLinktype(p);
+      case DLT.EN10MB: case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: case DLT.NETANALYZER: case DLT.NETANALYZER_TRANSPARENT: {
+        const b0 = this.genPrevlinkhdrCheck();
+        const b1 = this.genEtherLinktype(p);
+        if (b0) genAnd(b0, b1);
+        return b1;
+      }
       case DLT.LINUX_SLL: case DLT.LINUX_SLL2: return this.genLinuxSllLinktype(p);
       case DLT.C_HDLC:
         return this.genCmp('linktype', 0, BPF_H, p === LLCSAP.ISONS ? (p << 8) | LLCSAP.ISONS : p);
@@ -486,8 +544,13 @@ export class CodeGen {
         if (p === ETHERTYPE.ATALK) return this.genCmp('linktype', 0, BPF_B, A.ATALK);
         return this.genFalse();
       }
-      case DLT.MTP2: return err(`unsupported protocol for ${this.dltDescr()}`);
-      case DLT.FDDI: case DLT.IEEE802: case DLT.IP_OVER_FC: return this.genLlcLinktype(p);
+      case DLT.FDDI: case DLT.IEEE802: case DLT.IP_OVER_FC: case DLT.ATM_RFC1483: case DLT.ATM_CLIP: return this.genLlcLinktype(p);
+      case DLT.SUNATM: {
+        const b0 = this.genAtmPrototype(SUNATM.PT_LLC);
+        const b1 = this.genLlcLinktype(p);
+        genAnd(b0, b1);
+        return b1;
+      }
       case DLT.PFLOG:
         // The pfloghdr af field (host order, one byte): AF_INET, and AF_INET6 as this host has it,
         // or every BSD's value when reading a savefile.
@@ -508,14 +571,44 @@ export class CodeGen {
         genAnd(b0, b1);
         return b1;
       }
-      case DLT.RAW: case DLT.SLIP:
+      case DLT.RAW: case DLT.SLIP: case DLT.SLIP_BSDOS:
         if (p === ETHERTYPE.IP) return this.genMcmp('linkhdr', 0, BPF_B, 0x40, 0xf0);
         if (p === ETHERTYPE.IPV6) return this.genMcmp('linkhdr', 0, BPF_B, 0x60, 0xf0);
         return this.genFalse();
       case DLT.IPV4: return p === ETHERTYPE.IP ? this.genTrue() : this.genFalse();
       case DLT.IPV6: return p === ETHERTYPE.IPV6 ? this.genTrue() : this.genFalse();
-      case DLT.PPP: return this.genCmp('linktype', 0, BPF_H, PPP_TYPES[p] ?? p);
-      case DLT.NULL: case DLT.LOOP:
+      case DLT.PPP: case DLT.PPP_PPPD: case DLT.PPP_SERIAL: case DLT.PPP_ETHER: return this.genCmp('linktype', 0, BPF_H, this.ethertypeToPpptype(p));
+      case DLT.PPP_BSDOS:
+        if (p === ETHERTYPE.IP) {
+          // Also Van Jacobson compressed and uncompressed TCP/IP.
+          let b0 = this.genCmp('linktype', 0, BPF_H, 0x21);
+          const b1 = this.genCmp('linktype', 0, BPF_H, 0x2d);
+          genOr(b0, b1);
+          b0 = this.genCmp('linktype', 0, BPF_H, 0x2f);
+          genOr(b1, b0);
+          return b0;
+        }
+        return this.genCmp('linktype', 0, BPF_H, this.ethertypeToPpptype(p));
+      case DLT.LTALK: return p === ETHERTYPE.ATALK ? this.genTrue() : this.genFalse();
+      case DLT.FRELAY:
+        // Q.922 frames: UI control byte and the NLPID (2-byte DLCI assumed).
+        if (p === ETHERTYPE.IP) return this.genCmp('linkhdr', 2, BPF_H, 0x03cc);
+        if (p === ETHERTYPE.IPV6) return this.genCmp('linkhdr', 2, BPF_H, 0x038e);
+        if (p === LLCSAP.ISONS) {
+          const b0 = this.genCmp('linkhdr', 2, BPF_H, 0x0300 | ISO.CLNP);
+          const b1 = this.genCmp('linkhdr', 2, BPF_H, 0x0300 | ISO.ESIS);
+          const b2 = this.genCmp('linkhdr', 2, BPF_H, 0x0300 | ISO.ISIS);
+          genOr(b1, b2);
+          genOr(b0, b2);
+          return b2;
+        }
+        return this.genFalse();
+      case DLT.IPNET:
+        // The ipnet header's address family byte (IPH_AF_INET 2, IPH_AF_INET6 26).
+        if (p === ETHERTYPE.IP) return this.genCmp('linktype', 0, BPF_B, 2);
+        if (p === ETHERTYPE.IPV6) return this.genCmp('linktype', 0, BPF_B, 26);
+        return this.genFalse();
+      case DLT.NULL: case DLT.LOOP: case DLT.ENC:
         if (p === ETHERTYPE.IP) return this.genLoopbackLinktype(2);
         if (p === ETHERTYPE.IPV6) {
           if (this.opts.savefile) {
@@ -530,9 +623,27 @@ export class CodeGen {
           return this.genLoopbackLinktype(10);
         }
         return this.genFalse();
+      case DLT.MFR: break;
+      default:
+        // The Juniper pseudo-header's magic number is all that is checked for now.
+        if (this.isJuniper()) return this.genMcmp('linkhdr', 0, BPF_W, 0x4d474300, 0xffffff00);
+        if (this.offLinktype.constantPart !== OFFSET_NOT_SET) {
+          if (p > 0xffff) err(`EtherType ${p} greater than maximum 65535`);
+          return this.genCmp('linktype', 0, BPF_H, p);
+        }
     }
-    return err(`unknown data link type ${this.linktype}`);
+    return err(`link-layer type filtering not implemented for ${this.dltName()}`);
   }
+
+  /** ethertype_to_ppptype() */
+  private ethertypeToPpptype(p: number): number {
+    const t = PPP_TYPES[p];
+    if (t !== undefined) return t;
+    if (p > 0xffff) err(`PPP protocol ${p} greater than maximum 65535`);
+    return p;
+  }
+
+  private genAtmPrototype(v: number): Block { return this.genMcmp('linkhdr', SUNATM.PROTO, BPF_B, v, 0x0f); }
 
   private genSnap(orgcode: number, ptype: number): Block {
     const snap = Uint8Array.of(LLCSAP.SNAP, LLCSAP.SNAP, 0x03, (orgcode >> 16) & 0xff, (orgcode >> 8) & 0xff, orgcode & 0xff,
@@ -795,6 +906,7 @@ export class CodeGen {
       sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
       sappend(s, newStmt(BPF_ST, plReg));
     }
+    this.prevlinktype = this.linktype;
     this.offPrevlinkhdr = { ...this.offLinkhdr };
     this.linktype = DLT.EN10MB;
     this.offLinkhdr = { isVariable: true, constantPart: 0, reg: hdrReg };
@@ -989,8 +1101,80 @@ export class CodeGen {
   }
 
   // -- SS7 (gen_mtp2type_abbrev, gen_mtp3field_code) ------------------------------------------
+  // -- raw ATM (gen_atmfield_code, gen_atmtype_abbrev, gen_atmmulti_abbrev) ------------------
+  private assertAtm(kw: string): void {
+    if (!this.isAtm) err(`'${kw}' supported only on SUNATM`);
+  }
+
+  private genAtmfield(field: 'vpi' | 'vci', v: number, jtype: number, reverse: boolean): Block {
+    this.assertAtm(field);
+    if (field === 'vpi') {
+      if (v > 255) err(`VPI ${v} greater than maximum 255`);
+      return this.genNcmp('linkhdr', SUNATM.VPI, BPF_B, 0xffffffff, jtype, reverse, v);
+    }
+    if (v > 65535) err(`VCI ${v} greater than maximum 65535`);
+    return this.genNcmp('linkhdr', SUNATM.VCI, BPF_H, 0xffffffff, jtype, reverse, v);
+  }
+
+  /** VPI 0 and the given VCI: one of the well-known circuits. */
+  private genAtmCircuit(vci: number): Block {
+    const b0 = this.genAtmfield('vpi', 0, BPF_JEQ, false);
+    const b1 = this.genAtmfield('vci', vci, BPF_JEQ, false);
+    genAnd(b0, b1);
+    return b1;
+  }
+
+  private genAtmtypeAbbrev(t: string): Block {
+    this.assertAtm(t);
+    switch (t) {
+      case 'metac': return this.genAtmCircuit(1);
+      case 'bcc': return this.genAtmCircuit(2);
+      case 'oamf4sc': return this.genAtmCircuit(3);
+      case 'oamf4ec': return this.genAtmCircuit(4);
+      case 'sc': return this.genAtmCircuit(5);
+      case 'ilmic': return this.genAtmCircuit(16);
+      default: {
+        // lane: LANE-encapsulated Ethernet from here on (PUSH_LINKHDR to EN10MB).
+        const b1 = this.genAtmPrototype(SUNATM.PT_LANE);
+        this.prevlinktype = this.linktype;
+        this.offPrevlinkhdr = { ...this.offLinkhdr };
+        this.linktype = DLT.EN10MB;
+        this.isAtm = false;
+        this.offLinkhdr = { isVariable: false, constantPart: SUNATM.PKT_BEGIN + 2, reg: -1 };
+        this.offLinktype.constantPart = this.offLinkhdr.constantPart + 12;
+        this.offLinkpl.constantPart = this.offLinkhdr.constantPart + 14;
+        this.offNl = 0;
+        this.offNlNosnap = 3;
+        return b1;
+      }
+    }
+  }
+
+  private genAtmmultiAbbrev(t: string): Block {
+    this.assertAtm(t);
+    const msg = (type: number): Block => this.genCmp('linkhdr', SUNATM.PKT_BEGIN + SUNATM.MSG_TYPE, BPF_B, type);
+    if (t === 'oam' || t === 'oamf4') {
+      const b0 = this.genAtmfield('vci', 3, BPF_JEQ, false);
+      const b1 = this.genAtmfield('vci', 4, BPF_JEQ, false);
+      genOr(b0, b1);
+      genAnd(this.genAtmfield('vpi', 0, BPF_JEQ, false), b1);
+      return b1;
+    }
+    // Q.2931 call setup and teardown messages on the signalling (connectmsg) or meta-signalling circuit.
+    const types = t === 'connectmsg'
+      ? [Q2931.SETUP, Q2931.CALL_PROCEED, Q2931.CONNECT, Q2931.CONNECT_ACK, Q2931.RELEASE, Q2931.RELEASE_DONE]
+      : [Q2931.SETUP, Q2931.CALL_PROCEED, Q2931.CONNECT, Q2931.RELEASE, Q2931.RELEASE_DONE];
+    const first = msg(types[0]);
+    const b1 = msg(types[1]);
+    genOr(first, b1);
+    for (const ty of types.slice(2)) genOr(msg(ty), b1);
+    const b0 = this.genAtmtypeAbbrev(t === 'connectmsg' ? 'sc' : 'metac');
+    genAnd(b0, b1);
+    return b1;
+  }
+
   private genMtp2type(t: string): Block {
-    if (this.linktype !== DLT.MTP2) err(`'${t}' supported only on MTP2`);
+    if (this.offLi === OFFSET_NOT_SET) err(`'${t}' supported only on SS7`);
     const cmp = (off: number, size: number, mask: number, j: number, rev: boolean, v: number): Block => this.genNcmp('packet', off, size, mask, j, rev, v);
     switch (t) {
       case 'fisu': return cmp(this.offLi, BPF_B, 0x3f, BPF_JEQ, false, 0);
@@ -1948,6 +2132,7 @@ export class CodeGen {
       genAnd(b0, b1);
       b0 = b1;
     }
+    this.prevlinktype = this.linktype;
     this.offPrevlinkhdr = { ...this.offLinkhdr };
     this.linktype = DLT.PPP;
     this.offLinkhdr = { isVariable: this.offLinkpl.isVariable, constantPart: this.offLinkpl.constantPart + this.offNl + 6, reg: this.offLinkpl.reg };
@@ -2092,11 +2277,14 @@ export class CodeGen {
       case 'wlantype': return this.genP80211Type(n.v, n.mask);
       case 'wlandir': return this.genP80211Fcdir(n.v);
       case 'mtp2': return this.genMtp2type(n.t);
+      case 'atmtype': return this.genAtmtypeAbbrev(n.t);
+      case 'atmmulti': return this.genAtmmultiAbbrev(n.t);
       case 'mtp3': {
         let b: Block | null = null;
         for (const v of n.vals) {
           const code = n.op === '>' || n.op === '<=' ? BPF_JGT : n.op === '>=' || n.op === '<' ? BPF_JGE : BPF_JEQ;
-          const x = this.genMtp3field(n.field, v, code, n.op === '<=' || n.op === '<' || n.op === '!=');
+          const reverse = n.op === '<=' || n.op === '<' || n.op === '!=';
+          const x = n.field === 'vpi' || n.field === 'vci' ? this.genAtmfield(n.field, v, code, reverse) : this.genMtp3field(n.field, v, code, reverse);
           if (b) genOr(b, x);
           b = x;
         }

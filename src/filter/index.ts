@@ -5,6 +5,7 @@
 import type { CInsn } from '../cbpf/insn.js';
 import { BPF_K, BPF_RET } from '../cbpf/insn.js';
 import { FilterError } from './errors.js';
+import { wording110 } from './wording.js';
 import { CodeGen, DLT, DLT_NAMES, LINKTYPE_TO_DLT } from './gencode.js';
 import { bpfOptimize, icodeToFcode } from './optimize.js';
 import { parseFilter } from './parser.js';
@@ -27,6 +28,11 @@ export interface CompileOptions {
   /** Compile for reading a savefile (libpcap's rfile != NULL). */
   savefile?: boolean;
   swapped?: boolean;
+  /**
+   * Whose error messages: '1.10' (default) words them as the libpcap 1.10.3 of the local tcpdump,
+   * '1.11' as libpcap 1.11 (the libpcap-tests data). Accepted expressions and code are the same.
+   */
+  wording?: '1.10' | '1.11';
 }
 
 /** Resolve a -y name or number (also savefile LINKTYPE_ values) to a DLT_ value. */
@@ -39,6 +45,15 @@ export function linktypeFromName(name: string | number): number {
 }
 
 export function compileFilter(expr: string, opts: CompileOptions = {}): CInsn[] {
+  try {
+    return compile(expr, opts);
+  } catch (e) {
+    if (e instanceof FilterError && (opts.wording ?? '1.10') === '1.10') throw new FilterError(wording110(e.message), e.offset);
+    throw e;
+  }
+}
+
+function compile(expr: string, opts: CompileOptions): CInsn[] {
   const linktype = linktypeFromName(opts.linktype ?? DLT.EN10MB);
   const snaplen = opts.snaplen ?? 262144;
   if (snaplen === 0) throw new FilterError('snaplen of 0 rejects all packets');

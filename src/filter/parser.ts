@@ -64,6 +64,8 @@ export type FilterNode =
   | { k: 'wlantype'; v: number; mask: number }
   | { k: 'wlandir'; v: number }
   | { k: 'mtp2'; t: string }
+  | { k: 'atmtype' | 'atmmulti'; t: string }
+  /** An MTP3 field (sio opc dpc sls, h* for HSL) or an ATM field (vpi vci) against values. */
   | { k: 'mtp3'; field: string; op: string; vals: number[] };
 
 const WLAN_TYPES: Record<string, number> = { mgt: 0x00, management: 0x00, ctl: 0x04, control: 0x04, data: 0x08 };
@@ -323,6 +325,11 @@ class Parser {
       }
       case 'fisu': case 'lssu': case 'msu': case 'hfisu': case 'hlssu': case 'hmsu':
         return { node: { k: 'mtp2', t: kw }, q: QERR };
+      case 'lane': case 'metac': case 'bcc': case 'oamf4ec': case 'oamf4sc': case 'sc': case 'ilmic':
+        return { node: { k: 'atmtype', t: kw }, q: QERR };
+      case 'oam': case 'oamf4': case 'connectmsg': case 'metaconnect':
+        return { node: { k: 'atmmulti', t: kw }, q: QERR };
+      case 'vpi': case 'vci':
       case 'sio': case 'opc': case 'dpc': case 'sls': case 'hsio': case 'hopc': case 'hdpc': case 'hsls': {
         const tt = this.t;
         if (tt.type === 'op' && RELOPS.has(tt.value)) {
