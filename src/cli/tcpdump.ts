@@ -7,7 +7,6 @@
  * link type and snapshot length), or else printed one line each. Compile errors carry libpcap's
  * wording ("can't parse filter expression: syntax error", "expression rejects all packets").
  */
-import { dumpC, dumpDecimal, dumpImage } from '../cbpf/dump.js';
 import { compileCbpfAt } from '../cbpf/jsc.js';
 import { BpfError } from '../errors.js';
 import { compileFilter, FilterError, linktypeFromName, SYNTAX_ERROR } from '../filter/index.js';
@@ -147,6 +146,7 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
   }
 
   if (o.dump) {
+    const { dumpC, dumpDecimal, dumpImage } = await import('../cbpf/dump.js');
     ctx.stdout(o.dump === 1 ? dumpImage(prog) : o.dump === 2 ? dumpC(prog) : dumpDecimal(prog));
     return 0;
   }

@@ -1,5 +1,5 @@
 /*
- * Capture files on disk, streamed: reading in CHUNK_SIZE (4 MiB) reads and writing in 1 MiB
+ * Capture files on disk, streamed: reading in CHUNK_SIZE (1 MiB) reads and writing in 1 MiB
  * writes, so memory stays constant however large the file. Synchronous I/O on purpose: the
  * per-packet loop never yields, and a CLI filtering one file has nothing else to do meanwhile.
  *
