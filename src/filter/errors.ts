@@ -7,10 +7,13 @@ import { BpfError } from '../errors.js';
 export class FilterError extends BpfError {
   /** 0-based offset into the expression, when the error is tied to a token. */
   readonly offset?: number;
+  /** libpcap 1.10.3's text where it differs from 1.11's (the message) in a way no general rule gives. */
+  readonly legacy?: string;
 
-  constructor(message: string, offset?: number) {
+  constructor(message: string, offset?: number, legacy?: string) {
     super('EINVAL', message, offset === undefined ? undefined : { line: 1, column: offset + 1 });
     this.offset = offset;
+    this.legacy = legacy;
   }
 }
 

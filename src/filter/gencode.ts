@@ -51,6 +51,8 @@ const JUNIPER_DLTS: ReadonlySet<number> = new Set([
   DLT.JUNIPER_PPP, DLT.JUNIPER_FRELAY, DLT.JUNIPER_CHDLC, DLT.JUNIPER_VP, DLT.JUNIPER_ST, DLT.JUNIPER_ISM, DLT.JUNIPER_VS,
   DLT.JUNIPER_SRX_E2E, DLT.JUNIPER_FIBRECHANNEL, DLT.JUNIPER_ATM_CEMIC,
 ]);
+/** The protocol names libpcap 1.10's proto errors print. */
+const LEGACY_PROTO_NAMES: Readonly<Record<string, string>> = { arp: 'ARP', rarp: 'RARP', sca: 'SCA', lat: 'LAT', moprc: 'MOPRC', mopdl: 'MOPDL', atalk: 'AppleTalk', decnet: 'DECnet' };
 const LINUX_SLL = { P_802_3: 1, P_802_2: 4, OUTGOING: 4 } as const;
 const PPP_TYPES: Readonly<Record<number, number>> = {
   [ETHERTYPE.IP]: 0x21, [ETHERTYPE.IPV6]: 0x57, [ETHERTYPE.DN]: 0x27, [ETHERTYPE.ATALK]: 0x29, [ETHERTYPE.NS]: 0x25,
@@ -123,7 +125,8 @@ export function genOr(b0: Block, b1: Block): void {
 
 function genNot(b: Block): void { b.sense = !b.sense; }
 
-const err = (msg: string, pos?: number): never => { throw new FilterError(msg, pos); };
+/** Raise a compile error: libpcap 1.11's text, and 1.10.3's where no rule of wording.ts derives it. */
+const err = (msg: string, pos?: number, legacy?: string): never => { throw new FilterError(msg, pos, legacy); };
 
 /** __pcap_atoin: dotted decimal with 1-4 parts; returns [value, bits] or undefined. */
 function atoin(s: string): [number, number] | undefined {
@@ -192,6 +195,8 @@ export class CodeGen {
   private offSls = OFFSET_NOT_SET;
   /** Raw ATM with the SunATM pseudo-header (DLT_SUNATM), until `lane` switches to Ethernet. */
   private isAtm = false;
+  /** Inside Geneve or VXLAN (libpcap's is_encap). */
+  private isEncap = false;
   /** The link type before the last PUSH_LINKHDR (pppoes, lane, geneve, vxlan). */
   private prevlinktype: number;
   private vlanStackDepth = 0;
@@ -721,13 +726,19 @@ export class CodeGen {
         }
         return b0;
       }
-      case 'link': return err(`link-layer modifier applied to ${typestr}`);
+      case 'link': return this.badHostQual(proto, typestr, mask, `link-layer modifier applied to ${typestr}`);
       case 'ip': return this.genHostop(addr, mask, dir, ETHERTYPE.IP, 12, 16);
       case 'rarp': return this.genHostop(addr, mask, dir, ETHERTYPE.REVARP, 14, 24);
       case 'arp': return this.genHostop(addr, mask, dir, ETHERTYPE.ARP, 14, 24);
       case 'decnet': return this.genDnhostop(addr, dir);
-      default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv4 ${mask >>> 0 === 0xffffffff ? 'address' : 'prefix'}>'`);
+      default: return this.badHostQual(proto, typestr, mask, `'${proto}' modifier applied to ${typestr}`);
     }
+  }
+
+  /** A protocol qualifier that has no IPv4 host/net: 1.11 names the operand ('net' always a prefix). */
+  private badHostQual(proto: Proto, typestr: string, mask: number, legacy: string): never {
+    const what = mask >>> 0 !== 0xffffffff ? 'prefix' : 'address';
+    return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv4 ${what}>'`, undefined, typestr === 'net' || proto === 'link' ? legacy : undefined);
   }
 
   /** gen_dnhostop(): DECnet addresses, both header layouts, with and without padding. */
@@ -1247,7 +1258,7 @@ export class CodeGen {
     const typestr = type === 'net' ? 'net' : 'host';
     switch (proto) {
       case 'default': case 'ip6': return this.genHostop6(addr, mask, dir, 8, 24);
-      default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv6 ${mask.every((x) => x === 0xff) ? 'address' : 'prefix'}>'`);
+      default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv6 ${typestr === 'host' && mask.every((x) => x === 0xff) ? 'address' : 'prefix'}>'`);
     }
   }
 
@@ -1262,8 +1273,8 @@ export class CodeGen {
         return b1;
       }
       default:
-        if (dir.startsWith('addr')) return err(`'${dir}' and 'address${dir.slice(4)}' are only supported on 802.11 with 802.11 headers`);
-        return err(`'${dir}' is only supported on 802.11 with 802.11 headers`);
+        return err(`'${dir}' is valid for 802.11 syntax only`, undefined,
+          dir.startsWith('addr') ? `'${dir}' and 'address${dir.slice(4)}' are only supported on 802.11 with 802.11 headers` : `'${dir}' is only supported on 802.11 with 802.11 headers`);
     }
   }
 
@@ -1370,7 +1381,8 @@ export class CodeGen {
     if (proto === 'iso' && v > 255) err(`ISO protocol ${v} greater than maximum 255`);
     if (proto === 'isis' && v > 31) err(`IS-IS PDU type ${v} greater than maximum 31`);
     if (proto === 'link') {
-      const what = this.linktype === DLT.PPP ? 'PPP protocol' : this.linktype === DLT.C_HDLC ? 'HDLC protocol' : 'EtherType';
+      const ppp = [DLT.PPP, DLT.PPP_PPPD, DLT.PPP_SERIAL, DLT.PPP_ETHER, DLT.PPP_BSDOS] as number[];
+      const what = ppp.includes(this.linktype) ? 'PPP protocol' : this.linktype === DLT.C_HDLC ? 'HDLC protocol' : 'EtherType';
       if (v > 65535) err(`${what} ${v} greater than maximum 65535`);
       if ((this.isEthernet() || this.linktype === DLT.LINUX_SLL || this.linktype === DLT.LINUX_SLL2 || this.linktype === DLT.FDDI ||
         this.linktype === DLT.IEEE802 || this.linktype === DLT.IP_OVER_FC || this.is80211()) && v <= ETHERMTU && v > 255) {
@@ -1417,9 +1429,10 @@ export class CodeGen {
         genAnd(b0, b1);
         return b1;
       case 'arp': case 'rarp': case 'sca': case 'lat': case 'moprc': case 'mopdl':
-        return err(`${proto} does not encapsulate another protocol`);
-      case 'atalk': case 'decnet': return err(`${proto} encapsulation is not specifiable`);
-      default: return err(`'${proto} proto' is bogus`);
+        return err(`'${proto}' is not a valid qualifier for 'proto'`, undefined, `${LEGACY_PROTO_NAMES[proto] ?? proto} does not encapsulate another protocol`);
+      case 'atalk': case 'decnet':
+        return err(`'${proto}' is not a valid qualifier for 'proto'`, undefined, `${LEGACY_PROTO_NAMES[proto]} encapsulation is not specifiable`);
+      default: return err(`'${proto}' is not a valid qualifier for 'proto'`, undefined, `'${proto} proto' is bogus`);
     }
   }
 
@@ -1438,7 +1451,7 @@ export class CodeGen {
       case 'ip': return this.genLinktype(ETHERTYPE.IP);
       case 'arp': return this.genLinktype(ETHERTYPE.ARP);
       case 'rarp': return this.genLinktype(ETHERTYPE.REVARP);
-      case 'link': return err('link layer applied in wrong context');
+      case 'link': return err("'link' cannot be used as an abbreviation", undefined, 'link layer applied in wrong context');
       case 'atalk': return this.genLinktype(ETHERTYPE.ATALK);
       case 'aarp': return this.genLinktype(ETHERTYPE.AARP);
       case 'decnet': return this.genLinktype(ETHERTYPE.DN);
@@ -1510,7 +1523,7 @@ export class CodeGen {
       case 'stp': return this.genLinktype(LLCSAP['8021D']);
       case 'ipx': return this.genLinktype(LLCSAP.IPX);
       case 'netbeui': return this.genLinktype(LLCSAP.NETBEUI);
-      case 'radio': return err("'radio' is not a valid protocol type");
+      case 'radio': return err("'radio' cannot be used as an abbreviation", undefined, "'radio' is not a valid protocol type");
       default: return err(`unknown protocol '${proto}'`);
     }
   }
@@ -1533,7 +1546,7 @@ export class CodeGen {
         if (name === 'clnp') return ISO.CLNP;
         return err(`unknown '${proto} ${addr}' value '${name}'`);
       default:
-        if (proto === 'decnet' || proto === 'arp' || proto === 'rarp') return err(`'${proto}' is not a valid qualifier for '${addr}'`);
+        if (proto === 'decnet') return err(`'${proto}' is not a valid qualifier for '${addr}'`);
         return err(`unknown '${proto} ${addr}' value '${name}'`);
     }
   }
@@ -1553,8 +1566,8 @@ export class CodeGen {
     switch (q.addr) {
       case 'net': return err(`unknown network '${name}'`, pos);
       case 'default': case 'host':
-        if (proto === 'link') return err(`unknown ether host '${name}'`, pos);
-        if (proto === 'decnet') return err(`unknown decnet host name '${name}'\n`, pos);
+        if (proto === 'link') return err(`unknown Ethernet-like host '${name}'`, pos, `unknown ether host '${name}'`);
+        if (proto === 'decnet') return err("'decnet' is not a valid qualifier for 'host'", pos, `unknown decnet host name '${name}'\n`);
         return err(`unknown host '${name}'`, pos);
       case 'port': {
         if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err(`'${proto}' is not a valid qualifier for 'port'`, pos);
@@ -1582,7 +1595,14 @@ export class CodeGen {
         if (r.p2 > 65535) err(`port number ${r.p2} greater than maximum 65535`, pos);
         return this.genPortrangeBoth(r.p1, r.p2, realProto, dir);
       }
-      case 'gateway': return err(`unknown host '${name}'`, pos);
+      case 'gateway': {
+        // gen_gateway() needs the host's MAC address: a MAC-48 link layer, outside tunnels and MPLS.
+        if (this.labelStackDepth > 0) err("'gateway' cannot be used within MPLS", pos);
+        if (this.isEncap) err("'gateway' cannot be used within VXLAN or Geneve", pos);
+        const mac48 = this.isEthernet() || this.is80211() || this.lanHostOffsets() !== undefined;
+        if (!mac48) err(`'gateway' not supported on ${this.dltName()}`, pos);
+        return err(`unknown Ethernet-like host '${name}'`, pos, `unknown host '${name}'`);
+      }
       case 'proto': {
         const rp = this.lookupProto(name, proto);
         if (rp >= 0) return this.genProto(rp, proto, dir);
@@ -1604,6 +1624,7 @@ export class CodeGen {
     if (s === undefined && proto === 'decnet' && (q.addr === 'host' || q.addr === 'default' || q.addr === 'net')) err(`invalid DECnet address '${v}'`, pos);
     if (s === undefined) vlen = 32;
     else if (proto === 'decnet') {
+      if (q.addr === 'net') err("'decnet' is not a valid qualifier for 'net'", pos, `invalid DECnet address '${s}'`);
       const m = /^(\d+)\.(\d+)$/.exec(s);
       if (!m || Number(m[1]) > 63 || Number(m[2]) > 1023) return err(`invalid DECnet address '${s}'`, pos);
       v = ((Number(m[1]) << 10) & 0xfc00) | (Number(m[2]) & 0x3ff);
@@ -1616,7 +1637,7 @@ export class CodeGen {
     switch (q.addr) {
       case 'default': case 'host': case 'net': {
         if (proto === 'decnet') return this.genHost(v, 0, proto, dir, q.addr);
-        if (proto === 'link') return err('illegal link layer address', pos);
+        if (proto === 'link') return err(`illegal link-layer address '${s ?? v}'`, pos, 'illegal link layer address');
         let mask = 0xffffffff;
         if (s === undefined && q.addr === 'net') {
           while (v && (v & 0xff000000) === 0) { v = (v << 8) >>> 0; mask = (mask << 8) >>> 0; }
@@ -1655,7 +1676,7 @@ export class CodeGen {
       m = shl32(r2[0], 32 - r2[1]);
       if ((n & ~m) !== 0) err(`non-network bits set in "${s1} mask ${s2}"`, pos);
     } else {
-      if (masklen > 32) err('mask length must be <= 32', pos);
+      if (masklen > 32) err(`netmask length ${masklen} greater than maximum 32`, pos, 'mask length must be <= 32');
       m = masklen === 0 ? 0 : shl32(0xffffffff, 32 - masklen);
       if ((n & ~m) !== 0) err(`non-network bits set in "${s1}/${masklen}"`, pos);
     }
@@ -1698,6 +1719,9 @@ export class CodeGen {
     const text = id.k === 'hidlen' ? `${id.text}/${id.len}` : id.k === 'hidmask' ? `${id.text} mask ${id.mask}` :
       id.k === 'hid6' ? (id.hasLen ? `${id.text}/${id.len}` : id.text) : id.k === 'num' ? String(id.v) : id.k === 'name' ? id.name : id.text;
     const literal = id.k === 'hid' || id.k === 'hidlen' || id.k === 'hidmask' || id.k === 'hid6';
+    if (q.addr === 'gateway' && q.proto === 'decnet' && (id.k === 'hid' || id.k === 'hidlen' || id.k === 'hidmask')) {
+      err("'decnet' is not a valid qualifier for 'gateway'", id.pos, "'gateway' requires a name");
+    }
     if (q.addr === 'gateway' && (literal || id.k === 'num')) err(`'gateway' is not a valid qualifier for '${text}'`, id.pos);
     if (literal && (q.addr === 'port' || q.addr === 'portrange' || q.addr === 'proto' || q.addr === 'protochain')) {
       const kind = id.k === 'hid6' ? 'IPv6 address' : 'IPv4 address';
@@ -1731,7 +1755,8 @@ export class CodeGen {
           if (this.linktype !== DLT.ARCNET && this.linktype !== DLT.ARCNET_LINUX) return err(`'link host $XX' not supported on ${this.dltName()}`, id.pos);
           return this.genAhostop(a, id.q.dir);
         }
-        return err("'link' is the only valid proto qualifier for 'host $XX'", id.pos);
+        if (id.q.addr !== 'host' && id.q.addr !== 'default') return err(`'${id.q.addr}' is not a valid qualifier for '$XX'`, id.pos, "ARCnet address used in non-arc expression");
+        return err("'link' is the only valid proto qualifier for 'host $XX'", id.pos, 'ARCnet address used in non-arc expression');
       }
     }
   }
@@ -1753,7 +1778,7 @@ export class CodeGen {
         genOr(b0, b);
         return b;
       }
-      default: return err("bad protocol applied for 'protochain'");
+      default: return err(`'${proto}' is not a valid qualifier for 'protochain'`, undefined, "bad protocol applied for 'protochain'");
     }
     if (this.offLinkpl.isVariable) err("'protochain' not supported with variable length headers");
     this.noOptimize = true;
@@ -2270,8 +2295,11 @@ export class CodeGen {
       case 'mpls': return this.genMpls(n.v);
       case 'pppoed': return this.genLinktype(ETHERTYPE.PPPOED);
       case 'pppoes': return this.genPppoes(n.v);
-      case 'geneve': return this.genTunnel('geneve', n.v);
-      case 'vxlan': return this.genTunnel('vxlan', n.v);
+      case 'geneve': case 'vxlan': {
+        const b = this.genTunnel(n.k, n.v);
+        this.isEncap = true;
+        return b;
+      }
       case 'llc': return this.genLlc(n.sub, n.pos);
       case 'pf': return this.genPf(n.field, n.v, n.pos);
       case 'wlantype': return this.genP80211Type(n.v, n.mask);

@@ -48,7 +48,7 @@ export function compileFilter(expr: string, opts: CompileOptions = {}): CInsn[] 
   try {
     return compile(expr, opts);
   } catch (e) {
-    if (e instanceof FilterError && (opts.wording ?? '1.10') === '1.10') throw new FilterError(wording110(e.message), e.offset);
+    if (e instanceof FilterError && (opts.wording ?? '1.10') === '1.10') throw new FilterError(e.legacy ?? wording110(e.message), e.offset);
     throw e;
   }
 }

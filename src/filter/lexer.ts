@@ -195,11 +195,24 @@ export function parseIPv6(text: string): Uint8Array | undefined {
   return out;
 }
 
-/** strtoul(s, 0, 0) for a NUM token. */
-function numValue(t: string): number {
-  if (/^0[xX]/.test(t)) return parseInt(t.slice(2), 16);
-  if (t.length > 1 && t[0] === '0') return /^[0-7]+$/.test(t) ? parseInt(t, 8) : parseInt(t.slice(0, t.search(/[89]/)) || '0', 8);
-  return Number(t);
+/**
+ * A NUM token's value as scanner.l's stoulen() converts it, digit by digit: 0x hex, 0 octal, or
+ * decimal, failing on the first digit that is not of the base or makes the value exceed 32 bits.
+ */
+function numValue(t: string, pos: number): number {
+  const hex = /^0[xX]/.test(t);
+  const base = hex ? 16 : t.length > 1 && t[0] === '0' ? 8 : 10;
+  let v = 0;
+  for (const ch of hex ? t.slice(2) : t) {
+    const d = parseInt(ch, 16);
+    if (d >= base) throw new FilterError(`number ${t} contains non-octal digit`, pos);
+    v = v * base + d;
+    if (v > 0xffffffff) {
+      const kind = base === 16 ? 'hexadecimal' : base === 8 ? 'octal' : 'decimal';
+      throw new FilterError(`${kind} number ${t} overflows 32 bits`, pos, `number ${t} overflows 32 bits`);
+    }
+  }
+  return v;
 }
 
 export function tokenize(src: string): Token[] {
@@ -254,13 +267,17 @@ export function tokenize(src: string): Token[] {
     } else if (lId === best && KEYWORDS[text] !== undefined && best >= Math.max(lNum, lHid, lMac, lV6)) {
       push('kw', KEYWORDS[text], pos + best);
     } else if (lNum === best && lNum >= lHid) {
-      push('num', text, pos + best, numValue(text));
+      push('num', text, pos + best, numValue(text, pos));
     } else if (lHid === best) {
       push('hid', text, pos + best);
     } else if (lMac === best) {
       push('eid', text, pos + best);
     } else if (lV6 === best) {
-      if (!parseIPv6(text)) throw new FilterError(`bogus IPv6 address ${text}`, pos);
+      if (!parseIPv6(text)) {
+        // More than eight groups is no HID6 token at all for scanner.l.
+        if (!text.includes('.') && !text.includes('::') && text.split(':').length > 8) throw new FilterError(SYNTAX_ERROR, pos);
+        throw new FilterError(`invalid IPv6 address ${text}`, pos, `bogus IPv6 address ${text}`);
+      }
       push('hid6', text, pos + best);
     } else {
       push('id', text, pos + best);

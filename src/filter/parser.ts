@@ -391,6 +391,7 @@ class Parser {
       return { node: { k: 'wlantype', v: type, mask: 0x0c }, q: QERR };
     }
     const st = word();
+    if (st.type === 'num') this.fail(st);
     for (const [ty, table] of WLAN_SUBTYPES) {
       const v = table[st.value.toLowerCase()];
       if (v !== undefined) return { node: { k: 'wlantype', v: v | ty, mask: 0xfc }, q: QERR };
