@@ -1,7 +1,8 @@
 /*
  * Differential test against the running kernel: the progtypes fixtures (tc, socket filter, XDP
  * programs built with clang-19 from test/fixtures/progtypes/*.c) are loaded with `bpftool prog
- * load` and run with `bpftool prog run` (data_in, and ctx_in/ctx_out for tc), then run by bpfkit
+ * load` and run with `bpftool prog run` (data_in, and ctx_in/ctx_out for tc and the flow
+ * dissector, whose data_out is struct bpf_flow_keys), then run by bpfkit
  * (`prog run file x.o`); return value, data_out and ctx_out must be identical. The packets cover
  * TCP to port 80 (the rewriter's checksum fix-ups), a longer frame, broadcast/multicast
  * destinations (pkt_type), a non-IP EtherType and the 14-byte minimum.
@@ -44,8 +45,24 @@ function shapePackets(): Record<string, Uint8Array> {
   return out;
 }
 
+/** flow_dissect's packets: the common ones, VLAN-tagged, IPv6/UDP, an IPv4 fragment, cut short. */
+function dissectPackets(): Record<string, Uint8Array> {
+  const vlan = (f: Uint8Array): Uint8Array => Uint8Array.from([...f.subarray(0, 12), 0x81, 0x00, 0x00, 0x07, ...f.subarray(12)]);
+  const ip6 = Uint8Array.from([
+    2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2, 0x86, 0xdd,
+    0x60, 0, 0, 0, 0, 8, 17, 64, ...Array.from({ length: 16 }, (_, i) => 0x20 + i), ...Array.from({ length: 16 }, (_, i) => 0x40 + i),
+    0x13, 0x88, 0x00, 0x35, 0, 8, 0, 0,
+  ]);
+  const frag = tcpFrame({ payload: 20 });
+  frag[14 + 6] = 0x20; // more fragments
+  return {
+    ...PACKETS, vlan_tcp: vlan(tcpFrame()), ip6_udp: ip6, vlan_ip6: vlan(ip6), frag, short_ip: tcpFrame().subarray(0, 30),
+  };
+}
+
 const PROGRAMS: [string, string][] = [
   ['tc_fields', 'classifier'], ['tc_rewrite', 'classifier'], ['socket_len', 'socket'], ['xdp_adjust', 'xdp'], ['tc_shape', 'classifier'],
+  ['flow_dissect', 'flow_dissector'],
 ];
 
 function normalise(out: string): string {
@@ -67,6 +84,13 @@ test('progtypes fixtures: bpfkit prog run gives the kernel\'s retval, data_out a
     cv.setBigUint64(152, 123456789n, true); // tstamp
     const ctxFile = join(dir, 'ctx.bin');
     writeFileSync(ctxFile, ctx);
+    const flowKeysIn = [[1, 48], [0x10, 48], [5, 0]].map(([v, off], i) => {
+      const keys = new Uint8Array(56);
+      new DataView(keys.buffer).setUint32(off, v, true);
+      const f = join(dir, `keys${i}.bin`);
+      writeFileSync(f, keys);
+      return f;
+    });
     let compared = 0;
     for (const [prog, type] of PROGRAMS) {
       const obj = join(DIR, `${prog}.o`);
@@ -74,11 +98,14 @@ test('progtypes fixtures: bpfkit prog run gives the kernel\'s retval, data_out a
       const load = spawnSync('bpftool', ['prog', 'load', obj, pin, 'type', type], { encoding: 'utf8' });
       assert.equal(load.status, 0, `bpftool prog load ${prog}: ${load.stderr}`);
       pins.push(pin);
-      for (const [name, pkt] of Object.entries(prog === 'tc_shape' ? shapePackets() : PACKETS)) {
+      const packets = prog === 'tc_shape' ? shapePackets() : prog === 'flow_dissect' ? dissectPackets() : PACKETS;
+      for (const [name, pkt] of Object.entries(packets)) {
         const data = join(dir, `${name}.bin`);
         writeFileSync(data, pkt);
         const extras: string[][] = [[]];
         if (type === 'classifier') extras.push(['ctx_in', ctxFile, 'ctx_out', join(dir, 'ctx_out.bin')]);
+        // struct bpf_flow_keys in: flags only (accepted), or another field set / unknown flags (EINVAL).
+        if (type === 'flow_dissector') extras.push(...flowKeysIn.map((f) => ['ctx_in', f, 'ctx_out', join(dir, 'ctx_out.bin')]));
         for (const extra of extras) {
           const args = ['prog', 'run', 'pinned', pin, 'data_in', data, 'data_out', '-', ...extra];
           const k = spawnSync('bpftool', args, { encoding: 'utf8' });

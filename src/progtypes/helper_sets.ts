@@ -69,6 +69,12 @@ const SK_SKB = [
   'perf_event_output', 'sk_lookup_tcp', 'sk_lookup_udp', 'sk_release', 'skc_lookup_tcp',
 ];
 
+/** flow_dissector_func_proto(): skb_load_bytes (the flow dissector's own), bpf_sk_base_func_proto(). */
+const FLOW_DISSECTOR = [
+  ...BASE, 'skb_load_bytes', 'skc_to_tcp6_sock', 'skc_to_tcp_sock', 'skc_to_tcp_timewait_sock', 'skc_to_tcp_request_sock',
+  'skc_to_udp6_sock', 'skc_to_unix_sock', 'skc_to_mptcp_sock',
+];
+
 const KPROBE = [...TRACING, 'perf_event_output', 'get_stackid', 'get_stack', 'override_return', 'get_attach_cookie', 'get_func_ip'];
 const TRACEPOINT = [...TRACING, 'perf_event_output', 'get_stackid', 'get_stack', 'get_attach_cookie'];
 const RAW_TRACEPOINT = [...TRACING, 'perf_event_output', 'get_stackid', 'get_stack'];
@@ -98,6 +104,7 @@ export const HELPER_SETS: ReadonlyMap<number, ReadonlySet<number>> = new Map([
   [8, idSet(CGROUP_SKB)],
   [14, idSet(SK_SKB)],
   [17, idSet(RAW_TRACEPOINT)],
+  [22, idSet(FLOW_DISSECTOR)],
   [31, idSet(SYSCALL)],
 ]);
 

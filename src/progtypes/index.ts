@@ -9,6 +9,7 @@ import { CGROUP_SKB_OPS, SCHED_ACT_OPS, SCHED_CLS_OPS, SK_SKB_OPS, SOCKET_FILTER
 import { KPROBE_OPS, PERF_EVENT_OPS, RAW_TRACEPOINT_OPS, SYSCALL_OPS, TRACEPOINT_OPS } from './tracing.js';
 import type { ProgTypeOps, TestRunInput, TestRunResult } from './types.js';
 import { XDP_OPS } from './xdp.js';
+import { FLOW_DISSECTOR_OPS } from './flow_dissector.js';
 
 export * from './types.js';
 export { XDP_OPS, XdpHarness, XDP_ACTION_NAMES, XDP_MD_FIELDS, XDP_MD_SIZE, XDP_PACKET_HEADROOM, testRunXdp } from './xdp.js';
@@ -21,12 +22,13 @@ export {
   PT_REGS_X86_64, type PtRegName,
 } from './tracing.js';
 export { HELPER_SETS, helperAllowedFor } from './helper_sets.js';
+export { BPF_FLOW_KEYS_SIZE, FLOW_DISSECTOR_OPS, FLOW_KEYS, testRunFlowDissector } from './flow_dissector.js';
 export { registerProgTypeHelpers, vmForType } from './register.js';
 export { prepareProgram, timedRuns, hasLdAbs, type Engine, type PreparedProgram } from './run.js';
 
 const ALL: readonly ProgTypeOps[] = [
   SOCKET_FILTER_OPS, KPROBE_OPS, SCHED_CLS_OPS, SCHED_ACT_OPS, TRACEPOINT_OPS, XDP_OPS, PERF_EVENT_OPS, CGROUP_SKB_OPS,
-  SK_SKB_OPS, RAW_TRACEPOINT_OPS, SYSCALL_OPS,
+  SK_SKB_OPS, RAW_TRACEPOINT_OPS, SYSCALL_OPS, FLOW_DISSECTOR_OPS,
 ];
 const BY_TYPE = new Map<number, ProgTypeOps>(ALL.map((o) => [o.type, o]));
 

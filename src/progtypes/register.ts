@@ -22,8 +22,20 @@ export function registerProgTypeHelpers(registry: HelperRegistry, type: number, 
     const impl = d.impl;
     registry.register(d.id, d.name, (ctx, r1, r2, r3, r4, r5) => impl(host, ctx, r1, r2, r3, r4, r5));
   }
+  if (type === BPF_PROG_TYPE_FLOW_DISSECTOR) {
+    // bpf_flow_dissector_load_bytes(): with no skb (test runs, ctx->skb == NULL) the buffer is
+    // zeroed and -EFAULT returned; programs read packet bytes directly instead.
+    registry.register(BPF_FUNC_skb_load_bytes, 'bpf_skb_load_bytes', (ctx, _c, _off, to, len) => {
+      const n = Number(len & 0xffffffffn);
+      if (n > 0) (ctx.vm as Vm).space.write(Number(to), new Uint8Array(n));
+      return -14n; // -EFAULT
+    });
+  }
   return host;
 }
+
+const BPF_PROG_TYPE_FLOW_DISSECTOR = 22;
+const BPF_FUNC_skb_load_bytes = 26;
 
 /** A fresh VM with the helpers of `type` (what a test run uses when the caller gives no VM). */
 export function vmForType(type: number): Vm {
