@@ -50,7 +50,7 @@ test('programs: prog load, show, pin and run by pinned path, id, name and tag', 
   try {
     assert.deepEqual(cli(state, 'prog load examples/xdp_udp_drop.o /sys/fs/bpf/drop'), { status: 0, stdout: '', stderr: '' });
     const show = cli(state, 'prog show pinned /sys/fs/bpf/drop');
-    assert.match(show.stdout, /^1: xdp {2}name xdp_udp_drop {2}tag [0-9a-f]{16} {2}gpl\n\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} {2}uid \d+\n\txlated \d+B {2}not jited {2}memlock 4096B\n$/);
+    assert.match(show.stdout, /^1: xdp {2}name xdp_udp_drop {2}tag [0-9a-f]{16} {2}gpl\n\tloaded_at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4} {2}uid \d+\n\txlated \d+B {2}not jited {2}memlock 4096B\n\tbtf_id 1\n$/); // BTF of the object (clang -g), as bpftool shows
     const tag = /tag ([0-9a-f]{16})/.exec(show.stdout)![1];
     const json = JSON.parse(cli(state, '-j prog show').stdout) as { id: number; tag: string; gpl_compatible: boolean }[];
     assert.deepEqual(json.map((p) => [p.id, p.tag, p.gpl_compatible]), [[1, tag, true]]);

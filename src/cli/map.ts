@@ -16,6 +16,8 @@ import { mapTypeFromName, mapTypeName } from '../kernel/names.js';
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST } from '../maps/types.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { BpfJsonWriter } from '../btf/json_writer.js';
+import type { Btf } from '../btf/types.js';
+import { type BtfMapEntryInfo, dumpBtfMapEntry } from '../btf/value.js';
 
 export { BpfJsonWriter } from '../btf/json_writer.js';
 
@@ -349,13 +351,37 @@ function u32le(b: Uint8Array): number {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
 }
 
-function printEntryJson(jw: BpfJsonWriter, info: MapInfo, key: Uint8Array, value: Uint8Array, nrCpus: number): void {
+/** A map's key/value BTF, as get_map_kv_btf() loads it: only for maps with a BTF value type. */
+interface KvBtf {
+  btf: Btf;
+  keyTypeId: number;
+  valueTypeId: number;
+}
+
+function mapKvBtf(k: Kernel, fd: number, info: MapInfo): KvBtf | undefined {
+  if (!info.btfValueTypeId) return undefined;
+  return k.mapBtf(fd);
+}
+
+/** do_dump_btf(): one entry as `{"key": ..., "value": ...}` formatted by BTF into `jw`. */
+function dumpBtfEntry(jw: BpfJsonWriter, kv: KvBtf, info: MapInfo, key: Uint8Array, value: Uint8Array, nrCpus: number, plain: boolean): void {
+  const entry: BtfMapEntryInfo = {
+    keyTypeId: kv.keyTypeId, valueTypeId: kv.valueTypeId, valueSize: info.valueSize, perCpu: isPerCpu(info.type), nCpus: nrCpus,
+  };
+  dumpBtfMapEntry(jw, kv.btf, entry, key, value, plain);
+}
+
+function printEntryJson(jw: BpfJsonWriter, info: MapInfo, key: Uint8Array, value: Uint8Array, nrCpus: number, kv?: KvBtf): void {
   jw.startObject();
   if (!isPerCpu(info.type)) {
     jw.name('key');
     hexDataJson(jw, key.subarray(0, info.keySize));
     jw.name('value');
     hexDataJson(jw, value.subarray(0, info.valueSize));
+    if (kv) {
+      jw.name('formatted');
+      dumpBtfEntry(jw, kv, info, key, value, nrCpus, false);
+    }
   } else {
     const step = Math.ceil(info.valueSize / 8) * 8;
     jw.name('key');
@@ -370,6 +396,10 @@ function printEntryJson(jw: BpfJsonWriter, info: MapInfo, key: Uint8Array, value
       jw.endObject();
     }
     jw.endArray();
+    if (kv) {
+      jw.name('formatted');
+      dumpBtfEntry(jw, kv, info, key, value, nrCpus, false);
+    }
   }
   jw.endObject();
 }
@@ -418,9 +448,18 @@ function printEntryError(out: ToolOutput, info: MapInfo, key: Uint8Array, code: 
   out.print(`key:${breakNames ? '\n' : ' '}${fprintHex(key)}${singleLine ? '  ' : '\n'}value:${breakNames ? '\n' : ' '}${msg}\n`);
 }
 
-function printKeyValue(k: Kernel, out: ToolOutput, info: MapInfo, key: Uint8Array, value: Uint8Array): void {
-  if (out.jw) printEntryJson(out.jw, info, key, value, k.nrCpus);
-  else out.print(printEntryPlain(info, key, value, k.nrCpus));
+/** print_key_value(): lookup/pop output; a map with BTF prints its entry formatted (a writer of its own). */
+function printKeyValue(k: Kernel, out: ToolOutput, info: MapInfo, key: Uint8Array, value: Uint8Array, fd: number): void {
+  const kv = mapKvBtf(k, fd, info);
+  if (out.jw) {
+    printEntryJson(out.jw, info, key, value, k.nrCpus, kv);
+  } else if (kv) {
+    const w = new BpfJsonWriter(true);
+    dumpBtfEntry(w, kv, info, key, value, k.nrCpus, true);
+    out.print(w.finish());
+  } else {
+    out.print(printEntryPlain(info, key, value, k.nrCpus));
+  }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -626,9 +665,13 @@ function usage(out: ToolOutput): never {
   throw new CliExit(255);
 }
 
-function mapDumpOne(k: Kernel, out: ToolOutput, fd: number, showHeader: boolean): number {
+/**
+ * map_dump(): `jw` is -j's writer, or in plain mode the pretty writer bpftool uses when every map
+ * dumped has BTF (entries then print formatted, without the "Found N elements" line).
+ */
+function mapDumpOne(k: Kernel, out: ToolOutput, fd: number, showHeader: boolean, jw: BpfJsonWriter | undefined): number {
   const info = mapInfoOf(k, fd);
-  const jw = out.jw;
+  const kv = jw ? mapKvBtf(k, fd, info) : undefined;
   if (jw) {
     if (showHeader) {
       jw.startObject();
@@ -653,7 +696,9 @@ function mapDumpOne(k: Kernel, out: ToolOutput, fd: number, showHeader: boolean)
     }
     try {
       const value = k.mapLookup(fd, key);
-      printKeyValue(k, out, info, key, value);
+      if (out.jw) printEntryJson(out.jw, info, key, value, k.nrCpus, kv);
+      else if (kv && jw) dumpBtfEntry(jw, kv, info, key, value, k.nrCpus, true);
+      else out.print(printEntryPlain(info, key, value, k.nrCpus));
       n++;
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
@@ -674,14 +719,18 @@ async function doDump(k: Kernel, out: ToolOutput, a: Argv): Promise<number> {
   if (a.argc !== 2) usage(out);
   const fds = mapParseFds(k, out, a);
   if (fds.length < 1) return 255;
-  if (out.jw && fds.length > 1) out.jw.startArray();
+  // maps_have_btf(): plain output is BTF-formatted only when every map has BTF.
+  const btfWriter = !out.jw && fds.every((fd) => k.mapInfo(fd).btfId) ? new BpfJsonWriter(true) : undefined;
+  const jw = out.jw ?? btfWriter;
+  if (jw && fds.length > 1) jw.startArray();
   let status = 0;
   for (let i = 0; i < fds.length; i++) {
-    status = mapDumpOne(k, out, fds[i], fds.length > 1);
-    if (!out.jw && i !== fds.length - 1) out.print('\n');
+    status = mapDumpOne(k, out, fds[i], fds.length > 1, jw);
+    if (!jw && i !== fds.length - 1) out.print('\n');
     if (status) break;
   }
-  if (out.jw && fds.length > 1) out.jw.endArray();
+  if (jw && fds.length > 1) jw.endArray();
+  if (btfWriter) out.print(btfWriter.finish());
   for (const fd of fds) k.close(fd);
   return status;
 }
@@ -732,7 +781,7 @@ async function doLookup(k: Kernel, out: ToolOutput, a: Argv): Promise<number> {
     }
     return out.fail(`lookup failed: ${strerror(err.code)}`, errnoStatus(err.code));
   }
-  printKeyValue(k, out, info, key ?? new Uint8Array(0), value);
+  printKeyValue(k, out, info, key ?? new Uint8Array(0), value, fd);
   return 0;
 }
 
@@ -882,7 +931,7 @@ async function doPopDequeue(k: Kernel, out: ToolOutput, a: Argv): Promise<number
     }
     return out.fail(`pop failed: ${strerror(err.code)}`, errnoStatus(err.code));
   }
-  printKeyValue(k, out, info, new Uint8Array(info.keySize), value);
+  printKeyValue(k, out, info, new Uint8Array(info.keySize), value, fd);
   return 0;
 }
 

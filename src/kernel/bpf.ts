@@ -28,6 +28,8 @@ import { BPF_F_RDONLY, BPF_F_WRONLY, type BpfMap, type MapBatch, type MapEnv, ty
 import { Vm, type VmOptions } from '../vm/vm.js';
 import { type KernelVersion, BPF_OBJ_NAME_LEN, DEFAULT_KERNEL_VERSION, KERNEL_STRUCT_SIZES } from './kernel_version.js';
 import { PinStore, type ObjKind, type StoredObject } from './pin_store.js';
+import { parseBtf } from '../btf/parse.js';
+import { BTF_KIND, type Btf } from '../btf/types.js';
 import { calcProgTag } from './prog_tag.js';
 
 /** Creates a map of any supported type (maps/index.ts createMap). */
@@ -68,6 +70,9 @@ export interface MapInfo {
   frozen: boolean;
   mapExtra: bigint;
   btfId: number;
+  /** BTF type ids of key and value (0 = none). */
+  btfKeyTypeId: number;
+  btfValueTypeId: number;
   /** What fdinfo's memlock says (an estimate of the kernel's accounting). */
   memlock: number;
 }
@@ -96,7 +101,22 @@ export interface ProgLoadAttr {
   name?: string;
   /** Section the program came from (kept for pinned programs, e.g. for XDP's devmap/cpumap kinds). */
   section?: string;
+  /** prog_btf_fd: the BTF func_info / line_info refer to (a BTF object's fd). */
+  btfFd?: number;
+  /** bpf_func_info records (insn = instruction slot, typeId = a BTF FUNC). */
+  funcInfo?: readonly ProgFuncInfo[];
+  /** bpf_line_info records, strings resolved (insn = instruction slot, strictly increasing). */
+  lineInfo?: readonly ProgLineInfo[];
 }
+
+export interface ProgFuncInfo { insn: number; typeId: number }
+export interface ProgLineInfo { insn: number; fileName: string; line: string; lineNum: number; lineCol: number }
+
+/** BPF_MAP_CREATE's btf_fd / btf_key_type_id / btf_value_type_id. */
+export interface MapBtfAttr { btfFd: number; keyTypeId: number; valueTypeId: number }
+
+/** What a map or program knows of its BTF (for formatted dumps). */
+export interface ObjBtf { btfId: number; btf: Btf }
 
 interface KObject {
   readonly kind: ObjKind;
@@ -117,6 +137,17 @@ export interface KMap extends KObject {
   readonly innerSpec?: MapSpec;
   /** User references (fds; pins count through the pin table): the kernel's map->usercnt. */
   urefs?: number;
+  /** The BTF object of the map's key/value types (held: one reference). */
+  readonly btf?: KBtf;
+  readonly btfKeyTypeId?: number;
+  readonly btfValueTypeId?: number;
+}
+
+/** A BTF object (BPF_BTF_LOAD): the raw BTF, parsed on demand. */
+export interface KBtf extends KObject {
+  readonly kind: 'btf';
+  readonly raw: Uint8Array;
+  parsed?: Btf;
 }
 
 export interface KProg extends KObject {
@@ -136,6 +167,10 @@ export interface KProg extends KObject {
   readonly uid: number;
   /** The maps the program holds a reference to. */
   readonly maps: readonly KMap[];
+  /** prog_btf_fd's object (held), with the func_info / line_info records given at load. */
+  readonly btf?: KBtf;
+  readonly funcInfo?: readonly ProgFuncInfo[];
+  readonly lineInfo?: readonly ProgLineInfo[];
 }
 
 /**
@@ -160,8 +195,8 @@ export interface LinkInfo {
   targetIfindex: number;
 }
 
-type FdObject = KMap | KProg | KLink;
-type IdKind = 'map' | 'prog' | 'link';
+type FdObject = KMap | KProg | KLink | KBtf;
+type IdKind = 'map' | 'prog' | 'link' | 'btf';
 
 const BPF_LD_IMM_DW = 0x18;
 const BPF_PSEUDO_MAP_FD = 1;
@@ -256,7 +291,9 @@ export class Bpf {
   private readonly uid: number;
   private readonly now: () => number;
   private readonly fds = new Map<number, FdObject>();
-  private readonly live = { map: new Map<number, KMap>(), prog: new Map<number, KProg>(), link: new Map<number, KLink>() };
+  private readonly live = {
+    map: new Map<number, KMap>(), prog: new Map<number, KProg>(), link: new Map<number, KLink>(), btf: new Map<number, KBtf>(),
+  };
   /** In-memory pins (no store). */
   private readonly memPins = new Map<string, FdObject>();
   private readonly nextIds: Record<ObjKind, number> = { map: 1, prog: 1, link: 1, btf: 1 };
@@ -392,9 +429,13 @@ export class Bpf {
     if (obj.kind === 'map') {
       this.live.map.delete(obj.id);
       obj.map.close();
+      if (obj.btf) this.release(obj.btf);
     } else if (obj.kind === 'prog') {
       this.live.prog.delete(obj.id);
       for (const m of obj.maps) this.release(m);
+      if (obj.btf) this.release(obj.btf);
+    } else if (obj.kind === 'btf') {
+      this.live.btf.delete(obj.id);
     } else {
       this.live.link.delete(obj.id);
       const prog = obj.prog;
@@ -430,6 +471,7 @@ export class Bpf {
     if (!this.store) {
       for (const o of this.memPins.values()) if (o.kind === kind && o.id === id) return o;
     } else if (this.store.hasObject(kind, id)) {
+      if (kind === 'btf') return this.loadStoredBtf(id);
       return kind === 'map' ? this.loadStoredMap(id) : kind === 'prog' ? this.loadStoredProg(id) : this.loadStoredLink(id);
     }
     throw new BpfError('ENOENT', `${kind} id ${id}: No such file or directory`);
@@ -438,16 +480,23 @@ export class Bpf {
   /* ---------------------------------------------------------------------------------------- */
   /* Maps                                                                                       */
 
-  /** BPF_MAP_CREATE: a new map and an fd for it. */
-  mapCreate(spec: MapSpec): number {
+  /**
+   * BPF_MAP_CREATE: a new map and an fd for it. With `btf` naming key/value types the map holds
+   * that BTF object (map_check_btf(): EINVAL when the types' sizes differ from the map's or the
+   * map type takes no BTF).
+   */
+  mapCreate(spec: MapSpec, btf?: MapBtfAttr): number {
     const name = checkObjName(spec.name ?? '');
     const factory = this.factory ?? defaultMapFactory;
     if (!factory) throw new BpfError('ENOTSUPP', 'no map implementation registered (import bpfkit\'s api/index.js)');
+    const kbtf = btf && (btf.keyTypeId || btf.valueTypeId) ? this.checkMapBtf(spec, btf) : undefined;
     const map = factory(this.mapEnv, { ...spec, name });
     const id = this.allocId('map');
+    if (kbtf) kbtf.refs++;
     const obj: KMap = {
       kind: 'map', id, refs: 0, persisted: false, dead: false, map, name,
       innerSpec: spec.innerMap ? { ...spec.innerMap.spec, innerMap: undefined } : undefined,
+      btf: kbtf, btfKeyTypeId: kbtf ? btf!.keyTypeId : undefined, btfValueTypeId: kbtf ? btf!.valueTypeId : undefined,
     };
     this.live.map.set(id, obj);
     this.byMap.set(map, obj);
@@ -455,14 +504,43 @@ export class Bpf {
   }
 
   mapInfo(fd: number): MapInfo {
-    const { map, id, name } = this.mapOf(fd);
+    const { map, id, name, btf, btfKeyTypeId, btfValueTypeId } = this.mapOf(fd);
     const s = map.spec;
     return {
       type: s.type, id, keySize: s.keySize, valueSize: s.valueSize, maxEntries: s.maxEntries,
       // What bpf_map_info shows: the create flags plus what the kernel adds (maps' mapFlags).
-      mapFlags: (map as { mapFlags?: number }).mapFlags ?? s.flags, name, frozen: map.frozen, mapExtra: s.mapExtra ?? 0n, btfId: 0,
+      mapFlags: (map as { mapFlags?: number }).mapFlags ?? s.flags, name, frozen: map.frozen, mapExtra: s.mapExtra ?? 0n,
+      btfId: btf?.id ?? 0, btfKeyTypeId: btfKeyTypeId ?? 0, btfValueTypeId: btfValueTypeId ?? 0,
       memlock: estimateMapMemlock(s, this.nrCpus),
     };
+  }
+
+  /**
+   * map_check_btf(): the BTF object behind `btf.btfFd`, if the key/value types fit the map. A key
+   * type id of 0 is allowed for global data (one-element array of a DATASEC) and bloom filters.
+   */
+  private checkMapBtf(spec: MapSpec, attr: MapBtfAttr): KBtf {
+    const kbtf = this.btfOf(attr.btfFd);
+    const btf = this.parsedBtf(kbtf);
+    const name = spec.name ?? '';
+    const sizeOf = (id: number, what: string): number => {
+      try {
+        return btf.resolveSize(id);
+      } catch {
+        throw new BpfError('EINVAL', `map '${name}': ${what} type [${id}] has no size`);
+      }
+    };
+    if (MAP_TYPES_WITHOUT_BTF.has(spec.type)) throw new BpfError('EINVAL', `map '${name}': map type ${spec.type} takes no BTF`);
+    if (attr.keyTypeId) {
+      const size = sizeOf(attr.keyTypeId, 'key');
+      if (size !== spec.keySize) throw new BpfError('EINVAL', `map '${name}': key type [${attr.keyTypeId}] is ${size} bytes, key_size ${spec.keySize}`);
+    } else {
+      const keyless = (spec.type === 2 && spec.maxEntries === 1 && btf.types[attr.valueTypeId]?.kind === BTF_KIND.DATASEC) || spec.type === 30;
+      if (!keyless) throw new BpfError('EINVAL', `map '${name}': a BTF key type is required`);
+    }
+    const size = sizeOf(attr.valueTypeId, 'value');
+    if (size !== spec.valueSize) throw new BpfError('EINVAL', `map '${name}': value type [${attr.valueTypeId}] is ${size} bytes, value_size ${spec.valueSize}`);
+    return kbtf;
   }
 
   /**
@@ -539,6 +617,7 @@ export class Bpf {
       maxEntries: s.maxEntries, flags: s.flags, name: obj.name, frozen: obj.map.frozen,
       mapExtra: (s.mapExtra ?? 0n).toString(), numaNode: s.numaNode,
       inner: inner ? { type: inner.type, keySize: inner.keySize, valueSize: inner.valueSize, maxEntries: inner.maxEntries, flags: inner.flags } : undefined,
+      btfId: obj.btf?.id, btfKeyTypeId: obj.btfKeyTypeId, btfValueTypeId: obj.btfValueTypeId,
     };
   }
 
@@ -573,7 +652,8 @@ export class Bpf {
   /** The map as the store keeps it; what its elements hold is stored too (they live as long as it). */
   private storedMap(obj: KMap): StoredObject {
     const held = this.store ? this.heldObjects(obj) : [];
-    for (const h of held) if (!h.persisted) this.persist(h);
+    if (obj.btf) held.push(obj.btf); // the store keeps the BTF as long as the map
+    for (const h of held) if (!h.persisted || (h.kind === 'btf' && !this.store!.hasObject('btf', h.id))) this.persist(h);
     return {
       header: { ...this.mapHeader(obj), holds: held.map((h) => ({ kind: h.kind, id: h.id })) },
       payload: obj.map.snapshot(),
@@ -639,6 +719,7 @@ export class Bpf {
       type: number; keySize: number; valueSize: number; maxEntries: number; flags: number; name: string;
       mapExtra?: string; numaNode?: number;
       inner?: { type: number; keySize: number; valueSize: number; maxEntries: number; flags: number };
+      btfId?: number; btfKeyTypeId?: number; btfValueTypeId?: number;
     };
     const factory = this.factory ?? defaultMapFactory;
     if (!factory) throw new BpfError('ENOTSUPP', 'no map implementation registered');
@@ -649,7 +730,12 @@ export class Bpf {
     });
     const innerSpec = innerMap ? { ...innerMap.spec } : undefined;
     innerMap?.close();
-    const obj: KMap = { kind: 'map', id, refs: 0, persisted: true, dead: false, map, name: h.name, innerSpec };
+    const btf = h.btfId ? this.storedBtfOrNone(h.btfId) : undefined;
+    if (btf) btf.refs++;
+    const obj: KMap = {
+      kind: 'map', id, refs: 0, persisted: true, dead: false, map, name: h.name, innerSpec,
+      btf, btfKeyTypeId: btf ? h.btfKeyTypeId ?? 0 : undefined, btfValueTypeId: btf ? h.btfValueTypeId ?? 0 : undefined,
+    };
     this.live.map.set(id, obj);
     this.byMap.set(map, obj);
     this.applyStored(obj, stored);
@@ -683,23 +769,50 @@ export class Bpf {
       }
       i++;
     }
+    const btf = attr.btfFd !== undefined && (attr.funcInfo?.length || attr.lineInfo?.length)
+      ? this.checkProgBtf(attr, insns.length) : undefined;
     const id = this.allocId('prog');
     const tag = calcProgTag(insns, this.kernelVersion);
     for (const m of maps) m.refs++;
+    if (btf) btf.refs++;
     const obj: KProg = {
       kind: 'prog', id, refs: 0, persisted: false, dead: false, type: attr.type, name, tag,
       license: attr.license, gpl: licenseIsGplCompatible(attr.license), section: attr.section ?? '',
       insns, mapRefs, mapIds: maps.map((m) => m.id), loadTime: this.now(), uid: this.uid, maps,
+      btf, funcInfo: btf ? (attr.funcInfo ?? []).map((f) => ({ ...f })) : undefined,
+      lineInfo: btf ? (attr.lineInfo ?? []).map((l) => ({ ...l })) : undefined,
     };
     this.live.prog.set(id, obj);
     return this.installFd(obj);
+  }
+
+  /**
+   * check_btf_func() / check_btf_line() in brief: records inside the program, strictly increasing,
+   * func_info starting at instruction 0 and naming FUNC types. Returns the BTF object.
+   */
+  private checkProgBtf(attr: ProgLoadAttr, len: number): KBtf {
+    const kbtf = this.btfOf(attr.btfFd!);
+    const btf = this.parsedBtf(kbtf);
+    const check = (list: readonly { insn: number }[], what: string): void => {
+      list.forEach((r, i) => {
+        if ((i === 0 && r.insn !== 0 && what === 'func_info') || (i && r.insn <= list[i - 1].insn) || r.insn >= len) {
+          throw new BpfError('EINVAL', `Invalid ${what}[${i}].insn_off:${r.insn} (prev_offset:${i ? list[i - 1].insn : 0} prog->len:${len})`);
+        }
+      });
+    };
+    check(attr.funcInfo ?? [], 'func_info');
+    check(attr.lineInfo ?? [], 'line_info');
+    for (const f of attr.funcInfo ?? []) {
+      if (btf.types[f.typeId]?.kind !== BTF_KIND.FUNC) throw new BpfError('EINVAL', `invalid type id ${f.typeId} in func info`);
+    }
+    return kbtf;
   }
 
   progInfo(fd: number): ProgInfo {
     const p = this.progOf(fd);
     return {
       type: p.type, id: p.id, tag: p.tag, name: p.name, xlatedProgLen: p.insns.length * 8, jitedProgLen: 0,
-      mapIds: [...p.mapIds], loadTime: p.loadTime, createdByUid: p.uid, gplCompatible: p.gpl, btfId: 0,
+      mapIds: [...p.mapIds], loadTime: p.loadTime, createdByUid: p.uid, gplCompatible: p.gpl, btfId: p.btf?.id ?? 0,
       memlock: 4096 * Math.max(1, Math.ceil((p.insns.length * 8) / 4096)),
     };
   }
@@ -753,6 +866,7 @@ export class Bpf {
       header: {
         kind: 'prog', id: p.id, type: p.type, name: p.name, tag: p.tag, license: p.license, section: p.section,
         mapRefs: p.mapRefs, mapIds: p.mapIds, loadTime: p.loadTime, uid: p.uid, insns: b64(bytes),
+        btfId: p.btf?.id, funcInfo: p.funcInfo, lineInfo: p.lineInfo, holds: p.btf ? [{ kind: 'btf', id: p.btf.id }] : [],
       },
       payload: new Uint8Array(0),
     };
@@ -764,6 +878,7 @@ export class Bpf {
     const h = stored.header as {
       type: number; name: string; tag: string; license: string; section: string; insns: string;
       mapRefs: { insn: number; mapId: number; pseudo: number }[]; mapIds: number[]; loadTime: number; uid: number;
+      btfId?: number; funcInfo?: ProgFuncInfo[]; lineInfo?: ProgLineInfo[];
     };
     const bytes = unb64(h.insns);
     const view = new DataView(bytes.buffer);
@@ -773,10 +888,13 @@ export class Bpf {
     }
     const maps = h.mapIds.map((mid) => this.objectById('map', mid) as KMap);
     for (const m of maps) m.refs++;
+    const btf = h.btfId ? this.storedBtfOrNone(h.btfId) : undefined;
+    if (btf) btf.refs++;
     const obj: KProg = {
       kind: 'prog', id, refs: 0, persisted: true, dead: false, type: h.type, name: h.name, tag: h.tag,
       license: h.license, gpl: licenseIsGplCompatible(h.license), section: h.section, insns,
       mapRefs: h.mapRefs, mapIds: h.mapIds, loadTime: h.loadTime, uid: h.uid, maps,
+      btf, funcInfo: btf ? h.funcInfo ?? [] : undefined, lineInfo: btf ? h.lineInfo ?? [] : undefined,
     };
     this.live.prog.set(id, obj);
     return obj;
@@ -808,6 +926,9 @@ export class Bpf {
     if (obj.kind === 'map') {
       obj.persisted = true;
       this.writeMap(obj);
+    } else if (obj.kind === 'btf') {
+      obj.persisted = true;
+      if (!store.hasObject('btf', obj.id)) store.writeObject('btf', obj.id, { header: { kind: 'btf', id: obj.id, size: obj.raw.length }, payload: obj.raw });
     } else if (obj.kind === 'link') {
       obj.persisted = true;
       if (obj.prog && (!obj.prog.persisted || !store.hasObject('prog', obj.prog.id))) this.persist(obj.prog);
@@ -816,6 +937,7 @@ export class Bpf {
       const wasStored = obj.persisted && store.hasObject('prog', obj.id);
       obj.persisted = true;
       for (const m of obj.maps) if (!m.persisted || !store.hasObject('map', m.id)) this.persist(m);
+      if (obj.btf && (!obj.btf.persisted || !store.hasObject('btf', obj.btf.id))) this.persist(obj.btf);
       if (!wasStored) store.writeObject('prog', obj.id, this.storedProg(obj));
     }
   }
@@ -829,7 +951,6 @@ export class Bpf {
     }
     const rec = this.store.readPin(path);
     if (!rec) throw new BpfError('ENOENT', `${path}: No such file or directory`);
-    if (rec.kind === 'btf') throw new BpfError('EINVAL', `${path}: btf objects are not supported yet`);
     return this.installFd(this.objectById(rec.kind, rec.id));
   }
 
@@ -854,7 +975,7 @@ export class Bpf {
     this.store.unpin(path);
     const pinned = rec?.kind === 'map' ? this.live.map.get(rec.id) : undefined;
     if (pinned) this.maybeReleaseUref(pinned);
-    for (const kind of ['link', 'prog', 'map'] as const) {
+    for (const kind of ['link', 'prog', 'map', 'btf'] as const) {
       for (const obj of [...this.live[kind].values()]) {
         if (obj.persisted && !this.store.hasObject(kind, obj.id)) {
           obj.persisted = false;
@@ -868,6 +989,72 @@ export class Bpf {
   pinnedPaths(kind: ObjKind, id: number): string[] {
     if (!this.store) return [...this.memPins].filter(([, o]) => o.kind === kind && o.id === id).map(([p]) => p);
     return this.store.listPins().filter((p) => p.rec.kind === kind && p.rec.id === id).map((p) => p.path);
+  }
+
+  /* ---------------------------------------------------------------------------------------- */
+  /* BTF objects (BPF_BTF_LOAD, BPF_BTF_GET_FD_BY_ID, bpf_btf_info)                             */
+
+  /** BPF_BTF_LOAD: raw BTF (header, types, strings) checked by parsing; an fd for the new object. */
+  btfLoad(raw: Uint8Array): number {
+    const bytes = raw.slice();
+    const parsed = parseBtf(bytes, { label: 'BTF_LOAD' });
+    const obj: KBtf = { kind: 'btf', id: this.allocId('btf'), refs: 0, persisted: false, dead: false, raw: bytes, parsed };
+    this.live.btf.set(obj.id, obj);
+    return this.installFd(obj);
+  }
+
+  btfOf(fd: number): KBtf {
+    const obj = this.object(fd);
+    if (obj.kind !== 'btf') throw new BpfError('EINVAL', `fd ${fd} is not a BTF object`);
+    return obj;
+  }
+
+  /** bpf_btf_info: id, size of the raw BTF; objects loaded from programs have no name. */
+  btfInfo(fd: number): { id: number; size: number; name: string; kernel: boolean } {
+    const b = this.btfOf(fd);
+    return { id: b.id, size: b.raw.length, name: '', kernel: false };
+  }
+
+  /** The parsed BTF of a BTF object's fd. */
+  btfParsed(fd: number): Btf {
+    return this.parsedBtf(this.btfOf(fd));
+  }
+
+  /** The parsed BTF of a map's key/value types, or undefined when the map has none. */
+  mapBtf(fd: number): (ObjBtf & { keyTypeId: number; valueTypeId: number }) | undefined {
+    const m = this.mapOf(fd);
+    if (!m.btf) return undefined;
+    return { btfId: m.btf.id, btf: this.parsedBtf(m.btf), keyTypeId: m.btfKeyTypeId ?? 0, valueTypeId: m.btfValueTypeId ?? 0 };
+  }
+
+  /** A program's BTF with its func_info / line_info, or undefined when it was loaded without. */
+  progBtf(fd: number): (ObjBtf & { funcInfo: readonly ProgFuncInfo[]; lineInfo: readonly ProgLineInfo[] }) | undefined {
+    const p = this.progOf(fd);
+    if (!p.btf) return undefined;
+    return { btfId: p.btf.id, btf: this.parsedBtf(p.btf), funcInfo: p.funcInfo ?? [], lineInfo: p.lineInfo ?? [] };
+  }
+
+  private parsedBtf(b: KBtf): Btf {
+    b.parsed ??= parseBtf(b.raw, { label: `btf id ${b.id}` });
+    return b.parsed;
+  }
+
+  private loadStoredBtf(id: number): KBtf {
+    const stored = this.store!.readObject('btf', id);
+    if (!stored) throw new BpfError('ENOENT', `btf id ${id}: No such file or directory`);
+    const obj: KBtf = { kind: 'btf', id, refs: 0, persisted: true, dead: false, raw: stored.payload };
+    this.live.btf.set(id, obj);
+    return obj;
+  }
+
+  /** A stored map's or program's BTF; a store that lost it gives none (the object loads without). */
+  private storedBtfOrNone(id: number): KBtf | undefined {
+    try {
+      return this.objectById('btf', id) as KBtf;
+    } catch (err) {
+      if (err instanceof BpfError && (err.code === 'ENOENT' || err.code === 'EIO')) return undefined;
+      throw err;
+    }
   }
 
   /* ---------------------------------------------------------------------------------------- */
@@ -935,6 +1122,9 @@ export class Bpf {
     for (const fd of [...this.fds.keys()]) this.close(fd);
   }
 }
+
+/** Map types whose map_check_btf is map_check_no_btf (or that libbpf creates without BTF). */
+const MAP_TYPES_WITHOUT_BTF = new Set([3, 4, 7, 8, 12, 13, 14, 15, 16, 17, 18, 20, 22, 23, 25, 27, 31]);
 
 function normalizePinPath(path: string): string {
   return '/' + path.split('/').filter((p) => p !== '' && p !== '.').join('/');

@@ -21,6 +21,7 @@
  */
 import { BpfError } from '../errors.js';
 import type { Btf } from '../btf/types.js';
+import { encodeBtf } from '../btf/emit.js';
 import { type Insn, isLdImm64 } from '../isa/insn.js';
 import { verifyForLoad } from './verify.js';
 import {
@@ -32,7 +33,7 @@ import {
 } from '../loader/maps.js';
 import { secDefForSection } from '../loader/sec_defs.js';
 import type { MapSpec } from '../maps/types.js';
-import type { Bpf } from './bpf.js';
+import type { Bpf, MapBtfAttr } from './bpf.js';
 import { sha1, toHex } from './sha.js';
 
 /** What the verifier is given for one program (the hook verifier/ fills in). */
@@ -172,7 +173,11 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
   const newPins: string[] = [];
   const maps: LoadedMap[] = [];
   const programs: LoadedProgram[] = [];
+  // The object's BTF as a kernel object (bpf_object__load_btf(): after the DATASEC fix-ups), held
+  // by the maps and programs that use it; this load's own fd is closed at the end.
+  let btfFd: number | undefined;
   try {
+    if (obj.btf && !obj.btf.base) btfFd = bpf.btfLoad(encodeBtf(obj.btf));
     // 1. Maps.
     if (obj.kconfig.length) {
       const kmap = obj.maps.find((m) => m.kind === 'kconfig');
@@ -205,7 +210,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       }
       let fd: number;
       try {
-        fd = bpf.mapCreate(spec);
+        fd = createWithBtf(bpf, spec, btfFd, def);
       } catch (err) {
         if (err instanceof BpfError) throw new BpfError(err.code, `${label}: map '${def.name}': failed to create: ${err.message}`);
         throw err;
@@ -273,7 +278,11 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       }
       let fd: number;
       try {
-        fd = bpf.progLoad({ type: progType, insns, license: obj.license, name: spec.name.slice(0, 15), section: spec.section });
+        const withBtf = btfFd !== undefined && (spec.funcInfo.length > 0 || spec.lineInfo.length > 0);
+        fd = bpf.progLoad({
+          type: progType, insns, license: obj.license, name: spec.name.slice(0, 15), section: spec.section,
+          btfFd: withBtf ? btfFd : undefined, funcInfo: withBtf ? spec.funcInfo : undefined, lineInfo: withBtf ? spec.lineInfo : undefined,
+        });
       } catch (err) {
         if (err instanceof BpfError) throw new BpfError(err.code, `${label}: prog '${spec.name}': failed to load: ${err.message}`);
         throw err;
@@ -296,9 +305,31 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
     for (const path of newPins) { try { bpf.unpin(path); } catch { /* already gone */ } }
     for (const fd of fds.reverse()) { try { bpf.close(fd); } catch { /* closed */ } }
     throw err;
+  } finally {
+    if (btfFd !== undefined) bpf.close(btfFd);
   }
   return makeLoaded(bpf, obj, maps, programs);
 }
+
+/*
+ * BPF_MAP_CREATE with the object's BTF for key/value types, as bpf_object__create_map(): map types
+ * libbpf creates without BTF get none, and when the kernel refuses the BTF (map_check_btf()) the
+ * map is created again without it ("Retrying without BTF").
+ */
+function createWithBtf(bpf: Bpf, spec: MapSpec, btfFd: number | undefined, def: MapDef): number {
+  const attr: MapBtfAttr | undefined = btfFd !== undefined && (def.btfKeyTypeId || def.btfValueTypeId) && !LIBBPF_NO_BTF_MAP_TYPES.has(def.type)
+    ? { btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined;
+  if (!attr) return bpf.mapCreate(spec);
+  try {
+    return bpf.mapCreate(spec, attr);
+  } catch (err) {
+    if (!(err instanceof BpfError) || err.code !== 'EINVAL') throw err;
+    return bpf.mapCreate(spec);
+  }
+}
+
+/** Map types bpf_object__create_map() creates with btf_fd 0 (perf event arrays, map-in-map, devmaps, sockmaps, queues...). */
+const LIBBPF_NO_BTF_MAP_TYPES = new Set([4, 7, 8, 12, 13, 14, 15, 16, 17, 18, 22, 23, 25, 33]);
 
 /** map_is_reuse_compat(). */
 function checkReuseCompat(bpf: Bpf, fd: number, def: MapDef, what: string): void {
