@@ -11,6 +11,7 @@ import { BPF_PSEUDO_FUNC } from '../isa/opcodes.js';
 import type { HelperRegistry } from '../vm/helpers.js';
 import { type HelperHost, createHelperHost } from './host.js';
 import { HELPERS, type HelperDef } from './table.js';
+import { registerFastHelpers } from './fast.js';
 
 export * from './host.js';
 export * from './proto.js';
@@ -27,6 +28,7 @@ export function registerHelpers(registry: HelperRegistry, host: HelperHost = cre
     const impl = d.impl;
     registry.register(d.id, d.name, (ctx, r1, r2, r3, r4, r5) => impl(host, ctx, r1, r2, r3, r4, r5));
   }
+  registerFastHelpers(registry, host); // the JIT's BigInt-free forms of the hot ones
   return host;
 }
 

@@ -31,7 +31,8 @@
 import { BpfError } from '../../errors.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
-import { ByteWriter, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
+import type { ArrayLayout } from '../helpers.js';
+import { ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
 
 // Locals of a program function: parameters r0..r9, depth, left, resume; then the rest.
 const DEPTH = 10;
@@ -45,17 +46,20 @@ const A32 = 17; // i32 temporaries
 const B32 = 18;
 const ADDR = 19; // checked address
 const A64 = 20; // 64-bit address before checking
+const FT = 21; // f64 result of a fast helper call
 /** V8's limit on br_table entries. */
 const MAX_DISPATCH = 65520;
 /** V8's limit on the size of one function body. */
 const MAX_FUNCTION_BYTES = 7654321;
-const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10, PC, FB, T1, A32, B32, ADDR, A64
+const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64, F64]; // R10, PC, FB, T1, A32, B32, ADDR, A64, FT
 
 // Imports (function indices).
 const IMP_HELPER = 0;
 const IMP_MEM = 1;
 const IMP_FAIL = 2;
 const IMP_FINISH = 3;
+const IMP_FAST = 4;
+const IMPORTED_FUNCS = 5;
 
 /** Access kinds for the `mem` import (as the interpreter's). */
 export const ACCESS_LOAD = 0;
@@ -77,6 +81,64 @@ export const GLOBAL_NAMES = Object.keys(G) as (keyof typeof G)[];
 /** i64 globals x0..x10: the registers handed over by a tail call. */
 const G_X = 20;
 export const TAIL_REGS = 11;
+/** i64 global `fr`: a fast helper's result that does not fit a double (the host returns +Inf). */
+const G_FR = 31;
+/** i32 global `cpu`: the current CPU, for inlined PERCPU_ARRAY lookups. */
+const G_CPU = 32;
+/** BPF_FUNC_map_lookup_elem. */
+const MAP_LOOKUP = 1;
+
+/** What the JIT may take from the VM's helper registry (both part of the module cache key). */
+export interface JitHelperOptions {
+  /** Helper ids whose calls try the number form first (import `fast`; NaN = BigInt form). */
+  readonly fastHelpers?: ReadonlySet<number>;
+  /** bpf_map_lookup_elem call sites (slot) on a known ARRAY/PERCPU_ARRAY map: inlined. */
+  readonly arrayLookups?: ReadonlyMap<number, ArrayLayout>;
+}
+
+/**
+ * bpf_map_lookup_elem call sites where r1 is a constant (an ld_imm64 into r1 earlier in the same
+ * straight-line block, r1 not written since): slot -> that constant, the map handle's address
+ * when the loader resolved a map reference there. A leader is any jump target or the slot after
+ * a jump or exit, over the whole program (a superset of each function's leaders: safe).
+ */
+export function constantR1AtLookups(prog: DecodedProgram): Map<number, number> {
+  const P = prog.code;
+  const nslots = P.length >> 2;
+  const op = (s: number): number => P[s << 2] & 0xfff;
+  const leader = new Uint8Array(nslots + 1);
+  for (let s = 0; s < nslots; s++) {
+    const o = op(s);
+    if (o === 0x18) s++; // (its second slot decodes as a trap)
+    else if (isJump(o)) {
+      const t = P[(s << 2) + 1];
+      if (t >= 0 && t < nslots) leader[t] = 1;
+      leader[s + 1] = 1;
+    } else if (o === 0x95 || o === OP_TRAP) leader[s + 1] = 1;
+    else if (o === OP_CALL_LOCAL) { const t = P[(s << 2) + 1]; if (t >= 0 && t < nslots) leader[t] = 1; }
+  }
+  const out = new Map<number, number>();
+  let known: number | undefined;
+  for (let s = 0; s < nslots; s++) {
+    if (leader[s]) known = undefined;
+    const word = P[s << 2];
+    const o = word & 0xfff;
+    const d = (word >> 12) & 15;
+    const src = (word >> 16) & 15;
+    const c = o & 7;
+    if (o === 0x18) {
+      // (second slot carries nothing; a constant above 2^32 is no VM address)
+      if (d === 1) known = P[(s << 2) + 3] === 0 ? P[(s << 2) + 2] >>> 0 : undefined;
+      s++;
+      continue;
+    }
+    if (o === 0x85 && P[(s << 2) + 2] === MAP_LOOKUP && known !== undefined) out.set(s, known);
+    if (o === 0x85 || o === 0x8d || o === OP_CALL_LOCAL) known = undefined; // r1..r5 clobbered
+    else if ((c === 4 || c === 7 || c === 1 || c === 0) && d === 1) known = undefined;
+    else if ((o === 0xc3 || o === 0xdb) && src === 1) known = undefined; // atomic fetch into src
+  }
+  return out;
+}
 
 export interface CompiledModule {
   readonly bytes: Uint8Array;
@@ -104,6 +166,7 @@ interface Block {
 
 export function compileModule(
   prog: DecodedProgram, entry: number, memory: { shared: boolean; maxPages: number }, mayGotoBudget: number,
+  helperOptions: JitHelperOptions = {},
 ): CompiledModule {
   const P = prog.code;
   const nslots = P.length >> 2;
@@ -116,10 +179,12 @@ export function compileModule(
   const tFtop = mb.type([I32], [I32]);
   const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
   const tResume = mb.type([I32, I32, I32, I32], [I32]);
+  const tFast = mb.type([I32, I32, F64, F64, F64, F64, F64], [F64]);
   mb.importFunc('env', 'helper', tHelper);
   mb.importFunc('env', 'mem', tMem);
   mb.importFunc('env', 'fail', tFail);
   mb.importFunc('env', 'finish', tVoid);
+  mb.importFunc('env', 'fast', tFast);
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
   for (const name of GLOBAL_NAMES) {
@@ -128,6 +193,9 @@ export function compileModule(
     mb.exportGlobal(name, idx);
   }
   for (let r = 0; r < TAIL_REGS; r++) mb.exportGlobal(`x${r}`, mb.global(I64));
+  if (mb.global(I64) !== G_FR || mb.global(I32) !== G_CPU) throw new Error('jit: global layout');
+  mb.exportGlobal('fr', G_FR);
+  mb.exportGlobal('cpu', G_CPU);
   const fFtop = mb.declareFunc(tFtop);
   const fRun = mb.declareFunc(tRun);
   const fResume = mb.declareFunc(tResume);
@@ -158,7 +226,7 @@ export function compileModule(
   while (queue.length > 0) {
     const start = queue.shift()!;
     const body = new ByteWriter(64 + nslots * 24);
-    insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared, pure);
+    insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared, pure, helperOptions);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
@@ -248,7 +316,7 @@ function isJump(op: number): boolean {
 
 function compileFunction(
   P: Int32Array, nslots: number, entry: number, w: ByteWriter, funcOf: (slot: number) => number,
-  segStart: number[], shared: boolean, pure: boolean,
+  segStart: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions,
 ): number {
   const op = (s: number): number => P[s << 2] & 0xfff;
   const next = (s: number): number => s + (op(s) === 0x18 ? 2 : 1);
@@ -362,7 +430,7 @@ function compileFunction(
   };
 
   // Prologue: r10 = frame top, frame zeroed.
-  lget(DEPTH); w.byte(Op.call).u32(4); // ftop is the first module function (after 4 imports)
+  lget(DEPTH); w.byte(Op.call).u32(IMPORTED_FUNCS); // ftop is the first module function
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
   lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
   if (!pure) { // (a program writing no memory finds its frames zeroed by the host)
@@ -616,6 +684,54 @@ function compileFunction(
     if ((k & 1) !== 0) set(s); else b(Op.drop);
   };
 
+  /**
+   * Inside `block $done { block $generic {`: bpf_map_lookup_elem on a known ARRAY map as the
+   * kernel's array_map_gen_lookup() emits it: r0 = index < max_entries ? values + index *
+   * elem_size : 0 (PERCPU_ARRAY: this CPU's slot, as array_map_lookup_elem's this_cpu_ptr()).
+   * The key (r2) must lie in the frame or a cached load region; anything else takes the helper
+   * call, which faults as the interpreter does. Registers other than r0 are left as they are.
+   */
+  const inlineArrayLookup = (m: ArrayLayout): void => {
+    b(Op.block); b(0x40); inner++; // $ok
+    get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
+    lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
+    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - 4); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+    for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql]]) {
+      lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
+      w.byte(Op.global_get).u32(gl); i32c(4); b(Op.i32_add);
+      b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+    }
+    w.byte(Op.br).u32(1);
+    b(Op.end); inner--;
+    lget(ADDR); mem(Op.i32_load, 0); ltee(A32); i32c(m.maxEntries | 0); b(Op.i32_lt_u);
+    b(Op.if); b(I64);
+    lget(A32); b(Op.i64_extend_i32_u);
+    if (m.percpu) {
+      i64c(0, m.nrCpus); b(Op.i64_mul); w.byte(Op.global_get).u32(G_CPU); b(Op.i64_extend_i32_s); b(Op.i64_add);
+    }
+    i64c(0, m.elemSize); b(Op.i64_mul); i64c(Math.floor(m.valuesAddr / 4294967296), m.valuesAddr | 0); b(Op.i64_add);
+    b(Op.else); i64c(0, 0); b(Op.end);
+    set(0);
+    w.byte(Op.br).u32(1); // $done
+  };
+  /**
+   * Inside `block $done { block $generic {`: the helper's number form through the `fast` import
+   * when r1..r5 are all below 2^53 (exact as doubles). NaN back: not handled, take the call;
+   * +Inf: the result is in global `fr`; else r0 = the (integer) double.
+   */
+  const fastCall = (id: number, pc: number): void => {
+    get(1); for (let r = 2; r <= 5; r++) { get(r); b(Op.i64_or); }
+    i64c(0, 53); b(Op.i64_shr_u); b(Op.i64_eqz); b(Op.i32_eqz); w.byte(Op.br_if).u32(0);
+    i32c(id); i32c(pc);
+    for (let r = 1; r <= 5; r++) { get(r); b(Op.f64_convert_i64_u); }
+    w.byte(Op.call).u32(IMP_FAST); ltee(FT);
+    lget(FT); b(Op.f64_ne); w.byte(Op.br_if).u32(0);
+    lget(FT); b(Op.f64_const); w.f64(Infinity); b(Op.f64_eq);
+    b(Op.if); b(I64); w.byte(Op.global_get).u32(G_FR); b(Op.else); lget(FT); b(Op.i64_trunc_f64_s); b(Op.end);
+    set(0);
+    w.byte(Op.br).u32(1); // $done
+  };
+
   /** The condition of the conditional jump at slot pc, as an i32 on the stack. */
   const condition = (pc: number): void => {
     const word = P[pc << 2];
@@ -742,6 +858,13 @@ function compileFunction(
         continue;
       }
       if (o === 0x85 || o === 0x8d) { // helper call (imm) / callx (id in dst)
+        const layout = o === 0x85 && k === MAP_LOOKUP ? helperOptions.arrayLookups?.get(pc) : undefined;
+        const fast = o === 0x85 && helperOptions.fastHelpers?.has(k) === true;
+        // block $done { block $generic { inline or fast path; br $done } generic call }
+        if (layout !== undefined || fast) { b(Op.block); b(0x40); b(Op.block); b(0x40); inner += 2; }
+        if (layout !== undefined) inlineArrayLookup(layout);
+        else if (fast) fastCall(k, pc);
+        if (layout !== undefined || fast) { b(Op.end); inner--; }
         if (o === 0x85) sx(k); else get(d);
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
@@ -756,6 +879,7 @@ function compileFunction(
         lget(LEFT); b(Op.return);
         b(Op.end); inner--;
         lget(T1); set(0);
+        if (layout !== undefined || fast) { b(Op.end); inner--; }
         continue;
       }
       if (o === OP_CALL_LOCAL) {

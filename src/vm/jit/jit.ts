@@ -35,8 +35,10 @@ import { decodeForInterpreter, type DecodedProgram } from '../decode.js';
 import { DEFAULT_BUDGET, MAX_BUDGET, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET } from '../interpreter.js';
 import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
 import type { Vm } from '../vm.js';
+import type { ArrayLayout } from '../helpers.js';
 import {
-  ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, TAIL_REGS, compileModule,
+  ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, type JitHelperOptions, TAIL_REGS,
+  compileModule, constantR1AtLookups,
 } from './compile.js';
 
 // The part of the WebAssembly JS API used here (the project's lib has no WebAssembly types).
@@ -60,6 +62,8 @@ type Globals = Record<(typeof GLOBAL_NAMES)[number], WasmGlobal>;
 
 interface Instance {
   readonly run: RunFn;
+  /** The current CPU (inlined PERCPU_ARRAY lookups read it). */
+  readonly cpu: WasmGlobal;
   readonly resume: (left: number, pAddr: number, pLen: number, mayGoto: number) => number;
   readonly g: Globals;
   /** x0..x10: registers handed over by a tail call. */
@@ -107,6 +111,8 @@ interface CachedModule {
   readonly functions: number;
   readonly insnCount: number;
   readonly wasmSize: number;
+  /** Some inlined lookup is on a PERCPU_ARRAY (runs set the `cpu` global). */
+  readonly percpu: boolean;
 }
 const MODULE_CACHE_SIZE = 64;
 const moduleCache = new Map<string, CachedModule>();
@@ -115,14 +121,39 @@ const moduleCache = new Map<string, CachedModule>();
  * The cache key: entry, memory kind and a hash of the predecoded program (which is all the module
  * depends on; trap messages stay with each JitProgram). A hit is confirmed by comparing the code.
  */
-function programKey(code: Int32Array, entry: number, shared: boolean, maxPages: number): string {
+function programKey(code: Int32Array, entry: number, shared: boolean, maxPages: number, helperKey: string): string {
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
   for (let i = 0; i < code.length; i++) {
     h1 = Math.imul(h1 ^ code[i], 0x01000193);
     h2 = Math.imul(h2 + code[i], 0x5bd1e995) ^ (h2 >>> 15);
   }
-  return `${entry}${shared ? 's' : 'p'}${maxPages}:${code.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}`;
+  return `${entry}${shared ? 's' : 'p'}${maxPages}:${code.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}${helperKey}`;
+}
+
+/** Helper ids the fast path is tried for (those helpers/ gives a number form when they have one). */
+const FAST_CANDIDATES = [1, 2, 3, 5, 7, 8];
+
+/**
+ * What the module takes from the VM's helpers: the calls with a number form, and the lookups on
+ * ARRAY maps known at the call site (only while map_lookup_elem is the registry's own, which
+ * has its fast form); with their key part (a module is shared by VMs with the same answers).
+ */
+function helperOptionsFor(vm: Vm, prog: DecodedProgram): { options: JitHelperOptions; key: string } {
+  const helpers = vm.helpers;
+  const fastHelpers = new Set<number>();
+  for (const id of FAST_CANDIDATES) if (helpers.getFast(id) !== undefined) fastHelpers.add(id);
+  const arrayLookups = new Map<number, ArrayLayout>();
+  let key = fastHelpers.size > 0 ? `:f${[...fastHelpers].join(',')}` : '';
+  if (fastHelpers.has(1) && helpers.arrayLayout !== undefined) {
+    for (const [pc, addr] of constantR1AtLookups(prog)) {
+      const m = helpers.arrayLayout(vm.space, addr);
+      if (m === undefined) continue;
+      arrayLookups.set(pc, m);
+      key += `:a${pc}/${m.maxEntries}/${m.elemSize}/${m.valuesAddr}/${m.percpu ? m.nrCpus : 0}`;
+    }
+  }
+  return { options: { fastHelpers, arrayLookups }, key };
 }
 
 function cachedModule(key: string, code: Int32Array): CachedModule | undefined {
@@ -197,18 +228,24 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
   if (!Number.isInteger(entry) || entry < 0 || entry >= prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
   const shared = isShared(vm.space.memory.buffer);
   const maxPages = Math.ceil(vm.space.maxBytes / 65536);
-  const key = programKey(prog.code, entry, shared, maxPages);
+  const h = helperOptionsFor(vm, prog);
+  const key = programKey(prog.code, entry, shared, maxPages, h.key);
   if (cachedModule(key, prog.code) === undefined) {
-    const compiled = compileModule(prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET);
+    const compiled = compileModule(prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
     let module: WasmModule;
     try {
       module = await WA.compile(compiled.bytes);
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
-    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length });
+    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options) });
   }
   return compileJit(vm, insns, entry);
+}
+
+function hasPercpu(o: JitHelperOptions): boolean {
+  for (const m of o.arrayLookups?.values() ?? []) if (m.percpu) return true;
+  return false;
 }
 
 function cacheModule(key: string, m: CachedModule): void {
@@ -240,6 +277,9 @@ export class JitProgram {
   readonly cached: boolean;
   /** Functions in the module (the entry and every local-call target). */
   readonly functions: number;
+  /** bpf_map_lookup_elem calls inlined (ARRAY maps known at the call site). */
+  readonly inlinedLookups: number;
+  private readonly percpu: boolean;
   private readonly st: VmJitState;
   private readonly prog: DecodedProgram;
   private readonly module: WasmModule;
@@ -261,19 +301,22 @@ export class JitProgram {
     const space = vm.space;
     const shared = isShared(space.memory.buffer);
     const maxPages = Math.ceil(space.maxBytes / 65536);
-    const key = programKey(this.prog.code, entry, shared, maxPages);
+    const h = helperOptionsFor(vm, this.prog);
+    const key = programKey(this.prog.code, entry, shared, maxPages, h.key);
     let m = cachedModule(key, this.prog.code);
     this.cached = m !== undefined;
+    this.inlinedLookups = h.options.arrayLookups?.size ?? 0;
     if (m === undefined) {
-      const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET);
+      const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
       let module: WasmModule;
       try {
         module = new WA.Module(compiled.bytes);
       } catch (err) {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
-      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length };
+      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options) };
     }
+    this.percpu = m.percpu;
     cacheModule(key, m);
     this.module = m.module;
     this.pure = m.pure;
@@ -372,6 +415,7 @@ export class JitProgram {
     if (inst.gen !== space.generation) resetCache(inst, space.generation);
     inst.budget = budget;
     inst.tailCalls = 0;
+    if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
     if (!this.pure) st.dirty[level] = 1;
     else if (st.dirty[level] !== 0) { // a program that writes no memory finds its frames zeroed
       const u8 = new Uint8Array(space.memory.buffer);
@@ -401,6 +445,7 @@ export class JitProgram {
         if (next.gen !== space.generation) resetCache(next, space.generation);
         next.budget = budget;
         next.tailCalls = from.tailCalls + 1;
+        if (p.percpu) next.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
         next.pendingTail = undefined;
         for (let r = 0; r < TAIL_REGS; r++) next.x[r].value = from.x[r].value;
         cur = next;
@@ -515,16 +560,29 @@ export class JitProgram {
       finish: (): void => {
         throw FINISH;
       },
+      // The number form of a helper (HelperRegistry.getFast): NaN when there is none
+      fast: (id: number, pc: number, a1: number, a2: number, a3: number, a4: number, a5: number): number => {
+        const fn = helpers.getFast(id);
+        if (fn === undefined) return NaN;
+        ctx.pc = pc;
+        const r = fn(ctx, a1, a2, a3, a4, a5);
+        if (space.generation !== inst!.gen) resetCache(inst!, space.generation);
+        if (typeof r === 'number') return r;
+        fr.value = BigInt.asUintN(64, r);
+        return Infinity;
+      },
     };
     for (let f = 0; f < MAX_CALL_FRAMES; f++) env[`f${f}`] = tops[f];
+    let fr = { value: 0n } as WasmGlobal64;
     const instance = new WA.Instance(this.module, { env });
     const ex = instance.exports;
+    fr = ex.fr as WasmGlobal64;
     const g = {} as Globals;
     for (const name of GLOBAL_NAMES) g[name] = ex[name] as WasmGlobal;
     const x: WasmGlobal64[] = [];
     for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
     inst = {
-      run: ex.run as RunFn, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
+      run: ex.run as RunFn, cpu: ex.cpu as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
       gen: -1, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
     };
     this.instances[level] = inst;

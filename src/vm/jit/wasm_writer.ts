@@ -4,12 +4,14 @@
  * and a module builder holding types, imports, functions, globals and exports.
  *
  * Only what the eBPF JIT needs: one imported memory, imported functions and immutable i32
- * globals, module-defined mutable i32/i64 globals, functions with i32/i64 locals.
+ * globals, module-defined mutable i32/i64/f64 globals, functions with i32/i64/f64 locals (f64
+ * carries helper arguments and results to the host without BigInt).
  */
 
 export const I32 = 0x7f;
 export const I64 = 0x7e;
-export type ValType = typeof I32 | typeof I64;
+export const F64 = 0x7c;
+export type ValType = typeof I32 | typeof I64 | typeof F64;
 
 /** Opcodes used by the JIT (single-byte ones; 0xfc/0xfe prefixed ones are written with their prefix). */
 export const Op = {
@@ -29,6 +31,7 @@ export const Op = {
   i64_add: 0x7c, i64_sub: 0x7d, i64_mul: 0x7e, i64_div_s: 0x7f, i64_div_u: 0x80, i64_rem_s: 0x81, i64_rem_u: 0x82,
   i64_and: 0x83, i64_or: 0x84, i64_xor: 0x85, i64_shl: 0x86, i64_shr_s: 0x87, i64_shr_u: 0x88,
   i32_wrap_i64: 0xa7, i64_extend_i32_s: 0xac, i64_extend_i32_u: 0xad,
+  f64_const: 0x44, f64_eq: 0x61, f64_ne: 0x62, i64_trunc_f64_s: 0xb0, f64_convert_i64_u: 0xba,
   i32_extend8_s: 0xc0, i32_extend16_s: 0xc1, i64_extend8_s: 0xc2, i64_extend16_s: 0xc3, i64_extend32_s: 0xc4,
 } as const;
 
@@ -93,6 +96,12 @@ export class ByteWriter {
       }
       this.buf[this.length++] = b | 0x80;
     }
+  }
+
+  /** An f64 immediate (little-endian IEEE 754). */
+  f64(x: number): this {
+    const b = new Uint8Array(new Float64Array([x]).buffer);
+    return this.bytes(b);
   }
 
   /** Signed LEB128 of a 64-bit value given as int32 halves. */
@@ -258,7 +267,12 @@ export class ModuleBuilder {
     if (this.globals.length > 0) {
       section(6, (w) => {
         w.u32(this.globals.length);
-        for (const t of this.globals) w.byte(t).byte(1).byte(t === I32 ? Op.i32_const : Op.i64_const).s32(0).byte(Op.end);
+        for (const t of this.globals) {
+          w.byte(t).byte(1);
+          if (t === F64) w.byte(Op.f64_const).f64(0);
+          else w.byte(t === I32 ? Op.i32_const : Op.i64_const).s32(0);
+          w.byte(Op.end);
+        }
       });
     }
     section(7, (w) => {
