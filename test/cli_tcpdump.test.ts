@@ -9,6 +9,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { runCliCaptured } from '../src/cli/main.js';
 import { writePcap, writePcapng } from '../src/net/pcap.js';
 import { DIFF_EXPRESSIONS, makeTraffic } from './filter_traffic.js';
@@ -127,6 +128,72 @@ test('summaries without -w', async () => {
     assert.ok(lines.length > 3);
     for (const l of lines) assert.match(l, /^\d\d:\d\d:\d\d\.\d{6} (ARP|RARP|IP6?|vlan|\[)/, l);
     assert.match(r.stderr, /^reading from file .*in\.pcap, link-type EN10MB \(Ethernet\), snapshot length 262144\n$/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('streaming -r/-w over a multi-chunk capture, odd headers and corrupt files: byte-identical to tcpdump', async (t) => {
+  const why = missingTool('tcpdump');
+  if (why) { t.skip(why); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-tcpdump-'));
+  try {
+    // Over 1 MiB: records straddle the reader's chunk ends.
+    const traffic = makeTraffic(16000, 21);
+    const big = join(dir, 'big.pcap');
+    writeFileSync(big, writePcap({ linktype: 1, snaplen: 262144 }, traffic));
+    const ng = join(dir, 'big.pcapng');
+    writeFileSync(ng, writePcapng([{ linktype: 1, snaplen: 0 }], traffic));
+    const small = makeTraffic(60, 22);
+    const full = writePcap({ linktype: 1, snaplen: 65535 }, small);
+    const files: [string, Uint8Array | undefined][] = [
+      [big, undefined], [ng, undefined],
+      [join(dir, 'snap0.pcap'), writePcap({ linktype: 1, snaplen: 0 }, small)],
+      [join(dir, 'snap500k.pcap'), writePcap({ linktype: 1, snaplen: 500000 }, small)],
+      [join(dir, 'snap40.pcap'), writePcap({ linktype: 1, snaplen: 40 }, small)], // records cut to 40
+      [join(dir, 'snap40.pcapng'), writePcapng([{ linktype: 1, snaplen: 40 }], small)], // refused mid-file
+      [join(dir, 'cut.pcap'), full.subarray(0, full.length - 5)], // truncated last record
+    ];
+    const runs: [string, string[]][] = [];
+    for (const [path, bytes] of files) {
+      if (bytes) writeFileSync(path, bytes);
+      for (const e of ['tcp port 80', 'ip6 or arp', '']) runs.push([path, [e]]);
+    }
+    runs.push([big, ['-c', '100', 'tcp']], [ng, ['-c', '1', '']]);
+    for (const [path, args] of runs) {
+      const theirs = join(dir, 'theirs.pcap');
+      const ours = join(dir, 'ours.pcap');
+      const want = tcpdump(['-r', path, '-w', theirs, ...args]);
+      const got = await runCliCaptured(['tcpdump', '-r', path, '-w', ours, ...args]);
+      const what = `${path} ${args.join(' ')}`;
+      assert.equal(got.status === 0, want.status === 0, `${what}: ${want.stderr} / ${got.stderr}`);
+      if (want.status !== 0) {
+        // tcpdump: "tcpdump: pcap_loop: <libpcap message>"; we add the file and the offset.
+        const msg = want.stderr.split('\n').find((l) => l.startsWith('tcpdump: pcap_loop: '))!.slice('tcpdump: pcap_loop: '.length);
+        assert.ok(got.stderr.includes(`Error: ${path}: ${msg} at offset `), `${what}: ${got.stderr}`);
+      }
+      assert.ok(readFileSync(theirs).equals(readFileSync(ours)), what);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the bpfkit process: tcpdump -r -w through bin/bpfkit.js (lean entry), exit codes', (t) => {
+  const why = missingTool('tcpdump');
+  if (why) { t.skip(why); return; }
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-tcpdump-'));
+  try {
+    const input = join(dir, 'in.pcap');
+    writeFileSync(input, writePcap({ linktype: 1, snaplen: 262144 }, makeTraffic(300, 23)));
+    const bin = fileURLToPath(new URL('../../bin/bpfkit.js', import.meta.url));
+    const ours = spawnSync(process.execPath, [bin, 'tcpdump', '-r', input, '-w', join(dir, 'o.pcap'), 'tcp or udp'], { encoding: 'utf8' });
+    assert.equal(ours.status, 0, ours.stderr);
+    tcpdump(['-r', input, '-w', join(dir, 't.pcap'), 'tcp or udp']);
+    assert.ok(readFileSync(join(dir, 'o.pcap')).equals(readFileSync(join(dir, 't.pcap'))));
+    const bad = spawnSync(process.execPath, [bin, 'tcpdump', '-r', join(dir, 'none.pcap'), 'tcp'], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    assert.equal(bad.stderr, `Error: ${join(dir, 'none.pcap')}: No such file or directory\n`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
