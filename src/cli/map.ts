@@ -243,7 +243,7 @@ export function pinFd(k: Kernel, out: ToolOutput, fd: number, path: string): voi
 }
 
 /** Ids of every map or program, ascending (GET_NEXT_ID until ENOENT). */
-export function allIds(k: Kernel, kind: 'map' | 'prog'): number[] {
+export function allIds(k: Kernel, kind: 'map' | 'prog' | 'btf'): number[] {
   const ids: number[] = [];
   let id = 0;
   for (;;) {
