@@ -1,0 +1,147 @@
+/*
+ * `npm run bench` (last part): filtering a 1M-packet capture, issue #7's benchmark.
+ *
+ * 1. Whole process, as a user runs it: `tcpdump -r IN -w OUT EXPR` beside
+ *    `node bin/bpfkit.js tcpdump -r IN -w OUT EXPR` for a few expressions, median wall time of
+ *    several runs each, as a ratio (bpfkit / tcpdump; below 1 = bpfkit faster). The outputs must
+ *    be byte-identical. `node -e 0` is measured too: the floor any Node process pays.
+ * 2. Per packet, in process: the compiled filter (cbpf/jsc.ts, over the read buffer) beside the
+ *    reference interpreter (runCbpf) on the same packets, ns per packet and ratio.
+ *
+ * The capture (varied generated traffic, ~75 MB) is written once to $TMPDIR/bpfkit-bench/ and
+ * reused. Options: --runs N (default 5), --packets N (default 1000000).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runCbpf } from '../src/cbpf/interp.js';
+import { compileCbpfAt } from '../src/cbpf/jsc.js';
+import { compileFilter } from '../src/filter/index.js';
+import { createPcapFile } from '../src/net/node_capture.js';
+import { CaptureReader } from '../src/net/pcap.js';
+import { makeTraffic } from '../test/filter_traffic.js';
+
+const EXPRESSIONS = ['tcp port 80', 'udp and dst net 10.0.0.0/8', 'ip6 or arp'];
+
+function option(name: string, dflt: number): number {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt;
+}
+const RUNS = option('--runs', 5);
+const PACKETS = option('--packets', 1_000_000);
+
+const BIN = fileURLToPath(new URL('../../bin/bpfkit.js', import.meta.url));
+const DIR = join(tmpdir(), 'bpfkit-bench');
+
+/** The capture: 20,000 generated packets repeated, one timestamp per packet. */
+function capture(): string {
+  const path = join(DIR, `traffic-${PACKETS}-v1.pcap`);
+  if (existsSync(path)) return path;
+  mkdirSync(DIR, { recursive: true });
+  const base = makeTraffic(20_000, 11);
+  const tmp = `${path}.${process.pid}`;
+  const out = createPcapFile(tmp, { linktype: 1, snaplen: 262144 });
+  try {
+    for (let i = 0; i < PACKETS; i++) {
+      const r = base[i % base.length];
+      out.writer.write(1700000000 + Math.floor(i / 1000), (i % 1000) * 1000000, r.len, r.data, 0, r.data.length);
+    }
+  } finally {
+    out.close();
+  }
+  renameSync(tmp, path);
+  return path;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+}
+
+/** Wall time of a process in ms, failing loudly if it fails. */
+function timed(cmd: string, args: string[]): number {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+function findTcpdump(): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
+    if (dir && existsSync(join(dir, 'tcpdump'))) return join(dir, 'tcpdump');
+  }
+  return undefined;
+}
+
+function wholeProcess(input: string): void {
+  const tcpdump = findTcpdump();
+  if (!tcpdump) console.log('tcpdump not installed: whole-process comparison skipped (apt-get install tcpdump)');
+  const theirs = join(DIR, 'out-tcpdump.pcap');
+  const ours = join(DIR, 'out-bpfkit.pcap');
+  const nodeFloor = median(Array.from({ length: RUNS }, () => timed(process.execPath, ['-e', '0'])));
+  console.log(`\nWhole process, ${PACKETS} packets (${(statSync(input).size / 1e6).toFixed(0)} MB), median of ${RUNS} runs:`);
+  console.log(`  node -e 0 (startup floor): ${nodeFloor.toFixed(0)} ms`);
+  for (const expr of EXPRESSIONS) {
+    const us: number[] = [];
+    const them: number[] = [];
+    for (let i = 0; i < RUNS; i++) { // interleaved, so load changes hit both alike
+      if (tcpdump) them.push(timed(tcpdump, ['-r', input, '-w', theirs, expr]));
+      us.push(timed(process.execPath, [BIN, 'tcpdump', '-r', input, '-w', ours, expr]));
+    }
+    const mine = median(us);
+    let line = `  ${JSON.stringify(expr).padEnd(30)} bpfkit ${mine.toFixed(0)} ms`;
+    if (tcpdump) {
+      const same = readFileSync(theirs).equals(readFileSync(ours));
+      const ref = median(them);
+      line += `, tcpdump ${ref.toFixed(0)} ms, ratio bpfkit/tcpdump ${(mine / ref).toFixed(2)}`
+        + `, (bpfkit - node startup)/tcpdump ${((mine - nodeFloor) / ref).toFixed(2)}${same ? '' : '  OUTPUTS DIFFER'}`;
+    }
+    console.log(line);
+  }
+}
+
+function perPacket(input: string): void {
+  const bytes = new Uint8Array(readFileSync(input));
+  const r = new CaptureReader(bytes);
+  const offs = new Int32Array(PACKETS);
+  const caps = new Int32Array(PACKETS);
+  const lens = new Int32Array(PACKETS);
+  const views: Uint8Array[] = [];
+  let n = 0;
+  while (r.next() && n < PACKETS) {
+    offs[n] = r.dataOffset; caps[n] = r.caplen; lens[n] = r.len;
+    views.push(bytes.subarray(r.dataOffset, r.dataOffset + r.caplen));
+    n++;
+  }
+  console.log(`\nPer packet, in process, ${n} packets (median of ${RUNS} passes after a warm-up pass):`);
+  for (const expr of EXPRESSIONS) {
+    const prog = compileFilter(expr, { linktype: 1, snaplen: 262144, savefile: true });
+    const fn = compileCbpfAt(prog);
+    const pass = (run: () => number): [number, number] => {
+      const t0 = process.hrtime.bigint();
+      const kept = run();
+      return [Number(process.hrtime.bigint() - t0) / n, kept];
+    };
+    const compiled = (): number => { let k = 0; for (let i = 0; i < n; i++) if (fn(bytes, offs[i], caps[i], lens[i]) !== 0) k++; return k; };
+    const interp = (): number => { let k = 0; for (let i = 0; i < n; i++) if (runCbpf(prog, views[i], lens[i]) !== 0) k++; return k; };
+    const c: number[] = [];
+    const p: number[] = [];
+    let keptC = 0, keptI = 0;
+    for (let i = 0; i <= RUNS; i++) {
+      const [ct, ck] = pass(compiled);
+      const [it, ik] = pass(interp);
+      if (i > 0) { c.push(ct); p.push(it); }
+      keptC = ck; keptI = ik;
+    }
+    if (keptC !== keptI) throw new Error(`${expr}: compiled kept ${keptC}, interpreter ${keptI}`);
+    console.log(`  ${JSON.stringify(expr).padEnd(30)} compiled ${median(c).toFixed(1)} ns, interpreter ${median(p).toFixed(1)} ns`
+      + ` (interpreter/compiled ${(median(p) / median(c)).toFixed(1)}x), ${keptC} kept`);
+  }
+}
+
+const input = capture();
+wholeProcess(input);
+perPacket(input);
