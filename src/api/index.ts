@@ -35,6 +35,7 @@ export type { MapInfo, ProgInfo, MapFactory } from '../kernel/bpf.js';
 export type { MapBatch } from '../maps/types.js';
 export type { Insn } from '../isa/insn.js';
 export { PinStore } from '../kernel/pin_store.js';
+export { Datapath, type DatapathOptions, type DeviceStats, type Frame, type NetDevice, type Outcome, type XskSocket } from '../net/datapath.js';
 export { MemoryStoreFs } from '../kernel/store_fs.js';
 export type { StoreFs } from '../kernel/store_fs.js';
 export { BPF_ANY, BPF_EXIST, BPF_NOEXIST, BPF_F_LOCK, BPF_F_NO_PREALLOC, BPF_F_RDONLY, BPF_F_WRONLY, BPF_MAP_TYPE } from '../maps/types.js';

@@ -381,6 +381,11 @@ export class Bpf {
     return obj;
   }
 
+  /** A descriptor from the same fd table for a file that is not a BPF object (an AF_XDP socket). */
+  reserveFd(): number {
+    return this.nextFd++;
+  }
+
   /** Another fd for the same object (dup(2)). */
   dup(fd: number): number {
     return this.installFd(this.object(fd));
