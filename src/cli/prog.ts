@@ -13,6 +13,7 @@ import { isPrefix } from './args.js';
 import { openProgram, progRun } from './prog_run.js';
 import { formatXlated, type XlatedOptions, xlatedJson } from '../isa/disasm_xlated.js';
 import type { KProg } from '../kernel/bpf.js';
+import { xlatedProgram } from '../kernel/verify.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
@@ -419,10 +420,18 @@ async function progDump(args: string[], ctx: CliContext): Promise<number> {
   const prog = await openProgram(spec, ctx);
   if (!prog) return 255;
   try {
-    opts.mapRef = xlatedMapRef(prog.kprog);
-    // bpf_insn_prepare_dump(): a map reference's imm is the map's id.
-    const insns = prog.kprog.insns.map((x) => ({ ...x }));
-    for (const r of prog.kprog.mapRefs) insns[r.insn].imm = r.mapId;
+    // The verifier's rewrites as the kernel applied them (map references carry the map id in imm,
+    // as bpf_insn_prepare_dump() shows them); a program that does not verify shows as loaded.
+    const xlated = xlatedProgram(prog.kprog);
+    let insns: Insn[];
+    if (xlated) {
+      insns = xlated.insns;
+      opts.callName = (pc) => xlated.callSymbols.get(pc);
+    } else {
+      opts.mapRef = xlatedMapRef(prog.kprog);
+      insns = prog.kprog.insns.map((x) => ({ ...x }));
+      for (const r of prog.kprog.mapRefs) insns[r.insn].imm = r.mapId;
+    }
     if (ctx.json) printJson(ctx, xlatedJson(insns, opts) as unknown as JsonValue);
     else ctx.stdout(formatXlated(insns, opts));
     return 0;

@@ -82,7 +82,13 @@ export function helperFuncName(id: number): string | undefined {
 }
 
 export interface XlatedOptions {
-  /** Name of helper `id` (checked first; then the kernel's table; then "unknown"). */
+  /**
+   * Name of the kernel function the helper call at slot pc calls, checked first: after the
+   * kernel's fix-ups a call's imm is the function's displacement from __bpf_call_base and
+   * bpftool prints the function's kallsyms name (`call bpf_trace_printk#-62992`).
+   */
+  callName?: (pc: number) => string | undefined;
+  /** Name of helper `id` (then the kernel's table; then "unknown"). */
   helperName?: (id: number) => string | undefined;
   /** Name of the kfunc a `call` with src 2 targets (bpftool: its kallsyms name); default "kernel-function". */
   kfuncName?: (imm: number) => string | undefined;
@@ -226,7 +232,7 @@ export function formatXlatedInsn(insns: readonly Insn[], pc: number, options: Xl
     }
     let name: string | undefined;
     if (src === BPF_PSEUDO_KFUNC_CALL) name = options.kfuncName?.(imm) ?? 'kernel-function';
-    else if (src === 0) name = options.helperName?.(imm) ?? helperFuncName(imm);
+    else if (src === 0) name = options.callName?.(pc) ?? options.helperName?.(imm) ?? helperFuncName(imm);
     return `${c} call ${name ?? 'unknown'}#${imm}`;
   }
   if (code === (BPF_JMP | BPF_JA)) return `${c} goto pc${signed(off)}`;

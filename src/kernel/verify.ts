@@ -6,6 +6,8 @@
 import { BpfError, ERRNO, type ErrnoName } from '../errors.js';
 import { verifierOps } from '../progtypes/index.js';
 import { verify } from '../verifier/verifier.js';
+import { rewriteForXlated, type XlatedProgram } from '../verifier/fixups.js';
+import type { KProg } from './bpf.js';
 import type { VerifyRequest } from './load.js';
 
 export class VerifierRejection extends BpfError {
@@ -52,4 +54,36 @@ export function verifyForLoad(req: VerifyRequest): void {
   const lastLine = result.error ?? result.log.trimEnd().split('\n').pop() ?? 'rejected';
   throw new VerifierRejection(errnoName(result.errno),
     `prog '${req.prog.name}': the verifier rejected the program: ${lastLine}`, result.log);
+}
+
+const xlatedCache = new WeakMap<KProg, XlatedProgram | undefined>();
+
+/**
+ * The program as the kernel holds it after verification (what `prog dump xlated` prints and
+ * bytes_xlated measures): the verifier re-run over the loaded instructions (it is deterministic,
+ * so the pin store keeps only the program as loaded), then the kernel's rewrites. Map references
+ * keep src 1/2 with the map id in imm (bpf_insn_prepare_dump()). undefined when the program does
+ * not verify now (BTF-typed programs load unverified): then it is shown as loaded.
+ */
+export function xlatedProgram(prog: KProg): XlatedProgram | undefined {
+  if (xlatedCache.has(prog)) return xlatedCache.get(prog);
+  let out: XlatedProgram | undefined;
+  if (!BTF_TYPED.has(prog.type)) {
+    const result = verify(prog.insns, {
+      progType: prog.type,
+      maps: (idx) => {
+        const ref = prog.mapRefs.find((r) => r.insn === idx);
+        return ref ? prog.maps.find((m) => m.id === ref.mapId)?.map : undefined;
+      },
+      progOps: verifierOps(prog.type),
+      logLevel: 0,
+    });
+    if (result.ok) {
+      const insns = prog.insns.map((x) => ({ ...x }));
+      for (const r of prog.mapRefs) insns[r.insn].imm = r.mapId;
+      out = rewriteForXlated(insns, result.aux, { progType: prog.type });
+    }
+  }
+  xlatedCache.set(prog, out);
+  return out;
 }

@@ -538,6 +538,8 @@ class Verifier {
     const size = SIZE_BYTES[bpfSize(insn.code)];
     const d = this.readReg(insn.dst);
     this.memAccess(insn.dst, d, insn.off, size, 'write', constScalar(BigInt(insn.imm)));
+    // save_aux_ptr_type() for BPF_ST too: the rewrites need the pointer kind (packet writes)
+    this.checkSameType(d);
   }
 
   checkAtomic(insn: Insn): void {

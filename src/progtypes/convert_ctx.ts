@@ -1,0 +1,289 @@
+/*
+ * The kernel's context-access rewrites, per program type (struct bpf_verifier_ops'
+ * convert_ctx_access, gen_prologue and gen_ld_abs, net/core/filter.c of Linux 6.18): a load of
+ * `xdp_md.data` becomes `*(u64 *)(r1 +0)` of struct xdp_buff, `__sk_buff.mark` a load from
+ * struct sk_buff, and so on, with the internal offsets of the kernel build in kernel_layout.ts.
+ * What `prog dump xlated` shows; bpfkit's engines keep running the uapi layouts.
+ */
+import type { Insn } from '../isa/insn.js';
+import { makeInsn } from '../isa/insn.js';
+import {
+  BPF_ABS, BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_B, BPF_CALL, BPF_DW, BPF_EXIT, BPF_H, BPF_IND,
+  BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JMP32, BPF_JNE, BPF_JSET, BPF_JSGE, BPF_K, BPF_LDX, BPF_LSH,
+  BPF_MEM, BPF_MOV, BPF_RSH, BPF_STX, BPF_W, BPF_X, BPF_XOR, bpfMode, bpfSize,
+} from '../isa/opcodes.js';
+import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from './kernel_layout.js';
+import { BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_SCHED_ACT, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER } from './skb.js';
+
+export const BPF_REG_AX = 11;
+const BPF_PROG_TYPE_XDP = 6;
+const BPF_PROG_TYPE_LWT_IN = 10;
+const BPF_PROG_TYPE_LWT_OUT = 11;
+const BPF_PROG_TYPE_LWT_XMIT = 12;
+
+const SIZE_CODE: Record<number, number> = { 1: BPF_B, 2: BPF_H, 4: BPF_W, 8: BPF_DW };
+const ldx = (size: number, dst: number, src: number, off: number): Insn => makeInsn(BPF_LDX | BPF_MEM | SIZE_CODE[size], dst, src, off);
+const stx = (size: number, dst: number, src: number, off: number): Insn => makeInsn(BPF_STX | BPF_MEM | SIZE_CODE[size], dst, src, off);
+const alu32 = (op: number, dst: number, imm: number): Insn => makeInsn(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
+const alu64 = (op: number, dst: number, imm: number): Insn => makeInsn(BPF_ALU64 | op | BPF_K, dst, 0, 0, imm);
+const jmp = (op: number, dst: number, imm: number, off: number): Insn => makeInsn(BPF_JMP | op | BPF_K, dst, 0, off, imm);
+const jmp32 = (op: number, dst: number, imm: number, off: number): Insn => makeInsn(BPF_JMP32 | op | BPF_K, dst, 0, off, imm);
+const ja = (off: number): Insn => makeInsn(BPF_JMP | BPF_JA, 0, 0, off);
+const mov64reg = (dst: number, src: number): Insn => makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src);
+const mov64imm = (dst: number, imm: number): Insn => makeInsn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
+
+/** The result of one conversion: the instructions and the width of the field read (target_size). */
+interface CtxConversion { insns: Insn[]; targetSize: number }
+
+/** __sk_buff (include/uapi/linux/bpf.h) offsets the rewrites switch on. */
+const SKB = {
+  len: 0, pkt_type: 4, mark: 8, queue_mapping: 12, protocol: 16, vlan_present: 20, vlan_tci: 24,
+  vlan_proto: 28, priority: 32, ingress_ifindex: 36, ifindex: 40, tc_index: 44, cb: 48, hash: 68,
+  tc_classid: 72, data: 76, data_end: 80, napi_id: 84, family: 88, remote_ip4: 92, local_ip4: 96,
+  remote_ip6: 100, local_ip6: 116, remote_port: 132, local_port: 136, data_meta: 140, flow_keys: 144,
+  tstamp: 152, wire_len: 160, gso_segs: 164, sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184,
+} as const;
+
+/** xdp_md offsets. */
+const XDP = { data: 0, data_end: 4, data_meta: 8, ingress_ifindex: 12, rx_queue_index: 16, egress_ifindex: 20 } as const;
+
+// include/linux/skbuff.h bit masks (little endian).
+const PKT_TYPE_MAX = 7;
+const CLONED_MASK = 1;
+const TC_AT_INGRESS_MASK = 1 << 2;
+const SKB_TSTAMP_TYPE_MASK = 3;
+/** MIN_NAPI_ID: NR_CPUS + 1 (Debian's CONFIG_NR_CPUS=8192). */
+const MIN_NAPI_ID = 8193;
+const NO_QUEUE_MAPPING = 0xffff;
+const TC_ACT_SHOT = 2;
+
+export class KernelLayoutError extends Error {}
+
+function field(layout: KernelLayout, path: string): { off: number; size: number } {
+  const f = layout.fields[path];
+  if (!f) throw new KernelLayoutError(`kernel layout has no ${path} (regenerate src/progtypes/kernel_layout.ts)`);
+  return f;
+}
+
+/**
+ * ctx_field_size the verifier records for an __sk_buff read (bpf_skb_is_valid_access()): 4 for
+ * the fields narrower loads may read a part of, 0 for the fields accessed only whole or by any size.
+ */
+function skbCtxFieldSize(off: number, write: boolean): number {
+  if (write) return 0;
+  if (off >= SKB.cb && off < SKB.cb + 20) return 0;
+  const whole: readonly number[] = [SKB.data, SKB.data_end, SKB.data_meta, SKB.remote_ip4, SKB.local_ip4, SKB.hwtstamp, SKB.tstamp, SKB.sk];
+  if (whole.includes(off)) return 0;
+  if (off >= SKB.remote_ip6 && off < SKB.local_ip6 + 16) return 0;
+  return 4;
+}
+
+/** bpf_convert_shinfo_access(): dst = skb_shinfo(skb) (NET_SKBUFF_DATA_USES_OFFSET on 64-bit). */
+function shinfo(L: KernelLayout, si: Insn): Insn[] {
+  return [
+    ldx(field(L, 'sk_buff.end').size, BPF_REG_AX, si.src, field(L, 'sk_buff.end').off),
+    ldx(field(L, 'sk_buff.head').size, si.dst, si.src, field(L, 'sk_buff.head').off),
+    makeInsn(BPF_ALU64 | BPF_ADD | BPF_X, si.dst, BPF_REG_AX),
+  ];
+}
+
+/** bpf_convert_ctx_access() (+ tc_cls_act_convert_ctx_access()'s ifindex when `tc`). */
+function skbConvert(L: KernelLayout, si: Insn, write: boolean, tc: boolean): CtxConversion | undefined {
+  const f = (p: string): number => field(L, 'sk_buff.' + p).off;
+  const sz = (p: string): number => field(L, 'sk_buff.' + p).size;
+  const cb = f('cb');
+  const sock = (p: string): number => field(L, 'sock_common.' + p).off;
+  const d = si.dst, s = si.src;
+  const load = (size: number, off: number, target = size): CtxConversion => ({ insns: [ldx(size, d, s, off)], targetSize: target });
+  const loadOrStore = (size: number, off: number): CtxConversion => ({ insns: [write ? stx(size, d, s, off) : ldx(size, d, s, off)], targetSize: size });
+  const off = si.off;
+  if (off >= SKB.cb && off < SKB.cb + 20) {
+    const size = [4, 2, 1, 8][bpfSize(si.code) >> 3];
+    return loadOrStore(size, off - SKB.cb + cb + field(L, 'qdisc_skb_cb.data').off);
+  }
+  if (off >= SKB.remote_ip6 && off < SKB.remote_ip6 + 16) {
+    return { insns: [ldx(8, d, s, f('sk')), ldx(4, d, d, sock('skc_v6_daddr') + off - SKB.remote_ip6)], targetSize: 4 };
+  }
+  if (off >= SKB.local_ip6 && off < SKB.local_ip6 + 16) {
+    return { insns: [ldx(8, d, s, f('sk')), ldx(4, d, d, sock('skc_v6_rcv_saddr') + off - SKB.local_ip6)], targetSize: 4 };
+  }
+  switch (off) {
+    case SKB.len: return load(4, f('len'));
+    case SKB.protocol: return load(2, f('protocol'));
+    case SKB.vlan_proto: return load(2, f('vlan_proto'));
+    case SKB.priority: return loadOrStore(4, f('priority'));
+    case SKB.ingress_ifindex: return load(4, f('skb_iif'));
+    case SKB.ifindex: {
+      const dev = ldx(sz('dev'), d, s, f('dev'));
+      const ifindex = ldx(4, d, d, field(L, 'net_device.ifindex').off);
+      return { insns: tc ? [dev, ifindex] : [dev, jmp(BPF_JEQ, d, 0, 1), ifindex], targetSize: 4 };
+    }
+    case SKB.hash: return load(4, f('hash'));
+    case SKB.mark: return loadOrStore(4, f('mark'));
+    case SKB.pkt_type: return { insns: [ldx(1, d, s, f('__pkt_type_offset')), alu32(BPF_AND, d, PKT_TYPE_MAX)], targetSize: 1 };
+    case SKB.queue_mapping:
+      if (write) return { insns: [jmp(BPF_JGE, s, NO_QUEUE_MAPPING, 1), stx(2, d, s, f('queue_mapping'))], targetSize: 2 };
+      return load(2, f('queue_mapping'));
+    case SKB.vlan_present:
+      return { insns: [ldx(sz('vlan_all'), d, s, f('vlan_all')), jmp(BPF_JEQ, d, 0, 1), alu32(BPF_MOV, d, 1)], targetSize: 4 };
+    case SKB.vlan_tci: return load(2, f('vlan_tci'));
+    case SKB.tc_classid: {
+      const o = cb + field(L, 'qdisc_skb_cb.tc_classid').off;
+      return { insns: [write ? stx(2, d, s, o) : ldx(2, d, s, o)], targetSize: 2 };
+    }
+    case SKB.data: return load(sz('data'), f('data'));
+    case SKB.data_meta: return load(8, cb + field(L, 'bpf_skb_data_end.data_meta').off);
+    case SKB.data_end: return load(8, cb + field(L, 'bpf_skb_data_end.data_end').off);
+    case SKB.tc_index: return loadOrStore(2, f('tc_index'));
+    case SKB.napi_id:
+      return { insns: [ldx(4, d, s, f('napi_id')), jmp(BPF_JGE, d, MIN_NAPI_ID, 1), mov64imm(d, 0)], targetSize: 4 };
+    case SKB.family: return { insns: [ldx(8, d, s, f('sk')), ldx(2, d, d, sock('skc_family'))], targetSize: 2 };
+    case SKB.remote_ip4: return { insns: [ldx(8, d, s, f('sk')), ldx(4, d, d, sock('skc_daddr'))], targetSize: 4 };
+    case SKB.local_ip4: return { insns: [ldx(8, d, s, f('sk')), ldx(4, d, d, sock('skc_rcv_saddr'))], targetSize: 4 };
+    case SKB.remote_port:
+      return { insns: [ldx(8, d, s, f('sk')), ldx(2, d, d, sock('skc_dport')), alu32(BPF_LSH, d, 16)], targetSize: 2 };
+    case SKB.local_port: return { insns: [ldx(8, d, s, f('sk')), ldx(2, d, d, sock('skc_num'))], targetSize: 2 };
+    case SKB.tstamp: return { insns: write ? tstampWrite(L, si) : tstampRead(L, si), targetSize: 8 };
+    case SKB.gso_segs: return { insns: [...shinfo(L, si), ldx(2, d, d, field(L, 'skb_shared_info.gso_segs').off)], targetSize: 2 };
+    case SKB.gso_size: return { insns: [...shinfo(L, si), ldx(2, d, d, field(L, 'skb_shared_info.gso_size').off)], targetSize: 2 };
+    case SKB.wire_len: return load(4, cb + field(L, 'qdisc_skb_cb.pkt_len').off, 4);
+    case SKB.sk: return load(8, f('sk'));
+    case SKB.hwtstamp: return { insns: [...shinfo(L, si), ldx(8, d, d, field(L, 'skb_shared_info.hwtstamps').off)], targetSize: 8 };
+    default: return undefined;
+  }
+}
+
+/*
+ * bpf_convert_tstamp_read() / _write() with CONFIG_NET_XGRESS and a program that does not read
+ * tstamp_type: at ingress a delivery-time stamp reads as 0, and writing one clears its type bits.
+ */
+function tstampRead(L: KernelLayout, si: Insn): Insn[] {
+  const flags = field(L, 'sk_buff.__mono_tc_offset').off;
+  return [
+    ldx(1, BPF_REG_AX, si.src, flags),
+    jmp32(BPF_JSET, BPF_REG_AX, TC_AT_INGRESS_MASK, 1),
+    ja(4),
+    jmp32(BPF_JSET, BPF_REG_AX, SKB_TSTAMP_TYPE_MASK, 1),
+    ja(2),
+    mov64imm(si.dst, 0),
+    ja(1),
+    ldx(8, si.dst, si.src, field(L, 'sk_buff.tstamp').off),
+  ];
+}
+
+function tstampWrite(L: KernelLayout, si: Insn): Insn[] {
+  const flags = field(L, 'sk_buff.__mono_tc_offset').off;
+  return [
+    ldx(1, BPF_REG_AX, si.dst, flags),
+    jmp32(BPF_JSET, BPF_REG_AX, TC_AT_INGRESS_MASK, 1),
+    ja(2),
+    alu32(BPF_AND, BPF_REG_AX, ~SKB_TSTAMP_TYPE_MASK),
+    stx(1, si.dst, BPF_REG_AX, flags),
+    stx(8, si.dst, si.src, field(L, 'sk_buff.tstamp').off),
+  ];
+}
+
+/** xdp_convert_ctx_access(). */
+function xdpConvert(L: KernelLayout, si: Insn): CtxConversion | undefined {
+  const d = si.dst, s = si.src;
+  const buf = (p: string): Insn => ldx(field(L, 'xdp_buff.' + p).size, d, s, field(L, 'xdp_buff.' + p).off);
+  const ifindex = ldx(4, d, d, field(L, 'net_device.ifindex').off);
+  switch (si.off) {
+    case XDP.data: return { insns: [buf('data')], targetSize: 0 };
+    case XDP.data_meta: return { insns: [buf('data_meta')], targetSize: 0 };
+    case XDP.data_end: return { insns: [buf('data_end')], targetSize: 0 };
+    case XDP.ingress_ifindex: return { insns: [buf('rxq'), ldx(8, d, d, field(L, 'xdp_rxq_info.dev').off), ifindex], targetSize: 0 };
+    case XDP.rx_queue_index: return { insns: [buf('rxq'), ldx(4, d, d, field(L, 'xdp_rxq_info.queue_index').off)], targetSize: 0 };
+    case XDP.egress_ifindex: return { insns: [buf('txq'), ldx(8, d, d, field(L, 'xdp_txq_info.dev').off), ifindex], targetSize: 0 };
+    default: return undefined;
+  }
+}
+
+const SKB_TYPES = new Set([BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SCHED_ACT,
+  BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_LWT_IN, BPF_PROG_TYPE_LWT_OUT, BPF_PROG_TYPE_LWT_XMIT]);
+
+/** Program types whose context accesses bpfkit rewrites as the kernel does. */
+export function convertsCtx(progType: number): boolean {
+  return progType === BPF_PROG_TYPE_XDP || SKB_TYPES.has(progType);
+}
+
+/**
+ * The rewrite of one context access (an LDX, or an STX when `write`), with convert_ctx_accesses()'
+ * handling of narrower loads around it: the load is widened to the field, converted, then shifted
+ * and masked. undefined: the type converts nothing (tracing contexts are the kernel's own structs)
+ * or the field has no conversion here.
+ */
+export function convertCtxAccess(progType: number, si: Insn, write: boolean, layout: KernelLayout = LINUX_6_18_X86_64_DEBIAN): Insn[] | undefined {
+  const skb = SKB_TYPES.has(progType);
+  if (!skb && progType !== BPF_PROG_TYPE_XDP) return undefined;
+  const ctxFieldSize = skb ? skbCtxFieldSize(si.off, write) : 0;
+  const size = [4, 2, 1, 8][bpfSize(si.code) >> 3];
+  const narrow = size < ctxFieldSize;
+  let insn = si;
+  if (narrow) {
+    // size_default = bpf_ctx_off_adjust_machine(ctx_field_size): 4 stays 4 on 64-bit
+    insn = { ...si, off: si.off & ~(ctxFieldSize - 1), code: BPF_LDX | BPF_MEM | SIZE_CODE[ctxFieldSize] };
+  }
+  const conv = skb
+    ? skbConvert(layout, insn, write, progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT)
+    : xdpConvert(layout, insn);
+  if (!conv) return undefined;
+  const out = conv.insns;
+  if (narrow && size < conv.targetSize) {
+    // bpf_ctx_narrow_access_offset() on little endian
+    const shift = (si.off & (ctxFieldSize - 1)) * 8;
+    if (shift) out.push(alu32(BPF_RSH, si.dst, shift));
+    out.push(alu32(BPF_AND, si.dst, size * 8 >= 32 ? -1 : (1 << (size * 8)) - 1));
+  }
+  return out;
+}
+
+/**
+ * gen_prologue (tc_cls_act_prologue() -> bpf_unclone_prologue()) when the program writes packet
+ * data directly: unclone the skb first. `first` is the program's first instruction, which the
+ * prologue ends with. Returns the instructions and the index of the skb_pull_data call.
+ */
+export function genPrologue(progType: number, directWrite: boolean, first: Insn): { insns: Insn[]; calls: number[] } | undefined {
+  const tc = progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT || progType === BPF_PROG_TYPE_LWT_XMIT;
+  if (!tc || !directWrite) return undefined;
+  const L = LINUX_6_18_X86_64_DEBIAN;
+  return {
+    insns: [
+      ldx(1, 6, 1, field(L, 'sk_buff.__cloned_offset').off),
+      alu32(BPF_AND, 6, CLONED_MASK),
+      jmp(BPF_JEQ, 6, 0, 7),
+      mov64reg(6, 1),
+      makeInsn(BPF_ALU64 | BPF_XOR | BPF_X, 2, 2),
+      makeInsn(BPF_JMP | BPF_CALL, 0, 0, 0, 39), // BPF_FUNC_skb_pull_data
+      jmp(BPF_JEQ, 0, 0, 2),
+      alu32(BPF_MOV, 0, TC_ACT_SHOT),
+      makeInsn(BPF_JMP | BPF_EXIT),
+      mov64reg(1, 6),
+      first,
+    ],
+    calls: [5],
+  };
+}
+
+/**
+ * bpf_gen_ld_abs(): LD_ABS/LD_IND as a call of bpf_skb_load_helper_{8,16,32}_no_cache (ctx in r6),
+ * returning from the program with 0 when the load fails. The call's kernel function is returned
+ * beside the instructions (its displacement is the kernel build's).
+ */
+export function genLdAbs(orig: Insn): { insns: Insn[]; call: number; symbol: string } | undefined {
+  const mode = bpfMode(orig.code);
+  if (mode !== BPF_ABS && mode !== BPF_IND) return undefined;
+  const insns: Insn[] = [];
+  if (mode === BPF_ABS) insns.push(mov64imm(2, orig.imm));
+  else {
+    insns.push(mov64reg(2, orig.src));
+    if (orig.imm) insns.push(alu64(BPF_ADD, 2, orig.imm));
+  }
+  insns.push(mov64reg(1, 6));
+  const bits = { [BPF_B]: 8, [BPF_H]: 16, [BPF_W]: 32 }[bpfSize(orig.code)];
+  if (bits === undefined) return undefined;
+  const call = insns.length;
+  insns.push(makeInsn(BPF_JMP | BPF_CALL, 0, 0, 0, 0));
+  insns.push(jmp(BPF_JSGE, 0, 0, 2), makeInsn(BPF_ALU | BPF_XOR | BPF_X, 0, 0), makeInsn(BPF_JMP | BPF_EXIT));
+  return { insns, call, symbol: `bpf_skb_load_helper_${bits}_no_cache` };
+}

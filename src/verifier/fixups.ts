@@ -1,0 +1,342 @@
+/*
+ * The rewrites the kernel applies after a program verifies (bpf_check() of Linux 6.18, after
+ * do_check(), for a privileged loader on x86_64 with the JIT): hard-wiring branches into dead
+ * code (opt_hard_wire_dead_code_branches), removing unreached instructions and `goto +0`
+ * (opt_remove_dead_code, opt_remove_nops), context access conversion (convert_ctx_accesses), and
+ * do_misc_fixups() (div/mod guards, LD_ABS, map helper inlining, helper call addresses). Every
+ * patch moves branch offsets as bpf_patch_insn_data()/bpf_adj_branches() do and line info as
+ * bpf_adj_linfo() does, so the result is the program `bpftool prog dump xlated` prints.
+ *
+ * For display only: bpfkit's engines run the original program against the uapi context layouts.
+ */
+import type { Insn } from '../isa/insn.js';
+import { makeInsn } from '../isa/insn.js';
+import {
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DIV, BPF_EXIT, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGT,
+  BPF_JMP, BPF_JMP32, BPF_JNE, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MOD, BPF_MOV, BPF_NEG,
+  BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_X, BPF_XOR, BPF_ADD,
+  bpfClass, bpfMode, bpfOp, bpfSrc,
+} from '../isa/opcodes.js';
+import { convertCtxAccess, genLdAbs, genPrologue } from '../progtypes/convert_ctx.js';
+import { helperSymbol } from '../progtypes/helper_symbols.js';
+import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from '../progtypes/kernel_layout.js';
+import { isMapOpsHelper, mapGenLookup, mapOpsSymbol } from './map_fixups.js';
+import type { InsnAux } from './verifier.js';
+
+const BPF_REG_AX = 11;
+const BPF_FUNC_tail_call = 12;
+const BPF_FUNC_get_smp_processor_id = 8;
+const BPF_LD_IMM_DW = 0x18;
+
+export interface XlatedProgram {
+  /** The program as the kernel holds it after verification (calls carry kernel displacements). */
+  insns: Insn[];
+  /** Per xlated slot: the index of the loaded instruction it came from. */
+  origIndex: number[];
+  /** Per xlated slot of a helper call: the kernel function it calls (bpftool prints its name). */
+  callSymbols: Map<number, string>;
+  /**
+   * Where an instruction offset of line_info/func_info (an index into the loaded program) lands in
+   * the xlated program, following bpf_adj_linfo() and its removal counterpart; undefined when
+   * the record is dropped with removed code.
+   */
+  adjustInsnOffs(offs: readonly number[]): (number | undefined)[];
+}
+
+export interface FixupOptions {
+  progType: number;
+  /** The kernel build whose structure offsets and function addresses to use. */
+  layout?: KernelLayout;
+}
+
+interface Slot { insn: Insn; orig: number; aux: InsnAux; symbol?: string }
+
+type Edit = { kind: 'patch'; off: number; delta: number } | { kind: 'remove'; off: number; cnt: number };
+
+const isJmpClass = (code: number): boolean => bpfClass(code) === BPF_JMP || bpfClass(code) === BPF_JMP32;
+
+/** insn_is_cond_jump() */
+function isCondJump(code: number): boolean {
+  const op = bpfOp(code);
+  if (bpfClass(code) === BPF_JMP32) return op !== BPF_JA;
+  if (bpfClass(code) !== BPF_JMP) return false;
+  return op !== BPF_JA && op !== BPF_EXIT && op !== BPF_CALL;
+}
+
+class Rewriter {
+  slots: Slot[];
+  edits: Edit[] = [];
+  readonly layout: KernelLayout;
+
+  constructor(insns: readonly Insn[], aux: readonly InsnAux[], layout: KernelLayout) {
+    this.layout = layout;
+    this.slots = insns.map((insn, i) => ({ insn: { ...insn }, orig: i, aux: aux[i] ?? { seen: false } }));
+    // The second slot of an ld_imm64 is reached with its first (aux->seen is set for both).
+    for (let i = 0; i + 1 < this.slots.length; i++) {
+      if (this.slots[i].insn.code === BPF_LD_IMM_DW) { this.slots[i + 1].aux = { ...this.slots[i + 1].aux, seen: this.slots[i].aux.seen }; i++; }
+    }
+  }
+
+  /**
+   * bpf_adj_delta_to_off()/_to_imm() over the whole program after a patch or a removal, with
+   * pos/endOld/endNew as bpf_adj_branches() takes them.
+   */
+  adjustBranches(pos: number, endOld: number, endNew: number): void {
+    const delta = endNew - endOld;
+    this.slots.forEach((slot, curr) => {
+      const insn = slot.insn;
+      const pseudoFunc = insn.code === BPF_LD_IMM_DW && insn.src === BPF_PSEUDO_FUNC;
+      const pseudoCall = insn.code === (BPF_JMP | BPF_CALL) && insn.src === BPF_PSEUDO_CALL;
+      if (!pseudoFunc && !pseudoCall && (!isJmpClass(insn.code) || bpfOp(insn.code) === BPF_EXIT || bpfOp(insn.code) === BPF_CALL)) return;
+      const useImm = pseudoFunc || pseudoCall || insn.code === (BPF_JMP32 | BPF_JA);
+      let off = useImm ? insn.imm : insn.off;
+      if (curr < pos && curr + off + 1 >= endOld) off += delta;
+      else if (curr >= endNew && curr + off + 1 < endNew) off -= delta;
+      else return;
+      slot.insn = useImm ? { ...insn, imm: off } : { ...insn, off };
+    });
+  }
+
+  /** bpf_patch_insn_data(): slot `pos` becomes `insns`; the original aux stays with the last one. */
+  patch(pos: number, insns: readonly Insn[], symbols: ReadonlyMap<number, string> = new Map()): void {
+    const old = this.slots[pos];
+    const fresh: Slot[] = insns.map((insn, k) => ({
+      insn: { ...insn }, orig: old.orig,
+      aux: k === insns.length - 1 ? old.aux : { seen: old.aux.seen },
+      symbol: symbols.get(k),
+    }));
+    this.slots.splice(pos, 1, ...fresh);
+    if (insns.length > 1) {
+      this.adjustBranches(pos, pos + 1, pos + insns.length);
+      this.edits.push({ kind: 'patch', off: pos, delta: insns.length - 1 });
+    }
+  }
+
+  /** verifier_remove_insns() */
+  remove(off: number, cnt: number): void {
+    this.slots.splice(off, cnt);
+    this.adjustBranches(off, off + cnt, off);
+    this.edits.push({ kind: 'remove', off, cnt });
+  }
+
+  // ---- the passes, in bpf_check()'s order ----
+
+  hardWireDeadCodeBranches(): void {
+    const s = this.slots;
+    for (let i = 0; i < s.length; i++) {
+      const insn = s[i].insn;
+      if (!isCondJump(insn.code)) continue;
+      let off: number;
+      if (!s[i + 1]?.aux.seen) off = insn.off;
+      else if (!s[i + 1 + insn.off]?.aux.seen) off = 0;
+      else continue;
+      s[i].insn = makeInsn(BPF_JMP | BPF_JA, 0, 0, off, 0);
+    }
+  }
+
+  removeDeadCode(): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      let j = 0;
+      while (i + j < this.slots.length && !this.slots[i + j].aux.seen) j++;
+      if (j) this.remove(i, j);
+    }
+  }
+
+  removeNops(): void {
+    for (let i = 0; i < this.slots.length; i++) {
+      const x = this.slots[i].insn;
+      if (x.code === (BPF_JMP | BPF_JA) && x.dst === 0 && x.src === 0 && x.off === 0 && x.imm === 0) {
+        this.remove(i, 1);
+        i--;
+      }
+    }
+  }
+
+  convertCtxAccesses(progType: number): void {
+    // env->seen_direct_write: a store through a packet pointer
+    const directWrite = this.slots.some(({ insn, aux }) =>
+      (bpfClass(insn.code) === BPF_STX || bpfClass(insn.code) === BPF_ST) && bpfMode(insn.code) === BPF_MEM &&
+      (aux.ptrType === 'pkt' || aux.ptrType === 'pkt_meta'));
+    let delta = 0;
+    const prologue = genPrologue(progType, directWrite, this.slots[0].insn);
+    if (prologue) {
+      this.patch(0, prologue.insns);
+      delta += prologue.insns.length - 1;
+    }
+    const n = this.slots.length - delta;
+    for (let i = 0; i < n; i++) {
+      const at = i + delta;
+      const { insn, aux } = this.slots[at];
+      const cls = bpfClass(insn.code);
+      if (bpfMode(insn.code) !== BPF_MEM || (cls !== BPF_LDX && cls !== BPF_STX) || aux.ptrType !== 'ctx') continue;
+      const out = convertCtxAccess(progType, insn, cls === BPF_STX, this.layout);
+      if (!out) continue;
+      this.patch(at, out);
+      delta += out.length - 1;
+    }
+  }
+
+  doMiscFixups(progType: number): void {
+    let delta = 0;
+    const n = this.slots.length;
+    for (let i = 0; i < n; i++) {
+      const at = i + delta;
+      const slot = this.slots[at];
+      const insn = slot.insn;
+      const replace = (insns: Insn[], symbols?: Map<number, string>): void => {
+        this.patch(at, insns, symbols);
+        delta += insns.length - 1;
+      };
+      const divmod = divModGuard(insn);
+      if (divmod) { replace(divmod); continue; }
+      if (bpfClass(insn.code) === BPF_LD && (bpfMode(insn.code) === BPF_ABS || bpfMode(insn.code) === BPF_IND)) {
+        const ld = genLdAbs(insn);
+        if (ld) replace(ld.insns, new Map([[ld.call, ld.symbol]]));
+        continue;
+      }
+      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src === BPF_PSEUDO_CALL || insn.src === BPF_PSEUDO_KFUNC_CALL) continue;
+      const id = insn.imm;
+      // BPF_TAIL_CALL: bpf_insn_prepare_dump() shows it as `call bpf_tail_call#12` again
+      if (id === BPF_FUNC_tail_call) continue;
+      if (isMapOpsHelper(id) && slot.aux.map && !slot.aux.mapPoisoned) {
+        const gen = id === 1 ? mapGenLookup(slot.aux.map) : undefined;
+        if (gen) { replace(gen.insns, gen.calls); continue; }
+        const symbol = mapOpsSymbol(slot.aux.map, id);
+        if (symbol) { slot.symbol = symbol; continue; }
+      }
+      if (id === BPF_FUNC_get_smp_processor_id && this.layout.percpu.cpu_number !== undefined) {
+        // verifier_inlines_helper_call(): r0 = this_cpu_read(cpu_number)
+        replace([
+          makeInsn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, this.layout.percpu.cpu_number),
+          makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, 0, 0, -1),
+          makeInsn(BPF_LDX | BPF_MEM, 0, 0, 0),
+        ]);
+        continue;
+      }
+      slot.symbol = helperSymbol(progType, id);
+    }
+    // patch_call_imm: imm = fn->func - __bpf_call_base, where the kernel build's address is known
+    for (const slot of this.slots) {
+      const d = slot.symbol !== undefined ? this.layout.calls[slot.symbol] : undefined;
+      if (d !== undefined) slot.insn = { ...slot.insn, imm: d };
+    }
+  }
+
+  /** jit_subprogs()' last step: a bpf-to-bpf call keeps its displacement in off (imm: callee's subprog index). */
+  finishSubprogCalls(): void {
+    const starts = new Set<number>([0]);
+    this.slots.forEach(({ insn }, i) => {
+      if (insn.code === (BPF_JMP | BPF_CALL) && insn.src === BPF_PSEUDO_CALL) starts.add(i + insn.imm + 1);
+      if (insn.code === BPF_LD_IMM_DW && insn.src === BPF_PSEUDO_FUNC) starts.add(i + insn.imm + 1);
+    });
+    if (starts.size <= 1) return;
+    const sorted = [...starts].sort((a, b) => a - b);
+    this.slots.forEach((slot, i) => {
+      const insn = slot.insn;
+      if (insn.code === (BPF_JMP | BPF_CALL) && insn.src === BPF_PSEUDO_CALL) {
+        slot.insn = { ...insn, off: insn.imm, imm: sorted.indexOf(i + insn.imm + 1) };
+      } else if (insn.code === BPF_LD_IMM_DW && insn.src === BPF_PSEUDO_FUNC && this.slots[i + 1]) {
+        this.slots[i + 1].insn = { ...this.slots[i + 1].insn, imm: sorted.indexOf(i + insn.imm + 1) };
+      }
+    });
+  }
+
+  /** bpf_adj_linfo() and bpf_adj_linfo_after_remove() replayed over sorted insn offsets. */
+  adjustOffs(offs: readonly number[]): (number | undefined)[] {
+    let cur: (number | undefined)[] = [...offs];
+    let len = this.slots.length;
+    for (const e of this.edits) len -= e.kind === 'patch' ? e.delta : -e.cnt;
+    for (const e of this.edits) {
+      if (e.kind === 'patch') {
+        cur = cur.map((o) => (o !== undefined && o > e.off ? o + e.delta : o));
+        len += e.delta;
+        continue;
+      }
+      len -= e.cnt;
+      const live = cur.map((o, k) => ({ o, k })).filter((x) => x.o !== undefined) as { o: number; k: number }[];
+      const removed = live.filter((x) => x.o >= e.off && x.o < e.off + e.cnt);
+      const after = live.find((x) => x.o >= e.off + e.cnt);
+      const next = cur.slice();
+      for (const x of live) if (x.o >= e.off + e.cnt) next[x.k] = x.o - e.cnt;
+      for (const x of removed) next[x.k] = undefined;
+      // The first live instruction inherits the last removed record when it has none of its own.
+      if (len !== e.off && removed.length && (!after || after.o !== e.off + e.cnt)) next[removed[removed.length - 1].k] = e.off;
+      cur = next;
+    }
+    return cur;
+  }
+}
+
+/**
+ * do_misc_fixups()' guards that make division by zero (and sdiv/smod by -1) impossible: the
+ * instruction sequences of Linux 6.18. undefined: not a division that needs one.
+ */
+export function divModGuard(insn: Insn): Insn[] | undefined {
+  const cls = bpfClass(insn.code);
+  const op = bpfOp(insn.code);
+  if ((cls !== BPF_ALU64 && cls !== BPF_ALU) || (op !== BPF_DIV && op !== BPF_MOD)) return undefined;
+  const is64 = cls === BPF_ALU64;
+  const alu = is64 ? BPF_ALU64 : BPF_ALU;
+  const jmp = is64 ? BPF_JMP : BPF_JMP32;
+  const isDiv = op === BPF_DIV;
+  const signed = insn.off === 1;
+  if (bpfSrc(insn.code) === BPF_K) {
+    // [R,W]x sdiv -1 -> -x; smod -1 -> 0
+    if (!signed || insn.imm !== -1) return undefined;
+    return [isDiv ? makeInsn(alu | BPF_NEG | BPF_K, insn.dst) : makeInsn(BPF_ALU | BPF_MOV | BPF_K, insn.dst, 0, 0, 0)];
+  }
+  const ja1 = makeInsn(BPF_JMP | BPF_JA, 0, 0, 1);
+  const zext = is64 ? [] : [ja1, makeInsn(BPF_ALU | BPF_MOV | BPF_X, insn.dst, insn.dst)];
+  if (signed && isDiv) {
+    return [
+      makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_AX, insn.src),
+      makeInsn(alu | BPF_ADD | BPF_K, BPF_REG_AX, 0, 0, 1),
+      makeInsn(jmp | BPF_JGT | BPF_K, BPF_REG_AX, 0, 4, 1),
+      makeInsn(jmp | BPF_JEQ | BPF_K, BPF_REG_AX, 0, 1, 0),
+      makeInsn(alu | BPF_MOV | BPF_K, insn.dst, 0, 0, 0),
+      makeInsn(alu | BPF_NEG | BPF_K, insn.dst),
+      ja1,
+      insn,
+    ];
+  }
+  if (signed) {
+    return [
+      makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_AX, insn.src),
+      makeInsn(alu | BPF_ADD | BPF_K, BPF_REG_AX, 0, 0, 1),
+      makeInsn(jmp | BPF_JGT | BPF_K, BPF_REG_AX, 0, 3, 1),
+      makeInsn(jmp | BPF_JEQ | BPF_K, BPF_REG_AX, 0, 3 + (is64 ? 0 : 1), 1),
+      makeInsn(BPF_ALU | BPF_MOV | BPF_K, insn.dst, 0, 0, 0),
+      ja1,
+      insn,
+      ...zext,
+    ];
+  }
+  if (isDiv) {
+    return [
+      makeInsn(jmp | BPF_JNE | BPF_K, insn.src, 0, 2, 0),
+      makeInsn(BPF_ALU | BPF_XOR | BPF_X, insn.dst, insn.dst),
+      ja1,
+      insn,
+    ];
+  }
+  return [makeInsn(jmp | BPF_JEQ | BPF_K, insn.src, 0, 1 + (is64 ? 0 : 1), 0), insn, ...zext];
+}
+
+/** The xlated program of a verified program: `insns` as loaded, `aux` from verify(). */
+export function rewriteForXlated(insns: readonly Insn[], aux: readonly InsnAux[], opts: FixupOptions): XlatedProgram {
+  const r = new Rewriter(insns, aux, opts.layout ?? LINUX_6_18_X86_64_DEBIAN);
+  r.hardWireDeadCodeBranches();
+  r.removeDeadCode();
+  r.removeNops();
+  r.convertCtxAccesses(opts.progType);
+  r.doMiscFixups(opts.progType);
+  r.finishSubprogCalls();
+  const callSymbols = new Map<number, string>();
+  r.slots.forEach((s, i) => { if (s.symbol !== undefined) callSymbols.set(i, s.symbol); });
+  return {
+    insns: r.slots.map((s) => s.insn),
+    origIndex: r.slots.map((s) => s.orig),
+    callSymbols,
+    adjustInsnOffs: (offs) => r.adjustOffs(offs),
+  };
+}
