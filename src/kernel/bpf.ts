@@ -31,6 +31,7 @@ import { PinStore, type ObjKind, type StoredObject } from './pin_store.js';
 import { parseBtf } from '../btf/parse.js';
 import { BTF_KIND, type Btf } from '../btf/types.js';
 import { calcProgTag } from './prog_tag.js';
+import { xlatedProgram } from './verify.js';
 
 /** Creates a map of any supported type (maps/index.ts createMap). */
 export type MapFactory = (env: MapEnv, spec: MapSpec) => BpfMap;
@@ -816,7 +817,7 @@ export class Bpf {
   progInfo(fd: number): ProgInfo {
     const p = this.progOf(fd);
     return {
-      type: p.type, id: p.id, tag: p.tag, name: p.name, xlatedProgLen: p.insns.length * 8, jitedProgLen: 0,
+      type: p.type, id: p.id, tag: p.tag, name: p.name, xlatedProgLen: (xlatedProgram(p)?.insns.length ?? p.insns.length) * 8, jitedProgLen: 0,
       mapIds: [...p.mapIds], loadTime: p.loadTime, createdByUid: p.uid, gplCompatible: p.gpl, btfId: p.btf?.id ?? 0,
       memlock: 4096 * Math.max(1, Math.ceil((p.insns.length * 8) / 4096)),
     };
@@ -959,6 +960,14 @@ export class Bpf {
     return this.installFd(this.objectById(rec.kind, rec.id));
   }
 
+  /** Every pin (bpffs' directory tree): path, kind and id, sorted by path. */
+  listPins(): { path: string; kind: ObjKind; id: number }[] {
+    const all = this.store
+      ? this.store.listPins().map((p) => ({ path: p.path, kind: p.rec.kind, id: p.rec.id }))
+      : [...this.memPins].map(([path, o]) => ({ path, kind: o.kind as ObjKind, id: o.id }));
+    return all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  }
+
   /** What is pinned at `path`, without opening it. */
   pinnedKind(path: string): ObjKind | undefined {
     if (!this.store) return this.memPins.get(normalizePinPath(path))?.kind;
@@ -1040,8 +1049,7 @@ export class Bpf {
   }
 
   private parsedBtf(b: KBtf): Btf {
-    b.parsed ??= parseBtf(b.raw, { label: `btf id ${b.id}` });
-    return b.parsed;
+    return kbtfTypes(b);
   }
 
   private loadStoredBtf(id: number): KBtf {
@@ -1126,6 +1134,12 @@ export class Bpf {
   shutdown(): void {
     for (const fd of [...this.fds.keys()]) this.close(fd);
   }
+}
+
+/** A BTF object's types, parsed on first use (objects read back from the store keep only bytes). */
+export function kbtfTypes(b: KBtf): Btf {
+  b.parsed ??= parseBtf(b.raw, { label: `btf id ${b.id}` });
+  return b.parsed;
 }
 
 /** Map types whose map_check_btf is map_check_no_btf (or that libbpf creates without BTF). */
