@@ -12,6 +12,7 @@ const OBJECTS: Record<string, () => Promise<CommandHandler>> = {
   prog: async () => (await import('./prog.js')).progCommand,
   map: async () => (await import('./map.js')).mapCommand,
   btf: async () => (await import('./btf.js')).btfCommand,
+  bpffs: async () => (await import('./bpffs.js')).bpffsCommand,
   tcpdump: async () => (await import('./tcpdump.js')).tcpdumpCommand,
   bpf_asm: async () => (await import('./bpf_asm.js')).bpfAsmCommand,
   bpf_dbg: async () => (await import('./bpf_dbg.js')).bpfDbgCommand,
@@ -23,7 +24,7 @@ const OBJECTS: Record<string, () => Promise<CommandHandler>> = {
 };
 
 const USAGE = `Usage: bpfkit [OPTIONS] OBJECT { COMMAND | help }
-       OBJECT := { prog | map | btf | tcpdump | bpf_asm | bpf_dbg | disasm | asm | conformance | conformance-plugin }
+       OBJECT := { prog | map | btf | bpffs | tcpdump | bpf_asm | bpf_dbg | disasm | asm | conformance | conformance-plugin }
        OPTIONS := { {-j|--json} [{-p|--pretty}] | {-d|--debug} | {-V|--version} }
 `;
 
