@@ -152,6 +152,9 @@ export class CaptureReader {
   /** adjustSnaplen() of the (first interface's) snaplen: pcap records are cut to it, pcapng ones refused. */
   private snapshot = 0;
   private maxCaplen = 0;
+  /** 1e6 or 1e9: a timestamp fraction must be below it. */
+  private fracLimit = 1e6;
+  private primed = false;
   private section: NgIface[] = [];
   private maxBlock = PCAPNG_MAX_BLOCK;
 
@@ -221,6 +224,7 @@ export class CaptureReader {
     else if (mbe === PCAP_MAGIC_US || mbe === PCAP_MAGIC_NS) this.le = false;
     else throw new BpfError('EINVAL', 'unknown file format');
     this.nanos = (this.le ? mle : mbe) === PCAP_MAGIC_NS;
+    this.fracLimit = this.nanos ? 1e9 : 1e6;
     this.bigEndian = !this.le;
     if (!this.ensure(24)) throw new BpfError('EINVAL', `truncated dump file; tried to read 24 file header bytes, only got ${this.end}`);
     const le = this.le;
@@ -240,6 +244,31 @@ export class CaptureReader {
   }
 
   private nextPcap(): boolean {
+    // The common case: the whole record is in the buffer and needs no cutting. (The first call
+    // takes the general path, so optimised code has seen it before a chunk end needs it.)
+    const p = this.pos;
+    if (p + 16 <= this.end && this.primed) {
+      const dv = this.dv;
+      const le = this.le;
+      const caplen = dv.getUint32(p + 8, le);
+      const frac = dv.getUint32(p + 4, le);
+      if (p + 16 + caplen <= this.end && caplen <= this.snapshot && frac < this.fracLimit) {
+        this.sec = dv.getUint32(p, le);
+        this.nsec = this.nanos ? frac : frac * 1000;
+        this.caplen = caplen;
+        this.len = dv.getUint32(p + 12, le);
+        this.dataOffset = p + 16;
+        this.offset = this.base + p;
+        this.pos = p + 16 + caplen;
+        return true;
+      }
+    }
+    this.primed = true;
+    return this.nextPcapRecord();
+  }
+
+  /** Any record: refills, libpcap's checks and messages, cutting to the snapshot length. */
+  private nextPcapRecord(): boolean {
     if (!this.ensure(16)) {
       if (this.pos === this.end) return false;
       corrupt(`truncated dump file; tried to read 16 header bytes, only got ${this.end - this.pos}`, this.base + this.pos);
@@ -487,12 +516,8 @@ export class PcapWriter {
       }
     }
     this.header(sec, nsec, caplen, len);
-    const out = this.out;
-    let p = this.pos;
-    // Short packets: a byte loop beats creating a subarray view for set().
-    if (caplen <= 64) for (let i = off, e = off + caplen; i < e; i++) out[p++] = src[i];
-    else { out.set(src.subarray(off, off + caplen), p); p += caplen; }
-    this.pos = p;
+    this.out.set(src.subarray(off, off + caplen), this.pos);
+    this.pos += caplen;
   }
 
   writeRecord(r: PcapRecord): void {
