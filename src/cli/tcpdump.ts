@@ -4,7 +4,10 @@
  * tcpdump's filter side: -d/-dd/-ddd print the compiled program exactly as tcpdump does; -r reads
  * a pcap or pcapng file and keeps the packets the filter accepts (pcap_offline_filter semantics),
  * written with -w as a classic savefile (timestamps, captured and wire lengths preserved, the input's
- * link type and snapshot length), or else printed one line each. Compile errors carry libpcap's
+ * link type and snapshot length), or else printed one line each. Files stream through in constant
+ * memory (net/node_capture.ts) and the filter runs compiled to JavaScript over the read buffer
+ * (cbpf/jsc.ts); on a corrupt record, what came before it is written and the error names the
+ * offset. bin/bpfkit.js starts this command through node_tcpdump.ts, which loads only what it needs. Compile errors carry libpcap's
  * wording ("can't parse filter expression: syntax error", "expression rejects all packets").
  */
 import { compileCbpfAt } from '../cbpf/jsc.js';
@@ -163,6 +166,8 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
     const ifaces = capture.interfaces;
     const checkLinktype = capture.format === 'pcapng';
     let kept = 0;
+    // Summaries go out a few hundred lines at a time: one write per line is slow on a pipe.
+    let lines = '';
     try {
       while (kept < limit && capture.next()) {
         // pcapng: packets of interfaces with another link type than the first are not ours to filter.
@@ -170,10 +175,15 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
         if (filter(capture.buf, capture.dataOffset, capture.caplen, capture.len) === 0) continue;
         kept++;
         if (output) output.writer.write(capture.sec, capture.nsec, capture.len, capture.buf, capture.dataOffset, capture.caplen);
-        else ctx.stdout(summarize(capture.record(), lt) + '\n');
+        else {
+          lines += summarize(capture.record(), lt) + '\n';
+          if (lines.length > 32768) { ctx.stdout(lines); lines = ''; }
+        }
       }
     } catch (err) {
       throw new BpfError('EINVAL', `${o.read}: ${(err as Error).message}`);
+    } finally {
+      if (lines) ctx.stdout(lines);
     }
   } finally {
     output?.close();
