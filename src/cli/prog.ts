@@ -14,6 +14,9 @@ import { openProgram, progRun } from './prog_run.js';
 import { formatXlated, type XlatedOptions, xlatedJson } from '../isa/disasm_xlated.js';
 import type { KProg } from '../kernel/bpf.js';
 import { xlatedProgram } from '../kernel/verify.js';
+import { xlatedBtfOptions } from './xlated_btf.js';
+import { loadBtfFile } from './btf.js';
+import type { Btf } from '../btf/types.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
 import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
@@ -23,7 +26,7 @@ import type { ProgInfo } from '../kernel/bpf.js';
 import { progTypeFromSection, progTypeName } from '../kernel/names.js';
 import {
   Argv, type BpfJsonWriter, CliExit, allIds, errnoStatus, isPrefixC, mapParseFd, openCliKernel, pinFd, progParseFd,
-  progParseFds, runTool,
+  progParseFds, runTool, type ToolOutput,
 } from './map.js';
 
 const PROG_COMMANDS = [
@@ -35,7 +38,7 @@ const USAGE = `Usage: bpfkit prog { show | list } [PROG]
        bpfkit prog pin   PROG FILE
        bpfkit prog { load | loadall } OBJ  PATH \\
                          [type TYPE] [map {idx IDX | name NAME} MAP] \\
-                         [pinmaps MAP_DIR]
+                         [pinmaps MAP_DIR] [kernel_btf BTF_FILE]
        bpfkit prog run PROG \\
                          { data_in FILE | pcap_in FILE [pcap_out FILE] [verbose] } \\
                          [data_out FILE [data_size_out L]] \\
@@ -260,7 +263,8 @@ async function progPin(args: string[], ctx: CliContext): Promise<number> {
  * `prog load|loadall OBJ PATH [type TYPE] [map {idx N | name NAME} MAP] [pinmaps DIR]`
  * (load_with_options() of bpftool's prog.c): the whole object is loaded through kernel/load.ts
  * (maps created or reused from their pins, global data, relocations); `load` pins the first
- * program at PATH, `loadall` every program at PATH/NAME; `pinmaps DIR` pins every map at DIR/NAME.
+ * program at PATH, `loadall` every program at PATH/NAME; `pinmaps DIR` pins every map at DIR/NAME;
+ * `kernel_btf FILE` (open_opts.btf_custom_path) is the CO-RE target instead of the host's BTF.
  */
 async function progLoad(args: string[], ctx: CliContext, all = false): Promise<number> {
   return runTool(ctx, async (out) => {
@@ -271,6 +275,7 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
     const path = a.get();
     let typeOverride: number | undefined;
     let pinMaps: string | undefined;
+    let kernelBtfPath: string | undefined;
     const mapArgs: { idx?: number; name?: string; handle: string[] }[] = [];
     while (a.argc) {
       if (isPrefixC(a.cur, 'type')) {
@@ -302,12 +307,16 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
         }
         sel.handle = [a.get(), a.get()];
         mapArgs.push(sel);
+      } else if (isPrefixC(a.cur, 'kernel_btf')) {
+        a.next();
+        a.req(out, 1);
+        kernelBtfPath = a.get();
       } else if (isPrefixC(a.cur, 'pinmaps')) {
         a.next();
         a.req(out, 1);
         pinMaps = a.get();
       } else {
-        out.fail(`expected no more arguments, 'type', 'map', 'dev', 'offload_dev', 'xdpmeta_dev', 'pinmaps' or 'autoattach', got: '${a.cur}'?`);
+        out.fail(`expected no more arguments, 'type', 'map', 'offload_dev', 'xdpmeta_dev', 'pinmaps', 'autoattach', or 'kernel_btf', got: '${a.cur}'?`);
       }
     }
     let bytes: Uint8Array;
@@ -342,9 +351,12 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
       if (m.name !== undefined && !obj.maps.some((x) => x.name === m.name)) out.fail(`map '${m.name}' not used`);
       replaceMaps.push({ idx: m.idx, name: m.name, fd });
     }
+    // bpf_object__relocate_core(): the custom target BTF is read only when CO-RE relocations need it.
+    const targetBtf = kernelBtfPath !== undefined && obj.programs.some((p) => p.coreRelos.length)
+      ? await readTargetBtf(out, kernelBtfPath) : undefined;
     let loaded: LoadedObject;
     try {
-      loaded = loadObject(k, obj, { progType: typeOverride, replaceMaps }, bytes);
+      loaded = loadObject(k, obj, { progType: typeOverride, replaceMaps, targetBtf }, bytes);
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
       out.info(`libbpf: ${err.message}`);
@@ -392,6 +404,18 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
   });
 }
 
+/** `kernel_btf FILE` (raw BTF or an ELF's .BTF, as btf__parse()); libbpf's message when it cannot be read. */
+async function readTargetBtf(out: ToolOutput, path: string): Promise<Btf> {
+  try {
+    return await loadBtfFile(path);
+  } catch (err) {
+    const e = err as { errno?: number; code?: string };
+    const errno = e.code && e.code in ERRNO ? ERRNO[e.code as ErrnoName] : Math.abs(e.errno ?? ERRNO.EINVAL);
+    out.info(`libbpf: failed to parse target BTF: -${errno}`);
+    return out.fail('failed to load object file', (256 - (errno % 256)) & 0xff);
+  }
+}
+
 /** print_imm()'s map text for the program's map-loading ld_imm64s: `map[id:N]`, `map[id:N][0]+OFF`. */
 export function xlatedMapRef(p: KProg): XlatedOptions['mapRef'] {
   return (_insn, next, pc) => {
@@ -432,6 +456,7 @@ async function progDump(args: string[], ctx: CliContext): Promise<number> {
       insns = prog.kprog.insns.map((x) => ({ ...x }));
       for (const r of prog.kprog.mapRefs) insns[r.insn].imm = r.mapId;
     }
+    Object.assign(opts, xlatedBtfOptions(prog.kprog, xlated ? (offs) => xlated.adjustInsnOffs(offs) : undefined));
     if (ctx.json) printJson(ctx, xlatedJson(insns, opts) as unknown as JsonValue);
     else ctx.stdout(formatXlated(insns, opts));
     return 0;
