@@ -21,6 +21,7 @@ import { runCapture } from '../net/capture_run.js';
 import { readCapture, writePcap, writePcapng } from '../net/pcap.js';
 import { progTypeOps, registerProgTypeHelpers, testRun, TestRunError, type TestRunResult } from '../progtypes/index.js';
 import { runTracing } from '../progtypes/tracing.js';
+import { compileJit } from '../vm/jit/index.js';
 import type { Vm } from '../vm/vm.js';
 import { createHelperHost, formatTraceLine, type HelperHost } from '../helpers/host.js';
 import { isPrefix } from './args.js';
@@ -248,6 +249,7 @@ async function runOnce(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Prom
     return (256 - ERRNO[e.code as ErrnoName]) & 0xff;
   }
 
+  reportCompile(a, prog, ctx);
   const json: Record<string, JsonValue> = {};
   let status = 0;
   const emit = async (data: Uint8Array, file: string | undefined, key: string): Promise<void> => {
@@ -277,6 +279,30 @@ async function runOnce(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Prom
   return status;
 }
 
+/**
+ * With -d and the JIT: the compile figures on stderr (`jit: N insns compiled in X ms ...`). The
+ * run compiled the program on this VM; compileJit() returns that (cached) compilation.
+ */
+function reportCompile(a: RunArgs, prog: RunnableProgram, ctx: CliContext): void {
+  if (!ctx.debug || a.engine !== 'jit') return;
+  const j = compileJit(prog.vm, prog.insns);
+  const notes = [`${j.wasmSize} bytes of wasm`];
+  if (j.cached) notes.push('module from the cache');
+  if (j.inlinedLookups > 0) notes.push(`${j.inlinedLookups} map lookups inlined`);
+  ctx.stderr(`jit: ${j.compiledInsns} insns compiled in ${j.compileMs.toFixed(3)} ms (${notes.join(', ')})\n`);
+}
+
+const BAR_WIDTH = 30;
+/** Captures this long get a progress bar (on a terminal). */
+const PROGRESS_MIN = 20000;
+
+/** `[#######.......]  45%  450000/1000000 packets` redrawn in place on a terminal. */
+function progressBar(done: number, total: number): string {
+  const filled = Math.round((BAR_WIDTH * done) / total);
+  const pct = String(Math.floor((100 * done) / total)).padStart(3);
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${pct}%  ${done}/${total} packets`;
+}
+
 async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Promise<number> {
   const input = await readInput(a.pcapIn!, ctx);
   let file;
@@ -293,15 +319,16 @@ async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext
   try {
     r = runCapture(file.records, file.linktype, {
       insns: prog.insns, type: prog.type, engine: a.engine, vm: prog.vm, verdicts: a.verbose,
-      onProgress: tty && total >= 100000 ? (done, n) => ctx.stderr(`\r${done}/${n} packets (${Math.floor((100 * done) / n)}%)`) : undefined,
-      progressEvery: 50000,
+      onProgress: tty && total >= PROGRESS_MIN ? (done, n) => ctx.stderr(progressBar(done, n)) : undefined,
+      progressEvery: Math.max(1024, Math.floor(total / 100)),
     });
   } catch (err) {
     if (!(err instanceof BpfError)) throw err;
     printError(ctx, `failed to run program: ${err.message}`);
     return (256 - ERRNO[err.code]) & 0xff;
   }
-  if (tty && total >= 100000) ctx.stderr('\r\x1b[K');
+  if (tty && total >= PROGRESS_MIN) ctx.stderr('\r\x1b[K');
+  reportCompile(a, prog, ctx);
   const s = r.summary;
   if (a.pcapOut !== undefined) {
     const bytes = file.format === 'pcapng'
@@ -321,12 +348,17 @@ async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext
     };
     if (a.pcapOut !== undefined) json.written = s.passed;
     if (s.perPacket) json.verdict_list = s.perPacket;
+    if (s.mapsTouched) json.maps_touched = s.mapsTouched.map((m) => ({ name: m.name, changed: m.changed }));
     printJson(ctx, json);
     return 0;
   }
   let text = `Packets: ${s.packets}, passed: ${s.passed}, modified: ${s.modified}, duration (average): ${s.durationNs}ns\n`;
   const width = Math.max(0, ...Object.keys(s.verdicts).map((k) => k.length));
   for (const [name, n] of Object.entries(s.verdicts)) text += `  ${name.padEnd(width)}  ${n}\n`;
+  if (s.mapsTouched) {
+    const list = s.mapsTouched.map((m) => `${m.name || '(unnamed)'} (${m.changed} ${m.changed === 1 ? 'entry' : 'entries'} changed)`);
+    text += `Maps touched: ${list.length ? list.join(', ') : 'none'}\n`;
+  }
   if (a.pcapOut !== undefined) text += `Wrote ${s.passed} packets to ${a.pcapOut}\n`;
   if (s.perPacket) s.perPacket.forEach((v, i) => { text += `${i + 1}: ${v}\n`; });
   ctx.stdout(text);

@@ -8,7 +8,13 @@
  * program left it); TC_ACT_OK, TC_ACT_PIPE and TC_ACT_UNSPEC (continue); a socket filter's
  * non-zero return, the packet cut to that many bytes (sk_filter_trim_cap(); the filter sees the
  * whole frame, as a packet socket's does). The summary counts verdicts by name, packets
- * modified (bytes or length differ from the input) and written.
+ * modified (bytes or length differ from the input) and written, and the maps the run changed.
+ *
+ * XDP programs on the JIT run in batches (JitProgram.runBatch: many packets per call into the
+ * module, no per-packet JS between runs) when that cannot change what they see: the program is
+ * batchable and calls only helpers that need no per-packet host state (map access, time, random,
+ * CPU). Each packet then sits in its own page at XDP_PACKET_HEADROOM, as the harness puts it, and
+ * gets its own xdp_md image; everything else runs packet by packet.
  */
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
@@ -16,6 +22,11 @@ import { type Engine, prepareProgram } from '../progtypes/run.js';
 import { SkbHarness, TC_ACT_NAMES } from '../progtypes/skb.js';
 import { XDP_ACTION_NAMES, XdpHarness } from '../progtypes/xdp.js';
 import { vmForType } from '../progtypes/register.js';
+import { decodeSnapshot } from '../maps/common.js';
+import { mapsOf } from '../maps/registry.js';
+import type { BpfMap } from '../maps/types.js';
+import { BATCH_ENTRY_HEADER, type JitProgram } from '../vm/jit/index.js';
+import type { Region } from '../vm/types.js';
 import type { Vm } from '../vm/vm.js';
 import type { PcapRecord } from './pcap.js';
 
@@ -50,6 +61,16 @@ export interface CaptureRunSummary {
   durationNs: number;
   /** Per-packet verdicts (when asked). */
   perPacket?: number[];
+  /** Maps whose contents the run changed (undefined when the VM has no maps). */
+  mapsTouched?: MapTouched[];
+  /** Whether packets ran in batches (JitProgram.runBatch). */
+  batched: boolean;
+}
+
+export interface MapTouched {
+  name: string;
+  /** Entries added, removed or with a new value. */
+  changed: number;
 }
 
 export interface CaptureRunResult {
@@ -97,12 +118,34 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   let modified = 0;
   let runNs = 0;
   const every = options.progressEvery ?? 65536;
+  const before = snapshotMaps(vm);
+  let batched = false;
+  const tally = (rec: PcapRecord, retval: number, result: Uint8Array): void => {
+    counts.set(retval, (counts.get(retval) ?? 0) + 1);
+    perPacket?.push(retval);
+    const changed = !equalBytes(result, rec.data);
+    if (changed) modified++;
+    if (passes(type, retval)) {
+      let data = result;
+      let len = rec.len + (result.length - rec.caplen);
+      if (type === BPF_PROG_TYPE_SOCKET_FILTER && retval < data.length) {
+        data = data.subarray(0, retval);
+        len = rec.len;
+      }
+      out.push({ sec: rec.sec, nsec: rec.nsec, caplen: data.length, len: Math.max(len, data.length), data: data.slice(), ifIndex: rec.ifIndex });
+    }
+  };
   try {
     const p = prepareProgram(vm, options.insns, options.engine ?? 'jit', options.budget);
     const perf = (globalThis as unknown as { performance: { now(): number } }).performance;
     const meta = { wireLen: 0 };
     const t0 = perf.now();
-    for (let i = 0; i < list.length; i++) {
+    if (xdp && p.jit && list.length > 1 && batchSafe(options.insns, p.jit)) {
+      batched = true;
+      xdp.load(list[0].data); // the xdp_md fields every packet shares, and the helpers' packet state
+      runXdpBatches(vm, p.jit, list, xdp.ctx.addr, options.budget, tally, options.onProgress, every);
+    }
+    for (let i = batched ? list.length : 0; i < list.length; i++) {
       const rec = list[i];
       let retval: number;
       let result: Uint8Array;
@@ -116,19 +159,7 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
         retval = p.run(skb!.ctx.addr, p.usesLdAbs ? skb!.packet() : undefined);
         result = skb!.output();
       }
-      counts.set(retval, (counts.get(retval) ?? 0) + 1);
-      perPacket?.push(retval);
-      const changed = !equalBytes(result, rec.data);
-      if (changed) modified++;
-      if (passes(type, retval)) {
-        let data = result;
-        let len = rec.len + (result.length - rec.caplen);
-        if (type === BPF_PROG_TYPE_SOCKET_FILTER && retval < data.length) {
-          data = data.subarray(0, retval);
-          len = rec.len;
-        }
-        out.push({ sec: rec.sec, nsec: rec.nsec, caplen: data.length, len: Math.max(len, data.length), data: data.slice(), ifIndex: rec.ifIndex });
-      }
+      tally(rec, retval, result);
       if (options.onProgress && (i + 1) % every === 0) options.onProgress(i + 1, list.length);
     }
     runNs = perf.now() - t0;
@@ -141,7 +172,131 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
     summary: {
       packets: list.length, verdicts, passed: out.length, modified,
       durationNs: list.length ? Math.round((runNs * 1e6) / list.length) : 0, perPacket,
+      mapsTouched: before === undefined ? undefined : mapsTouched(vm, before), batched,
     },
     out,
   };
+}
+
+/** Helpers a batched run may call: none reads or writes per-packet host state. */
+const BATCH_HELPERS = new Set([
+  1, 2, 3, // map_lookup_elem, map_update_elem, map_delete_elem
+  5, 6, 7, 8, // ktime_get_ns, trace_printk, get_prandom_u32, get_smp_processor_id
+  195, // map_lookup_percpu_elem
+]);
+
+function batchSafe(insns: readonly Insn[], jit: JitProgram): boolean {
+  if (!jit.batchable) return false;
+  for (const i of insns) if (i.code === 0x85 && i.src === 0 && !BATCH_HELPERS.has(i.imm)) return false;
+  return true;
+}
+
+const PAGE_SIZE = 4096;
+const XDP_PACKET_HEADROOM = 256;
+/** What XdpHarness.load() keeps of a frame: the linear part of one page. */
+const XDP_MAX_LINEAR = PAGE_SIZE - XDP_PACKET_HEADROOM - 320;
+const XDP_MD_SIZE = 24;
+const BATCH = 512;
+
+/**
+ * XDP over `list` in batches of BATCH packets: each packet copied to a page of its own (one
+ * region each, so an access past it faults as with the harness's buffer), a table entry per
+ * packet (its page and the xdp_md region as access-cache seeds, then the xdp_md image: data,
+ * data_end, data_meta = data, ingress_ifindex and rx_queue_index as the harness set them), one
+ * runBatch() call, then the verdicts and packets read back in order.
+ */
+function runXdpBatches(
+  vm: Vm, jit: JitProgram, list: readonly PcapRecord[], ctxAddr: number, budget: number | undefined,
+  tally: (rec: PcapRecord, retval: number, result: Uint8Array) => void,
+  onProgress: ((done: number, total: number) => void) | undefined, every: number,
+): void {
+  const space = vm.space;
+  const batch = Math.min(BATCH, list.length);
+  const pages: Region[] = [];
+  const stride = BATCH_ENTRY_HEADER + XDP_MD_SIZE;
+  let table: Region | undefined;
+  let verdicts: Region | undefined;
+  try {
+    for (let i = 0; i < batch; i++) pages.push(space.alloc(PAGE_SIZE, `xdp_buff[${i}]`, { align: PAGE_SIZE }));
+    table = space.alloc(batch * stride, 'xdp batch table', { writable: false });
+    verdicts = space.alloc(batch * 4, 'xdp batch verdicts', { writable: false });
+    const shared = new Uint32Array(space.memory.buffer, ctxAddr, XDP_MD_SIZE / 4).slice(3);
+    for (let from = 0; from < list.length; from += batch) {
+      const n = Math.min(batch, list.length - from);
+      const mem = new Uint8Array(space.memory.buffer);
+      const t = new Uint32Array(space.memory.buffer, table.addr, (n * stride) >> 2);
+      for (let i = 0; i < n; i++) {
+        const data = list[from + i].data;
+        const len = Math.min(data.length, XDP_MAX_LINEAR);
+        const page = pages[i].addr;
+        const at = page + XDP_PACKET_HEADROOM;
+        mem.set(len === data.length ? data : data.subarray(0, len), at);
+        const w = (i * stride) >> 2;
+        t[w] = page;
+        t[w + 1] = PAGE_SIZE;
+        t[w + 2] = ctxAddr;
+        t[w + 3] = XDP_MD_SIZE;
+        t[w + 4] = at;
+        t[w + 5] = at + len;
+        t[w + 6] = at;
+        t.set(shared, w + 7);
+      }
+      jit.runBatch(n, table.addr, ctxAddr, XDP_MD_SIZE, verdicts.addr, budget);
+      const buf = space.memory.buffer; // (a helper may have grown the memory)
+      const v = new Int32Array(buf, verdicts.addr, n);
+      for (let i = 0; i < n; i++) {
+        const rec = list[from + i];
+        tally(rec, v[i] >>> 0, new Uint8Array(buf, pages[i].addr + XDP_PACKET_HEADROOM, Math.min(rec.data.length, XDP_MAX_LINEAR)));
+        const done = from + i + 1;
+        if (onProgress && done % every === 0) onProgress(done, list.length);
+      }
+    }
+  } finally {
+    if (verdicts) space.free(verdicts);
+    if (table) space.free(table);
+    for (const p of pages) space.free(p);
+  }
+}
+
+/** Every map's contents (key -> value, hex), or undefined when the VM has none. */
+function snapshotMaps(vm: Vm): Map<BpfMap, Map<string, string>> | undefined {
+  const maps = mapsOf(vm.space);
+  if (maps.length === 0) return undefined;
+  const out = new Map<BpfMap, Map<string, string>>();
+  for (const m of maps) {
+    const contents = mapContents(m);
+    if (contents) out.set(m, contents);
+  }
+  return out;
+}
+
+function mapContents(m: BpfMap): Map<string, string> | undefined {
+  let records: [Uint8Array, Uint8Array][];
+  try {
+    records = decodeSnapshot(m.snapshot(), m.spec.type);
+  } catch {
+    return undefined; // (a type without a snapshot: not compared)
+  }
+  return new Map(records.map(([k, v]) => [bytesKey(k), bytesKey(v)]));
+}
+
+/** Bytes as a string usable as a Map key (one char per byte). */
+function bytesKey(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+  return s;
+}
+
+function mapsTouched(vm: Vm, before: Map<BpfMap, Map<string, string>>): MapTouched[] {
+  const touched: MapTouched[] = [];
+  for (const m of mapsOf(vm.space)) {
+    const was = before.get(m);
+    const now = was && mapContents(m);
+    if (!was || !now) continue;
+    let changed = 0;
+    for (const [k, v] of now) if (was.get(k) !== v) changed++;
+    for (const k of was.keys()) if (!now.has(k)) changed++;
+    if (changed > 0) touched.push({ name: m.spec.name ?? '', changed });
+  }
+  return touched;
 }

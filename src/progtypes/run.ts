@@ -3,12 +3,12 @@
  * prepare it once (JIT compiled and instantiated, interpreter warmed) so a timed loop measures
  * the program only, then run `repeat` times and report the average duration in ns.
  *
- * The JIT's hot path (runCtx: the context address in, the 32-bit verdict out) is used unless the
- * program has LD_ABS/LD_IND, which need the skb data as RunOptions.packet.
+ * The JIT's hot path (runCtx: the context address in, the 32-bit verdict out; runCtxPacket with
+ * the skb data for LD_ABS/LD_IND) has no BigInt.
  */
 import type { Insn } from '../isa/insn.js';
 import { interpret } from '../vm/interpreter.js';
-import { compileJit } from '../vm/jit/index.js';
+import { type JitProgram, compileJit } from '../vm/jit/index.js';
 import type { Vm } from '../vm/vm.js';
 
 export type Engine = 'interp' | 'jit';
@@ -18,6 +18,8 @@ export interface PreparedProgram {
   /** Run once: r1 = ctx, LD_ABS/LD_IND read `packet`; returns r0's low 32 bits, unsigned. */
   run(ctx: number, packet?: { addr: number; len: number }): number;
   readonly usesLdAbs: boolean;
+  /** The compiled program (engine jit): compile figures, the batch API. */
+  readonly jit?: JitProgram;
 }
 
 const WARM_UP: readonly Insn[] = [
@@ -39,14 +41,10 @@ export function prepareProgram(vm: Vm, insns: readonly Insn[], engine: Engine, b
   const usesLdAbs = hasLdAbs(insns);
   if (engine === 'jit') {
     const jit = compileJit(vm, insns).prepare();
-    if (!usesLdAbs) return { usesLdAbs, run: (ctx) => jit.runCtx(ctx, budget) };
-    const args = [0n];
+    if (!usesLdAbs) return { usesLdAbs, jit, run: (ctx) => jit.runCtx(ctx, budget) };
     return {
-      usesLdAbs,
-      run: (ctx, packet) => {
-        args[0] = BigInt(ctx);
-        return Number(BigInt.asUintN(32, jit.run({ args, packet, budget }).r0));
-      },
+      usesLdAbs, jit,
+      run: (ctx, packet) => (packet === undefined ? jit.runCtx(ctx, budget) : jit.runCtxPacket(ctx, packet.addr, packet.len, budget)),
     };
   }
   // Set up the VM's stack frames and warm the interpreter on a program that touches nothing.

@@ -199,8 +199,11 @@ export function compileModule(
   const fFtop = mb.declareFunc(tFtop);
   const fRun = mb.declareFunc(tRun);
   const fResume = mb.declareFunc(tResume);
+  const tBatch = mb.type([I32, I32, I32, I32, I32, I32], [I32]);
+  const fBatch = mb.declareFunc(tBatch);
   mb.exportFunc('run', fRun);
   mb.exportFunc('resume', fResume);
+  mb.exportFunc('batch', fBatch);
 
   // Functions: discovered from the entry through local calls.
   const funcIndex = new Map<number, number>();
@@ -270,6 +273,45 @@ export function compileModule(
     b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(0).byte(Op.i32_const).s32(1).byte(Op.call).u32(mainFunc);
     epilogue(b, 4);
     mb.setBody(fResume, [I64], b);
+  }
+  // batch(n, table, ctx, ctx size, verdicts, budget) -> runs done: for each i < n, entry i of the
+  // table (16 + ctx size bytes: two regions [base, size] that seed the load cache, the first also
+  // the store cache, then the context image) is applied, the image copied to ctx, a run made with
+  // r1 = ctx (no packet for LD_ABS), r0's low word stored to verdicts[i]. Global `left` and r0hi
+  // as after run(); pLen's global names the run in progress. (The host checks the regions.)
+  {
+    const b = new ByteWriter();
+    const N = 0, TABLE = 1, CTX = 2, SIZE = 3, OUT = 4, BUDGET = 5, I = 6, R0 = 7, E = 9;
+    b.byte(Op.i32_const).s32(0).byte(Op.global_set).u32(G.pAddr);
+    b.byte(Op.block).byte(0x40).byte(Op.loop).byte(0x40);
+    b.byte(Op.local_get).u32(I).byte(Op.local_get).u32(N).byte(Op.i32_ge_u).byte(Op.br_if).u32(1);
+    b.byte(Op.local_get).u32(TABLE).byte(Op.local_get).u32(I).byte(Op.local_get).u32(SIZE).byte(Op.i32_const).s32(16).byte(Op.i32_add)
+      .byte(Op.i32_mul).byte(Op.i32_add).byte(Op.local_set).u32(E);
+    const cacheFrom = (off: number, base: number, len: number): void => {
+      b.byte(Op.local_get).u32(E).byte(Op.i32_load).u32(2).u32(off).byte(Op.global_set).u32(base);
+      b.byte(Op.local_get).u32(E).byte(Op.i32_load).u32(2).u32(off + 4).byte(Op.i32_const).s32(8).byte(Op.i32_sub).byte(Op.global_set).u32(len);
+    };
+    cacheFrom(0, G.rb, G.rl);
+    cacheFrom(0, G.wb, G.wl);
+    cacheFrom(8, G.qb, G.ql);
+    b.byte(Op.local_get).u32(CTX);
+    b.byte(Op.local_get).u32(E).byte(Op.i32_const).s32(16).byte(Op.i32_add);
+    b.byte(Op.local_get).u32(SIZE).byte(0xfc).u32(10).byte(0).byte(0); // memory.copy
+    // pLen = -1 - i: no packet, and which run a fault happened in
+    b.byte(Op.i32_const).s32(-1).byte(Op.local_get).u32(I).byte(Op.i32_sub).byte(Op.global_set).u32(G.pLen);
+    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+    b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(CTX).byte(Op.i64_extend_i32_u);
+    for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
+    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
+    epilogue(b, R0);
+    b.byte(Op.local_set).u32(BUDGET + 3); // (an i32 scratch: the verdict)
+    b.byte(Op.local_get).u32(OUT).byte(Op.local_get).u32(I).byte(Op.i32_const).s32(2).byte(Op.i32_shl).byte(Op.i32_add);
+    b.byte(Op.local_get).u32(BUDGET + 3).byte(Op.i32_store).u32(2).u32(0);
+    b.byte(Op.local_get).u32(I).byte(Op.i32_const).s32(1).byte(Op.i32_add).byte(Op.local_set).u32(I);
+    b.byte(Op.br).u32(0);
+    b.byte(Op.end).byte(Op.end);
+    b.byte(Op.local_get).u32(I);
+    mb.setBody(fBatch, [I32, I64, I32, I32], b);
   }
   return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount, pure };
 }

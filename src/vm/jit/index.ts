@@ -3,4 +3,4 @@
  * asynchronous twin compileJitAsync() for browsers' main threads, and runJit(), interpret()'s
  * drop-in replacement.
  */
-export { JitProgram, compileJit, compileJitAsync, runJit } from './jit.js';
+export { BATCH_ENTRY_HEADER, JitProgram, compileJit, compileJitAsync, runJit } from './jit.js';

@@ -60,8 +60,11 @@ type RunFn = (
 
 type Globals = Record<(typeof GLOBAL_NAMES)[number], WasmGlobal>;
 
+type BatchFn = (n: number, table: number, ctx: number, ctxSize: number, verdicts: number, budget: number) => number;
+
 interface Instance {
   readonly run: RunFn;
+  readonly batch: BatchFn;
   /** The current CPU (inlined PERCPU_ARRAY lookups read it). */
   readonly cpu: WasmGlobal;
   readonly resume: (left: number, pAddr: number, pLen: number, mayGoto: number) => number;
@@ -75,6 +78,8 @@ interface Instance {
   tailCalls: number;
   /** Address space generation the region cache was filled at. */
   gen: number;
+  /** Inside runBatch(): tail calls are refused. */
+  batching: boolean;
   /** Budget of the current run (for the error message). */
   budget: number;
   /** Base of this level's main frame: the always-valid "empty" cache entry. */
@@ -93,6 +98,9 @@ interface VmJitState {
 }
 
 const MAX_NESTED_RUNS = 8;
+const BPF_FUNC_TAIL_CALL = 12;
+/** Bytes before the context image in a runBatch() table entry: two (base, size) u32 pairs. */
+export const BATCH_ENTRY_HEADER = 16;
 const ACCESS_NAMES = ['load', 'store', 'atomic access'];
 const TWO32 = 4294967296;
 const states = new WeakMap<Vm, VmJitState>();
@@ -374,6 +382,86 @@ export class JitProgram {
   }
 
   /**
+   * runCtx() with LD_ABS/LD_IND reading the `pLen` bytes at `pAddr` (RunOptions.packet, checked
+   * the same way); no BigInt.
+   */
+  runCtxPacket(r1: number, pAddr: number, pLen: number, budget?: number): number {
+    const why = pLen > 0 ? this.vm.space.accessError(pAddr, pLen, false) : undefined;
+    if (why !== undefined || !Number.isInteger(pLen) || pLen < 0) fail('EFAULT', `interpret: invalid packet: ${why ?? `length ${pLen}`}`);
+    return this.exec(r1, 0, 0, 0, 0, 0, 0, 0, 0, 0, this.budgetOf(budget), pAddr, pLen) >>> 0;
+  }
+
+  /**
+   * Whether runBatch() can run this program: no tail calls (bpf_tail_call, callx) and no
+   * LD_ABS/LD_IND, which need the host between runs.
+   */
+  get batchable(): boolean {
+    const P = this.prog.code;
+    for (let s = 0; s < P.length >> 2; s++) {
+      const o = P[s << 2] & 0xfff;
+      if (o === 0x8d || (o === 0x85 && P[(s << 2) + 2] === BPF_FUNC_TAIL_CALL)) return false;
+      if ((o & 7) === 0 && (o & 0xe0) !== 0 && o !== 0x18) return false;
+      if (o === 0x18) s++;
+    }
+    return true;
+  }
+
+  /**
+   * The batch API: `n` runs in one call into the module, over a table of BATCH_ENTRY_HEADER +
+   * ctxSize bytes per run at `table` (all addresses in the VM memory, laid out by the caller):
+   * u32 base and size of a writable region and of a second region (whole regions: the data the
+   * run will touch, e.g. its packet's page and the context; they seed the access caches), then
+   * the context image, copied to `ctx` before the run (r1 = ctx). r0's low 32 bits go to the
+   * Int32Array at `verdicts`. A fault ends the batch with the interpreter's error, prefixed by
+   * the run's index. The program must be batchable; helpers it calls see no per-run host state
+   * (the caller's to ensure).
+   */
+  runBatch(n: number, table: number, ctx: number, ctxSize: number, verdicts: number, budget?: number): void {
+    if (!this.batchable) fail('EINVAL', 'jit: runBatch on a program with tail calls or LD_ABS/LD_IND');
+    const space = this.vm.space;
+    const stride = BATCH_ENTRY_HEADER + ctxSize;
+    for (const [addr, size] of [[table, n * stride], [ctx, ctxSize], [verdicts, n * 4]]) {
+      const why = size > 0 ? space.accessError(addr, size, false) : undefined;
+      if (why !== undefined) fail('EFAULT', `jit: runBatch: ${why}`);
+    }
+    // the cache seeds must be exactly regions (the first writable): checks then stay exact
+    const words = new Uint32Array(space.memory.buffer, table, (n * stride) >> 2);
+    if ((table & 3) !== 0 || (stride & 3) !== 0) fail('EINVAL', 'jit: runBatch: table and context size must be 4-byte aligned');
+    for (let i = 0; i < n; i++) {
+      const w = (i * stride) >> 2;
+      for (const k of [0, 2]) {
+        const r = space.regionAt(words[w + k]);
+        if (r === undefined || r.addr !== words[w + k] || r.size !== words[w + k + 1] || r.size < 8 || (k === 0 && !r.writable)) {
+          fail('EINVAL', `jit: runBatch: entry ${i}: 0x${words[w + k].toString(16)}+${words[w + k + 1]} is not a${k === 0 ? ' writable' : ''} region`);
+        }
+      }
+    }
+    const st = this.st;
+    const level = st.depth;
+    if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
+    const inst = this.instances[level] ?? this.instantiate(level);
+    if (inst.gen !== space.generation) resetCache(inst, space.generation);
+    const b = this.budgetOf(budget);
+    inst.budget = b;
+    inst.tailCalls = 0;
+    if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
+    this.prepareFrames(inst, level);
+    st.depth = level + 1;
+    inst.batching = true;
+    try {
+      inst.batch(n, table, ctx, ctxSize, verdicts, b);
+    } catch (err) {
+      if (err instanceof BpfError) throw new BpfError(err.code, `run ${-1 - inst.g.pLen.value} of the batch: ${err.message}`);
+      throw err;
+    } finally {
+      inst.batching = false;
+      st.depth = level;
+      this.lastInst = inst;
+      this.finished = false;
+    }
+  }
+
+  /**
    * Instantiate for the current nesting level now (frames allocated) and have V8 compile the entry
    * function (it compiles lazily, on first call) by a run with a zero budget, which stops before
    * the first instruction; so a timed run starts warm.
@@ -416,12 +504,7 @@ export class JitProgram {
     inst.budget = budget;
     inst.tailCalls = 0;
     if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
-    if (!this.pure) st.dirty[level] = 1;
-    else if (st.dirty[level] !== 0) { // a program that writes no memory finds its frames zeroed
-      const u8 = new Uint8Array(space.memory.buffer);
-      for (const top of inst.tops) u8.fill(0, top - MAX_BPF_STACK, top);
-      st.dirty[level] = 0;
-    }
+    this.prepareFrames(inst, level);
     if (inst.pendingTail !== undefined) { // asked for by a helper that then failed
       inst.pendingTail = undefined;
       inst.g.tail.value = 0;
@@ -463,6 +546,17 @@ export class JitProgram {
     }
   }
 
+  /** A program that writes no memory finds its frames zeroed (by the host, when dirtied). */
+  private prepareFrames(inst: Instance, level: number): void {
+    const st = this.st;
+    if (!this.pure) st.dirty[level] = 1;
+    else if (st.dirty[level] !== 0) {
+      const u8 = new Uint8Array(this.vm.space.memory.buffer);
+      for (const top of inst.tops) u8.fill(0, top - MAX_BPF_STACK, top);
+      st.dirty[level] = 0;
+    }
+  }
+
   private instantiate(level: number): Instance {
     const vm = this.vm;
     const space = vm.space;
@@ -477,6 +571,7 @@ export class JitProgram {
       vm, pc: 0, insns,
       tailCall(target: readonly Insn[]): boolean {
         const i = inst!;
+        if (i.batching) fail('ENOTSUPP', `tail call inside a batch run (insn #${ctx.pc})`);
         if (i.tailCalls >= MAX_TAIL_CALL_CNT) return false;
         i.pendingTail = target;
         i.tailPc = ctx.pc;
@@ -582,8 +677,8 @@ export class JitProgram {
     const x: WasmGlobal64[] = [];
     for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
     inst = {
-      run: ex.run as RunFn, cpu: ex.cpu as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
-      gen: -1, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
+      run: ex.run as RunFn, batch: ex.batch as BatchFn, cpu: ex.cpu as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
+      gen: -1, batching: false, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
     };
     this.instances[level] = inst;
     return inst;
