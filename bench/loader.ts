@@ -1,6 +1,6 @@
 /*
  * Load time of a large object (test/fixtures/loader/big.o: ~1,400 instructions, 5 BTF maps,
- * global data, a subprogram): bpfkit's open + load into a fresh Bpf (no verifier yet) beside
+ * global data, a subprogram): bpfkit's open + load (verifier included) into a fresh Bpf beside
  * `bpftool prog load` of the same object (process start, libbpf, the kernel's verifier and JIT),
  * where bpftool and root are available.
  *   node dist/bench/loader.js
