@@ -16,6 +16,7 @@ import type { KProg } from '../kernel/bpf.js';
 import { xlatedProgram } from '../kernel/verify.js';
 import { xlatedBtfOptions } from './xlated_btf.js';
 import { loadBtfFile } from './btf.js';
+import { coreRelocatorFor } from '../btf/core.js';
 import type { Btf } from '../btf/types.js';
 export { hexPrint, parseRunArgs, type RunArgs } from './prog_run.js';
 import type { CliContext, CommandHandler } from './context.js';
@@ -356,7 +357,9 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
       ? await readTargetBtf(out, kernelBtfPath) : undefined;
     let loaded: LoadedObject;
     try {
-      loaded = loadObject(k, obj, { progType: typeOverride, replaceMaps, targetBtf }, bytes);
+      // A target given here relocates with btf/'s relocator whatever the entry point registered.
+      const coreRelocator = targetBtf ? coreRelocatorFor() : undefined;
+      loaded = loadObject(k, obj, { progType: typeOverride, replaceMaps, targetBtf, coreRelocator }, bytes);
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
       out.info(`libbpf: ${err.message}`);
