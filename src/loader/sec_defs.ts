@@ -1,7 +1,11 @@
 /*
  * GENERATED TABLE — libbpf's section_defs[] (src/libbpf.c), following libbpf v1.5.0, transcribed
  * row for row: SEC() name, program type, expected attach type, flags. Do not reorder: the first
- * match wins, as find_sec_def() walks it.
+ * match wins, as find_sec_def() walks it. Checked entry by entry against libbpf/libbpf's
+ * src/libbpf.c (the v1.4 tree, commit 00db402f, plus v1.5's kprobe.session+): netkit/* sit after
+ * "action" as there, and "sk_skb/verdict" is gone (libbpf has no such SEC(); the attach type
+ * BPF_SK_SKB_VERDICT is only reachable with `type`). test/loader_sec_defs.test.ts checks the
+ * table against that transcription and its program types against the installed libbpf (bpftool).
  *
  * Matching (sec_def_matches()): "x/" matches names starting with "x/"; "x+" matches "x" exactly or
  * "x/anything"; anything else matches exactly. A leading '?' on a section name means "do not
@@ -73,11 +77,11 @@ tc/ingress SCHED_CLS TCX_INGRESS NONE
 tc/egress SCHED_CLS TCX_EGRESS NONE
 tcx/ingress SCHED_CLS TCX_INGRESS NONE
 tcx/egress SCHED_CLS TCX_EGRESS NONE
-netkit/primary SCHED_CLS NETKIT_PRIMARY NONE
-netkit/peer SCHED_CLS NETKIT_PEER NONE
 tc SCHED_CLS - NONE
 classifier SCHED_CLS - NONE
 action SCHED_ACT - NONE
+netkit/primary SCHED_CLS NETKIT_PRIMARY NONE
+netkit/peer SCHED_CLS NETKIT_PEER NONE
 tracepoint+ TRACEPOINT - NONE
 tp+ TRACEPOINT - NONE
 raw_tracepoint+ RAW_TRACEPOINT - NONE
@@ -112,7 +116,6 @@ lwt_seg6local LWT_SEG6LOCAL - NONE
 sockops SOCK_OPS CGROUP_SOCK_OPS ATTACHABLE_OPT
 sk_skb/stream_parser SK_SKB SK_SKB_STREAM_PARSER ATTACHABLE_OPT
 sk_skb/stream_verdict SK_SKB SK_SKB_STREAM_VERDICT ATTACHABLE_OPT
-sk_skb/verdict SK_SKB SK_SKB_VERDICT ATTACHABLE_OPT
 sk_skb SK_SKB - NONE
 sk_msg SK_MSG SK_MSG_VERDICT ATTACHABLE_OPT
 lirc_mode2 LIRC_MODE2 LIRC_MODE2 ATTACHABLE_OPT
