@@ -1,15 +1,18 @@
 /*
  * The full libpcap-tests campaign for the filter compiler (too slow for `npm test`):
- *   node dist/test/filter_campaign.js [accept|apply|reject|tcpdump] [-v] [DLT...]
+ *   node dist/test/filter_campaign.js [accept|apply|reject|tcpdump|errors] [-v] [DLT...]
  * accept: exact-match rate of our -d listing against the expected (libpcap 1.11-pre) text;
  * tcpdump: the same tests against the local tcpdump (libpcap 1.10.3) where it accepts the DLT;
  * apply: per-packet results over the savefiles; reject: the expression must be rejected.
+ * errors: our default (1.10.3) wording against the local tcpdump's stderr over the generated bad
+ * expressions (every 13th) and the reject tests' expressions (every 5th).
  */
 import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { bpfDump } from '../src/cbpf/dump.js';
 import { compileFilter, PCAP_NETMASK_UNKNOWN } from '../src/filter/index.js';
 import { applyFilterToSavefile } from './filter_apply_lib.js';
+import { badExpressions, pool, tcpdumpError } from './filter_wording_lib.js';
 
 const DIR = new URL('../../../shared/libpcap-tests/', import.meta.url).pathname;
 const mode = process.argv[2] ?? 'accept';
@@ -93,4 +96,25 @@ if (mode === 'accept' || mode === 'tcpdump') {
     }
   }
   console.log(`reject: rejected ${rejected}/${tests.length}, libpcap wording ${wording}/${tests.length}; on supported link types rejected ${supRejected}/${supported}, wording ${supWording}/${supported}`);
+}
+
+if (mode === 'errors') {
+  interface RejectTest { DLT?: string; expr?: string; env_skip: string | null; netmask?: string | null }
+  const cases: [string, string][] = badExpressions().filter((_, i) => i % 13 === 0).map((e) => ['EN10MB', e]);
+  lines<RejectTest>('filter_reject_tests.jsonl').filter((t) => !t.env_skip && t.expr !== undefined && !t.netmask)
+    .filter((_, i) => i % 5 === 0).forEach((t) => cases.push([t.DLT as string, t.expr as string]));
+  const res = await pool(cases, 4, ([dlt, e]) => tcpdumpError(dlt, e));
+  let both = 0, same = 0, onlyUs = 0, onlyThem = 0;
+  for (let i = 0; i < cases.length; i++) {
+    const [dlt, e] = cases[i];
+    let ours: string | undefined;
+    try { compileFilter(e, { linktype: dlt }); } catch (x) { ours = (x as Error).message; }
+    const r = res[i];
+    if (!r.rejected) { if (ours !== undefined) onlyUs++; continue; }
+    if (ours === undefined) { onlyThem++; if (verbose) console.log(`+++ accepted [${dlt}] ${e}: tcpdump says ${r.message}`); continue; }
+    both++;
+    if (ours === r.message) same++;
+    else if (verbose) console.log(`~~~ [${dlt}] ${e}\n want: ${r.message}\n got:  ${ours}`);
+  }
+  console.log(`errors: ${cases.length} expressions; both reject ${both}, identical message ${same} (${(100 * same / Math.max(both, 1)).toFixed(1)}%); only we reject ${onlyUs}, only tcpdump rejects ${onlyThem}`);
 }

@@ -738,7 +738,7 @@ export class CodeGen {
   /** A protocol qualifier that has no IPv4 host/net: 1.11 names the operand ('net' always a prefix). */
   private badHostQual(proto: Proto, typestr: string, mask: number, legacy: string): never {
     const what = mask >>> 0 !== 0xffffffff ? 'prefix' : 'address';
-    return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv4 ${what}>'`, undefined, typestr === 'net' || proto === 'link' ? legacy : undefined);
+    return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv4 ${what}>'`, undefined, proto === 'ip6' ? `'ip6' modifier applied to ip ${typestr}` : legacy);
   }
 
   /** gen_dnhostop(): DECnet addresses, both header layouts, with and without padding. */
@@ -1100,13 +1100,13 @@ export class CodeGen {
     return l === DLT.IEEE802_11 || l === DLT.IEEE802_11_RADIO || l === DLT.PPI || l === DLT.PRISM_HEADER || l === DLT.IEEE802_11_RADIO_AVS;
   }
   private genP80211Type(type: number, mask: number): Block {
-    if (!this.is80211()) err(`'type/subtype' not supported on ${this.dltName()}`);
+    if (!this.is80211()) err(`'type/subtype' not supported on ${this.dltName()}`, undefined, '802.11 link-layer types supported only on 802.11');
     if (mask === 0x0c && (type & ~0x0c)) err('invalid 802.11 type value');
     if (mask === 0xfc && (type & ~0xfc)) err('invalid 802.11 subtype value');
     return this.genMcmp('linkhdr', 0, BPF_B, type, mask);
   }
   private genP80211Fcdir(dir: number): Block {
-    if (!this.is80211()) err(`'dir' not supported on ${this.dltName()}`);
+    if (!this.is80211()) err(`'dir' not supported on ${this.dltName()}`, undefined, 'frame direction supported only with 802.11 headers');
     if (dir > 3) err('invalid 802.11 direction');
     return this.genMcmp('linkhdr', 1, BPF_B, dir, 0x03);
   }
@@ -1114,7 +1114,7 @@ export class CodeGen {
   // -- SS7 (gen_mtp2type_abbrev, gen_mtp3field_code) ------------------------------------------
   // -- raw ATM (gen_atmfield_code, gen_atmtype_abbrev, gen_atmmulti_abbrev) ------------------
   private assertAtm(kw: string): void {
-    if (!this.isAtm) err(`'${kw}' supported only on SUNATM`);
+    if (!this.isAtm) err(`'${kw}' supported only on SUNATM`, undefined, `'${kw}' supported only on raw ATM`);
   }
 
   private genAtmfield(field: 'vpi' | 'vci', v: number, jtype: number, reverse: boolean): Block {
@@ -1185,7 +1185,7 @@ export class CodeGen {
   }
 
   private genMtp2type(t: string): Block {
-    if (this.offLi === OFFSET_NOT_SET) err(`'${t}' supported only on SS7`);
+    if (this.offLi === OFFSET_NOT_SET) err(`'${t}' supported only on SS7`, undefined, `'${t}' supported only on MTP2`);
     const cmp = (off: number, size: number, mask: number, j: number, rev: boolean, v: number): Block => this.genNcmp('packet', off, size, mask, j, rev, v);
     switch (t) {
       case 'fisu': return cmp(this.offLi, BPF_B, 0x3f, BPF_JEQ, false, 0);
@@ -1258,7 +1258,8 @@ export class CodeGen {
     const typestr = type === 'net' ? 'net' : 'host';
     switch (proto) {
       case 'default': case 'ip6': return this.genHostop6(addr, mask, dir, 8, 24);
-      default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv6 ${typestr === 'host' && mask.every((x) => x === 0xff) ? 'address' : 'prefix'}>'`);
+      default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv6 ${typestr === 'host' && mask.every((x) => x === 0xff) ? 'address' : 'prefix'}>'`, undefined,
+        proto === 'link' ? `link-layer modifier applied to ip6 ${typestr}` : `'${proto}' modifier applied to ip6 ${typestr}`);
     }
   }
 
@@ -1529,27 +1530,28 @@ export class CodeGen {
   }
 
   private lookupProto(name: string, proto: Proto, addr = 'proto'): number {
+    // 1.10.3: lookup_proto() names ip/ether/osi protocols; other qualifiers fail in gen_scode().
+    const unknown = (old: string): never => err(`unknown '${proto === 'default' ? '' : proto + ' '}${addr}' value '${name}'`, undefined, old);
     switch (proto) {
       case 'default': case 'ip': case 'ip6': {
         const v = IP_PROTOCOLS[name];
-        if (v === undefined) err(`unknown '${proto === 'default' ? '' : proto + ' '}${addr}' value '${name}'`);
-        return v;
+        return v ?? unknown(`unknown ip proto '${name}'`);
       }
       case 'link': {
         const v = EPROTO_DB[name] ?? LLC_DB[name];
-        if (v === undefined) err(`unknown '${proto} ${addr}' value '${name}'`);
-        return v;
+        return v ?? unknown(`unknown ether proto '${name}'`);
       }
       case 'iso':
         if (name === 'esis') return ISO.ESIS;
         if (name === 'isis') return ISO.ISIS;
         if (name === 'clnp') return ISO.CLNP;
-        return err(`unknown '${proto} ${addr}' value '${name}'`);
+        return unknown(`unknown osi proto '${name}'`);
       default:
-        if (proto === 'decnet') return err(`'${proto}' is not a valid qualifier for '${addr}'`);
-        return err(`unknown '${proto} ${addr}' value '${name}'`);
+        if (proto === 'decnet') return err(`'${proto}' is not a valid qualifier for '${addr}'`, undefined, `unknown protocol: ${name}`);
+        return unknown(`unknown protocol: ${name}`);
     }
   }
+
 
   // -- identifiers ------------------------------------------------------------------------
   private checkPortProto(proto: Proto, what: string): number {
@@ -1557,7 +1559,7 @@ export class CodeGen {
     if (proto === 'tcp') return IPPROTO.TCP;
     if (proto === 'sctp') return IPPROTO.SCTP;
     if (proto === 'default') return PROTO_UNDEF;
-    return err(`'${proto}' is not a valid qualifier for '${what}'`);
+    return err(`'${proto}' is not a valid qualifier for '${what}'`, undefined, `illegal qualifier of '${what}'`);
   }
 
   /** gen_scode() */
@@ -1567,10 +1569,10 @@ export class CodeGen {
       case 'net': return err(`unknown network '${name}'`, pos);
       case 'default': case 'host':
         if (proto === 'link') return err(`unknown Ethernet-like host '${name}'`, pos, `unknown ether host '${name}'`);
-        if (proto === 'decnet') return err("'decnet' is not a valid qualifier for 'host'", pos, `unknown decnet host name '${name}'\n`);
+        if (proto === 'decnet') return err("'decnet' is not a valid qualifier for 'host'", pos, `decnet name support not included, '${name}' cannot be translated`);
         return err(`unknown host '${name}'`, pos);
       case 'port': {
-        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err(`'${proto}' is not a valid qualifier for 'port'`, pos);
+        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err(`'${proto}' is not a valid qualifier for 'port'`, pos, "illegal qualifier of 'port'");
         const r = nametoport(name);
         if (!r) return err(`unknown port '${name}'`, pos);
         let realProto = r.proto;
@@ -1582,7 +1584,7 @@ export class CodeGen {
         return this.genPortBoth(r.port, realProto, dir);
       }
       case 'portrange': {
-        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err(`'${proto}' is not a valid qualifier for 'portrange'`, pos);
+        if (proto !== 'default' && proto !== 'udp' && proto !== 'tcp' && proto !== 'sctp') err(`'${proto}' is not a valid qualifier for 'portrange'`, pos, "illegal qualifier of 'portrange'");
         const r = nametoportrange(name);
         if (!r) return err(`unknown port in range '${name}'`, pos);
         let realProto = r.proto;
@@ -1597,11 +1599,13 @@ export class CodeGen {
       }
       case 'gateway': {
         // gen_gateway() needs the host's MAC address: a MAC-48 link layer, outside tunnels and MPLS.
-        if (this.labelStackDepth > 0) err("'gateway' cannot be used within MPLS", pos);
-        if (this.isEncap) err("'gateway' cannot be used within VXLAN or Geneve", pos);
+        // (The local libpcap 1.10.3 is built without it: "not supported in this configuration".)
+        const legacy = "'gateway' not supported in this configuration";
+        if (this.labelStackDepth > 0) err("'gateway' cannot be used within MPLS", pos, legacy);
+        if (this.isEncap) err("'gateway' cannot be used within VXLAN or Geneve", pos, legacy);
         const mac48 = this.isEthernet() || this.is80211() || this.lanHostOffsets() !== undefined;
-        if (!mac48) err(`'gateway' not supported on ${this.dltName()}`, pos);
-        return err(`unknown Ethernet-like host '${name}'`, pos, `unknown host '${name}'`);
+        if (!mac48) err(`'gateway' not supported on ${this.dltName()}`, pos, legacy);
+        return err(`unknown Ethernet-like host '${name}'`, pos, legacy);
       }
       case 'proto': {
         const rp = this.lookupProto(name, proto);
@@ -1707,10 +1711,10 @@ export class CodeGen {
     if ((q.addr === 'host' || q.addr === 'default') && q.proto === 'link') {
       if (this.is80211()) return this.genWlanhostop(etherAton(s), q.dir);
       if (this.lanHostOffsets()) return this.genLanHostop(etherAton(s), q.dir);
-      if (!this.isEthernet()) return err(`'link host XX:XX:XX:XX:XX:XX' not supported on ${this.dltName()}`, pos);
+      if (!this.isEthernet()) return err(`'link host XX:XX:XX:XX:XX:XX' not supported on ${this.dltName()}`, pos, 'ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
       return this.genEhostop(etherAton(s), q.dir);
     }
-    return err('Ethernet address used in non-ether expression', pos);
+    return err('Ethernet address used in non-ether expression', pos, 'ethernet address used in non-ether expression');
   }
 
   /** libpcap 1.11's qualifier checks on address literals, with its wording. */
@@ -1719,22 +1723,69 @@ export class CodeGen {
     const text = id.k === 'hidlen' ? `${id.text}/${id.len}` : id.k === 'hidmask' ? `${id.text} mask ${id.mask}` :
       id.k === 'hid6' ? (id.hasLen ? `${id.text}/${id.len}` : id.text) : id.k === 'num' ? String(id.v) : id.k === 'name' ? id.name : id.text;
     const literal = id.k === 'hid' || id.k === 'hidlen' || id.k === 'hidmask' || id.k === 'hid6';
+    const legacy = this.legacyQualError(id);
     if (q.addr === 'gateway' && q.proto === 'decnet' && (id.k === 'hid' || id.k === 'hidlen' || id.k === 'hidmask')) {
-      err("'decnet' is not a valid qualifier for 'gateway'", id.pos, "'gateway' requires a name");
+      err("'decnet' is not a valid qualifier for 'gateway'", id.pos, legacy);
     }
-    if (q.addr === 'gateway' && (literal || id.k === 'num')) err(`'gateway' is not a valid qualifier for '${text}'`, id.pos);
+    if (q.addr === 'gateway' && (literal || id.k === 'num')) err(`'gateway' is not a valid qualifier for '${text}'`, id.pos, legacy);
     if (literal && (q.addr === 'port' || q.addr === 'portrange' || q.addr === 'proto' || q.addr === 'protochain')) {
       const kind = id.k === 'hid6' ? 'IPv6 address' : 'IPv4 address';
       const tail = id.k === 'hidlen' || (id.k === 'hid6' && id.hasLen) ? ' and prefix length' : id.k === 'hidmask' ? ' and netmask' : '';
-      err(`'${q.addr}' qualifier applied to ${kind}${tail}`, id.pos);
+      err(`'${q.addr}' qualifier applied to ${kind}${tail}`, id.pos, legacy);
     }
-    if (q.proto === 'decnet' && (id.k === 'hidlen' || id.k === 'hidmask')) err(`'decnet' is not a valid qualifier for '${q.addr === 'default' ? 'host' : q.addr}'`, id.pos);
+    if (q.proto === 'decnet' && (id.k === 'hidlen' || id.k === 'hidmask')) err(`'decnet' is not a valid qualifier for '${q.addr === 'default' ? 'host' : q.addr}'`, id.pos, legacy);
     if (q.addr === 'host' && (id.k === 'hidlen' || id.k === 'hidmask' || (id.k === 'hid6' && id.len !== 128))) {
-      err(`'host' is not a valid qualifier for '${text}'`, id.pos);
+      err(`'host' is not a valid qualifier for '${text}'`, id.pos, legacy);
     }
     if (q.dir.startsWith('addr') || q.dir === 'ra' || q.dir === 'ta') {
-      if (q.addr === 'port' || q.addr === 'portrange') err(`'${q.dir}' is not a valid qualifier for '${q.addr}'`, id.pos);
-      if (id.k !== 'eid' && id.k !== 'aid' && !(id.k === 'name' && q.proto === 'link')) err(`'${q.dir}' is valid for 802.11 syntax only`, id.pos);
+      if (q.addr === 'port' || q.addr === 'portrange') err(`'${q.dir}' is not a valid qualifier for '${q.addr}'`, id.pos, legacy);
+      if (id.k !== 'eid' && id.k !== 'aid' && !(id.k === 'name' && q.proto === 'link')) err(`'${q.dir}' is valid for 802.11 syntax only`, id.pos, legacy);
+    }
+  }
+
+  /**
+   * libpcap 1.10.3 checks qualifiers later, where it handles the operand (gen_ncode, gen_mcode,
+   * gen_mcode6, gen_scode): the first of its errors the operand runs into.
+   */
+  private legacyQualError(id: IdNode): string | undefined {
+    const q = id.q;
+    const port = q.addr === 'port' || q.addr === 'portrange';
+    const dir = q.dir;
+    const wlanDir = dir.startsWith('addr') || dir === 'ra' || dir === 'ta';
+    const dirName = dir.startsWith('addr') ? `'${dir}' and 'address${dir.slice(4)}' are not valid qualifiers` : `'${dir}' is not a valid qualifier`;
+    const portProtoOk = q.proto === 'default' || q.proto === 'tcp' || q.proto === 'udp' || q.proto === 'sctp';
+    const hostWord = q.addr === 'net' ? 'net' : 'host';
+    const hostOrNet = q.addr === 'host' || q.addr === 'net' || q.addr === 'default';
+    const dirError = wlanDir ? `${dirName} for addresses other than 802.11 MAC addresses` : undefined;
+    switch (id.k) {
+      case 'hidlen': case 'hidmask': {
+        const r = atoin(id.text);
+        const m = id.k === 'hidlen' ? (id.len > 32 ? undefined : shl32(0xffffffff, 32 - id.len)) : atoin(id.mask)?.[0];
+        if (r && m !== undefined && ((shl32(r[0], 32 - r[1]) & ~m) >>> 0) !== 0) return `non-network bits set in "${id.k === 'hidlen' ? `${id.text}/${id.len}` : `${id.text} mask ${id.mask}`}"`;
+        if (q.addr !== 'net' && q.addr !== 'default') return 'Mask syntax for networks only';
+        return dirError;
+      }
+      case 'hid6':
+        if (!hostOrNet) return 'invalid qualifier against IPv6 address';
+        if (q.proto !== 'default' && q.proto !== 'ip6') return q.proto === 'link' ? `link-layer modifier applied to ip6 ${hostWord}` : `'${q.proto}' modifier applied to ip6 ${hostWord}`;
+        return dirError;
+      case 'hid': case 'num':
+        if (id.k === 'hid' && (port || q.addr === 'proto' || q.addr === 'protochain')) return `'${q.addr}' modifier applied to ip host`;
+        if (q.addr === 'gateway') return "'gateway' requires a name";
+        if (port && !portProtoOk) return `illegal qualifier of '${q.addr}'`;
+        if (port && wlanDir) return `${dirName} for ${q.addr === 'port' ? 'ports' : 'port ranges'}`;
+        if (hostOrNet && q.proto === 'link') return id.k === 'hid' ? 'illegal link layer address' : undefined;
+        if (hostOrNet && !['default', 'ip', 'arp', 'rarp', 'decnet'].includes(q.proto)) {
+          return q.proto === 'ip6' ? `'ip6' modifier applied to ip ${hostWord}` : `'${q.proto}' modifier applied to ${hostWord}`;
+        }
+        return dirError;
+      case 'name':
+        if (port && !portProtoOk) return `illegal qualifier of '${q.addr}'`;
+        if (port && wlanDir) return `${dirName} for ${q.addr === 'port' ? 'ports' : 'port ranges'}`;
+        if (q.addr === 'net') return `unknown network '${id.name}'`;
+        if (q.addr === 'host' || q.addr === 'default') return q.proto === 'link' ? `unknown ether host '${id.name}'` : `unknown host '${id.name}'`;
+        return undefined;
+      default: return undefined;
     }
   }
 
@@ -1752,11 +1803,12 @@ export class CodeGen {
         if ((id.q.addr === 'host' || id.q.addr === 'default') && id.q.proto === 'link') {
           const a = parseInt(id.text.slice(1), 16) & 0xff;
           if (this.linktype === DLT.BACNET_MS_TP) return this.genMstpHostop(a, id.q.dir);
-          if (this.linktype !== DLT.ARCNET && this.linktype !== DLT.ARCNET_LINUX) return err(`'link host $XX' not supported on ${this.dltName()}`, id.pos);
+          if (this.linktype !== DLT.ARCNET && this.linktype !== DLT.ARCNET_LINUX) return err(`'link host $XX' not supported on ${this.dltName()}`, id.pos, 'aid supported only on ARCnet');
           return this.genAhostop(a, id.q.dir);
         }
-        if (id.q.addr !== 'host' && id.q.addr !== 'default') return err(`'${id.q.addr}' is not a valid qualifier for '$XX'`, id.pos, "ARCnet address used in non-arc expression");
-        return err("'link' is the only valid proto qualifier for 'host $XX'", id.pos, 'ARCnet address used in non-arc expression');
+        const arc = this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX ? 'ARCnet address used in non-arc expression' : 'aid supported only on ARCnet';
+        if (id.q.addr !== 'host' && id.q.addr !== 'default') return err(`'${id.q.addr}' is not a valid qualifier for '$XX'`, id.pos, arc);
+        return err("'link' is the only valid proto qualifier for 'host $XX'", id.pos, arc);
       }
     }
   }
@@ -1936,7 +1988,7 @@ export class CodeGen {
         indexed(this.offLinkpl, this.offLinkpl.constantPart + this.offNl + 40);
         break;
       }
-      default: return err(`'${proto}' does not support the index operation`);
+      default: return err(`'${proto}' does not support the index operation`, undefined, 'unsupported index operation');
     }
     inst.regno = regno;
     sappend(inst.s, newStmt(BPF_ST, regno));
@@ -2040,7 +2092,7 @@ export class CodeGen {
         if (this.is80211()) return this.genWlanhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.lanHostOffsets()) return this.genLanHostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
-        return err(`'broadcast' not supported on ${this.dltName()}`);
+        return err(`'broadcast' not supported on ${this.dltName()}`, undefined, 'not a broadcast link');
       case 'ip': {
         if ((this.opts.netmask >>> 0) === 0xffffffff) err("netmask not known, so 'ip broadcast' not supported");
         const b0 = this.genLinktype(ETHERTYPE.IP);
@@ -2081,7 +2133,7 @@ export class CodeGen {
       }
       default: return err('only IP multicast filters supported on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
     }
-    return err(`'multicast' not supported on ${this.dltName()}`);
+    return err(`'multicast' not supported on ${this.dltName()}`, undefined, 'link-layer multicast filters supported only on ethernet/FDDI/token ring/ARCNET/802.11/ATM LANE/Fibre Channel');
   }
 
   private genInbound(out: boolean): Block {

@@ -10,6 +10,8 @@ const descrOf = (name: string): string => { const v = DLT_NAMES[name]; return v 
 
 const RULES: Rule[] = [
   [/^link-layer type filtering not implemented for DLT_(\w+)$/, (_, n) => `${descrOf(n)} link-layer type filtering not implemented`],
+  [/^port number (\d+) greater than maximum 65535$/, 'illegal port number $1 > 65535'],
+  [/^'(\w+)' supported only on PFLOG linktype$/, (_, k) => `${({ on: 'ifname', ifname: 'ifname', rnr: 'rulenum', rulenum: 'rulenum', srnr: 'subrulenum', subrulenum: 'subrulenum', rset: 'ruleset', ruleset: 'ruleset' } as Record<string, string>)[k] ?? k} supported only on PF linktype`],
 ];
 
 export function wording110(msg: string): string {
