@@ -318,7 +318,7 @@ async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext
   let r;
   try {
     r = runCapture(file.records, file.linktype, {
-      insns: prog.insns, type: prog.type, engine: a.engine, vm: prog.vm, verdicts: a.verbose,
+      insns: prog.insns, type: prog.type, engine: a.engine, vm: prog.vm, verdicts: a.verbose, keepOutput: a.pcapOut !== undefined,
       onProgress: tty && total >= PROGRESS_MIN ? (done, n) => ctx.stderr(progressBar(done, n)) : undefined,
       progressEvery: Math.max(1024, Math.floor(total / 100)),
     });

@@ -85,6 +85,13 @@ export const TAIL_REGS = 11;
 const G_FR = 31;
 /** i32 global `cpu`: the current CPU, for inlined PERCPU_ARRAY lookups. */
 const G_CPU = 32;
+/**
+ * i32 globals `pb`, `pl`: a third cached region for loads and stores, checked after the others
+ * and never rotated by the `mem` import: what a batch run sets to its packet's region, so the
+ * other entries keep the context and map values (the frame when not batching).
+ */
+const G_PB = 33;
+const G_PL = 34;
 /** BPF_FUNC_map_lookup_elem. */
 const MAP_LOOKUP = 1;
 
@@ -196,6 +203,9 @@ export function compileModule(
   if (mb.global(I64) !== G_FR || mb.global(I32) !== G_CPU) throw new Error('jit: global layout');
   mb.exportGlobal('fr', G_FR);
   mb.exportGlobal('cpu', G_CPU);
+  if (mb.global(I32) !== G_PB || mb.global(I32) !== G_PL) throw new Error('jit: global layout');
+  mb.exportGlobal('pb', G_PB);
+  mb.exportGlobal('pl', G_PL);
   const fFtop = mb.declareFunc(tFtop);
   const fRun = mb.declareFunc(tRun);
   const fResume = mb.declareFunc(tResume);
@@ -275,27 +285,25 @@ export function compileModule(
     mb.setBody(fResume, [I64], b);
   }
   // batch(n, table, ctx, ctx size, verdicts, budget) -> runs done: for each i < n, entry i of the
-  // table (16 + ctx size bytes: two regions [base, size] that seed the load cache, the first also
-  // the store cache, then the context image) is applied, the image copied to ctx, a run made with
-  // r1 = ctx (no packet for LD_ABS), r0's low word stored to verdicts[i]. Global `left` and r0hi
-  // as after run(); pLen's global names the run in progress. (The host checks the regions.)
+  // table (8 + ctx size bytes: a region [base, size] for the pb/pl cache entry, then the context
+  // image) is applied, the image copied to ctx, a run made with r1 = ctx (no packet for LD_ABS),
+  // r0's low word stored to verdicts[i]. Global `left` and r0hi as after run(); pLen's global
+  // names the run in progress. (The host checks the regions.)
   {
     const b = new ByteWriter();
     const N = 0, TABLE = 1, CTX = 2, SIZE = 3, OUT = 4, BUDGET = 5, I = 6, R0 = 7, E = 9;
     b.byte(Op.i32_const).s32(0).byte(Op.global_set).u32(G.pAddr);
     b.byte(Op.block).byte(0x40).byte(Op.loop).byte(0x40);
     b.byte(Op.local_get).u32(I).byte(Op.local_get).u32(N).byte(Op.i32_ge_u).byte(Op.br_if).u32(1);
-    b.byte(Op.local_get).u32(TABLE).byte(Op.local_get).u32(I).byte(Op.local_get).u32(SIZE).byte(Op.i32_const).s32(16).byte(Op.i32_add)
+    b.byte(Op.local_get).u32(TABLE).byte(Op.local_get).u32(I).byte(Op.local_get).u32(SIZE).byte(Op.i32_const).s32(8).byte(Op.i32_add)
       .byte(Op.i32_mul).byte(Op.i32_add).byte(Op.local_set).u32(E);
     const cacheFrom = (off: number, base: number, len: number): void => {
       b.byte(Op.local_get).u32(E).byte(Op.i32_load).u32(2).u32(off).byte(Op.global_set).u32(base);
       b.byte(Op.local_get).u32(E).byte(Op.i32_load).u32(2).u32(off + 4).byte(Op.i32_const).s32(8).byte(Op.i32_sub).byte(Op.global_set).u32(len);
     };
-    cacheFrom(0, G.rb, G.rl);
-    cacheFrom(0, G.wb, G.wl);
-    cacheFrom(8, G.qb, G.ql);
+    cacheFrom(0, G_PB, G_PL);
     b.byte(Op.local_get).u32(CTX);
-    b.byte(Op.local_get).u32(E).byte(Op.i32_const).s32(16).byte(Op.i32_add);
+    b.byte(Op.local_get).u32(E).byte(Op.i32_const).s32(8).byte(Op.i32_add);
     b.byte(Op.local_get).u32(SIZE).byte(0xfc).u32(10).byte(0).byte(0); // memory.copy
     // pLen = -1 - i: no packet, and which run a fault happened in
     b.byte(Op.i32_const).s32(-1).byte(Op.local_get).u32(I).byte(Op.i32_sub).byte(Op.global_set).u32(G.pLen);
@@ -550,6 +558,7 @@ function compileFunction(
       b(Op.i32_le_u); w.byte(Op.br_if).u32(1);
     };
     if (kind === ACCESS_LOAD) { cached(G.rb, G.rl); cached(G.qb, G.ql); } else cached(G.wb, G.wl);
+    cached(G_PB, G_PL);
     b(Op.end);
     i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(IMP_MEM);
     lget(A64); b(Op.i32_wrap_i64); lset(ADDR);
@@ -738,7 +747,7 @@ function compileFunction(
     get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
     lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
     lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - 4); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
-    for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql]]) {
+    for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql], [G_PB, G_PL]]) {
       lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
       w.byte(Op.global_get).u32(gl); i32c(4); b(Op.i32_add);
       b(Op.i32_le_u); w.byte(Op.br_if).u32(0);

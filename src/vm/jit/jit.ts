@@ -67,6 +67,9 @@ interface Instance {
   readonly batch: BatchFn;
   /** The current CPU (inlined PERCPU_ARRAY lookups read it). */
   readonly cpu: WasmGlobal;
+  /** The batch runs' packet region cache entry. */
+  readonly pb: WasmGlobal;
+  readonly pl: WasmGlobal;
   readonly resume: (left: number, pAddr: number, pLen: number, mayGoto: number) => number;
   readonly g: Globals;
   /** x0..x10: registers handed over by a tail call. */
@@ -99,8 +102,8 @@ interface VmJitState {
 
 const MAX_NESTED_RUNS = 8;
 const BPF_FUNC_TAIL_CALL = 12;
-/** Bytes before the context image in a runBatch() table entry: two (base, size) u32 pairs. */
-export const BATCH_ENTRY_HEADER = 16;
+/** Bytes before the context image in a runBatch() table entry: a (base, size) u32 pair. */
+export const BATCH_ENTRY_HEADER = 8;
 const ACCESS_NAMES = ['load', 'store', 'atomic access'];
 const TWO32 = 4294967296;
 const states = new WeakMap<Vm, VmJitState>();
@@ -409,9 +412,9 @@ export class JitProgram {
   /**
    * The batch API: `n` runs in one call into the module, over a table of BATCH_ENTRY_HEADER +
    * ctxSize bytes per run at `table` (all addresses in the VM memory, laid out by the caller):
-   * u32 base and size of a writable region and of a second region (whole regions: the data the
-   * run will touch, e.g. its packet's page and the context; they seed the access caches), then
-   * the context image, copied to `ctx` before the run (r1 = ctx). r0's low 32 bits go to the
+   * u32 base and size of a writable region (a whole region: the data the run works on, e.g. its
+   * packet's page; a dedicated access-cache entry, so the others keep context and map values),
+   * then the context image, copied to `ctx` before the run (r1 = ctx). r0's low 32 bits go to the
    * Int32Array at `verdicts`. A fault ends the batch with the interpreter's error, prefixed by
    * the run's index. The program must be batchable; helpers it calls see no per-run host state
    * (the caller's to ensure).
@@ -429,11 +432,9 @@ export class JitProgram {
     if ((table & 3) !== 0 || (stride & 3) !== 0) fail('EINVAL', 'jit: runBatch: table and context size must be 4-byte aligned');
     for (let i = 0; i < n; i++) {
       const w = (i * stride) >> 2;
-      for (const k of [0, 2]) {
-        const r = space.regionAt(words[w + k]);
-        if (r === undefined || r.addr !== words[w + k] || r.size !== words[w + k + 1] || r.size < 8 || (k === 0 && !r.writable)) {
-          fail('EINVAL', `jit: runBatch: entry ${i}: 0x${words[w + k].toString(16)}+${words[w + k + 1]} is not a${k === 0 ? ' writable' : ''} region`);
-        }
+      const r = space.regionAt(words[w]);
+      if (r === undefined || r.addr !== words[w] || r.size !== words[w + 1] || r.size < 8 || !r.writable) {
+        fail('EINVAL', `jit: runBatch: entry ${i}: 0x${words[w].toString(16)}+${words[w + 1]} is not a writable region`);
       }
     }
     const st = this.st;
@@ -677,7 +678,7 @@ export class JitProgram {
     const x: WasmGlobal64[] = [];
     for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
     inst = {
-      run: ex.run as RunFn, batch: ex.batch as BatchFn, cpu: ex.cpu as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
+      run: ex.run as RunFn, batch: ex.batch as BatchFn, cpu: ex.cpu as WasmGlobal, pb: ex.pb as WasmGlobal, pl: ex.pl as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
       gen: -1, batching: false, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
     };
     this.instances[level] = inst;
@@ -688,7 +689,8 @@ export class JitProgram {
 /** Forget cached regions (they may have been freed): every entry becomes the main frame. */
 function resetCache(inst: Instance, gen: number): void {
   const g = inst.g;
-  g.rb.value = g.qb.value = g.wb.value = inst.frame0;
+  g.rb.value = g.qb.value = g.wb.value = inst.pb.value = inst.frame0;
+  inst.pl.value = MAX_BPF_STACK - 8;
   g.rl.value = g.ql.value = g.wl.value = MAX_BPF_STACK - 8;
   inst.gen = gen;
 }
