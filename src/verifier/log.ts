@@ -83,15 +83,40 @@ export function stateStr(f: FuncState, all: boolean, regsScratched: Set<number>,
     const s = f.stack[i];
     if (!all && !slotsScratched.has(i)) continue;
     if (s.types.every((t) => t === STACK_INVALID)) continue;
-    if (s.types[7] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${regStr(s.spilled, f.frameno)}`;
+    // a spill prints the bytes above a narrow spill (MISC/ZERO/INVALID), then the register
+    if (s.types[7] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${s.types.slice(0, s.types.indexOf(STACK_SPILL)).map((t) => SLOT_CHAR[t]).join('')}${regStr(s.spilled, f.frameno)}`;
     else out += ` fp-${(i + 1) * 8}=${s.types.map((t) => SLOT_CHAR[t]).join('')}`;
   }
   return out;
 }
 
-/** vlog_alignment(): the column the `;` of print_insn_state() goes to */
-export function alignTo(len: number): number {
-  // pos counts the line's newline; "%*c;" pads to round_up(max(pos + 8, 40), 8) - pos - 1 spaces
-  const pos = len + 1;
-  return len + Math.ceil(Math.max(pos + 8, 40) / 8) * 8 - pos - 1;
+/**
+ * vlog_alignment(): how many spaces print_insn_state() puts where the instruction line's newline was
+ * before `;` (pos = the line's length with its newline).
+ */
+export function vlogAlignment(pos: number): number {
+  return Math.ceil(Math.max(pos + 4, 40) / 8) * 8 - pos - 1;
+}
+
+/** The " refs=1,2" suffix of print_verifier_state(): references the state holds. */
+export function refsStr(refs: readonly { id: number }[]): string {
+  return refs.length ? ` refs=${refs.map((r) => r.id).join(',')}` : '';
+}
+
+/**
+ * The log buffer (struct bpf_verifier_log): appended to and rewound to earlier positions
+ * (bpf_vlog_reset()) in amortised constant time, as long logs are rewound at every path end.
+ */
+export class LogBuffer {
+  private chunks: string[] = [];
+  length = 0;
+  append(s: string): void { if (s) { this.chunks.push(s); this.length += s.length; } }
+  reset(pos: number): void {
+    while (this.length > pos) {
+      const last = this.chunks.pop()!;
+      this.length -= last.length;
+      if (this.length < pos) { this.chunks.push(last.slice(0, pos - this.length)); this.length = pos; }
+    }
+  }
+  toString(): string { const s = this.chunks.join(''); this.chunks = s ? [s] : []; return s; }
 }

@@ -18,7 +18,7 @@ import {
 import { adjustScalar, endScalar, negScalar, signExtend } from './alu.js';
 import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
 import { checkCfg, jumpTarget } from './check_cfg.js';
-import { alignTo, regStr, stateStr } from './log.js';
+import { LogBuffer, refsStr, stateStr, vlogAlignment } from './log.js';
 import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
@@ -28,7 +28,7 @@ import {
   type Explored, type FuncState, type VState, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, copyState,
   newFuncState, statesEqual,
 } from './state.js';
-import { tnumAdd, tnumConst, tnumIsAligned, tnumIsConst, tnumStr, tnumSub, tnumSubreg } from './tnum.js';
+import { tnumAdd, tnumAnd, tnumConst, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
 export const EACCES = 13, EINVAL = 22, E2BIG = 7, EBADF = 9, EPERM = 1, EFAULT = 14, ENOTSUPP = 524;
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
@@ -95,12 +95,19 @@ class Verifier {
   opts: VerifyOptions;
   ops: ProgTypeOps;
   level: number;
-  lines: string[] = [];
-  /** Index in `lines` of the last instruction line when nothing was printed after it. */
-  insnLine = -1;
+  /**
+   * The log buffer (struct bpf_verifier_log): at level 1 pop_stack() rewinds it to where the branch
+   * was pushed and a successful run clears it, so only the failing path remains, as in the kernel.
+   */
+  log = new LogBuffer();
+  /** print_insn_state()'s bookkeeping: where the last instruction line ended and its length. */
+  prevLogPos = 0;
+  prevInsnPrintPos = 0;
   regsScratched = new Set<number>();
   slotsScratched = new Set<number>();
-  stack: { st: VState; insn: number; prev: number }[] = [];
+  /** mark_verifier_state_scratched(): every register and slot counts as scratched */
+  allScratched = false;
+  stack: { st: VState; insn: number; prev: number; logPos: number }[] = [];
   explored = new Map<number, Explored[]>();
   prunePoints: Uint8Array;
   subprogStarts: number[] = [];
@@ -132,7 +139,28 @@ class Verifier {
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
   }
 
-  verbose(line: string): void { if (this.level) { this.lines.push(line); this.insnLine = -1; } }
+  /** verbose(): text for the log at level 1 and above (whole lines; the newline is added) */
+  verbose(line: string): void { if (this.level) this.log.append(line + '\n'); }
+  /** Error context the kernel prints before failing; kept at level 0 too so the last lines carry it. */
+  note(line: string): void { this.log.append(line + '\n'); }
+  /** bpf_vlog_reset() */
+  resetLog(pos: number): void { this.log.reset(pos); }
+  markScratched(): void { this.allScratched = true; }
+  scratched(): boolean { return this.allScratched || this.regsScratched.size > 0 || this.slotsScratched.size > 0; }
+  /** print_verifier_state(): the current frame's registers and slots (all, or the scratched ones), then clean */
+  printState(all: boolean, f = this.frame()): void {
+    const every = all || this.allScratched;
+    this.log.append(stateStr(f, every, this.regsScratched, this.slotsScratched) + refsStr(this.cur.refs) + '\n');
+    this.regsScratched.clear(); this.slotsScratched.clear(); this.allScratched = false;
+  }
+  /** print_insn_state(): after the instruction line when nothing came between, else on its own "IDX:" line */
+  printInsnState(): void {
+    if (this.prevLogPos && this.prevLogPos === this.log.length) {
+      this.resetLog(this.prevLogPos - 1);
+      this.log.append(' '.repeat(vlogAlignment(this.prevInsnPrintPos)) + ';');
+    } else this.log.append(`${this.insnIdx}:`);
+    this.printState(false);
+  }
 
   run(): VerifyResult {
     let errno = 0;
@@ -143,13 +171,15 @@ class Verifier {
       this.checkMaxStackDepth();
     } catch (e) {
       if (!(e instanceof VerifierError)) throw e;
-      this.lines.push(e.msg);
+      this.log.append(e.msg + '\n');
       errno = e.errno;
       error = e.msg;
     }
+    // do_check_common(): at level 1 a successful verification leaves no trace but the stats
+    if (errno === 0 && this.level < 2) this.log.reset(0);
     const stats: VerifyStats = { insnProcessed: this.processed, maxStatesPerInsn: this.maxStatesPerInsn, totalStates: this.totalStates, peakStates: this.peakStates, stackDepth: this.stackDepth };
     const tail = `processed ${this.processed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0`;
-    const log = [...this.lines, tail].join('\n') + '\n';
+    const log = this.log.toString() + tail + '\n';
     return { ok: errno === 0, errno, log, stats, error, aux: this.insnAux() };
   }
 
@@ -245,57 +275,52 @@ class Verifier {
     f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n);
     this.cur = st;
     this.insnIdx = 0;
-    let printState = true;
-    this.insnLine = -1;
+    this.markScratched();
+    let doPrintState = false;
     for (;;) {
-      if (printState && this.level) {
-        if (this.insnIdx === 0 && this.prevInsnIdx === 0 && this.lines.length === 0) this.lines.push(`0:${stateStr(this.frame(), true, new Set(), new Set())}`);
-        else this.lines.push(`from ${this.prevInsnIdx} to ${this.insnIdx}:${stateStr(this.frame(), true, new Set(), new Set())}`);
-        this.insnLine = -1;
-      }
-      printState = false;
-      let endPath = false;
       if (this.insnIdx >= this.insns.length) fail(`invalid insn idx ${this.insnIdx} insn_cnt ${this.insns.length}`, EFAULT);
       if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
-      if (this.prunePoints[this.insnIdx]) {
-        const r = this.isStateVisited(this.insnIdx);
-        if (r === 'safe') {
-          if (this.level) this.verbose(printState ? `from ${this.prevInsnIdx} to ${this.insnIdx}: safe` : `${this.insnIdx}: safe`);
-          endPath = true;
-        }
+      let endPath = false;
+      if (this.prunePoints[this.insnIdx] && this.isStateVisited(this.insnIdx) === 'safe') {
+        this.verbose(doPrintState ? `\nfrom ${this.prevInsnIdx} to ${this.insnIdx}: safe` : `${this.insnIdx}: safe`);
+        endPath = true;
       }
       if (!endPath) {
+        if (this.level >= 2 && doPrintState) {
+          this.log.append(`\nfrom ${this.prevInsnIdx} to ${this.insnIdx}:`);
+          this.printState(true);
+          doPrintState = false;
+        }
         const insn = this.insns[this.insnIdx];
         this.seen[this.insnIdx] = 1;
-        this.regsScratched.clear(); this.slotsScratched.clear();
         if (this.level) {
-          this.lines.push(`${this.insnIdx}: ${formatXlatedInsn(this.insns, this.insnIdx, { mapRef: (i) => i.src === 1 ? '0xffff888100000000' : undefined })}`);
-          this.insnLine = this.lines.length - 1;
-        }
+          if (this.scratched()) this.printInsnState();
+          this.printLineInfo(this.insnIdx);
+          this.prevLogPos = this.log.length;
+          this.log.append(`${this.insnIdx}: ${formatXlatedInsn(this.insns, this.insnIdx, { mapRef: (i) => i.src === 1 || i.src === 2 ? '0xffff888100000000' : undefined })}\n`);
+          this.prevInsnPrintPos = this.log.length - this.prevLogPos;
+          this.prevLogPos = this.log.length;
+        } else { this.regsScratched.clear(); this.slotsScratched.clear(); }
         this.prevInsnIdx = this.insnIdx;
-        const res = this.checkInsn(insn);
-        if (res === 'exit') endPath = true;
-        else if (this.level && (this.regsScratched.size || this.slotsScratched.size)) {
-          const s = stateStr(this.frame(), false, this.regsScratched, this.slotsScratched);
-          if (s) {
-            if (this.insnLine === this.lines.length - 1 && this.insnLine >= 0) {
-              const l = this.lines[this.insnLine];
-              this.lines[this.insnLine] = l + ' '.repeat(alignTo(l.length) - l.length) + ';' + s;
-            } else this.lines.push(`${this.prevInsnIdx}:${s}`);
-          }
-        }
+        if (this.checkInsn(insn) === 'exit') endPath = true;
       }
       if (endPath) {
+        // process_bpf_exit: the popped state is printed in full; level 1 forgets the finished path
+        this.markScratched();
         this.updateBranchCounts(this.cur.parent);
         const next = this.stack.pop();
         if (!next) break;
+        if (this.level === 1) this.resetLog(next.logPos);
         this.cur = next.st;
         this.insnIdx = next.insn;
         this.prevInsnIdx = next.prev;
-        printState = true;
+        doPrintState = true;
       }
     }
   }
+
+  /** verbose_linfo(): the source line before the first instruction it covers */
+  printLineInfo(_idx: number): void { /* set up with VerifyOptions.lineInfo */ }
 
   updateBranchCounts(e: Explored | null): void {
     while (e) { if (--e.branches > 0) break; e = e.state.parent; }
@@ -304,7 +329,7 @@ class Verifier {
   pushStack(insn: number, prev: number): VState {
     const st = copyState(this.cur);
     if (st.parent) st.parent.branches++;
-    this.stack.push({ st, insn, prev });
+    this.stack.push({ st, insn, prev, logPos: this.log.length });
     if (this.stack.length > BPF_COMPLEXITY_LIMIT_JMP_SEQ) fail(`The sequence of ${this.stack.length} jumps is too complex.`, E2BIG);
     return st;
   }
@@ -596,13 +621,27 @@ class Verifier {
         } else if (type === 'read' && size < 8) coerceRegToSize(out, size);
         return out;
       }
-      case 'fp': return this.stackAccess(regno, r, insnOff, size, type, val, this.insns[this.insnIdx].code >> 0 === (this.insns[this.insnIdx].code & 0xff) && bpfClass(this.insns[this.insnIdx].code) === BPF_ST, this.insns[this.insnIdx].imm);
+      case 'fp': return this.stackAccess(regno, r, insnOff, size, type, val, valRegno, bpfClass(this.insns[this.insnIdx].code) === BPF_ST, this.insns[this.insnIdx].imm);
       case 'pkt': case 'pkt_meta': {
         if (type === 'write' && !this.ops.pktWrite) fail(`cannot write into packet`);
         this.checkPacketAccess(regno, r, off, size);
         break;
       }
-      case 'flow_keys': break;
+      case 'flow_keys': {
+        // check_mem_access() / check_flow_keys_access(): within struct bpf_flow_keys (56 bytes)
+        if (type === 'write' && val && valRegno !== undefined && isPointer(val)) fail(`R${valRegno} leaks addr into flow keys`);
+        if (off < 0 || off + size > 56) fail(`invalid access to flow keys off=${off} size=${size}`);
+        break;
+      }
+      case 'map_ptr': {
+        if (r.maybeNull) fail(`R${regno} invalid mem access '${regTypeStr(r)}'`);
+        // check_ptr_to_map_access(): reads of the map's kernel struct, as BTF allows them
+        const tname = MAP_STRUCT_NAME[r.map?.spec.type ?? -1];
+        if (!tname) fail(`map_ptr access not supported for map type ${r.map?.spec.type}`, ENOTSUPP);
+        if (off < 0) fail(`R${regno} is ${tname} invalid negative access: off=${off}`);
+        if (type !== 'read') fail(`only read from ${tname} is supported`);
+        return out; // the field's type is not modelled: an unknown scalar
+      }
       case 'sock': case 'sock_common': case 'tcp_sock': case 'xdp_sock': {
         if (r.maybeNull) fail(`R${regno} invalid mem access '${regTypeStr(r)}'`);
         if (type === 'write') fail(`R${regno} cannot write into ${r.type}`);
@@ -649,9 +688,9 @@ class Verifier {
     if (r.smin < 0n && (r.smin === -(1n << 63n) || BigInt.asIntN(32, BigInt(off) + r.smin) !== BigInt(off) + r.smin || r.smin + BigInt(off) < 0n)) {
       fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     }
-    if (bad(BigInt(off) + r.smin)) { this.lines.push(msg(BigInt(off) + r.smin)); fail(`R${regno} min value is outside of the allowed memory range`); }
+    if (bad(BigInt(off) + r.smin)) { this.note(msg(BigInt(off) + r.smin)); fail(`R${regno} min value is outside of the allowed memory range`); }
     if (r.umax >= BPF_MAX_VAR_OFF) fail(`R${regno} unbounded memory access, make sure to bounds check any such access`);
-    if (bad(BigInt(off) + r.umax)) { this.lines.push(msg(BigInt(off) + r.umax)); fail(`R${regno} max value is outside of the allowed memory range`); }
+    if (bad(BigInt(off) + r.umax)) { this.note(msg(BigInt(off) + r.umax)); fail(`R${regno} max value is outside of the allowed memory range`); }
   }
 
   /** check_packet_access() */
@@ -659,7 +698,7 @@ class Verifier {
     if (r.smin < 0n) fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     // the variable part was covered when the range was established for this id
     if (off < 0 || off + size > r.range) {
-      this.lines.push(`invalid access to packet, off=${off} size=${size}, R${regno}(id=${r.id},off=${r.off},r=${r.range})`);
+      this.note(`invalid access to packet, off=${off} size=${size}, R${regno}(id=${r.id},off=${r.off},r=${r.range})`);
       fail(`R${regno} offset is outside of the packet`);
     }
   }
@@ -670,7 +709,7 @@ class Verifier {
   }
 
   /** check_stack_read/write (fixed and variable offset) */
-  stackAccess(regno: number, r: RegState, insnOff: number, size: number, type: 'read' | 'write', val: RegState | undefined, isSt = false, insnImm = 0): RegState {
+  stackAccess(regno: number, r: RegState, insnOff: number, size: number, type: 'read' | 'write', val: RegState | undefined, valRegno: number | undefined, isSt: boolean, insnImm: number): RegState {
     const f = this.cur.frames[r.frameno];
     const varKnown = tnumIsConst(r.varOff);
     const base = r.off + insnOff;
@@ -683,78 +722,98 @@ class Verifier {
     if (!varKnown && (r.smin < -BigInt(MAX_BPF_STACK) || r.smax > 0n || lo < -MAX_BPF_STACK || hi + size > 0)) {
       fail(`invalid variable-offset ${type === 'read' ? 'read from' : 'write to'} stack R${regno} var_off=${tnumStr(r.varOff)} off=${base} size=${size}`);
     }
-    const depth = -lo;
-    const sp = this.frame().subprog;
-    const idx = this.subprogStarts.indexOf(this.subprogStarts[f.subprog] ?? 0);
-    if (depth > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = depth;
-    void sp; void idx;
+    if (-lo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -lo;
     const out = mkScalar();
     if (type === 'write') {
       if (!varKnown) {
         for (let o = lo; o < hi + size; o++) { const s = this.slot(f, Math.floor((-o - 1) / 8)); s.types[(-o - 1) % 8] = STACK_MISC; s.spilled = undefined; }
         return out;
       }
-      const slotIdx = Math.floor((-lo - 1) / 8);
-      this.slotsScratched.add(slotIdx);
-      // check_stack_write_fixed_off(): 8-byte spills of anything, narrower aligned spills of scalars
-      // (BPF_ST spills its immediate when non-zero)
-      const spillScalar = val && val.type === 'scalar' && (!isSt || insnImm !== 0);
-      if (lo % 8 === 0 && val && (size === 8 ? (!isSt || insnImm !== 0) : spillScalar)) {
-        const s = this.slot(f, slotIdx);
-        s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t));
-        for (let j = 8 - size; j < 8; j++) s.types[j] = STACK_SPILL;
-        s.spilled = copyReg(val);
-        if (size < 8 && s.spilled.type === 'scalar') { s.spilled.id = 0; coerceRegToSize(s.spilled, size); }
-        return out;
-      }
-      if (val && isPointer(val)) fail(`invalid size of register spill`);
-      for (let o = lo; o < lo + size; o++) {
-        const s = this.slot(f, Math.floor((-o - 1) / 8));
-        if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t)); s.spilled = undefined; }
-        s.types[(-o - 1) % 8] = val && val.type === 'scalar' && tnumIsConst(val.varOff) && val.varOff.value === 0n ? STACK_ZERO : STACK_MISC;
-      }
-      return out;
+      return this.stackWriteFixed(f, lo, size, val, valRegno, isSt, insnImm);
     }
     // read
     if (!varKnown) {
-      for (let o = lo; o < hi + size; o++) {
-        const s = f.stack[Math.floor((-o - 1) / 8)];
-        const t = s ? s.types[(-o - 1) % 8] : STACK_INVALID;
-        void t;
-      }
+      // allow_uninit_stack: any byte reads as unknown
       if (size < 8) coerceRegToSize(out, size);
       return out;
     }
-    const slotIdx = Math.floor((-lo - 1) / 8);
-    this.slotsScratched.add(slotIdx);
-    const s = f.stack[slotIdx];
-    if (s && s.types[7] === STACK_SPILL && s.spilled) {
-      const spillSize = s.types.filter((t) => t === STACK_SPILL).length;
-      if (size === 8 && lo % 8 === 0 && spillSize === 8) return copyReg(s.spilled);
-      if (isPointer(s.spilled)) fail('invalid size of register fill');
-      // narrow fill of a spilled scalar (low bytes of the value live at the lowest address)
-      const byteOff = lo + 8 * (slotIdx + 1);
-      if (byteOff === 0 && size === spillSize) { const c = copyReg(s.spilled); c.id = size === 8 ? c.id : 0; return c; }
-      if (tnumIsConst(s.spilled.varOff) && byteOff + size <= spillSize) {
-        const v = (s.spilled.varOff.value >> BigInt(byteOff * 8)) & ((1n << BigInt(size * 8)) - 1n);
-        return constScalar(v);
+    return this.stackReadFixed(f, lo, size);
+  }
+
+  /** check_stack_write_fixed_off(): spills (of scalars at any aligned size, of pointers whole) or bytes */
+  stackWriteFixed(f: FuncState, off: number, size: number, val: RegState | undefined, valRegno: number | undefined, isSt: boolean, imm: number): RegState {
+    const spi = Math.floor((-off - 1) / 8);
+    this.slotsScratched.add(spi);
+    const slot = this.slot(f, spi);
+    const aligned = off % 8 === 0;
+    const save = (reg: RegState): void => {
+      slot.spilled = reg;
+      for (let i = 0; i < 8; i++) {
+        if (i >= 8 - size) slot.types[i] = STACK_SPILL;
+        else if (slot.types[i] !== STACK_ZERO && slot.types[i] !== STACK_INVALID) slot.types[i] = STACK_MISC;
       }
-      if (byteOff === 0 && size < spillSize) { const c = copyReg(s.spilled); c.id = 0; coerceRegToSize(c, size); return c; }
-      if (size < 8) coerceRegToSize(out, size);
-      return out;
+    };
+    const reg = valRegno !== undefined ? val : undefined;
+    if (reg && aligned && reg.type === 'scalar') {
+      const fits = regWidth(reg) <= size * 8;
+      if (fits) this.assignScalarIdBeforeMov(reg);
+      save(copyReg(reg));
+      if (!fits) slot.spilled!.id = 0;
+    } else if (!reg && aligned && isSt) {
+      save(constScalar(BigInt(imm)));
+    } else if (reg && isPointer(reg)) {
+      if (size !== 8) fail('invalid size of register spill');
+      if (f !== this.frame() && reg.type === 'fp') fail('cannot spill pointers to stack into stack frame of the caller', EINVAL);
+      save(copyReg(reg));
+    } else {
+      // a plain write ends any spill in the slot (scrub_spilled_slot())
+      if (slot.types[7] === STACK_SPILL) slot.types = slot.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC));
+      slot.spilled = undefined;
+      const zero = reg ? reg.type === 'scalar' && tnumIsConst(reg.varOff) && reg.varOff.value === 0n : isSt && imm === 0;
+      const slotByte = -off - 1;
+      for (let i = 0; i < size; i++) slot.types[(slotByte - i) % 8] = zero ? STACK_ZERO : STACK_MISC;
     }
-    let allZero = true;
-    for (let o = lo; o < lo + size; o++) {
-      const ss = f.stack[Math.floor((-o - 1) / 8)];
-      const t = ss ? ss.types[(-o - 1) % 8] : STACK_INVALID;
-      // allow_uninit_stack (privileged): uninitialised bytes read as unknown
-      if (t === STACK_INVALID) allZero = false;
-      if (t === STACK_SPILL) { if (ss?.spilled && isPointer(ss.spilled)) fail('invalid size of register fill'); allZero = false; }
-      if (t !== STACK_ZERO) allZero = false;
+    return mkScalar();
+  }
+
+  /** check_stack_read_fixed_off(): fills restore the spilled register; plain bytes read as zero or unknown */
+  stackReadFixed(f: FuncState, off: number, size: number): RegState {
+    const spi = Math.floor((-off - 1) / 8);
+    this.slotsScratched.add(spi);
+    const slot = f.stack[spi];
+    const slotByte = -off - 1;
+    const typeAt = (i: number): number => (slot ? slot.types[(slotByte - i) % 8] : STACK_INVALID);
+    let out: RegState;
+    if (slot && slot.types[7] === STACK_SPILL && slot.spilled) {
+      const reg = slot.spilled;
+      let spillSize = 1;
+      for (let i = 7; i > 0 && slot.types[i - 1] === STACK_SPILL; i--) spillSize++;
+      if (size === 8 && spillSize === 8) return copyReg(reg);
+      if (reg.type !== 'scalar') fail('invalid size of register fill');
+      if (size <= spillSize && off % 8 === 0) {
+        // bpf_stack_narrow_access_ok(): the low bytes of the spilled value (little endian)
+        if (size === 4 && spillSize === 4 && regWidth(reg) <= 32) this.assignScalarIdBeforeMov(reg);
+        out = copyReg(reg);
+        if (regWidth(reg) > size * 8) out.id = 0;
+      } else {
+        let spills = 0, zeros = 0;
+        for (let i = 0; i < size; i++) { const t = typeAt(i); if (t === STACK_SPILL) spills++; else if (t === STACK_ZERO) zeros++; }
+        if ((spills === size && tnumIsConst(reg.varOff) && reg.varOff.value === 0n) || zeros === size) return constScalar(0n);
+        out = mkScalar();
+      }
+    } else {
+      let zeros = 0;
+      for (let i = 0; i < size; i++) if (typeAt(i) === STACK_ZERO) zeros++;
+      if (zeros === size) return constScalar(0n);
+      out = mkScalar();
     }
-    if (allZero) return constScalar(0n);
     if (size < 8) coerceRegToSize(out, size);
     return out;
+  }
+
+  /** assign_scalar_id_before_mov(): give an unknown scalar an id so its copy stays linked to it */
+  assignScalarIdBeforeMov(r: RegState): void {
+    if (r.type === 'scalar' && !r.id && !tnumIsConst(r.varOff)) r.id = this.newId();
   }
 
   checkLdAbs(insn: Insn): void {
@@ -766,9 +825,8 @@ class Verifier {
     if (bpfSize(insn.code) === BPF_DW) fail('unknown opcode 38', EINVAL);
     if (this.cur.refs.length) fail('BPF_LD_[ABS|IND] would lead to reference leak', EINVAL);
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
-    const r0 = this.writeRegCheck(0);
-    markUnknown(r0);
-    coerceRegToSize(r0, SIZE_BYTES[bpfSize(insn.code)]);
+    // check_ld_abs(): R0 is marked unknown, its width is not modelled
+    markUnknown(this.writeRegCheck(0));
   }
 
   checkLdImm64(insn: Insn): void {
@@ -846,50 +904,54 @@ class Verifier {
       if (!r.maybeNull || r.id !== id) return;
       if (isNull) { markKnown(r, 0n); return; }
       r.maybeNull = false;
-      if (r.type !== 'sock' && r.type !== 'sock_common' && r.type !== 'tcp_sock' && r.type !== 'map_ptr') r.id = 0;
+      if (r.type !== 'sock' && r.type !== 'sock_common' && r.type !== 'tcp_sock') r.id = 0;
     };
     for (const f of st.frames) { f.regs.forEach(each); for (const s of f.stack) if (s.spilled) each(s.spilled); }
     if (isNull) st.refs = st.refs.filter((r) => r.id !== id);
   }
 
+  /**
+   * try_match_pkt_pointers(): a comparison of a packet pointer with pkt_end (or pkt_meta with the
+   * packet start) gives the good branch a range (find_good_pkt_pointers()) and marks the pointer
+   * in the bad one as past or at the end (mark_pkt_end()).
+   */
   pktCompare(d: RegState, s: RegState, op: number, other: VState, insn: Insn): void {
-    // returns which state gets the range: pkt > pkt_end means the fallthrough is in range, etc.
-    const oneOf = (a: RegState, b: RegState): boolean => (a.type === 'pkt' && b.type === 'pkt_end') || (a.type === 'pkt_meta' && b.type === 'pkt');
-    let ptr: RegState | undefined, inTaken = false, rangeOpen = false;
-    if (oneOf(d, s)) {
-      ptr = d;
-      if (op === 0x20) inTaken = false; // pkt > end: fallthrough good
-      else if (op === 0xa0) { inTaken = true; rangeOpen = true; } // pkt < end: taken good
-      else if (op === 0x30) { inTaken = false; rangeOpen = true; } // pkt >= end: fallthrough good (pkt < end)
-      else if (op === 0xb0) inTaken = true; // pkt <= end: taken good
-      else return;
-    } else if (oneOf(s, d)) {
-      ptr = s;
-      if (op === 0x20) { inTaken = true; rangeOpen = true; } // end > pkt
-      else if (op === 0xa0) inTaken = false; // end < pkt
-      else if (op === 0x30) inTaken = true; // end >= pkt
-      else if (op === 0xb0) { inTaken = false; rangeOpen = true; } // end <= pkt: fallthrough end > pkt
-      else return;
-    } else return;
-    // find_good_pkt_pointers(): range = ptr.off (+1 when the comparison is strict in the good branch)
-    const strictGood = (ptr === d && (op === 0x20 || op === 0xa0)) || (ptr === s && (op === 0x20 || op === 0xa0));
-    void strictGood;
-    if (ptr.umax > 0n && !tnumIsConst(ptr.varOff)) { /* var part: range from fixed off */ }
-    // find_good_pkt_pointers(): a strict relation gives one more byte
-    if (ptr.off < 0 || (ptr.off === 0 && rangeOpen)) return;
-    const newRange = ptr.off + (rangeOpen ? 1 : 0);
-    const regno = ptr === d ? insn.dst : insn.src;
-    const st = inTaken ? other : this.cur;
+    const initPkt = (r: RegState): boolean => r.type === 'pkt' && r.id === 0 && r.off === 0 && tnumIsConst(r.varOff) && r.varOff.value === 0n;
+    const lhsPkt = (d.type === 'pkt' && s.type === 'pkt_end') || (d.type === 'pkt_meta' && initPkt(s));
+    const rhsPkt = (d.type === 'pkt_end' && s.type === 'pkt') || (initPkt(d) && s.type === 'pkt_meta');
+    if (!lhsPkt && !rhsPkt) return;
+    const cur = this.cur;
+    // [good state, open range, bad state, bad range open] per operator, for `pkt' OP end`
+    let good: VState, open: boolean, bad: VState, badOpen: boolean;
+    const o = lhsPkt ? op : flipOp(op);
+    if (o === 0x20) { good = cur; open = false; bad = other; badOpen = true; } // pkt' > end: fallthrough good
+    else if (o === 0xa0) { good = other; open = true; bad = cur; badOpen = false; } // pkt' < end: taken good
+    else if (o === 0x30) { good = cur; open = true; bad = other; badOpen = false; } // pkt' >= end: fallthrough good
+    else if (o === 0xb0) { good = other; open = false; bad = cur; badOpen = true; } // pkt' <= end: taken good
+    else return;
+    const regno = lhsPkt ? insn.dst : insn.src;
+    const ptr = lhsPkt ? d : s;
+    this.findGoodPktPointers(good, regno, ptr.type, open);
+    const br = bad.frames[bad.frames.length - 1].regs[regno];
+    if (br.type === 'pkt') br.range = badOpen ? BEYOND_PKT_END : AT_PKT_END;
+  }
+
+  /** find_good_pkt_pointers() */
+  findGoodPktPointers(st: VState, regno: number, type: string, open: boolean): void {
     const fr = st.frames[st.frames.length - 1];
     const pr = fr.regs[regno];
-    const apply = (r: RegState): void => { if (r.type === pr.type && r.id === pr.id && r.range < newRange) r.range = newRange; };
+    if (pr.off < 0 || (pr.off === 0 && open)) return;
+    // MAX_PACKET_OFF: beyond it ptr + x may be below pkt_end only by wrapping
+    if (pr.umax > 0xffffn || pr.umax + BigInt(pr.off) > 0xffffn) return;
+    const newRange = pr.off + (open ? 1 : 0);
+    const apply = (r: RegState): void => { if (r.type === type && r.id === pr.id && r.range < newRange) r.range = newRange; };
     for (const f of st.frames) { f.regs.forEach(apply); for (const sl of f.stack) if (sl.spilled) apply(sl.spilled); }
   }
 
   // ---- calls ----
   checkFuncCall(insn: Insn): void {
     const target = this.insnIdx + 1 + insn.imm;
-    if (this.cur.frames.length >= MAX_CALL_FRAMES) fail(`the call stack of ${this.cur.frames.length + 1} frames is too deep !`, E2BIG);
+    if (this.cur.frames.length >= MAX_CALL_FRAMES) fail(`the call stack of ${this.cur.frames.length + 1} frames is too deep`, E2BIG);
     const sp = this.subprogStarts.indexOf(target);
     if (sp < 0) fail('call to invalid destination', EINVAL);
     const caller = this.frame();
@@ -898,13 +960,14 @@ class Verifier {
     callee.regs[10].type = 'fp'; setKnown(callee.regs[10], 0n); callee.regs[10].frameno = callee.frameno;
     for (let i = 0; i <= 5; i++) { if (i) markNotInit(caller.regs[i]); else markNotInit(caller.regs[0]); }
     this.cur.frames.push(callee);
-    this.callChain = this.cur.frames.map((f) => f.subprog);
     this.insnIdx = target;
-    if (this.level) this.verbose(`caller:${stateStr(caller, true, new Set(), new Set())}\ncallee:${stateStr(callee, true, new Set(), new Set())}`);
+    if (this.level) {
+      this.log.append('caller:\n'); this.printState(true, caller);
+      this.log.append('callee:\n'); this.printState(true, callee);
+      this.markScratched();
+    }
   }
-  callChain: number[] = [0];
   curProto: HelperProto | undefined;
-  callChains: number[][] = [];
 
   checkExit(): 'exit' | 'jump' {
     const frames = this.cur.frames;
@@ -912,18 +975,19 @@ class Verifier {
       const callee = frames[frames.length - 1];
       const r0 = callee.regs[0];
       if (r0.type === 'fp' && r0.frameno === callee.frameno) fail(`cannot return stack pointer to the caller`, EINVAL);
-      this.callChains.push(frames.map((f) => f.subprog));
       frames.pop();
       const caller = frames[frames.length - 1];
       caller.regs[0] = copyReg(r0);
       this.regsScratched.add(0);
       this.insnIdx = callee.callsite + 1;
-      if (this.level) this.verbose(`returning from callee:\n${stateStr(callee, true, new Set(), new Set())}\nto caller at ${this.insnIdx}:\n${stateStr(caller, true, new Set(), new Set())}`);
+      if (this.level) {
+        this.log.append('returning from callee:\n'); this.printState(true, callee);
+        this.log.append(`to caller at ${this.insnIdx}:\n`); this.printState(true, caller);
+      }
       return 'jump';
     }
-    this.callChains.push([0]);
     if (this.cur.refs.length) {
-      for (const r of this.cur.refs) this.lines.push(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
+      for (const r of this.cur.refs) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
       fail('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
     }
     const r0 = this.reg(0);
@@ -937,12 +1001,43 @@ class Verifier {
     return 'exit';
   }
 
+  /**
+   * check_max_stack_depth(): after do_check, a static walk of the call graph from the main program
+   * through every bpf-to-bpf call and callback reference (dead code included), with each
+   * subprogram's stack rounded up to 16 (the JIT's rounding).
+   */
   checkMaxStackDepth(): void {
-    for (const chain of this.callChains) {
-      if (chain.length > MAX_CALL_FRAMES) fail(`the call stack of ${chain.length} frames is too deep`, E2BIG);
-      let total = 0;
-      for (const sp of chain) total += Math.ceil((this.stackDepth[sp] ?? 0) / 16) * 16;
-      if (total > MAX_BPF_STACK) fail(`combined stack size of ${chain.length} calls is ${total}. Too large`, EACCES);
+    const starts = this.subprogStarts;
+    const end = (idx: number): number => starts[idx + 1] ?? this.insns.length;
+    const depthOf = (idx: number): number => Math.ceil((this.stackDepth[idx] ?? 0) / 16) * 16;
+    const retInsn: number[] = [], retProg: number[] = [];
+    let idx = 0, i = 0, frame = 0, depth = 0, entering = true;
+    for (;;) {
+      if (entering) {
+        depth += depthOf(idx);
+        if (depth > MAX_BPF_STACK) fail(`combined stack size of ${frame + 1} calls is ${depth}. Too large`, EACCES);
+      }
+      let called = false;
+      for (; i < end(idx); i++) {
+        const ins = this.insns[i];
+        const isCall = ins.code === 0x85 && ins.src === BPF_PSEUDO_CALL;
+        const isFunc = ins.code === 0x18 && ins.src === BPF_PSEUDO_FUNC;
+        if (!isCall && !isFunc) continue;
+        retInsn[frame] = i + 1; retProg[frame] = idx;
+        const next = i + ins.imm + 1;
+        const sidx = starts.indexOf(next);
+        if (sidx < 0) fail(`verifier bug. No program starts at insn ${next}`, EFAULT);
+        i = next; idx = sidx; frame++;
+        if (frame >= MAX_CALL_FRAMES) fail(`the call stack of ${frame} frames is too deep !`, E2BIG);
+        called = true;
+        break;
+      }
+      entering = called;
+      if (called) continue;
+      if (frame === 0) return;
+      depth -= depthOf(idx);
+      frame--;
+      i = retInsn[frame]; idx = retProg[frame];
     }
   }
 
@@ -956,7 +1051,7 @@ class Verifier {
     const p = def.proto;
     if (id === 12 && this.cur.refs.length) fail('tail_call would lead to reference leak', EINVAL);
     this.curProto = p;
-    const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint } = {};
+    const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint } = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
     if (meta.map) {
       // record_func_map(): one map on every path, else poisoned
@@ -1018,13 +1113,15 @@ class Verifier {
       }
       default: break;
     }
-    if (rt.base === 'RET_INTEGER') {
-      // helpers returning small ranges: nothing more here
+    // do_refine_retval_range(): string/stack copies return at most the buffer size, or -errno
+    if ((id === 45 || id === 67 || id === 114 || id === 115 || id === 141) && meta.msizeMax !== undefined) {
+      r0.smax = r0.s32max = meta.msizeMax; r0.smin = r0.s32min = -4095n;
+      regBoundsSync(r0);
     }
   }
 
   /** check_func_arg() */
-  checkFuncArg(regno: number, a: ArgType, meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint }, helper: string, id: number): void {
+  checkFuncArg(regno: number, a: ArgType, meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint }, helper: string, id: number): void {
     const r = this.reg(regno);
     this.regsScratched.add(regno);
     if (a.base === 'ARG_DONTCARE') return;
@@ -1082,6 +1179,7 @@ class Verifier {
           if (r.umax === 0n) fail(`R${regno} invalid zero-sized read: u64=[${r.umin},${r.umax}]`);
         }
         if (r.umax >= BPF_MAX_VAR_SIZ) fail(`R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+        meta.msizeMax = r.umax;
         const lp = meta.lastPtr;
         if (lp && !(lp.reg.type === 'scalar')) {
           const w = lp.arg.flags.includes('MEM_UNINIT') || lp.arg.flags.includes('MEM_WRITE');
@@ -1172,6 +1270,14 @@ function sockAccessOk(type: string, off: number, size: number): boolean {
   return size === 4;
 }
 
+/** The kernel struct behind a map pointer (map->ops->map_btf_id), by map type. */
+const MAP_STRUCT_NAME: Record<number, string> = {
+  1: 'bpf_htab', 2: 'bpf_array', 3: 'bpf_array', 4: 'bpf_array', 5: 'bpf_htab', 6: 'bpf_array', 7: 'bpf_stack_map',
+  8: 'bpf_array', 9: 'bpf_htab', 10: 'bpf_htab', 11: 'lpm_trie', 12: 'bpf_array', 13: 'bpf_htab', 14: 'bpf_dtab',
+  15: 'bpf_stab', 16: 'bpf_cpu_map', 17: 'xsk_map', 18: 'bpf_stab', 22: 'bpf_queue_stack', 23: 'bpf_queue_stack',
+  27: 'bpf_ringbuf_map',
+};
+
 const ALU_NAME: Record<number, string> = { 0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=', 0x90: '%=', 0xa0: '^=', 0xc0: 's>>=' };
 
 /** The condition that holds on the fall-through path. */
@@ -1189,12 +1295,15 @@ function negateOp(op: number): number {
 
 /** is_branch_taken(): 1 always, 0 never, -1 unknown */
 function isBranchTaken(d: RegState, s: RegState, op: number, is32: boolean): number {
+  const pktAny = (r: RegState): boolean => isPktPointer(r) || r.type === 'pkt_end';
+  if (pktAny(d) && pktAny(s) && !is32) return isPktPtrBranchTaken(d, s, op);
   if (isPointer(d) || isPointer(s)) {
-    // pointer vs 0: a non-null pointer is never 0
-    if (isPointer(d) && !d.maybeNull && s.type === 'scalar' && tnumIsConst(s.varOff) && s.varOff.value === 0n && d.type !== 'scalar') {
-      if (op === 0x10) return 0;
-      if (op === 0x50) return 1;
-    }
+    // a pointer known not to be NULL (reg_not_null()) compared with 0
+    const [p, c] = isPointer(d) ? [d, s] : [s, d];
+    const ct = is32 ? tnumSubreg(c.varOff) : c.varOff;
+    if (c.type !== 'scalar' || !tnumIsConst(ct) || ct.value !== 0n || !regNotNull(p)) return -1;
+    if (op === 0x10) return 0;
+    if (op === 0x50) return 1;
     return -1;
   }
   const r = rangeOf(d, is32), q = rangeOf(s, is32);
@@ -1210,13 +1319,56 @@ function isBranchTaken(d: RegState, s: RegState, op: number, is32: boolean): num
     case 0xc0: if (r.smax < q.smin) return 1; if (r.smin >= q.smax) return 0; return -1;
     case 0xd0: if (r.smax <= q.smin) return 1; if (r.smin > q.smax) return 0; return -1;
     case 0x40: {
-      const dt = is32 ? tnumSubreg(d.varOff) : d.varOff, st = is32 ? tnumSubreg(s.varOff) : s.varOff;
-      if (dt.value & st.value) return 1;
+      let dt = is32 ? tnumSubreg(d.varOff) : d.varOff, st = is32 ? tnumSubreg(s.varOff) : s.varOff;
+      if (!tnumIsConst(st)) [dt, st] = [st, dt];
+      if (!tnumIsConst(st)) return -1;
+      if (dt.value & ~dt.mask & st.value) return 1;
       if (!((dt.value | dt.mask) & (st.value | st.mask))) return 0;
       return -1;
     }
   }
   return -1;
+}
+
+/** get_reg_width(): how many low bits the value can occupy */
+const regWidth = (r: RegState): number => r.umax.toString(2).length - (r.umax === 0n ? 1 : 0);
+
+const isPow2 = (v: bigint): boolean => v !== 0n && (v & (v - 1n)) === 0n;
+
+/** reg_not_null(): pointer types that are never NULL once not _or_null */
+function regNotNull(r: RegState): boolean {
+  if (r.maybeNull) return false;
+  return ['sock', 'tcp_sock', 'map_value', 'map_key', 'sock_common', 'map_ptr'].includes(r.type) || (r.type === 'mem' && !r.ringbuf) || (r.type === 'mem' && r.ringbuf);
+}
+
+/** Packet ranges that say where a pointer stands against pkt_end (mark_pkt_end()). */
+const BEYOND_PKT_END = -1, AT_PKT_END = -2;
+
+/** is_pkt_ptr_branch_taken(): a pointer already known to be past (or at) pkt_end */
+function isPktPtrBranchTaken(d: RegState, s: RegState, op: number): number {
+  let pkt: RegState;
+  if (s.type === 'pkt_end') pkt = d;
+  else if (d.type === 'pkt_end') { pkt = s; op = flipOp(op); }
+  else return -1;
+  if (pkt.range >= 0) return -1;
+  switch (op) {
+    case 0xb0: case 0x20: // pkt <= / > pkt_end
+      if (pkt.range === BEYOND_PKT_END) return op === 0x20 ? 1 : 0;
+      break;
+    case 0xa0: case 0x30: // pkt < / >= pkt_end
+      if (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END) return op === 0x30 ? 1 : 0;
+      break;
+  }
+  return -1;
+}
+
+/** flip_opcode(): the comparison with its operands swapped */
+function flipOp(op: number): number {
+  switch (op) {
+    case 0x20: return 0xa0; case 0xa0: return 0x20; case 0x30: return 0xb0; case 0xb0: return 0x30;
+    case 0x60: return 0xc0; case 0xc0: return 0x60; case 0x70: return 0xd0; case 0xd0: return 0x70;
+    default: return op;
+  }
 }
 
 function rangeOf(r: RegState, is32: boolean): { umin: bigint; umax: bigint; smin: bigint; smax: bigint } {
@@ -1240,7 +1392,9 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
       case 0x70: d.s32min = mx(d.s32min, s.s32min); s.s32max = mn(s.s32max, d.s32max); break;
       case 0xc0: d.s32max = mn(d.s32max, s.s32max - 1n); s.s32min = mx(s.s32min, d.s32min + 1n); break;
       case 0xd0: d.s32max = mn(d.s32max, s.s32max); s.s32min = mx(s.s32min, d.s32min); break;
-      case 0x40: if (tnumIsConst(s.varOff)) { /* jset: nothing for 32 */ } break;
+      // regs_refine_cond_op(): `if w & bit` sets a single known bit; `!(w & val)` clears val's bits
+      case 0x40: { const c = tnumSubreg(s.varOff); if (tnumIsConst(c) && isPow2(c.value)) d.varOff = tnumWithSubreg(d.varOff, tnumOr(tnumSubreg(d.varOff), c)); break; }
+      case 0x140: { const c = tnumSubreg(s.varOff); if (tnumIsConst(c)) d.varOff = tnumWithSubreg(d.varOff, tnumAnd(tnumSubreg(d.varOff), tnumConst(~c.value & U32_MAX))); break; }
     }
   } else {
     switch (op) {
@@ -1257,8 +1411,8 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
       case 0x70: d.smin = mx(d.smin, s.smin); s.smax = mn(s.smax, d.smax); break;
       case 0xc0: d.smax = mn(d.smax, s.smax - 1n); s.smin = mx(s.smin, d.smin + 1n); break;
       case 0xd0: d.smax = mn(d.smax, s.smax); s.smin = mx(s.smin, d.smin); break;
-      case 0x40: if (tnumIsConst(s.varOff)) { d.varOff = { value: d.varOff.value | (s.varOff.value & d.varOff.mask & 0n), mask: d.varOff.mask }; } break;
-      case 0x140: if (tnumIsConst(s.varOff)) { const m = s.varOff.value; d.varOff = { value: d.varOff.value & ~m & U64_MAX, mask: d.varOff.mask & ~m & U64_MAX }; } break;
+      case 0x40: if (tnumIsConst(s.varOff) && isPow2(s.varOff.value)) d.varOff = tnumOr(d.varOff, s.varOff); break;
+      case 0x140: if (tnumIsConst(s.varOff)) d.varOff = tnumAnd(d.varOff, tnumConst(~s.varOff.value & U64_MAX)); break;
     }
   }
   if (!boundsInvalid(d)) regBoundsSync(d);
