@@ -336,15 +336,32 @@ export function legacyMaps(ctx: MapsContext, sec: ElfSection): MapDef[] {
   });
 }
 
-/** iproute2: an outer map's template is the map whose `id` is its `inner_id`; it is put at the template's `inner_idx`. */
+/**
+ * iproute2's map-in-map (lib/bpf_legacy.c, bpf_map_attach() and bpf_maps_attach_all()): an outer
+ * map is created with the map whose `id` is its `inner_id` as template (bpf_find_map_id()); then
+ * every map with an `id`, no `inner_id` and an `inner_idx` other than -1 is stored at that index
+ * of each outer map whose `inner_id` is its id. An index past an array of maps is iproute2's
+ * "Cannot insert map into map!" error.
+ */
 export function linkElfMapInMap(ctx: MapsContext, maps: MapDef[]): void {
+  const isMapInMap = (m: MapDef): boolean => m.type === MAP_TYPE_ARRAY_OF_MAPS || m.type === MAP_TYPE_HASH_OF_MAPS;
   for (const outer of maps) {
-    if (outer.kind !== 'elf_map' || (outer.type !== MAP_TYPE_ARRAY_OF_MAPS && outer.type !== MAP_TYPE_HASH_OF_MAPS)) continue;
+    if (outer.kind !== 'elf_map' || !isMapInMap(outer)) continue;
     const innerId = outer.elf!.innerId;
     const tmpl = maps.find((m) => m.kind === 'elf_map' && m !== outer && innerId !== 0 && m.elf!.id === innerId);
-    if (!tmpl) ctx.fail(`map '${outer.name}': map-in-map needs inner_id naming another map's id (inner_id ${innerId})`);
+    if (!tmpl) ctx.fail(`map '${outer.name}' cannot be loaded: inner map with ID ${innerId} not found`);
     outer.inner = { ...tmpl!, initSlots: [] };
-    if (tmpl!.elf!.innerIdx < outer.maxEntries) outer.initSlots[tmpl!.elf!.innerIdx] = tmpl!.name;
+  }
+  for (const inner of maps) {
+    const e = inner.elf;
+    if (inner.kind !== 'elf_map' || !e || !e.id || e.innerId || e.innerIdx === 0xffffffff) continue;
+    for (const outer of maps) {
+      if (outer.kind !== 'elf_map' || !isMapInMap(outer) || outer.elf!.innerId !== e.id) continue;
+      if (outer.type === MAP_TYPE_ARRAY_OF_MAPS && e.innerIdx >= outer.maxEntries) {
+        ctx.fail(`map '${inner.name}': Cannot insert map into map! Outer map has ${outer.maxEntries} elements, index ${e.innerIdx} is invalid!`);
+      }
+      outer.initSlots[e.innerIdx] = inner.name;
+    }
   }
 }
 
