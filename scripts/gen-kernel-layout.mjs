@@ -114,6 +114,9 @@ for (const name of [...wanted].sort()) {
   if (a !== undefined) calls[name] = Number(BigInt.asIntN(32, a - base));
 }
 
+// CONFIG_NR_CPUS (MIN_NAPI_ID = NR_CPUS + 1): kernel_max is NR_CPUS - 1.
+const nrCpus = Number(readFileSync('/sys/devices/system/cpu/kernel_max', 'utf8')) + 1;
+
 const percpu = {};
 for (const id of btf.findByName('.data..percpu', BTF_KIND.DATASEC)) {
   for (const v of btf.type(id).vars ?? []) {
@@ -141,8 +144,13 @@ export interface KernelLayout {
   readonly fields: Readonly<Record<string, KernelField>>;
   /** Kernel function -> its BPF_CALL imm (address - __bpf_call_base). */
   readonly calls: Readonly<Record<string, number>>;
-  /** Per-CPU variable -> its per-CPU offset. */
+  /**
+   * Per-CPU variable -> its offset in .data..percpu. The kernel's inlined helpers load the
+   * variable's address, which moves with the kernel's load address (KASLR).
+   */
   readonly percpu: Readonly<Record<string, number>>;
+  /** CONFIG_NR_CPUS. */
+  readonly nrCpus: number;
 }
 
 export const LINUX_6_18_X86_64_DEBIAN: KernelLayout = {
@@ -150,5 +158,6 @@ export const LINUX_6_18_X86_64_DEBIAN: KernelLayout = {
   fields: ${table(fields, (f) => `{ off: ${f.off}, size: ${f.size} }`)},
   calls: ${table(calls, String)},
   percpu: ${table(percpu, String)},
+  nrCpus: ${nrCpus},
 };
 `);

@@ -52,8 +52,6 @@ const PKT_TYPE_MAX = 7;
 const CLONED_MASK = 1;
 const TC_AT_INGRESS_MASK = 1 << 2;
 const SKB_TSTAMP_TYPE_MASK = 3;
-/** MIN_NAPI_ID: NR_CPUS + 1 (Debian's CONFIG_NR_CPUS=8192). */
-const MIN_NAPI_ID = 8193;
 const NO_QUEUE_MAPPING = 0xffff;
 const TC_ACT_SHOT = 2;
 
@@ -136,7 +134,7 @@ function skbConvert(L: KernelLayout, si: Insn, write: boolean, tc: boolean): Ctx
     case SKB.data_end: return load(8, cb + field(L, 'bpf_skb_data_end.data_end').off);
     case SKB.tc_index: return loadOrStore(2, f('tc_index'));
     case SKB.napi_id:
-      return { insns: [ldx(4, d, s, f('napi_id')), jmp(BPF_JGE, d, MIN_NAPI_ID, 1), mov64imm(d, 0)], targetSize: 4 };
+      return { insns: [ldx(4, d, s, f('napi_id')), jmp(BPF_JGE, d, L.nrCpus + 1, 1) /* MIN_NAPI_ID */, mov64imm(d, 0)], targetSize: 4 };
     case SKB.family: return { insns: [ldx(8, d, s, f('sk')), ldx(2, d, d, sock('skc_family'))], targetSize: 2 };
     case SKB.remote_ip4: return { insns: [ldx(8, d, s, f('sk')), ldx(4, d, d, sock('skc_daddr'))], targetSize: 4 };
     case SKB.local_ip4: return { insns: [ldx(8, d, s, f('sk')), ldx(4, d, d, sock('skc_rcv_saddr'))], targetSize: 4 };

@@ -15,8 +15,13 @@ export interface KernelLayout {
   readonly fields: Readonly<Record<string, KernelField>>;
   /** Kernel function -> its BPF_CALL imm (address - __bpf_call_base). */
   readonly calls: Readonly<Record<string, number>>;
-  /** Per-CPU variable -> its per-CPU offset. */
+  /**
+   * Per-CPU variable -> its offset in .data..percpu. The kernel's inlined helpers load the
+   * variable's address, which moves with the kernel's load address (KASLR).
+   */
   readonly percpu: Readonly<Record<string, number>>;
+  /** CONFIG_NR_CPUS. */
+  readonly nrCpus: number;
 }
 
 export const LINUX_6_18_X86_64_DEBIAN: KernelLayout = {
@@ -335,4 +340,5 @@ export const LINUX_6_18_X86_64_DEBIAN: KernelLayout = {
   percpu: {
     'cpu_number': 86068,
   },
+  nrCpus: 256,
 };

@@ -14,7 +14,6 @@ import {
 import { LINUX_6_18_X86_64_DEBIAN as LAYOUT } from '../progtypes/kernel_layout.js';
 import type { VerifierMap } from './reg_state.js';
 
-const BPF_REG_AX = 11;
 const BPF_F_INNER_MAP = 0x1000;
 
 export const MAP = {
@@ -95,11 +94,11 @@ export function mapGenLookup(map: VerifierMap): HelperPatch | undefined {
       // htab_map_gen_lookup()
       return { insns: [call(), jmpImm(BPF_JEQ, 0, 0, 1), alu64(BPF_ADD, 0, keyOff)], calls: htabCall };
     case MAP.LRU_HASH: {
-      // htab_lru_map_gen_lookup(): also sets the element's LRU ref bit
+      // htab_lru_map_gen_lookup(): also sets the element's LRU ref bit (r1 is free after the call)
       const ref = off('htab_elem.lru_node') + off('bpf_lru_node.ref');
       return {
         insns: [
-          call(), jmpImm(BPF_JEQ, 0, 0, 4), ldx(1, BPF_REG_AX, 0, ref), jmpImm(BPF_JNE, BPF_REG_AX, 0, 1),
+          call(), jmpImm(BPF_JEQ, 0, 0, 4), ldx(1, 1, 0, ref), jmpImm(BPF_JNE, 1, 0, 1),
           makeInsn(BPF_ST | BPF_MEM | BPF_B, 0, 0, ref, 1), alu64(BPF_ADD, 0, keyOff),
         ],
         calls: htabCall,
