@@ -359,7 +359,9 @@ async function progLoad(args: string[], ctx: CliContext, all = false): Promise<n
     try {
       // A target given here relocates with btf/'s relocator whatever the entry point registered.
       const coreRelocator = targetBtf ? coreRelocatorFor() : undefined;
-      loaded = loadObject(k, obj, { progType: typeOverride, replaceMaps, targetBtf, coreRelocator }, bytes);
+      loaded = loadObject(k, obj, {
+        progType: typeOverride, replaceMaps, targetBtf, coreRelocator, warn: (m) => out.info(`libbpf: ${m}`),
+      }, bytes);
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
       out.info(`libbpf: ${err.message}`);

@@ -90,6 +90,8 @@ export interface LoadObjectOptions extends OpenObjectOptions {
   coreRelocator?: CoreRelocator | null;
   /** Target BTF of CO-RE relocations (e.g. parseBtf() of /sys/kernel/btf/vmlinux, or `kernel_btf FILE`). */
   targetBtf?: Btf;
+  /** libbpf's warnings (pr_warn() that do not fail the load), without the "libbpf: " prefix. */
+  warn?: (message: string) => void;
 }
 
 export interface LoadedMap {
@@ -210,7 +212,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       }
       let fd: number;
       try {
-        fd = createWithBtf(bpf, spec, btfFd, def);
+        fd = createWithBtf(bpf, spec, btfFd, def, opts.warn);
       } catch (err) {
         if (err instanceof BpfError) throw new BpfError(err.code, `${label}: map '${def.name}': failed to create: ${err.message}`);
         throw err;
@@ -316,7 +318,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
  * libbpf creates without BTF get none, and when the kernel refuses the BTF (map_check_btf()) the
  * map is created again without it ("Retrying without BTF").
  */
-function createWithBtf(bpf: Bpf, spec: MapSpec, btfFd: number | undefined, def: MapDef): number {
+function createWithBtf(bpf: Bpf, spec: MapSpec, btfFd: number | undefined, def: MapDef, warn?: (m: string) => void): number {
   const attr: MapBtfAttr | undefined = btfFd !== undefined && (def.btfKeyTypeId || def.btfValueTypeId) && !LIBBPF_NO_BTF_MAP_TYPES.has(def.type)
     ? { btfFd, keyTypeId: def.btfKeyTypeId, valueTypeId: def.btfValueTypeId } : undefined;
   if (!attr) return bpf.mapCreate(spec);
@@ -324,6 +326,7 @@ function createWithBtf(bpf: Bpf, spec: MapSpec, btfFd: number | undefined, def: 
     return bpf.mapCreate(spec, attr);
   } catch (err) {
     if (!(err instanceof BpfError) || err.code !== 'EINVAL') throw err;
+    warn?.(`Error in bpf_create_map_xattr(${def.name.slice(0, 15)}):Invalid argument(-22). Retrying without BTF.`);
     return bpf.mapCreate(spec);
   }
 }
