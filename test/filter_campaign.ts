@@ -36,7 +36,7 @@ function lines<T>(file: string): T[] {
 function compileListing(t: AcceptTest): string {
   return bpfDump(compileFilter(t.expr, {
     linktype: t.DLT, optimize: t.optimize, snaplen: t.snaplen ?? 262144, netmask: ipToNum(t.netmask),
-    savefile: t.generate_offline_filter !== null, swapped: t.generate_offline_filter === 'swapped',
+    savefile: t.generate_offline_filter !== null, swapped: t.generate_offline_filter === 'swapped', linuxExtensions: t.linuxext,
   }), 1);
 }
 

@@ -83,6 +83,8 @@ export interface GenOptions {
   savefile?: boolean;
   /** Savefile written with the other byte order (NULL link type AF_ values). */
   swapped?: boolean;
+  /** A live Linux capture: packet direction and ifindex from the SKF_AD_ extensions. */
+  linuxExtensions?: boolean;
 }
 
 export interface GenResult { root: Block; noOptimize: boolean }
@@ -1229,7 +1231,13 @@ export class CodeGen {
       }
       case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: case DLT.PRISM_HEADER: case DLT.IEEE802_11_RADIO_AVS:
         return this.genCheck80211DataFrame();
-      case DLT.FDDI: case DLT.IEEE802: return this.genTrue();
+      case DLT.FDDI: case DLT.IEEE802: case DLT.ATM_RFC1483: return this.genTrue();
+      case DLT.SUNATM: {
+        // gen_atmtype_llc(): LLC-multiplexed traffic, then the link type before any LANE push.
+        const b = this.genAtmPrototype(SUNATM.PT_LLC);
+        this.linktype = this.prevlinktype;
+        return b;
+      }
       default: return err(`'llc' not supported on ${this.dltName()}`);
     }
   }
@@ -2142,13 +2150,17 @@ export class CodeGen {
       case DLT.LINUX_SLL: b0 = this.genCmp('linkhdr', 0, BPF_H, LINUX_SLL.OUTGOING); break;
       case DLT.LINUX_SLL2: b0 = this.genCmp('linkhdr', 10, BPF_B, LINUX_SLL.OUTGOING); break;
       case DLT.SLIP: return this.genCmp('linkhdr', 0, BPF_B, out ? 1 : 0);
+      case DLT.IPNET: return this.genCmp('linkhdr', 2, BPF_H, out ? 1 : 2);
+      case DLT.PPP_PPPD: return this.genCmp('linkhdr', 0, BPF_B, out ? 1 : 0);
       case DLT.PFLOG: return this.genCmp('linkhdr', 60, BPF_B, out ? 2 : 1);
       // The switch tag says which way the frame went: Broadcom opcode (bits 7-5), Marvell DSA mode (bits 7-6).
       case DLT.DSA_TAG_BRCM: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x20 : 0x00, 0xe0);
       case DLT.DSA_TAG_DSA: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x40 : 0x00, 0xc0);
       default:
+        // The Juniper flags byte after the 3-byte magic: bit 0 set for inbound.
+        if (this.isJuniper()) return this.genMcmp('linkhdr', 3, BPF_B, out ? 0 : 1, 0x01);
         // libpcap 1.11: only a live Linux capture can see the packet direction of other link types.
-        err(`not a live capture, '${out ? 'outbound' : 'inbound'}' not supported on ${this.dltName()}`);
+        if (!this.opts.linuxExtensions) err(`not a live capture, '${out ? 'outbound' : 'inbound'}' not supported on ${this.dltName()}`);
         b0 = this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0, BPF_H, 4);
     }
     if (!out) genNot(b0);
@@ -2157,7 +2169,7 @@ export class CodeGen {
 
   private genIfindex(v: number): Block {
     if (this.linktype === DLT.LINUX_SLL2) return this.genCmp('linkhdr', 4, BPF_W, v);
-    err('not a live capture');
+    if (!this.opts.linuxExtensions) err('not a live capture');
     return this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_IFINDEX) >>> 0, BPF_W, v);
   }
 

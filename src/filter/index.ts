@@ -28,6 +28,8 @@ export interface CompileOptions {
   /** Compile for reading a savefile (libpcap's rfile != NULL). */
   savefile?: boolean;
   swapped?: boolean;
+  /** Compile for a live Linux capture (libpcap's filtertest -l): inbound/outbound/ifindex use SKF_AD_ loads. */
+  linuxExtensions?: boolean;
   /**
    * Whose error messages: '1.10' (default) words them as the libpcap 1.10.3 of the local tcpdump,
    * '1.11' as libpcap 1.11 (the libpcap-tests data). Accepted expressions and code are the same.
@@ -58,7 +60,7 @@ function compile(expr: string, opts: CompileOptions): CInsn[] {
   const snaplen = opts.snaplen ?? 262144;
   if (snaplen === 0) throw new FilterError('snaplen of 0 rejects all packets');
   const gen = new CodeGen({
-    linktype, snaplen, netmask: opts.netmask ?? PCAP_NETMASK_UNKNOWN, savefile: opts.savefile, swapped: opts.swapped,
+    linktype, snaplen, netmask: opts.netmask ?? PCAP_NETMASK_UNKNOWN, savefile: opts.savefile, swapped: opts.swapped, linuxExtensions: opts.linuxExtensions,
   });
   const ast = parseFilter(expr);
   const p = ast ? gen.gen(ast) : undefined;
