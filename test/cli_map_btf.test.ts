@@ -97,6 +97,11 @@ test('map dump, lookup and btf dump map print what bpftool prints, after the sam
       const theirs = btfLines(runTool('bpftool', ['prog', 'dump', 'xlated', 'pinned', kpin, ...linum]));
       assert.ok(theirs.length > 10 && theirs.some((l) => l.startsWith('int classify(__u16 proto):')));
       assert.deepEqual(btfLines(await ok('prog', 'dump', 'xlated', 'pinned', PIN, ...linum)), theirs);
+      // -j: the same records as "proto", "src", "file", "line_num", "line_col" members.
+      const records = (text: string): string[] => (JSON.parse(text) as Record<string, unknown>[])
+        .map(({ disasm: _d, opcodes: _o, ...btf }) => JSON.stringify(btf)).filter((x) => x !== '{}');
+      assert.deepEqual(records(await ok('-j', 'prog', 'dump', 'xlated', 'pinned', PIN, ...linum)),
+        records(runTool('bpftool', ['-j', 'prog', 'dump', 'xlated', 'pinned', kpin, ...linum])));
     }
   } finally {
     rmSync(kpin, { force: true });
