@@ -129,3 +129,16 @@ test('prog run -d reports the JIT compile time on stderr', async () => {
   const i = await runCliCaptured(['-d', 'prog', 'run', 'file', obj, 'data_in', join(ROOT, 'examples/udp.bin'), 'engine', 'interp']);
   assert.doesNotMatch(i.stderr, /^jit:/m);
 });
+
+test('repeat runs inside the module (runRepeat) change maps and return as the interpreter does', async () => {
+  const { testRunXdp } = await import('../src/progtypes/xdp.js');
+  const tcp = capture(40, 0xcac).find((r) => r.data[23] === 6 && r.data[12] === 8 && r.data[13] === 0 && r.data.length > 41)!;
+  const runs = await Promise.all((['interp', 'jit'] as const).map(async (engine) => {
+    const w = setup();
+    const r = await testRunXdp({ insns: parseAndCount(w.counters.handleAddr), section: 'xdp', dataIn: tcp.data, dataSizeOut: 0, repeat: 1001, engine, vm: w.vm });
+    return { retval: r.retval, dataOut: [...r.dataOut], counters: contents(w.counters) };
+  }));
+  assert.deepEqual(runs[1], runs[0]);
+  assert.deepEqual(runs[1].counters, ['6:233,3,0,0,0,0,0,0']); // 1001 runs counted
+  assert.equal(runs[1].dataOut[40], tcp.data[40] ^ 0xff); // flipped 1001 times: the packet is not reset between repeats
+});

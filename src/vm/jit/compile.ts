@@ -214,6 +214,9 @@ export function compileModule(
   mb.exportFunc('run', fRun);
   mb.exportFunc('resume', fResume);
   mb.exportFunc('batch', fBatch);
+  const tRepeat = mb.type([I32, I32, I32], [I32]);
+  const fRepeat = mb.declareFunc(tRepeat);
+  mb.exportFunc('repeat', fRepeat);
 
   // Functions: discovered from the entry through local calls.
   const funcIndex = new Map<number, number>();
@@ -320,6 +323,26 @@ export function compileModule(
     b.byte(Op.end).byte(Op.end);
     b.byte(Op.local_get).u32(I);
     mb.setBody(fBatch, [I32, I64, I32, I32], b);
+  }
+  // repeat(n, r1, budget) -> r0's low word of the last run: n >= 1 runs with r1 = the context,
+  // nothing in between (bpf_test_run()'s loop; no packet for LD_ABS).
+  {
+    const b = new ByteWriter();
+    const N = 0, R1 = 1, BUDGET = 2, I = 3, R0 = 4, LO = 5;
+    b.byte(Op.i32_const).s32(0).byte(Op.global_set).u32(G.pAddr);
+    b.byte(Op.i32_const).s32(-1).byte(Op.global_set).u32(G.pLen);
+    b.byte(Op.loop).byte(0x40);
+    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+    b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(R1).byte(Op.i64_extend_i32_u);
+    for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
+    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
+    epilogue(b, R0);
+    b.byte(Op.local_set).u32(LO);
+    b.byte(Op.local_get).u32(I).byte(Op.i32_const).s32(1).byte(Op.i32_add).byte(Op.local_tee).u32(I);
+    b.byte(Op.local_get).u32(N).byte(Op.i32_lt_u).byte(Op.br_if).u32(0);
+    b.byte(Op.end);
+    b.byte(Op.local_get).u32(LO);
+    mb.setBody(fRepeat, [I32, I64, I32], b);
   }
   return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount, pure };
 }

@@ -65,6 +65,7 @@ type BatchFn = (n: number, table: number, ctx: number, ctxSize: number, verdicts
 interface Instance {
   readonly run: RunFn;
   readonly batch: BatchFn;
+  readonly repeat: (n: number, r1: number, budget: number) => number;
   /** The current CPU (inlined PERCPU_ARRAY lookups read it). */
   readonly cpu: WasmGlobal;
   /** The batch runs' packet region cache entry. */
@@ -385,6 +386,41 @@ export class JitProgram {
   }
 
   /**
+   * runCtx() `n` times (at least once) in one call into the module, as bpf_test_run()'s repeat
+   * loop runs in the kernel; the last run's r0 (low 32 bits, unsigned). Programs that are not
+   * batchable loop here instead.
+   */
+  runRepeat(r1: number, n: number, budget?: number): number {
+    const count = Math.max(1, Math.floor(n));
+    if (!this.batchable || count > 0x7fffffff) {
+      let r = 0;
+      for (let i = 0; i < count; i++) r = this.runCtx(r1, budget);
+      return r;
+    }
+    const st = this.st;
+    const level = st.depth;
+    if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
+    const inst = this.instances[level] ?? this.instantiate(level);
+    const space = this.vm.space;
+    if (inst.gen !== space.generation) resetCache(inst, space.generation);
+    const b = this.budgetOf(budget);
+    inst.budget = b;
+    inst.tailCalls = 0;
+    if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
+    this.prepareFrames(inst, level);
+    st.depth = level + 1;
+    inst.batching = true;
+    try {
+      return inst.repeat(count, r1, b) >>> 0;
+    } finally {
+      inst.batching = false;
+      st.depth = level;
+      this.lastInst = inst;
+      this.finished = false;
+    }
+  }
+
+  /**
    * runCtx() with LD_ABS/LD_IND reading the `pLen` bytes at `pAddr` (RunOptions.packet, checked
    * the same way); no BigInt.
    */
@@ -678,7 +714,7 @@ export class JitProgram {
     const x: WasmGlobal64[] = [];
     for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
     inst = {
-      run: ex.run as RunFn, batch: ex.batch as BatchFn, cpu: ex.cpu as WasmGlobal, pb: ex.pb as WasmGlobal, pl: ex.pl as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
+      run: ex.run as RunFn, batch: ex.batch as BatchFn, repeat: ex.repeat as Instance['repeat'], cpu: ex.cpu as WasmGlobal, pb: ex.pb as WasmGlobal, pl: ex.pl as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
       gen: -1, batching: false, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
     };
     this.instances[level] = inst;
