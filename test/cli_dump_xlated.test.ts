@@ -44,25 +44,29 @@ function bpftool(args: string[]): string {
 const sameBuild = release() === LINUX_6_18_X86_64_DEBIAN.kernel;
 
 /**
- * The inlined bpf_get_smp_processor_id() loads cpu_number's address (`r0 = ADDR; r0 = &(void
- * __percpu *)(r0)`), which KASLR moves: the immediate (and its opcode bytes) are masked.
+ * Kernel addresses KASLR moves, which the inlined helpers load: bpf_get_smp_processor_id()'s
+ * `r0 = &cpu_number; r0 = &(void __percpu *)(r0)` and bpf_jiffies64()'s `r0 = &jiffies;
+ * r0 = *(u64 *)(r0 +0)`. The immediates (and their opcode bytes) are masked.
  */
-function maskCpuNumberAddress(lines: string[]): string[] {
+function maskKernelAddresses(lines: string[]): string[] {
   const out = lines.slice();
   const isBytes = (l: string): boolean => /^ {7}[0-9a-f]{2} /.test(l);
   for (let i = 0; i < out.length; i++) {
-    if (!/\(b7\) r0 = -?\d+$/.test(out[i])) continue;
+    const cpu = /\(b7\) r0 = -?\d+$/.test(out[i]);
+    const jiffies = /\(18\) r0 = 0x[0-9a-f]+$/.test(out[i]);
+    if (!cpu && !jiffies) continue;
     const bytes = isBytes(out[i + 1] ?? '');
-    if (!/\(bf\) r0 = r0$/.test(out[i + (bytes ? 2 : 1)] ?? '')) continue;
-    out[i] = out[i].replace(/-?\d+$/, '<cpu_number>');
-    if (bytes) out[i + 1] = out[i + 1].slice(0, 18) + ' <cpu_number>';
+    const next = out[i + (bytes ? 2 : 1)] ?? '';
+    if (cpu ? !/\(bf\) r0 = r0$/.test(next) : !/\(79\) r0 = \*\(u64 \*\)\(r0 \+0\)$/.test(next)) continue;
+    out[i] = out[i].replace(/(-?\d+|0x[0-9a-f]+)$/, '<address>');
+    if (bytes) out[i + 1] = out[i + 1].slice(0, 18) + ' <address>';
   }
   return out;
 }
 
 const normalize = (text: string): string[] => {
   const lines = text.split('\n').filter((l) => l !== '' && !l.startsWith('; ') && !/^\S.*\):$/.test(l));
-  return maskCpuNumberAddress(lines
+  return maskKernelAddresses(lines
     // With the JIT, the kernel rewrites a bpf-to-bpf call's off/imm (jit_subprogs()): its opcode bytes differ.
     .filter((l, i) => !(/^ {7}85 1/.test(l) && /call pc/.test(lines[i - 1] ?? '')))
     .map((l) => l.replace(/map\[id:\d+\]/g, 'map[id:N]').replace(/#bpf_prog_[0-9a-f]+_\w+/, ''))
@@ -92,6 +96,7 @@ const FIXTURES = [
   'test/fixtures/progtypes/xdp_adjust.o',
   'test/fixtures/progtypes/xdp_ddos.o', // LPM trie lookup through the map's ops
   'test/fixtures/xlated/dead_code.o',
+  'test/fixtures/xlated/calls_misc.o', // tail call, map-in-map, jiffies64, bpf_loop inlined
   'test/fixtures/xlated/divmod.o',
   'test/fixtures/xlated/sk_fields.o',
   'test/fixtures/xlated/sk_filter.o',
@@ -101,7 +106,7 @@ const FIXTURES = [
 
 /** Also compared: `opcodes`, -j, and the program by `file OBJ` (each costs a verification). */
 const FULL = new Set(['test/fixtures/calls.o', 'test/fixtures/global_data.o', 'test/fixtures/progtypes/tc_fields.o',
-  'test/fixtures/progtypes/sockex1.o', 'test/fixtures/xlated/divmod.o', 'test/fixtures/xlated/xdp_maps.o']);
+  'test/fixtures/progtypes/sockex1.o', 'test/fixtures/xlated/divmod.o', 'test/fixtures/xlated/xdp_maps.o', 'test/fixtures/xlated/calls_misc.o']);
 
 for (const fixture of FIXTURES) {
   test(`prog dump xlated ${fixture}: bpftool's dump of the same object in the kernel`, async (t) => {

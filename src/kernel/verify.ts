@@ -81,7 +81,7 @@ export function xlatedProgram(prog: KProg): XlatedProgram | undefined {
     if (result.ok) {
       const insns = prog.insns.map((x) => ({ ...x }));
       for (const r of prog.mapRefs) insns[r.insn].imm = r.mapId;
-      out = rewriteForXlated(insns, result.aux, { progType: prog.type });
+      out = rewriteForXlated(insns, result.aux, { progType: prog.type, stackDepth: result.stats.stackDepth });
     }
   }
   xlatedCache.set(prog, out);

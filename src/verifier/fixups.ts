@@ -12,7 +12,7 @@
 import type { Insn } from '../isa/insn.js';
 import { makeInsn } from '../isa/insn.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DIV, BPF_EXIT, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGT,
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DIV, BPF_DW, BPF_EXIT, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE,
   BPF_JMP, BPF_JMP32, BPF_JNE, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MOD, BPF_MOV, BPF_NEG,
   BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_X, BPF_XOR, BPF_ADD,
   bpfClass, bpfMode, bpfOp, bpfSrc,
@@ -26,6 +26,10 @@ import type { InsnAux } from './verifier.js';
 const BPF_REG_AX = 11;
 const BPF_FUNC_tail_call = 12;
 const BPF_FUNC_get_smp_processor_id = 8;
+const BPF_FUNC_jiffies64 = 118;
+const BPF_FUNC_loop = 181;
+const BPF_MAX_LOOPS = 8 * 1024 * 1024;
+const E2BIG = 7;
 const BPF_LD_IMM_DW = 0x18;
 
 export interface XlatedProgram {
@@ -45,6 +49,8 @@ export interface XlatedProgram {
 
 export interface FixupOptions {
   progType: number;
+  /** The verifier's stack depth of each subprogram (VerifyStats.stackDepth): bpf_loop inlining spills below it. */
+  stackDepth?: readonly number[];
   /** The kernel build whose structure offsets and function addresses to use. */
   layout?: KernelLayout;
 }
@@ -71,6 +77,15 @@ class Rewriter {
   constructor(insns: readonly Insn[], aux: readonly InsnAux[], layout: KernelLayout) {
     this.layout = layout;
     this.slots = insns.map((insn, i) => ({ insn: { ...insn }, orig: i, aux: aux[i] ?? { seen: false } }));
+    // A callback bpfkit's verifier did not walk (bpf_loop's, for one) is live code the kernel
+    // verifies: keep a wholly unseen subprogram whose address a reached ld_imm64 takes.
+    const starts = subprogStarts(insns);
+    this.slots.forEach((slot, i) => {
+      if (slot.insn.code !== BPF_LD_IMM_DW || slot.insn.src !== BPF_PSEUDO_FUNC || !slot.aux.seen) return;
+      const k = starts.indexOf(i + slot.insn.imm + 1);
+      const body = this.slots.slice(starts[k], starts[k + 1] ?? this.slots.length);
+      if (k > 0 && body.every((b) => !b.aux.seen)) for (const b of body) b.aux = { ...b.aux, seen: true };
+    });
     // The second slot of an ld_imm64 is reached with its first (aux->seen is set for both).
     for (let i = 0; i + 1 < this.slots.length; i++) {
       if (this.slots[i].insn.code === BPF_LD_IMM_DW) { this.slots[i + 1].aux = { ...this.slots[i + 1].aux, seen: this.slots[i].aux.seen }; i++; }
@@ -120,6 +135,46 @@ class Rewriter {
   }
 
   // ---- the passes, in bpf_check()'s order ----
+
+  /** optimize_bpf_loop(): inline_bpf_loop() at each bpf_loop call fit for it. */
+  optimizeBpfLoop(stackDepth: readonly number[]): void {
+    const starts = subprogStarts(this.slots.map((s) => s.insn));
+    const subprogOf = (i: number): number => { let k = 0; while (k + 1 < starts.length && starts[k + 1] <= i) k++; return k; };
+    let delta = 0;
+    const n = this.slots.length;
+    for (let i = 0; i < n; i++) {
+      const at = i + delta;
+      const { insn, aux } = this.slots[at];
+      const loop = aux.loopInline;
+      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src !== 0 || insn.imm !== BPF_FUNC_loop || !loop?.fit) continue;
+      const depth = stackDepth[subprogOf(i)] ?? 0;
+      const base = -(depth + 8 * 3 + (((depth + 7) & ~7) - depth));
+      const [r6, r7, r8] = [base, base + 8, base + 16];
+      const stx = (src: number, off: number): Insn => makeInsn(BPF_STX | BPF_MEM | BPF_DW, 10, src, off);
+      const ldx = (dst: number, off: number): Insn => makeInsn(BPF_LDX | BPF_MEM | BPF_DW, dst, 10, off);
+      const mov = (dst: number, src: number): Insn => makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src);
+      const patch = [
+        makeInsn(BPF_JMP | BPF_JLE | BPF_K, 1, 0, 2, BPF_MAX_LOOPS),
+        makeInsn(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, -E2BIG),
+        makeInsn(BPF_JMP | BPF_JA, 0, 0, 16),
+        stx(6, r6), stx(7, r7), stx(8, r8),
+        mov(6, 1), makeInsn(BPF_ALU | BPF_MOV | BPF_K, 7, 0, 0, 0), mov(8, 3),
+        makeInsn(BPF_JMP | BPF_JGE | BPF_X, 7, 6, 5),
+        mov(1, 7), mov(2, 8),
+        makeInsn(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0),
+        makeInsn(BPF_ALU64 | BPF_ADD | BPF_K, 7, 0, 0, 1),
+        makeInsn(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, -6, 0),
+        mov(0, 7),
+        ldx(6, r6), ldx(7, r7), ldx(8, r8),
+      ];
+      this.patch(at, patch);
+      delta += patch.length - 1;
+      // the callback's start is known only after patching
+      const callbackStart = this.slots.findIndex((s) => s.orig === loop.callback);
+      const call = at + 12;
+      this.slots[call].insn = { ...this.slots[call].insn, imm: callbackStart - call - 1 };
+    }
+  }
 
   hardWireDeadCodeBranches(): void {
     const s = this.slots;
@@ -204,6 +259,11 @@ class Rewriter {
         const symbol = mapOpsSymbol(slot.aux.map, id);
         if (symbol) { slot.symbol = symbol; continue; }
       }
+      if (id === BPF_FUNC_jiffies64) {
+        // r0 = &jiffies (an address KASLR moves; 0 here); r0 = *(u64 *)(r0 + 0)
+        replace([makeInsn(BPF_LD_IMM_DW, 0), makeInsn(0), makeInsn(BPF_LDX | BPF_MEM | BPF_DW, 0, 0, 0)]);
+        continue;
+      }
       if (id === BPF_FUNC_get_smp_processor_id && this.layout.percpu.cpu_number !== undefined) {
         // verifier_inlines_helper_call(): r0 = this_cpu_read(cpu_number)
         replace([
@@ -224,13 +284,8 @@ class Rewriter {
 
   /** jit_subprogs()' last step: a bpf-to-bpf call keeps its displacement in off (imm: callee's subprog index). */
   finishSubprogCalls(): void {
-    const starts = new Set<number>([0]);
-    this.slots.forEach(({ insn }, i) => {
-      if (insn.code === (BPF_JMP | BPF_CALL) && insn.src === BPF_PSEUDO_CALL) starts.add(i + insn.imm + 1);
-      if (insn.code === BPF_LD_IMM_DW && insn.src === BPF_PSEUDO_FUNC) starts.add(i + insn.imm + 1);
-    });
-    if (starts.size <= 1) return;
-    const sorted = [...starts].sort((a, b) => a - b);
+    const sorted = subprogStarts(this.slots.map((s) => s.insn));
+    if (sorted.length <= 1) return;
     this.slots.forEach((slot, i) => {
       const insn = slot.insn;
       if (insn.code === (BPF_JMP | BPF_CALL) && insn.src === BPF_PSEUDO_CALL) {
@@ -265,6 +320,17 @@ class Rewriter {
     }
     return cur;
   }
+}
+
+/** First instruction of each subprogram: 0 and every bpf-to-bpf call or callback target. */
+function subprogStarts(insns: readonly Insn[]): number[] {
+  const starts = new Set<number>([0]);
+  insns.forEach((insn, i) => {
+    if ((insn.code === (BPF_JMP | BPF_CALL) && insn.src === BPF_PSEUDO_CALL) || (insn.code === BPF_LD_IMM_DW && insn.src === BPF_PSEUDO_FUNC)) {
+      starts.add(i + insn.imm + 1);
+    }
+  });
+  return [...starts].sort((a, b) => a - b);
 }
 
 /**
@@ -325,6 +391,7 @@ export function divModGuard(insn: Insn): Insn[] | undefined {
 /** The xlated program of a verified program: `insns` as loaded, `aux` from verify(). */
 export function rewriteForXlated(insns: readonly Insn[], aux: readonly InsnAux[], opts: FixupOptions): XlatedProgram {
   const r = new Rewriter(insns, aux, opts.layout ?? LINUX_6_18_X86_64_DEBIAN);
+  r.optimizeBpfLoop(opts.stackDepth ?? []);
   r.hardWireDeadCodeBranches();
   r.removeDeadCode();
   r.removeNops();

@@ -73,6 +73,8 @@ export interface InsnAux {
   map?: VerifierMap;
   /** The call saw different maps on different paths (BPF_MAP_PTR_POISON): no inlining. */
   mapPoisoned?: boolean;
+  /** bpf_loop call: inlinable (flags 0 and one callback on every path), and the callback's first insn (aux->loop_inline_state). */
+  loopInline?: { fit: boolean; callback: number };
 }
 
 export interface VerifyResult { ok: boolean; errno: number; log: string; stats: VerifyStats; error?: string; aux: InsnAux[] }
@@ -127,6 +129,8 @@ class Verifier {
   seen!: Uint8Array;
   /** helper call insn -> the map argument it saw, or 'poison' when it differed between paths */
   callMap = new Map<number, VerifierMap | 'poison'>();
+  /** bpf_loop call insn -> update_loop_inline_state() */
+  loopInline = new Map<number, { fit: boolean; callback: number }>();
   strict: boolean;
 
   constructor(insns: readonly Insn[], opts: VerifyOptions) {
@@ -192,6 +196,8 @@ class Verifier {
       const m = this.callMap.get(i);
       if (m === 'poison') a.mapPoisoned = true;
       else if (m) a.map = m;
+      const loop = this.loopInline.get(i);
+      if (loop) a.loopInline = loop;
       aux.push(a);
     }
     return aux;
@@ -1057,6 +1063,14 @@ class Verifier {
       // record_func_map(): one map on every path, else poisoned
       const prev = this.callMap.get(this.insnIdx);
       this.callMap.set(this.insnIdx, prev === undefined || prev === meta.map ? meta.map : 'poison');
+    }
+    if (id === 181) {
+      // update_loop_inline_state(): flags a known 0 and the same callback on every path
+      const r4 = this.reg(4);
+      const zero = r4.type === 'scalar' && tnumIsConst(r4.varOff) && r4.varOff.value === 0n;
+      const prev = this.loopInline.get(this.insnIdx);
+      const callback = this.reg(2).subprog;
+      this.loopInline.set(this.insnIdx, { fit: (prev?.fit ?? true) && zero && (prev === undefined || prev.callback === callback), callback });
     }
     if (meta.releaseId !== undefined) {
       const rid = meta.releaseId;
