@@ -30,7 +30,8 @@ export interface VState {
   speculative: boolean;
 }
 
-export interface Explored { state: VState; branches: number; insn: number }
+/** An explored state (struct bpf_verifier_state_list): hits and misses decide its eviction. */
+export interface Explored { state: VState; branches: number; insn: number; hits: number; misses: number }
 
 export function newFuncState(frameno: number, callsite: number, subprog: number): FuncState {
   const regs: RegState[] = [];

@@ -18,6 +18,7 @@ import {
 import { adjustScalar, endScalar, negScalar, signExtend } from './alu.js';
 import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
 import { checkCfg, jumpTarget } from './check_cfg.js';
+import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment } from './log.js';
 import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
 import {
@@ -54,7 +55,14 @@ export interface VerifyOptions {
   logLevel?: number;
   /** prog_flags (BPF_F_STRICT_ALIGNMENT = 1). */
   flags?: number;
+  /**
+   * The source line (BTF line_info) that starts at or covers insnIdx, if any: the log prints
+   * `; LINE @ FILE:NUM` before the first instruction of each new line, as verbose_linfo() does.
+   */
+  lineInfo?: (insnIdx: number) => LineInfo | undefined;
 }
+
+export interface LineInfo { line: string; file: string; lineNum: number; col: number }
 
 export interface VerifyStats {
   insnProcessed: number; maxStatesPerInsn: number; totalStates: number; peakStates: number; stackDepth: number[];
@@ -237,6 +245,18 @@ class Verifier {
     const cfg = checkCfg(insns);
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
+    if (this.level >= 2) {
+      cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
+      // compute_live_registers(): the table of live registers before each instruction
+      const args = (insn: Insn): number | undefined => {
+        if (insn.src !== 0) return undefined;
+        const def = this.opts.helpers ? this.opts.helpers(insn.imm) : helperProto(insn.imm);
+        if (!def) return undefined;
+        const n = def.proto.args.findIndex((a) => a.base === 'ARG_DONTCARE');
+        return n < 0 ? def.proto.args.length : n;
+      };
+      this.log.append(liveRegsTable(insns, liveRegsBefore(insns, args), (pc) => this.insnText(pc)));
+    }
     this.stackDepth = cfg.subprogStarts.map(() => 0);
     // prune points: jump targets and the instruction after a jump (as check_cfg marks them)
     for (let pc = 0; pc < insns.length; pc++) {
@@ -282,7 +302,7 @@ class Verifier {
     this.cur = st;
     this.insnIdx = 0;
     this.markScratched();
-    let doPrintState = false;
+    let doPrintState = false, popped = false;
     for (;;) {
       if (this.insnIdx >= this.insns.length) fail(`invalid insn idx ${this.insnIdx} insn_cnt ${this.insns.length}`, EFAULT);
       if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
@@ -295,6 +315,7 @@ class Verifier {
         if (this.level >= 2 && doPrintState) {
           this.log.append(`\nfrom ${this.prevInsnIdx} to ${this.insnIdx}:`);
           this.printState(true);
+          if (popped) this.markScratched(); // a popped state is printed again at its first instruction
           doPrintState = false;
         }
         const insn = this.insns[this.insnIdx];
@@ -303,12 +324,15 @@ class Verifier {
           if (this.scratched()) this.printInsnState();
           this.printLineInfo(this.insnIdx);
           this.prevLogPos = this.log.length;
-          this.log.append(`${this.insnIdx}: ${formatXlatedInsn(this.insns, this.insnIdx, { mapRef: (i) => i.src === 1 || i.src === 2 ? '0xffff888100000000' : undefined })}\n`);
+          this.log.append(`${this.insnIdx}: ${this.insnText(this.insnIdx)}\n`);
           this.prevInsnPrintPos = this.log.length - this.prevLogPos;
           this.prevLogPos = this.log.length;
         } else { this.regsScratched.clear(); this.slotsScratched.clear(); }
         this.prevInsnIdx = this.insnIdx;
-        if (this.checkInsn(insn) === 'exit') endPath = true;
+        const res = this.checkInsn(insn);
+        if (res === 'exit') endPath = true;
+        // process_bpf_exit_full(): back in the caller, level 2 prints "from EXIT to CALLSITE+1"
+        else if (res === 'return') { doPrintState = true; popped = false; }
       }
       if (endPath) {
         // process_bpf_exit: the popped state is printed in full; level 1 forgets the finished path
@@ -321,12 +345,24 @@ class Verifier {
         this.insnIdx = next.insn;
         this.prevInsnIdx = next.prev;
         doPrintState = true;
+        popped = true;
       }
     }
   }
 
-  /** verbose_linfo(): the source line before the first instruction it covers */
-  printLineInfo(_idx: number): void { /* set up with VerifyOptions.lineInfo */ }
+  /** verbose_insn(): map references print as a kernel address, as the kernel prints its map pointer */
+  insnText(pc: number): string {
+    return formatXlatedInsn(this.insns, pc, { mapRef: (i) => i.src === 1 || i.src === 2 ? '0xffff888100000000' : undefined });
+  }
+
+  /** verbose_linfo(): a source line is printed once, before the first instruction it covers */
+  printLineInfo(idx: number): void {
+    const li = this.opts.lineInfo?.(idx);
+    if (!li || (this.prevLinfo && li.line === this.prevLinfo.line && li.file === this.prevLinfo.file && li.lineNum === this.prevLinfo.lineNum && li.col === this.prevLinfo.col)) return;
+    this.log.append(`; ${li.line.trimStart()} @ ${li.file}:${li.lineNum}\n`);
+    this.prevLinfo = li;
+  }
+  prevLinfo: LineInfo | undefined;
 
   updateBranchCounts(e: Explored | null): void {
     while (e) { if (--e.branches > 0) break; e = e.state.parent; }
@@ -344,28 +380,47 @@ class Verifier {
   isStateVisited(idx: number): 'safe' | 'new' {
     let list = this.explored.get(idx);
     if (!list) { list = []; this.explored.set(idx, list); }
-    // like the kernel's eviction of states that keep missing, only the newest few are compared
-    for (let k = list.length - 1; k >= 0 && k >= list.length - 16; k--) {
+    // add a checkpoint only after 2 jumps and 8 instructions since the last one (fewer states)
+    let addNewState = this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8;
+    const statesCnt = list.length;
+    for (let k = 0; k < list.length; k++) {
       const e = list[k];
       if (e.branches > 0) {
-        // in-progress state on our own path: a loop back to an identical state never ends
-        if (statesEqual(e.state, this.cur, true)) fail(`infinite loop detected at insn ${idx}`, EINVAL);
-        continue;
+        // a state still being explored on this path: an identical one means a loop that never ends
+        if (statesMaybeLooping(e.state, this.cur) && statesEqual(e.state, this.cur, true)) {
+          this.note(`infinite loop detected at insn ${idx}`);
+          this.note(`cur state:${stateStr(this.frame(), true, new Set(), new Set())}${refsStr(this.cur.refs)}`);
+          const of = e.state.frames[this.cur.frames.length - 1];
+          fail(`old state:${stateStr(of, true, new Set(), new Set())}${refsStr(e.state.refs)}`, EINVAL);
+        }
+        // inside a loop: checkpoints only now and then, iterations differ anyway
+        if (this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      } else if (statesEqual(e.state, this.cur, false)) {
+        e.hits++;
+        return 'safe';
       }
-      if (statesEqual(e.state, this.cur, false)) return 'safe';
+      if (addNewState) e.misses++;
+      // states that keep missing are evicted (they cost comparisons, rarely prune)
+      if (e.misses > e.hits * 3 + 3) { list.splice(k, 1); k--; }
     }
-    const e: Explored = { state: copyState(this.cur), branches: 1, insn: idx };
+    if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
+    if (!addNewState) return 'new';
+    const e: Explored = { state: copyState(this.cur), branches: 1, insn: idx, hits: 0, misses: 0 };
     e.state.parent = this.cur.parent;
     list.push(e);
     this.cur.parent = e;
     this.totalStates++;
     this.peakStates++;
-    if (list.length > this.maxStatesPerInsn) this.maxStatesPerInsn = list.length;
+    this.prevJmpsProcessed = this.jmpsProcessed;
+    this.prevInsnProcessed = this.processed;
     return 'new';
   }
+  jmpsProcessed = 0;
+  prevJmpsProcessed = 0;
+  prevInsnProcessed = 0;
 
   // ---- one instruction (do_check_insn) ----
-  checkInsn(insn: Insn): 'next' | 'exit' | 'jump' {
+  checkInsn(insn: Insn): 'next' | 'exit' | 'jump' | 'return' {
     const cls = bpfClass(insn.code);
     const why = insnEncodingError(this.insns, this.insnIdx);
     if (why) fail(why, EINVAL);
@@ -383,6 +438,7 @@ class Verifier {
       this.checkLdImm64(insn); this.insnIdx += 2; return 'next';
     }
     // JMP / JMP32
+    this.jmpsProcessed++;
     const op = bpfOp(insn.code);
     if (op === BPF_CALL) {
       if (bpfSrc(insn.code) === BPF_X) fail(`unknown opcode ${insn.code.toString(16)}`, EINVAL);
@@ -704,7 +760,8 @@ class Verifier {
     if (r.smin < 0n) fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     // the variable part was covered when the range was established for this id
     if (off < 0 || off + size > r.range) {
-      this.note(`invalid access to packet, off=${off} size=${size}, R${regno}(id=${r.id},off=${r.off},r=${r.range})`);
+      // __check_mem_access() prints the access offset twice
+      this.note(`invalid access to packet, off=${off} size=${size}, R${regno}(id=${r.id},off=${off},r=${r.range})`);
       fail(`R${regno} offset is outside of the packet`);
     }
   }
@@ -975,7 +1032,7 @@ class Verifier {
   }
   curProto: HelperProto | undefined;
 
-  checkExit(): 'exit' | 'jump' {
+  checkExit(): 'exit' | 'return' {
     const frames = this.cur.frames;
     if (frames.length > 1) {
       const callee = frames[frames.length - 1];
@@ -990,7 +1047,7 @@ class Verifier {
         this.log.append('returning from callee:\n'); this.printState(true, callee);
         this.log.append(`to caller at ${this.insnIdx}:\n`); this.printState(true, caller);
       }
-      return 'jump';
+      return 'return';
     }
     if (this.cur.refs.length) {
       for (const r of this.cur.refs) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
@@ -1349,6 +1406,21 @@ const regWidth = (r: RegState): number => r.umax.toString(2).length - (r.umax ==
 
 const isPow2 = (v: bigint): boolean => v !== 0n && (v & (v - 1n)) === 0n;
 
+/** states_maybe_looping(): the current frame's registers are bit-identical */
+function statesMaybeLooping(old: VState, cur: VState): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  const fo = old.frames[old.frames.length - 1], fc = cur.frames[cur.frames.length - 1];
+  for (let i = 0; i < 11; i++) {
+    const a = fo.regs[i], b = fc.regs[i];
+    for (const k of Object.keys(a) as (keyof RegState)[]) {
+      const x = a[k], y = b[k];
+      if (typeof x === 'object' && typeof y === 'object' && x && y && 'mask' in x && 'mask' in y) { if (x.value !== y.value || x.mask !== y.mask) return false; }
+      else if (x !== y) return false;
+    }
+  }
+  return true;
+}
+
 /** reg_not_null(): pointer types that are never NULL once not _or_null */
 function regNotNull(r: RegState): boolean {
   if (r.maybeNull) return false;
@@ -1356,7 +1428,7 @@ function regNotNull(r: RegState): boolean {
 }
 
 /** Packet ranges that say where a pointer stands against pkt_end (mark_pkt_end()). */
-const BEYOND_PKT_END = -1, AT_PKT_END = -2;
+const AT_PKT_END = -1, BEYOND_PKT_END = -2;
 
 /** is_pkt_ptr_branch_taken(): a pointer already known to be past (or at) pkt_end */
 function isPktPtrBranchTaken(d: RegState, s: RegState, op: number): number {

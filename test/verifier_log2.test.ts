@@ -1,0 +1,137 @@
+/*
+ * Log level 2 and source lines against the running kernel: small programs are loaded with
+ * BPF_PROG_LOAD at log_level 2 by a tiny C loader (compiled with cc), and the kernel's log is
+ * compared line by line with ours (map addresses and timing normalised). Skips without root/cc.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { type Insn, encodeProgram, makeInsn } from '../src/isa/insn.js';
+import { verify } from '../src/verifier/verifier.js';
+import { findTool, missingKernel } from './oracles.js';
+
+const LOADER_C = `#include <linux/bpf.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+static char log_buf[1 << 20];
+static unsigned char insns[8 * 4096];
+int main(int argc, char **argv) {
+  size_t n = fread(insns, 1, sizeof(insns), stdin);
+  union bpf_attr a;
+  memset(&a, 0, sizeof(a));
+  a.prog_type = atoi(argv[1]);
+  a.insns = (uint64_t)(uintptr_t)insns;
+  a.insn_cnt = n / 8;
+  a.license = (uint64_t)(uintptr_t)"GPL";
+  a.log_level = atoi(argv[2]);
+  a.log_buf = (uint64_t)(uintptr_t)log_buf;
+  a.log_size = sizeof(log_buf);
+  int fd = syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
+  fputs(log_buf, stdout);
+  return fd < 0 ? 1 : 0;
+}
+`;
+
+let loader: string | undefined | null = null;
+/** The compiled loader, or why there is none. */
+function kernelLoader(): { exe?: string; why?: string } {
+  const why = missingKernel() ?? (findTool('cc') ? undefined : 'cc not installed');
+  if (why) return { why };
+  if (loader === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'bpfkit-vlog-'));
+    writeFileSync(join(dir, 'load.c'), LOADER_C);
+    const cc = spawnSync('cc', ['-O1', '-o', join(dir, 'load'), join(dir, 'load.c'), '-I/usr/include/x86_64-linux-gnu']);
+    loader = cc.status === 0 ? join(dir, 'load') : undefined;
+  }
+  return loader ? { exe: loader } : { why: 'the C loader did not compile' };
+}
+
+function kernelLog(exe: string, insns: Insn[], progType: number, level: number): { ok: boolean; log: string } {
+  const r = spawnSync(exe, [String(progType), String(level)], { input: encodeProgram(insns) });
+  return { ok: r.status === 0, log: r.stdout.toString() };
+}
+
+const norm = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n').filter((l) => !l.startsWith('verification time') && !l.startsWith('stack depth'));
+
+const XDP = 6, SOCKET_FILTER = 1;
+const ldxw = (dst: number, src: number, off: number): Insn => makeInsn(0x61, dst, src, off);
+const add = (dst: number, imm: number): Insn => makeInsn(0x07, dst, 0, 0, imm);
+const mov = (dst: number, imm: number): Insn => makeInsn(0xb7, dst, 0, 0, imm);
+const movx = (dst: number, src: number): Insn => makeInsn(0xbf, dst, src);
+const exit = makeInsn(0x95);
+
+const PROGRAMS: { name: string; progType: number; insns: Insn[] }[] = [
+  { // data + 14 > data_end: the taken branch marks the pointer beyond pkt_end
+    name: 'packet bounds check', progType: XDP,
+    insns: [ldxw(2, 1, 4), ldxw(1, 1, 0), add(1, 14), mov(0, 1), makeInsn(0x2d, 1, 2, 1), mov(0, 2), exit],
+  },
+  { // the same with pkt_end on the left: data_end >= data + 8
+    name: 'pkt_end on the left', progType: XDP,
+    insns: [ldxw(2, 1, 4), ldxw(3, 1, 0), movx(4, 3), add(4, 8), mov(0, 0), makeInsn(0xbd, 2, 4, 1), makeInsn(0x71, 0, 3, 7), exit],
+  },
+  { // a bpf-to-bpf call: func# lines, caller/callee and return states
+    name: 'subprogram call', progType: SOCKET_FILTER,
+    insns: [movx(6, 1), makeInsn(0x85, 0, 1, 0, 2), makeInsn(0x07, 0, 0, 0, 1), exit, mov(0, 3), exit],
+  },
+  { // a rejection: reading past the checked packet range
+    name: 'rejected packet read', progType: XDP,
+    insns: [ldxw(2, 1, 4), ldxw(3, 1, 0), movx(4, 3), add(4, 4), mov(0, 0), makeInsn(0x2d, 4, 2, 1), makeInsn(0x61, 0, 3, 2), exit],
+  },
+];
+
+for (const p of PROGRAMS) {
+  test(`log level 2 equals the kernel's: ${p.name}`, (t) => {
+    const { exe, why } = kernelLoader();
+    if (!exe) return t.skip(why!);
+    const k = kernelLog(exe, p.insns, p.progType, 2);
+    const ours = verify(p.insns, { progType: p.progType, logLevel: 2 });
+    assert.equal(ours.ok, k.ok, `verdict: kernel ${k.ok ? 'accepts' : 'rejects'}\n${k.log}`);
+    assert.deepEqual(norm(ours.log), norm(k.log));
+  });
+  test(`log level 1 equals the kernel's: ${p.name}`, (t) => {
+    const { exe, why } = kernelLoader();
+    if (!exe) return t.skip(why!);
+    const k = kernelLog(exe, p.insns, p.progType, 1);
+    assert.deepEqual(norm(verify(p.insns, { progType: p.progType, logLevel: 1 }).log), norm(k.log));
+  });
+}
+
+test('source lines: "; LINE @ FILE:NUM" once before the first instruction of each line (verbose_linfo())', () => {
+  const insns = PROGRAMS[0].insns;
+  const lines = [
+    { from: 0, li: { line: '\tvoid *end = (void *)(long)ctx->data_end;', file: 't.c', lineNum: 7, col: 2 } },
+    { from: 1, li: { line: 'void *data = (void *)(long)ctx->data;', file: 't.c', lineNum: 6, col: 2 } },
+    { from: 2, li: { line: 'if (data + 14 > end)', file: 't.c', lineNum: 8, col: 6 } },
+    { from: 4, li: { line: '}', file: 't.c', lineNum: 11, col: 1 } },
+  ];
+  // find_linfo(): the last record starting at or before the instruction
+  const lineInfo = (idx: number) => [...lines].reverse().find((l) => l.from <= idx)?.li;
+  const log = verify(insns, { progType: XDP, logLevel: 2, lineInfo }).log.split('\n');
+  // as the kernel printed it for the same program compiled from t.c with -g
+  const expected = [
+    '0: R1=ctx() R10=fp0',
+    '; void *end = (void *)(long)ctx->data_end; @ t.c:7',
+    '0: (61) r2 = *(u32 *)(r1 +4)          ; R1=ctx() R2=pkt_end()',
+    '; void *data = (void *)(long)ctx->data; @ t.c:6',
+    '1: (61) r1 = *(u32 *)(r1 +0)          ; R1=pkt(r=0)',
+    '; if (data + 14 > end) @ t.c:8',
+    '2: (07) r1 += 14                      ; R1=pkt(off=14,r=0)',
+    '3: (b7) r0 = 1                        ; R0=1',
+    '; } @ t.c:11',
+    '4: (2d) if r1 > r2 goto pc+1          ; R1=pkt(off=14,r=14) R2=pkt_end()',
+    '5: (b7) r0 = 2                        ; R0=2',
+    '6: (95) exit',
+  ];
+  const start = log.indexOf(expected[0]);
+  assert.ok(start >= 0, log.join('\n'));
+  assert.deepEqual(log.slice(start, start + expected.length), expected);
+  // the line is not repeated when the popped branch reaches instruction 6 again
+  assert.equal(log.filter((l) => l.startsWith('; } @')).length, 1);
+});
