@@ -134,7 +134,7 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
     dlt = 1;
     if (o.dump) ctx.stderr('Warning: assuming Ethernet\n');
   }
-  // pcap_snapshot() of a savefile: its header's snaplen, 0 or too large meaning the maximum.
+  // pcap_snapshot() of a savefile: its header's snaplen, 0 meaning the link type's maximum.
   const fileSnaplen = capture ? adjustSnaplen(capture.linktype, capture.snaplen) : 262144;
   const snaplen = o.snaplen ?? fileSnaplen;
 
