@@ -142,3 +142,17 @@ test('repeat runs inside the module (runRepeat) change maps and return as the in
   assert.deepEqual(runs[1].counters, ['6:233,3,0,0,0,0,0,0']); // 1001 runs counted
   assert.equal(runs[1].dataOut[40], tcp.data[40] ^ 0xff); // flipped 1001 times: the packet is not reset between repeats
 });
+
+test('runRepeat with LD_ABS: in and out of the packet, as the interpreter', async () => {
+  const { compileJit } = await import('../src/vm/jit/index.js');
+  const { interpret } = await import('../src/vm/interpreter.js');
+  const { vm } = setup();
+  const pkt = vm.space.alloc(20, 'pkt');
+  vm.space.write(pkt.addr, Uint8Array.from({ length: 20 }, (_, i) => i * 11));
+  for (const off of [2, 16, 17, 40]) {
+    const insns = [makeInsn(0xbf, 6, 1), makeInsn(0x20, 0, 0, 0, off), makeInsn(0x07, 0, 0, 0, 1), makeInsn(0x95)]; // r0 = ntohl(*(u32 *)skb[off]) + 1
+    const want = Number(BigInt.asUintN(32, interpret(vm, insns, { args: [1n], packet: { addr: pkt.addr, len: 20 } }).r0));
+    const got = compileJit(vm, insns).runRepeat(1, 5, undefined, { addr: pkt.addr, len: 20 });
+    assert.equal(got, want, `offset ${off}`);
+  }
+});

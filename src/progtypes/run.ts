@@ -18,8 +18,8 @@ export interface PreparedProgram {
   /** Run once: r1 = ctx, LD_ABS/LD_IND read `packet`; returns r0's low 32 bits, unsigned. */
   run(ctx: number, packet?: { addr: number; len: number }): number;
   readonly usesLdAbs: boolean;
-  /** Run `n` times without a packet (bpf_test_run's repeat loop), the last verdict; JIT only. */
-  runRepeat?(ctx: number, n: number): number;
+  /** Run `n` times (bpf_test_run's repeat loop), the last verdict; JIT only. */
+  runRepeat?(ctx: number, n: number, packet?: { addr: number; len: number }): number;
   /** The compiled program (engine jit): compile figures, the batch API. */
   readonly jit?: JitProgram;
 }
@@ -46,6 +46,7 @@ export function prepareProgram(vm: Vm, insns: readonly Insn[], engine: Engine, b
     if (!usesLdAbs) return { usesLdAbs, jit, run: (ctx) => jit.runCtx(ctx, budget), runRepeat: (ctx, n) => jit.runRepeat(ctx, n, budget) };
     return {
       usesLdAbs, jit,
+      runRepeat: (ctx, n, packet) => jit.runRepeat(ctx, n, budget, packet),
       run: (ctx, packet) => (packet === undefined ? jit.runCtx(ctx, budget) : jit.runCtxPacket(ctx, packet.addr, packet.len, budget)),
     };
   }
@@ -67,7 +68,7 @@ export function timedRuns(p: PreparedProgram, ctx: number, repeat: number, packe
   let retval = 0;
   const timer = startTimer();
   // (the JIT loops inside its module, as the kernel's loop runs in the kernel)
-  if (p.runRepeat && packet === undefined) retval = p.runRepeat(ctx, n);
+  if (p.runRepeat) retval = p.runRepeat(ctx, n, packet);
   else for (let i = 0; i < n; i++) retval = p.run(ctx, packet);
   return { retval, duration: Math.min(Math.floor(timer() / n), 0xffffffff) };
 }

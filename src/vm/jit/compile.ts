@@ -214,7 +214,7 @@ export function compileModule(
   mb.exportFunc('run', fRun);
   mb.exportFunc('resume', fResume);
   mb.exportFunc('batch', fBatch);
-  const tRepeat = mb.type([I32, I32, I32], [I32]);
+  const tRepeat = mb.type([I32, I32, I32, I32, I32], [I32]);
   const fRepeat = mb.declareFunc(tRepeat);
   mb.exportFunc('repeat', fRepeat);
 
@@ -324,13 +324,13 @@ export function compileModule(
     b.byte(Op.local_get).u32(I);
     mb.setBody(fBatch, [I32, I64, I32, I32], b);
   }
-  // repeat(n, r1, budget) -> r0's low word of the last run: n >= 1 runs with r1 = the context,
-  // nothing in between (bpf_test_run()'s loop; no packet for LD_ABS).
+  // repeat(n, r1, budget, packet addr, packet len) -> r0's low word of the last run: n >= 1 runs
+  // with r1 = the context, nothing in between (bpf_test_run()'s loop).
   {
     const b = new ByteWriter();
-    const N = 0, R1 = 1, BUDGET = 2, I = 3, R0 = 4, LO = 5;
-    b.byte(Op.i32_const).s32(0).byte(Op.global_set).u32(G.pAddr);
-    b.byte(Op.i32_const).s32(-1).byte(Op.global_set).u32(G.pLen);
+    const N = 0, R1 = 1, BUDGET = 2, PADDR = 3, PLEN = 4, I = 5, R0 = 6, LO = 7;
+    b.byte(Op.local_get).u32(PADDR).byte(Op.global_set).u32(G.pAddr);
+    b.byte(Op.local_get).u32(PLEN).byte(Op.global_set).u32(G.pLen);
     b.byte(Op.loop).byte(0x40);
     b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
     b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(R1).byte(Op.i64_extend_i32_u);
@@ -996,7 +996,13 @@ function compileFunction(
         ltee(A32); i32c(0); b(Op.i32_lt_s);
         lget(A32); w.byte(Op.global_get).u32(G.pLen); i32c(size); b(Op.i32_sub); b(Op.i32_gt_s);
         b(Op.i32_or);
-        b(Op.if); b(0x40); lget(LEFT); w.byte(Op.global_set).u32(G.left); w.byte(Op.call).u32(IMP_FINISH); b(Op.unreachable); b(Op.end);
+        // out of the packet: the program ends with r0 = 0 (a plain return from the main
+        // function; from a subprogram through the host, which unwinds)
+        b(Op.if); b(0x40);
+        lget(DEPTH); b(Op.i32_eqz);
+        b(Op.if); b(0x40); i64c(0, 0); for (let r = 1; r <= 5; r++) get(r); lget(LEFT); b(Op.return); b(Op.end);
+        lget(LEFT); w.byte(Op.global_set).u32(G.left); w.byte(Op.call).u32(IMP_FINISH); b(Op.unreachable);
+        b(Op.end);
         w.byte(Op.global_get).u32(G.pAddr); lget(A32); b(Op.i32_add);
         if (size === 1) mem(Op.i32_load8_u, 0);
         else if (size === 2) {

@@ -31,7 +31,7 @@
 import { BpfError, type ErrnoName } from '../../errors.js';
 import type { Insn } from '../../isa/insn.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
-import { decodeForInterpreter, type DecodedProgram } from '../decode.js';
+import { decodeForInterpreter, type DecodedProgram, OP_CALL_LOCAL } from '../decode.js';
 import { DEFAULT_BUDGET, MAX_BUDGET, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET } from '../interpreter.js';
 import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
 import type { Vm } from '../vm.js';
@@ -65,7 +65,7 @@ type BatchFn = (n: number, table: number, ctx: number, ctxSize: number, verdicts
 interface Instance {
   readonly run: RunFn;
   readonly batch: BatchFn;
-  readonly repeat: (n: number, r1: number, budget: number) => number;
+  readonly repeat: (n: number, r1: number, budget: number, pAddr: number, pLen: number) => number;
   /** The current CPU (inlined PERCPU_ARRAY lookups read it). */
   readonly cpu: WasmGlobal;
   /** The batch runs' packet region cache entry. */
@@ -386,15 +386,23 @@ export class JitProgram {
   }
 
   /**
-   * runCtx() `n` times (at least once) in one call into the module, as bpf_test_run()'s repeat
-   * loop runs in the kernel; the last run's r0 (low 32 bits, unsigned). Programs that are not
-   * batchable loop here instead.
+   * runCtx() (runCtxPacket() with a packet) `n` times (at least once) in one call into the
+   * module, as bpf_test_run()'s repeat loop runs in the kernel; the last run's r0 (low 32 bits,
+   * unsigned). Programs that are not batchable loop here instead.
    */
-  runRepeat(r1: number, n: number, budget?: number): number {
+  runRepeat(r1: number, n: number, budget?: number, packet?: { addr: number; len: number }): number {
     const count = Math.max(1, Math.floor(n));
+    let pAddr = 0;
+    let pLen = -1;
+    if (packet !== undefined) {
+      const why = packet.len > 0 ? this.vm.space.accessError(packet.addr, packet.len, false) : undefined;
+      if (why !== undefined || !Number.isInteger(packet.len) || packet.len < 0) fail('EFAULT', `interpret: invalid packet: ${why ?? `length ${packet.len}`}`);
+      pAddr = packet.addr;
+      pLen = packet.len;
+    }
     if (!this.batchable || count > 0x7fffffff) {
       let r = 0;
-      for (let i = 0; i < count; i++) r = this.runCtx(r1, budget);
+      for (let i = 0; i < count; i++) r = packet ? this.runCtxPacket(r1, pAddr, pLen, budget) : this.runCtx(r1, budget);
       return r;
     }
     const st = this.st;
@@ -411,7 +419,7 @@ export class JitProgram {
     st.depth = level + 1;
     inst.batching = true;
     try {
-      return inst.repeat(count, r1, b) >>> 0;
+      return inst.repeat(count, r1, b, pAddr, pLen) >>> 0;
     } finally {
       inst.batching = false;
       st.depth = level;
@@ -431,18 +439,22 @@ export class JitProgram {
   }
 
   /**
-   * Whether runBatch() can run this program: no tail calls (bpf_tail_call, callx) and no
-   * LD_ABS/LD_IND, which need the host between runs.
+   * Whether runBatch() and runRepeat() can run this program: no tail calls (bpf_tail_call,
+   * callx), which need the host between runs, and no LD_ABS/LD_IND in a program with local
+   * calls (out of the packet in a subprogram, the host ends the run; the kernel refuses the mix).
    */
   get batchable(): boolean {
     const P = this.prog.code;
+    let ldAbs = false;
+    let calls = false;
     for (let s = 0; s < P.length >> 2; s++) {
       const o = P[s << 2] & 0xfff;
       if (o === 0x8d || (o === 0x85 && P[(s << 2) + 2] === BPF_FUNC_TAIL_CALL)) return false;
-      if ((o & 7) === 0 && (o & 0xe0) !== 0 && o !== 0x18) return false;
+      if ((o & 7) === 0 && (o & 0xe0) !== 0 && o !== 0x18) ldAbs = true;
+      if (o === OP_CALL_LOCAL) calls = true;
       if (o === 0x18) s++;
     }
-    return true;
+    return !(ldAbs && calls);
   }
 
   /**
