@@ -9,6 +9,7 @@ import { verify } from '../verifier/verifier.js';
 import { rewriteForXlated, type XlatedProgram } from '../verifier/fixups.js';
 import type { KProg } from './bpf.js';
 import type { VerifyRequest } from './load.js';
+import { lineInfoAt } from '../loader/line_info.js';
 
 export class VerifierRejection extends BpfError {
   /** The verifier log (level 1), as the kernel writes it. */
@@ -49,6 +50,7 @@ export function verifyForLoad(req: VerifyRequest): void {
     },
     progOps: verifierOps(progType),
     logLevel: 1,
+    lineInfo: lineInfoAt(req.prog.lineInfo), // "; LINE @ FILE:NUM" lines in the log, as verbose_linfo()
   });
   if (result.ok) return;
   const lastLine = result.error ?? result.log.trimEnd().split('\n').pop() ?? 'rejected';
