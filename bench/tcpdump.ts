@@ -8,11 +8,16 @@
  * 2. Per packet, in process: the compiled filter (cbpf/jsc.ts, over the read buffer) beside the
  *    reference interpreter (runCbpf) on the same packets, ns per packet and ratio.
  *
- * The capture (varied generated traffic, ~75 MB) is written once to $TMPDIR/bpfkit-bench/ and
- * reused. Options: --runs N (default 5), --packets N (default 1000000).
+ * 3. Whole process on a capture ten times as large (--large N times, 0 to skip): Node's fixed
+ *    startup is paid once either way, so this shows the per-packet pipeline (streaming read,
+ *    compiled filter, buffered write) against libpcap's, with constant memory (max RSS shown).
+ *
+ * The captures (varied generated traffic, ~75 MB and N x 75 MB) are written once to
+ * $TMPDIR/bpfkit-bench/ and reused. Options: --runs N (default 5), --packets N (default 1000000),
+ * --large N (default 10).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +36,7 @@ function option(name: string, dflt: number): number {
 }
 const RUNS = option('--runs', 5);
 const PACKETS = option('--packets', 1_000_000);
+const LARGE = option('--large', 10);
 
 const BIN = fileURLToPath(new URL('../../bin/bpfkit.js', import.meta.url));
 const DIR = join(tmpdir(), 'bpfkit-bench');
@@ -55,6 +61,23 @@ function capture(): string {
   return path;
 }
 
+/** The capture's records repeated `times` times after its header (built with large writes). */
+function largeCapture(input: string, times: number): string {
+  const path = input.replace(/\.pcap$/, `-x${times}.pcap`);
+  if (existsSync(path)) return path;
+  const bytes = readFileSync(input);
+  const tmp = `${path}.${process.pid}`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, bytes, 0, 24);
+    for (let i = 0; i < times; i++) writeSync(fd, bytes, 24, bytes.length - 24);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  return path;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -67,6 +90,17 @@ function timed(cmd: string, args: string[]): number {
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
   return ms;
+}
+
+/** Wall time (ms) and maximum resident set (KB) of a process, through /usr/bin/time when present. */
+function timedRss(cmd: string, args: string[]): [number, number | undefined] {
+  if (!existsSync('/usr/bin/time')) return [timed(cmd, args), undefined];
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', 'maxrss %M', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+  const m = /maxrss (\d+)/.exec(r.stderr);
+  return [ms, m ? Number(m[1]) : undefined];
 }
 
 function findTcpdump(): string | undefined {
@@ -100,6 +134,31 @@ function wholeProcess(input: string): void {
         + `, (bpfkit - node startup)/tcpdump ${((mine - nodeFloor) / ref).toFixed(2)}${same ? '' : '  OUTPUTS DIFFER'}`;
     }
     console.log(line);
+  }
+}
+
+function largeFile(input: string): void {
+  const tcpdump = findTcpdump();
+  if (!LARGE || !tcpdump) return;
+  const big = largeCapture(input, LARGE);
+  const runs = Math.max(1, Math.min(RUNS, 3));
+  const theirs = join(DIR, 'out-tcpdump.pcap');
+  const ours = join(DIR, 'out-bpfkit.pcap');
+  console.log(`\nWhole process, ${LARGE * PACKETS} packets (${(statSync(big).size / 1e6).toFixed(0)} MB), median of ${runs} runs:`);
+  for (const expr of [EXPRESSIONS[0], EXPRESSIONS[2]]) {
+    const us: number[] = [];
+    const them: number[] = [];
+    let rss: number | undefined;
+    for (let i = 0; i < runs; i++) {
+      them.push(timed(tcpdump, ['-r', big, '-w', theirs, expr]));
+      const [ms, kb] = timedRss(process.execPath, [BIN, 'tcpdump', '-r', big, '-w', ours, expr]);
+      us.push(ms);
+      rss = Math.max(rss ?? 0, kb ?? 0) || undefined;
+    }
+    const same = readFileSync(theirs).equals(readFileSync(ours));
+    console.log(`  ${JSON.stringify(expr).padEnd(30)} bpfkit ${median(us).toFixed(0)} ms, tcpdump ${median(them).toFixed(0)} ms,`
+      + ` ratio bpfkit/tcpdump ${(median(us) / median(them)).toFixed(2)}${rss ? `, bpfkit max RSS ${(rss / 1024).toFixed(0)} MB` : ''}`
+      + `${same ? '' : '  OUTPUTS DIFFER'}`);
   }
 }
 
@@ -144,4 +203,5 @@ function perPacket(input: string): void {
 
 const input = capture();
 wholeProcess(input);
+largeFile(input);
 perPacket(input);
