@@ -81,6 +81,10 @@ test('options: helper, kfunc, subprogram and map names', () => {
   assert.equal(one(makeLdImm64(1, 5n, 1), { mapRef }), '(18) r1 = map[name:counts]');
   assert.equal(helperFuncName(5), 'bpf_ktime_get_ns');
   assert.equal(helperFuncName(-1), undefined);
+  // After the kernel's fix-ups a call's imm is a displacement: the callee is named by slot.
+  const calls = [makeInsn(0xb7, 0, 0, 0, 1), makeInsn(0x85, 0, 0, 0, -62992)];
+  assert.equal(formatXlatedInsn(calls, 1, { callName: (pc: number) => (pc === 1 ? 'bpf_trace_printk' : undefined) }), '(85) call bpf_trace_printk#-62992');
+  assert.equal(formatXlatedInsn(calls, 1, { callName: () => undefined }), '(85) call unknown#-62992');
 });
 
 test('index padding and the opcodes variant', () => {
