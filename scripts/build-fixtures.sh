@@ -25,7 +25,8 @@ for c in test/fixtures/progtypes/*.c; do
 	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
 done
 # test/fixtures/loader/: the object loader's C fixtures (BTF maps, legacy and iproute2 maps,
-# global data, subprograms, callbacks), built against test/fixtures/loader/bpf_mini.h.
+# global data, subprograms, callbacks; btf_dump.c for BTF-formatted dumps, btf_reject.c for a
+# verifier log with source lines), built against test/fixtures/loader/bpf_mini.h.
 for c in test/fixtures/loader/*.c; do
 	[ -e "$c" ] || continue
 	"$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"
