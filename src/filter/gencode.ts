@@ -309,6 +309,14 @@ export class CodeGen {
 
   private isJuniper(): boolean { return JUNIPER_DLTS.has(this.linktype); }
 
+  /** The Ethernet test b() ANDed after gen_prevlinkhdr_check(), as gen_broadcast() & co. do. */
+  private withPrevlinkhdrCheck(b: () => Block): Block {
+    const b1 = this.genPrevlinkhdrCheck();
+    const b0 = b();
+    if (b1) genAnd(b1, b0);
+    return b0;
+  }
+
   /** gen_prevlinkhdr_check(): LANE inside SunATM must not be an LE Control frame. */
   private genPrevlinkhdrCheck(): Block | null {
     if (this.prevlinktype === DLT.SUNATM && this.linktype !== DLT.SUNATM) {
@@ -1421,6 +1429,8 @@ export class CodeGen {
         genAnd(b0, b1);
         return b1;
       case 'iso':
+        // Frame Relay starts with the NLPID itself (after the UI control byte).
+        if (this.linktype === DLT.FRELAY) return this.genCmp('linkhdr', 2, BPF_H, 0x0300 | v);
         if (this.linktype === DLT.C_HDLC) {
           b0 = this.genLinktype((LLCSAP.ISONS << 8) | LLCSAP.ISONS);
           b1 = this.genCmp('linkpl_nosnap', 1, BPF_B, v);
@@ -1720,7 +1730,7 @@ export class CodeGen {
       if (this.is80211()) return this.genWlanhostop(etherAton(s), q.dir);
       if (this.lanHostOffsets()) return this.genLanHostop(etherAton(s), q.dir);
       if (!this.isEthernet()) return err(`'link host XX:XX:XX:XX:XX:XX' not supported on ${this.dltName()}`, pos, 'ethernet addresses supported only on ethernet/FDDI/token ring/802.11/ATM LANE/Fibre Channel');
-      return this.genEhostop(etherAton(s), q.dir);
+      return this.withPrevlinkhdrCheck(() => this.genEhostop(etherAton(s), q.dir));
     }
     return err('Ethernet address used in non-ether expression', pos, 'ethernet address used in non-ether expression');
   }
@@ -1774,6 +1784,7 @@ export class CodeGen {
         return dirError;
       }
       case 'hid6':
+        if (id.hasLen && id.len !== 128 && q.addr === 'host') return 'Mask syntax for networks only';
         if (!hostOrNet) return 'invalid qualifier against IPv6 address';
         if (q.proto !== 'default' && q.proto !== 'ip6') return q.proto === 'link' ? `link-layer modifier applied to ip6 ${hostWord}` : `'${q.proto}' modifier applied to ip6 ${hostWord}`;
         return dirError;
@@ -2095,7 +2106,7 @@ export class CodeGen {
   private genBroadcast(proto: Proto): Block {
     switch (proto) {
       case 'default': case 'link':
-        if (this.isEthernet()) return this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
+        if (this.isEthernet()) return this.withPrevlinkhdrCheck(() => this.genEhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst'));
         if (this.linktype === DLT.BACNET_MS_TP) return this.genCmp('linkhdr', 3, BPF_B, 0xff);
         if (this.is80211()) return this.genWlanhostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
         if (this.lanHostOffsets()) return this.genLanHostop(Uint8Array.of(255, 255, 255, 255, 255, 255), 'dst');
@@ -2121,11 +2132,11 @@ export class CodeGen {
         if (this.linktype === DLT.ARCNET || this.linktype === DLT.ARCNET_LINUX) return this.genAhostop(0, 'dst');
         if (this.is80211()) return this.genWlanMulticast();
         if (this.lanHostOffsets()) return this.genJset('linkhdr', this.linktype === DLT.FDDI ? 1 : 2, 0x01);
-        if (this.isEthernet()) {
+        if (this.isEthernet()) return this.withPrevlinkhdrCheck(() => {
           const b0 = newBlock(JMP(BPF_JSET), 1);
           b0.stmts = this.genLoadA('linkhdr', 0, BPF_B);
           return b0;
-        }
+        });
         break;
       case 'ip': {
         const b0 = this.genLinktype(ETHERTYPE.IP);
@@ -2175,7 +2186,8 @@ export class CodeGen {
 
   private genVlan(v: number | undefined): Block {
     if (this.labelStackDepth > 0) err('no VLAN match after MPLS');
-    if (!this.isEthernet()) err(`'vlan' not supported on ${this.dltName()}`);
+    // gen_vlan(): Ethernet, and 802.11 with its LLC/SNAP type (PPI excepted).
+    if (!this.isEthernet() && !(this.is80211() && this.linktype !== DLT.PPI)) err(`'vlan' not supported on ${this.dltName()}`, undefined, `no VLAN support for ${this.dltDescr()}`);
     let b0 = this.genLinktype(ETHERTYPE['8021Q']);
     let b1 = this.genLinktype(ETHERTYPE['8021AD']);
     genOr(b0, b1);
