@@ -31,7 +31,7 @@ const FIELDS = [
 const EXTRA_SYMBOLS = [
   'bpf_skb_load_helper_8_no_cache', 'bpf_skb_load_helper_16_no_cache', 'bpf_skb_load_helper_32_no_cache',
   '__htab_map_lookup_elem', 'bpf_user_rnd_u32', 'bpf_get_raw_cpu_id', 'bpf_probe_read_compat',
-  'bpf_probe_read_compat_str', 'bpf_skb_event_output', 'bpf_xdp_event_output', 'bpf_xdp_redirect',
+  'bpf_probe_read_compat_str', 'bpf_skb_event_output', 'bpf_xdp_event_output', 'bpf_xdp_redirect', 'bpf_xdp_redirect_map',
   'bpf_xdp_fib_lookup', 'bpf_skb_fib_lookup', 'bpf_xdp_check_mtu', 'bpf_skb_check_mtu',
   'bpf_xdp_sk_lookup_tcp', 'bpf_xdp_sk_lookup_udp', 'bpf_xdp_skc_lookup_tcp',
   'bpf_tc_sk_lookup_tcp', 'bpf_tc_sk_lookup_udp', 'bpf_tc_skc_lookup_tcp',
@@ -47,7 +47,6 @@ const EXTRA_SYMBOLS = [
   'trie_lookup_elem', 'trie_update_elem', 'trie_delete_elem',
   'queue_stack_map_push_elem', 'queue_map_pop_elem', 'queue_map_peek_elem', 'stack_map_pop_elem', 'stack_map_peek_elem',
   'bloom_map_push_elem', 'bloom_map_peek_elem',
-  'dev_map_redirect', 'dev_hash_map_redirect', 'cpu_map_redirect', 'xsk_map_redirect',
   'bpf_for_each_array_elem', 'bpf_for_each_hash_elem',
   'fd_array_map_delete_elem', 'bpf_fd_array_map_update_elem',
   'dev_map_lookup_elem', 'dev_map_hash_lookup_elem', 'dev_map_update_elem', 'dev_map_delete_elem',

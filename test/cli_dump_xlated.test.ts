@@ -98,10 +98,12 @@ const FIXTURES = [
   'test/fixtures/xlated/dead_code.o',
   'test/fixtures/xlated/calls_misc.o', // tail call, map-in-map, jiffies64, bpf_loop inlined
   'test/fixtures/xlated/divmod.o',
+  'test/fixtures/xlated/kprobe_calls.o', // tracing helpers, inlined get_smp_processor_id
   'test/fixtures/xlated/sk_fields.o',
   'test/fixtures/xlated/sk_filter.o',
   'test/fixtures/xlated/skb_fields.o',
   'test/fixtures/xlated/xdp_maps.o',
+  'test/fixtures/xlated/xdp_redirect.o', // XDP's own helper functions
 ];
 
 /** Also compared: `opcodes`, -j, and the program by `file OBJ` (each costs a verification). */

@@ -20,7 +20,7 @@ const COMMON: Record<number, string> = {
 
 /** helper id -> function, for XDP programs. */
 const XDP: Record<number, string> = {
-  23: 'bpf_xdp_redirect', 25: 'bpf_xdp_event_output', 69: 'bpf_xdp_fib_lookup', 163: 'bpf_xdp_check_mtu',
+  23: 'bpf_xdp_redirect', 51: 'bpf_xdp_redirect_map', 25: 'bpf_xdp_event_output', 69: 'bpf_xdp_fib_lookup', 163: 'bpf_xdp_check_mtu',
   84: 'bpf_xdp_sk_lookup_tcp', 85: 'bpf_xdp_sk_lookup_udp', 99: 'bpf_xdp_skc_lookup_tcp',
 };
 

@@ -22,9 +22,12 @@ export const MAP = {
   STACK: 23, DEVMAP_HASH: 25, RINGBUF: 27, BLOOM_FILTER: 30,
 } as const;
 
-/** Helper ids do_misc_fixups() sends to the map's ops. */
+/**
+ * Helper ids do_misc_fixups() sends to the map's ops. Not bpf_redirect_map: 6.18 calls
+ * bpf_xdp_redirect_map for it (as `bpftool prog dump xlated` of the running kernel shows).
+ */
 export const FUNC = {
-  map_lookup_elem: 1, map_update_elem: 2, map_delete_elem: 3, redirect_map: 51, map_push_elem: 87,
+  map_lookup_elem: 1, map_update_elem: 2, map_delete_elem: 3, map_push_elem: 87,
   map_pop_elem: 88, map_peek_elem: 89, for_each_map_elem: 164, map_lookup_percpu_elem: 195,
 } as const;
 
@@ -118,7 +121,7 @@ export function mapGenLookup(map: VerifierMap): HelperPatch | undefined {
   }
 }
 
-/** The map type's ops function a map helper calls (ops->map_lookup_elem, ->map_redirect ...). */
+/** The map type's ops function a map helper calls (ops->map_lookup_elem, ->map_update_elem ...). */
 const MAP_OPS: Record<number, Partial<Record<number, string>>> = {
   [MAP.ARRAY]: { 1: 'array_map_lookup_elem', 2: 'array_map_update_elem', 3: 'array_map_delete_elem', 164: 'bpf_for_each_array_elem' },
   [MAP.PERCPU_ARRAY]: {
@@ -142,10 +145,10 @@ const MAP_OPS: Record<number, Partial<Record<number, string>>> = {
   [MAP.QUEUE]: { 87: 'queue_stack_map_push_elem', 88: 'queue_map_pop_elem', 89: 'queue_map_peek_elem' },
   [MAP.STACK]: { 87: 'queue_stack_map_push_elem', 88: 'stack_map_pop_elem', 89: 'stack_map_peek_elem' },
   [MAP.BLOOM_FILTER]: { 87: 'bloom_map_push_elem', 89: 'bloom_map_peek_elem' },
-  [MAP.DEVMAP]: { 1: 'dev_map_lookup_elem', 2: 'dev_map_update_elem', 3: 'dev_map_delete_elem', 51: 'dev_map_redirect' },
-  [MAP.DEVMAP_HASH]: { 1: 'dev_map_hash_lookup_elem', 51: 'dev_hash_map_redirect' },
-  [MAP.CPUMAP]: { 1: 'cpu_map_lookup_elem', 2: 'cpu_map_update_elem', 3: 'cpu_map_delete_elem', 51: 'cpu_map_redirect' },
-  [MAP.XSKMAP]: { 1: 'xsk_map_lookup_elem', 51: 'xsk_map_redirect' },
+  [MAP.DEVMAP]: { 1: 'dev_map_lookup_elem', 2: 'dev_map_update_elem', 3: 'dev_map_delete_elem' },
+  [MAP.DEVMAP_HASH]: { 1: 'dev_map_hash_lookup_elem' },
+  [MAP.CPUMAP]: { 1: 'cpu_map_lookup_elem', 2: 'cpu_map_update_elem', 3: 'cpu_map_delete_elem' },
+  [MAP.XSKMAP]: { 1: 'xsk_map_lookup_elem' },
 };
 
 const MAP_HELPERS = new Set<number>(Object.values(FUNC));
