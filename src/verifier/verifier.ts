@@ -782,7 +782,8 @@ class Verifier {
     if (varKnown && (lo < -MAX_BPF_STACK || lo + size > 0)) {
       fail(`invalid ${type === 'read' ? 'read from' : 'write to'} stack R${regno} off=${lo} size=${size}`);
     }
-    if (!varKnown && (r.smin < -BigInt(MAX_BPF_STACK) || r.smax > 0n || lo < -MAX_BPF_STACK || hi + size > 0)) {
+    // check_stack_access_within_bounds(): only the reachable range [off + smin, off + smax + size) counts
+    if (!varKnown && (lo < -MAX_BPF_STACK || hi + size > 0)) {
       fail(`invalid variable-offset ${type === 'read' ? 'read from' : 'write to'} stack R${regno} var_off=${tnumStr(r.varOff)} off=${base} size=${size}`);
     }
     if (-lo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -lo;
