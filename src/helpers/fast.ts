@@ -24,8 +24,19 @@ const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
 type FastImpl = (h: HelperHost, ctx: HelperCallContext, r1: number, r2: number, r3: number, r4: number, r5: number) => number | bigint;
 
+/**
+ * The map whose handle is at r1: mapFromHandle() with a one-entry cache per address space, valid
+ * while the space has not changed (maps allocate and free regions when created and closed).
+ */
+const lastMaps = new WeakMap<AddressSpace, { gen: number; handle: number; map: ReturnType<typeof mapFromHandle> }>();
+
 function mapAt(ctx: HelperCallContext, r1: number): ReturnType<typeof mapFromHandle> {
-  return mapFromHandle((ctx.vm as Vm).space, r1);
+  const space = (ctx.vm as Vm).space;
+  const last = lastMaps.get(space);
+  if (last !== undefined && last.handle === r1 && last.gen === space.generation) return last.map;
+  const map = mapFromHandle(space, r1);
+  lastMaps.set(space, { gen: space.generation, handle: r1, map });
+  return map;
 }
 
 const FAST: Record<number, FastImpl> = {

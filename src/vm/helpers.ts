@@ -45,6 +45,8 @@ export class HelperRegistry {
   arrayLayout: ((space: AddressSpace, addr: number) => ArrayLayout | undefined) | undefined;
   /** The current CPU (what a per-CPU lookup selects), for inlined PERCPU_ARRAY lookups. */
   currentCpu: (() => number) | undefined;
+  /** Bumped by every (re)registration, so callers may cache lookups. */
+  version = 0;
 
   /** Register (or replace) helper `id`; a replaced helper loses its fast twin. */
   register(id: number, name: string, fn: HelperFn): void {
@@ -53,12 +55,14 @@ export class HelperRegistry {
     }
     this.byId.set(id, Object.freeze({ id, name, fn }));
     this.fastById.delete(id);
+    this.version++;
   }
 
   /** Give the registered helper `id` its number form (same behaviour as its BigInt form). */
   registerFast(id: number, fn: FastHelperFn): void {
     if (!this.byId.has(id)) throw new BpfError('EINVAL', `helper ${id}: no helper to give a fast form`);
     this.fastById.set(id, fn);
+    this.version++;
   }
 
   get(id: number): HelperEntry | undefined {

@@ -35,7 +35,7 @@ import { decodeForInterpreter, type DecodedProgram, OP_CALL_LOCAL } from '../dec
 import { DEFAULT_BUDGET, MAX_BUDGET, MAX_TAIL_CALL_CNT, MAY_GOTO_BUDGET } from '../interpreter.js';
 import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
 import type { Vm } from '../vm.js';
-import type { ArrayLayout } from '../helpers.js';
+import type { ArrayLayout, FastHelperFn } from '../helpers.js';
 import {
   ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, type JitHelperOptions, TAIL_REGS,
   compileModule, constantR1AtLookups,
@@ -103,6 +103,8 @@ interface VmJitState {
 
 const MAX_NESTED_RUNS = 8;
 const BPF_FUNC_TAIL_CALL = 12;
+/** Helper ids below this have their number form cached per instance. */
+const FAST_CACHE = 256;
 /** Bytes before the context image in a runBatch() table entry: a (base, size) u32 pair. */
 export const BATCH_ENTRY_HEADER = 8;
 const ACCESS_NAMES = ['load', 'store', 'atomic access'];
@@ -706,8 +708,16 @@ export class JitProgram {
       },
       // The number form of a helper (HelperRegistry.getFast): NaN when there is none
       fast: (id: number, pc: number, a1: number, a2: number, a3: number, a4: number, a5: number): number => {
-        const fn = helpers.getFast(id);
-        if (fn === undefined) return NaN;
+        if (fastVersion !== helpers.version) { // (re)registered since: look them up again
+          fastVersion = helpers.version;
+          fastFns.fill(undefined);
+        }
+        let fn = id < FAST_CACHE ? fastFns[id] : undefined;
+        if (fn === undefined) {
+          fn = helpers.getFast(id);
+          if (fn === undefined) return NaN;
+          if (id < FAST_CACHE) fastFns[id] = fn;
+        }
         ctx.pc = pc;
         const r = fn(ctx, a1, a2, a3, a4, a5);
         if (space.generation !== inst!.gen) resetCache(inst!, space.generation);
@@ -718,6 +728,8 @@ export class JitProgram {
     };
     for (let f = 0; f < MAX_CALL_FRAMES; f++) env[`f${f}`] = tops[f];
     let fr = { value: 0n } as WasmGlobal64;
+    let fastVersion = helpers.version;
+    const fastFns: (FastHelperFn | undefined)[] = new Array(FAST_CACHE).fill(undefined);
     const instance = new WA.Instance(this.module, { env });
     const ex = instance.exports;
     fr = ex.fr as WasmGlobal64;
