@@ -70,7 +70,13 @@ const xlatedCache = new WeakMap<KProg, XlatedProgram | undefined>();
 export function xlatedProgram(prog: KProg): XlatedProgram | undefined {
   if (xlatedCache.has(prog)) return xlatedCache.get(prog);
   let out: XlatedProgram | undefined;
-  if (!BTF_TYPED.has(prog.type)) {
+  if (!BTF_TYPED.has(prog.type)) out = rewrite(prog);
+  xlatedCache.set(prog, out);
+  return out;
+}
+
+function rewrite(prog: KProg): XlatedProgram | undefined {
+  try {
     const result = verify(prog.insns, {
       progType: prog.type,
       maps: (idx) => {
@@ -80,12 +86,12 @@ export function xlatedProgram(prog: KProg): XlatedProgram | undefined {
       progOps: verifierOps(prog.type),
       logLevel: 0,
     });
-    if (result.ok) {
-      const insns = prog.insns.map((x) => ({ ...x }));
-      for (const r of prog.mapRefs) insns[r.insn].imm = r.mapId;
-      out = rewriteForXlated(insns, result.aux, { progType: prog.type, stackDepth: result.stats.stackDepth });
-    }
+    if (!result.ok) return undefined;
+    const insns = prog.insns.map((x) => ({ ...x }));
+    for (const r of prog.mapRefs) insns[r.insn].imm = r.mapId;
+    return rewriteForXlated(insns, result.aux, { progType: prog.type, stackDepth: result.stats.stackDepth });
+  } catch {
+    // A verifier or layout gap must not make `prog show`/`dump` fail: the program shows as loaded.
+    return undefined;
   }
-  xlatedCache.set(prog, out);
-  return out;
 }
