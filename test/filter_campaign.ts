@@ -7,15 +7,12 @@
  * errors: our default (1.10.3) wording against the local tcpdump's stderr over the generated bad
  * expressions (every 13th) and the reject tests' expressions (every 5th).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { bpfDump } from '../src/cbpf/dump.js';
-import { compileFilter, linktypeFromName, PCAP_NETMASK_UNKNOWN } from '../src/filter/index.js';
-import { LINKTYPE_TO_DLT } from '../src/filter/dlt.js';
+import { compileFilter, PCAP_NETMASK_UNKNOWN } from '../src/filter/index.js';
 import { applyFilterToSavefile } from './filter_apply_lib.js';
-import { badExpressions, pool, tcpdumpError } from './filter_wording_lib.js';
+import { badExpressions, emptySavefile, pool, tcpdumpError } from './filter_wording_lib.js';
 
 const DIR = new URL('../../../shared/libpcap-tests/', import.meta.url).pathname;
 const mode = process.argv[2] ?? 'accept';
@@ -30,18 +27,6 @@ interface AcceptTest {
 function ipToNum(s: string | null): number {
   if (!s) return PCAP_NETMASK_UNKNOWN;
   return s.split('.').reduce((a, p) => ((a << 8) | Number(p)) >>> 0, 0);
-}
-
-/** A header-only pcap file of the DLT's LINKTYPE_ value, big-endian when swapped (this host is little-endian). */
-function emptySavefile(dlt: string, swapped: boolean): string {
-  const v = linktypeFromName(dlt);
-  const linktype = Number(Object.entries(LINKTYPE_TO_DLT).find(([lt, d]) => d === v && Number(lt) >= 100)?.[0] ?? v);
-  const path = join(tmpdir(), `bpfkit-empty-${linktype}-${swapped ? 'be' : 'le'}.pcap`);
-  const b = Buffer.alloc(24);
-  const w = (off: number, x: number, size: 2 | 4): void => { if (size === 4) { if (swapped) b.writeUInt32BE(x, off); else b.writeUInt32LE(x, off); } else if (swapped) b.writeUInt16BE(x, off); else b.writeUInt16LE(x, off); };
-  w(0, 0xa1b2c3d4, 4); w(4, 2, 2); w(6, 4, 2); w(16, 262144, 4); w(20, linktype, 4);
-  writeFileSync(path, b);
-  return path;
 }
 
 function lines<T>(file: string): T[] {

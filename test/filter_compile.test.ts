@@ -1,7 +1,8 @@
 /*
  * The filter compiler: parser and qualifier flow, errors with libpcap's wording and position,
- * and the libpcap-tests data: apply tests (per-packet results over savefiles) on the link types
- * we support, reject tests (a bounded sample), accept tests (exact -d text, regression floor).
+ * and the libpcap-tests data on every link type: apply tests (per-packet results over savefiles),
+ * reject tests (all rejected, libpcap 1.11's message rate), accept tests (exact -d text against the
+ * expected 1.11 text with a regression floor, and against the local tcpdump for a sample).
  * The full campaign with rates is test/filter_campaign.ts.
  */
 import { test } from 'node:test';
@@ -10,7 +11,8 @@ import { readFileSync } from 'node:fs';
 import { bpfDump } from '../src/cbpf/dump.js';
 import { compileFilter, FilterError, parseFilter, PCAP_NETMASK_UNKNOWN } from '../src/filter/index.js';
 import { applyFilterToSavefile } from './filter_apply_lib.js';
-import { missingShared } from './oracles.js';
+import { missingShared, missingTool } from './oracles.js';
+import { emptySavefile, pool, tcpdumpRun } from './filter_wording_lib.js';
 
 const DIR = new URL('../../../shared/libpcap-tests/', import.meta.url).pathname;
 const jsonl = <T>(f: string): T[] => readFileSync(DIR + f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
@@ -127,4 +129,32 @@ test('libpcap accept tests: exact listings on every link type (floor)', { skip: 
   console.log(`accept tests: identical listing ${ok}/${tests.length} (${(100 * ok / tests.length).toFixed(1)}%), compiled ${compiled}`);
   assert.ok(ok >= FLOOR.acceptExact, `exact ${ok}/${tests.length}`);
   assert.ok(compiled >= tests.length * 0.75, `compiled ${compiled}/${tests.length}`);
+});
+
+test('libpcap accept tests against the local tcpdump -d (sample): identical listings', { skip: missingShared('libpcap-tests') ?? missingTool('tcpdump') }, async () => {
+  // tcpdump has no netmask or Linux-extension options; savefile compiles go through -r on an empty capture.
+  const tests = jsonl<AcceptTest>('filter_accept_tests.jsonl')
+    .filter((t) => !t.env_skip && t.expr !== '_enumerate_bpf_image' && !t.linuxext && !t.netmask)
+    .filter((_, i) => i % 61 === 0);
+  const theirs = await pool(tests, 2, (t) => tcpdumpRun([
+    ...(t.generate_offline_filter ? ['-r', emptySavefile(t.DLT, t.generate_offline_filter === 'swapped')] : ['-y', t.DLT]),
+    ...(t.optimize ? [] : ['-O']), ...(t.snaplen ? ['-s', String(t.snaplen)] : []), '-d', '--', t.expr]));
+  let n = 0;
+  const differ: string[] = [];
+  tests.forEach((t, i) => {
+    if (theirs[i].status !== 0) return;
+    n++;
+    let got: string;
+    try {
+      got = listing(t.expr, {
+        linktype: t.DLT, optimize: t.optimize, snaplen: t.snaplen ?? 262144,
+        savefile: t.generate_offline_filter !== null, swapped: t.generate_offline_filter === 'swapped',
+      });
+    } catch (e) { got = `error: ${(e as Error).message}\n`; }
+    if (got !== theirs[i].stdout) differ.push(`${t.label} [${t.DLT}] ${t.expr}`);
+  });
+  console.log(`accept tests vs tcpdump -d: ${n - differ.length}/${n} identical (${(100 * (n - differ.length) / n).toFixed(1)}%)`);
+  assert.ok(n > 40, `tcpdump compiled only ${n}`);
+  // Known: the 1.11 packet-selection choices listed in gencode.ts's header (MTP3 !=, ARCnet $xx, DSA direction...).
+  assert.ok(differ.length <= Math.ceil(n * 0.04), differ.join('\n'));
 });

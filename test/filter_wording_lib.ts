@@ -1,9 +1,16 @@
 /*
  * Bad filter expressions for the error-wording differential test against the local tcpdump:
  * qualifier x operand combinations, out-of-range values, truncated and garbled expressions, and
- * the reject-test expressions of libpcap's suite. tcpdumpError() runs `tcpdump -y DLT -d EXPR`.
+ * the reject-test expressions of libpcap's suite. tcpdumpError() runs `tcpdump -y DLT -d EXPR`,
+ * tcpdumpRun() any tcpdump command line; emptySavefile() makes the capture `-r` needs to compile
+ * as for a savefile.
  */
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LINKTYPE_TO_DLT } from '../src/filter/dlt.js';
+import { linktypeFromName } from '../src/filter/index.js';
 
 const PROTOS = ['', 'ether', 'link', 'ip', 'ip6', 'arp', 'rarp', 'tcp', 'udp', 'sctp', 'icmp', 'decnet', 'atalk', 'iso', 'wlan', 'radio', 'vrrp', 'isis'];
 const DIRS = ['', 'src', 'dst', 'src or dst', 'src and dst', 'addr1', 'ra'];
@@ -64,4 +71,28 @@ export async function pool<T, R>(items: T[], n: number, f: (x: T) => Promise<R>)
     while (next < items.length) { const i = next++; out[i] = await f(items[i]); }
   }));
   return out;
+}
+
+/** A header-only pcap file of the DLT's LINKTYPE_ value, big-endian when swapped (this host is little-endian). */
+export function emptySavefile(dlt: string, swapped: boolean): string {
+  const v = linktypeFromName(dlt);
+  const linktype = Number(Object.entries(LINKTYPE_TO_DLT).find(([lt, d]) => d === v && Number(lt) >= 100)?.[0] ?? v);
+  const path = join(tmpdir(), `bpfkit-empty-${linktype}-${swapped ? 'be' : 'le'}.pcap`);
+  const b = Buffer.alloc(24);
+  const w = (off: number, x: number, size: 2 | 4): void => {
+    if (size === 4) { if (swapped) b.writeUInt32BE(x, off); else b.writeUInt32LE(x, off); } else if (swapped) b.writeUInt16BE(x, off); else b.writeUInt16LE(x, off);
+  };
+  w(0, 0xa1b2c3d4, 4); w(4, 2, 2); w(6, 4, 2); w(16, 262144, 4); w(20, linktype, 4);
+  writeFileSync(path, b);
+  return path;
+}
+
+/** tcpdump with these arguments: exit status and stdout. */
+export function tcpdumpRun(args: string[]): Promise<{ status: number | null; stdout: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('tcpdump', args, { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out = '';
+    p.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    p.on('close', (status) => resolve({ status, stdout: out }));
+  });
 }
