@@ -181,6 +181,7 @@ class Verifier {
       this.prepare();
       this.doCheck();
       this.checkMaxStackDepth();
+      if (this.kfuncPlaceholder) fail('invalid kernel function call not eliminated in verifier pass', EINVAL);
     } catch (e) {
       if (!(e instanceof VerifierError)) throw e;
       this.log.append(e.msg + '\n');
@@ -217,6 +218,7 @@ class Verifier {
     if (insns.length === 0) fail('program has no instructions', EINVAL);
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
+      if (bpfClass(insn.code) === BPF_LDX && ((bpfMode(insn.code) !== BPF_MEM && bpfMode(insn.code) !== BPF_MEMSX) || insn.imm !== 0)) fail('BPF_LDX uses reserved fields', EINVAL);
       if (insn.code === 0x18) {
         const next = insns[i + 1];
         if (!next || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) fail('invalid bpf_ld_imm64 insn', EINVAL);
@@ -415,6 +417,7 @@ class Verifier {
     this.prevInsnProcessed = this.processed;
     return 'new';
   }
+  kfuncPlaceholder = false;
   jmpsProcessed = 0;
   prevJmpsProcessed = 0;
   prevInsnProcessed = 0;
@@ -422,6 +425,12 @@ class Verifier {
   // ---- one instruction (do_check_insn) ----
   checkInsn(insn: Insn): 'next' | 'exit' | 'jump' | 'return' {
     const cls = bpfClass(insn.code);
+    // check_alu_op() looks at the reserved fields of a binary op before its registers
+    const aop = bpfOp(insn.code);
+    if ((cls === BPF_ALU || cls === BPF_ALU64) && aop !== 0xb0 && aop !== 0x80 && aop !== 0xd0 && aop <= 0xc0 &&
+      ((bpfSrc(insn.code) === BPF_X ? insn.imm !== 0 : insn.src !== 0) || (insn.off !== 0 && insn.off !== 1) || (insn.off === 1 && aop !== 0x30 && aop !== 0x90))) {
+      fail('BPF_ALU uses reserved fields', EINVAL);
+    }
     const why = insnEncodingError(this.insns, this.insnIdx);
     if (why) fail(why, EINVAL);
     if (cls === BPF_ALU || cls === BPF_ALU64) { this.checkAlu(insn); this.insnIdx++; return 'next'; }
@@ -443,7 +452,11 @@ class Verifier {
     if (op === BPF_CALL) {
       if (bpfSrc(insn.code) === BPF_X) fail(`unknown opcode ${insn.code.toString(16)}`, EINVAL);
       if (insn.src === BPF_PSEUDO_CALL) { this.checkFuncCall(insn); return 'jump'; }
-      if (insn.src === BPF_PSEUDO_KFUNC_CALL) fail('calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF', EINVAL);
+      if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
+        // check_kfunc_call(): imm 0 is a placeholder the verifier passes over (fixup_kfunc_call() refuses it later)
+        if (insn.imm === 0) { this.kfuncPlaceholder = true; this.insnIdx++; return 'next'; }
+        fail('calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF', EINVAL);
+      }
       this.checkHelperCall(insn);
       this.insnIdx++;
       return 'next';
@@ -1142,6 +1155,12 @@ class Verifier {
     if (id === 12 /* tail_call */ && this.cur.frames.length > 1) { /* allowed with subprogs in 6.x */ }
     // is_ptr_cast_function(): the result shares the argument's reference
     const castRef = (id === 95 || id === 96 || id === 137) ? this.reg(1).refObjId : 0;
+    // clear_all_pkt_pointers(): a helper that may move packet data invalidates every packet
+    // pointer in every frame (they become unknown scalars for a privileged program)
+    if (CHANGES_PKT_DATA.has(id)) {
+      const clear = (r: RegState): void => { if (isPktPointer(r) || r.type === 'pkt_end') markUnknown(r); };
+      for (const f of this.cur.frames) { f.regs.forEach(clear); for (const sl of f.stack) if (sl.spilled) clear(sl.spilled); }
+    }
     // clobber caller-saved registers
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     const r0 = this.reg(0);
@@ -1342,6 +1361,9 @@ function sockAccessOk(type: string, off: number, size: number): boolean {
   return size === 4;
 }
 
+/** bpf_helper_changes_pkt_data(): helpers that may move or resize the packet */
+const CHANGES_PKT_DATA = new Set([9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143]);
+
 /** The kernel struct behind a map pointer (map->ops->map_btf_id), by map type. */
 const MAP_STRUCT_NAME: Record<number, string> = {
   1: 'bpf_htab', 2: 'bpf_array', 3: 'bpf_array', 4: 'bpf_array', 5: 'bpf_htab', 6: 'bpf_array', 7: 'bpf_stack_map',
@@ -1506,4 +1528,4 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
   if (!boundsInvalid(s)) regBoundsSync(s);
 }
 
-void SIZE_NAME; void S64_MAX; void BPF_JMP32; void BPF_MEM; void STACK_ZERO;
+void SIZE_NAME; void S64_MAX; void BPF_JMP32; void STACK_ZERO;
