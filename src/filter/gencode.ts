@@ -748,7 +748,9 @@ export class CodeGen {
   /** A protocol qualifier that has no IPv4 host/net: 1.11 names the operand ('net' always a prefix). */
   private badHostQual(proto: Proto, typestr: string, mask: number, legacy: string): never {
     const what = mask >>> 0 !== 0xffffffff ? 'prefix' : 'address';
-    return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv4 ${what}>'`, undefined, proto === 'ip6' ? `'ip6' modifier applied to ip ${typestr}` : legacy);
+    const old = proto === 'ip6' ? `'ip6' modifier applied to ip ${typestr}` : proto === 'atalk' ? 'AppleTalk host filtering not implemented'
+      : proto === 'iso' ? 'ISO host filtering not implemented' : legacy;
+    return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv4 ${what}>'`, undefined, old);
   }
 
   /** gen_dnhostop(): DECnet addresses, both header layouts, with and without padding. */
@@ -1275,7 +1277,7 @@ export class CodeGen {
     switch (proto) {
       case 'default': case 'ip6': return this.genHostop6(addr, mask, dir, 8, 24);
       default: return err(`'${proto}' is not a valid qualifier for '${typestr} <IPv6 ${typestr === 'host' && mask.every((x) => x === 0xff) ? 'address' : 'prefix'}>'`, undefined,
-        proto === 'link' ? `link-layer modifier applied to ip6 ${typestr}` : `'${proto}' modifier applied to ip6 ${typestr}`);
+        proto === 'link' ? `link-layer modifier applied to ip6 ${typestr}` : `${proto === 'atalk' ? 'AppleTalk' : `'${proto}'`} modifier applied to ip6 ${typestr}`);
     }
   }
 
@@ -1786,7 +1788,9 @@ export class CodeGen {
       case 'hid6':
         if (id.hasLen && id.len !== 128 && q.addr === 'host') return 'Mask syntax for networks only';
         if (!hostOrNet) return 'invalid qualifier against IPv6 address';
-        if (q.proto !== 'default' && q.proto !== 'ip6') return q.proto === 'link' ? `link-layer modifier applied to ip6 ${hostWord}` : `'${q.proto}' modifier applied to ip6 ${hostWord}`;
+        if (q.proto !== 'default' && q.proto !== 'ip6') {
+          return q.proto === 'link' ? `link-layer modifier applied to ip6 ${hostWord}` : `${q.proto === 'atalk' ? 'AppleTalk' : `'${q.proto}'`} modifier applied to ip6 ${hostWord}`;
+        }
         return dirError;
       case 'hid': case 'num':
         if (id.k === 'hid' && (port || q.addr === 'proto' || q.addr === 'protochain')) return `'${q.addr}' modifier applied to ip host`;
@@ -1795,6 +1799,8 @@ export class CodeGen {
         if (port && wlanDir) return `${dirName} for ${q.addr === 'port' ? 'ports' : 'port ranges'}`;
         if (hostOrNet && q.proto === 'link') return id.k === 'hid' ? 'illegal link layer address' : undefined;
         if (hostOrNet && !['default', 'ip', 'arp', 'rarp', 'decnet'].includes(q.proto)) {
+          if (q.proto === 'atalk') return 'AppleTalk host filtering not implemented';
+          if (q.proto === 'iso') return 'ISO host filtering not implemented';
           return q.proto === 'ip6' ? `'ip6' modifier applied to ip ${hostWord}` : `'${q.proto}' modifier applied to ${hostWord}`;
         }
         return dirError;
