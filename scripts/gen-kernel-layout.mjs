@@ -24,6 +24,7 @@ const FIELDS = [
   'sock_common.skc_family', 'sock_common.skc_daddr', 'sock_common.skc_rcv_saddr',
   'sock_common.skc_v6_daddr', 'sock_common.skc_v6_rcv_saddr', 'sock_common.skc_dport', 'sock_common.skc_num',
   'skb_shared_info.gso_segs', 'skb_shared_info.gso_size', 'skb_shared_info.hwtstamps',
+  'bpf_flow_dissector.data', 'bpf_flow_dissector.data_end', 'bpf_flow_dissector.flow_keys',
   'bpf_array.value', 'bpf_array.pptrs', 'htab_elem.key', 'htab_elem.lru_node', 'bpf_lru_node.ref',
 ];
 
@@ -36,7 +37,7 @@ const EXTRA_SYMBOLS = [
   'bpf_xdp_sk_lookup_tcp', 'bpf_xdp_sk_lookup_udp', 'bpf_xdp_skc_lookup_tcp',
   'bpf_tc_sk_lookup_tcp', 'bpf_tc_sk_lookup_udp', 'bpf_tc_skc_lookup_tcp',
   'sk_skb_pull_data', 'sk_skb_change_tail', 'sk_skb_change_head', 'sk_skb_adjust_room',
-  'bpf_get_socket_cookie', 'bpf_get_socket_uid', 'bpf_skb_get_pay_offset',
+  'bpf_get_socket_cookie', 'bpf_get_socket_uid', 'bpf_flow_dissector_load_bytes', 'bpf_skb_get_pay_offset',
   'array_map_lookup_elem', 'array_map_update_elem', 'array_map_delete_elem',
   'percpu_array_map_lookup_elem', 'percpu_array_map_lookup_percpu_elem',
   'array_of_map_lookup_elem', 'htab_of_map_lookup_elem',

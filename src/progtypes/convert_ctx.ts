@@ -20,6 +20,7 @@ const BPF_PROG_TYPE_XDP = 6;
 const BPF_PROG_TYPE_LWT_IN = 10;
 const BPF_PROG_TYPE_LWT_OUT = 11;
 const BPF_PROG_TYPE_LWT_XMIT = 12;
+const BPF_PROG_TYPE_FLOW_DISSECTOR = 22;
 
 const SIZE_CODE: Record<number, number> = { 1: BPF_B, 2: BPF_H, 4: BPF_W, 8: BPF_DW };
 const ldx = (size: number, dst: number, src: number, off: number): Insn => makeInsn(BPF_LDX | BPF_MEM | SIZE_CODE[size], dst, src, off);
@@ -197,13 +198,22 @@ function xdpConvert(L: KernelLayout, si: Insn): CtxConversion | undefined {
   }
 }
 
+/** flow_dissector_convert_ctx_access(): the context is a struct bpf_flow_dissector. */
+function flowDissectorConvert(L: KernelLayout, si: Insn): CtxConversion | undefined {
+  const load = (p: string): CtxConversion => {
+    const f = field(L, 'bpf_flow_dissector.' + p);
+    return { insns: [ldx(f.size, si.dst, si.src, f.off)], targetSize: 0 };
+  };
+  switch (si.off) {
+    case SKB.data: return load('data');
+    case SKB.data_end: return load('data_end');
+    case SKB.flow_keys: return load('flow_keys');
+    default: return undefined;
+  }
+}
+
 const SKB_TYPES = new Set([BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SCHED_ACT,
   BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_LWT_IN, BPF_PROG_TYPE_LWT_OUT, BPF_PROG_TYPE_LWT_XMIT]);
-
-/** Program types whose context accesses bpfkit rewrites as the kernel does. */
-export function convertsCtx(progType: number): boolean {
-  return progType === BPF_PROG_TYPE_XDP || SKB_TYPES.has(progType);
-}
 
 /**
  * The rewrite of one context access (an LDX, or an STX when `write`), with convert_ctx_accesses()'
@@ -212,6 +222,7 @@ export function convertsCtx(progType: number): boolean {
  * or the field has no conversion here.
  */
 export function convertCtxAccess(progType: number, si: Insn, write: boolean, layout: KernelLayout = LINUX_6_18_X86_64_DEBIAN): Insn[] | undefined {
+  if (progType === BPF_PROG_TYPE_FLOW_DISSECTOR) return flowDissectorConvert(layout, si)?.insns;
   const skb = SKB_TYPES.has(progType);
   if (!skb && progType !== BPF_PROG_TYPE_XDP) return undefined;
   const ctxFieldSize = skb ? skbCtxFieldSize(si.off, write) : 0;

@@ -37,9 +37,11 @@ const SK_SKB: Record<number, string> = {
 };
 
 const SKB_TYPES = new Set([1, 3, 4, 8, 10, 11, 12, 14]);
+const BPF_PROG_TYPE_FLOW_DISSECTOR = 22;
 
 /** The kernel function `call id` reaches in a program of type progType. */
 export function helperSymbol(progType: number, id: number): string | undefined {
+  if (progType === BPF_PROG_TYPE_FLOW_DISSECTOR && id === 26) return 'bpf_flow_dissector_load_bytes';
   const perType = progType === BPF_PROG_TYPE_XDP ? XDP : SKB_TC.has(progType) ? TC : progType === BPF_PROG_TYPE_SK_SKB ? SK_SKB : {};
   if (id === 25 && perType[id] === undefined) return SKB_TYPES.has(progType) ? 'bpf_skb_event_output' : 'bpf_perf_event_output';
   return perType[id] ?? COMMON[id] ?? helperFuncName(id);
