@@ -120,7 +120,7 @@ const errors: [string, string[], string, number][] = [
   ['bad size', ['prog', 'run', 'file', example, 'data_in', udp, 'data_size_out', '-'], "can't parse - as output data size", 255],
   ['missing value', ['prog', 'run', 'file', example, 'data_in', udp, 'repeat'], "'repeat' needs at least 1 arguments, 0 found", 255],
   ['stdin twice', ['prog', 'run', 'file', example, 'data_in', '-', 'ctx_in', '-'], 'cannot use standard input for both data_in and ctx_in', 255],
-  ['bad PROG', ['prog', 'run', 'foo', '1', 'data_in', udp], "expected 'id', 'tag', 'name', 'pinned' or 'file', got: 'foo'?", 255],
+  ['bad PROG', ['prog', 'run', 'foo', '1', 'data_in', udp], "expected 'id', 'tag', 'name', 'pinned', 'file', 'bytecode' or 'bytecode-file', got: 'foo'?", 255],
   ['bad engine', ['prog', 'run', 'file', example, 'data_in', udp, 'engine', 'fast'], "expected 'interp' or 'jit' after 'engine', got: 'fast'?", 255],
   ['no such section', ['prog', 'run', 'file', example, 'sec', 'tc', 'data_in', udp], `${example}: no program in section 'tc' (programs: xdp_udp_drop (xdp))`, 255],
   ['bad magic', ['prog', 'run', 'file', path('test/fixtures/calls.s'), 'data_in', udp], `${path('test/fixtures/calls.s')}: not an ELF file (bad magic)`, 255],
