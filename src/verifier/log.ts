@@ -7,10 +7,10 @@ import { SLOT_CHAR, STACK_INVALID, STACK_SPILL, type FuncState } from './state.j
 import { tnumIsConst, tnumIsUnknown, tnumStr } from './tnum.js';
 
 const hex = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);
-/** verbose_snum() */
-export const snum = (v: bigint): string => (v >= -512n && v <= 512n ? String(v) : hex(v));
-/** verbose_unum() */
-export const unum = (v: bigint): string => (BigInt.asUintN(64, v) <= 512n ? String(BigInt.asUintN(64, v)) : hex(v));
+/** verbose_snum(): decimal within s16 (SNUM_MIN_DECIMAL..SNUM_MAX_DECIMAL), else hex */
+export const snum = (v: bigint): string => (v >= -32768n && v <= 32767n ? String(v) : hex(v));
+/** verbose_unum(): decimal up to u16 max (UNUM_MAX_DECIMAL), else hex */
+export const unum = (v: bigint): string => (BigInt.asUintN(64, v) <= 65535n ? String(BigInt.asUintN(64, v)) : hex(v));
 
 /** print_scalar_ranges() */
 function scalarRanges(r: RegState, parts: string[]): void {

@@ -771,6 +771,8 @@ class Verifier {
   /** check_packet_access() */
   checkPacketAccess(regno: number, r: RegState, off: number, size: number): void {
     if (r.smin < 0n) fail(`R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    // a pointer known to be at or past pkt_end has no range at all
+    if (r.range < 0) fail(`R${regno} offset is outside of the packet`, EINVAL);
     // the variable part was covered when the range was established for this id
     if (off < 0 || off + size > r.range) {
       // __check_mem_access() prints the access offset twice
@@ -981,7 +983,7 @@ class Verifier {
       if (!r.maybeNull || r.id !== id) return;
       if (isNull) { markKnown(r, 0n); return; }
       r.maybeNull = false;
-      if (r.type !== 'sock' && r.type !== 'sock_common' && r.type !== 'tcp_sock') r.id = 0;
+      r.id = 0; // mark_ptr_or_null_reg(): only spin-lock map values keep it (not modelled)
     };
     for (const f of st.frames) { f.regs.forEach(each); for (const s of f.stack) if (s.spilled) each(s.spilled); }
     if (isNull) st.refs = st.refs.filter((r) => r.id !== id);
