@@ -6,32 +6,22 @@
  * What `prog dump xlated` shows; bpfkit's engines keep running the uapi layouts.
  */
 import type { Insn } from '../isa/insn.js';
-import { makeInsn } from '../isa/insn.js';
 import {
-  BPF_ABS, BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_B, BPF_CALL, BPF_DW, BPF_EXIT, BPF_H, BPF_IND,
-  BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP, BPF_JMP32, BPF_JNE, BPF_JSET, BPF_JSGE, BPF_K, BPF_LDX, BPF_LSH,
-  BPF_MEM, BPF_MOV, BPF_RSH, BPF_STX, BPF_W, BPF_X, BPF_XOR, bpfMode, bpfSize,
+  BPF_REG_AX, alu32Imm as alu32, alu32Reg, alu64Imm as alu64, alu64Reg, call, exit, jmp32Imm as jmp32, jmpA as ja,
+  jmpImm as jmp, ldxMem as ldx, mov64Imm as mov64imm, mov64Reg as mov64reg, sizeCode, stxMem as stx,
+} from '../isa/insn_macros.js';
+import {
+  BPF_ABS, BPF_ADD, BPF_AND, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_JSGE, BPF_LDX,
+  BPF_LSH, BPF_MEM, BPF_MOV, BPF_RSH, BPF_W, BPF_XOR, bpfMode, bpfSize,
 } from '../isa/opcodes.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from './kernel_layout.js';
 import { BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_SCHED_ACT, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER } from './skb.js';
 
-export const BPF_REG_AX = 11;
 const BPF_PROG_TYPE_XDP = 6;
 const BPF_PROG_TYPE_LWT_IN = 10;
 const BPF_PROG_TYPE_LWT_OUT = 11;
 const BPF_PROG_TYPE_LWT_XMIT = 12;
 const BPF_PROG_TYPE_FLOW_DISSECTOR = 22;
-
-const SIZE_CODE: Record<number, number> = { 1: BPF_B, 2: BPF_H, 4: BPF_W, 8: BPF_DW };
-const ldx = (size: number, dst: number, src: number, off: number): Insn => makeInsn(BPF_LDX | BPF_MEM | SIZE_CODE[size], dst, src, off);
-const stx = (size: number, dst: number, src: number, off: number): Insn => makeInsn(BPF_STX | BPF_MEM | SIZE_CODE[size], dst, src, off);
-const alu32 = (op: number, dst: number, imm: number): Insn => makeInsn(BPF_ALU | op | BPF_K, dst, 0, 0, imm);
-const alu64 = (op: number, dst: number, imm: number): Insn => makeInsn(BPF_ALU64 | op | BPF_K, dst, 0, 0, imm);
-const jmp = (op: number, dst: number, imm: number, off: number): Insn => makeInsn(BPF_JMP | op | BPF_K, dst, 0, off, imm);
-const jmp32 = (op: number, dst: number, imm: number, off: number): Insn => makeInsn(BPF_JMP32 | op | BPF_K, dst, 0, off, imm);
-const ja = (off: number): Insn => makeInsn(BPF_JMP | BPF_JA, 0, 0, off);
-const mov64reg = (dst: number, src: number): Insn => makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src);
-const mov64imm = (dst: number, imm: number): Insn => makeInsn(BPF_ALU64 | BPF_MOV | BPF_K, dst, 0, 0, imm);
 
 /** The result of one conversion: the instructions and the width of the field read (target_size). */
 interface CtxConversion { insns: Insn[]; targetSize: number }
@@ -82,7 +72,7 @@ function shinfo(L: KernelLayout, si: Insn): Insn[] {
   return [
     ldx(field(L, 'sk_buff.end').size, BPF_REG_AX, si.src, field(L, 'sk_buff.end').off),
     ldx(field(L, 'sk_buff.head').size, si.dst, si.src, field(L, 'sk_buff.head').off),
-    makeInsn(BPF_ALU64 | BPF_ADD | BPF_X, si.dst, BPF_REG_AX),
+    alu64Reg(BPF_ADD, si.dst, BPF_REG_AX),
   ];
 }
 
@@ -231,7 +221,7 @@ export function convertCtxAccess(progType: number, si: Insn, write: boolean, lay
   let insn = si;
   if (narrow) {
     // size_default = bpf_ctx_off_adjust_machine(ctx_field_size): 4 stays 4 on 64-bit
-    insn = { ...si, off: si.off & ~(ctxFieldSize - 1), code: BPF_LDX | BPF_MEM | SIZE_CODE[ctxFieldSize] };
+    insn = { ...si, off: si.off & ~(ctxFieldSize - 1), code: BPF_LDX | BPF_MEM | sizeCode(ctxFieldSize) };
   }
   const conv = skb
     ? skbConvert(layout, insn, write, progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT)
@@ -252,26 +242,22 @@ export function convertCtxAccess(progType: number, si: Insn, write: boolean, lay
  * data directly: unclone the skb first. `first` is the program's first instruction, which the
  * prologue ends with. Returns the instructions and the index of the skb_pull_data call.
  */
-export function genPrologue(progType: number, directWrite: boolean, first: Insn): { insns: Insn[]; calls: number[] } | undefined {
+export function genPrologue(progType: number, directWrite: boolean, first: Insn, layout: KernelLayout = LINUX_6_18_X86_64_DEBIAN): Insn[] | undefined {
   const tc = progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT || progType === BPF_PROG_TYPE_LWT_XMIT;
   if (!tc || !directWrite) return undefined;
-  const L = LINUX_6_18_X86_64_DEBIAN;
-  return {
-    insns: [
-      ldx(1, 6, 1, field(L, 'sk_buff.__cloned_offset').off),
-      alu32(BPF_AND, 6, CLONED_MASK),
-      jmp(BPF_JEQ, 6, 0, 7),
-      mov64reg(6, 1),
-      makeInsn(BPF_ALU64 | BPF_XOR | BPF_X, 2, 2),
-      makeInsn(BPF_JMP | BPF_CALL, 0, 0, 0, 39), // BPF_FUNC_skb_pull_data
-      jmp(BPF_JEQ, 0, 0, 2),
-      alu32(BPF_MOV, 0, TC_ACT_SHOT),
-      makeInsn(BPF_JMP | BPF_EXIT),
-      mov64reg(1, 6),
-      first,
-    ],
-    calls: [5],
-  };
+  return [
+    ldx(1, 6, 1, field(layout, 'sk_buff.__cloned_offset').off),
+    alu32(BPF_AND, 6, CLONED_MASK),
+    jmp(BPF_JEQ, 6, 0, 7),
+    mov64reg(6, 1),
+    alu64Reg(BPF_XOR, 2, 2),
+    call(39), // BPF_FUNC_skb_pull_data: do_misc_fixups() gives it its address
+    jmp(BPF_JEQ, 0, 0, 2),
+    alu32(BPF_MOV, 0, TC_ACT_SHOT),
+    exit(),
+    mov64reg(1, 6),
+    first,
+  ];
 }
 
 /**
@@ -291,8 +277,7 @@ export function genLdAbs(orig: Insn): { insns: Insn[]; call: number; symbol: str
   insns.push(mov64reg(1, 6));
   const bits = { [BPF_B]: 8, [BPF_H]: 16, [BPF_W]: 32 }[bpfSize(orig.code)];
   if (bits === undefined) return undefined;
-  const call = insns.length;
-  insns.push(makeInsn(BPF_JMP | BPF_CALL, 0, 0, 0, 0));
-  insns.push(jmp(BPF_JSGE, 0, 0, 2), makeInsn(BPF_ALU | BPF_XOR | BPF_X, 0, 0), makeInsn(BPF_JMP | BPF_EXIT));
-  return { insns, call, symbol: `bpf_skb_load_helper_${bits}_no_cache` };
+  const at = insns.length;
+  insns.push(call(), jmp(BPF_JSGE, 0, 0, 2), alu32Reg(BPF_XOR, 0, 0), exit());
+  return { insns, call: at, symbol: `bpf_skb_load_helper_${bits}_no_cache` };
 }

@@ -12,9 +12,13 @@
 import type { Insn } from '../isa/insn.js';
 import { makeInsn } from '../isa/insn.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DIV, BPF_DW, BPF_EXIT, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE,
+  BPF_REG_AX, alu32Imm, alu32Reg, alu64Imm, jmpA, jmpImm, jmpReg, ldxMem, mov32Imm, mov64Imm,
+  mov64PercpuReg, mov64Reg, stxMem,
+} from '../isa/insn_macros.js';
+import {
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DIV, BPF_EXIT, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE,
   BPF_JMP, BPF_JMP32, BPF_JNE, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MOD, BPF_MOV, BPF_NEG,
-  BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_X, BPF_XOR, BPF_ADD,
+  BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_XOR, BPF_ADD,
   bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../isa/opcodes.js';
 import { convertCtxAccess, genLdAbs, genPrologue } from '../progtypes/convert_ctx.js';
@@ -23,7 +27,6 @@ import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from '../progtypes/kernel
 import { isMapOpsHelper, mapGenLookup, mapOpsSymbol } from './map_fixups.js';
 import type { InsnAux } from './verifier.js';
 
-const BPF_REG_AX = 11;
 const BPF_FUNC_tail_call = 12;
 const BPF_FUNC_get_smp_processor_id = 8;
 const BPF_FUNC_jiffies64 = 118;
@@ -150,22 +153,19 @@ class Rewriter {
       const depth = stackDepth[subprogOf(i)] ?? 0;
       const base = -(depth + 8 * 3 + (((depth + 7) & ~7) - depth));
       const [r6, r7, r8] = [base, base + 8, base + 16];
-      const stx = (src: number, off: number): Insn => makeInsn(BPF_STX | BPF_MEM | BPF_DW, 10, src, off);
-      const ldx = (dst: number, off: number): Insn => makeInsn(BPF_LDX | BPF_MEM | BPF_DW, dst, 10, off);
-      const mov = (dst: number, src: number): Insn => makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src);
       const patch = [
-        makeInsn(BPF_JMP | BPF_JLE | BPF_K, 1, 0, 2, BPF_MAX_LOOPS),
-        makeInsn(BPF_ALU | BPF_MOV | BPF_K, 0, 0, 0, -E2BIG),
-        makeInsn(BPF_JMP | BPF_JA, 0, 0, 16),
-        stx(6, r6), stx(7, r7), stx(8, r8),
-        mov(6, 1), makeInsn(BPF_ALU | BPF_MOV | BPF_K, 7, 0, 0, 0), mov(8, 3),
-        makeInsn(BPF_JMP | BPF_JGE | BPF_X, 7, 6, 5),
-        mov(1, 7), mov(2, 8),
-        makeInsn(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0),
-        makeInsn(BPF_ALU64 | BPF_ADD | BPF_K, 7, 0, 0, 1),
-        makeInsn(BPF_JMP | BPF_JEQ | BPF_K, 0, 0, -6, 0),
-        mov(0, 7),
-        ldx(6, r6), ldx(7, r7), ldx(8, r8),
+        jmpImm(BPF_JLE, 1, BPF_MAX_LOOPS, 2),
+        mov32Imm(0, -E2BIG),
+        jmpA(16),
+        stxMem(8, 10, 6, r6), stxMem(8, 10, 7, r7), stxMem(8, 10, 8, r8),
+        mov64Reg(6, 1), mov32Imm(7, 0), mov64Reg(8, 3),
+        jmpReg(BPF_JGE, 7, 6, 5),
+        mov64Reg(1, 7), mov64Reg(2, 8),
+        makeInsn(BPF_JMP | BPF_CALL, 0, BPF_PSEUDO_CALL, 0, 0), // BPF_CALL_REL(0)
+        alu64Imm(BPF_ADD, 7, 1),
+        jmpImm(BPF_JEQ, 0, 0, -6),
+        mov64Reg(0, 7),
+        ldxMem(8, 6, 10, r6), ldxMem(8, 7, 10, r7), ldxMem(8, 8, 10, r8),
       ];
       this.patch(at, patch);
       delta += patch.length - 1;
@@ -213,10 +213,10 @@ class Rewriter {
       (bpfClass(insn.code) === BPF_STX || bpfClass(insn.code) === BPF_ST) && bpfMode(insn.code) === BPF_MEM &&
       (aux.ptrType === 'pkt' || aux.ptrType === 'pkt_meta'));
     let delta = 0;
-    const prologue = genPrologue(progType, directWrite, this.slots[0].insn);
+    const prologue = genPrologue(progType, directWrite, this.slots[0].insn, this.layout);
     if (prologue) {
-      this.patch(0, prologue.insns);
-      delta += prologue.insns.length - 1;
+      this.patch(0, prologue);
+      delta += prologue.length - 1;
     }
     const n = this.slots.length - delta;
     for (let i = 0; i < n; i++) {
@@ -261,16 +261,12 @@ class Rewriter {
       }
       if (id === BPF_FUNC_jiffies64) {
         // r0 = &jiffies (an address KASLR moves; 0 here); r0 = *(u64 *)(r0 + 0)
-        replace([makeInsn(BPF_LD_IMM_DW, 0), makeInsn(0), makeInsn(BPF_LDX | BPF_MEM | BPF_DW, 0, 0, 0)]);
+        replace([makeInsn(BPF_LD_IMM_DW, 0), makeInsn(0), ldxMem(8, 0, 0, 0)]);
         continue;
       }
       if (id === BPF_FUNC_get_smp_processor_id && this.layout.percpu.cpu_number !== undefined) {
         // verifier_inlines_helper_call(): r0 = this_cpu_read(cpu_number)
-        replace([
-          makeInsn(BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, this.layout.percpu.cpu_number),
-          makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, 0, 0, -1),
-          makeInsn(BPF_LDX | BPF_MEM, 0, 0, 0),
-        ]);
+        replace([mov64Imm(0, this.layout.percpu.cpu_number), mov64PercpuReg(0, 0), ldxMem(4, 0, 0, 0)]);
         continue;
       }
       slot.symbol = helperSymbol(progType, id);
@@ -342,50 +338,44 @@ export function divModGuard(insn: Insn): Insn[] | undefined {
   const op = bpfOp(insn.code);
   if ((cls !== BPF_ALU64 && cls !== BPF_ALU) || (op !== BPF_DIV && op !== BPF_MOD)) return undefined;
   const is64 = cls === BPF_ALU64;
-  const alu = is64 ? BPF_ALU64 : BPF_ALU;
   const jmp = is64 ? BPF_JMP : BPF_JMP32;
   const isDiv = op === BPF_DIV;
   const signed = insn.off === 1;
   if (bpfSrc(insn.code) === BPF_K) {
     // [R,W]x sdiv -1 -> -x; smod -1 -> 0
     if (!signed || insn.imm !== -1) return undefined;
-    return [isDiv ? makeInsn(alu | BPF_NEG | BPF_K, insn.dst) : makeInsn(BPF_ALU | BPF_MOV | BPF_K, insn.dst, 0, 0, 0)];
+    return [isDiv ? (is64 ? alu64Imm : alu32Imm)(BPF_NEG, insn.dst, 0) : mov32Imm(insn.dst, 0)];
   }
-  const ja1 = makeInsn(BPF_JMP | BPF_JA, 0, 0, 1);
-  const zext = is64 ? [] : [ja1, makeInsn(BPF_ALU | BPF_MOV | BPF_X, insn.dst, insn.dst)];
+  const ja1 = jmpA(1);
+  const zext = is64 ? [] : [ja1, alu32Reg(BPF_MOV, insn.dst, insn.dst)];
+  const aluImm = (op: number, dst: number, imm: number): Insn => (is64 ? alu64Imm : alu32Imm)(op, dst, imm);
+  const jmpK = (op: number, dst: number, imm: number, off: number): Insn => makeInsn(jmp | op | BPF_K, dst, 0, off, imm);
   if (signed && isDiv) {
     return [
-      makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_AX, insn.src),
-      makeInsn(alu | BPF_ADD | BPF_K, BPF_REG_AX, 0, 0, 1),
-      makeInsn(jmp | BPF_JGT | BPF_K, BPF_REG_AX, 0, 4, 1),
-      makeInsn(jmp | BPF_JEQ | BPF_K, BPF_REG_AX, 0, 1, 0),
-      makeInsn(alu | BPF_MOV | BPF_K, insn.dst, 0, 0, 0),
-      makeInsn(alu | BPF_NEG | BPF_K, insn.dst),
+      mov64Reg(BPF_REG_AX, insn.src),
+      aluImm(BPF_ADD, BPF_REG_AX, 1),
+      jmpK(BPF_JGT, BPF_REG_AX, 1, 4),
+      jmpK(BPF_JEQ, BPF_REG_AX, 0, 1),
+      aluImm(BPF_MOV, insn.dst, 0),
+      aluImm(BPF_NEG, insn.dst, 0),
       ja1,
       insn,
     ];
   }
   if (signed) {
     return [
-      makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, BPF_REG_AX, insn.src),
-      makeInsn(alu | BPF_ADD | BPF_K, BPF_REG_AX, 0, 0, 1),
-      makeInsn(jmp | BPF_JGT | BPF_K, BPF_REG_AX, 0, 3, 1),
-      makeInsn(jmp | BPF_JEQ | BPF_K, BPF_REG_AX, 0, 3 + (is64 ? 0 : 1), 1),
-      makeInsn(BPF_ALU | BPF_MOV | BPF_K, insn.dst, 0, 0, 0),
+      mov64Reg(BPF_REG_AX, insn.src),
+      aluImm(BPF_ADD, BPF_REG_AX, 1),
+      jmpK(BPF_JGT, BPF_REG_AX, 1, 3),
+      jmpK(BPF_JEQ, BPF_REG_AX, 1, 3 + (is64 ? 0 : 1)),
+      mov32Imm(insn.dst, 0),
       ja1,
       insn,
       ...zext,
     ];
   }
-  if (isDiv) {
-    return [
-      makeInsn(jmp | BPF_JNE | BPF_K, insn.src, 0, 2, 0),
-      makeInsn(BPF_ALU | BPF_XOR | BPF_X, insn.dst, insn.dst),
-      ja1,
-      insn,
-    ];
-  }
-  return [makeInsn(jmp | BPF_JEQ | BPF_K, insn.src, 0, 1 + (is64 ? 0 : 1), 0), insn, ...zext];
+  if (isDiv) return [jmpK(BPF_JNE, insn.src, 0, 2), alu32Reg(BPF_XOR, insn.dst, insn.dst), ja1, insn];
+  return [jmpK(BPF_JEQ, insn.src, 0, 1 + (is64 ? 0 : 1)), insn, ...zext];
 }
 
 /** The xlated program of a verified program: `insns` as loaded, `aux` from verify(). */

@@ -6,11 +6,10 @@
  * straight at the map type's ops (insn->imm = BPF_CALL_IMM(ops->map_update_elem) ...).
  */
 import type { Insn } from '../isa/insn.js';
-import { makeInsn } from '../isa/insn.js';
 import {
-  BPF_ADD, BPF_ALU64, BPF_B, BPF_CALL, BPF_DW, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JMP,
-  BPF_JNE, BPF_K, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MOV, BPF_MUL, BPF_ST, BPF_W, BPF_X,
-} from '../isa/opcodes.js';
+  alu64Imm as alu64, alu64Reg, call, jmpA as ja, jmpImm, ldxMem as ldx, mov64PercpuReg as movPercpu, stMem,
+} from '../isa/insn_macros.js';
+import { BPF_ADD, BPF_JEQ, BPF_JGE, BPF_JNE, BPF_LSH, BPF_MOV, BPF_MUL } from '../isa/opcodes.js';
 import { LINUX_6_18_X86_64_DEBIAN as LAYOUT } from '../progtypes/kernel_layout.js';
 import type { VerifierMap } from './reg_state.js';
 
@@ -34,15 +33,7 @@ export const FUNC = {
 /** The instructions of an inlined helper; `calls` maps a patch index to the kernel function it calls. */
 export interface HelperPatch { insns: Insn[]; calls: Map<number, string> }
 
-const ldx = (size: number, dst: number, src: number, off: number): Insn =>
-  makeInsn(BPF_LDX | BPF_MEM | ({ 1: BPF_B, 4: BPF_W, 8: BPF_DW } as Record<number, number>)[size], dst, src, off);
-const alu64 = (op: number, dst: number, imm: number): Insn => makeInsn(BPF_ALU64 | op | BPF_K, dst, 0, 0, imm);
-const jmpImm = (op: number, dst: number, imm: number, off: number): Insn => makeInsn(BPF_JMP | op | BPF_K, dst, 0, off, imm);
-const ja = (off: number): Insn => makeInsn(BPF_JMP | BPF_JA, 0, 0, off);
-const addReg = (dst: number, src: number): Insn => makeInsn(BPF_ALU64 | BPF_ADD | BPF_X, dst, src);
-/** BPF_MOV64_PERCPU_REG(): dst = &(void __percpu *)(src). */
-const movPercpu = (dst: number, src: number): Insn => makeInsn(BPF_ALU64 | BPF_MOV | BPF_X, dst, src, -1);
-const call = (): Insn => makeInsn(BPF_JMP | BPF_CALL);
+const addReg = (dst: number, src: number): Insn => alu64Reg(BPF_ADD, dst, src);
 
 const roundUp8 = (n: number): number => (n + 7) & ~7;
 const off = (path: string): number => {
@@ -102,7 +93,7 @@ export function mapGenLookup(map: VerifierMap): HelperPatch | undefined {
       return {
         insns: [
           call(), jmpImm(BPF_JEQ, 0, 0, 4), ldx(1, 1, 0, ref), jmpImm(BPF_JNE, 1, 0, 1),
-          makeInsn(BPF_ST | BPF_MEM | BPF_B, 0, 0, ref, 1), alu64(BPF_ADD, 0, keyOff),
+          stMem(1, 0, ref, 1), alu64(BPF_ADD, 0, keyOff),
         ],
         calls: htabCall,
       };
