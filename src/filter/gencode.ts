@@ -3,9 +3,13 @@
  * by block (same order of and/or, same loads, same scratch registers), so the optimizer and the
  * final layout give tcpdump's listings. Each gen* method names the gencode.c function it follows.
  *
- * Link types: EN10MB, RAW, IPV4, IPV6, NULL, LOOP, LINUX_SLL, LINUX_SLL2, PPP (also inside
- * PPPoE), SLIP, C_HDLC, ARCNET, ARCNET_LINUX, FDDI, IEEE802, IP_OVER_FC, IEEE802_11 with radiotap,
- * PPI, Prism and AVS headers, MTP2, BACNET_MS_TP, DSA_TAG_BRCM, DSA_TAG_DSA, PFLOG.
+ * Link types: every DLT_ init_linktype() knows (dlt.ts has the names): Ethernet and its wrappers
+ * (NETANALYZER*, DSA tags, LANE inside SUNATM), RAW/IPV4/IPV6, NULL/LOOP/ENC, Linux SLL/SLL2, the
+ * PPP family (PPP, PPP_PPPD, PPP_SERIAL, PPP_ETHER, PPP_BSDOS, inside PPPoE), SLIP/SLIP_BSDOS,
+ * C_HDLC, ARCNET(_LINUX), FDDI, IEEE802, IP_OVER_FC, ATM (SUNATM with vpi/vci/oam..., RFC1483,
+ * CLIP), IEEE802_11 with radiotap/PPI/Prism/AVS headers, SS7 (MTP2, MTP2_WITH_PHDR, ERF), LTALK,
+ * FRELAY, MFR, IPNET, PFLOG, PFSYNC, JUNIPER_*, BACNET_MS_TP; the newer values only with link[].
+ * Errors carry libpcap 1.11's text and, where it differs otherwise, 1.10.3's (see wording.ts).
  *
  * The listings follow libpcap 1.10.3 (the tcpdump installed here). Where 1.10 selects packets
  * differently from 1.11 (the libpcap-tests data), packet selection follows 1.11 and so does the
