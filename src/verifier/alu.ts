@@ -143,10 +143,11 @@ export function adjustScalar(op: number, d: RegState, src: RegState, alu32: bool
   }
   const srcKnown = alu32 ? tnumIsConst(tnumSubreg(src.varOff)) : tnumIsConst(src.varOff);
   const bits = alu32 ? 32 : 64;
+  // is_safe_to_compute_dst_reg_range(): div/mod, and shifts by a non-constant or >= the width,
+  // leave the whole register unknown (not even zero-extended), as Linux 6.18 does
+  if (op === 0x30 || op === 0x90) { markUnknown(d); return undefined; }
   if (op === 0x60 || op === 0x70 || op === 0xc0) {
-    if (!srcKnown) { markUnknown(d); if (alu32) zext32To64(d); return undefined; }
-    const sh = Number(s.varOff.value);
-    if (sh >= bits) { markUnknown(d); if (alu32) zext32To64(d); return undefined; }
+    if (!srcKnown || s.varOff.value >= BigInt(bits)) { markUnknown(d); return undefined; }
   }
   const s32Saved = { min: d.s32min, max: d.s32max };
   if (alu32) {

@@ -24,11 +24,12 @@ export function checkCfg(insns: readonly Insn[]): CfgResult {
     const i = insns[pc];
     if (i.code === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) {
       const t = pc + 1 + i.imm;
-      if (t < 0 || t >= n) return { error: `function call to invalid destination`, subprogStarts: [] };
+      // add_subprog()
+      if (t < 0 || t >= n) return { error: 'call to invalid destination', subprogStarts: [] };
       starts.add(t);
     } else if (i.code === 0x18 && i.src === BPF_PSEUDO_FUNC) {
       const t = pc + 1 + i.imm;
-      if (t < 0 || t >= n) return { error: 'function pointer to invalid destination', subprogStarts: [] };
+      if (t < 0 || t >= n) return { error: 'call to invalid destination', subprogStarts: [] };
       starts.add(t);
     }
   }

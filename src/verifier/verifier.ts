@@ -180,6 +180,8 @@ class Verifier {
     try {
       this.prepare();
       this.doCheck();
+      // do_check_common(): at level 1 a successful walk leaves no trace; later passes log afresh
+      if (this.level < 2) this.log.reset(0);
       this.checkMaxStackDepth();
       if (this.kfuncPlaceholder) fail('invalid kernel function call not eliminated in verifier pass', EINVAL);
     } catch (e) {
@@ -188,8 +190,6 @@ class Verifier {
       errno = e.errno;
       error = e.msg;
     }
-    // do_check_common(): at level 1 a successful verification leaves no trace but the stats
-    if (errno === 0 && this.level < 2) this.log.reset(0);
     const stats: VerifyStats = { insnProcessed: this.processed, maxStatesPerInsn: this.maxStatesPerInsn, totalStates: this.totalStates, peakStates: this.peakStates, stackDepth: this.stackDepth };
     const tail = `processed ${this.processed} insns (limit ${BPF_COMPLEXITY_LIMIT_INSNS}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0`;
     const log = this.log.toString() + tail + '\n';
@@ -1192,7 +1192,8 @@ class Verifier {
         r0.memSize = Number(meta.allocSize ?? 0n);
         r0.maybeNull = maybeNull;
         r0.id = this.newId();
-        if (r0.ringbuf) { r0.refObjId = r0.id; this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
+        // acquire_reference() takes a fresh id after the _or_null one
+        if (r0.ringbuf) { r0.id = r0.refObjId = this.newId(); this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
         break;
       }
       case 'RET_PTR_TO_SOCKET': case 'RET_PTR_TO_TCP_SOCK': case 'RET_PTR_TO_SOCK_COMMON': {
@@ -1200,7 +1201,7 @@ class Verifier {
         r0.type = rt.base === 'RET_PTR_TO_SOCKET' ? 'sock' : rt.base === 'RET_PTR_TO_TCP_SOCK' ? 'tcp_sock' : 'sock_common';
         r0.maybeNull = maybeNull;
         r0.id = this.newId();
-        if (/sk_lookup|skc_lookup/.test(def.name)) { r0.refObjId = r0.id; this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
+        if (/sk_lookup|skc_lookup/.test(def.name)) { r0.id = r0.refObjId = this.newId(); this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
         else if (castRef) r0.refObjId = castRef;
         break;
       }
