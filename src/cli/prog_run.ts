@@ -5,8 +5,10 @@
  * loaded for this command (`file OBJ`), with the helper set of the program's type.
  *
  * bpfkit's extensions: `engine interp|jit`; `pcap_in FILE [pcap_out FILE] [verbose]` runs every
- * packet of a capture (net/capture_run.ts) and prints a verdict summary; kprobe, tracepoint and
- * perf_event programs (no test run in the kernel) run on ctx_in as their context.
+ * packet of a capture (net/capture_run.ts) and prints a verdict summary (and the maps the run
+ * changed; a progress bar on a terminal); kprobe, tracepoint and perf_event programs (no test
+ * run in the kernel) run on ctx_in as their context. With -d and the JIT, the compile figures go
+ * to stderr: `jit: N insns compiled in X ms (...)`.
  *
  * Messages, output and exit codes are bpftool's: argument errors exit 255; a failed test run
  * prints "failed to run program: <strerror>" and exits with -errno & 0xff.

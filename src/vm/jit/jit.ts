@@ -4,14 +4,21 @@
  * RunOptions/RunResult, errors and results as the reference interpreter's interpret().
  *
  * The module imports the address space's WebAssembly.Memory (shared if the VM's is), the frame
- * tops of one nesting level (f0..f7), and four host functions:
+ * tops of one nesting level (f0..f7), and five host functions:
  *   helper(id or callx register, pc, r1..r5)  the helper ABI (HelperRegistry), r0 back
+ *   fast(id, pc, r1..r5 as f64)               a helper's number form (no BigInt), NaN when it
+ *                                             has none; tried first when r1..r5 < 2^53
  *   mem(kind, pc, address, size)              slow path of every memory check: the region
  *                                             lookup of the interpreter (throws its EFAULT or
  *                                             refills the module's region cache)
  *   fail(kind, a, b)                          throws: decode trap, budget, frames, no packet
- *   finish()                                  LD_ABS/LD_IND out of bounds: the run ends, r0 = 0
+ *   finish()                                  LD_ABS/LD_IND out of bounds in a subprogram: the
+ *                                             run ends, r0 = 0
  * so faults surface as the interpreter's BpfErrors (insn index, address, size).
+ * bpf_map_lookup_elem on an ARRAY/PERCPU_ARRAY map known at the call site is compiled inline.
+ *
+ * Many runs per call: runRepeat() (bpf_test_run's repeat loop) and runBatch() (one context image
+ * per run, e.g. every packet of a capture) loop inside the module.
  *
  * Stack frames: each VM gets its own 8 frames per nesting level, allocated like the
  * interpreter's ('stack', 'stack[1]', ... deeper frames at lower addresses), so a fresh VM gives
