@@ -12,7 +12,7 @@
  */
 import { compileCbpfAt } from '../cbpf/jsc.js';
 import { BpfError } from '../errors.js';
-import { compileFilter, FilterError, linktypeFromName, SYNTAX_ERROR } from '../filter/index.js';
+import { compileFilter, FilterError, linktypeFromName } from '../filter/index.js';
 import type { CaptureFileReader } from '../net/node_capture.js';
 import { adjustSnaplen, CaptureReader } from '../net/pcap.js';
 import { LINKTYPE_DESCRIPTIONS, summarize } from '../net/pcap_print.js';
@@ -82,16 +82,24 @@ function parseArgs(args: string[]): Opts {
   return o;
 }
 
-/** pcap_compile() failures as tcpdump words them. */
+/** pcap_compile() failures as tcpdump words them (the API's FilterError also carries the position). */
 function compileError(e: unknown): never {
-  if (e instanceof FilterError) {
-    const where = e.message === SYNTAX_ERROR && e.offset !== undefined ? ` (at character ${e.offset + 1})` : '';
-    throw new BpfError('EINVAL', e.message + where);
-  }
+  if (e instanceof FilterError) throw new BpfError('EINVAL', e.message);
   throw e;
 }
 
+/** tcpdump's error(): `tcpdump: MESSAGE` on stderr, exit status 1. */
 export const tcpdumpCommand: CommandHandler = async (args, ctx): Promise<number> => {
+  try {
+    return await tcpdump(args, ctx);
+  } catch (err) {
+    if (!(err instanceof BpfError)) throw err;
+    ctx.stderr(`tcpdump: ${err.message}\n`);
+    return 1;
+  }
+};
+
+async function tcpdump(args: string[], ctx: CliContext): Promise<number> {
   const o = parseArgs(args);
   const fs = await import('node:fs/promises');
   let expr = o.expr.join(' ');
@@ -111,7 +119,7 @@ export const tcpdumpCommand: CommandHandler = async (args, ctx): Promise<number>
   } finally {
     input?.close();
   }
-};
+}
 
 async function openInput(path: string, ctx: CliContext): Promise<CaptureFileReader> {
   try {
