@@ -48,6 +48,16 @@ function deduce32(r: RegState): void {
       r.s32max = min(r.s32max, s32(r.smax));
     }
   }
+  // upper halves two consecutive numbers while the low halves cross from negative to positive:
+  // the low 32 bits still form the s32 range [(s32)min, (s32)max]
+  if (u32((r.umin >> 32n) + 1n) === u32(r.umax >> 32n) && s32(r.umin) < 0n && s32(r.umax) >= 0n) {
+    r.s32min = max(r.s32min, s32(r.umin));
+    r.s32max = min(r.s32max, s32(r.umax));
+  }
+  if (u32((u64(r.smin) >> 32n) + 1n) === u32(u64(r.smax) >> 32n) && s32(r.smin) < 0n && s32(r.smax) >= 0n) {
+    r.s32min = max(r.s32min, s32(r.smin));
+    r.s32max = min(r.s32max, s32(r.smax));
+  }
   if (s32(r.u32min) <= s32(r.u32max)) {
     r.s32min = max(r.s32min, s32(r.u32min));
     r.s32max = min(r.s32max, s32(r.u32max));

@@ -37,7 +37,9 @@ function scalarRanges(r: RegState, parts: string[]): void {
       m2.omit = true;
       s += `${m2.n}=`;
     }
-    s += m1.n[0] === 's' ? snum(m1.v) : unum(m1.v);
+    // 32-bit signed bounds print in hex as their 32-bit pattern
+    const is32 = m1.n.endsWith('32');
+    s += m1.n[0] !== 's' ? unum(m1.v) : is32 && (m1.v < -32768n || m1.v > 32767n) ? '0x' + BigInt.asUintN(32, m1.v).toString(16) : snum(m1.v);
     parts.push(s);
   }
 }
