@@ -84,10 +84,13 @@ test('lpm: get_next_key in the kernel\'s postorder, leftmost first for a missing
   assert.equal(code(() => m.getNextKey(key(16, '192.168.0.0'))), 'ENOENT');
 });
 
-test('lpm: random inserts/deletes agree with a naive longest-prefix search', () => {
+test('lpm: random inserts/deletes agree with a naive longest-prefix search (syscall and program lookups)', () => {
   let seed = 12345;
   const rand = (n: number): number => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 8) % n; };
   const m = lpm(64);
+  // bpf_map_lookup_elem from a program reads the key in VM memory.
+  const space = (m as unknown as { space: AddressSpace }).space;
+  const keyAt = space.alloc(8, 'probe key', { writable: true }).addr;
   const naive = new Map<string, [number, number, number]>(); // "addr/len" -> [addr, len, value]
   const mask = (len: number): number => (len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0);
   const str = (a: number): string => [a >>> 24, (a >>> 16) & 255, (a >>> 8) & 255, a & 255].join('.');
@@ -109,6 +112,10 @@ test('lpm: random inserts/deletes agree with a naive longest-prefix search', () 
     const got = code(() => m.lookup(key(32, str(probe))));
     if (!best) assert.equal(got, 'ENOENT');
     else assert.equal(rdU32(m.lookup(key(32, str(probe)))), best[2], `lookup ${str(probe)}`);
+    space.write(keyAt, key(32, str(probe)));
+    const addr = m.lookupElem(keyAt, 0);
+    if (!best) assert.equal(addr, 0);
+    else assert.equal(rdU32(space.read(addr, 4)), best[2], `program lookup ${str(probe)}`);
   }
   assert.equal(keys(m).length, naive.size);
   assert.deepEqual(new Set(keys(m)), new Set(naive.keys()));

@@ -11,6 +11,7 @@
  * max_entries prefixes (ENOSPC beyond). Values live in a growing SlotPool (BPF_F_NO_PREALLOC is
  * mandatory); replacing a prefix gives its value a new slot, as the kernel allocates a new node.
  */
+import { BpfError } from '../errors.js';
 import { BPF_EXIST, BPF_NOEXIST, type MapEnv, type MapSpec } from './types.js';
 import { EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, MapBase, type RawValue, u32le, putU32 } from './common.js';
 import { SlotPool } from './pool.js';
@@ -22,10 +23,14 @@ interface LpmNode {
   im: boolean;
   addr: number;
   child: [LpmNode | undefined, LpmNode | undefined];
+  /** The first 4 data bytes big-endian: IPv4 tries match in one XOR. */
+  word: number;
 }
 
-function extractBit(data: Uint8Array, index: number): 0 | 1 {
-  return (data[index >> 3] >> (7 - (index & 7))) & 1 ? 1 : 0;
+const be32 = (d: Uint8Array, off: number): number => ((d[off] << 24) | (d[off + 1] << 16) | (d[off + 2] << 8) | d[off + 3]) >>> 0;
+
+function extractBit(data: Uint8Array, index: number, off = 0): 0 | 1 {
+  return (data[off + (index >> 3)] >> (7 - (index & 7))) & 1 ? 1 : 0;
 }
 
 export class LpmTrieMap extends MapBase {
@@ -47,11 +52,15 @@ export class LpmTrieMap extends MapBase {
   }
 
   /** longest_prefix_match(): leading bits node and key share, up to both prefix lengths. */
-  private match(node: LpmNode, prefixlen: number, data: Uint8Array): number {
+  private match(node: LpmNode, prefixlen: number, data: Uint8Array, off = 0): number {
     const limit = Math.min(node.prefixlen, prefixlen);
+    if (this.dataSize === 4) {
+      const x = (node.word ^ be32(data, off)) >>> 0;
+      return Math.min(x === 0 ? 32 : Math.clz32(x), limit);
+    }
     let n = 0;
     for (let i = 0; i < this.dataSize; i++) {
-      const x = node.data[i] ^ data[i];
+      const x = node.data[i] ^ data[off + i];
       const b = x === 0 ? 8 : Math.clz32(x) - 24;
       n += b;
       if (n >= limit) return limit;
@@ -60,18 +69,18 @@ export class LpmTrieMap extends MapBase {
     return n;
   }
 
-  /** trie_lookup_elem(): the node of the longest prefix containing (prefixlen, data). */
-  private lookupNode(prefixlen: number, data: Uint8Array): LpmNode | undefined {
+  /** trie_lookup_elem(): the node of the longest prefix containing (prefixlen, data[off..]). */
+  private lookupNode(prefixlen: number, data: Uint8Array, off = 0): LpmNode | undefined {
     let found: LpmNode | undefined;
     for (let node = this.root; node;) {
-      const matchlen = this.match(node, prefixlen, data);
+      const matchlen = this.match(node, prefixlen, data, off);
       if (matchlen === this.maxPrefixlen) {
         if (!node.im) found = node;
         break;
       }
       if (matchlen < node.prefixlen) break;
       if (!node.im) found = node;
-      node = node.child[extractBit(data, node.prefixlen)];
+      node = node.child[extractBit(data, node.prefixlen, off)];
     }
     return found;
   }
@@ -92,7 +101,8 @@ export class LpmTrieMap extends MapBase {
     if (flags > BPF_EXIST) return -EINVAL;
     const { prefixlen, data } = this.split(key);
     if (prefixlen > this.maxPrefixlen) return -EINVAL;
-    const newNode: LpmNode = { prefixlen, data: data.slice(), im: false, addr: 0, child: [undefined, undefined] };
+    const newNode: LpmNode = { prefixlen, data: data.slice(), im: false, addr: 0, child: [undefined, undefined], word: 0 };
+    if (this.dataSize >= 4) newNode.word = be32(newNode.data, 0);
     const attach = (): number => {
       const addr = this.pool.alloc();
       if (addr === 0) return -ENOMEM;
@@ -144,7 +154,7 @@ export class LpmTrieMap extends MapBase {
       setSlot(newNode);
       return 0;
     }
-    const im: LpmNode = { prefixlen: matchlen, data: node.data.slice(), im: true, addr: 0, child: [undefined, undefined] };
+    const im: LpmNode = { prefixlen: matchlen, data: node.data.slice(), im: true, addr: 0, child: [undefined, undefined], word: node.word };
     if (extractBit(data, matchlen)) im.child = [node, newNode];
     else im.child = [newNode, node];
     setSlot(im);
@@ -254,11 +264,19 @@ export class LpmTrieMap extends MapBase {
     return this.nextKey(key);
   }
 
+  /** The program side reads the key in place: no view or copy per lookup (the hot path of LPM firewalls). */
   lookupElem(keyAddr: number, _cpu: number): number {
-    const key = this.space.view(keyAddr, this.spec.keySize);
-    const n = this.lookupNode(u32le(key), key.subarray(4));
+    const why = this.space.accessError(keyAddr, this.spec.keySize, false);
+    if (why) throw new BpfError('EFAULT', `invalid memory access: ${why}`);
+    const buf = this.space.memory.buffer;
+    if (buf !== this.memBuffer) { this.memBuffer = buf; this.mem = new Uint8Array(buf); }
+    const m = this.mem!;
+    const prefixlen = (m[keyAddr] | (m[keyAddr + 1] << 8) | (m[keyAddr + 2] << 16) | (m[keyAddr + 3] << 24)) >>> 0;
+    const n = this.lookupNode(prefixlen, m, keyAddr + 4);
     return n ? n.addr : 0;
   }
+  private memBuffer: ArrayBufferLike | undefined;
+  private mem: Uint8Array | undefined;
 
   protected override clear(): void {
     this.root = undefined;
