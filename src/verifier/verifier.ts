@@ -222,8 +222,7 @@ class Verifier {
       if (insn.code === 0x18) {
         const next = insns[i + 1];
         if (!next || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) fail('invalid bpf_ld_imm64 insn', EINVAL);
-        if (insn.off !== 0) fail('BPF_LD_IMM64 uses reserved fields', EINVAL);
-        const why = insnEncodingError(insns, i);
+        const why = insn.off === 0 ? insnEncodingError(insns, i) : undefined; // off: check_ld_imm() during do_check
         if (why) fail(why, EINVAL);
         const src = insn.src;
         if (src === BPF_PSEUDO_MAP_FD || src === BPF_PSEUDO_MAP_VALUE || src === BPF_PSEUDO_MAP_IDX || src === BPF_PSEUDO_MAP_IDX_VALUE) {
@@ -431,6 +430,7 @@ class Verifier {
       ((bpfSrc(insn.code) === BPF_X ? insn.imm !== 0 : insn.src !== 0) || (insn.off !== 0 && insn.off !== 1) || (insn.off === 1 && aop !== 0x30 && aop !== 0x90))) {
       fail('BPF_ALU uses reserved fields', EINVAL);
     }
+    if (insn.code === 0x18 && insn.off !== 0) fail('BPF_LD_IMM64 uses reserved fields', EINVAL); // check_ld_imm()
     const why = insnEncodingError(this.insns, this.insnIdx);
     if (why) fail(why, EINVAL);
     if (cls === BPF_ALU || cls === BPF_ALU64) { this.checkAlu(insn); this.insnIdx++; return 'next'; }
@@ -909,6 +909,7 @@ class Verifier {
   }
 
   checkLdImm64(insn: Insn): void {
+    if (insn.off !== 0) fail('BPF_LD_IMM64 uses reserved fields', EINVAL);
     const d = this.writeRegCheck(insn.dst);
     const next = this.insns[this.insnIdx + 1];
     if (insn.src === 0) { markKnown(d, (BigInt(next.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0)); return; }
