@@ -2,12 +2,16 @@
 // The verifier campaign over ../shared/verifier-corpus/test_verifier.jsonl (run after `npx tsc -p .`):
 // lists every disagreement with Linux 6.18 and ends with `verdicts A/N agree, messages B/R match`.
 // Usage: node scripts/verifier-corpus.mjs [CORPUS.jsonl] [--id N (print our log beside the kernel's)]
+//   [--exact (also compare whole level-1 logs; lists the first differing line of each)]
 import { fileURLToPath } from 'node:url';
 import { lastErrorLine, loadCorpus, runCorpusTest, skipReason } from '../dist/test/verifier_corpus_lib.js';
 
 const args = process.argv.slice(2);
 const idAt = args.indexOf('--id');
 const only = idAt >= 0 ? Number(args[idAt + 1]) : undefined;
+const exactMode = args.includes('--exact');
+const norm = (s) => s.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n');
+let exact = 0, withLog = 0;
 const path = args.find((a, i) => !a.startsWith('--') && i !== idAt + 1) ?? fileURLToPath(new URL('../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
 let n = 0, agree = 0, rejected = 0, match = 0;
 const skipped = {};
@@ -16,7 +20,15 @@ for (const c of loadCorpus(path)) {
   const why = skipReason(c);
   if (why) { skipped[why] = (skipped[why] ?? 0) + 1; continue; }
   n++;
-  const r = runCorpusTest(c, only !== undefined ? 1 : 0);
+  const r = runCorpusTest(c, only !== undefined || exactMode ? 1 : 0);
+  if (exactMode && c.observed.log_level1) {
+    withLog++;
+    const a = norm(r.log), b = norm(c.observed.log_level1);
+    let i = 0;
+    while (i < a.length && a[i] === b[i]) i++;
+    if (i === a.length && a.length === b.length) exact++;
+    else console.log(`#${c.id} log line ${i}:\n  bpfkit: ${a[i] ?? ''}\n  kernel: ${b[i] ?? ''}`);
+  }
   const want = lastErrorLine(c.observed.log_stats ?? '');
   if (r.ok === c.observed.loaded) agree++;
   else console.log(`#${c.id} ${c.descr}: kernel ${c.observed.loaded ? 'accepts' : `rejects (${want})`}, bpfkit ${r.ok ? 'accepts' : `rejects (${r.error})`}`);
@@ -28,4 +40,5 @@ for (const c of loadCorpus(path)) {
   if (only !== undefined) console.log(`${r.log}--- Linux 6.18:\n${c.observed.log_level1 ?? c.observed.log_stats}`);
 }
 console.log(`skipped: ${Object.entries(skipped).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+if (exactMode) console.log(`exact level-1 logs ${exact}/${withLog}`);
 console.log(`verdicts ${agree}/${n} agree, messages ${match}/${rejected} match`);
