@@ -123,6 +123,7 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   const every = options.progressEvery ?? 65536;
   const before = snapshotMaps(vm);
   let batched = false;
+  let batchMemory: XdpBatchMemory | undefined;
   const keep = options.keepOutput ?? true;
   let passed = 0;
   /** Count the verdict; the packet as the program left it is the `len` bytes at `at` in `mem`. */
@@ -146,11 +147,12 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   try {
     const p = prepareProgram(vm, options.insns, options.engine ?? 'jit', options.budget);
     const meta = { wireLen: 0 };
+    if (xdp && p.jit && list.length > 1 && batchSafe(options.insns, p.jit)) batchMemory = allocXdpBatch(vm, Math.min(BATCH, list.length));
     const timer = startTimer();
-    if (xdp && p.jit && list.length > 1 && batchSafe(options.insns, p.jit)) {
+    if (batchMemory) {
       batched = true;
-      xdp.load(list[0].data); // the xdp_md fields every packet shares, and the helpers' packet state
-      runXdpBatches(vm, p.jit, list, xdp.ctx.addr, options.budget, tally, options.onProgress, every);
+      xdp!.load(list[0].data); // the xdp_md fields every packet shares, and the helpers' packet state
+      runXdpBatches(vm, p.jit!, list, xdp!.ctx.addr, options.budget, tally, options.onProgress, every, batchMemory);
     }
     for (let i = batched ? list.length : 0; i < list.length; i++) {
       const rec = list[i];
@@ -171,6 +173,7 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
     }
     runNs = timer();
   } finally {
+    batchMemory?.free();
     xdp?.dispose();
     skb?.dispose();
   }
@@ -212,21 +215,35 @@ const BATCH = 512;
  * data_end, data_meta = data, ingress_ifindex and rx_queue_index as the harness set them), one
  * runBatch() call, then the verdicts and packets read back in order.
  */
+/** The memory of XDP batch runs: a page per packet (its own region, so bounds checks stay per packet), the run table, the verdicts. */
+interface XdpBatchMemory { pages: Region[]; table: Region; verdicts: Region; free(): void }
+
+/** Allocated before the timer starts, as the kernel's test run sets up its buffers untimed. */
+function allocXdpBatch(vm: Vm, count: number): XdpBatchMemory {
+  const space = vm.space;
+  const pages: Region[] = [];
+  const regions: Region[] = [];
+  try {
+    for (let i = 0; i < count; i++) pages.push(space.alloc(PAGE_SIZE, `xdp_buff[${i}]`, { align: PAGE_SIZE }));
+    regions.push(space.alloc(count * (BATCH_ENTRY_HEADER + XDP_MD_SIZE), 'xdp batch table', { writable: false }));
+    regions.push(space.alloc(count * 4, 'xdp batch verdicts', { writable: false }));
+  } catch (err) {
+    for (const r of [...regions, ...pages]) space.free(r);
+    throw err;
+  }
+  return { pages, table: regions[0], verdicts: regions[1], free: () => { for (const r of [...regions, ...pages]) space.free(r); } };
+}
+
 function runXdpBatches(
   vm: Vm, jit: JitProgram, list: readonly PcapRecord[], ctxAddr: number, budget: number | undefined,
   tally: (rec: PcapRecord, retval: number, mem: Uint8Array, at: number, len: number) => void,
-  onProgress: ((done: number, total: number) => void) | undefined, every: number,
+  onProgress: ((done: number, total: number) => void) | undefined, every: number, memory: XdpBatchMemory,
 ): void {
   const space = vm.space;
-  const batch = Math.min(BATCH, list.length);
-  const pages: Region[] = [];
+  const { pages, table, verdicts } = memory;
+  const batch = pages.length;
   const stride = BATCH_ENTRY_HEADER + XDP_MD_SIZE;
-  let table: Region | undefined;
-  let verdicts: Region | undefined;
-  try {
-    for (let i = 0; i < batch; i++) pages.push(space.alloc(PAGE_SIZE, `xdp_buff[${i}]`, { align: PAGE_SIZE }));
-    table = space.alloc(batch * stride, 'xdp batch table', { writable: false });
-    verdicts = space.alloc(batch * 4, 'xdp batch verdicts', { writable: false });
+  {
     const shared = new Uint32Array(space.memory.buffer, ctxAddr, XDP_MD_SIZE / 4).slice(3);
     for (let from = 0; from < list.length; from += batch) {
       const n = Math.min(batch, list.length - from);
@@ -257,10 +274,6 @@ function runXdpBatches(
         if (onProgress && done % every === 0) onProgress(done, list.length);
       }
     }
-  } finally {
-    if (verdicts) space.free(verdicts);
-    if (table) space.free(table);
-    for (const p of pages) space.free(p);
   }
 }
 
