@@ -1263,7 +1263,11 @@ class Verifier {
         if (r.type === 'scalar' && a.flags.includes('PTR_MAYBE_NULL') && tnumIsConst(r.varOff) && r.varOff.value === 0n) { meta.lastPtr = { regno, reg: r, arg: a }; return; }
         if (!isMemLike(r)) typeFail(MEMLIKE);
         meta.lastPtr = { regno, reg: r, arg: a };
-        if (a.size !== undefined) this.checkHelperMem(regno, r, a.size, a.flags.includes('MEM_UNINIT') || a.flags.includes('MEM_WRITE') ? 'write' : 'read', false);
+        if (a.size !== undefined) {
+          this.checkHelperMem(regno, r, a.size, a.flags.includes('MEM_UNINIT') || a.flags.includes('MEM_WRITE') ? 'write' : 'read', false);
+          // MEM_ALIGNED: the fixed-size buffer must be aligned to its size (check_ptr_alignment(), strict)
+          if (a.flags.includes('MEM_ALIGNED')) this.checkAlign(r, 0, a.size, regno, true);
+        }
         return;
       }
       case 'ARG_CONST_SIZE': case 'ARG_CONST_SIZE_OR_ZERO': {
