@@ -414,6 +414,11 @@ export class JitProgram {
       for (let i = 0; i < count; i++) r = packet ? this.runCtxPacket(r1, pAddr, pLen, budget) : this.runCtx(r1, budget);
       return r;
     }
+    return this.inModule(budget, (inst, b) => inst.repeat(count, r1, b, pAddr, pLen) >>> 0);
+  }
+
+  /** One call into the module for many runs (repeat, batch): the instance of this nesting level, set up once. */
+  private inModule<T>(budget: number | undefined, body: (inst: Instance, budget: number) => T): T {
     const st = this.st;
     const level = st.depth;
     if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
@@ -428,7 +433,7 @@ export class JitProgram {
     st.depth = level + 1;
     inst.batching = true;
     try {
-      return inst.repeat(count, r1, b, pAddr, pLen) >>> 0;
+      return body(inst, b);
     } finally {
       inst.batching = false;
       st.depth = level;
@@ -494,29 +499,14 @@ export class JitProgram {
         fail('EINVAL', `jit: runBatch: entry ${i}: 0x${words[w].toString(16)}+${words[w + 1]} is not a writable region`);
       }
     }
-    const st = this.st;
-    const level = st.depth;
-    if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
-    const inst = this.instances[level] ?? this.instantiate(level);
-    if (inst.gen !== space.generation) resetCache(inst, space.generation);
-    const b = this.budgetOf(budget);
-    inst.budget = b;
-    inst.tailCalls = 0;
-    if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
-    this.prepareFrames(inst, level);
-    st.depth = level + 1;
-    inst.batching = true;
-    try {
-      inst.batch(n, table, ctx, ctxSize, verdicts, b);
-    } catch (err) {
-      if (err instanceof BpfError) throw new BpfError(err.code, `run ${-1 - inst.g.pLen.value} of the batch: ${err.message}`);
-      throw err;
-    } finally {
-      inst.batching = false;
-      st.depth = level;
-      this.lastInst = inst;
-      this.finished = false;
-    }
+    this.inModule(budget, (inst, b) => {
+      try {
+        inst.batch(n, table, ctx, ctxSize, verdicts, b);
+      } catch (err) {
+        if (err instanceof BpfError) throw new BpfError(err.code, `run ${-1 - inst.g.pLen.value} of the batch: ${err.message}`);
+        throw err;
+      }
+    });
   }
 
   /**
