@@ -19,8 +19,8 @@ import type { Bpf as Kernel, KProg } from '../kernel/bpf.js';
 import { loadObjectIntoKernel, runInsns } from '../kernel/load.js';
 import { progTypeFromSection } from '../kernel/names.js';
 import { findProgram, openObject } from '../loader/object.js';
-import { runCapture } from '../net/capture_run.js';
-import { readCapture, writePcap, writePcapng } from '../net/pcap.js';
+import { type CaptureRunSummary, runCapture } from '../net/capture_run.js';
+import { type PcapRecord, readCapture, writePcap, writePcapng } from '../net/pcap.js';
 import { progTypeOps, registerProgTypeHelpers, testRun, TestRunError, type TestRunResult } from '../progtypes/index.js';
 import { runTracing } from '../progtypes/tracing.js';
 import { compileJit } from '../vm/jit/index.js';
@@ -299,13 +299,96 @@ const BAR_WIDTH = 30;
 const PROGRESS_MIN = 20000;
 
 /** `[#######.......]  45%  450000/1000000 packets` redrawn in place on a terminal. */
-function progressBar(done: number, total: number): string {
+function progressBar(done: number, total: number, what = `${done}/${total} packets`): string {
   const filled = Math.round((BAR_WIDTH * done) / total);
   const pct = String(Math.floor((100 * done) / total)).padStart(3);
-  return `\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${pct}%  ${done}/${total} packets`;
+  return `\r[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${pct}%  ${what}`;
+}
+
+/**
+ * `pcap_in FILE`: the capture streamed from the file (constant memory whatever its size) and the
+ * passed packets streamed to `pcap_out` (classic pcap). Standard input, and pcapng with pcap_out
+ * (written as pcapng, built in memory), take the whole-file path below.
+ */
+async function runOverCaptureStream(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Promise<number> {
+  const [{ openCaptureFile, createPcapFile }, { statSync }] = await Promise.all([import('../net/node_capture.js'), import('node:fs')]);
+  const path = a.pcapIn!;
+  const failOpen = (file: string, err: BpfError): number => {
+    printError(ctx, `failed to open ${file}: ${err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message}`);
+    return 255;
+  };
+  let input;
+  try {
+    input = openCaptureFile(path);
+  } catch (err) {
+    if (!(err instanceof BpfError)) throw err;
+    return err.code === 'ENOENT' ? failOpen(path, err) : (printError(ctx, `${path}: ${err.message}`), 255);
+  }
+  const reader = input.reader;
+  let output;
+  try {
+    if (a.pcapOut !== undefined) {
+      try {
+        output = createPcapFile(a.pcapOut, { linktype: reader.linktype, snaplen: reader.snaplen, nanos: reader.nanos, bigEndian: reader.bigEndian });
+      } catch (err) {
+        if (!(err instanceof BpfError)) throw err;
+        return failOpen(a.pcapOut, err);
+      }
+    }
+    const tty = !ctx.json && (globalThis as { process?: { stderr?: { isTTY?: boolean } } }).process?.stderr?.isTTY === true;
+    const size = statSync(path).size;
+    let readError: BpfError | undefined;
+    function* records(): Generator<PcapRecord> {
+      try {
+        while (reader.next()) yield reader.record();
+      } catch (err) {
+        if (err instanceof BpfError) readError = err;
+        throw err;
+      }
+    }
+    const writer = output?.writer;
+    let r;
+    try {
+      r = runCapture(records(), reader.linktype, {
+        insns: prog.insns, type: prog.type, engine: a.engine, vm: prog.vm, verdicts: a.verbose, copyRecords: true,
+        keepOutput: false, onOutput: writer ? (rec) => writer.write(rec.sec, rec.nsec, rec.len, rec.data, 0, rec.caplen) : undefined,
+        // Progress by bytes read: a stream's packet count is known only at its end.
+        onProgress: tty && size >= PROGRESS_MIN * 64 ? (done) => ctx.stderr(progressBar(reader.offset, size, `${done} packets`)) : undefined,
+        progressEvery: 16384,
+      });
+    } catch (err) {
+      if (!(err instanceof BpfError)) throw err;
+      if (tty) ctx.stderr('\r\x1b[K');
+      if (readError) { printError(ctx, `${path}: ${readError.message}`); return 255; }
+      printError(ctx, `failed to run program: ${err.message}`);
+      return (256 - ERRNO[err.code]) & 0xff;
+    }
+    if (tty && size >= PROGRESS_MIN * 64) ctx.stderr('\r\x1b[K');
+    output?.close();
+    output = undefined;
+    return reportCapture(a, prog, ctx, r.summary);
+  } finally {
+    output?.close();
+    input.close();
+  }
 }
 
 async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Promise<number> {
+  if (a.pcapIn !== '-') {
+    // pcapng in with pcap_out is written back as pcapng, which the whole-file path does.
+    let pcapng = false;
+    if (a.pcapOut !== undefined) {
+      const { openSync, readSync, closeSync } = await import('node:fs');
+      try {
+        const fd = openSync(a.pcapIn!, 'r');
+        const head = new Uint8Array(4);
+        readSync(fd, head, 0, 4, 0);
+        closeSync(fd);
+        pcapng = head[0] === 0x0a && head[1] === 0x0d && head[2] === 0x0d && head[3] === 0x0a;
+      } catch { /* the stream path reports it */ }
+    }
+    if (!pcapng) return runOverCaptureStream(a, prog, ctx);
+  }
   const input = await readInput(a.pcapIn!, ctx);
   let file;
   try {
@@ -330,8 +413,6 @@ async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext
     return (256 - ERRNO[err.code]) & 0xff;
   }
   if (tty && total >= PROGRESS_MIN) ctx.stderr('\r\x1b[K');
-  reportCompile(a, prog, ctx);
-  const s = r.summary;
   if (a.pcapOut !== undefined) {
     const bytes = file.format === 'pcapng'
       ? writePcapng(file.interfaces, r.out, file.bigEndian)
@@ -344,6 +425,12 @@ async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext
       return 255;
     }
   }
+  return reportCapture(a, prog, ctx, r.summary);
+}
+
+/** The run's summary: bpftool-like text, or -j. */
+function reportCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext, s: CaptureRunSummary): number {
+  reportCompile(a, prog, ctx);
   if (ctx.json) {
     const json: Record<string, JsonValue> = {
       packets: s.packets, passed: s.passed, modified: s.modified, duration: s.durationNs, verdicts: s.verdicts,

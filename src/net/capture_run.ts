@@ -48,7 +48,17 @@ export interface CaptureRunOptions {
   verdicts?: boolean;
   /** Keep the packets that pass (result.out; default true): false saves a copy per packet. */
   keepOutput?: boolean;
-  /** Called every `progressEvery` packets with (done, total). */
+  /**
+   * Called for each packet that passes, instead of keeping it in result.out (a stream writer):
+   * `data` is a view valid during the call only.
+   */
+  onOutput?: (rec: PcapRecord) => void;
+  /**
+   * The records come from a streaming reader that reuses its buffer: each is copied as it is
+   * taken. Records are taken CHUNK at a time, so memory stays bounded whatever the capture's size.
+   */
+  copyRecords?: boolean;
+  /** Called every `progressEvery` packets with (done, total); total is 0 when not known (streams). */
   onProgress?: (done: number, total: number) => void;
   progressEvery?: number;
 }
@@ -110,7 +120,19 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   }
   if (linktype !== LINKTYPE_ETHERNET) throw new BpfError('EINVAL', `capture link type ${linktype} is not Ethernet (LINKTYPE_ETHERNET, 1)`);
   const vm = options.vm ?? vmForType(type);
-  const list = Array.isArray(records) ? records as PcapRecord[] : [...records];
+  const total = Array.isArray(records) ? (records as PcapRecord[]).length : 0;
+  const source = records[Symbol.iterator]();
+  /** The next CHUNK records (copied when the source reuses its buffer). */
+  const take = (): PcapRecord[] => {
+    const chunk: PcapRecord[] = [];
+    while (chunk.length < CHUNK) {
+      const n = source.next();
+      if (n.done) break;
+      const r = n.value;
+      chunk.push(options.copyRecords ? { ...r, data: r.data.slice() } : r);
+    }
+    return chunk;
+  };
   const xdp = type === BPF_PROG_TYPE_XDP ? new XdpHarness(vm) : undefined;
   // Socket filters over a capture see the frame from the MAC header, as on a packet socket.
   const skb = xdp ? undefined : new SkbHarness(vm, type === BPF_PROG_TYPE_SOCKET_FILTER ? BPF_PROG_TYPE_SCHED_CLS : type);
@@ -123,7 +145,11 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   const every = options.progressEvery ?? 65536;
   const before = snapshotMaps(vm);
   let batched = false;
+  let batchTried = false;
+  let packets = 0;
   let batchMemory: XdpBatchMemory | undefined;
+  /** runXdpBatches counts within its chunk; progress counts from the start. */
+  const progress = (base: number) => options.onProgress ? (d: number) => options.onProgress!(base + d, total) : undefined;
   const keep = options.keepOutput ?? true;
   let passed = 0;
   /** Count the verdict; the packet as the program left it is the `len` bytes at `at` in `mem`. */
@@ -133,7 +159,7 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
     if (!sameBytes(mem, at, len, rec.data)) modified++;
     if (passes(type, retval)) {
       passed++;
-      if (!keep) return;
+      if (!keep && !options.onOutput) return;
       const result = mem.subarray(at, at + len);
       let data = result;
       let wire = rec.len + (result.length - rec.caplen);
@@ -141,37 +167,51 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
         data = data.subarray(0, retval);
         wire = rec.len;
       }
-      out.push({ sec: rec.sec, nsec: rec.nsec, caplen: data.length, len: Math.max(wire, data.length), data: data.slice(), ifIndex: rec.ifIndex });
+      const record = { sec: rec.sec, nsec: rec.nsec, caplen: data.length, len: Math.max(wire, data.length), data, ifIndex: rec.ifIndex };
+      if (options.onOutput) options.onOutput(record);
+      else out.push({ ...record, data: data.slice() });
     }
   };
   try {
     const p = prepareProgram(vm, options.insns, options.engine ?? 'jit', options.budget);
     const meta = { wireLen: 0 };
-    if (xdp && p.jit && list.length > 1 && batchSafe(options.insns, p.jit)) batchMemory = allocXdpBatch(vm, Math.min(BATCH, list.length));
-    const timer = startTimer();
-    if (batchMemory) {
-      batched = true;
-      xdp!.load(list[0].data); // the xdp_md fields every packet shares, and the helpers' packet state
-      runXdpBatches(vm, p.jit!, list, xdp!.ctx.addr, options.budget, tally, options.onProgress, every, batchMemory);
-    }
-    for (let i = batched ? list.length : 0; i < list.length; i++) {
-      const rec = list[i];
-      let retval: number;
-      let result: Uint8Array;
-      if (xdp) {
-        xdp.load(rec.data);
-        retval = p.run(xdp.ctx.addr);
-        result = xdp.output();
-      } else {
-        meta.wireLen = rec.len;
-        skb!.load(rec.data, meta);
-        retval = p.run(skb!.ctx.addr, p.usesLdAbs ? skb!.packet() : undefined);
-        result = skb!.output();
+    let done = 0;
+    for (let list = take(); list.length > 0; list = take()) {
+      if (!batchMemory && !batchTried) {
+        batchTried = true;
+        if (xdp && p.jit && (list.length > 1 || total === 0) && batchSafe(options.insns, p.jit)) {
+          batchMemory = allocXdpBatch(vm, Math.min(BATCH, total || BATCH));
+        }
       }
-      tally(rec, retval, result, 0, result.length);
-      if (options.onProgress && (i + 1) % every === 0) options.onProgress(i + 1, list.length);
+      // Only the runs are timed: reading the next chunk is not part of the program's time.
+      const timer = startTimer();
+      if (batchMemory) {
+        batched = true;
+        xdp!.load(list[0].data); // the xdp_md fields every packet shares, and the helpers' packet state
+        runXdpBatches(vm, p.jit!, list, xdp!.ctx.addr, options.budget, tally, progress(done), every, batchMemory);
+      } else {
+        for (let i = 0; i < list.length; i++) {
+          const rec = list[i];
+          let retval: number;
+          let result: Uint8Array;
+          if (xdp) {
+            xdp.load(rec.data);
+            retval = p.run(xdp.ctx.addr);
+            result = xdp.output();
+          } else {
+            meta.wireLen = rec.len;
+            skb!.load(rec.data, meta);
+            retval = p.run(skb!.ctx.addr, p.usesLdAbs ? skb!.packet() : undefined);
+            result = skb!.output();
+          }
+          tally(rec, retval, result, 0, result.length);
+          if (options.onProgress && (done + i + 1) % every === 0) options.onProgress(done + i + 1, total);
+        }
+      }
+      runNs += timer();
+      done += list.length;
+      packets = done;
     }
-    runNs = timer();
   } finally {
     batchMemory?.free();
     xdp?.dispose();
@@ -180,8 +220,8 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   for (const [r, n] of [...counts].sort((a, b) => a[0] - b[0])) verdicts[verdictName(type, r)] = n;
   return {
     summary: {
-      packets: list.length, verdicts, passed, modified,
-      durationNs: list.length ? Math.round(runNs / list.length) : 0, perPacket,
+      packets, verdicts, passed, modified,
+      durationNs: packets ? Math.round(runNs / packets) : 0, perPacket,
       mapsTouched: before === undefined ? undefined : mapsTouched(vm, before), batched,
     },
     out,
@@ -207,6 +247,8 @@ const XDP_PACKET_HEADROOM = 256;
 const XDP_MAX_LINEAR = PAGE_SIZE - XDP_PACKET_HEADROOM - 320;
 const XDP_MD_SIZE = 24;
 const BATCH = 512;
+/** Records taken from the source at a time (a multiple of BATCH). */
+const CHUNK = 8 * BATCH;
 
 /**
  * XDP over `list` in batches of BATCH packets: each packet copied to a page of its own (one
@@ -237,7 +279,7 @@ function allocXdpBatch(vm: Vm, count: number): XdpBatchMemory {
 function runXdpBatches(
   vm: Vm, jit: JitProgram, list: readonly PcapRecord[], ctxAddr: number, budget: number | undefined,
   tally: (rec: PcapRecord, retval: number, mem: Uint8Array, at: number, len: number) => void,
-  onProgress: ((done: number, total: number) => void) | undefined, every: number, memory: XdpBatchMemory,
+  onProgress: ((done: number) => void) | undefined, every: number, memory: XdpBatchMemory,
 ): void {
   const space = vm.space;
   const { pages, table, verdicts } = memory;
@@ -271,7 +313,7 @@ function runXdpBatches(
         const rec = list[from + i];
         tally(rec, v[i] >>> 0, bytes, pages[i].addr + XDP_PACKET_HEADROOM, Math.min(rec.data.length, XDP_MAX_LINEAR));
         const done = from + i + 1;
-        if (onProgress && done % every === 0) onProgress(done, list.length);
+        if (onProgress && done % every === 0) onProgress(done);
       }
     }
   }
