@@ -114,3 +114,14 @@ test('type override and missing types', () => {
   assert.ok(lo.programs.every((p) => p.type === 3));
   assert.equal(bpf.progInfo(lo.program('xdp_count').fd).type, 3);
 });
+
+test('a PERF_EVENT_ARRAY without max_entries gets one slot per possible CPU, as libbpf sizes it', () => {
+  for (const nrCpus of [1, 3]) {
+    const bpf = new Bpf({ nrCpus });
+    const loaded = loadObjectIntoKernel(bpf, fixture('perf_events.o'), 'perf_events.o');
+    const events = loaded.maps.find((m) => m.def.name === 'events')!;
+    assert.equal(bpf.mapInfo(events.fd).maxEntries, nrCpus);
+    loaded.close();
+    bpf.shutdown();
+  }
+});

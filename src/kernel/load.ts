@@ -161,6 +161,8 @@ function u32(n: number): Uint8Array {
   return b;
 }
 
+const BPF_MAP_TYPE_PERF_EVENT_ARRAY = 4;
+
 function kernelSpec(def: MapDef): MapSpec {
   return {
     type: def.type, keySize: def.keySize, valueSize: def.valueSize, maxEntries: def.maxEntries, flags: def.mapFlags,
@@ -185,7 +187,9 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       const kmap = obj.maps.find((m) => m.kind === 'kconfig');
       if (kmap) fillKconfig(kmap, obj.kconfig, opts.kconfig ?? {}, label);
     }
-    for (const [idx, def] of obj.maps.entries()) {
+    for (const [idx, parsed] of obj.maps.entries()) {
+      // map_set_def_max_entries(): a PERF_EVENT_ARRAY without max_entries gets one slot per possible CPU.
+      const def = parsed.type === BPF_MAP_TYPE_PERF_EVENT_ARRAY && !parsed.maxEntries ? { ...parsed, maxEntries: bpf.nrCpus } : parsed;
       const replace = opts.replaceMaps?.find((r) => r.idx === idx || (r.name !== undefined && r.name === def.name));
       if (replace) {
         const fd = bpf.dup(replace.fd);
