@@ -113,3 +113,30 @@ test('prog run pcap_in: argument and input errors', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('prog run pcap_in: the streamed file path writes the same bytes as the whole-input path (stdin), pcap and pcapng with two interfaces', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-run-pcap-'));
+  try {
+    const recs = records().map((r, i) => ({ ...r, ifIndex: i % 2 }));
+    const inputs: [string, Uint8Array][] = [
+      ['in.pcap', writePcap({ linktype: 1, snaplen: 65535, nanos: true }, recs.map((r) => ({ ...r, ifIndex: 0 })))],
+      ['in.pcapng', writePcapng([{ linktype: 1, snaplen: 65535 }, { linktype: 1, snaplen: 9000 }], recs)],
+    ];
+    for (const [name, bytes] of inputs) {
+      const input = join(dir, name);
+      writeFileSync(input, bytes);
+      const viaFile = join(dir, `file-${name}`), viaStdin = join(dir, `stdin-${name}`);
+      const a = await runCliCaptured(['prog', 'run', 'file', XDP_UDP_DROP, 'pcap_in', input, 'pcap_out', viaFile]);
+      const b = await runCliCaptured(['prog', 'run', 'file', XDP_UDP_DROP, 'pcap_in', '-', 'pcap_out', viaStdin], bytes);
+      assert.equal(a.status, 0, a.stderr);
+      assert.equal(b.status, 0, b.stderr);
+      assert.equal(a.stdout.replace(/duration \(average\): \d+ns/, ''), b.stdout.replace(/duration \(average\): \d+ns/, '').replace(viaStdin, viaFile));
+      assert.ok(readFileSync(viaFile).equals(readFileSync(viaStdin)), name);
+      const out = readCapture(new Uint8Array(readFileSync(viaFile)));
+      assert.equal(out.records.length, 4);
+      if (name.endsWith('pcapng')) assert.deepEqual(out.records.map((r) => r.ifIndex), recs.filter((_, i) => [1, 2, 4, 5].includes(i)).map((r) => r.ifIndex));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -307,11 +307,11 @@ function progressBar(done: number, total: number, what = `${done}/${total} packe
 
 /**
  * `pcap_in FILE`: the capture streamed from the file (constant memory whatever its size) and the
- * passed packets streamed to `pcap_out` (classic pcap). Standard input, and pcapng with pcap_out
- * (written as pcapng, built in memory), take the whole-file path below.
+ * passed packets streamed to `pcap_out`, in the input's format. Standard input takes the
+ * whole-file path below.
  */
 async function runOverCaptureStream(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Promise<number> {
-  const [{ openCaptureFile, createPcapFile }, { statSync }] = await Promise.all([import('../net/node_capture.js'), import('node:fs')]);
+  const [{ openCaptureFile, createPcapFile, createPcapngFile }, { statSync }] = await Promise.all([import('../net/node_capture.js'), import('node:fs')]);
   const path = a.pcapIn!;
   const failOpen = (file: string, err: BpfError): number => {
     printError(ctx, `failed to open ${file}: ${err.message.startsWith(`${file}: `) ? err.message.slice(file.length + 2) : err.message}`);
@@ -329,7 +329,10 @@ async function runOverCaptureStream(a: RunArgs, prog: RunnableProgram, ctx: CliC
   try {
     if (a.pcapOut !== undefined) {
       try {
-        output = createPcapFile(a.pcapOut, { linktype: reader.linktype, snaplen: reader.snaplen, nanos: reader.nanos, bigEndian: reader.bigEndian });
+        // Written in the input's format: pcap as pcap_dump() does, pcapng with its interfaces.
+        output = reader.format === 'pcapng'
+          ? createPcapngFile(a.pcapOut, reader.interfaces, reader.bigEndian)
+          : createPcapFile(a.pcapOut, { linktype: reader.linktype, snaplen: reader.snaplen, nanos: reader.nanos, bigEndian: reader.bigEndian });
       } catch (err) {
         if (!(err instanceof BpfError)) throw err;
         return failOpen(a.pcapOut, err);
@@ -351,7 +354,7 @@ async function runOverCaptureStream(a: RunArgs, prog: RunnableProgram, ctx: CliC
     try {
       r = runCapture(records(), reader.linktype, {
         insns: prog.insns, type: prog.type, engine: a.engine, vm: prog.vm, verdicts: a.verbose, copyRecords: true,
-        keepOutput: false, onOutput: writer ? (rec) => writer.write(rec.sec, rec.nsec, rec.len, rec.data, 0, rec.caplen) : undefined,
+        keepOutput: false, onOutput: writer ? (rec) => writer.write(rec.sec, rec.nsec, rec.len, rec.data, 0, rec.caplen, rec.ifIndex) : undefined,
         // Progress by bytes read: a stream's packet count is known only at its end.
         onProgress: tty && size >= PROGRESS_MIN * 64 ? (done) => ctx.stderr(progressBar(reader.offset, size, `${done} packets`)) : undefined,
         progressEvery: 16384,
@@ -374,21 +377,7 @@ async function runOverCaptureStream(a: RunArgs, prog: RunnableProgram, ctx: CliC
 }
 
 async function runOverCapture(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Promise<number> {
-  if (a.pcapIn !== '-') {
-    // pcapng in with pcap_out is written back as pcapng, which the whole-file path does.
-    let pcapng = false;
-    if (a.pcapOut !== undefined) {
-      const { openSync, readSync, closeSync } = await import('node:fs');
-      try {
-        const fd = openSync(a.pcapIn!, 'r');
-        const head = new Uint8Array(4);
-        readSync(fd, head, 0, 4, 0);
-        closeSync(fd);
-        pcapng = head[0] === 0x0a && head[1] === 0x0d && head[2] === 0x0d && head[3] === 0x0a;
-      } catch { /* the stream path reports it */ }
-    }
-    if (!pcapng) return runOverCaptureStream(a, prog, ctx);
-  }
+  if (a.pcapIn !== '-') return runOverCaptureStream(a, prog, ctx);
   const input = await readInput(a.pcapIn!, ctx);
   let file;
   try {

@@ -15,7 +15,7 @@
  */
 import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 import { BpfError } from '../errors.js';
-import { CaptureReader, CHUNK_SIZE, PcapWriter, type WriteOptions } from './pcap.js';
+import { CaptureReader, CHUNK_SIZE, type PcapInterface, PcapngWriter, PcapWriter, type WriteOptions } from './pcap.js';
 
 export interface CaptureFileReader {
   readonly reader: CaptureReader;
@@ -73,13 +73,27 @@ export function openCaptureFile(path: string | number, chunkSize = CHUNK_SIZE): 
 
 /** A classic pcap savefile being written; the header is written with the first flush. */
 export function createPcapFile(path: string, opts: WriteOptions): PcapFileWriter {
+  return createWriterFile(path, (sink) => new PcapWriter(opts, sink));
+}
+
+/** A pcapng file being written (one section; IDBs for `interfaces`, which may grow meanwhile). */
+export function createPcapngFile(path: string, interfaces: readonly PcapInterface[], bigEndian = false): PcapngFileWriter {
+  return createWriterFile(path, (sink) => new PcapngWriter(interfaces, sink, bigEndian));
+}
+
+export interface PcapngFileWriter {
+  readonly writer: PcapngWriter;
+  close(): void;
+}
+
+function createWriterFile<W extends { flush(): void }>(path: string, make: (sink: (chunk: Uint8Array) => void) => W): { writer: W; close(): void } {
   let fd: number;
   try {
     fd = openSync(path, 'w');
   } catch (err) {
     throw openError(path, err);
   }
-  const writer = new PcapWriter(opts, (chunk) => {
+  const writer = make((chunk) => {
     for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done);
   });
   let open = true;

@@ -552,52 +552,97 @@ export function writePcap(opts: WriteOptions, records: readonly PcapRecord[]): U
   return file;
 }
 
-/** A pcapng file: one section, the given interfaces (nanosecond if_tsresol), EPBs. */
-export function writePcapng(interfaces: readonly PcapInterface[], records: readonly PcapRecord[], bigEndian = false): Uint8Array {
-  const le = !bigEndian;
-  const parts: Uint8Array[] = [];
-  const block = (type: number, body: Uint8Array): void => {
+/**
+ * A pcapng file written as it goes: one section (SHB), an IDB (nanosecond if_tsresol) for each
+ * interface before its first packet, EPBs; blocks go to `sink` a buffer at a time. `interfaces`
+ * may grow while writing (a streaming reader finds IDBs as it reads).
+ */
+export class PcapngWriter {
+  private readonly le: boolean;
+  private readonly sinkFn: ByteSink;
+  private readonly interfaces: readonly PcapInterface[];
+  private parts: Uint8Array[] = [];
+  private buffered = 0;
+  private idbs = 0;
+  private readonly bufferSize: number;
+
+  constructor(interfaces: readonly PcapInterface[], sink: ByteSink, bigEndian = false, bufferSize = WRITE_BUFFER_SIZE) {
+    this.interfaces = interfaces;
+    this.sinkFn = sink;
+    this.le = !bigEndian;
+    this.bufferSize = bufferSize;
+    const shb = new Uint8Array(16);
+    const sdv = new DataView(shb.buffer);
+    sdv.setUint32(0, PCAPNG_BOM, this.le);
+    sdv.setUint16(4, 1, this.le);
+    sdv.setBigInt64(8, -1n, this.le);
+    this.block(PCAPNG_SHB, shb);
+    this.addInterfaces(interfaces.length);
+  }
+
+  private block(type: number, body: Uint8Array): void {
     const len = 12 + ((body.length + 3) & ~3);
     const b = new Uint8Array(len);
     const dv = new DataView(b.buffer);
-    dv.setUint32(0, type, le);
-    dv.setUint32(4, len, le);
+    dv.setUint32(0, type, this.le);
+    dv.setUint32(4, len, this.le);
     b.set(body, 8);
-    dv.setUint32(len - 4, len, le);
-    parts.push(b);
-  };
-  const shb = new Uint8Array(16);
-  const sdv = new DataView(shb.buffer);
-  sdv.setUint32(0, PCAPNG_BOM, le);
-  sdv.setUint16(4, 1, le);
-  sdv.setBigInt64(8, -1n, le);
-  block(PCAPNG_SHB, shb);
-  for (const i of interfaces) {
-    const idb = new Uint8Array(20);
-    const d = new DataView(idb.buffer);
-    d.setUint16(0, i.linktype, le);
-    d.setUint32(4, i.snaplen, le);
-    d.setUint16(8, 9, le);
-    d.setUint16(10, 1, le);
-    idb[12] = 9;
-    block(1, idb);
+    dv.setUint32(len - 4, len, this.le);
+    this.parts.push(b);
+    this.buffered += len;
+    if (this.buffered >= this.bufferSize) this.flush();
   }
-  for (const r of records) {
-    const body = new Uint8Array(20 + ((r.data.length + 3) & ~3));
+
+  private addInterfaces(upTo: number): void {
+    for (; this.idbs < upTo; this.idbs++) {
+      const i = this.interfaces[this.idbs];
+      const idb = new Uint8Array(20);
+      const d = new DataView(idb.buffer);
+      d.setUint16(0, i.linktype, this.le);
+      d.setUint32(4, i.snaplen, this.le);
+      d.setUint16(8, 9, this.le); // if_tsresol
+      d.setUint16(10, 1, this.le);
+      idb[12] = 9; // nanoseconds
+      this.block(1, idb);
+    }
+  }
+
+  /** One EPB: timestamp, wire length, the captured bytes src[off, off + caplen), its interface. */
+  write(sec: number, nsec: number, len: number, src: Uint8Array, off: number, caplen: number, ifIndex = 0): void {
+    if (ifIndex >= this.idbs) this.addInterfaces(Math.min(ifIndex + 1, this.interfaces.length));
+    const body = new Uint8Array(20 + ((caplen + 3) & ~3));
     const d = new DataView(body.buffer);
-    const ts = BigInt(r.sec) * 1000000000n + BigInt(r.nsec);
-    d.setUint32(0, r.ifIndex, le);
-    d.setUint32(4, Number(ts >> 32n), le);
-    d.setUint32(8, Number(ts & 0xffffffffn), le);
-    d.setUint32(12, r.data.length, le);
-    d.setUint32(16, r.len, le);
-    body.set(r.data, 20);
-    block(6, body);
+    const ts = BigInt(sec) * 1000000000n + BigInt(nsec);
+    d.setUint32(0, ifIndex, this.le);
+    d.setUint32(4, Number(ts >> 32n), this.le);
+    d.setUint32(8, Number(ts & 0xffffffffn), this.le);
+    d.setUint32(12, caplen, this.le);
+    d.setUint32(16, len, this.le);
+    body.set(src.subarray(off, off + caplen), 20);
+    this.block(6, body);
   }
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
+
+  writeRecord(r: PcapRecord): void {
+    this.write(r.sec, r.nsec, r.len, r.data, 0, r.data.length, r.ifIndex);
+  }
+
+  /** Hand everything buffered to the sink (one chunk). */
+  flush(): void {
+    if (this.buffered === 0) return;
+    const out = new Uint8Array(this.buffered);
+    let o = 0;
+    for (const p of this.parts) { out.set(p, o); o += p.length; }
+    this.parts = [];
+    this.buffered = 0;
+    this.sinkFn(out);
+  }
+}
+
+/** A pcapng file: one section, the given interfaces (nanosecond if_tsresol), EPBs. */
+export function writePcapng(interfaces: readonly PcapInterface[], records: readonly PcapRecord[], bigEndian = false): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  const w = new PcapngWriter(interfaces, (c) => { chunks.push(c); }, bigEndian, Infinity);
+  for (const r of records) w.writeRecord(r);
+  w.flush();
+  return chunks.length === 1 ? chunks[0] : new Uint8Array(0);
 }
