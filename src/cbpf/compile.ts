@@ -11,7 +11,7 @@
  * strict Content-Security-Policy) compileCbpf() returns a closure over the interpreter.
  */
 import { type CInsn } from './insn.js';
-import { MAX_BACKWARD_JUMPS, PCAP_MAXINSNS, prepareCbpf, runCbpf } from './interp.js';
+import { MAX_BACKWARD_JUMPS, PCAP_MAXINSNS, type PreparedCbpf, prepareCbpf, runCbpf } from './interp.js';
 
 /** A compiled filter: packet bytes and wire length in, return value (unsigned 32-bit) out. */
 export type CbpfFilterFn = (packet: Uint8Array, wireLen: number) => number;
@@ -130,20 +130,31 @@ export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
   return out.join('\n');
 }
 
-/** A fast filter function for `prog` (libpcap semantics, no metadata), cached per program array. */
-export function compileCbpf(prog: readonly CInsn[]): CbpfFilterFn {
-  let fn = compiled.get(prog);
+/**
+ * The function `compile` builds for `prog`, cached per program array in `cache`: an empty or
+ * oversized program rejects everything; where `new Function` is refused (a strict
+ * Content-Security-Policy), `interpreted` wraps the interpreter instead.
+ */
+export function cachedFilter<F>(
+  cache: WeakMap<readonly CInsn[], F>, prog: readonly CInsn[], compile: () => F, reject: F, interpreted: (p: PreparedCbpf) => F,
+): F {
+  let fn = cache.get(prog);
   if (fn !== undefined) return fn;
   if (prog.length === 0 || prog.length > PCAP_MAXINSNS) {
-    fn = () => 0;
+    fn = reject;
   } else {
     try {
-      fn = new Function('p', 'len', cbpfToJs(prog)) as CbpfFilterFn;
+      fn = compile();
     } catch {
-      const prepared = prepareCbpf(prog);
-      fn = (p, len) => runCbpf(prepared, p, len);
+      fn = interpreted(prepareCbpf(prog));
     }
   }
-  compiled.set(prog, fn);
+  cache.set(prog, fn);
   return fn;
+}
+
+/** A fast filter function for `prog` (libpcap semantics, no metadata), cached per program array. */
+export function compileCbpf(prog: readonly CInsn[]): CbpfFilterFn {
+  return cachedFilter(compiled, prog, () => new Function('p', 'len', cbpfToJs(prog)) as CbpfFilterFn, () => 0,
+    (prepared) => (p, len) => runCbpf(prepared, p, len));
 }

@@ -9,9 +9,9 @@
  * Where `new Function` is refused (a strict Content-Security-Policy), the interpreter runs
  * instead, over a view per packet.
  */
-import { cbpfToJs } from './compile.js';
+import { cachedFilter, cbpfToJs } from './compile.js';
 import { type CInsn } from './insn.js';
-import { PCAP_MAXINSNS, prepareCbpf, runCbpf } from './interp.js';
+import { runCbpf } from './interp.js';
 
 /** A compiled filter over buf[offset, offset + caplen); the return value is unsigned 32-bit. */
 export type CbpfBufferFilterFn = (buf: Uint8Array, offset: number, caplen: number, wireLen: number) => number;
@@ -20,18 +20,6 @@ const compiled = new WeakMap<readonly CInsn[], CbpfBufferFilterFn>();
 
 /** The filter function for `prog`, cached per program array. */
 export function compileCbpfAt(prog: readonly CInsn[]): CbpfBufferFilterFn {
-  let fn = compiled.get(prog);
-  if (fn !== undefined) return fn;
-  if (prog.length === 0 || prog.length > PCAP_MAXINSNS) {
-    fn = () => 0;
-  } else {
-    try {
-      fn = new Function('p', 'b', 'n', 'len', cbpfToJs(prog, true)) as CbpfBufferFilterFn;
-    } catch {
-      const prepared = prepareCbpf(prog);
-      fn = (buf, off, caplen, len) => runCbpf(prepared, buf.subarray(off, off + caplen), len);
-    }
-  }
-  compiled.set(prog, fn);
-  return fn;
+  return cachedFilter(compiled, prog, () => new Function('p', 'b', 'n', 'len', cbpfToJs(prog, true)) as CbpfBufferFilterFn, () => 0,
+    (prepared) => (buf, off, caplen, len) => runCbpf(prepared, buf.subarray(off, off + caplen), len));
 }

@@ -338,8 +338,9 @@ async function runOverCaptureStream(a: RunArgs, prog: RunnableProgram, ctx: CliC
         return failOpen(a.pcapOut, err);
       }
     }
-    const tty = !ctx.json && (globalThis as { process?: { stderr?: { isTTY?: boolean } } }).process?.stderr?.isTTY === true;
     const size = statSync(path).size;
+    const tty = !ctx.json && (globalThis as { process?: { stderr?: { isTTY?: boolean } } }).process?.stderr?.isTTY === true;
+    const showProgress = tty && size >= PROGRESS_MIN * 64;
     let readError: BpfError | undefined;
     function* records(): Generator<PcapRecord> {
       try {
@@ -356,17 +357,17 @@ async function runOverCaptureStream(a: RunArgs, prog: RunnableProgram, ctx: CliC
         insns: prog.insns, type: prog.type, engine: a.engine, vm: prog.vm, verdicts: a.verbose, copyRecords: true,
         keepOutput: false, onOutput: writer ? (rec) => writer.write(rec.sec, rec.nsec, rec.len, rec.data, 0, rec.caplen, rec.ifIndex) : undefined,
         // Progress by bytes read: a stream's packet count is known only at its end.
-        onProgress: tty && size >= PROGRESS_MIN * 64 ? (done) => ctx.stderr(progressBar(reader.offset, size, `${done} packets`)) : undefined,
+        onProgress: showProgress ? (done) => ctx.stderr(progressBar(reader.offset, size, `${done} packets`)) : undefined,
         progressEvery: 16384,
       });
     } catch (err) {
       if (!(err instanceof BpfError)) throw err;
-      if (tty) ctx.stderr('\r\x1b[K');
+      if (showProgress) ctx.stderr('\r\x1b[K');
       if (readError) { printError(ctx, `${path}: ${readError.message}`); return 255; }
       printError(ctx, `failed to run program: ${err.message}`);
       return (256 - ERRNO[err.code]) & 0xff;
     }
-    if (tty && size >= PROGRESS_MIN * 64) ctx.stderr('\r\x1b[K');
+    if (showProgress) ctx.stderr('\r\x1b[K');
     output?.close();
     output = undefined;
     return reportCapture(a, prog, ctx, r.summary);

@@ -12,18 +12,20 @@ export function traceLogPath(): string {
   return join(defaultStateDir(), 'trace_pipe');
 }
 
-export function appendTrace(text: string): void {
-  if (!text) return;
+/** `fn` under the state store's lock. */
+function locked<T>(fn: () => T): T {
   const root = defaultStateDir();
   mkdirSync(root, { recursive: true });
-  new NodeStoreFs(root).withLock(() => appendFileSync(traceLogPath(), text));
+  return new NodeStoreFs(root).withLock(fn);
+}
+
+export function appendTrace(text: string): void {
+  if (text) locked(() => appendFileSync(traceLogPath(), text));
 }
 
 /** Everything appended so far, removed from the buffer. */
 export function drainTrace(): string {
-  const root = defaultStateDir();
-  mkdirSync(root, { recursive: true });
-  return new NodeStoreFs(root).withLock(() => {
+  return locked(() => {
     try {
       const text = readFileSync(traceLogPath(), 'latin1');
       truncateSync(traceLogPath(), 0);

@@ -136,8 +136,8 @@ export interface KMap extends KObject {
   storeVersion?: string;
   readonly name: string;
   readonly innerSpec?: MapSpec;
-  /** User references (fds; pins count through the pin table): the kernel's map->usercnt. */
-  urefs?: number;
+  /** User references held by fds (pins count through the pin table): the kernel's map->usercnt. */
+  urefs: number;
   /** The BTF object of the map's key/value types (held: one reference). */
   readonly btf?: KBtf;
   readonly btfKeyTypeId?: number;
@@ -358,7 +358,7 @@ export class Bpf {
   private installFd(obj: FdObject): number {
     const fd = this.nextFd++;
     obj.refs++;
-    if (obj.kind === 'map') obj.urefs = (obj.urefs ?? 0) + 1;
+    if (obj.kind === 'map') obj.urefs++;
     this.fds.set(fd, obj);
     return fd;
   }
@@ -396,7 +396,7 @@ export class Bpf {
     const obj = this.object(fd);
     this.fds.delete(fd);
     if (obj.kind === 'map') {
-      obj.urefs = (obj.urefs ?? 1) - 1;
+      obj.urefs--;
       this.maybeReleaseUref(obj);
     }
     this.release(obj);
@@ -408,7 +408,7 @@ export class Bpf {
    * so tail calls stop once nothing in userspace holds the array.
    */
   private maybeReleaseUref(obj: KMap): void {
-    if ((obj.urefs ?? 0) > 0 || obj.dead || this.isPinned(obj)) return;
+    if (obj.urefs > 0 || obj.dead || this.isPinned(obj)) return;
     obj.map.releaseUref?.();
   }
 
@@ -425,7 +425,7 @@ export class Bpf {
   private release(obj: FdObject): void {
     obj.refs--;
     if (obj.refs > 0) return;
-    if (!this.store && [...this.memPins.values()].includes(obj)) return; // pinned: lives on
+    if (!this.store && this.isPinned(obj)) return; // pinned: lives on
     this.destroy(obj);
   }
 
@@ -500,7 +500,7 @@ export class Bpf {
     const id = this.allocId('map');
     if (kbtf) kbtf.refs++;
     const obj: KMap = {
-      kind: 'map', id, refs: 0, persisted: false, dead: false, map, name,
+      kind: 'map', id, refs: 0, urefs: 0, persisted: false, dead: false, map, name,
       innerSpec: spec.innerMap ? { ...spec.innerMap.spec, innerMap: undefined } : undefined,
       btf: kbtf, btfKeyTypeId: kbtf ? btf!.keyTypeId : undefined, btfValueTypeId: kbtf ? btf!.valueTypeId : undefined,
     };
@@ -739,7 +739,7 @@ export class Bpf {
     const btf = h.btfId ? this.storedBtfOrNone(h.btfId) : undefined;
     if (btf) btf.refs++;
     const obj: KMap = {
-      kind: 'map', id, refs: 0, persisted: true, dead: false, map, name: h.name, innerSpec,
+      kind: 'map', id, refs: 0, urefs: 0, persisted: true, dead: false, map, name: h.name, innerSpec,
       btf, btfKeyTypeId: btf ? h.btfKeyTypeId ?? 0 : undefined, btfValueTypeId: btf ? h.btfValueTypeId ?? 0 : undefined,
     };
     this.live.map.set(id, obj);
@@ -982,7 +982,7 @@ export class Bpf {
       if (!obj) throw new BpfError('ENOENT', `${path}: No such file or directory`);
       this.memPins.delete(key);
       if (obj.kind === 'map') this.maybeReleaseUref(obj);
-      if (obj.refs === 0 && ![...this.memPins.values()].includes(obj)) this.destroy(obj);
+      if (obj.refs === 0 && !this.isPinned(obj)) this.destroy(obj);
       return;
     }
     const rec = this.store.readPin(path);

@@ -11,7 +11,6 @@
  * max_entries prefixes (ENOSPC beyond). Values live in a growing SlotPool (BPF_F_NO_PREALLOC is
  * mandatory); replacing a prefix gives its value a new slot, as the kernel allocates a new node.
  */
-import { BpfError } from '../errors.js';
 import { BPF_EXIST, BPF_NOEXIST, type MapEnv, type MapSpec } from './types.js';
 import { EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, MapBase, type RawValue, u32le, putU32 } from './common.js';
 import { SlotPool } from './pool.js';
@@ -266,8 +265,7 @@ export class LpmTrieMap extends MapBase {
 
   /** The program side reads the key in place: no view or copy per lookup (the hot path of LPM firewalls). */
   lookupElem(keyAddr: number, _cpu: number): number {
-    const why = this.space.accessError(keyAddr, this.spec.keySize, false);
-    if (why) throw new BpfError('EFAULT', `invalid memory access: ${why}`);
+    this.space.check(keyAddr, this.spec.keySize, 'access');
     const buf = this.space.memory.buffer;
     if (buf !== this.memBuffer) { this.memBuffer = buf; this.mem = new Uint8Array(buf); }
     const m = this.mem!;

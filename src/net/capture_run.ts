@@ -20,7 +20,9 @@ import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
 import { type Engine, prepareProgram, startTimer } from '../progtypes/run.js';
 import { SkbHarness, TC_ACT_NAMES } from '../progtypes/skb.js';
-import { XDP_ACTION_NAMES, XdpHarness } from '../progtypes/xdp.js';
+import {
+  XDP_ACTION_NAMES, XDP_MAX_LINEAR, XDP_MD_SIZE, XDP_PACKET_HEADROOM, XDP_PAGE_SIZE as PAGE_SIZE, XdpHarness,
+} from '../progtypes/xdp.js';
 import { vmForType } from '../progtypes/register.js';
 import { decodeSnapshot } from '../maps/common.js';
 import { mapsOf } from '../maps/registry.js';
@@ -120,7 +122,8 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   }
   if (linktype !== LINKTYPE_ETHERNET) throw new BpfError('EINVAL', `capture link type ${linktype} is not Ethernet (LINKTYPE_ETHERNET, 1)`);
   const vm = options.vm ?? vmForType(type);
-  const total = Array.isArray(records) ? (records as PcapRecord[]).length : 0;
+  const streamed = !Array.isArray(records);
+  const total = streamed ? 0 : (records as PcapRecord[]).length;
   const source = records[Symbol.iterator]();
   /** The next CHUNK records (copied when the source reuses its buffer). */
   const take = (): PcapRecord[] => {
@@ -144,9 +147,7 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   let runNs = 0;
   const every = options.progressEvery ?? 65536;
   const before = snapshotMaps(vm);
-  let batched = false;
-  let batchTried = false;
-  let packets = 0;
+  let done = 0;
   let batchMemory: XdpBatchMemory | undefined;
   /** runXdpBatches counts within its chunk; progress counts from the start. */
   const progress = (base: number) => options.onProgress ? (d: number) => options.onProgress!(base + d, total) : undefined;
@@ -175,18 +176,15 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   try {
     const p = prepareProgram(vm, options.insns, options.engine ?? 'jit', options.budget);
     const meta = { wireLen: 0 };
-    let done = 0;
-    for (let list = take(); list.length > 0; list = take()) {
-      if (!batchMemory && !batchTried) {
-        batchTried = true;
-        if (xdp && p.jit && (list.length > 1 || total === 0) && batchSafe(options.insns, p.jit)) {
-          batchMemory = allocXdpBatch(vm, Math.min(BATCH, total || BATCH));
-        }
-      }
+    let list = take();
+    // Batches when the program allows it and there is more than one packet (or a stream of some).
+    if (xdp && p.jit && (list.length > 1 || (streamed && list.length > 0)) && batchSafe(options.insns, p.jit)) {
+      batchMemory = allocXdpBatch(vm, Math.min(BATCH, total || BATCH));
+    }
+    for (; list.length > 0; list = take()) {
       // Only the runs are timed: reading the next chunk is not part of the program's time.
       const timer = startTimer();
       if (batchMemory) {
-        batched = true;
         xdp!.load(list[0].data); // the xdp_md fields every packet shares, and the helpers' packet state
         runXdpBatches(vm, p.jit!, list, xdp!.ctx.addr, options.budget, tally, progress(done), every, batchMemory);
       } else {
@@ -210,7 +208,6 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
       }
       runNs += timer();
       done += list.length;
-      packets = done;
     }
   } finally {
     batchMemory?.free();
@@ -220,9 +217,9 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   for (const [r, n] of [...counts].sort((a, b) => a[0] - b[0])) verdicts[verdictName(type, r)] = n;
   return {
     summary: {
-      packets, verdicts, passed, modified,
-      durationNs: packets ? Math.round(runNs / packets) : 0, perPacket,
-      mapsTouched: before === undefined ? undefined : mapsTouched(vm, before), batched,
+      packets: done, verdicts, passed, modified,
+      durationNs: done ? Math.round(runNs / done) : 0, perPacket,
+      mapsTouched: before === undefined ? undefined : mapsTouched(vm, before), batched: batchMemory !== undefined,
     },
     out,
   };
@@ -241,11 +238,6 @@ function batchSafe(insns: readonly Insn[], jit: JitProgram): boolean {
   return true;
 }
 
-const PAGE_SIZE = 4096;
-const XDP_PACKET_HEADROOM = 256;
-/** What XdpHarness.load() keeps of a frame: the linear part of one page. */
-const XDP_MAX_LINEAR = PAGE_SIZE - XDP_PACKET_HEADROOM - 320;
-const XDP_MD_SIZE = 24;
 const BATCH = 512;
 /** Records taken from the source at a time (a multiple of BATCH). */
 const CHUNK = 8 * BATCH;

@@ -90,7 +90,7 @@ export async function testRunFlowDissector(input: TestRunInput): Promise<TestRun
       usesLdAbs: false,
     };
     const { retval, duration } = timedRuns(once, ctx.addr, input.repeat);
-    const dataOut = space.read(keys.addr, BPF_FLOW_KEYS_SIZE).slice();
+    const dataOut = space.read(keys.addr, BPF_FLOW_KEYS_SIZE);
     if (input.dataSizeOut && input.dataSizeOut < BPF_FLOW_KEYS_SIZE) {
       throw new TestRunError('ENOSPC', `data_out needs ${BPF_FLOW_KEYS_SIZE} bytes, data_size_out is ${input.dataSizeOut}`);
     }

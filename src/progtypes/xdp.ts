@@ -27,6 +27,9 @@ export const XDP_PACKET_HEADROOM = 256;
 const PAGE_SIZE = 4096;
 /** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86_64. */
 const XDP_TAILROOM = 320;
+/** The page an xdp_buff lives in, and the most of a frame its linear part holds. */
+export const XDP_PAGE_SIZE = PAGE_SIZE;
+export const XDP_MAX_LINEAR = PAGE_SIZE - XDP_PACKET_HEADROOM - XDP_TAILROOM;
 const MAX_SKB_FRAGS = 17;
 const ETH_HLEN = 14;
 /** sizeof(struct xdp_frame) on 64-bit machines: kept free at the start of the headroom. */
@@ -178,7 +181,7 @@ export class XdpHarness {
 
   /** A frame as a driver hands it over: at most a page's linear part (the rest is cut). */
   load(data: Uint8Array, ingressIfindex = LOOPBACK_IFINDEX, rxQueueIndex = 0): void {
-    this.loadRaw(data.subarray(0, PAGE_SIZE - XDP_PACKET_HEADROOM - XDP_TAILROOM), XDP_PACKET_HEADROOM, 0, ingressIfindex, rxQueueIndex);
+    this.loadRaw(data.subarray(0, XDP_MAX_LINEAR), XDP_PACKET_HEADROOM, 0, ingressIfindex, rxQueueIndex);
   }
 
   loadRaw(linear: Uint8Array, headroom: number, metalen: number, ingressIfindex: number, rxQueueIndex: number): void {

@@ -183,7 +183,8 @@ export class AddressSpace {
     return `${where}, region ${formatRegion(region)} is read-only`;
   }
 
-  private check(addr: number, size: number, what: string): void {
+  /** EFAULT unless [addr, addr + size) lies inside one region (`what`: 'access', 'read', 'write'). */
+  check(addr: number, size: number, what: string): void {
     const why = this.accessError(addr, size, false);
     if (why) throw new BpfError('EFAULT', `invalid memory ${what}: ${why}`);
   }
