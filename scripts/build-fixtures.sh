@@ -34,6 +34,9 @@ done
 # test/fixtures/xlated/: programs for `prog dump xlated` against the kernel's rewrites (sdiv/smod need cpu v4).
 for s in test/fixtures/xlated/*.s; do "$LLVM_MC" -triple bpfel -mcpu=v4 -filetype=obj "$s" -o "${s%.s}.o"; done
 for c in test/fixtures/xlated/*.c; do "$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"; done
+# test/fixtures/verifier/: one program each for the verifier's callbacks, spin locks, dynptrs,
+# frozen .rodata and helper stack writes, loaded by bpfkit and the kernel (test/verifier_features).
+for c in test/fixtures/verifier/*.c; do "$CLANG" -O2 -g -target bpf -fdebug-prefix-map="$PWD"=. -c "$c" -o "${c%.c}.o"; done
 node scripts/make-packets.mjs examples
 # test/fixtures/trace_printk.c (bpf_trace_printk for `prog tracelog`) is built by the test/fixtures/*.c loop above.
 echo "fixtures and examples rebuilt"

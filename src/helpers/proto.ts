@@ -17,7 +17,7 @@ export type RetBase =
 
 export type TypeFlag =
   | 'PTR_MAYBE_NULL' | 'MEM_RDONLY' | 'MEM_RINGBUF' | 'MEM_USER' | 'MEM_PERCPU' | 'OBJ_RELEASE' | 'MEM_UNINIT'
-  | 'MEM_WRITE' | 'MEM_ALIGNED' | 'MEM_FIXED_SIZE' | 'MEM_ALLOC';
+  | 'MEM_WRITE' | 'MEM_ALIGNED' | 'MEM_FIXED_SIZE' | 'MEM_ALLOC' | 'DYNPTR_TYPE_LOCAL' | 'DYNPTR_TYPE_RINGBUF';
 
 export interface ArgType {
   readonly base: ArgBase;

@@ -28,6 +28,7 @@ import { BPF_F_RDONLY, BPF_F_WRONLY, type BpfMap, type MapBatch, type MapEnv, ty
 import { Vm, type VmOptions } from '../vm/vm.js';
 import { type KernelVersion, BPF_OBJ_NAME_LEN, DEFAULT_KERNEL_VERSION, KERNEL_STRUCT_SIZES } from './kernel_version.js';
 import { PinStore, type ObjKind, type StoredObject } from './pin_store.js';
+import { findSpinLockOff } from '../btf/fields.js';
 import { parseBtf } from '../btf/parse.js';
 import { BTF_KIND, type Btf } from '../btf/types.js';
 import { calcProgTag } from './prog_tag.js';
@@ -496,7 +497,9 @@ export class Bpf {
     const factory = this.factory ?? defaultMapFactory;
     if (!factory) throw new BpfError('ENOTSUPP', 'no map implementation registered (import bpfkit\'s api/index.js)');
     const kbtf = btf && (btf.keyTypeId || btf.valueTypeId) ? this.checkMapBtf(spec, btf) : undefined;
-    const map = factory(this.mapEnv, { ...spec, name });
+    // btf_parse_fields(): a struct bpf_spin_lock in the value type is where bpf_spin_lock() may lock
+    const spinLockOff = kbtf && btf!.valueTypeId && spec.spinLockOff === undefined ? findSpinLockOff(this.parsedBtf(kbtf), btf!.valueTypeId) : undefined;
+    const map = factory(this.mapEnv, { ...spec, name, ...(spinLockOff !== undefined ? { spinLockOff } : {}) });
     const id = this.allocId('map');
     if (kbtf) kbtf.refs++;
     const obj: KMap = {

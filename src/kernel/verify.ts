@@ -39,15 +39,19 @@ const BTF_TYPED = new Set([BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE_STRUCT_OPS, BPF_
 export function verifyForLoad(req: VerifyRequest): void {
   const { bpf, insns, progType } = req;
   if (BTF_TYPED.has(progType)) return;
+  const withBtf = new Set<unknown>();
   const result = verify(insns, {
     progType,
     maps: (_idx, fd) => {
       try {
-        return bpf.mapOf(fd).map;
+        const k = bpf.mapOf(fd);
+        if (k.btf) withBtf.add(k.map);
+        return k.map;
       } catch {
         return undefined;
       }
     },
+    mapHasBtf: (m) => withBtf.has(m),
     progOps: verifierOps(progType),
     logLevel: 1,
     lineInfo: lineInfoAt(req.prog.lineInfo), // "; LINE @ FILE:NUM" lines in the log, as verbose_linfo()

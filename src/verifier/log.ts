@@ -3,7 +3,7 @@
  * print_verifier_state(), print_insn_state()'s column alignment (vlog_alignment()).
  */
 import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, regTypeStr } from './reg_state.js';
-import { SLOT_CHAR, STACK_INVALID, STACK_SPILL, type FuncState } from './state.js';
+import { SLOT_CHAR, STACK_DYNPTR, STACK_INVALID, STACK_SPILL, type FuncState } from './state.js';
 import { tnumIsConst, tnumIsUnknown, tnumStr } from './tnum.js';
 
 const hex = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);
@@ -85,6 +85,15 @@ export function stateStr(f: FuncState, all: boolean, regsScratched: Set<number>,
     const s = f.stack[i];
     if (!all && !slotsScratched.has(i)) continue;
     if (s.types.every((t) => t === STACK_INVALID)) continue;
+    if (s.types[0] === STACK_DYNPTR) {
+      // a dynptr prints once, at its first (lower) slot: fp-16=dynptr_ringbuf(id=1,ref_id=2)
+      const first = s.spilled?.dynptr?.first ? i : i + 1;
+      const d = f.stack[first]?.spilled;
+      const attrs = d ? [d.id ? `id=${d.id}` : '', d.refObjId ? `ref_id=${d.refObjId}` : '', d.dynptrId ? `dynptr_id=${d.dynptrId}` : ''].filter(Boolean) : [];
+      out += ` fp-${(first + 1) * 8}=dynptr_${d?.dynptr?.kind ?? '?'}${attrs.length ? `(${attrs.join(',')})` : ''}`;
+      i = first;
+      continue;
+    }
     // a spill prints the bytes above a narrow spill (MISC/ZERO/INVALID), then the register
     if (s.types[7] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${s.types.slice(0, s.types.indexOf(STACK_SPILL)).map((t) => SLOT_CHAR[t]).join('')}${regStr(s.spilled, f.frameno)}`;
     else out += ` fp-${(i + 1) * 8}=${s.types.map((t) => SLOT_CHAR[t]).join('')}`;

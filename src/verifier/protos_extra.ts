@@ -59,6 +59,15 @@ const EXTRA: Record<number, HelperProto> = {
   122: proto(I, [arg('ARG_PTR_TO_CTX', 'PTR_MAYBE_NULL')]), // get_netns_cookie
   124: proto(I, [CTX, arg('ARG_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), ANY]), // sk_assign
   137: proto(ret('RET_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_BTF_ID')]), // skc_to_tcp_sock
+  // dynptrs (kernel/bpf/helpers.c, kernel/bpf/ringbuf.c)
+  197: proto(I, [UNINIT, SIZE0, ANY, arg('ARG_PTR_TO_DYNPTR', 'DYNPTR_TYPE_LOCAL', 'MEM_UNINIT', 'MEM_WRITE')]), // dynptr_from_mem
+  198: proto(I, [MAP, ANY, ANY, arg('ARG_PTR_TO_DYNPTR', 'DYNPTR_TYPE_RINGBUF', 'MEM_UNINIT', 'MEM_WRITE')]), // ringbuf_reserve_dynptr
+  199: proto(ret('RET_VOID'), [arg('ARG_PTR_TO_DYNPTR', 'DYNPTR_TYPE_RINGBUF', 'OBJ_RELEASE'), ANY]), // ringbuf_submit_dynptr
+  200: proto(ret('RET_VOID'), [arg('ARG_PTR_TO_DYNPTR', 'DYNPTR_TYPE_RINGBUF', 'OBJ_RELEASE'), ANY]), // ringbuf_discard_dynptr
+  201: proto(I, [UNINIT, SIZE0, arg('ARG_PTR_TO_DYNPTR', 'MEM_RDONLY'), ANY, ANY]), // dynptr_read
+  202: proto(I, [arg('ARG_PTR_TO_DYNPTR', 'MEM_RDONLY'), ANY, MEM, SIZE0, ANY]), // dynptr_write
+  203: proto(ret('RET_PTR_TO_MEM', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_DYNPTR', 'MEM_RDONLY'), ANY, arg('ARG_CONST_ALLOC_SIZE_OR_ZERO')]), // dynptr_data
+  209: proto(I, [MAP, arg('ARG_PTR_TO_FUNC'), arg('ARG_PTR_TO_STACK', 'PTR_MAYBE_NULL'), ANY], { callbackArg: 1 }), // user_ringbuf_drain
 };
 void fixedArg;
 

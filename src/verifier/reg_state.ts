@@ -8,12 +8,17 @@ import { TNUM_UNKNOWN, type Tnum, tnumConst } from './tnum.js';
 export type RegType =
   | 'not_init' | 'scalar' | 'ctx' | 'map_ptr' | 'map_value' | 'map_key' | 'fp' | 'pkt' | 'pkt_meta'
   | 'pkt_end' | 'flow_keys' | 'sock' | 'sock_common' | 'tcp_sock' | 'xdp_sock' | 'mem' | 'func' | 'buf'
-  | 'ptr_';
+  | 'ptr_' | 'dynptr';
+
+/** A dynptr's kind (enum bpf_dynptr_type): local memory or a ring buffer record. */
+export type DynptrKind = 'local' | 'ringbuf';
 
 /** The part of a BpfMap the verifier reads. */
 export interface VerifierMap {
   readonly spec: { readonly type: number; readonly keySize: number; readonly valueSize: number; readonly maxEntries: number; readonly flags: number; readonly name?: string; readonly spinLockOff?: number; readonly innerMap?: VerifierMap };
   readonly frozen?: boolean;
+  /** The map's element by key (BpfMap.lookup): frozen read-only maps give constants (bpf_map_direct_read()). */
+  readonly lookup?: (key: Uint8Array) => Uint8Array;
 }
 
 export interface RegState {
@@ -37,6 +42,10 @@ export interface RegState {
   frameno: number;
   /** PTR_TO_FUNC: subprogram start */
   subprog: number;
+  /** The stack slots of a dynptr (CONST_PTR_TO_DYNPTR spilled_ptr): its kind and whether this is its first slot. */
+  dynptr: { kind: DynptrKind; first: boolean } | undefined;
+  /** A slice of a dynptr (bpf_dynptr_data()): the dynptr's id, so destroying the dynptr invalidates it. */
+  dynptrId: number;
 }
 
 export const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
@@ -46,7 +55,7 @@ export function newReg(): RegState {
   return {
     type: 'not_init', maybeNull: false, rdonly: false, ringbuf: false, off: 0, varOff: TNUM_UNKNOWN,
     smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX,
-    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0,
+    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0, dynptr: undefined, dynptrId: 0,
   };
 }
 export function copyReg(r: RegState): RegState { return { ...r }; }
@@ -86,6 +95,7 @@ export function regTypeStr(r: RegState): string {
   if (r.type === 'map_ptr' && r.maybeNull) return 'map_value_or_null';
   let base: string = r.type;
   if (r.type === 'mem' && r.ringbuf) base = 'ringbuf_mem';
+  else if (r.type === 'dynptr') base = 'dynptr_ptr';
   else if (r.rdonly) base = 'rdonly_' + base;
   return base + (r.maybeNull ? '_or_null' : '');
 }

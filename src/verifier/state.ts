@@ -7,8 +7,8 @@ import { type RegState, copyReg, newReg } from './reg_state.js';
 import { tnumEq, tnumIn } from './tnum.js';
 
 /** Per-byte slot types (enum bpf_stack_slot_type) */
-export const STACK_INVALID = 0, STACK_SPILL = 1, STACK_MISC = 2, STACK_ZERO = 3;
-export const SLOT_CHAR = ['?', 'r', 'm', '0'];
+export const STACK_INVALID = 0, STACK_SPILL = 1, STACK_MISC = 2, STACK_ZERO = 3, STACK_DYNPTR = 4;
+export const SLOT_CHAR = ['?', 'r', 'm', '0', 'd'];
 
 export interface StackSlot { types: number[]; spilled?: RegState }
 
@@ -19,9 +19,15 @@ export interface FuncState {
   frameno: number;
   callsite: number;
   subprog: number;
+  /** A callback's frame (in_callback_fn): its exit returns to the helper call, R0 must be in callbackRet. */
+  inCallback?: boolean;
+  callbackRet?: { min: number; max: number };
+  /** How many times this frame's callback-calling helper has run its callback on this path (callback_depth). */
+  callbackDepth?: number;
 }
 
-export interface RefState { id: number; insn: number }
+/** An acquired reference (REF_TYPE_PTR), or a held bpf_spin_lock (REF_TYPE_LOCK: id of the map value, the map). */
+export interface RefState { id: number; insn: number; lock?: unknown }
 
 export interface VState {
   frames: FuncState[];
@@ -44,6 +50,7 @@ function copyFunc(f: FuncState): FuncState {
     regs: f.regs.map(copyReg),
     stack: f.stack.map((s) => ({ types: s.types.slice(), spilled: s.spilled ? copyReg(s.spilled) : undefined })),
     frameno: f.frameno, callsite: f.callsite, subprog: f.subprog,
+    inCallback: f.inCallback, callbackRet: f.callbackRet, callbackDepth: f.callbackDepth,
   };
 }
 
@@ -57,7 +64,8 @@ function rangeWithin(old: RegState, cur: RegState): boolean {
     tnumIn(old.varOff, cur.varOff);
 }
 
-function exactReg(a: RegState, b: RegState): boolean {
+/** regs_exact() */
+export function exactReg(a: RegState, b: RegState): boolean {
   return a.type === b.type && a.maybeNull === b.maybeNull && a.off === b.off && tnumEq(a.varOff, b.varOff) &&
     a.smin === b.smin && a.smax === b.smax && a.umin === b.umin && a.umax === b.umax &&
     a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max &&
@@ -78,6 +86,7 @@ function regsafe(old: RegState, cur: RegState, exact: boolean): boolean {
   if (old.off !== cur.off || old.map !== cur.map || old.memSize !== cur.memSize || old.frameno !== cur.frameno) return false;
   if ((old.id === 0) !== (cur.id === 0) || (old.refObjId === 0) !== (cur.refObjId === 0)) return false;
   if (old.type === 'pkt' || old.type === 'pkt_meta') { if (cur.range < old.range) return false; }
+  if (old.type === 'dynptr' && (old.dynptr?.kind !== cur.dynptr?.kind || old.dynptr?.first !== cur.dynptr?.first)) return false;
   return rangeWithin(old, cur);
 }
 
@@ -88,7 +97,7 @@ function stacksafe(old: FuncState, cur: FuncState, exact: boolean): boolean {
     for (let j = 0; j < 8; j++) {
       const ot = o ? o.types[j] : STACK_INVALID, ct = c ? c.types[j] : STACK_INVALID;
       if (!exact && ot === STACK_INVALID) continue;
-      if (!exact && ot === STACK_MISC && ct !== STACK_INVALID) continue; // misc accepts any initialised byte
+      if (!exact && ot === STACK_MISC && ct !== STACK_INVALID && ct !== STACK_DYNPTR) continue; // misc accepts any initialised data byte
       if (ot !== ct) { if (!(ot === STACK_MISC && ct === STACK_ZERO)) return false; }
     }
     if (o?.spilled) {
@@ -102,6 +111,8 @@ function stacksafe(old: FuncState, cur: FuncState, exact: boolean): boolean {
 /** states_equal() */
 export function statesEqual(old: VState, cur: VState, exact: boolean): boolean {
   if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
+  // refsafe(): the same locks held, in the same order
+  for (let i = 0; i < old.refs.length; i++) if (old.refs[i].lock !== cur.refs[i].lock) return false;
   for (let f = 0; f < old.frames.length; f++) {
     const o = old.frames[f], c = cur.frames[f];
     if (o.callsite !== c.callsite) return false;

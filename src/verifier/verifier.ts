@@ -26,12 +26,17 @@ import {
   markKnown, markNotInit, markUnknown, newReg, regTypeStr, setKnown,
 } from './reg_state.js';
 import {
-  type Explored, type FuncState, type VState, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, copyState,
+  type Explored, type FuncState, type VState, STACK_DYNPTR, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, copyState,
   newFuncState, statesEqual,
 } from './state.js';
+import { checkCallbackReturn, isSyncCallbackHelper, scheduleCallback, widenAfterCallback } from './callbacks.js';
+import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
+import { frozenMapRead } from './map_direct.js';
+import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
 import { tnumAdd, tnumAnd, tnumConst, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
-export const EACCES = 13, EINVAL = 22, E2BIG = 7, EBADF = 9, EPERM = 1, EFAULT = 14, ENOTSUPP = 524;
+import { E2BIG, EACCES, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
+export { E2BIG, EACCES, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 const MAX_CALL_FRAMES = 8;
@@ -41,7 +46,7 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 const BPF_F_STRICT_ALIGNMENT = 1;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
-const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
+const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_PERCPU_ARRAY = 6, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
 
 export interface VerifyOptions {
   progType: number;
@@ -60,6 +65,8 @@ export interface VerifyOptions {
    * `; LINE @ FILE:NUM` before the first instruction of each new line, as verbose_linfo() does.
    */
   lineInfo?: (insnIdx: number) => LineInfo | undefined;
+  /** Whether a map was created with BTF (process_spin_lock()'s first complaint); default: no. */
+  mapHasBtf?: (map: VerifierMap) => boolean;
 }
 
 export interface LineInfo { line: string; file: string; lineNum: number; col: number }
@@ -87,10 +94,6 @@ export interface InsnAux {
 
 export interface VerifyResult { ok: boolean; errno: number; log: string; stats: VerifyStats; error?: string; aux: InsnAux[] }
 
-class VerifierError { constructor(msg: string, errno: number) { this.msg = msg; this.errno = errno; } msg: string; errno: number }
-
-function fail(msg: string, errno = EACCES): never { throw new VerifierError(msg, errno); }
-
 const SIZE_NAME: Record<number, string> = {};
 const mkScalar = (): RegState => { const r = newReg(); markUnknown(r); return r; };
 const constScalar = (v: bigint): RegState => { const r = newReg(); markKnown(r, v); return r; };
@@ -100,7 +103,7 @@ export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyRe
   return v.run();
 }
 
-class Verifier {
+export class Verifier {
   insns: readonly Insn[];
   opts: VerifyOptions;
   ops: ProgTypeOps;
@@ -140,6 +143,8 @@ class Verifier {
   /** bpf_loop call insn -> update_loop_inline_state() */
   loopInline = new Map<number, { fit: boolean; callback: number }>();
   strict: boolean;
+  /** Helper calls that run a callback synchronously (mark_calls_callback() + mark_force_checkpoint()). */
+  callsCallback: Uint8Array;
 
   constructor(insns: readonly Insn[], opts: VerifyOptions) {
     this.insns = insns;
@@ -148,6 +153,7 @@ class Verifier {
     this.level = opts.logLevel ?? 0;
     this.prunePoints = new Uint8Array(insns.length + 1);
     this.seen = new Uint8Array(insns.length);
+    this.callsCallback = new Uint8Array(insns.length);
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
   }
 
@@ -162,7 +168,7 @@ class Verifier {
   /** print_verifier_state(): the current frame's registers and slots (all, or the scratched ones), then clean */
   printState(all: boolean, f = this.frame()): void {
     const every = all || this.allScratched;
-    this.log.append(stateStr(f, every, this.regsScratched, this.slotsScratched) + refsStr(this.cur.refs) + '\n');
+    this.log.append(stateStr(f, every, this.regsScratched, this.slotsScratched) + refsStr(this.cur.refs) + (f.inCallback ? ' cb' : '') + '\n');
     this.regsScratched.clear(); this.slotsScratched.clear(); this.allScratched = false;
   }
   /** print_insn_state(): after the instruction line when nothing came between, else on its own "IDX:" line */
@@ -186,7 +192,7 @@ class Verifier {
       if (this.kfuncPlaceholder) fail('invalid kernel function call not eliminated in verifier pass', EINVAL);
     } catch (e) {
       if (!(e instanceof VerifierError)) throw e;
-      this.log.append(e.msg + '\n');
+      if (e.msg) this.log.append(e.msg + '\n');
       errno = e.errno;
       error = e.msg;
     }
@@ -267,7 +273,11 @@ class Verifier {
       if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
       const op = bpfOp(i.code);
       if (op === BPF_EXIT) continue;
-      if (op === BPF_CALL) { this.prunePoints[pc + 1] = 1; continue; }
+      if (op === BPF_CALL) {
+        this.prunePoints[pc + 1] = 1;
+        if (i.src === 0 && isSyncCallbackHelper(i.imm)) { this.callsCallback[pc] = 1; this.prunePoints[pc] = 1; }
+        continue;
+      }
       const t = jumpTarget(insns, pc);
       if (t >= 0 && t < insns.length) this.prunePoints[t] = 1;
       this.prunePoints[pc + 1] = 1;
@@ -353,7 +363,13 @@ class Verifier {
 
   /** verbose_insn(): map references print as a kernel address, as the kernel prints its map pointer */
   insnText(pc: number): string {
-    return formatXlatedInsn(this.insns, pc, { mapRef: (i) => i.src === 1 || i.src === 2 ? '0xffff888100000000' : undefined });
+    const i = this.insns[pc];
+    // print_bpf_insn() without cb_imm: a function reference prints its raw 64-bit immediate
+    if (i.code === 0x18 && i.src === BPF_PSEUDO_FUNC) {
+      const imm = (BigInt(this.insns[pc + 1]?.imm ?? 0) << 32n | BigInt(i.imm >>> 0)) & U64_MAX;
+      return `(18) r${i.dst} = 0x${imm.toString(16)}`;
+    }
+    return formatXlatedInsn(this.insns, pc, { mapRef: (x) => x.src === 1 || x.src === 2 ? '0xffff888100000000' : undefined });
   }
 
   /** verbose_linfo(): a source line is printed once, before the first instruction it covers */
@@ -382,11 +398,15 @@ class Verifier {
     let list = this.explored.get(idx);
     if (!list) { list = []; this.explored.set(idx, list); }
     // add a checkpoint only after 2 jumps and 8 instructions since the last one (fewer states)
-    let addNewState = this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8;
+    const force = this.callsCallback[idx] === 1;
+    let addNewState = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const statesCnt = list.length;
     for (let k = 0; k < list.length; k++) {
       const e = list[k];
-      if (e.branches > 0) {
+      if (e.branches > 0 && force) {
+        // a callback's call site seen again on the same path: the iteration converged if nothing new
+        if (statesEqual(e.state, this.cur, false)) { e.hits++; return 'safe'; }
+      } else if (e.branches > 0) {
         // a state still being explored on this path: an identical one means a loop that never ends
         if (statesMaybeLooping(e.state, this.cur) && statesEqual(e.state, this.cur, true)) {
           this.note(`infinite loop detected at insn ${idx}`);
@@ -451,6 +471,8 @@ class Verifier {
     const op = bpfOp(insn.code);
     if (op === BPF_CALL) {
       if (bpfSrc(insn.code) === BPF_X) fail(`unknown opcode ${insn.code.toString(16)}`, EINVAL);
+      // static subprograms may be called with a lock held; helpers and kfuncs (mostly) not
+      if (insn.src !== BPF_PSEUDO_CALL) checkCallUnderLock(this.cur, insn.src === 0 ? insn.imm : undefined);
       if (insn.src === BPF_PSEUDO_CALL) { this.checkFuncCall(insn); return 'jump'; }
       if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
         // check_kfunc_call(): imm 0 is a placeholder the verifier passes over (fixup_kfunc_call() refuses it later)
@@ -672,12 +694,16 @@ class Verifier {
         if (type === 'write' && val && isPointer(val) && false) fail('');
         this.checkMapAccessType(r, off, size, type);
         this.checkMapAccess(regno, r, off, size, 'map value', r.map!.spec.valueSize);
-        if (type === 'read' && r.map && (r.map.spec.flags & BPF_F_RDONLY_PROG) && r.map.frozen && tnumIsConst(r.varOff)) {
-          // bpf_map_direct_read(): frozen read-only maps give constants (values unknown here)
-        }
+        checkLockFieldAccess(r, off, size);
+        // bpf_map_direct_read(): a frozen read-only map's bytes are known constants
+        if (type === 'read' && !r.maybeNull) { const c = frozenMapRead(r, off, size); if (c !== undefined) return constScalar(c); }
         break;
       }
-      case 'map_key': this.checkMapAccess(regno, r, off, size, 'map key', r.map!.spec.keySize); break;
+      case 'map_key':
+        // a callback's key (bpf_for_each_map_elem) is read-only
+        if (type === 'write') fail(`write to change key R${regno} not allowed`);
+        this.checkMapAccess(regno, r, off, size, 'map key', r.map!.spec.keySize);
+        break;
       case 'mem': {
         if (type === 'write' && r.rdonly) fail(`R${regno} cannot write into ${regTypeStr(r)}`);
         this.checkMapAccess(regno, r, off, size, 'mem', r.memSize);
@@ -805,7 +831,10 @@ class Verifier {
     const out = mkScalar();
     if (type === 'write') {
       if (!varKnown) {
-        for (let o = lo; o < hi + size; o++) { const s = this.slot(f, Math.floor((-o - 1) / 8)); s.types[(-o - 1) % 8] = STACK_MISC; s.spilled = undefined; }
+        for (let o = lo; o < hi + size; o++) {
+          destroyIfDynptrSlot(this.cur, f, Math.floor((-o - 1) / 8));
+          const s = this.slot(f, Math.floor((-o - 1) / 8)); s.types[(-o - 1) % 8] = STACK_MISC; s.spilled = undefined;
+        }
         return out;
       }
       return this.stackWriteFixed(f, lo, size, val, valRegno, isSt, insnImm);
@@ -823,6 +852,7 @@ class Verifier {
   stackWriteFixed(f: FuncState, off: number, size: number, val: RegState | undefined, valRegno: number | undefined, isSt: boolean, imm: number): RegState {
     const spi = Math.floor((-off - 1) / 8);
     this.slotsScratched.add(spi);
+    destroyIfDynptrSlot(this.cur, f, spi);
     const slot = this.slot(f, spi);
     const aligned = off % 8 === 0;
     const save = (reg: RegState): void => {
@@ -862,6 +892,7 @@ class Verifier {
     const slot = f.stack[spi];
     const slotByte = -off - 1;
     const typeAt = (i: number): number => (slot ? slot.types[(slotByte - i) % 8] : STACK_INVALID);
+    for (let i = 0; i < size; i++) if (typeAt(i) === STACK_DYNPTR) fail(`invalid read from stack off ${off}+${i} size ${size}`);
     let out: RegState;
     if (slot && slot.types[7] === STACK_SPILL && slot.spilled) {
       const reg = slot.spilled;
@@ -900,9 +931,10 @@ class Verifier {
     if (this.cur.frames.length > 1) fail('BPF_LD_[ABS|IND] instructions cannot be mixed with bpf-to-bpf calls', EINVAL);
     const r6 = this.readReg(6);
     if (bpfMode(insn.code) === BPF_IND) this.readReg(insn.src);
+    checkNoLockAt(this.cur, 'BPF_LD_[ABS|IND]');
+    if (pointerRefs(this.cur).length) fail('BPF_LD_[ABS|IND] would lead to reference leak', EINVAL);
     if (r6.type !== 'ctx') fail('at the time of BPF_LD_ABS|IND R6 != pointing to skb', EINVAL);
     if (bpfSize(insn.code) === BPF_DW) fail('unknown opcode 38', EINVAL);
-    if (this.cur.refs.length) fail('BPF_LD_[ABS|IND] would lead to reference leak', EINVAL);
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     // check_ld_abs(): R0 is marked unknown, its width is not modelled
     markUnknown(this.writeRegCheck(0));
@@ -984,7 +1016,7 @@ class Verifier {
       if (!r.maybeNull || r.id !== id) return;
       if (isNull) { markKnown(r, 0n); return; }
       r.maybeNull = false;
-      r.id = 0; // mark_ptr_or_null_reg(): only spin-lock map values keep it (not modelled)
+      if (!mayPointToSpinLock(r)) r.id = 0; // mark_ptr_or_null_reg(): spin-lock map values keep it (the lock's identity)
     };
     for (const f of st.frames) { f.regs.forEach(each); for (const s of f.stack) if (s.spilled) each(s.spilled); }
     if (isNull) st.refs = st.refs.filter((r) => r.id !== id);
@@ -1055,19 +1087,25 @@ class Verifier {
       const callee = frames[frames.length - 1];
       const r0 = callee.regs[0];
       if (r0.type === 'fp' && r0.frameno === callee.frameno) fail(`cannot return stack pointer to the caller`, EINVAL);
+      // a callback returns a value in its range to the helper, which may call it again
+      if (callee.inCallback) checkCallbackReturn(callee);
       frames.pop();
       const caller = frames[frames.length - 1];
-      caller.regs[0] = copyReg(r0);
+      if (!callee.inCallback) caller.regs[0] = copyReg(r0);
       this.regsScratched.add(0);
-      this.insnIdx = callee.callsite + 1;
+      this.insnIdx = callee.inCallback ? callee.callsite : callee.callsite + 1;
       if (this.level) {
         this.log.append('returning from callee:\n'); this.printState(true, callee);
         this.log.append(`to caller at ${this.insnIdx}:\n`); this.printState(true, caller);
       }
+      if (callee.inCallback) widenAfterCallback(this, this.cur, this.insnIdx);
       return 'return';
     }
-    if (this.cur.refs.length) {
-      for (const r of this.cur.refs) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
+    // check_resource_leak(): a held lock first, then unreleased references
+    checkNoLockAt(this.cur, 'BPF_EXIT instruction in main prog');
+    const leaked = pointerRefs(this.cur);
+    if (leaked.length) {
+      for (const r of leaked) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
       fail('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
     }
     const r0 = this.reg(0);
@@ -1129,9 +1167,9 @@ class Verifier {
       fail(`program of this type cannot use helper ${def.name}#${id}`, EINVAL);
     }
     const p = def.proto;
-    if (id === 12 && this.cur.refs.length) fail('tail_call would lead to reference leak', EINVAL);
+    if (id === 12 && pointerRefs(this.cur).length) fail('tail_call would lead to reference leak', EINVAL);
     this.curProto = p;
-    const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint } = {};
+    const meta: HelperMeta = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
     if (meta.map) {
       // record_func_map(): one map on every path, else poisoned
@@ -1155,7 +1193,11 @@ class Verifier {
         for (const s of f.stack) if (s.spilled && s.spilled.refObjId === rid) { s.spilled = undefined; s.types.fill(STACK_MISC); }
       }
     }
-    if (id === 12 /* tail_call */ && this.cur.frames.length > 1) { /* allowed with subprogs in 6.x */ }
+    // unmark_stack_slots_dynptr(): bpf_ringbuf_submit/discard_dynptr end the dynptr and its reference
+    if (meta.releaseDynptr) releaseDynptr(this.dynptrCtx(), meta.releaseDynptr);
+    if (id === FUNC_DYNPTR_FROM_MEM && this.reg(1).type !== 'map_value') fail(`Unsupported reg type ${regTypeStr(this.reg(1))} for bpf_dynptr_from_mem data`, EACCES);
+    // push_callback_call(): the callback runs with the arguments as they are now
+    if (isSyncCallbackHelper(id)) scheduleCallback(this, id, (p.callbackArg ?? 1) + 1, meta.map);
     // is_ptr_cast_function(): the result shares the argument's reference
     const castRef = (id === 95 || id === 96 || id === 137) ? this.reg(1).refObjId : 0;
     // clear_all_pkt_pointers(): a helper that may move packet data invalidates every packet
@@ -1181,8 +1223,11 @@ class Verifier {
         if (m.spec.type === MAP_TYPE_ARRAY_OF_MAPS || m.spec.type === MAP_TYPE_HASH_OF_MAPS) {
           r0.type = 'map_ptr'; r0.map = m.spec.innerMap;
         } else { r0.type = 'map_value'; r0.map = m; }
-        r0.maybeNull = maybeNull;
-        if (maybeNull) r0.id = this.newId();
+        // an array lookup with a constant key in range cannot fail (can_elide_value_nullness())
+        const elide = id === 1 && meta.constKey !== undefined && meta.constKey < BigInt(m.spec.maxEntries);
+        r0.maybeNull = maybeNull && !elide;
+        if (r0.maybeNull) r0.id = this.newId();
+        else if (m.spec.spinLockOff !== undefined) r0.id = this.newId(); // the lock's identity
         break;
       }
       case 'RET_PTR_TO_MEM': {
@@ -1193,6 +1238,8 @@ class Verifier {
         r0.memSize = Number(meta.allocSize ?? 0n);
         r0.maybeNull = maybeNull;
         r0.id = this.newId();
+        // a dynptr slice: gone when the dynptr goes, and shares its reference (is_dynptr_ref_function())
+        if (id === FUNC_DYNPTR_DATA && meta.dynptr) { r0.dynptrId = meta.dynptr.id; r0.refObjId = meta.dynptr.refObjId; }
         // acquire_reference() takes a fresh id after the _or_null one
         if (r0.ringbuf) { r0.id = r0.refObjId = this.newId(); this.cur.refs.push({ id: r0.id, insn: this.insnIdx }); }
         break;
@@ -1216,7 +1263,32 @@ class Verifier {
   }
 
   /** check_func_arg() */
-  checkFuncArg(regno: number, a: ArgType, meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint }, helper: string, id: number): void {
+  /** get_constant_map_key(): a key on the stack that is known zero bytes or a spilled constant of the key's size. */
+  constantMapKey(key: RegState, keySize: number): bigint | undefined {
+    if (key.type !== 'fp' || !tnumIsConst(key.varOff)) return undefined;
+    const slot = -(key.off + Number(BigInt.asIntN(64, key.varOff.value))) - 1;
+    const st = this.cur.frames[key.frameno].stack[Math.floor(slot / 8)];
+    if (!st) return undefined;
+    const off = slot % 8;
+    let zero = 0;
+    for (let i = off; i >= 0 && st.types[i] === STACK_ZERO; i--) zero++;
+    if (zero >= keySize) return 0n;
+    if (st.types[7] !== STACK_SPILL || st.spilled?.type !== 'scalar') return undefined;
+    let spill = 0;
+    for (let i = off; i >= 0 && st.types[i] === STACK_SPILL; i--) spill++;
+    if (spill !== keySize || !tnumIsConst(st.spilled.varOff)) return undefined;
+    return st.spilled.varOff.value;
+  }
+
+  /** The stack access dynptr.ts needs. */
+  dynptrCtx(): DynptrCtx {
+    return {
+      st: this.cur, frameOf: (r) => this.cur.frames[r.frameno], slot: (f, spi) => this.slot(f, spi),
+      newId: () => this.newId(), scratch: (spi) => this.slotsScratched.add(spi), insnIdx: this.insnIdx,
+    };
+  }
+
+  checkFuncArg(regno: number, a: ArgType, meta: HelperMeta, helper: string, id: number): void {
     const r = this.reg(regno);
     this.regsScratched.add(regno);
     if (a.base === 'ARG_DONTCARE') return;
@@ -1250,6 +1322,7 @@ class Verifier {
         if (!meta.map) fail('invalid map_ptr to access map->key', EACCES);
         const sz = a.base === 'ARG_PTR_TO_MAP_KEY' ? meta.map.spec.keySize : meta.map.spec.valueSize;
         this.checkHelperMem(regno, r, sz, a.base === 'ARG_PTR_TO_MAP_VALUE' && a.flags.includes('MEM_UNINIT') ? 'write' : 'read', false);
+        if (a.base === 'ARG_PTR_TO_MAP_KEY' && (meta.map.spec.type === MAP_TYPE_ARRAY || meta.map.spec.type === MAP_TYPE_PERCPU_ARRAY)) meta.constKey = this.constantMapKey(r, sz);
         return;
       }
       case 'ARG_PTR_TO_MEM': {
@@ -1304,8 +1377,20 @@ class Verifier {
         if (r.type !== 'func') typeFail('func');
         return;
       case 'ARG_PTR_TO_STACK':
+        if (a.flags.includes('PTR_MAYBE_NULL') && r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) return;
         if (r.type !== 'fp') typeFail('fp');
         return;
+      case 'ARG_PTR_TO_SPIN_LOCK':
+        if (r.type !== 'map_value' || r.maybeNull) typeFail('map_value, ptr_');
+        processSpinLock(this.cur, regno, r, id === FUNC_SPIN_LOCK, this.insnIdx, this.opts.mapHasBtf ?? (() => false));
+        return;
+      case 'ARG_PTR_TO_DYNPTR': {
+        if (r.type !== 'fp' && r.type !== 'dynptr') typeFail('fp, dynptr_ptr');
+        const d = processDynptrArg(this.dynptrCtx(), regno, r, a, (off) => { this.stackAccess(regno, r, off, 8, 'write', undefined, undefined, false, 0); });
+        if (a.flags.includes('OBJ_RELEASE')) meta.releaseDynptr = r;
+        else meta.dynptr = d;
+        return;
+      }
       case 'ARG_PTR_TO_CONST_STR':
         if (r.type !== 'map_value' || !r.map || !(r.map.spec.flags & BPF_F_RDONLY_PROG) || !r.map.frozen) typeFail('map_value');
         return;
@@ -1321,7 +1406,9 @@ class Verifier {
       case 'pkt': case 'pkt_meta': this.checkPacketAccess(regno, r, r.off, size); return;
       case 'map_value':
         this.checkMapAccessType(r, r.off, size, type);
-        this.checkMapAccess(regno, r, r.off, size, 'map value', r.map!.spec.valueSize); return;
+        this.checkMapAccess(regno, r, r.off, size, 'map value', r.map!.spec.valueSize);
+        checkLockFieldAccess(r, r.off, size);
+        return;
       case 'map_key': this.checkMapAccess(regno, r, r.off, size, 'map key', r.map!.spec.keySize); return;
       case 'mem': this.checkMapAccess(regno, r, r.off, size, 'mem', r.memSize); return;
       case 'fp': {
@@ -1331,16 +1418,29 @@ class Verifier {
           // check_stack_access_within_bounds()
           if (r.smax >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`invalid unbounded variable-offset ${extra} stack R${regno}`);
           if (r.smin + BigInt(r.off) < -512n || r.smax + BigInt(r.off + size) > 0n) fail(`invalid variable-offset ${extra} stack R${regno} var_off=${tnumStr(r.varOff)} off=${r.off} size=${size}`);
+          const vlo = r.off + Number(r.smin), vhi = r.off + Number(r.smax) + size;
+          if (-vlo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -vlo;
+          checkNoDynptrBytes(f, vlo, vhi - vlo, regno, type === 'write');
+          // check_stack_write_var_off() byte by byte: every byte it may reach holds unknown data
+          if (type === 'write') {
+            for (let o = vlo; o < vhi; o++) {
+              const s = this.slot(f, Math.floor((-o - 1) / 8));
+              if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC)); s.spilled = undefined; }
+              s.types[(-o - 1) % 8] = STACK_MISC;
+            }
+          }
           return;
         }
         const lo = r.off + Number(BigInt.asIntN(64, r.varOff.value));
         if (lo < -MAX_BPF_STACK || lo + size > 0 || size < 0) fail(`invalid ${type === 'write' ? 'write to' : 'indirect access to'} stack R${regno} off=${lo} size=${size}`);
         if (-lo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -lo;
+        checkNoDynptrBytes(f, lo, size, regno, type === 'write');
         for (let o = lo; o < lo + size; o++) {
           const si = Math.floor((-o - 1) / 8);
           if (type === 'write') {
+            // the helper writes unknown bytes: a spill there is forgotten (scrub_spilled_slot())
             const s = this.slot(f, si);
-            if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_SPILL ? STACK_MISC : t)); s.spilled = undefined; }
+            if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC)); s.spilled = undefined; }
             s.types[(-o - 1) % 8] = STACK_MISC;
             this.slotsScratched.add(si);
             continue;
@@ -1354,6 +1454,17 @@ class Verifier {
       default: fail(`R${regno} type=${regTypeStr(r)} expected=fp`);
     }
   }
+}
+
+/** struct bpf_call_arg_meta: what check_func_arg() learns for check_helper_call(). */
+interface HelperMeta {
+  map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint;
+  /** The dynptr argument (its first slot's register), for bpf_dynptr_data()'s slice. */
+  dynptr?: RegState;
+  /** The stack pointer to a dynptr a helper releases. */
+  releaseDynptr?: RegState;
+  /** An array map's key known at verification time (meta->const_map_key). */
+  constKey?: bigint;
 }
 
 /** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */

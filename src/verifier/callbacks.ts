@@ -1,0 +1,142 @@
+/*
+ * Callback subprograms (bpf_loop, bpf_for_each_map_elem, bpf_user_ringbuf_drain), verified as
+ * Linux 6.18 does: the helper call pushes a state that enters the callback (push_callback_call());
+ * the callback's exit returns to the helper call itself (prepare_func_exit() with in_callback_fn),
+ * which runs the callback again until is_state_visited() finds the state at the call already
+ * explored (the iteration converged) or bpf_loop's nr_loops bound is reached (callback_depth).
+ */
+import type { Verifier } from './verifier.js';
+import { E2BIG, EINVAL, ENOTSUPP, EACCES, fail } from './errors.js';
+import { type RegState, type VerifierMap, copyReg, markUnknown, setKnown } from './reg_state.js';
+import { type FuncState, type VState, exactReg, newFuncState } from './state.js';
+
+const MAX_CALL_FRAMES = 8;
+export const FUNC_LOOP = 181, FUNC_FOR_EACH_MAP_ELEM = 164, FUNC_USER_RINGBUF_DRAIN = 209;
+
+/** is_sync_callback_calling_function(): helpers whose callback runs before they return */
+export function isSyncCallbackHelper(id: number): boolean {
+  return id === FUNC_LOOP || id === FUNC_FOR_EACH_MAP_ELEM || id === FUNC_USER_RINGBUF_DRAIN;
+}
+
+/** Map types with map_set_for_each_callback_args (array, per-CPU array, the hash maps). */
+const FOR_EACH_MAP_TYPES = new Set([1, 2, 5, 6, 9, 10]);
+
+type SetCallee = (caller: FuncState, callee: FuncState) => void;
+
+/** The callback's arguments from the helper's (set_*_callback_state()). */
+function calleeSetup(v: Verifier, helperId: number, map: VerifierMap | undefined): SetCallee {
+  switch (helperId) {
+    case FUNC_LOOP:
+      // set_loop_callback_state(): callback_fn(u64 index, void *callback_ctx)
+      return (caller, callee) => {
+        markUnknown(callee.regs[1]);
+        callee.regs[2] = copyReg(caller.regs[3]);
+      };
+    case FUNC_FOR_EACH_MAP_ELEM: {
+      // set_map_elem_callback_state() / map_set_for_each_callback_args():
+      // callback_fn(struct bpf_map *map, void *key, void *value, void *callback_ctx)
+      if (!map || !FOR_EACH_MAP_TYPES.has(map.spec.type)) fail('callback function not allowed for map', ENOTSUPP);
+      return (caller, callee) => {
+        callee.regs[1] = copyReg(caller.regs[1]);
+        const ptr = (type: 'map_key' | 'map_value'): RegState => {
+          const r = callee.regs[type === 'map_key' ? 2 : 3];
+          markUnknown(r); setKnown(r, 0n); r.type = type; r.map = map;
+          return r;
+        };
+        ptr('map_key'); ptr('map_value').id = v.newId();
+        callee.regs[4] = copyReg(caller.regs[3]);
+      };
+    }
+    default:
+      // set_user_ringbuf_callback_state(): callback_fn(const struct bpf_dynptr *dynptr, void *ctx)
+      return (caller, callee) => {
+        const d = callee.regs[1];
+        markUnknown(d); setKnown(d, 0n); d.type = 'dynptr'; d.dynptr = { kind: 'local', first: true };
+        callee.regs[2] = copyReg(caller.regs[3]);
+      };
+  }
+}
+
+/**
+ * check_helper_call() for a callback-calling helper, after its arguments are checked and before
+ * the caller-saved registers are clobbered: queue a visit of the callback (push_callback_call()),
+ * for bpf_loop only while fewer visits than nr_loops were made on this path.
+ */
+export function scheduleCallback(v: Verifier, helperId: number, callbackReg: number, map: VerifierMap | undefined): void {
+  const caller = v.frame();
+  if (helperId === FUNC_LOOP) {
+    const depth = caller.callbackDepth ?? 0;
+    if (!(BigInt(depth) < v.reg(1).umax)) {
+      caller.callbackDepth = 0;
+      if (v.level >= 2) v.verbose(`frame${v.cur.frames.length - 1} bpf_loop iteration limit reached`);
+      return;
+    }
+  }
+  const start = v.reg(callbackReg).subprog;
+  const subprog = v.subprogStarts.indexOf(start);
+  if (subprog < 0) fail(`verifier bug. No program starts at insn ${start}`, EINVAL);
+  const setCallee = calleeSetup(v, helperId, map);
+  const st = v.pushStack(start, v.insnIdx);
+  // setup_func_entry()
+  if (st.frames.length >= MAX_CALL_FRAMES) fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
+  const stCaller = st.frames[st.frames.length - 1];
+  const callee = newFuncState(st.frames.length, v.insnIdx, subprog);
+  callee.regs[10].type = 'fp'; setKnown(callee.regs[10], 0n); callee.regs[10].frameno = callee.frameno;
+  setCallee(stCaller, callee);
+  callee.inCallback = true;
+  callee.callbackRet = { min: 0, max: 1 };
+  st.frames.push(callee);
+  stCaller.callbackDepth = (stCaller.callbackDepth ?? 0) + 1;
+  caller.callbackDepth = 0;
+}
+
+/** verbose_invalid_scalar(): "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]" */
+export function invalidScalar(ctx: string, reg: string, r: RegState, range: { min: number; max: number }): string {
+  const parts: string[] = [];
+  if (r.smin > -(1n << 63n)) parts.push(`smin=${r.smin}`);
+  if (r.smax < (1n << 63n) - 1n) parts.push(`smax=${r.smax}`);
+  return `${ctx} the register ${reg} has ${parts.length ? parts.join(' ') : 'unknown scalar value'} should have been in [${range.min}, ${range.max}]`;
+}
+
+/** prepare_func_exit() of a callback: R0 within the callback's return range, then back to the helper call. */
+export function checkCallbackReturn(callee: FuncState): void {
+  const r0 = callee.regs[0];
+  if (r0.type !== 'scalar') fail('R0 not a scalar value', EACCES);
+  const range = callee.callbackRet ?? { min: 0, max: 1 };
+  if (r0.smin < BigInt(range.min) || r0.smax > BigInt(range.max)) fail(invalidScalar('At callback return', 'R0', r0, range), EINVAL);
+}
+
+/**
+ * widen_imprecise_scalars(): after a callback returns, scalars that differ from the state at the
+ * previous visit of the same call become unknown, so that the iteration converges. Precise scalars
+ * (an optional `precise` mark, when precision tracking provides one) keep their values.
+ */
+export function widenAfterCallback(v: Verifier, cur: VState, callsite: number): void {
+  const prev = findPrevEntry(v, cur, callsite);
+  if (!prev) return;
+  const widen = (o: RegState, c: RegState): void => {
+    if (o.type !== 'scalar' || c.type !== 'scalar') return;
+    if ((o as { precise?: boolean }).precise || (c as { precise?: boolean }).precise || exactReg(o, c)) return;
+    markUnknown(c);
+  };
+  for (let fr = prev.frames.length - 1; fr >= 0; fr--) {
+    const fo = prev.frames[fr], fc = cur.frames[fr];
+    for (let i = 0; i < 11; i++) widen(fo.regs[i], fc.regs[i]);
+    const n = Math.min(fo.stack.length, fc.stack.length);
+    for (let i = 0; i < n; i++) {
+      const so = fo.stack[i], sc = fc.stack[i];
+      if (so.spilled && sc.spilled && so.types[7] === 1 && sc.types[7] === 1) widen(so.spilled, sc.spilled);
+    }
+  }
+}
+
+/** find_prev_entry(): the most recent state at insn on the current path (still branching), same call chain. */
+function findPrevEntry(v: Verifier, cur: VState, insn: number): VState | undefined {
+  const list = v.explored.get(insn) ?? [];
+  for (let k = list.length - 1; k >= 0; k--) {
+    const e = list[k];
+    if (e.branches <= 0 || e.state.frames.length !== cur.frames.length) continue;
+    if (e.state.frames.every((f, i) => f.callsite === cur.frames[i].callsite)) return e.state;
+  }
+  return undefined;
+}
