@@ -5,7 +5,7 @@
  * Writing over a dynptr destroys it (refused for referenced ones); reading its bytes is refused.
  */
 import type { ArgType } from '../helpers/proto.js';
-import { EACCES, EINVAL, fail } from './errors.js';
+import { EACCES, EINVAL, VerifierError, fail } from './errors.js';
 import { type DynptrKind, type RegState, markUnknown, setKnown } from './reg_state.js';
 import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID } from './state.js';
 import { tnumIsConst } from './tnum.js';
@@ -27,6 +27,8 @@ export interface DynptrCtx {
   slot: (f: FuncState, spi: number) => { types: number[]; spilled?: RegState };
   newId: () => number;
   scratch: (spi: number) => void;
+  /** A log line before the error that ends verification. */
+  note: (line: string) => void;
   insnIdx: number;
 }
 
@@ -93,7 +95,13 @@ export function processDynptrArg(c: DynptrCtx, regno: number, r: RegState, a: Ar
   const release = a.flags.includes('OBJ_RELEASE');
   if (release) {
     if (r.type !== 'fp') fail('cannot release unowned const bpf_dynptr', EINVAL);
-    const spi = dynptrSpi(c, r);
+    let spi = -1;
+    try {
+      spi = dynptrSpi(c, r);
+    } catch (e) {
+      if (!(e instanceof VerifierError)) throw e;
+      c.note(e.msg); // the kernel logs why, then refuses the release
+    }
     if (spi < 0 || !c.frameOf(r).stack[spi]?.spilled?.refObjId) fail(`arg ${regno} is an unacquired reference`, EINVAL);
   }
   if (r.type !== 'fp' && r.type !== 'dynptr') fail(`arg#${regno - 1} expected pointer to stack or const struct bpf_dynptr`, EINVAL);

@@ -1284,7 +1284,7 @@ export class Verifier {
   dynptrCtx(): DynptrCtx {
     return {
       st: this.cur, frameOf: (r) => this.cur.frames[r.frameno], slot: (f, spi) => this.slot(f, spi),
-      newId: () => this.newId(), scratch: (spi) => this.slotsScratched.add(spi), insnIdx: this.insnIdx,
+      newId: () => this.newId(), scratch: (spi) => this.slotsScratched.add(spi), note: (l) => this.note(l), insnIdx: this.insnIdx,
     };
   }
 
