@@ -30,7 +30,18 @@ export const FIXUP_MAPS: Record<string, () => VerifierMap> = {
   map_in_map: () => m(12, 4, 4, 1, 0, { innerMap: inner }),
   prog1: () => m(3, 4, 4, 4),
   prog2: () => m(3, 4, 4, 8),
+  // test_verifier.c's create_map() / create_cgroup_storage() shapes (TEST_DATA_LEN = 64)
+  map_stacktrace: () => m(7, 4, 8, 1),
+  map_sockmap: () => m(15, 4, 4, 1),
+  map_sockhash: () => m(18, 4, 4, 1),
+  map_xskmap: () => m(17, 4, 4, 1),
+  map_reuseport_array: () => m(20, 4, 8, 1),
+  cgroup_storage: () => m(19, 16, 64, 0),
+  percpu_cgroup_storage: () => m(21, 16, 64, 0),
 };
+
+/** Maps whose value type needs BTF (spin locks, kptrs, timers, socket storage): without BTF they fail to create (fd -1), as they did on the kernel. */
+const NEEDS_BTF = new Set(['map_spin_lock', 'map_kptr', 'map_timer', 'sk_storage_map']);
 
 export function decodeHex(hex: string[]): Insn[] {
   return hex.map((h) => {
@@ -48,7 +59,7 @@ export function skipReason(t: CorpusTest): string | undefined {
   if (t.kfunc) return 'kfunc';
   if (t.fill_helper) return 'fill_helper';
   if (t.has_btf_types || t.func_info_cnt) return 'btf';
-  for (const k of Object.keys(t.fixups)) if (!FIXUP_MAPS[k] && k !== 'map_spin_lock') return 'advanced fixup';
+  for (const k of Object.keys(t.fixups)) if (!FIXUP_MAPS[k] && !NEEDS_BTF.has(k)) return 'advanced fixup';
   return undefined;
 }
 
@@ -56,8 +67,7 @@ export function runCorpusTest(t: CorpusTest, logLevel = 1): VerifyResult {
   const insns = decodeHex(t.insns);
   const byInsn = new Map<number, VerifierMap>();
   for (const [k, idxs] of Object.entries(t.fixups)) {
-    // maps needing BTF (spin locks) fail to create, as on the kernel without BTF: fd -1
-    if (k === 'map_spin_lock') { for (const i of idxs) insns[i] = { ...insns[i], imm: -1 }; continue; }
+    if (NEEDS_BTF.has(k)) { for (const i of idxs) insns[i] = { ...insns[i], imm: -1 }; continue; }
     const mk = FIXUP_MAPS[k];
     if (!mk) continue;
     const map = mk();

@@ -46,7 +46,7 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 const BPF_F_STRICT_ALIGNMENT = 1;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
-const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_PERCPU_ARRAY = 6, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
+const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_PERCPU_ARRAY = 6, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
 
 export interface VerifyOptions {
   progType: number;
@@ -1016,6 +1016,10 @@ export class Verifier {
       if (!r.maybeNull || r.id !== id) return;
       if (isNull) { markKnown(r, 0n); return; }
       r.maybeNull = false;
+      // mark_ptr_not_null_reg(): what a socket map's value really is
+      const mt = r.type === 'map_value' ? r.map?.spec.type : undefined;
+      if (mt === MAP_TYPE_XSKMAP) r.type = 'xdp_sock';
+      else if (mt === MAP_TYPE_SOCKMAP || mt === MAP_TYPE_SOCKHASH) r.type = 'sock';
       if (!mayPointToSpinLock(r)) r.id = 0; // mark_ptr_or_null_reg(): spin-lock map values keep it (the lock's identity)
     };
     for (const f of st.frames) { f.regs.forEach(each); for (const s of f.stack) if (s.spilled) each(s.spilled); }
@@ -1193,6 +1197,10 @@ export class Verifier {
         for (const s of f.stack) if (s.spilled && s.spilled.refObjId === rid) { s.spilled = undefined; s.types.fill(STACK_MISC); }
       }
     }
+    if (id === 81) {
+      const r2 = this.reg(2);
+      if (!(r2.type === 'scalar' && tnumIsConst(r2.varOff) && r2.varOff.value === 0n)) fail('get_local_storage() doesn\'t support non-zero flags', EINVAL);
+    }
     // unmark_stack_slots_dynptr(): bpf_ringbuf_submit/discard_dynptr end the dynptr and its reference
     if (meta.releaseDynptr) releaseDynptr(this.dynptrCtx(), meta.releaseDynptr);
     if (id === FUNC_DYNPTR_FROM_MEM && this.reg(1).type !== 'map_value') fail(`Unsupported reg type ${regTypeStr(this.reg(1))} for bpf_dynptr_from_mem data`, EACCES);
@@ -1228,6 +1236,10 @@ export class Verifier {
         r0.maybeNull = maybeNull && !elide;
         if (r0.maybeNull) r0.id = this.newId();
         else if (m.spec.spinLockOff !== undefined) r0.id = this.newId(); // the lock's identity
+        // is_acquire_function(): a socket looked up in a sockmap/sockhash is a reference
+        if (id === 1 && (m.spec.type === MAP_TYPE_SOCKMAP || m.spec.type === MAP_TYPE_SOCKHASH)) {
+          r0.id = r0.refObjId = this.newId(); this.cur.refs.push({ id: r0.refObjId, insn: this.insnIdx });
+        }
         break;
       }
       case 'RET_PTR_TO_MEM': {
@@ -1306,7 +1318,7 @@ export class Verifier {
         if (id === 81 && r.map && r.map.spec.type !== 19 && r.map.spec.type !== 21) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if (id === 12 && r.map && r.map.spec.type !== MAP_TYPE_PROG_ARRAY) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if (helper.startsWith('bpf_ringbuf') && r.map && r.map.spec.type !== MAP_TYPE_RINGBUF) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
-        if ((helper === 'bpf_map_lookup_elem' || helper === 'bpf_map_update_elem' || helper === 'bpf_map_delete_elem') && r.map && (r.map.spec.type === MAP_TYPE_RINGBUF || r.map.spec.type === MAP_TYPE_PROG_ARRAY || r.map.spec.type === 4)) {
+        if ((helper === 'bpf_map_lookup_elem' || helper === 'bpf_map_update_elem' || helper === 'bpf_map_delete_elem') && r.map && (r.map.spec.type === MAP_TYPE_RINGBUF || r.map.spec.type === MAP_TYPE_PROG_ARRAY || r.map.spec.type === 4 || r.map.spec.type === 7)) {
           fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         }
         return;
