@@ -77,6 +77,8 @@ export interface InsnAux {
   seen: boolean;
   /** Memory instruction: the kind of pointer it went through (aux->ptr_type): 'ctx', 'mem', 'sock', ... */
   ptrType?: string;
+  /** Memory instruction: every register type it accessed memory through, on all paths (the JIT's verified tier elides checks by it). */
+  memTypes?: string[];
   /** Helper call with a map argument: the one map it saw on every path (aux->map_ptr_state). */
   map?: VerifierMap;
   /** The call saw different maps on different paths (BPF_MAP_PTR_POISON): no inlining. */
@@ -132,6 +134,8 @@ class Verifier {
   prevInsnIdx = 0;
   /** insn -> map pointer seen there (same insn cannot be used with different pointers) */
   insnMapPtr = new Map<number, VerifierMap | string>();
+  /** insn -> every register type memAccess() saw there (InsnAux.memTypes) */
+  insnMemTypes = new Map<number, Set<string>>();
   mapAt = new Map<number, VerifierMap>();
   /** insn -> reached (aux->seen) */
   seen!: Uint8Array;
@@ -202,6 +206,8 @@ class Verifier {
       const a: InsnAux = { seen: this.seen[i] === 1 };
       const t = this.insnMapPtr.get(i);
       if (typeof t === 'string') a.ptrType = t;
+      const mt = this.insnMemTypes.get(i);
+      if (mt) a.memTypes = [...mt];
       const m = this.callMap.get(i);
       if (m === 'poison') a.mapPoisoned = true;
       else if (m) a.map = m;
@@ -661,6 +667,8 @@ class Verifier {
 
   /** check_mem_access(): returns the loaded value for reads */
   memAccess(regno: number, r: RegState, insnOff: number, size: number, type: 'read' | 'write', val: RegState | undefined, valRegno?: number): RegState {
+    const seenTypes = this.insnMemTypes.get(this.insnIdx);
+    if (seenTypes) seenTypes.add(r.type); else this.insnMemTypes.set(this.insnIdx, new Set([r.type]));
     const off = r.off + insnOff;
     const out = mkScalar();
     // check_ptr_alignment()
