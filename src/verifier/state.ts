@@ -42,7 +42,20 @@ export interface VState {
 export const HIST_STRIDE = 4;
 
 /** An explored state (struct bpf_verifier_state_list): hits and misses decide its eviction. */
-export interface Explored { state: VState; branches: number; insn: number; hits: number; misses: number; inFreeList: boolean }
+export interface Explored {
+  state: VState; branches: number; insn: number; hits: number; misses: number;
+  /** evicted from its list while paths below it were still being explored */
+  inFreeList: boolean;
+  /** dead registers and slots already wiped (clean_verifier_state()) */
+  cleaned: boolean;
+}
+
+/** same_callsites() */
+export function sameCallsites(a: VState, b: VState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) if (a.frames[i].callsite !== b.frames[i].callsite) return false;
+  return true;
+}
 
 export function newFuncState(frameno: number, callsite: number, subprog: number): FuncState {
   const regs: RegState[] = [];

@@ -20,6 +20,7 @@ import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
 import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment } from './log.js';
+import { StackLiveness } from './stack_liveness.js';
 import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
@@ -27,7 +28,7 @@ import {
 } from './reg_state.js';
 import {
   EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_INVALID, STACK_MISC,
-  STACK_SPILL, STACK_ZERO, copyState, newFuncState, statesEqual,
+  STACK_SPILL, STACK_ZERO, copyState, newFuncState, sameCallsites, statesEqual,
 } from './state.js';
 import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
@@ -43,7 +44,7 @@ const MAX_CALL_FRAMES = 8;
 const MAX_BPF_STACK = 512;
 const BPF_MAX_VAR_OFF = 1n << 29n;
 const BPF_MAX_VAR_SIZ = 1n << 29n;
-const BPF_F_STRICT_ALIGNMENT = 1;
+const BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
 const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
@@ -58,7 +59,7 @@ export interface VerifyOptions {
   progOps?: ProgTypeOps;
   /** 0, 1 or 2 (level 4 stats are always gathered). */
   logLevel?: number;
-  /** prog_flags (BPF_F_STRICT_ALIGNMENT = 1). */
+  /** prog_flags (BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8). */
   flags?: number;
   /**
    * The source line (BTF line_info) that starts at or covers insnIdx, if any: the log prints
@@ -151,6 +152,8 @@ class Verifier {
   /** bpf_loop call insn -> update_loop_inline_state() */
   loopInline = new Map<number, { fit: boolean; callback: number }>();
   strict: boolean;
+  /** BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point */
+  testStateFreq: boolean;
 
   constructor(insns: readonly Insn[], opts: VerifyOptions) {
     this.insns = insns;
@@ -162,6 +165,8 @@ class Verifier {
     this.forceCheckpoint = new Uint8Array(insns.length + 1);
     this.seen = new Uint8Array(insns.length);
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
+    this.testStateFreq = ((opts.flags ?? 0) & BPF_F_TEST_STATE_FREQ) !== 0;
+    this.liveStack = new StackLiveness(insns);
     this.precisionHost = {
       insns,
       log2: this.level >= 2 ? (line) => this.log.append(line + '\n') : undefined,
@@ -382,7 +387,9 @@ class Verifier {
           this.prevLogPos = this.log.length;
         } else { this.regsScratched.clear(); this.slotsScratched.clear(); }
         this.prevInsnIdx = this.insnIdx;
+        const at = this.insnIdx;
         const res = this.checkInsn(insn);
+        this.liveStack.commit(at);
         if (res === 'exit') endPath = true;
         // process_bpf_exit_full(): back in the caller, level 2 prints "from EXIT to CALLSITE+1"
         else if (res === 'return') { doPrintState = true; popped = false; }
@@ -482,10 +489,11 @@ class Verifier {
   isStateVisited(idx: number): 'safe' | 'new' {
     const cur = this.cur;
     // force_new_state: callback-calling helpers, and no endless jump history
-    const force = this.forceCheckpoint[idx] === 1 || cur.hist.length / HIST_STRIDE > 40;
+    const force = this.testStateFreq || this.forceCheckpoint[idx] === 1 || cur.hist.length / HIST_STRIDE > 40;
     // add a checkpoint only after 2 jumps and 8 instructions since the last one (fewer states)
     let addNewState = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const list = this.bucket(idx);
+    this.cleanLiveStates(idx, list);
     let statesCnt = 0;
     // newest first, as list_add() puts new states at the head
     for (let k = list.length - 1; k >= 0; k--) {
@@ -532,7 +540,7 @@ class Verifier {
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     markAllScalarsImprecise(cur);
-    const e: Explored = { state: copyState(cur), branches: 1, insn: idx, hits: 0, misses: 0, inFreeList: false };
+    const e: Explored = { state: copyState(cur), branches: 1, insn: idx, hits: 0, misses: 0, inFreeList: false, cleaned: false };
     e.state.insnIdx = idx;
     cur.parent = e;
     cur.firstInsnIdx = idx;
@@ -978,6 +986,7 @@ class Verifier {
     // read
     if (!varKnown) {
       // allow_uninit_stack: any byte reads as unknown
+      this.markStackRangeRead(f.frameno, lo, hi + size);
       if (size < 8) coerceRegToSize(out, size);
       return out;
     }
@@ -987,6 +996,8 @@ class Verifier {
   /** check_stack_write_fixed_off(): spills (of scalars at any aligned size, of pointers whole) or bytes */
   stackWriteFixed(f: FuncState, off: number, size: number, val: RegState | undefined, valRegno: number | undefined, isSt: boolean, imm: number): RegState {
     const spi = Math.floor((-off - 1) / 8);
+    // only a whole aligned slot write ends the slot's liveness
+    if (off % 8 === 0 && size === 8 && f.frameno === this.cur.frames.length - 1) this.liveStack.write(this.insnIdx, spi);
     this.slotsScratched.add(spi);
     const slot = this.slot(f, spi);
     const aligned = off % 8 === 0;
@@ -1030,6 +1041,7 @@ class Verifier {
   /** check_stack_read_fixed_off(): fills restore the spilled register; plain bytes read as zero or unknown */
   stackReadFixed(f: FuncState, off: number, size: number): RegState {
     const spi = Math.floor((-off - 1) / 8);
+    this.markStackRead(f.frameno, spi);
     this.slotsScratched.add(spi);
     const slot = f.stack[spi];
     const slotByte = -off - 1;
@@ -1064,6 +1076,31 @@ class Verifier {
     }
     if (size < 8) coerceRegToSize(out, size);
     return out;
+  }
+
+  /** bpf_mark_stack_read(): a read of a caller's slot counts at the call leading out of that frame */
+  markStackRead(frameno: number, spi: number): void {
+    const frames = this.cur.frames;
+    this.liveStack.read(frameno === frames.length - 1 ? this.insnIdx : frames[frameno + 1].callsite, spi);
+  }
+  markStackRangeRead(frameno: number, lo: number, hi: number): void {
+    for (let o = lo; o < hi; o++) if ((-o - 1) % 8 === 0 || o === lo) this.markStackRead(frameno, Math.floor((-o - 1) / 8));
+  }
+  liveStack: StackLiveness;
+
+  /** clean_live_states(): finished explored states here lose dead registers and slots, so they match more */
+  cleanLiveStates(idx: number, list: readonly Explored[]): void {
+    for (const e of list) {
+      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur)) continue;
+      e.cleaned = true;
+      const frames = e.state.frames, last = frames.length - 1;
+      for (let i = 0; i <= last; i++) {
+        const ip = i === last ? e.state.insnIdx : frames[i + 1].callsite;
+        const f = frames[i], live = this.liveRegs[ip];
+        for (let r = 0; r < 10; r++) if (!((live >> r) & 1)) markNotInit(f.regs[r]);
+        f.stack.forEach((sl, spi) => { if (!this.liveStack.alive(ip, spi)) { sl.types.fill(STACK_INVALID); sl.spilled = undefined; } });
+      }
+    }
   }
 
   /** assign_scalar_id_before_mov(): give an unknown scalar an id so its copy stays linked to it */
@@ -1557,6 +1594,7 @@ class Verifier {
           // check_stack_access_within_bounds()
           if (r.smax >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`invalid unbounded variable-offset ${extra} stack R${regno}`);
           if (r.smin + BigInt(r.off) < -512n || r.smax + BigInt(r.off + size) > 0n) fail(`invalid variable-offset ${extra} stack R${regno} var_off=${tnumStr(r.varOff)} off=${r.off} size=${size}`);
+          if (type === 'read') this.markStackRangeRead(r.frameno, Number(r.smin) + r.off, Number(r.smax) + r.off + size);
           return;
         }
         const lo = r.off + Number(BigInt.asIntN(64, r.varOff.value));
@@ -1571,9 +1609,8 @@ class Verifier {
             this.slotsScratched.add(si);
             continue;
           }
-          const s = f.stack[si];
-          const t = s ? s.types[(-o - 1) % 8] : STACK_INVALID;
-          void t; // allow_uninit_stack: privileged helpers may read uninitialised stack
+          // allow_uninit_stack: privileged helpers may read uninitialised stack
+          this.markStackRead(f.frameno, si);
         }
         return;
       }
