@@ -103,6 +103,13 @@ const SIZE_NAME: Record<number, string> = {};
 const mkScalar = (): RegState => { const r = newReg(); markUnknown(r); return r; };
 const constScalar = (v: bigint): RegState => { const r = newReg(); markKnown(r, v); return r; };
 
+/** struct bpf_call_arg_meta: what the arguments told about the call */
+interface HelperMeta {
+  map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint;
+  /** the lookup key, when a constant on the stack (get_constant_map_key()) */
+  constKey?: bigint;
+}
+
 export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyResult {
   const v = new Verifier(insns, options);
   return v.run();
@@ -1078,6 +1085,28 @@ class Verifier {
     return out;
   }
 
+  /**
+   * get_constant_map_key(): a key on the stack that is all STACK_ZERO bytes, or a spilled constant
+   * of exactly the key's size (which must then stay precise).
+   */
+  constantMapKey(key: RegState, keySize: number): bigint | undefined {
+    if (key.type !== 'fp' || !tnumIsConst(key.varOff)) return undefined;
+    const stackOff = key.off + Number(BigInt.asIntN(64, key.varOff.value));
+    const slotByte = -stackOff - 1, spi = Math.floor(slotByte / 8), off = slotByte % 8;
+    const slot = this.cur.frames[key.frameno].stack[spi];
+    if (!slot) return undefined;
+    let zeros = 0;
+    for (let i = off; i >= 0 && slot.types[i] === STACK_ZERO; i--) zeros++;
+    if (zeros >= keySize) return 0n;
+    const reg = slot.spilled;
+    if (slot.types[7] !== STACK_SPILL || !reg || reg.type !== 'scalar') return undefined;
+    let spill = 0;
+    for (let i = off; i >= 0 && slot.types[i] === STACK_SPILL; i--) spill++;
+    if (spill !== keySize || !tnumIsConst(reg.varOff)) return undefined;
+    this.markSlotPrecise(key.frameno, spi);
+    return reg.varOff.value;
+  }
+
   /** bpf_mark_stack_read(): a read of a caller's slot counts at the call leading out of that frame */
   markStackRead(frameno: number, spi: number): void {
     const frames = this.cur.frames;
@@ -1386,7 +1415,7 @@ class Verifier {
     const p = def.proto;
     if (id === 12 && this.cur.refs.length) fail('tail_call would lead to reference leak', EINVAL);
     this.curProto = p;
-    const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint } = {};
+    const meta: HelperMeta = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
     if (meta.map) {
       // record_func_map(): one map on every path, else poisoned
@@ -1441,8 +1470,10 @@ class Verifier {
         if (m.spec.type === MAP_TYPE_ARRAY_OF_MAPS || m.spec.type === MAP_TYPE_HASH_OF_MAPS) {
           r0.type = 'map_ptr'; r0.map = m.spec.innerMap;
         } else { r0.type = 'map_value'; r0.map = m; }
-        r0.maybeNull = maybeNull;
-        if (maybeNull) r0.id = this.newId();
+        // 6.18: an array lookup with a constant in-range key cannot fail
+        const elide = id === 1 && canElideValueNullness(m.spec.type) && meta.constKey !== undefined && meta.constKey < BigInt(m.spec.maxEntries);
+        r0.maybeNull = maybeNull && !elide;
+        if (r0.maybeNull) r0.id = this.newId();
         break;
       }
       case 'RET_PTR_TO_MEM': {
@@ -1476,7 +1507,7 @@ class Verifier {
   }
 
   /** check_func_arg() */
-  checkFuncArg(regno: number, a: ArgType, meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint }, helper: string, id: number): void {
+  checkFuncArg(regno: number, a: ArgType, meta: HelperMeta, helper: string, id: number): void {
     const r = this.reg(regno);
     this.regsScratched.add(regno);
     if (a.base === 'ARG_DONTCARE') return;
@@ -1510,6 +1541,7 @@ class Verifier {
         if (!meta.map) fail('invalid map_ptr to access map->key', EACCES);
         const sz = a.base === 'ARG_PTR_TO_MAP_KEY' ? meta.map.spec.keySize : meta.map.spec.valueSize;
         this.checkHelperMem(regno, r, sz, a.base === 'ARG_PTR_TO_MAP_VALUE' && a.flags.includes('MEM_UNINIT') ? 'write' : 'read', false);
+        if (a.base === 'ARG_PTR_TO_MAP_KEY' && canElideValueNullness(meta.map.spec.type)) meta.constKey = this.constantMapKey(r, sz);
         return;
       }
       case 'ARG_PTR_TO_MEM': {
@@ -1631,6 +1663,9 @@ function sockAccessOk(type: string, off: number, size: number): boolean {
   if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76 || (off >= 24 && off < 44) || (off >= 52 && off < 72)) return narrow(4);
   return size === 4;
 }
+
+/** can_elide_value_nullness(): ARRAY and PERCPU_ARRAY */
+const canElideValueNullness = (mapType: number): boolean => mapType === MAP_TYPE_ARRAY || mapType === 6;
 
 /** bpf_helper_changes_pkt_data(): helpers that may move or resize the packet */
 const CHANGES_PKT_DATA = new Set([9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143]);
