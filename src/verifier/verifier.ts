@@ -278,10 +278,11 @@ class Verifier {
       }
     }
     const cfg = checkCfg(insns);
+    // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
+    if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
     if (this.level >= 2) {
-      cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
       // compute_live_registers(): the table of live registers before each instruction
       this.log.append(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), (pc) => this.insnText(pc)));
     }
