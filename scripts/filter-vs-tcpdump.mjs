@@ -79,7 +79,7 @@ function ours(c, optimize) {
   try {
     // `tcpdump -y` compiles on a dead handle of this Linux host: a live capture as far as 1.10.3's
     // gen_inbound() is concerned (direction from the kernel's packet type).
-    return bpfDump(compileFilter(c.expr, { linktype: c.dlt, optimize, snaplen: c.snaplen ?? 262144, netmask: 0xffffffff,
+    return bpfDump(compileFilter(c.expr, { linktype: c.dlt, optimize, snaplen: c.snaplen ?? 262144, netmask: 0, // tcpdump: no local net for -y/-r
       savefile: c.savefile, swapped: c.swapped, linuxExtensions: !c.savefile }), level);
   } catch (e) { return `error: ${e.message}\n`; }
 }

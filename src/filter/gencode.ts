@@ -327,8 +327,20 @@ export class CodeGen {
     return b0;
   }
 
-  /** gen_prevlinkhdr_check(): LANE inside SunATM must not be an LE Control frame. */
+  /**
+   * gen_prevlinkhdr_check(): inside Geneve, an inner Ethernet header must be present
+   * (gen_geneve_ll_check(): link header and payload offsets differ); LANE inside SunATM must not
+   * be an LE Control frame.
+   */
   private genPrevlinkhdrCheck(): Block | null {
+    if (this.isEncap) {
+      const s = newStmt(BPF_LD | BPF_MEM, this.offLinkhdr.reg);
+      sappend(s, newStmt(BPF_LDX | BPF_MEM, this.offLinkpl.reg));
+      const b = newBlock(BPF_JMP | BPF_JEQ | BPF_X, 0);
+      b.stmts = s;
+      genNot(b);
+      return b;
+    }
     if (this.prevlinktype === DLT.SUNATM && this.linktype !== DLT.SUNATM) {
       const b = this.genCmp('prevlinkhdr', SUNATM.PKT_BEGIN, BPF_H, 0xff00);
       genNot(b);
@@ -544,7 +556,8 @@ export class CodeGen {
     if (this.labelStackDepth > 0) return this.genMplsLinktype(p);
     switch (this.linktype) {
       case DLT.EN10MB: case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: case DLT.NETANALYZER: case DLT.NETANALYZER_TRANSPARENT: {
-        const b0 = this.genPrevlinkhdrCheck();
+        // Geneve has an EtherType whether or not an inner Ethernet header is there.
+        const b0 = this.isEncap ? null : this.genPrevlinkhdrCheck();
         const b1 = this.genEtherLinktype(p);
         if (b0) genAnd(b0, b1);
         return b1;
