@@ -174,10 +174,18 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
     const ifaces = capture.interfaces;
     const checkLinktype = capture.format === 'pcapng';
     let kept = 0;
+    // A classic little-endian input of the output's precision: matching records are copied to
+    // the output as they are, a run of them at a time (pcap_dump() would write the same bytes).
+    const writer = output?.writer;
+    const bulk = writer !== undefined && capture.format === 'pcap' && !capture.bigEndian && capture.nanos === o.nanos;
+    const writeRaw = (buf: Uint8Array, start: number, end: number): void => writer!.writeRaw(buf, start, end);
     // Summaries go out a few hundred lines at a time: one write per line is slow on a pipe.
     let lines = '';
     try {
-      while (kept < limit && capture.next()) {
+      for (;;) {
+        if (bulk) kept += capture.keepRuns(filter, limit - kept, writeRaw);
+        // One record the usual way: a refill, a record to cut, an error, pcapng, or printing.
+        if (kept >= limit || !capture.next()) break;
         // pcapng: packets of interfaces with another link type than the first are not ours to filter.
         if (checkLinktype && ifaces[capture.ifIndex].linktype !== lt) continue;
         if (filter(capture.buf, capture.dataOffset, capture.caplen, capture.len) === 0) continue;

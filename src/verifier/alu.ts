@@ -15,6 +15,9 @@ const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
 const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
 const sOver = (x: bigint, bits: number): boolean => BigInt.asIntN(bits, x) !== x;
 
+/** scalar32_min_max_add(), scalar_min_max_add() and tnum_add() without a bounds sync (sync_linked_regs() uses them so) */
+export function scalarMinMaxAdd(d: RegState, s: RegState): void { add(d, s); }
+
 function add(d: RegState, s: RegState): void {
   // 32-bit
   let a = d.s32min + s.s32min, b = d.s32max + s.s32max;

@@ -8,7 +8,7 @@
 import type { Verifier } from './verifier.js';
 import { E2BIG, EINVAL, ENOTSUPP, EACCES, fail } from './errors.js';
 import { type RegState, type VerifierMap, copyReg, markUnknown, setKnown } from './reg_state.js';
-import { type FuncState, type VState, exactReg, newFuncState } from './state.js';
+import { type FuncState, type VState, exactReg, newFuncState, sameCallsites } from './state.js';
 
 const MAX_CALL_FRAMES = 8;
 export const FUNC_LOOP = 181, FUNC_FOR_EACH_MAP_ELEM = 164, FUNC_USER_RINGBUF_DRAIN = 209;
@@ -65,6 +65,8 @@ function calleeSetup(v: Verifier, helperId: number, map: VerifierMap | undefined
 export function scheduleCallback(v: Verifier, helperId: number, callbackReg: number, map: VerifierMap | undefined): void {
   const caller = v.frame();
   if (helperId === FUNC_LOOP) {
+    // the iteration count decides when to stop: R1 must stay exact (mark_chain_precision())
+    v.markPrecise(1);
     const depth = caller.callbackDepth ?? 0;
     if (!(BigInt(depth) < v.reg(1).umax)) {
       caller.callbackDepth = 0;
@@ -99,24 +101,25 @@ export function invalidScalar(ctx: string, reg: string, r: RegState, range: { mi
 }
 
 /** prepare_func_exit() of a callback: R0 within the callback's return range, then back to the helper call. */
-export function checkCallbackReturn(callee: FuncState): void {
+export function checkCallbackReturn(callee: FuncState, markR0Precise: () => void): void {
   const r0 = callee.regs[0];
   if (r0.type !== 'scalar') fail('R0 not a scalar value', EACCES);
+  markR0Precise(); // the range check relies on R0's exact value
   const range = callee.callbackRet ?? { min: 0, max: 1 };
   if (r0.smin < BigInt(range.min) || r0.smax > BigInt(range.max)) fail(invalidScalar('At callback return', 'R0', r0, range), EINVAL);
 }
 
 /**
  * widen_imprecise_scalars(): after a callback returns, scalars that differ from the state at the
- * previous visit of the same call become unknown, so that the iteration converges. Precise scalars
- * (an optional `precise` mark, when precision tracking provides one) keep their values.
+ * previous visit of the same call become unknown, so that the iteration converges; precise scalars
+ * (mark_chain_precision()) keep their values.
  */
 export function widenAfterCallback(v: Verifier, cur: VState, callsite: number): void {
   const prev = findPrevEntry(v, cur, callsite);
   if (!prev) return;
   const widen = (o: RegState, c: RegState): void => {
     if (o.type !== 'scalar' || c.type !== 'scalar') return;
-    if ((o as { precise?: boolean }).precise || (c as { precise?: boolean }).precise || exactReg(o, c)) return;
+    if (o.precise || c.precise || exactReg(o, c)) return;
     markUnknown(c);
   };
   for (let fr = prev.frames.length - 1; fr >= 0; fr--) {
@@ -132,11 +135,11 @@ export function widenAfterCallback(v: Verifier, cur: VState, callsite: number): 
 
 /** find_prev_entry(): the most recent state at insn on the current path (still branching), same call chain. */
 function findPrevEntry(v: Verifier, cur: VState, insn: number): VState | undefined {
-  const list = v.explored.get(insn) ?? [];
+  const list = v.bucket(insn);
   for (let k = list.length - 1; k >= 0; k--) {
     const e = list[k];
-    if (e.branches <= 0 || e.state.frames.length !== cur.frames.length) continue;
-    if (e.state.frames.every((f, i) => f.callsite === cur.frames[i].callsite)) return e.state;
+    if (e.insn !== insn || e.branches <= 0 || e.state.frames.length !== cur.frames.length) continue;
+    if (sameCallsites(e.state, cur)) return e.state;
   }
   return undefined;
 }

@@ -27,6 +27,11 @@
  * write memory (checked loads, stores, atomics, calls, LD_ABS, traps); when a charge overdraws,
  * the host names the exact instruction, so budget errors, faults, memory contents and instruction
  * counts are those of the interpreter.
+ *
+ * The verified tier (JitHelperOptions.verified, for programs the verifier accepted): accesses it
+ * proved in bounds (VerifiedTier.unchecked) are plain wasm loads and stores, inlined lookups take
+ * the key pointer as proved, no budget is charged (one check at entry keeps a zero budget's stop
+ * before the first instruction), and a call zeroes only the frame bytes the program can reach.
  */
 import { BpfError } from '../../errors.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
@@ -101,6 +106,23 @@ export interface JitHelperOptions {
   readonly fastHelpers?: ReadonlySet<number>;
   /** bpf_map_lookup_elem call sites (slot) on a known ARRAY/PERCPU_ARRAY map: inlined. */
   readonly arrayLookups?: ReadonlyMap<number, ArrayLayout>;
+  /** The program passed the verifier: compile the verified tier (see VerifiedTier). */
+  readonly verified?: VerifiedTier;
+}
+
+/**
+ * What the verifier proved, in the JIT's terms (kernel/ derives it from the verifier's verdict;
+ * never from a caller's say-so). The verified tier compiles memory accesses at `unchecked` slots
+ * (every path reached them through the stack, the context, a packet pointer proved in range or a
+ * map value at a proved offset) with no region check, charges no instruction budget (the
+ * verifier bounded every loop; may_goto keeps its own count) and zeroes only the `stackDepth`
+ * bytes of a frame the program can reach, as the kernel's JIT runs what do_check() accepted.
+ */
+export interface VerifiedTier {
+  /** 1 at slots whose memory access needs no check. */
+  readonly unchecked: Uint8Array;
+  /** Bytes at the top of each frame the program may access (the deepest subprogram's). */
+  readonly stackDepth: number;
 }
 
 /**
@@ -242,7 +264,7 @@ export function compileModule(
   while (queue.length > 0) {
     const start = queue.shift()!;
     const body = new ByteWriter(64 + nslots * 24);
-    insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared, pure, helperOptions);
+    insnCount += compileFunction(P, nslots, start, entry, body, funcOf, segStart, memory.shared, pure, helperOptions);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
@@ -388,9 +410,10 @@ function isJump(op: number): boolean {
 }
 
 function compileFunction(
-  P: Int32Array, nslots: number, entry: number, w: ByteWriter, funcOf: (slot: number) => number,
+  P: Int32Array, nslots: number, entry: number, mainEntry: number, w: ByteWriter, funcOf: (slot: number) => number,
   segStart: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions,
 ): number {
+  const verified = helperOptions.verified;
   const op = (s: number): number => P[s << 2] & 0xfff;
   const next = (s: number): number => s + (op(s) === 0x18 ? 2 : 1);
   // Reachable slots and block leaders.
@@ -509,8 +532,20 @@ function compileFunction(
   if (!pure) { // (a program writing no memory finds its frames zeroed by the host)
     lget(RESUME); b(Op.i32_eqz);
     b(Op.if); b(0x40);
-    lget(FB); i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
+    // verified: only the bytes the program can reach (the rest is never read, so never differs)
+    const depth = verified === undefined ? MAX_BPF_STACK : Math.min(MAX_BPF_STACK, (verified.stackDepth + 7) & ~7);
+    if (depth <= 64) for (let o = MAX_BPF_STACK - depth; o < MAX_BPF_STACK; o += 8) { lget(FB); i64c(0, 0); mem(Op.i64_store, o); }
+    else { lget(FB); i32c(MAX_BPF_STACK - depth); b(Op.i32_add); i32c(0); i32c(depth); w.byte(0xfc).u32(0x0b).byte(0); }
     b(Op.end);
+  }
+  if (verified !== undefined && entry === mainEntry) {
+    // no budget in the verified tier, but a zero budget still stops before the first
+    // instruction (prepare() compiles the entry that way without running the program)
+    lget(LEFT); i32c(1); b(Op.i32_lt_s);
+    b(Op.if); b(0x40);
+    i32c(FAIL_BUDGET); i32c(segStart.length); lget(LEFT); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    b(Op.end);
+    segStart.push(entry);
   }
   const dispatched = dispatch.length > 1 || dispatch[0] !== 0;
   if (dispatched) {
@@ -549,6 +584,7 @@ function compileFunction(
   };
   /** Charge `count` instructions starting at `first`. */
   const charge = (first: number, count: number): void => {
+    if (verified !== undefined) return;
     const seg = segStart.length;
     segStart.push(first);
     lget(LEFT); i32c(count); b(Op.i32_sub); ltee(LEFT); i32c(0); b(Op.i32_lt_s);
@@ -562,6 +598,13 @@ function compileFunction(
    * offset to use with it. ADDR holds the exact address when `exact` (atomics).
    */
   const access = (pc: number, reg: number, off: number, size: number, kind: number, exact = false): number => {
+    if (verified?.unchecked[pc] === 1) { // proved in bounds by the verifier
+      get(reg); b(Op.i32_wrap_i64);
+      if (!exact && off >= 0) return off;
+      if (off !== 0) { i32c(off); b(Op.i32_add); }
+      if (exact) ltee(ADDR);
+      return 0;
+    }
     if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
       if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
       lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
@@ -766,17 +809,21 @@ function compileFunction(
    * call, which faults as the interpreter does. Registers other than r0 are left as they are.
    */
   const inlineArrayLookup = (m: ArrayLayout): void => {
-    b(Op.block); b(0x40); inner++; // $ok
-    get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
-    lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
-    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - 4); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
-    for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql], [G_PB, G_PL]]) {
-      lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
-      w.byte(Op.global_get).u32(gl); i32c(4); b(Op.i32_add);
-      b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+    if (verified !== undefined) { // the verifier proved r2 points to the key
+      get(2); b(Op.i32_wrap_i64); lset(ADDR);
+    } else {
+      b(Op.block); b(0x40); inner++; // $ok
+      get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
+      lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
+      lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - 4); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+      for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql], [G_PB, G_PL]]) {
+        lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
+        w.byte(Op.global_get).u32(gl); i32c(4); b(Op.i32_add);
+        b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+      }
+      w.byte(Op.br).u32(1);
+      b(Op.end); inner--;
     }
-    w.byte(Op.br).u32(1);
-    b(Op.end); inner--;
     lget(ADDR); mem(Op.i32_load, 0); ltee(A32); i32c(m.maxEntries | 0); b(Op.i32_lt_u);
     b(Op.if); b(I64);
     lget(A32); b(Op.i64_extend_i32_u);
@@ -838,7 +885,7 @@ function compileFunction(
   const unrolledLoop = (blk: Block): boolean => {
     const slots = blk.slots;
     const last = slots[slots.length - 1];
-    if (!blk.selfLoop || slots.length > 48 || op(last) === 0x05 || op(last) === 0xe5) return false;
+    if (verified !== undefined || !blk.selfLoop || slots.length > 48 || op(last) === 0x05 || op(last) === 0xe5) return false;
     for (let x = 0; x < slots.length - 1; x++) if (!isRegisterOnly(slots[x])) return false;
     const n1 = slots.length;
     const body = (): void => {
