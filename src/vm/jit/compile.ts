@@ -106,6 +106,8 @@ export interface JitHelperOptions {
   readonly fastHelpers?: ReadonlySet<number>;
   /** bpf_map_lookup_elem call sites (slot) on a known ARRAY/PERCPU_ARRAY map: inlined. */
   readonly arrayLookups?: ReadonlyMap<number, ArrayLayout>;
+  /** bpf_map_lookup_elem call sites (slot) on a known IPv4 LPM trie: its stride table's address. */
+  readonly lpmLookups?: ReadonlyMap<number, number>;
   /** The program passed the verifier: compile the verified tier (see VerifiedTier). */
   readonly verified?: VerifiedTier;
 }
@@ -808,22 +810,35 @@ function compileFunction(
    * The key (r2) must lie in the frame or a cached load region; anything else takes the helper
    * call, which faults as the interpreter does. Registers other than r0 are left as they are.
    */
-  const inlineArrayLookup = (m: ArrayLayout): void => {
-    if (verified !== undefined) { // the verifier proved r2 points to the key
+  /**
+   * Inside `block $done { block $generic {`: ADDR = the lookup key (r2) of `size` bytes, when it
+   * lies in the frame or a cached load region (verified tier: as the verifier proved); anything
+   * else takes the helper call, which faults as the interpreter does.
+   */
+  const lookupKey = (size: number): void => {
+    if (verified !== undefined) {
       get(2); b(Op.i32_wrap_i64); lset(ADDR);
-    } else {
-      b(Op.block); b(0x40); inner++; // $ok
-      get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
-      lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
-      lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - 4); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
-      for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql], [G_PB, G_PL]]) {
-        lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
-        w.byte(Op.global_get).u32(gl); i32c(4); b(Op.i32_add);
-        b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
-      }
-      w.byte(Op.br).u32(1);
-      b(Op.end); inner--;
+      return;
     }
+    b(Op.block); b(0x40); inner++; // $ok
+    get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
+    lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
+    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - size); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+    for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql], [G_PB, G_PL]]) {
+      lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
+      w.byte(Op.global_get).u32(gl); i32c(8 - size); b(Op.i32_add);
+      b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+    }
+    w.byte(Op.br).u32(1);
+    b(Op.end); inner--;
+  };
+  /**
+   * bpf_map_lookup_elem on a known ARRAY map as the kernel's array_map_gen_lookup() emits it:
+   * r0 = index < max_entries ? values + index * elem_size : 0 (PERCPU_ARRAY: this CPU's slot, as
+   * array_map_lookup_elem's this_cpu_ptr()). Registers other than r0 are left as they are.
+   */
+  const inlineArrayLookup = (m: ArrayLayout): void => {
+    lookupKey(4);
     lget(ADDR); mem(Op.i32_load, 0); ltee(A32); i32c(m.maxEntries | 0); b(Op.i32_lt_u);
     b(Op.if); b(I64);
     lget(A32); b(Op.i64_extend_i32_u);
@@ -833,6 +848,28 @@ function compileFunction(
     i64c(0, m.elemSize); b(Op.i64_mul); i64c(Math.floor(m.valuesAddr / 4294967296), m.valuesAddr | 0); b(Op.i64_add);
     b(Op.else); i64c(0, 0); b(Op.end);
     set(0);
+    w.byte(Op.br).u32(1); // $done
+  };
+  /**
+   * bpf_map_lookup_elem on a known IPv4 LPM trie with a /32 key: the map's stride table (maps/
+   * lpm_table.ts) at `l1`, three loads at most; other prefix lengths take the helper call.
+   */
+  const inlineLpmLookup = (l1: number): void => {
+    lookupKey(8);
+    lget(ADDR); mem(Op.i32_load, 0); i32c(32); b(Op.i32_ne); w.byte(Op.br_if).u32(0);
+    lget(ADDR); mem(Op.i32_load, 4); bswap32(); lset(A32); // the address, host order
+    lget(A32); i32c(16); b(Op.i32_shr_u); i32c(2); b(Op.i32_shl); mem(Op.i32_load, l1); ltee(B32);
+    i32c(1); b(Op.i32_and);
+    b(Op.if); b(0x40);
+    lget(B32); i32c(-2); b(Op.i32_and); lget(A32); i32c(6); b(Op.i32_shr_u); i32c(0x3fc); b(Op.i32_and); b(Op.i32_add);
+    mem(Op.i32_load, 0); ltee(B32);
+    i32c(1); b(Op.i32_and);
+    b(Op.if); b(0x40);
+    lget(B32); i32c(-2); b(Op.i32_and); lget(A32); i32c(255); b(Op.i32_and); i32c(2); b(Op.i32_shl); b(Op.i32_add);
+    mem(Op.i32_load, 0); lset(B32);
+    b(Op.end);
+    b(Op.end);
+    lget(B32); b(Op.i64_extend_i32_u); set(0);
     w.byte(Op.br).u32(1); // $done
   };
   /**
@@ -980,12 +1017,15 @@ function compileFunction(
       }
       if (o === 0x85 || o === 0x8d) { // helper call (imm) / callx (id in dst)
         const layout = o === 0x85 && k === MAP_LOOKUP ? helperOptions.arrayLookups?.get(pc) : undefined;
+        const lpm = o === 0x85 && k === MAP_LOOKUP ? helperOptions.lpmLookups?.get(pc) : undefined;
         const fast = o === 0x85 && helperOptions.fastHelpers?.has(k) === true;
         // block $done { block $generic { inline or fast path; br $done } generic call }
-        if (layout !== undefined || fast) { b(Op.block); b(0x40); b(Op.block); b(0x40); inner += 2; }
+        const inline = layout !== undefined || lpm !== undefined || fast;
+        if (inline) { b(Op.block); b(0x40); b(Op.block); b(0x40); inner += 2; }
         if (layout !== undefined) inlineArrayLookup(layout);
+        else if (lpm !== undefined) inlineLpmLookup(lpm);
         else if (fast) fastCall(k, pc);
-        if (layout !== undefined || fast) { b(Op.end); inner--; }
+        if (inline) { b(Op.end); inner--; }
         if (o === 0x85) sx(k); else get(d);
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
@@ -1000,7 +1040,7 @@ function compileFunction(
         lget(LEFT); b(Op.return);
         b(Op.end); inner--;
         lget(T1); set(0);
-        if (layout !== undefined || fast) { b(Op.end); inner--; }
+        if (inline) { b(Op.end); inner--; }
         continue;
       }
       if (o === OP_CALL_LOCAL) {
