@@ -8,7 +8,8 @@
  * interpreter, where registers are global and a call only saves r6-r9 and r10), gets a fresh
  * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7; kept as it is when
  * `resume`, the entry of a tail call; zeroed by the host beforehand when the program writes no
- * memory at all), and returns r0..r5; the caller keeps its own r6..r10.
+ * memory at all), and returns r0..r5; the caller keeps its own r6..r10 (the entry as the runs
+ * call it returns only r0 and left: a cheaper return on every run).
  * `left` is the instruction budget still available.
  *
  * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
@@ -203,6 +204,8 @@ export function compileModule(
   const nslots = P.length >> 2;
   const mb = new ModuleBuilder();
   const tFunc = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I64, I64, I64, I64, I64, I32]);
+  // the entry as runs call it: only r0 and left come back (fewer results, a cheaper return)
+  const tMain = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I32]);
   const tHelper = mb.type([I64, I32, I64, I64, I64, I64, I64], [I64]);
   const tMem = mb.type([I32, I32, I64, I32], []);
   const tFail = mb.type([I32, I32, I32], []);
@@ -243,34 +246,39 @@ export function compileModule(
   mb.exportFunc('repeat', fRepeat);
 
   // Functions: discovered from the entry through local calls.
+  // (the entry compiles once more as a local-call target if some call goes there)
   const funcIndex = new Map<number, number>();
-  const queue: number[] = [];
+  const mainFunc = mb.declareFunc(tMain);
+  const queue: { start: number; func: number; main: boolean }[] = [{ start: entry, func: mainFunc, main: true }];
   const funcOf = (slot: number): number => {
     let f = funcIndex.get(slot);
     if (f === undefined) {
       f = mb.declareFunc(tFunc);
       funcIndex.set(slot, f);
-      queue.push(slot);
+      queue.push({ start: slot, func: f, main: false });
     }
     return f;
   };
-  const mainFunc = funcOf(entry);
   let pure = true;
   for (let t = 0; t < nslots && pure; t++) {
     const o = P[t << 2] & 0xfff;
     const c = o & 7;
     if (c === 2 || c === 3 || o === 0x85 || o === 0x8d) pure = false; // st, stx, atomics, helper calls
   }
+  // (batch and repeat runs, which allow no tail calls, reset the may_goto count only for programs
+  // that have one)
+  let hasMayGoto = false;
+  for (let t = 0; t < nslots && !hasMayGoto; t++) hasMayGoto = (P[t << 2] & 0xfff) === 0xe5;
   const segStart: number[] = [];
   let insnCount = 0;
   while (queue.length > 0) {
-    const start = queue.shift()!;
+    const { start, func, main } = queue.shift()!;
     const body = new ByteWriter(64 + nslots * 24);
-    insnCount += compileFunction(P, nslots, start, entry, body, funcOf, segStart, memory.shared, pure, helperOptions);
+    insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, memory.shared, pure, helperOptions);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
-    mb.setBody(funcIndex.get(start)!, FUNC_LOCALS, body);
+    mb.setBody(func, FUNC_LOCALS, body);
   }
 
   // ftop(depth): the frame top of `depth`, from the imported globals.
@@ -334,7 +342,7 @@ export function compileModule(
     b.byte(Op.local_get).u32(SIZE).byte(0xfc).u32(10).byte(0).byte(0); // memory.copy
     // pLen = -1 - i: no packet, and which run a fault happened in
     b.byte(Op.i32_const).s32(-1).byte(Op.local_get).u32(I).byte(Op.i32_sub).byte(Op.global_set).u32(G.pLen);
-    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+    if (hasMayGoto) b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
     b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(CTX).byte(Op.i64_extend_i32_u);
     for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
     b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
@@ -356,7 +364,7 @@ export function compileModule(
     b.byte(Op.local_get).u32(PADDR).byte(Op.global_set).u32(G.pAddr);
     b.byte(Op.local_get).u32(PLEN).byte(Op.global_set).u32(G.pLen);
     b.byte(Op.loop).byte(0x40);
-    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+    if (hasMayGoto) b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
     b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(R1).byte(Op.i64_extend_i32_u);
     for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
     b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
@@ -381,10 +389,9 @@ const ALU32_OPS: Record<number, number> = {
   0x60: Op.i32_shl, 0x70: Op.i32_shr_u, 0xa0: Op.i32_xor, 0xc0: Op.i32_shr_s,
 };
 
-/** After the main function's call: left and r0's high word to globals, r0's low word returned. */
+/** After the main function's call (r0, left): left and r0's high word to globals, r0's low word returned. */
 function epilogue(b: ByteWriter, tmp: number): void {
   b.byte(Op.global_set).u32(G.left);
-  for (let r = 0; r < 5; r++) b.byte(Op.drop);
   b.byte(Op.local_tee).u32(tmp).byte(Op.i64_const).s32(32).byte(Op.i64_shr_u).byte(Op.i32_wrap_i64).byte(Op.global_set).u32(G.r0hi);
   b.byte(Op.local_get).u32(tmp).byte(Op.i32_wrap_i64);
 }
@@ -412,7 +419,7 @@ function isJump(op: number): boolean {
 }
 
 function compileFunction(
-  P: Int32Array, nslots: number, entry: number, mainEntry: number, w: ByteWriter, funcOf: (slot: number) => number,
+  P: Int32Array, nslots: number, entry: number, isMain: boolean, w: ByteWriter, funcOf: (slot: number) => number,
   segStart: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions,
 ): number {
   const verified = helperOptions.verified;
@@ -522,13 +529,21 @@ function compileFunction(
     i32c(kind); i32c(a); i32c(bb); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
   };
   const mem = (o: number, offset: number): void => { w.byte(o).u32(0).u32(offset); };
+  /** Return from the function with r0 as `r0` pushes it: the entry gives r0 and left, a local-call target r0..r5 and left. */
+  const leave = (r0: () => void): void => {
+    r0();
+    if (!isMain) for (let r = 1; r <= 5; r++) get(r);
+    lget(LEFT); b(Op.return);
+  };
   const bswap32 = (): void => { // i32 on the stack
     ltee(B32); i32c(8); b(Op.i32_rotl); i32c(0x00ff00ff); b(Op.i32_and);
     lget(B32); i32c(8); b(Op.i32_rotr); i32c(0xff00ff00 | 0); b(Op.i32_and); b(Op.i32_or);
   };
 
   // Prologue: r10 = frame top, frame zeroed.
-  lget(DEPTH); w.byte(Op.call).u32(IMPORTED_FUNCS); // ftop is the first module function
+  lget(DEPTH);
+  b(Op.if); b(I32); lget(DEPTH); w.byte(Op.call).u32(IMPORTED_FUNCS); // ftop is the first module function
+  b(Op.else); w.byte(Op.global_get).u32(0); b(Op.end); // (depth 0, every run's entry: f0)
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
   lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
   if (!pure) { // (a program writing no memory finds its frames zeroed by the host)
@@ -540,7 +555,7 @@ function compileFunction(
     else { lget(FB); i32c(MAX_BPF_STACK - depth); b(Op.i32_add); i32c(0); i32c(depth); w.byte(0xfc).u32(0x0b).byte(0); }
     b(Op.end);
   }
-  if (verified !== undefined && entry === mainEntry) {
+  if (verified !== undefined && isMain) {
     // no budget in the verified tier, but a zero budget still stops before the first
     // instruction (prepare() compiles the entry that way without running the program)
     lget(LEFT); i32c(1); b(Op.i32_lt_s);
@@ -993,8 +1008,7 @@ function compileFunction(
       const cls = o & 7;
       if (o === OP_TRAP) { fail(FAIL_TRAP, k, 0); terminated = true; break; }
       if (o === 0x95) { // exit
-        for (let r = 0; r <= 5; r++) get(r);
-        lget(LEFT); b(Op.return);
+        leave(() => get(0));
         terminated = true;
         break;
       }
@@ -1036,8 +1050,7 @@ function compileFunction(
         w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
         lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
         for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
-        for (let r = 0; r <= 5; r++) get(r);
-        lget(LEFT); b(Op.return);
+        leave(() => get(0));
         b(Op.end); inner--;
         lget(T1); set(0);
         if (inline) { b(Op.end); inner--; }
@@ -1087,7 +1100,7 @@ function compileFunction(
         // function; from a subprogram through the host, which unwinds)
         b(Op.if); b(0x40);
         lget(DEPTH); b(Op.i32_eqz);
-        b(Op.if); b(0x40); i64c(0, 0); for (let r = 1; r <= 5; r++) get(r); lget(LEFT); b(Op.return); b(Op.end);
+        b(Op.if); b(0x40); leave(() => i64c(0, 0)); b(Op.end);
         lget(LEFT); w.byte(Op.global_set).u32(G.left); w.byte(Op.call).u32(IMP_FINISH); b(Op.unreachable);
         b(Op.end);
         w.byte(Op.global_get).u32(G.pAddr); lget(A32); b(Op.i32_add);
