@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // Our filter listings against the local tcpdump (libpcap 1.10.3), run after `npx tsc -p .`:
-//   node scripts/filter-vs-tcpdump.mjs [accept|random|apply] [-d|-dd|-ddd] [-O] [--n N] [--every K] [-v] [DLT...]
+//   node scripts/filter-vs-tcpdump.mjs [accept|random|combos|apply] [-d|-dd|-ddd] [-O] [--n N] [--every K] [-v] [DLT...]
 // accept: every libpcap accept test the local tcpdump compiles (-y DLT, or -r on an empty savefile
 //   for the offline-filter tests; the test's -O and -s), optionally every K-th only;
-// random: N generated expressions (test/filter_random_lib.ts) on EN10MB, optimized and with -O.
+// random: N generated expressions (test/filter_random_lib.ts) on EN10MB (or the DLTs given),
+//   optimized and with -O; combos: every K-th qualifier x operand combination of
+//   test/filter_wording_lib.ts the same way. Both must then also reject alike.
 // apply: which libpcap apply tests (1.11's per-packet results) the local tcpdump's own program
 //   fails: the evidence that a listing difference is forced by a packet-selection difference.
 // -O forces unoptimised compiles; -dd/-ddd compare those dump forms instead of -d.
@@ -16,16 +18,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bpfDump } from '../dist/src/cbpf/dump.js';
 import { compileFilter } from '../dist/src/filter/index.js';
-import { emptySavefile } from '../dist/test/filter_wording_lib.js';
+import { badExpressions, emptySavefile } from '../dist/test/filter_wording_lib.js';
 import { randomExpressions } from '../dist/test/filter_random_lib.js';
-import { forcedCause } from '../dist/test/filter_forced.js';
+import { forcedCause, forcedRejection } from '../dist/test/filter_forced.js';
 import { runCbpf } from '../dist/src/cbpf/interp.js';
 import { readCapture } from '../dist/src/net/pcap.js';
 
 const args = process.argv.slice(2);
 const flag = (f) => args.includes(f);
 const opt = (f, dflt) => { const i = args.indexOf(f); return i >= 0 ? Number(args[i + 1]) : dflt; };
-const mode = ['random', 'apply'].includes(args[0]) ? args[0] : 'accept';
+const mode = ['random', 'combos', 'apply'].includes(args[0]) ? args[0] : 'accept';
 const level = flag('-ddd') ? 3 : flag('-dd') ? 2 : 1;
 const forceUnopt = flag('-O');
 const verbose = flag('-v');
@@ -55,11 +57,16 @@ function tcpdump(argv) {
   });
 }
 
+const testsDir = fileURLToPath(new URL('../../shared/libpcap-tests/', import.meta.url));
+const rejectTests = new Set(readFileSync(testsDir + 'filter_reject_tests.jsonl', 'utf8').split('\n').filter(Boolean)
+  .map((l) => JSON.parse(l)).filter((t) => !t.env_skip && t.expr !== undefined).map((t) => `${t.DLT ?? 'EN10MB'} ${t.expr}`));
+
 /** The cases: { label, dlt, expr, optimize, snaplen, savefile, swapped }. */
 function cases() {
-  if (mode === 'random') {
-    return randomExpressions(opt('--n', 2000), 20261207).flatMap((expr, i) => [true, false].map((optimize) => (
-      { label: `random#${i}`, dlt: 'EN10MB', expr, optimize, snaplen: null, savefile: false, swapped: false })));
+  if (mode === 'random' || mode === 'combos') {
+    const exprs = mode === 'random' ? randomExpressions(opt('--n', 2000), 20261207) : badExpressions().filter((_, i) => i % every === 0);
+    return exprs.flatMap((expr, i) => (dlts.length ? dlts : ['EN10MB']).flatMap((dlt) => [true, false].map((optimize) => (
+      { label: `${mode}#${i}`, dlt, expr, optimize, snaplen: null, savefile: false, swapped: false }))));
   }
   const path = fileURLToPath(new URL('../../shared/libpcap-tests/filter_accept_tests.jsonl', import.meta.url));
   return readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
@@ -88,6 +95,8 @@ function ours(c, optimize) {
 function cause(c, want, got) {
   const forced = forcedCause(c.dlt, c.expr);
   if (forced) return `forced: ${forced}`;
+  if (got.startsWith('error: ') && rejectTests.has(`${c.dlt} ${c.expr}`)) return 'forced: a libpcap 1.11 reject test (1.10.3 accepts)';
+  if (got.startsWith('error: ') && forcedRejection(got.slice(7).trim())) return `forced: 1.11's check (reject tests): ${got.slice(7).trim().replace(/'[^']*'|"[^"]*"|\d+/g, '_')}`;
   if (got.startsWith('error: ')) return `we reject: ${got.slice(7).trim().replace(/'[^']*'|"[^"]*"|\d+/g, '_')}`;
   const a = want.split('\n'), b = got.split('\n');
   let i = 0;
@@ -129,7 +138,7 @@ const work = async () => {
     const r = await tcpdump(tcpdumpArgs(c, optimize));
     if (++done % 250 === 0) process.stderr.write(`\r${done}/${all.length} (${((Date.now() - started) / 1000).toFixed(0)} s)`);
     if (r.status !== 0) {
-      if (mode === 'random') { // both must reject
+      if (mode !== 'accept') { // both must reject
         const got = ours(c, optimize);
         if (!got.startsWith('error: ')) { const k = 'tcpdump rejects, we accept'; groups.set(k, [...(groups.get(k) ?? []), { c, want: r.stderr, got }]); }
       }
@@ -154,5 +163,5 @@ for (const [k, list] of [...groups].sort((x, y) => y[1].length - x[1].length)) {
   }
 }
 const forced = [...groups].filter(([k]) => k.startsWith('forced: ')).reduce((n, [, l]) => n + l.length, 0);
-console.log(`differences: ${forced} forced by 1.11 packet selection, ${compiled - same - forced} other`);
+console.log(`differences: ${forced} forced by 1.11 packet selection or checks, ${compiled - same - forced} other`);
 console.log(`${mode} ${'-' + 'd'.repeat(level)}${forceUnopt ? ' -O' : ''}: identical ${same}/${compiled} (${(100 * same / Math.max(compiled, 1)).toFixed(1)}%) of the ${compiled} tcpdump compiled (${all.length} cases)`);

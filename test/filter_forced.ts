@@ -17,3 +17,14 @@ const FORCED: readonly { cause: string; test: (dlt: string, expr: string) => boo
 export function forcedCause(dlt: string, expr: string): string | undefined {
   return FORCED.find((f) => f.test(dlt, expr))?.cause;
 }
+
+/**
+ * 1.11's stricter checks kept where 1.10.3 compiled (the reject tests check the same rules on
+ * other values: `iso proto 256`, `decnet host 1`, `decnet net 1.2.3.4` ...).
+ */
+const FORCED_REJECTIONS = /greater than maximum|^invalid DECnet address|is not a valid qualifier for/;
+
+/** Whether our rejection with this message is one of 1.11's kept checks. */
+export function forcedRejection(message: string): boolean {
+  return FORCED_REJECTIONS.test(message);
+}

@@ -15,7 +15,8 @@
  *   finish()                                  LD_ABS/LD_IND out of bounds in a subprogram: the
  *                                             run ends, r0 = 0
  * so faults surface as the interpreter's BpfErrors (insn index, address, size).
- * bpf_map_lookup_elem on an ARRAY/PERCPU_ARRAY map known at the call site is compiled inline.
+ * bpf_map_lookup_elem on an ARRAY/PERCPU_ARRAY map or an IPv4 LPM trie known at the call site is
+ * compiled inline.
  *
  * Many runs per call: runRepeat() (bpf_test_run's repeat loop) and runBatch() (one context image
  * per run, e.g. every packet of a capture) loop inside the module.
@@ -178,8 +179,9 @@ const FAST_CANDIDATES = [1, 2, 3, 5, 7, 8];
 
 /**
  * What the module takes from the VM's helpers: the calls with a number form, and the lookups on
- * ARRAY maps known at the call site (only while map_lookup_elem is the registry's own, which
- * has its fast form); with their key part (a module is shared by VMs with the same answers).
+ * ARRAY maps and IPv4 LPM tries known at the call site (only while map_lookup_elem is the
+ * registry's own, which has its fast form); with their key part (a module is shared by VMs with
+ * the same answers).
  */
 function helperOptionsFor(vm: Vm, prog: DecodedProgram, insns: readonly Insn[]): { options: JitHelperOptions; key: string } {
   const helpers = vm.helpers;
@@ -187,17 +189,25 @@ function helperOptionsFor(vm: Vm, prog: DecodedProgram, insns: readonly Insn[]):
   const fastHelpers = new Set<number>();
   for (const id of FAST_CANDIDATES) if (helpers.getFast(id) !== undefined) fastHelpers.add(id);
   const arrayLookups = new Map<number, ArrayLayout>();
+  const lpmLookups = new Map<number, number>();
   let key = fastHelpers.size > 0 ? `:f${[...fastHelpers].join(',')}` : '';
   if (fastHelpers.has(1) && helpers.arrayLayout !== undefined) {
     for (const [pc, addr] of constantR1AtLookups(prog)) {
       const m = helpers.arrayLayout(vm.space, addr);
-      if (m === undefined) continue;
+      if (m === undefined) {
+        const l1 = helpers.lpmTable?.(vm.space, addr);
+        if (l1 !== undefined) {
+          lpmLookups.set(pc, l1);
+          key += `:l${pc}/${l1}`;
+        }
+        continue;
+      }
       arrayLookups.set(pc, m);
       key += `:a${pc}/${m.maxEntries}/${m.elemSize}/${m.valuesAddr}/${m.percpu ? m.nrCpus : 0}`;
     }
   }
   if (verified !== undefined) key += `:v${verified.stackDepth}:${tierHash(verified.unchecked)}`;
-  return { options: { fastHelpers, arrayLookups, verified }, key };
+  return { options: { fastHelpers, arrayLookups, lpmLookups, verified }, key };
 }
 
 function tierHash(unchecked: Uint8Array): string {
@@ -344,7 +354,7 @@ export class JitProgram {
   readonly cached: boolean;
   /** Functions in the module (the entry and every local-call target). */
   readonly functions: number;
-  /** bpf_map_lookup_elem calls inlined (ARRAY maps known at the call site). */
+  /** bpf_map_lookup_elem calls inlined (ARRAY maps and IPv4 LPM tries known at the call site). */
   readonly inlinedLookups: number;
   /** Compiled in the verified tier (markVerified()): no region checks where proved, no budget. */
   readonly verified: boolean;
@@ -375,7 +385,7 @@ export class JitProgram {
     let m = cachedModule(key, this.prog.code, h.options.verified);
     this.verified = h.options.verified !== undefined;
     this.cached = m !== undefined;
-    this.inlinedLookups = h.options.arrayLookups?.size ?? 0;
+    this.inlinedLookups = (h.options.arrayLookups?.size ?? 0) + (h.options.lpmLookups?.size ?? 0);
     if (m === undefined) {
       const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
       let module: WasmModule;
