@@ -56,15 +56,25 @@ const KERNEL_618_PROCESSED: Record<string, number> = {
   // component from pruning until the loop is done (SCC), which bpfkit does not model yet.
 };
 
-function bpfkitLoad(name: string): string {
+function bpfkitLoad(name: string): string { return lastErrorLine(bpfkitLog(name)); }
+
+/** The level-1 log of a rejected load ('' when accepted). */
+function bpfkitLog(name: string): string {
   try {
     loadObjectIntoKernel(new Bpf(), new Uint8Array(readFileSync(FIXTURES + name + '.o')), name + '.o');
     return '';
   } catch (e) {
-    if (e instanceof VerifierRejection) return lastErrorLine(e.log);
+    if (e instanceof VerifierRejection) return e.log;
     throw e;
   }
 }
+
+/**
+ * A log as compared: map addresses and timing lines aside, and btf_prepare_func_args()'s notes
+ * about the main function's BTF arguments ("arg#0 reference type..."), which bpfkit does not print.
+ */
+const comparable = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n')
+  .filter((l) => l && !/^(verification time|stack depth|arg#\d+ reference type)/.test(l));
 
 /** The `processed N insns` of bpfkit's verifier for an accepted fixture. */
 function bpfkitProcessed(name: string): number {
@@ -79,7 +89,7 @@ function bpfkitProcessed(name: string): number {
 }
 
 /** bpftool's verdict: '' or the verifier log's last line; with `-d`, the processed count too. */
-function kernelLoad(name: string, debug = false): { last: string; processed?: number } {
+function kernelLoad(name: string, debug = false): { last: string; log?: string; processed?: number } {
   const pin = `/sys/fs/bpf/bpfkit_vf_${process.pid}_${name}`;
   try {
     const r = spawnSync(findTool('bpftool')!, [...(debug ? ['-d'] : []), 'prog', 'load', FIXTURES + name + '.o', pin], { encoding: 'utf8' });
@@ -87,7 +97,7 @@ function kernelLoad(name: string, debug = false): { last: string; processed?: nu
     if (r.status === 0) return { last: '', processed: processed === undefined ? undefined : Number(processed) };
     const log = /-- BEGIN PROG LOAD LOG --\n([\s\S]*?)-- END PROG LOAD LOG --/.exec(r.stderr)?.[1];
     assert.ok(log, `bpftool prog load ${name}.o failed without a verifier log:\n${r.stderr}`);
-    return { last: lastErrorLine(log) };
+    return { last: lastErrorLine(log), log };
   } finally {
     rmSync(pin, { force: true });
   }
@@ -105,7 +115,12 @@ test('fixtures: bpfkit gives Linux 6.18\'s verdict and last log line', () => {
 test('fixtures: bpfkit agrees with the running kernel', (t) => {
   const why = missingKernel();
   if (why) { t.skip(why); return; }
-  for (const name of Object.keys(KERNEL_618)) assert.equal(bpfkitLoad(name), kernelLoad(name).last, name);
+  for (const name of Object.keys(KERNEL_618)) {
+    const k = kernelLoad(name), ours = bpfkitLog(name);
+    assert.equal(lastErrorLine(ours), k.last, name);
+    // a rejection's whole level-1 log: the failing path, instruction by instruction, with states
+    if (k.log) assert.deepEqual(comparable(ours), comparable(k.log), name);
+  }
 });
 
 test('fixtures: bpfkit processes as many instructions as Linux 6.18', () => {
