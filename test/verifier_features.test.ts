@@ -156,6 +156,7 @@ const ldFunc = (dst: number, delta: number): Insn[] => [makeInsn(0x18, dst, 4, 0
 const XDP = 6, KPROBE = 2, SOCKET_FILTER = 1;
 const mapSpec = (type: number, keySize: number, valueSize: number, maxEntries: number, extra: Partial<VerifierMap['spec']> = {}): VerifierMap['spec'] =>
   ({ type, keySize, valueSize, maxEntries, flags: 0, ...extra });
+const ringbuf = { spec: mapSpec(27, 0, 0, 4096, { name: 'rb' }) } as VerifierMap;
 
 function run(insns: Insn[], progType: number, map?: VerifierMap, extra: Partial<VerifyOptions> = {}): { ok: boolean; last: string; errno: number; log: string; processed: number } {
   const r = verify(insns, { progType, maps: () => map, logLevel: 1, ...extra });
@@ -225,6 +226,21 @@ test('bpf_for_each_map_elem: callback arguments, a read-only key, unsupported ma
   assert.equal(r.errno, 524);
 });
 
+test('bpf_user_ringbuf_drain: the callback gets a read-only dynptr to each sample', () => {
+  const urb = { spec: mapSpec(31, 0, 0, 4096, { name: 'urb' }) } as VerifierMap;
+  const prog = (callback: Insn[]): Insn[] => {
+    const main = [...ldMap(1), ...ldFunc(2, 0), mov(3, 0), mov(4, 0), call(209), mov(0, 0), exit];
+    main[2] = makeInsn(0x18, 2, 4, 0, main.length - 3);
+    return [...main, ...callback];
+  };
+  // bpf_dynptr_read(fp-8, 8, sample, 0, 0)
+  const read = [movr(3, 1), movr(1, 10), add(1, -8), mov(2, 8), mov(4, 0), mov(5, 0), call(201), mov(0, 0), exit];
+  assert.equal(run(prog(read), KPROBE, urb).ok, true);
+  assert.match(run(prog([mov(0, 2), exit]), KPROBE, urb).log, /frame1: R1=dynptr_ptr\(\) R2=0 R10=fp0 cb/);
+  assert.equal(run(prog([mov(2, 0), call(199), mov(0, 0), exit]), KPROBE, urb).last, 'cannot release unowned const bpf_dynptr');
+  assert.equal(run(prog(read), KPROBE, ringbuf).last, 'cannot pass map_type 27 into func bpf_user_ringbuf_drain#209');
+});
+
 /** lookup key 0 in the map (fp-4), bail out on NULL, R6 = the value; then `body`. */
 function lockProgram(body: Insn[], lookups = 1): Insn[] {
   const one = (reg: number): Insn[] => [movr(2, 10), add(2, -4), ...ldMap(1), call(1), jne(0, 0, 2), mov(0, 0), exit, movr(reg, 0)];
@@ -270,7 +286,6 @@ test('bpf_spin_lock: the lock map\'s offset comes from its BTF value type', () =
 function dynptrProgram(body: Insn[]): Insn[] {
   return [...ldMap(1), mov(2, 8), mov(3, 0), movr(4, 10), add(4, -16), call(198), ...body];
 }
-const ringbuf = { spec: mapSpec(27, 0, 0, 4096, { name: 'rb' }) } as VerifierMap;
 const dptr = (reg: number): Insn[] => [movr(reg, 10), add(reg, -16)];
 
 test('dynptr: initialisation, release and the kernel\'s messages', () => {

@@ -6,7 +6,7 @@
  */
 import type { ArgType } from '../helpers/proto.js';
 import { EACCES, EINVAL, VerifierError, fail } from './errors.js';
-import { type DynptrKind, type RegState, markUnknown, setKnown } from './reg_state.js';
+import { type DynptrKind, type RegState, markUnknown, newReg, setKnown } from './reg_state.js';
 import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
@@ -119,7 +119,7 @@ export function processDynptrArg(c: DynptrCtx, regno: number, r: RegState, a: Ar
     for (const k of [spi, spi - 1]) {
       const s = c.slot(f, k);
       s.types.fill(STACK_DYNPTR);
-      const d: RegState = s.spilled ?? ({} as RegState);
+      const d = newReg();
       markUnknown(d); setKnown(d, 0n);
       d.type = 'dynptr'; d.id = id; d.dynptrId = id; d.dynptr = { kind: kind ?? 'local', first: k === spi };
       s.spilled = d;

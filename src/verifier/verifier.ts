@@ -52,7 +52,7 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 const BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
-const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_PERCPU_ARRAY = 6, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
+const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP_TYPE_PERCPU_ARRAY = 6, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
 
 export interface VerifyOptions {
   progType: number;
@@ -1578,6 +1578,7 @@ export class Verifier {
         if (id === 81 && r.map && r.map.spec.type !== 19 && r.map.spec.type !== 21) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if (id === 12 && r.map && r.map.spec.type !== MAP_TYPE_PROG_ARRAY) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if (helper.startsWith('bpf_ringbuf') && r.map && r.map.spec.type !== MAP_TYPE_RINGBUF) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
+        if (id === 209 && r.map && r.map.spec.type !== MAP_TYPE_USER_RINGBUF) fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         if ((helper === 'bpf_map_lookup_elem' || helper === 'bpf_map_update_elem' || helper === 'bpf_map_delete_elem') && r.map && (r.map.spec.type === MAP_TYPE_RINGBUF || r.map.spec.type === MAP_TYPE_PROG_ARRAY || r.map.spec.type === 4 || r.map.spec.type === 7)) {
           fail(`cannot pass map_type ${r.map.spec.type} into func ${helper}#${id}`, EINVAL);
         }
