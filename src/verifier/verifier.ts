@@ -13,7 +13,7 @@ import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32,
   BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
   BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST, BPF_STX, BPF_X, SIZE_BYTES,
-  bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc,
+  bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc, opInfo,
 } from '../isa/opcodes.js';
 import { adjustScalar, endScalar, negScalar, scalarMinMaxAdd, signExtend } from './alu.js';
 import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
@@ -250,6 +250,10 @@ class Verifier {
   prepare(): void {
     const insns = this.insns;
     if (insns.length === 0) fail('program has no instructions', EINVAL);
+    const cfg = checkCfg(insns);
+    // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
+    if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
+    if (cfg.error && cfg.early) fail(cfg.error, EINVAL);
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
       if (bpfClass(insn.code) === BPF_LDX && ((bpfMode(insn.code) !== BPF_MEM && bpfMode(insn.code) !== BPF_MEMSX) || insn.imm !== 0)) fail('BPF_LDX uses reserved fields', EINVAL);
@@ -276,10 +280,9 @@ class Verifier {
         i++;
         continue;
       }
+      // resolve_pseudo_ldimm64(): bpf_opcode_in_insntable() before anything else looks at the program
+      if (!opInfo(insn.code) || insn.code === 0x8d) fail(`unknown opcode ${insn.code.toString(16).padStart(2, '0')}`, EINVAL);
     }
-    const cfg = checkCfg(insns);
-    // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
-    if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
     if (this.level >= 2) {
