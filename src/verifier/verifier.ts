@@ -1111,6 +1111,13 @@ class Verifier {
     return reg.varOff.value;
   }
 
+  /** check_resource_leak(): each reference still held, then why it matters here */
+  checkReferenceLeak(prefix: string): void {
+    if (!this.cur.refs.length) return;
+    for (const r of this.cur.refs) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
+    fail(`${prefix} would lead to reference leak`, EINVAL);
+  }
+
   /** bpf_mark_stack_read(): a read of a caller's slot counts at the call leading out of that frame */
   markStackRead(frameno: number, spi: number): void {
     const frames = this.cur.frames;
@@ -1151,7 +1158,7 @@ class Verifier {
     if (bpfMode(insn.code) === BPF_IND) this.readReg(insn.src);
     if (r6.type !== 'ctx') fail('at the time of BPF_LD_ABS|IND R6 != pointing to skb', EINVAL);
     if (bpfSize(insn.code) === BPF_DW) fail('unknown opcode 38', EINVAL);
-    if (this.cur.refs.length) fail('BPF_LD_[ABS|IND] would lead to reference leak', EINVAL);
+    this.checkReferenceLeak('BPF_LD_[ABS|IND]');
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     // check_ld_abs(): R0 is marked unknown, its width is not modelled
     markUnknown(this.writeRegCheck(0));
@@ -1353,8 +1360,7 @@ class Verifier {
       return 'return';
     }
     if (this.cur.refs.length) {
-      for (const r of this.cur.refs) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
-      fail('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
+      this.checkReferenceLeak('BPF_EXIT instruction in main prog');
     }
     const r0 = this.reg(0);
     if (r0.type === 'not_init') fail('R0 !read_ok');
@@ -1417,7 +1423,7 @@ class Verifier {
       fail(`program of this type cannot use helper ${def.name}#${id}`, EINVAL);
     }
     const p = def.proto;
-    if (id === 12 && this.cur.refs.length) fail('tail_call would lead to reference leak', EINVAL);
+    if (id === 12) this.checkReferenceLeak('tail_call');
     this.curProto = p;
     const meta: HelperMeta = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
@@ -1579,6 +1585,9 @@ class Verifier {
         if (lp && !(lp.reg.type === 'scalar')) {
           const w = lp.arg.flags.includes('MEM_UNINIT') || lp.arg.flags.includes('MEM_WRITE');
           this.checkHelperMem(lp.regno, lp.reg, Number(r.umax), w ? 'write' : 'read', zeroOk && r.umin === 0n);
+        } else if (lp && !(zeroOk && r.umax === 0n)) {
+          // check_helper_mem_access(): only a zero-byte access may go through NULL
+          fail(`R${lp.regno} type=${regTypeStr(lp.reg)} expected=fp`);
         }
         // check_mem_size_reg(): the access was checked against this size's range
         this.markPrecise(regno);
@@ -1592,7 +1601,8 @@ class Verifier {
         return;
       case 'ARG_PTR_TO_SOCK_COMMON': case 'ARG_PTR_TO_SOCKET': case 'ARG_PTR_TO_BTF_ID': {
         const ok = ['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) && !r.maybeNull;
-        if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
+        // compatible_reg_types: sock_common_types, or btf_id_sock_common_types with the BTF pointers
+        if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : a.base === 'ARG_PTR_TO_SOCK_COMMON' ? 'sock_common, sock, tcp_sock, xdp_sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
         if (a.flags.includes('OBJ_RELEASE')) {
           if (!r.refObjId) fail(`R${regno} must be referenced when passed to release function`, EINVAL);
           meta.releaseId = r.refObjId;
