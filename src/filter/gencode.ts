@@ -562,7 +562,9 @@ export class CodeGen {
         if (b0) genAnd(b0, b1);
         return b1;
       }
-      case DLT.LINUX_SLL: case DLT.LINUX_SLL2: return this.genLinuxSllLinktype(p);
+      // 1.10.3's gen_linktype() knows the 802.2/802.3 protocol values of LINUX_SLL only; an SLL2
+      // protocol field is compared as an EtherType (no apply test reads an SLL2 capture).
+      case DLT.LINUX_SLL: return this.genLinuxSllLinktype(p);
       case DLT.C_HDLC:
         return this.genCmp('linktype', 0, BPF_H, p === LLCSAP.ISONS ? (p << 8) | LLCSAP.ISONS : p);
       case DLT.ARCNET: case DLT.ARCNET_LINUX: {
@@ -1265,7 +1267,7 @@ export class CodeGen {
         this.linktype = this.prevlinktype;
         return b;
       }
-      default: return err(`'llc' not supported on ${this.dltName()}`);
+      default: return err(`'llc' not supported on ${this.dltName()}`, undefined, `'llc' not supported for ${this.dltDescr()}`);
     }
   }
 
