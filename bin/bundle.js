@@ -1,7 +1,7 @@
 // Single-file bundles of CLI entry points (scripts/bundle.mjs writes dist/bundle/NAME.cjs, its
-// V8 code cache NAME.cjs.cache and NAME.json: the dist/ files it was built from). A bundle runs
-// only while it is fresh: every input unchanged (same size and mtime, or else the same bytes),
-// so a `tsc` build without a re-bundle falls back to dist/ and never runs stale code. The code
+// V8 code cache NAME-HASH.cjs.cache and NAME.json: the bundle's name and the dist/ files it was
+// built from). A bundle runs only while it is fresh: every input unchanged (same size and mtime,
+// or else the same bytes), so a changed dist/ without a re-bundle runs from dist/, never stale. The code
 // cache spares parsing and compiling; V8 refuses a cache from another Node version or flags
 // (cachedDataRejected) and then simply compiles.
 'use strict';
@@ -12,26 +12,55 @@ const vm = require('node:vm');
 const ROOT = path.join(__dirname, '..');
 const DIR = path.join(ROOT, 'dist', 'bundle');
 
-/** Whether the files a manifest lists are as they were when the bundle was built. */
-function isFresh(manifest, root) {
+/**
+ * A 53-bit hash of bytes (cyrb53): telling a rewritten but unchanged input from a changed one
+ * (the size must match too) without loading node:crypto, which costs more than the check.
+ */
+function contentHash(bytes) {
+  let h1 = 0xdeadbeef, h2 = 0x41c6ce57;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i];
+    h1 = Math.imul(h1 ^ b, 2654435761);
+    h2 = Math.imul(h2 ^ b, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return (4294967296 * (2097151 & h2) + (h1 >>> 0)).toString(16);
+}
+
+/**
+ * Whether the files a manifest lists are as they were when the bundle was built: the same size
+ * and mtime, or else (a `tsc` build rewrites every file) the same bytes. Inputs found rewritten
+ * but unchanged get their new mtime recorded (the manifest is rewritten when it can be), so only
+ * the first run after a rebuild reads them.
+ */
+function isFresh(manifest, root, manifestFile) {
   if (!manifest || manifest.version !== 1 || !Array.isArray(manifest.inputs)) return false;
+  let touched = false;
   for (const input of manifest.inputs) {
     let st;
     try { st = fs.statSync(path.join(root, input.file)); } catch { return false; }
     if (st.size !== input.size) return false;
     if (st.mtimeMs === input.mtimeMs) continue;
-    // Rewritten (a `tsc` build rewrites every file): fresh if the bytes are the same.
-    const hash = require('node:crypto').createHash('sha256').update(fs.readFileSync(path.join(root, input.file))).digest('hex');
-    if (hash !== input.sha256) return false;
+    if (contentHash(fs.readFileSync(path.join(root, input.file))) !== input.hash) return false;
+    input.mtimeMs = st.mtimeMs;
+    touched = true;
+  }
+  if (touched && manifestFile) {
+    try {
+      fs.writeFileSync(`${manifestFile}.${process.pid}`, JSON.stringify(manifest, null, 1) + '\n');
+      fs.renameSync(`${manifestFile}.${process.pid}`, manifestFile);
+    } catch { /* a read-only install: checked by content each time */ }
   }
   return true;
 }
 
 /** The manifest of bundle NAME when the bundle exists and is fresh, else undefined. */
 function freshBundle(name, dir = DIR, root = ROOT) {
+  const file = path.join(dir, `${name}.json`);
   let manifest;
-  try { manifest = JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')); } catch { return undefined; }
-  return isFresh(manifest, root) && /^[\w.-]+$/.test(manifest.bundle) ? manifest : undefined;
+  try { manifest = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return undefined; }
+  return isFresh(manifest, root, file) && /^[\w.-]+$/.test(manifest.bundle) ? manifest : undefined;
 }
 
 /**
@@ -59,4 +88,4 @@ function runBundle(name) {
   return true;
 }
 
-module.exports = { runBundle, freshBundle, isFresh };
+module.exports = { runBundle, freshBundle, isFresh, contentHash };

@@ -12,6 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +30,7 @@ try {
 }
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const { contentHash } = createRequire(import.meta.url)('../bin/bundle.js');
 
 /** Write through a temporary name: a process starting meanwhile sees the old file or the new. */
 function writeAtomic(file, data) {
@@ -82,7 +84,7 @@ const hash = sha256(code).slice(0, 16);
 const bundle = `${NAME}-${hash}.cjs`;
 const inputs = Object.keys(result.metafile.inputs).sort().map((file) => {
   const st = statSync(join(ROOT, file));
-  return { file, size: st.size, mtimeMs: st.mtimeMs, sha256: sha256(readFileSync(join(ROOT, file))) };
+  return { file, size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(readFileSync(join(ROOT, file))) };
 });
 writeAtomic(join(DIR, bundle), code);
 writeAtomic(join(DIR, `${NAME}.json`), JSON.stringify({ version: 1, bundle, node: process.version, inputs }, null, 1) + '\n');

@@ -155,6 +155,7 @@ export class CaptureReader {
   /** 1e6 or 1e9: a timestamp fraction must be below it. */
   private fracLimit = 1e6;
   private primed = false;
+  private warmedUp = false;
   private section: NgIface[] = [];
   private maxBlock = PCAPNG_MAX_BLOCK;
 
@@ -275,8 +276,8 @@ export class CaptureReader {
    * the snapshot length, bad timestamp, truncated, corrupt). Returns how many were kept; next()
    * carries on from there. The current record (sec, caplen...) is not updated.
    * A streaming reader owns its buffer: it moves the kept records together in place
-   * (copyWithin, no views) and emits once per buffer fill; over a caller's bytes, each run of
-   * adjacent kept records is emitted as it is. One long loop for the whole file: no per-record
+   * (copyWithin, no views) and emits once per buffer fill (possibly nothing: start === end);
+   * over a caller's bytes, each run of adjacent kept records is emitted as it is. One long loop for the whole file: no per-record
    * state is written and the loop is optimised once.
    */
   keepRuns(keep: (buf: Uint8Array, off: number, caplen: number, len: number) => number, limit: number,
@@ -285,8 +286,13 @@ export class CaptureReader {
     const le = this.le, fracLimit = this.fracLimit;
     const maxCap = Math.min(this.snapshot, this.maxCaplen);
     const inPlace = this.source !== undefined;
-    let buf = this.buf, dv = this.dv, end = this.end;
+    let buf = this.buf, dv = this.dv;
     let p = this.pos;
+    // The first call stops after a few KiB as if the buffer ended there: the refill path runs
+    // once before the loop is optimised, which would otherwise be deoptimised (no type feedback)
+    // at the first real buffer end and run unoptimised until recompiled.
+    let end = this.warmedUp ? this.end : Math.min(this.end, p + 4096);
+    this.warmedUp = true;
     let runStart = -1;
     // inPlace: the kept records of this buffer fill so far sit at buf[from, to).
     let from = p, to = p;
@@ -312,12 +318,12 @@ export class CaptureReader {
           runStart = -1;
         }
         if (!plain) {
-          if (to > from) emit(buf, from, to);
+          emit(buf, from, to); // (even empty: type feedback, as above)
           // Past the buffered bytes: refill and go on. The rest (the limit, a record to cut, an
           // error, the end) is next()'s.
           if (kept >= limit || whole || caplen > maxCap || this.eof) break;
           this.pos = p;
-          if (!this.refill(caplen < 0 ? 16 : 16 + caplen)) return kept;
+          if (!this.refill(16 + (caplen < 0 ? 0 : caplen))) return kept;
           buf = this.buf; dv = this.dv; end = this.end; p = this.pos;
           from = to = p;
           continue;
@@ -541,6 +547,9 @@ export interface WriteOptions {
 /** Output buffer of a PcapWriter: one sink call per MiB. */
 export const WRITE_BUFFER_SIZE = 1 << 20;
 
+/** PcapWriter.writeRaw() hands runs of at least this many bytes to the sink uncopied. */
+const RAW_DIRECT = 64 * 1024;
+
 /** A classic savefile as pcap_dump() writes it, streamed to a sink in large buffered writes. */
 export class PcapWriter {
   private readonly out: Uint8Array;
@@ -588,14 +597,14 @@ export class PcapWriter {
 
   /**
    * Records already in this writer's format (byte order, timestamp precision) as they are:
-   * src[start, end), e.g. runs from CaptureReader.keepRuns(). A run too large for the buffer's
-   * free space goes to the sink directly, uncopied (after what is buffered).
+   * src[start, end), e.g. runs from CaptureReader.keepRuns(). 64 KiB or more go to the sink
+   * directly, uncopied (after what is buffered): one write(2) beats a copy then.
    */
   writeRaw(src: Uint8Array, start: number, end: number): void {
     const n = end - start;
-    if (this.pos + n > this.out.length) {
+    if (n >= RAW_DIRECT || this.pos + n > this.out.length) {
       this.flush();
-      if (n >= this.out.length >> 1) { this.sinkFn(src.subarray(start, end)); return; }
+      if (n >= RAW_DIRECT || n > this.out.length) { this.sinkFn(src.subarray(start, end)); return; }
     }
     this.out.set(src.subarray(start, end), this.pos);
     this.pos += n;

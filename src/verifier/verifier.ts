@@ -13,7 +13,7 @@ import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32,
   BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
   BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST, BPF_STX, BPF_X, SIZE_BYTES,
-  bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc,
+  bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc, opInfo,
 } from '../isa/opcodes.js';
 import { adjustScalar, endScalar, negScalar, scalarMinMaxAdd, signExtend } from './alu.js';
 import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
@@ -253,6 +253,10 @@ export class Verifier {
   prepare(): void {
     const insns = this.insns;
     if (insns.length === 0) fail('program has no instructions', EINVAL);
+    const cfg = checkCfg(insns);
+    // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
+    if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
+    if (cfg.error && cfg.early) fail(cfg.error, EINVAL);
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
       if (bpfClass(insn.code) === BPF_LDX && ((bpfMode(insn.code) !== BPF_MEM && bpfMode(insn.code) !== BPF_MEMSX) || insn.imm !== 0)) fail('BPF_LDX uses reserved fields', EINVAL);
@@ -279,10 +283,9 @@ export class Verifier {
         i++;
         continue;
       }
+      // resolve_pseudo_ldimm64(): bpf_opcode_in_insntable() before anything else looks at the program
+      if (!opInfo(insn.code) || insn.code === 0x8d) fail(`unknown opcode ${insn.code.toString(16).padStart(2, '0')}`, EINVAL);
     }
-    const cfg = checkCfg(insns);
-    // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
-    if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
     if (this.level >= 2) {
@@ -440,13 +443,20 @@ export class Verifier {
   /** mark_chain_precision(): the scalar in regno of the current frame decides something */
   markPrecise(regno: number): void {
     this.bt.reset();
-    markChainPrecision(this.precisionHost, this.cur, regno, this.bt);
+    this.backtrack(() => markChainPrecision(this.precisionHost, this.cur, regno, this.bt));
   }
   /** mark_chain_precision_batch() for one spilled slot */
   markSlotPrecise(frameno: number, spi: number): void {
     this.bt.reset();
     this.bt.setSlot(frameno, spi);
-    markChainPrecision(this.precisionHost, this.cur, -1, this.bt);
+    this.backtrack(() => markChainPrecision(this.precisionHost, this.cur, -1, this.bt));
+  }
+  /** A backtracking inconsistency ends verification with -EFAULT and the kernel's "verifier bug" text, never a stack trace. */
+  backtrack(walk: () => unknown): void {
+    try { walk(); } catch (e) {
+      if (e instanceof Error && e.message.startsWith('verifier bug')) fail(e.message, EFAULT);
+      throw e;
+    }
   }
   bt = new Backtrack();
   linkedSets: number[][] = [];
@@ -536,7 +546,7 @@ export class Verifier {
         // what the old state needed precise, this path's checkpoints need too
         if (this.jmpPoints[idx]) this.pushJmpHistory(0, 0);
         this.bt.reset();
-        propagatePrecision(this.precisionHost, e.state, cur, this.bt, this.level ? (t) => this.log.append(t) : undefined);
+        this.backtrack(() => propagatePrecision(this.precisionHost, e.state, cur, this.bt, this.level ? (t) => this.log.append(t) : undefined));
         return 'safe';
       }
       if (addNewState) e.misses++;
@@ -1126,6 +1136,15 @@ export class Verifier {
     return reg.varOff.value;
   }
 
+  /** check_resource_leak(): each reference still held, then why it matters here */
+  checkReferenceLeak(prefix: string): void {
+    // check_reference_leak(): REF_TYPE_PTR only, held locks are checked on their own
+    const leaked = pointerRefs(this.cur);
+    if (!leaked.length) return;
+    for (const r of leaked) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
+    fail(`${prefix} would lead to reference leak`, EINVAL);
+  }
+
   /** bpf_mark_stack_read(): a read of a caller's slot counts at the call leading out of that frame */
   markStackRead(frameno: number, spi: number): void {
     const frames = this.cur.frames;
@@ -1164,8 +1183,9 @@ export class Verifier {
     if (this.cur.frames.length > 1) fail('BPF_LD_[ABS|IND] instructions cannot be mixed with bpf-to-bpf calls', EINVAL);
     const r6 = this.readReg(6);
     if (bpfMode(insn.code) === BPF_IND) this.readReg(insn.src);
+    // check_resource_leak() before the R6 type check, as check_ld_abs()
     checkNoLockAt(this.cur, 'BPF_LD_[ABS|IND]');
-    if (pointerRefs(this.cur).length) fail('BPF_LD_[ABS|IND] would lead to reference leak', EINVAL);
+    this.checkReferenceLeak('BPF_LD_[ABS|IND]');
     if (r6.type !== 'ctx') fail('at the time of BPF_LD_ABS|IND R6 != pointing to skb', EINVAL);
     if (bpfSize(insn.code) === BPF_DW) fail('unknown opcode 38', EINVAL);
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
@@ -1377,11 +1397,7 @@ export class Verifier {
     }
     // check_resource_leak(): a held lock first, then unreleased references
     checkNoLockAt(this.cur, 'BPF_EXIT instruction in main prog');
-    const leaked = pointerRefs(this.cur);
-    if (leaked.length) {
-      for (const r of leaked) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
-      fail('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
-    }
+    this.checkReferenceLeak('BPF_EXIT instruction in main prog');
     const r0 = this.reg(0);
     if (r0.type === 'not_init') fail('R0 !read_ok');
     const rr = this.ops.returnRange;
@@ -1443,7 +1459,7 @@ export class Verifier {
       fail(`program of this type cannot use helper ${def.name}#${id}`, EINVAL);
     }
     const p = def.proto;
-    if (id === 12 && pointerRefs(this.cur).length) fail('tail_call would lead to reference leak', EINVAL);
+    if (id === 12) this.checkReferenceLeak('tail_call');
     this.curProto = p;
     const meta: HelperMeta = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
@@ -1629,6 +1645,9 @@ export class Verifier {
         if (lp && !(lp.reg.type === 'scalar')) {
           const w = lp.arg.flags.includes('MEM_UNINIT') || lp.arg.flags.includes('MEM_WRITE');
           this.checkHelperMem(lp.regno, lp.reg, Number(r.umax), w ? 'write' : 'read', zeroOk && r.umin === 0n);
+        } else if (lp && !(zeroOk && r.umax === 0n)) {
+          // check_helper_mem_access(): only a zero-byte access may go through NULL
+          fail(`R${lp.regno} type=${regTypeStr(lp.reg)} expected=fp`);
         }
         // check_mem_size_reg(): the access was checked against this size's range
         this.markPrecise(regno);
@@ -1642,7 +1661,8 @@ export class Verifier {
         return;
       case 'ARG_PTR_TO_SOCK_COMMON': case 'ARG_PTR_TO_SOCKET': case 'ARG_PTR_TO_BTF_ID': {
         const ok = ['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) && !r.maybeNull;
-        if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
+        // compatible_reg_types: sock_common_types, or btf_id_sock_common_types with the BTF pointers
+        if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : a.base === 'ARG_PTR_TO_SOCK_COMMON' ? 'sock_common, sock, tcp_sock, xdp_sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
         if (a.flags.includes('OBJ_RELEASE')) {
           if (!r.refObjId) fail(`R${regno} must be referenced when passed to release function`, EINVAL);
           meta.releaseId = r.refObjId;
