@@ -48,7 +48,8 @@ export function verifyForLoad(req: VerifyRequest): void {
         return undefined;
       }
     },
-    progOps: verifierOps(progType),
+    expectedAttachType: req.expectedAttachType,
+    progOps: verifierOps(progType, req.expectedAttachType),
     logLevel: 1,
     lineInfo: lineInfoAt(req.prog.lineInfo), // "; LINE @ FILE:NUM" lines in the log, as verbose_linfo()
   });
