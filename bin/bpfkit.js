@@ -1,4 +1,12 @@
 #!/usr/bin/env node
-// `tcpdump` has a lean entry point: startup is much of a capture filter's run time.
-if (process.argv[2] === 'tcpdump') await import('../dist/src/cli/node_tcpdump.js');
-else await import('../dist/src/cli/node_main.js');
+// CommonJS (bin/package.json): a CommonJS entry starts faster than an ES module one, and
+// `tcpdump`, a short process where startup is much of the run time, starts from its single-file
+// bundle with a V8 code cache when that is built and fresh (bundle.js). The rest is dist/'s ESM.
+'use strict';
+const tcpdump = process.argv[2] === 'tcpdump';
+if (!(tcpdump && require('./bundle.js').runBundle('tcpdump'))) {
+  import(tcpdump ? '../dist/src/cli/node_tcpdump.js' : '../dist/src/cli/node_main.js').catch((err) => {
+    process.stderr.write(`bpfkit: cannot start: ${err && err.message} (run \`npm run build\`)\n`);
+    process.exitCode = 1;
+  });
+}

@@ -12,7 +12,7 @@ const only = idAt >= 0 ? Number(args[idAt + 1]) : undefined;
 const exactMode = args.includes('--exact');
 const norm = (s) => s.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n');
 let exact = 0, withLog = 0;
-const path = args.find((a, i) => !a.startsWith('--') && i !== idAt + 1) ?? fileURLToPath(new URL('../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
+const path = args.find((a, i) => !a.startsWith('--') && (idAt < 0 || i !== idAt + 1)) ?? fileURLToPath(new URL('../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
 let n = 0, agree = 0, rejected = 0, match = 0;
 const skipped = {};
 for (const c of loadCorpus(path)) {

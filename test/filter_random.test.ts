@@ -10,29 +10,7 @@ import { spawnSync } from 'node:child_process';
 import { bpfDump } from '../src/cbpf/dump.js';
 import { compileFilter } from '../src/filter/index.js';
 import { findTool, missingTool } from './oracles.js';
-
-const PRIMITIVES = [
-  'tcp', 'udp', 'ip', 'ip6', 'arp', 'icmp', 'tcp port 80', 'udp port 53', 'host 10.0.0.1', 'src net 10.0.0.0/8',
-  'dst host 1.2.3.4', 'port 22', 'portrange 1-1023', 'ether host aa:bb:cc:dd:ee:ff', 'vlan', 'vlan 10', 'len > 100',
-  'less 64', 'ip[0] & 0xf > 5', 'tcp[tcpflags] & tcp-syn != 0', 'icmp[icmptype] = icmp-echo', 'ip6 host ::1',
-  'ip proto 47', 'ether broadcast', 'ip multicast', 'tcp src port 1024', 'udp dst portrange 1000-2000', 'ip[2:2] > 576',
-  'ether[12:2] = 0x800', 'mpls', 'pppoes', 'ip6 net fe80::/10', 'sctp', 'igmp', 'not ip', 'tcp[13] = 18', 'udp[8] = 1',
-  'ip and ip[9] = 6', 'ether proto \\ip', 'len - 14 > 40 * 2',
-];
-
-function generator(seed: number): () => string {
-  let s = seed >>> 0;
-  const r = (): number => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return s; };
-  const pick = <T>(a: readonly T[]): T => a[r() % a.length];
-  const expr = (d: number): string => {
-    if (d > 4 || r() % 3 === 0) return pick(PRIMITIVES);
-    const k = r() % 4;
-    if (k === 0) return `not ${expr(d + 1)}`;
-    if (k === 1) return `(${expr(d + 1)})`;
-    return `${expr(d + 1)} ${pick(['and', 'or', '&&', '||'])} ${expr(d + 1)}`;
-  };
-  return () => expr(0);
-}
+import { generator } from './filter_random_lib.js';
 
 test('random compound expressions: same listing as tcpdump -d (optimized and -O)', (t) => {
   const why = missingTool('tcpdump');

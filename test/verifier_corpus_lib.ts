@@ -63,7 +63,15 @@ export function runCorpusTest(t: CorpusTest, logLevel = 1): VerifyResult {
     const map = mk();
     for (const i of idxs) byInsn.set(i, map);
   }
-  return verify(insns, { progType: t.prog_type, expectedAttachType: t.expected_attach_type ?? 0, maps: (i) => byInsn.get(i), logLevel, flags: t.flags & 2 ? 1 : 0 });
+  return verify(insns, { progType: t.prog_type, expectedAttachType: t.expected_attach_type ?? 0, maps: (i) => byInsn.get(i), logLevel, flags: progFlags(t.flags) });
+}
+
+/**
+ * test_verifier's do_test_single(): F_LOAD_WITH_STRICT_ALIGNMENT (2) becomes BPF_F_STRICT_ALIGNMENT;
+ * flags above the two test-only bits are prog_flags as they are (BPF_F_TEST_STATE_FREQ = 8).
+ */
+export function progFlags(testFlags: number): number {
+  return (testFlags & 2 ? 1 : 0) | (testFlags & ~3);
 }
 
 /** The kernel's last error line (before the stats lines). */

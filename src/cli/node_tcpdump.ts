@@ -1,8 +1,23 @@
 /*
  * Process entry point for `bpfkit tcpdump ...` (bin/bpfkit.js picks it when tcpdump is the first
- * word): the same CLI as node_main.ts without its CO-RE setup, which loads the kernel, loader and
- * BTF modules. Filtering a capture is a short process; module loading is a good part of its time.
+ * word): the tcpdump command alone, without main.ts' command table or node_main.ts' CO-RE setup.
+ * Filtering a capture is a short process and startup is a good part of its time, so this module
+ * is also the entry of the single-file bundle (scripts/bundle.mjs -> dist/bundle/tcpdump.cjs,
+ * started with a V8 code cache by bin/bundle.js): no top-level await, nothing beyond tcpdump.
  */
-import { runAsProcess } from './node_process.js';
+import { runWithProcess } from './node_io.js';
+import { printError } from './output.js';
+import { tcpdumpCommand } from './tcpdump.js';
 
-await runAsProcess();
+void runWithProcess(async (argv, ctx) => {
+  try {
+    return await tcpdumpCommand(argv.slice(1), ctx);
+  } catch (err) {
+    // What runCli prints for an error that is not a BpfError (main.ts' describeError(), not
+    // imported here: main.ts brings every command with it).
+    const e = err as NodeJS.ErrnoException;
+    const sysErr = e instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string';
+    printError(ctx, sysErr ? e.message : `internal error: ${e?.message ?? String(err)}`);
+    return 255;
+  }
+});

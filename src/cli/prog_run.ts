@@ -288,7 +288,7 @@ async function runOnce(a: RunArgs, prog: RunnableProgram, ctx: CliContext): Prom
 function reportCompile(a: RunArgs, prog: RunnableProgram, ctx: CliContext): void {
   if (!ctx.debug || a.engine !== 'jit') return;
   const j = compileJit(prog.vm, prog.insns);
-  const notes = [`${j.wasmSize} bytes of wasm`];
+  const notes = [`${j.wasmSize} bytes of wasm`, j.verified ? 'verified tier' : 'checked tier'];
   if (j.cached) notes.push('module from the cache');
   if (j.inlinedLookups > 0) notes.push(`${j.inlinedLookups} map lookups inlined`);
   ctx.stderr(`jit: ${j.compiledInsns} insns compiled in ${j.compileMs.toFixed(3)} ms (${notes.join(', ')})\n`);

@@ -2,13 +2,16 @@
  * `bpfkit tcpdump [-d|-dd|-ddd] [-O] [-y LINKTYPE] [-s SNAPLEN] [-r IN] [-w OUT] [-c N]
  *                 [-F FILE] [--nano] [--] EXPR`
  * tcpdump's filter side: -d/-dd/-ddd print the compiled program exactly as tcpdump does; -r reads
- * a pcap or pcapng file and keeps the packets the filter accepts (pcap_offline_filter semantics),
- * written with -w as a classic savefile (timestamps, captured and wire lengths preserved, the input's
- * link type and snapshot length), or else printed one line each. Files stream through in constant
- * memory (net/node_capture.ts) and the filter runs compiled to JavaScript over the read buffer
- * (cbpf/jsc.ts); on a corrupt record, what came before it is written and the error names the
- * offset. bin/bpfkit.js starts this command through node_tcpdump.ts, which loads only what it needs. Compile errors carry libpcap's
- * wording ("can't parse filter expression: syntax error", "expression rejects all packets").
+ * a pcap or pcapng file (`-r -`: standard input) and keeps the packets the filter accepts
+ * (pcap_offline_filter semantics), written with -w as a classic savefile (`-w -`: standard output;
+ * timestamps, captured and wire lengths preserved, the input's link type and snapshot length), or
+ * else printed one line each. Files stream through in constant memory (net/node_capture.ts) and
+ * the filter runs compiled to JavaScript over the read buffer (cbpf/jsc.ts); kept records of a
+ * classic little-endian input go to the output in bulk (CaptureReader.keepRuns). On a corrupt
+ * record, what came before it is written and the error names the offset. bin/bpfkit.js starts
+ * this command through node_tcpdump.ts (or its bundle), which loads only what it needs. Compile
+ * errors carry libpcap's wording ("can't parse filter expression: syntax error", "expression
+ * rejects all packets").
  */
 import { compileCbpfAt } from '../cbpf/jsc.js';
 import { BpfError } from '../errors.js';
@@ -101,10 +104,11 @@ export const tcpdumpCommand: CommandHandler = async (args, ctx): Promise<number>
 
 async function tcpdump(args: string[], ctx: CliContext): Promise<number> {
   const o = parseArgs(args);
-  const fs = await import('node:fs/promises');
   let expr = o.expr.join(' ');
   if (o.file) {
     try {
+      // Imported here only: node:fs/promises loads readline and streams, a cost at every startup.
+      const fs = await import('node:fs/promises');
       expr = (await fs.readFile(o.file, 'utf8')).replace(/#.*$/gm, '').replace(/\s+/g, ' ').trim();
     } catch (err) {
       throw new BpfError('ENOENT', `can't open ${o.file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'No such file or directory' : (err as Error).message}`);
@@ -168,16 +172,24 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
   ctx.stderr(`reading from file ${o.read}, link-type ${ltName} (${ltDescr}), snapshot length ${fileSnaplen}\n`);
   const filter = compileCbpfAt(prog);
   const output = o.write === undefined ? undefined
-    : (await import('../net/node_capture.js')).createPcapFile(o.write, { linktype: DLT_TO_LINKTYPE[dlt] ?? lt, snaplen: fileSnaplen, nanos: o.nanos });
+    : (await import('../net/node_capture.js')).createPcapFile(o.write === '-' ? 1 : o.write, { linktype: DLT_TO_LINKTYPE[dlt] ?? lt, snaplen: fileSnaplen, nanos: o.nanos });
   try {
     const limit = o.count ?? Infinity;
     const ifaces = capture.interfaces;
     const checkLinktype = capture.format === 'pcapng';
     let kept = 0;
+    // A classic little-endian input of the output's precision: matching records are copied to
+    // the output as they are, a run of them at a time (pcap_dump() would write the same bytes).
+    const writer = output?.writer;
+    const bulk = writer !== undefined && capture.format === 'pcap' && !capture.bigEndian && capture.nanos === o.nanos;
+    const writeRaw = (buf: Uint8Array, start: number, end: number): void => writer!.writeRaw(buf, start, end);
     // Summaries go out a few hundred lines at a time: one write per line is slow on a pipe.
     let lines = '';
     try {
-      while (kept < limit && capture.next()) {
+      for (;;) {
+        if (bulk) kept += capture.keepRuns(filter, limit - kept, writeRaw);
+        // One record the usual way: a refill, a record to cut, an error, pcapng, or printing.
+        if (kept >= limit || !capture.next()) break;
         // pcapng: packets of interfaces with another link type than the first are not ours to filter.
         if (checkLinktype && ifaces[capture.ifIndex].linktype !== lt) continue;
         if (filter(capture.buf, capture.dataOffset, capture.caplen, capture.len) === 0) continue;

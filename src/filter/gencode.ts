@@ -11,19 +11,25 @@
  * FRELAY, MFR, IPNET, PFLOG, PFSYNC, JUNIPER_*, BACNET_MS_TP; the newer values only with link[].
  * Errors carry libpcap 1.11's text and, where it differs otherwise, 1.10.3's (see wording.ts).
  *
- * The listings follow libpcap 1.10.3 (the tcpdump installed here). Where 1.10 selects packets
- * differently from 1.11 (the libpcap-tests data), packet selection follows 1.11 and so does the
- * code: `!=` on MTP3 fields is negated, Linux ARCnet matches RFC 1201 types only, C-HDLC IS-IS PDU
- * types sit after the fudge byte, `$xx` ARCnet addresses are hex, SLIP `outbound` is direction 1,
- * DSA tags give the packet direction; 1.11's rejections are kept too (inbound/outbound/ifindex
- * on link types without a direction field, `llc` on Linux cooked headers, range checks on
- * protocol numbers and bytes) with 1.11's error wording. Geneve keeps its inner header offsets in
- * three registers (1.10 reuses one for two offsets).
+ * The listings follow libpcap 1.10.3 (the tcpdump installed here; scripts/filter-vs-tcpdump.mjs
+ * compares every libpcap accept test with it). Only where 1.10.3 selects other packets than the
+ * libpcap-tests apply tests (1.11's results) demand does the code follow 1.11 (`filter-vs-tcpdump.mjs
+ * apply` runs tcpdump's own programs over those captures and lists exactly these):
+ *  - `!=` on MTP3 fields (dpc/opc/sls) is negated (1.10.3 selects the complement on the ISUP capture);
+ *  - ARCnet `$xx` addresses are hex (1.10.3 runs them through pcap_ether_aton's digits);
+ *  - Linux ARCnet (DLT_ARCNET_LINUX) matches the RFC 1201 types only, not the RFC 1051 ones;
+ *  - SLIP `outbound` is direction byte 1 (1.10.3: any byte but 0);
+ *  - C-HDLC IS-IS PDU types sit after the fudge byte (`[9] & 0x1f`, 1.10.3 reads [8]);
+ *  - DSA tags give the packet direction in savefiles (1.10.3 rejects inbound/outbound there; a
+ *    live Linux compile asks SKF_AD_PKTTYPE as 1.10.3 does).
+ * 1.11's rejections are kept too (inbound/outbound/ifindex on link types without a direction
+ * field unless live, `llc` on Linux cooked headers, range checks on protocol numbers and bytes)
+ * with 1.11's error wording, and the VXLAN primitive 1.10.3 lacks.
  */
 import {
   BPF_ABS, BPF_ADD, BPF_ALU, BPF_AND, BPF_B, BPF_DIV, BPF_H, BPF_IMM, BPF_JA, BPF_TXA, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT,
   BPF_JMP, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN, BPF_LSH, BPF_MEM, BPF_MEMWORDS, BPF_MISC, BPF_MOD,
-  BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
+  BPF_MSH, BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_TAX, BPF_W, BPF_X, BPF_XOR,
   SKF_AD_OFF, SKF_AD_PKTTYPE, SKF_AD_IFINDEX,
 } from '../cbpf/insn.js';
 import { type Block, type Slist, newBlock, newStmt, sappend, JT, JF } from './block.js';
@@ -321,8 +327,20 @@ export class CodeGen {
     return b0;
   }
 
-  /** gen_prevlinkhdr_check(): LANE inside SunATM must not be an LE Control frame. */
+  /**
+   * gen_prevlinkhdr_check(): inside Geneve, an inner Ethernet header must be present
+   * (gen_geneve_ll_check(): link header and payload offsets differ); LANE inside SunATM must not
+   * be an LE Control frame.
+   */
   private genPrevlinkhdrCheck(): Block | null {
+    if (this.isEncap) {
+      const s = newStmt(BPF_LD | BPF_MEM, this.offLinkhdr.reg);
+      sappend(s, newStmt(BPF_LDX | BPF_MEM, this.offLinkpl.reg));
+      const b = newBlock(BPF_JMP | BPF_JEQ | BPF_X, 0);
+      b.stmts = s;
+      genNot(b);
+      return b;
+    }
     if (this.prevlinktype === DLT.SUNATM && this.linktype !== DLT.SUNATM) {
       const b = this.genCmp('prevlinkhdr', SUNATM.PKT_BEGIN, BPF_H, 0xff00);
       genNot(b);
@@ -538,7 +556,8 @@ export class CodeGen {
     if (this.labelStackDepth > 0) return this.genMplsLinktype(p);
     switch (this.linktype) {
       case DLT.EN10MB: case DLT.DSA_TAG_BRCM: case DLT.DSA_TAG_DSA: case DLT.NETANALYZER: case DLT.NETANALYZER_TRANSPARENT: {
-        const b0 = this.genPrevlinkhdrCheck();
+        // Geneve has an EtherType whether or not an inner Ethernet header is there.
+        const b0 = this.isEncap ? null : this.genPrevlinkhdrCheck();
         const b1 = this.genEtherLinktype(p);
         if (b0) genAnd(b0, b1);
         return b1;
@@ -571,18 +590,11 @@ export class CodeGen {
         return b1;
       }
       case DLT.PFLOG:
-        // The pfloghdr af field (host order, one byte): AF_INET, and AF_INET6 as this host has it,
-        // or every BSD's value when reading a savefile.
+        // The pfloghdr af field (host order, one byte): AF_INET and AF_INET6 as this host has them,
+        // savefile or not, as 1.10.3's gen_linktype() (1.11 takes every BSD's value in a savefile;
+        // no apply test reads a pflog capture).
         if (p === ETHERTYPE.IP) return this.genCmp('linkhdr', 1, BPF_B, 2);
-        if (p === ETHERTYPE.IPV6) {
-          if (!this.opts.savefile) return this.genCmp('linkhdr', 1, BPF_B, 10);
-          const b1 = this.genCmp('linkhdr', 1, BPF_B, 24);
-          const b0 = this.genCmp('linkhdr', 1, BPF_B, 28);
-          genOr(b1, b0);
-          const b2 = this.genCmp('linkhdr', 1, BPF_B, 30);
-          genOr(b2, b0);
-          return b0;
-        }
+        if (p === ETHERTYPE.IPV6) return this.genCmp('linkhdr', 1, BPF_B, 10);
         return this.genFalse();
       case DLT.IEEE802_11: case DLT.IEEE802_11_RADIO: case DLT.PPI: case DLT.PRISM_HEADER: case DLT.IEEE802_11_RADIO_AVS: {
         const b0 = this.genCheck80211DataFrame();
@@ -631,13 +643,13 @@ export class CodeGen {
         if (p === ETHERTYPE.IP) return this.genLoopbackLinktype(2);
         if (p === ETHERTYPE.IPV6) {
           if (this.opts.savefile) {
-            let b1 = this.genLoopbackLinktype(24);
-            let b0 = this.genLoopbackLinktype(28);
-            genOr(b1, b0);
-            b1 = b0;
+            // Any BSD's AF_INET6, Darwin's first: 1.10.3's gen_linktype() or-order (1.11 tests 24 first).
+            let b0 = this.genLoopbackLinktype(24);
+            const b1 = this.genLoopbackLinktype(28);
+            genOr(b0, b1);
             b0 = this.genLoopbackLinktype(30);
-            genOr(b1, b0);
-            return b0;
+            genOr(b0, b1);
+            return b1;
           }
           return this.genLoopbackLinktype(10);
         }
@@ -909,8 +921,9 @@ export class CodeGen {
       sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 8));
       sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_X));
       sappend(s, newStmt(BPF_ST, hdrReg));
-      sappend(s, newStmt(BPF_ST, plReg));
-      // Transparent Ethernet bridging: the inner frame is Ethernet; else raw payload.
+      // Transparent Ethernet bridging: the inner frame is Ethernet; else raw payload. The payload
+      // offset leaves through X into its register on both paths, as 1.10.3's gen_geneve_offsets()
+      // (1.11 stores A twice and ends in `add #0`; the offsets are the same).
       sappend(s, newStmt(BPF_LD | BPF_IND | BPF_H, 2));
       sappend(s, newStmt(BPF_LDX | BPF_MEM, hdrReg));
       const jeq = newStmt(BPF_JMP | BPF_JEQ | BPF_K, 0x6558);
@@ -921,8 +934,8 @@ export class CodeGen {
       sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 12));
       sappend(s, newStmt(BPF_ST, ltReg));
       sappend(s, newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
-      sappend(s, newStmt(BPF_ST, plReg));
-      const end = newStmt(BPF_ALU | BPF_ADD | BPF_K, 0);
+      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+      const end = newStmt(BPF_STX, plReg);
       jeq.s.jf = end;
       sappend(s, end);
     } else {
@@ -2170,20 +2183,39 @@ export class CodeGen {
     switch (this.linktype) {
       case DLT.LINUX_SLL: b0 = this.genCmp('linkhdr', 0, BPF_H, LINUX_SLL.OUTGOING); break;
       case DLT.LINUX_SLL2: b0 = this.genCmp('linkhdr', 10, BPF_B, LINUX_SLL.OUTGOING); break;
-      case DLT.SLIP: return this.genCmp('linkhdr', 0, BPF_B, out ? 1 : 0);
+      case DLT.SLIP: {
+        // 1.10.3's gen_inbound(): `link[0] == dir` through gen_relation (its unoptimised listing),
+        // the right operand generated first (gcc's argument order). Outbound is 1.11's direction
+        // byte 1 (1.10.3 takes any byte but 0: the slip-bad-direction apply test says no).
+        const a1 = this.genLoadi(out ? 1 : 0);
+        return this.genRelation(BPF_JEQ, this.genLoad('link', this.genLoadi(0), 1), a1, false);
+      }
       case DLT.IPNET: return this.genCmp('linkhdr', 2, BPF_H, out ? 1 : 2);
       case DLT.PPP_PPPD: return this.genCmp('linkhdr', 0, BPF_B, out ? 1 : 0);
       case DLT.PFLOG: return this.genCmp('linkhdr', 60, BPF_B, out ? 2 : 1);
-      // The switch tag says which way the frame went: Broadcom opcode (bits 7-5), Marvell DSA mode (bits 7-6).
-      case DLT.DSA_TAG_BRCM: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x20 : 0x00, 0xe0);
-      case DLT.DSA_TAG_DSA: return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x40 : 0x00, 0xc0);
+      // The switch tag says which way the frame went: Broadcom opcode (bits 7-5), Marvell DSA mode
+      // (bits 7-6), as 1.11 (the dsa/brcm-tag apply tests read savefiles). A live Linux capture
+      // asks the kernel instead, as 1.10.3's gen_inbound() (default case) does.
+      case DLT.DSA_TAG_BRCM:
+        if (this.opts.linuxExtensions && !this.opts.savefile) return this.genPkttypeDirection(out);
+        return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x20 : 0x00, 0xe0);
+      case DLT.DSA_TAG_DSA:
+        if (this.opts.linuxExtensions && !this.opts.savefile) return this.genPkttypeDirection(out);
+        return this.genMcmp('linkhdr', 12, BPF_B, out ? 0x40 : 0x00, 0xc0);
       default:
         // The Juniper flags byte after the 3-byte magic: bit 0 set for inbound.
         if (this.isJuniper()) return this.genMcmp('linkhdr', 3, BPF_B, out ? 0 : 1, 0x01);
         // libpcap 1.11: only a live Linux capture can see the packet direction of other link types.
         if (!this.opts.linuxExtensions) err(`not a live capture, '${out ? 'outbound' : 'inbound'}' not supported on ${this.dltName()}`);
-        b0 = this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0, BPF_H, 4);
+        return this.genPkttypeDirection(out);
     }
+    if (!out) genNot(b0);
+    return b0;
+  }
+
+  /** A live Linux capture: the kernel's packet type (SKF_AD_PKTTYPE) is PACKET_OUTGOING or not. */
+  private genPkttypeDirection(out: boolean): Block {
+    const b0 = this.genCmp('linkhdr', (SKF_AD_OFF + SKF_AD_PKTTYPE) >>> 0, BPF_H, 4);
     if (!out) genNot(b0);
     return b0;
   }
@@ -2280,7 +2312,9 @@ export class CodeGen {
     qos.s.jt = app(newStmt(BPF_LD | BPF_MEM, reg));
     app(newStmt(BPF_ALU | BPF_ADD | BPF_K, 2));
     app(newStmt(BPF_ST, reg));
-    if (this.outermostlinktype === DLT.IEEE802_11_RADIO) {
+    // The radiotap padding check tests the current link type, as 1.10.3's
+    // gen_load_802_11_header_len() (after `geneve` that is Ethernet, so no check).
+    if (this.linktype === DLT.IEEE802_11_RADIO) {
       qos.s.jf = app(newStmt(BPF_LD | BPF_ABS | BPF_W, 4));
       const flags = app(newStmt(JMP(BPF_JSET), 0x02000000));
       flags.s.jf = snext;
@@ -2314,23 +2348,26 @@ export class CodeGen {
       sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, 0xfffffffc));
       sappend(s, newStmt(BPF_ST, this.offLinkpl.reg));
       sappend(s, newStmt(BPF_MISC | BPF_TAX));
-    } else if (this.outermostlinktype === DLT.PRISM_HEADER && reg !== -1) {
+    } else if (this.outermostlinktype === DLT.PRISM_HEADER) {
       // Prism, or an AVS header behind the Prism link type (cookie 0x80211xxx); jumps inside a
-      // statement list, so no optimizer (as libpcap).
+      // statement list, so no optimizer: gen_load_prism_llprefixlen() sets no_optimize before it
+      // looks at the register, so every Prism filter stays unoptimised, even `radio[0]`.
       this.noOptimize = true;
-      s = newStmt(BPF_LD | BPF_W | BPF_ABS, 0);
-      sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, 0xfffff000));
-      const jeq = newStmt(JMP(BPF_JEQ), 0x80211000);
-      sappend(s, jeq);
-      const avs = newStmt(BPF_LD | BPF_W | BPF_ABS, 4);
-      sappend(s, avs);
-      jeq.s.jt = avs;
-      sappend(s, newStmt(BPF_JMP | BPF_JA, 1));
-      const prism = newStmt(BPF_LD | BPF_W | BPF_IMM, 144);
-      sappend(s, prism);
-      jeq.s.jf = prism;
-      sappend(s, newStmt(BPF_ST, reg));
-      sappend(s, newStmt(BPF_MISC | BPF_TAX));
+      if (reg !== -1) {
+        s = newStmt(BPF_LD | BPF_W | BPF_ABS, 0);
+        sappend(s, newStmt(BPF_ALU | BPF_AND | BPF_K, 0xfffff000));
+        const jeq = newStmt(JMP(BPF_JEQ), 0x80211000);
+        sappend(s, jeq);
+        const avs = newStmt(BPF_LD | BPF_W | BPF_ABS, 4);
+        sappend(s, avs);
+        jeq.s.jt = avs;
+        sappend(s, newStmt(BPF_JMP | BPF_JA, 1));
+        const prism = newStmt(BPF_LD | BPF_W | BPF_IMM, 144);
+        sappend(s, prism);
+        jeq.s.jf = prism;
+        sappend(s, newStmt(BPF_ST, reg));
+        sappend(s, newStmt(BPF_MISC | BPF_TAX));
+      }
     } else if (this.outermostlinktype === DLT.IEEE802_11_RADIO_AVS && reg !== -1) {
       s = newStmt(BPF_LD | BPF_W | BPF_ABS, 4);
       sappend(s, newStmt(BPF_ST, reg));

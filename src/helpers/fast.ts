@@ -2,10 +2,11 @@
  * Number forms of the hot helpers (vm/helpers.ts, FastHelperFn), for the JIT's cheap call path:
  * r1..r5 arrive as exact numbers, r0 leaves as a safe integer, no BigInt on the way. Each does
  * exactly what its BigInt form in table.ts does (same map method, same errors); NaN means "not
- * handled here" and is returned before any effect. Also the ARRAY layout the JIT inlines
- * bpf_map_lookup_elem with (the kernel's array_map_gen_lookup()).
+ * handled here" and is returned before any effect. Also the ARRAY layout and the IPv4 LPM stride
+ * table the JIT inlines bpf_map_lookup_elem with (the kernel's array_map_gen_lookup()).
  */
 import { ArrayMap } from '../maps/arraymap.js';
+import { LpmTrieMap } from '../maps/lpm_trie.js';
 import { mapFromHandle } from '../maps/registry.js';
 import { BPF_MAP_TYPE } from '../maps/types.js';
 import type { AddressSpace } from '../vm/address_space.js';
@@ -73,5 +74,9 @@ export function registerFastHelpers(registry: HelperRegistry, host: HelperHost):
     registry.registerFast(n, fast);
   }
   registry.arrayLayout = arrayLayout;
+  registry.lpmTable = (space, addr) => {
+    const map = mapFromHandle(space, addr);
+    return map instanceof LpmTrieMap ? map.ipv4Table() : undefined;
+  };
   registry.currentCpu = () => host.cpu;
 }

@@ -32,6 +32,7 @@ import { parseBtf } from '../btf/parse.js';
 import { BTF_KIND, type Btf } from '../btf/types.js';
 import { calcProgTag } from './prog_tag.js';
 import { xlatedProgram } from './verify.js';
+import { trustIfVerified } from './verified_tier.js';
 
 /** Creates a map of any supported type (maps/index.ts createMap). */
 export type MapFactory = (env: MapEnv, spec: MapSpec) => BpfMap;
@@ -833,7 +834,10 @@ export class Bpf {
    * constants, where the kernel's xlated form holds the same pointers), callbacks resolved.
    */
   progInsns(fd: number): Insn[] {
-    return this.runnable(this.progOf(fd));
+    const p = this.progOf(fd);
+    const insns = this.runnable(p);
+    trustIfVerified(p, insns); // the JIT's verified tier, by the verifier's verdict
+    return insns;
   }
 
   private runnable(p: KProg): Insn[] {

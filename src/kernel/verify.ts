@@ -34,7 +34,7 @@ const BPF_PROG_TYPE_TRACING = 26;
 const BPF_PROG_TYPE_STRUCT_OPS = 27;
 const BPF_PROG_TYPE_EXT = 28;
 const BPF_PROG_TYPE_LSM = 29;
-const BTF_TYPED = new Set([BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE_STRUCT_OPS, BPF_PROG_TYPE_EXT, BPF_PROG_TYPE_LSM]);
+export const BTF_TYPED = new Set([BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE_STRUCT_OPS, BPF_PROG_TYPE_EXT, BPF_PROG_TYPE_LSM]);
 
 export function verifyForLoad(req: VerifyRequest): void {
   const { bpf, insns, progType } = req;

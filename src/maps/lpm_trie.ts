@@ -10,9 +10,12 @@
  * /0 entry matches everything. Update/delete need the exact prefix. The map holds at most
  * max_entries prefixes (ENOSPC beyond). Values live in a growing SlotPool (BPF_F_NO_PREALLOC is
  * mandatory); replacing a prefix gives its value a new slot, as the kernel allocates a new node.
+ * IPv4 tries also keep a stride table in the address space (lpm_table.ts), exact after every
+ * update and delete, that the JIT's inline lookups read.
  */
 import { BPF_EXIST, BPF_NOEXIST, type MapEnv, type MapSpec } from './types.js';
 import { EEXIST, EINVAL, ENOENT, ENOMEM, ENOSPC, MapBase, type RawValue, u32le, putU32 } from './common.js';
+import { Ipv4LpmTable } from './lpm_table.js';
 import { SlotPool } from './pool.js';
 
 interface LpmNode {
@@ -38,12 +41,21 @@ export class LpmTrieMap extends MapBase {
   private root: LpmNode | undefined;
   private nEntries = 0;
   private readonly pool: SlotPool;
+  private readonly table: Ipv4LpmTable | undefined;
+  private readonly scratch = new Uint8Array(4);
 
   constructor(env: MapEnv, spec: MapSpec) {
     super(env, spec);
     this.dataSize = spec.keySize - 4;
     this.maxPrefixlen = this.dataSize * 8;
     this.pool = new SlotPool(env.space, `map ${this.name || '?'} values`, spec.valueSize, spec.maxEntries + 1, false);
+    // made with the map, whichever engine runs its programs, so both see the same address space
+    if (this.dataSize === 4) {
+      this.table = new Ipv4LpmTable(env.space, this.name || '?', spec.maxEntries, {
+        best: (addr, bits) => this.lookupNode(bits, this.bytesOf(addr))?.addr ?? 0,
+        hasLonger: (addr, bits) => this.hasLonger(bits, this.bytesOf(addr)),
+      });
+    }
   }
 
   get size(): number {
@@ -254,10 +266,36 @@ export class LpmTrieMap extends MapBase {
     return n ? this.pool.view(n.addr, this.spec.valueSize).slice() : -ENOENT;
   }
   protected rawUpdate(key: Uint8Array, value: Uint8Array, flags: number): number {
-    return this.updateKey(key, value, flags);
+    const r = this.updateKey(key, value, flags);
+    if (r === 0) this.table?.changed(be32(key, 4), u32le(key));
+    return r;
   }
   protected rawDelete(key: Uint8Array): number {
-    return this.deleteKey(key);
+    const r = this.deleteKey(key);
+    if (r === 0) this.table?.changed(be32(key, 4), u32le(key));
+    return r;
+  }
+
+  /** The address of this IPv4 trie's stride table (the JIT's inline /32 lookups); undefined for other key sizes. */
+  ipv4Table(): number | undefined {
+    return this.table?.l1;
+  }
+
+  private bytesOf(addr: number): Uint8Array {
+    const d = this.scratch;
+    d[0] = addr >>> 24; d[1] = addr >>> 16; d[2] = addr >>> 8; d[3] = addr;
+    return d;
+  }
+
+  /** Whether a prefix longer than `bits` lies inside data's /bits: the one path down it holds them all. */
+  private hasLonger(bits: number, data: Uint8Array): boolean {
+    for (let node = this.root; node;) {
+      const m = this.match(node, bits, data);
+      if (node.prefixlen > bits) return m === bits;
+      if (m < node.prefixlen) return false;
+      node = node.child[extractBit(data, node.prefixlen)];
+    }
+    return false;
   }
   protected rawNextKey(key: Uint8Array | undefined): RawValue {
     return this.nextKey(key);
@@ -280,9 +318,11 @@ export class LpmTrieMap extends MapBase {
     this.root = undefined;
     this.nEntries = 0;
     this.pool.close();
+    this.table?.rebuild();
   }
 
   protected override onClose(): void {
     this.pool.close();
+    this.table?.close();
   }
 }

@@ -71,8 +71,11 @@ export function openCaptureFile(path: string | number, chunkSize = CHUNK_SIZE): 
   }
 }
 
-/** A classic pcap savefile being written; the header is written with the first flush. */
-export function createPcapFile(path: string, opts: WriteOptions): PcapFileWriter {
+/**
+ * A classic pcap savefile being written (or a file descriptor, e.g. 1 for stdout, left open);
+ * the header is written with the first flush.
+ */
+export function createPcapFile(path: string | number, opts: WriteOptions): PcapFileWriter {
   return createWriterFile(path, (sink) => new PcapWriter(opts, sink));
 }
 
@@ -86,15 +89,23 @@ export interface PcapngFileWriter {
   close(): void;
 }
 
-function createWriterFile<W extends { flush(): void }>(path: string, make: (sink: (chunk: Uint8Array) => void) => W): { writer: W; close(): void } {
+function createWriterFile<W extends { flush(): void }>(path: string | number, make: (sink: (chunk: Uint8Array) => void) => W): { writer: W; close(): void } {
   let fd: number;
   try {
-    fd = openSync(path, 'w');
+    fd = typeof path === 'number' ? path : openSync(path, 'w');
   } catch (err) {
-    throw openError(path, err);
+    throw openError(String(path), err);
   }
   const writer = make((chunk) => {
-    for (let done = 0; done < chunk.length;) done += writeSync(fd, chunk, done, chunk.length - done);
+    for (let done = 0; done < chunk.length;) {
+      try {
+        done += writeSync(fd, chunk, done, chunk.length - done);
+      } catch (err) {
+        // A non-blocking pipe on stdout is full: wait for the reader.
+        if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+      }
+    }
   });
   let open = true;
   return {
@@ -102,7 +113,7 @@ function createWriterFile<W extends { flush(): void }>(path: string, make: (sink
     close: () => {
       if (!open) return;
       open = false;
-      try { writer.flush(); } finally { closeSync(fd); }
+      try { writer.flush(); } finally { if (typeof path !== 'number') closeSync(fd); }
     },
   };
 }

@@ -155,6 +155,7 @@ export class CaptureReader {
   /** 1e6 or 1e9: a timestamp fraction must be below it. */
   private fracLimit = 1e6;
   private primed = false;
+  private warmedUp = false;
   private section: NgIface[] = [];
   private maxBlock = PCAPNG_MAX_BLOCK;
 
@@ -265,6 +266,73 @@ export class CaptureReader {
     }
     this.primed = true;
     return this.nextPcapRecord();
+  }
+
+  /**
+   * Classic pcap in bulk: from the current position, the records that `keep` accepts
+   * (keep(buf, dataOffset, caplen, len) !== 0) are handed to `emit` as raw file bytes, record
+   * headers included: buf[start, end), valid during the call. Refills as it goes; stops after
+   * `limit` kept records, at the end of the input, or before a record next() must handle (cut to
+   * the snapshot length, bad timestamp, truncated, corrupt). Returns how many were kept; next()
+   * carries on from there. The current record (sec, caplen...) is not updated.
+   * A streaming reader owns its buffer: it moves the kept records together in place
+   * (copyWithin, no views) and emits once per buffer fill (possibly nothing: start === end);
+   * over a caller's bytes, each run of adjacent kept records is emitted as it is. One long loop for the whole file: no per-record
+   * state is written and the loop is optimised once.
+   */
+  keepRuns(keep: (buf: Uint8Array, off: number, caplen: number, len: number) => number, limit: number,
+    emit: (buf: Uint8Array, start: number, end: number) => void): number {
+    if (this.format !== 'pcap') return 0;
+    const le = this.le, fracLimit = this.fracLimit;
+    const maxCap = Math.min(this.snapshot, this.maxCaplen);
+    const inPlace = this.source !== undefined;
+    let buf = this.buf, dv = this.dv;
+    let p = this.pos;
+    // The first call stops after a few KiB as if the buffer ended there: the refill path runs
+    // once before the loop is optimised, which would otherwise be deoptimised (no type feedback)
+    // at the first real buffer end and run unoptimised until recompiled.
+    let end = this.warmedUp ? this.end : Math.min(this.end, p + 4096);
+    this.warmedUp = true;
+    let runStart = -1;
+    // inPlace: the kept records of this buffer fill so far sit at buf[from, to).
+    let from = p, to = p;
+    let kept = 0;
+    for (;;) {
+      let caplen = -1; // -1: no whole record header buffered
+      let whole = false;
+      if (kept < limit && p + 16 <= end) {
+        caplen = dv.getUint32(p + 8, le);
+        whole = p + 16 + caplen <= end;
+      }
+      const plain = whole && caplen <= maxCap && dv.getUint32(p + 4, le) < fracLimit;
+      if (plain && keep(buf, p + 16, caplen, dv.getUint32(p + 12, le)) !== 0) {
+        if (runStart < 0) runStart = p;
+        kept++;
+      } else {
+        if (runStart >= 0) {
+          if (!inPlace) emit(buf, runStart, p);
+          else {
+            if (to !== runStart) buf.copyWithin(to, runStart, p);
+            to += p - runStart;
+          }
+          runStart = -1;
+        }
+        if (!plain) {
+          emit(buf, from, to); // (even empty: type feedback, as above)
+          // Past the buffered bytes: refill and go on. The rest (the limit, a record to cut, an
+          // error, the end) is next()'s.
+          if (kept >= limit || whole || caplen > maxCap || this.eof) break;
+          this.pos = p;
+          if (!this.refill(16 + (caplen < 0 ? 0 : caplen))) return kept;
+          buf = this.buf; dv = this.dv; end = this.end; p = this.pos;
+          from = to = p;
+          continue;
+        }
+      }
+      p += 16 + caplen;
+    }
+    this.pos = p;
+    return kept;
   }
 
   /** Any record: refills, libpcap's checks and messages, cutting to the snapshot length. */
@@ -479,6 +547,9 @@ export interface WriteOptions {
 /** Output buffer of a PcapWriter: one sink call per MiB. */
 export const WRITE_BUFFER_SIZE = 1 << 20;
 
+/** PcapWriter.writeRaw() hands runs of at least this many bytes to the sink uncopied. */
+const RAW_DIRECT = 64 * 1024;
+
 /** A classic savefile as pcap_dump() writes it, streamed to a sink in large buffered writes. */
 export class PcapWriter {
   private readonly out: Uint8Array;
@@ -522,6 +593,21 @@ export class PcapWriter {
 
   writeRecord(r: PcapRecord): void {
     this.write(r.sec, r.nsec, r.len, r.data, 0, r.data.length);
+  }
+
+  /**
+   * Records already in this writer's format (byte order, timestamp precision) as they are:
+   * src[start, end), e.g. runs from CaptureReader.keepRuns(). 64 KiB or more go to the sink
+   * directly, uncopied (after what is buffered): one write(2) beats a copy then.
+   */
+  writeRaw(src: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n >= RAW_DIRECT || this.pos + n > this.out.length) {
+      this.flush();
+      if (n >= RAW_DIRECT || n > this.out.length) { this.sinkFn(src.subarray(start, end)); return; }
+    }
+    this.out.set(src.subarray(start, end), this.pos);
+    this.pos += n;
   }
 
   /** Hand everything buffered to the sink. */

@@ -48,6 +48,11 @@ function addW(d: RegState, s: RegState, w: Width): void {
   put(d, w, { smin, smax, umin, umax });
 }
 
+/** scalar32_min_max_add(), scalar_min_max_add() and tnum_add() without a bounds sync (sync_linked_regs() uses them so) */
+export function scalarMinMaxAdd(d: RegState, s: RegState): void {
+  addW(d, s, W32); addW(d, s, W64); d.varOff = tnumAdd(d.varOff, s.varOff);
+}
+
 /** scalar(32)_min_max_sub(): as add, with underflow. */
 function subW(d: RegState, s: RegState, w: Width): void {
   const a = get(d, w), b = get(s, w);

@@ -6,7 +6,11 @@
 import type { Insn } from '../isa/insn.js';
 import { BPF_CALL, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, bpfClass, bpfOp } from '../isa/opcodes.js';
 
-export interface CfgResult { error?: string; subprogStarts: number[] }
+export interface CfgResult {
+  error?: string; subprogStarts: number[];
+  /** the error comes from check_subprogs() (or add_subprog()), which runs before resolve_pseudo_ldimm64(); else from check_cfg() after it */
+  early?: boolean;
+}
 
 const isJmp = (i: Insn): boolean => bpfClass(i.code) === BPF_JMP || bpfClass(i.code) === BPF_JMP32;
 
@@ -25,11 +29,11 @@ export function checkCfg(insns: readonly Insn[]): CfgResult {
     if (i.code === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) {
       const t = pc + 1 + i.imm;
       // add_subprog()
-      if (t < 0 || t >= n) return { error: 'call to invalid destination', subprogStarts: [] };
+      if (t < 0 || t >= n) return { error: 'call to invalid destination', subprogStarts: [], early: true };
       starts.add(t);
     } else if (i.code === 0x18 && i.src === BPF_PSEUDO_FUNC) {
       const t = pc + 1 + i.imm;
-      if (t < 0 || t >= n) return { error: 'call to invalid destination', subprogStarts: [] };
+      if (t < 0 || t >= n) return { error: 'call to invalid destination', subprogStarts: [], early: true };
       starts.add(t);
     }
   }
@@ -45,12 +49,12 @@ export function checkCfg(insns: readonly Insn[]): CfgResult {
       const op = bpfOp(i.code);
       if (op === BPF_CALL || op === BPF_EXIT) continue;
       const t = jumpTarget(insns, pc);
-      if (t < start || t >= end) return { error: `jump out of range from insn ${pc} to ${t}`, subprogStarts };
+      if (t < start || t >= end) return { error: `jump out of range from insn ${pc} to ${t}`, subprogStarts, early: true };
     }
     const lastPc = end - 1;
     const last = insns[lastPc];
     if (!(last.code === (BPF_JMP | BPF_EXIT) || last.code === (BPF_JMP | BPF_JA) || last.code === (BPF_JMP32 | BPF_JA))) {
-      return { error: 'last insn is not an exit or jmp', subprogStarts };
+      return { error: 'last insn is not an exit or jmp', subprogStarts, early: true };
     }
   }
   // check_cfg(): DFS over the flow graph

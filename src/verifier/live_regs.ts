@@ -5,7 +5,7 @@
  */
 import type { Insn } from '../isa/insn.js';
 import {
-  BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K,
+  BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K,
   BPF_LD, BPF_LDX, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../isa/opcodes.js';
 import { jumpTarget } from './check_cfg.js';
@@ -21,7 +21,8 @@ function useDef(insn: Insn, callArgs: (insn: Insn) => number | undefined): { use
   switch (cls) {
     case BPF_LD:
       if (bpfMode(insn.code) === BPF_IMM) return { use: 0, def: dst };
-      return { use: bit(6) | (bpfMode(insn.code) === BPF_IND ? src : 0), def: CALLER_SAVED };
+      // ld_abs/ind keep compute_insn_live_regs()'s defaults: they may end the program, so every register is used
+      return { use: 0xffff, def: 0 };
     case BPF_LDX: return { use: src, def: dst };
     case BPF_ST: return { use: dst, def: 0 };
     case BPF_STX:

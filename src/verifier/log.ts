@@ -2,7 +2,7 @@
  * The verifier log in the kernel's format: print_reg_state(), print_scalar_ranges(),
  * print_verifier_state(), print_insn_state()'s column alignment (vlog_alignment()).
  */
-import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, regTypeStr } from './reg_state.js';
+import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, baseId, hasAddConst, regTypeStr } from './reg_state.js';
 import { SLOT_CHAR, STACK_INVALID, STACK_SPILL, type FuncState } from './state.js';
 import { tnumIsConst, tnumIsUnknown, tnumStr } from './tnum.js';
 
@@ -50,14 +50,16 @@ function scalarRanges(r: RegState, parts: string[]): void {
 
 /** print_reg_state() */
 export function regStr(r: RegState, frameno: number): string {
-  if (r.type === 'scalar' && tnumIsConst(r.varOff)) return snum(BigInt.asIntN(64, r.varOff.value));
-  let out = regTypeStr(r);
+  const p = r.type === 'scalar' && r.precise ? 'P' : '';
+  if (r.type === 'scalar' && tnumIsConst(r.varOff)) return p + snum(BigInt.asIntN(64, r.varOff.value));
+  let out = p + regTypeStr(r);
   if (r.type === 'fp') {
     if (r.frameno !== frameno) out += `[${r.frameno}]`;
     if (tnumIsConst(r.varOff)) return out + snum(BigInt.asIntN(64, r.varOff.value) + BigInt(r.off));
   }
   const parts: string[] = [];
-  if (r.id) parts.push(`id=${r.id}`);
+  // "id=1+4": linked to id 1 with a constant delta (BPF_ADD_CONST)
+  if (r.id) parts.push(`id=${baseId(r.id)}${hasAddConst(r.id) ? (r.off >= 0 ? '+' : '') + r.off : ''}`);
   if (r.refObjId) parts.push(`ref_obj_id=${r.refObjId}`);
   if (r.map && (r.type === 'map_ptr' || r.type === 'map_value' || r.type === 'map_key')) {
     if (r.map.spec.name) parts.push(`map=${r.map.spec.name}`);

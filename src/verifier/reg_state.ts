@@ -37,7 +37,20 @@ export interface RegState {
   frameno: number;
   /** PTR_TO_FUNC: subprogram start */
   subprog: number;
+  /**
+   * Scalars: the value matters to some later check (mark_chain_precision()); an imprecise scalar in
+   * an explored state matches any scalar in regsafe().
+   */
+  precise: boolean;
 }
+
+/**
+ * BPF_ADD_CONST: a scalar id with this bit set names `rY + off` for the scalar rY with the plain id
+ * (6.18's linked scalars with a constant delta, r1 = r2; r1 += K); `off` holds the delta.
+ */
+export const BPF_ADD_CONST = 0x80000000;
+export const baseId = (id: number): number => (id >= BPF_ADD_CONST ? id - BPF_ADD_CONST : id);
+export const hasAddConst = (id: number): boolean => id >= BPF_ADD_CONST;
 
 export const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
 export const S32_MIN = -(1n << 31n), S32_MAX = (1n << 31n) - 1n, U32_MAX = 0xffffffffn;
@@ -46,7 +59,7 @@ export function newReg(): RegState {
   return {
     type: 'not_init', maybeNull: false, rdonly: false, ringbuf: false, off: 0, varOff: TNUM_UNKNOWN,
     smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX,
-    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0,
+    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0, precise: false,
   };
 }
 export function copyReg(r: RegState): RegState { return { ...r }; }

@@ -3,7 +3,7 @@
  * slots, acquired references; copying and the comparisons state pruning uses (regsafe(),
  * stacksafe(), states_equal()).
  */
-import { type RegState, copyReg, newReg } from './reg_state.js';
+import { type RegState, copyReg, hasAddConst, newReg } from './reg_state.js';
 import { tnumEq, tnumIn } from './tnum.js';
 
 /** Per-byte slot types (enum bpf_stack_slot_type) */
@@ -28,10 +28,34 @@ export interface VState {
   refs: RefState[];
   parent: Explored | null;
   speculative: boolean;
+  /** The first instruction of this state's stretch (after its parent checkpoint) and the last one before the current instruction */
+  firstInsnIdx: number;
+  lastInsnIdx: number;
+  insnIdx: number;
+  /**
+   * The jump history since the parent checkpoint (struct bpf_jmp_history_entry), flat: per entry
+   * HIST_STRIDE numbers: insn, previous insn, INSN_F_* flags, linked-registers record (0 = none).
+   */
+  hist: number[];
 }
 
+export const HIST_STRIDE = 4;
+
 /** An explored state (struct bpf_verifier_state_list): hits and misses decide its eviction. */
-export interface Explored { state: VState; branches: number; insn: number; hits: number; misses: number }
+export interface Explored {
+  state: VState; branches: number; insn: number; hits: number; misses: number;
+  /** evicted from its list while paths below it were still being explored */
+  inFreeList: boolean;
+  /** dead registers and slots already wiped (clean_verifier_state()) */
+  cleaned: boolean;
+}
+
+/** same_callsites() */
+export function sameCallsites(a: VState, b: VState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let i = 0; i < a.frames.length; i++) if (a.frames[i].callsite !== b.frames[i].callsite) return false;
+  return true;
+}
 
 export function newFuncState(frameno: number, callsite: number, subprog: number): FuncState {
   const regs: RegState[] = [];
@@ -48,65 +72,140 @@ function copyFunc(f: FuncState): FuncState {
 }
 
 export function copyState(s: VState): VState {
-  return { frames: s.frames.map(copyFunc), refs: s.refs.map((r) => ({ ...r })), parent: s.parent, speculative: s.speculative };
+  return {
+    frames: s.frames.map(copyFunc), refs: s.refs.map((r) => ({ ...r })), parent: s.parent, speculative: s.speculative,
+    firstInsnIdx: s.firstInsnIdx, lastInsnIdx: s.lastInsnIdx, insnIdx: s.insnIdx, hist: s.hist.slice(),
+  };
 }
 
+/** enum exact_level */
+export const NOT_EXACT = 0, EXACT = 1, RANGE_WITHIN = 2;
+
+/** struct bpf_idmap: old id -> cur id pairs for one states_equal(), plus temporary ids for scalars without one */
+export class IdMap {
+  old: number[] = [];
+  cur: number[] = [];
+  tmpIdGen = 0;
+  reset(idGen: number): void { this.old.length = 0; this.cur.length = 0; this.tmpIdGen = idGen; }
+  /** check_ids() */
+  check(oldId: number, curId: number): boolean {
+    if ((oldId === 0) !== (curId === 0)) return false;
+    if (oldId === 0) return true;
+    for (let i = 0; i < this.old.length; i++) {
+      if (this.old[i] === oldId) return this.cur[i] === curId;
+      if (this.cur[i] === curId) return false;
+    }
+    this.old.push(oldId); this.cur.push(curId);
+    return true;
+  }
+  /** check_scalar_ids(): a missing id gets a unique temporary one, so 0 vs unique id matches */
+  checkScalar(oldId: number, curId: number): boolean {
+    return this.check(oldId || ++this.tmpIdGen, curId || ++this.tmpIdGen);
+  }
+}
+
+/** range_within() and tnum_in() */
 function rangeWithin(old: RegState, cur: RegState): boolean {
   return old.smin <= cur.smin && old.smax >= cur.smax && old.umin <= cur.umin && old.umax >= cur.umax &&
     old.s32min <= cur.s32min && old.s32max >= cur.s32max && old.u32min <= cur.u32min && old.u32max >= cur.u32max &&
     tnumIn(old.varOff, cur.varOff);
 }
 
-function exactReg(a: RegState, b: RegState): boolean {
-  return a.type === b.type && a.maybeNull === b.maybeNull && a.off === b.off && tnumEq(a.varOff, b.varOff) &&
+/** The fields before var_off in struct bpf_reg_state: type (with its flags), off and the type's union */
+function sameHead(a: RegState, b: RegState): boolean {
+  return a.type === b.type && a.maybeNull === b.maybeNull && a.rdonly === b.rdonly && a.ringbuf === b.ringbuf && a.off === b.off &&
+    a.map === b.map && a.range === b.range && a.memSize === b.memSize && a.subprog === b.subprog;
+}
+
+/** memcmp() up to bpf_reg_state::id: the head, var_off and all bounds */
+function sameValue(a: RegState, b: RegState): boolean {
+  return sameHead(a, b) && tnumEq(a.varOff, b.varOff) &&
     a.smin === b.smin && a.smax === b.smax && a.umin === b.umin && a.umax === b.umax &&
-    a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max &&
-    a.range === b.range && a.map === b.map && a.memSize === b.memSize && a.frameno === b.frameno &&
-    a.rdonly === b.rdonly && a.ringbuf === b.ringbuf && (a.id === 0) === (b.id === 0) && (a.refObjId === 0) === (b.refObjId === 0);
+    a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max;
+}
+
+/** regs_exact() */
+function regsExact(a: RegState, b: RegState, idmap: IdMap): boolean {
+  return sameValue(a, b) && idmap.check(a.id, b.id) && idmap.check(a.refObjId, b.refObjId);
 }
 
 /** regsafe(): is every value cur may hold also allowed by old (which was proven safe)? */
-function regsafe(old: RegState, cur: RegState, exact: boolean): boolean {
-  if (exact) return exactReg(old, cur);
-  if (old.type === 'not_init') return true;
-  if (cur.type !== old.type) return false;
-  if (old.type === 'scalar') {
-    if (old.id !== 0 || cur.id !== 0) { if (!exactReg(old, cur)) return false; }
-    return rangeWithin(old, cur);
+export function regsafe(old: RegState, cur: RegState, idmap: IdMap, exact: number): boolean {
+  if (exact === EXACT) return regsExact(old, cur, idmap);
+  if (old.type === 'not_init' && (exact === NOT_EXACT || cur.type === 'not_init')) return true;
+  if (old.type !== cur.type || old.maybeNull !== cur.maybeNull || old.rdonly !== cur.rdonly || old.ringbuf !== cur.ringbuf) return false;
+  switch (old.type) {
+    case 'scalar':
+      if (!old.precise && exact === NOT_EXACT) return true;
+      if (hasAddConst(old.id) !== hasAddConst(cur.id)) return false;
+      if (hasAddConst(old.id) && old.off !== cur.off) return false;
+      return rangeWithin(old, cur) && idmap.checkScalar(old.id, cur.id);
+    case 'map_key': case 'map_value': case 'mem': case 'buf':
+      return sameHead(old, cur) && rangeWithin(old, cur) && idmap.check(old.id, cur.id) && idmap.check(old.refObjId, cur.refObjId);
+    case 'pkt': case 'pkt_meta':
+      if (old.range > cur.range || old.off !== cur.off || !idmap.check(old.id, cur.id)) return false;
+      return rangeWithin(old, cur);
+    case 'fp':
+      return regsExact(old, cur, idmap) && old.frameno === cur.frameno;
+    default:
+      return regsExact(old, cur, idmap);
   }
-  if (old.maybeNull !== cur.maybeNull || old.rdonly !== cur.rdonly || old.ringbuf !== cur.ringbuf) return false;
-  if (old.off !== cur.off || old.map !== cur.map || old.memSize !== cur.memSize || old.frameno !== cur.frameno) return false;
-  if ((old.id === 0) !== (cur.id === 0) || (old.refObjId === 0) !== (cur.refObjId === 0)) return false;
-  if (old.type === 'pkt' || old.type === 'pkt_meta') { if (cur.range < old.range) return false; }
-  return rangeWithin(old, cur);
 }
 
-function stacksafe(old: FuncState, cur: FuncState, exact: boolean): boolean {
-  const n = Math.max(old.stack.length, cur.stack.length);
-  for (let i = 0; i < n; i++) {
-    const o = old.stack[i], c = cur.stack[i];
+const UNBOUND: RegState = (() => { const r = newReg(); r.type = 'scalar'; return r; })();
+
+/** scalar_reg_for_stack(): a 64-bit scalar spill, or an all-misc slot read as an unbound scalar */
+function scalarRegForStack(s: StackSlot | undefined): RegState | undefined {
+  if (!s) return undefined;
+  if (s.types[0] === STACK_SPILL && s.spilled && s.spilled.type === 'scalar') return s.spilled;
+  // is_stack_all_misc(): allow_uninit_stack counts invalid bytes as misc
+  for (let j = 0; j < 8; j++) if (s.types[j] !== STACK_MISC && s.types[j] !== STACK_INVALID) return undefined;
+  return UNBOUND;
+}
+
+/** stacksafe() (privileged: allow_uninit_stack) */
+function stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: number): boolean {
+  for (let spi = 0; spi < old.stack.length; spi++) {
+    const o = old.stack[spi], c = cur.stack[spi];
     for (let j = 0; j < 8; j++) {
-      const ot = o ? o.types[j] : STACK_INVALID, ct = c ? c.types[j] : STACK_INVALID;
-      if (!exact && ot === STACK_INVALID) continue;
-      if (!exact && ot === STACK_MISC && ct !== STACK_INVALID) continue; // misc accepts any initialised byte
-      if (ot !== ct) { if (!(ot === STACK_MISC && ct === STACK_ZERO)) return false; }
-    }
-    if (o?.spilled) {
-      if (!c?.spilled) return false;
-      if (!regsafe(o.spilled, c.spilled, exact)) return false;
+      const ot = o.types[j], ct = c ? c.types[j] : STACK_INVALID;
+      if (exact !== NOT_EXACT && (!c || ot !== ct)) return false;
+      if (ot === STACK_INVALID || ot === STACK_MISC) continue;
+      if (!c) return false;
+      const oreg = scalarRegForStack(o), creg = scalarRegForStack(c);
+      if (oreg && creg) {
+        if (!regsafe(oreg, creg, idmap, exact)) return false;
+        break;
+      }
+      if (ot === STACK_MISC && ct === STACK_ZERO) continue;
+      if (ot !== ct) return false;
+      if (j !== 7) continue;
+      if (o.types[7] === STACK_SPILL && !regsafe(o.spilled ?? UNBOUND, c.spilled ?? UNBOUND, idmap, exact)) return false;
     }
   }
   return true;
 }
 
-/** states_equal() */
-export function statesEqual(old: VState, cur: VState, exact: boolean): boolean {
-  if (old.frames.length !== cur.frames.length || old.refs.length !== cur.refs.length) return false;
-  for (let f = 0; f < old.frames.length; f++) {
+/**
+ * states_equal(): frame by frame, registers live at the frame's instruction (live_regs_before of
+ * the callsite in callers) and the stack; then the references.
+ */
+export function statesEqual(old: VState, cur: VState, exact: number, live: Uint16Array, idmap: IdMap, idGen: number): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  idmap.reset(idGen);
+  if (old.speculative && !cur.speculative) return false;
+  // refsafe()
+  if (old.refs.length !== cur.refs.length) return false;
+  for (let i = 0; i < old.refs.length; i++) if (!idmap.check(old.refs[i].id, cur.refs[i].id)) return false;
+  const last = old.frames.length - 1;
+  for (let f = 0; f <= last; f++) {
     const o = old.frames[f], c = cur.frames[f];
     if (o.callsite !== c.callsite) return false;
-    for (let r = 0; r < 11; r++) if (!regsafe(o.regs[r], c.regs[r], exact)) return false;
-    if (!stacksafe(o, c, exact)) return false;
+    // frame_insn_idx(): a caller frame stands at the call into the next frame
+    const ip = f === last ? old.insnIdx : old.frames[f + 1].callsite;
+    const liveRegs = live[ip];
+    for (let r = 0; r < 11; r++) if ((liveRegs >> r) & 1 && !regsafe(o.regs[r], c.regs[r], idmap, exact)) return false;
+    if (!stacksafe(o, c, idmap, exact)) return false;
   }
   return true;
 }

@@ -13,32 +13,38 @@ import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32,
   BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
   BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST, BPF_STX, BPF_X, SIZE_BYTES,
-  bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc,
+  bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc, opInfo,
 } from '../isa/opcodes.js';
-import { adjustScalar, endScalar, negScalar, signExtend } from './alu.js';
+import { adjustScalar, endScalar, negScalar, scalarMinMaxAdd, signExtend } from './alu.js';
 import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
 import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment } from './log.js';
+import { StackLiveness } from './stack_liveness.js';
 import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
-  markKnown, markNotInit, markReg32Known, markUnknown, newReg, regTypeStr, setKnown,
+  markKnown, markNotInit, markReg32Known, markUnknown, newReg, regTypeStr, setKnown, BPF_ADD_CONST, baseId, hasAddConst,
 } from './reg_state.js';
 import {
-  type Explored, type FuncState, type VState, STACK_INVALID, STACK_MISC, STACK_SPILL, STACK_ZERO, copyState,
-  newFuncState, statesEqual,
+  EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_INVALID, STACK_MISC,
+  STACK_SPILL, STACK_ZERO, copyState, newFuncState, sameCallsites, statesEqual,
 } from './state.js';
+import {
+  Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
+  stackAccessFlags,
+} from './precision.js';
 import { tnumAdd, tnumAnd, tnumConst, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
 export const EACCES = 13, EINVAL = 22, E2BIG = 7, EBADF = 9, EPERM = 1, EFAULT = 14, ENOTSUPP = 524;
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
+const LINKED_REGS_MAX = 6;
 const MAX_CALL_FRAMES = 8;
 const MAX_BPF_STACK = 512;
 const BPF_MAX_VAR_OFF = 1n << 29n;
 const BPF_MAX_VAR_SIZ = 1n << 29n;
-const BPF_F_STRICT_ALIGNMENT = 1;
+const BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
 const MAP_TYPE_RINGBUF = 27, MAP_TYPE_ARRAY = 2, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
@@ -55,7 +61,7 @@ export interface VerifyOptions {
   progOps?: ProgTypeOps;
   /** 0, 1 or 2 (level 4 stats are always gathered). */
   logLevel?: number;
-  /** prog_flags (BPF_F_STRICT_ALIGNMENT = 1). */
+  /** prog_flags (BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8). */
   flags?: number;
   /**
    * The source line (BTF line_info) that starts at or covers insnIdx, if any: the log prints
@@ -99,6 +105,13 @@ const SIZE_NAME: Record<number, string> = {};
 const mkScalar = (): RegState => { const r = newReg(); markUnknown(r); return r; };
 const constScalar = (v: bigint): RegState => { const r = newReg(); markKnown(r, v); return r; };
 
+/** struct bpf_call_arg_meta: what the arguments told about the call */
+interface HelperMeta {
+  map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint;
+  /** the lookup key, when a constant on the stack (get_constant_map_key()) */
+  constKey?: bigint;
+}
+
 export function verify(insns: readonly Insn[], options: VerifyOptions): VerifyResult {
   const v = new Verifier(insns, options);
   return v.run();
@@ -122,8 +135,10 @@ class Verifier {
   /** mark_verifier_state_scratched(): every register and slot counts as scratched */
   allScratched = false;
   stack: { st: VState; insn: number; prev: number; logPos: number }[] = [];
-  explored = new Map<number, Explored[]>();
   prunePoints: Uint8Array;
+  jmpPoints: Uint8Array;
+  forceCheckpoint: Uint8Array;
+  liveRegs: Uint16Array = new Uint16Array(0);
   subprogStarts: number[] = [];
   stackDepth: number[] = [];
   processed = 0;
@@ -146,6 +161,8 @@ class Verifier {
   /** bpf_loop call insn -> update_loop_inline_state() */
   loopInline = new Map<number, { fit: boolean; callback: number }>();
   strict: boolean;
+  /** BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point */
+  testStateFreq: boolean;
 
   constructor(insns: readonly Insn[], opts: VerifyOptions) {
     this.insns = insns;
@@ -153,8 +170,19 @@ class Verifier {
     this.ops = opts.progOps ?? defaultProgTypeOps(opts.progType, opts.expectedAttachType);
     this.level = opts.logLevel ?? 0;
     this.prunePoints = new Uint8Array(insns.length + 1);
+    this.jmpPoints = new Uint8Array(insns.length + 1);
+    this.forceCheckpoint = new Uint8Array(insns.length + 1);
     this.seen = new Uint8Array(insns.length);
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
+    this.testStateFreq = ((opts.flags ?? 0) & BPF_F_TEST_STATE_FREQ) !== 0;
+    this.liveStack = new StackLiveness(insns);
+    this.precisionHost = {
+      insns,
+      log2: this.level >= 2 ? (line) => this.log.append(line + '\n') : undefined,
+      insnText: (pc) => this.insnText(pc),
+      linked: this.linkedSets,
+      stateText: (st, fr) => stateStr(st.frames[fr], true, new Set(), new Set()) + refsStr(st.refs),
+    };
   }
 
   /** verbose(): text for the log at level 1 and above (whole lines; the newline is added) */
@@ -224,6 +252,10 @@ class Verifier {
   prepare(): void {
     const insns = this.insns;
     if (insns.length === 0) fail('program has no instructions', EINVAL);
+    const cfg = checkCfg(insns);
+    // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
+    if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
+    if (cfg.error && cfg.early) fail(cfg.error, EINVAL);
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
       if (bpfClass(insn.code) === BPF_LDX && ((bpfMode(insn.code) !== BPF_MEM && bpfMode(insn.code) !== BPF_MEMSX) || insn.imm !== 0)) fail('BPF_LDX uses reserved fields', EINVAL);
@@ -250,35 +282,59 @@ class Verifier {
         i++;
         continue;
       }
+      // resolve_pseudo_ldimm64(): bpf_opcode_in_insntable() before anything else looks at the program
+      if (!opInfo(insn.code) || insn.code === 0x8d) fail(`unknown opcode ${insn.code.toString(16).padStart(2, '0')}`, EINVAL);
     }
-    const cfg = checkCfg(insns);
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
     if (this.level >= 2) {
-      cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
       // compute_live_registers(): the table of live registers before each instruction
-      const args = (insn: Insn): number | undefined => {
-        if (insn.src !== 0) return undefined;
-        const def = this.opts.helpers ? this.opts.helpers(insn.imm) : helperProto(insn.imm);
-        if (!def) return undefined;
-        const n = def.proto.args.findIndex((a) => a.base === 'ARG_DONTCARE');
-        return n < 0 ? def.proto.args.length : n;
-      };
-      this.log.append(liveRegsTable(insns, liveRegsBefore(insns, args), (pc) => this.insnText(pc)));
+      this.log.append(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), (pc) => this.insnText(pc)));
     }
     this.stackDepth = cfg.subprogStarts.map(() => 0);
-    // prune points: jump targets and the instruction after a jump (as check_cfg marks them)
-    for (let pc = 0; pc < insns.length; pc++) {
+    this.markPrunePoints();
+    // compute_live_registers(): states_equal() compares only the registers live at the instruction
+    this.liveRegs = liveRegsBefore(insns, this.helperArgCount);
+  }
+
+  /** Arguments a helper call reads (for the liveness pass): up to its first ARG_DONTCARE. */
+  helperArgCount = (insn: Insn): number | undefined => {
+    if (insn.src !== 0) return undefined;
+    const def = this.opts.helpers ? this.opts.helpers(insn.imm) : helperProto(insn.imm);
+    if (!def) return undefined;
+    const n = def.proto.args.findIndex((a) => a.base === 'ARG_DONTCARE');
+    return n < 0 ? def.proto.args.length : n;
+  };
+
+  /**
+   * visit_insn()'s marks: prune points (where is_state_visited() runs) at conditional jumps, jump
+   * targets, after calls and at subprogram calls; jump points (a jump history entry on arrival) at
+   * jump targets and after calls; forced checkpoints at helpers calling callbacks.
+   */
+  markPrunePoints(): void {
+    const insns = this.insns, n = insns.length;
+    const mark = (t: number, jmp: boolean): void => { if (t >= 0 && t < n) { this.prunePoints[t] = 1; if (jmp) this.jmpPoints[t] = 1; } };
+    for (let pc = 0; pc < n; pc++) {
       const i = insns[pc];
       const cls = bpfClass(i.code);
-      if (i.code === 0x18) { pc++; continue; }
+      if (i.code === 0x18) {
+        if (i.src === BPF_PSEUDO_FUNC) { mark(pc + 2, true); mark(pc, false); mark(pc + 1 + i.imm, true); }
+        pc++;
+        continue;
+      }
       if (cls !== BPF_JMP && cls !== BPF_JMP32) continue;
       const op = bpfOp(i.code);
       if (op === BPF_EXIT) continue;
-      if (op === BPF_CALL) { this.prunePoints[pc + 1] = 1; continue; }
-      const t = jumpTarget(insns, pc);
-      if (t >= 0 && t < insns.length) this.prunePoints[t] = 1;
-      this.prunePoints[pc + 1] = 1;
+      if (op === BPF_CALL) {
+        if (i.src === 0 && i.imm === 170) mark(pc, false); // bpf_timer_set_callback: async callback
+        if (i.src === 0 && SYNC_CALLBACK_HELPERS.has(i.imm)) { mark(pc, true); this.forceCheckpoint[pc] = 1; }
+        mark(pc + 1, true);
+        if (i.src === BPF_PSEUDO_CALL) { mark(pc, false); mark(pc + 1 + i.imm, true); }
+        continue;
+      }
+      if (op === BPF_JA) { mark(jumpTarget(insns, pc), true); continue; }
+      mark(pc, false);
+      mark(jumpTarget(insns, pc), true);
     }
   }
 
@@ -304,23 +360,29 @@ class Verifier {
 
   // ---- main loop ----
   doCheck(): void {
-    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false };
+    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false, firstInsnIdx: 0, lastInsnIdx: -1, insnIdx: 0, hist: [] };
     const f = st.frames[0];
     f.regs[1].type = 'ctx'; setKnown(f.regs[1], 0n);
     f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n);
     this.cur = st;
     this.insnIdx = 0;
+    this.prevInsnIdx = -1;
     this.markScratched();
     let doPrintState = false, popped = false;
     for (;;) {
+      this.curHistEnt = -1;
+      this.histPrevIdx = this.prevInsnIdx;
       if (this.insnIdx >= this.insns.length) fail(`invalid insn idx ${this.insnIdx} insn_cnt ${this.insns.length}`, EFAULT);
       if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
+      this.cur.lastInsnIdx = this.prevInsnIdx;
+      this.cur.insnIdx = this.insnIdx;
       let endPath = false;
       if (this.prunePoints[this.insnIdx] && this.isStateVisited(this.insnIdx) === 'safe') {
         this.verbose(doPrintState ? `\nfrom ${this.prevInsnIdx} to ${this.insnIdx}: safe` : `${this.insnIdx}: safe`);
         endPath = true;
       }
       if (!endPath) {
+        if (this.jmpPoints[this.insnIdx]) this.pushJmpHistory(0, 0);
         if (this.level >= 2 && doPrintState) {
           this.log.append(`\nfrom ${this.prevInsnIdx} to ${this.insnIdx}:`);
           this.printState(true);
@@ -338,7 +400,9 @@ class Verifier {
           this.prevLogPos = this.log.length;
         } else { this.regsScratched.clear(); this.slotsScratched.clear(); }
         this.prevInsnIdx = this.insnIdx;
+        const at = this.insnIdx;
         const res = this.checkInsn(insn);
+        this.liveStack.commit(at);
         if (res === 'exit') endPath = true;
         // process_bpf_exit_full(): back in the caller, level 2 prints "from EXIT to CALLSITE+1"
         else if (res === 'return') { doPrintState = true; popped = false; }
@@ -359,6 +423,37 @@ class Verifier {
     }
   }
 
+  /** push_jmp_history(): one entry per instruction; a second push for the same instruction merges its flags */
+  pushJmpHistory(flags: number, linked: number): void {
+    const h = this.cur.hist;
+    if (this.curHistEnt >= 0 && this.curHistEnt < h.length) {
+      h[this.curHistEnt + 2] |= flags;
+      h[this.curHistEnt + 3] = linked;
+      return;
+    }
+    this.curHistEnt = h.length;
+    h.push(this.insnIdx, this.histPrevIdx, flags, linked);
+  }
+  /** env->cur_hist_ent: this instruction's history entry (offset in cur.hist), -1 before any */
+  curHistEnt = -1;
+  /** env->prev_insn_idx while the instruction is processed */
+  histPrevIdx = -1;
+
+  /** mark_chain_precision(): the scalar in regno of the current frame decides something */
+  markPrecise(regno: number): void {
+    this.bt.reset();
+    markChainPrecision(this.precisionHost, this.cur, regno, this.bt);
+  }
+  /** mark_chain_precision_batch() for one spilled slot */
+  markSlotPrecise(frameno: number, spi: number): void {
+    this.bt.reset();
+    this.bt.setSlot(frameno, spi);
+    markChainPrecision(this.precisionHost, this.cur, -1, this.bt);
+  }
+  bt = new Backtrack();
+  linkedSets: number[][] = [];
+  precisionHost!: PrecisionHost;
+
   /** verbose_insn(): map references print as a kernel address, as the kernel prints its map pointer */
   insnText(pc: number): string {
     return formatXlatedInsn(this.insns, pc, { mapRef: (i) => i.src === 1 || i.src === 2 ? '0xffff888100000000' : undefined });
@@ -373,8 +468,13 @@ class Verifier {
   }
   prevLinfo: LineInfo | undefined;
 
+  /** update_branch_counts(): a finished path releases its checkpoints; evicted ones are freed then (maybe_free_verifier_state()) */
   updateBranchCounts(e: Explored | null): void {
-    while (e) { if (--e.branches > 0) break; e = e.state.parent; }
+    while (e) {
+      if (--e.branches > 0) break;
+      if (e.inFreeList) { e.inFreeList = false; this.freeListSize--; }
+      e = e.state.parent;
+    }
   }
 
   pushStack(insn: number, prev: number): VState {
@@ -385,44 +485,85 @@ class Verifier {
     return st;
   }
 
+  /** explored_state(): the hash bucket of (insn ^ callsite) % prog_len, newest state last */
+  bucket(idx: number): Explored[] {
+    const f = this.frame();
+    const h = ((idx ^ f.callsite) >>> 0) % this.insns.length;
+    let b = this.buckets[h];
+    if (!b) { b = []; this.buckets[h] = b; }
+    return b;
+  }
+  buckets: Explored[][] = [];
+  exploredSize = 0;
+  freeListSize = 0;
+  idmap = new IdMap();
+
   /** is_state_visited() */
   isStateVisited(idx: number): 'safe' | 'new' {
-    let list = this.explored.get(idx);
-    if (!list) { list = []; this.explored.set(idx, list); }
+    const cur = this.cur;
+    // force_new_state: callback-calling helpers, and no endless jump history
+    const force = this.testStateFreq || this.forceCheckpoint[idx] === 1 || cur.hist.length / HIST_STRIDE > 40;
     // add a checkpoint only after 2 jumps and 8 instructions since the last one (fewer states)
-    let addNewState = this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8;
-    const statesCnt = list.length;
-    for (let k = 0; k < list.length; k++) {
+    let addNewState = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
+    const list = this.bucket(idx);
+    this.cleanLiveStates(idx, list);
+    let statesCnt = 0;
+    // newest first, as list_add() puts new states at the head
+    for (let k = list.length - 1; k >= 0; k--) {
       const e = list[k];
+      statesCnt++;
+      if (e.insn !== idx) continue;
+      let hit = false;
       if (e.branches > 0) {
-        // a state still being explored on this path: an identical one means a loop that never ends
-        if (statesMaybeLooping(e.state, this.cur) && statesEqual(e.state, this.cur, true)) {
+        if (this.forceCheckpoint[idx]) {
+          hit = this.statesEqual(e.state, RANGE_WITHIN);
+        } else if (statesMaybeLooping(e.state, cur) && this.statesEqual(e.state, EXACT)) {
+          // a state still being explored on this path: an identical one means a loop that never ends
           this.note(`infinite loop detected at insn ${idx}`);
-          this.note(`cur state:${stateStr(this.frame(), true, new Set(), new Set())}${refsStr(this.cur.refs)}`);
-          const of = e.state.frames[this.cur.frames.length - 1];
+          this.note(`cur state:${stateStr(this.frame(), true, new Set(), new Set())}${refsStr(cur.refs)}`);
+          const of = e.state.frames[cur.frames.length - 1];
           fail(`old state:${stateStr(of, true, new Set(), new Set())}${refsStr(e.state.refs)}`, EINVAL);
         }
         // inside a loop: checkpoints only now and then, iterations differ anyway
-        if (this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else if (statesEqual(e.state, this.cur, false)) {
+        if (!hit && !force && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
+      } else hit = this.statesEqual(e.state, NOT_EXACT);
+      if (hit) {
         e.hits++;
+        // what the old state needed precise, this path's checkpoints need too
+        if (this.jmpPoints[idx]) this.pushJmpHistory(0, 0);
+        this.bt.reset();
+        propagatePrecision(this.precisionHost, e.state, cur, this.bt, this.level ? (t) => this.log.append(t) : undefined);
         return 'safe';
       }
       if (addNewState) e.misses++;
       // states that keep missing are evicted (they cost comparisons, rarely prune)
-      if (e.misses > e.hits * 3 + 3) { list.splice(k, 1); k--; }
+      const n = this.forceCheckpoint[idx] && e.branches > 0 ? 64 : 3;
+      if (e.misses > e.hits * n + n) {
+        list.splice(k, 1);
+        this.exploredSize--;
+        // still a parent of paths being explored: freed when they finish
+        if (e.branches > 0) { e.inFreeList = true; this.freeListSize++; }
+      }
     }
     if (statesCnt > this.maxStatesPerInsn) this.maxStatesPerInsn = statesCnt;
     if (!addNewState) return 'new';
-    const e: Explored = { state: copyState(this.cur), branches: 1, insn: idx, hits: 0, misses: 0 };
-    e.state.parent = this.cur.parent;
-    list.push(e);
-    this.cur.parent = e;
     this.totalStates++;
-    this.peakStates++;
+    this.exploredSize++;
+    if (this.exploredSize + this.freeListSize > this.peakStates) this.peakStates = this.exploredSize + this.freeListSize;
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
+    markAllScalarsImprecise(cur);
+    const e: Explored = { state: copyState(cur), branches: 1, insn: idx, hits: 0, misses: 0, inFreeList: false, cleaned: false };
+    e.state.insnIdx = idx;
+    cur.parent = e;
+    cur.firstInsnIdx = idx;
+    cur.hist = [];
+    list.push(e);
     return 'new';
+  }
+
+  statesEqual(old: VState, exact: number): boolean {
+    return statesEqual(old, this.cur, exact, this.liveRegs, this.idmap, this.idGen);
   }
   kfuncPlaceholder = false;
   jmpsProcessed = 0;
@@ -497,17 +638,25 @@ class Verifier {
         if (insn.off === 0) {
           if (alu32) {
             if (isPointer(src)) { markUnknown(d); d.varOff = tnumSubreg(d.varOff); d.umax = U32_MAX; d.smin = 0n; d.smax = U32_MAX; regBoundsSync(d); return; }
-            const c = copyReg(src); c.id = 0;
+            // w1 = w2 stays linked to r2 only when r2 fits in 32 bits
+            const fits = regWidth(src) <= 32;
+            if (fits) this.assignScalarIdBeforeMov(src);
+            const c = copyReg(src);
+            if (!fits) c.id = 0;
             Object.assign(d, c);
             this.zext(d);
           } else {
-            if (src.type === 'scalar' && src.id === 0 && !tnumIsConst(src.varOff)) src.id = this.newId();
+            this.assignScalarIdBeforeMov(src);
             Object.assign(d, copyReg(src));
           }
         } else {
           // is_pointer_value() is false with allow_ptr_leaks (root): a sign-extended pointer is a scalar
           if (isPointer(src)) { markUnknown(d); if (alu32) this.zext(d); return; }
-          const c = copyReg(src); c.id = 0;
+          // a sign extension that cannot change the value keeps the link
+          const noSext = src.umax < 1n << BigInt(insn.off - 1);
+          if (noSext) this.assignScalarIdBeforeMov(src);
+          const c = copyReg(src);
+          if (!noSext) c.id = 0;
           Object.assign(d, c);
           signExtend(d, insn.off / 8, alu32);
         }
@@ -533,15 +682,28 @@ class Verifier {
       if (op === 0x10) { markUnknown(d); if (alu32) this.zext(d); return; }
       fail(`R${insn.dst} pointer ${opName} pointer prohibited`);
     }
-    if (isPointer(d)) return this.adjustPtr(insn, d, src, op, alu32, insn.dst);
+    // pointer +/- scalar: the offset's range decides what the pointer may reach
+    if (isPointer(d)) {
+      if (isX) this.markPrecise(insn.src);
+      return this.adjustPtr(insn, d, src, op, alu32, insn.dst);
+    }
     if (isPointer(src)) { // scalar op= pointer: adjust_ptr_min_max_vals() with the roles swapped
+      this.markPrecise(insn.dst);
       const sc = copyReg(d);
       Object.assign(d, copyReg(src));
       return this.adjustPtr(insn, d, sc, op, alu32, insn.dst, true);
     }
+    // a precise destination needs a precise source (adjust_reg_min_max_vals())
+    if (isX && d.precise) this.markPrecise(insn.src);
     if ((op === 0x50 || op === 0x40) && tnumIsConst(src.varOff)) this.maybeForkScalars(insn.dst, d);
-    d.id = 0;
+    const id = d.id;
+    const val = tnumIsConst(src.varOff) ? src.varOff.value : undefined;
     adjustScalar(op, d, src, alu32, insn.off);
+    // `rX += K` on a linked scalar keeps the link with the delta K (BPF_ADD_CONST), once
+    if (op === 0x00 && !alu32 && id && val !== undefined) {
+      if (hasAddConst(id) || val > 0x7fffffffn) { d.off = 0; d.id = 0; }
+      else { d.id = id + BPF_ADD_CONST; d.off = Number(val); }
+    } else d.id = 0;
   }
 
   /**
@@ -826,7 +988,21 @@ class Verifier {
     const out = mkScalar();
     if (type === 'write') {
       if (!varKnown) {
-        for (let o = lo; o < hi + size; o++) { const s = this.slot(f, Math.floor((-o - 1) / 8)); s.types[(-o - 1) % 8] = STACK_MISC; s.spilled = undefined; }
+        // check_stack_write_var_off(): every byte in reach may be written; zeros written over zeros stay zero
+        const isZero = (x: RegState | undefined): boolean => !!x && x.type === 'scalar' && tnumIsConst(x.varOff) && x.varOff.value === 0n;
+        const writingZero = valRegno !== undefined ? isZero(val) : isSt && insnImm === 0;
+        let zeroUsed = false;
+        for (let o = lo; o < hi + size; o++) {
+          const spi = Math.floor((-o - 1) / 8), j = (-o - 1) % 8;
+          const s = this.slot(f, spi);
+          this.slotsScratched.add(spi);
+          if (writingZero && s.types[j] === STACK_SPILL && isZero(s.spilled)) { zeroUsed = true; continue; }
+          s.spilled = undefined;
+          if (writingZero && s.types[j] === STACK_ZERO) zeroUsed = true;
+          else s.types[j] = STACK_MISC;
+        }
+        // the zero kept in the slots came from the register: it must stay exactly zero
+        if (zeroUsed && valRegno !== undefined) this.markPrecise(valRegno);
         return out;
       }
       return this.stackWriteFixed(f, lo, size, val, valRegno, isSt, insnImm);
@@ -834,6 +1010,7 @@ class Verifier {
     // read
     if (!varKnown) {
       // allow_uninit_stack: any byte reads as unknown
+      this.markStackRangeRead(f.frameno, lo, hi + size);
       if (size < 8) coerceRegToSize(out, size);
       return out;
     }
@@ -843,6 +1020,8 @@ class Verifier {
   /** check_stack_write_fixed_off(): spills (of scalars at any aligned size, of pointers whole) or bytes */
   stackWriteFixed(f: FuncState, off: number, size: number, val: RegState | undefined, valRegno: number | undefined, isSt: boolean, imm: number): RegState {
     const spi = Math.floor((-off - 1) / 8);
+    // only a whole aligned slot write ends the slot's liveness
+    if (off % 8 === 0 && size === 8 && f.frameno === this.cur.frames.length - 1) this.liveStack.write(this.insnIdx, spi);
     this.slotsScratched.add(spi);
     const slot = this.slot(f, spi);
     const aligned = off % 8 === 0;
@@ -854,22 +1033,29 @@ class Verifier {
       }
     };
     const reg = valRegno !== undefined ? val : undefined;
+    // a spill is recorded in the jump history so backtracking can follow the value through the slot
+    const flags = stackAccessFlags(f.frameno, spi);
     if (reg && aligned && reg.type === 'scalar') {
       const fits = regWidth(reg) <= size * 8;
       if (fits) this.assignScalarIdBeforeMov(reg);
       save(copyReg(reg));
       if (!fits) slot.spilled!.id = 0;
+      this.pushJmpHistory(flags, 0);
     } else if (!reg && aligned && isSt) {
       save(constScalar(BigInt(imm)));
+      this.pushJmpHistory(flags, 0);
     } else if (reg && isPointer(reg)) {
       if (size !== 8) fail('invalid size of register spill');
       if (f !== this.frame() && reg.type === 'fp') fail('cannot spill pointers to stack into stack frame of the caller', EINVAL);
       save(copyReg(reg));
+      this.pushJmpHistory(flags, 0);
     } else {
       // a plain write ends any spill in the slot (scrub_spilled_slot())
       if (slot.types[7] === STACK_SPILL) slot.types = slot.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC));
       slot.spilled = undefined;
       const zero = reg ? reg.type === 'scalar' && tnumIsConst(reg.varOff) && reg.varOff.value === 0n : isSt && imm === 0;
+      // STACK_ZERO stands for the register's value: it must stay exactly zero
+      if (zero && reg && valRegno !== undefined) this.markPrecise(valRegno);
       const slotByte = -off - 1;
       for (let i = 0; i < size; i++) slot.types[(slotByte - i) % 8] = zero ? STACK_ZERO : STACK_MISC;
     }
@@ -879,6 +1065,7 @@ class Verifier {
   /** check_stack_read_fixed_off(): fills restore the spilled register; plain bytes read as zero or unknown */
   stackReadFixed(f: FuncState, off: number, size: number): RegState {
     const spi = Math.floor((-off - 1) / 8);
+    this.markStackRead(f.frameno, spi);
     this.slotsScratched.add(spi);
     const slot = f.stack[spi];
     const slotByte = -off - 1;
@@ -888,9 +1075,12 @@ class Verifier {
       const reg = slot.spilled;
       let spillSize = 1;
       for (let i = 7; i > 0 && slot.types[i - 1] === STACK_SPILL; i--) spillSize++;
-      if (size === 8 && spillSize === 8) return copyReg(reg);
+      // a fill restores the spilled register: recorded for backtracking
+      const flags = stackAccessFlags(f.frameno, spi);
+      if (size === 8 && spillSize === 8) { this.pushJmpHistory(flags, 0); return copyReg(reg); }
       if (reg.type !== 'scalar') fail('invalid size of register fill');
       if (size <= spillSize && off % 8 === 0) {
+        this.pushJmpHistory(flags, 0);
         // bpf_stack_narrow_access_ok(): the low bytes of the spilled value (little endian)
         if (size === 4 && spillSize === 4 && regWidth(reg) <= 32) this.assignScalarIdBeforeMov(reg);
         out = copyReg(reg);
@@ -898,7 +1088,8 @@ class Verifier {
       } else {
         let spills = 0, zeros = 0;
         for (let i = 0; i < size; i++) { const t = typeAt(i); if (t === STACK_SPILL) spills++; else if (t === STACK_ZERO) zeros++; }
-        if ((spills === size && tnumIsConst(reg.varOff) && reg.varOff.value === 0n) || zeros === size) return constScalar(0n);
+        if (spills === size && tnumIsConst(reg.varOff) && reg.varOff.value === 0n) { this.pushJmpHistory(flags, 0); return constScalar(0n); }
+        if (zeros === size) return constScalar(0n);
         out = mkScalar();
       }
     } else {
@@ -911,9 +1102,66 @@ class Verifier {
     return out;
   }
 
+  /**
+   * get_constant_map_key(): a key on the stack that is all STACK_ZERO bytes, or a spilled constant
+   * of exactly the key's size (which must then stay precise).
+   */
+  constantMapKey(key: RegState, keySize: number): bigint | undefined {
+    if (key.type !== 'fp' || !tnumIsConst(key.varOff)) return undefined;
+    const stackOff = key.off + Number(BigInt.asIntN(64, key.varOff.value));
+    const slotByte = -stackOff - 1, spi = Math.floor(slotByte / 8), off = slotByte % 8;
+    const slot = this.cur.frames[key.frameno].stack[spi];
+    if (!slot) return undefined;
+    let zeros = 0;
+    for (let i = off; i >= 0 && slot.types[i] === STACK_ZERO; i--) zeros++;
+    if (zeros >= keySize) return 0n;
+    const reg = slot.spilled;
+    if (slot.types[7] !== STACK_SPILL || !reg || reg.type !== 'scalar') return undefined;
+    let spill = 0;
+    for (let i = off; i >= 0 && slot.types[i] === STACK_SPILL; i--) spill++;
+    if (spill !== keySize || !tnumIsConst(reg.varOff)) return undefined;
+    this.markSlotPrecise(key.frameno, spi);
+    return reg.varOff.value;
+  }
+
+  /** check_resource_leak(): each reference still held, then why it matters here */
+  checkReferenceLeak(prefix: string): void {
+    if (!this.cur.refs.length) return;
+    for (const r of this.cur.refs) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
+    fail(`${prefix} would lead to reference leak`, EINVAL);
+  }
+
+  /** bpf_mark_stack_read(): a read of a caller's slot counts at the call leading out of that frame */
+  markStackRead(frameno: number, spi: number): void {
+    const frames = this.cur.frames;
+    this.liveStack.read(frameno === frames.length - 1 ? this.insnIdx : frames[frameno + 1].callsite, spi);
+  }
+  markStackRangeRead(frameno: number, lo: number, hi: number): void {
+    for (let o = lo; o < hi; o++) if ((-o - 1) % 8 === 0 || o === lo) this.markStackRead(frameno, Math.floor((-o - 1) / 8));
+  }
+  liveStack: StackLiveness;
+
+  /** clean_live_states(): finished explored states here lose dead registers and slots, so they match more */
+  cleanLiveStates(idx: number, list: readonly Explored[]): void {
+    for (const e of list) {
+      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur)) continue;
+      e.cleaned = true;
+      const frames = e.state.frames, last = frames.length - 1;
+      for (let i = 0; i <= last; i++) {
+        const ip = i === last ? e.state.insnIdx : frames[i + 1].callsite;
+        const f = frames[i], live = this.liveRegs[ip];
+        for (let r = 0; r < 10; r++) if (!((live >> r) & 1)) markNotInit(f.regs[r]);
+        f.stack.forEach((sl, spi) => { if (!this.liveStack.alive(ip, spi)) { sl.types.fill(STACK_INVALID); sl.spilled = undefined; } });
+      }
+    }
+  }
+
   /** assign_scalar_id_before_mov(): give an unknown scalar an id so its copy stays linked to it */
   assignScalarIdBeforeMov(r: RegState): void {
-    if (r.type === 'scalar' && !r.id && !tnumIsConst(r.varOff)) r.id = this.newId();
+    if (r.type !== 'scalar') return;
+    // a copy of `rY + K` starts a fresh link: one delta per register
+    if (hasAddConst(r.id)) { r.id = 0; r.off = 0; }
+    if (!r.id && !tnumIsConst(r.varOff)) r.id = this.newId();
   }
 
   checkLdAbs(insn: Insn): void {
@@ -923,7 +1171,7 @@ class Verifier {
     if (bpfMode(insn.code) === BPF_IND) this.readReg(insn.src);
     if (r6.type !== 'ctx') fail('at the time of BPF_LD_ABS|IND R6 != pointing to skb', EINVAL);
     if (bpfSize(insn.code) === BPF_DW) fail('unknown opcode 38', EINVAL);
-    if (this.cur.refs.length) fail('BPF_LD_[ABS|IND] would lead to reference leak', EINVAL);
+    this.checkReferenceLeak('BPF_LD_[ABS|IND]');
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     // check_ld_abs(): R0 is marked unknown, its width is not modelled
     markUnknown(this.writeRegCheck(0));
@@ -955,8 +1203,19 @@ class Verifier {
     if (isX && isPointer(s) && !isPointer(d) && false) fail('');
     const target = jumpTarget(this.insns, this.insnIdx);
     const taken = isBranchTaken(d, s, op, is32);
-    if (taken === 1) { this.insnIdx = target; return; }
-    if (taken === 0) { this.insnIdx++; return; }
+    if (taken >= 0) {
+      // the outcome rests on the scalars' values: they must stay precise in the checkpoints behind
+      if (!isPointer(d)) this.markPrecise(insn.dst);
+      if (isX && !isPointer(s)) this.markPrecise(insn.src);
+      if (this.level) this.printInsnState();
+      if (taken === 1) this.insnIdx = target; else this.insnIdx++;
+      return;
+    }
+    // registers sharing an id with either operand are refined together: remember them in the history
+    const linked: number[] = [];
+    if (isX && s.type === 'scalar' && s.id) this.collectLinked(s.id, linked);
+    if (d.type === 'scalar' && d.id) this.collectLinked(d.id, linked);
+    if (linked.length > 1) { this.linkedSets.push(linked); this.pushJmpHistory(0, this.linkedSets.length); }
     const other = this.pushStack(target, this.insnIdx);
     const of = other.frames[other.frames.length - 1];
     const od = of.regs[insn.dst], os = isX ? of.regs[insn.src] : copyReg(s);
@@ -965,8 +1224,8 @@ class Verifier {
       regSetMinMax(od, os, op, is32);
       regSetMinMax(d, isX ? s : copyReg(s), negateOp(op), is32);
       if (boundsInvalid(od) || boundsInvalid(d)) { /* impossible branch */ }
-      this.propagateLinked(of, od); this.propagateLinked(this.frame(), d);
-      if (isX) { this.propagateLinked(of, os); this.propagateLinked(this.frame(), s); }
+      if (isX && s.id) { this.syncLinked(this.cur, s, linked); this.syncLinked(other, os, linked); }
+      if (d.id) { this.syncLinked(this.cur, d, linked); this.syncLinked(other, od, linked); }
     }
     // null checks (mark_ptr_or_null_regs)
     if (!is32 && !isX && insn.imm === 0 && d.maybeNull && (op === 0x10 || op === 0x50)) {
@@ -992,11 +1251,37 @@ class Verifier {
     this.insnIdx++;
   }
 
-  propagateLinked(f: FuncState, r: RegState): void {
-    if (r.type !== 'scalar' || !r.id) return;
-    for (const fr of this.cur.frames.length ? [f] : []) {
-      for (const x of fr.regs) if (x !== r && x.type === 'scalar' && x.id === r.id) Object.assign(x, copyReg(r));
-      for (const sl of fr.stack) if (sl.spilled && sl.spilled.type === 'scalar' && sl.spilled.id === r.id) Object.assign(sl.spilled, copyReg(r));
+  /** collect_linked_regs(): scalars (registers, then spilled slots; innermost frame first) with this base id */
+  collectLinked(id: number, out: number[]): void {
+    const base = baseId(id);
+    const frames = this.cur.frames;
+    for (let i = frames.length - 1; i >= 0; i--) {
+      const f = frames[i];
+      const add = (r: RegState, n: number, isReg: boolean): void => {
+        if (r.type !== 'scalar' || baseId(r.id) !== base) return;
+        if (out.length < LINKED_REGS_MAX) out.push(packLinked(i, n, isReg));
+        else r.id = 0;
+      };
+      for (let j = 0; j < 10; j++) add(f.regs[j], j, true);
+      f.stack.forEach((sl, j) => { if (sl.types[7] === STACK_SPILL && sl.spilled) add(sl.spilled, j, false); });
+    }
+  }
+
+  /**
+   * sync_linked_regs(): the refined known register's range goes to the registers linked with it
+   * (adding the constant delta between them for `rX = rY + K` links).
+   */
+  syncLinked(st: VState, known: RegState, linked: readonly number[]): void {
+    for (const e of linked) {
+      const f = st.frames[e & 7], n = (e >> 3) & 0x3f;
+      const r = (e >> 9) & 1 ? f.regs[n] : f.stack[n]?.spilled;
+      if (!r || r.type !== 'scalar' || r === known || baseId(r.id) !== baseId(known.id)) continue;
+      if ((!hasAddConst(r.id) && !hasAddConst(known.id)) || r.off === known.off) { Object.assign(r, copyReg(known)); continue; }
+      const off = r.off, id = r.id;
+      const delta = constScalar(BigInt(off - known.off));
+      Object.assign(r, copyReg(known));
+      r.off = off; r.id = id;
+      scalarMinMaxAdd(r, delta);
     }
   }
 
@@ -1088,13 +1373,14 @@ class Verifier {
       return 'return';
     }
     if (this.cur.refs.length) {
-      for (const r of this.cur.refs) this.note(`Unreleased reference id=${r.id} alloc_insn=${r.insn}`);
-      fail('BPF_EXIT instruction in main prog would lead to reference leak', EINVAL);
+      this.checkReferenceLeak('BPF_EXIT instruction in main prog');
     }
     const r0 = this.reg(0);
     if (r0.type === 'not_init') fail('R0 !read_ok');
     const rr = this.ops.returnRange;
     if (r0.type !== 'scalar' && rr) fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
+    // check_return_code(): the range check needs R0's value precise
+    if (rr) this.markPrecise(0);
     if (rr && (r0.smin < BigInt(rr.min) || r0.smax > BigInt(rr.max))) {
       const has = r0.varOff.mask === U64_MAX ? 'unknown scalar value' : `smin=${r0.smin} smax=${r0.smax}`;
       fail(`At program exit the register R0 has ${has} should have been in [${rr.min}, ${rr.max}]`, EINVAL);
@@ -1150,14 +1436,19 @@ class Verifier {
       fail(`program of this type cannot use helper ${def.name}#${id}`, EINVAL);
     }
     const p = def.proto;
-    if (id === 12 && this.cur.refs.length) fail('tail_call would lead to reference leak', EINVAL);
+    if (id === 12) this.checkReferenceLeak('tail_call');
     this.curProto = p;
-    const meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint } = {};
+    const meta: HelperMeta = {};
     for (let i = 0; i < p.args.length; i++) this.checkFuncArg(i + 1, p.args[i], meta, def.name, id);
     if (meta.map) {
       // record_func_map(): one map on every path, else poisoned
       const prev = this.callMap.get(this.insnIdx);
       this.callMap.set(this.insnIdx, prev === undefined || prev === meta.map ? meta.map : 'poison');
+    }
+    if (id === 12 && meta.map?.spec.type === MAP_TYPE_PROG_ARRAY) {
+      // record_func_key(): a constant in-range index is remembered per call site, so it must stay exact
+      const r3 = this.reg(3);
+      if (r3.type === 'scalar' && tnumIsConst(r3.varOff) && r3.varOff.value < BigInt(meta.map.spec.maxEntries)) this.markPrecise(3);
     }
     if (id === 181) {
       // update_loop_inline_state(): flags a known 0 and the same callback on every path
@@ -1202,8 +1493,10 @@ class Verifier {
         if (m.spec.type === MAP_TYPE_ARRAY_OF_MAPS || m.spec.type === MAP_TYPE_HASH_OF_MAPS) {
           r0.type = 'map_ptr'; r0.map = m.spec.innerMap;
         } else { r0.type = 'map_value'; r0.map = m; }
-        r0.maybeNull = maybeNull;
-        if (maybeNull) r0.id = this.newId();
+        // 6.18: an array lookup with a constant in-range key cannot fail
+        const elide = id === 1 && canElideValueNullness(m.spec.type) && meta.constKey !== undefined && meta.constKey < BigInt(m.spec.maxEntries);
+        r0.maybeNull = maybeNull && !elide;
+        if (r0.maybeNull) r0.id = this.newId();
         break;
       }
       case 'RET_PTR_TO_MEM': {
@@ -1237,7 +1530,7 @@ class Verifier {
   }
 
   /** check_func_arg() */
-  checkFuncArg(regno: number, a: ArgType, meta: { map?: VerifierMap; lastPtr?: { regno: number; reg: RegState; arg: ArgType }; releaseId?: number; allocSize?: bigint; msizeMax?: bigint }, helper: string, id: number): void {
+  checkFuncArg(regno: number, a: ArgType, meta: HelperMeta, helper: string, id: number): void {
     const r = this.reg(regno);
     this.regsScratched.add(regno);
     if (a.base === 'ARG_DONTCARE') return;
@@ -1271,6 +1564,7 @@ class Verifier {
         if (!meta.map) fail('invalid map_ptr to access map->key', EACCES);
         const sz = a.base === 'ARG_PTR_TO_MAP_KEY' ? meta.map.spec.keySize : meta.map.spec.valueSize;
         this.checkHelperMem(regno, r, sz, a.base === 'ARG_PTR_TO_MAP_VALUE' && a.flags.includes('MEM_UNINIT') ? 'write' : 'read', false);
+        if (a.base === 'ARG_PTR_TO_MAP_KEY' && canElideValueNullness(meta.map.spec.type)) meta.constKey = this.constantMapKey(r, sz);
         return;
       }
       case 'ARG_PTR_TO_MEM': {
@@ -1304,17 +1598,24 @@ class Verifier {
         if (lp && !(lp.reg.type === 'scalar')) {
           const w = lp.arg.flags.includes('MEM_UNINIT') || lp.arg.flags.includes('MEM_WRITE');
           this.checkHelperMem(lp.regno, lp.reg, Number(r.umax), w ? 'write' : 'read', zeroOk && r.umin === 0n);
+        } else if (lp && !(zeroOk && r.umax === 0n)) {
+          // check_helper_mem_access(): only a zero-byte access may go through NULL
+          fail(`R${lp.regno} type=${regTypeStr(lp.reg)} expected=fp`);
         }
+        // check_mem_size_reg(): the access was checked against this size's range
+        this.markPrecise(regno);
         return;
       }
       case 'ARG_CONST_ALLOC_SIZE_OR_ZERO':
         if (r.type !== 'scalar') typeFail('scalar');
         if (!tnumIsConst(r.varOff)) fail(`R${regno} is not a known constant'`);
         meta.allocSize = r.varOff.value;
+        this.markPrecise(regno);
         return;
       case 'ARG_PTR_TO_SOCK_COMMON': case 'ARG_PTR_TO_SOCKET': case 'ARG_PTR_TO_BTF_ID': {
         const ok = ['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) && !r.maybeNull;
-        if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
+        // compatible_reg_types: sock_common_types, or btf_id_sock_common_types with the BTF pointers
+        if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : a.base === 'ARG_PTR_TO_SOCK_COMMON' ? 'sock_common, sock, tcp_sock, xdp_sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
         if (a.flags.includes('OBJ_RELEASE')) {
           if (!r.refObjId) fail(`R${regno} must be referenced when passed to release function`, EINVAL);
           meta.releaseId = r.refObjId;
@@ -1352,6 +1653,7 @@ class Verifier {
           // check_stack_access_within_bounds()
           if (r.smax >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`invalid unbounded variable-offset ${extra} stack R${regno}`);
           if (r.smin + BigInt(r.off) < -512n || r.smax + BigInt(r.off + size) > 0n) fail(`invalid variable-offset ${extra} stack R${regno} var_off=${tnumStr(r.varOff)} off=${r.off} size=${size}`);
+          if (type === 'read') this.markStackRangeRead(r.frameno, Number(r.smin) + r.off, Number(r.smax) + r.off + size);
           return;
         }
         const lo = r.off + Number(BigInt.asIntN(64, r.varOff.value));
@@ -1366,9 +1668,8 @@ class Verifier {
             this.slotsScratched.add(si);
             continue;
           }
-          const s = f.stack[si];
-          const t = s ? s.types[(-o - 1) % 8] : STACK_INVALID;
-          void t; // allow_uninit_stack: privileged helpers may read uninitialised stack
+          // allow_uninit_stack: privileged helpers may read uninitialised stack
+          this.markStackRead(f.frameno, si);
         }
         return;
       }
@@ -1389,6 +1690,9 @@ function sockAccessOk(type: string, off: number, size: number): boolean {
   if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76 || (off >= 24 && off < 44) || (off >= 52 && off < 72)) return narrow(4);
   return size === 4;
 }
+
+/** can_elide_value_nullness(): ARRAY and PERCPU_ARRAY */
+const canElideValueNullness = (mapType: number): boolean => mapType === MAP_TYPE_ARRAY || mapType === 6;
 
 /** bpf_helper_changes_pkt_data(): helpers that may move or resize the packet */
 const CHANGES_PKT_DATA = new Set([9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143]);
@@ -1477,6 +1781,7 @@ function statesMaybeLooping(old: VState, cur: VState): boolean {
   for (let i = 0; i < 11; i++) {
     const a = fo.regs[i], b = fc.regs[i];
     for (const k of Object.keys(a) as (keyof RegState)[]) {
+      if (k === 'precise') continue; // memcmp() up to frameno: precision is not part of the value
       const x = a[k], y = b[k];
       if (typeof x === 'object' && typeof y === 'object' && x && y && 'mask' in x && 'mask' in y) { if (x.value !== y.value || x.mask !== y.mask) return false; }
       else if (x !== y) return false;

@@ -43,6 +43,8 @@ export class HelperRegistry {
   private readonly fastById = new Map<number, FastHelperFn>();
   /** The ARRAY layout of the map whose handle is at `addr`, if it is one (set by helpers/). */
   arrayLayout: ((space: AddressSpace, addr: number) => ArrayLayout | undefined) | undefined;
+  /** The stride table address of the IPv4 LPM trie whose handle is at `addr`, if it is one (set by helpers/). */
+  lpmTable: ((space: AddressSpace, addr: number) => number | undefined) | undefined;
   /** The current CPU (what a per-CPU lookup selects), for inlined PERCPU_ARRAY lookups. */
   currentCpu: (() => number) | undefined;
   /** Bumped by every (re)registration, so callers may cache lookups. */

@@ -8,7 +8,8 @@
  * interpreter, where registers are global and a call only saves r6-r9 and r10), gets a fresh
  * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7; kept as it is when
  * `resume`, the entry of a tail call; zeroed by the host beforehand when the program writes no
- * memory at all), and returns r0..r5; the caller keeps its own r6..r10.
+ * memory at all), and returns r0..r5; the caller keeps its own r6..r10 (the entry as the runs
+ * call it returns only r0 and left: a cheaper return on every run).
  * `left` is the instruction budget still available.
  *
  * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
@@ -27,6 +28,11 @@
  * write memory (checked loads, stores, atomics, calls, LD_ABS, traps); when a charge overdraws,
  * the host names the exact instruction, so budget errors, faults, memory contents and instruction
  * counts are those of the interpreter.
+ *
+ * The verified tier (JitHelperOptions.verified, for programs the verifier accepted): accesses it
+ * proved in bounds (VerifiedTier.unchecked) are plain wasm loads and stores, inlined lookups take
+ * the key pointer as proved, no budget is charged (one check at entry keeps a zero budget's stop
+ * before the first instruction), and a call zeroes only the frame bytes the program can reach.
  */
 import { BpfError } from '../../errors.js';
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
@@ -101,6 +107,25 @@ export interface JitHelperOptions {
   readonly fastHelpers?: ReadonlySet<number>;
   /** bpf_map_lookup_elem call sites (slot) on a known ARRAY/PERCPU_ARRAY map: inlined. */
   readonly arrayLookups?: ReadonlyMap<number, ArrayLayout>;
+  /** bpf_map_lookup_elem call sites (slot) on a known IPv4 LPM trie: its stride table's address. */
+  readonly lpmLookups?: ReadonlyMap<number, number>;
+  /** The program passed the verifier: compile the verified tier (see VerifiedTier). */
+  readonly verified?: VerifiedTier;
+}
+
+/**
+ * What the verifier proved, in the JIT's terms (kernel/ derives it from the verifier's verdict;
+ * never from a caller's say-so). The verified tier compiles memory accesses at `unchecked` slots
+ * (every path reached them through the stack, the context, a packet pointer proved in range or a
+ * map value at a proved offset) with no region check, charges no instruction budget (the
+ * verifier bounded every loop; may_goto keeps its own count) and zeroes only the `stackDepth`
+ * bytes of a frame the program can reach, as the kernel's JIT runs what do_check() accepted.
+ */
+export interface VerifiedTier {
+  /** 1 at slots whose memory access needs no check. */
+  readonly unchecked: Uint8Array;
+  /** Bytes at the top of each frame the program may access (the deepest subprogram's). */
+  readonly stackDepth: number;
 }
 
 /**
@@ -179,6 +204,8 @@ export function compileModule(
   const nslots = P.length >> 2;
   const mb = new ModuleBuilder();
   const tFunc = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I64, I64, I64, I64, I64, I32]);
+  // the entry as runs call it: only r0 and left come back (fewer results, a cheaper return)
+  const tMain = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I32]);
   const tHelper = mb.type([I64, I32, I64, I64, I64, I64, I64], [I64]);
   const tMem = mb.type([I32, I32, I64, I32], []);
   const tFail = mb.type([I32, I32, I32], []);
@@ -219,34 +246,39 @@ export function compileModule(
   mb.exportFunc('repeat', fRepeat);
 
   // Functions: discovered from the entry through local calls.
+  // (the entry compiles once more as a local-call target if some call goes there)
   const funcIndex = new Map<number, number>();
-  const queue: number[] = [];
+  const mainFunc = mb.declareFunc(tMain);
+  const queue: { start: number; func: number; main: boolean }[] = [{ start: entry, func: mainFunc, main: true }];
   const funcOf = (slot: number): number => {
     let f = funcIndex.get(slot);
     if (f === undefined) {
       f = mb.declareFunc(tFunc);
       funcIndex.set(slot, f);
-      queue.push(slot);
+      queue.push({ start: slot, func: f, main: false });
     }
     return f;
   };
-  const mainFunc = funcOf(entry);
   let pure = true;
   for (let t = 0; t < nslots && pure; t++) {
     const o = P[t << 2] & 0xfff;
     const c = o & 7;
     if (c === 2 || c === 3 || o === 0x85 || o === 0x8d) pure = false; // st, stx, atomics, helper calls
   }
+  // (batch and repeat runs, which allow no tail calls, reset the may_goto count only for programs
+  // that have one)
+  let hasMayGoto = false;
+  for (let t = 0; t < nslots && !hasMayGoto; t++) hasMayGoto = (P[t << 2] & 0xfff) === 0xe5;
   const segStart: number[] = [];
   let insnCount = 0;
   while (queue.length > 0) {
-    const start = queue.shift()!;
+    const { start, func, main } = queue.shift()!;
     const body = new ByteWriter(64 + nslots * 24);
-    insnCount += compileFunction(P, nslots, start, body, funcOf, segStart, memory.shared, pure, helperOptions);
+    insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, memory.shared, pure, helperOptions);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
-    mb.setBody(funcIndex.get(start)!, FUNC_LOCALS, body);
+    mb.setBody(func, FUNC_LOCALS, body);
   }
 
   // ftop(depth): the frame top of `depth`, from the imported globals.
@@ -310,7 +342,7 @@ export function compileModule(
     b.byte(Op.local_get).u32(SIZE).byte(0xfc).u32(10).byte(0).byte(0); // memory.copy
     // pLen = -1 - i: no packet, and which run a fault happened in
     b.byte(Op.i32_const).s32(-1).byte(Op.local_get).u32(I).byte(Op.i32_sub).byte(Op.global_set).u32(G.pLen);
-    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+    if (hasMayGoto) b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
     b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(CTX).byte(Op.i64_extend_i32_u);
     for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
     b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
@@ -332,7 +364,7 @@ export function compileModule(
     b.byte(Op.local_get).u32(PADDR).byte(Op.global_set).u32(G.pAddr);
     b.byte(Op.local_get).u32(PLEN).byte(Op.global_set).u32(G.pLen);
     b.byte(Op.loop).byte(0x40);
-    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+    if (hasMayGoto) b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
     b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(R1).byte(Op.i64_extend_i32_u);
     for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
     b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
@@ -357,10 +389,9 @@ const ALU32_OPS: Record<number, number> = {
   0x60: Op.i32_shl, 0x70: Op.i32_shr_u, 0xa0: Op.i32_xor, 0xc0: Op.i32_shr_s,
 };
 
-/** After the main function's call: left and r0's high word to globals, r0's low word returned. */
+/** After the main function's call (r0, left): left and r0's high word to globals, r0's low word returned. */
 function epilogue(b: ByteWriter, tmp: number): void {
   b.byte(Op.global_set).u32(G.left);
-  for (let r = 0; r < 5; r++) b.byte(Op.drop);
   b.byte(Op.local_tee).u32(tmp).byte(Op.i64_const).s32(32).byte(Op.i64_shr_u).byte(Op.i32_wrap_i64).byte(Op.global_set).u32(G.r0hi);
   b.byte(Op.local_get).u32(tmp).byte(Op.i32_wrap_i64);
 }
@@ -388,9 +419,10 @@ function isJump(op: number): boolean {
 }
 
 function compileFunction(
-  P: Int32Array, nslots: number, entry: number, w: ByteWriter, funcOf: (slot: number) => number,
+  P: Int32Array, nslots: number, entry: number, isMain: boolean, w: ByteWriter, funcOf: (slot: number) => number,
   segStart: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions,
 ): number {
+  const verified = helperOptions.verified;
   const op = (s: number): number => P[s << 2] & 0xfff;
   const next = (s: number): number => s + (op(s) === 0x18 ? 2 : 1);
   // Reachable slots and block leaders.
@@ -497,20 +529,40 @@ function compileFunction(
     i32c(kind); i32c(a); i32c(bb); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
   };
   const mem = (o: number, offset: number): void => { w.byte(o).u32(0).u32(offset); };
+  /** Return from the function with r0 as `r0` pushes it: the entry gives r0 and left, a local-call target r0..r5 and left. */
+  const leave = (r0: () => void): void => {
+    r0();
+    if (!isMain) for (let r = 1; r <= 5; r++) get(r);
+    lget(LEFT); b(Op.return);
+  };
   const bswap32 = (): void => { // i32 on the stack
     ltee(B32); i32c(8); b(Op.i32_rotl); i32c(0x00ff00ff); b(Op.i32_and);
     lget(B32); i32c(8); b(Op.i32_rotr); i32c(0xff00ff00 | 0); b(Op.i32_and); b(Op.i32_or);
   };
 
   // Prologue: r10 = frame top, frame zeroed.
-  lget(DEPTH); w.byte(Op.call).u32(IMPORTED_FUNCS); // ftop is the first module function
+  lget(DEPTH);
+  b(Op.if); b(I32); lget(DEPTH); w.byte(Op.call).u32(IMPORTED_FUNCS); // ftop is the first module function
+  b(Op.else); w.byte(Op.global_get).u32(0); b(Op.end); // (depth 0, every run's entry: f0)
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
   lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
   if (!pure) { // (a program writing no memory finds its frames zeroed by the host)
     lget(RESUME); b(Op.i32_eqz);
     b(Op.if); b(0x40);
-    lget(FB); i32c(0); i32c(MAX_BPF_STACK); w.byte(0xfc).u32(0x0b).byte(0);
+    // verified: only the bytes the program can reach (the rest is never read, so never differs)
+    const depth = verified === undefined ? MAX_BPF_STACK : Math.min(MAX_BPF_STACK, (verified.stackDepth + 7) & ~7);
+    if (depth <= 64) for (let o = MAX_BPF_STACK - depth; o < MAX_BPF_STACK; o += 8) { lget(FB); i64c(0, 0); mem(Op.i64_store, o); }
+    else { lget(FB); i32c(MAX_BPF_STACK - depth); b(Op.i32_add); i32c(0); i32c(depth); w.byte(0xfc).u32(0x0b).byte(0); }
     b(Op.end);
+  }
+  if (verified !== undefined && isMain) {
+    // no budget in the verified tier, but a zero budget still stops before the first
+    // instruction (prepare() compiles the entry that way without running the program)
+    lget(LEFT); i32c(1); b(Op.i32_lt_s);
+    b(Op.if); b(0x40);
+    i32c(FAIL_BUDGET); i32c(segStart.length); lget(LEFT); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    b(Op.end);
+    segStart.push(entry);
   }
   const dispatched = dispatch.length > 1 || dispatch[0] !== 0;
   if (dispatched) {
@@ -549,6 +601,7 @@ function compileFunction(
   };
   /** Charge `count` instructions starting at `first`. */
   const charge = (first: number, count: number): void => {
+    if (verified !== undefined) return;
     const seg = segStart.length;
     segStart.push(first);
     lget(LEFT); i32c(count); b(Op.i32_sub); ltee(LEFT); i32c(0); b(Op.i32_lt_s);
@@ -562,6 +615,13 @@ function compileFunction(
    * offset to use with it. ADDR holds the exact address when `exact` (atomics).
    */
   const access = (pc: number, reg: number, off: number, size: number, kind: number, exact = false): number => {
+    if (verified?.unchecked[pc] === 1) { // proved in bounds by the verifier
+      get(reg); b(Op.i32_wrap_i64);
+      if (!exact && off >= 0) return off;
+      if (off !== 0) { i32c(off); b(Op.i32_add); }
+      if (exact) ltee(ADDR);
+      return 0;
+    }
     if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
       if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
       lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
@@ -765,18 +825,35 @@ function compileFunction(
    * The key (r2) must lie in the frame or a cached load region; anything else takes the helper
    * call, which faults as the interpreter does. Registers other than r0 are left as they are.
    */
-  const inlineArrayLookup = (m: ArrayLayout): void => {
+  /**
+   * Inside `block $done { block $generic {`: ADDR = the lookup key (r2) of `size` bytes, when it
+   * lies in the frame or a cached load region (verified tier: as the verifier proved); anything
+   * else takes the helper call, which faults as the interpreter does.
+   */
+  const lookupKey = (size: number): void => {
+    if (verified !== undefined) {
+      get(2); b(Op.i32_wrap_i64); lset(ADDR);
+      return;
+    }
     b(Op.block); b(0x40); inner++; // $ok
     get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
     lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
-    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - 4); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - size); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
     for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql], [G_PB, G_PL]]) {
       lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
-      w.byte(Op.global_get).u32(gl); i32c(4); b(Op.i32_add);
+      w.byte(Op.global_get).u32(gl); i32c(8 - size); b(Op.i32_add);
       b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
     }
     w.byte(Op.br).u32(1);
     b(Op.end); inner--;
+  };
+  /**
+   * bpf_map_lookup_elem on a known ARRAY map as the kernel's array_map_gen_lookup() emits it:
+   * r0 = index < max_entries ? values + index * elem_size : 0 (PERCPU_ARRAY: this CPU's slot, as
+   * array_map_lookup_elem's this_cpu_ptr()). Registers other than r0 are left as they are.
+   */
+  const inlineArrayLookup = (m: ArrayLayout): void => {
+    lookupKey(4);
     lget(ADDR); mem(Op.i32_load, 0); ltee(A32); i32c(m.maxEntries | 0); b(Op.i32_lt_u);
     b(Op.if); b(I64);
     lget(A32); b(Op.i64_extend_i32_u);
@@ -786,6 +863,28 @@ function compileFunction(
     i64c(0, m.elemSize); b(Op.i64_mul); i64c(Math.floor(m.valuesAddr / 4294967296), m.valuesAddr | 0); b(Op.i64_add);
     b(Op.else); i64c(0, 0); b(Op.end);
     set(0);
+    w.byte(Op.br).u32(1); // $done
+  };
+  /**
+   * bpf_map_lookup_elem on a known IPv4 LPM trie with a /32 key: the map's stride table (maps/
+   * lpm_table.ts) at `l1`, three loads at most; other prefix lengths take the helper call.
+   */
+  const inlineLpmLookup = (l1: number): void => {
+    lookupKey(8);
+    lget(ADDR); mem(Op.i32_load, 0); i32c(32); b(Op.i32_ne); w.byte(Op.br_if).u32(0);
+    lget(ADDR); mem(Op.i32_load, 4); bswap32(); lset(A32); // the address, host order
+    lget(A32); i32c(16); b(Op.i32_shr_u); i32c(2); b(Op.i32_shl); mem(Op.i32_load, l1); ltee(B32);
+    i32c(1); b(Op.i32_and);
+    b(Op.if); b(0x40);
+    lget(B32); i32c(-2); b(Op.i32_and); lget(A32); i32c(6); b(Op.i32_shr_u); i32c(0x3fc); b(Op.i32_and); b(Op.i32_add);
+    mem(Op.i32_load, 0); ltee(B32);
+    i32c(1); b(Op.i32_and);
+    b(Op.if); b(0x40);
+    lget(B32); i32c(-2); b(Op.i32_and); lget(A32); i32c(255); b(Op.i32_and); i32c(2); b(Op.i32_shl); b(Op.i32_add);
+    mem(Op.i32_load, 0); lset(B32);
+    b(Op.end);
+    b(Op.end);
+    lget(B32); b(Op.i64_extend_i32_u); set(0);
     w.byte(Op.br).u32(1); // $done
   };
   /**
@@ -838,7 +937,7 @@ function compileFunction(
   const unrolledLoop = (blk: Block): boolean => {
     const slots = blk.slots;
     const last = slots[slots.length - 1];
-    if (!blk.selfLoop || slots.length > 48 || op(last) === 0x05 || op(last) === 0xe5) return false;
+    if (verified !== undefined || !blk.selfLoop || slots.length > 48 || op(last) === 0x05 || op(last) === 0xe5) return false;
     for (let x = 0; x < slots.length - 1; x++) if (!isRegisterOnly(slots[x])) return false;
     const n1 = slots.length;
     const body = (): void => {
@@ -909,8 +1008,7 @@ function compileFunction(
       const cls = o & 7;
       if (o === OP_TRAP) { fail(FAIL_TRAP, k, 0); terminated = true; break; }
       if (o === 0x95) { // exit
-        for (let r = 0; r <= 5; r++) get(r);
-        lget(LEFT); b(Op.return);
+        leave(() => get(0));
         terminated = true;
         break;
       }
@@ -933,12 +1031,15 @@ function compileFunction(
       }
       if (o === 0x85 || o === 0x8d) { // helper call (imm) / callx (id in dst)
         const layout = o === 0x85 && k === MAP_LOOKUP ? helperOptions.arrayLookups?.get(pc) : undefined;
+        const lpm = o === 0x85 && k === MAP_LOOKUP ? helperOptions.lpmLookups?.get(pc) : undefined;
         const fast = o === 0x85 && helperOptions.fastHelpers?.has(k) === true;
         // block $done { block $generic { inline or fast path; br $done } generic call }
-        if (layout !== undefined || fast) { b(Op.block); b(0x40); b(Op.block); b(0x40); inner += 2; }
+        const inline = layout !== undefined || lpm !== undefined || fast;
+        if (inline) { b(Op.block); b(0x40); b(Op.block); b(0x40); inner += 2; }
         if (layout !== undefined) inlineArrayLookup(layout);
+        else if (lpm !== undefined) inlineLpmLookup(lpm);
         else if (fast) fastCall(k, pc);
-        if (layout !== undefined || fast) { b(Op.end); inner--; }
+        if (inline) { b(Op.end); inner--; }
         if (o === 0x85) sx(k); else get(d);
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
@@ -949,11 +1050,10 @@ function compileFunction(
         w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
         lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
         for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
-        for (let r = 0; r <= 5; r++) get(r);
-        lget(LEFT); b(Op.return);
+        leave(() => get(0));
         b(Op.end); inner--;
         lget(T1); set(0);
-        if (layout !== undefined || fast) { b(Op.end); inner--; }
+        if (inline) { b(Op.end); inner--; }
         continue;
       }
       if (o === OP_CALL_LOCAL) {
@@ -1000,7 +1100,7 @@ function compileFunction(
         // function; from a subprogram through the host, which unwinds)
         b(Op.if); b(0x40);
         lget(DEPTH); b(Op.i32_eqz);
-        b(Op.if); b(0x40); i64c(0, 0); for (let r = 1; r <= 5; r++) get(r); lget(LEFT); b(Op.return); b(Op.end);
+        b(Op.if); b(0x40); leave(() => i64c(0, 0)); b(Op.end);
         lget(LEFT); w.byte(Op.global_set).u32(G.left); w.byte(Op.call).u32(IMP_FINISH); b(Op.unreachable);
         b(Op.end);
         w.byte(Op.global_get).u32(G.pAddr); lget(A32); b(Op.i32_add);

@@ -15,7 +15,8 @@
  *   finish()                                  LD_ABS/LD_IND out of bounds in a subprogram: the
  *                                             run ends, r0 = 0
  * so faults surface as the interpreter's BpfErrors (insn index, address, size).
- * bpf_map_lookup_elem on an ARRAY/PERCPU_ARRAY map known at the call site is compiled inline.
+ * bpf_map_lookup_elem on an ARRAY/PERCPU_ARRAY map or an IPv4 LPM trie known at the call site is
+ * compiled inline.
  *
  * Many runs per call: runRepeat() (bpf_test_run's repeat loop) and runBatch() (one context image
  * per run, e.g. every packet of a capture) loop inside the module.
@@ -45,8 +46,26 @@ import type { Vm } from '../vm.js';
 import type { ArrayLayout, FastHelperFn } from '../helpers.js';
 import {
   ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, type JitHelperOptions, TAIL_REGS,
-  compileModule, constantR1AtLookups,
+  type VerifiedTier, compileModule, constantR1AtLookups,
 } from './compile.js';
+
+/**
+ * Instruction arrays that passed the verifier, with what it proved (kernel/ marks the arrays it
+ * hands to the engines for verified programs): they compile to the verified tier. A copy of the
+ * array is unverified.
+ */
+const verifiedPrograms = new WeakMap<readonly Insn[], VerifiedTier>();
+
+/** Compile `insns` in the verified tier from now on (before its first compileJit on a VM). */
+export function markVerified(insns: readonly Insn[], tier: VerifiedTier): void {
+  if (tier.unchecked.length !== insns.length) fail('EINVAL', `jit: verified tier for ${tier.unchecked.length} insns, program has ${insns.length}`);
+  verifiedPrograms.set(insns, tier);
+}
+
+/** Whether `insns` compiles to the verified tier. */
+export function isVerified(insns: readonly Insn[]): boolean {
+  return verifiedPrograms.has(insns);
+}
 
 // The part of the WebAssembly JS API used here (the project's lib has no WebAssembly types).
 interface WasmGlobal { value: number }
@@ -57,6 +76,7 @@ interface WasmApi {
   Module: new (bytes: Uint8Array) => WasmModule;
   compile(bytes: Uint8Array): Promise<WasmModule>;
   Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
+  RuntimeError: new () => Error;
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
@@ -134,6 +154,8 @@ interface CachedModule {
   readonly wasmSize: number;
   /** Some inlined lookup is on a PERCPU_ARRAY (runs set the `cpu` global). */
   readonly percpu: boolean;
+  /** The verified tier's unchecked slots it was compiled with (none: the checked tier). */
+  readonly unchecked?: Uint8Array;
 }
 const MODULE_CACHE_SIZE = 64;
 const moduleCache = new Map<string, CachedModule>();
@@ -157,32 +179,66 @@ const FAST_CANDIDATES = [1, 2, 3, 5, 7, 8];
 
 /**
  * What the module takes from the VM's helpers: the calls with a number form, and the lookups on
- * ARRAY maps known at the call site (only while map_lookup_elem is the registry's own, which
- * has its fast form); with their key part (a module is shared by VMs with the same answers).
+ * ARRAY maps and IPv4 LPM tries known at the call site (only while map_lookup_elem is the
+ * registry's own, which has its fast form); with their key part (a module is shared by VMs with
+ * the same answers).
  */
-function helperOptionsFor(vm: Vm, prog: DecodedProgram): { options: JitHelperOptions; key: string } {
+function helperOptionsFor(vm: Vm, prog: DecodedProgram, insns: readonly Insn[]): { options: JitHelperOptions; key: string } {
   const helpers = vm.helpers;
+  const verified = verifiedPrograms.get(insns);
   const fastHelpers = new Set<number>();
   for (const id of FAST_CANDIDATES) if (helpers.getFast(id) !== undefined) fastHelpers.add(id);
   const arrayLookups = new Map<number, ArrayLayout>();
+  const lpmLookups = new Map<number, number>();
   let key = fastHelpers.size > 0 ? `:f${[...fastHelpers].join(',')}` : '';
   if (fastHelpers.has(1) && helpers.arrayLayout !== undefined) {
     for (const [pc, addr] of constantR1AtLookups(prog)) {
       const m = helpers.arrayLayout(vm.space, addr);
-      if (m === undefined) continue;
+      if (m === undefined) {
+        const l1 = helpers.lpmTable?.(vm.space, addr);
+        if (l1 !== undefined) {
+          lpmLookups.set(pc, l1);
+          key += `:l${pc}/${l1}`;
+        }
+        continue;
+      }
       arrayLookups.set(pc, m);
       key += `:a${pc}/${m.maxEntries}/${m.elemSize}/${m.valuesAddr}/${m.percpu ? m.nrCpus : 0}`;
     }
   }
-  return { options: { fastHelpers, arrayLookups }, key };
+  if (verified !== undefined) key += `:v${verified.stackDepth}:${tierHash(verified.unchecked)}`;
+  return { options: { fastHelpers, arrayLookups, lpmLookups, verified }, key };
 }
 
-function cachedModule(key: string, code: Int32Array): CachedModule | undefined {
+function tierHash(unchecked: Uint8Array): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < unchecked.length; i++) if (unchecked[i]) h = Math.imul(h ^ i, 0x01000193);
+  return (h >>> 0).toString(36);
+}
+
+function cachedModule(key: string, code: Int32Array, verified: VerifiedTier | undefined): CachedModule | undefined {
   const m = moduleCache.get(key);
   if (m === undefined || m.code.length !== code.length) return undefined;
   for (let i = 0; i < code.length; i++) if (m.code[i] !== code[i]) return undefined;
+  if (!sameBytes(m.unchecked, verified?.unchecked)) return undefined;
   return m;
 }
+
+function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+/**
+ * A wasm trap (only an access outside the whole memory, in the verified tier, where the verifier's
+ * proof is trusted) as a one-line error rather than a RuntimeError's stack.
+ */
+function asBpfError(err: unknown): unknown {
+  if (!(err instanceof WA.RuntimeError)) return err;
+  return new BpfError('EFAULT', `jit: ${err.message} in a verified program (the verifier's proof did not hold)`);
+}
+
 /** Thrown by the `finish` import (LD_ABS/LD_IND out of bounds), caught by the run. */
 const FINISH = { finish: true };
 
@@ -249,9 +305,9 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
   if (!Number.isInteger(entry) || entry < 0 || entry >= prog.length) fail('EINVAL', `interpret: entry ${entry} is outside the program`);
   const shared = isShared(vm.space.memory.buffer);
   const maxPages = Math.ceil(vm.space.maxBytes / 65536);
-  const h = helperOptionsFor(vm, prog);
+  const h = helperOptionsFor(vm, prog, insns);
   const key = programKey(prog.code, entry, shared, maxPages, h.key);
-  if (cachedModule(key, prog.code) === undefined) {
+  if (cachedModule(key, prog.code, h.options.verified) === undefined) {
     const compiled = compileModule(prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
     let module: WasmModule;
     try {
@@ -259,7 +315,7 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
-    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options) });
+    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked });
   }
   return compileJit(vm, insns, entry);
 }
@@ -298,8 +354,10 @@ export class JitProgram {
   readonly cached: boolean;
   /** Functions in the module (the entry and every local-call target). */
   readonly functions: number;
-  /** bpf_map_lookup_elem calls inlined (ARRAY maps known at the call site). */
+  /** bpf_map_lookup_elem calls inlined (ARRAY maps and IPv4 LPM tries known at the call site). */
   readonly inlinedLookups: number;
+  /** Compiled in the verified tier (markVerified()): no region checks where proved, no budget. */
+  readonly verified: boolean;
   private readonly percpu: boolean;
   private readonly st: VmJitState;
   private readonly prog: DecodedProgram;
@@ -322,11 +380,12 @@ export class JitProgram {
     const space = vm.space;
     const shared = isShared(space.memory.buffer);
     const maxPages = Math.ceil(space.maxBytes / 65536);
-    const h = helperOptionsFor(vm, this.prog);
+    const h = helperOptionsFor(vm, this.prog, insns);
     const key = programKey(this.prog.code, entry, shared, maxPages, h.key);
-    let m = cachedModule(key, this.prog.code);
+    let m = cachedModule(key, this.prog.code, h.options.verified);
+    this.verified = h.options.verified !== undefined;
     this.cached = m !== undefined;
-    this.inlinedLookups = h.options.arrayLookups?.size ?? 0;
+    this.inlinedLookups = (h.options.arrayLookups?.size ?? 0) + (h.options.lpmLookups?.size ?? 0);
     if (m === undefined) {
       const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
       let module: WasmModule;
@@ -335,7 +394,7 @@ export class JitProgram {
       } catch (err) {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
-      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options) };
+      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked };
     }
     this.percpu = m.percpu;
     cacheModule(key, m);
@@ -434,6 +493,8 @@ export class JitProgram {
     inst.batching = true;
     try {
       return body(inst, b);
+    } catch (err) {
+      throw asBpfError(err);
     } finally {
       inst.batching = false;
       st.depth = level;
@@ -593,7 +654,7 @@ export class JitProgram {
       this.finished = false;
       return lo;
     } catch (err) {
-      if (err !== FINISH) throw err;
+      if (err !== FINISH) throw asBpfError(err);
       this.finished = true;
       return 0;
     } finally {

@@ -1,0 +1,107 @@
+#!/usr/bin/env node
+/*
+ * Single-file bundle of the `bpfkit tcpdump` entry (run after tsc by `npm run build` and at
+ * `npm install`/`npm ci`): dist/src/cli/node_tcpdump.js and everything it imports, as one
+ * CommonJS script dist/bundle/tcpdump-HASH.cjs (esbuild), plus the V8 code cache of a warm-up
+ * run (HASH.cjs.cache) and dist/bundle/tcpdump.json naming the bundle and the dist/ files it was
+ * built from. bin/bundle.js runs it while those files are unchanged. Startup is most of a
+ * 1M-packet filter run's fixed cost: ~25 ES modules become one script whose functions need no
+ * parsing or compiling. Without esbuild (a production install) nothing is built and bin/bpfkit.js
+ * runs dist/ as before.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DIR = join(ROOT, 'dist', 'bundle');
+const NAME = 'tcpdump';
+
+let esbuild;
+try {
+  esbuild = await import('esbuild');
+} catch {
+  console.log('scripts/bundle.mjs: esbuild not installed, no bundle (bpfkit tcpdump runs from dist/)');
+  process.exit(0);
+}
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+const { contentHash } = createRequire(import.meta.url)('../bin/bundle.js');
+
+/** Write through a temporary name: a process starting meanwhile sees the old file or the new. */
+function writeAtomic(file, data) {
+  writeFileSync(`${file}.${process.pid}`, data);
+  renameSync(`${file}.${process.pid}`, file);
+}
+
+/** A small capture for the warm-up run: Ethernet/IPv4 TCP and UDP packets, an ARP. */
+function warmCapture() {
+  const hdr = Buffer.alloc(24);
+  hdr.writeUInt32LE(0xa1b2c3d4, 0); hdr.writeUInt16LE(2, 4); hdr.writeUInt16LE(4, 6);
+  hdr.writeUInt32LE(262144, 16); hdr.writeUInt32LE(1, 20);
+  const packet = (type, payload) => Buffer.concat([Buffer.alloc(12, 2), Buffer.from([type >> 8, type & 0xff]), payload]);
+  const ipv4 = (proto, l4) => {
+    const ip = Buffer.alloc(20);
+    ip[0] = 0x45; ip.writeUInt16BE(20 + l4.length, 2); ip[8] = 64; ip[9] = proto;
+    ip.set([10, 0, 0, 1], 12); ip.set([10, 0, 0, 2], 16);
+    return Buffer.concat([ip, l4]);
+  };
+  const ports = (src, dst, len) => { const b = Buffer.alloc(len); b.writeUInt16BE(src, 0); b.writeUInt16BE(dst, 2); return b; };
+  const packets = [];
+  for (let i = 0; i < 3000; i++) {
+    packets.push(i % 3 === 0 ? packet(0x0800, ipv4(6, ports(40000 + i, 80, 20)))
+      : i % 3 === 1 ? packet(0x0800, ipv4(17, ports(53, 40000 + i, 8))) : packet(0x0806, Buffer.alloc(28)));
+  }
+  const records = packets.map((p, i) => {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(1700000000 + i, 0); r.writeUInt32LE(i, 4); r.writeUInt32LE(p.length, 8); r.writeUInt32LE(p.length, 12);
+    return Buffer.concat([r, p]);
+  });
+  return Buffer.concat([hdr, ...records]);
+}
+
+mkdirSync(DIR, { recursive: true });
+const result = await esbuild.build({
+  absWorkingDir: ROOT,
+  entryPoints: [join('dist', 'src', 'cli', 'node_tcpdump.js')],
+  bundle: true,
+  platform: 'node',
+  format: 'cjs',
+  target: 'node20',
+  // import() of node: modules becomes require(): a script run from a code cache has no dynamic import.
+  supported: { 'dynamic-import': false },
+  write: false,
+  metafile: true,
+  logLevel: 'error',
+  outfile: join(DIR, `${NAME}.cjs`),
+});
+const code = result.outputFiles[0].contents;
+const hash = sha256(code).slice(0, 16);
+const bundle = `${NAME}-${hash}.cjs`;
+const inputs = Object.keys(result.metafile.inputs).sort().map((file) => {
+  const st = statSync(join(ROOT, file));
+  return { file, size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(readFileSync(join(ROOT, file))) };
+});
+writeAtomic(join(DIR, bundle), code);
+writeAtomic(join(DIR, `${NAME}.json`), JSON.stringify({ version: 1, bundle, node: process.version, inputs }, null, 1) + '\n');
+
+// The code cache: what a real run compiled, written by bin/bundle.js at its exit.
+const tmp = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-'));
+try {
+  writeFileSync(join(tmp, 'warm.pcap'), warmCapture());
+  const cache = join(tmp, 'cache');
+  const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'bpfkit.js'), 'tcpdump', '-r', join(tmp, 'warm.pcap'), '-w', join(tmp, 'out.pcap'), 'tcp port 80 or udp and dst net 10.0.0.0/8 or ip6 or arp'], {
+    env: { ...process.env, BPFKIT_CODE_CACHE_OUT: cache, BPFKIT_NO_BUNDLE: '' }, encoding: 'utf8',
+  });
+  if (run.status !== 0) throw new Error(`warm-up run failed (${run.status}): ${run.stderr}`);
+  writeAtomic(join(DIR, `${bundle}.cache`), readFileSync(cache));
+} finally {
+  rmSync(tmp, { recursive: true, force: true });
+}
+// Earlier bundles go (a process that read the old manifest just now falls back to dist/).
+for (const f of readdirSync(DIR)) if (f.startsWith(`${NAME}-`) && !f.startsWith(bundle)) rmSync(join(DIR, f), { force: true });
+console.log(`scripts/bundle.mjs: dist/bundle/${bundle} (${(code.length / 1024).toFixed(0)} KiB, ${inputs.length} modules) and its code cache`);
