@@ -6,7 +6,7 @@ import { coerceRegToSize, markReg32Unbounded, markReg64Unbounded, regBoundsSync,
 import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markUnknown, setKnown } from './reg_state.js';
 import {
   tnumAdd, tnumAnd, tnumArshift, tnumCast, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
-  tnumSub, tnumSubreg, tnumWithSubreg, tnumXor,
+  tnumBswap, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor,
 } from './tnum.js';
 
 const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
@@ -210,22 +210,17 @@ export function negScalar(d: RegState, alu32: boolean): void {
   adjustScalar(0x10, d, src, alu32, 0);
 }
 
-/** BPF_END: byte swaps keep constants, otherwise unknown in the width */
+/**
+ * BPF_END as 6.18 tracks it (scalar_byte_swap()): a swap (bswap, or to_be on this little-endian
+ * machine) byte-reverses the tnum and re-derives the bounds from it; to_le only truncates.
+ */
 export function endScalar(d: RegState, imm: number, toBe: boolean, alu64: boolean): void {
-  if (tnumIsConst(d.varOff)) {
-    let v = d.varOff.value;
-    const w = BigInt(imm);
-    v &= (1n << w) - 1n;
-    if (toBe || alu64) {
-      let r = 0n;
-      for (let i = 0n; i < w / 8n; i++) r = (r << 8n) | ((v >> (i * 8n)) & 0xffn);
-      v = r;
-    }
-    setKnown(d, v);
-    return;
+  if (alu64 || toBe) {
+    d.varOff = tnumBswap(d.varOff, imm);
+    markReg64Unbounded(d); markReg32Unbounded(d);
   }
-  markUnknown(d);
-  if (imm < 64) { coerceRegToSize(d, imm / 8); }
+  if (imm === 16 || imm === 32) coerceRegToSize(d, imm / 8);
+  else regBoundsSync(d);
 }
 
 /** Sign-extending narrowing (movsx / ldsx) of a scalar to `size` bytes, then to 64 or 32 bits. */
