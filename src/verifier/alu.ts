@@ -6,7 +6,7 @@ import { coerceRegToSize, markReg32Unbounded, markReg64Unbounded, regBoundsSync,
 import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markUnknown, setKnown } from './reg_state.js';
 import {
   tnumAdd, tnumAnd, tnumArshift, tnumCast, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
-  tnumBswap, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor,
+  TNUM_UNKNOWN, tnumBswap, tnumRange, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor,
 } from './tnum.js';
 
 const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
@@ -223,20 +223,50 @@ export function endScalar(d: RegState, imm: number, toBe: boolean, alu64: boolea
   else regBoundsSync(d);
 }
 
-/** Sign-extending narrowing (movsx / ldsx) of a scalar to `size` bytes, then to 64 or 32 bits. */
+/**
+ * Sign-extending narrowing (movsx / ldsx) of a scalar to `size` bytes: coerce_reg_to_size_sx()
+ * for the 64-bit forms, coerce_subreg_to_size_sx() then zext_32_to_64() for the 32-bit ones. A
+ * range whose top bits agree and whose extended ends share a sign stays exact; else the type's
+ * default range (set_sext64/32_default_val()).
+ */
 export function signExtend(d: RegState, size: number, alu32: boolean): void {
-  if (tnumIsConst(d.varOff)) {
-    const v = BigInt.asIntN(size * 8, d.varOff.value);
-    setKnown(d, alu32 ? u32(v) : u64(v));
+  const bits = BigInt(size * 8);
+  const sx = (v: bigint): bigint => BigInt.asIntN(size * 8, v);
+  const lim = 1n << (bits - 1n);
+  if (!alu32) {
+    if (tnumIsConst(d.varOff)) { setKnown(d, sx(d.varOff.value)); return; }
+    if ((u64(d.smax) >> bits) === (u64(d.smin) >> bits)) {
+      const a = sx(d.smax), b = sx(d.smin);
+      const hi = a > b ? a : b, lo = a < b ? a : b;
+      if ((hi >= 0n) === (lo >= 0n)) {
+        d.smin = d.s32min = lo; d.smax = d.s32max = hi;
+        d.umin = u64(lo); d.u32min = u32(lo); d.umax = u64(hi); d.u32max = u32(hi);
+        d.varOff = tnumRange(u64(lo), u64(hi));
+        return;
+      }
+    }
+    d.smin = d.s32min = -lim; d.smax = d.s32max = lim - 1n;
+    d.umin = d.u32min = 0n; d.umax = U64_MAX; d.u32max = U32_MAX;
+    d.varOff = TNUM_UNKNOWN;
     return;
   }
-  const lim = 1n << BigInt(size * 8 - 1);
-  const smin = -lim, smax = lim - 1n;
-  const inRange = d.smin >= 0n && d.umax < lim;
-  markUnknown(d);
-  if (inRange) return;
-  if (alu32) { d.s32min = smin; d.s32max = smax; zext32To64(d); regBoundsSync(d); }
-  else { d.smin = smin; d.smax = smax; d.s32min = smin; d.s32max = smax; regBoundsSync(d); }
+  if (tnumIsConst(d.varOff)) {
+    const v = u32(sx(d.varOff.value));
+    d.varOff = tnumConst(v); d.s32min = d.s32max = s32(v); d.u32min = d.u32max = v;
+  } else if ((u32(d.s32max) >> bits) === (u32(d.s32min) >> bits) && (() => {
+    const a = sx(d.s32max), b = sx(d.s32min);
+    return ((a > b ? a : b) >= 0n) === ((a < b ? a : b) >= 0n);
+  })()) {
+    const a = sx(d.s32max), b = sx(d.s32min);
+    const hi = a > b ? a : b, lo = a < b ? a : b;
+    d.s32min = lo; d.s32max = hi; d.u32min = u32(lo); d.u32max = u32(hi);
+    d.varOff = tnumSubreg(tnumRange(u64(lo), u64(hi)));
+  } else {
+    d.s32min = -lim; d.s32max = lim - 1n; d.u32min = 0n; d.u32max = U32_MAX;
+    d.varOff = tnumSubreg(TNUM_UNKNOWN);
+  }
+  zext32To64(d);
+  regBoundsSync(d);
 }
 
 export { tnumConst, s64 };

@@ -755,7 +755,8 @@ class Verifier {
       } else {
         d.varOff = tnumAdd(d.varOff, off.varOff);
         const a = d.smin + off.smin, b = d.smax + off.smax;
-        d.smin = BigInt.asIntN(64, a) !== a ? -(1n << 63n) : a; d.smax = BigInt.asIntN(64, b) !== b ? S64_MAX : b;
+        // check_add/sub_overflow() on either end loses the whole signed range
+        if (BigInt.asIntN(64, a) !== a || BigInt.asIntN(64, b) !== b) { d.smin = -(1n << 63n); d.smax = S64_MAX; } else { d.smin = a; d.smax = b; }
         const ua = d.umin + off.umin, ub = d.umax + off.umax;
         if (ub > U64_MAX) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin = ua; d.umax = ub; }
         d.s32min = S32_MIN; d.s32max = S32_MAX; d.u32min = 0n; d.u32max = U32_MAX;
@@ -768,7 +769,8 @@ class Verifier {
       else {
         if (d.umin < off.umax) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin -= off.umax; d.umax -= off.umin; }
         const a = d.smin - off.smax, b = d.smax - off.smin;
-        d.smin = BigInt.asIntN(64, a) !== a ? -(1n << 63n) : a; d.smax = BigInt.asIntN(64, b) !== b ? S64_MAX : b;
+        // check_add/sub_overflow() on either end loses the whole signed range
+        if (BigInt.asIntN(64, a) !== a || BigInt.asIntN(64, b) !== b) { d.smin = -(1n << 63n); d.smax = S64_MAX; } else { d.smin = a; d.smax = b; }
         d.varOff = tnumSub(d.varOff, off.varOff);
         d.s32min = S32_MIN; d.s32max = S32_MAX; d.u32min = 0n; d.u32max = U32_MAX;
         regBoundsSync(d);
@@ -1715,7 +1717,8 @@ function saneOffset(r: RegState, type: string): void {
     const val = BigInt.asIntN(64, r.varOff.value);
     if (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF) fail(`math between ${t} pointer and ${val} is not allowed`);
   }
-  if (r.off >= Number(BPF_MAX_VAR_OFF) || r.off <= -Number(BPF_MAX_VAR_OFF)) fail(`${t} pointer offset ${r.off} is not allowed`);
+  // a scalar's off is its linked-register delta (BPF_ADD_CONST), not an offset: seen unchecked on 6.18
+  if (r.type !== 'scalar' && (r.off >= Number(BPF_MAX_VAR_OFF) || r.off <= -Number(BPF_MAX_VAR_OFF))) fail(`${t} pointer offset ${r.off} is not allowed`);
   if (r.smin === -(1n << 63n)) fail(`math between ${t} pointer and register with unbounded min value is not allowed`);
   if (r.smin >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`value ${r.smin} makes ${t} pointer be out of bounds`);
 }
