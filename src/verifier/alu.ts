@@ -195,7 +195,9 @@ export function adjustScalar(op: number, d: RegState, src: RegState, alu32: bool
   if (alu32) {
     // the op ran on zero-extended operands: its low 32 bits are the result
     d.varOff = tnumCast(d.varOff, 4);
-    if (op !== 0xc0) regBoundsSync32(d);
+    // add() computed the 32-bit bounds itself (scalar32_min_max_add()): keep them
+    if (op === 0x00) markReg64Unbounded(d);
+    else if (op !== 0xc0) regBoundsSync32(d);
     else { d.u32min = 0n; d.u32max = U32_MAX; markReg64Unbounded(d); }
     zext32To64(d);
   }
