@@ -134,7 +134,7 @@ test('verified tier == checked tier == interpreter: verdicts, packets and the wh
       const interp = load(obj, false);
       assert.ok(isVerified(verified.insns), `${obj}: the verifier accepted it, so the verified tier`);
       assert.ok(!isVerified(checked.insns), `${obj}: a copy of the instructions is not verified`);
-      const pkts = packets(60, obj.length);
+      const pkts = packets(32, obj.length);
       for (const [i, dataIn] of pkts.entries()) {
         const run = (l: Loaded, engine: 'jit' | 'interp') =>
           testRunXdp({ insns: l.insns, section: l.section, dataIn, dataSizeOut: 0, repeat: 1 + (i % 3), engine, vm: l.bpf.vm });
