@@ -562,7 +562,9 @@ export class CodeGen {
         if (b0) genAnd(b0, b1);
         return b1;
       }
-      case DLT.LINUX_SLL: case DLT.LINUX_SLL2: return this.genLinuxSllLinktype(p);
+      // 1.10.3's gen_linktype() knows the 802.2/802.3 protocol values of LINUX_SLL only; an SLL2
+      // protocol field is compared as an EtherType (no apply test reads an SLL2 capture).
+      case DLT.LINUX_SLL: return this.genLinuxSllLinktype(p);
       case DLT.C_HDLC:
         return this.genCmp('linktype', 0, BPF_H, p === LLCSAP.ISONS ? (p << 8) | LLCSAP.ISONS : p);
       case DLT.ARCNET: case DLT.ARCNET_LINUX: {
@@ -1265,7 +1267,7 @@ export class CodeGen {
         this.linktype = this.prevlinktype;
         return b;
       }
-      default: return err(`'llc' not supported on ${this.dltName()}`);
+      default: return err(`'llc' not supported on ${this.dltName()}`, undefined, `'llc' not supported for ${this.dltDescr()}`);
     }
   }
 
@@ -2252,7 +2254,8 @@ export class CodeGen {
   private genMpls(v: number | undefined): Block {
     let b0: Block;
     if (this.labelStackDepth > 0) b0 = this.genMcmp('prevmplshdr', 2, BPF_B, 0, 0x01);
-    else if (this.isEthernet()) b0 = this.genLinktype(ETHERTYPE.MPLS);
+    // 1.10.3's gen_mpls() also takes Cisco HDLC's EtherType field (1.11 rejects; no reject test).
+    else if (this.isEthernet() || this.linktype === DLT.C_HDLC) b0 = this.genLinktype(ETHERTYPE.MPLS);
     else if (this.linktype === DLT.PPP) b0 = this.genLinktype(PPP_MPLS_UCAST);
     else return err(`'mpls' not supported on ${this.dltName()}`);
     if (v !== undefined) {
@@ -2448,7 +2451,9 @@ export class CodeGen {
   finish(p: Block | undefined): GenResult {
     if (!p) return { root: newBlock(BPF_RET | BPF_K, this.opts.snaplen), noOptimize: this.noOptimize };
     this.insertComputeVloffsets(p.head);
-    if (this.outermostlinktype === DLT.PPI) {
+    // The PPI header's DLT must be 802.11 (105, little-endian); 1.10.3's finish_parse() tests the
+    // current link type, so not after `pppoes` or `geneve` moved it.
+    if (this.linktype === DLT.PPI) {
       const c = newBlock(JMP(BPF_JEQ), 0x69000000);
       c.stmts = newStmt(BPF_LD | BPF_W | BPF_ABS, 4);
       genAnd(c, p);

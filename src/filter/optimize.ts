@@ -475,8 +475,10 @@ class OptState {
     for (let atom = 0; atom < N_ATOMS; ++atom) {
       const l = last[atom];
       if (l && !ATOMELEM(b.outUse, atom)) {
+        // 1.10.3's opt_deadstores() keeps the atom's value number after removing its dead store
+        // (later libpcap marks it VAL_UNKNOWN); a successor then still sees, e.g., X's constant and
+        // may drop statements that recompute A (tcpdump -y RAW 'link[0] = 1 or igrp or ip6').
         l.code = NOP;
-        b.val[atom] = VAL_UNKNOWN;
         this.changed();
       }
     }

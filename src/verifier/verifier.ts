@@ -442,13 +442,20 @@ class Verifier {
   /** mark_chain_precision(): the scalar in regno of the current frame decides something */
   markPrecise(regno: number): void {
     this.bt.reset();
-    markChainPrecision(this.precisionHost, this.cur, regno, this.bt);
+    this.backtrack(() => markChainPrecision(this.precisionHost, this.cur, regno, this.bt));
   }
   /** mark_chain_precision_batch() for one spilled slot */
   markSlotPrecise(frameno: number, spi: number): void {
     this.bt.reset();
     this.bt.setSlot(frameno, spi);
-    markChainPrecision(this.precisionHost, this.cur, -1, this.bt);
+    this.backtrack(() => markChainPrecision(this.precisionHost, this.cur, -1, this.bt));
+  }
+  /** A backtracking inconsistency ends verification with -EFAULT and the kernel's "verifier bug" text, never a stack trace. */
+  backtrack(walk: () => unknown): void {
+    try { walk(); } catch (e) {
+      if (e instanceof Error && e.message.startsWith('verifier bug')) fail(e.message, EFAULT);
+      throw e;
+    }
   }
   bt = new Backtrack();
   linkedSets: number[][] = [];
@@ -532,7 +539,7 @@ class Verifier {
         // what the old state needed precise, this path's checkpoints need too
         if (this.jmpPoints[idx]) this.pushJmpHistory(0, 0);
         this.bt.reset();
-        propagatePrecision(this.precisionHost, e.state, cur, this.bt, this.level ? (t) => this.log.append(t) : undefined);
+        this.backtrack(() => propagatePrecision(this.precisionHost, e.state, cur, this.bt, this.level ? (t) => this.log.append(t) : undefined));
         return 'safe';
       }
       if (addNewState) e.misses++;

@@ -273,7 +273,7 @@ export function compileModule(
   let insnCount = 0;
   while (queue.length > 0) {
     const { start, func, main } = queue.shift()!;
-    const body = new ByteWriter(64 + nslots * 24);
+    const body = new ByteWriter(main ? 64 + nslots * 24 : 4096); // (grows as needed)
     insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, memory.shared, pure, helperOptions);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
@@ -380,14 +380,41 @@ export function compileModule(
 }
 
 /** Binary ALU operations that map to one wasm instruction, by BPF_OP. */
-const ALU64_OPS: Record<number, number> = {
+const ALU64_OPS = denseTable<number>({
   0x00: Op.i64_add, 0x10: Op.i64_sub, 0x20: Op.i64_mul, 0x40: Op.i64_or, 0x50: Op.i64_and,
   0x60: Op.i64_shl, 0x70: Op.i64_shr_u, 0xa0: Op.i64_xor, 0xc0: Op.i64_shr_s,
-};
-const ALU32_OPS: Record<number, number> = {
+});
+const ALU32_OPS = denseTable<number>({
   0x00: Op.i32_add, 0x10: Op.i32_sub, 0x20: Op.i32_mul, 0x40: Op.i32_or, 0x50: Op.i32_and,
   0x60: Op.i32_shl, 0x70: Op.i32_shr_u, 0xa0: Op.i32_xor, 0xc0: Op.i32_shr_s,
-};
+});
+
+/**
+ * A lookup table by opcode as a plain array (V8 keeps objects with sparse integer keys as slow
+ * dictionaries; these are read for every instruction compiled).
+ */
+function denseTable<T>(entries: Record<number, T>): Record<number, T> {
+  const out = new Array<T | undefined>(0x1000).fill(undefined);
+  for (const [k, v] of Object.entries(entries)) out[Number(k)] = v;
+  return out as T[];
+}
+
+const CMP64 = denseTable<number>({
+  0x10: Op.i64_eq, 0x50: Op.i64_ne, 0x20: Op.i64_gt_u, 0x30: Op.i64_ge_u, 0xa0: Op.i64_lt_u, 0xb0: Op.i64_le_u,
+  0x60: Op.i64_gt_s, 0x70: Op.i64_ge_s, 0xc0: Op.i64_lt_s, 0xd0: Op.i64_le_s,
+});
+const CMP32 = denseTable<number>({
+  0x10: Op.i32_eq, 0x50: Op.i32_ne, 0x20: Op.i32_gt_u, 0x30: Op.i32_ge_u, 0xa0: Op.i32_lt_u, 0xb0: Op.i32_le_u,
+  0x60: Op.i32_gt_s, 0x70: Op.i32_ge_s, 0xc0: Op.i32_lt_s, 0xd0: Op.i32_le_s,
+});
+const LOADS = denseTable<[number, number]>({ // op -> [wasm load, size]
+  0x71: [Op.i64_load8_u, 1], 0x69: [Op.i64_load16_u, 2], 0x61: [Op.i64_load32_u, 4], 0x79: [Op.i64_load, 8],
+  0x91: [Op.i64_load8_s, 1], 0x89: [Op.i64_load16_s, 2], 0x81: [Op.i64_load32_s, 4],
+});
+const STORES = denseTable<[number, number]>({
+  1: [Op.i64_store8, 1], 2: [Op.i64_store16, 2], 4: [Op.i64_store32, 4], 8: [Op.i64_store, 8],
+});
+const STORE_SIZE = denseTable<number>({ 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 });
 
 /** After the main function's call (r0, left): left and r0's high word to globals, r0's low word returned. */
 function epilogue(b: ByteWriter, tmp: number): void {
@@ -767,24 +794,6 @@ function compileFunction(
     get(d); b(Op.i32_wrap_i64); src(); b(wop); b(Op.i64_extend_i32_u); set(d);
     return true;
   };
-
-  const CMP64: Record<number, number> = {
-    0x10: Op.i64_eq, 0x50: Op.i64_ne, 0x20: Op.i64_gt_u, 0x30: Op.i64_ge_u, 0xa0: Op.i64_lt_u, 0xb0: Op.i64_le_u,
-    0x60: Op.i64_gt_s, 0x70: Op.i64_ge_s, 0xc0: Op.i64_lt_s, 0xd0: Op.i64_le_s,
-  };
-  const CMP32: Record<number, number> = {
-    0x10: Op.i32_eq, 0x50: Op.i32_ne, 0x20: Op.i32_gt_u, 0x30: Op.i32_ge_u, 0xa0: Op.i32_lt_u, 0xb0: Op.i32_le_u,
-    0x60: Op.i32_gt_s, 0x70: Op.i32_ge_s, 0xc0: Op.i32_lt_s, 0xd0: Op.i32_le_s,
-  };
-
-  const LOADS: Record<number, [number, number]> = { // op -> [wasm load, size]
-    0x71: [Op.i64_load8_u, 1], 0x69: [Op.i64_load16_u, 2], 0x61: [Op.i64_load32_u, 4], 0x79: [Op.i64_load, 8],
-    0x91: [Op.i64_load8_s, 1], 0x89: [Op.i64_load16_s, 2], 0x81: [Op.i64_load32_s, 4],
-  };
-  const STORES: Record<number, [number, number]> = {
-    1: [Op.i64_store8, 1], 2: [Op.i64_store16, 2], 4: [Op.i64_store32, 4], 8: [Op.i64_store, 8],
-  };
-  const STORE_SIZE: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1, 0x18: 8 };
 
   /** The plain (non-atomic) read-modify-write of an atomic instruction at ADDR. */
   const atomicPlain = (s: number, k: number, size: number): void => {
