@@ -11,7 +11,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +98,9 @@ try {
     env: { ...process.env, BPFKIT_CODE_CACHE_OUT: cache, BPFKIT_NO_BUNDLE: '' }, encoding: 'utf8',
   });
   if (run.status !== 0) throw new Error(`warm-up run failed (${run.status}): ${run.stderr}`);
-  writeAtomic(join(DIR, `${bundle}.cache`), readFileSync(cache));
+  // No cache file: the run took dist/ (an input changed meanwhile, e.g. a concurrent tsc).
+  if (existsSync(cache)) writeAtomic(join(DIR, `${bundle}.cache`), readFileSync(cache));
+  else console.log('scripts/bundle.mjs: dist/ changed during the build: bundle stale, no code cache (run it again)');
 } finally {
   rmSync(tmp, { recursive: true, force: true });
 }

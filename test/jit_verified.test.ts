@@ -62,7 +62,7 @@ char _license[] SEC("license") = "GPL";
 /** Objects to compare on: the bench programs, the XDP fixtures, and the mixed program (clang). */
 async function objects(dir: string): Promise<string[]> {
   const out: string[] = [];
-  for (const s of ['parse_udp', 'ret_const', 'hash_loop', 'divmod_loop']) {
+  for (const s of ['parse_udp', 'ret_const', 'hash_loop']) { // (divmod_loop: another long verifier walk, nothing new)
     const obj = join(dir, `${s}.o`);
     const r = await runCliCaptured(['asm', join(ROOT, 'bench/programs', `${s}.s`), '-o', obj]);
     assert.equal(r.status, 0, r.stderr);
@@ -134,7 +134,7 @@ test('verified tier == checked tier == interpreter: verdicts, packets and the wh
       const interp = load(obj, false);
       assert.ok(isVerified(verified.insns), `${obj}: the verifier accepted it, so the verified tier`);
       assert.ok(!isVerified(checked.insns), `${obj}: a copy of the instructions is not verified`);
-      const pkts = packets(60, obj.length);
+      const pkts = packets(32, obj.length);
       for (const [i, dataIn] of pkts.entries()) {
         const run = (l: Loaded, engine: 'jit' | 'interp') =>
           testRunXdp({ insns: l.insns, section: l.section, dataIn, dataSizeOut: 0, repeat: 1 + (i % 3), engine, vm: l.bpf.vm });

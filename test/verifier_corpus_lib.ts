@@ -8,7 +8,7 @@ import type { VerifierMap } from '../src/verifier/reg_state.js';
 import { type VerifyResult, verify } from '../src/verifier/verifier.js';
 
 export interface CorpusTest {
-  id: number; descr: string; prog_type: number; flags: number; kfunc: unknown; fill_helper: boolean;
+  id: number; descr: string; prog_type: number; flags: number; kfunc: unknown; fill_helper: boolean; expected_attach_type?: number;
   insns: string[]; fixups: Record<string, number[]>; has_btf_types: boolean; func_info_cnt: number;
   observed: { loaded: boolean; errno: number; log_level1?: string; log_stats?: string };
 }
@@ -73,7 +73,7 @@ export function runCorpusTest(t: CorpusTest, logLevel = 1): VerifyResult {
     const map = mk();
     for (const i of idxs) byInsn.set(i, map);
   }
-  return verify(insns, { progType: t.prog_type, maps: (i) => byInsn.get(i), logLevel, flags: progFlags(t.flags) });
+  return verify(insns, { progType: t.prog_type, expectedAttachType: t.expected_attach_type ?? 0, maps: (i) => byInsn.get(i), logLevel, flags: progFlags(t.flags) });
 }
 
 /**

@@ -52,7 +52,8 @@ export function verifyForLoad(req: VerifyRequest): void {
       }
     },
     mapHasBtf: (m) => withBtf.has(m),
-    progOps: verifierOps(progType),
+    expectedAttachType: req.expectedAttachType,
+    progOps: verifierOps(progType, req.expectedAttachType),
     logLevel: 1,
     lineInfo: lineInfoAt(req.prog.lineInfo), // "; LINE @ FILE:NUM" lines in the log, as verbose_linfo()
   });

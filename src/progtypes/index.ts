@@ -60,12 +60,12 @@ export interface VerifierProgTypeOps {
   pktWrite: boolean;
 }
 
-export function verifierOps(type: number): VerifierProgTypeOps | undefined {
+export function verifierOps(type: number, expectedAttachType = 0): VerifierProgTypeOps | undefined {
   const ops = BY_TYPE.get(type);
   if (!ops) return undefined;
   return {
     isValidAccess(off, size, t) {
-      const a = ops.isValidAccess(off, size, t === 'write');
+      const a = ops.isValidAccess(off, size, t === 'write', expectedAttachType);
       if (!a.ok) return false;
       switch (a.kind) {
         case 'pkt': case 'pkt_end': case 'pkt_meta': case 'flow_keys': return { regType: a.kind };

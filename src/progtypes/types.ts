@@ -88,8 +88,8 @@ export interface ProgTypeOps {
   readonly ctxName: string;
   readonly ctxSize: number;
   readonly fields: readonly CtxField[];
-  /** is_valid_access(off, size, type, prog, info). */
-  isValidAccess(off: number, size: number, write: boolean): CtxAccess;
+  /** is_valid_access(off, size, type, prog, info); some fields depend on prog->expected_attach_type. */
+  isValidAccess(off: number, size: number, write: boolean, expectedAttachType?: number): CtxAccess;
   /** convert_ctx_access(): the rewrite of a valid access (empty: left as is). */
   convertCtxAccess?(off: number, size: number, write: boolean): readonly CtxRewriteStep[];
   /** get_func_proto() != NULL for helper id. */

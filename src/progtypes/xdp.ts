@@ -221,6 +221,8 @@ export class XdpHarness {
 /* The type: struct xdp_md, xdp_is_valid_access(), xdp_convert_ctx_access()                     */
 
 export const BPF_PROG_TYPE_XDP = 6;
+/** enum bpf_attach_type: an XDP program run by a DEVMAP entry (it may read egress_ifindex). */
+export const BPF_XDP_DEVMAP = 38;
 
 const xf = (name: string, off: number, kind: CtxField['kind']): CtxField =>
   Object.freeze({ name, off, size: 4, kind, narrow: false, write: false }); // __is_valid_xdp_access(): u32 only
@@ -249,11 +251,12 @@ export const XDP_ACTION_NAMES: readonly string[] = ['XDP_ABORTED', 'XDP_DROP', '
 
 export const XDP_OPS: ProgTypeOps = Object.freeze({
   type: BPF_PROG_TYPE_XDP, name: 'xdp', ctxName: 'struct xdp_md', ctxSize: XDP_MD_SIZE, fields: XDP_MD_FIELDS,
-  /** xdp_is_valid_access(): no writes; egress_ifindex only for devmap programs (not checked here). */
-  isValidAccess(off: number, size: number, write: boolean): CtxAccess {
-    if (write) return { ok: false, message: `invalid bpf_context access off=${off} size=${size}` };
-    const a = accessByTable(XDP_MD_FIELDS, XDP_MD_SIZE, off, size, false);
-    return a;
+  /** xdp_is_valid_access(): no writes; egress_ifindex only for BPF_XDP_DEVMAP programs. */
+  isValidAccess(off: number, size: number, write: boolean, expectedAttachType = 0): CtxAccess {
+    if (write || (off >= 20 && off < 24 && expectedAttachType !== BPF_XDP_DEVMAP)) {
+      return { ok: false, message: `invalid bpf_context access off=${off} size=${size}` };
+    }
+    return accessByTable(XDP_MD_FIELDS, XDP_MD_SIZE, off, size, false);
   },
   convertCtxAccess: (off: number) => XDP_REWRITES[off] ?? [],
   helperAllowed: (id: number) => helperAllowedFor(BPF_PROG_TYPE_XDP, id),

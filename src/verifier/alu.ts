@@ -2,11 +2,11 @@
  * Scalar transfer functions: adjust_scalar_min_max_vals() and the scalar(32)_min_max_<op>()
  * family of kernel/bpf/verifier.c, on BigInt bounds.
  */
-import { coerceRegToSize, markReg32Unbounded, markReg64Unbounded, regBoundsSync, zext32To64 } from './bounds.js';
+import { coerceRegToSize, markReg32Unbounded, markReg64Unbounded, regBoundsSync, updateRegBounds, zext32To64 } from './bounds.js';
 import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markUnknown, setKnown } from './reg_state.js';
 import {
   tnumAdd, tnumAnd, tnumArshift, tnumCast, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
-  tnumSub, tnumSubreg, tnumXor,
+  TNUM_UNKNOWN, tnumBswap, tnumRange, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor,
 } from './tnum.js';
 
 const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
@@ -15,199 +15,191 @@ const s32 = (x: bigint): bigint => BigInt.asIntN(32, x);
 const u32 = (x: bigint): bigint => BigInt.asUintN(32, x);
 const sOver = (x: bigint, bits: number): boolean => BigInt.asIntN(bits, x) !== x;
 
+/*
+ * Each op computes the 32-bit bounds (u32/s32 fields) and the 64-bit ones independently from the
+ * full registers, as 6.18's adjust_scalar_min_max_vals() does; a 32-bit op then zero-extends the
+ * 32-bit result into the 64-bit bounds (zext_32_to_64()). Shifts track the width they run in.
+ */
+type Width = { bits: 32 | 64 };
+const W32: Width = { bits: 32 }, W64: Width = { bits: 64 };
+
+/** The four bounds of one width, read from or written to a register. */
+interface Bounds { smin: bigint; smax: bigint; umin: bigint; umax: bigint }
+function get(r: RegState, w: Width): Bounds {
+  return w.bits === 32 ? { smin: r.s32min, smax: r.s32max, umin: r.u32min, umax: r.u32max } : { smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax };
+}
+function put(r: RegState, w: Width, b: Bounds): void {
+  if (w.bits === 32) { r.s32min = b.smin; r.s32max = b.smax; r.u32min = b.umin; r.u32max = b.umax; } else { r.smin = b.smin; r.smax = b.smax; r.umin = b.umin; r.umax = b.umax; }
+}
+const sMin = (w: Width): bigint => (w.bits === 32 ? S32_MIN : S64_MIN);
+const sMax = (w: Width): bigint => (w.bits === 32 ? S32_MAX : S64_MAX);
+const uMax = (w: Width): bigint => (w.bits === 32 ? U32_MAX : U64_MAX);
+const wrapU = (w: Width, x: bigint): bigint => BigInt.asUintN(w.bits, x);
+const toS = (w: Width, x: bigint): bigint => BigInt.asIntN(w.bits, x);
+
+/** scalar(32)_min_max_add(): signed overflow loses the signed range; unsigned only when some, not all, sums wrap. */
+function addW(d: RegState, s: RegState, w: Width): void {
+  const a = get(d, w), b = get(s, w);
+  let smin = a.smin + b.smin, smax = a.smax + b.smax;
+  if (sOver(smin, w.bits) || sOver(smax, w.bits)) { smin = sMin(w); smax = sMax(w); }
+  let umin = a.umin + b.umin, umax = a.umax + b.umax;
+  const minOver = umin > uMax(w), maxOver = umax > uMax(w);
+  if (!minOver && maxOver) { umin = 0n; umax = uMax(w); } else { umin = wrapU(w, umin); umax = wrapU(w, umax); }
+  put(d, w, { smin, smax, umin, umax });
+}
+
 /** scalar32_min_max_add(), scalar_min_max_add() and tnum_add() without a bounds sync (sync_linked_regs() uses them so) */
-export function scalarMinMaxAdd(d: RegState, s: RegState): void { add(d, s); }
-
-function add(d: RegState, s: RegState): void {
-  // 32-bit
-  let a = d.s32min + s.s32min, b = d.s32max + s.s32max;
-  if (sOver(a, 32) || sOver(b, 32)) { d.s32min = S32_MIN; d.s32max = S32_MAX; } else { d.s32min = a; d.s32max = b; }
-  a = d.u32min + s.u32min; b = d.u32max + s.u32max;
-  if ((b >> 32n) !== (a >> 32n)) { d.u32min = 0n; d.u32max = U32_MAX; } else { d.u32min = u32(a); d.u32max = u32(b); }
-  // 64-bit
-  a = d.smin + s.smin; b = d.smax + s.smax;
-  if (sOver(a, 64) || sOver(b, 64)) { d.smin = S64_MIN; d.smax = S64_MAX; } else { d.smin = a; d.smax = b; }
-  a = d.umin + s.umin; b = d.umax + s.umax;
-  if ((b >> 64n) !== (a >> 64n)) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin = u64(a); d.umax = u64(b); }
-  d.varOff = tnumAdd(d.varOff, s.varOff);
+export function scalarMinMaxAdd(d: RegState, s: RegState): void {
+  addW(d, s, W32); addW(d, s, W64); d.varOff = tnumAdd(d.varOff, s.varOff);
 }
 
-function sub(d: RegState, s: RegState): void {
-  let a = d.s32min - s.s32max, b = d.s32max - s.s32min;
-  if (sOver(a, 32) || sOver(b, 32)) { d.s32min = S32_MIN; d.s32max = S32_MAX; } else { d.s32min = a; d.s32max = b; }
-  if (d.u32min < s.u32max) { d.u32min = 0n; d.u32max = U32_MAX; } else { d.u32min -= s.u32max; d.u32max -= s.u32min; }
-  a = d.smin - s.smax; b = d.smax - s.smin;
-  if (sOver(a, 64) || sOver(b, 64)) { d.smin = S64_MIN; d.smax = S64_MAX; } else { d.smin = a; d.smax = b; }
-  if (d.umin < s.umax) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin -= s.umax; d.umax -= s.umin; }
-  d.varOff = tnumSub(d.varOff, s.varOff);
+/** scalar(32)_min_max_sub(): as add, with underflow. */
+function subW(d: RegState, s: RegState, w: Width): void {
+  const a = get(d, w), b = get(s, w);
+  let smin = a.smin - b.smax, smax = a.smax - b.smin;
+  if (sOver(smin, w.bits) || sOver(smax, w.bits)) { smin = sMin(w); smax = sMax(w); }
+  let umin = a.umin - b.umax, umax = a.umax - b.umin;
+  const minUnder = umin < 0n, maxUnder = umax < 0n;
+  if (minUnder && !maxUnder) { umin = 0n; umax = uMax(w); } else { umin = wrapU(w, umin); umax = wrapU(w, umax); }
+  put(d, w, { smin, smax, umin, umax });
 }
 
-function mul(d: RegState, s: RegState): void {
-  d.varOff = tnumMul(d.varOff, s.varOff);
-  let a = d.u32min * s.u32min, b = d.u32max * s.u32max;
-  if (b > U32_MAX) { d.u32min = 0n; d.u32max = U32_MAX; } else { d.u32min = a; d.u32max = b; }
-  const p32 = [d.s32min * s.s32min, d.s32min * s.s32max, d.s32max * s.s32min, d.s32max * s.s32max];
-  if (p32.some((x) => sOver(x, 32))) { d.s32min = S32_MIN; d.s32max = S32_MAX; }
-  else { d.s32min = p32.reduce((x, y) => (x < y ? x : y)); d.s32max = p32.reduce((x, y) => (x > y ? x : y)); }
-  a = d.umin * s.umin; b = d.umax * s.umax;
-  if (b > U64_MAX) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin = a; d.umax = b; }
-  const p = [d.smin * s.smin, d.smin * s.smax, d.smax * s.smin, d.smax * s.smax];
-  if (p.some((x) => sOver(x, 64))) { d.smin = S64_MIN; d.smax = S64_MAX; }
-  else { d.smin = p.reduce((x, y) => (x < y ? x : y)); d.smax = p.reduce((x, y) => (x > y ? x : y)); }
+/** scalar(32)_min_max_mul(): products of the bounds unless one may overflow. */
+function mulW(d: RegState, s: RegState, w: Width): void {
+  const a = get(d, w), b = get(s, w);
+  let umin = a.umin * b.umin, umax = a.umax * b.umax;
+  if (umax > uMax(w) || umin > uMax(w)) { umin = 0n; umax = uMax(w); }
+  const p = [a.smin * b.smin, a.smin * b.smax, a.smax * b.smin, a.smax * b.smax];
+  let smin: bigint, smax: bigint;
+  if (p.some((x) => sOver(x, w.bits))) { smin = sMin(w); smax = sMax(w); }
+  else { smin = p.reduce((x, y) => (x < y ? x : y)); smax = p.reduce((x, y) => (x > y ? x : y)); }
+  put(d, w, { smin, smax, umin, umax });
 }
 
-function and(d: RegState, s: RegState): void {
-  d.varOff = tnumAnd(d.varOff, s.varOff);
-  const v32 = tnumSubreg(d.varOff);
-  d.u32min = v32.value; d.u32max = d.u32max < s.u32max ? d.u32max : s.u32max;
-  if (d.s32min < 0n || s.s32min < 0n) { d.s32min = S32_MIN; d.s32max = S32_MAX; }
-  else { d.s32min = d.u32min; d.s32max = d.u32max; }
-  d.umin = d.varOff.value; d.umax = d.umax < s.umax ? d.umax : s.umax;
-  if (d.smin < 0n || s.smin < 0n) { d.smin = S64_MIN; d.smax = S64_MAX; } else { d.smin = d.umin; d.smax = d.umax; }
-}
+/** The width's part of a tnum. */
+const tnumOf = (r: RegState, w: Width): { value: bigint; mask: bigint } => (w.bits === 32 ? tnumSubreg(r.varOff) : r.varOff);
 
-function or(d: RegState, s: RegState): void {
-  d.varOff = tnumOr(d.varOff, s.varOff);
-  const v32 = tnumSubreg(d.varOff);
-  d.u32min = d.u32min > s.u32min ? d.u32min : s.u32min; d.u32max = v32.value | v32.mask;
-  if (d.s32min < 0n || s.s32min < 0n) { d.s32min = S32_MIN; d.s32max = S32_MAX; } else { d.s32min = d.u32min; d.s32max = d.u32max; }
-  d.umin = d.umin > s.umin ? d.umin : s.umin; d.umax = d.varOff.value | d.varOff.mask;
-  if (d.smin < 0n || s.smin < 0n) { d.smin = S64_MIN; d.smax = S64_MAX; } else { d.smin = d.umin; d.smax = d.umax; }
-}
-
-function xor(d: RegState, s: RegState): void {
-  d.varOff = tnumXor(d.varOff, s.varOff);
-  const v32 = tnumSubreg(d.varOff);
-  d.u32min = v32.value; d.u32max = v32.value | v32.mask;
-  if (s32(d.u32min) <= s32(d.u32max) && d.s32min >= 0n && s.s32min >= 0n) { d.s32min = d.u32min; d.s32max = d.u32max; } else { d.s32min = S32_MIN; d.s32max = S32_MAX; }
-  d.umin = d.varOff.value; d.umax = d.varOff.value | d.varOff.mask;
-  if (d.smin >= 0n && s.smin >= 0n) { d.smin = d.umin; d.smax = d.umax; } else { d.smin = S64_MIN; d.smax = S64_MAX; }
-}
-
-function lsh(d: RegState, sh: number, alu32: boolean): void {
-  if (alu32) {
-    const t = tnumSubreg(d.varOff);
-    if (sh < 32 && (d.u32max >> BigInt(32 - sh)) === 0n) { d.u32min <<= BigInt(sh); d.u32max <<= BigInt(sh); } else { d.u32min = 0n; d.u32max = U32_MAX; }
-    d.s32min = S32_MIN; d.s32max = S32_MAX;
-    d.varOff = tnumCast(tnumLshift(t, sh), 4);
-    // 64-bit fields are recomputed by zext
+/**
+ * scalar(32)_min_max_and/or/xor() on the already combined var_off: both operands known gives a
+ * constant; otherwise the unsigned range comes from the tnum and the operands, and the signed
+ * range is the unsigned one when it does not cross the sign boundary.
+ */
+function bitwiseW(op: 'and' | 'or' | 'xor', d: RegState, s: RegState, w: Width, dstKnown: boolean, srcKnown: boolean): void {
+  const t = tnumOf(d, w);
+  if (dstKnown && srcKnown) {
+    if (w.bits === 32) { d.varOff = tnumWithSubreg(d.varOff, tnumConst(t.value)); d.s32min = d.s32max = s32(t.value); d.u32min = d.u32max = t.value; }
+    else setKnown(d, t.value);
     return;
   }
-  const B = BigInt(sh);
-  if (d.umax >> BigInt(64 - sh) === 0n || sh === 0) { d.umin <<= B; d.umax <<= B; } else { d.umin = 0n; d.umax = U64_MAX; }
-  d.umax = u64(d.umax); d.umin = u64(d.umin);
-  // __scalar64_min_max_lsh: signed only for shift 32 of 32-bit values, otherwise unknown
-  if (sh === 32 && d.s32min >= S32_MIN && d.s32max <= S32_MAX && d.smin === d.s32min && d.smax === d.s32max) {
-    d.smin = d.s32min << 32n; d.smax = d.s32max << 32n;
-  } else { d.smin = S64_MIN; d.smax = S64_MAX; }
-  d.varOff = tnumLshift(d.varOff, sh);
-  markReg32Unbounded(d);
+  const a = get(d, w), b = get(s, w);
+  let umin: bigint, umax: bigint;
+  if (op === 'and') { umin = t.value; umax = a.umax < b.umax ? a.umax : b.umax; }
+  else if (op === 'or') { umin = a.umin > b.umin ? a.umin : b.umin; umax = t.value | t.mask; }
+  else { umin = t.value; umax = t.value | t.mask; }
+  const cross = toS(w, umin) > toS(w, umax);
+  put(d, w, { umin, umax, smin: cross ? sMin(w) : toS(w, umin), smax: cross ? sMax(w) : toS(w, umax) });
 }
 
-function rsh(d: RegState, sh: number, alu32: boolean): void {
-  const B = BigInt(sh);
-  if (alu32) {
-    const t = tnumSubreg(d.varOff);
-    d.s32min = S32_MIN; d.s32max = S32_MAX;
-    d.varOff = tnumRshift(t, sh);
-    d.u32min >>= B; d.u32max >>= B;
-    return;
-  }
-  d.smin = S64_MIN; d.smax = S64_MAX;
-  d.varOff = tnumRshift(d.varOff, sh);
-  d.umin >>= B; d.umax >>= B;
-  markReg32Unbounded(d);
+/** __scalar32_min_max_lsh() / __scalar64_min_max_lsh(): the bounds of dst << sh. */
+function lshBounds32(d: RegState, sh: bigint): void {
+  d.s32min = S32_MIN; d.s32max = S32_MAX;
+  if (sh > 31n || d.u32max > (1n << (31n - sh))) { d.u32min = 0n; d.u32max = U32_MAX; } else { d.u32min <<= sh; d.u32max <<= sh; }
+}
+function lshBounds64(d: RegState, sh: bigint): void {
+  // `<< 32` of a non-negative 32-bit value (the sign-extension idiom `<<32 s>>32`) keeps its sign
+  d.smax = sh === 32n && d.s32max >= 0n ? d.s32max << 32n : S64_MAX;
+  d.smin = sh === 32n && d.s32min >= 0n ? d.s32min << 32n : S64_MIN;
+  if (d.umax > (1n << (63n - sh))) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin <<= sh; d.umax <<= sh; }
 }
 
-function arsh(d: RegState, sh: number, alu32: boolean): void {
+function shift(op: number, d: RegState, sh: number, alu32: boolean): void {
   const B = BigInt(sh);
-  if (alu32) {
-    d.s32min >>= B; d.s32max >>= B;
-    d.varOff = tnumArshift(tnumSubreg(d.varOff), sh, 32);
-    d.u32min = 0n; d.u32max = U32_MAX;
-    return;
+  if (op === 0x60) { // LSH
+    if (alu32) {
+      const sub = tnumSubreg(d.varOff);
+      lshBounds32(d, B);
+      d.varOff = tnumSubreg(tnumLshift(sub, sh));
+      markReg64Unbounded(d);
+      updateRegBounds(d);
+    } else {
+      lshBounds64(d, B); // uses the unshifted 32-bit bounds: first
+      lshBounds32(d, B);
+      d.varOff = tnumLshift(d.varOff, sh);
+      updateRegBounds(d);
+    }
+  } else if (op === 0x70) { // RSH: signed bounds come back from the unsigned ones and the tnum
+    if (alu32) {
+      const sub = tnumSubreg(d.varOff);
+      d.s32min = S32_MIN; d.s32max = S32_MAX;
+      d.varOff = tnumRshift(sub, sh);
+      d.u32min >>= B; d.u32max >>= B;
+      markReg64Unbounded(d);
+      updateRegBounds(d);
+    } else {
+      d.smin = S64_MIN; d.smax = S64_MAX;
+      d.varOff = tnumRshift(d.varOff, sh);
+      d.umin >>= B; d.umax >>= B;
+      markReg32Unbounded(d);
+      updateRegBounds(d);
+    }
+  } else { // ARSH: unsigned bounds come back from the tnum
+    if (alu32) {
+      d.s32min = s32(d.s32min >> B); d.s32max = s32(d.s32max >> B);
+      d.varOff = tnumArshift(tnumSubreg(d.varOff), sh, 32);
+      d.u32min = 0n; d.u32max = U32_MAX;
+      markReg64Unbounded(d);
+      updateRegBounds(d);
+    } else {
+      d.smin >>= B; d.smax >>= B;
+      d.varOff = tnumArshift(d.varOff, sh, 64);
+      d.umin = 0n; d.umax = U64_MAX;
+      markReg32Unbounded(d);
+      updateRegBounds(d);
+    }
   }
-  d.smin >>= B; d.smax >>= B;
-  d.varOff = tnumArshift(d.varOff, sh, 64);
-  d.umin = 0n; d.umax = U64_MAX;
-  markReg32Unbounded(d);
+}
+
+/** is_safe_to_compute_dst_reg_range(): shifts need a constant amount below the width; div/mod never. */
+function safeToCompute(op: number, s: RegState, alu32: boolean): boolean {
+  switch (op) {
+    case 0x00: case 0x10: case 0x80: case 0x50: case 0xa0: case 0x40: case 0x20: return true;
+    case 0x60: case 0x70: case 0xc0: {
+      const known = alu32
+        ? tnumIsConst(tnumSubreg(s.varOff)) && s.s32min === s.s32max && s.u32min === s.u32max
+        : tnumIsConst(s.varOff) && s.smin === s.smax && s.umin === s.umax;
+      return known && s.umax < BigInt(alu32 ? 32 : 64);
+    }
+    default: return false;
+  }
 }
 
 /**
  * adjust_scalar_min_max_vals(): dst op= src for scalars. Returns an error message or undefined.
- * `op` is BPF_OP of the instruction.
+ * `op` is BPF_OP of the instruction; `src` is read, not changed (it may be `d` itself).
  */
-export function adjustScalar(op: number, d: RegState, src: RegState, alu32: boolean, insnOff: number): string | undefined {
+export function adjustScalar(op: number, d: RegState, src: RegState, alu32: boolean, _insnOff: number): string | undefined {
   const s = { ...src };
-  if (alu32) {
-    // operate on the 32-bit subregisters
-    s.varOff = tnumSubreg(s.varOff);
-    s.umin = s.u32min; s.umax = s.u32max; s.smin = s.u32min; s.smax = s.u32max;
-  }
-  const srcKnown = alu32 ? tnumIsConst(tnumSubreg(src.varOff)) : tnumIsConst(src.varOff);
-  const bits = alu32 ? 32 : 64;
-  // is_safe_to_compute_dst_reg_range(): div/mod, and shifts by a non-constant or >= the width,
-  // leave the whole register unknown (not even zero-extended), as Linux 6.18 does
-  if (op === 0x30 || op === 0x90) { markUnknown(d); return undefined; }
-  if (op === 0x60 || op === 0x70 || op === 0xc0) {
-    if (!srcKnown || s.varOff.value >= BigInt(bits)) { markUnknown(d); return undefined; }
-  }
-  const s32Saved = { min: d.s32min, max: d.s32max };
-  if (alu32) {
-    d.varOff = tnumSubreg(d.varOff);
-    d.umin = d.u32min; d.umax = d.u32max; d.smin = d.u32min; d.smax = d.u32max;
-  }
+  if (!safeToCompute(op, s, alu32)) { markUnknown(d); return undefined; }
   switch (op) {
-    case 0x00: add(d, s); break;
-    case 0x10: sub(d, s); break;
-    case 0x20: mul(d, s); break;
-    case 0x50: and(d, s); break;
-    case 0x40: or(d, s); break;
-    case 0xa0: xor(d, s); break;
-    case 0x60: lsh(d, Number(s.varOff.value), false); break;
-    case 0x70: rsh(d, Number(s.varOff.value), false); break;
-    case 0xc0:
-      if (alu32) {
-        d.s32min = s32Saved.min; d.s32max = s32Saved.max;
-        arsh(d, Number(s.varOff.value), true);
-        d.umin = 0n; d.umax = U64_MAX;
-      } else arsh(d, Number(s.varOff.value), false);
-      break;
-    case 0x30: case 0x90: { // div/mod: constants fold, others unknown
-      const dk = tnumIsConst(d.varOff);
-      if (dk && srcKnown) {
-        const signed = insnOff === 1;
-        const a = d.varOff.value, b = s.varOff.value;
-        let r: bigint;
-        if (signed) {
-          const sa = BigInt.asIntN(bits, a), sb = BigInt.asIntN(bits, b);
-          if (sb === 0n) r = op === 0x30 ? 0n : sa;
-          else if (sb === -1n) r = op === 0x30 ? -sa : 0n;
-          else r = op === 0x30 ? sa / sb : sa % sb;
-        } else if (b === 0n) r = op === 0x30 ? 0n : a;
-        else r = op === 0x30 ? a / b : a % b;
-        setKnown(d, BigInt.asUintN(bits, r));
-      } else { markUnknown(d); }
+    case 0x00: addW(d, s, W32); addW(d, s, W64); d.varOff = tnumAdd(d.varOff, s.varOff); break;
+    case 0x10: subW(d, s, W32); subW(d, s, W64); d.varOff = tnumSub(d.varOff, s.varOff); break;
+    case 0x20: d.varOff = tnumMul(d.varOff, s.varOff); mulW(d, s, W32); mulW(d, s, W64); break;
+    case 0x50: case 0x40: case 0xa0: {
+      const kind = op === 0x50 ? 'and' : op === 0x40 ? 'or' : 'xor';
+      const d32 = tnumIsConst(tnumSubreg(d.varOff)), s32k = tnumIsConst(tnumSubreg(s.varOff));
+      const d64 = tnumIsConst(d.varOff), s64k = tnumIsConst(s.varOff);
+      d.varOff = kind === 'and' ? tnumAnd(d.varOff, s.varOff) : kind === 'or' ? tnumOr(d.varOff, s.varOff) : tnumXor(d.varOff, s.varOff);
+      bitwiseW(kind, d, s, W32, d32, s32k);
+      bitwiseW(kind, d, s, W64, d64, s64k);
+      if (!(d64 && s64k)) updateRegBounds(d); // "we may learn something more from the var_off"
       break;
     }
-    default: markUnknown(d);
+    default: shift(op, d, Number(s.umin), alu32);
   }
-  if (alu32) {
-    // the op ran on zero-extended operands: its low 32 bits are the result
-    d.varOff = tnumCast(d.varOff, 4);
-    if (op !== 0xc0) regBoundsSync32(d);
-    else { d.u32min = 0n; d.u32max = U32_MAX; markReg64Unbounded(d); }
-    zext32To64(d);
-  }
+  // ALU32 ops are zero extended into the 64-bit register
+  if (alu32) zext32To64(d);
   regBoundsSync(d);
   return undefined;
-}
-
-function regBoundsSync32(d: RegState): void {
-  if (d.umin <= d.umax && (d.umin >> 32n) === (d.umax >> 32n)) { d.u32min = u32(d.umin); d.u32max = u32(d.umax); }
-  else { d.u32min = 0n; d.u32max = U32_MAX; }
-  d.s32min = S32_MIN; d.s32max = S32_MAX;
-  markReg64Unbounded(d);
 }
 
 /** BPF_NEG */
@@ -218,38 +210,63 @@ export function negScalar(d: RegState, alu32: boolean): void {
   adjustScalar(0x10, d, src, alu32, 0);
 }
 
-/** BPF_END: byte swaps keep constants, otherwise unknown in the width */
+/**
+ * BPF_END as 6.18 tracks it (scalar_byte_swap()): a swap (bswap, or to_be on this little-endian
+ * machine) byte-reverses the tnum and re-derives the bounds from it; to_le only truncates.
+ */
 export function endScalar(d: RegState, imm: number, toBe: boolean, alu64: boolean): void {
-  if (tnumIsConst(d.varOff)) {
-    let v = d.varOff.value;
-    const w = BigInt(imm);
-    v &= (1n << w) - 1n;
-    if (toBe || alu64) {
-      let r = 0n;
-      for (let i = 0n; i < w / 8n; i++) r = (r << 8n) | ((v >> (i * 8n)) & 0xffn);
-      v = r;
-    }
-    setKnown(d, v);
-    return;
+  if (alu64 || toBe) {
+    d.varOff = tnumBswap(d.varOff, imm);
+    markReg64Unbounded(d); markReg32Unbounded(d);
   }
-  markUnknown(d);
-  if (imm < 64) { coerceRegToSize(d, imm / 8); }
+  if (imm === 16 || imm === 32) coerceRegToSize(d, imm / 8);
+  else regBoundsSync(d);
 }
 
-/** Sign-extending narrowing (movsx / ldsx) of a scalar to `size` bytes, then to 64 or 32 bits. */
+/**
+ * Sign-extending narrowing (movsx / ldsx) of a scalar to `size` bytes: coerce_reg_to_size_sx()
+ * for the 64-bit forms, coerce_subreg_to_size_sx() then zext_32_to_64() for the 32-bit ones. A
+ * range whose top bits agree and whose extended ends share a sign stays exact; else the type's
+ * default range (set_sext64/32_default_val()).
+ */
 export function signExtend(d: RegState, size: number, alu32: boolean): void {
-  if (tnumIsConst(d.varOff)) {
-    const v = BigInt.asIntN(size * 8, d.varOff.value);
-    setKnown(d, alu32 ? u32(v) : u64(v));
+  const bits = BigInt(size * 8);
+  const sx = (v: bigint): bigint => BigInt.asIntN(size * 8, v);
+  const lim = 1n << (bits - 1n);
+  if (!alu32) {
+    if (tnumIsConst(d.varOff)) { setKnown(d, sx(d.varOff.value)); return; }
+    if ((u64(d.smax) >> bits) === (u64(d.smin) >> bits)) {
+      const a = sx(d.smax), b = sx(d.smin);
+      const hi = a > b ? a : b, lo = a < b ? a : b;
+      if ((hi >= 0n) === (lo >= 0n)) {
+        d.smin = d.s32min = lo; d.smax = d.s32max = hi;
+        d.umin = u64(lo); d.u32min = u32(lo); d.umax = u64(hi); d.u32max = u32(hi);
+        d.varOff = tnumRange(u64(lo), u64(hi));
+        return;
+      }
+    }
+    d.smin = d.s32min = -lim; d.smax = d.s32max = lim - 1n;
+    d.umin = d.u32min = 0n; d.umax = U64_MAX; d.u32max = U32_MAX;
+    d.varOff = TNUM_UNKNOWN;
     return;
   }
-  const lim = 1n << BigInt(size * 8 - 1);
-  const smin = -lim, smax = lim - 1n;
-  const inRange = d.smin >= 0n && d.umax < lim;
-  markUnknown(d);
-  if (inRange) return;
-  if (alu32) { d.s32min = smin; d.s32max = smax; zext32To64(d); regBoundsSync(d); }
-  else { d.smin = smin; d.smax = smax; d.s32min = smin; d.s32max = smax; regBoundsSync(d); }
+  if (tnumIsConst(d.varOff)) {
+    const v = u32(sx(d.varOff.value));
+    d.varOff = tnumConst(v); d.s32min = d.s32max = s32(v); d.u32min = d.u32max = v;
+  } else if ((u32(d.s32max) >> bits) === (u32(d.s32min) >> bits) && (() => {
+    const a = sx(d.s32max), b = sx(d.s32min);
+    return ((a > b ? a : b) >= 0n) === ((a < b ? a : b) >= 0n);
+  })()) {
+    const a = sx(d.s32max), b = sx(d.s32min);
+    const hi = a > b ? a : b, lo = a < b ? a : b;
+    d.s32min = lo; d.s32max = hi; d.u32min = u32(lo); d.u32max = u32(hi);
+    d.varOff = tnumSubreg(tnumRange(u64(lo), u64(hi)));
+  } else {
+    d.s32min = -lim; d.s32max = lim - 1n; d.u32min = 0n; d.u32max = U32_MAX;
+    d.varOff = tnumSubreg(TNUM_UNKNOWN);
+  }
+  zext32To64(d);
+  regBoundsSync(d);
 }
 
 export { tnumConst, s64 };

@@ -65,21 +65,35 @@ function deduce32(r: RegState): void {
   if (u32(r.s32min) <= u32(r.s32max)) {
     r.u32min = max(r.u32min, u32(r.s32min));
     r.u32max = min(r.u32max, u32(r.s32max));
+  } else if (r.u32max < u32(r.s32min)) {
+    // the s32 range crosses the sign boundary and the u32 range meets only its non-negative part
+    r.s32min = s32(r.u32min);
+    r.u32max = min(r.u32max, u32(r.s32max));
+  } else if (u32(r.s32max) < r.u32min) {
+    // ... or only its negative part (seen on 6.18: smax32=20 with umin32=22 gives [S32_MIN, -1])
+    r.s32max = s32(r.u32max);
+    r.u32min = max(r.u32min, u32(r.s32min));
   }
 }
 
 /** __reg64_deduce_bounds() */
 function deduce64(r: RegState): void {
-  if (u64(r.smin) <= u64(r.smax)) {
-    r.umin = max(r.umin, u64(r.smin));
-    r.umax = min(r.umax, u64(r.smax));
-  } else {
-    if (r.umax <= S64_MAX) { r.smax = min(r.smax, r.umax); r.umax = min(r.umax, u64(r.smax)); }
-    else if (r.umin > S64_MAX) { r.smin = max(r.smin, s64(r.umin)); r.umin = max(r.umin, u64(r.smin)); }
-  }
+  // a u64 range that is a valid s64 range (no sign change inside) bounds the s64 one
   if (s64(r.umin) <= s64(r.umax)) {
     r.smin = max(r.smin, s64(r.umin));
     r.smax = min(r.smax, s64(r.umax));
+  }
+  if (u64(r.smin) <= u64(r.smax)) {
+    r.umin = max(r.umin, u64(r.smin));
+    r.umax = min(r.umax, u64(r.smax));
+  } else if (r.umax < u64(r.smin)) {
+    // the s64 range crosses the sign boundary: a u64 range meeting only one of its parts
+    // narrows both (6.18, "bpf: Improve bounds when s64 crosses sign boundary")
+    r.smin = s64(r.umin);
+    r.umax = min(r.umax, u64(r.smax));
+  } else if (u64(r.smax) < r.umin) {
+    r.smax = s64(r.umax);
+    r.umin = max(r.umin, u64(r.smin));
   }
 }
 

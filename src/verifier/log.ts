@@ -12,6 +12,12 @@ export const snum = (v: bigint): string => (v >= -32768n && v <= 32767n ? String
 /** verbose_unum(): decimal up to u16 max (UNUM_MAX_DECIMAL), else hex */
 export const unum = (v: bigint): string => (BigInt.asUintN(64, v) <= 65535n ? String(BigInt.asUintN(64, v)) : hex(v));
 
+/**
+ * A 32-bit signed bound as print_scalar_ranges() holds it: sign-extended where it prints in
+ * decimal, else its 32-bit pattern (hex), which then groups with an equal 64-bit bound.
+ */
+const snum32 = (v: bigint): bigint => (v >= -32768n && v <= 32767n ? v : BigInt.asUintN(32, v));
+
 /** print_scalar_ranges() */
 function scalarRanges(r: RegState, parts: string[]): void {
   const m = [
@@ -19,8 +25,8 @@ function scalarRanges(r: RegState, parts: string[]): void {
     { n: 'smax', v: r.smax, omit: r.smax === S64_MAX },
     { n: 'umin', v: r.umin, omit: r.umin === 0n },
     { n: 'umax', v: r.umax, omit: r.umax === U64_MAX },
-    { n: 'smin32', v: r.s32min, omit: r.s32min === S32_MIN },
-    { n: 'smax32', v: r.s32max, omit: r.s32max === S32_MAX },
+    { n: 'smin32', v: snum32(r.s32min), omit: r.s32min === S32_MIN },
+    { n: 'smax32', v: snum32(r.s32max), omit: r.s32max === S32_MAX },
     { n: 'umin32', v: r.u32min, omit: r.u32min === 0n },
     { n: 'umax32', v: r.u32max, omit: r.u32max === U32_MAX },
   ];
@@ -37,9 +43,7 @@ function scalarRanges(r: RegState, parts: string[]): void {
       m2.omit = true;
       s += `${m2.n}=`;
     }
-    // 32-bit signed bounds print in hex as their 32-bit pattern
-    const is32 = m1.n.endsWith('32');
-    s += m1.n[0] !== 's' ? unum(m1.v) : is32 && (m1.v < -32768n || m1.v > 32767n) ? '0x' + BigInt.asUintN(32, m1.v).toString(16) : snum(m1.v);
+    s += m1.n[0] !== 's' ? unum(m1.v) : snum(m1.v);
     parts.push(s);
   }
 }

@@ -80,10 +80,11 @@ function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps[
   };
 }
 
-/** xdp_is_valid_access() */
-const xdpAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+/** xdp_is_valid_access(): egress_ifindex (20) only for BPF_XDP_DEVMAP (38) programs */
+const xdpAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (type === 'write') return false;
   if (off < 0 || off >= 24 || off % size !== 0 || size !== 4) return false;
+  if (off === 20 && expectedAttachType !== 38) return false;
   if (off === 0) return { regType: 'pkt' };
   if (off === 4) return { regType: 'pkt_end' };
   if (off === 8) return { regType: 'pkt_meta' };
@@ -135,7 +136,7 @@ const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess']
 
 const noCoarse = (id: number): boolean => id !== 160;
 
-export function defaultProgTypeOps(progType: number): ProgTypeOps {
+export function defaultProgTypeOps(progType: number, expectedAttachType = 0): ProgTypeOps {
   const T = BPF_PROG_TYPE;
   const base = { helperAllowed: () => true, ldAbs: false, pktWrite: false };
   switch (progType) {
@@ -146,7 +147,7 @@ export function defaultProgTypeOps(progType: number): ProgTypeOps {
     case T.SK_SKB: return { ...base, isValidAccess: skbAccess('skskb'), pktWrite: true };
     case T.SK_MSG: return { ...base, isValidAccess: skMsgAccess, pktWrite: true };
     case T.SK_LOOKUP: return { ...base, isValidAccess: skLookupAccess, returnRange: { min: 0, max: 1 } };
-    case T.XDP: return { ...base, isValidAccess: xdpAccess, pktWrite: true };
+    case T.XDP: return { ...base, isValidAccess: xdpAccess(expectedAttachType), pktWrite: true };
     // bpf_tracing_func_proto(): no bpf_ktime_get_coarse_ns (160) for tracing types
     case T.KPROBE: return { ...base, isValidAccess: readOnly(168), helperAllowed: noCoarse };
     case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184), helperAllowed: noCoarse };

@@ -3,7 +3,7 @@
  * unsigned bounds, plus the ids the verifier links registers by. Bounds are BigInt: s64 values
  * as signed, u64 as unsigned, the 32-bit ones likewise in their own ranges.
  */
-import { TNUM_UNKNOWN, type Tnum, tnumConst } from './tnum.js';
+import { TNUM_UNKNOWN, type Tnum, tnumConst, tnumWithSubreg } from './tnum.js';
 
 export type RegType =
   | 'not_init' | 'scalar' | 'ctx' | 'map_ptr' | 'map_value' | 'map_key' | 'fp' | 'pkt' | 'pkt_meta'
@@ -97,6 +97,13 @@ export function setKnown(r: RegState, v: bigint): void {
   r.umin = r.umax = u;
   r.s32min = r.s32max = BigInt.asIntN(32, u);
   r.u32min = r.u32max = BigInt.asUintN(32, u);
+}
+/** __mark_reg32_known(): the low 32 bits become `v`, the upper ones keep what is known of them */
+export function markReg32Known(r: RegState, v: bigint): void {
+  const u = BigInt.asUintN(32, v);
+  r.varOff = tnumWithSubreg(r.varOff, tnumConst(u));
+  r.s32min = r.s32max = BigInt.asIntN(32, u);
+  r.u32min = r.u32max = u;
 }
 export function markNotInit(r: RegState): void { Object.assign(r, newReg()); }
 export function isPointer(r: RegState): boolean { return r.type !== 'scalar' && r.type !== 'not_init'; }

@@ -84,6 +84,15 @@ export function tnumCast(a: Tnum, size: number): Tnum {
   const m = size >= 8 ? U64 : (1n << BigInt(size * 8)) - 1n;
   return { value: a.value & m, mask: a.mask & m };
 }
+/** tnum_bswap16/32/64(): the low `bits` bits byte-reversed (value and mask alike), the rest cleared */
+export function tnumBswap(a: Tnum, bits: number): Tnum {
+  const swap = (x: bigint): bigint => {
+    let r = 0n;
+    for (let i = 0; i < bits; i += 8) r = (r << 8n) | ((x >> BigInt(i)) & 0xffn);
+    return r;
+  };
+  return { value: swap(a.value), mask: swap(a.mask) };
+}
 export const tnumIsConst = (a: Tnum): boolean => a.mask === 0n;
 export const tnumIsUnknown = (a: Tnum): boolean => a.mask === U64;
 export const tnumIsAligned = (a: Tnum, size: number): boolean => size === 0 || ((a.value | a.mask) & BigInt(size - 1)) === 0n;

@@ -24,7 +24,7 @@ import { StackLiveness } from './stack_liveness.js';
 import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
-  markKnown, markNotInit, markUnknown, newReg, regTypeStr, setKnown, BPF_ADD_CONST, baseId, hasAddConst,
+  markKnown, markNotInit, markReg32Known, markUnknown, newReg, regTypeStr, setKnown, BPF_ADD_CONST, baseId, hasAddConst,
 } from './reg_state.js';
 import {
   EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_DYNPTR, STACK_INVALID, STACK_MISC,
@@ -56,6 +56,8 @@ const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP
 
 export interface VerifyOptions {
   progType: number;
+  /** expected_attach_type of BPF_PROG_LOAD (default 0): some context fields depend on it. */
+  expectedAttachType?: number;
   /** ld_imm64 src=1/2 at slot insnIdx: the map it names (undefined: "fd N is not pointing to valid bpf_map"). */
   maps?: (insnIdx: number, fd: number) => VerifierMap | undefined;
   /** Helper prototype by id (default: the helper table). */
@@ -168,7 +170,7 @@ export class Verifier {
   constructor(insns: readonly Insn[], opts: VerifyOptions) {
     this.insns = insns;
     this.opts = opts;
-    this.ops = opts.progOps ?? defaultProgTypeOps(opts.progType);
+    this.ops = opts.progOps ?? defaultProgTypeOps(opts.progType, opts.expectedAttachType);
     this.level = opts.logLevel ?? 0;
     this.prunePoints = new Uint8Array(insns.length + 1);
     this.jmpPoints = new Uint8Array(insns.length + 1);
@@ -666,7 +668,8 @@ export class Verifier {
             Object.assign(d, copyReg(src));
           }
         } else {
-          if (isPointer(src)) fail(`R${insn.src} sign-extension part of pointer`);
+          // is_pointer_value() is false with allow_ptr_leaks (root): a sign-extended pointer is a scalar
+          if (isPointer(src)) { markUnknown(d); if (alu32) this.zext(d); return; }
           // a sign extension that cannot change the value keeps the link
           const noSext = src.umax < 1n << BigInt(insn.off - 1);
           if (noSext) this.assignScalarIdBeforeMov(src);
@@ -680,11 +683,11 @@ export class Verifier {
       }
       return;
     }
-    // binary ops
-    const d = this.readReg(insn.dst);
+    // binary ops: check_alu_op() reads the source operand before the destination
     let src: RegState;
     if (isX) src = this.readReg(insn.src);
     else src = constScalar(BigInt(insn.imm));
+    const d = this.readReg(insn.dst);
     if ((op === 0x30 || op === 0x90) && !isX && insn.imm === 0) fail('div by zero', EINVAL);
     if ((op === 0x60 || op === 0x70 || op === 0xc0) && !isX) {
       const bits = alu32 ? 32 : 64;
@@ -692,9 +695,9 @@ export class Verifier {
     }
     this.writeRegCheck(insn.dst);
     const opName = ALU_NAME[op] ?? '?';
+    // adjust_reg_min_max_vals(): pointer op pointer is only a (leaking) subtraction, 32-bit or not
     if (isPointer(d) && isPointer(src)) {
       if (op === 0x10) { markUnknown(d); if (alu32) this.zext(d); return; }
-      if (alu32) fail(`R${insn.dst} 32-bit pointer arithmetic prohibited`);
       fail(`R${insn.dst} pointer ${opName} pointer prohibited`);
     }
     // pointer +/- scalar: the offset's range decides what the pointer may reach
@@ -702,21 +705,15 @@ export class Verifier {
       if (isX) this.markPrecise(insn.src);
       return this.adjustPtr(insn, d, src, op, alu32, insn.dst);
     }
-    if (isPointer(src)) {
+    if (isPointer(src)) { // scalar op= pointer: adjust_ptr_min_max_vals() with the roles swapped
       this.markPrecise(insn.dst);
-      if (op === 0x00 && !alu32) {
-        const ptr = copyReg(src);
-        const sc = copyReg(d);
-        Object.assign(d, ptr);
-        return this.adjustPtr(insn, d, sc, op, alu32, insn.dst, true);
-      }
-      if (op === 0x10 && !alu32) fail(`R${insn.dst} tried to subtract pointer from scalar`);
-      if (alu32 && op === 0x10) { markUnknown(d); this.zext(d); return; }
-      if (alu32) fail(`R${insn.dst} 32-bit pointer arithmetic prohibited`);
-      markUnknown(d); return;
+      const sc = copyReg(d);
+      Object.assign(d, copyReg(src));
+      return this.adjustPtr(insn, d, sc, op, alu32, insn.dst, true);
     }
     // a precise destination needs a precise source (adjust_reg_min_max_vals())
     if (isX && d.precise) this.markPrecise(insn.src);
+    if ((op === 0x50 || op === 0x40) && tnumIsConst(src.varOff)) this.maybeForkScalars(insn.dst, d);
     const id = d.id;
     const val = tnumIsConst(src.varOff) ? src.varOff.value : undefined;
     adjustScalar(op, d, src, alu32, insn.off);
@@ -725,6 +722,19 @@ export class Verifier {
       if (hasAddConst(id) || val > 0x7fffffffn) { d.off = 0; d.id = 0; }
       else { d.id = id + BPF_ADD_CONST; d.off = Number(val); }
     } else d.id = 0;
+  }
+
+  /**
+   * maybe_fork_scalars() (6.18): a register in [-1, 0] (64-bit, else 32-bit signed range) and'ed or
+   * or'ed with a constant is explored as -1 here and as 0 in a branch that re-runs this instruction
+   * (`from N to N:`), so the usual `(x s>> 63) & C` select keeps an exact value on both paths.
+   */
+  maybeForkScalars(dst: number, d: RegState): void {
+    const alu32 = !(d.smin === -1n && d.smax === 0n);
+    if (alu32 && !(d.s32min === -1n && d.s32max === 0n)) return;
+    const branch = this.pushStack(this.insnIdx, this.insnIdx);
+    const b = branch.frames[branch.frames.length - 1].regs[dst];
+    if (alu32) { markReg32Known(b, 0n); markReg32Known(d, U32_MAX); } else { markKnown(b, 0n); markKnown(d, -1n); }
   }
 
   zext(d: RegState): void {
@@ -742,23 +752,20 @@ export class Verifier {
     }
     if (d.type === 'map_ptr' && op === 0x00 && tnumIsConst(off.varOff) && off.varOff.value === 0n) return;
     if (d.maybeNull) fail(`R${dst} pointer arithmetic on ${name} prohibited, null-check it first`);
-    if (d.type === 'map_ptr' || d.type === 'pkt_end' || d.type === 'sock' || d.type === 'sock_common' || d.type === 'tcp_sock' || d.type === 'xdp_sock' || d.type === 'flow_keys' || d.type === 'func') {
+    if (d.type === 'map_ptr' || d.type === 'pkt_end' || d.type === 'sock' || d.type === 'sock_common' || d.type === 'tcp_sock' || d.type === 'xdp_sock' || (d.type === 'flow_keys' && !tnumIsConst(off.varOff)) || d.type === 'func') {
       fail(`R${dst} pointer arithmetic on ${name} prohibited`);
     }
+    // check_reg_sane_offset() on the offset, then on the pointer, before the operator is looked at
+    const known = tnumIsConst(off.varOff);
+    const smin = off.smin, smax = off.smax;
+    saneOffset(off, d.type);
+    saneOffset(d, d.type);
     if (op !== 0x00 && op !== 0x10) {
       if (op === 0x50 || op === 0x40 || op === 0xa0) fail(`R${dst} bitwise operator ${ALU_NAME[op]} on pointer prohibited`);
       fail(`R${dst} pointer arithmetic with ${ALU_NAME[op]} operator prohibited`);
     }
     if (op === 0x10 && swapped) fail(`R${dst} tried to subtract pointer from scalar`);
     if (op === 0x10 && d.type === 'fp') fail(`R${dst} subtraction from stack pointer prohibited`);
-    // check_reg_sane_offset()
-    const known = tnumIsConst(off.varOff);
-    const smin = off.smin, smax = off.smax;
-    if (known && (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF)) fail(`math between ${d.type === 'fp' ? 'fp' : d.type} pointer and ${smin} is not allowed`);
-    if (smin === -(1n << 63n)) fail(`math between ${d.type} pointer and register with unbounded min value is not allowed`);
-    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) fail(`value ${smin} makes ${d.type} pointer be out of bounds`);
-    if (d.off >= Number(BPF_MAX_VAR_OFF) || d.off <= -Number(BPF_MAX_VAR_OFF)) fail(`${d.type} pointer offset ${d.off} is not allowed`);
-    if (d.smin <= -BPF_MAX_VAR_OFF) fail(`value ${d.smin} makes ${d.type} pointer be out of bounds`);
     if (op === 0x00) {
       if (known) {
         d.off = Number(BigInt.asIntN(32, BigInt(d.off) + smin));
@@ -766,7 +773,8 @@ export class Verifier {
       } else {
         d.varOff = tnumAdd(d.varOff, off.varOff);
         const a = d.smin + off.smin, b = d.smax + off.smax;
-        d.smin = BigInt.asIntN(64, a) !== a ? -(1n << 63n) : a; d.smax = BigInt.asIntN(64, b) !== b ? S64_MAX : b;
+        // check_add/sub_overflow() on either end loses the whole signed range
+        if (BigInt.asIntN(64, a) !== a || BigInt.asIntN(64, b) !== b) { d.smin = -(1n << 63n); d.smax = S64_MAX; } else { d.smin = a; d.smax = b; }
         const ua = d.umin + off.umin, ub = d.umax + off.umax;
         if (ub > U64_MAX) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin = ua; d.umax = ub; }
         d.s32min = S32_MIN; d.s32max = S32_MAX; d.u32min = 0n; d.u32max = U32_MAX;
@@ -779,16 +787,20 @@ export class Verifier {
       else {
         if (d.umin < off.umax) { d.umin = 0n; d.umax = U64_MAX; } else { d.umin -= off.umax; d.umax -= off.umin; }
         const a = d.smin - off.smax, b = d.smax - off.smin;
-        d.smin = BigInt.asIntN(64, a) !== a ? -(1n << 63n) : a; d.smax = BigInt.asIntN(64, b) !== b ? S64_MAX : b;
+        // check_add/sub_overflow() on either end loses the whole signed range
+        if (BigInt.asIntN(64, a) !== a || BigInt.asIntN(64, b) !== b) { d.smin = -(1n << 63n); d.smax = S64_MAX; } else { d.smin = a; d.smax = b; }
         d.varOff = tnumSub(d.varOff, off.varOff);
         d.s32min = S32_MIN; d.s32max = S32_MAX; d.u32min = 0n; d.u32max = U32_MAX;
         regBoundsSync(d);
         if (isPktPointer(d)) { d.id = this.newId(); d.range = 0; }
       }
     }
-    // sanitize_check_bounds(): privileged skips; check_reg_sane_offset on the result
-    if (d.off >= Number(BPF_MAX_VAR_OFF) || d.off <= -Number(BPF_MAX_VAR_OFF)) fail(`${d.type} pointer offset ${d.off} is not allowed`);
-    if (d.type === 'fp' && !tnumIsConst(d.varOff)) { /* variable stack pointer */ }
+    // check_reg_sane_offset() on the result (sanitize_check_bounds() is skipped when privileged):
+    // 6.18 bounds the fixed offset and, separately, the variable part's minimum, and names either
+    // "pointer offset" (seen on the kernel: pkt -= u32 gives "pkt pointer offset -4294967295")
+    for (const v of [BigInt(d.off), d.smin]) {
+      if (v >= BPF_MAX_VAR_OFF || v <= -BPF_MAX_VAR_OFF) fail(`${d.type} pointer offset ${v} is not allowed`);
+    }
   }
 
   // ---- memory (check_mem_access) ----
@@ -983,6 +995,9 @@ export class Verifier {
     const f = this.cur.frames[r.frameno];
     const varKnown = tnumIsConst(r.varOff);
     const base = r.off + insnOff;
+    if (!varKnown && (r.smax >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF)) {
+      fail(`invalid unbounded variable-offset ${type === 'read' ? 'read from' : 'write to'} stack R${regno}`);
+    }
     let lo: number, hi: number;
     if (varKnown) { lo = base + Number(BigInt.asIntN(64, r.varOff.value)); hi = lo; }
     else { lo = base + Number(r.smin); hi = base + Number(r.smax); }
@@ -1793,6 +1808,19 @@ const MAP_STRUCT_NAME: Record<number, string> = {
 const ALU_NAME: Record<number, string> = { 0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=', 0x90: '%=', 0xa0: '^=', 0xc0: 's>>=' };
 
 /** The condition that holds on the fall-through path. */
+/** check_reg_sane_offset(): what a pointer of type `type` may be combined with (or hold). */
+function saneOffset(r: RegState, type: string): void {
+  const t = type === 'fp' ? 'fp' : type;
+  if (tnumIsConst(r.varOff)) {
+    const val = BigInt.asIntN(64, r.varOff.value);
+    if (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF) fail(`math between ${t} pointer and ${val} is not allowed`);
+  }
+  // a scalar's off is its linked-register delta (BPF_ADD_CONST), not an offset: seen unchecked on 6.18
+  if (r.type !== 'scalar' && (r.off >= Number(BPF_MAX_VAR_OFF) || r.off <= -Number(BPF_MAX_VAR_OFF))) fail(`${t} pointer offset ${r.off} is not allowed`);
+  if (r.smin === -(1n << 63n)) fail(`math between ${t} pointer and register with unbounded min value is not allowed`);
+  if (r.smin >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`value ${r.smin} makes ${t} pointer be out of bounds`);
+}
+
 function negateOp(op: number): number {
   switch (op) {
     case 0x10: return 0x50; case 0x50: return 0x10;
