@@ -7,11 +7,10 @@
  * the checked tier.
  */
 import type { Insn } from '../isa/insn.js';
-import { verifierOps } from '../progtypes/index.js';
-import { type InsnAux, verify } from '../verifier/verifier.js';
+import type { InsnAux } from '../verifier/verifier.js';
 import { type VerifiedTier, markVerified } from '../vm/jit/index.js';
 import type { KProg } from './bpf.js';
-import { BTF_TYPED } from './verify.js';
+import { reverified } from './verify.js';
 
 /*
  * Register types whose accesses check_mem_access() proves in bounds for the whole access: the
@@ -39,26 +38,8 @@ export function trustIfVerified(prog: KProg, insns: readonly Insn[]): void {
 }
 
 function computeTier(prog: KProg): VerifiedTier | undefined {
-  if (BTF_TYPED.has(prog.type)) return undefined;
-  let aux: InsnAux[];
-  let depths: number[];
-  try {
-    const result = verify(prog.insns, {
-      progType: prog.type,
-      maps: (idx) => {
-        const ref = prog.mapRefs.find((r) => r.insn === idx);
-        return ref ? prog.maps.find((m) => m.id === ref.mapId)?.map : undefined;
-      },
-      progOps: verifierOps(prog.type),
-      logLevel: 0,
-    });
-    if (!result.ok) return undefined;
-    aux = result.aux;
-    depths = result.stats.stackDepth;
-  } catch {
-    return undefined; // a verifier gap: the checked tier
-  }
-  return tierFromAux(aux, depths, prog.insns.length);
+  const result = reverified(prog);
+  return result && tierFromAux(result.aux, result.stats.stackDepth, prog.insns.length);
 }
 
 /** The verified tier from the verifier's per-instruction aux data and per-subprogram stack depths. */

@@ -5,7 +5,7 @@
  */
 import { BpfError, ERRNO, type ErrnoName } from '../errors.js';
 import { verifierOps } from '../progtypes/index.js';
-import { verify } from '../verifier/verifier.js';
+import { type VerifyResult, verify } from '../verifier/verifier.js';
 import { rewriteForXlated, type XlatedProgram } from '../verifier/fixups.js';
 import type { KProg } from './bpf.js';
 import type { VerifyRequest } from './load.js';
@@ -74,29 +74,51 @@ const xlatedCache = new WeakMap<KProg, XlatedProgram | undefined>();
  */
 export function xlatedProgram(prog: KProg): XlatedProgram | undefined {
   if (xlatedCache.has(prog)) return xlatedCache.get(prog);
-  let out: XlatedProgram | undefined;
-  if (!BTF_TYPED.has(prog.type)) out = rewrite(prog);
+  const out = rewrite(prog);
   xlatedCache.set(prog, out);
   return out;
 }
 
 function rewrite(prog: KProg): XlatedProgram | undefined {
+  const result = reverified(prog);
+  if (!result) return undefined;
   try {
-    const result = verify(prog.insns, {
-      progType: prog.type,
-      maps: (idx) => {
-        const ref = prog.mapRefs.find((r) => r.insn === idx);
-        return ref ? prog.maps.find((m) => m.id === ref.mapId)?.map : undefined;
-      },
-      progOps: verifierOps(prog.type),
-      logLevel: 0,
-    });
-    if (!result.ok) return undefined;
     const insns = prog.insns.map((x) => ({ ...x }));
     for (const r of prog.mapRefs) insns[r.insn].imm = r.mapId;
     return rewriteForXlated(insns, result.aux, { progType: prog.type, stackDepth: result.stats.stackDepth });
   } catch {
-    // A verifier or layout gap must not make `prog show`/`dump` fail: the program shows as loaded.
+    // A layout gap must not make `prog show`/`dump` fail: the program shows as loaded.
     return undefined;
   }
+}
+
+const reverifiedCache = new WeakMap<KProg, VerifyResult | null>();
+
+/**
+ * The verifier re-run over a loaded program, once per program: it is deterministic, so the pin
+ * store keeps only the program as loaded, and both the xlated rewrite and the JIT's verified tier
+ * (verified_tier.ts) read this one result. undefined for BTF-typed types (they load unverified),
+ * for a program that does not verify now, or on a verifier gap.
+ */
+export function reverified(prog: KProg): VerifyResult | undefined {
+  let r = reverifiedCache.get(prog);
+  if (r === undefined) {
+    r = null;
+    if (!BTF_TYPED.has(prog.type)) {
+      try {
+        const result = verify(prog.insns, {
+          progType: prog.type,
+          maps: (idx) => {
+            const ref = prog.mapRefs.find((m) => m.insn === idx);
+            return ref ? prog.maps.find((m) => m.id === ref.mapId)?.map : undefined;
+          },
+          progOps: verifierOps(prog.type),
+          logLevel: 0,
+        });
+        if (result.ok) r = result;
+      } catch { /* a verifier gap: treated as not verified */ }
+    }
+    reverifiedCache.set(prog, r);
+  }
+  return r ?? undefined;
 }

@@ -40,8 +40,8 @@ import { frozenMapRead } from './map_direct.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
 import { tnumAdd, tnumAnd, tnumConst, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
-import { E2BIG, EACCES, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
-export { E2BIG, EACCES, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
+import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
+export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 const LINKED_REGS_MAX = 6;
@@ -73,6 +73,12 @@ export interface VerifyOptions {
    * `; LINE @ FILE:NUM` before the first instruction of each new line, as verbose_linfo() does.
    */
   lineInfo?: (insnIdx: number) => LineInfo | undefined;
+  /**
+   * A wall-clock bound on the walk (ms; default none, as the kernel, whose 1M processed
+   * instructions bound the work): past it the program is refused with EAGAIN, as do_check() is
+   * when a signal interrupts it, so a pathological program cannot hold a caller indefinitely.
+   */
+  timeLimitMs?: number;
   /** Whether a map was created with BTF (process_spin_lock()'s first complaint); default: no. */
   mapHasBtf?: (map: VerifierMap) => boolean;
 }
@@ -167,9 +173,12 @@ export class Verifier {
   /** BPF_F_TEST_STATE_FREQ: a checkpoint at every prune point */
   testStateFreq: boolean;
 
+  /** performance.now() past which the walk stops (VerifyOptions.timeLimitMs). */
+  readonly deadline?: number;
   constructor(insns: readonly Insn[], opts: VerifyOptions) {
     this.insns = insns;
     this.opts = opts;
+    if (opts.timeLimitMs !== undefined) this.deadline = performance.now() + opts.timeLimitMs;
     this.ops = opts.progOps ?? defaultProgTypeOps(opts.progType, opts.expectedAttachType);
     this.level = opts.logLevel ?? 0;
     this.prunePoints = new Uint8Array(insns.length + 1);
@@ -377,6 +386,9 @@ export class Verifier {
       this.histPrevIdx = this.prevInsnIdx;
       if (this.insnIdx >= this.insns.length) fail(`invalid insn idx ${this.insnIdx} insn_cnt ${this.insns.length}`, EFAULT);
       if (++this.processed > BPF_COMPLEXITY_LIMIT_INSNS) fail(`BPF program is too large. Processed ${this.processed} insn`, E2BIG);
+      if ((this.processed & 4095) === 0 && this.deadline !== undefined && performance.now() > this.deadline) {
+        fail(`verification time limit of ${this.opts.timeLimitMs} ms exceeded after ${this.processed} insns`, EAGAIN);
+      }
       this.cur.lastInsnIdx = this.prevInsnIdx;
       this.cur.insnIdx = this.insnIdx;
       let endPath = false;
