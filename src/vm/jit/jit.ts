@@ -480,15 +480,8 @@ export class JitProgram {
   private inModule<T>(budget: number | undefined, body: (inst: Instance, budget: number) => T): T {
     const st = this.st;
     const level = st.depth;
-    if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
-    const inst = this.instances[level] ?? this.instantiate(level);
-    const space = this.vm.space;
-    if (inst.gen !== space.generation) resetCache(inst, space.generation);
     const b = this.budgetOf(budget);
-    inst.budget = b;
-    inst.tailCalls = 0;
-    if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
-    this.prepareFrames(inst, level);
+    const inst = this.enter(level, b);
     st.depth = level + 1;
     inst.batching = true;
     try {
@@ -614,14 +607,7 @@ export class JitProgram {
   ): number {
     const st = this.st;
     const level = st.depth;
-    if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
-    const inst = this.instances[level] ?? this.instantiate(level);
-    const space = this.vm.space;
-    if (inst.gen !== space.generation) resetCache(inst, space.generation);
-    inst.budget = budget;
-    inst.tailCalls = 0;
-    if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
-    this.prepareFrames(inst, level);
+    const inst = this.enter(level, budget);
     if (inst.pendingTail !== undefined) { // asked for by a helper that then failed
       inst.pendingTail = undefined;
       inst.g.tail.value = 0;
@@ -641,11 +627,7 @@ export class JitProgram {
           fail('ENOTSUPP', `tail call with r10 changed is not supported by the JIT (insn #${from.tailPc})`);
         }
         const p = compileJit(this.vm, target);
-        const next = p.instances[level] ?? p.instantiate(level);
-        if (next.gen !== space.generation) resetCache(next, space.generation);
-        next.budget = budget;
-        next.tailCalls = from.tailCalls + 1;
-        if (p.percpu) next.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
+        const next = p.instanceAt(level, budget, from.tailCalls + 1);
         next.pendingTail = undefined;
         for (let r = 0; r < TAIL_REGS; r++) next.x[r].value = from.x[r].value;
         cur = next;
@@ -661,6 +643,25 @@ export class JitProgram {
       st.depth = level;
       this.lastInst = cur; // (after any nested run of this program)
     }
+  }
+
+  /** A run's entry at nesting level `level`: its instance, set up for the run, frames prepared. */
+  private enter(level: number, budget: number): Instance {
+    if (level >= MAX_NESTED_RUNS) fail('E2BIG', `interpret: more than ${MAX_NESTED_RUNS} nested runs on one VM`);
+    const inst = this.instanceAt(level, budget, 0);
+    this.prepareFrames(inst, level);
+    return inst;
+  }
+
+  /** This program's instance at nesting level `level` (made on first use), with its region cache current, the run's budget, tail-call count and CPU. */
+  private instanceAt(level: number, budget: number, tailCalls: number): Instance {
+    const inst = this.instances[level] ?? this.instantiate(level);
+    const space = this.vm.space;
+    if (inst.gen !== space.generation) resetCache(inst, space.generation);
+    inst.budget = budget;
+    inst.tailCalls = tailCalls;
+    if (this.percpu) inst.cpu.value = this.vm.helpers.currentCpu?.() ?? 0;
+    return inst;
   }
 
   /** A program that writes no memory finds its frames zeroed (by the host, when dirtied). */
