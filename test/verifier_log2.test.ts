@@ -1,62 +1,13 @@
 /*
  * Log level 2 and source lines against the running kernel: small programs are loaded with
- * BPF_PROG_LOAD at log_level 2 by a tiny C loader (compiled with cc), and the kernel's log is
+ * BPF_PROG_LOAD at log_level 2 by the C loader of kernel_bpf_loader.ts, and the kernel's log is
  * compared line by line with ours (map addresses and timing normalised). Skips without root/cc.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { type Insn, encodeProgram, makeInsn } from '../src/isa/insn.js';
+import { type Insn, makeInsn } from '../src/isa/insn.js';
 import { verify } from '../src/verifier/verifier.js';
-import { findTool, missingKernel } from './oracles.js';
-
-const LOADER_C = `#include <linux/bpf.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-static char log_buf[1 << 20];
-static unsigned char insns[8 * 4096];
-int main(int argc, char **argv) {
-  size_t n = fread(insns, 1, sizeof(insns), stdin);
-  union bpf_attr a;
-  memset(&a, 0, sizeof(a));
-  a.prog_type = atoi(argv[1]);
-  a.insns = (uint64_t)(uintptr_t)insns;
-  a.insn_cnt = n / 8;
-  a.license = (uint64_t)(uintptr_t)"GPL";
-  a.log_level = atoi(argv[2]);
-  a.log_buf = (uint64_t)(uintptr_t)log_buf;
-  a.log_size = sizeof(log_buf);
-  int fd = syscall(__NR_bpf, BPF_PROG_LOAD, &a, sizeof(a));
-  fputs(log_buf, stdout);
-  return fd < 0 ? 1 : 0;
-}
-`;
-
-let loader: string | undefined | null = null;
-/** The compiled loader, or why there is none. */
-function kernelLoader(): { exe?: string; why?: string } {
-  const why = missingKernel() ?? (findTool('cc') ? undefined : 'cc not installed');
-  if (why) return { why };
-  if (loader === null) {
-    const dir = mkdtempSync(join(tmpdir(), 'bpfkit-vlog-'));
-    writeFileSync(join(dir, 'load.c'), LOADER_C);
-    const cc = spawnSync('cc', ['-O1', '-o', join(dir, 'load'), join(dir, 'load.c'), '-I/usr/include/x86_64-linux-gnu']);
-    loader = cc.status === 0 ? join(dir, 'load') : undefined;
-  }
-  return loader ? { exe: loader } : { why: 'the C loader did not compile' };
-}
-
-function kernelLog(exe: string, insns: Insn[], progType: number, level: number): { ok: boolean; log: string } {
-  const r = spawnSync(exe, [String(progType), String(level)], { input: encodeProgram(insns) });
-  return { ok: r.status === 0, log: r.stdout.toString() };
-}
+import { kernelLoad, kernelLoader } from './kernel_bpf_loader.js';
 
 const norm = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n').filter((l) => !l.startsWith('verification time') && !l.startsWith('stack depth'));
 
@@ -140,7 +91,7 @@ for (const p of PROGRAMS) {
   if (p.level2 !== false) test(`log level 2 equals the kernel's: ${p.name}`, (t) => {
     const { exe, why } = kernelLoader();
     if (!exe) return t.skip(why!);
-    const k = kernelLog(exe, p.insns, p.progType, 2);
+    const k = kernelLoad(exe, p.insns, p.progType, 2);
     const ours = verify(p.insns, { progType: p.progType, logLevel: 2 });
     assert.equal(ours.ok, k.ok, `verdict: kernel ${k.ok ? 'accepts' : 'rejects'}\n${k.log}`);
     assert.deepEqual(norm(ours.log), norm(k.log));
@@ -148,7 +99,7 @@ for (const p of PROGRAMS) {
   test(`log level 1 equals the kernel's: ${p.name}`, (t) => {
     const { exe, why } = kernelLoader();
     if (!exe) return t.skip(why!);
-    const k = kernelLog(exe, p.insns, p.progType, 1);
+    const k = kernelLoad(exe, p.insns, p.progType, 1);
     const ours = verify(p.insns, { progType: p.progType, logLevel: 1 });
     assert.equal(ours.ok, k.ok, `verdict: kernel ${k.ok ? 'accepts' : 'rejects'}\n${k.log}`);
     assert.deepEqual(norm(ours.log), norm(k.log));
