@@ -5,7 +5,7 @@
 import { coerceRegToSize, markReg32Unbounded, markReg64Unbounded, regBoundsSync, updateRegBounds, zext32To64 } from './bounds.js';
 import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markUnknown, setKnown } from './reg_state.js';
 import {
-  tnumAdd, tnumAnd, tnumArshift, tnumCast, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
+  tnumAdd, tnumAnd, tnumArshift, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
   TNUM_UNKNOWN, tnumBswap, tnumRange, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor,
 } from './tnum.js';
 
@@ -174,12 +174,12 @@ function safeToCompute(op: number, s: RegState, alu32: boolean): boolean {
 }
 
 /**
- * adjust_scalar_min_max_vals(): dst op= src for scalars. Returns an error message or undefined.
- * `op` is BPF_OP of the instruction; `src` is read, not changed (it may be `d` itself).
+ * adjust_scalar_min_max_vals(): dst op= src for scalars. `op` is BPF_OP of the instruction; `src`
+ * is read, not changed (it may be `d` itself).
  */
-export function adjustScalar(op: number, d: RegState, src: RegState, alu32: boolean, _insnOff: number): string | undefined {
+export function adjustScalar(op: number, d: RegState, src: RegState, alu32: boolean): void {
   const s = { ...src };
-  if (!safeToCompute(op, s, alu32)) { markUnknown(d); return undefined; }
+  if (!safeToCompute(op, s, alu32)) { markUnknown(d); return; }
   switch (op) {
     case 0x00: addW(d, s, W32); addW(d, s, W64); d.varOff = tnumAdd(d.varOff, s.varOff); break;
     case 0x10: subW(d, s, W32); subW(d, s, W64); d.varOff = tnumSub(d.varOff, s.varOff); break;
@@ -199,7 +199,6 @@ export function adjustScalar(op: number, d: RegState, src: RegState, alu32: bool
   // ALU32 ops are zero extended into the 64-bit register
   if (alu32) zext32To64(d);
   regBoundsSync(d);
-  return undefined;
 }
 
 /** BPF_NEG */
@@ -207,7 +206,7 @@ export function negScalar(d: RegState, alu32: boolean): void {
   const zero = { ...d }; setKnown(zero, 0n); zero.type = 'scalar';
   const src = { ...d };
   Object.assign(d, zero);
-  adjustScalar(0x10, d, src, alu32, 0);
+  adjustScalar(0x10, d, src, alu32);
 }
 
 /**
@@ -253,17 +252,16 @@ export function signExtend(d: RegState, size: number, alu32: boolean): void {
   if (tnumIsConst(d.varOff)) {
     const v = u32(sx(d.varOff.value));
     d.varOff = tnumConst(v); d.s32min = d.s32max = s32(v); d.u32min = d.u32max = v;
-  } else if ((u32(d.s32max) >> bits) === (u32(d.s32min) >> bits) && (() => {
-    const a = sx(d.s32max), b = sx(d.s32min);
-    return ((a > b ? a : b) >= 0n) === ((a < b ? a : b) >= 0n);
-  })()) {
+  } else {
     const a = sx(d.s32max), b = sx(d.s32min);
     const hi = a > b ? a : b, lo = a < b ? a : b;
-    d.s32min = lo; d.s32max = hi; d.u32min = u32(lo); d.u32max = u32(hi);
-    d.varOff = tnumSubreg(tnumRange(u64(lo), u64(hi)));
-  } else {
-    d.s32min = -lim; d.s32max = lim - 1n; d.u32min = 0n; d.u32max = U32_MAX;
-    d.varOff = tnumSubreg(TNUM_UNKNOWN);
+    if ((u32(d.s32max) >> bits) === (u32(d.s32min) >> bits) && (hi >= 0n) === (lo >= 0n)) {
+      d.s32min = lo; d.s32max = hi; d.u32min = u32(lo); d.u32max = u32(hi);
+      d.varOff = tnumSubreg(tnumRange(u64(lo), u64(hi)));
+    } else {
+      d.s32min = -lim; d.s32max = lim - 1n; d.u32min = 0n; d.u32max = U32_MAX;
+      d.varOff = tnumSubreg(TNUM_UNKNOWN);
+    }
   }
   zext32To64(d);
   regBoundsSync(d);

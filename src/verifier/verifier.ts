@@ -728,7 +728,7 @@ export class Verifier {
     if ((op === 0x50 || op === 0x40) && tnumIsConst(src.varOff)) this.maybeForkScalars(insn.dst, d);
     const id = d.id;
     const val = tnumIsConst(src.varOff) ? src.varOff.value : undefined;
-    adjustScalar(op, d, src, alu32, insn.off);
+    adjustScalar(op, d, src, alu32);
     // `rX += K` on a linked scalar keeps the link with the delta K (BPF_ADD_CONST), once
     if (op === 0x00 && !alu32 && id && val !== undefined) {
       if (hasAddConst(id) || val > 0x7fffffffn) { d.off = 0; d.id = 0; }
@@ -769,7 +769,7 @@ export class Verifier {
     }
     // check_reg_sane_offset() on the offset, then on the pointer, before the operator is looked at
     const known = tnumIsConst(off.varOff);
-    const smin = off.smin, smax = off.smax;
+    const smin = off.smin;
     saneOffset(off, d.type);
     saneOffset(d, d.type);
     if (op !== 0x00 && op !== 0x10) {
