@@ -12,18 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPcapFile, openCaptureFile } from '../src/net/node_capture.js';
 import { type ByteSource, CaptureReader, type PcapRecord, PcapWriter, readCapture, writePcap, writePcapng } from '../src/net/pcap.js';
+import { sourceOf } from './byte_source.js';
 import { makeTraffic } from './filter_traffic.js';
 
-/** A source handing out at most `step` bytes per call. */
-function sourceOf(bytes: Uint8Array, step: number): ByteSource {
-  let at = 0;
-  return (into, to, max) => {
-    const n = Math.min(step, max, bytes.length - at);
-    into.set(bytes.subarray(at, at + n), to);
-    at += n;
-    return n;
-  };
-}
 
 interface Seen { sec: number; nsec: number; caplen: number; len: number; ifIndex: number; offset: number; hex: string }
 

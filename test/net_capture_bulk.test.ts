@@ -7,20 +7,12 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { type ByteSource, CaptureReader, PcapWriter, type WriteOptions, writePcap } from '../src/net/pcap.js';
+import { CaptureReader, PcapWriter, type WriteOptions, writePcap } from '../src/net/pcap.js';
+import { sourceOf } from './byte_source.js';
 import { makeTraffic } from './filter_traffic.js';
 
 type Keep = (buf: Uint8Array, off: number, caplen: number, len: number) => number;
 
-function sourceOf(bytes: Uint8Array, step: number): ByteSource {
-  let at = 0;
-  return (into, to, max) => {
-    const n = Math.min(step, max, bytes.length - at);
-    into.set(bytes.subarray(at, at + n), to);
-    at += n;
-    return n;
-  };
-}
 
 interface Outcome { bytes: Buffer; kept: number; error?: string }
 
