@@ -149,6 +149,7 @@ interface CachedModule {
   /** The predecoded program it was compiled from. */
   readonly code: Int32Array;
   readonly segStart: Int32Array;
+  readonly segCount: Int32Array;
   readonly functions: number;
   readonly insnCount: number;
   readonly wasmSize: number;
@@ -315,7 +316,7 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
-    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked });
+    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked });
   }
   return compileJit(vm, insns, entry);
 }
@@ -363,6 +364,7 @@ export class JitProgram {
   private readonly prog: DecodedProgram;
   private readonly module: WasmModule;
   private readonly segStart: Int32Array;
+  private readonly segCount: Int32Array;
   private readonly instances: (Instance | undefined)[] = [];
   /** The instance of the last run, and whether it ended by LD_ABS/LD_IND out of bounds. */
   private lastInst: Instance | undefined;
@@ -394,13 +396,14 @@ export class JitProgram {
       } catch (err) {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
-      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked };
+      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked };
     }
     this.percpu = m.percpu;
     cacheModule(key, m);
     this.module = m.module;
     this.pure = m.pure;
     this.segStart = m.segStart;
+    this.segCount = m.segCount;
     this.functions = m.functions;
     this.compiledInsns = m.insnCount;
     this.wasmSize = m.wasmSize;
@@ -682,6 +685,7 @@ export class JitProgram {
     const P = this.prog.code;
     const prog = this.prog;
     const segStart = this.segStart;
+    const segCount = this.segCount;
     const insns = this.insns;
     const tops = levelFrames(vm, this.st, level);
     let inst: Instance | undefined;
@@ -751,9 +755,9 @@ export class JitProgram {
             fail(t.code, t.message);
           }
           // falls through (never: fail() throws)
-          case FAIL_BUDGET: {
+          case FAIL_BUDGET: { // segment a overdrew: b is the budget left after its charge
             let slot = segStart[a];
-            for (let j = 0; j < b; j++) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
+            for (let j = b + segCount[a]; j > 0; j--) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
             fail('ELOOP', `instruction budget of ${inst!.budget} exceeded (insn #${slot})`);
           }
           // falls through
