@@ -20,9 +20,9 @@
  *
  * Checks (programs may be unverified). Every load/store/atomic computes the 64-bit address and
  * takes a fast path when it lies in the current frame or in one of the regions last seen (two
- * for loads, one for stores; mutable globals filled by the host); otherwise it calls the host's
- * `mem` import, which checks against the address space's regions exactly as the interpreter does
- * and either throws its error or refills the cache. In a function that never writes r10, an
+ * for loads, one for stores; mutable globals filled by the host); otherwise it calls the `host`
+ * import (kind ACCESS_*), which checks against the address space's regions exactly as the
+ * interpreter does and either throws its error or refills the cache. In a function that never writes r10, an
  * access at r10 + off inside the frame is in bounds by construction and goes unchecked. The budget
  * is charged per segment: a run of instructions ending at the first one that can fault, leave or
  * write memory (checked loads, stores, atomics, calls, LD_ABS, traps); when a charge overdraws,
@@ -59,20 +59,30 @@ const MAX_DISPATCH = 65520;
 const MAX_FUNCTION_BYTES = 7654321;
 const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64, F64]; // R10, PC, FB, T1, A32, B32, ADDR, A64, FT
 
-// Imports (function indices).
-const IMP_HELPER = 0;
-const IMP_MEM = 1;
-const IMP_FAIL = 2;
-const IMP_FINISH = 3;
-const IMP_FAST = 4;
-const IMPORTED_FUNCS = 5;
+/**
+ * Imported functions (indices in the module). V8 compiles a wrapper for every distinct imported
+ * signature when it compiles a module (about 0.1 ms each, per module), so the slow paths share one
+ * `host` import and the helper imports come only with programs that call helpers.
+ */
+interface Imports {
+  /** host(kind, a, b, c): a memory check's slow path (kind ACCESS_*: pc, address, size), a failure (HOST_FAIL + FAIL_*: a, -, c), HOST_FINISH. */
+  readonly host: number;
+  /** helper(id or callx register, pc, r1..r5) -> r0; -1 when not imported. */
+  readonly helper: number;
+  /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. */
+  readonly fast: number;
+  readonly count: number;
+}
+/** `host` kinds after the access kinds: HOST_FAIL + FAIL_* and HOST_FINISH. */
+export const HOST_FAIL = 8;
+export const HOST_FINISH = 16;
 
-/** Access kinds for the `mem` import (as the interpreter's). */
+/** Access kinds for the `host` import (as the interpreter's). */
 export const ACCESS_LOAD = 0;
 export const ACCESS_STORE = 1;
 export const ACCESS_ATOMIC = 2;
 
-/** Kinds for the `fail` import. */
+/** Failures reported through the `host` import (as HOST_FAIL + kind). */
 export const FAIL_TRAP = 0;
 export const FAIL_BUDGET = 1;
 export const FAIL_FRAMES = 2;
@@ -93,7 +103,7 @@ const G_FR = 31;
 const G_CPU = 32;
 /**
  * i32 globals `pb`, `pl`: a third cached region for loads and stores, checked after the others
- * and never rotated by the `mem` import: what a batch run sets to its packet's region, so the
+ * and never rotated by the `host` import: what a batch run sets to its packet's region, so the
  * other entries keep the context and map values (the frame when not batching).
  */
 const G_PB = 33;
@@ -208,19 +218,20 @@ export function compileModule(
   const tFunc = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I64, I64, I64, I64, I64, I32]);
   // the entry as runs call it: only r0 and left come back (fewer results, a cheaper return)
   const tMain = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I32]);
-  const tHelper = mb.type([I64, I32, I64, I64, I64, I64, I64], [I64]);
-  const tMem = mb.type([I32, I32, I64, I32], []);
-  const tFail = mb.type([I32, I32, I32], []);
-  const tVoid = mb.type([], []);
   const tFtop = mb.type([I32], [I32]);
   const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
   const tResume = mb.type([I32, I32, I32, I32], [I32]);
-  const tFast = mb.type([I32, I32, F64, F64, F64, F64, F64], [F64]);
-  mb.importFunc('env', 'helper', tHelper);
-  mb.importFunc('env', 'mem', tMem);
-  mb.importFunc('env', 'fail', tFail);
-  mb.importFunc('env', 'finish', tVoid);
-  mb.importFunc('env', 'fast', tFast);
+  let calls = false;
+  let fastCalls = false;
+  for (let t = 0; t < nslots; t++) {
+    const o = P[t << 2] & 0xfff;
+    if (o === 0x85 || o === 0x8d) calls = true;
+    if (o === 0x85 && helperOptions.fastHelpers?.has(P[(t << 2) + 2]) === true) fastCalls = true;
+  }
+  const host = mb.importFunc('env', 'host', mb.type([I32, I32, I64, I32], []));
+  const helper = calls ? mb.importFunc('env', 'helper', mb.type([I64, I32, I64, I64, I64, I64, I64], [I64])) : -1;
+  const fast = fastCalls ? mb.importFunc('env', 'fast', mb.type([I32, I32, F64, F64, F64, F64, F64], [F64])) : -1;
+  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0) };
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
   for (const name of GLOBAL_NAMES) {
@@ -277,7 +288,7 @@ export function compileModule(
   while (queue.length > 0) {
     const { start, func, main } = queue.shift()!;
     const body = new ByteWriter(main ? 64 + nslots * 24 : 4096); // (grows as needed)
-    insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions);
+    insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions, imports);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
@@ -450,7 +461,7 @@ function isJump(op: number): boolean {
 
 function compileFunction(
   P: Int32Array, nslots: number, entry: number, isMain: boolean, w: ByteWriter, funcOf: (slot: number) => number,
-  segStart: number[], segCount: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions,
+  segStart: number[], segCount: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions, imports: Imports,
 ): number {
   const verified = helperOptions.verified;
   const op = (s: number): number => P[s << 2] & 0xfff;
@@ -556,7 +567,7 @@ function compileFunction(
   const lset = (l: number): void => { w.byte(Op.local_set).u32(l); };
   const ltee = (l: number): void => { w.byte(Op.local_tee).u32(l); };
   const fail = (kind: number, a: number, bb: number): void => {
-    i32c(kind); i32c(a); i32c(bb); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    i32c(HOST_FAIL + kind); i32c(a); i64c(0, 0); i32c(bb); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
   };
   const mem = (o: number, offset: number): void => { w.byte(o).u32(0).u32(offset); };
   /** Return from the function with r0 as `r0` pushes it: the entry gives r0 and left, a local-call target r0..r5 and left. */
@@ -572,7 +583,7 @@ function compileFunction(
 
   // Prologue: r10 = frame top, frame zeroed.
   lget(DEPTH);
-  b(Op.if); b(I32); lget(DEPTH); w.byte(Op.call).u32(IMPORTED_FUNCS); // ftop is the first module function
+  b(Op.if); b(I32); lget(DEPTH); w.byte(Op.call).u32(imports.count); // ftop is the first module function
   b(Op.else); w.byte(Op.global_get).u32(0); b(Op.end); // (depth 0, every run's entry: f0)
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
   lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
@@ -590,7 +601,7 @@ function compileFunction(
     // instruction (prepare() compiles the entry that way without running the program)
     lget(LEFT); i32c(1); b(Op.i32_lt_s);
     b(Op.if); b(0x40);
-    i32c(FAIL_BUDGET); i32c(segStart.length); lget(LEFT); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    i32c(HOST_FAIL + FAIL_BUDGET); i32c(segStart.length); i64c(0, 0); lget(LEFT); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
     b(Op.end);
     segStart.push(entry);
     segCount.push(0);
@@ -679,7 +690,7 @@ function compileFunction(
     if (kind === ACCESS_LOAD) { cached(G.rb, G.rl); cached(G.qb, G.ql); } else cached(G.wb, G.wl);
     cached(G_PB, G_PL);
     b(Op.end);
-    i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(IMP_MEM);
+    i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(imports.host);
     lget(A64); b(Op.i32_wrap_i64); lset(ADDR);
     b(Op.end);
     lget(ADDR);
@@ -900,7 +911,7 @@ function compileFunction(
     i64c(0, 53); b(Op.i64_shr_u); b(Op.i64_eqz); b(Op.i32_eqz); w.byte(Op.br_if).u32(0);
     i32c(id); i32c(pc);
     for (let r = 1; r <= 5; r++) { get(r); b(Op.f64_convert_i64_u); }
-    w.byte(Op.call).u32(IMP_FAST); ltee(FT);
+    w.byte(Op.call).u32(imports.fast); ltee(FT);
     lget(FT); b(Op.f64_ne); w.byte(Op.br_if).u32(0);
     lget(FT); b(Op.f64_const); w.f64(Infinity); b(Op.f64_eq);
     b(Op.if); b(I64); w.byte(Op.global_get).u32(G_FR); b(Op.else); lget(FT); b(Op.i64_trunc_f64_s); b(Op.end);
@@ -1047,7 +1058,7 @@ function compileFunction(
         if (o === 0x85) sx(k); else get(d);
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
-        w.byte(Op.call).u32(IMP_HELPER);
+        w.byte(Op.call).u32(imports.helper);
         lset(T1);
         // bpf_tail_call scheduled by the helper: hand the registers over and leave; the host
         // continues in the target program (its result is dropped, as the interpreter does)
@@ -1105,7 +1116,7 @@ function compileFunction(
         b(Op.if); b(0x40);
         lget(DEPTH); b(Op.i32_eqz);
         b(Op.if); b(0x40); leave(() => i64c(0, 0)); b(Op.end);
-        lget(LEFT); w.byte(Op.global_set).u32(G.left); w.byte(Op.call).u32(IMP_FINISH); b(Op.unreachable);
+        lget(LEFT); w.byte(Op.global_set).u32(G.left); i32c(HOST_FINISH); i32c(0); i64c(0, 0); i32c(0); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
         b(Op.end);
         w.byte(Op.global_get).u32(G.pAddr); lget(A32); b(Op.i32_add);
         if (size === 1) mem(Op.i32_load8_u, 0);
@@ -1131,7 +1142,7 @@ function compileFunction(
   b(Op.unreachable);
   if (verified === undefined) { // $budget: segment $pc overdrew; the host names the instruction
     b(Op.end);
-    i32c(FAIL_BUDGET); lget(PC); lget(LEFT); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    i32c(HOST_FAIL + FAIL_BUDGET); lget(PC); i64c(0, 0); lget(LEFT); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
   }
   return compiled;
 }
