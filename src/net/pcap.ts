@@ -116,20 +116,21 @@ interface NgIface {
  * A filter fused with the walk over a buffer of classic little-endian pcap records
  * (compileRecordScan()): from buf[start], the whole records before `end` that need no cutting
  * (caplen <= maxCap) and have a valid timestamp fraction (< fracLimit), stopping after `limit`
+ * (`dv`: a DataView over buf's bytes, from its byte 0)
  * kept. Kept records are moved together in place to buf[to...] (to <= start; copyWithin, in runs);
  * returns where it stopped, with state[0] = the end of the kept bytes, state[1] = how many.
  */
-export type RecordScan = (buf: Uint8Array, start: number, end: number, to: number, limit: number, maxCap: number,
-  fracLimit: number, state: Int32Array) => number;
+export type RecordScan = (buf: Uint8Array, dv: DataView, start: number, end: number, to: number, limit: number,
+  maxCap: number, fracLimit: number, state: Int32Array) => number;
 
 /**
  * The RecordScan for a filter given as statements to inline (cbpf/jsc.ts' cbpfInlineAt(): reads
- * buf[b .. b + n) and `len`, sets `verdict`): straight-line code per record over the read buffer,
+ * buf[b .. b + n) through p and dv, and `len`; sets `verdict`): straight-line code per record over the read buffer,
  * no call, view or object per packet. Undefined where `new Function` is refused (a strict
  * Content-Security-Policy): keepRuns() then calls the filter per record.
  */
 export function compileRecordScan(filter: string): RecordScan | undefined {
-  const u32 = (at: string): string => `((p[${at}] | (p[${at} + 1] << 8) | (p[${at} + 2] << 16) | (p[${at} + 3] << 24)) >>> 0)`;
+  const u32 = (at: string): string => `dv.getUint32(${at}, true)`;
   const body = `
 let kept = 0, run = -1;
 while (at + 16 <= end && kept < limit) {
@@ -148,7 +149,7 @@ if (run >= 0) { if (to !== run) p.copyWithin(to, run, at); to += at - run; }
 state[0] = to; state[1] = kept;
 return at;`;
   try {
-    return new Function('p', 'at', 'end', 'to', 'limit', 'maxCap', 'fracLimit', 'state', body) as RecordScan;
+    return new Function('p', 'dv', 'at', 'end', 'to', 'limit', 'maxCap', 'fracLimit', 'state', body) as RecordScan;
   } catch {
     return undefined;
   }
@@ -399,7 +400,7 @@ export class CaptureReader {
       // loop deoptimises at every exit, for want of feedback (V8's "insufficient type feedback").
       const end = this.warmedUp ? this.end : Math.min(this.end, p + 4096);
       this.warmedUp = true;
-      p = scan(this.buf, p, end, to, limit - kept, maxCap, this.fracLimit, state);
+      p = scan(this.buf, this.dv, p, end, to, limit - kept, maxCap, this.fracLimit, state);
       to = state[0];
       kept += state[1];
       if (end < this.end) continue;
