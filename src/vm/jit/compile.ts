@@ -52,12 +52,11 @@ const A32 = 17; // i32 temporaries
 const B32 = 18;
 const ADDR = 19; // checked address
 const A64 = 20; // 64-bit address before checking
-const FT = 21; // f64 result of a fast helper call
 /** V8's limit on br_table entries. */
 const MAX_DISPATCH = 65520;
 /** V8's limit on the size of one function body. */
 const MAX_FUNCTION_BYTES = 7654321;
-const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64, F64]; // R10, PC, FB, T1, A32, B32, ADDR, A64, FT
+const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10, PC, FB, T1, A32, B32, ADDR, A64
 
 /**
  * Imported functions (indices in the module). V8 compiles a wrapper for every distinct imported
@@ -72,6 +71,36 @@ interface Imports {
   /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. */
   readonly fast: number;
   readonly count: number;
+  /** The module function wrapping `fast` (fastCallFunction()), when imported. */
+  fastCall: number;
+}
+
+/**
+ * fastCall(id, pc, r1..r5) -> (r0, handled): a helper's number form through the `fast` import
+ * when r1..r5 are all below 2^53 (exact as doubles). NaN back: not handled (the call site makes
+ * the BigInt call); +Inf: r0 is in global `fr`; else r0 = the (integer) double.
+ */
+function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
+  const f = mb.declareFunc(mb.type([I32, I32, I64, I64, I64, I64, I64], [I64, I32]));
+  imports.fastCall = f;
+  const FT_ = 7;
+  const b = new ByteWriter();
+  b.byte(Op.local_get).u32(2);
+  for (let r = 3; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.i64_or);
+  b.byte(Op.i64_const).s32(53).byte(Op.i64_shr_u).byte(Op.i64_eqz);
+  b.byte(Op.if).byte(0x40);
+  b.byte(Op.local_get).u32(0).byte(Op.local_get).u32(1);
+  for (let r = 2; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.f64_convert_i64_u);
+  b.byte(Op.call).u32(imports.fast).byte(Op.local_tee).u32(FT_);
+  b.byte(Op.local_get).u32(FT_).byte(Op.f64_eq); // not NaN
+  b.byte(Op.if).byte(0x40);
+  b.byte(Op.local_get).u32(FT_).byte(Op.f64_const).f64(Infinity).byte(Op.f64_eq);
+  b.byte(Op.if).byte(I64).byte(Op.global_get).u32(G_FR).byte(Op.else).byte(Op.local_get).u32(FT_).byte(Op.i64_trunc_f64_s).byte(Op.end);
+  b.byte(Op.i32_const).s32(1).byte(Op.return);
+  b.byte(Op.end);
+  b.byte(Op.end);
+  b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
+  mb.setBody(f, [F64], b);
 }
 /** `host` kinds after the access kinds: HOST_FAIL + FAIL_* and HOST_FINISH. */
 export const HOST_FAIL = 8;
@@ -85,7 +114,7 @@ export const ACCESS_ATOMIC = 2;
 /** Failures reported through the `host` import (as HOST_FAIL + kind). */
 export const FAIL_TRAP = 0;
 export const FAIL_BUDGET = 1;
-export const FAIL_FRAMES = 2;
+/** (2, frames exhausted, is reported as FAIL_BUDGET with a negative segment: one out-of-line handler.) */
 export const FAIL_NO_PACKET = 3;
 export const FAIL_TAIL_SUB = 4;
 
@@ -110,6 +139,8 @@ const G_PB = 33;
 const G_PL = 34;
 /** BPF_FUNC_map_lookup_elem. */
 const MAP_LOOKUP = 1;
+/** BPF_FUNC_tail_call: the only helper whose calls check for a scheduled tail call. */
+export const BPF_FUNC_TAIL_CALL = 12;
 
 /** What the JIT may take from the VM's helper registry (both part of the module cache key). */
 export interface JitHelperOptions {
@@ -231,7 +262,7 @@ export function compileModule(
   const host = mb.importFunc('env', 'host', mb.type([I32, I32, I64, I32], []));
   const helper = calls ? mb.importFunc('env', 'helper', mb.type([I64, I32, I64, I64, I64, I64, I64], [I64])) : -1;
   const fast = fastCalls ? mb.importFunc('env', 'fast', mb.type([I32, I32, F64, F64, F64, F64, F64], [F64])) : -1;
-  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0) };
+  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1 };
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
   for (const name of GLOBAL_NAMES) {
@@ -257,6 +288,7 @@ export function compileModule(
   const tRepeat = mb.type([I32, I32, I32, I32, I32], [I32]);
   const fRepeat = mb.declareFunc(tRepeat);
   mb.exportFunc('repeat', fRepeat);
+  if (fastCalls) fastCallFunction(mb, imports);
 
   // Functions: discovered from the entry through local calls.
   // (the entry compiles once more as a local-call target if some call goes there)
@@ -902,19 +934,13 @@ function compileFunction(
     w.byte(Op.br).u32(1); // $done
   };
   /**
-   * Inside `block $done { block $generic {`: the helper's number form through the `fast` import
-   * when r1..r5 are all below 2^53 (exact as doubles). NaN back: not handled, take the call;
-   * +Inf: the result is in global `fr`; else r0 = the (integer) double.
+   * Inside `block $done { block $generic {`: the helper's number form (the module's fastCall
+   * function, shared by the call sites: fewer bytes for V8 to compile); not handled: the call.
    */
   const fastCall = (id: number, pc: number): void => {
-    get(1); for (let r = 2; r <= 5; r++) { get(r); b(Op.i64_or); }
-    i64c(0, 53); b(Op.i64_shr_u); b(Op.i64_eqz); b(Op.i32_eqz); w.byte(Op.br_if).u32(0);
-    i32c(id); i32c(pc);
-    for (let r = 1; r <= 5; r++) { get(r); b(Op.f64_convert_i64_u); }
-    w.byte(Op.call).u32(imports.fast); ltee(FT);
-    lget(FT); b(Op.f64_ne); w.byte(Op.br_if).u32(0);
-    lget(FT); b(Op.f64_const); w.f64(Infinity); b(Op.f64_eq);
-    b(Op.if); b(I64); w.byte(Op.global_get).u32(G_FR); b(Op.else); lget(FT); b(Op.i64_trunc_f64_s); b(Op.end);
+    i32c(id); i32c(pc); for (let r = 1; r <= 5; r++) get(r);
+    w.byte(Op.call).u32(imports.fastCall); // (r0, handled)
+    b(Op.i32_eqz); w.byte(Op.br_if).u32(0); // (the r0 left below is dropped by the branch)
     set(0);
     w.byte(Op.br).u32(1); // $done
   };
@@ -1059,21 +1085,28 @@ function compileFunction(
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
         w.byte(Op.call).u32(imports.helper);
-        lset(T1);
-        // bpf_tail_call scheduled by the helper: hand the registers over and leave; the host
-        // continues in the target program (its result is dropped, as the interpreter does)
-        w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
-        lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
-        for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
-        leave(() => get(0));
-        b(Op.end); inner--;
-        lget(T1); set(0);
+        if (o === 0x8d || k === BPF_FUNC_TAIL_CALL) { // (no other helper may tail call: jit.ts refuses)
+          lset(T1);
+          // bpf_tail_call scheduled by the helper: hand the registers over and leave; the host
+          // continues in the target program (its result is dropped, as the interpreter does)
+          w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
+          lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
+          for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
+          leave(() => get(0));
+          b(Op.end); inner--;
+          lget(T1);
+        }
+        set(0);
         if (inline) { b(Op.end); inner--; }
         continue;
       }
       if (o === OP_CALL_LOCAL) {
-        lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); b(Op.i32_ge_u);
-        b(Op.if); b(0x40); fail(FAIL_FRAMES, pc, 0); b(Op.end);
+        // frames exhausted: to the out-of-line handler with $pc = -1 - pc (the verified tier has
+        // none: the verifier bounds the call depth, as check_max_stack_depth())
+        if (verified === undefined) {
+          i32c(-1 - pc); lset(PC);
+          lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); b(Op.i32_ge_u); w.byte(Op.br_if).u32(depthL() + 1);
+        }
         for (let r = 0; r <= 9; r++) get(r);
         lget(DEPTH); i32c(1); b(Op.i32_add); lget(LEFT); i32c(0);
         w.byte(Op.call).u32(funcOf(w1));
@@ -1140,7 +1173,7 @@ function compileFunction(
   }
   b(Op.end); // loop $L
   b(Op.unreachable);
-  if (verified === undefined) { // $budget: segment $pc overdrew; the host names the instruction
+  if (verified === undefined) { // $budget: segment $pc overdrew (or $pc < 0: frames exhausted at insn -1 - $pc); the host names the instruction
     b(Op.end);
     i32c(HOST_FAIL + FAIL_BUDGET); lget(PC); i64c(0, 0); lget(LEFT); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
   }

@@ -48,7 +48,7 @@ import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
 import type { Vm } from '../vm.js';
 import type { ArrayLayout, FastHelperFn } from '../helpers.js';
 import {
-  ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, HOST_FAIL, HOST_FINISH, type JitHelperOptions, TAIL_REGS,
+  ACCESS_LOAD, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, HOST_FAIL, HOST_FINISH, type JitHelperOptions, TAIL_REGS,
   type VerifiedTier, compileModule, constantR1AtLookups,
 } from './compile.js';
 
@@ -137,7 +137,6 @@ interface VmJitState {
 }
 
 const MAX_NESTED_RUNS = 8;
-const BPF_FUNC_TAIL_CALL = 12;
 /** Helper ids below this have their number form cached per instance. */
 const FAST_CACHE = 256;
 /** Bytes before the context image in a runBatch() table entry: a (base, size) u32 pair. */
@@ -723,6 +722,9 @@ export class JitProgram {
       vm, pc: 0, insns,
       tailCall(target: readonly Insn[]): boolean {
         const i = inst!;
+        // (the module checks for a scheduled tail call only after bpf_tail_call and callx)
+        const at = ctx.pc << 2;
+        if ((P[at] & 0xfff) !== 0x8d && P[at + 2] !== BPF_FUNC_TAIL_CALL) fail('ENOTSUPP', `tail call from helper ${P[at + 2]}, not bpf_tail_call: not supported by the JIT (insn #${ctx.pc})`);
         if (i.batching) fail('ENOTSUPP', `tail call inside a batch run (insn #${ctx.pc})`);
         if (i.tailCalls >= MAX_TAIL_CALL_CNT) return false;
         i.pendingTail = target;
@@ -767,13 +769,11 @@ export class JitProgram {
         }
         // falls through (never: fail() throws)
         case FAIL_BUDGET: { // segment a overdrew: b is the budget left after its charge
+          if (a < 0) fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${-1 - a})`); // (FAIL_FRAMES)
           let slot = segStart[a];
           for (let j = b + segCount[a]; j > 0; j--) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
           fail('ELOOP', `instruction budget of ${inst!.budget} exceeded (insn #${slot})`);
         }
-        // falls through
-        case FAIL_FRAMES:
-          fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${a})`);
         // falls through
         case FAIL_NO_PACKET:
           fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${a}): pass options.packet`);
