@@ -15,15 +15,19 @@
  *    startup is paid once either way, so this shows the per-packet pipeline (streaming read,
  *    compiled filter, buffered write) against libpcap's, with constant memory (max RSS shown).
  * 4. The pipeline split, in process: ns per packet to read the file and walk its records (the
- *    bulk path, CaptureReader.keepRuns(), with a filter that rejects everything), to read and
- *    filter, and to read, filter and write (-w's path).
+ *    bulk path, CaptureReader.keepRuns() with a fused scan that keeps nothing), to read and
+ *    filter (the filter inlined into the walk, as the command runs it), and to read, filter and
+ *    write (-w's path).
+ *
+ * 5. With --instructions: user-space instructions of both whole processes (callgrind), a figure
+ *    the machine's load does not change.
  *
  * `bpfkit tcpdump` starts from its bundle (dist/bundle, `npm run build`) when that is fresh, else
  * from dist/; the first line says which, as the figures differ.
  *
  * The captures (varied generated traffic, ~75 MB and N x 75 MB) are written once to
  * $TMPDIR/bpfkit-bench/ and reused. Options: --runs N (default 5), --packets N (default 1000000),
- * --large N (default 10).
+ * --large N (default 10), --instructions.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
@@ -31,11 +35,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCbpf } from '../src/cbpf/interp.js';
-import { compileCbpfAt } from '../src/cbpf/jsc.js';
+import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
 import { compileFilter } from '../src/filter/index.js';
 import { createRequire } from 'node:module';
 import { createPcapFile, openCaptureFile } from '../src/net/node_capture.js';
-import { CaptureReader } from '../src/net/pcap.js';
+import { CaptureReader, compileRecordScan } from '../src/net/pcap.js';
 import { makeTraffic } from '../test/filter_traffic.js';
 
 const EXPRESSIONS = ['tcp port 80', 'udp and dst net 10.0.0.0/8', 'ip6 or arp'];
@@ -224,10 +228,13 @@ function pipelineSplit(input: string): void {
   console.log(`\nPipeline split, in process, ns per packet (median of ${RUNS} passes after a warm-up pass):`);
   const out = join(DIR, 'out-split.pcap');
   for (const expr of EXPRESSIONS) {
-    const fn = compileCbpfAt(compileFilter(expr, { linktype: 1, snaplen: 262144, savefile: true }));
-    // (Several filters pass through keepRuns in this process, so its call to the filter is less
-    // specialised here than in a `bpfkit tcpdump` process, which has one.)
+    const prog = compileFilter(expr, { linktype: 1, snaplen: 262144, savefile: true });
+    const fn = compileCbpfAt(prog);
+    // As the command runs it: the filter inlined into the record walk (a scan that keeps
+    // nothing for the read-only pass). (Several scans run in this process, so the figures are
+    // of code optimised alongside others, unlike a `bpfkit tcpdump` process.)
     const none = (): number => 0;
+    const scans = [compileRecordScan('filter: {}'), compileRecordScan(cbpfInlineAt(prog) ?? 'filter: {}')];
     const pass = (write: boolean, filter: boolean): number => {
       const t0 = process.hrtime.bigint();
       const file = openCaptureFile(input);
@@ -238,7 +245,7 @@ function pipelineSplit(input: string): void {
         const keep = filter ? fn : none;
         const emit = output ? (b: Uint8Array, s: number, e: number): void => output.writer.writeRaw(b, s, e) : (): void => {};
         for (;;) {
-          r.keepRuns(keep, Infinity, emit);
+          r.keepRuns(keep, Infinity, emit, scans[filter ? 1 : 0]);
           if (!r.next()) break;
           if (keep(r.buf, r.dataOffset, r.caplen, r.len) !== 0) output?.writer.write(r.sec, r.nsec, r.len, r.buf, r.dataOffset, r.caplen);
         }
@@ -265,9 +272,40 @@ function startPath(): string {
   return fresh ? `bundle dist/bundle/${fresh.bundle} (fresh)` : 'dist/ (no fresh bundle: `npm run build` makes one)';
 }
 
+/**
+ * --instructions: user-space instructions of the whole process (valgrind --tool=callgrind), a
+ * count the machine's load does not change, for tcpdump and `bpfkit tcpdump` (node as its #! line
+ * starts it) on the same expression, and `node -e 0` as the floor. Kernel work (the file's read and write
+ * copies) is not counted. Slow (~20 s a run), so off by default.
+ */
+function instructions(input: string): void {
+  const tcpdump = findTcpdump();
+  if (!process.argv.includes('--instructions')) return;
+  if (!tcpdump || !existsSync('/usr/bin/valgrind')) { console.log('\n--instructions: needs tcpdump and valgrind'); return; }
+  const count = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number => {
+    // V8 writes code at run time: --smc-check makes valgrind see it.
+    const r = spawnSync('/usr/bin/valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--callgrind-out-file=/dev/null', cmd, ...args],
+      { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
+    const m = /Collected : (\d+)/.exec(r.stderr);
+    if (r.status !== 0 || !m) throw new Error(`callgrind ${cmd}: exit ${r.status}: ${r.stderr.slice(-500)}`);
+    return Number(m[1]);
+  };
+  console.log(`\nUser-space instructions (callgrind), ${PACKETS} packets:`);
+  const floor = count(process.execPath, ['-e', '0'], { ...process.env, NODE_EXTRA_CA_CERTS: '' });
+  console.log(`  node -e 0 (NODE_EXTRA_CA_CERTS empty): ${(floor / 1e6).toFixed(0)}M`);
+  for (const expr of [EXPRESSIONS[0], EXPRESSIONS[2]]) {
+    const theirs = count(tcpdump, ['-r', input, '-w', join(DIR, 'out-tcpdump.pcap'), expr]);
+    // (valgrind runs the node the #! line would, in the environment it would give it.)
+    const ours = count(process.execPath, [BIN, 'tcpdump', '-r', input, '-w', join(DIR, 'out-bpfkit.pcap'), expr], { ...process.env, NODE_EXTRA_CA_CERTS: '' });
+    console.log(`  ${JSON.stringify(expr).padEnd(30)} bpfkit ${(ours / 1e6).toFixed(0)}M, tcpdump ${(theirs / 1e6).toFixed(0)}M,`
+      + ` ratio bpfkit/tcpdump ${(ours / theirs).toFixed(2)}, beyond node's start ${((ours - floor) / theirs).toFixed(2)}`);
+  }
+}
+
 const input = capture();
 console.log(`bpfkit tcpdump starts from: ${startPath()}`);
 wholeProcess(input);
+instructions(input);
 largeFile(input);
 perPacket(input);
 pipelineSplit(input);
