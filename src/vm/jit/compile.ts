@@ -9,7 +9,8 @@
  * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7; kept as it is when
  * `resume`, the entry of a tail call; zeroed by the host beforehand when the program writes no
  * memory at all), and returns r0..r5; the caller keeps its own r6..r10 (the entry as the runs
- * call it returns only r0 and left: a cheaper return on every run).
+ * call it returns only r0 and left: a cheaper return on every run; so do all functions in the
+ * verified tier, where r1-r5 are unreadable after a call).
  * `left` is the instruction budget still available.
  *
  * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
@@ -298,7 +299,9 @@ export function compileModule(
   const funcOf = (slot: number): number => {
     let f = funcIndex.get(slot);
     if (f === undefined) {
-      f = mb.declareFunc(tFunc);
+      // (verified tier: a subprogram returns only r0, as the entry: the verifier leaves r1-r5
+      // unreadable after a call, as check_func_call() marks the caller-saved registers)
+      f = mb.declareFunc(helperOptions.verified === undefined ? tFunc : tMain);
       funcIndex.set(slot, f);
       queue.push({ start: slot, func: f, main: false });
     }
@@ -602,10 +605,10 @@ function compileFunction(
     i32c(HOST_FAIL + kind); i32c(a); i64c(0, 0); i32c(bb); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
   };
   const mem = (o: number, offset: number): void => { w.byte(o).u32(0).u32(offset); };
-  /** Return from the function with r0 as `r0` pushes it: the entry gives r0 and left, a local-call target r0..r5 and left. */
+  /** Return from the function with r0 as `r0` pushes it: the entry (and any function of the verified tier) gives r0 and left, a local-call target r0..r5 and left. */
   const leave = (r0: () => void): void => {
     r0();
-    if (!isMain) for (let r = 1; r <= 5; r++) get(r);
+    if (!isMain && verified === undefined) for (let r = 1; r <= 5; r++) get(r);
     lget(LEFT); b(Op.return);
   };
   const bswap32 = (): void => { // i32 on the stack
@@ -694,16 +697,16 @@ function compileFunction(
    * offset to use with it. ADDR holds the exact address when `exact` (atomics).
    */
   const access = (pc: number, reg: number, off: number, size: number, kind: number, exact = false): number => {
+    if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
+      if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
+      lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
+      return 0;
+    }
     if (verified?.unchecked[pc] === 1) { // proved in bounds by the verifier
       get(reg); b(Op.i32_wrap_i64);
       if (!exact && off >= 0) return off;
       if (off !== 0) { i32c(off); b(Op.i32_add); }
       if (exact) ltee(ADDR);
-      return 0;
-    }
-    if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
-      if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
-      lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
       return 0;
     }
     b(Op.block); b(0x40);
@@ -1111,7 +1114,7 @@ function compileFunction(
         lget(DEPTH); i32c(1); b(Op.i32_add); lget(LEFT); i32c(0);
         w.byte(Op.call).u32(funcOf(w1));
         lset(LEFT);
-        for (let r = 5; r >= 0; r--) set(r);
+        if (verified === undefined) for (let r = 5; r >= 0; r--) set(r); else set(0);
         continue;
       }
       const loadInfo = LOADS[o];
