@@ -131,6 +131,9 @@ export type RecordScan = (buf: Uint8Array, dv: DataView, start: number, end: num
  */
 export function compileRecordScan(filter: string): RecordScan | undefined {
   const u32 = (at: string): string => `dv.getUint32(${at}, true)`;
+  // Kept bytes buf[run, at) move down to `to` (copyWithin measured cheaper than a copy loop in
+  // line or set(subarray()), in instructions per run).
+  const move = `if (to !== run) p.copyWithin(to, run, at); to += at - run;`;
   const body = `
 let kept = 0, run = -1;
 while (at + 16 <= end && kept < limit) {
@@ -142,10 +145,10 @@ while (at + 16 <= end && kept < limit) {
   let verdict = 0;
   ${filter}
   if (verdict !== 0) { if (run < 0) run = at; kept++; }
-  else if (run >= 0) { if (to !== run) p.copyWithin(to, run, at); to += at - run; run = -1; }
+  else if (run >= 0) { ${move} run = -1; }
   at = next;
 }
-if (run >= 0) { if (to !== run) p.copyWithin(to, run, at); to += at - run; }
+if (run >= 0) { ${move} }
 state[0] = to; state[1] = kept;
 return at;`;
   try {
