@@ -38,7 +38,7 @@ import { checkCallbackReturn, isSyncCallbackHelper, scheduleCallback, widenAfter
 import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
 import { frozenMapRead } from './map_direct.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
-import { tnumAdd, tnumAnd, tnumConst, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
+import { tnumAdd, tnumAnd, tnumConst, tnumIntersect, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
 import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
 export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
@@ -1266,7 +1266,6 @@ export class Verifier {
     if (d.type === 'scalar' && s.type === 'scalar') {
       regSetMinMax(od, os, op, is32);
       regSetMinMax(d, isX ? s : copyReg(s), negateOp(op), is32);
-      if (boundsInvalid(od) || boundsInvalid(d)) { /* impossible branch */ }
       if (isX && s.id) { this.syncLinked(this.cur, s, linked); this.syncLinked(other, os, linked); }
       if (d.id) { this.syncLinked(this.cur, d, linked); this.syncLinked(other, od, linked); }
     }
@@ -1279,8 +1278,11 @@ export class Verifier {
     }
     // packet range (find_good_pkt_pointers)
     if (isX && !is32) this.pktCompare(d, s, op, other, insn);
-    const otherDead = od.type === 'scalar' && (boundsInvalid(od) || (isX && boundsInvalid(os)));
-    const curDead = d.type === 'scalar' && (boundsInvalid(d) || (isX && boundsInvalid(s)));
+    // a register compared with itself is refined in place through both roles; contradictory bounds
+    // do not end the path (6.18 follows it, e.g. `if w5 s>= w5` falls through with R5=0x80000000)
+    const sameReg = isX && insn.src === insn.dst;
+    const otherDead = !sameReg && od.type === 'scalar' && (boundsInvalid(od) || (isX && boundsInvalid(os)));
+    const curDead = !sameReg && d.type === 'scalar' && (boundsInvalid(d) || (isX && boundsInvalid(s)));
     if (otherDead) {
       // other branch impossible: drop it
       this.stack.pop(); if (other.parent) other.parent.branches--;
@@ -1860,8 +1862,17 @@ function isBranchTaken(d: RegState, s: RegState, op: number, is32: boolean): num
   }
   const r = rangeOf(d, is32), q = rangeOf(s, is32);
   switch (op) {
-    case 0x10: if (r.umin === r.umax && q.umin === q.umax) return r.umin === q.umin ? 1 : 0; if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 0; return -1;
-    case 0x50: if (r.umin === r.umax && q.umin === q.umax) return r.umin === q.umin ? 0 : 1; if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 1; return -1;
+    case 0x10: case 0x50: {
+      // is_scalar_branch_taken(): JEQ/JNE are decided by the constants, then tnums that share no
+      // value (tnum_overlap()), then disjoint ranges, then (64-bit) disjoint 32-bit subranges
+      const eq = op === 0x10 ? 1 : 0, t1 = is32 ? tnumSubreg(d.varOff) : d.varOff, t2 = is32 ? tnumSubreg(s.varOff) : s.varOff;
+      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? eq : 1 - eq;
+      const known = ~t1.mask & ~t2.mask;
+      if ((t1.value & known) !== (t2.value & known)) return 1 - eq;
+      if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 1 - eq;
+      if (!is32 && (d.u32min > s.u32max || d.u32max < s.u32min || d.s32min > s.s32max || d.s32max < s.s32min)) return 1 - eq;
+      return -1;
+    }
     case 0x20: if (r.umin > q.umax) return 1; if (r.umax <= q.umin) return 0; return -1;
     case 0x30: if (r.umin >= q.umax) return 1; if (r.umax < q.umin) return 0; return -1;
     case 0xa0: if (r.umax < q.umin) return 1; if (r.umin >= q.umax) return 0; return -1;
@@ -1943,15 +1954,26 @@ function rangeOf(r: RegState, is32: boolean): { umin: bigint; umax: bigint; smin
   return is32 ? { umin: r.u32min, umax: r.u32max, smin: r.s32min, smax: r.s32max } : { umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax };
 }
 
-/** reg_set_min_max(): refine d and s assuming `d op s` holds */
+/**
+ * regs_refine_cond_op() + reg_bounds_sync() of reg_set_min_max(): refine d and s assuming `d op s`
+ * holds. `d` and `s` may be the same register (`if r5 > r5`): the kernel refines it in place
+ * through both roles, which can leave contradictory bounds the walk goes on with.
+ */
 function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void {
   const mx = (a: bigint, b: bigint): bigint => (a > b ? a : b);
   const mn = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+  const isConst = (r: RegState): boolean => tnumIsConst(is32 ? tnumSubreg(r.varOff) : r.varOff);
+  // JNE and JSET learn from a constant operand on either side (swap(reg1, reg2))
+  if ((op === 0x50 || op === 0x40 || op === 0x140) && !isConst(s)) [d, s] = [s, d];
+  if ((op === 0x50 || op === 0x40 || op === 0x140) && !isConst(s)) op = 0;
+  const c = is32 ? s.varOff.value & U32_MAX : s.varOff.value;
   if (is32) {
     switch (op) {
       case 0x10: { const lo = mx(d.u32min, s.u32min), hi = mn(d.u32max, s.u32max); d.u32min = s.u32min = lo; d.u32max = s.u32max = hi;
-        const slo = mx(d.s32min, s.s32min), shi = mn(d.s32max, s.s32max); d.s32min = s.s32min = slo; d.s32max = s.s32max = shi; break; }
-      case 0x50: if (tnumIsConst(tnumSubreg(s.varOff)) && !tnumIsConst(tnumSubreg(d.varOff))) { const c = s.u32min; if (d.u32min === c) d.u32min++; else if (d.u32max === c) d.u32max--; if (BigInt.asIntN(32, c) === d.s32min) d.s32min++; else if (BigInt.asIntN(32, c) === d.s32max) d.s32max--; } break;
+        const slo = mx(d.s32min, s.s32min), shi = mn(d.s32max, s.s32max); d.s32min = s.s32min = slo; d.s32max = s.s32max = shi;
+        const t = tnumIntersect(tnumSubreg(d.varOff), tnumSubreg(s.varOff));
+        d.varOff = tnumWithSubreg(d.varOff, t); s.varOff = tnumWithSubreg(s.varOff, t); break; }
+      case 0x50: if (d.u32min === c) d.u32min++; if (d.u32max === c) d.u32max--; if (d.s32min === BigInt.asIntN(32, c)) d.s32min++; if (d.s32max === BigInt.asIntN(32, c)) d.s32max--; break;
       case 0x20: d.u32min = mx(d.u32min, s.u32min + 1n); s.u32max = mn(s.u32max, d.u32max - 1n); break;
       case 0x30: d.u32min = mx(d.u32min, s.u32min); s.u32max = mn(s.u32max, d.u32max); break;
       case 0xa0: d.u32max = mn(d.u32max, s.u32max - 1n); s.u32min = mx(s.u32min, d.u32min + 1n); break;
@@ -1960,17 +1982,16 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
       case 0x70: d.s32min = mx(d.s32min, s.s32min); s.s32max = mn(s.s32max, d.s32max); break;
       case 0xc0: d.s32max = mn(d.s32max, s.s32max - 1n); s.s32min = mx(s.s32min, d.s32min + 1n); break;
       case 0xd0: d.s32max = mn(d.s32max, s.s32max); s.s32min = mx(s.s32min, d.s32min); break;
-      // regs_refine_cond_op(): `if w & bit` sets a single known bit; `!(w & val)` clears val's bits
-      case 0x40: { const c = tnumSubreg(s.varOff); if (tnumIsConst(c) && isPow2(c.value)) d.varOff = tnumWithSubreg(d.varOff, tnumOr(tnumSubreg(d.varOff), c)); break; }
-      case 0x140: { const c = tnumSubreg(s.varOff); if (tnumIsConst(c)) d.varOff = tnumWithSubreg(d.varOff, tnumAnd(tnumSubreg(d.varOff), tnumConst(~c.value & U32_MAX))); break; }
+      // `if w & bit` sets a single known bit; `!(w & val)` clears val's bits
+      case 0x40: if (isPow2(c)) d.varOff = tnumWithSubreg(d.varOff, tnumOr(tnumSubreg(d.varOff), tnumConst(c))); break;
+      case 0x140: d.varOff = tnumWithSubreg(d.varOff, tnumAnd(tnumSubreg(d.varOff), tnumConst(~c & U32_MAX))); break;
     }
   } else {
     switch (op) {
       case 0x10: { const lo = mx(d.umin, s.umin), hi = mn(d.umax, s.umax); d.umin = s.umin = lo; d.umax = s.umax = hi;
         const slo = mx(d.smin, s.smin), shi = mn(d.smax, s.smax); d.smin = s.smin = slo; d.smax = s.smax = shi;
-        const t = { value: d.varOff.value | s.varOff.value, mask: d.varOff.mask & s.varOff.mask };
-        d.varOff = s.varOff = { value: t.value & ~t.mask & U64_MAX, mask: t.mask }; break; }
-      case 0x50: if (tnumIsConst(s.varOff) && !tnumIsConst(d.varOff)) { const c = s.umin; if (d.umin === c) d.umin++; else if (d.umax === c) d.umax--; if (BigInt.asIntN(64, c) === d.smin) d.smin++; else if (BigInt.asIntN(64, c) === d.smax) d.smax--; } break;
+        d.varOff = s.varOff = tnumIntersect(d.varOff, s.varOff); break; }
+      case 0x50: if (d.umin === c) d.umin++; if (d.umax === c) d.umax--; if (d.smin === BigInt.asIntN(64, c)) d.smin++; if (d.smax === BigInt.asIntN(64, c)) d.smax--; break;
       case 0x20: d.umin = mx(d.umin, s.umin + 1n); s.umax = mn(s.umax, d.umax - 1n); break;
       case 0x30: d.umin = mx(d.umin, s.umin); s.umax = mn(s.umax, d.umax); break;
       case 0xa0: d.umax = mn(d.umax, s.umax - 1n); s.umin = mx(s.umin, d.umin + 1n); break;
@@ -1979,12 +2000,12 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
       case 0x70: d.smin = mx(d.smin, s.smin); s.smax = mn(s.smax, d.smax); break;
       case 0xc0: d.smax = mn(d.smax, s.smax - 1n); s.smin = mx(s.smin, d.smin + 1n); break;
       case 0xd0: d.smax = mn(d.smax, s.smax); s.smin = mx(s.smin, d.smin); break;
-      case 0x40: if (tnumIsConst(s.varOff) && isPow2(s.varOff.value)) d.varOff = tnumOr(d.varOff, s.varOff); break;
-      case 0x140: if (tnumIsConst(s.varOff)) d.varOff = tnumAnd(d.varOff, tnumConst(~s.varOff.value & U64_MAX)); break;
+      case 0x40: if (isPow2(c)) d.varOff = tnumOr(d.varOff, tnumConst(c)); break;
+      case 0x140: d.varOff = tnumAnd(d.varOff, tnumConst(~c & U64_MAX)); break;
     }
   }
-  if (!boundsInvalid(d)) regBoundsSync(d);
-  if (!boundsInvalid(s)) regBoundsSync(s);
+  regBoundsSync(d);
+  regBoundsSync(s);
 }
 
 void SIZE_NAME; void S64_MAX; void BPF_JMP32; void STACK_ZERO;
