@@ -52,7 +52,7 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 const BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
-const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP_TYPE_PERCPU_ARRAY = 6, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
+const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
 
 export interface VerifyOptions {
   progType: number;
@@ -715,13 +715,13 @@ export class Verifier {
     // pointer +/- scalar: the offset's range decides what the pointer may reach
     if (isPointer(d)) {
       if (isX) this.markPrecise(insn.src);
-      return this.adjustPtr(insn, d, src, op, alu32, insn.dst);
+      return this.adjustPtr(d, src, op, alu32, insn.dst);
     }
     if (isPointer(src)) { // scalar op= pointer: adjust_ptr_min_max_vals() with the roles swapped
       this.markPrecise(insn.dst);
       const sc = copyReg(d);
       Object.assign(d, copyReg(src));
-      return this.adjustPtr(insn, d, sc, op, alu32, insn.dst, true);
+      return this.adjustPtr(d, sc, op, alu32, insn.dst, true);
     }
     // a precise destination needs a precise source (adjust_reg_min_max_vals())
     if (isX && d.precise) this.markPrecise(insn.src);
@@ -756,7 +756,7 @@ export class Verifier {
   }
 
   /** adjust_ptr_min_max_vals() */
-  adjustPtr(insn: Insn, d: RegState, off: RegState, op: number, alu32: boolean, dst: number, swapped = false): void {
+  adjustPtr(d: RegState, off: RegState, op: number, alu32: boolean, dst: number, swapped = false): void {
     const name = regTypeStr(d);
     if (alu32) {
       if (op === 0x10) { markUnknown(d); this.zext(d); return; } // allow_ptr_leaks
@@ -855,7 +855,7 @@ export class Verifier {
   checkAtomic(insn: Insn): void {
     const size = SIZE_BYTES[bpfSize(insn.code)];
     if (size !== 4 && size !== 8) fail('invalid atomic operand size', EINVAL);
-    const src = this.readReg(insn.src);
+    this.readReg(insn.src);
     const d = this.readReg(insn.dst);
     if (insn.imm === 0xf1) this.readReg(0);
     if (insn.imm & BPF_FETCH && insn.imm !== 0xf1) this.writeRegCheck(insn.src);
