@@ -116,18 +116,18 @@ interface NgIface {
  * A filter fused with the walk over a buffer of classic little-endian pcap records
  * (compileRecordScan()): from buf[start], the whole records before `end` that need no cutting
  * (caplen <= maxCap) and have a valid timestamp fraction (< fracLimit), stopping after `limit`
- * (`dv`: a DataView over buf's bytes, from its byte 0)
- * kept. Kept records are moved together in place to buf[to...] (to <= start; copyWithin, in runs);
- * returns where it stopped, with state[0] = the end of the kept bytes, state[1] = how many.
+ * kept (`dv`: a DataView over buf's bytes, from its byte 0). Kept records are moved together in
+ * place to buf[to...] (to <= start; copyWithin, in runs); returns where it stopped, with
+ * state[0] = the end of the kept bytes, state[1] = how many.
  */
 export type RecordScan = (buf: Uint8Array, dv: DataView, start: number, end: number, to: number, limit: number,
   maxCap: number, fracLimit: number, state: Int32Array) => number;
 
 /**
  * The RecordScan for a filter given as statements to inline (cbpf/jsc.ts' cbpfInlineAt(): reads
- * buf[b .. b + n) through p and dv, and `len`; sets `verdict`): straight-line code per record over the read buffer,
- * no call, view or object per packet. Undefined where `new Function` is refused (a strict
- * Content-Security-Policy): keepRuns() then calls the filter per record.
+ * buf[b .. b + n) through p and dv, and `len`; sets `verdict`): straight-line code per record
+ * over the read buffer, no call, view or object per packet. Undefined where `new Function` is
+ * refused (a strict Content-Security-Policy): keepRuns() then calls the filter per record.
  */
 export function compileRecordScan(filter: string): RecordScan | undefined {
   const u32 = (at: string): string => `dv.getUint32(${at}, true)`;
