@@ -44,6 +44,9 @@ const KERNEL_618: Record<string, string> = {
   spin_no_unlock: 'BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region',
   spin_ok: '',
   spin_unlock_only: 'bpf_spin_unlock without taking a lock',
+  timer_bad_ret: 'At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]',
+  timer_ok: '',
+  timer_write_key: 'write to change key R2 not allowed',
 };
 
 /**
@@ -51,7 +54,7 @@ const KERNEL_618: Record<string, string> = {
  * the callback iterations, pruning and precision give the same count in bpfkit.
  */
 const KERNEL_618_PROCESSED: Record<string, number> = {
-  dynptr_ok: 44, loop_index: 52, loop_sum: 49, loop_unroll: 31, rodata_prune: 5, spin_ok: 17,
+  dynptr_ok: 44, loop_index: 52, loop_sum: 49, loop_unroll: 31, rodata_prune: 5, spin_ok: 17, timer_ok: 26,
   // foreach_count: 40 on the kernel, 38 here: 6.18 keeps states inside a loop's strongly connected
   // component from pruning until the loop is done (SCC), which bpfkit does not model yet.
 };

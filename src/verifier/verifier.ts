@@ -34,7 +34,7 @@ import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
   stackAccessFlags,
 } from './precision.js';
-import { checkCallbackReturn, isSyncCallbackHelper, scheduleCallback, widenAfterCallback } from './callbacks.js';
+import { FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback } from './callbacks.js';
 import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
 import { frozenMapRead } from './map_direct.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
@@ -208,7 +208,7 @@ export class Verifier {
   /** print_verifier_state(): the current frame's registers and slots (all, or the scratched ones), then clean */
   printState(all: boolean, f = this.frame()): void {
     const every = all || this.allScratched;
-    this.log.append(stateStr(f, every, this.regsScratched, this.slotsScratched) + refsStr(this.cur.refs) + (f.inCallback ? ' cb' : '') + '\n');
+    this.log.append(stateStr(f, every, this.regsScratched, this.slotsScratched) + refsStr(this.cur.refs) + (f.asyncCallback ? ' async_cb' : '') + (f.inCallback ? ' cb' : '') + '\n');
     this.regsScratched.clear(); this.slotsScratched.clear(); this.allScratched = false;
   }
   /** print_insn_state(): after the instruction line when nothing came between, else on its own "IDX:" line */
@@ -1429,6 +1429,14 @@ export class Verifier {
     this.checkReferenceLeak('BPF_EXIT instruction in main prog');
     const r0 = this.reg(0);
     if (r0.type === 'not_init') fail('R0 !read_ok');
+    const async = frames[0].asyncCallback ? frames[0].callbackRet : undefined;
+    if (async) {
+      // check_return_code(): "enforce return zero from async callbacks like timer"
+      if (r0.type !== 'scalar') fail(`At async callback return the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
+      this.markPrecise(0);
+      if (r0.smin < BigInt(async.min) || r0.smax > BigInt(async.max)) fail(invalidScalar('At async callback return', 'R0', r0, async), EINVAL);
+      return 'exit';
+    }
     const rr = this.ops.returnRange;
     if (r0.type !== 'scalar' && rr) fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     // check_return_code(): the range check needs R0's value precise
@@ -1528,6 +1536,7 @@ export class Verifier {
     if (id === FUNC_DYNPTR_FROM_MEM && this.reg(1).type !== 'map_value') fail(`Unsupported reg type ${regTypeStr(this.reg(1))} for bpf_dynptr_from_mem data`, EACCES);
     // push_callback_call(): the callback runs with the arguments as they are now
     if (isSyncCallbackHelper(id)) scheduleCallback(this, id, (p.callbackArg ?? 1) + 1, meta.map);
+    if (id === FUNC_TIMER_SET_CALLBACK) scheduleAsyncCallback(this, 2);
     // is_ptr_cast_function(): the result shares the argument's reference
     const castRef = (id === 95 || id === 96 || id === 137) ? this.reg(1).refObjId : 0;
     // clear_all_pkt_pointers(): a helper that may move packet data invalidates every packet
@@ -1704,6 +1713,12 @@ export class Verifier {
       case 'ARG_PTR_TO_STACK':
         if (a.flags.includes('PTR_MAYBE_NULL') && r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) return;
         if (r.type !== 'fp') typeFail('fp');
+        return;
+      case 'ARG_PTR_TO_TIMER': // process_timer_func()
+        if (r.type !== 'map_value' || r.maybeNull) typeFail('map_value');
+        if (!tnumIsConst(r.varOff)) fail(`R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`, EINVAL);
+        // (bpfkit does not know where the value's bpf_timer is: "no valid bpf_timer" and its offset are not checked)
+        if (r.map && this.opts.mapHasBtf && !this.opts.mapHasBtf(r.map)) fail(`map '${r.map.spec.name ?? ''}' has to have BTF in order to use bpf_timer`, EINVAL);
         return;
       case 'ARG_PTR_TO_SPIN_LOCK':
         if (r.type !== 'map_value' || r.maybeNull) typeFail('map_value, ptr_');
