@@ -12,11 +12,11 @@ import { type FuncState, type VState, exactReg, newFuncState, sameCallsites } fr
 
 const MAX_CALL_FRAMES = 8;
 export const FUNC_LOOP = 181, FUNC_FOR_EACH_MAP_ELEM = 164, FUNC_USER_RINGBUF_DRAIN = 209;
-export const FUNC_TIMER_SET_CALLBACK = 170;
+export const FUNC_TIMER_SET_CALLBACK = 170, FUNC_FIND_VMA = 180;
 
 /** is_sync_callback_calling_function(): helpers whose callback runs before they return */
 export function isSyncCallbackHelper(id: number): boolean {
-  return id === FUNC_LOOP || id === FUNC_FOR_EACH_MAP_ELEM || id === FUNC_USER_RINGBUF_DRAIN;
+  return id === FUNC_LOOP || id === FUNC_FOR_EACH_MAP_ELEM || id === FUNC_USER_RINGBUF_DRAIN || id === FUNC_FIND_VMA;
 }
 
 /**
@@ -76,6 +76,14 @@ function calleeSetup(v: Verifier, helperId: number, map: VerifierMap | undefined
         callee.regs[4] = copyReg(caller.regs[3]);
       };
     }
+    case FUNC_FIND_VMA:
+      // set_find_vma_callback_state(): callback_fn(struct task_struct *task, struct vm_area_struct *vma, void *callback_ctx)
+      return (caller, callee) => {
+        callee.regs[1] = copyReg(caller.regs[1]);
+        const vma = callee.regs[2];
+        markUnknown(vma); setKnown(vma, 0n); vma.type = 'ptr_'; vma.btf = { name: 'vm_area_struct', trusted: false };
+        callee.regs[3] = copyReg(caller.regs[4]);
+      };
     default:
       // set_user_ringbuf_callback_state(): callback_fn(const struct bpf_dynptr *dynptr, void *ctx)
       return (caller, callee) => {

@@ -34,7 +34,7 @@ import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
   stackAccessFlags,
 } from './precision.js';
-import { FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback } from './callbacks.js';
+import { FUNC_FIND_VMA, FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback } from './callbacks.js';
 import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
 import { frozenMapRead } from './map_direct.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
@@ -52,6 +52,7 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 const BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
+const FUNC_GET_CURRENT_TASK_BTF = 158;
 const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
 
 export interface VerifyOptions {
@@ -1596,6 +1597,10 @@ export class Verifier {
         else if (castRef) r0.refObjId = castRef;
         break;
       }
+      case 'RET_PTR_TO_BTF_ID':
+        // bpf_get_current_task_btf(): the current task, a trusted pointer
+        if (id === FUNC_GET_CURRENT_TASK_BTF) { setKnown(r0, 0n); r0.type = 'ptr_'; r0.btf = { name: 'task_struct', trusted: true }; }
+        break;
       default: break;
     }
     // do_refine_retval_range(): string/stack copies return at most the buffer size, or -errno
@@ -1698,6 +1703,11 @@ export class Verifier {
         this.markPrecise(regno);
         return;
       case 'ARG_PTR_TO_SOCK_COMMON': case 'ARG_PTR_TO_SOCKET': case 'ARG_PTR_TO_BTF_ID': {
+        if (id === FUNC_FIND_VMA) { // bpf_find_vma(): arg1_btf_id task_struct
+          if (r.type !== 'ptr_' || r.maybeNull) typeFail('ptr_, trusted_ptr_, rcu_ptr_');
+          if (r.btf?.name !== 'task_struct') fail(`R${regno} is of type ${r.btf?.name ?? ''} but task_struct is expected`, EACCES);
+          return;
+        }
         const ok = ['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) && !r.maybeNull;
         // compatible_reg_types: sock_common_types, or btf_id_sock_common_types with the BTF pointers
         if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : a.base === 'ARG_PTR_TO_SOCK_COMMON' ? 'sock_common, sock, tcp_sock, xdp_sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
