@@ -3,13 +3,18 @@
  * reg_set_min_max()): every jump op, JMP and JMP32, comparing a register with itself for several
  * register states, plus the operand swaps of JNE/JSET and the tnum test of JEQ/JNE. Each program is
  * loaded at log level 2 by the kernel (test/kernel_bpf_loader.ts) and by bpfkit: verdicts and
- * whole logs (the state after the jump, on both branches) must be the same. Skips without root/cc.
+ * whole logs (the state after the jump, on both branches) must be the same; and the program of the
+ * random kernel comparison that found `if w5 s>= w5` followed differently. Skips without root/cc.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { type Insn, makeInsn } from '../src/isa/insn.js';
+import { tnumStep } from '../src/verifier/tnum.js';
 import { verify } from '../src/verifier/verifier.js';
+import { Rng } from './cbpf_gen.js';
 import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
+import { lastErrorLine } from './verifier_corpus_lib.js';
+import { randomProgram } from './verifier_random_gen.js';
 
 const SOCKET_FILTER = 1;
 const BPF_JMP = 0x05, BPF_JMP32 = 0x06, BPF_X = 0x08;
@@ -93,4 +98,34 @@ test('if w5 s>= w5 with w5 in {0, 1 << 31}: the fall-through is followed with R5
 test('if r5 > r5 with r5 in {0, 1 << 63}: the taken branch knows R5=0x8000000000000000 (tnum_step(), as 6.18)', () => {
   const insns = withPaths(R5_STATES['{0, 1 << 63}'], makeInsn(BPF_JMP | OPS.jgt | BPF_X, 5, 5, 2));
   assert.match(verify(insns, { progType: SOCKET_FILTER, logLevel: 2 }).log, /^from 2 to 5: R1=ctx\(\) R5=0x8000000000000000 R10=fp0$/m);
+});
+
+test('the random comparison\'s program (seed 48, #404): the kernel\'s verdict and error line', (t) => {
+  const { exe, why } = kernelLoader();
+  if (!exe) return t.skip(why!);
+  const rng = new Rng(48);
+  let p = randomProgram(rng);
+  for (let i = 0; i < 404; i++) p = randomProgram(rng);
+  assert.ok(p.insns.some((i) => i.code === 0x7e && i.dst === i.src), 'the program compares a register with itself');
+  const k = kernelLoadAll(exe, [p], 1)[0];
+  const ours = verify(p.insns, { progType: p.progType, logLevel: 1 });
+  assert.equal(ours.ok, k.ok);
+  assert.equal(lastErrorLine(ours.log), lastErrorLine(k.log));
+});
+
+test('tnum_step(): the smallest member above z, against every 6-bit tnum and z', () => {
+  for (let mask = 0n; mask < 64n; mask++) {
+    for (let value = 0n; value < 64n; value++) {
+      if (value & mask) continue;
+      const t = { value, mask }, tmax = value | mask;
+      const members: bigint[] = [];
+      for (let x = 0n; x < 64n; x++) if ((x & ~mask) === value) members.push(x);
+      for (let z = 0n; z < 64n; z++) {
+        const want = z >= tmax ? tmax : members.find((x) => x > z);
+        assert.equal(tnumStep(t, z), want, `tnum (${value}; ${mask}), z ${z}`);
+      }
+    }
+  }
+  // 64-bit: the unknown top bit above a z with every low bit set
+  assert.equal(tnumStep({ value: 0n, mask: 1n << 63n }, 1n), 1n << 63n);
 });
