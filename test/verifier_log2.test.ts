@@ -59,14 +59,14 @@ const PROGRAMS: { name: string; progType: number; insns: Insn[]; level2?: false 
     insns: [ldxw(2, 1, 0), mov(1, 1), jgt(2, 7, 1), mov(1, 2), makeInsn(0x85, 0, 1, 0, 2), mov(0, 0), exit, movx(0, 1), jgt(0, 5, 1), inc0, exit],
   },
   { // a spilled constant used as a stack offset: precision through the spill and fill
-    name: 'precision through a stack spill', progType: SOCKET_FILTER, level2: false,
+    name: 'precision through a stack spill', progType: SOCKET_FILTER,
     insns: [
       ldxw(2, 1, 0), mov(3, -8), jgt(2, 10, 1), mov(3, -16), makeInsn(0x7b, 10, 3, -24), makeInsn(0x7a, 10, 0, -8, 0),
       makeInsn(0x7a, 10, 0, -16, 0), makeInsn(0x79, 4, 10, -24), movx(5, 10), makeInsn(0x0f, 5, 4), makeInsn(0x79, 0, 5, 0), exit,
     ],
   },
   { // nested bounded loops whose state repeats exactly: "infinite loop detected"
-    name: 'loop repeating a state', progType: SOCKET_FILTER, level2: false,
+    name: 'loop repeating a state', progType: SOCKET_FILTER,
     insns: [mov(0, 0), ldxw(2, 1, 0), inc0, makeInsn(0x0f, 0, 2), makeInsn(0x57, 0, 0, 0, 7), mov(3, 0), add(3, 1), makeInsn(0xa5, 3, 0, -2, 4), makeInsn(0xa5, 0, 0, -7, 5), exit],
   },
   { // data + 14 > data_end: the taken branch marks the pointer beyond pkt_end

@@ -80,13 +80,16 @@ export function liveRegsBefore(insns: readonly Insn[], callArgs: (insn: Insn) =>
   return live;
 }
 
-/** The level-2 table: `    IDX: 0123456789 (OP) insn` with dots for dead registers (r10 not shown). */
-export function liveRegsTable(insns: readonly Insn[], live: Uint16Array, insnText: (pc: number) => string): string {
+/**
+ * The level-2 table: `SCC IDX: 0123456789 (OP) insn`, the SCC column blank outside loops, dots for
+ * dead registers (r10 not shown).
+ */
+export function liveRegsTable(insns: readonly Insn[], live: Uint16Array, scc: Uint32Array, insnText: (pc: number) => string): string {
   let out = 'Live regs before insn:\n';
   for (let pc = 0; pc < insns.length; pc++) {
     let regs = '';
     for (let r = 0; r < 10; r++) regs += live[pc] & bit(r) ? String(r) : '.';
-    out += `    ${String(pc).padStart(3)}: ${regs} ${insnText(pc)}\n`;
+    out += `${scc[pc] ? String(scc[pc]).padStart(3) + ' ' : '    '}${String(pc).padStart(3)}: ${regs} ${insnText(pc)}\n`;
     if (insns[pc].code === 0x18) pc++;
   }
   return out;

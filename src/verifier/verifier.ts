@@ -21,6 +21,8 @@ import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment } from './log.js';
 import { StackLiveness } from './stack_liveness.js';
+import { controlFlow } from './cfg_order.js';
+import { SccVisits } from './scc_visits.js';
 import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
@@ -187,7 +189,6 @@ export class Verifier {
     this.seen = new Uint8Array(insns.length);
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
     this.testStateFreq = ((opts.flags ?? 0) & BPF_F_TEST_STATE_FREQ) !== 0;
-    this.liveStack = new StackLiveness(insns);
     this.precisionHost = {
       insns,
       log2: this.level >= 2 ? (line) => this.log.append(line + '\n') : undefined,
@@ -299,12 +300,18 @@ export class Verifier {
     }
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
-    if (this.level >= 2) {
+    const flow = controlFlow(insns, cfg.subprogStarts, this.level >= 2);
+    if (flow.scc) {
       // compute_live_registers(): the table of live registers before each instruction
-      this.log.append(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), (pc) => this.insnText(pc)));
+      this.log.append(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), flow.scc, (pc) => this.insnText(pc)));
+      this.sccVisits = new SccVisits(flow.scc, (line) => this.log.append(line + '\n'));
     }
     this.stackDepth = cfg.subprogStarts.map(() => 0);
     this.markPrunePoints();
+    this.liveStack = new StackLiveness({
+      ...flow, subprogStarts: cfg.subprogStarts, insnCount: insns.length, prunePoints: this.prunePoints,
+      callsCallback: (i) => this.forceCheckpoint[i] === 1, log: flow.scc && ((text) => this.log.append(text)),
+    });
     // compute_live_registers(): states_equal() compares only the registers live at the instruction
     this.liveRegs = liveRegsBefore(insns, this.helperArgCount);
   }
@@ -416,8 +423,9 @@ export class Verifier {
         } else { this.regsScratched.clear(); this.slotsScratched.clear(); }
         this.prevInsnIdx = this.insnIdx;
         const at = this.insnIdx;
+        this.liveStack.resetWrites(this.cur.frames, at);
         const res = this.checkInsn(insn);
-        this.liveStack.commit(at);
+        this.liveStack.commit();
         if (res === 'exit') endPath = true;
         // process_bpf_exit_full(): back in the caller, level 2 prints "from EXIT to CALLSITE+1"
         else if (res === 'return') { doPrintState = true; popped = false; }
@@ -426,6 +434,7 @@ export class Verifier {
         // process_bpf_exit: the popped state is printed in full; level 1 forgets the finished path
         this.markScratched();
         this.updateBranchCounts(this.cur.parent);
+        this.liveStack.update(this.cur.frames);
         const next = this.stack.pop();
         if (!next) break;
         if (this.level === 1) this.resetLog(next.logPos);
@@ -500,6 +509,7 @@ export class Verifier {
   updateBranchCounts(e: Explored | null): void {
     while (e) {
       if (--e.branches > 0) break;
+      this.sccVisits?.exit(e, e.state.frames, e.insn);
       if (e.inFreeList) { e.inFreeList = false; this.freeListSize--; }
       e = e.state.parent;
     }
@@ -583,6 +593,7 @@ export class Verifier {
     markAllScalarsImprecise(cur);
     const e: Explored = { state: copyState(cur), branches: 1, insn: idx, hits: 0, misses: 0, inFreeList: false, cleaned: false };
     e.state.insnIdx = idx;
+    this.sccVisits?.enter(e, e.state.frames, idx);
     cur.parent = e;
     cur.firstInsnIdx = idx;
     cur.hist = [];
@@ -1058,7 +1069,7 @@ export class Verifier {
   stackWriteFixed(f: FuncState, off: number, size: number, val: RegState | undefined, valRegno: number | undefined, isSt: boolean, imm: number): RegState {
     const spi = Math.floor((-off - 1) / 8);
     // only a whole aligned slot write ends the slot's liveness
-    if (off % 8 === 0 && size === 8 && f.frameno === this.cur.frames.length - 1) this.liveStack.write(this.insnIdx, spi);
+    if (off % 8 === 0 && size === 8) this.liveStack.write(f.frameno, spi);
     this.slotsScratched.add(spi);
     destroyIfDynptrSlot(this.cur, f, spi);
     const slot = this.slot(f, spi);
@@ -1172,15 +1183,13 @@ export class Verifier {
     fail(`${prefix} would lead to reference leak`, EINVAL);
   }
 
-  /** bpf_mark_stack_read(): a read of a caller's slot counts at the call leading out of that frame */
-  markStackRead(frameno: number, spi: number): void {
-    const frames = this.cur.frames;
-    this.liveStack.read(frameno === frames.length - 1 ? this.insnIdx : frames[frameno + 1].callsite, spi);
-  }
+  /** bpf_mark_stack_read() */
+  markStackRead(frameno: number, spi: number): void { this.liveStack.read(this.cur.frames, frameno, this.insnIdx, spi); }
   markStackRangeRead(frameno: number, lo: number, hi: number): void {
     for (let o = lo; o < hi; o++) if ((-o - 1) % 8 === 0 || o === lo) this.markStackRead(frameno, Math.floor((-o - 1) / 8));
   }
-  liveStack: StackLiveness;
+  liveStack!: StackLiveness;
+  sccVisits: SccVisits | undefined;
 
   /** clean_live_states(): finished explored states here lose dead registers and slots, so they match more */
   cleanLiveStates(idx: number, list: readonly Explored[]): void {
@@ -1188,11 +1197,12 @@ export class Verifier {
       if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur)) continue;
       e.cleaned = true;
       const frames = e.state.frames, last = frames.length - 1;
+      this.liveStack.queryInit(frames, e.state.insnIdx);
       for (let i = 0; i <= last; i++) {
         const ip = i === last ? e.state.insnIdx : frames[i + 1].callsite;
         const f = frames[i], live = this.liveRegs[ip];
         for (let r = 0; r < 10; r++) if (!((live >> r) & 1)) markNotInit(f.regs[r]);
-        f.stack.forEach((sl, spi) => { if (!this.liveStack.alive(ip, spi)) { sl.types.fill(STACK_INVALID); sl.spilled = undefined; } });
+        f.stack.forEach((sl, spi) => { if (!this.liveStack.alive(i, spi)) { sl.types.fill(STACK_INVALID); sl.spilled = undefined; } });
       }
     }
   }
@@ -1393,6 +1403,7 @@ export class Verifier {
     callee.regs[10].type = 'fp'; setKnown(callee.regs[10], 0n); callee.regs[10].frameno = callee.frameno;
     for (let i = 0; i <= 5; i++) { if (i) markNotInit(caller.regs[i]); else markNotInit(caller.regs[0]); }
     this.cur.frames.push(callee);
+    this.liveStack.resetCallchain();
     this.insnIdx = target;
     if (this.level) {
       this.log.append('caller:\n'); this.printState(true, caller);
@@ -1405,6 +1416,7 @@ export class Verifier {
   checkExit(): 'exit' | 'return' {
     const frames = this.cur.frames;
     if (frames.length > 1) {
+      this.liveStack.update(frames);
       const callee = frames[frames.length - 1];
       const r0 = callee.regs[0];
       if (r0.type === 'fp' && r0.frameno === callee.frameno) fail(`cannot return stack pointer to the caller`, EINVAL);
