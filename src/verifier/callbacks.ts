@@ -88,6 +88,7 @@ export function scheduleCallback(v: Verifier, helperId: number, callbackReg: num
   callee.inCallback = true;
   callee.callbackRet = { min: 0, max: 1 };
   st.frames.push(callee);
+  v.markScratched(); // init_func_state(): mark_verifier_state_scratched()
   stCaller.callbackDepth = (stCaller.callbackDepth ?? 0) + 1;
   caller.callbackDepth = 0;
 }

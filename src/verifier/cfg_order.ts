@@ -58,7 +58,7 @@ export function computePostorder(insns: readonly Insn[], subprogStarts: readonly
  * without a self edge). Tarjan's algorithm as the kernel iterates it, every instruction a root in
  * turn (second halves of ld_imm64 included, as the kernel does not skip them).
  */
-export function computeScc(insns: readonly Insn[], succ: readonly number[][]): Uint32Array {
+export function computeScc(insns: readonly Insn[], succ: readonly number[][], callsCallback: (insn: number) => boolean): Uint32Array {
   const n = insns.length, NOT_ON_STACK = 0xffffffff;
   const scc = new Uint32Array(n), pre = new Uint32Array(n), low = new Uint32Array(n);
   const stack = new Int32Array(n), dfs = new Int32Array(n + 1);
@@ -77,8 +77,9 @@ export function computeScc(insns: readonly Insn[], succ: readonly number[][]): U
       }
       // a vertex above on the stack is reachable from w: w stays on the stack
       if (low[w] < pre[w]) { dfsSz--; continue; }
-      // a number only for two or more instructions or a self edge
-      const assign = stack[stackSz - 1] !== w || ss.includes(w);
+      // a number only for two or more instructions, a self edge, or a helper call that runs a
+      // callback (an implicit loop: the verifier comes back to the call after each callback run)
+      const assign = stack[stackSz - 1] !== w || ss.includes(w) || callsCallback(w);
       let t: number;
       do {
         t = stack[--stackSz];
@@ -103,8 +104,11 @@ export interface ControlFlow extends Postorder {
   scc?: Uint32Array;
 }
 
-/** What check_cfg() leaves for the later passes: successors, postorder and (for the log) SCCs. */
-export function controlFlow(insns: readonly Insn[], subprogStarts: readonly number[], withScc: boolean): ControlFlow {
+/**
+ * What check_cfg() leaves for the later passes: successors, postorder and, when callsCallback is
+ * given (the level-2 log needs them), SCCs.
+ */
+export function controlFlow(insns: readonly Insn[], subprogStarts: readonly number[], callsCallback?: (insn: number) => boolean): ControlFlow {
   const successors = allSuccessors(insns);
-  return { successors, ...computePostorder(insns, subprogStarts, successors), scc: withScc ? computeScc(insns, successors) : undefined };
+  return { successors, ...computePostorder(insns, subprogStarts, successors), scc: callsCallback && computeScc(insns, successors, callsCallback) };
 }

@@ -19,7 +19,7 @@ import { adjustScalar, endScalar, negScalar, scalarMinMaxAdd, signExtend } from 
 import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
 import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
-import { LogBuffer, refsStr, stateStr, vlogAlignment } from './log.js';
+import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './log.js';
 import { StackLiveness } from './stack_liveness.js';
 import { controlFlow } from './cfg_order.js';
 import { SccVisits } from './scc_visits.js';
@@ -194,7 +194,7 @@ export class Verifier {
       log2: this.level >= 2 ? (line) => this.log.append(line + '\n') : undefined,
       insnText: (pc) => this.insnText(pc),
       linked: this.linkedSets,
-      stateText: (st, fr) => stateStr(st.frames[fr], true, new Set(), new Set()) + refsStr(st.refs),
+      stateText: (st, fr) => wholeStateStr(st.frames[fr], st.refs),
     };
   }
 
@@ -300,14 +300,14 @@ export class Verifier {
     }
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
-    const flow = controlFlow(insns, cfg.subprogStarts, this.level >= 2);
+    this.stackDepth = cfg.subprogStarts.map(() => 0);
+    this.markPrunePoints();
+    const flow = controlFlow(insns, cfg.subprogStarts, this.level >= 2 ? (i) => this.forceCheckpoint[i] === 1 : undefined);
     if (flow.scc) {
       // compute_live_registers(): the table of live registers before each instruction
       this.log.append(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), flow.scc, (pc) => this.insnText(pc)));
       this.sccVisits = new SccVisits(flow.scc, (line) => this.log.append(line + '\n'));
     }
-    this.stackDepth = cfg.subprogStarts.map(() => 0);
-    this.markPrunePoints();
     this.liveStack = new StackLiveness({
       ...flow, subprogStarts: cfg.subprogStarts, insnCount: insns.length, prunePoints: this.prunePoints,
       callsCallback: (i) => this.forceCheckpoint[i] === 1, log: flow.scc && ((text) => this.log.append(text)),
@@ -558,9 +558,9 @@ export class Verifier {
         } else if (statesMaybeLooping(e.state, cur) && this.statesEqual(e.state, EXACT)) {
           // a state still being explored on this path: an identical one means a loop that never ends
           this.note(`infinite loop detected at insn ${idx}`);
-          this.note(`cur state:${stateStr(this.frame(), true, new Set(), new Set())}${refsStr(cur.refs)}`);
+          this.note(`cur state:${wholeStateStr(this.frame(), cur.refs)}`);
           const of = e.state.frames[cur.frames.length - 1];
-          fail(`old state:${stateStr(of, true, new Set(), new Set())}${refsStr(e.state.refs)}`, EINVAL);
+          fail(`old state:${wholeStateStr(of, e.state.refs)}`, EINVAL);
         }
         // inside a loop: checkpoints only now and then, iterations differ anyway
         if (!hit && !force && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
@@ -1517,6 +1517,8 @@ export class Verifier {
       const r4 = this.reg(4);
       const zero = r4.type === 'scalar' && tnumIsConst(r4.varOff) && r4.varOff.value === 0n;
       const prev = this.loopInline.get(this.insnIdx);
+      // loop_flag_is_zero(): a zero flags argument is made precise while the call may be inlined
+      if (zero && (prev === undefined || prev.fit)) this.markPrecise(4);
       const callback = this.reg(2).subprog;
       this.loopInline.set(this.insnIdx, { fit: (prev?.fit ?? true) && zero && (prev === undefined || prev.callback === callback), callback });
     }
