@@ -19,12 +19,7 @@ import { findTool, missingKernel, missingTool } from './oracles.js';
 const FIXTURES = new URL('../../test/fixtures/verifier/', import.meta.url).pathname;
 
 /** Fixtures whose level-2 log is not (yet) the kernel's, and why; every other fixture must match. */
-const DIFFERENT: Record<string, string> = {
-  foreach_count: 'callback loops: 6.18 keeps a "SCC backedge" copy of the state at the callback call when it matches an ancestor still being explored (RANGE_WITHIN) and propagates precision over it when the SCC is left; bpfkit prunes there without the copy',
-  loop_index: 'callback loops: after the callback returns, 6.18 backtracks precision through the callback frame (frame1) back to the bpf_loop call; bpfkit stops at the call',
-  loop_sum: 'callback loops: as loop_index',
-  loop_unroll: 'callback loops: as loop_index',
-};
+const DIFFERENT: Record<string, string> = {};
 
 const comparable = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n')
   .filter((l) => l && !/^(verification time|stack depth|arg#\d+ reference type)/.test(l));

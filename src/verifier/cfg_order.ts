@@ -100,15 +100,11 @@ export function allSuccessors(insns: readonly Insn[]): number[][] {
 
 export interface ControlFlow extends Postorder {
   successors: number[][];
-  /** SCC numbers, computed for the level-2 log only */
-  scc?: Uint32Array;
+  scc: Uint32Array;
 }
 
-/**
- * What check_cfg() leaves for the later passes: successors, postorder and, when callsCallback is
- * given (the level-2 log needs them), SCCs.
- */
-export function controlFlow(insns: readonly Insn[], subprogStarts: readonly number[], callsCallback?: (insn: number) => boolean): ControlFlow {
+/** What check_cfg() leaves for the later passes: successors, postorder and SCCs. */
+export function controlFlow(insns: readonly Insn[], subprogStarts: readonly number[], callsCallback: (insn: number) => boolean): ControlFlow {
   const successors = allSuccessors(insns);
-  return { successors, ...computePostorder(insns, subprogStarts, successors), scc: callsCallback && computeScc(insns, successors, callsCallback) };
+  return { successors, ...computePostorder(insns, subprogStarts, successors), scc: computeScc(insns, successors, callsCallback) };
 }

@@ -134,10 +134,9 @@ function backtrackInsn(host: PrecisionHost, idx: number, subseqIdx: number, hist
       bt.clearReg(fr, 0); // the helper sets r0
       if (bt.regs[fr] & REGMASK_ARGS) throw new Error(`verifier bug: backtracking call unexpected regs ${bt.regs[fr].toString(16)}`);
     } else if (op === BPF_EXIT) {
-      // entering a subprogram backwards; r0 stays needed only when returning from a static subprogram
-      if (subseqIdx >= 0 && host.insns[subseqIdx]?.code === 0x85 && host.insns[subseqIdx].src === 0 && SYNC_CALLBACK_HELPERS.has(host.insns[subseqIdx].imm)) {
-        for (let i = 1; i <= 5; i++) bt.clearReg(fr, i);
-      }
+      // entering a subprogram backwards; r0 stays needed only when returning from a static subprogram.
+      // Out of a callback back into its helper call, the caller's r1-r5 stay marked: 6.18's level-2
+      // logs show them reaching the checkpoint before the call (bpf_loop's flags, r4)
       const prev = host.insns[subseqIdx - 1];
       const r0 = subseqIdx - 1 >= 0 && prev !== undefined && prev.code === 0x85 && prev.src === BPF_PSEUDO_CALL && bt.isReg(fr, 0);
       bt.clearReg(fr, 0);
@@ -277,10 +276,10 @@ export function markAllScalarsImprecise(st: VState): void {
 
 /**
  * propagate_precision(): cur was pruned by old; what old needed precise, cur's parents need too.
- * Returns the level-2 "frame N: propagating r1,fp-8" lines' text (the kernel ends it with a newline
- * at every log level).
+ * Logs the level-2 "frame N: propagating r1,fp-8" lines (the kernel ends them with a newline at
+ * every log level); true if some mark was newly set.
  */
-export function propagatePrecision(host: PrecisionHost, old: VState, cur: VState, bt: Backtrack, logAny: ((s: string) => void) | undefined): void {
+export function propagatePrecision(host: PrecisionHost, old: VState, cur: VState, bt: Backtrack, logAny: ((s: string) => void) | undefined): boolean {
   for (let fr = old.frames.length - 1; fr >= 0; fr--) {
     const f = old.frames[fr];
     let first = true, text = '';
@@ -300,5 +299,5 @@ export function propagatePrecision(host: PrecisionHost, old: VState, cur: VState
     });
     if (!first) logAny?.(host.log2 ? text + '\n' : '\n');
   }
-  markChainPrecision(host, cur, -1, bt);
+  return markChainPrecision(host, cur, -1, bt);
 }

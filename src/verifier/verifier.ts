@@ -302,15 +302,14 @@ export class Verifier {
     this.subprogStarts = cfg.subprogStarts;
     this.stackDepth = cfg.subprogStarts.map(() => 0);
     this.markPrunePoints();
-    const flow = controlFlow(insns, cfg.subprogStarts, this.level >= 2 ? (i) => this.forceCheckpoint[i] === 1 : undefined);
-    if (flow.scc) {
-      // compute_live_registers(): the table of live registers before each instruction
-      this.log.append(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), flow.scc, (pc) => this.insnText(pc)));
-      this.sccVisits = new SccVisits(flow.scc, (line) => this.log.append(line + '\n'));
-    }
+    const flow = controlFlow(insns, cfg.subprogStarts, (i) => this.forceCheckpoint[i] === 1);
+    const log2 = this.level >= 2 ? (text: string) => this.log.append(text) : undefined;
+    // compute_live_registers(): the table of live registers before each instruction
+    if (log2) log2(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), flow.scc, (pc) => this.insnText(pc)));
+    this.sccVisits = new SccVisits(flow.scc, log2 && ((line) => log2(line + '\n')));
     this.liveStack = new StackLiveness({
       ...flow, subprogStarts: cfg.subprogStarts, insnCount: insns.length, prunePoints: this.prunePoints,
-      callsCallback: (i) => this.forceCheckpoint[i] === 1, log: flow.scc && ((text) => this.log.append(text)),
+      callsCallback: (i) => this.forceCheckpoint[i] === 1, log: log2,
     });
     // compute_live_registers(): states_equal() compares only the registers live at the instruction
     this.liveRegs = liveRegsBefore(insns, this.helperArgCount);
@@ -509,7 +508,12 @@ export class Verifier {
   updateBranchCounts(e: Explored | null): void {
     while (e) {
       if (--e.branches > 0) break;
-      this.sccVisits?.exit(e, e.state.frames, e.insn);
+      this.sccVisits.exit(e, e.state, (equal, st) => {
+        this.bt.reset();
+        let changed = false;
+        this.backtrack(() => { changed = propagatePrecision(this.precisionHost, equal, st, this.bt, this.level ? (t) => this.log.append(t) : undefined); });
+        return changed;
+      });
       if (e.inFreeList) { e.inFreeList = false; this.freeListSize--; }
       e = e.state.parent;
     }
@@ -551,10 +555,10 @@ export class Verifier {
       const e = list[k];
       statesCnt++;
       if (e.insn !== idx) continue;
-      let hit = false;
+      let hit = false, loop = false;
       if (e.branches > 0) {
         if (this.forceCheckpoint[idx]) {
-          hit = this.statesEqual(e.state, RANGE_WITHIN);
+          hit = loop = this.statesEqual(e.state, RANGE_WITHIN);
         } else if (statesMaybeLooping(e.state, cur) && this.statesEqual(e.state, EXACT)) {
           // a state still being explored on this path: an identical one means a loop that never ends
           this.note(`infinite loop detected at insn ${idx}`);
@@ -564,13 +568,24 @@ export class Verifier {
         }
         // inside a loop: checkpoints only now and then, iterations differ anyway
         if (!hit && !force && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else hit = this.statesEqual(e.state, NOT_EXACT);
+      } else {
+        // incomplete_read_marks(): the checkpoint's loop still has backedges pending
+        loop = this.sccVisits.incomplete(e.state);
+        hit = this.statesEqual(e.state, loop ? RANGE_WITHIN : NOT_EXACT);
+      }
       if (hit) {
         e.hits++;
         // what the old state needed precise, this path's checkpoints need too
         if (this.jmpPoints[idx]) this.pushJmpHistory(0, 0);
         this.bt.reset();
         this.backtrack(() => propagatePrecision(this.precisionHost, e.state, cur, this.bt, this.level ? (t) => this.log.append(t) : undefined));
+        if (loop) {
+          // a loop's checkpoint whose marks may still grow: keep this state to propagate them again at SCC exit
+          const copy = copyState(cur);
+          copy.insnIdx = idx;
+          this.sccVisits.addBackedge(e.state, copy);
+          this.updatePeakStates();
+        }
         return 'safe';
       }
       if (addNewState) e.misses++;
@@ -587,18 +602,23 @@ export class Verifier {
     if (!addNewState) return 'new';
     this.totalStates++;
     this.exploredSize++;
-    if (this.exploredSize + this.freeListSize > this.peakStates) this.peakStates = this.exploredSize + this.freeListSize;
+    this.updatePeakStates();
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     markAllScalarsImprecise(cur);
     const e: Explored = { state: copyState(cur), branches: 1, insn: idx, hits: 0, misses: 0, inFreeList: false, cleaned: false };
     e.state.insnIdx = idx;
-    this.sccVisits?.enter(e, e.state.frames, idx);
+    this.sccVisits.enter(e, e.state);
     cur.parent = e;
     cur.firstInsnIdx = idx;
     cur.hist = [];
     list.push(e);
     return 'new';
+  }
+
+  /** update_peak_states(): explored states, evicted ones still referenced, and backedges */
+  updatePeakStates(): void {
+    this.peakStates = Math.max(this.peakStates, this.exploredSize + this.freeListSize + this.sccVisits.backedgeCount);
   }
 
   statesEqual(old: VState, exact: number): boolean {
@@ -1189,12 +1209,12 @@ export class Verifier {
     for (let o = lo; o < hi; o++) if ((-o - 1) % 8 === 0 || o === lo) this.markStackRead(frameno, Math.floor((-o - 1) / 8));
   }
   liveStack!: StackLiveness;
-  sccVisits: SccVisits | undefined;
+  sccVisits!: SccVisits;
 
   /** clean_live_states(): finished explored states here lose dead registers and slots, so they match more */
   cleanLiveStates(idx: number, list: readonly Explored[]): void {
     for (const e of list) {
-      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur)) continue;
+      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur) || this.sccVisits.incomplete(e.state)) continue;
       e.cleaned = true;
       const frames = e.state.frames, last = frames.length - 1;
       this.liveStack.queryInit(frames, e.state.insnIdx);
