@@ -20,6 +20,8 @@ export class SccVisits {
   private readonly visits = new Map<string, Visit>();
   /** backedges held now (num_backedges), counted in peak_states */
   backedgeCount = 0;
+  /** visits with an entry state now */
+  private entries = 0;
 
   constructor(scc: Uint32Array, log: ((line: string) => void) | undefined) { this.scc = scc; this.log = log; }
 
@@ -57,6 +59,7 @@ export class SccVisits {
     if (!v) { v = { entry: null, backedges: [] }; this.visits.set(cc.key, v); }
     if (v.entry) return;
     v.entry = checkpoint;
+    this.entries++;
     this.log?.(`SCC enter ${cc.text}`);
   }
 
@@ -66,11 +69,13 @@ export class SccVisits {
    * newest first, until none changes anything.
    */
   exit(checkpoint: object, st: VState, propagate: (equal: VState, st: VState) => boolean): void {
+    if (!this.entries) return;
     const found = this.visit(st);
     if (!found?.visit || found.visit.entry !== checkpoint) return;
     const v = found.visit;
     this.log?.(`SCC exit ${found.text}`);
     v.entry = null;
+    this.entries--;
     this.backedgeCount -= v.backedges.length;
     for (let i = 0, changed = true; changed;) {
       if (i++ > MAX_BACKEDGE_ITERS) { this.log?.('propagate_backedges: too many iterations'); break; }
@@ -91,6 +96,6 @@ export class SccVisits {
 
   /** incomplete_read_marks(): the checkpoint's loop has backedges whose marks are not propagated yet */
   incomplete(st: VState): boolean {
-    return (this.visit(st)?.visit?.backedges.length ?? 0) > 0;
+    return this.backedgeCount > 0 && (this.visit(st)?.visit?.backedges.length ?? 0) > 0;
   }
 }

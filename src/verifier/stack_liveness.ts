@@ -32,7 +32,8 @@ interface Instance {
 export interface LivenessHost {
   subprogStarts: readonly number[];
   insnCount: number;
-  successors: readonly number[][];
+  /** bpf_insn_successors(), two per instruction, -1 for none (cfg_order.ts) */
+  successors: Int32Array;
   /** compute_postorder(): instructions per subprogram in postorder */
   postorder: Int32Array;
   postorderStart: readonly number[];
@@ -52,7 +53,8 @@ export function fmtStackMask(lo: number, hi: number): string {
 
 export class StackLiveness {
   private readonly host: LivenessHost;
-  private readonly instances = new Map<string, Instance>();
+  /** by call chain: the main program's instances by start, deeper ones by "callsite,...,start" */
+  private readonly instances = new Map<number | string, Instance>();
   /** instance of the current state's frame (cur_instance), undefined after a call or an update */
   private cur: Instance | undefined;
   /** write marks of the current instruction per frame, before bpf_commit_stack_write_marks() */
@@ -72,15 +74,16 @@ export class StackLiveness {
 
   /** compute_callchain() + __lookup_instance(): the instance for frames[0..frameno] */
   private lookup(frames: readonly FuncState[], frameno: number): Instance {
+    const subprog = frames[frameno].subprog, start = this.host.subprogStarts[subprog];
+    if (frameno === 0) return this.instances.get(start) ?? this.lookupChain([start], subprog);
     const callsites: number[] = [];
     for (let i = 0; i < frameno; i++) callsites.push(frames[i + 1].callsite);
-    const subprog = frames[frameno].subprog, start = this.host.subprogStarts[subprog];
     callsites.push(start);
     return this.lookupChain(callsites, subprog);
   }
 
   private lookupChain(callsites: number[], subprog: number): Instance {
-    const key = callsites.join(',');
+    const key = callsites.length === 1 ? callsites[0] : callsites.join(',');
     let inst = this.instances.get(key);
     if (!inst) {
       const start = this.host.subprogStarts[subprog];
@@ -184,12 +187,13 @@ export class StackLiveness {
 
   /** update_insn(): one step of the data flow; true if the instruction's marks changed */
   private updateInsn(inst: Instance, m: Uint32Array, frame: number, insn: number): boolean {
-    const succ = this.host.successors[insn];
-    if (succ.length === 0) return false;
+    const succ = this.host.successors;
+    if (succ[2 * insn] < 0) return false;
     const b = (insn - inst.start) * STRIDE;
     let afterLo = 0, afterHi = 0, accLo = 0xffffffff, accHi = 0xffffffff;
-    for (const s of succ) {
-      const sb = (s - inst.start) * STRIDE;
+    for (let k = 2 * insn; k < 2 * insn + 2; k++) {
+      if (succ[k] < 0) continue;
+      const sb = (succ[k] - inst.start) * STRIDE;
       afterLo |= m[sb + LIVE]; afterHi |= m[sb + LIVE + 1];
       accLo &= m[sb + ACC]; accHi &= m[sb + ACC + 1];
     }

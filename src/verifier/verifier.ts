@@ -302,17 +302,17 @@ export class Verifier {
     this.subprogStarts = cfg.subprogStarts;
     this.stackDepth = cfg.subprogStarts.map(() => 0);
     this.markPrunePoints();
-    const flow = controlFlow(insns, cfg.subprogStarts, (i) => this.forceCheckpoint[i] === 1);
     const log2 = this.level >= 2 ? (text: string) => this.log.append(text) : undefined;
-    // compute_live_registers(): the table of live registers before each instruction
-    if (log2) log2(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), flow.scc, (pc) => this.insnText(pc)));
-    this.sccVisits = new SccVisits(flow.scc, log2 && ((line) => log2(line + '\n')));
+    // SCCs for the level-2 log, and for the backedges of callback loops (only those make any)
+    const callsCallback = (i: number): boolean => this.forceCheckpoint[i] === 1;
+    const flow = controlFlow(insns, cfg.subprogStarts, log2 || this.forceCheckpoint.includes(1) ? callsCallback : undefined);
+    // compute_live_registers(): states_equal() compares only the registers live at the instruction; the level-2 table
+    this.liveRegs = liveRegsBefore(insns, flow.successors, this.helperArgCount);
+    if (log2) log2(liveRegsTable(insns, this.liveRegs, flow.scc!, (pc) => this.insnText(pc)));
+    if (flow.scc) this.sccVisits = new SccVisits(flow.scc, log2 && ((line) => log2(line + '\n')));
     this.liveStack = new StackLiveness({
-      ...flow, subprogStarts: cfg.subprogStarts, insnCount: insns.length, prunePoints: this.prunePoints,
-      callsCallback: (i) => this.forceCheckpoint[i] === 1, log: log2,
+      ...flow, subprogStarts: cfg.subprogStarts, insnCount: insns.length, prunePoints: this.prunePoints, callsCallback, log: log2,
     });
-    // compute_live_registers(): states_equal() compares only the registers live at the instruction
-    this.liveRegs = liveRegsBefore(insns, this.helperArgCount);
   }
 
   /** Arguments a helper call reads (for the liveness pass): up to its first ARG_DONTCARE. */
@@ -508,7 +508,7 @@ export class Verifier {
   updateBranchCounts(e: Explored | null): void {
     while (e) {
       if (--e.branches > 0) break;
-      this.sccVisits.exit(e, e.state, (equal, st) => {
+      this.sccVisits?.exit(e, e.state, (equal, st) => {
         this.bt.reset();
         let changed = false;
         this.backtrack(() => { changed = propagatePrecision(this.precisionHost, equal, st, this.bt, this.level ? (t) => this.log.append(t) : undefined); });
@@ -570,7 +570,7 @@ export class Verifier {
         if (!hit && !force && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
       } else {
         // incomplete_read_marks(): the checkpoint's loop still has backedges pending
-        loop = this.sccVisits.incomplete(e.state);
+        loop = this.sccVisits?.incomplete(e.state) ?? false;
         hit = this.statesEqual(e.state, loop ? RANGE_WITHIN : NOT_EXACT);
       }
       if (hit) {
@@ -583,7 +583,7 @@ export class Verifier {
           // a loop's checkpoint whose marks may still grow: keep this state to propagate them again at SCC exit
           const copy = copyState(cur);
           copy.insnIdx = idx;
-          this.sccVisits.addBackedge(e.state, copy);
+          this.sccVisits?.addBackedge(e.state, copy);
           this.updatePeakStates();
         }
         return 'safe';
@@ -608,7 +608,7 @@ export class Verifier {
     markAllScalarsImprecise(cur);
     const e: Explored = { state: copyState(cur), branches: 1, insn: idx, hits: 0, misses: 0, inFreeList: false, cleaned: false };
     e.state.insnIdx = idx;
-    this.sccVisits.enter(e, e.state);
+    this.sccVisits?.enter(e, e.state);
     cur.parent = e;
     cur.firstInsnIdx = idx;
     cur.hist = [];
@@ -618,7 +618,7 @@ export class Verifier {
 
   /** update_peak_states(): explored states, evicted ones still referenced, and backedges */
   updatePeakStates(): void {
-    this.peakStates = Math.max(this.peakStates, this.exploredSize + this.freeListSize + this.sccVisits.backedgeCount);
+    this.peakStates = Math.max(this.peakStates, this.exploredSize + this.freeListSize + (this.sccVisits?.backedgeCount ?? 0));
   }
 
   statesEqual(old: VState, exact: number): boolean {
@@ -1209,12 +1209,13 @@ export class Verifier {
     for (let o = lo; o < hi; o++) if ((-o - 1) % 8 === 0 || o === lo) this.markStackRead(frameno, Math.floor((-o - 1) / 8));
   }
   liveStack!: StackLiveness;
-  sccVisits!: SccVisits;
+  /** SCC visits and backedges: only where a callback loop or the level-2 log needs them */
+  sccVisits: SccVisits | undefined;
 
   /** clean_live_states(): finished explored states here lose dead registers and slots, so they match more */
   cleanLiveStates(idx: number, list: readonly Explored[]): void {
     for (const e of list) {
-      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur) || this.sccVisits.incomplete(e.state)) continue;
+      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur) || this.sccVisits?.incomplete(e.state)) continue;
       e.cleaned = true;
       const frames = e.state.frames, last = frames.length - 1;
       this.liveStack.queryInit(frames, e.state.insnIdx);
