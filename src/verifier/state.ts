@@ -22,6 +22,8 @@ export interface FuncState {
   /** A callback's frame (in_callback_fn): its exit returns to the helper call, R0 must be in callbackRet. */
   inCallback?: boolean;
   callbackRet?: { min: number; max: number };
+  /** An async callback's frame 0 (in_async_callback_fn): its exit is the end of its own path, R0 within callbackRet. */
+  asyncCallback?: boolean;
   /** How many times this frame's callback-calling helper has run its callback on this path (callback_depth). */
   callbackDepth?: number;
 }
@@ -74,7 +76,7 @@ function copyFunc(f: FuncState): FuncState {
     regs: f.regs.map(copyReg),
     stack: f.stack.map((s) => ({ types: s.types.slice(), spilled: s.spilled ? copyReg(s.spilled) : undefined })),
     frameno: f.frameno, callsite: f.callsite, subprog: f.subprog,
-    inCallback: f.inCallback, callbackRet: f.callbackRet, callbackDepth: f.callbackDepth,
+    inCallback: f.inCallback, asyncCallback: f.asyncCallback, callbackRet: f.callbackRet, callbackDepth: f.callbackDepth,
   };
 }
 
