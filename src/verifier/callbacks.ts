@@ -45,6 +45,7 @@ export function scheduleAsyncCallback(v: Verifier, callbackReg: number): void {
   f.asyncCallback = true;
   f.callbackRet = { min: 0, max: 0 };
   st.frames = [f];
+  v.markScratched(); // init_func_state(): mark_verifier_state_scratched()
 }
 
 /** Map types with map_set_for_each_callback_args (array, per-CPU array, the hash maps). */
