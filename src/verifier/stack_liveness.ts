@@ -147,7 +147,12 @@ export class StackLiveness {
     const idx = this.writeInsn - inst.start;
     for (let frame = 0; frame <= inst.curframe; frame++) {
       let lo = this.accLo[frame] >>> 0, hi = this.accHi[frame] >>> 0;
-      if (!(lo | hi) && !inst.mustWriteSet[idx]) continue;
+      if (!(lo | hi)) {
+        // nothing written: only an earlier must_write can shrink (the kernel would allocate an
+        // all-zero frame here, which changes nothing either)
+        const w = inst.frames[frame];
+        if (!inst.mustWriteSet[idx] || !w || (w[idx * STRIDE + WRITE] | w[idx * STRIDE + WRITE + 1]) === 0) continue;
+      }
       const m = this.masks(inst, frame), b = idx * STRIDE;
       const olo = m[b + WRITE], ohi = m[b + WRITE + 1];
       if (inst.mustWriteSet[idx]) { lo = (lo & olo) >>> 0; hi = (hi & ohi) >>> 0; }
