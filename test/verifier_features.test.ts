@@ -57,8 +57,8 @@ const KERNEL_618: Record<string, string> = {
  */
 const KERNEL_618_PROCESSED: Record<string, number> = {
   dynptr_ok: 44, find_vma_ok: 32, loop_index: 52, loop_sum: 49, loop_unroll: 31, rodata_prune: 5, spin_ok: 17, timer_ok: 26,
-  // foreach_count: 40 on the kernel, 38 here: 6.18 keeps states inside a loop's strongly connected
-  // component from pruning until the loop is done (SCC), which bpfkit does not model yet.
+  // the callback's backedge states (SCC) keep cleaning and pruning back until the loop is done
+  foreach_count: 40,
 };
 
 function bpfkitLoad(name: string): string { return lastErrorLine(bpfkitLog(name)); }

@@ -5,7 +5,7 @@
  */
 import { BpfError, ERRNO, type ErrnoName } from '../errors.js';
 import { verifierOps } from '../progtypes/index.js';
-import { type VerifyResult, verify } from '../verifier/verifier.js';
+import { type VerifyOptions, type VerifyResult, verify } from '../verifier/verifier.js';
 import { rewriteForXlated, type XlatedProgram } from '../verifier/fixups.js';
 import type { KProg } from './bpf.js';
 import type { VerifyRequest } from './load.js';
@@ -37,10 +37,19 @@ const BPF_PROG_TYPE_LSM = 29;
 export const BTF_TYPED = new Set([BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE_STRUCT_OPS, BPF_PROG_TYPE_EXT, BPF_PROG_TYPE_LSM]);
 
 export function verifyForLoad(req: VerifyRequest): void {
-  const { bpf, insns, progType } = req;
-  if (BTF_TYPED.has(progType)) return;
+  if (BTF_TYPED.has(req.progType)) return;
+  const result = verify(req.insns, loadVerifyOptions(req, 1));
+  if (result.ok) return;
+  const lastLine = result.error ?? result.log.trimEnd().split('\n').pop() ?? 'rejected';
+  throw new VerifierRejection(errnoName(result.errno),
+    `prog '${req.prog.name}': the verifier rejected the program: ${lastLine}`, result.log);
+}
+
+/** The verifier options of a BPF_PROG_LOAD request: its maps, program type rules and source lines. */
+export function loadVerifyOptions(req: VerifyRequest, logLevel: number): VerifyOptions {
+  const { bpf, progType } = req;
   const withBtf = new Set<unknown>();
-  const result = verify(insns, {
+  return {
     progType,
     maps: (_idx, fd) => {
       try {
@@ -54,13 +63,9 @@ export function verifyForLoad(req: VerifyRequest): void {
     mapHasBtf: (m) => withBtf.has(m),
     expectedAttachType: req.expectedAttachType,
     progOps: verifierOps(progType, req.expectedAttachType),
-    logLevel: 1,
+    logLevel,
     lineInfo: lineInfoAt(req.prog.lineInfo), // "; LINE @ FILE:NUM" lines in the log, as verbose_linfo()
-  });
-  if (result.ok) return;
-  const lastLine = result.error ?? result.log.trimEnd().split('\n').pop() ?? 'rejected';
-  throw new VerifierRejection(errnoName(result.errno),
-    `prog '${req.prog.name}': the verifier rejected the program: ${lastLine}`, result.log);
+  };
 }
 
 const xlatedCache = new WeakMap<KProg, XlatedProgram | undefined>();

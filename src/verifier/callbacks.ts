@@ -45,6 +45,7 @@ export function scheduleAsyncCallback(v: Verifier, callbackReg: number): void {
   f.asyncCallback = true;
   f.callbackRet = { min: 0, max: 0 };
   st.frames = [f];
+  v.markScratched(); // init_func_state(): mark_verifier_state_scratched()
 }
 
 /** Map types with map_set_for_each_callback_args (array, per-CPU array, the hash maps). */
@@ -125,6 +126,7 @@ export function scheduleCallback(v: Verifier, helperId: number, callbackReg: num
   callee.inCallback = true;
   callee.callbackRet = { min: 0, max: 1 };
   st.frames.push(callee);
+  v.markScratched(); // init_func_state(): mark_verifier_state_scratched()
   stCaller.callbackDepth = (stCaller.callbackDepth ?? 0) + 1;
   caller.callbackDepth = 0;
 }

@@ -30,6 +30,9 @@ export interface DynptrCtx {
   /** A log line before the error that ends verification. */
   note: (line: string) => void;
   insnIdx: number;
+  /** bpf_mark_stack_read() / bpf_mark_stack_write() for the stack liveness pass (one slot) */
+  markRead?: (frameno: number, spi: number) => void;
+  markWrite?: (frameno: number, spi: number) => void;
 }
 
 /** stack_slot_obj_get_spi(): the dynptr's first (upper) slot; -1 (ERANGE) when not allocated yet. */
@@ -69,8 +72,9 @@ export function destroyIfDynptrSlot(st: VState, f: FuncState, spi: number): void
   invalidateSlices(st, id);
 }
 
-function invalidateSlots(f: FuncState, spi: number): void {
+function invalidateSlots(f: FuncState, spi: number, markWrite?: (frameno: number, spi: number) => void): void {
   for (const k of [spi, spi - 1]) {
+    markWrite?.(f.frameno, k); // invalidate_dynptr()
     const s = f.stack[k];
     s.types.fill(STACK_INVALID);
     s.spilled = undefined;
@@ -135,7 +139,11 @@ export function processDynptrArg(c: DynptrCtx, regno: number, r: RegState, a: Ar
   }
   if (r.type === 'dynptr' && !a.flags.includes('MEM_RDONLY')) fail('cannot pass pointer to const bpf_dynptr, the helper mutates it', EINVAL);
   if (!validInit(c, r)) fail(`Expected an initialized dynptr as arg #${regno - 1}`, EINVAL);
-  if (r.type === 'fp') { const spi = dynptrSpi(c, r); c.scratch(spi); c.scratch(spi - 1); }
+  if (r.type === 'fp') {
+    // mark_dynptr_read(): both slots are read
+    const spi = dynptrSpi(c, r);
+    for (const k of [spi, spi - 1]) { c.markRead?.(r.frameno, k); c.scratch(k); }
+  }
   const d = r.type === 'dynptr' ? r : c.frameOf(r).stack[dynptrSpi(c, r)].spilled!;
   if (kind && d.dynptr?.kind !== kind) fail(`Expected a dynptr of type ${kind} as arg #${regno - 1}`, EINVAL);
   return d;
@@ -158,12 +166,12 @@ export function releaseDynptr(c: DynptrCtx, r: RegState): void {
       for (let k = 0; k < fr.stack.length; k++) {
         const s = fr.stack[k];
         if (s.spilled?.refObjId !== ref) continue;
-        if (s.types[0] === STACK_DYNPTR) { if (s.spilled.dynptr?.first) invalidateSlots(fr, k); }
+        if (s.types[0] === STACK_DYNPTR) { if (s.spilled.dynptr?.first) invalidateSlots(fr, k, fr === f ? c.markWrite : undefined); }
         else markUnknown(s.spilled);
       }
     }
   }
-  if (f.stack[spi].types[0] === STACK_DYNPTR) invalidateSlots(f, spi);
+  if (f.stack[spi].types[0] === STACK_DYNPTR) invalidateSlots(f, spi, c.markWrite);
 }
 
 /** check_stack_range_initialized(): helpers never read or write a dynptr's bytes. */

@@ -8,7 +8,6 @@ import {
   BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K,
   BPF_LD, BPF_LDX, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../isa/opcodes.js';
-import { jumpTarget } from './check_cfg.js';
 
 const bit = (r: number): number => 1 << r;
 const CALLER_SAVED = 0x3f; // r0-r5
@@ -52,27 +51,20 @@ function useDef(insn: Insn, callArgs: (insn: Insn) => number | undefined): { use
   return { use: 0, def: 0 };
 }
 
-/** The live register mask (bit i = r_i) before each instruction. */
-export function liveRegsBefore(insns: readonly Insn[], callArgs: (insn: Insn) => number | undefined): Uint16Array {
+/**
+ * The live register mask (bit i = r_i) before each instruction, over the flat successors of
+ * cfg_order.ts's insnSuccessors() (the second half of an ld_imm64 is never reached).
+ */
+export function liveRegsBefore(insns: readonly Insn[], succ: Int32Array, callArgs: (insn: Insn) => number | undefined): Uint16Array {
   const n = insns.length;
   const ud = insns.map((i) => useDef(i, callArgs));
-  const succ: number[][] = insns.map((insn, pc) => {
-    if (pc > 0 && insns[pc - 1].code === 0x18) return []; // second half of ld_imm64
-    const cls = bpfClass(insn.code);
-    if (insn.code === 0x18) return [pc + 2];
-    if (cls !== BPF_JMP && cls !== BPF_JMP32) return [pc + 1];
-    const op = bpfOp(insn.code);
-    if (op === BPF_EXIT) return [];
-    if (op === BPF_CALL) return [pc + 1];
-    if (op === BPF_JA) return [jumpTarget(insns, pc)];
-    return [pc + 1, jumpTarget(insns, pc)];
-  });
   const live = new Uint16Array(n);
   for (let changed = true; changed;) {
     changed = false;
     for (let pc = n - 1; pc >= 0; pc--) {
+      if (pc > 0 && insns[pc - 1].code === 0x18) continue; // second half of ld_imm64
       let after = 0;
-      for (const s of succ[pc]) if (s >= 0 && s < n) after |= live[s];
+      for (let k = 2 * pc; k < 2 * pc + 2; k++) if (succ[k] >= 0 && succ[k] < n) after |= live[succ[k]];
       const before = ud[pc].use | (after & ~ud[pc].def);
       if (before !== live[pc]) { live[pc] = before; changed = true; }
     }
@@ -80,13 +72,16 @@ export function liveRegsBefore(insns: readonly Insn[], callArgs: (insn: Insn) =>
   return live;
 }
 
-/** The level-2 table: `    IDX: 0123456789 (OP) insn` with dots for dead registers (r10 not shown). */
-export function liveRegsTable(insns: readonly Insn[], live: Uint16Array, insnText: (pc: number) => string): string {
+/**
+ * The level-2 table: `SCC IDX: 0123456789 (OP) insn`, the SCC column blank outside loops, dots for
+ * dead registers (r10 not shown).
+ */
+export function liveRegsTable(insns: readonly Insn[], live: Uint16Array, scc: Uint32Array, insnText: (pc: number) => string): string {
   let out = 'Live regs before insn:\n';
   for (let pc = 0; pc < insns.length; pc++) {
     let regs = '';
     for (let r = 0; r < 10; r++) regs += live[pc] & bit(r) ? String(r) : '.';
-    out += `    ${String(pc).padStart(3)}: ${regs} ${insnText(pc)}\n`;
+    out += `${scc[pc] ? String(scc[pc]).padStart(3) + ' ' : '    '}${String(pc).padStart(3)}: ${regs} ${insnText(pc)}\n`;
     if (insns[pc].code === 0x18) pc++;
   }
   return out;

@@ -78,7 +78,7 @@ export function regStr(r: RegState, frameno: number): string {
 }
 
 /** print_verifier_state(): all = every live register and slot, otherwise only scratched ones */
-export function stateStr(f: FuncState, all: boolean, regsScratched: Set<number>, slotsScratched: Set<number>): string {
+export function stateStr(f: FuncState, all: boolean, regsScratched: ReadonlySet<number>, slotsScratched: ReadonlySet<number>): string {
   let out = '';
   if (f.frameno) out += ` frame${f.frameno}:`;
   for (let i = 0; i < 11; i++) {
@@ -118,6 +118,13 @@ export function vlogAlignment(pos: number): number {
 /** The " refs=1,2" suffix of print_verifier_state(): references the state holds. */
 export function refsStr(refs: readonly { id: number }[]): string {
   return refs.length ? ` refs=${refs.map((r) => r.id).join(',')}` : '';
+}
+
+const NONE: ReadonlySet<number> = new Set();
+
+/** print_verifier_state(print_all) as text: every register and slot, the references, " cb" for a callback's frame */
+export function wholeStateStr(f: FuncState, refs: readonly { id: number }[]): string {
+  return stateStr(f, true, NONE, NONE) + refsStr(refs) + (f.inCallback ? ' cb' : '');
 }
 
 /**

@@ -7,7 +7,7 @@
  * and every register and stack slot they came from is marked precise in the parent states.
  */
 import type { Insn } from '../isa/insn.js';
-import { BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_EXIT, BPF_IND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc } from '../isa/opcodes.js';
+import { BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc } from '../isa/opcodes.js';
 import { HIST_STRIDE, STACK_SPILL, type FuncState, type VState } from './state.js';
 
 /** INSN_F_*: a history entry's flags; a stack access records the frame and slot it spilled or filled */
@@ -101,9 +101,12 @@ function backtrackInsn(host: PrecisionHost, idx: number, subseqIdx: number, hist
       bt.clearReg(fr, dreg);
       if (bpfSrc(insn.code) !== BPF_K && sreg !== 10) bt.setReg(fr, sreg);
     } else if (bpfSrc(insn.code) !== BPF_K && sreg !== 10) bt.setReg(fr, sreg);
-  } else if (cls === BPF_LDX) {
-    if (!bt.isReg(fr, dreg)) return;
-    bt.clearReg(fr, dreg);
+  } else if (cls === BPF_LDX || (cls === BPF_STX && bpfMode(insn.code) === BPF_ATOMIC && ((insn.imm & BPF_FETCH) !== 0 || insn.imm === 0x100))) {
+    // loads, and atomics that load (fetch into src, r0 for cmpxchg; load-acquire into dst): a fill
+    // from the stack carries the need on to the slot (is_atomic_fetch_insn(), is_atomic_load_insn())
+    const loadReg = cls === BPF_LDX || insn.imm === 0x100 ? dreg : insn.imm === 0xf1 ? 0 : sreg;
+    if (!bt.isReg(fr, loadReg)) return;
+    bt.clearReg(fr, loadReg);
     // only a fill from the stack carries the value on; other loads are as precise as their type
     if (!(histFlags & INSN_F_STACK_ACCESS)) return;
     bt.setSlot(flagsFrame(histFlags), flagsSpi(histFlags));
@@ -134,10 +137,9 @@ function backtrackInsn(host: PrecisionHost, idx: number, subseqIdx: number, hist
       bt.clearReg(fr, 0); // the helper sets r0
       if (bt.regs[fr] & REGMASK_ARGS) throw new Error(`verifier bug: backtracking call unexpected regs ${bt.regs[fr].toString(16)}`);
     } else if (op === BPF_EXIT) {
-      // entering a subprogram backwards; r0 stays needed only when returning from a static subprogram
-      if (subseqIdx >= 0 && host.insns[subseqIdx]?.code === 0x85 && host.insns[subseqIdx].src === 0 && SYNC_CALLBACK_HELPERS.has(host.insns[subseqIdx].imm)) {
-        for (let i = 1; i <= 5; i++) bt.clearReg(fr, i);
-      }
+      // entering a subprogram backwards; r0 stays needed only when returning from a static subprogram.
+      // Out of a callback back into its helper call, the caller's r1-r5 stay marked: 6.18's level-2
+      // logs show them reaching the checkpoint before the call (bpf_loop's flags, r4)
       const prev = host.insns[subseqIdx - 1];
       const r0 = subseqIdx - 1 >= 0 && prev !== undefined && prev.code === 0x85 && prev.src === BPF_PSEUDO_CALL && bt.isReg(fr, 0);
       bt.clearReg(fr, 0);
@@ -277,10 +279,10 @@ export function markAllScalarsImprecise(st: VState): void {
 
 /**
  * propagate_precision(): cur was pruned by old; what old needed precise, cur's parents need too.
- * Returns the level-2 "frame N: propagating r1,fp-8" lines' text (the kernel ends it with a newline
- * at every log level).
+ * Logs the level-2 "frame N: propagating r1,fp-8" lines (the kernel ends them with a newline at
+ * every log level); true if some mark was newly set.
  */
-export function propagatePrecision(host: PrecisionHost, old: VState, cur: VState, bt: Backtrack, logAny: ((s: string) => void) | undefined): void {
+export function propagatePrecision(host: PrecisionHost, old: VState, cur: VState, bt: Backtrack, logAny: ((s: string) => void) | undefined): boolean {
   for (let fr = old.frames.length - 1; fr >= 0; fr--) {
     const f = old.frames[fr];
     let first = true, text = '';
@@ -300,5 +302,5 @@ export function propagatePrecision(host: PrecisionHost, old: VState, cur: VState
     });
     if (!first) logAny?.(host.log2 ? text + '\n' : '\n');
   }
-  markChainPrecision(host, cur, -1, bt);
+  return markChainPrecision(host, cur, -1, bt);
 }

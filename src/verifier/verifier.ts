@@ -19,8 +19,10 @@ import { adjustScalar, endScalar, negScalar, scalarMinMaxAdd, signExtend } from 
 import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
 import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
-import { LogBuffer, refsStr, stateStr, vlogAlignment } from './log.js';
+import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './log.js';
 import { StackLiveness } from './stack_liveness.js';
+import { controlFlow } from './cfg_order.js';
+import { SccVisits } from './scc_visits.js';
 import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
@@ -188,13 +190,12 @@ export class Verifier {
     this.seen = new Uint8Array(insns.length);
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
     this.testStateFreq = ((opts.flags ?? 0) & BPF_F_TEST_STATE_FREQ) !== 0;
-    this.liveStack = new StackLiveness(insns);
     this.precisionHost = {
       insns,
       log2: this.level >= 2 ? (line) => this.log.append(line + '\n') : undefined,
       insnText: (pc) => this.insnText(pc),
       linked: this.linkedSets,
-      stateText: (st, fr) => stateStr(st.frames[fr], true, new Set(), new Set()) + refsStr(st.refs),
+      stateText: (st, fr) => wholeStateStr(st.frames[fr], st.refs),
     };
   }
 
@@ -300,14 +301,19 @@ export class Verifier {
     }
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
-    if (this.level >= 2) {
-      // compute_live_registers(): the table of live registers before each instruction
-      this.log.append(liveRegsTable(insns, liveRegsBefore(insns, this.helperArgCount), (pc) => this.insnText(pc)));
-    }
     this.stackDepth = cfg.subprogStarts.map(() => 0);
     this.markPrunePoints();
-    // compute_live_registers(): states_equal() compares only the registers live at the instruction
-    this.liveRegs = liveRegsBefore(insns, this.helperArgCount);
+    const log2 = this.level >= 2 ? (text: string) => this.log.append(text) : undefined;
+    // SCCs for the level-2 log, and for the backedges of callback loops (only those make any)
+    const callsCallback = (i: number): boolean => this.forceCheckpoint[i] === 1;
+    const flow = controlFlow(insns, cfg.subprogStarts, log2 || this.forceCheckpoint.includes(1) ? callsCallback : undefined);
+    // compute_live_registers(): states_equal() compares only the registers live at the instruction; the level-2 table
+    this.liveRegs = liveRegsBefore(insns, flow.successors, this.helperArgCount);
+    if (log2) log2(liveRegsTable(insns, this.liveRegs, flow.scc!, (pc) => this.insnText(pc)));
+    if (flow.scc) this.sccVisits = new SccVisits(flow.scc, log2 && ((line) => log2(line + '\n')));
+    this.liveStack = new StackLiveness({
+      ...flow, subprogStarts: cfg.subprogStarts, insnCount: insns.length, prunePoints: this.prunePoints, callsCallback, log: log2,
+    });
   }
 
   /** Arguments a helper call reads (for the liveness pass): up to its first ARG_DONTCARE. */
@@ -417,8 +423,9 @@ export class Verifier {
         } else { this.regsScratched.clear(); this.slotsScratched.clear(); }
         this.prevInsnIdx = this.insnIdx;
         const at = this.insnIdx;
+        this.liveStack.resetWrites(this.cur.frames, at);
         const res = this.checkInsn(insn);
-        this.liveStack.commit(at);
+        this.liveStack.commit();
         if (res === 'exit') endPath = true;
         // process_bpf_exit_full(): back in the caller, level 2 prints "from EXIT to CALLSITE+1"
         else if (res === 'return') { doPrintState = true; popped = false; }
@@ -427,6 +434,7 @@ export class Verifier {
         // process_bpf_exit: the popped state is printed in full; level 1 forgets the finished path
         this.markScratched();
         this.updateBranchCounts(this.cur.parent);
+        this.liveStack.update(this.cur.frames);
         const next = this.stack.pop();
         if (!next) break;
         if (this.level === 1) this.resetLog(next.logPos);
@@ -501,6 +509,12 @@ export class Verifier {
   updateBranchCounts(e: Explored | null): void {
     while (e) {
       if (--e.branches > 0) break;
+      this.sccVisits?.exit(e, e.state, (equal, st) => {
+        this.bt.reset();
+        let changed = false;
+        this.backtrack(() => { changed = propagatePrecision(this.precisionHost, equal, st, this.bt, this.level ? (t) => this.log.append(t) : undefined); });
+        return changed;
+      });
       if (e.inFreeList) { e.inFreeList = false; this.freeListSize--; }
       e = e.state.parent;
     }
@@ -542,26 +556,37 @@ export class Verifier {
       const e = list[k];
       statesCnt++;
       if (e.insn !== idx) continue;
-      let hit = false;
+      let hit = false, loop = false;
       if (e.branches > 0) {
         if (this.forceCheckpoint[idx]) {
-          hit = this.statesEqual(e.state, RANGE_WITHIN);
+          hit = loop = this.statesEqual(e.state, RANGE_WITHIN);
         } else if (statesMaybeLooping(e.state, cur) && this.statesEqual(e.state, EXACT)) {
           // a state still being explored on this path: an identical one means a loop that never ends
           this.note(`infinite loop detected at insn ${idx}`);
-          this.note(`cur state:${stateStr(this.frame(), true, new Set(), new Set())}${refsStr(cur.refs)}`);
+          this.note(`cur state:${wholeStateStr(this.frame(), cur.refs)}`);
           const of = e.state.frames[cur.frames.length - 1];
-          fail(`old state:${stateStr(of, true, new Set(), new Set())}${refsStr(e.state.refs)}`, EINVAL);
+          fail(`old state:${wholeStateStr(of, e.state.refs)}`, EINVAL);
         }
         // inside a loop: checkpoints only now and then, iterations differ anyway
         if (!hit && !force && this.jmpsProcessed - this.prevJmpsProcessed < 20 && this.processed - this.prevInsnProcessed < 100) addNewState = false;
-      } else hit = this.statesEqual(e.state, NOT_EXACT);
+      } else {
+        // incomplete_read_marks(): the checkpoint's loop still has backedges pending
+        loop = this.sccVisits?.incomplete(e.state) ?? false;
+        hit = this.statesEqual(e.state, loop ? RANGE_WITHIN : NOT_EXACT);
+      }
       if (hit) {
         e.hits++;
         // what the old state needed precise, this path's checkpoints need too
         if (this.jmpPoints[idx]) this.pushJmpHistory(0, 0);
         this.bt.reset();
         this.backtrack(() => propagatePrecision(this.precisionHost, e.state, cur, this.bt, this.level ? (t) => this.log.append(t) : undefined));
+        if (loop) {
+          // a loop's checkpoint whose marks may still grow: keep this state to propagate them again at SCC exit
+          const copy = copyState(cur);
+          copy.insnIdx = idx;
+          this.sccVisits?.addBackedge(e.state, copy);
+          this.updatePeakStates();
+        }
         return 'safe';
       }
       if (addNewState) e.misses++;
@@ -578,17 +603,23 @@ export class Verifier {
     if (!addNewState) return 'new';
     this.totalStates++;
     this.exploredSize++;
-    if (this.exploredSize + this.freeListSize > this.peakStates) this.peakStates = this.exploredSize + this.freeListSize;
+    this.updatePeakStates();
     this.prevJmpsProcessed = this.jmpsProcessed;
     this.prevInsnProcessed = this.processed;
     markAllScalarsImprecise(cur);
     const e: Explored = { state: copyState(cur), branches: 1, insn: idx, hits: 0, misses: 0, inFreeList: false, cleaned: false };
     e.state.insnIdx = idx;
+    this.sccVisits?.enter(e, e.state);
     cur.parent = e;
     cur.firstInsnIdx = idx;
     cur.hist = [];
     list.push(e);
     return 'new';
+  }
+
+  /** update_peak_states(): explored states, evicted ones still referenced, and backedges */
+  updatePeakStates(): void {
+    this.peakStates = Math.max(this.peakStates, this.exploredSize + this.freeListSize + (this.sccVisits?.backedgeCount ?? 0));
   }
 
   statesEqual(old: VState, exact: number): boolean {
@@ -1059,7 +1090,7 @@ export class Verifier {
   stackWriteFixed(f: FuncState, off: number, size: number, val: RegState | undefined, valRegno: number | undefined, isSt: boolean, imm: number): RegState {
     const spi = Math.floor((-off - 1) / 8);
     // only a whole aligned slot write ends the slot's liveness
-    if (off % 8 === 0 && size === 8 && f.frameno === this.cur.frames.length - 1) this.liveStack.write(this.insnIdx, spi);
+    if (off % 8 === 0 && size === 8) this.liveStack.write(f.frameno, spi);
     this.slotsScratched.add(spi);
     destroyIfDynptrSlot(this.cur, f, spi);
     const slot = this.slot(f, spi);
@@ -1173,27 +1204,27 @@ export class Verifier {
     fail(`${prefix} would lead to reference leak`, EINVAL);
   }
 
-  /** bpf_mark_stack_read(): a read of a caller's slot counts at the call leading out of that frame */
-  markStackRead(frameno: number, spi: number): void {
-    const frames = this.cur.frames;
-    this.liveStack.read(frameno === frames.length - 1 ? this.insnIdx : frames[frameno + 1].callsite, spi);
-  }
+  /** bpf_mark_stack_read() */
+  markStackRead(frameno: number, spi: number): void { this.liveStack.read(this.cur.frames, frameno, this.insnIdx, spi); }
   markStackRangeRead(frameno: number, lo: number, hi: number): void {
     for (let o = lo; o < hi; o++) if ((-o - 1) % 8 === 0 || o === lo) this.markStackRead(frameno, Math.floor((-o - 1) / 8));
   }
-  liveStack: StackLiveness;
+  liveStack!: StackLiveness;
+  /** SCC visits and backedges: only where a callback loop or the level-2 log needs them */
+  sccVisits: SccVisits | undefined;
 
   /** clean_live_states(): finished explored states here lose dead registers and slots, so they match more */
   cleanLiveStates(idx: number, list: readonly Explored[]): void {
     for (const e of list) {
-      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur)) continue;
+      if (e.branches || e.insn !== idx || e.cleaned || !sameCallsites(e.state, this.cur) || this.sccVisits?.incomplete(e.state)) continue;
       e.cleaned = true;
       const frames = e.state.frames, last = frames.length - 1;
+      this.liveStack.queryInit(frames, e.state.insnIdx);
       for (let i = 0; i <= last; i++) {
         const ip = i === last ? e.state.insnIdx : frames[i + 1].callsite;
         const f = frames[i], live = this.liveRegs[ip];
         for (let r = 0; r < 10; r++) if (!((live >> r) & 1)) markNotInit(f.regs[r]);
-        f.stack.forEach((sl, spi) => { if (!this.liveStack.alive(ip, spi)) { sl.types.fill(STACK_INVALID); sl.spilled = undefined; } });
+        f.stack.forEach((sl, spi) => { if (!this.liveStack.alive(i, spi)) { sl.types.fill(STACK_INVALID); sl.spilled = undefined; } });
       }
     }
   }
@@ -1396,6 +1427,7 @@ export class Verifier {
     callee.regs[10].type = 'fp'; setKnown(callee.regs[10], 0n); callee.regs[10].frameno = callee.frameno;
     for (let i = 0; i <= 5; i++) { if (i) markNotInit(caller.regs[i]); else markNotInit(caller.regs[0]); }
     this.cur.frames.push(callee);
+    this.liveStack.resetCallchain();
     this.insnIdx = target;
     if (this.level) {
       this.log.append('caller:\n'); this.printState(true, caller);
@@ -1408,6 +1440,7 @@ export class Verifier {
   checkExit(): 'exit' | 'return' {
     const frames = this.cur.frames;
     if (frames.length > 1) {
+      this.liveStack.update(frames);
       const callee = frames[frames.length - 1];
       const r0 = callee.regs[0];
       if (r0.type === 'fp' && r0.frameno === callee.frameno) fail(`cannot return stack pointer to the caller`, EINVAL);
@@ -1516,6 +1549,8 @@ export class Verifier {
       const r4 = this.reg(4);
       const zero = r4.type === 'scalar' && tnumIsConst(r4.varOff) && r4.varOff.value === 0n;
       const prev = this.loopInline.get(this.insnIdx);
+      // loop_flag_is_zero(): a zero flags argument is made precise while the call may be inlined
+      if (zero && (prev === undefined || prev.fit)) this.markPrecise(4);
       const callback = this.reg(2).subprog;
       this.loopInline.set(this.insnIdx, { fit: (prev?.fit ?? true) && zero && (prev === undefined || prev.callback === callback), callback });
     }
@@ -1616,6 +1651,7 @@ export class Verifier {
     return {
       st: this.cur, frameOf: (r) => this.cur.frames[r.frameno], slot: (f, spi) => this.slot(f, spi),
       newId: () => this.newId(), scratch: (spi) => this.slotsScratched.add(spi), note: (l) => this.note(l), insnIdx: this.insnIdx,
+      markRead: (frameno, spi) => this.markStackRead(frameno, spi), markWrite: (frameno, spi) => this.liveStack.write(frameno, spi),
     };
   }
 
@@ -1721,7 +1757,8 @@ export class Verifier {
         if (r.type !== 'func') typeFail('func');
         return;
       case 'ARG_PTR_TO_STACK':
-        if (a.flags.includes('PTR_MAYBE_NULL') && r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) return;
+        // a NULL callback context: 6.18 makes it precise (seen in its level-2 logs of bpf_loop and bpf_for_each_map_elem)
+        if (a.flags.includes('PTR_MAYBE_NULL') && r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) { this.markPrecise(regno); return; }
         if (r.type !== 'fp') typeFail('fp');
         return;
       case 'ARG_PTR_TO_TIMER': // process_timer_func()
