@@ -236,18 +236,21 @@ export function markChainPrecision(host: PrecisionHost, starting: VState, regno:
       st = parent;
       for (let fr = bt.frame; fr >= 0; fr--) {
         const func = st.frames[fr];
-        for (let i = 0; i < 32; i++) {
-          if (!bt.isReg(fr, i)) continue;
+        // only the set bits of the masks (most are empty)
+        for (let m = bt.regs[fr]; m !== 0; m &= m - 1) {
+          const i = 31 - Math.clz32(m & -m);
           const r = func.regs[i];
           if (r.type !== 'scalar' || r.precise) bt.clearReg(fr, i);
           else { r.precise = true; changed = true; }
         }
-        for (let i = 0; i < 64; i++) {
-          if (!bt.isSlot(fr, i)) continue;
-          const slot = func.stack[i];
-          const r = slot?.spilled;
-          if (!slot || slot.types[7] !== STACK_SPILL || !r || r.type !== 'scalar' || r.precise) bt.clearSlot(fr, i);
-          else { r.precise = true; changed = true; }
+        for (let half = 0; half < 2; half++) {
+          for (let m = half ? bt.stackHi[fr] : bt.stackLo[fr]; m !== 0; m &= m - 1) {
+            const i = half * 32 + 31 - Math.clz32(m & -m);
+            const slot = func.stack[i];
+            const r = slot?.spilled;
+            if (!slot || slot.types[7] !== STACK_SPILL || !r || r.type !== 'scalar' || r.precise) bt.clearSlot(fr, i);
+            else { r.precise = true; changed = true; }
+          }
         }
         host.log2?.(`mark_precise: frame${fr}: parent state regs=${bt.regsText(fr)} stack=${bt.stackText(fr)}: ${host.stateText(st, fr)}`);
       }

@@ -131,6 +131,15 @@ function sameValue(a: RegState, b: RegState): boolean {
     a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max;
 }
 
+/**
+ * memcmp() of two registers up to bpf_reg_state::frameno (states_maybe_looping()): every field but
+ * the precision mark; the dynptr record compares by identity.
+ */
+export function sameRegBits(a: RegState, b: RegState): boolean {
+  return sameValue(a, b) && a.id === b.id && a.refObjId === b.refObjId && a.frameno === b.frameno &&
+    a.dynptr === b.dynptr && a.dynptrId === b.dynptrId;
+}
+
 /** regs_exact() */
 function regsExact(a: RegState, b: RegState, idmap: IdMap): boolean {
   return sameValue(a, b) && idmap.check(a.id, b.id) && idmap.check(a.refObjId, b.refObjId);
