@@ -145,13 +145,18 @@ export function regBoundsSync(r: RegState): void {
 
 function syncFixedPoint(r: RegState): boolean {
   const t = r.varOff;
-  if (t.mask === 0n) {
-    const v = t.value, lo = v & U32_MAX;
-    return r.umin === v && r.umax === v && r.smin === r.smax && r.smin === s64(v) &&
-      r.u32min === lo && r.u32max === lo && r.s32min === r.s32max && r.s32min === s32(lo);
-  }
+  if (t.mask === 0n) return isConstBounds(r);
   return t.mask === U64_MAX && t.value === 0n && r.umin === 0n && r.umax === U64_MAX && r.smin === S64_MIN && r.smax === S64_MAX &&
     r.u32min === 0n && r.u32max === U32_MAX && r.s32min === S32_MIN && r.s32max === S32_MAX;
+}
+
+/** A constant tnum whose eight bounds all say that constant (as ___mark_reg_known() leaves them). */
+export function isConstBounds(r: RegState): boolean {
+  const t = r.varOff;
+  if (t.mask !== 0n) return false;
+  const v = t.value, lo = v & U32_MAX;
+  return r.umin === v && r.umax === v && r.smin === r.smax && r.smin === s64(v) &&
+    r.u32min === lo && r.u32max === lo && r.s32min === r.s32max && r.s32min === s32(lo);
 }
 
 /** Bounds no value satisfies (reg_bounds_sanity_check) */
