@@ -2,9 +2,12 @@
  * `npm run bench` (last part): filtering a 1M-packet capture, issue #7's benchmark.
  *
  * 1. Whole process, as a user runs it: `tcpdump -r IN -w OUT EXPR` beside
- *    `node bin/bpfkit.js tcpdump -r IN -w OUT EXPR` for a few expressions, median wall time of
- *    several runs each, as a ratio (bpfkit / tcpdump; below 1 = bpfkit faster). The outputs must
- *    be byte-identical. `node -e 0` is measured too: the floor any Node process pays.
+ *    `bpfkit tcpdump -r IN -w OUT EXPR` for a few expressions, median wall time of several runs
+ *    each, as a ratio (bpfkit / tcpdump; below 1 = bpfkit faster). `bpfkit` is bin/bpfkit.js run
+ *    as an executable, as npm's link to it runs: its #! line decides how node starts (without
+ *    NODE_EXTRA_CA_CERTS); `node bin/bpfkit.js` (the caller's environment) is shown beside it.
+ *    The outputs must be byte-identical. `node -e 0` is measured too: the floor any Node process
+ *    pays (with this environment, and with NODE_EXTRA_CA_CERTS empty as the #! line starts it).
  * 2. Per packet, in process: the compiled filter (cbpf/jsc.ts, over the read buffer) beside the
  *    reference interpreter (runCbpf) on the same packets, ns per packet and ratio.
  *
@@ -12,15 +15,19 @@
  *    startup is paid once either way, so this shows the per-packet pipeline (streaming read,
  *    compiled filter, buffered write) against libpcap's, with constant memory (max RSS shown).
  * 4. The pipeline split, in process: ns per packet to read the file and walk its records (the
- *    bulk path, CaptureReader.keepRuns(), with a filter that rejects everything), to read and
- *    filter, and to read, filter and write (-w's path).
+ *    bulk path, CaptureReader.keepRuns() with a fused scan that keeps nothing), to read and
+ *    filter (the filter inlined into the walk, as the command runs it), and to read, filter and
+ *    write (-w's path).
+ *
+ * 5. With --instructions: user-space instructions of both whole processes (callgrind), a figure
+ *    the machine's load does not change.
  *
  * `bpfkit tcpdump` starts from its bundle (dist/bundle, `npm run build`) when that is fresh, else
  * from dist/; the first line says which, as the figures differ.
  *
  * The captures (varied generated traffic, ~75 MB and N x 75 MB) are written once to
  * $TMPDIR/bpfkit-bench/ and reused. Options: --runs N (default 5), --packets N (default 1000000),
- * --large N (default 10).
+ * --large N (default 10), --instructions.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
@@ -28,11 +35,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runCbpf } from '../src/cbpf/interp.js';
-import { compileCbpfAt } from '../src/cbpf/jsc.js';
+import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
 import { compileFilter } from '../src/filter/index.js';
 import { createRequire } from 'node:module';
 import { createPcapFile, openCaptureFile } from '../src/net/node_capture.js';
-import { CaptureReader } from '../src/net/pcap.js';
+import { CaptureReader, compileRecordScan } from '../src/net/pcap.js';
 import { makeTraffic } from '../test/filter_traffic.js';
 
 const EXPRESSIONS = ['tcp port 80', 'udp and dst net 10.0.0.0/8', 'ip6 or arp'];
@@ -91,9 +98,9 @@ function median(xs: number[]): number {
 }
 
 /** Wall time of a process in ms, failing loudly if it fails. */
-function timed(cmd: string, args: string[]): number {
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' });
+  const r = spawnSync(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
   return ms;
@@ -122,23 +129,31 @@ function wholeProcess(input: string): void {
   if (!tcpdump) console.log('tcpdump not installed: whole-process comparison skipped (apt-get install tcpdump)');
   const theirs = join(DIR, 'out-tcpdump.pcap');
   const ours = join(DIR, 'out-bpfkit.pcap');
+  const oursNode = join(DIR, 'out-bpfkit-node.pcap');
   const nodeFloor = median(Array.from({ length: RUNS }, () => timed(process.execPath, ['-e', '0'])));
+  const bareFloor = median(Array.from({ length: RUNS }, () => timed(process.execPath, ['-e', '0'], { ...process.env, NODE_EXTRA_CA_CERTS: '' })));
   console.log(`\nWhole process, ${PACKETS} packets (${(statSync(input).size / 1e6).toFixed(0)} MB), median of ${RUNS} runs:`);
-  console.log(`  node -e 0 (startup floor): ${nodeFloor.toFixed(0)} ms`);
+  console.log(`  node -e 0 (startup floor): ${nodeFloor.toFixed(0)} ms; with NODE_EXTRA_CA_CERTS empty: ${bareFloor.toFixed(0)} ms`
+    + ` (this environment's NODE_EXTRA_CA_CERTS: ${process.env.NODE_EXTRA_CA_CERTS ? JSON.stringify(process.env.NODE_EXTRA_CA_CERTS) : 'unset'})`);
+  console.log('  bpfkit = bin/bpfkit.js run as an executable (as npm\'s `bpfkit` link runs it, through its #! line);'
+    + ' node = `node bin/bpfkit.js`');
   for (const expr of EXPRESSIONS) {
     const us: number[] = [];
+    const viaNode: number[] = [];
     const them: number[] = [];
     for (let i = 0; i < RUNS; i++) { // interleaved, so load changes hit both alike
       if (tcpdump) them.push(timed(tcpdump, ['-r', input, '-w', theirs, expr]));
-      us.push(timed(process.execPath, [BIN, 'tcpdump', '-r', input, '-w', ours, expr]));
+      us.push(timed(BIN, ['tcpdump', '-r', input, '-w', ours, expr]));
+      viaNode.push(timed(process.execPath, [BIN, 'tcpdump', '-r', input, '-w', oursNode, expr]));
     }
     const mine = median(us);
-    let line = `  ${JSON.stringify(expr).padEnd(30)} bpfkit ${mine.toFixed(0)} ms`;
+    const mineNode = median(viaNode);
+    let line = `  ${JSON.stringify(expr).padEnd(30)} bpfkit ${mine.toFixed(0)} ms (node ${mineNode.toFixed(0)} ms)`;
     if (tcpdump) {
-      const same = readFileSync(theirs).equals(readFileSync(ours));
+      const same = readFileSync(theirs).equals(readFileSync(ours)) && readFileSync(theirs).equals(readFileSync(oursNode));
       const ref = median(them);
-      line += `, tcpdump ${ref.toFixed(0)} ms, ratio bpfkit/tcpdump ${(mine / ref).toFixed(2)}`
-        + `, (bpfkit - node startup)/tcpdump ${((mine - nodeFloor) / ref).toFixed(2)}${same ? '' : '  OUTPUTS DIFFER'}`;
+      line += `, tcpdump ${ref.toFixed(0)} ms, ratio bpfkit/tcpdump ${(mine / ref).toFixed(2)} (node ${(mineNode / ref).toFixed(2)})`
+        + `, (bpfkit - node startup)/tcpdump ${((mine - bareFloor) / ref).toFixed(2)}${same ? '' : '  OUTPUTS DIFFER'}`;
     }
     console.log(line);
   }
@@ -158,7 +173,7 @@ function largeFile(input: string): void {
     let rss: number | undefined;
     for (let i = 0; i < runs; i++) {
       them.push(timed(tcpdump, ['-r', big, '-w', theirs, expr]));
-      const [ms, kb] = timedRss(process.execPath, [BIN, 'tcpdump', '-r', big, '-w', ours, expr]);
+      const [ms, kb] = timedRss(BIN, ['tcpdump', '-r', big, '-w', ours, expr]);
       us.push(ms);
       rss = Math.max(rss ?? 0, kb ?? 0) || undefined;
     }
@@ -213,10 +228,13 @@ function pipelineSplit(input: string): void {
   console.log(`\nPipeline split, in process, ns per packet (median of ${RUNS} passes after a warm-up pass):`);
   const out = join(DIR, 'out-split.pcap');
   for (const expr of EXPRESSIONS) {
-    const fn = compileCbpfAt(compileFilter(expr, { linktype: 1, snaplen: 262144, savefile: true }));
-    // (Several filters pass through keepRuns in this process, so its call to the filter is less
-    // specialised here than in a `bpfkit tcpdump` process, which has one.)
+    const prog = compileFilter(expr, { linktype: 1, snaplen: 262144, savefile: true });
+    const fn = compileCbpfAt(prog);
+    // As the command runs it: the filter inlined into the record walk (a scan that keeps
+    // nothing for the read-only pass). (Several scans run in this process, so the figures are
+    // of code optimised alongside others, unlike a `bpfkit tcpdump` process.)
     const none = (): number => 0;
+    const scans = [compileRecordScan('filter: {}'), compileRecordScan(cbpfInlineAt(prog) ?? 'filter: {}')];
     const pass = (write: boolean, filter: boolean): number => {
       const t0 = process.hrtime.bigint();
       const file = openCaptureFile(input);
@@ -227,7 +245,7 @@ function pipelineSplit(input: string): void {
         const keep = filter ? fn : none;
         const emit = output ? (b: Uint8Array, s: number, e: number): void => output.writer.writeRaw(b, s, e) : (): void => {};
         for (;;) {
-          r.keepRuns(keep, Infinity, emit);
+          r.keepRuns(keep, Infinity, emit, scans[filter ? 1 : 0]);
           if (!r.next()) break;
           if (keep(r.buf, r.dataOffset, r.caplen, r.len) !== 0) output?.writer.write(r.sec, r.nsec, r.len, r.buf, r.dataOffset, r.caplen);
         }
@@ -254,9 +272,40 @@ function startPath(): string {
   return fresh ? `bundle dist/bundle/${fresh.bundle} (fresh)` : 'dist/ (no fresh bundle: `npm run build` makes one)';
 }
 
+/**
+ * --instructions: user-space instructions of the whole process (valgrind --tool=callgrind), a
+ * count the machine's load does not change, for tcpdump and `bpfkit tcpdump` (node as its #! line
+ * starts it) on the same expression, and `node -e 0` as the floor. Kernel work (the file's read and write
+ * copies) is not counted. Slow (~20 s a run), so off by default.
+ */
+function instructions(input: string): void {
+  const tcpdump = findTcpdump();
+  if (!process.argv.includes('--instructions')) return;
+  if (!tcpdump || !existsSync('/usr/bin/valgrind')) { console.log('\n--instructions: needs tcpdump and valgrind'); return; }
+  const count = (cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number => {
+    // V8 writes code at run time: --smc-check makes valgrind see it.
+    const r = spawnSync('/usr/bin/valgrind', ['--tool=callgrind', '--smc-check=all-non-file', '--callgrind-out-file=/dev/null', cmd, ...args],
+      { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
+    const m = /Collected : (\d+)/.exec(r.stderr);
+    if (r.status !== 0 || !m) throw new Error(`callgrind ${cmd}: exit ${r.status}: ${r.stderr.slice(-500)}`);
+    return Number(m[1]);
+  };
+  console.log(`\nUser-space instructions (callgrind), ${PACKETS} packets:`);
+  const floor = count(process.execPath, ['-e', '0'], { ...process.env, NODE_EXTRA_CA_CERTS: '' });
+  console.log(`  node -e 0 (NODE_EXTRA_CA_CERTS empty): ${(floor / 1e6).toFixed(0)}M`);
+  for (const expr of [EXPRESSIONS[0], EXPRESSIONS[2]]) {
+    const theirs = count(tcpdump, ['-r', input, '-w', join(DIR, 'out-tcpdump.pcap'), expr]);
+    // (valgrind runs the node the #! line would, in the environment it would give it.)
+    const ours = count(process.execPath, [BIN, 'tcpdump', '-r', input, '-w', join(DIR, 'out-bpfkit.pcap'), expr], { ...process.env, NODE_EXTRA_CA_CERTS: '' });
+    console.log(`  ${JSON.stringify(expr).padEnd(30)} bpfkit ${(ours / 1e6).toFixed(0)}M, tcpdump ${(theirs / 1e6).toFixed(0)}M,`
+      + ` ratio bpfkit/tcpdump ${(ours / theirs).toFixed(2)}, beyond node's start ${((ours - floor) / theirs).toFixed(2)}`);
+  }
+}
+
 const input = capture();
 console.log(`bpfkit tcpdump starts from: ${startPath()}`);
 wholeProcess(input);
+instructions(input);
 largeFile(input);
 perPacket(input);
 pipelineSplit(input);

@@ -4,11 +4,17 @@
  * mixed with next() as `bpfkit tcpdump -r -w` mixes them, gives byte for byte what the per-record
  * path (next() + PcapWriter.write()) gives: whatever the chunking, the predicate, the -c limit,
  * records cut to the snapshot length, and corrupt input (same error, same records before it).
+ * The same with the filter fused into the record walk (compileRecordScan() of cbpfInlineAt()),
+ * for compiled expressions and random classic programs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CaptureReader, PcapWriter, type WriteOptions, writePcap } from '../src/net/pcap.js';
+import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
+import type { CInsn } from '../src/cbpf/insn.js';
+import { compileFilter } from '../src/filter/index.js';
+import { CaptureReader, compileRecordScan, PcapWriter, type RecordScan, type WriteOptions, writePcap } from '../src/net/pcap.js';
 import { sourceOf } from './byte_source.js';
+import { Rng, randomProgram } from './cbpf_gen.js';
 import { makeTraffic } from './filter_traffic.js';
 
 type Keep = (buf: Uint8Array, off: number, caplen: number, len: number) => number;
@@ -17,14 +23,14 @@ type Keep = (buf: Uint8Array, off: number, caplen: number, len: number) => numbe
 interface Outcome { bytes: Buffer; kept: number; error?: string }
 
 /** Drive a reader to the end (or the limit) into a writer; `bulk` as the tcpdump command does. */
-function filterInto(r: CaptureReader, opts: WriteOptions, keep: Keep, limit: number, bulk: boolean, writeBuffer: number): Outcome {
+function filterInto(r: CaptureReader, opts: WriteOptions, keep: Keep, limit: number, bulk: boolean, writeBuffer: number, scan?: RecordScan): Outcome {
   const chunks: Buffer[] = [];
   const w = new PcapWriter(opts, (c) => { chunks.push(Buffer.from(c)); }, writeBuffer);
   let kept = 0;
   let error: string | undefined;
   try {
     for (;;) {
-      if (bulk) kept += r.keepRuns(keep, limit - kept, (b, s, e) => w.writeRaw(b, s, e));
+      if (bulk) kept += r.keepRuns(keep, limit - kept, (b, s, e) => w.writeRaw(b, s, e), scan);
       if (kept >= limit || !r.next()) break;
       if (keep(r.buf, r.dataOffset, r.caplen, r.len) === 0) continue;
       kept++;
@@ -107,4 +113,49 @@ test('a streaming reader moves kept records together inside its own buffer, emit
   const fills = Math.ceil((file.length - 24) / 16384);
   assert.ok(kept > 200 && kept < n - 200, `${kept} of ${n} kept`);
   assert.ok(emits >= fills - 1 && emits <= fills + 1, `${emits} emits for ${fills} buffer fills of ${n} records`);
+});
+
+/** The fused scan of each program == the per-record path with its compiled filter, as check() does. */
+function checkScan(name: string, file: Uint8Array, opts: WriteOptions, progs: readonly CInsn[][]): number {
+  let fused = 0;
+  for (const prog of progs) {
+    const keep = compileCbpfAt(prog);
+    const inline = cbpfInlineAt(prog);
+    const scan = inline === undefined ? undefined : compileRecordScan(inline);
+    if (scan) fused++;
+    for (const limit of [Infinity, 1, 7, 100]) {
+      const want = filterInto(new CaptureReader(file), opts, keep, limit, false, 1 << 20);
+      for (const [chunk, step] of [[64, 7], [4096, 333], [1 << 20, 1 << 20]]) {
+        const label = `${name}, ${JSON.stringify(prog)}, limit ${limit}, chunk ${chunk}/${step}`;
+        const got = filterInto(new CaptureReader(sourceOf(file, step), chunk), opts, keep, limit, true, 4096, scan);
+        assert.deepEqual([got.error, got.kept], [want.error, want.kept], label);
+        assert.ok(got.bytes.equals(want.bytes), label);
+      }
+    }
+  }
+  return fused;
+}
+
+test('the filter fused into the record walk == the per-record path: expressions, random programs, corrupt input', () => {
+  const t = makeTraffic(300, 21);
+  t.push({ sec: 1700001000, nsec: 5000, caplen: 3000, len: 3000, data: new Uint8Array(3000).map((_, i) => i & 0xff), ifIndex: 0 });
+  const opts = { linktype: 1, snaplen: 262144 };
+  const file = writePcap(opts, t);
+  const exprs = ['tcp port 80', 'ip6 or arp', 'udp and dst net 10.0.0.0/8', 'len > 100', 'ip[0] & 0xf > 5', 'tcp[13] & 2 != 0', 'vlan and ip'];
+  const progs = exprs.map((e) => compileFilter(e, { linktype: 1, snaplen: 262144, savefile: true }));
+  const r = new Rng(77);
+  for (let i = 0; i < 40; i++) progs.push(randomProgram(r, 2 + r.int(30)));
+  progs.push([]); // rejects all: not fusable, the per-record call remains
+  assert.equal(checkScan('expressions', file, opts, progs), progs.length - 1);
+  // Corrupt input: the error and the records before it as next() gives them.
+  const offsets: number[] = [];
+  for (const q = new CaptureReader(file); q.next();) offsets.push(q.offset);
+  const badFrac = file.slice();
+  new DataView(badFrac.buffer).setUint32(offsets[150] + 4, 1000000, true);
+  const hugeCaplen = file.slice();
+  new DataView(hugeCaplen.buffer).setUint32(offsets[100] + 8, 300000, true);
+  const cut = file.slice().fill(60, 16, 17).fill(0, 17, 20); // snaplen 60: records to cut are next()'s
+  for (const [what, bytes] of [['truncated', file.subarray(0, file.length - 3)], ['bad timestamp', badFrac], ['huge caplen', hugeCaplen], ['snaplen 60', cut]] as const) {
+    checkScan(what, bytes, what === 'snaplen 60' ? { linktype: 1, snaplen: 60 } : opts, progs.slice(0, 3));
+  }
 });

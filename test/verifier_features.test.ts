@@ -29,6 +29,8 @@ const KERNEL_618: Record<string, string> = {
   dynptr_overwrite: 'cannot overwrite referenced dynptr',
   dynptr_slice_after_submit: 'R6 invalid mem access \'scalar\'',
   dynptr_uninit: 'Expected an initialized dynptr as arg #2',
+  find_vma_bad_ret: 'At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]',
+  find_vma_ok: '',
   foreach_count: '',
   foreach_write_key: 'write to change key R2 not allowed',
   helper_stack_write: 'math between map_value pointer and register with unbounded min value is not allowed',
@@ -44,6 +46,9 @@ const KERNEL_618: Record<string, string> = {
   spin_no_unlock: 'BPF_EXIT instruction in main prog cannot be used inside bpf_spin_lock-ed region',
   spin_ok: '',
   spin_unlock_only: 'bpf_spin_unlock without taking a lock',
+  timer_bad_ret: 'At async callback return the register R0 has smin=1 smax=1 should have been in [0, 0]',
+  timer_ok: '',
+  timer_write_key: 'write to change key R2 not allowed',
 };
 
 /**
@@ -51,7 +56,7 @@ const KERNEL_618: Record<string, string> = {
  * the callback iterations, pruning and precision give the same count in bpfkit.
  */
 const KERNEL_618_PROCESSED: Record<string, number> = {
-  dynptr_ok: 44, loop_index: 52, loop_sum: 49, loop_unroll: 31, rodata_prune: 5, spin_ok: 17,
+  dynptr_ok: 44, find_vma_ok: 32, loop_index: 52, loop_sum: 49, loop_unroll: 31, rodata_prune: 5, spin_ok: 17, timer_ok: 26,
   // foreach_count: 40 on the kernel, 38 here: 6.18 keeps states inside a loop's strongly connected
   // component from pruning until the loop is done (SCC), which bpfkit does not model yet.
 };

@@ -7,17 +7,18 @@
  * timestamps, captured and wire lengths preserved, the input's link type and snapshot length), or
  * else printed one line each. Files stream through in constant memory (net/node_capture.ts) and
  * the filter runs compiled to JavaScript over the read buffer (cbpf/jsc.ts); kept records of a
- * classic little-endian input go to the output in bulk (CaptureReader.keepRuns). On a corrupt
+ * classic little-endian input go to the output in bulk (CaptureReader.keepRuns), the filter
+ * inlined into the record walk (one generated loop, net/pcap.ts compileRecordScan). On a corrupt
  * record, what came before it is written and the error names the offset. bin/bpfkit.js starts
  * this command through node_tcpdump.ts (or its bundle), which loads only what it needs. Compile
  * errors carry libpcap's wording ("can't parse filter expression: syntax error", "expression
  * rejects all packets").
  */
-import { compileCbpfAt } from '../cbpf/jsc.js';
+import { cbpfInlineAt, compileCbpfAt } from '../cbpf/jsc.js';
 import { BpfError } from '../errors.js';
 import { compileFilter, FilterError, linktypeFromName } from '../filter/index.js';
 import type { CaptureFileReader } from '../net/node_capture.js';
-import { adjustSnaplen, CaptureReader } from '../net/pcap.js';
+import { adjustSnaplen, CaptureReader, compileRecordScan } from '../net/pcap.js';
 import { LINKTYPE_DESCRIPTIONS, summarize } from '../net/pcap_print.js';
 import type { CliContext, CommandHandler } from './context.js';
 
@@ -183,11 +184,14 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
     const writer = output?.writer;
     const bulk = writer !== undefined && capture.format === 'pcap' && !capture.bigEndian && capture.nanos === o.nanos;
     const writeRaw = (buf: Uint8Array, start: number, end: number): void => writer!.writeRaw(buf, start, end);
+    // The filter inlined into the record walk: one generated loop per buffer fill.
+    const inline = bulk ? cbpfInlineAt(prog) : undefined;
+    const scan = inline === undefined ? undefined : compileRecordScan(inline);
     // Summaries go out a few hundred lines at a time: one write per line is slow on a pipe.
     let lines = '';
     try {
       for (;;) {
-        if (bulk) kept += capture.keepRuns(filter, limit - kept, writeRaw);
+        if (bulk) kept += capture.keepRuns(filter, limit - kept, writeRaw, scan);
         // One record the usual way: a refill, a record to cut, an error, pcapng, or printing.
         if (kept >= limit || !capture.next()) break;
         // pcapng: packets of interfaces with another link type than the first are not ours to filter.

@@ -104,6 +104,8 @@ export interface ProgLoadAttr {
   name?: string;
   /** Section the program came from (kept for pinned programs, e.g. for XDP's devmap/cpumap kinds). */
   section?: string;
+  /** expected_attach_type (enum bpf_attach_type; 0 when none): some context fields depend on it. */
+  expectedAttachType?: number;
   /** prog_btf_fd: the BTF func_info / line_info refer to (a BTF object's fd). */
   btfFd?: number;
   /** bpf_func_info records (insn = instruction slot, typeId = a BTF FUNC). */
@@ -161,6 +163,8 @@ export interface KProg extends KObject {
   readonly license: string;
   readonly gpl: boolean;
   readonly section: string;
+  /** expected_attach_type at load (0: none); the verifier's context rules depend on it. */
+  readonly expectedAttachType: number;
   /** The instructions as loaded (map references as map ids in `mapRefs`). */
   readonly insns: readonly Insn[];
   /** Slot of each map-loading ld_imm64 and the id of its map. */
@@ -788,7 +792,7 @@ export class Bpf {
     const obj: KProg = {
       kind: 'prog', id, refs: 0, persisted: false, dead: false, type: attr.type, name, tag,
       license: attr.license, gpl: licenseIsGplCompatible(attr.license), section: attr.section ?? '',
-      insns, mapRefs, mapIds: maps.map((m) => m.id), loadTime: this.now(), uid: this.uid, maps,
+      expectedAttachType: attr.expectedAttachType ?? 0, insns, mapRefs, mapIds: maps.map((m) => m.id), loadTime: this.now(), uid: this.uid, maps,
       btf, funcInfo: btf ? (attr.funcInfo ?? []).map((f) => ({ ...f })) : undefined,
       lineInfo: btf ? (attr.lineInfo ?? []).map((l) => ({ ...l })) : undefined,
     };
@@ -878,7 +882,7 @@ export class Bpf {
     return {
       header: {
         kind: 'prog', id: p.id, type: p.type, name: p.name, tag: p.tag, license: p.license, section: p.section,
-        mapRefs: p.mapRefs, mapIds: p.mapIds, loadTime: p.loadTime, uid: p.uid, insns: b64(bytes),
+        expectedAttachType: p.expectedAttachType, mapRefs: p.mapRefs, mapIds: p.mapIds, loadTime: p.loadTime, uid: p.uid, insns: b64(bytes),
         btfId: p.btf?.id, funcInfo: p.funcInfo, lineInfo: p.lineInfo, holds: p.btf ? [{ kind: 'btf', id: p.btf.id }] : [],
       },
       payload: new Uint8Array(0),
@@ -889,7 +893,7 @@ export class Bpf {
     const stored = this.store!.readObject('prog', id);
     if (!stored) throw new BpfError('ENOENT', `prog id ${id}: No such file or directory`);
     const h = stored.header as {
-      type: number; name: string; tag: string; license: string; section: string; insns: string;
+      type: number; name: string; tag: string; license: string; section: string; expectedAttachType?: number; insns: string;
       mapRefs: { insn: number; mapId: number; pseudo: number }[]; mapIds: number[]; loadTime: number; uid: number;
       btfId?: number; funcInfo?: ProgFuncInfo[]; lineInfo?: ProgLineInfo[];
     };
@@ -905,7 +909,7 @@ export class Bpf {
     if (btf) btf.refs++;
     const obj: KProg = {
       kind: 'prog', id, refs: 0, persisted: true, dead: false, type: h.type, name: h.name, tag: h.tag,
-      license: h.license, gpl: licenseIsGplCompatible(h.license), section: h.section, insns,
+      license: h.license, gpl: licenseIsGplCompatible(h.license), section: h.section, expectedAttachType: h.expectedAttachType ?? 0, insns,
       mapRefs: h.mapRefs, mapIds: h.mapIds, loadTime: h.loadTime, uid: h.uid, maps,
       btf, funcInfo: btf ? h.funcInfo ?? [] : undefined, lineInfo: btf ? h.lineInfo ?? [] : undefined,
     };

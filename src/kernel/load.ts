@@ -286,7 +286,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       try {
         const withBtf = btfFd !== undefined && (spec.funcInfo.length > 0 || spec.lineInfo.length > 0);
         fd = bpf.progLoad({
-          type: progType, insns, license: obj.license, name: spec.name.slice(0, 15), section: spec.section,
+          type: progType, insns, license: obj.license, name: spec.name.slice(0, 15), section: spec.section, expectedAttachType,
           btfFd: withBtf ? btfFd : undefined, funcInfo: withBtf ? spec.funcInfo : undefined, lineInfo: withBtf ? spec.lineInfo : undefined,
         });
       } catch (err) {

@@ -112,7 +112,8 @@ export function reverified(prog: KProg): VerifyResult | undefined {
             const ref = prog.mapRefs.find((m) => m.insn === idx);
             return ref ? prog.maps.find((m) => m.id === ref.mapId)?.map : undefined;
           },
-          progOps: verifierOps(prog.type),
+          expectedAttachType: prog.expectedAttachType,
+          progOps: verifierOps(prog.type, prog.expectedAttachType),
           logLevel: 0,
         });
         if (result.ok) r = result;

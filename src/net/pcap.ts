@@ -112,6 +112,52 @@ interface NgIface {
   tsoffset: number;
 }
 
+/**
+ * A filter fused with the walk over a buffer of classic little-endian pcap records
+ * (compileRecordScan()): from buf[start], the whole records before `end` that need no cutting
+ * (caplen <= maxCap) and have a valid timestamp fraction (< fracLimit), stopping after `limit`
+ * kept (`dv`: a DataView over buf's bytes, from its byte 0). Kept records are moved together in
+ * place to buf[to...] (to <= start; copyWithin, in runs); returns where it stopped, with
+ * state[0] = the end of the kept bytes, state[1] = how many.
+ */
+export type RecordScan = (buf: Uint8Array, dv: DataView, start: number, end: number, to: number, limit: number,
+  maxCap: number, fracLimit: number, state: Int32Array) => number;
+
+/**
+ * The RecordScan for a filter given as statements to inline (cbpf/jsc.ts' cbpfInlineAt(): reads
+ * buf[b .. b + n) through p and dv, and `len`; sets `verdict`): straight-line code per record
+ * over the read buffer, no call, view or object per packet. Undefined where `new Function` is
+ * refused (a strict Content-Security-Policy): keepRuns() then calls the filter per record.
+ */
+export function compileRecordScan(filter: string): RecordScan | undefined {
+  const u32 = (at: string): string => `dv.getUint32(${at}, true)`;
+  // Kept bytes buf[run, at) move down to `to` (copyWithin measured cheaper than a copy loop in
+  // line or set(subarray()), in instructions per run).
+  const move = `if (to !== run) p.copyWithin(to, run, at); to += at - run;`;
+  const body = `
+let kept = 0, run = -1;
+while (at + 16 <= end && kept < limit) {
+  const n = ${u32('at + 8')};
+  const next = at + 16 + n;
+  if (n > maxCap || next > end || ${u32('at + 4')} >= fracLimit) break;
+  const b = at + 16;
+  ${/\blen\b/.test(filter) ? `const len = ${u32('at + 12')};` : ''}
+  let verdict = 0;
+  ${filter}
+  if (verdict !== 0) { if (run < 0) run = at; kept++; }
+  else if (run >= 0) { ${move} run = -1; }
+  at = next;
+}
+if (run >= 0) { ${move} }
+state[0] = to; state[1] = kept;
+return at;`;
+  try {
+    return new Function('p', 'dv', 'at', 'end', 'to', 'limit', 'maxCap', 'fracLimit', 'state', body) as RecordScan;
+  } catch {
+    return undefined;
+  }
+}
+
 export class CaptureReader {
   format: 'pcap' | 'pcapng' = 'pcap';
   /** Link type of the first interface (LINKTYPE_ value). */
@@ -158,6 +204,8 @@ export class CaptureReader {
   private warmedUp = false;
   private section: NgIface[] = [];
   private maxBlock = PCAPNG_MAX_BLOCK;
+  /** A RecordScan's results: where the kept records end, how many. */
+  private readonly scanState = new Int32Array(2);
 
   constructor(input: Uint8Array | ByteSource, chunkSize = CHUNK_SIZE) {
     if (typeof input === 'function') {
@@ -279,10 +327,13 @@ export class CaptureReader {
    * (copyWithin, no views) and emits once per buffer fill (possibly nothing: start === end);
    * over a caller's bytes, each run of adjacent kept records is emitted as it is. One long loop for the whole file: no per-record
    * state is written and the loop is optimised once.
+   * `scan` (compileRecordScan(): `keep` fused with the record walk) does the same work per buffer
+   * fill of a streaming little-endian reader, without a call per record; elsewhere `keep` runs.
    */
   keepRuns(keep: (buf: Uint8Array, off: number, caplen: number, len: number) => number, limit: number,
-    emit: (buf: Uint8Array, start: number, end: number) => void): number {
+    emit: (buf: Uint8Array, start: number, end: number) => void, scan?: RecordScan): number {
     if (this.format !== 'pcap') return 0;
+    if (scan && this.source !== undefined && this.le) return this.scanFills(scan, limit, emit);
     const le = this.le, fracLimit = this.fracLimit;
     const maxCap = Math.min(this.snapshot, this.maxCaplen);
     const inPlace = this.source !== undefined;
@@ -333,6 +384,41 @@ export class CaptureReader {
     }
     this.pos = p;
     return kept;
+  }
+
+  /**
+   * keepRuns() through a fused scan: one scan call per buffer fill moves the kept records
+   * together at the fill's start, one emit hands them on; then the reason it stopped decides:
+   * a record past the buffered bytes refills, anything else (the limit, a record to cut, a bad
+   * timestamp, the end) is next()'s.
+   */
+  private scanFills(scan: RecordScan, limit: number, emit: (buf: Uint8Array, start: number, end: number) => void): number {
+    const maxCap = Math.min(this.snapshot, this.maxCaplen);
+    const state = this.scanState;
+    let kept = 0;
+    let from = this.pos, to = from, p = from;
+    for (;;) {
+      // The first scan stops after a few KiB as if the buffer ended there, so the scan's exit
+      // path has run (and has type feedback) before its loop is optimised: else the optimised
+      // loop deoptimises at every exit, for want of feedback (V8's "insufficient type feedback").
+      const end = this.warmedUp ? this.end : Math.min(this.end, p + 4096);
+      this.warmedUp = true;
+      p = scan(this.buf, this.dv, p, end, to, limit - kept, maxCap, this.fracLimit, state);
+      to = state[0];
+      kept += state[1];
+      if (end < this.end) continue;
+      emit(this.buf, from, to);
+      this.pos = p;
+      if (kept >= limit || this.eof) return kept;
+      if (p + 16 > this.end) {
+        if (!this.refill(16)) return kept;
+      } else {
+        const caplen = this.dv.getUint32(p + 8, true);
+        if (caplen > maxCap || p + 16 + caplen <= this.end) return kept;
+        if (!this.refill(16 + caplen)) return kept;
+      }
+      from = to = p = this.pos;
+    }
   }
 
   /** Any record: refills, libpcap's checks and messages, cutting to the snapshot length. */

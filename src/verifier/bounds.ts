@@ -2,8 +2,8 @@
  * Scalar bounds synchronisation, as kernel/bpf/verifier.c: __update_reg_bounds(),
  * __reg_deduce_bounds(), __reg_bound_offset(), reg_bounds_sync(), plus the 32->64 helpers.
  */
-import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX } from './reg_state.js';
-import { tnumCast, tnumIntersect, tnumRange, tnumSubreg, tnumWithSubreg } from './tnum.js';
+import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, setKnown } from './reg_state.js';
+import { tnumCast, tnumIntersect, tnumRange, tnumStep, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
 const max = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 const min = (a: bigint, b: bigint): bigint => (a < b ? a : b);
@@ -26,6 +26,14 @@ export function updateRegBounds(r: RegState): void {
   r.smax = min(r.smax, s64(t.value | (t.mask & S64_MAX)));
   r.umin = max(r.umin, t.value);
   r.umax = min(r.umax, t.value | t.mask);
+  // 6.18's __update_reg64_bounds(): a u64 range meeting the tnum in a single value makes it known.
+  // The tmax case does not check tmax <= umax: `if r5 > r5` with r5 in {0, 1 << 31} leaves
+  // [1, 0x7fffffff] and the kernel goes on with R5=0x80000000.
+  const next = tnumStep(t, r.umin), tmax = t.value | t.mask;
+  const uminIn = (r.umin & ~t.mask) === t.value;
+  if (uminIn && next > r.umax) setKnown(r, r.umin);
+  else if (!uminIn && next === tmax) setKnown(r, tmax);
+  else if (!uminIn && next <= r.umax && tnumStep(t, next) > r.umax) setKnown(r, next);
 }
 
 /** __reg32_deduce_bounds() */

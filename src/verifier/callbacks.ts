@@ -12,10 +12,39 @@ import { type FuncState, type VState, exactReg, newFuncState, sameCallsites } fr
 
 const MAX_CALL_FRAMES = 8;
 export const FUNC_LOOP = 181, FUNC_FOR_EACH_MAP_ELEM = 164, FUNC_USER_RINGBUF_DRAIN = 209;
+export const FUNC_TIMER_SET_CALLBACK = 170, FUNC_FIND_VMA = 180;
 
 /** is_sync_callback_calling_function(): helpers whose callback runs before they return */
 export function isSyncCallbackHelper(id: number): boolean {
-  return id === FUNC_LOOP || id === FUNC_FOR_EACH_MAP_ELEM || id === FUNC_USER_RINGBUF_DRAIN;
+  return id === FUNC_LOOP || id === FUNC_FOR_EACH_MAP_ELEM || id === FUNC_USER_RINGBUF_DRAIN || id === FUNC_FIND_VMA;
+}
+
+/**
+ * push_async_cb() + set_timer_callback_state() for bpf_timer_set_callback(): the callback runs
+ * later, on its own, so it is verified as a path of its own that starts from a fresh state (one
+ * frame, no references, nothing of the caller's) with callback_fn(map, key, value), and must return
+ * 0 (check_return_code(): "At async callback return").
+ */
+export function scheduleAsyncCallback(v: Verifier, callbackReg: number): void {
+  const map = v.reg(1).map;
+  const start = v.reg(callbackReg).subprog;
+  const subprog = v.subprogStarts.indexOf(start);
+  if (subprog < 0) fail(`verifier bug. No program starts at insn ${start}`, EINVAL);
+  const st = v.pushStack(start, v.insnIdx);
+  // pushed like a branch (popped in turn, the log rewound to here), but not a copy of this state
+  if (st.parent) st.parent.branches--;
+  Object.assign(st, { parent: null, refs: [], hist: [], speculative: false, firstInsnIdx: start, lastInsnIdx: -1 });
+  const f = newFuncState(0, -1, subprog);
+  f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n); f.regs[10].frameno = 0;
+  const arg = (regno: number, type: 'map_ptr' | 'map_key' | 'map_value'): RegState => {
+    const r = f.regs[regno];
+    markUnknown(r); setKnown(r, 0n); r.type = type; r.map = map;
+    return r;
+  };
+  arg(1, 'map_ptr'); arg(2, 'map_key'); arg(3, 'map_value').id = v.newId();
+  f.asyncCallback = true;
+  f.callbackRet = { min: 0, max: 0 };
+  st.frames = [f];
 }
 
 /** Map types with map_set_for_each_callback_args (array, per-CPU array, the hash maps). */
@@ -47,6 +76,14 @@ function calleeSetup(v: Verifier, helperId: number, map: VerifierMap | undefined
         callee.regs[4] = copyReg(caller.regs[3]);
       };
     }
+    case FUNC_FIND_VMA:
+      // set_find_vma_callback_state(): callback_fn(struct task_struct *task, struct vm_area_struct *vma, void *callback_ctx)
+      return (caller, callee) => {
+        callee.regs[1] = copyReg(caller.regs[1]);
+        const vma = callee.regs[2];
+        markUnknown(vma); setKnown(vma, 0n); vma.type = 'ptr_'; vma.btf = { name: 'vm_area_struct', trusted: false };
+        callee.regs[3] = copyReg(caller.regs[4]);
+      };
     default:
       // set_user_ringbuf_callback_state(): callback_fn(const struct bpf_dynptr *dynptr, void *ctx)
       return (caller, callee) => {

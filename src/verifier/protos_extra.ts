@@ -17,6 +17,7 @@ const SIZE = arg('ARG_CONST_SIZE');
 const SIZE0 = arg('ARG_CONST_SIZE_OR_ZERO');
 const SOCK_COMMON = arg('ARG_PTR_TO_SOCK_COMMON');
 const MAP = arg('ARG_CONST_MAP_PTR');
+const TIMER = arg('ARG_PTR_TO_TIMER');
 
 const EXTRA: Record<number, HelperProto> = {
   9: proto(I, [CTX, ANY, MEM, SIZE, ANY]), // skb_store_bytes
@@ -59,6 +60,14 @@ const EXTRA: Record<number, HelperProto> = {
   122: proto(I, [arg('ARG_PTR_TO_CTX', 'PTR_MAYBE_NULL')]), // get_netns_cookie
   124: proto(I, [CTX, arg('ARG_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), ANY]), // sk_assign
   137: proto(ret('RET_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_BTF_ID')]), // skc_to_tcp_sock
+  // timers (kernel/bpf/helpers.c); bpf_timer_set_callback's callback is verified as an async callback
+  169: proto(I, [TIMER, MAP, ANY]), // timer_init
+  170: proto(I, [TIMER, arg('ARG_PTR_TO_FUNC')], { callbackArg: 1 }), // timer_set_callback
+  171: proto(I, [TIMER, ANY, ANY]), // timer_start
+  172: proto(I, [TIMER]), // timer_cancel
+  158: proto(ret('RET_PTR_TO_BTF_ID'), []), // get_current_task_btf: trusted_ptr_task_struct
+  // find_vma (kernel/bpf/task_iter.c): its callback is verified as a synchronous callback
+  180: proto(I, [arg('ARG_PTR_TO_BTF_ID'), ANY, arg('ARG_PTR_TO_FUNC'), arg('ARG_PTR_TO_STACK', 'PTR_MAYBE_NULL'), ANY], { callbackArg: 2 }),
   // dynptrs (kernel/bpf/helpers.c, kernel/bpf/ringbuf.c)
   197: proto(I, [UNINIT, SIZE0, ANY, arg('ARG_PTR_TO_DYNPTR', 'DYNPTR_TYPE_LOCAL', 'MEM_UNINIT', 'MEM_WRITE')]), // dynptr_from_mem
   198: proto(I, [MAP, ANY, ANY, arg('ARG_PTR_TO_DYNPTR', 'DYNPTR_TYPE_RINGBUF', 'MEM_UNINIT', 'MEM_WRITE')]), // ringbuf_reserve_dynptr

@@ -22,6 +22,8 @@ export interface FuncState {
   /** A callback's frame (in_callback_fn): its exit returns to the helper call, R0 must be in callbackRet. */
   inCallback?: boolean;
   callbackRet?: { min: number; max: number };
+  /** An async callback's frame 0 (in_async_callback_fn): its exit is the end of its own path, R0 within callbackRet. */
+  asyncCallback?: boolean;
   /** How many times this frame's callback-calling helper has run its callback on this path (callback_depth). */
   callbackDepth?: number;
 }
@@ -74,7 +76,7 @@ function copyFunc(f: FuncState): FuncState {
     regs: f.regs.map(copyReg),
     stack: f.stack.map((s) => ({ types: s.types.slice(), spilled: s.spilled ? copyReg(s.spilled) : undefined })),
     frameno: f.frameno, callsite: f.callsite, subprog: f.subprog,
-    inCallback: f.inCallback, callbackRet: f.callbackRet, callbackDepth: f.callbackDepth,
+    inCallback: f.inCallback, asyncCallback: f.asyncCallback, callbackRet: f.callbackRet, callbackDepth: f.callbackDepth,
   };
 }
 
@@ -133,11 +135,16 @@ function sameValue(a: RegState, b: RegState): boolean {
 
 /**
  * memcmp() of two registers up to bpf_reg_state::frameno (states_maybe_looping()): every field but
- * the precision mark; the dynptr record compares by identity.
+ * the precision mark; the dynptr and BTF records compare by identity. `map` only when `a` has one
+ * set at some time (a scalar keeps a stale one: __mark_reg_unknown() does not clear it here).
  */
 export function sameRegBits(a: RegState, b: RegState): boolean {
-  return sameValue(a, b) && a.id === b.id && a.refObjId === b.refObjId && a.frameno === b.frameno &&
-    a.dynptr === b.dynptr && a.dynptrId === b.dynptrId;
+  return a.type === b.type && a.maybeNull === b.maybeNull && a.rdonly === b.rdonly && a.ringbuf === b.ringbuf && a.off === b.off &&
+    ('map' in a ? a.map === b.map : true) && a.range === b.range && a.memSize === b.memSize && a.subprog === b.subprog &&
+    tnumEq(a.varOff, b.varOff) && a.smin === b.smin && a.smax === b.smax && a.umin === b.umin && a.umax === b.umax &&
+    a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max &&
+    a.id === b.id && a.refObjId === b.refObjId && a.frameno === b.frameno &&
+    a.dynptr === b.dynptr && a.dynptrId === b.dynptrId && a.btf === b.btf;
 }
 
 /** regs_exact() */

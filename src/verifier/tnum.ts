@@ -30,6 +30,26 @@ export function tnumRange(min: bigint, max: bigint): Tnum {
   const delta = LOW_BITS[bits];
   return { value: min & ~delta & U64, mask: delta };
 }
+/**
+ * tnum_step(): the smallest member of `t` above `z` (t's largest member when z is at or above it,
+ * t's smallest when z is below it).
+ */
+export function tnumStep(t: Tnum, z: bigint): bigint {
+  const tmax = t.value | t.mask;
+  if (z >= tmax) return tmax;
+  if (z < t.value) return t.value;
+  const fls = (x: bigint): bigint => (x === 0n ? 0n : BigInt(fls64(x)));
+  if ((t.value | (z & t.mask)) > z) {
+    // the most significant known 1 where z has 0: keep z above it, t's known bits from it down
+    const q = (U64 << fls(~z & t.value & ~t.mask & U64)) & U64;
+    return (q & z) | (~q & U64 & t.value);
+  }
+  // the most significant known 0 where z has 1: carry into the unknown bits above it
+  const k = fls(z & ~t.value & ~t.mask & U64);
+  const q = (U64 << k) & U64;
+  const u = (((q & t.mask & z) | (q & ~t.mask & U64)) + (1n << k)) & U64;
+  return (u & t.mask) | t.value;
+}
 export const tnumLshift = (a: Tnum, s: number): Tnum => ({ value: u64(a.value << BigInt(s)), mask: u64(a.mask << BigInt(s)) });
 export const tnumRshift = (a: Tnum, s: number): Tnum => ({ value: a.value >> BigInt(s), mask: a.mask >> BigInt(s) });
 /** tnum_arshift(): insn_bitness 32 or 64 */

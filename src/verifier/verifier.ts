@@ -34,11 +34,11 @@ import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
   stackAccessFlags,
 } from './precision.js';
-import { checkCallbackReturn, isSyncCallbackHelper, scheduleCallback, widenAfterCallback } from './callbacks.js';
+import { FUNC_FIND_VMA, FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback } from './callbacks.js';
 import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
 import { frozenMapRead } from './map_direct.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
-import { fls64, tnumAdd, tnumAnd, tnumConst, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
+import { fls64, tnumAdd, tnumAnd, tnumConst, tnumIntersect, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
 import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
 export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
@@ -52,7 +52,8 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 const BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
-const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP_TYPE_PERCPU_ARRAY = 6, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
+const FUNC_GET_CURRENT_TASK_BTF = 158;
+const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
 
 export interface VerifyOptions {
   progType: number;
@@ -211,7 +212,7 @@ export class Verifier {
   /** print_verifier_state(): the current frame's registers and slots (all, or the scratched ones), then clean */
   printState(all: boolean, f = this.frame()): void {
     const every = all || this.allScratched;
-    this.log.append(stateStr(f, every, this.regsScratched, this.slotsScratched) + refsStr(this.cur.refs) + (f.inCallback ? ' cb' : '') + '\n');
+    this.log.append(stateStr(f, every, this.regsScratched, this.slotsScratched) + refsStr(this.cur.refs) + (f.asyncCallback ? ' async_cb' : '') + (f.inCallback ? ' cb' : '') + '\n');
     this.regsScratched.clear(); this.slotsScratched.clear(); this.allScratched = false;
   }
   /** print_insn_state(): after the instruction line when nothing came between, else on its own "IDX:" line */
@@ -727,13 +728,13 @@ export class Verifier {
     // pointer +/- scalar: the offset's range decides what the pointer may reach
     if (isPointer(d)) {
       if (isX) this.markPrecise(insn.src);
-      return this.adjustPtr(insn, d, src, op, alu32, insn.dst);
+      return this.adjustPtr(d, src, op, alu32, insn.dst);
     }
     if (isPointer(src)) { // scalar op= pointer: adjust_ptr_min_max_vals() with the roles swapped
       this.markPrecise(insn.dst);
       const sc = copyReg(d);
       Object.assign(d, copyReg(src));
-      return this.adjustPtr(insn, d, sc, op, alu32, insn.dst, true);
+      return this.adjustPtr(d, sc, op, alu32, insn.dst, true);
     }
     // a precise destination needs a precise source (adjust_reg_min_max_vals())
     if (isX && d.precise) this.markPrecise(insn.src);
@@ -768,7 +769,7 @@ export class Verifier {
   }
 
   /** adjust_ptr_min_max_vals() */
-  adjustPtr(insn: Insn, d: RegState, off: RegState, op: number, alu32: boolean, dst: number, swapped = false): void {
+  adjustPtr(d: RegState, off: RegState, op: number, alu32: boolean, dst: number, swapped = false): void {
     const name = regTypeStr(d);
     if (alu32) {
       if (op === 0x10) { markUnknown(d); this.zext(d); return; } // allow_ptr_leaks
@@ -867,7 +868,7 @@ export class Verifier {
   checkAtomic(insn: Insn): void {
     const size = SIZE_BYTES[bpfSize(insn.code)];
     if (size !== 4 && size !== 8) fail('invalid atomic operand size', EINVAL);
-    const src = this.readReg(insn.src);
+    this.readReg(insn.src);
     const d = this.readReg(insn.dst);
     if (insn.imm === 0xf1) this.readReg(0);
     if (insn.imm & BPF_FETCH && insn.imm !== 0xf1) this.writeRegCheck(insn.src);
@@ -1278,7 +1279,6 @@ export class Verifier {
     if (d.type === 'scalar' && s.type === 'scalar') {
       regSetMinMax(od, os, op, is32);
       regSetMinMax(d, isX ? s : copyReg(s), negateOp(op), is32);
-      if (boundsInvalid(od) || boundsInvalid(d)) { /* impossible branch */ }
       if (isX && s.id) { this.syncLinked(this.cur, s, linked); this.syncLinked(other, os, linked); }
       if (d.id) { this.syncLinked(this.cur, d, linked); this.syncLinked(other, od, linked); }
     }
@@ -1291,8 +1291,11 @@ export class Verifier {
     }
     // packet range (find_good_pkt_pointers)
     if (isX && !is32) this.pktCompare(d, s, op, other, insn);
-    const otherDead = od.type === 'scalar' && (boundsInvalid(od) || (isX && boundsInvalid(os)));
-    const curDead = d.type === 'scalar' && (boundsInvalid(d) || (isX && boundsInvalid(s)));
+    // a register compared with itself is refined in place through both roles; contradictory bounds
+    // do not end the path (6.18 follows it, e.g. `if w5 s>= w5` falls through with R5=0x80000000)
+    const sameReg = isX && insn.src === insn.dst;
+    const otherDead = !sameReg && od.type === 'scalar' && (boundsInvalid(od) || (isX && boundsInvalid(os)));
+    const curDead = !sameReg && d.type === 'scalar' && (boundsInvalid(d) || (isX && boundsInvalid(s)));
     if (otherDead) {
       // other branch impossible: drop it
       this.stack.pop(); if (other.parent) other.parent.branches--;
@@ -1439,6 +1442,14 @@ export class Verifier {
     this.checkReferenceLeak('BPF_EXIT instruction in main prog');
     const r0 = this.reg(0);
     if (r0.type === 'not_init') fail('R0 !read_ok');
+    const async = frames[0].asyncCallback ? frames[0].callbackRet : undefined;
+    if (async) {
+      // check_return_code(): "enforce return zero from async callbacks like timer"
+      if (r0.type !== 'scalar') fail(`At async callback return the register R0 is not a known value (${regTypeStr(r0)})`, EINVAL);
+      this.markPrecise(0);
+      if (r0.smin < BigInt(async.min) || r0.smax > BigInt(async.max)) fail(invalidScalar('At async callback return', 'R0', r0, async), EINVAL);
+      return 'exit';
+    }
     const rr = this.ops.returnRange;
     if (r0.type !== 'scalar' && rr) fail(`At program exit the register R0 is not a known value (${regTypeStr(r0)})`);
     // check_return_code(): the range check needs R0's value precise
@@ -1538,6 +1549,7 @@ export class Verifier {
     if (id === FUNC_DYNPTR_FROM_MEM && this.reg(1).type !== 'map_value') fail(`Unsupported reg type ${regTypeStr(this.reg(1))} for bpf_dynptr_from_mem data`, EACCES);
     // push_callback_call(): the callback runs with the arguments as they are now
     if (isSyncCallbackHelper(id)) scheduleCallback(this, id, (p.callbackArg ?? 1) + 1, meta.map);
+    if (id === FUNC_TIMER_SET_CALLBACK) scheduleAsyncCallback(this, 2);
     // is_ptr_cast_function(): the result shares the argument's reference
     const castRef = (id === 95 || id === 96 || id === 137) ? this.reg(1).refObjId : 0;
     // clear_all_pkt_pointers(): a helper that may move packet data invalidates every packet
@@ -1597,6 +1609,10 @@ export class Verifier {
         else if (castRef) r0.refObjId = castRef;
         break;
       }
+      case 'RET_PTR_TO_BTF_ID':
+        // bpf_get_current_task_btf(): the current task, a trusted pointer
+        if (id === FUNC_GET_CURRENT_TASK_BTF) { setKnown(r0, 0n); r0.type = 'ptr_'; r0.btf = { name: 'task_struct', trusted: true }; }
+        break;
       default: break;
     }
     // do_refine_retval_range(): string/stack copies return at most the buffer size, or -errno
@@ -1699,6 +1715,11 @@ export class Verifier {
         this.markPrecise(regno);
         return;
       case 'ARG_PTR_TO_SOCK_COMMON': case 'ARG_PTR_TO_SOCKET': case 'ARG_PTR_TO_BTF_ID': {
+        if (id === FUNC_FIND_VMA) { // bpf_find_vma(): arg1_btf_id task_struct
+          if (r.type !== 'ptr_' || r.maybeNull) typeFail('ptr_, trusted_ptr_, rcu_ptr_');
+          if (r.btf?.name !== 'task_struct') fail(`R${regno} is of type ${r.btf?.name ?? ''} but task_struct is expected`, EACCES);
+          return;
+        }
         const ok = ['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) && !r.maybeNull;
         // compatible_reg_types: sock_common_types, or btf_id_sock_common_types with the BTF pointers
         if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : a.base === 'ARG_PTR_TO_SOCK_COMMON' ? 'sock_common, sock, tcp_sock, xdp_sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
@@ -1714,6 +1735,12 @@ export class Verifier {
       case 'ARG_PTR_TO_STACK':
         if (a.flags.includes('PTR_MAYBE_NULL') && r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) return;
         if (r.type !== 'fp') typeFail('fp');
+        return;
+      case 'ARG_PTR_TO_TIMER': // process_timer_func()
+        if (r.type !== 'map_value' || r.maybeNull) typeFail('map_value');
+        if (!tnumIsConst(r.varOff)) fail(`R${regno} doesn't have constant offset. bpf_timer has to be at the constant offset`, EINVAL);
+        // (bpfkit does not know where the value's bpf_timer is: "no valid bpf_timer" and its offset are not checked)
+        if (r.map && this.opts.mapHasBtf && !this.opts.mapHasBtf(r.map)) fail(`map '${r.map.spec.name ?? ''}' has to have BTF in order to use bpf_timer`, EINVAL);
         return;
       case 'ARG_PTR_TO_SPIN_LOCK':
         if (r.type !== 'map_value' || r.maybeNull) typeFail('map_value, ptr_');
@@ -1872,8 +1899,17 @@ function isBranchTaken(d: RegState, s: RegState, op: number, is32: boolean): num
   }
   const r = rangeOf(d, is32), q = rangeOf(s, is32);
   switch (op) {
-    case 0x10: if (r.umin === r.umax && q.umin === q.umax) return r.umin === q.umin ? 1 : 0; if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 0; return -1;
-    case 0x50: if (r.umin === r.umax && q.umin === q.umax) return r.umin === q.umin ? 0 : 1; if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 1; return -1;
+    case 0x10: case 0x50: {
+      // is_scalar_branch_taken(): JEQ/JNE are decided by the constants, then tnums that share no
+      // value (tnum_overlap()), then disjoint ranges, then (64-bit) disjoint 32-bit subranges
+      const eq = op === 0x10 ? 1 : 0, t1 = is32 ? tnumSubreg(d.varOff) : d.varOff, t2 = is32 ? tnumSubreg(s.varOff) : s.varOff;
+      if (tnumIsConst(t1) && tnumIsConst(t2)) return t1.value === t2.value ? eq : 1 - eq;
+      const known = ~t1.mask & ~t2.mask;
+      if ((t1.value & known) !== (t2.value & known)) return 1 - eq;
+      if (r.umin > q.umax || r.umax < q.umin || r.smin > q.smax || r.smax < q.smin) return 1 - eq;
+      if (!is32 && (d.u32min > s.u32max || d.u32max < s.u32min || d.s32min > s.s32max || d.s32max < s.s32min)) return 1 - eq;
+      return -1;
+    }
     case 0x20: if (r.umin > q.umax) return 1; if (r.umax <= q.umin) return 0; return -1;
     case 0x30: if (r.umin >= q.umax) return 1; if (r.umax < q.umin) return 0; return -1;
     case 0xa0: if (r.umax < q.umin) return 1; if (r.umin >= q.umax) return 0; return -1;
@@ -1947,15 +1983,26 @@ function rangeOf(r: RegState, is32: boolean): { umin: bigint; umax: bigint; smin
   return is32 ? { umin: r.u32min, umax: r.u32max, smin: r.s32min, smax: r.s32max } : { umin: r.umin, umax: r.umax, smin: r.smin, smax: r.smax };
 }
 
-/** reg_set_min_max(): refine d and s assuming `d op s` holds */
+/**
+ * regs_refine_cond_op() + reg_bounds_sync() of reg_set_min_max(): refine d and s assuming `d op s`
+ * holds. `d` and `s` may be the same register (`if r5 > r5`): the kernel refines it in place
+ * through both roles, which can leave contradictory bounds the walk goes on with.
+ */
 function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void {
   const mx = (a: bigint, b: bigint): bigint => (a > b ? a : b);
   const mn = (a: bigint, b: bigint): bigint => (a < b ? a : b);
+  const isConst = (r: RegState): boolean => tnumIsConst(is32 ? tnumSubreg(r.varOff) : r.varOff);
+  // JNE and JSET learn from a constant operand on either side (swap(reg1, reg2))
+  if ((op === 0x50 || op === 0x40 || op === 0x140) && !isConst(s)) [d, s] = [s, d];
+  if ((op === 0x50 || op === 0x40 || op === 0x140) && !isConst(s)) op = 0;
+  const c = is32 ? s.varOff.value & U32_MAX : s.varOff.value;
   if (is32) {
     switch (op) {
       case 0x10: { const lo = mx(d.u32min, s.u32min), hi = mn(d.u32max, s.u32max); d.u32min = s.u32min = lo; d.u32max = s.u32max = hi;
-        const slo = mx(d.s32min, s.s32min), shi = mn(d.s32max, s.s32max); d.s32min = s.s32min = slo; d.s32max = s.s32max = shi; break; }
-      case 0x50: if (tnumIsConst(tnumSubreg(s.varOff)) && !tnumIsConst(tnumSubreg(d.varOff))) { const c = s.u32min; if (d.u32min === c) d.u32min++; else if (d.u32max === c) d.u32max--; if (BigInt.asIntN(32, c) === d.s32min) d.s32min++; else if (BigInt.asIntN(32, c) === d.s32max) d.s32max--; } break;
+        const slo = mx(d.s32min, s.s32min), shi = mn(d.s32max, s.s32max); d.s32min = s.s32min = slo; d.s32max = s.s32max = shi;
+        const t = tnumIntersect(tnumSubreg(d.varOff), tnumSubreg(s.varOff));
+        d.varOff = tnumWithSubreg(d.varOff, t); s.varOff = tnumWithSubreg(s.varOff, t); break; }
+      case 0x50: if (d.u32min === c) d.u32min++; if (d.u32max === c) d.u32max--; if (d.s32min === BigInt.asIntN(32, c)) d.s32min++; if (d.s32max === BigInt.asIntN(32, c)) d.s32max--; break;
       case 0x20: d.u32min = mx(d.u32min, s.u32min + 1n); s.u32max = mn(s.u32max, d.u32max - 1n); break;
       case 0x30: d.u32min = mx(d.u32min, s.u32min); s.u32max = mn(s.u32max, d.u32max); break;
       case 0xa0: d.u32max = mn(d.u32max, s.u32max - 1n); s.u32min = mx(s.u32min, d.u32min + 1n); break;
@@ -1964,17 +2011,16 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
       case 0x70: d.s32min = mx(d.s32min, s.s32min); s.s32max = mn(s.s32max, d.s32max); break;
       case 0xc0: d.s32max = mn(d.s32max, s.s32max - 1n); s.s32min = mx(s.s32min, d.s32min + 1n); break;
       case 0xd0: d.s32max = mn(d.s32max, s.s32max); s.s32min = mx(s.s32min, d.s32min); break;
-      // regs_refine_cond_op(): `if w & bit` sets a single known bit; `!(w & val)` clears val's bits
-      case 0x40: { const c = tnumSubreg(s.varOff); if (tnumIsConst(c) && isPow2(c.value)) d.varOff = tnumWithSubreg(d.varOff, tnumOr(tnumSubreg(d.varOff), c)); break; }
-      case 0x140: { const c = tnumSubreg(s.varOff); if (tnumIsConst(c)) d.varOff = tnumWithSubreg(d.varOff, tnumAnd(tnumSubreg(d.varOff), tnumConst(~c.value & U32_MAX))); break; }
+      // `if w & bit` sets a single known bit; `!(w & val)` clears val's bits
+      case 0x40: if (isPow2(c)) d.varOff = tnumWithSubreg(d.varOff, tnumOr(tnumSubreg(d.varOff), tnumConst(c))); break;
+      case 0x140: d.varOff = tnumWithSubreg(d.varOff, tnumAnd(tnumSubreg(d.varOff), tnumConst(~c & U32_MAX))); break;
     }
   } else {
     switch (op) {
       case 0x10: { const lo = mx(d.umin, s.umin), hi = mn(d.umax, s.umax); d.umin = s.umin = lo; d.umax = s.umax = hi;
         const slo = mx(d.smin, s.smin), shi = mn(d.smax, s.smax); d.smin = s.smin = slo; d.smax = s.smax = shi;
-        const t = { value: d.varOff.value | s.varOff.value, mask: d.varOff.mask & s.varOff.mask };
-        d.varOff = s.varOff = { value: t.value & ~t.mask & U64_MAX, mask: t.mask }; break; }
-      case 0x50: if (tnumIsConst(s.varOff) && !tnumIsConst(d.varOff)) { const c = s.umin; if (d.umin === c) d.umin++; else if (d.umax === c) d.umax--; if (BigInt.asIntN(64, c) === d.smin) d.smin++; else if (BigInt.asIntN(64, c) === d.smax) d.smax--; } break;
+        d.varOff = s.varOff = tnumIntersect(d.varOff, s.varOff); break; }
+      case 0x50: if (d.umin === c) d.umin++; if (d.umax === c) d.umax--; if (d.smin === BigInt.asIntN(64, c)) d.smin++; if (d.smax === BigInt.asIntN(64, c)) d.smax--; break;
       case 0x20: d.umin = mx(d.umin, s.umin + 1n); s.umax = mn(s.umax, d.umax - 1n); break;
       case 0x30: d.umin = mx(d.umin, s.umin); s.umax = mn(s.umax, d.umax); break;
       case 0xa0: d.umax = mn(d.umax, s.umax - 1n); s.umin = mx(s.umin, d.umin + 1n); break;
@@ -1983,12 +2029,12 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
       case 0x70: d.smin = mx(d.smin, s.smin); s.smax = mn(s.smax, d.smax); break;
       case 0xc0: d.smax = mn(d.smax, s.smax - 1n); s.smin = mx(s.smin, d.smin + 1n); break;
       case 0xd0: d.smax = mn(d.smax, s.smax); s.smin = mx(s.smin, d.smin); break;
-      case 0x40: if (tnumIsConst(s.varOff) && isPow2(s.varOff.value)) d.varOff = tnumOr(d.varOff, s.varOff); break;
-      case 0x140: if (tnumIsConst(s.varOff)) d.varOff = tnumAnd(d.varOff, tnumConst(~s.varOff.value & U64_MAX)); break;
+      case 0x40: if (isPow2(c)) d.varOff = tnumOr(d.varOff, tnumConst(c)); break;
+      case 0x140: d.varOff = tnumAnd(d.varOff, tnumConst(~c & U64_MAX)); break;
     }
   }
-  if (!boundsInvalid(d)) regBoundsSync(d);
-  if (!boundsInvalid(s)) regBoundsSync(s);
+  regBoundsSync(d);
+  regBoundsSync(s);
 }
 
 void SIZE_NAME; void S64_MAX; void BPF_JMP32; void STACK_ZERO;

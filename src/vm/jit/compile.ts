@@ -9,7 +9,8 @@
  * zeroed 512-byte frame (frame `depth`, top from the imported globals f0..f7; kept as it is when
  * `resume`, the entry of a tail call; zeroed by the host beforehand when the program writes no
  * memory at all), and returns r0..r5; the caller keeps its own r6..r10 (the entry as the runs
- * call it returns only r0 and left: a cheaper return on every run).
+ * call it returns only r0 and left: a cheaper return on every run; so do all functions in the
+ * verified tier, where r1-r5 are unreadable after a call).
  * `left` is the instruction budget still available.
  *
  * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
@@ -20,9 +21,9 @@
  *
  * Checks (programs may be unverified). Every load/store/atomic computes the 64-bit address and
  * takes a fast path when it lies in the current frame or in one of the regions last seen (two
- * for loads, one for stores; mutable globals filled by the host); otherwise it calls the host's
- * `mem` import, which checks against the address space's regions exactly as the interpreter does
- * and either throws its error or refills the cache. In a function that never writes r10, an
+ * for loads, one for stores; mutable globals filled by the host); otherwise it calls the `host`
+ * import (kind ACCESS_*), which checks against the address space's regions exactly as the
+ * interpreter does and either throws its error or refills the cache. In a function that never writes r10, an
  * access at r10 + off inside the frame is in bounds by construction and goes unchecked. The budget
  * is charged per segment: a run of instructions ending at the first one that can fault, leave or
  * write memory (checked loads, stores, atomics, calls, LD_ABS, traps); when a charge overdraws,
@@ -52,30 +53,69 @@ const A32 = 17; // i32 temporaries
 const B32 = 18;
 const ADDR = 19; // checked address
 const A64 = 20; // 64-bit address before checking
-const FT = 21; // f64 result of a fast helper call
 /** V8's limit on br_table entries. */
 const MAX_DISPATCH = 65520;
 /** V8's limit on the size of one function body. */
 const MAX_FUNCTION_BYTES = 7654321;
-const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64, F64]; // R10, PC, FB, T1, A32, B32, ADDR, A64, FT
+const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10, PC, FB, T1, A32, B32, ADDR, A64
 
-// Imports (function indices).
-const IMP_HELPER = 0;
-const IMP_MEM = 1;
-const IMP_FAIL = 2;
-const IMP_FINISH = 3;
-const IMP_FAST = 4;
-const IMPORTED_FUNCS = 5;
+/**
+ * Imported functions (indices in the module). V8 compiles a wrapper for every distinct imported
+ * signature when it compiles a module (about 0.1 ms each, per module), so the slow paths share one
+ * `host` import and the helper imports come only with programs that call helpers.
+ */
+interface Imports {
+  /** host(kind, a, b, c): a memory check's slow path (kind ACCESS_*: pc, address, size), a failure (HOST_FAIL + FAIL_*: a, -, c), HOST_FINISH. */
+  readonly host: number;
+  /** helper(id or callx register, pc, r1..r5) -> r0; -1 when not imported. */
+  readonly helper: number;
+  /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. */
+  readonly fast: number;
+  readonly count: number;
+  /** The module function wrapping `fast` (fastCallFunction()), when imported. */
+  fastCall: number;
+}
 
-/** Access kinds for the `mem` import (as the interpreter's). */
+/**
+ * fastCall(id, pc, r1..r5) -> (r0, handled): a helper's number form through the `fast` import
+ * when r1..r5 are all below 2^53 (exact as doubles). NaN back: not handled (the call site makes
+ * the BigInt call); +Inf: r0 is in global `fr`; else r0 = the (integer) double.
+ */
+function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
+  const f = mb.declareFunc(mb.type([I32, I32, I64, I64, I64, I64, I64], [I64, I32]));
+  imports.fastCall = f;
+  const FT_ = 7;
+  const b = new ByteWriter();
+  b.byte(Op.local_get).u32(2);
+  for (let r = 3; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.i64_or);
+  b.byte(Op.i64_const).s32(53).byte(Op.i64_shr_u).byte(Op.i64_eqz);
+  b.byte(Op.if).byte(0x40);
+  b.byte(Op.local_get).u32(0).byte(Op.local_get).u32(1);
+  for (let r = 2; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.f64_convert_i64_u);
+  b.byte(Op.call).u32(imports.fast).byte(Op.local_tee).u32(FT_);
+  b.byte(Op.local_get).u32(FT_).byte(Op.f64_eq); // not NaN
+  b.byte(Op.if).byte(0x40);
+  b.byte(Op.local_get).u32(FT_).byte(Op.f64_const).f64(Infinity).byte(Op.f64_eq);
+  b.byte(Op.if).byte(I64).byte(Op.global_get).u32(G_FR).byte(Op.else).byte(Op.local_get).u32(FT_).byte(Op.i64_trunc_f64_s).byte(Op.end);
+  b.byte(Op.i32_const).s32(1).byte(Op.return);
+  b.byte(Op.end);
+  b.byte(Op.end);
+  b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
+  mb.setBody(f, [F64], b);
+}
+/** `host` kinds after the access kinds: HOST_FAIL + FAIL_* and HOST_FINISH. */
+export const HOST_FAIL = 8;
+export const HOST_FINISH = 16;
+
+/** Access kinds for the `host` import (as the interpreter's). */
 export const ACCESS_LOAD = 0;
 export const ACCESS_STORE = 1;
 export const ACCESS_ATOMIC = 2;
 
-/** Kinds for the `fail` import. */
+/** Failures reported through the `host` import (as HOST_FAIL + kind). */
 export const FAIL_TRAP = 0;
 export const FAIL_BUDGET = 1;
-export const FAIL_FRAMES = 2;
+/** (2, frames exhausted, is reported as FAIL_BUDGET with a negative segment: one out-of-line handler.) */
 export const FAIL_NO_PACKET = 3;
 export const FAIL_TAIL_SUB = 4;
 
@@ -93,13 +133,15 @@ const G_FR = 31;
 const G_CPU = 32;
 /**
  * i32 globals `pb`, `pl`: a third cached region for loads and stores, checked after the others
- * and never rotated by the `mem` import: what a batch run sets to its packet's region, so the
+ * and never rotated by the `host` import: what a batch run sets to its packet's region, so the
  * other entries keep the context and map values (the frame when not batching).
  */
 const G_PB = 33;
 const G_PL = 34;
 /** BPF_FUNC_map_lookup_elem. */
 const MAP_LOOKUP = 1;
+/** BPF_FUNC_tail_call: the only helper whose calls check for a scheduled tail call. */
+export const BPF_FUNC_TAIL_CALL = 12;
 
 /** What the JIT may take from the VM's helper registry (both part of the module cache key). */
 export interface JitHelperOptions {
@@ -176,6 +218,8 @@ export interface CompiledModule {
   readonly bytes: Uint8Array;
   /** First slot of each budget segment, by segment id. */
   readonly segStart: Int32Array;
+  /** Instructions each segment charges (FAIL_BUDGET reports the budget left after the charge). */
+  readonly segCount: Int32Array;
   /** Number of functions (entry + local-call targets). */
   readonly functions: number;
   /** eBPF instructions (slots reached) compiled. */
@@ -206,19 +250,20 @@ export function compileModule(
   const tFunc = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I64, I64, I64, I64, I64, I32]);
   // the entry as runs call it: only r0 and left come back (fewer results, a cheaper return)
   const tMain = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I32]);
-  const tHelper = mb.type([I64, I32, I64, I64, I64, I64, I64], [I64]);
-  const tMem = mb.type([I32, I32, I64, I32], []);
-  const tFail = mb.type([I32, I32, I32], []);
-  const tVoid = mb.type([], []);
   const tFtop = mb.type([I32], [I32]);
   const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
   const tResume = mb.type([I32, I32, I32, I32], [I32]);
-  const tFast = mb.type([I32, I32, F64, F64, F64, F64, F64], [F64]);
-  mb.importFunc('env', 'helper', tHelper);
-  mb.importFunc('env', 'mem', tMem);
-  mb.importFunc('env', 'fail', tFail);
-  mb.importFunc('env', 'finish', tVoid);
-  mb.importFunc('env', 'fast', tFast);
+  let calls = false;
+  let fastCalls = false;
+  for (let t = 0; t < nslots; t++) {
+    const o = P[t << 2] & 0xfff;
+    if (o === 0x85 || o === 0x8d) calls = true;
+    if (o === 0x85 && helperOptions.fastHelpers?.has(P[(t << 2) + 2]) === true) fastCalls = true;
+  }
+  const host = mb.importFunc('env', 'host', mb.type([I32, I32, I64, I32], []));
+  const helper = calls ? mb.importFunc('env', 'helper', mb.type([I64, I32, I64, I64, I64, I64, I64], [I64])) : -1;
+  const fast = fastCalls ? mb.importFunc('env', 'fast', mb.type([I32, I32, F64, F64, F64, F64, F64], [F64])) : -1;
+  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1 };
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
   for (const name of GLOBAL_NAMES) {
@@ -244,6 +289,7 @@ export function compileModule(
   const tRepeat = mb.type([I32, I32, I32, I32, I32], [I32]);
   const fRepeat = mb.declareFunc(tRepeat);
   mb.exportFunc('repeat', fRepeat);
+  if (fastCalls) fastCallFunction(mb, imports);
 
   // Functions: discovered from the entry through local calls.
   // (the entry compiles once more as a local-call target if some call goes there)
@@ -253,7 +299,9 @@ export function compileModule(
   const funcOf = (slot: number): number => {
     let f = funcIndex.get(slot);
     if (f === undefined) {
-      f = mb.declareFunc(tFunc);
+      // (verified tier: a subprogram returns only r0, as the entry: the verifier leaves r1-r5
+      // unreadable after a call, as check_func_call() marks the caller-saved registers)
+      f = mb.declareFunc(helperOptions.verified === undefined ? tFunc : tMain);
       funcIndex.set(slot, f);
       queue.push({ start: slot, func: f, main: false });
     }
@@ -270,11 +318,12 @@ export function compileModule(
   let hasMayGoto = false;
   for (let t = 0; t < nslots && !hasMayGoto; t++) hasMayGoto = (P[t << 2] & 0xfff) === 0xe5;
   const segStart: number[] = [];
+  const segCount: number[] = [];
   let insnCount = 0;
   while (queue.length > 0) {
     const { start, func, main } = queue.shift()!;
     const body = new ByteWriter(main ? 64 + nslots * 24 : 4096); // (grows as needed)
-    insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, memory.shared, pure, helperOptions);
+    insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions, imports);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
@@ -376,7 +425,7 @@ export function compileModule(
     b.byte(Op.local_get).u32(LO);
     mb.setBody(fRepeat, [I32, I64, I32], b);
   }
-  return { bytes: mb.finish(), segStart: Int32Array.from(segStart), functions: funcIndex.size, insnCount, pure };
+  return { bytes: mb.finish(), segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure };
 }
 
 /** Binary ALU operations that map to one wasm instruction, by BPF_OP. */
@@ -447,7 +496,7 @@ function isJump(op: number): boolean {
 
 function compileFunction(
   P: Int32Array, nslots: number, entry: number, isMain: boolean, w: ByteWriter, funcOf: (slot: number) => number,
-  segStart: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions,
+  segStart: number[], segCount: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions, imports: Imports,
 ): number {
   const verified = helperOptions.verified;
   const op = (s: number): number => P[s << 2] & 0xfff;
@@ -542,24 +591,37 @@ function compileFunction(
     return true;
   };
 
-  const get = (r: number): void => { w.byte(Op.local_get).u32(r === 10 ? R10 : r); };
-  const set = (r: number): void => { w.byte(Op.local_set).u32(r === 10 ? R10 : r); };
+  // `local.set x` directly followed by `local.get x` (an instruction reading the register the
+  // previous one wrote) becomes `local.tee x`: fewer bytes and operations for V8 to compile.
+  // Adjacent in the byte stream means no label or other code between them.
+  let setAt = -1;
+  let setEnd = -1;
+  let setLocal = -1;
+  const lset = (l: number): void => { setAt = w.length; w.byte(Op.local_set).u32(l); setEnd = w.length; setLocal = l; };
+  const lget = (l: number): void => {
+    if (w.length === setEnd && setLocal === l) {
+      w.patch(setAt, Op.local_tee);
+      setEnd = -1;
+      return;
+    }
+    w.byte(Op.local_get).u32(l);
+  };
+  const get = (r: number): void => lget(r === 10 ? R10 : r);
+  const set = (r: number): void => lset(r === 10 ? R10 : r);
   const i64c = (hi: number, lo: number): void => { w.byte(Op.i64_const).s64(hi, lo); };
   const i32c = (v: number): void => { w.byte(Op.i32_const).s32(v); };
   const sx = (k: number): void => i64c(k >> 31, k); // imm sign-extended to 64 bits
   const zx = (k: number): void => i64c(0, k); // imm zero-extended
   const b = (o: number): void => { w.byte(o); };
-  const lget = (l: number): void => { w.byte(Op.local_get).u32(l); };
-  const lset = (l: number): void => { w.byte(Op.local_set).u32(l); };
   const ltee = (l: number): void => { w.byte(Op.local_tee).u32(l); };
   const fail = (kind: number, a: number, bb: number): void => {
-    i32c(kind); i32c(a); i32c(bb); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    i32c(HOST_FAIL + kind); i32c(a); i64c(0, 0); i32c(bb); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
   };
   const mem = (o: number, offset: number): void => { w.byte(o).u32(0).u32(offset); };
-  /** Return from the function with r0 as `r0` pushes it: the entry gives r0 and left, a local-call target r0..r5 and left. */
+  /** Return from the function with r0 as `r0` pushes it: the entry (and any function of the verified tier) gives r0 and left, a local-call target r0..r5 and left. */
   const leave = (r0: () => void): void => {
     r0();
-    if (!isMain) for (let r = 1; r <= 5; r++) get(r);
+    if (!isMain && verified === undefined) for (let r = 1; r <= 5; r++) get(r);
     lget(LEFT); b(Op.return);
   };
   const bswap32 = (): void => { // i32 on the stack
@@ -569,7 +631,7 @@ function compileFunction(
 
   // Prologue: r10 = frame top, frame zeroed.
   lget(DEPTH);
-  b(Op.if); b(I32); lget(DEPTH); w.byte(Op.call).u32(IMPORTED_FUNCS); // ftop is the first module function
+  b(Op.if); b(I32); lget(DEPTH); w.byte(Op.call).u32(imports.count); // ftop is the first module function
   b(Op.else); w.byte(Op.global_get).u32(0); b(Op.end); // (depth 0, every run's entry: f0)
   ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
   lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
@@ -587,9 +649,10 @@ function compileFunction(
     // instruction (prepare() compiles the entry that way without running the program)
     lget(LEFT); i32c(1); b(Op.i32_lt_s);
     b(Op.if); b(0x40);
-    i32c(FAIL_BUDGET); i32c(segStart.length); lget(LEFT); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
+    i32c(HOST_FAIL + FAIL_BUDGET); i32c(segStart.length); i64c(0, 0); lget(LEFT); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
     b(Op.end);
     segStart.push(entry);
+    segCount.push(0);
   }
   const dispatched = dispatch.length > 1 || dispatch[0] !== 0;
   if (dispatched) {
@@ -626,15 +689,20 @@ function compileFunction(
       b(Op.end); inner--;
     }
   };
-  /** Charge `count` instructions starting at `first`. */
+  /**
+   * Charge `count` instructions starting at `first`. An overdraft branches to the function's one
+   * out-of-line handler ($budget, around the dispatch loop) with the segment in $pc: a `br_if`
+   * costs V8's baseline compiler (Liftoff) far less than an `if` holding a call, per segment.
+   * ($pc is free here: it is only read by the dispatch `br_table`, right after being set.)
+   */
   const charge = (first: number, count: number): void => {
     if (verified !== undefined) return;
     const seg = segStart.length;
     segStart.push(first);
+    segCount.push(count);
+    i32c(seg); lset(PC);
     lget(LEFT); i32c(count); b(Op.i32_sub); ltee(LEFT); i32c(0); b(Op.i32_lt_s);
-    b(Op.if); b(0x40);
-    i32c(FAIL_BUDGET); i32c(seg); lget(LEFT); i32c(count); b(Op.i32_add); w.byte(Op.call).u32(IMP_FAIL); b(Op.unreachable);
-    b(Op.end);
+    w.byte(Op.br_if).u32(depthL() + 1);
   };
 
   /**
@@ -642,16 +710,16 @@ function compileFunction(
    * offset to use with it. ADDR holds the exact address when `exact` (atomics).
    */
   const access = (pc: number, reg: number, off: number, size: number, kind: number, exact = false): number => {
+    if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
+      if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
+      lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
+      return 0;
+    }
     if (verified?.unchecked[pc] === 1) { // proved in bounds by the verifier
       get(reg); b(Op.i32_wrap_i64);
       if (!exact && off >= 0) return off;
       if (off !== 0) { i32c(off); b(Op.i32_add); }
       if (exact) ltee(ADDR);
-      return 0;
-    }
-    if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
-      if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
-      lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
       return 0;
     }
     b(Op.block); b(0x40);
@@ -670,7 +738,7 @@ function compileFunction(
     if (kind === ACCESS_LOAD) { cached(G.rb, G.rl); cached(G.qb, G.ql); } else cached(G.wb, G.wl);
     cached(G_PB, G_PL);
     b(Op.end);
-    i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(IMP_MEM);
+    i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(imports.host);
     lget(A64); b(Op.i32_wrap_i64); lset(ADDR);
     b(Op.end);
     lget(ADDR);
@@ -731,21 +799,15 @@ function compileFunction(
           get(d); sx(k); b(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u)); set(d);
           return true;
         }
-        get(s); b(Op.i64_eqz);
-        b(Op.if); b(I64);
+        // Branch-free (selects, no `if`: cheaper for Liftoff to compile): divide by a divisor
+        // made safe (0, and -1 when signed, become 1), then fix those cases up as the kernel's
+        // rules say: x / 0 = 0, x % 0 = x, x s/ -1 = -x, x s% -1 = 0.
+        get(d);
+        if (signed) { i64c(0, 1); get(s); get(s); i64c(0, 1); b(Op.i64_add); i64c(0, 1); b(Op.i64_le_u); b(Op.select); } else { get(s); get(s); b(Op.i64_eqz); b(Op.i64_extend_i32_u); b(Op.i64_or); }
+        b(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u));
+        if (isDiv && signed) { lset(T1); i64c(0, 0); lget(T1); b(Op.i64_sub); lget(T1); get(s); i64c(-1, -1); b(Op.i64_eq); b(Op.select); }
         if (isDiv) i64c(0, 0); else get(d);
-        b(Op.else);
-        if (signed) {
-          get(s); i64c(-1, -1); b(Op.i64_eq);
-          b(Op.if); b(I64);
-          if (isDiv) { i64c(0, 0); get(d); b(Op.i64_sub); } else i64c(0, 0);
-          b(Op.else);
-          get(d); get(s); b(isDiv ? Op.i64_div_s : Op.i64_rem_s);
-          b(Op.end);
-        } else {
-          get(d); get(s); b(isDiv ? Op.i64_div_u : Op.i64_rem_u);
-        }
-        b(Op.end);
+        get(s); b(Op.i64_eqz); b(Op.i32_eqz); b(Op.select);
         set(d);
         return true;
       }
@@ -769,23 +831,14 @@ function compileFunction(
         b(Op.i64_extend_i32_u); set(d);
         return true;
       }
+      // branch-free, as the 64-bit form
       get(s); b(Op.i32_wrap_i64); lset(B32);
-      get(d); b(Op.i32_wrap_i64); lset(A32);
-      lget(B32); b(Op.i32_eqz);
-      b(Op.if); b(I32);
+      get(d); b(Op.i32_wrap_i64); ltee(A32);
+      if (signed) { i32c(1); lget(B32); lget(B32); i32c(1); b(Op.i32_add); i32c(1); b(Op.i32_le_u); b(Op.select); } else { lget(B32); lget(B32); b(Op.i32_eqz); b(Op.i32_or); }
+      b(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
+      if (isDiv && signed) { ltee(A32); i32c(0); lget(A32); b(Op.i32_sub); lget(B32); i32c(-1); b(Op.i32_ne); b(Op.select); } // (A32 = the quotient)
       if (isDiv) i32c(0); else lget(A32);
-      b(Op.else);
-      if (signed) {
-        lget(B32); i32c(-1); b(Op.i32_eq);
-        b(Op.if); b(I32);
-        if (isDiv) { i32c(0); lget(A32); b(Op.i32_sub); } else i32c(0);
-        b(Op.else);
-        lget(A32); lget(B32); b(isDiv ? Op.i32_div_s : Op.i32_rem_s);
-        b(Op.end);
-      } else {
-        lget(A32); lget(B32); b(isDiv ? Op.i32_div_u : Op.i32_rem_u);
-      }
-      b(Op.end);
+      lget(B32); b(Op.select);
       b(Op.i64_extend_i32_u); set(d);
       return true;
     }
@@ -897,19 +950,13 @@ function compileFunction(
     w.byte(Op.br).u32(1); // $done
   };
   /**
-   * Inside `block $done { block $generic {`: the helper's number form through the `fast` import
-   * when r1..r5 are all below 2^53 (exact as doubles). NaN back: not handled, take the call;
-   * +Inf: the result is in global `fr`; else r0 = the (integer) double.
+   * Inside `block $done { block $generic {`: the helper's number form (the module's fastCall
+   * function, shared by the call sites: fewer bytes for V8 to compile); not handled: the call.
    */
   const fastCall = (id: number, pc: number): void => {
-    get(1); for (let r = 2; r <= 5; r++) { get(r); b(Op.i64_or); }
-    i64c(0, 53); b(Op.i64_shr_u); b(Op.i64_eqz); b(Op.i32_eqz); w.byte(Op.br_if).u32(0);
-    i32c(id); i32c(pc);
-    for (let r = 1; r <= 5; r++) { get(r); b(Op.f64_convert_i64_u); }
-    w.byte(Op.call).u32(IMP_FAST); ltee(FT);
-    lget(FT); b(Op.f64_ne); w.byte(Op.br_if).u32(0);
-    lget(FT); b(Op.f64_const); w.f64(Infinity); b(Op.f64_eq);
-    b(Op.if); b(I64); w.byte(Op.global_get).u32(G_FR); b(Op.else); lget(FT); b(Op.i64_trunc_f64_s); b(Op.end);
+    i32c(id); i32c(pc); for (let r = 1; r <= 5; r++) get(r);
+    w.byte(Op.call).u32(imports.fastCall); // (r0, handled)
+    b(Op.i32_eqz); w.byte(Op.br_if).u32(0); // (the r0 left below is dropped by the branch)
     set(0);
     w.byte(Op.br).u32(1); // $done
   };
@@ -974,7 +1021,8 @@ function compileFunction(
     return true;
   };
 
-  // Emit: dispatch header, then each block's code.
+  // Emit: [$budget handler block,] dispatch header, then each block's code.
+  if (verified === undefined) { b(Op.block); b(0x40); }
   b(Op.loop); b(0x40);
   for (let j = n - 1; j >= 0; j--) { b(Op.block); b(0x40); }
   if (dispatched) { // (inside $B0, the label of block j is at depth j)
@@ -1052,27 +1100,34 @@ function compileFunction(
         if (o === 0x85) sx(k); else get(d);
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
-        w.byte(Op.call).u32(IMP_HELPER);
-        lset(T1);
-        // bpf_tail_call scheduled by the helper: hand the registers over and leave; the host
-        // continues in the target program (its result is dropped, as the interpreter does)
-        w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
-        lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
-        for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
-        leave(() => get(0));
-        b(Op.end); inner--;
-        lget(T1); set(0);
+        w.byte(Op.call).u32(imports.helper);
+        if (o === 0x8d || k === BPF_FUNC_TAIL_CALL) { // (no other helper may tail call: jit.ts refuses)
+          lset(T1);
+          // bpf_tail_call scheduled by the helper: hand the registers over and leave; the host
+          // continues in the target program (its result is dropped, as the interpreter does)
+          w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
+          lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
+          for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
+          leave(() => get(0));
+          b(Op.end); inner--;
+          lget(T1);
+        }
+        set(0);
         if (inline) { b(Op.end); inner--; }
         continue;
       }
       if (o === OP_CALL_LOCAL) {
-        lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); b(Op.i32_ge_u);
-        b(Op.if); b(0x40); fail(FAIL_FRAMES, pc, 0); b(Op.end);
+        // frames exhausted: to the out-of-line handler with $pc = -1 - pc (the verified tier has
+        // none: the verifier bounds the call depth, as check_max_stack_depth())
+        if (verified === undefined) {
+          i32c(-1 - pc); lset(PC);
+          lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); b(Op.i32_ge_u); w.byte(Op.br_if).u32(depthL() + 1);
+        }
         for (let r = 0; r <= 9; r++) get(r);
         lget(DEPTH); i32c(1); b(Op.i32_add); lget(LEFT); i32c(0);
         w.byte(Op.call).u32(funcOf(w1));
         lset(LEFT);
-        for (let r = 5; r >= 0; r--) set(r);
+        if (verified === undefined) for (let r = 5; r >= 0; r--) set(r); else set(0);
         continue;
       }
       const loadInfo = LOADS[o];
@@ -1110,7 +1165,7 @@ function compileFunction(
         b(Op.if); b(0x40);
         lget(DEPTH); b(Op.i32_eqz);
         b(Op.if); b(0x40); leave(() => i64c(0, 0)); b(Op.end);
-        lget(LEFT); w.byte(Op.global_set).u32(G.left); w.byte(Op.call).u32(IMP_FINISH); b(Op.unreachable);
+        lget(LEFT); w.byte(Op.global_set).u32(G.left); i32c(HOST_FINISH); i32c(0); i64c(0, 0); i32c(0); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
         b(Op.end);
         w.byte(Op.global_get).u32(G.pAddr); lget(A32); b(Op.i32_add);
         if (size === 1) mem(Op.i32_load8_u, 0);
@@ -1134,5 +1189,9 @@ function compileFunction(
   }
   b(Op.end); // loop $L
   b(Op.unreachable);
+  if (verified === undefined) { // $budget: segment $pc overdrew (or $pc < 0: frames exhausted at insn -1 - $pc); the host names the instruction
+    b(Op.end);
+    i32c(HOST_FAIL + FAIL_BUDGET); lget(PC); i64c(0, 0); lget(LEFT); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
+  }
   return compiled;
 }

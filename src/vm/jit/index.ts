@@ -4,5 +4,5 @@
  * drop-in replacement; markVerified() selects the verified tier for a program that passed the
  * verifier.
  */
-export { BATCH_ENTRY_HEADER, JitProgram, compileJit, compileJitAsync, isVerified, markVerified, runJit } from './jit.js';
+export { BATCH_ENTRY_HEADER, JitProgram, compileJit, compileJitAsync, isVerified, markVerified, runJit, verifiedTierOf } from './jit.js';
 export type { VerifiedTier } from './compile.js';

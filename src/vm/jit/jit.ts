@@ -4,16 +4,19 @@
  * RunOptions/RunResult, errors and results as the reference interpreter's interpret().
  *
  * The module imports the address space's WebAssembly.Memory (shared if the VM's is), the frame
- * tops of one nesting level (f0..f7), and five host functions:
- *   helper(id or callx register, pc, r1..r5)  the helper ABI (HelperRegistry), r0 back
+ * tops of one nesting level (f0..f7), and up to three host functions (one per signature: V8
+ * compiles a wrapper per imported signature with every module):
+ *   host(kind, a, b, c)                       the slow paths: kind ACCESS_* is a memory check's
+ *                                             (pc, address, size): the region lookup of the
+ *                                             interpreter (throws its EFAULT or refills the
+ *                                             module's region cache); HOST_FAIL + FAIL_* throws
+ *                                             (decode trap, budget, frames, no packet); HOST_FINISH
+ *                                             is LD_ABS/LD_IND out of bounds in a subprogram: the
+ *                                             run ends, r0 = 0
+ *   helper(id or callx register, pc, r1..r5)  the helper ABI (HelperRegistry), r0 back (programs
+ *                                             with helper calls)
  *   fast(id, pc, r1..r5 as f64)               a helper's number form (no BigInt), NaN when it
  *                                             has none; tried first when r1..r5 < 2^53
- *   mem(kind, pc, address, size)              slow path of every memory check: the region
- *                                             lookup of the interpreter (throws its EFAULT or
- *                                             refills the module's region cache)
- *   fail(kind, a, b)                          throws: decode trap, budget, frames, no packet
- *   finish()                                  LD_ABS/LD_IND out of bounds in a subprogram: the
- *                                             run ends, r0 = 0
  * so faults surface as the interpreter's BpfErrors (insn index, address, size).
  * bpf_map_lookup_elem on an ARRAY/PERCPU_ARRAY map or an IPv4 LPM trie known at the call site is
  * compiled inline.
@@ -45,7 +48,7 @@ import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
 import type { Vm } from '../vm.js';
 import type { ArrayLayout, FastHelperFn } from '../helpers.js';
 import {
-  ACCESS_LOAD, FAIL_BUDGET, FAIL_FRAMES, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, type JitHelperOptions, TAIL_REGS,
+  ACCESS_LOAD, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, HOST_FAIL, HOST_FINISH, type JitHelperOptions, TAIL_REGS,
   type VerifiedTier, compileModule, constantR1AtLookups,
 } from './compile.js';
 
@@ -65,6 +68,11 @@ export function markVerified(insns: readonly Insn[], tier: VerifiedTier): void {
 /** Whether `insns` compiles to the verified tier. */
 export function isVerified(insns: readonly Insn[]): boolean {
   return verifiedPrograms.has(insns);
+}
+
+/** What markVerified() recorded for `insns` (undefined: the checked tier). */
+export function verifiedTierOf(insns: readonly Insn[]): VerifiedTier | undefined {
+  return verifiedPrograms.get(insns);
 }
 
 // The part of the WebAssembly JS API used here (the project's lib has no WebAssembly types).
@@ -129,7 +137,6 @@ interface VmJitState {
 }
 
 const MAX_NESTED_RUNS = 8;
-const BPF_FUNC_TAIL_CALL = 12;
 /** Helper ids below this have their number form cached per instance. */
 const FAST_CACHE = 256;
 /** Bytes before the context image in a runBatch() table entry: a (base, size) u32 pair. */
@@ -149,6 +156,7 @@ interface CachedModule {
   /** The predecoded program it was compiled from. */
   readonly code: Int32Array;
   readonly segStart: Int32Array;
+  readonly segCount: Int32Array;
   readonly functions: number;
   readonly insnCount: number;
   readonly wasmSize: number;
@@ -239,7 +247,7 @@ function asBpfError(err: unknown): unknown {
   return new BpfError('EFAULT', `jit: ${err.message} in a verified program (the verifier's proof did not hold)`);
 }
 
-/** Thrown by the `finish` import (LD_ABS/LD_IND out of bounds), caught by the run. */
+/** Thrown by the `host` import (HOST_FINISH: LD_ABS/LD_IND out of bounds), caught by the run. */
 const FINISH = { finish: true };
 
 function stateOf(vm: Vm): VmJitState {
@@ -315,7 +323,7 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
-    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked });
+    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked });
   }
   return compileJit(vm, insns, entry);
 }
@@ -344,6 +352,17 @@ export class JitProgram {
   readonly length: number;
   /** Milliseconds spent compiling (eBPF -> wasm bytes -> WebAssembly.Module). */
   readonly compileMs: number;
+  /**
+   * Where they went (0 for a module from the cache): decoding and wasm code generation, then
+   * `new WebAssembly.Module` (V8 validates every function but compiles each lazily, on its first
+   * call). prepare() adds the rest of what a first run would pay: instantiation (import object,
+   * frames) and the first calls (V8's baseline compiler, Liftoff, on the entry functions).
+   */
+  readonly codegenMs: number;
+  readonly moduleMs: number;
+  /** Set by prepare() (0 before, or when the instance existed). */
+  instantiateMs = 0;
+  firstCallMs = 0;
   /** Size of the wasm module in bytes. */
   readonly wasmSize: number;
   /** eBPF instructions compiled (reachable slots, counted once per function they appear in). */
@@ -363,6 +382,7 @@ export class JitProgram {
   private readonly prog: DecodedProgram;
   private readonly module: WasmModule;
   private readonly segStart: Int32Array;
+  private readonly segCount: Int32Array;
   private readonly instances: (Instance | undefined)[] = [];
   /** The instance of the last run, and whether it ended by LD_ABS/LD_IND out of bounds. */
   private lastInst: Instance | undefined;
@@ -386,25 +406,33 @@ export class JitProgram {
     this.verified = h.options.verified !== undefined;
     this.cached = m !== undefined;
     this.inlinedLookups = (h.options.arrayLookups?.size ?? 0) + (h.options.lpmLookups?.size ?? 0);
+    let codegenMs = 0;
+    let moduleMs = 0;
     if (m === undefined) {
       const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
+      const t1 = now();
+      codegenMs = t1 - t0;
       let module: WasmModule;
       try {
         module = new WA.Module(compiled.bytes);
       } catch (err) {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
-      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked };
+      moduleMs = now() - t1;
+      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked };
     }
     this.percpu = m.percpu;
     cacheModule(key, m);
     this.module = m.module;
     this.pure = m.pure;
     this.segStart = m.segStart;
+    this.segCount = m.segCount;
     this.functions = m.functions;
     this.compiledInsns = m.insnCount;
     this.wasmSize = m.wasmSize;
     this.compileMs = now() - t0;
+    this.codegenMs = codegenMs;
+    this.moduleMs = moduleMs;
   }
 
   /** Run from the compiled entry (options.entry, if given, selects another compiled program). */
@@ -571,7 +599,9 @@ export class JitProgram {
   prepare(): this {
     const level = this.st.depth;
     if (level < MAX_NESTED_RUNS && this.instances[level] === undefined) {
+      const t0 = now();
       this.instantiate(level);
+      const t1 = now();
       try {
         this.runCtx(0, 0);
       } catch (err) {
@@ -585,6 +615,8 @@ export class JitProgram {
           if (!(err instanceof BpfError && err.code === 'ELOOP')) throw err;
         }
       }
+      this.instantiateMs = t1 - t0;
+      this.firstCallMs = now() - t1;
     }
     return this;
   }
@@ -682,6 +714,7 @@ export class JitProgram {
     const P = this.prog.code;
     const prog = this.prog;
     const segStart = this.segStart;
+    const segCount = this.segCount;
     const insns = this.insns;
     const tops = levelFrames(vm, this.st, level);
     let inst: Instance | undefined;
@@ -689,6 +722,9 @@ export class JitProgram {
       vm, pc: 0, insns,
       tailCall(target: readonly Insn[]): boolean {
         const i = inst!;
+        // (the module checks for a scheduled tail call only after bpf_tail_call and callx)
+        const at = ctx.pc << 2;
+        if ((P[at] & 0xfff) !== 0x8d && P[at + 2] !== BPF_FUNC_TAIL_CALL) fail('ENOTSUPP', `tail call from helper ${P[at + 2]}, not bpf_tail_call: not supported by the JIT (insn #${ctx.pc})`);
         if (i.batching) fail('ENOTSUPP', `tail call inside a batch run (insn #${ctx.pc})`);
         if (i.tailCalls >= MAX_TAIL_CALL_CNT) return false;
         i.pendingTail = target;
@@ -696,6 +732,58 @@ export class JitProgram {
         i.g.tail.value = 1;
         return true;
       },
+    };
+    /** The slow path of a memory check: refill the region cache, or fault as the interpreter. */
+    const mem = (kind: number, pc: number, a64: bigint, size: number): void => {
+      const full = BigInt.asUintN(64, a64);
+      if (full <= 0xffffffffn) {
+        const addr = Number(full);
+        const region = space.regionAt(addr);
+        if (region !== undefined && addr + size <= region.addr + region.size && (kind === ACCESS_LOAD || region.writable)) {
+          if (region.size >= 8 && region.addr + region.size <= 0xffff0000) {
+            const g = inst!.g;
+            if (kind === ACCESS_LOAD) {
+              g.qb.value = g.rb.value;
+              g.ql.value = g.rl.value;
+              g.rb.value = region.addr;
+              g.rl.value = region.size - 8;
+            } else {
+              g.wb.value = region.addr;
+              g.wl.value = region.size - 8;
+            }
+          }
+          return;
+        }
+      }
+      const why = (full <= BigInt(Number.MAX_SAFE_INTEGER) ? space.accessError(Number(full), size, kind !== ACCESS_LOAD) : undefined) ??
+        `addr 0x${full.toString(16)}, size ${size}, no region`;
+      fail('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
+    };
+    /** A failure the module reports (FAIL_*): the interpreter's error. */
+    const failure = (kind: number, a: number, b: number): void => {
+      switch (kind) {
+        case FAIL_TRAP: {
+          if (a < 0) fail('EINVAL', `invalid instruction (insn #${b}): internal op 0x${(P[b << 2] & 0xfff).toString(16)}`);
+          const t = prog.traps[a];
+          fail(t.code, t.message);
+        }
+        // falls through (never: fail() throws)
+        case FAIL_BUDGET: { // segment a overdrew: b is the budget left after its charge
+          if (a < 0) fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${-1 - a})`); // (FAIL_FRAMES)
+          let slot = segStart[a];
+          for (let j = b + segCount[a]; j > 0; j--) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
+          fail('ELOOP', `instruction budget of ${inst!.budget} exceeded (insn #${slot})`);
+        }
+        // falls through
+        case FAIL_NO_PACKET:
+          fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${a}): pass options.packet`);
+        // falls through
+        case FAIL_TAIL_SUB:
+          fail('ENOTSUPP', `tail call from a subprogram is not supported (insn #${a})`);
+        // falls through
+        default:
+          fail('EINVAL', `jit: unknown failure ${kind}`);
+      }
     };
     const env: Record<string, unknown> = {
       memory: space.memory,
@@ -718,60 +806,11 @@ export class JitProgram {
         if (!Number.isFinite(n)) fail('EINVAL', `helper ${helper.name} returned ${String(r)}, not a 64-bit value (insn #${pc})`);
         return BigInt(Math.trunc(n));
       },
-      mem: (kind: number, pc: number, a64: bigint, size: number): void => {
-        const full = BigInt.asUintN(64, a64);
-        if (full <= 0xffffffffn) {
-          const addr = Number(full);
-          const region = space.regionAt(addr);
-          if (region !== undefined && addr + size <= region.addr + region.size && (kind === ACCESS_LOAD || region.writable)) {
-            if (region.size >= 8 && region.addr + region.size <= 0xffff0000) {
-              const g = inst!.g;
-              if (kind === ACCESS_LOAD) {
-                g.qb.value = g.rb.value;
-                g.ql.value = g.rl.value;
-                g.rb.value = region.addr;
-                g.rl.value = region.size - 8;
-              } else {
-                g.wb.value = region.addr;
-                g.wl.value = region.size - 8;
-              }
-            }
-            return;
-          }
-        }
-        const why = (full <= BigInt(Number.MAX_SAFE_INTEGER) ? space.accessError(Number(full), size, kind !== ACCESS_LOAD) : undefined) ??
-          `addr 0x${full.toString(16)}, size ${size}, no region`;
-        fail('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
-      },
-      fail: (kind: number, a: number, b: number): void => {
-        switch (kind) {
-          case FAIL_TRAP: {
-            if (a < 0) fail('EINVAL', `invalid instruction (insn #${b}): internal op 0x${(P[b << 2] & 0xfff).toString(16)}`);
-            const t = prog.traps[a];
-            fail(t.code, t.message);
-          }
-          // falls through (never: fail() throws)
-          case FAIL_BUDGET: {
-            let slot = segStart[a];
-            for (let j = 0; j < b; j++) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
-            fail('ELOOP', `instruction budget of ${inst!.budget} exceeded (insn #${slot})`);
-          }
-          // falls through
-          case FAIL_FRAMES:
-            fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${a})`);
-          // falls through
-          case FAIL_NO_PACKET:
-            fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${a}): pass options.packet`);
-          // falls through
-          case FAIL_TAIL_SUB:
-            fail('ENOTSUPP', `tail call from a subprogram is not supported (insn #${a})`);
-          // falls through
-          default:
-            fail('EINVAL', `jit: unknown failure ${kind}`);
-        }
-      },
-      finish: (): void => {
-        throw FINISH;
+      // the slow paths: a memory check's (kind ACCESS_*), failures (HOST_FAIL + FAIL_*), finish
+      host: (kind: number, a: number, b64: bigint, c: number): void => {
+        if (kind < HOST_FAIL) mem(kind, a, b64, c);
+        else if (kind < HOST_FINISH) failure(kind - HOST_FAIL, a, c);
+        else throw FINISH; // LD_ABS/LD_IND out of bounds in a subprogram
       },
       // The number form of a helper (HelperRegistry.getFast): NaN when there is none
       fast: (id: number, pc: number, a1: number, a2: number, a3: number, a4: number, a5: number): number => {

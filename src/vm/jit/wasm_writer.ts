@@ -53,6 +53,11 @@ export class ByteWriter {
     this.buf = next;
   }
 
+  /** Overwrite the byte at `at` (already written). */
+  patch(at: number, b: number): void {
+    this.buf[at] = b;
+  }
+
   byte(b: number): this {
     this.room(1);
     this.buf[this.length++] = b;
