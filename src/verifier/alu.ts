@@ -185,6 +185,11 @@ export function adjustScalar(op: number, d: RegState, src: RegState, alu32: bool
     setKnown(d, alu32 ? v & U32_MAX : v);
     return;
   }
+  adjustScalarFull(op, d, src, alu32);
+}
+
+/** adjust_scalar_min_max_vals() through the transfer functions, without the constant shortcut (tests compare the two). */
+export function adjustScalarFull(op: number, d: RegState, src: RegState, alu32: boolean): void {
   const s = { ...src };
   if (!safeToCompute(op, s, alu32)) { markUnknown(d); return; }
   switch (op) {

@@ -144,7 +144,11 @@ export function regBoundOffset(r: RegState): void {
  * they skip the ~100 BigInt operations.
  */
 export function regBoundsSync(r: RegState): void {
-  if (syncFixedPoint(r)) return;
+  if (!syncFixedPoint(r)) regBoundsSyncFull(r);
+}
+
+/** reg_bounds_sync() step by step, without the fixed-point shortcut (tests compare the two). */
+export function regBoundsSyncFull(r: RegState): void {
   updateRegBounds(r);
   deduce32(r); deduce64(r); deduceMixed(r); deduce32(r); deduce64(r);
   regBoundOffset(r);
