@@ -190,7 +190,7 @@ export function adjustScalar(op: number, d: RegState, src: RegState, alu32: bool
 
 /** adjust_scalar_min_max_vals() through the transfer functions, without the constant shortcut (tests compare the two). */
 export function adjustScalarFull(op: number, d: RegState, src: RegState, alu32: boolean): void {
-  const s = { ...src };
+  const s = d === src ? { ...src } : src; // read only; a copy when it is also the destination
   if (!safeToCompute(op, s, alu32)) { markUnknown(d); return; }
   switch (op) {
     case 0x00: addW(d, s, W32); addW(d, s, W64); d.varOff = tnumAdd(d.varOff, s.varOff); break;
