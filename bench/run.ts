@@ -337,8 +337,9 @@ function fmtStats(s: CompileStats, per: number): string {
  * validation (new WebAssembly.Module), instantiation and the first calls, which is when V8
  * compiles a function with its baseline compiler, Liftoff (lazy compilation). Not included: V8's
  * later optimising tier-up (TurboFan, in the background for functions that turn out hot; runs go
- * on at Liftoff speed meanwhile). Medians of several compiles of distinct programs (the JIT and
- * V8 cache modules by content), after warm-up compiles, as a long-running process would have.
+ * on at Liftoff speed meanwhile). Nine compiles of distinct programs each (the JIT and V8 cache
+ * modules by content), after warm-up compiles, as a long-running process would have; reported as
+ * minima (per phase too) beside the median wall and CPU times (see compileStats()).
  */
 async function compileTimes(objects: Map<string, string>): Promise<void> {
   const vm = new Vm();

@@ -1,10 +1,9 @@
-#!/usr/bin/env -S NODE_EXTRA_CA_CERTS=${BPFKIT_NODE_EXTRA_CA_CERTS} node
-// The #! line (what runs for `bpfkit`, npm's link to this file) starts node with
-// NODE_EXTRA_CA_CERTS empty: Node 20 parses that CA bundle at every start (~40 ms with a
-// system bundle, a /dev/null or other non-empty value still ~20 ms) and bpfkit never uses TLS.
-// Written as ${UNSET_NAME}, not as an empty value: npm's cmd-shim (the Windows .cmd) parses
-// only NAME=NONEMPTY before the program and turns ${X} into %X%, empty when unset.
-// `node bin/bpfkit.js` ignores this line and keeps the caller's environment.
+#!/usr/bin/env node
+// A plain `env node` #! line on purpose: busybox env (Alpine, node:*-alpine CI images) has no -S,
+// and npm's sh shim (Git Bash) cannot run NAME=value before the program, so any variable set
+// here would stop bpfkit from starting there. (Node 20 parses a NODE_EXTRA_CA_CERTS bundle at
+// every start, ~40 ms; bpfkit makes no TLS connections, so `NODE_EXTRA_CA_CERTS= bpfkit ...`
+// is safe where that matters: see README.)
 // CommonJS (bin/package.json): a CommonJS entry starts faster than an ES module one, and
 // `tcpdump`, a short process where startup is much of the run time, starts from its single-file
 // bundle with a V8 code cache when that is built and fresh (bundle.js). The rest is dist/'s ESM.

@@ -29,8 +29,9 @@ export function updateRegBounds(r: RegState): void {
   // 6.18's __update_reg64_bounds(): a u64 range meeting the tnum in a single value makes it known.
   // The tmax case does not check tmax <= umax: `if r5 > r5` with r5 in {0, 1 << 31} leaves
   // [1, 0x7fffffff] and the kernel goes on with R5=0x80000000.
-  const next = tnumStep(t, r.umin), tmax = t.value | t.mask;
   const uminIn = (r.umin & ~t.mask) === t.value;
+  if (uminIn && r.umin !== r.umax && (r.umax & ~t.mask) === t.value) return; // both ends are members
+  const next = tnumStep(t, r.umin), tmax = t.value | t.mask;
   if (uminIn && next > r.umax) setKnown(r, r.umin);
   else if (!uminIn && next === tmax) setKnown(r, tmax);
   else if (!uminIn && next <= r.umax && tnumStep(t, next) > r.umax) setKnown(r, next);
