@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { Insn } from '../src/isa/insn.js';
 import type { VerifierMap } from '../src/verifier/reg_state.js';
-import { type VerifyResult, verify } from '../src/verifier/verifier.js';
+import { type VerifyOptions, type VerifyResult, verify } from '../src/verifier/verifier.js';
 
 export interface CorpusTest {
   id: number; descr: string; prog_type: number; flags: number; kfunc: unknown; fill_helper: boolean; expected_attach_type?: number;
@@ -64,6 +64,12 @@ export function skipReason(t: CorpusTest): string | undefined {
 }
 
 export function runCorpusTest(t: CorpusTest, logLevel = 1): VerifyResult {
+  const { insns, options } = prepareCorpusTest(t, logLevel);
+  return verify(insns, options);
+}
+
+/** A test's instructions and verify() options (its fixup maps made), for timing verify() alone. */
+export function prepareCorpusTest(t: CorpusTest, logLevel = 1): { insns: Insn[]; options: VerifyOptions } {
   const insns = decodeHex(t.insns);
   const byInsn = new Map<number, VerifierMap>();
   for (const [k, idxs] of Object.entries(t.fixups)) {
@@ -73,7 +79,7 @@ export function runCorpusTest(t: CorpusTest, logLevel = 1): VerifyResult {
     const map = mk();
     for (const i of idxs) byInsn.set(i, map);
   }
-  return verify(insns, { progType: t.prog_type, expectedAttachType: t.expected_attach_type ?? 0, maps: (i) => byInsn.get(i), logLevel, flags: progFlags(t.flags) });
+  return { insns, options: { progType: t.prog_type, expectedAttachType: t.expected_attach_type ?? 0, maps: (i) => byInsn.get(i), logLevel, flags: progFlags(t.flags) } };
 }
 
 /**

@@ -2,7 +2,7 @@
  * Scalar transfer functions: adjust_scalar_min_max_vals() and the scalar(32)_min_max_<op>()
  * family of kernel/bpf/verifier.c, on BigInt bounds.
  */
-import { coerceRegToSize, markReg32Unbounded, markReg64Unbounded, regBoundsSync, updateRegBounds, zext32To64 } from './bounds.js';
+import { coerceRegToSize, isConstBounds, markReg32Unbounded, markReg64Unbounded, regBoundsSync, updateRegBounds, zext32To64 } from './bounds.js';
 import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markUnknown, setKnown } from './reg_state.js';
 import {
   tnumAdd, tnumAnd, tnumArshift, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
@@ -178,7 +178,19 @@ function safeToCompute(op: number, s: RegState, alu32: boolean): boolean {
  * is read, not changed (it may be `d` itself).
  */
 export function adjustScalar(op: number, d: RegState, src: RegState, alu32: boolean): void {
-  const s = { ...src };
+  if ((op === 0x00 || op === 0x10) && isConstBounds(d) && isConstBounds(src)) {
+    // constant +/- constant: the transfer functions may lose a range to overflow, but the constant
+    // tnum gives it back in reg_bounds_sync(), so the result is the known (wrapped) constant
+    const v = op === 0x00 ? d.varOff.value + src.varOff.value : d.varOff.value - src.varOff.value;
+    setKnown(d, alu32 ? v & U32_MAX : v);
+    return;
+  }
+  adjustScalarFull(op, d, src, alu32);
+}
+
+/** adjust_scalar_min_max_vals() through the transfer functions, without the constant shortcut (tests compare the two). */
+export function adjustScalarFull(op: number, d: RegState, src: RegState, alu32: boolean): void {
+  const s = d === src ? { ...src } : src; // read only; a copy when it is also the destination
   if (!safeToCompute(op, s, alu32)) { markUnknown(d); return; }
   switch (op) {
     case 0x00: addW(d, s, W32); addW(d, s, W64); d.varOff = tnumAdd(d.varOff, s.varOff); break;

@@ -90,7 +90,7 @@ export function stateStr(f: FuncState, all: boolean, regsScratched: ReadonlySet<
   for (let i = 0; i < f.stack.length; i++) {
     const s = f.stack[i];
     if (!all && !slotsScratched.has(i)) continue;
-    if (s.types.every((t) => t === STACK_INVALID)) continue;
+    if (allInvalid(s.types)) continue;
     if (s.types[0] === STACK_DYNPTR) {
       // a dynptr prints once, at its first (lower) slot: fp-16=dynptr_ringbuf(id=1,ref_id=2)
       const first = s.spilled?.dynptr?.first ? i : i + 1;
@@ -101,9 +101,20 @@ export function stateStr(f: FuncState, all: boolean, regsScratched: ReadonlySet<
       continue;
     }
     // a spill prints the bytes above a narrow spill (MISC/ZERO/INVALID), then the register
-    if (s.types[7] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${s.types.slice(0, s.types.indexOf(STACK_SPILL)).map((t) => SLOT_CHAR[t]).join('')}${regStr(s.spilled, f.frameno)}`;
-    else out += ` fp-${(i + 1) * 8}=${s.types.map((t) => SLOT_CHAR[t]).join('')}`;
+    if (s.types[7] === STACK_SPILL && s.spilled) out += ` fp-${(i + 1) * 8}=${slotChars(s.types, s.types.indexOf(STACK_SPILL))}${regStr(s.spilled, f.frameno)}`;
+    else out += ` fp-${(i + 1) * 8}=${slotChars(s.types, s.types.length)}`;
   }
+  return out;
+}
+
+// plain loops: these run for every logged instruction
+function allInvalid(types: readonly number[]): boolean {
+  for (let j = 0; j < types.length; j++) if (types[j] !== STACK_INVALID) return false;
+  return true;
+}
+function slotChars(types: readonly number[], end: number): string {
+  let out = '';
+  for (let j = 0; j < end; j++) out += SLOT_CHAR[types[j]];
   return out;
 }
 

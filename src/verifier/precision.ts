@@ -162,6 +162,19 @@ function backtrackInsn(host: PrecisionHost, idx: number, subseqIdx: number, hist
   syncLinked(host, bt, histLinked);
 }
 
+/**
+ * backtrack_insn()'s early returns without any change to bt: an ALU op, load or ld_imm64 whose
+ * destination is not needed, a store that is no stack spill and does not use a needed register
+ * as its address.
+ */
+function leavesBtAlone(insn: Insn, histFlags: number, bt: Backtrack): boolean {
+  const cls = insn.code & 7;
+  if (cls === BPF_JMP || cls === BPF_JMP32) return false;
+  const dstNeeded = ((bt.regs[bt.frame] >>> insn.dst) & 1) !== 0;
+  if (cls === BPF_STX || cls === BPF_ST) return !dstNeeded && !(histFlags & INSN_F_STACK_ACCESS);
+  return !dstNeeded; // ALU, ALU64, LDX, LD (and the second half of ld_imm64, code 0)
+}
+
 /** mark_all_scalars_precise(): the fallback when backtracking cannot follow a value */
 function markAllScalarsPrecise(host: PrecisionHost, st: VState): void {
   host.log2?.(`mark_precise: frame${st.frames.length - 1}: falling back to forcing all scalars precise`);
@@ -219,37 +232,48 @@ export function markChainPrecision(host: PrecisionHost, starting: VState, regno:
       const cnt = { n: st.hist.length / HIST_STRIDE };
       host.log2?.(`mark_precise: frame${bt.frame}: last_idx ${lastIdx} first_idx ${firstIdx} subseq_idx ${subseqIdx} `);
       if (lastIdx < 0) throw new Error(`verifier bug: backtracking func entry reg_mask ${bt.regs[bt.frame].toString(16)}`);
+      const hist = st.hist, insns = host.insns, quiet = !host.log2;
       for (let i = lastIdx; ;) {
-        if (skipFirst) skipFirst = false;
-        else {
+        if (skipFirst) {
+          skipFirst = false;
+          if (bt.empty()) return changed;
+        } else {
           // get_jmp_hist_entry(): the last unconsumed entry, if it is for this instruction
           const top = (cnt.n - 1) * HIST_STRIDE;
-          const has = cnt.n > 0 && st.hist[top] === i;
-          backtrackInsn(host, i, subseqIdx, has ? st.hist[top + 2] : 0, has ? st.hist[top + 3] : 0, bt);
+          const has = cnt.n > 0 && hist[top] === i;
+          const flags = has ? hist[top + 2] : 0, linked = has ? hist[top + 3] : 0;
+          // most instructions on the way back touch none of the needed registers: backtrack_insn()
+          // would return early leaving bt as it is (non-empty), so it is not called
+          if (!(quiet && linked === 0 && leavesBtAlone(insns[i], flags, bt))) {
+            backtrackInsn(host, i, subseqIdx, flags, linked, bt);
+            if (bt.empty()) return changed;
+          }
         }
-        if (bt.empty()) return changed;
         subseqIdx = i;
         i = prevInsn(st, i, cnt);
         if (i < 0) break;
-        if (i >= host.insns.length) throw new Error(`verifier bug: backtracking idx ${i}`);
+        if (i >= insns.length) throw new Error(`verifier bug: backtracking idx ${i}`);
       }
       const parent = st.parent?.state;
       if (!parent) break;
       st = parent;
       for (let fr = bt.frame; fr >= 0; fr--) {
         const func = st.frames[fr];
-        for (let i = 0; i < 32; i++) {
-          if (!bt.isReg(fr, i)) continue;
+        // only the set bits of the masks (most are empty)
+        for (let m = bt.regs[fr]; m !== 0; m &= m - 1) {
+          const i = 31 - Math.clz32(m & -m);
           const r = func.regs[i];
           if (r.type !== 'scalar' || r.precise) bt.clearReg(fr, i);
           else { r.precise = true; changed = true; }
         }
-        for (let i = 0; i < 64; i++) {
-          if (!bt.isSlot(fr, i)) continue;
-          const slot = func.stack[i];
-          const r = slot?.spilled;
-          if (!slot || slot.types[7] !== STACK_SPILL || !r || r.type !== 'scalar' || r.precise) bt.clearSlot(fr, i);
-          else { r.precise = true; changed = true; }
+        for (let half = 0; half < 2; half++) {
+          for (let m = half ? bt.stackHi[fr] : bt.stackLo[fr]; m !== 0; m &= m - 1) {
+            const i = half * 32 + 31 - Math.clz32(m & -m);
+            const slot = func.stack[i];
+            const r = slot?.spilled;
+            if (!slot || slot.types[7] !== STACK_SPILL || !r || r.type !== 'scalar' || r.precise) bt.clearSlot(fr, i);
+            else { r.precise = true; changed = true; }
+          }
         }
         host.log2?.(`mark_precise: frame${fr}: parent state regs=${bt.regsText(fr)} stack=${bt.stackText(fr)}: ${host.stateText(st, fr)}`);
       }

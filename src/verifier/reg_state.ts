@@ -82,9 +82,17 @@ export function markUnbounded(r: RegState): void {
 }
 /** __mark_reg_unknown() */
 export function markUnknown(r: RegState): void {
-  const fresh = newReg();
-  Object.assign(r, fresh);
+  resetReg(r);
   r.type = 'scalar';
+}
+/**
+ * Every field as newReg() makes it, in place (no allocation: this runs for most instructions).
+ * `map` stays, as Object.assign(r, newReg()) left it (the kernel's memset would clear it).
+ */
+function resetReg(r: RegState): void {
+  r.type = 'not_init'; r.maybeNull = false; r.rdonly = false; r.ringbuf = false; r.off = 0; r.varOff = TNUM_UNKNOWN;
+  r.smin = S64_MIN; r.smax = S64_MAX; r.umin = 0n; r.umax = U64_MAX; r.s32min = S32_MIN; r.s32max = S32_MAX; r.u32min = 0n; r.u32max = U32_MAX;
+  r.id = 0; r.refObjId = 0; r.range = 0; r.memSize = 0; r.frameno = 0; r.subprog = 0; r.dynptr = undefined; r.dynptrId = 0; r.btf = undefined; r.precise = false;
 }
 /** __mark_reg_known() on a scalar */
 export function markKnown(r: RegState, v: bigint): void {
@@ -107,7 +115,7 @@ export function markReg32Known(r: RegState, v: bigint): void {
   r.s32min = r.s32max = BigInt.asIntN(32, u);
   r.u32min = r.u32max = u;
 }
-export function markNotInit(r: RegState): void { Object.assign(r, newReg()); }
+export function markNotInit(r: RegState): void { resetReg(r); }
 export function isPointer(r: RegState): boolean { return r.type !== 'scalar' && r.type !== 'not_init'; }
 export function isPktPointer(r: RegState): boolean { return r.type === 'pkt' || r.type === 'pkt_meta'; }
 

@@ -12,13 +12,22 @@ const u64 = (x: bigint): bigint => x & U64;
 export const tnumConst = (v: bigint): Tnum => ({ value: u64(v), mask: 0n });
 export const TNUM_UNKNOWN: Tnum = { value: 0n, mask: U64 };
 
+/** LOW_BITS[n] = 2^n - 1 (n = 0..64): made once, BigInt shifts allocate */
+const LOW_BITS: readonly bigint[] = Array.from({ length: 65 }, (_, n) => (1n << BigInt(n)) - 1n);
+
+/** fls64() of a non-zero u64: the 1-based index of its highest set bit */
+export function fls64(x: bigint): number {
+  const hi = Number(x >> 32n);
+  return hi ? 64 - Math.clz32(hi) : 32 - Math.clz32(Number(x & U32));
+}
+
 /** tnum_range() */
 export function tnumRange(min: bigint, max: bigint): Tnum {
   const chi = min ^ max;
   if (chi === 0n) return tnumConst(min);
-  const bits = BigInt(chi.toString(2).length); // fls64
-  if (bits > 63n) return TNUM_UNKNOWN;
-  const delta = (1n << bits) - 1n;
+  const bits = fls64(chi);
+  if (bits > 63) return TNUM_UNKNOWN;
+  const delta = LOW_BITS[bits];
   return { value: min & ~delta & U64, mask: delta };
 }
 /**
@@ -29,7 +38,7 @@ export function tnumStep(t: Tnum, z: bigint): bigint {
   const tmax = t.value | t.mask;
   if (z >= tmax) return tmax;
   if (z < t.value) return t.value;
-  const fls = (x: bigint): bigint => (x === 0n ? 0n : BigInt(x.toString(2).length));
+  const fls = (x: bigint): bigint => (x === 0n ? 0n : BigInt(fls64(x)));
   if ((t.value | (z & t.mask)) > z) {
     // the most significant known 1 where z has 0: keep z above it, t's known bits from it down
     const q = (U64 << fls(~z & t.value & ~t.mask & U64)) & U64;
@@ -101,7 +110,7 @@ export function tnumIntersect(a: Tnum, b: Tnum): Tnum {
 }
 /** tnum_cast(): keep the low `size` bytes */
 export function tnumCast(a: Tnum, size: number): Tnum {
-  const m = size >= 8 ? U64 : (1n << BigInt(size * 8)) - 1n;
+  const m = size >= 8 ? U64 : LOW_BITS[size * 8];
   return { value: a.value & m, mask: a.mask & m };
 }
 /** tnum_bswap16/32/64(): the low `bits` bits byte-reversed (value and mask alike), the rest cleared */

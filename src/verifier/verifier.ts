@@ -30,7 +30,7 @@ import {
 } from './reg_state.js';
 import {
   EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_DYNPTR, STACK_INVALID, STACK_MISC,
-  STACK_SPILL, STACK_ZERO, copyState, newFuncState, sameCallsites, statesEqual,
+  STACK_SPILL, STACK_ZERO, copyState, newFuncState, sameCallsites, sameRegBits, statesEqual,
 } from './state.js';
 import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
@@ -40,7 +40,7 @@ import { FUNC_FIND_VMA, FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, invalidSca
 import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
 import { frozenMapRead } from './map_direct.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
-import { tnumAdd, tnumAnd, tnumConst, tnumIntersect, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
+import { fls64, tnumAdd, tnumAnd, tnumConst, tnumIntersect, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
 import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
 export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
@@ -166,6 +166,8 @@ export class Verifier {
   /** insn -> every register type memAccess() saw there (InsnAux.memTypes) */
   insnMemTypes = new Map<number, Set<string>>();
   mapAt = new Map<number, VerifierMap>();
+  /** insn -> its encoding was checked and is well formed */
+  encodingOk: Uint8Array;
   /** insn -> reached (aux->seen) */
   seen!: Uint8Array;
   /** helper call insn -> the map argument it saw, or 'poison' when it differed between paths */
@@ -188,6 +190,7 @@ export class Verifier {
     this.jmpPoints = new Uint8Array(insns.length + 1);
     this.forceCheckpoint = new Uint8Array(insns.length + 1);
     this.seen = new Uint8Array(insns.length);
+    this.encodingOk = new Uint8Array(insns.length);
     this.strict = ((opts.flags ?? 0) & BPF_F_STRICT_ALIGNMENT) !== 0;
     this.testStateFreq = ((opts.flags ?? 0) & BPF_F_TEST_STATE_FREQ) !== 0;
     this.precisionHost = {
@@ -487,6 +490,11 @@ export class Verifier {
 
   /** verbose_insn(): map references print as a kernel address, as the kernel prints its map pointer */
   insnText(pc: number): string {
+    return (this.insnTexts[pc] ??= this.formatInsn(pc));
+  }
+  /** insnText() per instruction, made on first use (a loop prints the same lines many times) */
+  insnTexts: (string | undefined)[] = [];
+  formatInsn(pc: number): string {
     const i = this.insns[pc];
     // print_bpf_insn() without cb_imm: a function reference prints its raw 64-bit immediate
     if (i.code === 0x18 && i.src === BPF_PSEUDO_FUNC) {
@@ -640,8 +648,12 @@ export class Verifier {
       fail('BPF_ALU uses reserved fields', EINVAL);
     }
     if (insn.code === 0x18 && insn.off !== 0) fail('BPF_LD_IMM64 uses reserved fields', EINVAL); // check_ld_imm()
-    const why = insnEncodingError(this.insns, this.insnIdx);
-    if (why) fail(why, EINVAL);
+    // the encoding of an instruction does not change between visits: checked once
+    if (!this.encodingOk[this.insnIdx]) {
+      const why = insnEncodingError(this.insns, this.insnIdx);
+      if (why) fail(why, EINVAL);
+      this.encodingOk[this.insnIdx] = 1;
+    }
     if (cls === BPF_ALU || cls === BPF_ALU64) { this.checkAlu(insn); this.insnIdx++; return 'next'; }
     if (cls === BPF_LDX) { this.checkLdx(insn); this.insnIdx++; return 'next'; }
     if (cls === BPF_STX) {
@@ -709,7 +721,7 @@ export class Verifier {
             this.zext(d);
           } else {
             this.assignScalarIdBeforeMov(src);
-            Object.assign(d, copyReg(src));
+            Object.assign(d, src);
           }
         } else {
           // is_pointer_value() is false with allow_ptr_leaks (root): a sign-extended pointer is a scalar
@@ -1956,7 +1968,7 @@ function isBranchTaken(d: RegState, s: RegState, op: number, is32: boolean): num
 }
 
 /** get_reg_width(): how many low bits the value can occupy */
-const regWidth = (r: RegState): number => r.umax.toString(2).length - (r.umax === 0n ? 1 : 0);
+const regWidth = (r: RegState): number => (r.umax === 0n ? 0 : fls64(r.umax));
 
 const isPow2 = (v: bigint): boolean => v !== 0n && (v & (v - 1n)) === 0n;
 
@@ -1964,15 +1976,7 @@ const isPow2 = (v: bigint): boolean => v !== 0n && (v & (v - 1n)) === 0n;
 function statesMaybeLooping(old: VState, cur: VState): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   const fo = old.frames[old.frames.length - 1], fc = cur.frames[cur.frames.length - 1];
-  for (let i = 0; i < 11; i++) {
-    const a = fo.regs[i], b = fc.regs[i];
-    for (const k of Object.keys(a) as (keyof RegState)[]) {
-      if (k === 'precise') continue; // memcmp() up to frameno: precision is not part of the value
-      const x = a[k], y = b[k];
-      if (typeof x === 'object' && typeof y === 'object' && x && y && 'mask' in x && 'mask' in y) { if (x.value !== y.value || x.mask !== y.mask) return false; }
-      else if (x !== y) return false;
-    }
-  }
+  for (let i = 0; i < 11; i++) if (!sameRegBits(fo.regs[i], fc.regs[i])) return false;
   return true;
 }
 
