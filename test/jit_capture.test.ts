@@ -126,6 +126,12 @@ test('prog run -d reports the JIT compile time on stderr', async () => {
   const m = /^jit: (\d+) insns compiled in (\d+\.\d{3}) ms \(\d+ bytes of wasm/m.exec(r.stderr);
   assert.ok(m, r.stderr);
   assert.ok(Number(m[1]) > 10);
+  // the total is the sum of the phases it lists, first calls (V8's lazy Liftoff compile) included
+  const phases = /codegen (\d+\.\d{3}) \+ module (\d+\.\d{3}) \+ instantiate (\d+\.\d{3}) \+ first calls (\d+\.\d{3}) ms\)/.exec(r.stderr);
+  assert.ok(phases, r.stderr);
+  const sum = phases.slice(1).reduce((a, x) => a + Number(x), 0);
+  assert.ok(Math.abs(sum - Number(m[2])) < 0.0025, `${sum} vs ${m[2]}`);
+  assert.ok(Number(phases[4]) > 0, 'the first calls were timed');
   const i = await runCliCaptured(['-d', 'prog', 'run', 'file', obj, 'data_in', join(ROOT, 'examples/udp.bin'), 'engine', 'interp']);
   assert.doesNotMatch(i.stderr, /^jit:/m);
 });

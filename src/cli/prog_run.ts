@@ -8,7 +8,7 @@
  * packet of a capture (net/capture_run.ts) and prints a verdict summary (and the maps the run
  * changed; a progress bar on a terminal); kprobe, tracepoint and perf_event programs (no test
  * run in the kernel) run on ctx_in as their context. With -d and the JIT, the compile figures go
- * to stderr: `jit: N insns compiled in X ms (...)`.
+ * to stderr: `jit: N insns compiled in X ms (...)`, X from eBPF to a prepared instance.
  *
  * Messages, output and exit codes are bpftool's: argument errors exit 255; a failed test run
  * prints "failed to run program: <strerror>" and exits with -errno & 0xff.
@@ -291,7 +291,12 @@ function reportCompile(a: RunArgs, prog: RunnableProgram, ctx: CliContext): void
   const notes = [`${j.wasmSize} bytes of wasm`, j.verified ? 'verified tier' : 'checked tier'];
   if (j.cached) notes.push('module from the cache');
   if (j.inlinedLookups > 0) notes.push(`${j.inlinedLookups} map lookups inlined`);
-  ctx.stderr(`jit: ${j.compiledInsns} insns compiled in ${j.compileMs.toFixed(3)} ms (${notes.join(', ')})\n`);
+  // The whole way to a runnable instance: V8 compiles each wasm function on its first call, so
+  // instantiation and those first calls (prepare()) count as well as codegen and validation.
+  const phases: [string, number][] = [['codegen', j.codegenMs], ['module', j.moduleMs], ['instantiate', j.instantiateMs], ['first calls', j.firstCallMs]];
+  notes.push(phases.map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(' + ') + ' ms');
+  const total = phases.reduce((sum, [, ms]) => sum + ms, 0);
+  ctx.stderr(`jit: ${j.compiledInsns} insns compiled in ${total.toFixed(3)} ms (${notes.join(', ')})\n`);
 }
 
 const BAR_WIDTH = 30;
