@@ -185,6 +185,13 @@ function loopProgram(nrLoops: number, callback: Insn[], ctx: 'stack' | 'null' = 
   return [...main, ...callback];
 }
 
+/** helper(map, callback, 0, 0) from the main program (for_each_map_elem, user_ringbuf_drain); `callback` starts at the end. */
+function mapCallbackProgram(helper: number, callback: Insn[]): Insn[] {
+  const main = [...ldMap(1), ...ldFunc(2, 0), mov(3, 0), mov(4, 0), call(helper), mov(0, 0), exit];
+  main[2] = makeInsn(0x18, 2, 4, 0, main.length - 3); // from slot 2: target = 2 + 1 + imm = main.length
+  return [...main, ...callback];
+}
+
 test('bpf_loop: the callback\'s return value is checked at its exit', () => {
   const r = run(loopProgram(4, [mov(0, 2), exit]), XDP);
   assert.equal(r.last, 'At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]');
@@ -215,11 +222,7 @@ test('bpf_loop: a counter in the caller\'s stack converges instead of unrolling 
 
 test('bpf_for_each_map_elem: callback arguments, a read-only key, unsupported maps', () => {
   const arr = { spec: mapSpec(2, 4, 8, 4, { name: 'arr' }) } as VerifierMap;
-  const prog = (callback: Insn[]): Insn[] => {
-    const main = [...ldMap(1), ...ldFunc(2, 0), mov(3, 0), mov(4, 0), call(164), mov(0, 0), exit];
-    main[2] = makeInsn(0x18, 2, 4, 0, main.length - 3);
-    return [...main, ...callback];
-  };
+  const prog = (callback: Insn[]): Insn[] => mapCallbackProgram(164, callback);
   // value (R3) is the map's value: 8 bytes readable
   assert.equal(run(prog([ldx64(0, 3, 0), and(0, 1), exit]), XDP, arr).ok, true);
   assert.equal(run(prog([ldx64(0, 3, 8), mov(0, 0), exit]), XDP, arr).last, 'R3 min value is outside of the allowed memory range');
@@ -233,11 +236,7 @@ test('bpf_for_each_map_elem: callback arguments, a read-only key, unsupported ma
 
 test('bpf_user_ringbuf_drain: the callback gets a read-only dynptr to each sample', () => {
   const urb = { spec: mapSpec(31, 0, 0, 4096, { name: 'urb' }) } as VerifierMap;
-  const prog = (callback: Insn[]): Insn[] => {
-    const main = [...ldMap(1), ...ldFunc(2, 0), mov(3, 0), mov(4, 0), call(209), mov(0, 0), exit];
-    main[2] = makeInsn(0x18, 2, 4, 0, main.length - 3);
-    return [...main, ...callback];
-  };
+  const prog = (callback: Insn[]): Insn[] => mapCallbackProgram(209, callback);
   // bpf_dynptr_read(fp-8, 8, sample, 0, 0)
   const read = [movr(3, 1), movr(1, 10), add(1, -8), mov(2, 8), mov(4, 0), mov(5, 0), call(201), mov(0, 0), exit];
   assert.equal(run(prog(read), KPROBE, urb).ok, true);
