@@ -6,6 +6,7 @@
  */
 import type { Insn } from '../isa/insn.js';
 import { BPF_CALL, BPF_EXIT, BPF_JA, BPF_JMP, BPF_JMP32, bpfClass, bpfOp } from '../isa/opcodes.js';
+import { jumpTarget } from './check_cfg.js';
 
 /**
  * bpf_insn_successors() of every instruction, flat: succ[2i] and succ[2i + 1], -1 where there is
@@ -21,7 +22,7 @@ export function insnSuccessors(insns: readonly Insn[]): Int32Array {
     const op = bpfOp(insn.code);
     if (op === BPF_EXIT) continue;
     if (op === BPF_CALL) { succ[2 * i] = i + 1; continue; }
-    const target = i + 1 + (insn.code === (BPF_JMP32 | BPF_JA) ? insn.imm : insn.off);
+    const target = jumpTarget(insns, i);
     if (op === BPF_JA) succ[2 * i] = target;
     else { succ[2 * i] = i + 1; succ[2 * i + 1] = target; }
   }
