@@ -3,10 +3,10 @@
  * family of kernel/bpf/verifier.c, on BigInt bounds.
  */
 import { coerceRegToSize, isConstBounds, markReg32Unbounded, markReg64Unbounded, regBoundsSync, updateRegBounds, zext32To64 } from './bounds.js';
-import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markUnknown, setKnown } from './reg_state.js';
+import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markReg32Known, markUnknown, setKnown } from './reg_state.js';
 import {
   tnumAdd, tnumAnd, tnumArshift, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
-  TNUM_UNKNOWN, tnumBswap, tnumRange, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor,
+  TNUM_UNKNOWN, tnumBswap, tnumRange, tnumSub, tnumSubreg, tnumXor,
 } from './tnum.js';
 
 const s64 = (x: bigint): bigint => BigInt.asIntN(64, x);
@@ -87,7 +87,7 @@ const tnumOf = (r: RegState, w: Width): { value: bigint; mask: bigint } => (w.bi
 function bitwiseW(op: 'and' | 'or' | 'xor', d: RegState, s: RegState, w: Width, dstKnown: boolean, srcKnown: boolean): void {
   const t = tnumOf(d, w);
   if (dstKnown && srcKnown) {
-    if (w.bits === 32) { d.varOff = tnumWithSubreg(d.varOff, tnumConst(t.value)); d.s32min = d.s32max = s32(t.value); d.u32min = d.u32max = t.value; }
+    if (w.bits === 32) markReg32Known(d, t.value);
     else setKnown(d, t.value);
     return;
   }
