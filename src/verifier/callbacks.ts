@@ -7,7 +7,7 @@
  */
 import type { Verifier } from './verifier.js';
 import { E2BIG, EINVAL, ENOTSUPP, EACCES, fail } from './errors.js';
-import { type RegState, type VerifierMap, copyReg, markUnknown, setKnown } from './reg_state.js';
+import { type RegState, type VerifierMap, copyReg, markKnown, markUnknown, setKnown } from './reg_state.js';
 import { type FuncState, type VState, exactReg, newFuncState, sameCallsites } from './state.js';
 
 const MAX_CALL_FRAMES = 8;
@@ -38,7 +38,7 @@ export function scheduleAsyncCallback(v: Verifier, callbackReg: number): void {
   f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n); f.regs[10].frameno = 0;
   const arg = (regno: number, type: 'map_ptr' | 'map_key' | 'map_value'): RegState => {
     const r = f.regs[regno];
-    markUnknown(r); setKnown(r, 0n); r.type = type; r.map = map;
+    markKnown(r, 0n); r.type = type; r.map = map;
     return r;
   };
   arg(1, 'map_ptr'); arg(2, 'map_key'); arg(3, 'map_value').id = v.newId();
@@ -70,7 +70,7 @@ function calleeSetup(v: Verifier, helperId: number, map: VerifierMap | undefined
         callee.regs[1] = copyReg(caller.regs[1]);
         const ptr = (type: 'map_key' | 'map_value'): RegState => {
           const r = callee.regs[type === 'map_key' ? 2 : 3];
-          markUnknown(r); setKnown(r, 0n); r.type = type; r.map = map;
+          markKnown(r, 0n); r.type = type; r.map = map;
           return r;
         };
         ptr('map_key'); ptr('map_value').id = v.newId();
@@ -82,14 +82,14 @@ function calleeSetup(v: Verifier, helperId: number, map: VerifierMap | undefined
       return (caller, callee) => {
         callee.regs[1] = copyReg(caller.regs[1]);
         const vma = callee.regs[2];
-        markUnknown(vma); setKnown(vma, 0n); vma.type = 'ptr_'; vma.btf = { name: 'vm_area_struct', trusted: false };
+        markKnown(vma, 0n); vma.type = 'ptr_'; vma.btf = { name: 'vm_area_struct', trusted: false };
         callee.regs[3] = copyReg(caller.regs[4]);
       };
     default:
       // set_user_ringbuf_callback_state(): callback_fn(const struct bpf_dynptr *dynptr, void *ctx)
       return (caller, callee) => {
         const d = callee.regs[1];
-        markUnknown(d); setKnown(d, 0n); d.type = 'dynptr'; d.dynptr = { kind: 'local', first: true };
+        markKnown(d, 0n); d.type = 'dynptr'; d.dynptr = { kind: 'local', first: true };
         callee.regs[2] = copyReg(caller.regs[3]);
       };
   }

@@ -6,7 +6,7 @@
  */
 import type { ArgType } from '../helpers/proto.js';
 import { EACCES, EINVAL, VerifierError, fail } from './errors.js';
-import { type DynptrKind, type RegState, markUnknown, newReg, setKnown } from './reg_state.js';
+import { type DynptrKind, type RegState, markKnown, markUnknown, newReg } from './reg_state.js';
 import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
@@ -124,7 +124,7 @@ export function processDynptrArg(c: DynptrCtx, regno: number, r: RegState, a: Ar
       const s = c.slot(f, k);
       s.types.fill(STACK_DYNPTR);
       const d = newReg();
-      markUnknown(d); setKnown(d, 0n);
+      markKnown(d, 0n);
       d.type = 'dynptr'; d.id = id; d.dynptrId = id; d.dynptr = { kind: kind ?? 'local', first: k === spi };
       s.spilled = d;
       c.scratch(k);
