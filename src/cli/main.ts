@@ -6,7 +6,7 @@
 import { BpfError } from '../errors.js';
 import { selectKeyword } from './args.js';
 import type { CliContext, CommandHandler } from './context.js';
-import { printError } from './output.js';
+import { describeError, printError } from './output.js';
 
 const OBJECTS: Record<string, () => Promise<CommandHandler>> = {
   prog: async () => (await import('./prog.js')).progCommand,
@@ -59,18 +59,6 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
     printError(ctx, describeError(err, ctx.debug));
     return 255;
   }
-}
-
-/** A one-line message for any thrown value; internal errors say so (stack only with -d). */
-export function describeError(err: unknown, debug = false): string {
-  if (err instanceof BpfError) return err.message;
-  const sysErr = err as NodeJS.ErrnoException;
-  if (sysErr instanceof Error && typeof sysErr.code === 'string' && typeof sysErr.syscall === 'string') {
-    // Node's file-system errors: "ENOENT: no such file or directory, open 'x'"
-    return sysErr.message;
-  }
-  const e = err as Error;
-  return `internal error: ${e?.message ?? String(err)}${debug && e?.stack ? '\n' + e.stack : ''}`;
 }
 
 async function version(): Promise<string> {

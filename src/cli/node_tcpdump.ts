@@ -6,18 +6,15 @@
  * started with a V8 code cache by bin/bundle.js): no top-level await, nothing beyond tcpdump.
  */
 import { runWithProcess } from './node_io.js';
-import { printError } from './output.js';
+import { describeError, printError } from './output.js';
 import { tcpdumpCommand } from './tcpdump.js';
 
 void runWithProcess(async (argv, ctx) => {
   try {
     return await tcpdumpCommand(argv.slice(1), ctx);
   } catch (err) {
-    // What runCli prints for an error that is not a BpfError (main.ts' describeError(), not
-    // imported here: main.ts brings every command with it).
-    const e = err as NodeJS.ErrnoException;
-    const sysErr = e instanceof Error && typeof e.code === 'string' && typeof e.syscall === 'string';
-    printError(ctx, sysErr ? e.message : `internal error: ${e?.message ?? String(err)}`);
+    // What runCli prints (tcpdumpCommand handles its own BpfErrors).
+    printError(ctx, describeError(err, ctx.debug));
     return 255;
   }
 });

@@ -2,6 +2,7 @@
  * Output in bpftool's two modes: text, or JSON (-j; -p indents). JSON is written by our own
  * serializer so 64-bit values (bigint) keep every digit, as bpftool's json_writer does.
  */
+import { BpfError } from '../errors.js';
 import type { CliContext } from './context.js';
 
 export type JsonValue =
@@ -29,6 +30,21 @@ export function toJson(value: JsonValue, pretty = false, indent = ''): string {
 
 export function printJson(ctx: CliContext, value: JsonValue): void {
   ctx.stdout(toJson(value, ctx.pretty) + '\n');
+}
+
+/**
+ * A one-line message for any thrown value; internal errors say so (stack only with -d).
+ * Used by runCli (main.ts) and the tcpdump entry (node_tcpdump.ts).
+ */
+export function describeError(err: unknown, debug = false): string {
+  if (err instanceof BpfError) return err.message;
+  const sysErr = err as NodeJS.ErrnoException;
+  if (sysErr instanceof Error && typeof sysErr.code === 'string' && typeof sysErr.syscall === 'string') {
+    // Node's file-system errors: "ENOENT: no such file or directory, open 'x'"
+    return sysErr.message;
+  }
+  const e = err as Error;
+  return `internal error: ${e?.message ?? String(err)}${debug && e?.stack ? '\n' + e.stack : ''}`;
 }
 
 /** bpftool's error report: `Error: msg` on stderr, or `{"error":"msg"}` on stdout with -j. */
