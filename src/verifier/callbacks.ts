@@ -27,25 +27,32 @@ export function isSyncCallbackHelper(id: number): boolean {
  */
 export function scheduleAsyncCallback(v: Verifier, callbackReg: number): void {
   const map = v.reg(1).map;
-  const start = v.reg(callbackReg).subprog;
-  const subprog = v.subprogStarts.indexOf(start);
-  if (subprog < 0) fail(`verifier bug. No program starts at insn ${start}`, EINVAL);
+  const { start, subprog } = callbackSubprog(v, callbackReg);
   const st = v.pushStack(start, v.insnIdx);
   // pushed like a branch (popped in turn, the log rewound to here), but not a copy of this state
   if (st.parent) st.parent.branches--;
   Object.assign(st, { parent: null, refs: [], hist: [], speculative: false, firstInsnIdx: start, lastInsnIdx: -1 });
   const f = newFuncState(0, -1, subprog);
   f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n); f.regs[10].frameno = 0;
-  const arg = (regno: number, type: 'map_ptr' | 'map_key' | 'map_value'): RegState => {
-    const r = f.regs[regno];
-    markKnown(r, 0n); r.type = type; r.map = map;
-    return r;
-  };
-  arg(1, 'map_ptr'); arg(2, 'map_key'); arg(3, 'map_value').id = v.newId();
+  mapArg(f.regs[1], 'map_ptr', map); mapArg(f.regs[2], 'map_key', map); mapArg(f.regs[3], 'map_value', map).id = v.newId();
   f.asyncCallback = true;
   f.callbackRet = { min: 0, max: 0 };
   st.frames = [f];
   v.markScratched(); // init_func_state(): mark_verifier_state_scratched()
+}
+
+/** The callback's first instruction (the PTR_TO_FUNC register's) and its subprogram. */
+function callbackSubprog(v: Verifier, callbackReg: number): { start: number; subprog: number } {
+  const start = v.reg(callbackReg).subprog;
+  const subprog = v.subprogStarts.indexOf(start);
+  if (subprog < 0) fail(`verifier bug. No program starts at insn ${start}`, EINVAL);
+  return { start, subprog };
+}
+
+/** A callback argument that points to the map, or to its key or value (offset 0). */
+function mapArg(r: RegState, type: 'map_ptr' | 'map_key' | 'map_value', map: VerifierMap | undefined): RegState {
+  markKnown(r, 0n); r.type = type; r.map = map;
+  return r;
 }
 
 /** Map types with map_set_for_each_callback_args (array, per-CPU array, the hash maps). */
@@ -68,12 +75,7 @@ function calleeSetup(v: Verifier, helperId: number, map: VerifierMap | undefined
       if (!map || !FOR_EACH_MAP_TYPES.has(map.spec.type)) fail('callback function not allowed for map', ENOTSUPP);
       return (caller, callee) => {
         callee.regs[1] = copyReg(caller.regs[1]);
-        const ptr = (type: 'map_key' | 'map_value'): RegState => {
-          const r = callee.regs[type === 'map_key' ? 2 : 3];
-          markKnown(r, 0n); r.type = type; r.map = map;
-          return r;
-        };
-        ptr('map_key'); ptr('map_value').id = v.newId();
+        mapArg(callee.regs[2], 'map_key', map); mapArg(callee.regs[3], 'map_value', map).id = v.newId();
         callee.regs[4] = copyReg(caller.regs[3]);
       };
     }
@@ -112,9 +114,7 @@ export function scheduleCallback(v: Verifier, helperId: number, callbackReg: num
       return;
     }
   }
-  const start = v.reg(callbackReg).subprog;
-  const subprog = v.subprogStarts.indexOf(start);
-  if (subprog < 0) fail(`verifier bug. No program starts at insn ${start}`, EINVAL);
+  const { start, subprog } = callbackSubprog(v, callbackReg);
   const setCallee = calleeSetup(v, helperId, map);
   const st = v.pushStack(start, v.insnIdx);
   // setup_func_entry()
