@@ -119,13 +119,10 @@ function shift(op: number, d: RegState, sh: number, alu32: boolean): void {
       const sub = tnumSubreg(d.varOff);
       lshBounds32(d, B);
       d.varOff = tnumSubreg(tnumLshift(sub, sh));
-      markReg64Unbounded(d);
-      updateRegBounds(d);
     } else {
       lshBounds64(d, B); // uses the unshifted 32-bit bounds: first
       lshBounds32(d, B);
       d.varOff = tnumLshift(d.varOff, sh);
-      updateRegBounds(d);
     }
   } else if (op === 0x70) { // RSH: signed bounds come back from the unsigned ones and the tnum
     if (alu32) {
@@ -133,30 +130,27 @@ function shift(op: number, d: RegState, sh: number, alu32: boolean): void {
       d.s32min = S32_MIN; d.s32max = S32_MAX;
       d.varOff = tnumRshift(sub, sh);
       d.u32min >>= B; d.u32max >>= B;
-      markReg64Unbounded(d);
-      updateRegBounds(d);
     } else {
       d.smin = S64_MIN; d.smax = S64_MAX;
       d.varOff = tnumRshift(d.varOff, sh);
       d.umin >>= B; d.umax >>= B;
       markReg32Unbounded(d);
-      updateRegBounds(d);
     }
   } else { // ARSH: unsigned bounds come back from the tnum
     if (alu32) {
       d.s32min = s32(d.s32min >> B); d.s32max = s32(d.s32max >> B);
       d.varOff = tnumArshift(tnumSubreg(d.varOff), sh, 32);
       d.u32min = 0n; d.u32max = U32_MAX;
-      markReg64Unbounded(d);
-      updateRegBounds(d);
     } else {
       d.smin >>= B; d.smax >>= B;
       d.varOff = tnumArshift(d.varOff, sh, 64);
       d.umin = 0n; d.umax = U64_MAX;
       markReg32Unbounded(d);
-      updateRegBounds(d);
     }
   }
+  // a 32-bit shift leaves the 64-bit bounds to zext_32_to_64(); either way the tnum may tell more
+  if (alu32) markReg64Unbounded(d);
+  updateRegBounds(d);
 }
 
 /** is_safe_to_compute_dst_reg_range(): shifts need a constant amount below the width; div/mod never. */
