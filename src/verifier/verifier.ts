@@ -1822,13 +1822,7 @@ export class Verifier {
           if (-vlo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -vlo;
           checkNoDynptrBytes(f, vlo, vhi - vlo, regno, type === 'write');
           // check_stack_write_var_off() byte by byte: every byte it may reach holds unknown data
-          if (type === 'write') {
-            for (let o = vlo; o < vhi; o++) {
-              const s = this.slot(f, Math.floor((-o - 1) / 8));
-              if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC)); s.spilled = undefined; }
-              s.types[(-o - 1) % 8] = STACK_MISC;
-            }
-          }
+          if (type === 'write') for (let o = vlo; o < vhi; o++) this.helperWriteByte(f, o);
           return;
         }
         const lo = r.off + Number(BigInt.asIntN(64, r.varOff.value));
@@ -1836,22 +1830,23 @@ export class Verifier {
         if (-lo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -lo;
         checkNoDynptrBytes(f, lo, size, regno, type === 'write');
         for (let o = lo; o < lo + size; o++) {
-          const si = Math.floor((-o - 1) / 8);
-          if (type === 'write') {
-            // the helper writes unknown bytes: a spill there is forgotten (scrub_spilled_slot())
-            const s = this.slot(f, si);
-            if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC)); s.spilled = undefined; }
-            s.types[(-o - 1) % 8] = STACK_MISC;
-            this.slotsScratched.add(si);
-            continue;
-          }
+          if (type === 'write') { this.slotsScratched.add(this.helperWriteByte(f, o)); continue; }
           // allow_uninit_stack: privileged helpers may read uninitialised stack
-          this.markStackRead(f.frameno, si);
+          this.markStackRead(f.frameno, Math.floor((-o - 1) / 8));
         }
         return;
       }
       default: fail(`R${regno} type=${regTypeStr(r)} expected=fp`);
     }
+  }
+
+  /** A helper writes an unknown byte at stack offset `o`: a spill there is forgotten (scrub_spilled_slot()). Returns the slot. */
+  helperWriteByte(f: FuncState, o: number): number {
+    const si = Math.floor((-o - 1) / 8);
+    const s = this.slot(f, si);
+    if (s.types[7] === STACK_SPILL) { s.types = s.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC)); s.spilled = undefined; }
+    s.types[(-o - 1) % 8] = STACK_MISC;
+    return si;
   }
 }
 
