@@ -37,6 +37,11 @@ function openError(path: string, err: unknown): BpfError {
   return new BpfError(e.code === 'ENOENT' ? 'ENOENT' : 'EINVAL', `${path}: ${why}`);
 }
 
+/** A non-blocking pipe (stdin, stdout) is not ready (EAGAIN): sleep 5 ms before trying again. */
+function waitForPipe(): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+}
+
 /** A streaming reader over a capture file (or a file descriptor, e.g. 0 for stdin). */
 export function openCaptureFile(path: string | number, chunkSize = CHUNK_SIZE): CaptureFileReader {
   let fd: number;
@@ -57,7 +62,7 @@ export function openCaptureFile(path: string | number, chunkSize = CHUNK_SIZE): 
         return readSync(fd, into, at, max, null);
       } catch (err) {
         // A non-blocking pipe on stdin has nothing yet: wait for it.
-        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5); continue; }
+        if ((err as NodeJS.ErrnoException).code === 'EAGAIN') { waitForPipe(); continue; }
         if ((err as NodeJS.ErrnoException).code === 'EOF') return 0;
         throw openError(String(path), err);
       }
@@ -103,7 +108,7 @@ function createWriterFile<W extends { flush(): void }>(path: string | number, ma
       } catch (err) {
         // A non-blocking pipe on stdout is full: wait for the reader.
         if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err;
-        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+        waitForPipe();
       }
     }
   });
