@@ -1657,7 +1657,6 @@ export class Verifier {
     }
   }
 
-  /** check_func_arg() */
   /** The stack access dynptr.ts needs. */
   dynptrCtx(): DynptrCtx {
     return {
@@ -1667,6 +1666,7 @@ export class Verifier {
     };
   }
 
+  /** check_func_arg() */
   checkFuncArg(regno: number, a: ArgType, meta: HelperMeta, helper: string, id: number): void {
     const r = this.reg(regno);
     this.regsScratched.add(regno);
@@ -1890,10 +1890,8 @@ const MAP_STRUCT_NAME: Record<number, string> = {
 
 const ALU_NAME: Record<number, string> = { 0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=', 0x90: '%=', 0xa0: '^=', 0xc0: 's>>=' };
 
-/** The condition that holds on the fall-through path. */
-/** check_reg_sane_offset(): what a pointer of type `type` may be combined with (or hold). */
-function saneOffset(r: RegState, type: string): void {
-  const t = type === 'fp' ? 'fp' : type;
+/** check_reg_sane_offset(): what a pointer of type `t` may be combined with (or hold). */
+function saneOffset(r: RegState, t: string): void {
   if (tnumIsConst(r.varOff)) {
     const val = BigInt.asIntN(64, r.varOff.value);
     if (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF) fail(`math between ${t} pointer and ${val} is not allowed`);
@@ -1904,6 +1902,7 @@ function saneOffset(r: RegState, type: string): void {
   if (r.smin >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`value ${r.smin} makes ${t} pointer be out of bounds`);
 }
 
+/** The condition that holds on the fall-through path. */
 function negateOp(op: number): number {
   switch (op) {
     case 0x10: return 0x50; case 0x50: return 0x10;
