@@ -139,12 +139,13 @@ export function processDynptrArg(c: DynptrCtx, regno: number, r: RegState, a: Ar
   }
   if (r.type === 'dynptr' && !a.flags.includes('MEM_RDONLY')) fail('cannot pass pointer to const bpf_dynptr, the helper mutates it', EINVAL);
   if (!validInit(c, r)) fail(`Expected an initialized dynptr as arg #${regno - 1}`, EINVAL);
+  let d = r;
   if (r.type === 'fp') {
     // mark_dynptr_read(): both slots are read
     const spi = dynptrSpi(c, r);
     for (const k of [spi, spi - 1]) { c.markRead?.(r.frameno, k); c.scratch(k); }
+    d = c.frameOf(r).stack[spi].spilled!;
   }
-  const d = r.type === 'dynptr' ? r : c.frameOf(r).stack[dynptrSpi(c, r)].spilled!;
   if (kind && d.dynptr?.kind !== kind) fail(`Expected a dynptr of type ${kind} as arg #${regno - 1}`, EINVAL);
   return d;
 }
