@@ -22,7 +22,7 @@ export function pointerRefs(st: VState): RefState[] { return st.refs.filter((r) 
 /** do_check_insn(): while a lock is held, only bpf_spin_unlock (and bpf_kptr_xchg) may be called. */
 export function checkCallUnderLock(st: VState, helperId: number | undefined): void {
   if (!holdsLock(st)) return;
-  if (helperId !== undefined && (helperId === FUNC_SPIN_UNLOCK || helperId === FUNC_KPTR_XCHG)) return;
+  if (helperId === FUNC_SPIN_UNLOCK || helperId === FUNC_KPTR_XCHG) return;
   fail('function calls are not allowed while holding a lock', EINVAL);
 }
 
