@@ -28,6 +28,8 @@ try {
   console.log('scripts/bundle.mjs: esbuild not installed, no bundle (bpfkit tcpdump runs from dist/)');
   process.exit(0);
 }
+// (After tsc: the warm-up capture is written by the project's own writer.)
+const { writePcap } = await import('../dist/src/net/pcap.js');
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 const { contentHash } = createRequire(import.meta.url)('../bin/bundle.js');
@@ -40,9 +42,6 @@ function writeAtomic(file, data) {
 
 /** A small capture for the warm-up run: Ethernet/IPv4 TCP and UDP packets, an ARP. */
 function warmCapture() {
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt32LE(0xa1b2c3d4, 0); hdr.writeUInt16LE(2, 4); hdr.writeUInt16LE(4, 6);
-  hdr.writeUInt32LE(262144, 16); hdr.writeUInt32LE(1, 20);
   const packet = (type, payload) => Buffer.concat([Buffer.alloc(12, 2), Buffer.from([type >> 8, type & 0xff]), payload]);
   const ipv4 = (proto, l4) => {
     const ip = Buffer.alloc(20);
@@ -56,12 +55,8 @@ function warmCapture() {
     packets.push(i % 3 === 0 ? packet(0x0800, ipv4(6, ports(40000 + i, 80, 20)))
       : i % 3 === 1 ? packet(0x0800, ipv4(17, ports(53, 40000 + i, 8))) : packet(0x0806, Buffer.alloc(28)));
   }
-  const records = packets.map((p, i) => {
-    const r = Buffer.alloc(16);
-    r.writeUInt32LE(1700000000 + i, 0); r.writeUInt32LE(i, 4); r.writeUInt32LE(p.length, 8); r.writeUInt32LE(p.length, 12);
-    return Buffer.concat([r, p]);
-  });
-  return Buffer.concat([hdr, ...records]);
+  return writePcap({ linktype: 1, snaplen: 262144 }, packets.map((data, i) => (
+    { sec: 1700000000 + i, nsec: i * 1000, caplen: data.length, len: data.length, data, ifIndex: 0 })));
 }
 
 mkdirSync(DIR, { recursive: true });
