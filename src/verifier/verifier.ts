@@ -16,7 +16,7 @@ import {
   bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc, opInfo,
 } from '../isa/opcodes.js';
 import { adjustScalar, endScalar, negScalar, scalarMinMaxAdd, signExtend } from './alu.js';
-import { boundsInvalid, coerceRegToSize, regBoundsSync } from './bounds.js';
+import { boundsInvalid, coerceRegToSize, regBoundsSync, zext32To64 } from './bounds.js';
 import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './log.js';
@@ -793,11 +793,8 @@ export class Verifier {
     if (alu32) { markReg32Known(b, 0n); markReg32Known(d, U32_MAX); } else { markKnown(b, 0n); markKnown(d, -1n); }
   }
 
-  zext(d: RegState): void {
-    d.varOff = { value: d.varOff.value & U32_MAX, mask: d.varOff.mask & U32_MAX };
-    d.umin = d.u32min; d.umax = d.u32max; d.smin = d.u32min; d.smax = d.u32max;
-    regBoundsSync(d);
-  }
+  /** zext_32_to_64() then reg_bounds_sync(), after a 32-bit ALU op */
+  zext(d: RegState): void { zext32To64(d); regBoundsSync(d); }
 
   /** adjust_ptr_min_max_vals() */
   adjustPtr(d: RegState, off: RegState, op: number, alu32: boolean, dst: number, swapped = false): void {
