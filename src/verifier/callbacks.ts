@@ -7,8 +7,8 @@
  */
 import type { Verifier } from './verifier.js';
 import { E2BIG, EINVAL, ENOTSUPP, EACCES, fail } from './errors.js';
-import { type RegState, type VerifierMap, copyReg, markKnown, markUnknown, setKnown } from './reg_state.js';
-import { type FuncState, type VState, exactReg, newFuncState, sameCallsites } from './state.js';
+import { type RegState, type VerifierMap, S64_MAX, S64_MIN, copyReg, markKnown, markUnknown, setKnown } from './reg_state.js';
+import { type FuncState, type VState, STACK_SPILL, exactReg, newFuncState, sameCallsites } from './state.js';
 
 const MAX_CALL_FRAMES = 8;
 export const FUNC_LOOP = 181, FUNC_FOR_EACH_MAP_ELEM = 164, FUNC_USER_RINGBUF_DRAIN = 209;
@@ -134,8 +134,8 @@ export function scheduleCallback(v: Verifier, helperId: number, callbackReg: num
 /** verbose_invalid_scalar(): "At callback return the register R0 has smin=2 smax=2 should have been in [0, 1]" */
 export function invalidScalar(ctx: string, reg: string, r: RegState, range: { min: number; max: number }): string {
   const parts: string[] = [];
-  if (r.smin > -(1n << 63n)) parts.push(`smin=${r.smin}`);
-  if (r.smax < (1n << 63n) - 1n) parts.push(`smax=${r.smax}`);
+  if (r.smin > S64_MIN) parts.push(`smin=${r.smin}`);
+  if (r.smax < S64_MAX) parts.push(`smax=${r.smax}`);
   return `${ctx} the register ${reg} has ${parts.length ? parts.join(' ') : 'unknown scalar value'} should have been in [${range.min}, ${range.max}]`;
 }
 
@@ -167,7 +167,7 @@ export function widenAfterCallback(v: Verifier, cur: VState, callsite: number): 
     const n = Math.min(fo.stack.length, fc.stack.length);
     for (let i = 0; i < n; i++) {
       const so = fo.stack[i], sc = fc.stack[i];
-      if (so.spilled && sc.spilled && so.types[7] === 1 && sc.types[7] === 1) widen(so.spilled, sc.spilled);
+      if (so.spilled && sc.spilled && so.types[7] === STACK_SPILL && sc.types[7] === STACK_SPILL) widen(so.spilled, sc.spilled);
     }
   }
 }
