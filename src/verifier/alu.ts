@@ -256,8 +256,7 @@ export function signExtend(d: RegState, size: number, alu32: boolean): void {
     return;
   }
   if (tnumIsConst(d.varOff)) {
-    const v = u32(sx(d.varOff.value));
-    d.varOff = tnumConst(v); d.s32min = d.s32max = s32(v); d.u32min = d.u32max = v;
+    markReg32Known(d, sx(d.varOff.value)); // the upper half goes in zext32To64() below
   } else {
     const a = sx(d.s32max), b = sx(d.s32min);
     const hi = a > b ? a : b, lo = a < b ? a : b;
