@@ -339,11 +339,7 @@ export class CaptureReader {
     const inPlace = this.source !== undefined;
     let buf = this.buf, dv = this.dv;
     let p = this.pos;
-    // The first call stops after a few KiB as if the buffer ended there: the refill path runs
-    // once before the loop is optimised, which would otherwise be deoptimised (no type feedback)
-    // at the first real buffer end and run unoptimised until recompiled.
-    let end = this.warmedUp ? this.end : Math.min(this.end, p + 4096);
-    this.warmedUp = true;
+    let end = this.warmUpEnd(p);
     let runStart = -1;
     // inPlace: the kept records of this buffer fill so far sit at buf[from, to).
     let from = p, to = p;
@@ -398,11 +394,7 @@ export class CaptureReader {
     let kept = 0;
     let from = this.pos, to = from, p = from;
     for (;;) {
-      // The first scan stops after a few KiB as if the buffer ended there, so the scan's exit
-      // path has run (and has type feedback) before its loop is optimised: else the optimised
-      // loop deoptimises at every exit, for want of feedback (V8's "insufficient type feedback").
-      const end = this.warmedUp ? this.end : Math.min(this.end, p + 4096);
-      this.warmedUp = true;
+      const end = this.warmUpEnd(p);
       p = scan(this.buf, this.dv, p, end, to, limit - kept, maxCap, this.fracLimit, state);
       to = state[0];
       kept += state[1];
@@ -419,6 +411,18 @@ export class CaptureReader {
       }
       from = to = p = this.pos;
     }
+  }
+
+  /**
+   * Where a bulk walk from `p` (keepRuns(), a scan) stops: the buffered bytes' end, except the
+   * first time, a few KiB on, as if the buffer ended there. So the walk's exit path (refill,
+   * emit) has run, and has type feedback, before its loop is optimised: else the optimised loop
+   * deoptimises at the first real buffer end (V8's "insufficient type feedback").
+   */
+  private warmUpEnd(p: number): number {
+    if (this.warmedUp) return this.end;
+    this.warmedUp = true;
+    return Math.min(this.end, p + 4096);
   }
 
   /** Any record: refills, libpcap's checks and messages, cutting to the snapshot length. */
