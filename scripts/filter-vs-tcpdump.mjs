@@ -95,9 +95,12 @@ function ours(c, optimize) {
 function cause(c, want, got) {
   const forced = forcedCause(c.dlt, c.expr);
   if (forced) return `forced: ${forced}`;
-  if (got.startsWith('error: ') && rejectTests.has(`${c.dlt} ${c.expr}`)) return 'forced: a libpcap 1.11 reject test (1.10.3 accepts)';
-  if (got.startsWith('error: ') && forcedRejection(got.slice(7).trim())) return `forced: 1.11's check (reject tests): ${got.slice(7).trim().replace(/'[^']*'|"[^"]*"|\d+/g, '_')}`;
-  if (got.startsWith('error: ')) return `we reject: ${got.slice(7).trim().replace(/'[^']*'|"[^"]*"|\d+/g, '_')}`;
+  if (got.startsWith('error: ')) {
+    if (rejectTests.has(`${c.dlt} ${c.expr}`)) return 'forced: a libpcap 1.11 reject test (1.10.3 accepts)';
+    const message = got.slice(7).trim();
+    const shape = message.replace(/'[^']*'|"[^"]*"|\d+/g, '_');
+    return forcedRejection(message) ? `forced: 1.11's check (reject tests): ${shape}` : `we reject: ${shape}`;
+  }
   const a = want.split('\n'), b = got.split('\n');
   let i = 0;
   while (i < a.length && a[i] === b[i]) i++;
