@@ -7,7 +7,7 @@
  * and every register and stack slot they came from is marked precise in the parent states.
  */
 import type { Insn } from '../isa/insn.js';
-import { BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc } from '../isa/opcodes.js';
+import { BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc } from '../isa/opcodes.js';
 import { HIST_STRIDE, STACK_SPILL, type FuncState, type VState } from './state.js';
 
 /** INSN_F_*: a history entry's flags; a stack access records the frame and slot it spilled or filled */
@@ -104,7 +104,7 @@ function backtrackInsn(host: PrecisionHost, idx: number, subseqIdx: number, hist
   } else if (cls === BPF_LDX || (cls === BPF_STX && bpfMode(insn.code) === BPF_ATOMIC && ((insn.imm & BPF_FETCH) !== 0 || insn.imm === 0x100))) {
     // loads, and atomics that load (fetch into src, r0 for cmpxchg; load-acquire into dst): a fill
     // from the stack carries the need on to the slot (is_atomic_fetch_insn(), is_atomic_load_insn())
-    const loadReg = cls === BPF_LDX || insn.imm === 0x100 ? dreg : insn.imm === 0xf1 ? 0 : sreg;
+    const loadReg = cls === BPF_LDX || insn.imm === 0x100 ? dreg : insn.imm === BPF_CMPXCHG ? 0 : sreg;
     if (!bt.isReg(fr, loadReg)) return;
     bt.clearReg(fr, loadReg);
     // only a fill from the stack carries the value on; other loads are as precise as their type
