@@ -152,7 +152,8 @@ function wholeProcess(input: string): void {
     const mineBare = median(noCa);
     let line = `  ${JSON.stringify(expr).padEnd(30)} bpfkit ${mine.toFixed(0)} ms (no CA ${mineBare.toFixed(0)} ms)`;
     if (tcpdump) {
-      const same = readFileSync(theirs).equals(readFileSync(ours)) && readFileSync(theirs).equals(readFileSync(oursBare));
+      const want = readFileSync(theirs);
+      const same = want.equals(readFileSync(ours)) && want.equals(readFileSync(oursBare));
       const ref = median(them);
       line += `, tcpdump ${ref.toFixed(0)} ms, ratio bpfkit/tcpdump ${(mine / ref).toFixed(2)} (no CA ${(mineBare / ref).toFixed(2)})`
         + `, (bpfkit - node startup)/tcpdump ${((mine - nodeFloor) / ref).toFixed(2)}${same ? '' : '  OUTPUTS DIFFER'}`;
