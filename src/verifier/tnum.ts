@@ -21,6 +21,9 @@ export function fls64(x: bigint): number {
   return hi ? 64 - Math.clz32(hi) : 32 - Math.clz32(Number(x & U32));
 }
 
+/** fls64() of any u64 (0 for 0), as a BigInt shift amount */
+const flsBig = (x: bigint): bigint => (x === 0n ? 0n : BigInt(fls64(x)));
+
 /** tnum_range() */
 export function tnumRange(min: bigint, max: bigint): Tnum {
   const chi = min ^ max;
@@ -38,14 +41,13 @@ export function tnumStep(t: Tnum, z: bigint): bigint {
   const tmax = t.value | t.mask;
   if (z >= tmax) return tmax;
   if (z < t.value) return t.value;
-  const fls = (x: bigint): bigint => (x === 0n ? 0n : BigInt(fls64(x)));
   if ((t.value | (z & t.mask)) > z) {
     // the most significant known 1 where z has 0: keep z above it, t's known bits from it down
-    const q = (U64 << fls(~z & t.value & ~t.mask & U64)) & U64;
+    const q = (U64 << flsBig(~z & t.value & ~t.mask & U64)) & U64;
     return (q & z) | (~q & U64 & t.value);
   }
   // the most significant known 0 where z has 1: carry into the unknown bits above it
-  const k = fls(z & ~t.value & ~t.mask & U64);
+  const k = flsBig(z & ~t.value & ~t.mask & U64);
   const q = (U64 << k) & U64;
   const u = (((q & t.mask & z) | (q & ~t.mask & U64)) + (1n << k)) & U64;
   return (u & t.mask) | t.value;
