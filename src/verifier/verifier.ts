@@ -2020,9 +2020,11 @@ function regSetMinMax(d: RegState, s: RegState, op: number, is32: boolean): void
   const mx = (a: bigint, b: bigint): bigint => (a > b ? a : b);
   const mn = (a: bigint, b: bigint): bigint => (a < b ? a : b);
   const isConst = (r: RegState): boolean => tnumIsConst(is32 ? tnumSubreg(r.varOff) : r.varOff);
-  // JNE and JSET learn from a constant operand on either side (swap(reg1, reg2))
-  if ((op === 0x50 || op === 0x40 || op === 0x140) && !isConst(s)) [d, s] = [s, d];
-  if ((op === 0x50 || op === 0x40 || op === 0x140) && !isConst(s)) op = 0;
+  // JNE and JSET learn from a constant operand on either side (swap(reg1, reg2)); from neither, nothing
+  if ((op === 0x50 || op === 0x40 || op === 0x140) && !isConst(s)) {
+    [d, s] = [s, d];
+    if (!isConst(s)) op = 0;
+  }
   const c = is32 ? s.varOff.value & U32_MAX : s.varOff.value;
   if (is32) {
     switch (op) {
