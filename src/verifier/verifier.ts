@@ -1814,8 +1814,8 @@ export class Verifier {
           // check_stack_access_within_bounds()
           if (r.smax >= BPF_MAX_VAR_OFF || r.smin <= -BPF_MAX_VAR_OFF) fail(`invalid unbounded variable-offset ${extra} stack R${regno}`);
           if (r.smin + BigInt(r.off) < -512n || r.smax + BigInt(r.off + size) > 0n) fail(`invalid variable-offset ${extra} stack R${regno} var_off=${tnumStr(r.varOff)} off=${r.off} size=${size}`);
-          if (type === 'read') this.markStackRangeRead(r.frameno, Number(r.smin) + r.off, Number(r.smax) + r.off + size);
           const vlo = r.off + Number(r.smin), vhi = r.off + Number(r.smax) + size;
+          if (type === 'read') this.markStackRangeRead(r.frameno, vlo, vhi);
           if (-vlo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -vlo;
           checkNoDynptrBytes(f, vlo, vhi - vlo, regno, type === 'write');
           // check_stack_write_var_off() byte by byte: every byte it may reach holds unknown data
