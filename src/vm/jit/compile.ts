@@ -253,13 +253,23 @@ export function compileModule(
   const tFtop = mb.type([I32], [I32]);
   const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
   const tResume = mb.type([I32, I32, I32, I32], [I32]);
+  // One pass over the opcodes: the imports the module needs (helper calls, number forms), whether
+  // it writes memory (st, stx, atomics, helper calls: else it is `pure`) and whether it has may_goto
+  // (batch and repeat runs, which allow no tail calls, reset the may_goto count only then).
   let calls = false;
   let fastCalls = false;
+  let stores = false;
+  let hasMayGoto = false;
   for (let t = 0; t < nslots; t++) {
     const o = P[t << 2] & 0xfff;
-    if (o === 0x85 || o === 0x8d) calls = true;
-    if (o === 0x85 && helperOptions.fastHelpers?.has(P[(t << 2) + 2]) === true) fastCalls = true;
+    const c = o & 7;
+    if (o === 0x85 || o === 0x8d) {
+      calls = true;
+      if (o === 0x85 && helperOptions.fastHelpers?.has(P[(t << 2) + 2]) === true) fastCalls = true;
+    } else if (c === 2 || c === 3) stores = true;
+    else if (o === 0xe5) hasMayGoto = true;
   }
+  const pure = !calls && !stores;
   const host = mb.importFunc('env', 'host', mb.type([I32, I32, I64, I32], []));
   const helper = calls ? mb.importFunc('env', 'helper', mb.type([I64, I32, I64, I64, I64, I64, I64], [I64])) : -1;
   const fast = fastCalls ? mb.importFunc('env', 'fast', mb.type([I32, I32, F64, F64, F64, F64, F64], [F64])) : -1;
@@ -307,16 +317,6 @@ export function compileModule(
     }
     return f;
   };
-  let pure = true;
-  for (let t = 0; t < nslots && pure; t++) {
-    const o = P[t << 2] & 0xfff;
-    const c = o & 7;
-    if (c === 2 || c === 3 || o === 0x85 || o === 0x8d) pure = false; // st, stx, atomics, helper calls
-  }
-  // (batch and repeat runs, which allow no tail calls, reset the may_goto count only for programs
-  // that have one)
-  let hasMayGoto = false;
-  for (let t = 0; t < nslots && !hasMayGoto; t++) hasMayGoto = (P[t << 2] & 0xfff) === 0xe5;
   const segStart: number[] = [];
   const segCount: number[] = [];
   let insnCount = 0;
