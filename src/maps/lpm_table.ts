@@ -98,10 +98,8 @@ export class Ipv4LpmTable {
         sub = this.subs.alloc();
         if (sub === 0) throw new Error('lpm table: out of subtables'); // (2 per prefix suffice)
         this.refresh(sub, level + 1, cellAddr, cellAddr, bitsEnd); // all of it
-      } else if (len > bitsEnd) {
-        this.refresh(sub, level + 1, cellAddr, addr, len);
       } else {
-        this.refresh(sub, level + 1, cellAddr, cellAddr, bitsEnd);
+        this.refresh(sub, level + 1, cellAddr, addr, len); // (len <= bitsEnd: all of it)
       }
       this.view()[at] = (sub | 1) >>> 0;
       return;
