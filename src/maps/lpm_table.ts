@@ -42,10 +42,10 @@ export class Ipv4LpmTable {
     this.l1 = this.region.addr;
     // a level-2 table per /16 holding longer prefixes, a level-3 one per /24: 2 per prefix at most
     this.subs = new SlotPool(space, `${name} lpm subtables`, SUB_CELLS * 4, 2 * maxEntries + 2, false);
-    this.rebuild();
+    // (the region comes zeroed: every cell "none", the empty trie's table; no rebuild needed)
   }
 
-  /** Recompute every cell (after the trie was emptied or first built). */
+  /** Recompute every cell (after the trie was emptied). */
   rebuild(): void {
     this.refresh(this.l1, 0, 0, 0, 0);
   }
