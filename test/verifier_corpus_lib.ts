@@ -95,3 +95,15 @@ export function lastErrorLine(log: string): string {
   const lines = log.split('\n').filter((l) => l && !l.startsWith('processed ') && !l.startsWith('verification time') && !l.startsWith('stack depth'));
   return lines[lines.length - 1] ?? '';
 }
+
+/** A verifier log line by line with map addresses hidden and the timing lines (verification time, stack depth) left out. */
+export const normalizedLog = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n')
+  .filter((l) => !l.startsWith('verification time') && !l.startsWith('stack depth'));
+
+/**
+ * A fixture's log as compared with the kernel's: map addresses and timing lines aside, empty lines,
+ * and btf_prepare_func_args()'s notes about the main function's BTF arguments ("arg#0 reference
+ * type..."), which bpfkit does not print.
+ */
+export const comparableFixtureLog = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n')
+  .filter((l) => l && !/^(verification time|stack depth|arg#\d+ reference type)/.test(l));

@@ -18,7 +18,7 @@ import { verifierOps } from '../src/progtypes/index.js';
 import type { VerifierMap } from '../src/verifier/reg_state.js';
 import { type VerifyOptions, verify } from '../src/verifier/verifier.js';
 import { findTool, missingKernel } from './oracles.js';
-import { lastErrorLine } from './verifier_corpus_lib.js';
+import { comparableFixtureLog, lastErrorLine } from './verifier_corpus_lib.js';
 
 const FIXTURES = new URL('../../test/fixtures/verifier/', import.meta.url).pathname;
 
@@ -74,13 +74,6 @@ function bpfkitLog(name: string): string {
   }
 }
 
-/**
- * A log as compared: map addresses and timing lines aside, and btf_prepare_func_args()'s notes
- * about the main function's BTF arguments ("arg#0 reference type..."), which bpfkit does not print.
- */
-const comparable = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n')
-  .filter((l) => l && !/^(verification time|stack depth|arg#\d+ reference type)/.test(l));
-
 /** The `processed N insns` of bpfkit's verifier for an accepted fixture. */
 function bpfkitProcessed(name: string): number {
   let processed = -1;
@@ -124,7 +117,7 @@ test('fixtures: bpfkit agrees with the running kernel', (t) => {
     const k = kernelLoad(name), ours = bpfkitLog(name);
     assert.equal(lastErrorLine(ours), k.last, name);
     // a rejection's whole level-1 log: the failing path, instruction by instruction, with states
-    if (k.log) assert.deepEqual(comparable(ours), comparable(k.log), name);
+    if (k.log) assert.deepEqual(comparableFixtureLog(ours), comparableFixtureLog(k.log), name);
   }
 });
 

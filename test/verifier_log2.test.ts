@@ -8,8 +8,8 @@ import { test } from 'node:test';
 import { type Insn, makeInsn } from '../src/isa/insn.js';
 import { verify } from '../src/verifier/verifier.js';
 import { kernelLoad, kernelLoader } from './kernel_bpf_loader.js';
+import { normalizedLog } from './verifier_corpus_lib.js';
 
-const norm = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n').filter((l) => !l.startsWith('verification time') && !l.startsWith('stack depth'));
 
 const XDP = 6, SOCKET_FILTER = 1;
 const ldxw = (dst: number, src: number, off: number): Insn => makeInsn(0x61, dst, src, off);
@@ -149,7 +149,7 @@ for (const p of PROGRAMS) {
     const k = kernelLoad(exe, p.insns, p.progType, 2);
     const ours = verify(p.insns, { progType: p.progType, logLevel: 2 });
     assert.equal(ours.ok, k.ok, `verdict: kernel ${k.ok ? 'accepts' : 'rejects'}\n${k.log}`);
-    assert.deepEqual(norm(ours.log), norm(k.log));
+    assert.deepEqual(normalizedLog(ours.log), normalizedLog(k.log));
   });
   test(`log level 1 equals the kernel's: ${p.name}`, (t) => {
     const { exe, why } = kernelLoader();
@@ -157,7 +157,7 @@ for (const p of PROGRAMS) {
     const k = kernelLoad(exe, p.insns, p.progType, 1);
     const ours = verify(p.insns, { progType: p.progType, logLevel: 1 });
     assert.equal(ours.ok, k.ok, `verdict: kernel ${k.ok ? 'accepts' : 'rejects'}\n${k.log}`);
-    assert.deepEqual(norm(ours.log), norm(k.log));
+    assert.deepEqual(normalizedLog(ours.log), normalizedLog(k.log));
   });
 }
 

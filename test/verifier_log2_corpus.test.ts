@@ -12,14 +12,12 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { verify } from '../src/verifier/verifier.js';
 import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
-import { decodeHex, loadCorpus, progFlags, skipReason } from './verifier_corpus_lib.js';
+import { decodeHex, loadCorpus, normalizedLog, progFlags, skipReason } from './verifier_corpus_lib.js';
 
 const CORPUS = fileURLToPath(new URL('../../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
 /** 836 of 867 equal when written (Linux 6.18.44) */
 const EQUAL_FLOOR = 0.96;
 
-const norm = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n')
-  .filter((l) => !l.startsWith('verification time') && !l.startsWith('stack depth'));
 const processed = (log: string | undefined): number => Number(/processed (\d+) insns/.exec(log ?? '')?.[1] ?? 0);
 
 test('verifier corpus without maps: level-2 logs equal the running kernel\'s', (t) => {
@@ -32,7 +30,7 @@ test('verifier corpus without maps: level-2 logs equal the running kernel\'s', (
   const kernel = kernelLoadAll(exe, programs, 2);
   const differ: string[] = [];
   tests.forEach((c, i) => {
-    const ours = norm(verify(programs[i].insns, { progType: c.prog_type, logLevel: 2 }).log), theirs = norm(kernel[i].log);
+    const ours = normalizedLog(verify(programs[i].insns, { progType: c.prog_type, logLevel: 2 }).log), theirs = normalizedLog(kernel[i].log);
     let j = 0;
     while (j < ours.length && ours[j] === theirs[j]) j++;
     if (j < ours.length || ours.length !== theirs.length) differ.push(`#${c.id} line ${j}: bpfkit "${ours[j] ?? ''}", kernel "${theirs[j] ?? ''}"`);

@@ -15,14 +15,12 @@ import { loadObjectIntoKernel } from '../src/kernel/load.js';
 import { loadVerifyOptions } from '../src/kernel/verify.js';
 import { verify } from '../src/verifier/verifier.js';
 import { findTool, missingKernel, missingTool } from './oracles.js';
+import { comparableFixtureLog } from './verifier_corpus_lib.js';
 
 const FIXTURES = new URL('../../test/fixtures/verifier/', import.meta.url).pathname;
 
 /** Fixtures whose level-2 log is not (yet) the kernel's, and why; every other fixture must match. */
 const DIFFERENT: Record<string, string> = {};
-
-const comparable = (log: string): string[] => log.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n')
-  .filter((l) => l && !/^(verification time|stack depth|arg#\d+ reference type)/.test(l));
 
 function bpfkitLog2(name: string): string {
   let log = '';
@@ -54,7 +52,7 @@ for (const name of fixtures.filter((f) => !(f in DIFFERENT))) {
   test(`fixtures: level-2 log equals the running kernel's: ${name}`, (t) => {
     const why = missingKernel() ?? missingTool('bpftool');
     if (why) return t.skip(why);
-    const ours = comparable(bpfkitLog2(name)), theirs = comparable(kernelLog2(name));
+    const ours = comparableFixtureLog(bpfkitLog2(name)), theirs = comparableFixtureLog(kernelLog2(name));
     // the liveness pass ran and printed: a fixture without stack use would prove little
     assert.ok(theirs.some((l) => l.includes('Live regs before insn:')), name);
     assert.deepEqual(ours, theirs, name);
