@@ -6,11 +6,10 @@
  * explored (the iteration converged) or bpf_loop's nr_loops bound is reached (callback_depth).
  */
 import type { Verifier } from './verifier.js';
-import { E2BIG, EINVAL, ENOTSUPP, EACCES, fail } from './errors.js';
-import { type RegState, type VerifierMap, S64_MAX, S64_MIN, copyReg, markKnown, markUnknown, setKnown } from './reg_state.js';
-import { type FuncState, type VState, STACK_SPILL, exactReg, newFuncState, sameCallsites } from './state.js';
+import { EINVAL, ENOTSUPP, EACCES, fail } from './errors.js';
+import { type RegState, type VerifierMap, S64_MAX, S64_MIN, copyReg, markKnown, markUnknown } from './reg_state.js';
+import { type FuncState, type VState, STACK_SPILL, checkCallDepth, exactReg, newFuncState, sameCallsites } from './state.js';
 
-const MAX_CALL_FRAMES = 8;
 export const FUNC_LOOP = 181, FUNC_FOR_EACH_MAP_ELEM = 164, FUNC_USER_RINGBUF_DRAIN = 209;
 export const FUNC_TIMER_SET_CALLBACK = 170, FUNC_FIND_VMA = 180;
 
@@ -33,7 +32,6 @@ export function scheduleAsyncCallback(v: Verifier, callbackReg: number): void {
   if (st.parent) st.parent.branches--;
   Object.assign(st, { parent: null, refs: [], hist: [], speculative: false, firstInsnIdx: start, lastInsnIdx: -1 });
   const f = newFuncState(0, -1, subprog);
-  f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n); f.regs[10].frameno = 0;
   mapArg(f.regs[1], 'map_ptr', map); mapArg(f.regs[2], 'map_key', map); mapArg(f.regs[3], 'map_value', map).id = v.newId();
   f.asyncCallback = true;
   f.callbackRet = { min: 0, max: 0 };
@@ -118,10 +116,9 @@ export function scheduleCallback(v: Verifier, helperId: number, callbackReg: num
   const setCallee = calleeSetup(v, helperId, map);
   const st = v.pushStack(start, v.insnIdx);
   // setup_func_entry()
-  if (st.frames.length >= MAX_CALL_FRAMES) fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
+  checkCallDepth(st);
   const stCaller = st.frames[st.frames.length - 1];
   const callee = newFuncState(st.frames.length, v.insnIdx, subprog);
-  callee.regs[10].type = 'fp'; setKnown(callee.regs[10], 0n); callee.regs[10].frameno = callee.frameno;
   setCallee(stCaller, callee);
   callee.inCallback = true;
   callee.callbackRet = { min: 0, max: 1 };

@@ -8,7 +8,7 @@
  */
 import type { Insn } from '../isa/insn.js';
 import { BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc } from '../isa/opcodes.js';
-import { HIST_STRIDE, STACK_SPILL, type FuncState, type VState } from './state.js';
+import { HIST_STRIDE, MAX_CALL_FRAMES, STACK_SPILL, type FuncState, type VState } from './state.js';
 
 /** INSN_F_*: a history entry's flags; a stack access records the frame and slot it spilled or filled */
 export const INSN_F_STACK_ACCESS = 1 << 9;
@@ -20,7 +20,6 @@ const flagsFrame = (f: number): number => f & 7;
 export const packLinked = (frameno: number, regOrSpi: number, isReg: boolean): number => frameno | (regOrSpi << 3) | (isReg ? 1 << 9 : 0);
 
 const REGMASK_ARGS = 0x3e; // r1-r5
-const MAX_CALL_FRAMES = 8;
 /** Helpers calling a callback synchronously (is_sync_callback_calling_insn()): for_each_map_elem, find_vma, loop, user_ringbuf_drain */
 export const SYNC_CALLBACK_HELPERS = new Set([164, 180, 181, 209]);
 

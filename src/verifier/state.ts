@@ -3,7 +3,8 @@
  * slots, acquired references; copying and the comparisons state pruning uses (regsafe(),
  * stacksafe(), states_equal()).
  */
-import { type RegState, copyReg, hasAddConst, newReg } from './reg_state.js';
+import { E2BIG, fail } from './errors.js';
+import { type RegState, copyReg, hasAddConst, newReg, setKnown } from './reg_state.js';
 import { tnumEq, tnumIn } from './tnum.js';
 
 /** Per-byte slot types (enum bpf_stack_slot_type) */
@@ -65,9 +66,19 @@ export function sameCallsites(a: VState, b: VState): boolean {
   return true;
 }
 
+/** MAX_CALL_FRAMES (include/linux/bpf_verifier.h): frames a path may have at once. */
+export const MAX_CALL_FRAMES = 8;
+
+/** setup_func_entry()'s depth check, before a call or callback pushes a frame onto `st`. */
+export function checkCallDepth(st: VState): void {
+  if (st.frames.length >= MAX_CALL_FRAMES) fail(`the call stack of ${st.frames.length + 1} frames is too deep`, E2BIG);
+}
+
+/** init_func_state(): every register uninitialised but r10, the frame pointer of this frame. */
 export function newFuncState(frameno: number, callsite: number, subprog: number): FuncState {
   const regs: RegState[] = [];
   for (let i = 0; i < 11; i++) regs.push(newReg());
+  regs[10].type = 'fp'; setKnown(regs[10], 0n); regs[10].frameno = frameno;
   return { regs, stack: [], frameno, callsite, subprog };
 }
 

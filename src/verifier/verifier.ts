@@ -30,7 +30,7 @@ import {
 } from './reg_state.js';
 import {
   EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_DYNPTR, STACK_INVALID, STACK_MISC,
-  STACK_SPILL, STACK_ZERO, copyState, newFuncState, sameCallsites, sameRegBits, statesEqual,
+  MAX_CALL_FRAMES, STACK_SPILL, STACK_ZERO, checkCallDepth, copyState, newFuncState, sameCallsites, sameRegBits, statesEqual,
 } from './state.js';
 import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
@@ -47,7 +47,6 @@ export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from '.
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 const LINKED_REGS_MAX = 6;
-const MAX_CALL_FRAMES = 8;
 const MAX_BPF_STACK = 512;
 const BPF_MAX_VAR_OFF = 1n << 29n;
 const BPF_MAX_VAR_SIZ = 1n << 29n;
@@ -385,7 +384,6 @@ export class Verifier {
     const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false, firstInsnIdx: 0, lastInsnIdx: -1, insnIdx: 0, hist: [] };
     const f = st.frames[0];
     f.regs[1].type = 'ctx'; setKnown(f.regs[1], 0n);
-    f.regs[10].type = 'fp'; setKnown(f.regs[10], 0n);
     this.cur = st;
     this.insnIdx = 0;
     this.prevInsnIdx = -1;
@@ -1427,13 +1425,12 @@ export class Verifier {
   // ---- calls ----
   checkFuncCall(insn: Insn): void {
     const target = this.insnIdx + 1 + insn.imm;
-    if (this.cur.frames.length >= MAX_CALL_FRAMES) fail(`the call stack of ${this.cur.frames.length + 1} frames is too deep`, E2BIG);
+    checkCallDepth(this.cur);
     const sp = this.subprogStarts.indexOf(target);
     if (sp < 0) fail('call to invalid destination', EINVAL);
     const caller = this.frame();
     const callee = newFuncState(this.cur.frames.length, this.insnIdx, sp);
     for (let i = 1; i <= 5; i++) { callee.regs[i] = copyReg(caller.regs[i]); }
-    callee.regs[10].type = 'fp'; setKnown(callee.regs[10], 0n); callee.regs[10].frameno = callee.frameno;
     for (let i = 0; i <= 5; i++) { if (i) markNotInit(caller.regs[i]); else markNotInit(caller.regs[0]); }
     this.cur.frames.push(callee);
     this.liveStack.resetCallchain();
