@@ -49,7 +49,7 @@ import type { Vm } from '../vm.js';
 import type { ArrayLayout, FastHelperFn } from '../helpers.js';
 import {
   ACCESS_LOAD, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, HOST_FAIL, HOST_FINISH, type JitHelperOptions, TAIL_REGS,
-  type VerifiedTier, compileModule, constantR1AtLookups,
+  type CompiledModule, type VerifiedTier, compileModule, constantR1AtLookups,
 } from './compile.js';
 
 /**
@@ -323,9 +323,17 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
-    cacheModule(key, { module, pure: compiled.pure, code: prog.code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked });
+    cacheModule(key, cachedModuleOf(module, compiled, prog.code, h.options));
   }
   return compileJit(vm, insns, entry);
+}
+
+/** The cache entry of a module just compiled from `code` with helper options `o`. */
+function cachedModuleOf(module: WasmModule, compiled: CompiledModule, code: Int32Array, o: JitHelperOptions): CachedModule {
+  return {
+    module, pure: compiled.pure, code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions,
+    insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(o), unchecked: o.verified?.unchecked,
+  };
 }
 
 function hasPercpu(o: JitHelperOptions): boolean {
@@ -419,7 +427,7 @@ export class JitProgram {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
       moduleMs = now() - t1;
-      m = { module, pure: compiled.pure, code: this.prog.code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(h.options), unchecked: h.options.verified?.unchecked };
+      m = cachedModuleOf(module, compiled, this.prog.code, h.options);
     }
     this.percpu = m.percpu;
     cacheModule(key, m);
