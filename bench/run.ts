@@ -271,19 +271,38 @@ interface CompileSample {
   firstCall: number;
   insns: number;
   bytes: number;
+  /** Minor page faults (fresh memory touched: ours, V8's heap, code space and compiler memory). */
+  faults: number;
 }
 
 function compileSample(vm: Vm, insns: readonly Insn[]): CompileSample {
+  const f0 = process.resourceUsage().minorPageFault;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   const p = compileJit(vm, insns).prepare();
   const total = performance.now() - t0;
   const c = process.cpuUsage(c0);
+  const faults = process.resourceUsage().minorPageFault - f0;
   if (p.cached) throw new Error('compile time: the module came from the cache');
   return {
     total, cpu: (c.user + c.system) / 1000, codegen: p.codegenMs, module: p.moduleMs, instantiate: p.instantiateMs,
-    firstCall: p.firstCallMs, insns: p.compiledInsns, bytes: p.wasmSize,
+    firstCall: p.firstCallMs, insns: p.compiledInsns, bytes: p.wasmSize, faults,
   };
+}
+
+/**
+ * What a minor page fault costs now, in microseconds: the time to touch fresh pages (a new 4 MiB
+ * buffer, one write per page) over the faults taken. In a VM with memory backed lazily by the
+ * host it is tens of microseconds, and compiles fault on hundreds of fresh pages (V8 frees its
+ * compiler memory and each module's code space afterwards): the main reason medians exceed minima.
+ */
+function pageFaultUs(): number {
+  const f0 = process.resourceUsage().minorPageFault;
+  const t0 = performance.now();
+  const b = new Uint8Array(4 << 20);
+  for (let i = 0; i < b.length; i += 4096) b[i] = 1;
+  const ms = performance.now() - t0;
+  return (ms * 1000) / Math.max(1, process.resourceUsage().minorPageFault - f0);
 }
 
 /**
@@ -291,7 +310,7 @@ function compileSample(vm: Vm, insns: readonly Insn[]): CompileSample {
  * undisturbed cost; a time slice lost to another process lands in one sample, not in all), the
  * median wall time and the median CPU time (the process's work, V8's threads included).
  */
-interface CompileStats { min: CompileSample; medianWall: number; medianCpu: number }
+interface CompileStats { min: CompileSample; medianWall: number; medianCpu: number; medianFaults: number }
 
 function compileStats(xs: CompileSample[]): CompileStats {
   const min = (f: (x: CompileSample) => number): number => Math.min(...xs.map(f));
@@ -302,10 +321,11 @@ function compileStats(xs: CompileSample[]): CompileStats {
   return {
     min: {
       total: min((x) => x.total), cpu: min((x) => x.cpu), codegen: min((x) => x.codegen), module: min((x) => x.module),
-      instantiate: min((x) => x.instantiate), firstCall: min((x) => x.firstCall), insns: xs[0].insns, bytes: xs[0].bytes,
+      instantiate: min((x) => x.instantiate), firstCall: min((x) => x.firstCall), insns: xs[0].insns, bytes: xs[0].bytes, faults: min((x) => x.faults),
     },
     medianWall: med((x) => x.total),
     medianCpu: med((x) => x.cpu),
+    medianFaults: med((x) => x.faults),
   };
 }
 
@@ -328,7 +348,7 @@ function fmtStats(s: CompileStats, per: number): string {
   const f = (ms: number): string => (ms * per).toFixed(3);
   const m = s.min;
   return `${f(m.total)} ms (min; median ${f(s.medianWall)} wall, ${f(s.medianCpu)} CPU); phases (min): codegen ${f(m.codegen)}, ` +
-    `WebAssembly.Module ${f(m.module)}, instantiate ${f(m.instantiate)}, first calls ${f(m.firstCall)}`;
+    `WebAssembly.Module ${f(m.module)}, instantiate ${f(m.instantiate)}, first calls ${f(m.firstCall)}; page faults ${Math.round(s.medianFaults * per)} (median)`;
 }
 
 /**
@@ -355,15 +375,18 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
   for (let k = 0; k < 9; k++) samples.push(compileSample(vm, synthetic(k)));
   const syn = compileStats(samples);
   const per = 1000 / syn.min.insns;
+  const faultUs = pageFaultUs();
   console.log(`\nJIT compile time, eBPF to a prepared instance (excludes V8's later TurboFan tier-up of hot functions), 9 compiles each ` +
     `(load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} CPUs: minima are the undisturbed figures):`);
   console.log(`  synthetic ${syn.min.insns}-instruction program, checked tier (ALU, mul, div by register, stack stores and loads, a forward branch per 7 insns; ` +
     `${(syn.min.bytes / syn.min.insns).toFixed(1)} wasm bytes/insn), per 1,000 insns: ${fmtStats(syn, per)}; first compile in the process ${(cold.total * per).toFixed(3)} ms`);
+  console.log(`  a minor page fault (fresh memory) costs ${faultUs.toFixed(1)} us on this machine now: the synthetic program's median ${Math.round(syn.medianFaults)} per compile ` +
+    `are ~${(syn.medianFaults * faultUs / 1000 * per).toFixed(3)} ms per 1,000 insns of its median`);
   // The bench workloads and a large clang-compiled object, loaded (and verified) as `prog run` does.
   const { Bpf } = await import('../src/kernel/bpf.js');
   const { createMap } = await import('../src/maps/index.js');
   const { loadObjectIntoKernel } = await import('../src/kernel/load.js');
-  const rows: string[][] = [['program', 'insns', 'tier', 'wasm B/insn', 'ms (min; median wall, CPU)', 'phases (min): codegen, module, instantiate, first calls', 'ms per 1k insns (min)']];
+  const rows: string[][] = [['program', 'insns', 'tier', 'wasm B/insn', 'ms (min; median wall, CPU)', 'phases (min): codegen, module, instantiate, first calls', 'page faults (median)', 'ms per 1k insns (min)']];
   let sumMs = 0;
   let sumInsns = 0;
   for (const [name, file] of objects) {
@@ -380,7 +403,7 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
         if (name !== 'big.o') { sumMs += m.total; sumInsns += m.insns; }
         rows.push([`${name}${loaded.programs.length > 1 ? `:${prog.name}` : ''}`, String(m.insns), verifiedTierOf(insns) ? 'verified' : 'checked',
           (m.bytes / m.insns).toFixed(1), `${m.total.toFixed(3)} (${st.medianWall.toFixed(3)}, ${st.medianCpu.toFixed(3)})`,
-          [m.codegen, m.module, m.instantiate, m.firstCall].map((x) => x.toFixed(3)).join(', '), (m.total * 1000 / m.insns).toFixed(3)]);
+          [m.codegen, m.module, m.instantiate, m.firstCall].map((x) => x.toFixed(3)).join(', '), String(Math.round(st.medianFaults)), (m.total * 1000 / m.insns).toFixed(3)]);
       }
       loaded.close();
     } catch (err) {

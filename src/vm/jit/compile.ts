@@ -60,16 +60,19 @@ const MAX_FUNCTION_BYTES = 7654321;
 const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10, PC, FB, T1, A32, B32, ADDR, A64
 
 /**
- * Imported functions (indices in the module). V8 compiles a wrapper for every distinct imported
- * signature when it compiles a module (about 0.1 ms each, per module), so the slow paths share one
- * `host` import and the helper imports come only with programs that call helpers.
+ * The host functions (indices in the module): small module functions that forward to the JS
+ * functions through the imported table `env.hosts` (call_indirect, slots HOST_SLOT_*), filled once
+ * per process by hostShimModule()'s instance. A module importing JS functions pays V8 about
+ * 0.1 ms more to compile and 0.05 ms per signature to instantiate (import wrappers, per module);
+ * a table import costs neither. They come first (host 0, helper, fast), ftop right after them at
+ * index `count`; helper and fast only with programs that call helpers.
  */
 interface Imports {
   /** host(kind, a, b, c): a memory check's slow path (kind ACCESS_*: pc, address, size), a failure (HOST_FAIL + FAIL_*: a, -, c), HOST_FINISH. */
   readonly host: number;
-  /** helper(id or callx register, pc, r1..r5) -> r0; -1 when not imported. */
+  /** helper(id or callx register, pc, r1..r5) -> r0; -1 when not imported. A negative pc: prepare()'s call, r0 = 0. */
   readonly helper: number;
-  /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. */
+  /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. A negative pc: prepare()'s call, NaN. */
   readonly fast: number;
   readonly count: number;
   /** The module function wrapping `fast` (fastCallFunction()), when imported. */
@@ -103,9 +106,62 @@ function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
   b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
   mb.setBody(f, [F64], b);
 }
-/** `host` kinds after the access kinds: HOST_FAIL + FAIL_* and HOST_FINISH. */
+/**
+ * `host` kinds after the access kinds: HOST_FAIL + FAIL_*, HOST_FINISH, and prepare()'s: HOST_STOP
+ * (throw: ftop() called with depth MAX_CALL_FRAMES, a function compiled but not run) and
+ * HOST_WARM (return).
+ */
 export const HOST_FAIL = 8;
 export const HOST_FINISH = 16;
+export const HOST_STOP = 17;
+export const HOST_WARM = 18;
+
+/** Slots of the `env.hosts` table. */
+export const HOST_SLOT_HOST = 0;
+export const HOST_SLOT_HELPER = 1;
+export const HOST_SLOT_FAST = 2;
+const HOST_SLOTS = 3;
+
+/** Signatures of the host functions, by slot. */
+const HOST_TYPES: readonly { params: ValType[]; results: ValType[] }[] = [
+  { params: [I32, I32, I64, I32], results: [] },
+  { params: [I64, I32, I64, I64, I64, I64, I64], results: [I64] },
+  { params: [I32, I32, F64, F64, F64, F64, F64], results: [F64] },
+];
+
+/**
+ * The shim: a module importing the JS host functions `env.host`, `env.helper` and `env.fast` and
+ * exporting them as wasm functions (`host`, `helper`, `fast`), which a WebAssembly.Table can hold.
+ */
+export function hostShimModule(): Uint8Array {
+  const mb = new ModuleBuilder();
+  const names = ['host', 'helper', 'fast'];
+  for (let slot = 0; slot < HOST_SLOTS; slot++) {
+    const t = HOST_TYPES[slot];
+    mb.exportFunc(names[slot], mb.importFunc('env', names[slot], mb.type(t.params, t.results)));
+  }
+  return mb.finish();
+}
+
+/** A module function forwarding to the table's host function at `slot`. */
+function hostStub(mb: ModuleBuilder, slot: number): number {
+  const t = HOST_TYPES[slot];
+  const type = mb.type(t.params, t.results);
+  const f = mb.declareFunc(type);
+  const b = new ByteWriter(32);
+  for (let i = 0; i < t.params.length; i++) b.byte(Op.local_get).u32(i);
+  b.byte(Op.i32_const).s32(slot).byte(CALL_INDIRECT).u32(type).byte(0);
+  mb.setBody(f, [], b);
+  return f;
+}
+const CALL_INDIRECT = 0x11;
+
+/** Modes of the exported entry function `run` (one export: each costs V8 time per module). */
+export const MODE_RUN = 0;
+export const MODE_RESUME = 1;
+export const MODE_BATCH = 2;
+export const MODE_REPEAT = 3;
+export const MODE_WARM = 4;
 
 /** Access kinds for the `host` import (as the interpreter's). */
 export const ACCESS_LOAD = 0;
@@ -251,8 +307,7 @@ export function compileModule(
   // the entry as runs call it: only r0 and left come back (fewer results, a cheaper return)
   const tMain = mb.type([I64, I64, I64, I64, I64, I64, I64, I64, I64, I64, I32, I32, I32], [I64, I32]);
   const tFtop = mb.type([I32], [I32]);
-  const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
-  const tResume = mb.type([I32, I32, I32, I32], [I32]);
+  const tRun = mb.type([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], [I32]);
   // One pass over the opcodes: the imports the module needs (helper calls, number forms), whether
   // it writes memory (st, stx, atomics, helper calls: else it is `pure`) and whether it has may_goto
   // (batch and repeat runs, which allow no tail calls, reset the may_goto count only then).
@@ -270,10 +325,7 @@ export function compileModule(
     else if (o === 0xe5) hasMayGoto = true;
   }
   const pure = !calls && !stores;
-  const host = mb.importFunc('env', 'host', mb.type([I32, I32, I64, I32], []));
-  const helper = calls ? mb.importFunc('env', 'helper', mb.type([I64, I32, I64, I64, I64, I64, I64], [I64])) : -1;
-  const fast = fastCalls ? mb.importFunc('env', 'fast', mb.type([I32, I32, F64, F64, F64, F64, F64], [F64])) : -1;
-  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1 };
+  mb.importTable('env', 'hosts', HOST_SLOTS);
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
   for (const name of GLOBAL_NAMES) {
@@ -288,17 +340,14 @@ export function compileModule(
   if (mb.global(I32) !== G_PB || mb.global(I32) !== G_PL) throw new Error('jit: global layout');
   mb.exportGlobal('pb', G_PB);
   mb.exportGlobal('pl', G_PL);
+  const host = hostStub(mb, HOST_SLOT_HOST);
+  const helper = calls ? hostStub(mb, HOST_SLOT_HELPER) : -1;
+  const fast = fastCalls ? hostStub(mb, HOST_SLOT_FAST) : -1;
+  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1 };
   const fFtop = mb.declareFunc(tFtop);
+  if (fFtop !== imports.count) throw new Error('jit: function layout');
   const fRun = mb.declareFunc(tRun);
-  const fResume = mb.declareFunc(tResume);
-  const tBatch = mb.type([I32, I32, I32, I32, I32, I32], [I32]);
-  const fBatch = mb.declareFunc(tBatch);
   mb.exportFunc('run', fRun);
-  mb.exportFunc('resume', fResume);
-  mb.exportFunc('batch', fBatch);
-  const tRepeat = mb.type([I32, I32, I32, I32, I32], [I32]);
-  const fRepeat = mb.declareFunc(tRepeat);
-  mb.exportFunc('repeat', fRepeat);
   if (fastCalls) fastCallFunction(mb, imports);
 
   // Functions: discovered from the entry through local calls.
@@ -320,9 +369,9 @@ export function compileModule(
   const segStart: number[] = [];
   const segCount: number[] = [];
   let insnCount = 0;
-  while (queue.length > 0) {
-    const { start, func, main } = queue.shift()!;
-    const body = new ByteWriter(main ? 64 + nslots * 24 : 4096); // (grows as needed)
+  for (let q = 0; q < queue.length; q++) {
+    const { start, func, main } = queue[q];
+    const body = bodyWriter(q, main ? 64 + nslots * 24 : 4096);
     insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions, imports);
     if (body.length > MAX_FUNCTION_BYTES) {
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
@@ -330,102 +379,176 @@ export function compileModule(
     mb.setBody(func, FUNC_LOCALS, body);
   }
 
-  // ftop(depth): the frame top of `depth`, from the imported globals.
+  // ftop(depth): the frame top of `depth`, from the imported globals; depth MAX_CALL_FRAMES
+  // (prepare()'s call of a function, never a run's) stops at the host, before the function's
+  // first instruction.
   {
-    const b = new ByteWriter();
-    for (let f = 0; f < MAX_CALL_FRAMES - 1; f++) {
+    const b = new ByteWriter(128);
+    for (let f = 0; f < MAX_CALL_FRAMES; f++) {
       b.byte(Op.local_get).u32(0).byte(Op.i32_const).s32(f).byte(Op.i32_eq);
       b.byte(Op.if).byte(0x40).byte(Op.global_get).u32(f).byte(Op.return).byte(Op.end);
     }
-    b.byte(Op.global_get).u32(MAX_CALL_FRAMES - 1);
+    b.byte(Op.i32_const).s32(HOST_STOP).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
+    b.byte(Op.call).u32(imports.host).byte(Op.unreachable);
     mb.setBody(fFtop, [], b);
   }
-  // run(r1 lo, r1 hi, ..., r5 lo, r5 hi, budget, packet addr, packet len) -> r0 lo
-  {
-    const b = new ByteWriter();
-    b.byte(Op.local_get).u32(11).byte(Op.global_set).u32(G.pAddr);
-    b.byte(Op.local_get).u32(12).byte(Op.global_set).u32(G.pLen);
-    b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
-    b.byte(Op.i64_const).s32(0);
-    for (let r = 0; r < 5; r++) {
-      b.byte(Op.local_get).u32(2 * r).byte(Op.i64_extend_i32_u);
-      b.byte(Op.local_get).u32(2 * r + 1).byte(Op.i64_extend_i32_u).byte(Op.i64_const).s32(32).byte(Op.i64_shl).byte(Op.i64_or);
-    }
-    for (let r = 6; r < 10; r++) b.byte(Op.i64_const).s32(0);
-    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(10).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
-    epilogue(b, 13);
-    mb.setBody(fRun, [I64], b);
+  mb.setBody(fRun, RUN_LOCALS, entryBody(mainFunc, mayGotoBudget, hasMayGoto, imports, fFtop, [...funcIndex.values()]));
+  return {
+    bytes: mb.finish(moduleWriter), segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure,
+  };
+}
+
+/**
+ * Writers kept across compiles (module bytes, function bodies): they grow to the largest program
+ * seen instead of being allocated, grown and freed per module. Fresh pages cost a page fault each
+ * (tens of microseconds in a VM), a large part of a compile's time when it allocated megabytes.
+ * compileModule() is not reentrant, and the module bytes it returns are valid until its next call.
+ */
+const moduleWriter = new ByteWriter(1 << 16);
+const bodyWriters: ByteWriter[] = [];
+/** A writer kept above this size is dropped after use (one huge program should not pin it). */
+const MAX_KEPT_WRITER = 4 << 20;
+
+function bodyWriter(q: number, capacity: number): ByteWriter {
+  for (let i = 0; i < bodyWriters.length; i++) {
+    if (bodyWriters[i].capacity > MAX_KEPT_WRITER) bodyWriters[i] = new ByteWriter(4096);
   }
-  // resume(left, packet addr, packet len, may_goto budget) -> r0 lo: enter after a tail call,
-  // registers from x0..x9, the frame kept.
-  {
-    const b = new ByteWriter();
-    b.byte(Op.local_get).u32(1).byte(Op.global_set).u32(G.pAddr);
-    b.byte(Op.local_get).u32(2).byte(Op.global_set).u32(G.pLen);
-    b.byte(Op.local_get).u32(3).byte(Op.global_set).u32(G.mayGoto);
-    for (let r = 0; r < 10; r++) b.byte(Op.global_get).u32(G_X + r);
-    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(0).byte(Op.i32_const).s32(1).byte(Op.call).u32(mainFunc);
-    epilogue(b, 4);
-    mb.setBody(fResume, [I64], b);
+  const w = bodyWriters[q] ?? (bodyWriters[q] = new ByteWriter(capacity));
+  return w.reset();
+}
+
+// Locals of the entry function `run`: its parameters (mode, a0..a12), then these.
+const RUN_I = 14; // i32: loop counter
+const RUN_R0 = 15; // i64: the main function's r0
+const RUN_LO = 16; // i32: r0's low word
+const RUN_E = 17; // i32: a batch table entry
+const RUN_LOCALS: ValType[] = [I32, I64, I32, I32];
+
+/**
+ * The entry function: run(mode, a0..a12) -> r0's low word (or runs done), one exported function
+ * (fewer exports and functions for V8 to set up per module; prepare()'s first call compiles every
+ * way in at once). Modes:
+ *   MODE_RUN     (r1 lo, r1 hi, ..., r5 lo, r5 hi, budget, packet addr, packet len)
+ *   MODE_RESUME  (left, packet addr, packet len, may_goto budget): enter after a tail call,
+ *                registers from x0..x9, the frame kept
+ *   MODE_BATCH   (n, table, ctx, ctx size, verdicts, budget) -> runs done: for each i < n, entry i
+ *                of the table (8 + ctx size bytes: a region [base, size] for the pb/pl cache entry,
+ *                then the context image) is applied, the image copied to ctx, a run made with
+ *                r1 = ctx (no packet for LD_ABS), r0's low word stored to verdicts[i]. Global
+ *                `left` and r0hi as after a run; pLen's global names the run in progress. (The
+ *                host checks the regions.)
+ *   MODE_REPEAT  (n, r1, budget, packet addr, packet len) -> r0's low word of the last run: n >= 1
+ *                runs with r1 = the context, nothing in between (bpf_test_run()'s loop)
+ *   MODE_WARM    (k): prepare()'s. k = 0 calls the host functions (harmless arguments) and ftop;
+ *                k >= 1 calls the k-th local-call target with depth MAX_CALL_FRAMES, which stops in
+ *                ftop(): V8 compiles each function at its first call, so after these every
+ *                function a run can reach is compiled.
+ */
+function entryBody(
+  mainFunc: number, mayGotoBudget: number, hasMayGoto: boolean, imports: Imports, fFtop: number, subprograms: number[],
+): ByteWriter {
+  const b = new ByteWriter(512 + subprograms.length * 40);
+  const A = 1; // a0
+  const callMain = (): void => { b.byte(Op.call).u32(mainFunc); };
+  const i64zeros = (n: number): void => { for (let i = 0; i < n; i++) b.byte(Op.i64_const).s32(0); };
+  // block $warm { block $repeat { block $batch { block $resume { block $run { br_table } run } resume } batch } repeat } warm
+  for (let i = 0; i < 5; i++) b.byte(Op.block).byte(0x40);
+  b.byte(Op.local_get).u32(0).byte(Op.br_table).u32(4).u32(0).u32(1).u32(2).u32(3).u32(4);
+  b.byte(Op.end);
+  // MODE_RUN
+  b.byte(Op.local_get).u32(A + 11).byte(Op.global_set).u32(G.pAddr);
+  b.byte(Op.local_get).u32(A + 12).byte(Op.global_set).u32(G.pLen);
+  b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
+  b.byte(Op.i64_const).s32(0);
+  for (let r = 0; r < 5; r++) {
+    b.byte(Op.local_get).u32(A + 2 * r).byte(Op.i64_extend_i32_u);
+    b.byte(Op.local_get).u32(A + 2 * r + 1).byte(Op.i64_extend_i32_u).byte(Op.i64_const).s32(32).byte(Op.i64_shl).byte(Op.i64_or);
   }
-  // batch(n, table, ctx, ctx size, verdicts, budget) -> runs done: for each i < n, entry i of the
-  // table (8 + ctx size bytes: a region [base, size] for the pb/pl cache entry, then the context
-  // image) is applied, the image copied to ctx, a run made with r1 = ctx (no packet for LD_ABS),
-  // r0's low word stored to verdicts[i]. Global `left` and r0hi as after run(); pLen's global
-  // names the run in progress. (The host checks the regions.)
+  i64zeros(4);
+  b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(A + 10).byte(Op.i32_const).s32(0);
+  callMain();
+  epilogue(b, RUN_R0);
+  b.byte(Op.return).byte(Op.end);
+  // MODE_RESUME
+  b.byte(Op.local_get).u32(A + 1).byte(Op.global_set).u32(G.pAddr);
+  b.byte(Op.local_get).u32(A + 2).byte(Op.global_set).u32(G.pLen);
+  b.byte(Op.local_get).u32(A + 3).byte(Op.global_set).u32(G.mayGoto);
+  for (let r = 0; r < 10; r++) b.byte(Op.global_get).u32(G_X + r);
+  b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(A).byte(Op.i32_const).s32(1);
+  callMain();
+  epilogue(b, RUN_R0);
+  b.byte(Op.return).byte(Op.end);
+  // MODE_BATCH
   {
-    const b = new ByteWriter();
-    const N = 0, TABLE = 1, CTX = 2, SIZE = 3, OUT = 4, BUDGET = 5, I = 6, R0 = 7, E = 9;
+    const N = A, TABLE = A + 1, CTX = A + 2, SIZE = A + 3, OUT = A + 4, BUDGET = A + 5;
     b.byte(Op.i32_const).s32(0).byte(Op.global_set).u32(G.pAddr);
     b.byte(Op.block).byte(0x40).byte(Op.loop).byte(0x40);
-    b.byte(Op.local_get).u32(I).byte(Op.local_get).u32(N).byte(Op.i32_ge_u).byte(Op.br_if).u32(1);
-    b.byte(Op.local_get).u32(TABLE).byte(Op.local_get).u32(I).byte(Op.local_get).u32(SIZE).byte(Op.i32_const).s32(8).byte(Op.i32_add)
-      .byte(Op.i32_mul).byte(Op.i32_add).byte(Op.local_set).u32(E);
-    const cacheFrom = (off: number, base: number, len: number): void => {
-      b.byte(Op.local_get).u32(E).byte(Op.i32_load).u32(2).u32(off).byte(Op.global_set).u32(base);
-      b.byte(Op.local_get).u32(E).byte(Op.i32_load).u32(2).u32(off + 4).byte(Op.i32_const).s32(8).byte(Op.i32_sub).byte(Op.global_set).u32(len);
-    };
-    cacheFrom(0, G_PB, G_PL);
+    b.byte(Op.local_get).u32(RUN_I).byte(Op.local_get).u32(N).byte(Op.i32_ge_u).byte(Op.br_if).u32(1);
+    b.byte(Op.local_get).u32(TABLE).byte(Op.local_get).u32(RUN_I).byte(Op.local_get).u32(SIZE).byte(Op.i32_const).s32(8).byte(Op.i32_add)
+      .byte(Op.i32_mul).byte(Op.i32_add).byte(Op.local_set).u32(RUN_E);
+    b.byte(Op.local_get).u32(RUN_E).byte(Op.i32_load).u32(2).u32(0).byte(Op.global_set).u32(G_PB);
+    b.byte(Op.local_get).u32(RUN_E).byte(Op.i32_load).u32(2).u32(4).byte(Op.i32_const).s32(8).byte(Op.i32_sub).byte(Op.global_set).u32(G_PL);
     b.byte(Op.local_get).u32(CTX);
-    b.byte(Op.local_get).u32(E).byte(Op.i32_const).s32(8).byte(Op.i32_add);
+    b.byte(Op.local_get).u32(RUN_E).byte(Op.i32_const).s32(8).byte(Op.i32_add);
     b.byte(Op.local_get).u32(SIZE).byte(0xfc).u32(10).byte(0).byte(0); // memory.copy
     // pLen = -1 - i: no packet, and which run a fault happened in
-    b.byte(Op.i32_const).s32(-1).byte(Op.local_get).u32(I).byte(Op.i32_sub).byte(Op.global_set).u32(G.pLen);
+    b.byte(Op.i32_const).s32(-1).byte(Op.local_get).u32(RUN_I).byte(Op.i32_sub).byte(Op.global_set).u32(G.pLen);
     if (hasMayGoto) b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
     b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(CTX).byte(Op.i64_extend_i32_u);
-    for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
-    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
-    epilogue(b, R0);
-    b.byte(Op.local_set).u32(BUDGET + 3); // (an i32 scratch: the verdict)
-    b.byte(Op.local_get).u32(OUT).byte(Op.local_get).u32(I).byte(Op.i32_const).s32(2).byte(Op.i32_shl).byte(Op.i32_add);
-    b.byte(Op.local_get).u32(BUDGET + 3).byte(Op.i32_store).u32(2).u32(0);
-    b.byte(Op.local_get).u32(I).byte(Op.i32_const).s32(1).byte(Op.i32_add).byte(Op.local_set).u32(I);
+    i64zeros(8);
+    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0);
+    callMain();
+    epilogue(b, RUN_R0);
+    b.byte(Op.local_set).u32(RUN_LO);
+    b.byte(Op.local_get).u32(OUT).byte(Op.local_get).u32(RUN_I).byte(Op.i32_const).s32(2).byte(Op.i32_shl).byte(Op.i32_add);
+    b.byte(Op.local_get).u32(RUN_LO).byte(Op.i32_store).u32(2).u32(0);
+    b.byte(Op.local_get).u32(RUN_I).byte(Op.i32_const).s32(1).byte(Op.i32_add).byte(Op.local_set).u32(RUN_I);
     b.byte(Op.br).u32(0);
     b.byte(Op.end).byte(Op.end);
-    b.byte(Op.local_get).u32(I);
-    mb.setBody(fBatch, [I32, I64, I32, I32], b);
+    b.byte(Op.local_get).u32(RUN_I).byte(Op.return).byte(Op.end);
   }
-  // repeat(n, r1, budget, packet addr, packet len) -> r0's low word of the last run: n >= 1 runs
-  // with r1 = the context, nothing in between (bpf_test_run()'s loop).
+  // MODE_REPEAT
   {
-    const b = new ByteWriter();
-    const N = 0, R1 = 1, BUDGET = 2, PADDR = 3, PLEN = 4, I = 5, R0 = 6, LO = 7;
+    const N = A, R1 = A + 1, BUDGET = A + 2, PADDR = A + 3, PLEN = A + 4;
     b.byte(Op.local_get).u32(PADDR).byte(Op.global_set).u32(G.pAddr);
     b.byte(Op.local_get).u32(PLEN).byte(Op.global_set).u32(G.pLen);
     b.byte(Op.loop).byte(0x40);
     if (hasMayGoto) b.byte(Op.i32_const).s32(mayGotoBudget).byte(Op.global_set).u32(G.mayGoto);
     b.byte(Op.i64_const).s32(0).byte(Op.local_get).u32(R1).byte(Op.i64_extend_i32_u);
-    for (let r = 2; r < 10; r++) b.byte(Op.i64_const).s32(0);
-    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0).byte(Op.call).u32(mainFunc);
-    epilogue(b, R0);
-    b.byte(Op.local_set).u32(LO);
-    b.byte(Op.local_get).u32(I).byte(Op.i32_const).s32(1).byte(Op.i32_add).byte(Op.local_tee).u32(I);
+    i64zeros(8);
+    b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(BUDGET).byte(Op.i32_const).s32(0);
+    callMain();
+    epilogue(b, RUN_R0);
+    b.byte(Op.local_set).u32(RUN_LO);
+    b.byte(Op.local_get).u32(RUN_I).byte(Op.i32_const).s32(1).byte(Op.i32_add).byte(Op.local_tee).u32(RUN_I);
     b.byte(Op.local_get).u32(N).byte(Op.i32_lt_u).byte(Op.br_if).u32(0);
     b.byte(Op.end);
-    b.byte(Op.local_get).u32(LO);
-    mb.setBody(fRepeat, [I32, I64, I32], b);
+    b.byte(Op.local_get).u32(RUN_LO).byte(Op.return).byte(Op.end);
   }
-  return { bytes: mb.finish(), segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure };
+  // MODE_WARM
+  b.byte(Op.local_get).u32(A).byte(Op.i32_eqz).byte(Op.if).byte(0x40);
+  b.byte(Op.i32_const).s32(HOST_WARM).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0).byte(Op.call).u32(imports.host);
+  if (imports.helper >= 0) {
+    b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(-1);
+    i64zeros(5);
+    b.byte(Op.call).u32(imports.helper).byte(Op.drop);
+  }
+  if (imports.fastCall >= 0) {
+    b.byte(Op.i32_const).s32(-1).byte(Op.i32_const).s32(-1);
+    i64zeros(5);
+    b.byte(Op.call).u32(imports.fastCall).byte(Op.drop).byte(Op.drop);
+  }
+  b.byte(Op.i32_const).s32(0).byte(Op.call).u32(fFtop).byte(Op.drop);
+  b.byte(Op.end);
+  for (let k = 0; k < subprograms.length; k++) {
+    b.byte(Op.local_get).u32(A).byte(Op.i32_const).s32(k + 1).byte(Op.i32_eq).byte(Op.if).byte(0x40);
+    i64zeros(10);
+    b.byte(Op.i32_const).s32(MAX_CALL_FRAMES).byte(Op.i32_const).s32(0).byte(Op.i32_const).s32(1);
+    b.byte(Op.call).u32(subprograms[k]).byte(Op.unreachable);
+    b.byte(Op.end);
+  }
+  b.byte(Op.i32_const).s32(0);
+  return b;
 }
 
 /** Binary ALU operations that map to one wasm instruction, by BPF_OP. */

@@ -48,9 +48,11 @@ import type { HelperCallContext, RunOptions, RunResult } from '../types.js';
 import type { Vm } from '../vm.js';
 import type { ArrayLayout, FastHelperFn } from '../helpers.js';
 import {
-  ACCESS_LOAD, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, HOST_FAIL, HOST_FINISH, type JitHelperOptions, TAIL_REGS,
-  type CompiledModule, type VerifiedTier, compileModule, constantR1AtLookups,
+  ACCESS_LOAD, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, HOST_FAIL, HOST_FINISH, HOST_SLOT_FAST,
+  HOST_SLOT_HELPER, HOST_SLOT_HOST, HOST_STOP, type JitHelperOptions, MODE_BATCH, MODE_REPEAT, MODE_RESUME, MODE_RUN, MODE_WARM, TAIL_REGS,
+  type CompiledModule, type VerifiedTier, compileModule, constantR1AtLookups, hostShimModule,
 } from './compile.js';
+import type { Trap } from '../decode.js';
 
 /**
  * Instruction arrays that passed the verifier, with what it proved (kernel/ marks the arrays it
@@ -80,7 +82,9 @@ interface WasmGlobal { value: number }
 interface WasmGlobal64 { value: bigint }
 interface WasmModule { readonly __wasmModule?: never }
 interface WasmInstance { readonly exports: Record<string, unknown> }
+interface WasmTable { set(index: number, value: unknown): void }
 interface WasmApi {
+  Table: new (descriptor: { element: 'anyfunc'; initial: number }) => WasmTable;
   Module: new (bytes: Uint8Array) => WasmModule;
   compile(bytes: Uint8Array): Promise<WasmModule>;
   Instance: new (module: WasmModule, imports: Record<string, Record<string, unknown>>) => WasmInstance;
@@ -88,25 +92,32 @@ interface WasmApi {
 }
 const WA = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-type RunFn = (
-  l1: number, h1: number, l2: number, h2: number, l3: number, h3: number, l4: number, h4: number, l5: number, h5: number,
-  budget: number, pAddr: number, pLen: number,
+/** The module's one exported function: a MODE_* and its arguments (compile.ts, entryBody()). */
+type EntryFn = (
+  mode: number, a0: number, a1: number, a2: number, a3: number, a4: number, a5: number, a6: number, a7: number, a8: number, a9: number,
+  a10: number, a11: number, a12: number,
 ) => number;
 
 type Globals = Record<(typeof GLOBAL_NAMES)[number], WasmGlobal>;
 
-type BatchFn = (n: number, table: number, ctx: number, ctxSize: number, verdicts: number, budget: number) => number;
-
 interface Instance {
-  readonly run: RunFn;
-  readonly batch: BatchFn;
-  readonly repeat: (n: number, r1: number, budget: number, pAddr: number, pLen: number) => number;
+  readonly enter: EntryFn;
+  /** What the host functions need of the program (they serve every instance: see `current`). */
+  readonly vm: Vm;
+  readonly st: VmJitState;
+  readonly code: Int32Array;
+  readonly traps: readonly Trap[];
+  readonly segStart: Int32Array;
+  readonly segCount: Int32Array;
+  /** The helper call context (its pc set per call). */
+  readonly ctx: HelperCallContext & { pc: number };
+  /** i64 global `fr`: a fast helper's result that does not fit a double. */
+  readonly fr: WasmGlobal64;
   /** The current CPU (inlined PERCPU_ARRAY lookups read it). */
   readonly cpu: WasmGlobal;
   /** The batch runs' packet region cache entry. */
   readonly pb: WasmGlobal;
   readonly pl: WasmGlobal;
-  readonly resume: (left: number, pAddr: number, pLen: number, mayGoto: number) => number;
   readonly g: Globals;
   /** x0..x10: registers handed over by a tail call. */
   readonly x: WasmGlobal64[];
@@ -134,6 +145,9 @@ interface VmJitState {
   /** Frame tops per nesting level. */
   readonly levels: number[][];
   readonly programs: WeakMap<readonly Insn[], Map<number, JitProgram>>;
+  /** Helpers' number forms by id (below FAST_CACHE), as of registry version `fastVersion`. */
+  readonly fastFns: (FastHelperFn | undefined)[];
+  fastVersion: number;
 }
 
 const MAX_NESTED_RUNS = 8;
@@ -249,11 +263,160 @@ function asBpfError(err: unknown): unknown {
 
 /** Thrown by the `host` import (HOST_FINISH: LD_ABS/LD_IND out of bounds), caught by the run. */
 const FINISH = { finish: true };
+/** Thrown by the host for prepare()'s calls (HOST_STOP, or a zero budget while warming): no error object, no stack. */
+const STOP = { stop: true };
+
+/**
+ * The instance running now (the innermost, when runs nest): the host functions, shared by every
+ * module through one table, serve it. Each way into a module sets it and restores it after.
+ */
+let current: Instance | undefined;
+/** prepare() is calling into a module: a zero budget's stop throws STOP. */
+let warming = false;
+
+/** The slow paths of the module: a memory check's (kind ACCESS_*), failures (HOST_FAIL + FAIL_*), finish, prepare()'s. */
+function hostCall(kind: number, a: number, b64: bigint, c: number): void {
+  const inst = current!;
+  if (kind < HOST_FAIL) accessSlowPath(inst, kind, a, b64, c);
+  else if (kind < HOST_FINISH) failure(inst, kind - HOST_FAIL, a, c);
+  else if (kind === HOST_FINISH) throw FINISH; // LD_ABS/LD_IND out of bounds in a subprogram
+  else if (kind === HOST_STOP) throw STOP;
+  // (HOST_WARM: nothing)
+}
+
+/** The slow path of a memory check: refill the region cache, or fault as the interpreter. */
+function accessSlowPath(inst: Instance, kind: number, pc: number, a64: bigint, size: number): void {
+  const space = inst.vm.space;
+  const full = BigInt.asUintN(64, a64);
+  if (full <= 0xffffffffn) {
+    const addr = Number(full);
+    const region = space.regionAt(addr);
+    if (region !== undefined && addr + size <= region.addr + region.size && (kind === ACCESS_LOAD || region.writable)) {
+      if (region.size >= 8 && region.addr + region.size <= 0xffff0000) {
+        const g = inst.g;
+        if (kind === ACCESS_LOAD) {
+          g.qb.value = g.rb.value;
+          g.ql.value = g.rl.value;
+          g.rb.value = region.addr;
+          g.rl.value = region.size - 8;
+        } else {
+          g.wb.value = region.addr;
+          g.wl.value = region.size - 8;
+        }
+      }
+      return;
+    }
+  }
+  const why = (full <= BigInt(Number.MAX_SAFE_INTEGER) ? space.accessError(Number(full), size, kind !== ACCESS_LOAD) : undefined) ??
+    `addr 0x${full.toString(16)}, size ${size}, no region`;
+  fail('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
+}
+
+/** A failure the module reports (FAIL_*): the interpreter's error. */
+function failure(inst: Instance, kind: number, a: number, b: number): void {
+  const P = inst.code;
+  switch (kind) {
+    case FAIL_TRAP: {
+      if (a < 0) fail('EINVAL', `invalid instruction (insn #${b}): internal op 0x${(P[b << 2] & 0xfff).toString(16)}`);
+      const t = inst.traps[a];
+      fail(t.code, t.message);
+    }
+    // falls through (never: fail() throws)
+    case FAIL_BUDGET: { // segment a overdrew: b is the budget left after its charge
+      if (a < 0) fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${-1 - a})`); // (FAIL_FRAMES)
+      if (warming && inst.budget === 0) throw STOP;
+      let slot = inst.segStart[a];
+      for (let j = b + inst.segCount[a]; j > 0; j--) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
+      fail('ELOOP', `instruction budget of ${inst.budget} exceeded (insn #${slot})`);
+    }
+    // falls through
+    case FAIL_NO_PACKET:
+      fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${a}): pass options.packet`);
+    // falls through
+    case FAIL_TAIL_SUB:
+      fail('ENOTSUPP', `tail call from a subprogram is not supported (insn #${a})`);
+    // falls through
+    default:
+      fail('EINVAL', `jit: unknown failure ${kind}`);
+  }
+}
+
+/** A helper call through the helper ABI (HelperRegistry), r0 back. */
+function helperCall(idv: bigint, pc: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint {
+  if (pc < 0) return 0n; // prepare()'s
+  const inst = current!;
+  const P = inst.code;
+  const space = inst.vm.space;
+  const call = (P[pc << 2] & 0xfff) === 0x85;
+  let id: number;
+  if (call) id = P[(pc << 2) + 2];
+  else {
+    const u = BigInt.asUintN(64, idv);
+    id = u <= 0x7fffffffn ? Number(u) : -1;
+  }
+  const helper = id >= 0 ? inst.vm.helpers.get(id) : undefined;
+  if (helper === undefined) fail('EINVAL', `invalid func unknown#${call ? id : BigInt.asUintN(64, idv)} (insn #${pc})`);
+  const ctx = inst.ctx;
+  ctx.pc = pc;
+  const r = helper.fn(ctx, BigInt.asUintN(64, a1), BigInt.asUintN(64, a2), BigInt.asUintN(64, a3),
+    BigInt.asUintN(64, a4), BigInt.asUintN(64, a5));
+  if (space.generation !== inst.gen) resetCache(inst, space.generation);
+  if (typeof r === 'bigint') return r;
+  const n = Number(r);
+  if (!Number.isFinite(n)) fail('EINVAL', `helper ${helper.name} returned ${String(r)}, not a 64-bit value (insn #${pc})`);
+  return BigInt(Math.trunc(n));
+}
+
+/** The number form of a helper (HelperRegistry.getFast): NaN when there is none. */
+function fastCall(id: number, pc: number, a1: number, a2: number, a3: number, a4: number, a5: number): number {
+  if (pc < 0) return NaN; // prepare()'s
+  const inst = current!;
+  const st = inst.st;
+  const helpers = inst.vm.helpers;
+  if (st.fastVersion !== helpers.version) { // (re)registered since: look them up again
+    st.fastVersion = helpers.version;
+    st.fastFns.fill(undefined);
+  }
+  let fn = id < FAST_CACHE ? st.fastFns[id] : undefined;
+  if (fn === undefined) {
+    fn = helpers.getFast(id);
+    if (fn === undefined) return NaN;
+    if (id < FAST_CACHE) st.fastFns[id] = fn;
+  }
+  const ctx = inst.ctx;
+  ctx.pc = pc;
+  const r = fn(ctx, a1, a2, a3, a4, a5);
+  const space = inst.vm.space;
+  if (space.generation !== inst.gen) resetCache(inst, space.generation);
+  if (typeof r === 'number') return r;
+  inst.fr.value = BigInt.asUintN(64, r);
+  return Infinity;
+}
+
+let shim: Record<string, unknown> | undefined;
+
+/**
+ * The table an instance calls the host through (compile.ts, hostStub()): the shim's exports,
+ * which wrap hostCall, helperCall and fastCall (one shim per process, or thread). A table per
+ * instance: a table lists every instance importing it, for good (a shared one would keep them
+ * all alive, and make each instantiation slower than the last).
+ */
+function hostTable(): WasmTable {
+  shim ??= new WA.Instance(new WA.Module(hostShimModule()), { env: { host: hostCall, helper: helperCall, fast: fastCall } }).exports;
+  const t = new WA.Table({ element: 'anyfunc', initial: 3 });
+  t.set(HOST_SLOT_HOST, shim.host);
+  t.set(HOST_SLOT_HELPER, shim.helper);
+  t.set(HOST_SLOT_FAST, shim.fast);
+  return t;
+}
 
 function stateOf(vm: Vm): VmJitState {
   let st = states.get(vm);
   if (st === undefined) {
-    st = { depth: 0, dirty: new Uint8Array(MAX_NESTED_RUNS).fill(1), levels: [], programs: new WeakMap() };
+    st = {
+      depth: 0, dirty: new Uint8Array(MAX_NESTED_RUNS).fill(1), levels: [], programs: new WeakMap(),
+      fastFns: new Array<FastHelperFn | undefined>(FAST_CACHE).fill(undefined), fastVersion: vm.helpers.version,
+    };
     states.set(vm, st);
   }
   return st;
@@ -509,7 +672,7 @@ export class JitProgram {
       for (let i = 0; i < count; i++) r = packet ? this.runCtxPacket(r1, pAddr, pLen, budget) : this.runCtx(r1, budget);
       return r;
     }
-    return this.inModule(budget, (inst, b) => inst.repeat(count, r1, b, pAddr, pLen) >>> 0);
+    return this.inModule(budget, (inst, b) => inst.enter(MODE_REPEAT, count, r1, b, pAddr, pLen, 0, 0, 0, 0, 0, 0, 0, 0) >>> 0);
   }
 
   /** One call into the module for many runs (repeat, batch): the instance of this nesting level, set up once. */
@@ -518,6 +681,8 @@ export class JitProgram {
     const level = st.depth;
     const b = this.budgetOf(budget);
     const inst = this.enter(level, b);
+    const outer = current;
+    current = inst;
     st.depth = level + 1;
     inst.batching = true;
     try {
@@ -526,6 +691,7 @@ export class JitProgram {
       throw asBpfError(err);
     } finally {
       inst.batching = false;
+      current = outer;
       st.depth = level;
       this.lastInst = inst;
       this.finished = false;
@@ -591,7 +757,7 @@ export class JitProgram {
     }
     this.inModule(budget, (inst, b) => {
       try {
-        inst.batch(n, table, ctx, ctxSize, verdicts, b);
+        inst.enter(MODE_BATCH, n, table, ctx, ctxSize, verdicts, b, 0, 0, 0, 0, 0, 0, 0);
       } catch (err) {
         if (err instanceof BpfError) throw new BpfError(err.code, `run ${-1 - inst.g.pLen.value} of the batch: ${err.message}`);
         throw err;
@@ -600,28 +766,35 @@ export class JitProgram {
   }
 
   /**
-   * Instantiate for the current nesting level now (frames allocated) and have V8 compile the entry
-   * function (it compiles lazily, on first call) by a run with a zero budget, which stops before
-   * the first instruction; so a timed run starts warm.
+   * Instantiate for the current nesting level now (frames allocated) and have V8 compile every
+   * function a run can reach (it compiles each lazily, on its first call): the entry function and
+   * the program's entry by a run with a zero budget, which stops before the first instruction,
+   * then the host functions and each local-call target by MODE_WARM calls, which stop before
+   * theirs; so a first run compiles nothing more and a timed run starts warm.
    */
   prepare(): this {
     const level = this.st.depth;
     if (level < MAX_NESTED_RUNS && this.instances[level] === undefined) {
       const t0 = now();
-      this.instantiate(level);
+      const inst = this.instantiate(level);
       const t1 = now();
+      const outer = current;
+      const outerWarming = warming;
+      current = inst;
+      warming = true;
+      inst.budget = 0;
       try {
-        this.runCtx(0, 0);
-      } catch (err) {
-        if (!(err instanceof BpfError && err.code === 'ELOOP')) throw err;
-      }
-      // the repeat loop's entry too: test runs time it (a first call compiles it, ~0.5 ms)
-      if (this.batchable) {
-        try {
-          this.runRepeat(0, 1, 0);
-        } catch (err) {
-          if (!(err instanceof BpfError && err.code === 'ELOOP')) throw err;
+        for (let k = -1; k <= this.functions; k++) {
+          try {
+            if (k < 0) inst.enter(MODE_RUN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1);
+            else inst.enter(MODE_WARM, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+          } catch (err) {
+            if (err !== STOP) throw asBpfError(err);
+          }
         }
+      } finally {
+        current = outer;
+        warming = outerWarming;
       }
       this.instantiateMs = t1 - t0;
       this.firstCallMs = now() - t1;
@@ -653,9 +826,11 @@ export class JitProgram {
       inst.g.tail.value = 0;
     }
     let cur = inst;
+    const outer = current;
+    current = inst;
     st.depth = level + 1;
     try {
-      let lo = inst.run(l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, budget, pAddr, pLen);
+      let lo = inst.enter(MODE_RUN, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, budget, pAddr, pLen);
       while (cur.pendingTail !== undefined) {
         // bpf_tail_call: continue in the target with the same registers and frame, as the
         // interpreter does (the target's own module, instance of this level)
@@ -671,7 +846,8 @@ export class JitProgram {
         next.pendingTail = undefined;
         for (let r = 0; r < TAIL_REGS; r++) next.x[r].value = from.x[r].value;
         cur = next;
-        lo = next.resume(from.g.left.value, pAddr, pLen, from.g.mayGoto.value);
+        current = next;
+        lo = next.enter(MODE_RESUME, from.g.left.value, pAddr, pLen, from.g.mayGoto.value, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       }
       this.finished = false;
       return lo;
@@ -681,6 +857,7 @@ export class JitProgram {
       return 0;
     } finally {
       st.depth = level;
+      current = outer;
       this.lastInst = cur; // (after any nested run of this program)
     }
   }
@@ -717,17 +894,11 @@ export class JitProgram {
 
   private instantiate(level: number): Instance {
     const vm = this.vm;
-    const space = vm.space;
-    const helpers = vm.helpers;
     const P = this.prog.code;
-    const prog = this.prog;
-    const segStart = this.segStart;
-    const segCount = this.segCount;
-    const insns = this.insns;
     const tops = levelFrames(vm, this.st, level);
     let inst: Instance | undefined;
     const ctx: HelperCallContext & { pc: number } = {
-      vm, pc: 0, insns,
+      vm, pc: 0, insns: this.insns,
       tailCall(target: readonly Insn[]): boolean {
         const i = inst!;
         // (the module checks for a scheduled tail call only after bpf_tail_call and callx)
@@ -741,119 +912,17 @@ export class JitProgram {
         return true;
       },
     };
-    /** The slow path of a memory check: refill the region cache, or fault as the interpreter. */
-    const mem = (kind: number, pc: number, a64: bigint, size: number): void => {
-      const full = BigInt.asUintN(64, a64);
-      if (full <= 0xffffffffn) {
-        const addr = Number(full);
-        const region = space.regionAt(addr);
-        if (region !== undefined && addr + size <= region.addr + region.size && (kind === ACCESS_LOAD || region.writable)) {
-          if (region.size >= 8 && region.addr + region.size <= 0xffff0000) {
-            const g = inst!.g;
-            if (kind === ACCESS_LOAD) {
-              g.qb.value = g.rb.value;
-              g.ql.value = g.rl.value;
-              g.rb.value = region.addr;
-              g.rl.value = region.size - 8;
-            } else {
-              g.wb.value = region.addr;
-              g.wl.value = region.size - 8;
-            }
-          }
-          return;
-        }
-      }
-      const why = (full <= BigInt(Number.MAX_SAFE_INTEGER) ? space.accessError(Number(full), size, kind !== ACCESS_LOAD) : undefined) ??
-        `addr 0x${full.toString(16)}, size ${size}, no region`;
-      fail('EFAULT', `out of bounds memory ${ACCESS_NAMES[kind]} (insn #${pc}): ${why}`);
-    };
-    /** A failure the module reports (FAIL_*): the interpreter's error. */
-    const failure = (kind: number, a: number, b: number): void => {
-      switch (kind) {
-        case FAIL_TRAP: {
-          if (a < 0) fail('EINVAL', `invalid instruction (insn #${b}): internal op 0x${(P[b << 2] & 0xfff).toString(16)}`);
-          const t = prog.traps[a];
-          fail(t.code, t.message);
-        }
-        // falls through (never: fail() throws)
-        case FAIL_BUDGET: { // segment a overdrew: b is the budget left after its charge
-          if (a < 0) fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${-1 - a})`); // (FAIL_FRAMES)
-          let slot = segStart[a];
-          for (let j = b + segCount[a]; j > 0; j--) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
-          fail('ELOOP', `instruction budget of ${inst!.budget} exceeded (insn #${slot})`);
-        }
-        // falls through
-        case FAIL_NO_PACKET:
-          fail('EINVAL', `LD_ABS/LD_IND without a packet (insn #${a}): pass options.packet`);
-        // falls through
-        case FAIL_TAIL_SUB:
-          fail('ENOTSUPP', `tail call from a subprogram is not supported (insn #${a})`);
-        // falls through
-        default:
-          fail('EINVAL', `jit: unknown failure ${kind}`);
-      }
-    };
-    const env: Record<string, unknown> = {
-      memory: space.memory,
-      helper: (idv: bigint, pc: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint => {
-        const call = (P[pc << 2] & 0xfff) === 0x85;
-        let id: number;
-        if (call) id = P[(pc << 2) + 2];
-        else {
-          const u = BigInt.asUintN(64, idv);
-          id = u <= 0x7fffffffn ? Number(u) : -1;
-        }
-        const helper = id >= 0 ? helpers.get(id) : undefined;
-        if (helper === undefined) fail('EINVAL', `invalid func unknown#${call ? id : BigInt.asUintN(64, idv)} (insn #${pc})`);
-        ctx.pc = pc;
-        const r = helper.fn(ctx, BigInt.asUintN(64, a1), BigInt.asUintN(64, a2), BigInt.asUintN(64, a3),
-          BigInt.asUintN(64, a4), BigInt.asUintN(64, a5));
-        if (space.generation !== inst!.gen) resetCache(inst!, space.generation);
-        if (typeof r === 'bigint') return r;
-        const n = Number(r);
-        if (!Number.isFinite(n)) fail('EINVAL', `helper ${helper.name} returned ${String(r)}, not a 64-bit value (insn #${pc})`);
-        return BigInt(Math.trunc(n));
-      },
-      // the slow paths: a memory check's (kind ACCESS_*), failures (HOST_FAIL + FAIL_*), finish
-      host: (kind: number, a: number, b64: bigint, c: number): void => {
-        if (kind < HOST_FAIL) mem(kind, a, b64, c);
-        else if (kind < HOST_FINISH) failure(kind - HOST_FAIL, a, c);
-        else throw FINISH; // LD_ABS/LD_IND out of bounds in a subprogram
-      },
-      // The number form of a helper (HelperRegistry.getFast): NaN when there is none
-      fast: (id: number, pc: number, a1: number, a2: number, a3: number, a4: number, a5: number): number => {
-        if (fastVersion !== helpers.version) { // (re)registered since: look them up again
-          fastVersion = helpers.version;
-          fastFns.fill(undefined);
-        }
-        let fn = id < FAST_CACHE ? fastFns[id] : undefined;
-        if (fn === undefined) {
-          fn = helpers.getFast(id);
-          if (fn === undefined) return NaN;
-          if (id < FAST_CACHE) fastFns[id] = fn;
-        }
-        ctx.pc = pc;
-        const r = fn(ctx, a1, a2, a3, a4, a5);
-        if (space.generation !== inst!.gen) resetCache(inst!, space.generation);
-        if (typeof r === 'number') return r;
-        fr.value = BigInt.asUintN(64, r);
-        return Infinity;
-      },
-    };
+    const env: Record<string, unknown> = { memory: vm.space.memory, hosts: hostTable() };
     for (let f = 0; f < MAX_CALL_FRAMES; f++) env[`f${f}`] = tops[f];
-    let fr = { value: 0n } as WasmGlobal64;
-    let fastVersion = helpers.version;
-    const fastFns: (FastHelperFn | undefined)[] = new Array(FAST_CACHE).fill(undefined);
-    const instance = new WA.Instance(this.module, { env });
-    const ex = instance.exports;
-    fr = ex.fr as WasmGlobal64;
+    const ex = new WA.Instance(this.module, { env }).exports;
     const g = {} as Globals;
     for (const name of GLOBAL_NAMES) g[name] = ex[name] as WasmGlobal;
     const x: WasmGlobal64[] = [];
     for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
     inst = {
-      run: ex.run as RunFn, batch: ex.batch as BatchFn, repeat: ex.repeat as Instance['repeat'], cpu: ex.cpu as WasmGlobal, pb: ex.pb as WasmGlobal, pl: ex.pl as WasmGlobal, resume: ex.resume as Instance['resume'], g, x, pendingTail: undefined, tailPc: 0, tailCalls: 0,
-      gen: -1, batching: false, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
+      enter: ex.run as EntryFn, vm, st: this.st, code: P, traps: this.prog.traps, segStart: this.segStart, segCount: this.segCount, ctx,
+      fr: ex.fr as WasmGlobal64, cpu: ex.cpu as WasmGlobal, pb: ex.pb as WasmGlobal, pl: ex.pl as WasmGlobal, g, x, pendingTail: undefined,
+      tailPc: 0, tailCalls: 0, gen: -1, batching: false, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
     };
     this.instances[level] = inst;
     return inst;

@@ -3,8 +3,8 @@
  * bulk-memory, multi-value and threads opcodes the JIT uses): a growable byte buffer with LEB128,
  * and a module builder holding types, imports, functions, globals and exports.
  *
- * Only what the eBPF JIT needs: one imported memory, imported functions and immutable i32
- * globals, module-defined mutable i32/i64/f64 globals, functions with i32/i64/f64 locals (f64
+ * Only what the eBPF JIT needs: one imported memory, an imported funcref table, imported functions
+ * and immutable i32 globals, module-defined mutable i32/i64/f64 globals, functions with i32/i64/f64 locals (f64
  * carries helper arguments and results to the host without BigInt).
  */
 
@@ -35,6 +35,9 @@ export const Op = {
   i32_extend8_s: 0xc0, i32_extend16_s: 0xc1, i64_extend8_s: 0xc2, i64_extend16_s: 0xc3, i64_extend32_s: 0xc4,
 } as const;
 
+const F64_SCRATCH = new Float64Array(1);
+const F64_BYTES = new Uint8Array(F64_SCRATCH.buffer);
+
 /** A growable byte buffer with the LEB128 encodings. */
 export class ByteWriter {
   private buf: Uint8Array;
@@ -51,6 +54,34 @@ export class ByteWriter {
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.length));
     this.buf = next;
+  }
+
+  /** Empty it, keeping its buffer (a writer reused across compiles grows once, not per module). */
+  reset(): this {
+    this.length = 0;
+    return this;
+  }
+
+  /** Bytes the buffer holds before it must grow. */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /**
+   * Room for a u32 written later by patchU32(): 5 bytes (a padded LEB128 is valid wasm, so a size
+   * can follow its contents without building them in a writer of their own and copying).
+   */
+  reserveU32(): number {
+    this.room(5);
+    const at = this.length;
+    this.length += 5;
+    return at;
+  }
+
+  /** Fill a reserveU32() slot with `n`, as a 5-byte LEB128. */
+  patchU32(at: number, n: number): void {
+    for (let i = 0; i < 4; i++) this.buf[at + i] = ((n >>> (7 * i)) & 0x7f) | 0x80;
+    this.buf[at + 4] = (n >>> 28) & 0x0f;
   }
 
   /** Overwrite the byte at `at` (already written). */
@@ -105,8 +136,8 @@ export class ByteWriter {
 
   /** An f64 immediate (little-endian IEEE 754). */
   f64(x: number): this {
-    const b = new Uint8Array(new Float64Array([x]).buffer);
-    return this.bytes(b);
+    F64_SCRATCH[0] = x;
+    return this.bytes(F64_BYTES);
   }
 
   /** Signed LEB128 of a 64-bit value given as int32 halves. */
@@ -138,15 +169,16 @@ export class ByteWriter {
     }
   }
 
+  /** A name (the JIT's are ASCII: written as they are, no encoder). */
   name(s: string): this {
-    const bytes = new TextEncoder().encode(s);
-    return this.u32(bytes.length).bytes(bytes);
-  }
-
-  /** A length-prefixed copy of another writer's bytes. */
-  sized(w: ByteWriter): this {
-    this.u32(w.length);
-    return this.bytes(w.finish());
+    this.u32(s.length);
+    this.room(s.length);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c > 0x7f) throw new Error(`wasm name ${JSON.stringify(s)} is not ASCII`);
+      this.buf[this.length++] = c;
+    }
+    return this;
   }
 
   finish(): Uint8Array {
@@ -162,9 +194,10 @@ export interface FuncType {
 interface ImportEntry {
   module: string;
   name: string;
-  /** 0 function (typeIndex), 2 memory, 3 global (immutable i32). */
-  kind: 0 | 2 | 3;
+  /** 0 function (typeIndex), 1 table (funcref, tableMin entries at least), 2 memory, 3 global (immutable i32). */
+  kind: 0 | 1 | 2 | 3;
   typeIndex?: number;
+  tableMin?: number;
   memory?: { min: number; max?: number; shared: boolean };
 }
 
@@ -198,6 +231,11 @@ export class ModuleBuilder {
     if (this.funcs.length > 0) throw new Error('imports must come before functions');
     this.imports.push({ module, name, kind: 0, typeIndex });
     return this.importedFuncs++;
+  }
+
+  /** An imported funcref table of at least `min` entries (its functions are called with call_indirect). */
+  importTable(module: string, name: string, min: number): void {
+    this.imports.push({ module, name, kind: 1, tableMin: min });
   }
 
   importMemory(module: string, name: string, memory: { min: number; max?: number; shared: boolean }): void {
@@ -237,73 +275,87 @@ export class ModuleBuilder {
     this.exports.push({ name, kind: 3, index });
   }
 
-  finish(): Uint8Array {
-    const out = new ByteWriter();
-    out.bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
-    const section = (id: number, fill: (w: ByteWriter) => void): void => {
-      const w = new ByteWriter();
-      fill(w);
-      out.byte(id).sized(w);
-    };
-    section(1, (w) => {
-      w.u32(this.types.length);
-      for (const t of this.types) {
-        w.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+  /**
+   * The module's bytes, written in one pass into `out` (emptied first; sizes are padded LEB128s
+   * patched in afterwards, so no section or body is built apart and copied). With a writer kept
+   * across compiles the result is a view of its buffer, valid until it is written again.
+   */
+  finish(out: ByteWriter = new ByteWriter(this.sizeEstimate())): Uint8Array {
+    out.reset();
+    out.bytes(HEADER);
+    let at = 0;
+    const open = (id: number): void => { out.byte(id); at = out.reserveU32(); };
+    const close = (): void => out.patchU32(at, out.length - at - 5);
+    open(1);
+    out.u32(this.types.length);
+    for (const t of this.types) out.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+    close();
+    open(2);
+    out.u32(this.imports.length);
+    for (const im of this.imports) {
+      out.name(im.module).name(im.name).byte(im.kind);
+      if (im.kind === 0) out.u32(im.typeIndex!);
+      else if (im.kind === 1) out.byte(FUNCREF).byte(0x00).u32(im.tableMin!);
+      else if (im.kind === 3) out.byte(I32).byte(0);
+      else {
+        const m = im.memory!;
+        if (m.shared) out.byte(0x03).u32(m.min).u32(m.max!);
+        else if (m.max !== undefined) out.byte(0x01).u32(m.min).u32(m.max);
+        else out.byte(0x00).u32(m.min);
       }
-    });
-    section(2, (w) => {
-      w.u32(this.imports.length);
-      for (const im of this.imports) {
-        w.name(im.module).name(im.name).byte(im.kind);
-        if (im.kind === 0) w.u32(im.typeIndex!);
-        else if (im.kind === 3) w.byte(I32).byte(0);
-        else {
-          const m = im.memory!;
-          if (m.shared) w.byte(0x03).u32(m.min).u32(m.max!);
-          else if (m.max !== undefined) w.byte(0x01).u32(m.min).u32(m.max);
-          else w.byte(0x00).u32(m.min);
-        }
-      }
-    });
-    section(3, (w) => {
-      w.u32(this.funcs.length);
-      for (const f of this.funcs) w.u32(f.typeIndex);
-    });
-    if (this.globals.length > 0) {
-      section(6, (w) => {
-        w.u32(this.globals.length);
-        for (const t of this.globals) {
-          w.byte(t).byte(1);
-          if (t === F64) w.byte(Op.f64_const).f64(0);
-          else w.byte(t === I32 ? Op.i32_const : Op.i64_const).s32(0);
-          w.byte(Op.end);
-        }
-      });
     }
-    section(7, (w) => {
-      w.u32(this.exports.length);
-      for (const e of this.exports) w.name(e.name).byte(e.kind).u32(e.index);
-    });
-    section(10, (w) => {
-      w.u32(this.funcs.length);
-      for (const f of this.funcs) {
-        const body = new ByteWriter();
-        // locals, run-length encoded
-        const runs: [number, ValType][] = [];
-        for (const t of f.locals) {
-          const last = runs[runs.length - 1];
-          if (last && last[1] === t) last[0]++;
-          else runs.push([1, t]);
-        }
-        body.u32(runs.length);
-        for (const [n, t] of runs) body.u32(n).byte(t);
-        body.bytes(f.body.finish()).byte(Op.end);
-        w.sized(body);
+    close();
+    open(3);
+    out.u32(this.funcs.length);
+    for (const f of this.funcs) out.u32(f.typeIndex);
+    close();
+    if (this.globals.length > 0) {
+      open(6);
+      out.u32(this.globals.length);
+      for (const t of this.globals) {
+        out.byte(t).byte(1);
+        if (t === F64) out.byte(Op.f64_const).f64(0);
+        else out.byte(t === I32 ? Op.i32_const : Op.i64_const).s32(0);
+        out.byte(Op.end);
       }
-    });
-    return out.finish().slice();
+      close();
+    }
+    open(7);
+    out.u32(this.exports.length);
+    for (const e of this.exports) out.name(e.name).byte(e.kind).u32(e.index);
+    close();
+    open(10);
+    out.u32(this.funcs.length);
+    for (const f of this.funcs) {
+      const size = out.reserveU32();
+      // locals, run-length encoded
+      let runs = 0;
+      for (let i = 0; i < f.locals.length; i++) if (i === 0 || f.locals[i] !== f.locals[i - 1]) runs++;
+      out.u32(runs);
+      for (let i = 0; i < f.locals.length;) {
+        let j = i + 1;
+        while (j < f.locals.length && f.locals[j] === f.locals[i]) j++;
+        out.u32(j - i).byte(f.locals[i]);
+        i = j;
+      }
+      out.bytes(f.body.finish()).byte(Op.end);
+      out.patchU32(size, out.length - size - 5);
+    }
+    close();
+    return out.finish();
+  }
+
+  /** An upper bound of the module's size but for names, types, imports and exports (a first guess, the writer grows). */
+  private sizeEstimate(): number {
+    let n = 256 + 16 * (this.imports.length + this.exports.length + this.types.length) + 12 * this.globals.length;
+    for (const f of this.funcs) n += f.body.length + 16;
+    return n;
   }
 }
+
+const HEADER = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+/** The funcref reference type (a table's element type). */
+const FUNCREF = 0x70;
 
 function same(a: readonly ValType[], b: readonly ValType[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
