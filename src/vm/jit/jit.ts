@@ -102,7 +102,7 @@ type Globals = Record<(typeof GLOBAL_NAMES)[number], WasmGlobal>;
 
 interface Instance {
   readonly enter: EntryFn;
-  /** What the host functions need of the program (they serve every instance: see `current`). */
+  /** What the host functions need of the program (they serve every instance: see `running`). */
   readonly vm: Vm;
   readonly st: VmJitState;
   readonly code: Int32Array;
@@ -267,16 +267,17 @@ const FINISH = { finish: true };
 const STOP = { stop: true };
 
 /**
- * The instance running now (the innermost, when runs nest): the host functions, shared by every
- * module through one table, serve it. Each way into a module sets it and restores it after.
+ * `inst`: the instance running now (the innermost, when runs nest): the host functions, shared by
+ * every module through the shim, serve it; each way into a module sets it and restores it after.
+ * `warming`: prepare() is calling into a module (a zero budget's stop throws STOP).
+ * (Properties of a constant object: a module-level `let` written per run cost ~150 more machine
+ * instructions per runCtx(), by callgrind.)
  */
-let current: Instance | undefined;
-/** prepare() is calling into a module: a zero budget's stop throws STOP. */
-let warming = false;
+const running: { inst: Instance | undefined; warming: boolean } = { inst: undefined, warming: false };
 
 /** The slow paths of the module: a memory check's (kind ACCESS_*), failures (HOST_FAIL + FAIL_*), finish, prepare()'s. */
 function hostCall(kind: number, a: number, b64: bigint, c: number): void {
-  const inst = current!;
+  const inst = running.inst!;
   if (kind < HOST_FAIL) accessSlowPath(inst, kind, a, b64, c);
   else if (kind < HOST_FINISH) failure(inst, kind - HOST_FAIL, a, c);
   else if (kind === HOST_FINISH) throw FINISH; // LD_ABS/LD_IND out of bounds in a subprogram
@@ -324,7 +325,7 @@ function failure(inst: Instance, kind: number, a: number, b: number): void {
     // falls through (never: fail() throws)
     case FAIL_BUDGET: { // segment a overdrew: b is the budget left after its charge
       if (a < 0) fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${-1 - a})`); // (FAIL_FRAMES)
-      if (warming && inst.budget === 0) throw STOP;
+      if (running.warming && inst.budget === 0) throw STOP;
       let slot = inst.segStart[a];
       for (let j = b + inst.segCount[a]; j > 0; j--) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
       fail('ELOOP', `instruction budget of ${inst.budget} exceeded (insn #${slot})`);
@@ -344,7 +345,7 @@ function failure(inst: Instance, kind: number, a: number, b: number): void {
 /** A helper call through the helper ABI (HelperRegistry), r0 back. */
 function helperCall(idv: bigint, pc: number, a1: bigint, a2: bigint, a3: bigint, a4: bigint, a5: bigint): bigint {
   if (pc < 0) return 0n; // prepare()'s
-  const inst = current!;
+  const inst = running.inst!;
   const P = inst.code;
   const space = inst.vm.space;
   const call = (P[pc << 2] & 0xfff) === 0x85;
@@ -370,7 +371,7 @@ function helperCall(idv: bigint, pc: number, a1: bigint, a2: bigint, a3: bigint,
 /** The number form of a helper (HelperRegistry.getFast): NaN when there is none. */
 function fastCall(id: number, pc: number, a1: number, a2: number, a3: number, a4: number, a5: number): number {
   if (pc < 0) return NaN; // prepare()'s
-  const inst = current!;
+  const inst = running.inst!;
   const st = inst.st;
   const helpers = inst.vm.helpers;
   if (st.fastVersion !== helpers.version) { // (re)registered since: look them up again
@@ -681,8 +682,8 @@ export class JitProgram {
     const level = st.depth;
     const b = this.budgetOf(budget);
     const inst = this.enter(level, b);
-    const outer = current;
-    current = inst;
+    const outer = running.inst;
+    running.inst = inst;
     st.depth = level + 1;
     inst.batching = true;
     try {
@@ -691,7 +692,7 @@ export class JitProgram {
       throw asBpfError(err);
     } finally {
       inst.batching = false;
-      current = outer;
+      running.inst = outer;
       st.depth = level;
       this.lastInst = inst;
       this.finished = false;
@@ -778,10 +779,10 @@ export class JitProgram {
       const t0 = now();
       const inst = this.instantiate(level);
       const t1 = now();
-      const outer = current;
-      const outerWarming = warming;
-      current = inst;
-      warming = true;
+      const outer = running.inst;
+      const outerWarming = running.warming;
+      running.inst = inst;
+      running.warming = true;
       inst.budget = 0;
       try {
         for (let k = -1; k <= this.functions; k++) {
@@ -793,8 +794,8 @@ export class JitProgram {
           }
         }
       } finally {
-        current = outer;
-        warming = outerWarming;
+        running.inst = outer;
+        running.warming = outerWarming;
       }
       this.instantiateMs = t1 - t0;
       this.firstCallMs = now() - t1;
@@ -826,8 +827,8 @@ export class JitProgram {
       inst.g.tail.value = 0;
     }
     let cur = inst;
-    const outer = current;
-    current = inst;
+    const outer = running.inst;
+    running.inst = inst;
     st.depth = level + 1;
     try {
       let lo = inst.enter(MODE_RUN, l1, h1, l2, h2, l3, h3, l4, h4, l5, h5, budget, pAddr, pLen);
@@ -846,7 +847,7 @@ export class JitProgram {
         next.pendingTail = undefined;
         for (let r = 0; r < TAIL_REGS; r++) next.x[r].value = from.x[r].value;
         cur = next;
-        current = next;
+        running.inst = next;
         lo = next.enter(MODE_RESUME, from.g.left.value, pAddr, pLen, from.g.mayGoto.value, 0, 0, 0, 0, 0, 0, 0, 0, 0);
       }
       this.finished = false;
@@ -857,7 +858,7 @@ export class JitProgram {
       return 0;
     } finally {
       st.depth = level;
-      current = outer;
+      running.inst = outer;
       this.lastInst = cur; // (after any nested run of this program)
     }
   }
