@@ -184,16 +184,27 @@ const moduleCache = new Map<string, CachedModule>();
 
 /**
  * The cache key: entry, memory kind and a hash of the predecoded program (which is all the module
- * depends on; trap messages stay with each JitProgram). A hit is confirmed by comparing the code.
+ * depends on; trap messages stay with each JitProgram). A hit is confirmed by comparing the code,
+ * so a collision costs a compile, never a wrong module.
  */
 function programKey(code: Int32Array, entry: number, shared: boolean, maxPages: number, helperKey: string): string {
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < code.length; i++) {
-    h1 = Math.imul(h1 ^ code[i], 0x01000193);
-    h2 = Math.imul(h2 + code[i], 0x5bd1e995) ^ (h2 >>> 15);
-  }
-  return `${entry}${shared ? 's' : 'p'}${maxPages}:${code.length}:${(h1 >>> 0).toString(36)}:${(h2 >>> 0).toString(36)}${helperKey}`;
+  return `${entry}${shared ? 's' : 'p'}${maxPages}:${code.length}:${(hashWords(code, FNV_BASIS) >>> 0).toString(36)}:` +
+    `${(hashWords(code, FNV_PRIME) >>> 0).toString(36)}${helperKey}`;
+}
+
+const FNV_BASIS = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * An FNV-1a-style hash of `words`, an int32. Int32 arithmetic only (no `>>> 0`, whose results
+ * above 2^31 are not int32), in a function of its own: the loop's optimized (OSR) code then covers
+ * all of it. (Mixed with the key's formatting and with sums overflowing int32, it deoptimized on
+ * every call: ~0.3 ms per big.o compile.)
+ */
+function hashWords(words: Int32Array | Uint8Array, seed: number): number {
+  let h = seed;
+  for (let i = 0; i < words.length; i++) h = Math.imul(h ^ words[i], FNV_PRIME);
+  return h;
 }
 
 /** Helper ids the fast path is tried for (those helpers/ gives a number form when they have one). */
@@ -233,9 +244,7 @@ function helperOptionsFor(vm: Vm, prog: DecodedProgram, insns: readonly Insn[]):
 }
 
 function tierHash(unchecked: Uint8Array): string {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < unchecked.length; i++) if (unchecked[i]) h = Math.imul(h ^ i, 0x01000193);
-  return (h >>> 0).toString(36);
+  return (hashWords(unchecked, FNV_BASIS) >>> 0).toString(36);
 }
 
 function cachedModule(key: string, code: Int32Array, verified: VerifiedTier | undefined): CachedModule | undefined {
