@@ -24,6 +24,7 @@ import {
 import { convertCtxAccess, genLdAbs, genPrologue } from '../progtypes/convert_ctx.js';
 import { helperSymbol } from '../progtypes/helper_symbols.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from '../progtypes/kernel_layout.js';
+import { subprogIndexOf } from './check_cfg.js';
 import { isMapOpsHelper, mapGenLookup, mapOpsSymbol } from './map_fixups.js';
 import type { InsnAux } from './verifier.js';
 
@@ -142,7 +143,6 @@ class Rewriter {
   /** optimize_bpf_loop(): inline_bpf_loop() at each bpf_loop call fit for it. */
   optimizeBpfLoop(stackDepth: readonly number[]): void {
     const starts = subprogStarts(this.slots.map((s) => s.insn));
-    const subprogOf = (i: number): number => { let k = 0; while (k + 1 < starts.length && starts[k + 1] <= i) k++; return k; };
     let delta = 0;
     const n = this.slots.length;
     for (let i = 0; i < n; i++) {
@@ -150,7 +150,7 @@ class Rewriter {
       const { insn, aux } = this.slots[at];
       const loop = aux.loopInline;
       if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src !== 0 || insn.imm !== BPF_FUNC_loop || !loop?.fit) continue;
-      const depth = stackDepth[subprogOf(i)] ?? 0;
+      const depth = stackDepth[subprogIndexOf(starts, i)] ?? 0;
       const base = -(depth + 8 * 3 + (((depth + 7) & ~7) - depth));
       const [r6, r7, r8] = [base, base + 8, base + 16];
       const patch = [
