@@ -12,36 +12,11 @@ import assert from 'node:assert/strict';
 import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
 import type { CInsn } from '../src/cbpf/insn.js';
 import { compileFilter } from '../src/filter/index.js';
-import { CaptureReader, compileRecordScan, PcapWriter, type RecordScan, type WriteOptions, writePcap } from '../src/net/pcap.js';
+import { CaptureReader, compileRecordScan, type WriteOptions, writePcap } from '../src/net/pcap.js';
 import { sourceOf } from './byte_source.js';
 import { Rng, randomProgram } from './cbpf_gen.js';
 import { makeTraffic } from './filter_traffic.js';
-
-type Keep = (buf: Uint8Array, off: number, caplen: number, len: number) => number;
-
-
-interface Outcome { bytes: Buffer; kept: number; error?: string }
-
-/** Drive a reader to the end (or the limit) into a writer; `bulk` as the tcpdump command does. */
-function filterInto(r: CaptureReader, opts: WriteOptions, keep: Keep, limit: number, bulk: boolean, writeBuffer: number, scan?: RecordScan): Outcome {
-  const chunks: Buffer[] = [];
-  const w = new PcapWriter(opts, (c) => { chunks.push(Buffer.from(c)); }, writeBuffer);
-  let kept = 0;
-  let error: string | undefined;
-  try {
-    for (;;) {
-      if (bulk) kept += r.keepRuns(keep, limit - kept, (b, s, e) => w.writeRaw(b, s, e), scan);
-      if (kept >= limit || !r.next()) break;
-      if (keep(r.buf, r.dataOffset, r.caplen, r.len) === 0) continue;
-      kept++;
-      w.write(r.sec, r.nsec, r.len, r.buf, r.dataOffset, r.caplen);
-    }
-  } catch (e) {
-    error = (e as Error).message;
-  }
-  w.flush();
-  return { bytes: Buffer.concat(chunks), kept, error };
-}
+import { filterInto, type Keep } from './net_capture_lib.js';
 
 const PREDICATES: [string, Keep][] = [
   // (a filter reads inside the record only: bytes past it differ between chunkings)
