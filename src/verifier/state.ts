@@ -46,6 +46,10 @@ export interface VState {
    * HIST_STRIDE numbers: insn, previous insn, INSN_F_* flags, linked-registers record (0 = none).
    */
   hist: number[];
+  /** may_goto_depth: may_goto fall-throughs taken on this path (states at a may_goto that differ in it are loop iterations) */
+  mayGotoDepth: number;
+  /** dfs_depth: checkpoints above this state on its path (find_prev_entry() looks for shallower ones) */
+  dfsDepth: number;
 }
 
 export const HIST_STRIDE = 4;
@@ -95,6 +99,7 @@ export function copyState(s: VState): VState {
   return {
     frames: s.frames.map(copyFunc), refs: s.refs.map((r) => ({ ...r })), parent: s.parent, speculative: s.speculative,
     firstInsnIdx: s.firstInsnIdx, lastInsnIdx: s.lastInsnIdx, insnIdx: s.insnIdx, hist: s.hist.slice(),
+    mayGotoDepth: s.mayGotoDepth, dfsDepth: s.dfsDepth,
   };
 }
 

@@ -10,7 +10,7 @@ import type { ArgType, HelperProto } from '../helpers/proto.js';
 import { formatXlatedInsn } from '../isa/disasm_xlated.js';
 import { type Insn, insnEncodingError } from '../isa/insn.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32,
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32,
   BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
   BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST, BPF_STX, BPF_X, SIZE_BYTES,
   bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc, opInfo,
@@ -36,7 +36,7 @@ import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
   stackAccessFlags,
 } from './precision.js';
-import { FUNC_FIND_VMA, FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback } from './callbacks.js';
+import { FUNC_FIND_VMA, FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, findPrevEntry, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback, widenImpreciseScalars } from './callbacks.js';
 import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
 import { frozenMapRead } from './map_direct.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
@@ -45,6 +45,8 @@ import { fls64, tnumAdd, tnumAnd, tnumConst, tnumIntersect, tnumIsAligned, tnumI
 import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
 export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+/** forceCheckpoint[]: why is_force_checkpoint() holds at an instruction */
+const FC_CALLBACK = 1, FC_MAY_GOTO = 2;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 const LINKED_REGS_MAX = 6;
 const MAX_BPF_STACK = 512;
@@ -307,8 +309,8 @@ export class Verifier {
     this.markPrunePoints();
     const log2 = this.level >= 2 ? (text: string) => this.log.append(text) : undefined;
     // SCCs for the level-2 log, and for the backedges of callback loops (only those make any)
-    const callsCallback = (i: number): boolean => this.forceCheckpoint[i] === 1;
-    const flow = controlFlow(insns, cfg.subprogStarts, log2 || this.forceCheckpoint.includes(1) ? callsCallback : undefined);
+    const callsCallback = (i: number): boolean => this.forceCheckpoint[i] === FC_CALLBACK;
+    const flow = controlFlow(insns, cfg.subprogStarts, log2 || this.forceCheckpoint.some((k) => k !== 0) ? callsCallback : undefined);
     // compute_live_registers(): states_equal() compares only the registers live at the instruction; the level-2 table
     this.liveRegs = liveRegsBefore(insns, flow.successors, this.helperArgCount);
     if (log2) log2(liveRegsTable(insns, this.liveRegs, flow.scc!, (pc) => this.insnText(pc)));
@@ -348,12 +350,13 @@ export class Verifier {
       if (op === BPF_EXIT) continue;
       if (op === BPF_CALL) {
         if (i.src === 0 && i.imm === 170) mark(pc, false); // bpf_timer_set_callback: async callback
-        if (i.src === 0 && SYNC_CALLBACK_HELPERS.has(i.imm)) { mark(pc, true); this.forceCheckpoint[pc] = 1; }
+        if (i.src === 0 && SYNC_CALLBACK_HELPERS.has(i.imm)) { mark(pc, true); this.forceCheckpoint[pc] = FC_CALLBACK; }
         mark(pc + 1, true);
         if (i.src === BPF_PSEUDO_CALL) { mark(pc, false); mark(pc + 1 + i.imm, true); }
         continue;
       }
       if (op === BPF_JA) { mark(jumpTarget(insns, pc), true); continue; }
+      if (i.code === (BPF_JMP | BPF_JCOND)) this.forceCheckpoint[pc] = FC_MAY_GOTO;
       mark(pc, false);
       mark(jumpTarget(insns, pc), true);
     }
@@ -381,7 +384,7 @@ export class Verifier {
 
   // ---- main loop ----
   doCheck(): void {
-    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false, firstInsnIdx: 0, lastInsnIdx: -1, insnIdx: 0, hist: [] };
+    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false, firstInsnIdx: 0, lastInsnIdx: -1, insnIdx: 0, hist: [], mayGotoDepth: 0, dfsDepth: 0 };
     const f = st.frames[0];
     f.regs[1].type = 'ctx'; setKnown(f.regs[1], 0n);
     this.cur = st;
@@ -551,7 +554,7 @@ export class Verifier {
   isStateVisited(idx: number): 'safe' | 'new' {
     const cur = this.cur;
     // force_new_state: callback-calling helpers, and no endless jump history
-    const force = this.testStateFreq || this.forceCheckpoint[idx] === 1 || cur.hist.length / HIST_STRIDE > 40;
+    const force = this.testStateFreq || this.forceCheckpoint[idx] !== 0 || cur.hist.length / HIST_STRIDE > 40;
     // add a checkpoint only after 2 jumps and 8 instructions since the last one (fewer states)
     let addNewState = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const list = this.bucket(idx);
@@ -564,9 +567,13 @@ export class Verifier {
       if (e.insn !== idx) continue;
       let hit = false, loop = false;
       if (e.branches > 0) {
-        if (this.forceCheckpoint[idx]) {
+        const kind = this.forceCheckpoint[idx];
+        if (kind === FC_CALLBACK) {
           hit = loop = this.statesEqual(e.state, RANGE_WITHIN);
-        } else if (statesMaybeLooping(e.state, cur) && this.statesEqual(e.state, EXACT)) {
+        } else if (kind === FC_MAY_GOTO && e.state.mayGotoDepth !== cur.mayGotoDepth && this.statesEqual(e.state, RANGE_WITHIN)) {
+          // the same state one more may_goto deeper: the loop converged
+          hit = loop = true;
+        } else if (statesMaybeLooping(e.state, cur) && e.state.mayGotoDepth === cur.mayGotoDepth && this.statesEqual(e.state, EXACT)) {
           // a state still being explored on this path: an identical one means a loop that never ends
           this.note(`infinite loop detected at insn ${idx}`);
           this.note(`cur state:${wholeStateStr(this.frame(), cur.refs)}`);
@@ -617,6 +624,7 @@ export class Verifier {
     e.state.insnIdx = idx;
     this.sccVisits?.enter(e, e.state);
     cur.parent = e;
+    cur.dfsDepth = e.state.dfsDepth + 1;
     cur.firstInsnIdx = idx;
     cur.hist = [];
     list.push(e);
@@ -684,6 +692,7 @@ export class Verifier {
     }
     if (op === BPF_EXIT) return this.checkExit();
     if (op === BPF_JA) { this.insnIdx = jumpTarget(this.insns, this.insnIdx); return 'jump'; }
+    if (op === BPF_JCOND) { this.checkMayGoto(insn); return 'jump'; }
     this.checkCondJmp(insn);
     return 'jump';
   }
@@ -1274,6 +1283,21 @@ export class Verifier {
   }
 
   // ---- jumps (check_cond_jmp_op) ----
+  /**
+   * check_cond_jmp_op() for may_goto: the jump is followed first; the fall-through (the loop goes
+   * on) is pushed one may_goto deeper, its imprecise scalars widened against the previous
+   * iteration's checkpoint here (find_prev_entry() from this instruction's own checkpoint).
+   */
+  checkMayGoto(insn: Insn): void {
+    const idx = this.insnIdx;
+    const checkpoint = this.cur.parent?.state;
+    const prev = checkpoint && findPrevEntry(this, checkpoint, idx);
+    const queued = this.pushStack(idx + 1, idx);
+    queued.mayGotoDepth++;
+    if (prev) widenImpreciseScalars(prev, queued);
+    this.insnIdx = idx + 1 + insn.off;
+  }
+
   checkCondJmp(insn: Insn): void {
     const op = bpfOp(insn.code);
     const is32 = bpfClass(insn.code) === BPF_JMP32;
