@@ -1,6 +1,7 @@
 /*
  * net/pcap_scan_wasm.ts: the record scan compiled to WebAssembly keeps exactly the records the
- * reference interpreter (runCbpf, record by record) keeps, and the bytes written are the same:
+ * reference interpreter (runCbpf, record by record) keeps, and the bytes written are the same
+ * (the filter alone returns runCbpf's value):
  * on random and broken programs over random packets (loads past caplen, division by zero, shifts,
  * scratch memory, jumps past the end), on tcpdump expressions over generated traffic, whatever
  * the chunking (including buffers not at the memory's start, and a reader that outgrows its
@@ -37,14 +38,25 @@ const jsScan = (prog: readonly CInsn[]) => (): RecordScan | undefined => {
  */
 function checkProgram(label: string, file: Uint8Array, prog: readonly CInsn[], limits: readonly number[]): boolean {
   const mem = scanMemory(3 * PAGE)!;
-  const scan = compileWasmScan(prog, mem.memory, jsScan(prog));
-  if (!scan) return false;
+  const wasm = compileWasmScan(prog, mem.memory, jsScan(prog));
+  if (!wasm) return false;
   const keep = interpreted(prog);
+  // The filter alone: runCbpf's return value, record by record, in the memory and outside it.
+  try {
+    for (const r = new CaptureReader(sourceOf(file, 4096), new Uint8Array(mem.memory.buffer, 100, 8192)); r.next();) {
+      const packet = r.buf.slice(r.dataOffset, r.dataOffset + r.caplen);
+      const want = runCbpf(prog, packet, r.len);
+      assert.equal(wasm.filter(r.buf, r.dataOffset, r.caplen, r.len), want, `${label}: filter() on ${JSON.stringify(prog)}`);
+      assert.equal(wasm.filter(packet, 0, r.caplen, r.len), want, `${label}: filter() outside the memory`);
+    }
+  } catch (e) {
+    if (!/ at offset \d+$/.test((e as Error).message)) throw e; // corrupt input: up to the bad record
+  }
   for (const limit of limits) {
     const want = filterInto(new CaptureReader(file), OPTS, keep, limit, false, 1 << 20);
     for (const [size, at, step] of [[64, 0, 7], [4096, 1000, 333], [2 * PAGE, 0, 1 << 20], [PAGE, PAGE + 3, 5000]]) {
       const buffer = new Uint8Array(mem.memory.buffer, at, size);
-      const got = filterInto(new CaptureReader(sourceOf(file, step), buffer), OPTS, keep, limit, true, 4096, scan);
+      const got = filterInto(new CaptureReader(sourceOf(file, step), buffer), OPTS, wasm.filter, limit, true, 4096, wasm.scan);
       const where = `${label}: ${JSON.stringify(prog)}, limit ${limit}, buffer ${size} at ${at}`;
       assert.deepEqual([got.error, got.kept], [want.error, want.kept], where);
       assert.ok(got.bytes.equals(want.bytes), where);
@@ -121,7 +133,7 @@ test('wasm scan == interpreter on tcpdump expressions over generated traffic, an
     checkProgram(what, bytes, progs[0], [Infinity]);
     const mem = scanMemory(PAGE)!;
     const got = filterInto(new CaptureReader(sourceOf(bytes, 4096), mem.buffer), OPTS, () => 1, Infinity, true, 4096,
-      compileWasmScan([cinsn(0x06, 1)], mem.memory, () => undefined));
+      compileWasmScan([cinsn(0x06, 1)], mem.memory, () => undefined)?.scan);
     assert.match(got.error ?? '', / at offset \d+$/, what);
   }
 });

@@ -174,7 +174,6 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
   const lt = capture.linktype;
   const [ltName, ltDescr] = LINKTYPE_DESCRIPTIONS[lt] ?? [`${lt}`, `link-type ${lt}`];
   ctx.stderr(`reading from file ${o.read}, link-type ${ltName} (${ltDescr}), snapshot length ${fileSnaplen}\n`);
-  const filter = compileCbpfAt(prog);
   const output = o.write === undefined ? undefined
     : (await import('../net/node_capture.js')).createPcapFile(o.write === '-' ? 1 : o.write, { linktype: DLT_TO_LINKTYPE[dlt] ?? lt, snaplen: fileSnaplen, nanos: o.nanos });
   try {
@@ -193,7 +192,9 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
       const inline = cbpfInlineAt(prog);
       return inline === undefined ? undefined : compileRecordScan(inline);
     };
-    const scan = !bulk ? undefined : (memory && compileWasmScan(prog, memory, jsScan)) ?? jsScan();
+    const wasm = bulk && memory ? compileWasmScan(prog, memory, jsScan) : undefined;
+    const scan = !bulk ? undefined : wasm?.scan ?? jsScan();
+    const filter = wasm?.filter ?? compileCbpfAt(prog);
     // Summaries go out a few hundred lines at a time: one write per line is slow on a pipe.
     let lines = '';
     try {

@@ -15,6 +15,7 @@
  */
 import { type CInsn } from '../cbpf/insn.js';
 import { PCAP_MAXINSNS } from '../cbpf/interp.js';
+import { type CbpfBufferFilterFn, compileCbpfAt } from '../cbpf/jsc.js';
 import { ByteWriter, I32, ModuleBuilder, Op } from '../vm/jit/wasm_writer.js';
 import type { RecordScan } from './pcap.js';
 
@@ -30,10 +31,16 @@ interface WasmApi {
 }
 const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-/** Locals of the scan function: its parameters, then its own. */
-const AT = 0, END = 1, TO = 2, LIMIT = 3, MAXCAP = 4, FRAC = 5;
-const KEPT = 6, RUN = 7, N = 8, NEXT = 9, B = 10, LEN = 11, VERDICT = 12, A = 13, X = 14, TMP = 15, MEM0 = 16;
-const LOCALS = MEM0 + 16 - 6;
+/** The locals filter code uses: the packet at [B, B + N), wire length LEN, the result, A, X, M[]. */
+interface FilterLocals { B: number; N: number; LEN: number; VERDICT: number; A: number; X: number; TMP: number; MEM0: number }
+
+/** Locals of the scan function: its parameters, then its own (the filter's among them). */
+const AT = 0, END = 1, TO = 2, LIMIT = 3, MAXCAP = 4, FRAC = 5, KEPT = 6, RUN = 7, NEXT = 8;
+const SCAN: FilterLocals = { B: 9, N: 10, LEN: 11, VERDICT: 12, A: 13, X: 14, TMP: 15, MEM0: 16 };
+const SCAN_LOCALS = SCAN.MEM0 + 16 - 6;
+/** Locals of the one-packet filter function: parameters b, n, len, then its own. */
+const FILTER: FilterLocals = { B: 0, N: 1, LEN: 2, VERDICT: 3, A: 4, X: 5, TMP: 6, MEM0: 7 };
+const FILTER_LOCALS = FILTER.MEM0 + 16 - 3;
 
 /** A WebAssembly.Memory of at least `bytes` bytes and a view of them (a reader's buffer). */
 export function scanMemory(bytes: number): { memory: WasmMemory; buffer: Uint8Array } | undefined {
@@ -42,46 +49,58 @@ export function scanMemory(bytes: number): { memory: WasmMemory; buffer: Uint8Ar
   return { memory, buffer: new Uint8Array(memory.buffer, 0, bytes) };
 }
 
+/** The record scan and the filter alone (for the records next() hands over), both over `memory`. */
+export interface WasmScan {
+  readonly scan: RecordScan;
+  readonly filter: CbpfBufferFilterFn;
+}
+
 /**
- * The RecordScan for `prog` over buffers in `memory`, or undefined where the
- * program has backward jumps, rejects everything without running (empty or too long, as
- * cachedFilter() rules) or WebAssembly is unavailable (a strict Content-Security-Policy). For a
- * buffer elsewhere (a reader that grew its buffer for a large record) it calls `other`.
+ * The RecordScan and filter for `prog` over buffers in `memory`, or undefined where the program
+ * has backward jumps, rejects everything without running (empty or too long, as cachedFilter()
+ * rules) or WebAssembly is unavailable (a strict Content-Security-Policy). For a buffer elsewhere
+ * (a reader that grew its buffer for a large record) the scan calls `other` (JavaScript's) and
+ * the filter compileCbpfAt()'s.
  */
-export function compileWasmScan(prog: readonly CInsn[], memory: WasmMemory, other: () => RecordScan | undefined): RecordScan | undefined {
+export function compileWasmScan(prog: readonly CInsn[], memory: WasmMemory, other: () => RecordScan | undefined): WasmScan | undefined {
   if (WA === undefined || prog.length === 0 || prog.length > PCAP_MAXINSNS) return undefined;
-  const filter = filterCode(prog);
-  if (!filter) return undefined;
+  const scanCode = filterCode(prog, SCAN);
+  if (!scanCode) return undefined;
   let exports: Record<string, unknown>;
   try {
-    exports = new WA.Instance(new WA.Module(scanModule(filter)), { m: { memory } }).exports;
+    exports = new WA.Instance(new WA.Module(scanModule(scanCode, filterCode(prog, FILTER)!)), { m: { memory } }).exports;
   } catch {
     return undefined;
   }
-  const scan = exports.scan as (at: number, end: number, to: number, limit: number, maxCap: number, fracLimit: number) => number;
+  const wasmScan = exports.scan as (at: number, end: number, to: number, limit: number, maxCap: number, fracLimit: number) => number;
+  const wasmFilter = exports.filter as (b: number, n: number, len: number) => number;
   const kept = exports.kept as WasmGlobal;
   const to = exports.to as WasmGlobal;
-  let fallback: RecordScan | undefined;
-  return (buf, dv, start, end, from, limit, maxCap, fracLimit, state) => {
+  let otherScan: RecordScan | undefined;
+  const scan: RecordScan = (buf, dv, start, end, from, limit, maxCap, fracLimit, state) => {
     if (buf.buffer !== memory.buffer) {
-      fallback ??= other() ?? ((_b, _d, at, _e, t, _l, _m, _f, s) => { s[0] = t; s[1] = 0; return at; });
-      return fallback(buf, dv, start, end, from, limit, maxCap, fracLimit, state);
+      otherScan ??= other() ?? ((_b, _d, at, _e, t, _l, _m, _f, s) => { s[0] = t; s[1] = 0; return at; });
+      return otherScan(buf, dv, start, end, from, limit, maxCap, fracLimit, state);
     }
     // Offsets in buf are addresses in the memory less buf's place in it.
     const base = buf.byteOffset;
-    const at = scan(base + start, base + end, base + from, limit > 0x7fffffff ? 0x7fffffff : limit, maxCap, fracLimit);
+    const at = wasmScan(base + start, base + end, base + from, limit > 0x7fffffff ? 0x7fffffff : limit, maxCap, fracLimit);
     state[0] = to.value - base;
     state[1] = kept.value;
     return at - base;
   };
+  const filter: CbpfBufferFilterFn = (buf, off, caplen, len) => (buf.buffer === memory.buffer
+    ? wasmFilter(buf.byteOffset + off, caplen, len) >>> 0 : compileCbpfAt(prog)(buf, off, caplen, len));
+  return { scan, filter };
 }
 
-/** The module: memory m.memory imported, scan() and the globals `to` and `kept` exported. */
-function scanModule(filter: ByteWriter): Uint8Array {
+/** The module: memory m.memory imported; scan(), filter() and the globals `to` and `kept` exported. */
+function scanModule(filter: ByteWriter, alone: ByteWriter): Uint8Array {
   const m = new ModuleBuilder();
   const type = m.type([I32, I32, I32, I32, I32, I32], [I32]);
   m.importMemory('m', 'memory', { min: 1, shared: false });
   const fn = m.declareFunc(type);
+  const filterFn = m.declareFunc(m.type([I32, I32, I32], [I32]));
   const gTo = m.global(I32);
   const gKept = m.global(I32);
   const w = new ByteWriter(1024);
@@ -101,15 +120,15 @@ function scanModule(filter: ByteWriter): Uint8Array {
   // (the caller hands those to next()).
   get(AT); w.byte(Op.i32_const).s32(16).byte(Op.i32_add); get(END); w.byte(Op.i32_gt_s).byte(Op.br_if).u32(1);
   get(KEPT); get(LIMIT); w.byte(Op.i32_ge_s).byte(Op.br_if).u32(1);
-  load32(AT, 8); w.byte(Op.local_tee).u32(N); get(MAXCAP); w.byte(Op.i32_gt_u).byte(Op.br_if).u32(1);
-  get(AT); w.byte(Op.i32_const).s32(16).byte(Op.i32_add); get(N); w.byte(Op.i32_add).byte(Op.local_tee).u32(NEXT);
+  load32(AT, 8); w.byte(Op.local_tee).u32(SCAN.N); get(MAXCAP); w.byte(Op.i32_gt_u).byte(Op.br_if).u32(1);
+  get(AT); w.byte(Op.i32_const).s32(16).byte(Op.i32_add); get(SCAN.N); w.byte(Op.i32_add).byte(Op.local_tee).u32(NEXT);
   get(END); w.byte(Op.i32_gt_s).byte(Op.br_if).u32(1);
   load32(AT, 4); get(FRAC); w.byte(Op.i32_ge_u).byte(Op.br_if).u32(1);
-  get(AT); w.byte(Op.i32_const).s32(16).byte(Op.i32_add); set(B);
-  load32(AT, 12); set(LEN);
+  get(AT); w.byte(Op.i32_const).s32(16).byte(Op.i32_add); set(SCAN.B);
+  load32(AT, 12); set(SCAN.LEN);
   w.bytes(filter.finish());
   // Kept: a run starts or goes on; rejected: the run so far moves down.
-  get(VERDICT); w.byte(Op.if).byte(0x40);
+  get(SCAN.VERDICT); w.byte(Op.if).byte(0x40);
   get(RUN); w.byte(Op.i32_const).s32(0).byte(Op.i32_lt_s).byte(Op.if).byte(0x40);
   get(AT); set(RUN);
   w.byte(Op.end);
@@ -129,8 +148,11 @@ function scanModule(filter: ByteWriter): Uint8Array {
   get(TO); w.byte(Op.global_set).u32(gTo);
   get(KEPT); w.byte(Op.global_set).u32(gKept);
   get(AT);
-  m.setBody(fn, new Array<typeof I32>(LOCALS).fill(I32), w);
+  m.setBody(fn, new Array<typeof I32>(SCAN_LOCALS).fill(I32), w);
   m.exportFunc('scan', fn);
+  alone.byte(Op.local_get).u32(FILTER.VERDICT);
+  m.setBody(filterFn, new Array<typeof I32>(FILTER_LOCALS).fill(I32), alone);
+  m.exportFunc('filter', filterFn);
   m.exportGlobal('to', gTo);
   m.exportGlobal('kept', gKept);
   return m.finish();
@@ -140,7 +162,7 @@ function scanModule(filter: ByteWriter): Uint8Array {
  * The filter as WebAssembly instructions reading the packet at [b, b + n) and the wire length
  * `len`, leaving its return value in `verdict`; undefined for a program with a backward jump. As cbpfToJs(): the same cases, in the same order.
  */
-function filterCode(prog: readonly CInsn[]): ByteWriter | undefined {
+function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM0 }: FilterLocals): ByteWriter | undefined {
   const n = prog.length;
   const targets = new Set<number>();
   for (let i = 0; i < n; i++) {
