@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
-import type { CInsn } from '../src/cbpf/insn.js';
+import { type CInsn, cinsn } from '../src/cbpf/insn.js';
 import { compileFilter } from '../src/filter/index.js';
 import { CaptureReader, compileRecordScan, type WriteOptions, writePcap } from '../src/net/pcap.js';
 import { sourceOf } from './byte_source.js';
@@ -116,8 +116,10 @@ test('the filter fused into the record walk == the per-record path: expressions,
   t.push({ sec: 1700001000, nsec: 5000, caplen: 3000, len: 3000, data: new Uint8Array(3000).map((_, i) => i & 0xff), ifIndex: 0 });
   const opts = { linktype: 1, snaplen: 262144 };
   const file = writePcap(opts, t);
-  const exprs = ['tcp port 80', 'ip6 or arp', 'udp and dst net 10.0.0.0/8', 'len > 100', 'ip[0] & 0xf > 5', 'tcp[13] & 2 != 0', 'vlan and ip'];
+  // (protochain and the hand-written loop jump backward: the inline filter's switch form)
+  const exprs = ['tcp port 80', 'ip6 or arp', 'udp and dst net 10.0.0.0/8', 'len > 100', 'ip[0] & 0xf > 5', 'tcp[13] & 2 != 0', 'vlan and ip', 'ip6 protochain 6'];
   const progs = exprs.map((e) => compileFilter(e, { linktype: 1, snaplen: 262144, savefile: true }));
+  progs.push([cinsn(0x80), cinsn(0x04, 1), cinsn(0x25, 1500, 1, 0), cinsn(0x05, -3 >>> 0), cinsn(0x54, 1), cinsn(0x16)]);
   const r = new Rng(77);
   for (let i = 0; i < 40; i++) progs.push(randomProgram(r, 2 + r.int(30)));
   progs.push([]); // rejects all: not fusable, the per-record call remains
