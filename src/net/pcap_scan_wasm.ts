@@ -42,11 +42,19 @@ const SCAN_LOCALS = SCAN.MEM0 + 16 - 6;
 const FILTER: FilterLocals = { B: 0, N: 1, LEN: 2, VERDICT: 3, A: 4, X: 5, TMP: 6, MEM0: 7 };
 const FILTER_LOCALS = FILTER.MEM0 + 16 - 3;
 
-/** A WebAssembly.Memory of at least `bytes` bytes and a view of them (a reader's buffer). */
+/**
+ * A WebAssembly.Memory of at least `bytes` bytes and a view of them (a reader's buffer); undefined
+ * without WebAssembly, or where the memory cannot be had (its address space reservation refused,
+ * e.g. under `ulimit -v`): the reader then takes a plain buffer and the JavaScript scan.
+ */
 export function scanMemory(bytes: number): { memory: WasmMemory; buffer: Uint8Array } | undefined {
   if (WA === undefined) return undefined;
-  const memory = new WA.Memory({ initial: Math.ceil(bytes / PAGE) });
-  return { memory, buffer: new Uint8Array(memory.buffer, 0, bytes) };
+  try {
+    const memory = new WA.Memory({ initial: Math.ceil(bytes / PAGE) });
+    return { memory, buffer: new Uint8Array(memory.buffer, 0, bytes) };
+  } catch {
+    return undefined;
+  }
 }
 
 /** The record scan and the filter alone (for the records next() hands over), both over `memory`. */
@@ -159,8 +167,9 @@ function scanModule(filter: ByteWriter, alone: ByteWriter): Uint8Array {
 }
 
 /**
- * The filter as WebAssembly instructions reading the packet at [b, b + n) and the wire length
- * `len`, leaving its return value in `verdict`; undefined for a program with a backward jump. As cbpfToJs(): the same cases, in the same order.
+ * The filter as WebAssembly instructions reading the packet at [B, B + N) and the wire length
+ * LEN, leaving its return value in VERDICT; undefined for a program with a backward jump.
+ * As cbpfToJs(): the same cases, in the same order.
  */
 function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM0 }: FilterLocals): ByteWriter | undefined {
   const n = prog.length;
