@@ -14,16 +14,23 @@ import { test } from 'node:test';
 import '../src/api/index.js';
 import { runCliCaptured } from '../src/cli/main.js';
 import { setCliKernel } from '../src/cli/map.js';
+import { registerHelpers } from '../src/helpers/index.js';
 import { type Insn, makeInsn } from '../src/isa/insn.js';
+import { type KfuncInfo, kfuncByName } from '../src/isa/kfuncs.js';
 import { formatXlatedInsn } from '../src/isa/disasm_xlated.js';
 import { Bpf } from '../src/kernel/bpf.js';
 import { loadObjectIntoKernel } from '../src/kernel/load.js';
 import { PinStore } from '../src/kernel/pin_store.js';
+import { openObject } from '../src/loader/object.js';
 import { MemoryStoreFs } from '../src/kernel/store_fs.js';
 import { VerifierRejection, loadVerifyOptions } from '../src/kernel/verify.js';
 import { createMap } from '../src/maps/index.js';
 import { rewriteForXlated } from '../src/verifier/fixups.js';
 import { verify } from '../src/verifier/verifier.js';
+import { decodeForInterpreter } from '../src/vm/decode.js';
+import { interpret } from '../src/vm/interpreter.js';
+import { runJit } from '../src/vm/jit/index.js';
+import { Vm } from '../src/vm/vm.js';
 import { findTool, missingKernel, missingTool } from './oracles.js';
 import { comparableFixtureLog, lastErrorLine } from './verifier_corpus_lib.js';
 
@@ -35,6 +42,13 @@ const KERNEL_618: Record<string, { last: string; processed: number; retval?: num
   may_goto_sum: { last: '', processed: 35 },
   may_goto_bounded: { last: '', processed: 203, retval: 2 },
   may_goto_oob: { last: 'invalid write to stack R4 off=0 size=1', processed: 223 },
+  iter_num_sum: { last: '', processed: 75, retval: 2 },
+  iter_num_for: { last: '', processed: 214, retval: 2 },
+  iter_num_repeat: { last: '', processed: 176, retval: 2 },
+  iter_num_leak: { last: 'BPF_EXIT instruction in main prog would lead to reference leak', processed: 17 },
+  iter_num_uninit: { last: 'expected an initialized iter_num as arg #0', processed: 6 },
+  // the variable-offset write to arr[] may hit the iterator's slot: next() finds no iterator
+  iter_num_oob: { last: 'expected an initialized iter_num as arg #0', processed: 29 },
 };
 
 /** bpfkit's verifier over a fixture as the loader hands it over: the log at `level` and the counts. */
@@ -89,7 +103,7 @@ for (const [name, want] of Object.entries(KERNEL_618)) {
 
   if (want.last) continue;
 
-  test(`${name}: prog dump xlated is the kernel's (may_goto rewritten, its stack slots set up)`, async (t) => {
+  test(`${name}: prog dump xlated is the kernel's (may_goto's rewrite and stack slots, kfunc calls by address)`, async (t) => {
     const why = kernelMissing();
     if (why) return t.skip(why);
     setCliKernel(() => new Bpf({ store: new PinStore(new MemoryStoreFs()), createMap, nrCpus: 1 }));
@@ -139,6 +153,7 @@ const mov = (dst: number, imm: number): Insn => makeInsn(0xb7, dst, 0, 0, imm);
 const add = (dst: number, imm: number): Insn => makeInsn(0x07, dst, 0, 0, imm);
 const mayGoto = (off: number, imm = 0, dst = 0): Insn => makeInsn(0xe5, dst, 0, off, imm);
 const ja = (off: number): Insn => makeInsn(0x05, 0, 0, off);
+const and = (dst: number, imm: number): Insn => makeInsn(0x57, dst, 0, 0, imm);
 const jeq = (dst: number, imm: number, off: number): Insn => makeInsn(0x15, dst, 0, off, imm);
 const st64 = (dst: number, off: number, imm: number): Insn => makeInsn(0x7a, dst, 0, off, imm);
 const exit = makeInsn(0x95);
@@ -196,4 +211,120 @@ test('may_goto: the xlated rewrite is the timed sequence with its count and star
   // the loop's backward jump lands on the count's load, not on the set-up
   assert.equal(text[11], '(05) goto pc-10');
   assert.equal(x.origIndex[2], 0);
+});
+
+// ---- numeric iterators, hand-written ----
+const NEW = kfuncByName('bpf_iter_num_new')!, NEXT = kfuncByName('bpf_iter_num_next')!, DESTROY = kfuncByName('bpf_iter_num_destroy')!;
+const kcall = (k: KfuncInfo): Insn => makeInsn(0x85, 0, 2, 0, k.btfId);
+const movr = (dst: number, src: number): Insn => makeInsn(0xbf, dst, src);
+const fp = (reg: number, off: number): Insn[] => [movr(reg, 10), add(reg, off)];
+const jne = (dst: number, imm: number, off: number): Insn => makeInsn(0x55, dst, 0, off, imm);
+const ldx32 = (dst: number, src: number, off: number): Insn => makeInsn(0x61, dst, src, off);
+/** bpf_iter_num_new(fp-8, start, end) */
+const iterNew = (start: number, end: number): Insn[] => [...fp(1, -8), mov(2, start), mov(3, end), kcall(NEW)];
+const iterNext = [...fp(1, -8), kcall(NEXT)];
+const iterDestroy = [...fp(1, -8), kcall(DESTROY)];
+
+test('iterators: the kernel\'s argument rules and messages (process_iter_arg(), check_kfunc_args())', () => {
+  const ret0 = [mov(0, 0), exit];
+  const cases: [Insn[], string][] = [
+    [[...iterNew(0, 3), ...iterDestroy, ...ret0], ''],
+    [[mov(1, 0), kcall(NEXT), ...ret0], 'arg#0 expected pointer to an iterator on stack'],
+    [[...iterNew(0, 3), ...iterNew(0, 3), ...iterDestroy, ...ret0], 'expected uninitialized iter_num as arg #0'],
+    [[...iterNext, ...ret0], 'expected an initialized iter_num as arg #0'],
+    [[...iterNew(0, 3), ...iterDestroy, ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
+    [[...fp(1, -8), mov(2, 0), movr(3, 10), kcall(NEW), ...ret0], 'R3 is not a scalar'],
+    [[...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0], 'expected uninitialized iter_num as arg #0'],
+    [[...iterNew(0, 3), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
+    // the iterator's bytes are not data
+    [[...iterNew(0, 3), makeInsn(0x79, 0, 10, -8), ...iterDestroy, ...ret0], 'invalid read from stack off -8+0 size 8'],
+    [[makeInsn(0x85, 0, 2, 0, 1), ...ret0], 'kernel btf_id 1 is not a function'],
+  ];
+  for (const [insns, want] of cases) assert.equal(run(insns).last, want, want || 'accepted');
+  // a misaligned iterator: why, then the refusal
+  const odd = run([...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0]);
+  assert.deepEqual(odd.log.trimEnd().split('\n').slice(-3, -1), ['cannot pass in iter at an offset=-12', 'expected uninitialized iter_num as arg #0']);
+});
+
+test('iterators: new() takes a reference and an active iterator, next() forks drained/active, destroy() releases', () => {
+  // r6 = 0; new(0, 3); loop: next(); if r0 == 0 goto out; r6 += *(u32 *)(r0 + 0); goto loop; out: destroy(); r0 = 0
+  const prog = [mov(6, 0), ...iterNew(0, 3), ...iterNext, jeq(0, 0, 2), ldx32(7, 0, 0), ja(-6), ...iterDestroy, mov(0, 0), exit];
+  const r = run(prog, 2);
+  assert.equal(r.ok, true, r.log);
+  assert.match(r.log, /call bpf_iter_num_new#63675 +; R0=scalar\(\) fp-8=iter_num\(ref_id=1,state=active,depth=0\) refs=1\n/);
+  assert.match(r.log, /call bpf_iter_num_next#63678 +; R0=0 fp-8=iter_num\(ref_id=1,state=drained,depth=0\) refs=1\n/);
+  assert.match(r.log, /from 8 to 9: R0=rdonly_mem\(id=2,ref_obj_id=1,sz=4\) .*fp-8=iter_num\(ref_id=1,state=active,depth=1\) refs=1\n/);
+  // the element is 4 readable bytes, read-only
+  const past = run([...iterNew(0, 3), ...iterNext, jeq(0, 0, 1), ldx32(7, 0, 4), ...iterDestroy, mov(0, 0), exit]);
+  assert.deepEqual(past.log.trimEnd().split('\n').slice(-3, -1), ['invalid access to memory, mem_size=4 off=4 size=4', 'R0 min value is outside of the allowed memory range']);
+  assert.equal(run([...iterNew(0, 3), ...iterNext, jeq(0, 0, 1), st64(0, 0, 1), ...iterDestroy, mov(0, 0), exit]).last,
+    'R0 cannot write into rdonly_mem');
+  // destroy() ends the element pointer too (it shares the iterator's reference)
+  const after = run([...iterNew(0, 3), ...iterNext, movr(6, 0), ...iterDestroy, jeq(6, 0, 1), ldx32(0, 6, 0), mov(0, 0), exit]);
+  assert.equal(after.last, 'R6 invalid mem access \'scalar\'');
+});
+
+test('iterators: a loop over an iterator converges at next() in a few iterations', () => {
+  // count every element in r6, never compared: widened, then the same state at next() one deeper
+  const prog = [mov(6, 0), ...iterNew(0, 1000000), ...iterNext, jeq(0, 0, 2), add(6, 1), ja(-6), ...iterDestroy, movr(0, 6), and(0, 3), exit];
+  const r = run(prog, 2);
+  assert.equal(r.ok, true, r.log);
+  assert.ok(r.processed < 60, `processed ${r.processed}`);
+  assert.match(r.log, /SCC backedge \(1\)\n8: safe/);
+});
+
+/**
+ * r7 = the sum of the elements, r8 = their count, r6 = new()'s result; r0 = r6 << 32 | r8 << 16 | (r7 & 0xffff).
+ * Run unverified by both engines, the kfunc calls decoded as helper calls.
+ */
+function iterRunProgram(start: number, end: number): Insn[] {
+  return [
+    mov(7, 0), mov(8, 0), ...iterNew(start, end), movr(6, 0),
+    ...iterNext, jeq(0, 0, 4), ldx32(1, 0, 0), makeInsn(0x0f, 7, 1), add(8, 1), ja(-8),
+    ...iterDestroy,
+    makeInsn(0x67, 6, 0, 0, 32), makeInsn(0x67, 8, 0, 0, 16), makeInsn(0x57, 7, 0, 0, 0xffff),
+    movr(0, 6), makeInsn(0x4f, 0, 8), makeInsn(0x4f, 0, 7), exit,
+  ];
+}
+
+test('iterators: the interpreter and the JIT call bpf_iter_num_* as kernel/bpf/bpf_iter.c behaves', () => {
+  const expect = (start: number, end: number): bigint => {
+    // bpf_iter_num_new(): -EINVAL for start > end, -E2BIG past BPF_MAX_LOOPS values (the int zero-extended in r0)
+    if (start > end) return BigInt(-22 >>> 0) << 32n;
+    if (end - start > 8 * 1024 * 1024) return BigInt(-7 >>> 0) << 32n;
+    let sum = 0;
+    for (let i = start; i < end; i++) sum = (sum + i) | 0;
+    return (BigInt(end - start) << 16n) | BigInt(sum & 0xffff);
+  };
+  const cases: [number, number][] = [[0, 10], [5, 5], [3, 1], [-3, 2], [0, 8 * 1024 * 1024 + 1], [0x7ffffffd, 0x7fffffff], [-0x80000000, -0x7ffffffe]];
+  for (const [start, end] of cases) {
+    const insns = iterRunProgram(start, end);
+    for (const engine of ['interp', 'jit'] as const) {
+      const vm = new Vm();
+      registerHelpers(vm.helpers);
+      const r = engine === 'jit' ? runJit(vm, insns) : interpret(vm, insns);
+      assert.equal(r.r0, expect(start, end), `${engine} [${start}, ${end})`);
+    }
+  }
+  // the kfunc call is an ordinary helper call of the kfunc's internal id for both engines
+  const decoded = decodeForInterpreter(iterRunProgram(0, 1));
+  const at = 6; // bpf_iter_num_new
+  assert.equal(decoded.code[at * 4] & 0xfff, 0x85);
+  assert.equal(decoded.code[at * 4 + 2], NEW.helperId);
+  // a kfunc bpfkit does not have stays a trap naming it
+  const vm = new Vm();
+  registerHelpers(vm.helpers);
+  assert.throws(() => interpret(vm, [makeInsn(0x85, 0, 2, 0, 12345), exit]), /kfunc calls not supported \(insn #0\): kfunc btf id 12345/);
+});
+
+test('iterators: the loader resolves .ksyms functions to vmlinux BTF ids and refuses others as libbpf does', () => {
+  const obj = openObject(new Uint8Array(readFileSync(FIXTURES + 'iter_num_sum.o')), 'iter_num_sum.o');
+  const calls = obj.programs[0].insns.filter((i) => i.code === 0x85);
+  assert.deepEqual(calls.map((i) => [i.src, i.imm, i.off]), [[2, NEW.btfId, 0], [2, NEXT.btfId, 0], [2, NEXT.btfId, 0], [2, DESTROY.btfId, 0]]);
+  // the same object with one kfunc's name changed (same length) in its string table
+  const bytes = new Uint8Array(readFileSync(FIXTURES + 'iter_num_sum.o'));
+  const text = new TextDecoder('latin1').decode(bytes);
+  let at = -1;
+  while ((at = text.indexOf('\0bpf_iter_num_destroy\0', at + 1)) >= 0) bytes.set(new TextEncoder().encode('bpf_iter_num_destroX'), at + 1);
+  assert.throws(() => openObject(bytes, 'renamed.o'), (e: Error) => e.message === 'renamed.o: extern (func ksym) \'bpf_iter_num_destroX\': not found in kernel or module BTFs');
 });

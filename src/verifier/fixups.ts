@@ -11,6 +11,7 @@
  */
 import type { Insn } from '../isa/insn.js';
 import { makeInsn } from '../isa/insn.js';
+import { kfuncByBtfId } from '../isa/kfuncs.js';
 import {
   BPF_REG_AX, alu32Imm, alu32Reg, alu64Imm, jmpA, jmpImm, jmpReg, ldxMem, mov32Imm, mov64Imm,
   mov64PercpuReg, mov64Reg, stMem, stxMem,
@@ -258,7 +259,9 @@ class Rewriter {
         if (ld) replace(ld.insns, new Map([[ld.call, ld.symbol]]));
         continue;
       }
-      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src === BPF_PSEUDO_CALL || insn.src === BPF_PSEUDO_KFUNC_CALL) continue;
+      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src === BPF_PSEUDO_CALL) continue;
+      // fixup_kfunc_call(): the call keeps src BPF_PSEUDO_KFUNC_CALL, imm becomes the function's displacement
+      if (insn.src === BPF_PSEUDO_KFUNC_CALL) { slot.symbol = insn.off === 0 ? kfuncByBtfId(insn.imm)?.name : undefined; continue; }
       const id = insn.imm;
       // BPF_TAIL_CALL: bpf_insn_prepare_dump() shows it as `call bpf_tail_call#12` again
       if (id === BPF_FUNC_tail_call) continue;
