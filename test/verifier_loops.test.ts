@@ -38,13 +38,17 @@ const FIXTURES = new URL('../../test/fixtures/verifier/', import.meta.url).pathn
 const XDP = 6;
 
 /** Linux 6.18.44's verdict ('' = loaded, else the log's last line) and instructions processed. */
-const KERNEL_618: Record<string, { last: string; processed: number; retval?: number }> = {
+const KERNEL_618: Record<string, { last: string; processed: number; retval?: number; engines?: string[] }> = {
   may_goto_sum: { last: '', processed: 35 },
   may_goto_bounded: { last: '', processed: 203, retval: 2 },
   may_goto_oob: { last: 'invalid write to stack R4 off=0 size=1', processed: 223 },
+  // the loop runs until may_goto says stop (s doubles: 0 in the low bit after 64 rounds); the
+  // interpreter's default instruction budget (1M) ends a run before may_goto's 8M iterations do
+  may_goto_subprog: { last: '', processed: 60, retval: 1, engines: ['jit'] },
   iter_num_sum: { last: '', processed: 75, retval: 2 },
   iter_num_for: { last: '', processed: 214, retval: 2 },
   iter_num_repeat: { last: '', processed: 176, retval: 2 },
+  iter_num_nested: { last: '', processed: 431, retval: 2 },
   iter_num_leak: { last: 'BPF_EXIT instruction in main prog would lead to reference leak', processed: 17 },
   iter_num_uninit: { last: 'expected an initialized iter_num as arg #0', processed: 6 },
   // the variable-offset write to arr[] may hit the iterator's slot: next() finds no iterator
@@ -114,7 +118,9 @@ for (const [name, want] of Object.entries(KERNEL_618)) {
       const load = spawnSync('bpftool', ['prog', 'load', FIXTURES + name + '.o', pin], { encoding: 'utf8' });
       assert.equal(load.status, 0, load.stderr);
       const theirs = spawnSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', pin], { encoding: 'utf8' }).stdout;
-      assert.deepEqual(ours.stdout.split('\n'), theirs.split('\n'));
+      // a bpf-to-bpf call: bpftool names the JIT-ed callee (#bpf_prog_<tag>_<name>), bpfkit has no JIT image
+      const lines = (text: string): string[] => text.split('\n').map((l) => l.replace(/#bpf_prog_[0-9a-f]+_\w+$/, ''));
+      assert.deepEqual(lines(ours.stdout), lines(theirs));
     } finally {
       rmSync(pin, { force: true });
       setCliKernel(undefined);
@@ -125,7 +131,7 @@ for (const [name, want] of Object.entries(KERNEL_618)) {
 
   test(`${name}: prog run gives the kernel's return value with both engines`, async (t) => {
     const pkt = FIXTURES + '../../../examples/udp.bin';
-    for (const engine of ['interp', 'jit']) {
+    for (const engine of want.engines ?? ['interp', 'jit']) {
       const r = await runCliCaptured(['prog', 'run', 'file', FIXTURES + name + '.o', 'data_in', pkt, 'engine', engine]);
       assert.match(r.stdout, new RegExp(`^Return value: ${want.retval},`), `${engine}: ${r.stdout}${r.stderr}`);
     }

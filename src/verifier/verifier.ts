@@ -1373,6 +1373,8 @@ export class Verifier {
       if (b.st.parent) b.st.parent.branches--;
       this.cur = b.st; this.insnIdx = target; return;
     }
+    // the state after the jump is printed now, before is_state_visited() may prune the next instruction
+    if (this.level) this.printInsnState();
     this.insnIdx++;
   }
 
