@@ -271,6 +271,7 @@ export function constantR1AtLookups(prog: DecodedProgram): Map<number, number> {
 }
 
 export interface CompiledModule {
+  /** The module (a view of a writer kept across compiles: valid until the next compileModule()). */
   readonly bytes: Uint8Array;
   /** First slot of each budget segment, by segment id. */
   readonly segStart: Int32Array;

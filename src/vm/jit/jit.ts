@@ -4,15 +4,18 @@
  * RunOptions/RunResult, errors and results as the reference interpreter's interpret().
  *
  * The module imports the address space's WebAssembly.Memory (shared if the VM's is), the frame
- * tops of one nesting level (f0..f7), and up to three host functions (one per signature: V8
- * compiles a wrapper per imported signature with every module):
+ * tops of one nesting level (f0..f7), and a table `hosts` through which it calls three host
+ * functions (one process-wide shim instance exports them as wasm functions; each instance gets a
+ * table of its own holding them): importing JS functions instead would cost V8 ~0.1 ms more per
+ * module compile and ~0.05 ms per signature per instantiation (import wrappers). The host
+ * functions serve the instance running now (`running.inst`), which every way into a module sets:
  *   host(kind, a, b, c)                       the slow paths: kind ACCESS_* is a memory check's
  *                                             (pc, address, size): the region lookup of the
  *                                             interpreter (throws its EFAULT or refills the
  *                                             module's region cache); HOST_FAIL + FAIL_* throws
  *                                             (decode trap, budget, frames, no packet); HOST_FINISH
  *                                             is LD_ABS/LD_IND out of bounds in a subprogram: the
- *                                             run ends, r0 = 0
+ *                                             run ends, r0 = 0; HOST_STOP/HOST_WARM: prepare()'s
  *   helper(id or callx register, pc, r1..r5)  the helper ABI (HelperRegistry), r0 back (programs
  *                                             with helper calls)
  *   fast(id, pc, r1..r5 as f64)               a helper's number form (no BigInt), NaN when it
@@ -34,8 +37,8 @@
  *
  * Tail calls (HelperCallContext.tailCall, for bpf_tail_call): the helper marks the call; after it
  * returns the module stores r0..r10 in its x globals and leaves, and the run continues in the
- * target program's module (compiled on demand, at the same nesting level) entered through
- * `resume` with those registers and the frame kept, the budget and may_goto count carried over,
+ * target program's module (compiled on demand, at the same nesting level) entered in MODE_RESUME
+ * with those registers and the frame kept, the budget and may_goto count carried over,
  * as the interpreter does. A tail call with r10 changed from the frame top is ENOTSUPP (the
  * compiled target assumes it).
  */
@@ -492,7 +495,9 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
     const compiled = compileModule(prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
     let module: WasmModule;
     try {
-      module = await WA.compile(compiled.bytes);
+      // (a copy: the bytes are compileModule()'s kept writer, rewritten by the next compile; the
+      // JS API copies them before returning, but this need not rely on it)
+      module = await WA.compile(compiled.bytes.slice());
     } catch (err) {
       throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
     }
