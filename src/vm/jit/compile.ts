@@ -375,6 +375,7 @@ export function compileModule(
     const body = bodyWriter(q, main ? 64 + nslots * 24 : 4096);
     insnCount += compileFunction(P, nslots, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions, imports);
     if (body.length > MAX_FUNCTION_BYTES) {
+      bodyWriters[q] = new ByteWriter(4096); // (not kept: too big)
       throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
     }
     mb.setBody(func, FUNC_LOCALS, body);
@@ -394,9 +395,12 @@ export function compileModule(
     mb.setBody(fFtop, [], b);
   }
   mb.setBody(fRun, RUN_LOCALS, entryBody(mainFunc, mayGotoBudget, hasMayGoto, imports, fFtop, [...funcIndex.values()]));
-  return {
-    bytes: mb.finish(moduleWriter), segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure,
-  };
+  const bytes = mb.finish(moduleWriter);
+  for (let q = 0; q < queue.length; q++) if (bodyWriters[q].capacity > MAX_KEPT_WRITER) bodyWriters[q] = new ByteWriter(4096);
+  if (moduleWriter.capacity > MAX_KEPT_WRITER) { // (the bytes returned stay valid: a new writer takes its place)
+    moduleWriter = new ByteWriter(1 << 16);
+  }
+  return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure };
 }
 
 /**
@@ -405,15 +409,13 @@ export function compileModule(
  * (tens of microseconds in a VM), a large part of a compile's time when it allocated megabytes.
  * compileModule() is not reentrant, and the module bytes it returns are valid until its next call.
  */
-const moduleWriter = new ByteWriter(1 << 16);
+let moduleWriter = new ByteWriter(1 << 16);
 const bodyWriters: ByteWriter[] = [];
 /** A writer kept above this size is dropped after use (one huge program should not pin it). */
 const MAX_KEPT_WRITER = 4 << 20;
 
+/** The writer for the q-th function compiled (compileModule() replaces those grown beyond MAX_KEPT_WRITER). */
 function bodyWriter(q: number, capacity: number): ByteWriter {
-  for (let i = 0; i < bodyWriters.length; i++) {
-    if (bodyWriters[i].capacity > MAX_KEPT_WRITER) bodyWriters[i] = new ByteWriter(4096);
-  }
   const w = bodyWriters[q] ?? (bodyWriters[q] = new ByteWriter(capacity));
   return w.reset();
 }
