@@ -31,6 +31,7 @@ import { decodeForInterpreter } from '../src/vm/decode.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { runJit } from '../src/vm/jit/index.js';
 import { Vm } from '../src/vm/vm.js';
+import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
 import { findTool, missingKernel, missingTool } from './oracles.js';
 import { comparableFixtureLog, lastErrorLine } from './verifier_corpus_lib.js';
 
@@ -231,25 +232,50 @@ const iterNew = (start: number, end: number): Insn[] => [...fp(1, -8), mov(2, st
 const iterNext = [...fp(1, -8), kcall(NEXT)];
 const iterDestroy = [...fp(1, -8), kcall(DESTROY)];
 
+const ret0 = [mov(0, 0), exit];
+/** Hand-written iterator programs and Linux 6.18's last log line for each ('' = accepted). */
+const ITER_CASES: [Insn[], string][] = [
+  [[...iterNew(0, 3), ...iterDestroy, ...ret0], ''],
+  [[mov(1, 0), kcall(NEXT), ...ret0], 'Possibly NULL pointer passed to trusted arg0'],
+  [[mov(1, 5), kcall(NEXT), ...ret0], 'arg#0 expected pointer to an iterator on stack'],
+  [[...fp(1, -8), mov(3, 1), kcall(NEW), ...ret0], 'R2 is not a scalar'],
+  [[...iterNew(0, 3), ...iterNew(0, 3), ...iterDestroy, ...ret0], 'expected uninitialized iter_num as arg #0'],
+  [[...iterNext, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...iterNew(0, 3), ...iterDestroy, ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...fp(1, -8), mov(2, 0), movr(3, 10), kcall(NEW), ...ret0], 'R3 is not a scalar'],
+  [[...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0], 'expected uninitialized iter_num as arg #0'],
+  [[...iterNew(0, 3), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
+  // the iterator's bytes are not data
+  [[...iterNew(0, 3), makeInsn(0x79, 0, 10, -8), ...iterDestroy, ...ret0], 'invalid read from stack off -8+0 size 8'],
+  [[makeInsn(0x85, 0, 2, 0, 1), ...ret0], 'kernel btf_id 1 is not a function'],
+  // a module's kfunc (off: its BTF's slot in fd_array, which the load gave none of)
+  [[...fp(1, -8), makeInsn(0x85, 0, 2, 1, NEXT.btfId), ...ret0], 'failed to find BTF for kernel function'],
+  [[...fp(1, -8), makeInsn(0x85, 0, 2, -1, NEXT.btfId), ...ret0], 'failed to find BTF for kernel function'],
+];
+
 test('iterators: the kernel\'s argument rules and messages (process_iter_arg(), check_kfunc_args())', () => {
-  const ret0 = [mov(0, 0), exit];
-  const cases: [Insn[], string][] = [
-    [[...iterNew(0, 3), ...iterDestroy, ...ret0], ''],
-    [[mov(1, 0), kcall(NEXT), ...ret0], 'arg#0 expected pointer to an iterator on stack'],
-    [[...iterNew(0, 3), ...iterNew(0, 3), ...iterDestroy, ...ret0], 'expected uninitialized iter_num as arg #0'],
-    [[...iterNext, ...ret0], 'expected an initialized iter_num as arg #0'],
-    [[...iterNew(0, 3), ...iterDestroy, ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
-    [[...fp(1, -8), mov(2, 0), movr(3, 10), kcall(NEW), ...ret0], 'R3 is not a scalar'],
-    [[...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0], 'expected uninitialized iter_num as arg #0'],
-    [[...iterNew(0, 3), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
-    // the iterator's bytes are not data
-    [[...iterNew(0, 3), makeInsn(0x79, 0, 10, -8), ...iterDestroy, ...ret0], 'invalid read from stack off -8+0 size 8'],
-    [[makeInsn(0x85, 0, 2, 0, 1), ...ret0], 'kernel btf_id 1 is not a function'],
-  ];
-  for (const [insns, want] of cases) assert.equal(run(insns).last, want, want || 'accepted');
+  for (const [insns, want] of ITER_CASES) assert.equal(run(insns).last, want, want || 'accepted');
   // a misaligned iterator: why, then the refusal
   const odd = run([...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0]);
   assert.deepEqual(odd.log.trimEnd().split('\n').slice(-3, -1), ['cannot pass in iter at an offset=-12', 'expected uninitialized iter_num as arg #0']);
+});
+
+test('iterators and may_goto: hand-written programs get the running kernel\'s verdict, errno and whole level-1 log', (t) => {
+  const loader = kernelLoader();
+  if (!loader.exe) return t.skip(loader.why);
+  const programs = [
+    ...ITER_CASES.map(([insns]) => insns),
+    [mov(0, 0), mayGoto(1, 5), mov(0, 1), exit],
+    [mov(0, 0), mayGoto(2), add(0, 1), ja(-3), mov(0, 0), exit],
+    [mov(1, 0), mayGoto(3), add(1, 1), jeq(1, 5, 3), ja(-4), mov(0, 0), exit, makeInsn(0x79, 0, 1, 0), exit],
+  ];
+  const kernel = kernelLoadAll(loader.exe, programs.map((insns) => ({ insns, progType: XDP })), 1);
+  programs.forEach((insns, i) => {
+    const ours = verify(insns, { progType: XDP, logLevel: 1 });
+    assert.equal(ours.ok, kernel[i].ok, `program ${i}: ${kernel[i].log}`);
+    if (!ours.ok) assert.equal(ours.errno, kernel[i].errno, `program ${i}`);
+    assert.deepEqual(comparableFixtureLog(ours.log), comparableFixtureLog(kernel[i].log), `program ${i}`);
+  });
 });
 
 test('iterators: new() takes a reference and an active iterator, next() forks drained/active, destroy() releases', () => {
