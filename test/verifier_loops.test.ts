@@ -46,6 +46,8 @@ const KERNEL_618: Record<string, { last: string; processed: number; retval?: num
   // the loop runs until may_goto says stop (s doubles: 0 in the low bit after 64 rounds); the
   // interpreter's default instruction budget (1M) ends a run before may_goto's 8M iterations do
   may_goto_subprog: { last: '', processed: 60, retval: 1, engines: ['jit'] },
+  // bpf_loop inlined and may_goto in one frame: may_goto's slots below bpf_loop's spills
+  may_goto_loop: { last: '', processed: 122, retval: 2, engines: ['jit'] },
   iter_num_sum: { last: '', processed: 75, retval: 2 },
   iter_num_for: { last: '', processed: 214, retval: 2 },
   iter_num_repeat: { last: '', processed: 176, retval: 2 },
