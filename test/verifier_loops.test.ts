@@ -247,8 +247,12 @@ const ITER_CASES: [Insn[], string][] = [
   [[...fp(1, -8), mov(2, 0), movr(3, 10), kcall(NEW), ...ret0], 'R3 is not a scalar'],
   [[...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0], 'expected uninitialized iter_num as arg #0'],
   [[...iterNew(0, 3), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
-  // the iterator's bytes are not data
+  // the iterator's bytes are not data: not read, and a write (store or helper) leaves no iterator
   [[...iterNew(0, 3), makeInsn(0x79, 0, 10, -8), ...iterDestroy, ...ret0], 'invalid read from stack off -8+0 size 8'],
+  [[...iterNew(0, 3), ...fp(1, -8), mov(2, 8), makeInsn(0x85, 0, 0, 0, 6), ...iterDestroy, ...ret0], 'invalid read from stack R1 off -8+0 size 8'],
+  [[...iterNew(0, 3), ...fp(1, -8), mov(2, 8), mov(3, 0), makeInsn(0x85, 0, 0, 0, 113), ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...iterNew(0, 3), makeInsn(0x62, 10, 0, -4, 0), ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...iterNew(0, 3), st64(10, -8, 0), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
   [[makeInsn(0x85, 0, 2, 0, 1), ...ret0], 'kernel btf_id 1 is not a function'],
   // a module's kfunc (off: its BTF's slot in fd_array, which the load gave none of)
   [[...fp(1, -8), makeInsn(0x85, 0, 2, 1, NEXT.btfId), ...ret0], 'failed to find BTF for kernel function'],
