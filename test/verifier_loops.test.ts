@@ -266,22 +266,35 @@ test('iterators: the kernel\'s argument rules and messages (process_iter_arg(), 
   assert.deepEqual(odd.log.trimEnd().split('\n').slice(-3, -1), ['cannot pass in iter at an offset=-12', 'expected uninitialized iter_num as arg #0']);
 });
 
-test('iterators and may_goto: hand-written programs get the running kernel\'s verdict, errno and whole level-1 log', (t) => {
+test('iterators and may_goto: hand-written programs get the running kernel\'s verdict, errno and whole logs (levels 1 and 2)', (t) => {
   const loader = kernelLoader();
   if (!loader.exe) return t.skip(loader.why);
+  const pcall = (off: number): Insn => makeInsn(0x85, 0, 1, 0, off);
   const programs = [
     ...ITER_CASES.map(([insns]) => insns),
     [mov(0, 0), mayGoto(1, 5), mov(0, 1), exit],
     [mov(0, 0), mayGoto(2), add(0, 1), ja(-3), mov(0, 0), exit],
     [mov(1, 0), mayGoto(3), add(1, 1), jeq(1, 5, 3), ja(-4), mov(0, 0), exit, makeInsn(0x79, 0, 1, 0), exit],
+    [mov(0, 0), mayGoto(0), exit], // may_goto +0: 6.18 no longer refuses it
+    // two may_goto loops, one in the other
+    [mov(1, 0), mov(2, 0), mayGoto(5), mayGoto(2), add(1, 1), ja(-3), add(2, 1), ja(-6), mov(0, 0), exit],
+    // an iterator made in the main program, stepped and destroyed by a subprogram given its address
+    [...iterNew(0, 3), ...fp(1, -8), pcall(2), mov(0, 0), exit, movr(6, 1), movr(1, 6), kcall(NEXT), jeq(0, 0, 1), ja(-4), movr(1, 6), kcall(DESTROY), mov(0, 0), exit],
+    // two iterators at once; next() on a drained one again returns NULL without a fork
+    [...iterNew(0, 3), ...fp(1, -16), mov(2, 0), mov(3, 2), kcall(NEW), ...iterDestroy, ...fp(1, -16), kcall(NEXT), ...fp(1, -16), kcall(DESTROY), ...ret0],
+    [...iterNew(0, 0), ...iterNext, jeq(0, 0, 1), ja(-4), ...iterNext, ...iterDestroy, ...ret0],
+    // an iterator loop inside a may_goto loop
+    [mov(6, 0), ...iterNew(0, 100), mayGoto(5), ...iterNext, jeq(0, 0, 2), add(6, 1), ja(-6), ...iterDestroy, movr(0, 6), and(0, 1), exit],
   ];
-  const kernel = kernelLoadAll(loader.exe, programs.map((insns) => ({ insns, progType: XDP })), 1);
-  programs.forEach((insns, i) => {
-    const ours = verify(insns, { progType: XDP, logLevel: 1 });
-    assert.equal(ours.ok, kernel[i].ok, `program ${i}: ${kernel[i].log}`);
-    if (!ours.ok) assert.equal(ours.errno, kernel[i].errno, `program ${i}`);
-    assert.deepEqual(comparableFixtureLog(ours.log), comparableFixtureLog(kernel[i].log), `program ${i}`);
-  });
+  for (const level of [1, 2]) {
+    const kernel = kernelLoadAll(loader.exe, programs.map((insns) => ({ insns, progType: XDP })), level);
+    programs.forEach((insns, i) => {
+      const ours = verify(insns, { progType: XDP, logLevel: level });
+      assert.equal(ours.ok, kernel[i].ok, `program ${i}: ${kernel[i].log}`);
+      if (!ours.ok) assert.equal(ours.errno, kernel[i].errno, `program ${i}`);
+      assert.deepEqual(comparableFixtureLog(ours.log), comparableFixtureLog(kernel[i].log), `program ${i} level ${level}`);
+    });
+  }
 });
 
 test('iterators: new() takes a reference and an active iterator, next() forks drained/active, destroy() releases', () => {
