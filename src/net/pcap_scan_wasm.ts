@@ -76,7 +76,8 @@ export function compileWasmScan(prog: readonly CInsn[], memory: WasmMemory, othe
   if (!scanCode) return undefined;
   let exports: Record<string, unknown>;
   try {
-    exports = new WA.Instance(new WA.Module(scanModule(scanCode, filterCode(prog, FILTER, false)!)), { m: { memory } }).exports;
+    const usesLen = prog.some((insn) => insn.code === 0x80 || insn.code === 0x81);
+    exports = new WA.Instance(new WA.Module(scanModule(scanCode, usesLen, filterCode(prog, FILTER, false)!)), { m: { memory } }).exports;
   } catch {
     return undefined;
   }
@@ -103,7 +104,7 @@ export function compileWasmScan(prog: readonly CInsn[], memory: WasmMemory, othe
 }
 
 /** The module: memory m.memory imported; scan(), filter() and the globals `to` and `kept` exported. */
-function scanModule(filter: ByteWriter, alone: ByteWriter): Uint8Array {
+function scanModule(filter: ByteWriter, usesLen: boolean, alone: ByteWriter): Uint8Array {
   const m = new ModuleBuilder();
   const type = m.type([I32, I32, I32, I32, I32, I32], [I32]);
   m.importMemory('m', 'memory', { min: 1, shared: false });
@@ -133,7 +134,7 @@ function scanModule(filter: ByteWriter, alone: ByteWriter): Uint8Array {
   get(END); w.byte(Op.i32_gt_s).byte(Op.br_if).u32(1);
   load32(AT, 4); get(FRAC); w.byte(Op.i32_ge_u).byte(Op.br_if).u32(1);
   get(AT); w.byte(Op.i32_const).s32(16).byte(Op.i32_add); set(SCAN.B);
-  load32(AT, 12); set(SCAN.LEN);
+  if (usesLen) { load32(AT, 12); set(SCAN.LEN); } // (the wire length, only for a program that reads it)
   // The filter, inside a block `rejected` that it leaves open: it ends where a kept packet goes.
   w.bytes(filter.finish());
   // Kept: a run starts or goes on; on to the next record.
