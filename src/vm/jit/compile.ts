@@ -587,8 +587,16 @@ function compileFunction(
     const word = P[t << 2];
     const c = o & 7;
     if (c === 1) return !staticFrame((word >> 16) & 15, P[(t << 2) + 1], LOADS[o][1]); // ldx: base is src
-    // (stores always end one, fault or not: a budget overrun must not skip their effect)
-    return true;
+    return !silentStore(t);
+  };
+  /**
+   * A store (not atomic) at r10 + off inside the frame: it cannot fault, so it need not end a
+   * budget segment; inside one it is guarded instead (see guardedFrame).
+   */
+  const silentStore = (t: number): boolean => {
+    const o = op(t);
+    const c = o & 7;
+    return (c === 2 || c === 3) && (o & 0xe0) === 0x60 && staticFrame((P[t << 2] >> 12) & 15, P[(t << 2) + 1], STORE_SIZE[o & 0x18]);
   };
 
   // `local.set x` directly followed by `local.get x` (an instruction reading the register the
@@ -704,6 +712,33 @@ function compileFunction(
     lget(LEFT); i32c(count); b(Op.i32_sub); ltee(LEFT); i32c(0); b(Op.i32_lt_s);
     w.byte(Op.br_if).u32(depthL() + 1);
   };
+  /**
+   * A segment with silent stores before its last instruction: `left` drops by `count` up front,
+   * each of those stores goes ahead only if the budget covered it (else to the never-allocated
+   * page at 0: the null guard, which no region, program or comparison sees), and the overdraft
+   * branch comes before the last instruction (checkDeferred): one `br_if` per segment, the
+   * costly part for Liftoff, instead of one per store. Returns the segment.
+   */
+  const chargeDeferred = (first: number, count: number): number => {
+    const seg = segStart.length;
+    segStart.push(first);
+    segCount.push(count);
+    lget(LEFT); i32c(count); b(Op.i32_sub); lset(LEFT);
+    return seg;
+  };
+  const checkDeferred = (seg: number): void => {
+    i32c(seg); lset(PC);
+    lget(LEFT); i32c(0); b(Op.i32_lt_s);
+    w.byte(Op.br_if).u32(depthL() + 1);
+  };
+  /**
+   * With the frame base on the stack, for a silent store at position `at` of a deferred segment
+   * of `count` instructions: the frame base when the budget before the segment (left + count)
+   * exceeded `at`, as the interpreter would have run the store; else 0.
+   */
+  const guardedFrame = (at: number, count: number): void => {
+    i32c(0); lget(LEFT); i32c(at + 1 - count); b(Op.i32_ge_s); b(Op.select);
+  };
 
   /**
    * Check [reg + off, +size) for kind and push the i32 base of the access; returns the memarg
@@ -802,9 +837,16 @@ function compileFunction(
         // Branch-free (selects, no `if`: cheaper for Liftoff to compile): divide by a divisor
         // made safe (0, and -1 when signed, become 1), then fix those cases up as the kernel's
         // rules say: x / 0 = 0, x % 0 = x, x s/ -1 = -x, x s% -1 = 0.
+        if (!signed) { // A32 = !y; select(0 or x, x / (y | A32) or x % (y | A32), A32)
+          if (isDiv) i64c(0, 0); else get(d);
+          get(d); get(s); get(s); b(Op.i64_eqz); ltee(A32); b(Op.i64_extend_i32_u); b(Op.i64_or);
+          b(isDiv ? Op.i64_div_u : Op.i64_rem_u);
+          lget(A32); b(Op.select); set(d);
+          return true;
+        }
         get(d);
-        if (signed) { i64c(0, 1); get(s); get(s); i64c(0, 1); b(Op.i64_add); i64c(0, 1); b(Op.i64_le_u); b(Op.select); } else { get(s); get(s); b(Op.i64_eqz); b(Op.i64_extend_i32_u); b(Op.i64_or); }
-        b(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u));
+        i64c(0, 1); get(s); get(s); i64c(0, 1); b(Op.i64_add); i64c(0, 1); b(Op.i64_le_u); b(Op.select);
+        b(isDiv ? Op.i64_div_s : Op.i64_rem_s);
         if (isDiv && signed) { lset(T1); i64c(0, 0); lget(T1); b(Op.i64_sub); lget(T1); get(s); i64c(-1, -1); b(Op.i64_eq); b(Op.select); }
         if (isDiv) i64c(0, 0); else get(d);
         get(s); b(Op.i64_eqz); b(Op.i32_eqz); b(Op.select);
@@ -1044,16 +1086,23 @@ function compileFunction(
     }
     // segments
     let segFrom = 0;
+    let segLast = -1; // a deferred segment's last instruction (index in slots), or -1
+    let segDeferred = 0;
+    let segSize = 0;
     const startSegment = (from: number): void => {
+      if (verified !== undefined) return;
       let to = from;
-      while (to < slots.length - 1 && !endsSegment(slots[to])) to++;
-      charge(slots[from], to - from + 1);
+      let silent = false;
+      while (to < slots.length - 1 && !endsSegment(slots[to])) { if (!silent && silentStore(slots[to])) silent = true; to++; }
+      segSize = to - from + 1;
+      if (silent) { segDeferred = chargeDeferred(slots[from], segSize); segLast = to; } else { charge(slots[from], segSize); segLast = -1; }
     };
     startSegment(0);
     let terminated = false;
     for (let x = 0; x < slots.length; x++) {
       const pc = slots[x];
       if (x > segFrom && endsSegment(slots[x - 1])) { segFrom = x; startSegment(x); }
+      if (x === segLast) checkDeferred(segDeferred);
       compiled++;
       const at = pc << 2;
       const word = P[at];
@@ -1148,6 +1197,7 @@ function compileFunction(
           continue;
         }
         const at0 = access(pc, d, w1, size, ACCESS_STORE);
+        if (segLast > x) guardedFrame(x - segFrom, segSize); // (a silent store: access() pushed the frame base)
         if (cls === 2) sx(k); else get(s);
         mem(STORES[size][0], at0);
         continue;
