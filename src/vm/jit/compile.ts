@@ -26,9 +26,12 @@
  * interpreter does and either throws its error or refills the cache. In a function that never writes r10, an
  * access at r10 + off inside the frame is in bounds by construction and goes unchecked. The budget
  * is charged per segment: a run of instructions ending at the first one that can fault, leave or
- * write memory (checked loads, stores, atomics, calls, LD_ABS, traps); when a charge overdraws,
- * the host names the exact instruction, so budget errors, faults, memory contents and instruction
- * counts are those of the interpreter.
+ * write memory (checked loads, stores other than into the frame, atomics, calls, LD_ABS, traps);
+ * when a charge overdraws, the host names the exact instruction, so budget errors, faults, memory
+ * contents and instruction counts are those of the interpreter. Overdraft checks (`br_if`s, the
+ * costliest thing here for V8's Liftoff: each merges every local) are saved where that stays
+ * exact: stores into the frame are guarded instead (chargeDeferred()), and a block falling
+ * through into the next leaves its check to that block (segment()).
  *
  * The verified tier (JitHelperOptions.verified, for programs the verifier accepted): accesses it
  * proved in bounds (VerifiedTier.unchecked) are plain wasm loads and stores, inlined lookups take
@@ -703,11 +706,8 @@ function compileFunction(
    * costs V8's baseline compiler (Liftoff) far less than an `if` holding a call, per segment.
    * ($pc is free here: it is only read by the dispatch `br_table`, right after being set.)
    */
-  const charge = (first: number, count: number): void => {
+  const charge = (first: number, count: number, seg = segment(first, count)): void => {
     if (verified !== undefined) return;
-    const seg = segStart.length;
-    segStart.push(first);
-    segCount.push(count);
     i32c(seg); lset(PC);
     lget(LEFT); i32c(count); b(Op.i32_sub); ltee(LEFT); i32c(0); b(Op.i32_lt_s);
     w.byte(Op.br_if).u32(depthL() + 1);
@@ -717,14 +717,22 @@ function compileFunction(
    * each of those stores goes ahead only if the budget covered it (else to the never-allocated
    * page at 0: the null guard, which no region, program or comparison sees), and the overdraft
    * branch comes before the last instruction (checkDeferred): one `br_if` per segment, the
-   * costly part for Liftoff, instead of one per store. Returns the segment.
+   * costly part for Liftoff, instead of one per store. (Also the unchecked last segment of a
+   * block that falls through, with every silent store guarded.)
    */
-  const chargeDeferred = (first: number, count: number): number => {
-    const seg = segStart.length;
+  const chargeDeferred = (count: number): void => {
+    lget(LEFT); i32c(count); b(Op.i32_sub); lset(LEFT);
+  };
+  /**
+   * A segment for the $budget handler, which walks `count` instructions from slot `first` (less
+   * what was left). A segment entered by falling through from an unchecked one (see `carry`
+   * below) starts where that one did, with both counts: right for either way in, as the two
+   * are adjacent in slot order and the unchecked one was either run in full or not entered.
+   */
+  const segment = (first: number, count: number): number => {
     segStart.push(first);
     segCount.push(count);
-    lget(LEFT); i32c(count); b(Op.i32_sub); lset(LEFT);
-    return seg;
+    return segStart.length - 1;
   };
   const checkDeferred = (seg: number): void => {
     i32c(seg); lset(PC);
@@ -1032,11 +1040,17 @@ function compileFunction(
    * least two are affordable: the budget is charged for both up front and refunded when the loop
    * ends after the first, so errors and counts stay exact; otherwise one iteration, as usual.
    */
-  const unrolledLoop = (blk: Block): boolean => {
+  const canUnroll = (blk: Block): boolean => {
     const slots = blk.slots;
     const last = slots[slots.length - 1];
     if (verified !== undefined || !blk.selfLoop || slots.length > 48 || op(last) === 0x05 || op(last) === 0xe5) return false;
     for (let x = 0; x < slots.length - 1; x++) if (!isRegisterOnly(slots[x])) return false;
+    return true;
+  };
+  const unrolledLoop = (blk: Block): boolean => {
+    if (!canUnroll(blk)) return false;
+    const slots = blk.slots;
+    const last = slots[slots.length - 1];
     const n1 = slots.length;
     const body = (): void => {
       for (let x = 0; x < slots.length - 1; x++) {
@@ -1073,6 +1087,9 @@ function compileFunction(
     w.u32(dispatch[0]);
   }
   let compiled = 0;
+  // The unchecked segment the next block falls in from: its count (-1: none) and first slot.
+  let carry = -1;
+  let carryFirst = 0;
   for (const blk of blocks) {
     cur = blk.index;
     inner = 0;
@@ -1086,23 +1103,50 @@ function compileFunction(
     }
     // segments
     let segFrom = 0;
-    let segLast = -1; // a deferred segment's last instruction (index in slots), or -1
+    let checkAt = -1; // a deferred segment's last instruction (index in slots): its check comes first
+    let guardTo = -1; // silent stores before this index go through guardedFrame
     let segDeferred = 0;
     let segSize = 0;
+    // A block ending in a register-only instruction (or a silent store, or a load from the frame)
+    // that falls through into the next block in layout charges its last segment with no check:
+    // the next block's first check covers it (see segment()). One `br_if` fewer per such block.
+    const lastSlot = slots[slots.length - 1];
+    const lastOp = op(lastSlot);
+    const uncheckedEnd = verified === undefined && lastOp !== 0x95 && lastOp !== OP_TRAP && !isJump(lastOp) && !endsSegment(lastSlot) &&
+      blockAt[next(lastSlot)] === cur + 1 && !canUnroll(blocks[cur + 1]);
+    const carryIn = carry;
+    carry = -1;
     const startSegment = (from: number): void => {
       if (verified !== undefined) return;
       let to = from;
       let silent = false;
-      while (to < slots.length - 1 && !endsSegment(slots[to])) { if (!silent && silentStore(slots[to])) silent = true; to++; }
+      while (to < slots.length - 1 && !endsSegment(slots[to])) { if (silentStore(slots[to])) silent = true; to++; }
       segSize = to - from + 1;
-      if (silent) { segDeferred = chargeDeferred(slots[from], segSize); segLast = to; } else { charge(slots[from], segSize); segLast = -1; }
+      const first = from === 0 && carryIn >= 0 ? carryFirst : slots[from];
+      const count = from === 0 && carryIn >= 0 ? carryIn + segSize : segSize;
+      if (to === slots.length - 1 && uncheckedEnd) {
+        chargeDeferred(segSize);
+        carryFirst = first;
+        carry = count;
+        checkAt = -1;
+        guardTo = to + 1;
+      } else if (silent) {
+        chargeDeferred(segSize);
+        segDeferred = segment(first, count);
+        checkAt = to;
+        guardTo = to;
+      } else {
+        charge(first, segSize, segment(first, count));
+        checkAt = -1;
+        guardTo = -1;
+      }
     };
     startSegment(0);
     let terminated = false;
     for (let x = 0; x < slots.length; x++) {
       const pc = slots[x];
       if (x > segFrom && endsSegment(slots[x - 1])) { segFrom = x; startSegment(x); }
-      if (x === segLast) checkDeferred(segDeferred);
+      if (x === checkAt) checkDeferred(segDeferred);
       compiled++;
       const at = pc << 2;
       const word = P[at];
@@ -1197,7 +1241,7 @@ function compileFunction(
           continue;
         }
         const at0 = access(pc, d, w1, size, ACCESS_STORE);
-        if (segLast > x) guardedFrame(x - segFrom, segSize); // (a silent store: access() pushed the frame base)
+        if (guardTo > x) guardedFrame(x - segFrom, segSize); // (a silent store: access() pushed the frame base)
         if (cls === 2) sx(k); else get(s);
         mem(STORES[size][0], at0);
         continue;
