@@ -673,8 +673,15 @@ function compileFunction(
   // The dispatch skeleton.
   let inner = 0; // labels opened inside the current block's code
   let cur = 0; // current block index
-  const depthOf = (j: number): number => inner + (j - cur - 1);
-  const depthL = (): number => inner + (n - 1 - cur);
+  // Only blocks something branches to get a wasm `block` (the rest are only fallen into), so
+  // labels are counted by rank: rank[j] labeled blocks come before block j. (Filled in below.)
+  const labeled = new Uint8Array(n);
+  const rank = new Int32Array(n + 1);
+  const depthOf = (j: number): number => {
+    if (labeled[j] === 0) throw new Error(`jit: no label for block ${j}`); // (cannot happen: see the labels below)
+    return inner + rank[j] - rank[cur + 1];
+  };
+  const depthL = (): number => inner + rank[n] - rank[cur + 1];
   /** Unconditional jump to the block starting at slot t (the code after it is dead). */
   const jumpTo = (t: number): void => {
     const j = blockAt[t];
@@ -1077,14 +1084,31 @@ function compileFunction(
     return true;
   };
 
+  // The labels: dispatch entries, forward jump targets, and blocks reached from a non-adjacent
+  // block or from an unrolled loop by falling through (jumpTo()).
+  for (const j of dispatch) labeled[j] = 1;
+  for (const blk of blocks) {
+    const last = blk.slots[blk.slots.length - 1];
+    const o = op(last);
+    if (isJump(o)) {
+      const j = blockAt[P[(last << 2) + 1]];
+      if (j > blk.index) labeled[j] = 1;
+    }
+    if (o !== 0x95 && o !== OP_TRAP && o !== 0x05) {
+      const j = blockAt[next(last)];
+      if (j > blk.index && (j !== blk.index + 1 || canUnroll(blk))) labeled[j] = 1;
+    }
+  }
+  for (let j = 0; j < n; j++) rank[j + 1] = rank[j] + labeled[j];
+
   // Emit: [$budget handler block,] dispatch header, then each block's code.
   if (verified === undefined) { b(Op.block); b(0x40); }
   b(Op.loop); b(0x40);
-  for (let j = n - 1; j >= 0; j--) { b(Op.block); b(0x40); }
-  if (dispatched) { // (inside $B0, the label of block j is at depth j)
+  for (let j = n - 1; j >= 0; j--) if (labeled[j] === 1) { b(Op.block); b(0x40); }
+  if (dispatched) { // (inside the innermost label, that of block j is at depth rank[j])
     lget(PC); w.byte(Op.br_table).u32(dispatch.length);
-    for (const j of dispatch) w.u32(j);
-    w.u32(dispatch[0]);
+    for (const j of dispatch) w.u32(rank[j]);
+    w.u32(rank[dispatch[0]]);
   }
   let compiled = 0;
   // The unchecked segment the next block falls in from: its count (-1: none) and first slot.
@@ -1093,7 +1117,7 @@ function compileFunction(
   for (const blk of blocks) {
     cur = blk.index;
     inner = 0;
-    b(Op.end); // end of $B(cur): this block's code follows
+    if (labeled[cur] === 1) b(Op.end); // end of $B(cur): this block's code follows
     if (blk.selfLoop) { b(Op.loop); b(0x40); inner = 1; }
     const slots = blk.slots;
     if (unrolledLoop(blk)) {
