@@ -605,11 +605,18 @@ function compileFunction(
     const c = o & 7;
     return (c === 2 || c === 3) && (o & 0xe0) === 0x60 && staticFrame((P[t << 2] >> 12) & 15, P[(t << 2) + 1], STORE_SIZE[o & 0x18]);
   };
+  // Both, once per reachable slot (the checked tier only: the verified one charges nothing).
+  const SEG_END = 1;
+  const SEG_SILENT = 2;
+  const segKind = new Uint8Array(verified === undefined ? nslots : 0);
+  for (let t = 0; t < segKind.length; t++) if (seen[t] !== 0) segKind[t] = endsSegment(t) ? SEG_END : silentStore(t) ? SEG_SILENT : 0;
 
   // The body goes to `buf` directly, `out` gets it at the end: a byte is a store, not a call (this
   // code often runs before V8 optimises it, where calls cost most). room() before each
   // instruction leaves ROOM bytes, more than any one emits (checked after each: pos <= length).
-  let buf = new Uint8Array(1024 + nslots * 24);
+  let reached = 0;
+  for (const blk of blocks) reached += blk.slots.length;
+  let buf = new Uint8Array(4096 + reached * 20); // (about what the checked tier needs; grows if not)
   let pos = 0;
   const room = (n: number): void => {
     if (pos + n <= buf.length) return;
@@ -1174,7 +1181,7 @@ function compileFunction(
     // the next block's first check covers it (see segment()). One `br_if` fewer per such block.
     const lastSlot = slots[slots.length - 1];
     const lastOp = op(lastSlot);
-    const uncheckedEnd = verified === undefined && lastOp !== 0x95 && lastOp !== OP_TRAP && !isJump(lastOp) && !endsSegment(lastSlot) &&
+    const uncheckedEnd = verified === undefined && lastOp !== 0x95 && lastOp !== OP_TRAP && !isJump(lastOp) && segKind[lastSlot] !== SEG_END &&
       blockAt[next(lastSlot)] === cur + 1 && !canUnroll(blocks[cur + 1]);
     const carryIn = carry;
     carry = -1;
@@ -1182,7 +1189,7 @@ function compileFunction(
       if (verified !== undefined) return;
       let to = from;
       let silent = false;
-      while (to < slots.length - 1 && !endsSegment(slots[to])) { if (silentStore(slots[to])) silent = true; to++; }
+      while (to < slots.length - 1 && segKind[slots[to]] !== SEG_END) { if (segKind[slots[to]] === SEG_SILENT) silent = true; to++; }
       segSize = to - from + 1;
       const first = from === 0 && carryIn >= 0 ? carryFirst : slots[from];
       const count = from === 0 && carryIn >= 0 ? carryIn + segSize : segSize;
@@ -1207,7 +1214,7 @@ function compileFunction(
     let terminated = false;
     for (let x = 0; x < slots.length; x++) {
       const pc = slots[x];
-      if (x > segFrom && endsSegment(slots[x - 1])) { segFrom = x; startSegment(x); }
+      if (x > segFrom && segKind[slots[x - 1]] === SEG_END) { segFrom = x; startSegment(x); }
       if (x === checkAt) checkDeferred(segDeferred);
       compiled++;
       if (pos > buf.length - ROOM) { // (the last one overran its room: bytes were lost)
