@@ -555,7 +555,8 @@ function compileFunction(
   const dispatch: number[] = [blockAt[entry]];
   const dispatchOf = new Int32Array(blocks.length).fill(-1);
   dispatchOf[blockAt[entry]] = 0;
-  for (const b of blocks) {
+  for (let bi = 0; bi < blocks.length; bi++) { // (indexed loops: for-of's iterators are slow before V8 optimises)
+    const b = blocks[bi];
     const last = b.slots[b.slots.length - 1];
     if (!isJump(op(last))) continue;
     const j = blockAt[P[(last << 2) + 1]];
@@ -615,7 +616,7 @@ function compileFunction(
   // code often runs before V8 optimises it, where calls cost most). room() before each
   // instruction leaves ROOM bytes, more than any one emits (checked after each: pos <= length).
   let reached = 0;
-  for (const blk of blocks) reached += blk.slots.length;
+  for (let bi = 0; bi < blocks.length; bi++) reached += blocks[bi].slots.length;
   let buf = new Uint8Array(4096 + reached * 20); // (about what the checked tier needs; grows if not)
   let pos = 0;
   const room = (n: number): void => {
@@ -1129,8 +1130,9 @@ function compileFunction(
 
   // The labels: dispatch entries, forward jump targets, and blocks reached from a non-adjacent
   // block or from an unrolled loop by falling through (jumpTo()).
-  for (const j of dispatch) labeled[j] = 1;
-  for (const blk of blocks) {
+  for (let k = 0; k < dispatch.length; k++) labeled[dispatch[k]] = 1;
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const blk = blocks[bi];
     const last = blk.slots[blk.slots.length - 1];
     const o = op(last);
     if (isJump(o)) {
@@ -1151,65 +1153,72 @@ function compileFunction(
   for (let j = n - 1; j >= 0; j--) if (labeled[j] === 1) { buf[pos++] = Op.block; buf[pos++] = 0x40; }
   if (dispatched) { // (inside the innermost label, that of block j is at depth rank[j])
     lget(PC); buf[pos++] = Op.br_table; u32(dispatch.length);
-    for (const j of dispatch) u32(rank[j]);
+    for (let k = 0; k < dispatch.length; k++) u32(rank[dispatch[k]]);
     u32(rank[dispatch[0]]);
   }
   let compiled = 0;
   // The unchecked segment the next block falls in from: its count (-1: none) and first slot.
   let carry = -1;
   let carryFirst = 0;
-  for (const blk of blocks) {
+  // The current block's segments (set per block; one startSegment for all blocks).
+  let slots: number[] = [];
+  let segFrom = 0;
+  let checkAt = -1; // a deferred segment's last instruction (index in slots): its check comes first
+  let guardTo = -1; // silent stores before this index go through guardedFrame
+  let segDeferred = 0;
+  let segSize = 0;
+  let uncheckedEnd = false;
+  let carryIn = -1;
+  const startSegment = (from: number): void => {
+    if (verified !== undefined) return;
+    let to = from;
+    let silent = false;
+    while (to < slots.length - 1 && segKind[slots[to]] !== SEG_END) { if (segKind[slots[to]] === SEG_SILENT) silent = true; to++; }
+    segSize = to - from + 1;
+    const first = from === 0 && carryIn >= 0 ? carryFirst : slots[from];
+    const count = from === 0 && carryIn >= 0 ? carryIn + segSize : segSize;
+    if (to === slots.length - 1 && uncheckedEnd) {
+      chargeDeferred(segSize);
+      carryFirst = first;
+      carry = count;
+      checkAt = -1;
+      guardTo = to + 1;
+    } else if (silent) {
+      chargeDeferred(segSize);
+      segDeferred = segment(first, count);
+      checkAt = to;
+      guardTo = to;
+    } else {
+      charge(first, segSize, segment(first, count));
+      checkAt = -1;
+      guardTo = -1;
+    }
+  };
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const blk = blocks[bi];
     cur = blk.index;
     inner = 0;
     if (labeled[cur] === 1) buf[pos++] = Op.end; // end of $B(cur): this block's code follows
     if (blk.selfLoop) { buf[pos++] = Op.loop; buf[pos++] = 0x40; inner = 1; }
-    const slots = blk.slots;
-    room(ROOM + blk.slots.length * 3 * MAX_REGISTER_INSN_BYTES);
+    slots = blk.slots;
+    room(ROOM + slots.length * 3 * MAX_REGISTER_INSN_BYTES);
     if (unrolledLoop(blk)) {
       compiled += slots.length;
       buf[pos++] = Op.end;
       continue;
     }
-    // segments
-    let segFrom = 0;
-    let checkAt = -1; // a deferred segment's last instruction (index in slots): its check comes first
-    let guardTo = -1; // silent stores before this index go through guardedFrame
-    let segDeferred = 0;
-    let segSize = 0;
+    segFrom = 0;
+    checkAt = -1;
+    guardTo = -1;
     // A block ending in a register-only instruction (or a silent store, or a load from the frame)
     // that falls through into the next block in layout charges its last segment with no check:
     // the next block's first check covers it (see segment()). One `br_if` fewer per such block.
     const lastSlot = slots[slots.length - 1];
     const lastOp = op(lastSlot);
-    const uncheckedEnd = verified === undefined && lastOp !== 0x95 && lastOp !== OP_TRAP && !isJump(lastOp) && segKind[lastSlot] !== SEG_END &&
+    uncheckedEnd = verified === undefined && lastOp !== 0x95 && lastOp !== OP_TRAP && !isJump(lastOp) && segKind[lastSlot] !== SEG_END &&
       blockAt[next(lastSlot)] === cur + 1 && !canUnroll(blocks[cur + 1]);
-    const carryIn = carry;
+    carryIn = carry;
     carry = -1;
-    const startSegment = (from: number): void => {
-      if (verified !== undefined) return;
-      let to = from;
-      let silent = false;
-      while (to < slots.length - 1 && segKind[slots[to]] !== SEG_END) { if (segKind[slots[to]] === SEG_SILENT) silent = true; to++; }
-      segSize = to - from + 1;
-      const first = from === 0 && carryIn >= 0 ? carryFirst : slots[from];
-      const count = from === 0 && carryIn >= 0 ? carryIn + segSize : segSize;
-      if (to === slots.length - 1 && uncheckedEnd) {
-        chargeDeferred(segSize);
-        carryFirst = first;
-        carry = count;
-        checkAt = -1;
-        guardTo = to + 1;
-      } else if (silent) {
-        chargeDeferred(segSize);
-        segDeferred = segment(first, count);
-        checkAt = to;
-        guardTo = to;
-      } else {
-        charge(first, segSize, segment(first, count));
-        checkAt = -1;
-        guardTo = -1;
-      }
-    };
     startSegment(0);
     let terminated = false;
     for (let x = 0; x < slots.length; x++) {
