@@ -240,8 +240,8 @@ export interface CompiledModule {
 
 interface Block {
   start: number;
-  /** Slots of the block's instructions, in order. */
-  slots: number[];
+  /** Slots of the block's instructions, in order (a view of one array for all blocks). */
+  slots: Int32Array;
   /** Index in the function's block order. */
   index: number;
   selfLoop: boolean;
@@ -536,19 +536,21 @@ function compileFunction(
   }
   const blocks: Block[] = [];
   const blockAt = new Int32Array(nslots).fill(-1);
+  const order = new Int32Array(nslots); // the blocks' slots, block after block
+  let ordered = 0;
   for (let s = 0; s < nslots; s++) {
     if (!seen[s] || !leader[s]) continue;
-    const b: Block = { start: s, slots: [], index: blocks.length, selfLoop: false };
-    blockAt[s] = b.index;
+    blockAt[s] = blocks.length;
+    const from = ordered;
     let t = s;
     for (;;) {
-      b.slots.push(t);
+      order[ordered++] = t;
       const o = op(t);
       if (o === 0x95 || o === OP_TRAP || isJump(o)) break;
       t = next(t);
       if (leader[t]) break;
     }
-    blocks.push(b);
+    blocks.push({ start: s, slots: order.subarray(from, ordered), index: blocks.length, selfLoop: false });
   }
   // Dispatch entries: the entry block and every target of a backward jump (a jump to the start
   // of its own block is a `loop` of its own instead).
@@ -615,9 +617,7 @@ function compileFunction(
   // The body goes to `buf` directly, `out` gets it at the end: a byte is a store, not a call (this
   // code often runs before V8 optimises it, where calls cost most). room() before each
   // instruction leaves ROOM bytes, more than any one emits (checked after each: pos <= length).
-  let reached = 0;
-  for (let bi = 0; bi < blocks.length; bi++) reached += blocks[bi].slots.length;
-  let buf = new Uint8Array(4096 + reached * 20); // (about what the checked tier needs; grows if not)
+  let buf = new Uint8Array(4096 + ordered * 20); // (about what the checked tier needs; grows if not)
   let pos = 0;
   const room = (n: number): void => {
     if (pos + n <= buf.length) return;
@@ -1161,7 +1161,7 @@ function compileFunction(
   let carry = -1;
   let carryFirst = 0;
   // The current block's segments (set per block; one startSegment for all blocks).
-  let slots: number[] = [];
+  let slots: Int32Array = order;
   let segFrom = 0;
   let checkAt = -1; // a deferred segment's last instruction (index in slots): its check comes first
   let guardTo = -1; // silent stores before this index go through guardedFrame
