@@ -884,7 +884,6 @@ function compileFunction(
     }
     const signed = variant === 1;
     if (is64) {
-      const src = (): void => { if (isX) get(s); else sx(k); };
       if (aop === 0x30 || aop === 0x90) { // div / mod, 64-bit
         const isDiv = aop === 0x30;
         if (!isX) {
@@ -914,11 +913,10 @@ function compileFunction(
       }
       const wop = ALU64_OPS[aop];
       if (wop === undefined || variant !== 0) return false;
-      get(d); src(); buf[pos++] = wop; set(d);
+      get(d); if (isX) get(s); else sx(k); buf[pos++] = wop; set(d);
       return true;
     }
     // 32-bit
-    const src = (): void => { if (isX) { get(s); buf[pos++] = Op.i32_wrap_i64; } else i32c(k); };
     if (aop === 0x30 || aop === 0x90) {
       const isDiv = aop === 0x30;
       if (!isX) {
@@ -945,7 +943,9 @@ function compileFunction(
     }
     const wop = ALU32_OPS[aop];
     if (wop === undefined || variant !== 0) return false;
-    get(d); buf[pos++] = Op.i32_wrap_i64; src(); buf[pos++] = wop; buf[pos++] = Op.i64_extend_i32_u; set(d);
+    get(d); buf[pos++] = Op.i32_wrap_i64;
+    if (isX) { get(s); buf[pos++] = Op.i32_wrap_i64; } else i32c(k);
+    buf[pos++] = wop; buf[pos++] = Op.i64_extend_i32_u; set(d);
     return true;
   };
 
