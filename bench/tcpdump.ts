@@ -17,8 +17,11 @@
  *    compiled filter, buffered write) against libpcap's, with constant memory (max RSS shown).
  * 4. The pipeline split, in process: ns per packet to read the file and walk its records (the
  *    bulk path, CaptureReader.keepRuns() with a fused scan that keeps nothing), to read and
- *    filter (the filter inlined into the walk, as the command runs it), and to read, filter and
- *    write (-w's path).
+ *    filter (the filter fused into the walk, compiled to WebAssembly as the command runs it, and
+ *    the JavaScript scan beside it), and to read, filter and write (-w's path).
+ * 6. The first pass in a new process, WebAssembly scan beside JavaScript scan: what a short
+ *    process pays while V8 has no optimised code for a fresh JavaScript function.
+ * 1b. Startup: the whole process on a 1,000-packet capture beside `node -e 0`.
  *
  * 5. With --instructions: user-space instructions of both whole processes (callgrind), a figure
  *    the machine's load does not change.
@@ -31,7 +34,7 @@
  * --large N (default 10), --instructions.
  */
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,7 +43,8 @@ import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
 import { compileFilter } from '../src/filter/index.js';
 import { createRequire } from 'node:module';
 import { createPcapFile, openCaptureFile } from '../src/net/node_capture.js';
-import { CaptureReader, compileRecordScan } from '../src/net/pcap.js';
+import { CaptureReader, CHUNK_SIZE, compileRecordScan, type RecordScan, writePcap } from '../src/net/pcap.js';
+import { compileWasmScan, scanMemory } from '../src/net/pcap_scan_wasm.js';
 import { makeTraffic } from '../test/filter_traffic.js';
 
 const EXPRESSIONS = ['tcp port 80', 'udp and dst net 10.0.0.0/8', 'ip6 or arp'];
@@ -162,6 +166,31 @@ function wholeProcess(input: string): void {
   }
 }
 
+/**
+ * The fixed cost: the same on a 1,000-packet capture, where nearly all of a run is startup
+ * (bpfkit beside `node -e 0`, both with NODE_EXTRA_CA_CERTS empty, and beside tcpdump).
+ */
+function startup(): void {
+  const tcpdump = findTcpdump();
+  const small = join(DIR, 'traffic-1000-v1.pcap');
+  if (!existsSync(small)) {
+    writeFileSync(`${small}.${process.pid}`, writePcap({ linktype: 1, snaplen: 262144 }, makeTraffic(1000, 11)));
+    renameSync(`${small}.${process.pid}`, small);
+  }
+  const bare = { ...process.env, NODE_EXTRA_CA_CERTS: '' };
+  const floor: number[] = [];
+  const us: number[] = [];
+  const them: number[] = [];
+  for (let i = 0; i < RUNS * 2; i++) {
+    floor.push(timed(process.execPath, ['-e', '0'], bare));
+    us.push(timed(BIN, ['tcpdump', '-r', small, '-w', join(DIR, 'out-small.pcap'), EXPRESSIONS[0]], bare));
+    if (tcpdump) them.push(timed(tcpdump, ['-r', small, '-w', join(DIR, 'out-small-tcpdump.pcap'), EXPRESSIONS[0]]));
+  }
+  console.log(`\nStartup, 1,000 packets, median of ${RUNS * 2} runs (NODE_EXTRA_CA_CERTS empty): bpfkit ${median(us).toFixed(0)} ms,`
+    + ` node -e 0 ${median(floor).toFixed(0)} ms (bpfkit beyond node's start: ${(median(us) - median(floor)).toFixed(1)} ms)`
+    + `${tcpdump ? `, tcpdump ${median(them).toFixed(0)} ms` : ''}`);
+}
+
 function largeFile(input: string): void {
   const tcpdump = findTcpdump();
   if (!LARGE || !tcpdump) return;
@@ -226,29 +255,36 @@ function perPacket(input: string): void {
   }
 }
 
-/** Read, read + filter, read + filter + write, each timed over the whole file (median of RUNS). */
+/**
+ * Read, read + filter, read + filter + write, each timed over the whole file (median of RUNS),
+ * the reader's buffer in WebAssembly memory as the command places it; the filter fused into the
+ * record walk as WebAssembly (the command's) and as JavaScript (where WebAssembly is refused).
+ */
 function pipelineSplit(input: string): void {
   console.log(`\nPipeline split, in process, ns per packet (median of ${RUNS} passes after a warm-up pass):`);
   const out = join(DIR, 'out-split.pcap');
+  const memory = scanMemory(CHUNK_SIZE)!;
   for (const expr of EXPRESSIONS) {
     const prog = compileFilter(expr, { linktype: 1, snaplen: 262144, savefile: true });
     const fn = compileCbpfAt(prog);
-    // As the command runs it: the filter inlined into the record walk (a scan that keeps
-    // nothing for the read-only pass). (Several scans run in this process, so the figures are
-    // of code optimised alongside others, unlike a `bpfkit tcpdump` process.)
+    // (a scan that keeps nothing for the read-only pass; several scans run in this process, so
+    // the JavaScript figures are of code optimised alongside others, unlike a `bpfkit tcpdump`
+    // process, and of code long past its warm-up)
     const none = (): number => 0;
-    const scans = [compileRecordScan('filter: {}'), compileRecordScan(cbpfInlineAt(prog) ?? 'filter: {}')];
-    const pass = (write: boolean, filter: boolean): number => {
+    const js = compileRecordScan(cbpfInlineAt(prog) ?? 'filter: {}');
+    const wasm = compileWasmScan(prog, memory.memory, () => js)!;
+    const scans = { none: compileRecordScan('filter: {}'), js, wasm: wasm.scan };
+    const pass = (write: boolean, scan: keyof typeof scans): number => {
       const t0 = process.hrtime.bigint();
-      const file = openCaptureFile(input);
+      const file = openCaptureFile(input, memory.buffer);
       const output = write ? createPcapFile(out, { linktype: 1, snaplen: 262144 }) : undefined;
       try {
         // As the tcpdump command: the bulk path, and next() for what it leaves (buffer ends).
         const r = file.reader;
-        const keep = filter ? fn : none;
+        const keep = scan === 'none' ? none : fn;
         const emit = output ? (b: Uint8Array, s: number, e: number): void => output.writer.writeRaw(b, s, e) : (): void => {};
         for (;;) {
-          r.keepRuns(keep, Infinity, emit, scans[filter ? 1 : 0]);
+          r.keepRuns(keep, Infinity, emit, scans[scan]);
           if (!r.next()) break;
           if (keep(r.buf, r.dataOffset, r.caplen, r.len) !== 0) output?.writer.write(r.sec, r.nsec, r.len, r.buf, r.dataOffset, r.caplen);
         }
@@ -258,13 +294,55 @@ function pipelineSplit(input: string): void {
       }
       return Number(process.hrtime.bigint() - t0) / PACKETS;
     };
-    const times = [[], [], []] as number[][];
+    const times = [[], [], [], []] as number[][];
     for (let i = 0; i <= RUNS; i++) {
-      const t = [pass(false, false), pass(false, true), pass(true, true)];
+      const t = [pass(false, 'none'), pass(false, 'wasm'), pass(false, 'js'), pass(true, 'wasm')];
       if (i > 0) t.forEach((v, k) => times[k].push(v));
     }
-    const [read, filter, write] = times.map(median);
-    console.log(`  ${JSON.stringify(expr).padEnd(30)} read ${read.toFixed(1)} ns, + filter ${(filter - read).toFixed(1)} ns, + write ${(write - filter).toFixed(1)} ns = ${write.toFixed(1)} ns`);
+    const [read, filter, filterJs, write] = times.map(median);
+    console.log(`  ${JSON.stringify(expr).padEnd(30)} read ${read.toFixed(1)} ns, + filter ${(filter - read).toFixed(1)} ns`
+      + ` (JavaScript scan ${(filterJs - read).toFixed(1)} ns), + write ${(write - filter).toFixed(1)} ns = ${write.toFixed(1)} ns`);
+  }
+}
+
+/**
+ * The first pass, as a `bpfkit tcpdump` process meets it: each scan freshly compiled in a new
+ * process (WebAssembly, or JavaScript that V8 runs in its interpreter and baseline tiers until
+ * TurboFan's code is ready), over the whole file with nothing written: ms per pass, median of
+ * RUNS processes, and the ratio.
+ */
+function firstPass(input: string): void {
+  const child = process.argv.indexOf('--first-pass');
+  if (child >= 0) {
+    const [kind, expr] = process.argv.slice(child + 1);
+    const prog = compileFilter(expr, { linktype: 1, snaplen: 262144, savefile: true });
+    const memory = scanMemory(CHUNK_SIZE)!;
+    const t0 = process.hrtime.bigint();
+    const js = (): RecordScan | undefined => compileRecordScan(cbpfInlineAt(prog)!);
+    const scan = kind === 'wasm' ? compileWasmScan(prog, memory.memory, js)!.scan : js()!;
+    const keep = compileCbpfAt(prog);
+    const file = openCaptureFile(input, memory.buffer);
+    for (const r = file.reader; ;) {
+      r.keepRuns(keep, Infinity, () => {}, scan);
+      if (!r.next()) break;
+    }
+    file.close();
+    console.log(Number(process.hrtime.bigint() - t0) / 1e6);
+    process.exit(0);
+  }
+  console.log(`\nFirst pass over ${PACKETS} packets in a new process (compile + read + filter, nothing written), median of ${RUNS}:`);
+  const self = fileURLToPath(import.meta.url);
+  const run = (kind: string, expr: string): number => {
+    const r = spawnSync(process.execPath, [self, '--packets', String(PACKETS), '--first-pass', kind, expr], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`first pass ${kind}: ${r.stderr}`);
+    return Number(r.stdout.trim().split('\n').pop());
+  };
+  for (const expr of EXPRESSIONS) {
+    const w: number[] = [];
+    const j: number[] = [];
+    for (let i = 0; i < RUNS; i++) { w.push(run('wasm', expr)); j.push(run('js', expr)); }
+    console.log(`  ${JSON.stringify(expr).padEnd(30)} WebAssembly scan ${median(w).toFixed(1)} ms, JavaScript scan ${median(j).toFixed(1)} ms`
+      + ` (WebAssembly/JavaScript ${(median(w) / median(j)).toFixed(2)})`);
   }
 }
 
@@ -305,9 +383,12 @@ function instructions(input: string): void {
 }
 
 const input = capture();
+if (process.argv.includes('--first-pass')) firstPass(input);
 console.log(`bpfkit tcpdump starts from: ${startPath()}`);
 wholeProcess(input);
+startup();
 instructions(input);
 largeFile(input);
 perPacket(input);
 pipelineSplit(input);
+firstPass(input);

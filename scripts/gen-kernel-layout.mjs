@@ -30,6 +30,8 @@ const FIELDS = [
 
 /** Kernel functions a rewritten call may target besides the `bpf_<helper>` ones. */
 const EXTRA_SYMBOLS = [
+  // may_goto's timed loop check (do_misc_fixups()) and the kfuncs bpfkit implements (fixup_kfunc_call())
+  'arch_bpf_timed_may_goto', 'bpf_iter_num_new', 'bpf_iter_num_next', 'bpf_iter_num_destroy',
   'bpf_skb_load_helper_8_no_cache', 'bpf_skb_load_helper_16_no_cache', 'bpf_skb_load_helper_32_no_cache',
   '__htab_map_lookup_elem', 'bpf_user_rnd_u32', 'bpf_get_raw_cpu_id', 'bpf_probe_read_compat',
   'bpf_probe_read_compat_str', 'bpf_skb_event_output', 'bpf_xdp_event_output', 'bpf_xdp_redirect', 'bpf_xdp_redirect_map',

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { cbpfToJs } from '../src/cbpf/compile.js';
 import { type CInsn, cinsn } from '../src/cbpf/insn.js';
 import { runCbpf } from '../src/cbpf/interp.js';
-import { compileCbpfAt } from '../src/cbpf/jsc.js';
+import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
 import { compileFilter, PCAP_NETMASK_UNKNOWN } from '../src/filter/index.js';
 import { CaptureReader } from '../src/net/pcap.js';
 import { Rng, mutate, randomPacket, randomProgram } from './cbpf_gen.js';
@@ -66,6 +66,26 @@ test('libpcap semantics at the edges: loads past caplen, division by zero, backw
     assert.equal(compileCbpfAt(prog)(buf, off, caplen, 1000), want, JSON.stringify(prog));
   }
   assert.equal(compileCbpfAt([])(buf, 0, 8, 8), 0);
+});
+
+test('inline mode: the same filter as statements for a caller\'s loop (no return, one block, DataView loads)', () => {
+  const r = new Rng(99);
+  const progs: CInsn[][] = [compileFilter('tcp port 80', { linktype: 1, snaplen: 262144 }), compileFilter('ip6 protochain 6', { linktype: 1, snaplen: 262144 })];
+  for (let i = 0; i < 300; i++) progs.push(mutate(r, randomProgram(r, 1 + r.int(30))));
+  for (const prog of progs) {
+    const stmts = cbpfInlineAt(prog)!;
+    assert.doesNotMatch(stmts, /\breturn\b/);
+    assert.match(stmts, /^filter: \{\n[^]*\n\}$/);
+    // Wrapped as a function of one packet, it gives the interpreter's results.
+    const fn = new Function('p', 'b', 'n', 'len', `const dv = new DataView(p.buffer, p.byteOffset, p.byteLength); let verdict = 0;\n${stmts}\nreturn verdict;`);
+    for (let j = 0; j < 5; j++) {
+      const pkt = randomPacket(r);
+      const buf = new Uint8Array(pkt.length + 20).fill(0xee);
+      buf.set(pkt, 7);
+      assert.equal(fn(buf, 7, pkt.length, pkt.length + 3), runCbpf(prog, pkt, pkt.length + 3), `${JSON.stringify(prog)}\n${stmts}`);
+    }
+  }
+  assert.equal(cbpfInlineAt([]), undefined);
 });
 
 interface ApplyTest { label: string; savefile: string; expr: string; optimize: boolean; netmask: string | null; results: number[]; env_skip: string | null }

@@ -166,7 +166,8 @@ test('streaming -r/-w over a multi-chunk capture, odd headers and corrupt files:
       if (bytes) writeFileSync(path, bytes);
       for (const e of ['tcp port 80', 'ip6 or arp', '']) runs.push([path, [e]]);
     }
-    runs.push([big, ['-c', '100', 'tcp']], [ng, ['-c', '1', '']]);
+    // -c past the first chunk; protochain (backward jumps: the JavaScript scan, not WebAssembly's).
+    runs.push([big, ['-c', '100', 'tcp']], [ng, ['-c', '1', '']], [big, ['-c', '15000', 'ip or ip6']], [big, ['ip protochain 6 or arp']]);
     for (const [path, args] of runs) {
       const theirs = join(dir, 'theirs.pcap');
       const ours = join(dir, 'ours.pcap');
@@ -198,6 +199,10 @@ test('the bpfkit process: tcpdump -r -w through bin/bpfkit.js (lean entry), exit
     assert.equal(ours.status, 0, ours.stderr);
     tcpdump(['-r', input, '-w', join(dir, 't.pcap'), 'tcp or udp']);
     assert.ok(readFileSync(join(dir, 'o.pcap')).equals(readFileSync(join(dir, 't.pcap'))));
+    // -w -: the savefile on standard output (a pipe), the same bytes.
+    const piped = spawnSync(process.execPath, [bin, 'tcpdump', '-r', input, '-w', '-', 'tcp or udp'], { maxBuffer: 1 << 26 });
+    assert.equal(piped.status, 0, String(piped.stderr));
+    assert.ok(piped.stdout.equals(readFileSync(join(dir, 't.pcap'))), '-w -');
     const bad = spawnSync(process.execPath, [bin, 'tcpdump', '-r', join(dir, 'none.pcap'), 'tcp'], { encoding: 'utf8' });
     assert.notEqual(bad.status, 0);
     assert.equal(bad.status, 1);

@@ -144,9 +144,9 @@ const rejected: [string, AsmUnit, string | RegExp][] = [
   ['a relocation on a non-call', {
     sections: [code('xdp', [mov(0, 1), EXIT], [func('p', 0, 2)], [{ offset: 0, type: 'R_BPF_64_32', symbol: 'p' }])],
   }, "unit.o: prog 'p': invalid relo against 'p' for insns[0].code 0xb7"],
-  ['a call to an extern (kfunc)', {
+  ['a call to an extern (kfunc) the kernel does not have', {
     sections: [code('xdp', [CALL_LOCAL(-1), EXIT], [func('p', 0, 2)], [{ offset: 0, type: 'R_BPF_64_32', symbol: 'bpf_kfunc' }])],
-  }, "unit.o: extern 'bpf_kfunc' is not supported yet (program p, insn 0)"],
+  }, "unit.o: extern (func ksym) 'bpf_kfunc': not found in kernel or module BTFs"],
   ['a map reference', {
     sections: [
       code('xdp', [...makeLdImm64(1, 0n), mov(0, 2), EXIT], [func('p', 0, 4)], [{ offset: 0, type: 'R_BPF_64_64', symbol: 'my_map' }]),

@@ -10,38 +10,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cbpfInlineAt, compileCbpfAt } from '../src/cbpf/jsc.js';
-import type { CInsn } from '../src/cbpf/insn.js';
+import { type CInsn, cinsn } from '../src/cbpf/insn.js';
 import { compileFilter } from '../src/filter/index.js';
-import { CaptureReader, compileRecordScan, PcapWriter, type RecordScan, type WriteOptions, writePcap } from '../src/net/pcap.js';
+import { CaptureReader, compileRecordScan, type WriteOptions, writePcap } from '../src/net/pcap.js';
 import { sourceOf } from './byte_source.js';
 import { Rng, randomProgram } from './cbpf_gen.js';
 import { makeTraffic } from './filter_traffic.js';
-
-type Keep = (buf: Uint8Array, off: number, caplen: number, len: number) => number;
-
-
-interface Outcome { bytes: Buffer; kept: number; error?: string }
-
-/** Drive a reader to the end (or the limit) into a writer; `bulk` as the tcpdump command does. */
-function filterInto(r: CaptureReader, opts: WriteOptions, keep: Keep, limit: number, bulk: boolean, writeBuffer: number, scan?: RecordScan): Outcome {
-  const chunks: Buffer[] = [];
-  const w = new PcapWriter(opts, (c) => { chunks.push(Buffer.from(c)); }, writeBuffer);
-  let kept = 0;
-  let error: string | undefined;
-  try {
-    for (;;) {
-      if (bulk) kept += r.keepRuns(keep, limit - kept, (b, s, e) => w.writeRaw(b, s, e), scan);
-      if (kept >= limit || !r.next()) break;
-      if (keep(r.buf, r.dataOffset, r.caplen, r.len) === 0) continue;
-      kept++;
-      w.write(r.sec, r.nsec, r.len, r.buf, r.dataOffset, r.caplen);
-    }
-  } catch (e) {
-    error = (e as Error).message;
-  }
-  w.flush();
-  return { bytes: Buffer.concat(chunks), kept, error };
-}
+import { filterInto, type Keep } from './net_capture_lib.js';
 
 const PREDICATES: [string, Keep][] = [
   // (a filter reads inside the record only: bytes past it differ between chunkings)
@@ -141,8 +116,10 @@ test('the filter fused into the record walk == the per-record path: expressions,
   t.push({ sec: 1700001000, nsec: 5000, caplen: 3000, len: 3000, data: new Uint8Array(3000).map((_, i) => i & 0xff), ifIndex: 0 });
   const opts = { linktype: 1, snaplen: 262144 };
   const file = writePcap(opts, t);
-  const exprs = ['tcp port 80', 'ip6 or arp', 'udp and dst net 10.0.0.0/8', 'len > 100', 'ip[0] & 0xf > 5', 'tcp[13] & 2 != 0', 'vlan and ip'];
+  // (protochain and the hand-written loop jump backward: the inline filter's switch form)
+  const exprs = ['tcp port 80', 'ip6 or arp', 'udp and dst net 10.0.0.0/8', 'len > 100', 'ip[0] & 0xf > 5', 'tcp[13] & 2 != 0', 'vlan and ip', 'ip6 protochain 6'];
   const progs = exprs.map((e) => compileFilter(e, { linktype: 1, snaplen: 262144, savefile: true }));
+  progs.push([cinsn(0x80), cinsn(0x04, 1), cinsn(0x25, 1500, 1, 0), cinsn(0x05, -3 >>> 0), cinsn(0x54, 1), cinsn(0x16)]);
   const r = new Rng(77);
   for (let i = 0; i < 40; i++) progs.push(randomProgram(r, 2 + r.int(30)));
   progs.push([]); // rejects all: not fusable, the per-record call remains

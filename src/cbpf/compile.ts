@@ -21,49 +21,55 @@ const compiled = new WeakMap<readonly CInsn[], CbpfFilterFn>();
 /**
  * JavaScript source of the filter function's body: parameters `p` (the packet) and `len`; or,
  * with `atOffset` (jsc.ts), `p`, `b`, `n`, `len`: the packet is p[b, b + n) of a larger buffer.
+ * `inline` (with atOffset; jsc.ts' cbpfInlineAt()): statements for a caller's loop instead, in a
+ * block labelled `filter` that leaves the result in the caller's `verdict` (`break filter`) and
+ * loads 16 and 32 bits through the caller's DataView `dv` over p's bytes (one load, not 2 or 4).
  */
-export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
+export function cbpfToJs(prog: readonly CInsn[], atOffset = false, inline = false): string {
   const n = prog.length;
   const B = atOffset ? 'b + ' : '';
   const out: string[] = [];
   const used = new Set<number>();
   const body: string[] = [];
-  const goto = (t: number): string => (t >= n ? 'return 0;' : `pc = ${t}; continue;`);
+  const ret = (value: string | number): string => (inline ? `{ verdict = ${value}; break filter; }` : `return ${value};`);
+  const reject = ret(0);
+  const goto = (t: number): string => (t >= n ? reject : `pc = ${t}; continue;`);
   for (let i = 0; i < n; i++) {
     const { code, jt, jf } = prog[i];
     const k = prog[i].k >>> 0;
     const ks = k | 0;
-    const load = (size: number, at: string): string =>
-      size === 4 ? `A = (p[${B}${at}] << 24) | (p[${B}${at} + 1] << 16) | (p[${B}${at} + 2] << 8) | p[${B}${at} + 3];`
-        : size === 2 ? `A = (p[${B}${at}] << 8) | p[${B}${at} + 1];` : `A = p[${B}${at}];`;
+    const load = (size: number, at: string): string => (inline && size > 1
+      ? `A = dv.${size === 4 ? 'getInt32' : 'getUint16'}(${B}${at});`
+      : size === 4 ? `A = (p[${B}${at}] << 24) | (p[${B}${at} + 1] << 16) | (p[${B}${at} + 2] << 8) | p[${B}${at} + 3];`
+        : size === 2 ? `A = (p[${B}${at}] << 8) | p[${B}${at} + 1];` : `A = p[${B}${at}];`);
     let s: string;
     const sizes: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1 };
     switch (code) {
-      case 0x06: s = `return ${k};`; break;
-      case 0x16: s = 'return A >>> 0;'; break;
+      case 0x06: s = ret(k); break;
+      case 0x16: s = ret('A >>> 0'); break;
       case 0x20: case 0x28: case 0x30: {
         const size = sizes[code & 0x18];
-        s = `if (${k + size} > n) return 0; ${load(size, String(k))}`;
+        s = `if (${k + size} > n) ${reject} ${load(size, String(k))}`;
         break;
       }
       case 0x40: case 0x48: case 0x50: {
         const size = sizes[code & 0x18];
-        s = `o = (X >>> 0) + ${k}; if (o + ${size} > n) return 0; ${load(size, 'o')}`;
+        s = `o = (X >>> 0) + ${k}; if (o + ${size} > n) ${reject} ${load(size, 'o')}`;
         break;
       }
-      case 0xb1: s = `if (${k} >= n) return 0; X = (p[${B}${k}] & 15) << 2;`; break;
+      case 0xb1: s = `if (${k} >= n) ${reject} X = (p[${B}${k}] & 15) << 2;`; break;
       case 0x80: s = 'A = len | 0;'; break;
       case 0x81: s = 'X = len | 0;'; break;
       case 0x00: s = `A = ${ks};`; break;
       case 0x01: s = `X = ${ks};`; break;
-      case 0x60: s = k < 16 ? `A = m${k};` : 'return 0;'; break;
-      case 0x61: s = k < 16 ? `X = m${k};` : 'return 0;'; break;
-      case 0x02: s = k < 16 ? `m${k} = A;` : 'return 0;'; break;
-      case 0x03: s = k < 16 ? `m${k} = X;` : 'return 0;'; break;
+      case 0x60: s = k < 16 ? `A = m${k};` : reject; break;
+      case 0x61: s = k < 16 ? `X = m${k};` : reject; break;
+      case 0x02: s = k < 16 ? `m${k} = A;` : reject; break;
+      case 0x03: s = k < 16 ? `m${k} = X;` : reject; break;
       case 0x05: {
         const t = (i + 1 + k) >>> 0;
-        if (t >= n || ks === -1) s = 'return 0;';
-        else if (ks < 0) { s = `if (back++ >= ${MAX_BACKWARD_JUMPS}) return 0; ${goto(t)}`; used.add(t); }
+        if (t >= n || ks === -1) s = reject;
+        else if (ks < 0) { s = `if (back++ >= ${MAX_BACKWARD_JUMPS}) ${reject} ${goto(t)}`; used.add(t); }
         else { s = goto(t); used.add(t); }
         break;
       }
@@ -82,8 +88,8 @@ export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
       case 0x0c: s = 'A = (A + X) | 0;'; break;
       case 0x1c: s = 'A = (A - X) | 0;'; break;
       case 0x2c: s = 'A = Math.imul(A, X);'; break;
-      case 0x3c: s = 'if (X === 0) return 0; A = ((A >>> 0) / (X >>> 0)) | 0;'; break;
-      case 0x9c: s = 'if (X === 0) return 0; A = ((A >>> 0) % (X >>> 0)) | 0;'; break;
+      case 0x3c: s = `if (X === 0) ${reject} A = ((A >>> 0) / (X >>> 0)) | 0;`; break;
+      case 0x9c: s = `if (X === 0) ${reject} A = ((A >>> 0) % (X >>> 0)) | 0;`; break;
       case 0x5c: s = 'A &= X;'; break;
       case 0x4c: s = 'A |= X;'; break;
       case 0xac: s = 'A ^= X;'; break;
@@ -92,8 +98,8 @@ export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
       case 0x04: s = `A = (A + ${ks}) | 0;`; break;
       case 0x14: s = `A = (A - ${ks}) | 0;`; break;
       case 0x24: s = `A = Math.imul(A, ${ks});`; break;
-      case 0x34: s = k === 0 ? 'return 0;' : `A = ((A >>> 0) / ${k}) | 0;`; break;
-      case 0x94: s = k === 0 ? 'return 0;' : `A = ((A >>> 0) % ${k}) | 0;`; break;
+      case 0x34: s = k === 0 ? reject : `A = ((A >>> 0) / ${k}) | 0;`; break;
+      case 0x94: s = k === 0 ? reject : `A = ((A >>> 0) % ${k}) | 0;`; break;
       case 0x54: s = `A &= ${ks};`; break;
       case 0x44: s = `A |= ${ks};`; break;
       case 0xa4: s = `A ^= ${ks};`; break;
@@ -102,7 +108,7 @@ export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
       case 0x84: s = 'A = -A | 0;'; break;
       case 0x07: s = 'X = A;'; break;
       case 0x87: s = 'A = X;'; break;
-      default: s = 'return 0;';
+      default: s = reject;
     }
     body.push(s);
   }
@@ -111,7 +117,7 @@ export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
   const forwardOnly = prog.every((insn, i) => insn.code !== 0x05 || ((insn.k | 0) >= 0 && i + 1 + (insn.k >>> 0) < n));
   if (used.size === 0) {
     // no jumps: straight-line code
-    out.push(...body, 'return 0;');
+    out.push(...body, reject);
   } else if (forwardOnly) {
     // only forward jumps: nested labelled blocks, `break Lt` lands just before instruction t,
     // so there is no dispatch at all
@@ -121,13 +127,13 @@ export function cbpfToJs(prog: readonly CInsn[], atOffset = false): string {
       if (used.has(i)) out.push('}');
       out.push(stmt.replace(/pc = (\d+); continue;/g, 'break L$1;'));
     });
-    out.push('return 0;');
+    out.push(reject);
   } else {
     out.push('for (;;) switch (pc) {');
     body.forEach((stmt, i) => out.push(`${i === 0 || used.has(i) ? `case ${i}: ` : ''}${stmt}`));
-    out.push('default: return 0;', '}');
+    out.push(`default: ${reject}`, '}');
   }
-  return out.join('\n');
+  return inline ? `filter: {\n${out.join('\n')}\n}` : out.join('\n');
 }
 
 /**

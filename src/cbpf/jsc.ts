@@ -11,7 +11,7 @@
  */
 import { cachedFilter, cbpfToJs } from './compile.js';
 import { type CInsn } from './insn.js';
-import { runCbpf } from './interp.js';
+import { PCAP_MAXINSNS, runCbpf } from './interp.js';
 
 /** A compiled filter over buf[offset, offset + caplen); the return value is unsigned 32-bit. */
 export type CbpfBufferFilterFn = (buf: Uint8Array, offset: number, caplen: number, wireLen: number) => number;
@@ -27,21 +27,13 @@ export function compileCbpfAt(prog: readonly CInsn[]): CbpfBufferFilterFn {
 
 /**
  * The filter as JavaScript statements for inlining into a caller's loop (net/pcap.ts'
- * compileRecordScan(): the record walk and the filter as one function, no call per packet).
- * The statements read the packet at p[b .. b + n) (16- and 32-bit loads through `dv`, a
- * DataView over p's bytes: one load each instead of two or four) and the wire length `len`
- * (names the caller binds), declare their own registers, and leave the result, as
- * compileCbpfAt() returns it, in the caller's `verdict` by `break filter` from their labelled
- * block. Undefined for a program that rejects everything without running (empty or too long:
- * cachedFilter()'s rules).
+ * compileRecordScan(): the record walk and the filter as one function, no call per packet):
+ * cbpfToJs()'s inline mode. The statements read the packet at p[b .. b + n) (16- and 32-bit
+ * loads through `dv`, a DataView over p's bytes) and the wire length `len` (names the caller
+ * binds), declare their own registers, and leave the result, as compileCbpfAt() returns it, in
+ * the caller's `verdict` by `break filter` from their labelled block. Undefined for a program
+ * that rejects everything without running (empty or too long: cachedFilter()'s rules).
  */
 export function cbpfInlineAt(prog: readonly CInsn[]): string | undefined {
-  if (compileCbpfAt(prog) === rejectAll) return undefined;
-  const body = cbpfToJs(prog, true)
-    // cbpfToJs() leaves a function body only by `return EXPR;` (loops use continue/break inside).
-    .replace(/\breturn ([^;]+);/g, '{ verdict = $1; break filter; }')
-    // Its big-endian loads, byte by byte (A is kept as a signed 32-bit value).
-    .replace(/\(p\[([^\]]+)\] << 24\) \| \(p\[\1 \+ 1\] << 16\) \| \(p\[\1 \+ 2\] << 8\) \| p\[\1 \+ 3\]/g, 'dv.getInt32($1)')
-    .replace(/\(p\[([^\]]+)\] << 8\) \| p\[\1 \+ 1\]/g, 'dv.getUint16($1)');
-  return `filter: {\n${body}\n}`;
+  return prog.length === 0 || prog.length > PCAP_MAXINSNS ? undefined : cbpfToJs(prog, true, true);
 }

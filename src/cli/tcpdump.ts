@@ -18,7 +18,8 @@ import { cbpfInlineAt, compileCbpfAt } from '../cbpf/jsc.js';
 import { BpfError } from '../errors.js';
 import { compileFilter, FilterError, linktypeFromName } from '../filter/index.js';
 import type { CaptureFileReader } from '../net/node_capture.js';
-import { adjustSnaplen, CaptureReader, compileRecordScan } from '../net/pcap.js';
+import { adjustSnaplen, CaptureReader, CHUNK_SIZE, compileRecordScan, type RecordScan } from '../net/pcap.js';
+import { compileWasmScan, scanMemory, type WasmMemory } from '../net/pcap_scan_wasm.js';
 import { LINKTYPE_DESCRIPTIONS, summarize } from '../net/pcap_print.js';
 import type { CliContext, CommandHandler } from './context.js';
 
@@ -116,19 +117,21 @@ async function tcpdump(args: string[], ctx: CliContext): Promise<number> {
     }
   }
 
-  // Files are streamed (constant memory); standard input is read whole.
+  // Files are streamed (constant memory); standard input is read whole. Filtering a file into
+  // another reads it into WebAssembly memory, where the compiled record scan runs.
+  const memory = o.read !== undefined && o.read !== '-' && o.write !== undefined && !o.dump ? scanMemory(CHUNK_SIZE) : undefined;
   let input: CaptureFileReader | undefined;
-  if (o.read !== undefined) input = await openInput(o.read, ctx);
+  if (o.read !== undefined) input = await openInput(o.read, ctx, memory?.buffer);
   try {
-    return await filterCapture(o, expr, input, ctx);
+    return await filterCapture(o, expr, input, ctx, memory?.memory);
   } finally {
     input?.close();
   }
 }
 
-async function openInput(path: string, ctx: CliContext): Promise<CaptureFileReader> {
+async function openInput(path: string, ctx: CliContext, buffer: Uint8Array | undefined): Promise<CaptureFileReader> {
   try {
-    if (path !== '-') return (await import('../net/node_capture.js')).openCaptureFile(path);
+    if (path !== '-') return (await import('../net/node_capture.js')).openCaptureFile(path, buffer);
     const bytes = await ctx.readStdin();
     return { reader: new CaptureReader(bytes), close: () => {} };
   } catch (err) {
@@ -137,7 +140,7 @@ async function openInput(path: string, ctx: CliContext): Promise<CaptureFileRead
   }
 }
 
-async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | undefined, ctx: CliContext): Promise<number> {
+async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | undefined, ctx: CliContext, memory: WasmMemory | undefined): Promise<number> {
   const capture = input?.reader;
   let dlt: number;
   if (capture) dlt = linktypeFromName(capture.linktype);
@@ -171,7 +174,6 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
   const lt = capture.linktype;
   const [ltName, ltDescr] = LINKTYPE_DESCRIPTIONS[lt] ?? [`${lt}`, `link-type ${lt}`];
   ctx.stderr(`reading from file ${o.read}, link-type ${ltName} (${ltDescr}), snapshot length ${fileSnaplen}\n`);
-  const filter = compileCbpfAt(prog);
   const output = o.write === undefined ? undefined
     : (await import('../net/node_capture.js')).createPcapFile(o.write === '-' ? 1 : o.write, { linktype: DLT_TO_LINKTYPE[dlt] ?? lt, snaplen: fileSnaplen, nanos: o.nanos });
   try {
@@ -184,9 +186,15 @@ async function filterCapture(o: Opts, expr: string, input: CaptureFileReader | u
     const writer = output?.writer;
     const bulk = writer !== undefined && capture.format === 'pcap' && !capture.bigEndian && capture.nanos === o.nanos;
     const writeRaw = (buf: Uint8Array, start: number, end: number): void => writer!.writeRaw(buf, start, end);
-    // The filter inlined into the record walk: one generated loop per buffer fill.
-    const inline = bulk ? cbpfInlineAt(prog) : undefined;
-    const scan = inline === undefined ? undefined : compileRecordScan(inline);
+    // The filter fused with the record walk: one generated loop per buffer fill, WebAssembly
+    // where it can (fast from its first packet), else JavaScript.
+    const jsScan = (): RecordScan | undefined => {
+      const inline = cbpfInlineAt(prog);
+      return inline === undefined ? undefined : compileRecordScan(inline);
+    };
+    const wasm = bulk && memory ? compileWasmScan(prog, memory, jsScan) : undefined;
+    const scan = !bulk ? undefined : wasm?.scan ?? jsScan();
+    const filter = wasm?.filter ?? compileCbpfAt(prog);
     // Summaries go out a few hundred lines at a time: one write per line is slow on a pipe.
     let lines = '';
     try {

@@ -12,10 +12,12 @@ import type { HelperRegistry } from '../vm/helpers.js';
 import { type HelperHost, createHelperHost } from './host.js';
 import { HELPERS, type HelperDef } from './table.js';
 import { registerFastHelpers } from './fast.js';
+import { registerKfuncs } from './kfuncs.js';
 
 export * from './host.js';
 export * from './proto.js';
 export { HELPERS, BPF_MAX_LOOPS, helperDef, unknownHelperMessage, type HelperDef, type HelperImpl } from './table.js';
+export { registerKfuncs } from './kfuncs.js';
 export { bprintf, MAX_BPRINTF_BUF, MAX_BPRINTF_VARARGS, type PrintfMemory } from './printf.js';
 
 /**
@@ -29,6 +31,8 @@ export function registerHelpers(registry: HelperRegistry, host: HelperHost = cre
     registry.register(d.id, d.name, (ctx, r1, r2, r3, r4, r5) => impl(host, ctx, r1, r2, r3, r4, r5));
   }
   registerFastHelpers(registry, host); // the JIT's BigInt-free forms of the hot ones
+  // the kfuncs by their internal helper ids (isa/kfuncs.ts); a helper set leaves them to its caller
+  if (!filter) registerKfuncs(registry);
   return host;
 }
 

@@ -16,6 +16,7 @@
  * with off 0 is taken to be in ISA form (displacement in imm), so plain programs print too.
  */
 import type { Insn } from './insn.js';
+import { kfuncByBtfId } from './kfuncs.js';
 import {
   BPF_ABS, BPF_ADDR_SPACE_CAST, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ATOMIC, BPF_CALL, BPF_CMPXCHG,
   BPF_DIV, BPF_DW, BPF_END, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP,
@@ -231,7 +232,8 @@ export function formatXlatedInsn(insns: readonly Insn[], pc: number, options: Xl
       return `${c} call pc${signed(disp)}${name !== undefined ? '#' + name : ''}`;
     }
     let name: string | undefined;
-    if (src === BPF_PSEUDO_KFUNC_CALL) name = options.kfuncName?.(imm) ?? 'kernel-function';
+    // a kfunc call: by its BTF id as loaded, by its kernel function once fixed up (fixup_kfunc_call())
+    if (src === BPF_PSEUDO_KFUNC_CALL) name = options.callName?.(pc) ?? options.kfuncName?.(imm) ?? (insn.off === 0 ? kfuncByBtfId(imm)?.name : undefined) ?? 'kernel-function';
     else if (src === 0) name = options.callName?.(pc) ?? options.helperName?.(imm) ?? helperFuncName(imm);
     return `${c} call ${name ?? 'unknown'}#${imm}`;
   }

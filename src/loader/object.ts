@@ -27,8 +27,9 @@ import { BpfError } from '../errors.js';
 import { fixupDatasecs, parseBtf, parseBtfExt } from '../btf/parse.js';
 import type { Btf, BtfExt, BtfExtSection } from '../btf/types.js';
 import { type Insn, decodeProgram } from '../isa/insn.js';
+import { kfuncByName } from '../isa/kfuncs.js';
 import {
-  BPF_CALL, BPF_INSN_SIZE, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
+  BPF_CALL, BPF_INSN_SIZE, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
 } from '../isa/opcodes.js';
 import {
   type ElfFile, type ElfSection, type ElfSymbol, ET_REL, SHF_EXECINSTR, SHN_LORESERVE, SHN_UNDEF,
@@ -384,7 +385,13 @@ function relocateProgram(
         continue;
       }
       if (relo?.kind === 'extern') {
-        fail(`extern '${relo.symName}' is not supported yet (program ${main.name}, insn ${base + idx})`);
+        if (!isCall(insn)) fail(`extern '${relo.symName}' is not supported yet (program ${main.name}, insn ${base + idx})`);
+        // bpf_object__resolve_ksym_func_btf_id() + RELO_EXTERN_CALL: a `.ksyms` function is a kfunc
+        // call by its vmlinux BTF id (off 0: vmlinux, not a module)
+        const kfunc = kfuncByName(relo.symName);
+        if (!kfunc) fail(`extern (func ksym) '${relo.symName}': not found in kernel or module BTFs`);
+        insns[base + idx] = { ...insn, src: BPF_PSEUDO_KFUNC_CALL, imm: kfunc!.btfId, off: 0 };
+        continue;
       }
       // libbpf marks ld_imm64 of a subprogram's address BPF_PSEUDO_FUNC before relocating calls.
       if (relo?.kind === 'subprog_addr' && isLdImm64(insn)) insn.src = BPF_PSEUDO_FUNC;

@@ -42,8 +42,11 @@ function waitForPipe(): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
 }
 
-/** A streaming reader over a capture file (or a file descriptor, e.g. 0 for stdin). */
-export function openCaptureFile(path: string | number, chunkSize = CHUNK_SIZE): CaptureFileReader {
+/**
+ * A streaming reader over a capture file (or a file descriptor, e.g. 0 for stdin), reading into
+ * `buffer` (or a new buffer of that size).
+ */
+export function openCaptureFile(path: string | number, buffer: number | Uint8Array = CHUNK_SIZE): CaptureFileReader {
   let fd: number;
   try {
     fd = typeof path === 'number' ? path : openSync(path, 'r');
@@ -69,7 +72,7 @@ export function openCaptureFile(path: string | number, chunkSize = CHUNK_SIZE): 
     }
   };
   try {
-    return { reader: new CaptureReader(source, chunkSize), close };
+    return { reader: new CaptureReader(source, buffer), close };
   } catch (err) {
     close();
     throw err;

@@ -207,10 +207,11 @@ export class CaptureReader {
   /** A RecordScan's results: where the kept records end, how many. */
   private readonly scanState = new Int32Array(2);
 
-  constructor(input: Uint8Array | ByteSource, chunkSize = CHUNK_SIZE) {
+  /** `buffer`: a streaming reader's buffer, or its size (it grows for a record larger than that). */
+  constructor(input: Uint8Array | ByteSource, buffer: number | Uint8Array = CHUNK_SIZE) {
     if (typeof input === 'function') {
       this.source = input;
-      this.buf = new Uint8Array(chunkSize);
+      this.buf = typeof buffer === 'number' ? new Uint8Array(buffer) : buffer;
       this.end = 0;
       this.eof = false;
     } else {

@@ -84,6 +84,7 @@ export const LINUX_6_18_X86_64_DEBIAN: KernelLayout = {
   },
   calls: {
     '__htab_map_lookup_elem': 347216,
+    'arch_bpf_timed_may_goto': -1588928,
     'array_map_delete_elem': 365984,
     'array_map_lookup_elem': 366688,
     'array_map_update_elem': 369648,
@@ -142,6 +143,9 @@ export const LINUX_6_18_X86_64_DEBIAN: KernelLayout = {
     'bpf_ima_inode_hash': 619792,
     'bpf_inode_storage_delete': 410128,
     'bpf_inode_storage_get': 409904,
+    'bpf_iter_num_destroy': 332976,
+    'bpf_iter_num_new': 332768,
+    'bpf_iter_num_next': 332896,
     'bpf_jiffies64': 281232,
     'bpf_kallsyms_lookup_name': 33536,
     'bpf_kptr_xchg': 281392,

@@ -2,7 +2,7 @@
  * A VM's helper registry filled for a program type: the general helper table and the packet
  * helpers, filtered by the type's func_proto set (helper_sets.ts).
  */
-import { registerHelpers } from '../helpers/index.js';
+import { registerHelpers, registerKfuncs } from '../helpers/index.js';
 import { type HelperHost, createHelperHost } from '../helpers/host.js';
 import { PACKET_HELPERS } from '../helpers/packet.js';
 import type { HelperRegistry } from '../vm/helpers.js';
@@ -17,6 +17,7 @@ export function registerProgTypeHelpers(registry: HelperRegistry, type: number, 
   const set = HELPER_SETS.get(type);
   const allowed = (id: number): boolean => (set ? set.has(id) : true);
   registerHelpers(registry, host, (d) => allowed(d.id));
+  registerKfuncs(registry); // the common kfunc set (bpf_iter_num_*) is every program type's
   for (const d of PACKET_HELPERS) {
     if (!allowed(d.id)) continue;
     const impl = d.impl;

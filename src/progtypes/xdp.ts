@@ -19,7 +19,7 @@ import { Vm } from '../vm/vm.js';
 import { vmForType } from './register.js';
 import { prepareProgram, timedRuns } from './run.js';
 import { helperAllowedFor } from './helper_sets.js';
-import { type CtxAccess, type CtxField, type CtxRewriteStep, type ProgTypeOps, type TestRunInput, type TestRunResult, TestRunError, accessByTable } from './types.js';
+import { type CtxAccess, type CtxField, type CtxRewriteStep, type ProgTypeOps, type TestRunInput, type TestRunResult, TestRunError, accessByTable, BPF_XDP_DEVMAP } from './types.js';
 
 export { TestRunError };
 
@@ -221,8 +221,7 @@ export class XdpHarness {
 /* The type: struct xdp_md, xdp_is_valid_access(), xdp_convert_ctx_access()                     */
 
 export const BPF_PROG_TYPE_XDP = 6;
-/** enum bpf_attach_type: an XDP program run by a DEVMAP entry (it may read egress_ifindex). */
-export const BPF_XDP_DEVMAP = 38;
+export { BPF_XDP_DEVMAP };
 
 const xf = (name: string, off: number, kind: CtxField['kind']): CtxField =>
   Object.freeze({ name, off, size: 4, kind, narrow: false, write: false }); // __is_valid_xdp_access(): u32 only

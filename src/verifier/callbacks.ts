@@ -30,7 +30,7 @@ export function scheduleAsyncCallback(v: Verifier, callbackReg: number): void {
   const st = v.pushStack(start, v.insnIdx);
   // pushed like a branch (popped in turn, the log rewound to here), but not a copy of this state
   if (st.parent) st.parent.branches--;
-  Object.assign(st, { parent: null, refs: [], hist: [], speculative: false, firstInsnIdx: start, lastInsnIdx: -1 });
+  Object.assign(st, { parent: null, refs: [], hist: [], speculative: false, firstInsnIdx: start, lastInsnIdx: -1, mayGotoDepth: 0, dfsDepth: 0 });
   const f = newFuncState(0, -1, subprog);
   mapArg(f.regs[1], 'map_ptr', map); mapArg(f.regs[2], 'map_key', map); mapArg(f.regs[3], 'map_value', map).id = v.newId();
   f.asyncCallback = true;
@@ -146,13 +146,21 @@ export function checkCallbackReturn(callee: FuncState, markR0Precise: () => void
 }
 
 /**
- * widen_imprecise_scalars(): after a callback returns, scalars that differ from the state at the
- * previous visit of the same call become unknown, so that the iteration converges; precise scalars
- * (mark_chain_precision()) keep their values.
+ * After a callback returns: widen_imprecise_scalars() against the state at the previous visit of
+ * the same call, so that the iteration converges.
  */
 export function widenAfterCallback(v: Verifier, cur: VState, callsite: number): void {
   const prev = findPrevEntry(v, cur, callsite);
-  if (!prev) return;
+  if (prev) widenImpreciseScalars(prev, cur);
+}
+
+/**
+ * widen_imprecise_scalars(): scalars of `cur` that differ from the previous iteration's state
+ * `prev` become unknown, so that loop iterations converge; precise scalars
+ * (mark_chain_precision()) keep their values.
+ */
+export function widenImpreciseScalars(prev: VState, cur: VState): void {
+  // maybe_widen_reg()
   const widen = (o: RegState, c: RegState): void => {
     if (o.type !== 'scalar' || c.type !== 'scalar') return;
     if (o.precise || c.precise || exactReg(o, c)) return;
@@ -169,12 +177,15 @@ export function widenAfterCallback(v: Verifier, cur: VState, callsite: number): 
   }
 }
 
-/** find_prev_entry(): the most recent state at insn on the current path (still branching), same call chain. */
-function findPrevEntry(v: Verifier, cur: VState, insn: number): VState | undefined {
+/**
+ * find_prev_entry(): the most recent checkpoint at insn on the current path (still branching),
+ * with the same call chain, above `cur` (a smaller dfs_depth).
+ */
+export function findPrevEntry(v: Verifier, cur: VState, insn: number): VState | undefined {
   const list = v.bucket(insn);
   for (let k = list.length - 1; k >= 0; k--) {
     const e = list[k];
-    if (e.insn !== insn || e.branches <= 0 || e.state.frames.length !== cur.frames.length) continue;
+    if (e.insn !== insn || e.branches <= 0 || e.state.dfsDepth >= cur.dfsDepth) continue;
     if (sameCallsites(e.state, cur)) return e.state;
   }
   return undefined;

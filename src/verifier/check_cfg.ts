@@ -89,3 +89,10 @@ export function checkCfg(insns: readonly Insn[]): CfgResult {
   }
   return { subprogStarts };
 }
+
+/** find_containing_subprog(): the index of the subprogram (by its sorted start) holding `insn`. */
+export function subprogIndexOf(subprogStarts: readonly number[], insn: number): number {
+  let i = subprogStarts.length - 1;
+  while (i > 0 && subprogStarts[i] > insn) i--;
+  return i;
+}

@@ -11,19 +11,21 @@
  */
 import type { Insn } from '../isa/insn.js';
 import { makeInsn } from '../isa/insn.js';
+import { kfuncByBtfId } from '../isa/kfuncs.js';
 import {
   BPF_REG_AX, alu32Imm, alu32Reg, alu64Imm, jmpA, jmpImm, jmpReg, ldxMem, mov32Imm, mov64Imm,
-  mov64PercpuReg, mov64Reg, stxMem,
+  mov64PercpuReg, mov64Reg, stMem, stxMem,
 } from '../isa/insn_macros.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DIV, BPF_EXIT, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE,
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_CALL, BPF_DIV, BPF_EXIT, BPF_IND, BPF_JA, BPF_JCOND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE,
   BPF_JMP, BPF_JMP32, BPF_JNE, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MOD, BPF_MOV, BPF_NEG,
-  BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_XOR, BPF_ADD,
+  BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_SUB, BPF_XOR, BPF_ADD,
   bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../isa/opcodes.js';
 import { convertCtxAccess, genLdAbs, genPrologue } from '../progtypes/convert_ctx.js';
 import { helperSymbol } from '../progtypes/helper_symbols.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from '../progtypes/kernel_layout.js';
+import { subprogIndexOf } from './check_cfg.js';
 import { isMapOpsHelper, mapGenLookup, mapOpsSymbol } from './map_fixups.js';
 import type { InsnAux } from './verifier.js';
 
@@ -142,7 +144,6 @@ class Rewriter {
   /** optimize_bpf_loop(): inline_bpf_loop() at each bpf_loop call fit for it. */
   optimizeBpfLoop(stackDepth: readonly number[]): void {
     const starts = subprogStarts(this.slots.map((s) => s.insn));
-    const subprogOf = (i: number): number => { let k = 0; while (k + 1 < starts.length && starts[k + 1] <= i) k++; return k; };
     let delta = 0;
     const n = this.slots.length;
     for (let i = 0; i < n; i++) {
@@ -150,7 +151,7 @@ class Rewriter {
       const { insn, aux } = this.slots[at];
       const loop = aux.loopInline;
       if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src !== 0 || insn.imm !== BPF_FUNC_loop || !loop?.fit) continue;
-      const depth = stackDepth[subprogOf(i)] ?? 0;
+      const depth = stackDepth[subprogIndexOf(starts, i)] ?? 0;
       const base = -(depth + 8 * 3 + (((depth + 7) & ~7) - depth));
       const [r6, r7, r8] = [base, base + 8, base + 16];
       const patch = [
@@ -231,9 +232,12 @@ class Rewriter {
     }
   }
 
-  doMiscFixups(progType: number): void {
+  doMiscFixups(progType: number, stackDepth: readonly number[]): void {
     let delta = 0;
     const n = this.slots.length;
+    const starts = subprogStarts(this.slots.map((s) => s.insn));
+    /** subprogram index -> the stack depth with may_goto's extra slots (stack_depth_extra) */
+    const mayGotoDepth = new Map<number, number>();
     for (let i = 0; i < n; i++) {
       const at = i + delta;
       const slot = this.slots[at];
@@ -244,12 +248,20 @@ class Rewriter {
       };
       const divmod = divModGuard(insn);
       if (divmod) { replace(divmod); continue; }
+      if (insn.code === (BPF_JMP | BPF_JCOND)) {
+        const k = subprogIndexOf(starts, i), depth = stackDepth[k] ?? 0;
+        mayGotoDepth.set(k, depth + MAY_GOTO_TIMED_EXTRA);
+        replace(timedMayGoto(insn, depth), new Map([[5, 'arch_bpf_timed_may_goto']]));
+        continue;
+      }
       if (bpfClass(insn.code) === BPF_LD && (bpfMode(insn.code) === BPF_ABS || bpfMode(insn.code) === BPF_IND)) {
         const ld = genLdAbs(insn);
         if (ld) replace(ld.insns, new Map([[ld.call, ld.symbol]]));
         continue;
       }
-      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src === BPF_PSEUDO_CALL || insn.src === BPF_PSEUDO_KFUNC_CALL) continue;
+      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src === BPF_PSEUDO_CALL) continue;
+      // fixup_kfunc_call(): the call keeps src BPF_PSEUDO_KFUNC_CALL, imm becomes the function's displacement
+      if (insn.src === BPF_PSEUDO_KFUNC_CALL) { slot.symbol = insn.off === 0 ? kfuncByBtfId(insn.imm)?.name : undefined; continue; }
       const id = insn.imm;
       // BPF_TAIL_CALL: bpf_insn_prepare_dump() shows it as `call bpf_tail_call#12` again
       if (id === BPF_FUNC_tail_call) continue;
@@ -271,11 +283,30 @@ class Rewriter {
       }
       slot.symbol = helperSymbol(progType, id);
     }
+    // the count and timestamp slots start each subprogram that has a may_goto (its first instruction kept after them)
+    for (const [k, depth] of [...mayGotoDepth].sort((a, b) => a[0] - b[0])) {
+      const start = subprogStarts(this.slots.map((s) => s.insn))[k];
+      const first = this.slots[start].insn;
+      this.patch(start, [stMem(8, 10, -depth, BPF_MAX_TIMED_LOOPS), stMem(8, 10, -depth + 8, 0), first]);
+      this.adjustJmpOff(start, 2);
+    }
     // patch_call_imm: imm = fn->func - __bpf_call_base, where the kernel build's address is known
     for (const slot of this.slots) {
       const d = slot.symbol !== undefined ? this.layout.calls[slot.symbol] : undefined;
       if (d !== undefined) slot.insn = { ...slot.insn, imm: d };
     }
+  }
+
+  /** adjust_jmp_off(): jumps (outside the `delta` slots at tgt) that target slot tgt move `delta` further. */
+  adjustJmpOff(tgt: number, delta: number): void {
+    this.slots.forEach((slot, i) => {
+      const insn = slot.insn;
+      if (i >= tgt && i < tgt + delta) return;
+      if (!isJmpClass(insn.code) || bpfOp(insn.code) === BPF_CALL || bpfOp(insn.code) === BPF_EXIT) return;
+      if (insn.code === (BPF_JMP32 | BPF_JA)) {
+        if (i + 1 + insn.imm === tgt) slot.insn = { ...insn, imm: insn.imm + delta };
+      } else if (i + 1 + insn.off === tgt) slot.insn = { ...insn, off: insn.off + delta };
+    });
   }
 
   /** jit_subprogs()' last step: a bpf-to-bpf call keeps its displacement in off (imm: callee's subprog index). */
@@ -327,6 +358,29 @@ function subprogStarts(insns: readonly Insn[]): number[] {
     }
   });
   return [...starts].sort((a, b) => a - b);
+}
+
+/** BPF_MAX_TIMED_LOOPS: may_goto's iterations between two looks at the clock */
+const BPF_MAX_TIMED_LOOPS = 0xffff;
+/** The stack a subprogram with may_goto gains: the count (depth-16) and the loop's start time (depth-8). */
+const MAY_GOTO_TIMED_EXTRA = 16;
+
+/**
+ * do_misc_fixups()' may_goto on x86-64 (bpf_jit_supports_timed_may_goto()): count down in the
+ * stack slot; at 1 arch_bpf_timed_may_goto() refills the count unless the loop ran out of time
+ * (then 0: the next may_goto jumps). AX carries the slot's offset in and the new count out.
+ */
+function timedMayGoto(insn: Insn, stackDepth: number): Insn[] {
+  const cnt = -stackDepth - 16;
+  return [
+    ldxMem(8, BPF_REG_AX, 10, cnt),
+    jmpImm(BPF_JEQ, BPF_REG_AX, 0, insn.off >= 0 ? insn.off + 5 : insn.off - 1),
+    alu64Imm(BPF_SUB, BPF_REG_AX, 1),
+    jmpImm(BPF_JNE, BPF_REG_AX, 0, 2),
+    mov64Imm(BPF_REG_AX, cnt),
+    makeInsn(BPF_JMP | BPF_CALL, 0, 0, 0, 0), // BPF_EMIT_CALL(arch_bpf_timed_may_goto)
+    stxMem(8, 10, BPF_REG_AX, cnt),
+  ];
 }
 
 /**
@@ -386,7 +440,7 @@ export function rewriteForXlated(insns: readonly Insn[], aux: readonly InsnAux[]
   r.removeDeadCode();
   r.removeNops();
   r.convertCtxAccesses(opts.progType);
-  r.doMiscFixups(opts.progType);
+  r.doMiscFixups(opts.progType, opts.stackDepth ?? []);
   r.finishSubprogCalls();
   const callSymbols = new Map<number, string>();
   r.slots.forEach((s, i) => { if (s.symbol !== undefined) callSymbols.set(i, s.symbol); });

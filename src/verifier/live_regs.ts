@@ -5,7 +5,7 @@
  */
 import type { Insn } from '../isa/insn.js';
 import {
-  BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K,
+  BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_EXIT, BPF_FETCH, BPF_IMM, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32, BPF_K,
   BPF_LD, BPF_LDX, BPF_ST, BPF_STX, bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../isa/opcodes.js';
 
@@ -38,7 +38,7 @@ function useDef(insn: Insn, callArgs: (insn: Insn) => number | undefined): { use
     }
     case BPF_JMP: case BPF_JMP32: {
       const op = bpfOp(insn.code);
-      if (op === BPF_JA) return { use: 0, def: 0 };
+      if (op === BPF_JA || op === BPF_JCOND) return { use: 0, def: 0 }; // may_goto reads no register
       if (op === BPF_EXIT) return { use: bit(0), def: 0 };
       if (op === BPF_CALL) {
         const n = callArgs(insn);

@@ -3,7 +3,7 @@
  * print_verifier_state(), print_insn_state()'s column alignment (vlog_alignment()).
  */
 import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, baseId, hasAddConst, regTypeStr } from './reg_state.js';
-import { SLOT_CHAR, STACK_DYNPTR, STACK_INVALID, STACK_SPILL, type FuncState } from './state.js';
+import { SLOT_CHAR, STACK_DYNPTR, STACK_INVALID, STACK_ITER, STACK_SPILL, type FuncState } from './state.js';
 import { tnumIsConst, tnumIsUnknown, tnumStr } from './tnum.js';
 
 const hex = (v: bigint): string => '0x' + BigInt.asUintN(64, v).toString(16);
@@ -98,6 +98,12 @@ export function stateStr(f: FuncState, all: boolean, regsScratched: ReadonlySet<
       const attrs = d ? [d.id ? `id=${d.id}` : '', d.refObjId ? `ref_id=${d.refObjId}` : '', d.dynptrId ? `dynptr_id=${d.dynptrId}` : ''].filter(Boolean) : [];
       out += ` fp-${(first + 1) * 8}=dynptr_${d?.dynptr?.kind ?? '?'}${attrs.length ? `(${attrs.join(',')})` : ''}`;
       i = first;
+      continue;
+    }
+    if (s.types[0] === STACK_ITER) {
+      // only the iterator's first slot holds its reference: fp-8=iter_num(ref_id=1,state=active,depth=0)
+      const it = s.spilled;
+      if (it?.iter && it.refObjId) out += ` fp-${(i + 1) * 8}=iter_${it.iter.type}(ref_id=${it.refObjId},state=${it.iter.active ? 'active' : 'drained'},depth=${it.iter.depth})`;
       continue;
     }
     // a spill prints the bytes above a narrow spill (MISC/ZERO/INVALID), then the register

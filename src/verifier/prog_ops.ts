@@ -4,6 +4,7 @@
  * exit. These defaults follow net/core/filter.c and kernel/trace/bpf_trace.c closely enough for
  * the common types; the progtypes layer may supply refined ones.
  */
+import { BPF_XDP_DEVMAP } from '../progtypes/types.js';
 import type { RegType } from './reg_state.js';
 
 export type AccessType = 'read' | 'write';
@@ -80,11 +81,11 @@ function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps[
   };
 }
 
-/** xdp_is_valid_access(): egress_ifindex (20) only for BPF_XDP_DEVMAP (38) programs */
+/** xdp_is_valid_access(): egress_ifindex (20) only for BPF_XDP_DEVMAP programs */
 const xdpAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (type === 'write') return false;
   if (off < 0 || off >= 24 || off % size !== 0 || size !== 4) return false;
-  if (off === 20 && expectedAttachType !== 38) return false;
+  if (off === 20 && expectedAttachType !== BPF_XDP_DEVMAP) return false;
   if (off === 0) return { regType: 'pkt' };
   if (off === 4) return { regType: 'pkt_end' };
   if (off === 8) return { regType: 'pkt_meta' };

@@ -49,11 +49,20 @@ export interface RegState {
   /** PTR_TO_BTF_ID ('ptr_'): the kernel struct it points to, and whether it is PTR_TRUSTED. */
   btf: { readonly name: string; readonly trusted: boolean } | undefined;
   /**
+   * An open-coded iterator's stack slot (STACK_ITER spilled_ptr, struct bpf_reg_state::iter): its
+   * type (struct bpf_iter_<type>), whether next() may still return an element, and how many
+   * next() calls deep this path is. Replaced whole, never changed in place (registers copy shallowly).
+   */
+  iter: IterState | undefined;
+  /**
    * Scalars: the value matters to some later check (mark_chain_precision()); an imprecise scalar in
    * an explored state matches any scalar in regsafe().
    */
   precise: boolean;
 }
+
+/** enum bpf_iter_state: ACTIVE (next() may return an element) or DRAINED (it returned NULL). */
+export interface IterState { readonly type: string; readonly active: boolean; readonly depth: number }
 
 /**
  * BPF_ADD_CONST: a scalar id with this bit set names `rY + off` for the scalar rY with the plain id
@@ -70,7 +79,7 @@ export function newReg(): RegState {
   return {
     type: 'not_init', maybeNull: false, rdonly: false, ringbuf: false, off: 0, varOff: TNUM_UNKNOWN,
     smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX,
-    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0, dynptr: undefined, dynptrId: 0, btf: undefined, precise: false,
+    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0, dynptr: undefined, dynptrId: 0, btf: undefined, iter: undefined, precise: false,
   };
 }
 export function copyReg(r: RegState): RegState { return { ...r }; }
@@ -92,7 +101,7 @@ export function markUnknown(r: RegState): void {
 function resetReg(r: RegState): void {
   r.type = 'not_init'; r.maybeNull = false; r.rdonly = false; r.ringbuf = false; r.off = 0; r.varOff = TNUM_UNKNOWN;
   r.smin = S64_MIN; r.smax = S64_MAX; r.umin = 0n; r.umax = U64_MAX; r.s32min = S32_MIN; r.s32max = S32_MAX; r.u32min = 0n; r.u32max = U32_MAX;
-  r.id = 0; r.refObjId = 0; r.range = 0; r.memSize = 0; r.frameno = 0; r.subprog = 0; r.dynptr = undefined; r.dynptrId = 0; r.btf = undefined; r.precise = false;
+  r.id = 0; r.refObjId = 0; r.range = 0; r.memSize = 0; r.frameno = 0; r.subprog = 0; r.dynptr = undefined; r.dynptrId = 0; r.btf = undefined; r.iter = undefined; r.precise = false;
 }
 /** __mark_reg_known() on a scalar */
 export function markKnown(r: RegState, v: bigint): void {

@@ -11,6 +11,7 @@
  *
  * Masks are 64-bit (one bit per 8-byte slot), kept as pairs of u32 (lo, hi).
  */
+import { subprogIndexOf } from './check_cfg.js';
 import type { FuncState } from './state.js';
 
 /** per instruction and frame: may_read, must_write, must_write_acc, live_before (lo, hi each) */
@@ -238,7 +239,7 @@ export class StackLiveness {
   private propagateToOuter(inst: Instance): void {
     const callsites = inst.callsites.slice(0, inst.curframe);
     const callsite = callsites[inst.curframe - 1];
-    const outerSubprog = this.subprogOf(callsite);
+    const outerSubprog = subprogIndexOf(this.host.subprogStarts, callsite);
     callsites[inst.curframe - 1] = this.host.subprogStarts[outerSubprog];
     const outer = this.lookupChain(callsites, outerSubprog);
     this.resetWriteMarks(outer, callsite);
@@ -249,13 +250,6 @@ export class StackLiveness {
       this.markRead(outer, frame, callsite, m[LIVE], m[LIVE + 1]);
     }
     this.commitTo(outer);
-  }
-
-  private subprogOf(insn: number): number {
-    const s = this.host.subprogStarts;
-    let i = s.length - 1;
-    while (i > 0 && s[i] > insn) i--;
-    return i;
   }
 
   /** bpf_live_stack_query_init(): queries below are about the explored state with these frames at insn */

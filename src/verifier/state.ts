@@ -8,8 +8,8 @@ import { type RegState, copyReg, hasAddConst, newReg, setKnown } from './reg_sta
 import { tnumEq, tnumIn } from './tnum.js';
 
 /** Per-byte slot types (enum bpf_stack_slot_type) */
-export const STACK_INVALID = 0, STACK_SPILL = 1, STACK_MISC = 2, STACK_ZERO = 3, STACK_DYNPTR = 4;
-export const SLOT_CHAR = ['?', 'r', 'm', '0', 'd'];
+export const STACK_INVALID = 0, STACK_SPILL = 1, STACK_MISC = 2, STACK_ZERO = 3, STACK_DYNPTR = 4, STACK_ITER = 5;
+export const SLOT_CHAR = ['?', 'r', 'm', '0', 'd', 'i'];
 
 export interface StackSlot { types: number[]; spilled?: RegState }
 
@@ -46,6 +46,10 @@ export interface VState {
    * HIST_STRIDE numbers: insn, previous insn, INSN_F_* flags, linked-registers record (0 = none).
    */
   hist: number[];
+  /** may_goto_depth: may_goto fall-throughs taken on this path (states at a may_goto that differ in it are loop iterations) */
+  mayGotoDepth: number;
+  /** dfs_depth: checkpoints above this state on its path (find_prev_entry() looks for shallower ones) */
+  dfsDepth: number;
 }
 
 export const HIST_STRIDE = 4;
@@ -95,6 +99,7 @@ export function copyState(s: VState): VState {
   return {
     frames: s.frames.map(copyFunc), refs: s.refs.map((r) => ({ ...r })), parent: s.parent, speculative: s.speculative,
     firstInsnIdx: s.firstInsnIdx, lastInsnIdx: s.lastInsnIdx, insnIdx: s.insnIdx, hist: s.hist.slice(),
+    mayGotoDepth: s.mayGotoDepth, dfsDepth: s.dfsDepth,
   };
 }
 
@@ -173,6 +178,14 @@ function dynptrSafe(o: RegState | undefined, c: RegState | undefined, idmap: IdM
   return !!o && !!c && o.dynptr?.kind === c.dynptr?.kind && o.dynptr?.first === c.dynptr?.first && idmap.check(o.refObjId, c.refObjId);
 }
 
+/**
+ * stacksafe()'s STACK_ITER case: the same iterator type and state and reference; the depth is not
+ * compared (it only keeps the infinite loop check from firing, see iter_active_depths_differ())
+ */
+function iterSafe(o: RegState | undefined, c: RegState | undefined, idmap: IdMap): boolean {
+  return !!o?.iter && !!c?.iter && o.iter.type === c.iter.type && o.iter.active === c.iter.active && idmap.check(o.refObjId, c.refObjId);
+}
+
 /** regsafe(): is every value cur may hold also allowed by old (which was proven safe)? */
 export function regsafe(old: RegState, cur: RegState, idmap: IdMap, exact: number): boolean {
   if (exact === EXACT) return regsExact(old, cur, idmap);
@@ -228,6 +241,7 @@ function stacksafe(old: FuncState, cur: FuncState, idmap: IdMap, exact: number):
       if (j !== 7) continue;
       if (o.types[7] === STACK_SPILL && !regsafe(o.spilled ?? UNBOUND, c.spilled ?? UNBOUND, idmap, exact)) return false;
       if (o.types[7] === STACK_DYNPTR && !dynptrSafe(o.spilled, c.spilled, idmap)) return false;
+      if (o.types[7] === STACK_ITER && !iterSafe(o.spilled, c.spilled, idmap)) return false;
     }
   }
   return true;

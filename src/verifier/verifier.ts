@@ -10,7 +10,7 @@ import type { ArgType, HelperProto } from '../helpers/proto.js';
 import { formatXlatedInsn } from '../isa/disasm_xlated.js';
 import { type Insn, insnEncodingError } from '../isa/insn.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32,
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_DW, BPF_EXIT, BPF_FETCH, BPF_IND, BPF_JA, BPF_JCOND, BPF_JMP, BPF_JMP32,
   BPF_LD, BPF_LDX, BPF_MEM, BPF_MEMSX, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_FD,
   BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE, BPF_ST, BPF_STX, BPF_X, SIZE_BYTES,
   bpfClass, bpfMode, bpfOp, bpfSize, bpfSrc, opInfo,
@@ -29,22 +29,26 @@ import {
   markKnown, markNotInit, markReg32Known, markUnknown, newReg, regTypeStr, setKnown, BPF_ADD_CONST, baseId, hasAddConst,
 } from './reg_state.js';
 import {
-  EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_DYNPTR, STACK_INVALID, STACK_MISC,
+  EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_DYNPTR, STACK_INVALID, STACK_ITER, STACK_MISC,
   MAX_CALL_FRAMES, STACK_SPILL, STACK_ZERO, checkCallDepth, copyState, newFuncState, sameCallsites, sameRegBits, statesEqual,
 } from './state.js';
 import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
   stackAccessFlags,
 } from './precision.js';
-import { FUNC_FIND_VMA, FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback } from './callbacks.js';
+import { FUNC_FIND_VMA, FUNC_TIMER_SET_CALLBACK, checkCallbackReturn, findPrevEntry, invalidScalar, isSyncCallbackHelper, scheduleAsyncCallback, scheduleCallback, widenAfterCallback, widenImpreciseScalars } from './callbacks.js';
 import { FUNC_DYNPTR_DATA, FUNC_DYNPTR_FROM_MEM, checkNoDynptrBytes, destroyIfDynptrSlot, type DynptrCtx, processDynptrArg, releaseDynptr } from './dynptr.js';
 import { frozenMapRead } from './map_direct.js';
+import { finishIterCall, iterActiveDepthsDiffer, iterAtR1Active, processIterArg } from './iter.js';
+import { kfuncByBtfId } from '../isa/kfuncs.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
 import { fls64, tnumAdd, tnumAnd, tnumConst, tnumIntersect, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
 import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
 export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
+/** forceCheckpoint[]: why is_force_checkpoint() holds at an instruction */
+const FC_CALLBACK = 1, FC_MAY_GOTO = 2, FC_ITER_NEXT = 3;
 const BPF_COMPLEXITY_LIMIT_JMP_SEQ = 8192;
 const LINKED_REGS_MAX = 6;
 const MAX_BPF_STACK = 512;
@@ -301,14 +305,20 @@ export class Verifier {
       // resolve_pseudo_ldimm64(): bpf_opcode_in_insntable() before anything else looks at the program
       if (!opInfo(insn.code) || insn.code === 0x8d) fail(`unknown opcode ${insn.code.toString(16).padStart(2, '0')}`, EINVAL);
     }
+    // add_kfunc_call(): every kfunc named must be one bpfkit has (vmlinux BTF ids, isa/kfuncs.ts)
+    for (const insn of insns) {
+      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src !== BPF_PSEUDO_KFUNC_CALL || insn.imm === 0) continue;
+      if (insn.off !== 0) fail('kernel function calls from modules are not supported', ENOTSUPP);
+      if (!kfuncByBtfId(insn.imm)) fail(`kernel btf_id ${insn.imm} is not a function`, EINVAL);
+    }
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
     this.stackDepth = cfg.subprogStarts.map(() => 0);
     this.markPrunePoints();
     const log2 = this.level >= 2 ? (text: string) => this.log.append(text) : undefined;
     // SCCs for the level-2 log, and for the backedges of callback loops (only those make any)
-    const callsCallback = (i: number): boolean => this.forceCheckpoint[i] === 1;
-    const flow = controlFlow(insns, cfg.subprogStarts, log2 || this.forceCheckpoint.includes(1) ? callsCallback : undefined);
+    const callsCallback = (i: number): boolean => this.forceCheckpoint[i] === FC_CALLBACK;
+    const flow = controlFlow(insns, cfg.subprogStarts, log2 || this.forceCheckpoint.some((k) => k !== 0) ? callsCallback : undefined);
     // compute_live_registers(): states_equal() compares only the registers live at the instruction; the level-2 table
     this.liveRegs = liveRegsBefore(insns, flow.successors, this.helperArgCount);
     if (log2) log2(liveRegsTable(insns, this.liveRegs, flow.scc!, (pc) => this.insnText(pc)));
@@ -320,6 +330,7 @@ export class Verifier {
 
   /** Arguments a helper call reads (for the liveness pass): up to its first ARG_DONTCARE. */
   helperArgCount = (insn: Insn): number | undefined => {
+    if (insn.src === BPF_PSEUDO_KFUNC_CALL) return insn.off === 0 ? kfuncByBtfId(insn.imm)?.params : undefined;
     if (insn.src !== 0) return undefined;
     const def = this.opts.helpers ? this.opts.helpers(insn.imm) : helperProto(insn.imm);
     if (!def) return undefined;
@@ -348,12 +359,15 @@ export class Verifier {
       if (op === BPF_EXIT) continue;
       if (op === BPF_CALL) {
         if (i.src === 0 && i.imm === 170) mark(pc, false); // bpf_timer_set_callback: async callback
-        if (i.src === 0 && SYNC_CALLBACK_HELPERS.has(i.imm)) { mark(pc, true); this.forceCheckpoint[pc] = 1; }
+        if (i.src === 0 && SYNC_CALLBACK_HELPERS.has(i.imm)) { mark(pc, true); this.forceCheckpoint[pc] = FC_CALLBACK; }
+        // an iterator's next(): where its loop converges
+        if (i.src === BPF_PSEUDO_KFUNC_CALL && i.off === 0 && kfuncByBtfId(i.imm)?.kind === 'iter_next') { mark(pc, false); this.forceCheckpoint[pc] = FC_ITER_NEXT; }
         mark(pc + 1, true);
         if (i.src === BPF_PSEUDO_CALL) { mark(pc, false); mark(pc + 1 + i.imm, true); }
         continue;
       }
       if (op === BPF_JA) { mark(jumpTarget(insns, pc), true); continue; }
+      if (i.code === (BPF_JMP | BPF_JCOND)) this.forceCheckpoint[pc] = FC_MAY_GOTO;
       mark(pc, false);
       mark(jumpTarget(insns, pc), true);
     }
@@ -381,7 +395,7 @@ export class Verifier {
 
   // ---- main loop ----
   doCheck(): void {
-    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false, firstInsnIdx: 0, lastInsnIdx: -1, insnIdx: 0, hist: [] };
+    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false, firstInsnIdx: 0, lastInsnIdx: -1, insnIdx: 0, hist: [], mayGotoDepth: 0, dfsDepth: 0 };
     const f = st.frames[0];
     f.regs[1].type = 'ctx'; setKnown(f.regs[1], 0n);
     this.cur = st;
@@ -551,7 +565,7 @@ export class Verifier {
   isStateVisited(idx: number): 'safe' | 'new' {
     const cur = this.cur;
     // force_new_state: callback-calling helpers, and no endless jump history
-    const force = this.testStateFreq || this.forceCheckpoint[idx] === 1 || cur.hist.length / HIST_STRIDE > 40;
+    const force = this.testStateFreq || this.forceCheckpoint[idx] !== 0 || cur.hist.length / HIST_STRIDE > 40;
     // add a checkpoint only after 2 jumps and 8 instructions since the last one (fewer states)
     let addNewState = force || (this.jmpsProcessed - this.prevJmpsProcessed >= 2 && this.processed - this.prevInsnProcessed >= 8);
     const list = this.bucket(idx);
@@ -564,9 +578,17 @@ export class Verifier {
       if (e.insn !== idx) continue;
       let hit = false, loop = false;
       if (e.branches > 0) {
-        if (this.forceCheckpoint[idx]) {
+        const kind = this.forceCheckpoint[idx];
+        if (kind === FC_ITER_NEXT) {
+          // the same state (ranges within) at next() with the iterator still active: the loop converged
+          hit = loop = this.statesEqual(e.state, RANGE_WITHIN) && iterAtR1Active(cur);
+        } else if (kind === FC_CALLBACK) {
           hit = loop = this.statesEqual(e.state, RANGE_WITHIN);
-        } else if (statesMaybeLooping(e.state, cur) && this.statesEqual(e.state, EXACT)) {
+        } else if (kind === FC_MAY_GOTO && e.state.mayGotoDepth !== cur.mayGotoDepth && this.statesEqual(e.state, RANGE_WITHIN)) {
+          // the same state one more may_goto deeper: the loop converged
+          hit = loop = true;
+        } else if (statesMaybeLooping(e.state, cur) && e.state.mayGotoDepth === cur.mayGotoDepth && this.statesEqual(e.state, EXACT) &&
+          !iterActiveDepthsDiffer(e.state, cur)) {
           // a state still being explored on this path: an identical one means a loop that never ends
           this.note(`infinite loop detected at insn ${idx}`);
           this.note(`cur state:${wholeStateStr(this.frame(), cur.refs)}`);
@@ -617,6 +639,7 @@ export class Verifier {
     e.state.insnIdx = idx;
     this.sccVisits?.enter(e, e.state);
     cur.parent = e;
+    cur.dfsDepth = e.state.dfsDepth + 1;
     cur.firstInsnIdx = idx;
     cur.hist = [];
     list.push(e);
@@ -676,7 +699,9 @@ export class Verifier {
       if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
         // check_kfunc_call(): imm 0 is a placeholder the verifier passes over (fixup_kfunc_call() refuses it later)
         if (insn.imm === 0) { this.kfuncPlaceholder = true; this.insnIdx++; return 'next'; }
-        fail('calling kernel function is not supported without CONFIG_DEBUG_INFO_BTF', EINVAL);
+        this.checkKfuncCall(insn);
+        this.insnIdx++;
+        return 'next';
       }
       this.checkHelperCall(insn);
       this.insnIdx++;
@@ -684,6 +709,7 @@ export class Verifier {
     }
     if (op === BPF_EXIT) return this.checkExit();
     if (op === BPF_JA) { this.insnIdx = jumpTarget(this.insns, this.insnIdx); return 'jump'; }
+    if (op === BPF_JCOND) { this.checkMayGoto(insn); return 'jump'; }
     this.checkCondJmp(insn);
     return 'jump';
   }
@@ -1127,8 +1153,8 @@ export class Verifier {
       save(copyReg(reg));
       this.pushJmpHistory(flags, 0);
     } else {
-      // a plain write ends any spill in the slot (scrub_spilled_slot())
-      if (slot.types[7] === STACK_SPILL) slot.types = slot.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC));
+      // a plain write ends any spill or iterator in the slot (scrub_spilled_slot())
+      if (slot.types[7] === STACK_SPILL || slot.types[7] === STACK_ITER) slot.types = slot.types.map((t) => (t === STACK_INVALID ? t : STACK_MISC));
       slot.spilled = undefined;
       const zero = reg ? reg.type === 'scalar' && tnumIsConst(reg.varOff) && reg.varOff.value === 0n : isSt && imm === 0;
       // STACK_ZERO stands for the register's value: it must stay exactly zero
@@ -1147,7 +1173,7 @@ export class Verifier {
     const slot = f.stack[spi];
     const slotByte = -off - 1;
     const typeAt = (i: number): number => (slot ? slot.types[(slotByte - i) % 8] : STACK_INVALID);
-    for (let i = 0; i < size; i++) if (typeAt(i) === STACK_DYNPTR) fail(`invalid read from stack off ${off}+${i} size ${size}`);
+    for (let i = 0; i < size; i++) if (typeAt(i) === STACK_DYNPTR || typeAt(i) === STACK_ITER) fail(`invalid read from stack off ${off}+${i} size ${size}`);
     let out: RegState;
     if (slot && slot.types[7] === STACK_SPILL && slot.spilled) {
       const reg = slot.spilled;
@@ -1274,6 +1300,21 @@ export class Verifier {
   }
 
   // ---- jumps (check_cond_jmp_op) ----
+  /**
+   * check_cond_jmp_op() for may_goto: the jump is followed first; the fall-through (the loop goes
+   * on) is pushed one may_goto deeper, its imprecise scalars widened against the previous
+   * iteration's checkpoint here (find_prev_entry() from this instruction's own checkpoint).
+   */
+  checkMayGoto(insn: Insn): void {
+    const idx = this.insnIdx;
+    const checkpoint = this.cur.parent?.state;
+    const prev = checkpoint && findPrevEntry(this, checkpoint, idx);
+    const queued = this.pushStack(idx + 1, idx);
+    queued.mayGotoDepth++;
+    if (prev) widenImpreciseScalars(prev, queued);
+    this.insnIdx = idx + 1 + insn.off;
+  }
+
   checkCondJmp(insn: Insn): void {
     const op = bpfOp(insn.code);
     const is32 = bpfClass(insn.code) === BPF_JMP32;
@@ -1332,6 +1373,8 @@ export class Verifier {
       if (b.st.parent) b.st.parent.branches--;
       this.cur = b.st; this.insnIdx = target; return;
     }
+    // the state after the jump is printed now, before is_state_visited() may prune the next instruction
+    if (this.level) this.printInsnState();
     this.insnIdx++;
   }
 
@@ -1346,7 +1389,9 @@ export class Verifier {
         if (out.length < LINKED_REGS_MAX) out.push(packLinked(i, n, isReg));
         else r.id = 0;
       };
-      for (let j = 0; j < 10; j++) add(f.regs[j], j, true);
+      // only registers live at the frame's instruction (frame_insn_idx()) are linked
+      const live = this.liveRegs[i === frames.length - 1 ? this.insnIdx : frames[i + 1].callsite];
+      for (let j = 0; j < 10; j++) if ((live >> j) & 1) add(f.regs[j], j, true);
       f.stack.forEach((sl, j) => { if (sl.types[7] === STACK_SPILL && sl.spilled) add(sl.spilled, j, false); });
     }
   }
@@ -1658,6 +1703,19 @@ export class Verifier {
       newId: () => this.newId(), scratch: (spi) => this.slotsScratched.add(spi), note: (l) => this.note(l), insnIdx: this.insnIdx,
       markRead: (frameno, spi) => this.markStackRead(frameno, spi), markWrite: (frameno, spi) => this.liveStack.write(frameno, spi),
     };
+  }
+
+  /**
+   * check_kfunc_call() for the kfuncs bpfkit has (prepare() refused the others): the arguments
+   * (check_kfunc_args(): the iterator first, then scalars), then the result.
+   */
+  checkKfuncCall(insn: Insn): void {
+    const k = kfuncByBtfId(insn.imm)!;
+    const meta = processIterArg(this, k);
+    for (let regno = 2; regno <= k.params; regno++) {
+      if (this.reg(regno).type !== 'scalar') fail(`R${regno} is not a scalar`, EINVAL);
+    }
+    finishIterCall(this, k, meta);
   }
 
   /** check_func_arg() */

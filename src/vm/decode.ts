@@ -11,8 +11,11 @@
  * opcode (off selects sdiv/smod and movsx, imm selects the byte-swap width, src the call kind):
  * those get the internal numbers below, so the interpreter keeps one case per operation.
  *
+ * A call of a kfunc bpfkit implements (isa/kfuncs.ts) becomes a helper call of the kfunc's
+ * internal helper id, so both engines call it as a helper.
+ *
  * Anything that cannot run (unknown or malformed instruction, unresolved ld_imm64 pseudo form,
- * kfunc call, jump outside the program or into the middle of an ld_imm64, falling off the end) is
+ * other kfunc calls, jump outside the program or into the middle of an ld_imm64, falling off the end) is
  * decoded as a TRAP whose imm indexes `traps`: the error is raised if and when it is executed,
  * naming the instruction, as an unverified program should fail.
  *
@@ -20,6 +23,7 @@
  */
 import type { ErrnoName } from '../errors.js';
 import { type Insn, insnEncodingError } from '../isa/insn.js';
+import { kfuncByBtfId } from '../isa/kfuncs.js';
 import {
   BPF_ADDR_SPACE_CAST, BPF_JMP32, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, bpfClass, opInfo,
 } from '../isa/opcodes.js';
@@ -148,7 +152,15 @@ function decode(insns: readonly Insn[]): DecodedProgram {
           op = OP_CALL_LOCAL;
           word1 = target(i, i + 1 + insn.imm);
         } else if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
-          setTrap(i, 'ENOTSUPP', `kfunc calls not supported (insn #${i}): kfunc btf id ${insn.imm}`);
+          // a kfunc bpfkit implements runs as a helper call of its internal id (helpers/kfuncs.ts)
+          const kfunc = insn.off === 0 ? kfuncByBtfId(insn.imm) : undefined;
+          if (!kfunc) {
+            setTrap(i, 'ENOTSUPP', `kfunc calls not supported (insn #${i}): kfunc btf id ${insn.imm}`);
+            continue;
+          }
+          code[at] = op | (insn.dst << 12);
+          code[at + 1] = word1;
+          code[at + 2] = kfunc.helperId;
           continue;
         }
         break;
