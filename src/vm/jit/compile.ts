@@ -752,13 +752,12 @@ function compileFunction(
     }
   };
   /**
-   * Charge `count` instructions starting at `first`. An overdraft branches to the function's one
-   * out-of-line handler ($budget, around the dispatch loop) with the segment in $pc: a `br_if`
-   * costs V8's baseline compiler (Liftoff) far less than an `if` holding a call, per segment.
+   * Charge `count` instructions of segment `seg` (checked tier). An overdraft branches to the
+   * function's one out-of-line handler ($budget, around the dispatch loop) with the segment in
+   * $pc: a `br_if` costs V8's baseline compiler (Liftoff) far less than an `if` holding a call.
    * ($pc is free here: it is only read by the dispatch `br_table`, right after being set.)
    */
-  const charge = (first: number, count: number, seg = segment(first, count)): void => {
-    if (verified !== undefined) return;
+  const charge = (seg: number, count: number): void => {
     i32c(seg); lset(PC);
     lget(LEFT); i32c(count); buf[pos++] = Op.i32_sub; ltee(LEFT); i32c(0); buf[pos++] = Op.i32_lt_s;
     buf[pos++] = Op.br_if; u32(depthL() + 1);
@@ -1115,7 +1114,7 @@ function compileFunction(
     // inner = 1 (the block's own loop)
     lget(LEFT); i32c(2 * n1); buf[pos++] = Op.i32_lt_s;
     buf[pos++] = Op.if; buf[pos++] = 0x40; inner++;
-    charge(blk.start, n1);
+    charge(segment(blk.start, n1), n1);
     body(); condition(last); buf[pos++] = Op.br_if; u32(inner - 1); jumpTo(exitTo);
     buf[pos++] = Op.else;
     lget(LEFT); i32c(2 * n1); buf[pos++] = Op.i32_sub; lset(LEFT);
@@ -1189,7 +1188,7 @@ function compileFunction(
       checkAt = to;
       guardTo = to;
     } else {
-      charge(first, segSize, segment(first, count));
+      charge(segment(first, count), segSize);
       checkAt = -1;
       guardTo = -1;
     }
