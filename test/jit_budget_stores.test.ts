@@ -115,3 +115,45 @@ test('random blocks of ALU, frame stores and loads, forward jumps and a loop, un
   }
   assert.ok(errors > runs / 2, `${errors} budget errors in ${runs} runs`);
 });
+
+test('random programs with a subprogram, frame stores and register-only loops, under every budget: JIT == interpreter', () => {
+  const rand = rng(0xb0d6e7);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)];
+  /** Straight-line code: ALU, stores into the frame and loads from it, a forward skip. */
+  const straight = (out: Insn[], n: number): void => {
+    for (let k = n; k > 0; k--) {
+      switch (Math.floor(rand() * 5)) {
+        case 0: out.push(makeInsn(0x7b, 10, pick([0, 2, 3]), -8 * (1 + Math.floor(rand() * 6)))); break;
+        case 1: out.push(makeInsn(0x62, 10, 0, -4 * (1 + Math.floor(rand() * 12)), Math.floor(rand() * 100))); break;
+        case 2: out.push(makeInsn(0x79, pick([2, 3]), 10, -8 * (1 + Math.floor(rand() * 6)))); break;
+        case 3: // skip one (not past the end)
+          out.push(k > 1 ? makeInsn(0x55, pick([0, 2, 3]), 0, 1, Math.floor(rand() * 3)) : makeInsn(0x07, 2, 0, 0, 1));
+          break;
+        default: out.push(makeInsn(pick([0x0f, 0xaf, 0x2f]), pick([0, 2, 3]), pick([0, 2, 3]))); break;
+      }
+    }
+  };
+  let errors = 0;
+  for (let n = 0; n < 25; n++) {
+    const main: Insn[] = [makeInsn(0xb7, 0, 0, 0, 1), makeInsn(0xb7, 2, 0, 0, 2), makeInsn(0xb7, 3, 0, 0, 3)];
+    straight(main, 2 + Math.floor(rand() * 6));
+    const call = main.length;
+    main.push(makeInsn(0x85, 0, 1, 0, 0)); // call sub (offset fixed below)
+    main.push(makeInsn(0xbf, 2, 0));
+    straight(main, 1 + Math.floor(rand() * 5));
+    main.push(makeInsn(0x95));
+    // sub: stores and ALU, then a register-only self-loop (r4 counts to 3..6), more code, exit
+    const sub: Insn[] = [makeInsn(0xb7, 0, 0, 0, 5), makeInsn(0xb7, 4, 0, 0, 0)];
+    straight(sub, 1 + Math.floor(rand() * 4));
+    const loop = sub.length;
+    sub.push(makeInsn(0x07, 4, 0, 0, 1), makeInsn(0xaf, 0, 4));
+    sub.push(makeInsn(0xa5, 4, 0, loop - sub.length - 1, 3 + Math.floor(rand() * 4))); // if r4 < k goto loop
+    straight(sub, 1 + Math.floor(rand() * 3));
+    sub.push(makeInsn(0x95));
+    main[call] = makeInsn(0x85, 0, 1, 0, main.length - call - 1);
+    const insns = [...main, ...sub];
+    const full = interpret(new Vm(), insns, { budget: 100_000 });
+    errors += everyBudget(insns, full.insnCount + 1, `program ${n}: ${insns.map((x) => x.code.toString(16)).join(' ')}`);
+  }
+  assert.ok(errors > 100, `${errors} budget errors`);
+});
