@@ -763,14 +763,14 @@ function compileFunction(
     buf[pos++] = Op.br_if; u32(depthL() + 1);
   };
   /**
-   * A segment with silent stores before its last instruction: `left` drops by `count` up front,
-   * each of those stores goes ahead only if the budget covered it (else to the never-allocated
-   * page at 0: the null guard, which no region, program or comparison sees), and the overdraft
-   * branch comes before the last instruction (checkDeferred): one `br_if` per segment, the
-   * costly part for Liftoff, instead of one per store. (Also the unchecked last segment of a
-   * block that falls through, with every silent store guarded.)
+   * A segment with silent stores before its last instruction is charged just before that one
+   * (the same charge()), and each of those stores goes ahead only if the budget covered it
+   * (guardedFrame(); else to the never-allocated page at 0: the null guard, which no region,
+   * program or comparison sees): one `br_if` per segment, the costly part for Liftoff, instead
+   * of one per store. (Also the unchecked last segment of a block that falls through, with
+   * every silent store guarded and `left` lowered after its last instruction.)
    */
-  const chargeDeferred = (count: number): void => {
+  const lowerLeft = (count: number): void => {
     lget(LEFT); i32c(count); buf[pos++] = Op.i32_sub; lset(LEFT);
   };
   /**
@@ -784,18 +784,13 @@ function compileFunction(
     segCount.push(count);
     return segStart.length - 1;
   };
-  const checkDeferred = (seg: number): void => {
-    i32c(seg); lset(PC);
-    lget(LEFT); i32c(0); buf[pos++] = Op.i32_lt_s;
-    buf[pos++] = Op.br_if; u32(depthL() + 1);
-  };
   /**
-   * With the frame base on the stack, for a silent store at position `at` of a deferred segment
-   * of `count` instructions: the frame base when the budget before the segment (left + count)
-   * exceeded `at`, as the interpreter would have run the store; else 0.
+   * With the frame base on the stack, for a silent store at position `at` of a segment not
+   * charged yet: the frame base when the budget (left) exceeds `at`, as the interpreter would
+   * have run the store; else 0.
    */
-  const guardedFrame = (at: number, count: number): void => {
-    i32c(0); lget(LEFT); i32c(at + 1 - count); buf[pos++] = Op.i32_ge_s; buf[pos++] = Op.select;
+  const guardedFrame = (at: number): void => {
+    i32c(0); lget(LEFT); i32c(at + 1); buf[pos++] = Op.i32_ge_s; buf[pos++] = Op.select;
   };
 
   /**
@@ -1176,14 +1171,12 @@ function compileFunction(
     segSize = to - from + 1;
     const first = from === 0 && carryIn >= 0 ? carryFirst : slots[from];
     const count = from === 0 && carryIn >= 0 ? carryIn + segSize : segSize;
-    if (to === slots.length - 1 && uncheckedEnd) {
-      chargeDeferred(segSize);
+    if (to === slots.length - 1 && uncheckedEnd) { // (left lowered after the block's last instruction)
       carryFirst = first;
       carry = count;
       checkAt = -1;
       guardTo = to + 1;
     } else if (silent) {
-      chargeDeferred(segSize);
       segDeferred = segment(first, count);
       checkAt = to;
       guardTo = to;
@@ -1223,7 +1216,7 @@ function compileFunction(
     for (let x = 0; x < slots.length; x++) {
       const pc = slots[x];
       if (x > segFrom && segKind[slots[x - 1]] === SEG_END) { segFrom = x; startSegment(x); }
-      if (x === checkAt) checkDeferred(segDeferred);
+      if (x === checkAt) charge(segDeferred, segSize);
       compiled++;
       if (pos > buf.length - ROOM) { // (the last one overran its room: bytes were lost)
         if (pos > buf.length) throw new Error('jit: an instruction emitted more than its room');
@@ -1322,7 +1315,7 @@ function compileFunction(
           continue;
         }
         const at0 = access(pc, d, w1, size, ACCESS_STORE);
-        if (guardTo > x) guardedFrame(x - segFrom, segSize); // (a silent store: access() pushed the frame base)
+        if (guardTo > x) guardedFrame(x - segFrom); // (a silent store: access() pushed the frame base)
         if (cls === 2) sx(k); else get(s);
         mem(STORES[size][0], at0);
         continue;
@@ -1356,6 +1349,7 @@ function compileFunction(
       break;
     }
     if (!terminated) {
+      if (carry >= 0) lowerLeft(segSize); // (the block's unchecked last segment)
       const last = slots[slots.length - 1];
       const t = next(last);
       if (blockAt[t] !== cur + 1) jumpTo(t);
