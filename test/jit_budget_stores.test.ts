@@ -1,5 +1,5 @@
 /*
- * The checked tier's budget around stores into the frame (compile.ts, chargeDeferred()): such a
+ * The checked tier's budget around stores into the frame (compile.ts, guardedFrame()): such a
  * store cannot fault, so it does not end a budget segment; the segment's overdraft check comes
  * before its last instruction and each store before that goes ahead only if the budget covered
  * it. These tests run programs under every budget from 0 up, on the JIT and the interpreter:

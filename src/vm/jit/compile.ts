@@ -30,7 +30,7 @@
  * when a charge overdraws, the host names the exact instruction, so budget errors, faults, memory
  * contents and instruction counts are those of the interpreter. Overdraft checks (`br_if`s, the
  * costliest thing here for V8's Liftoff: each merges every local) are saved where that stays
- * exact: stores into the frame are guarded instead (chargeDeferred()), and a block falling
+ * exact: stores into the frame are guarded instead (guardedFrame()), and a block falling
  * through into the next leaves its check to that block (segment()).
  *
  * The verified tier (JitHelperOptions.verified, for programs the verifier accepted): accesses it
