@@ -9,22 +9,22 @@
  *    where a machine sets it; bpfkit makes no TLS connections). The outputs must be
  *    byte-identical. `node -e 0` is measured too, in both environments: the floor any Node
  *    process pays.
- * 2. Per packet, in process: the compiled filter (cbpf/jsc.ts, over the read buffer) beside the
- *    reference interpreter (runCbpf) on the same packets, ns per packet and ratio.
- *
- * 3. Whole process on a capture ten times as large (--large N times, 0 to skip): Node's fixed
+ * 2. Startup: the whole process on a 1,000-packet capture beside `node -e 0` (both with
+ *    NODE_EXTRA_CA_CERTS empty) and tcpdump: the fixed cost.
+ * 3. With --instructions: user-space instructions of both whole processes (callgrind), a figure
+ *    the machine's load does not change (V8's random hash seed, whose primes are searched at
+ *    every start, moves it by up to ~10M between runs of the same command).
+ * 4. Whole process on a capture ten times as large (--large N times, 0 to skip): Node's fixed
  *    startup is paid once either way, so this shows the per-packet pipeline (streaming read,
  *    compiled filter, buffered write) against libpcap's, with constant memory (max RSS shown).
- * 4. The pipeline split, in process: ns per packet to read the file and walk its records (the
+ * 5. Per packet, in process: the compiled filter (cbpf/jsc.ts, over the read buffer) beside the
+ *    reference interpreter (runCbpf) on the same packets, ns per packet and ratio.
+ * 6. The pipeline split, in process: ns per packet to read the file and walk its records (the
  *    bulk path, CaptureReader.keepRuns() with a fused scan that keeps nothing), to read and
  *    filter (the filter fused into the walk, compiled to WebAssembly as the command runs it, and
  *    the JavaScript scan beside it), and to read, filter and write (-w's path).
- * 6. The first pass in a new process, WebAssembly scan beside JavaScript scan: what a short
+ * 7. The first pass in a new process, WebAssembly scan beside JavaScript scan: what a short
  *    process pays while V8 has no optimised code for a fresh JavaScript function.
- * 1b. Startup: the whole process on a 1,000-packet capture beside `node -e 0`.
- *
- * 5. With --instructions: user-space instructions of both whole processes (callgrind), a figure
- *    the machine's load does not change.
  *
  * `bpfkit tcpdump` starts from its bundle (dist/bundle, `npm run build`) when that is fresh, else
  * from dist/; the first line says which, as the figures differ.

@@ -47,6 +47,7 @@ const KERNEL_618: Record<string, string> = {
   loop_sum: '',
   loop_unroll: '',
   may_goto_bounded: '',
+  may_goto_loop: '',
   may_goto_oob: 'invalid write to stack R4 off=0 size=1',
   may_goto_subprog: '',
   may_goto_sum: '',

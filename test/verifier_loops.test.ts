@@ -31,6 +31,7 @@ import { decodeForInterpreter } from '../src/vm/decode.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { runJit } from '../src/vm/jit/index.js';
 import { Vm } from '../src/vm/vm.js';
+import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
 import { findTool, missingKernel, missingTool } from './oracles.js';
 import { comparableFixtureLog, lastErrorLine } from './verifier_corpus_lib.js';
 
@@ -45,6 +46,8 @@ const KERNEL_618: Record<string, { last: string; processed: number; retval?: num
   // the loop runs until may_goto says stop (s doubles: 0 in the low bit after 64 rounds); the
   // interpreter's default instruction budget (1M) ends a run before may_goto's 8M iterations do
   may_goto_subprog: { last: '', processed: 60, retval: 1, engines: ['jit'] },
+  // bpf_loop inlined and may_goto in one frame: may_goto's slots below bpf_loop's spills
+  may_goto_loop: { last: '', processed: 122, retval: 2, engines: ['jit'] },
   iter_num_sum: { last: '', processed: 75, retval: 2 },
   iter_num_for: { last: '', processed: 214, retval: 2 },
   iter_num_repeat: { last: '', processed: 176, retval: 2 },
@@ -231,25 +234,67 @@ const iterNew = (start: number, end: number): Insn[] => [...fp(1, -8), mov(2, st
 const iterNext = [...fp(1, -8), kcall(NEXT)];
 const iterDestroy = [...fp(1, -8), kcall(DESTROY)];
 
+const ret0 = [mov(0, 0), exit];
+/** Hand-written iterator programs and Linux 6.18's last log line for each ('' = accepted). */
+const ITER_CASES: [Insn[], string][] = [
+  [[...iterNew(0, 3), ...iterDestroy, ...ret0], ''],
+  [[mov(1, 0), kcall(NEXT), ...ret0], 'Possibly NULL pointer passed to trusted arg0'],
+  [[mov(1, 5), kcall(NEXT), ...ret0], 'arg#0 expected pointer to an iterator on stack'],
+  [[...fp(1, -8), mov(3, 1), kcall(NEW), ...ret0], 'R2 is not a scalar'],
+  [[...iterNew(0, 3), ...iterNew(0, 3), ...iterDestroy, ...ret0], 'expected uninitialized iter_num as arg #0'],
+  [[...iterNext, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...iterNew(0, 3), ...iterDestroy, ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...fp(1, -8), mov(2, 0), movr(3, 10), kcall(NEW), ...ret0], 'R3 is not a scalar'],
+  [[...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0], 'expected uninitialized iter_num as arg #0'],
+  [[...iterNew(0, 3), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
+  // the iterator's bytes are not data: not read, and a write (store or helper) leaves no iterator
+  [[...iterNew(0, 3), makeInsn(0x79, 0, 10, -8), ...iterDestroy, ...ret0], 'invalid read from stack off -8+0 size 8'],
+  [[...iterNew(0, 3), ...fp(1, -8), mov(2, 8), makeInsn(0x85, 0, 0, 0, 6), ...iterDestroy, ...ret0], 'invalid read from stack R1 off -8+0 size 8'],
+  [[...iterNew(0, 3), ...fp(1, -8), mov(2, 8), mov(3, 0), makeInsn(0x85, 0, 0, 0, 113), ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...iterNew(0, 3), makeInsn(0x62, 10, 0, -4, 0), ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
+  [[...iterNew(0, 3), st64(10, -8, 0), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
+  [[makeInsn(0x85, 0, 2, 0, 1), ...ret0], 'kernel btf_id 1 is not a function'],
+  // a module's kfunc (off: its BTF's slot in fd_array, which the load gave none of)
+  [[...fp(1, -8), makeInsn(0x85, 0, 2, 1, NEXT.btfId), ...ret0], 'failed to find BTF for kernel function'],
+  [[...fp(1, -8), makeInsn(0x85, 0, 2, -1, NEXT.btfId), ...ret0], 'failed to find BTF for kernel function'],
+];
+
 test('iterators: the kernel\'s argument rules and messages (process_iter_arg(), check_kfunc_args())', () => {
-  const ret0 = [mov(0, 0), exit];
-  const cases: [Insn[], string][] = [
-    [[...iterNew(0, 3), ...iterDestroy, ...ret0], ''],
-    [[mov(1, 0), kcall(NEXT), ...ret0], 'arg#0 expected pointer to an iterator on stack'],
-    [[...iterNew(0, 3), ...iterNew(0, 3), ...iterDestroy, ...ret0], 'expected uninitialized iter_num as arg #0'],
-    [[...iterNext, ...ret0], 'expected an initialized iter_num as arg #0'],
-    [[...iterNew(0, 3), ...iterDestroy, ...iterDestroy, ...ret0], 'expected an initialized iter_num as arg #0'],
-    [[...fp(1, -8), mov(2, 0), movr(3, 10), kcall(NEW), ...ret0], 'R3 is not a scalar'],
-    [[...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0], 'expected uninitialized iter_num as arg #0'],
-    [[...iterNew(0, 3), ...ret0], 'BPF_EXIT instruction in main prog would lead to reference leak'],
-    // the iterator's bytes are not data
-    [[...iterNew(0, 3), makeInsn(0x79, 0, 10, -8), ...iterDestroy, ...ret0], 'invalid read from stack off -8+0 size 8'],
-    [[makeInsn(0x85, 0, 2, 0, 1), ...ret0], 'kernel btf_id 1 is not a function'],
-  ];
-  for (const [insns, want] of cases) assert.equal(run(insns).last, want, want || 'accepted');
+  for (const [insns, want] of ITER_CASES) assert.equal(run(insns).last, want, want || 'accepted');
   // a misaligned iterator: why, then the refusal
   const odd = run([...fp(1, -12), mov(2, 0), mov(3, 1), kcall(NEW), ...ret0]);
   assert.deepEqual(odd.log.trimEnd().split('\n').slice(-3, -1), ['cannot pass in iter at an offset=-12', 'expected uninitialized iter_num as arg #0']);
+});
+
+test('iterators and may_goto: hand-written programs get the running kernel\'s verdict, errno and whole logs (levels 1 and 2)', (t) => {
+  const loader = kernelLoader();
+  if (!loader.exe) return t.skip(loader.why);
+  const pcall = (off: number): Insn => makeInsn(0x85, 0, 1, 0, off);
+  const programs = [
+    ...ITER_CASES.map(([insns]) => insns),
+    [mov(0, 0), mayGoto(1, 5), mov(0, 1), exit],
+    [mov(0, 0), mayGoto(2), add(0, 1), ja(-3), mov(0, 0), exit],
+    [mov(1, 0), mayGoto(3), add(1, 1), jeq(1, 5, 3), ja(-4), mov(0, 0), exit, makeInsn(0x79, 0, 1, 0), exit],
+    [mov(0, 0), mayGoto(0), exit], // may_goto +0: 6.18 no longer refuses it
+    // two may_goto loops, one in the other
+    [mov(1, 0), mov(2, 0), mayGoto(5), mayGoto(2), add(1, 1), ja(-3), add(2, 1), ja(-6), mov(0, 0), exit],
+    // an iterator made in the main program, stepped and destroyed by a subprogram given its address
+    [...iterNew(0, 3), ...fp(1, -8), pcall(2), mov(0, 0), exit, movr(6, 1), movr(1, 6), kcall(NEXT), jeq(0, 0, 1), ja(-4), movr(1, 6), kcall(DESTROY), mov(0, 0), exit],
+    // two iterators at once; next() on a drained one again returns NULL without a fork
+    [...iterNew(0, 3), ...fp(1, -16), mov(2, 0), mov(3, 2), kcall(NEW), ...iterDestroy, ...fp(1, -16), kcall(NEXT), ...fp(1, -16), kcall(DESTROY), ...ret0],
+    [...iterNew(0, 0), ...iterNext, jeq(0, 0, 1), ja(-4), ...iterNext, ...iterDestroy, ...ret0],
+    // an iterator loop inside a may_goto loop
+    [mov(6, 0), ...iterNew(0, 100), mayGoto(5), ...iterNext, jeq(0, 0, 2), add(6, 1), ja(-6), ...iterDestroy, movr(0, 6), and(0, 1), exit],
+  ];
+  for (const level of [1, 2]) {
+    const kernel = kernelLoadAll(loader.exe, programs.map((insns) => ({ insns, progType: XDP })), level);
+    programs.forEach((insns, i) => {
+      const ours = verify(insns, { progType: XDP, logLevel: level });
+      assert.equal(ours.ok, kernel[i].ok, `program ${i}: ${kernel[i].log}`);
+      if (!ours.ok) assert.equal(ours.errno, kernel[i].errno, `program ${i}`);
+      assert.deepEqual(comparableFixtureLog(ours.log), comparableFixtureLog(kernel[i].log), `program ${i} level ${level}`);
+    });
+  }
 });
 
 test('iterators: new() takes a reference and an active iterator, next() forks drained/active, destroy() releases', () => {

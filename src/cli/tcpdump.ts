@@ -6,9 +6,11 @@
  * (pcap_offline_filter semantics), written with -w as a classic savefile (`-w -`: standard output;
  * timestamps, captured and wire lengths preserved, the input's link type and snapshot length), or
  * else printed one line each. Files stream through in constant memory (net/node_capture.ts) and
- * the filter runs compiled to JavaScript over the read buffer (cbpf/jsc.ts); kept records of a
- * classic little-endian input go to the output in bulk (CaptureReader.keepRuns), the filter
- * inlined into the record walk (one generated loop, net/pcap.ts compileRecordScan). On a corrupt
+ * the filter runs compiled over the read buffer; kept records of a classic little-endian input go
+ * to the output in bulk (CaptureReader.keepRuns), the filter fused with the record walk into one
+ * generated loop: WebAssembly over a read buffer in WebAssembly memory (net/pcap_scan_wasm.ts,
+ * fast from the first packet of a short process), else JavaScript (net/pcap.ts
+ * compileRecordScan, cbpf/jsc.ts). On a corrupt
  * record, what came before it is written and the error names the offset. bin/bpfkit.js starts
  * this command through node_tcpdump.ts (or its bundle), which loads only what it needs. Compile
  * errors carry libpcap's wording ("can't parse filter expression: syntax error", "expression

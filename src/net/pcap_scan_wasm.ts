@@ -31,12 +31,12 @@ interface WasmApi {
 }
 const WA = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;
 
-/** The locals filter code uses: the packet at [B, B + N), wire length LEN, the result, A, X, M[]. */
+/** The locals filter code uses: the packet at [B, B + N), wire length LEN, the result (filter()'s), A, X, M[]. */
 interface FilterLocals { B: number; N: number; LEN: number; VERDICT: number; A: number; X: number; TMP: number; MEM0: number }
 
 /** Locals of the scan function: its parameters, then its own (the filter's among them). */
 const AT = 0, END = 1, TO = 2, LIMIT = 3, MAXCAP = 4, FRAC = 5, KEPT = 6, RUN = 7, NEXT = 8;
-const SCAN: FilterLocals = { B: 9, N: 10, LEN: 11, VERDICT: 12, A: 13, X: 14, TMP: 15, MEM0: 16 };
+const SCAN: FilterLocals = { B: 9, N: 10, LEN: 11, VERDICT: -1 /* none: it branches */, A: 13, X: 14, TMP: 15, MEM0: 16 };
 const SCAN_LOCALS = SCAN.MEM0 + 16 - 6;
 /** Locals of the one-packet filter function: parameters b, n, len, then its own. */
 const FILTER: FilterLocals = { B: 0, N: 1, LEN: 2, VERDICT: 3, A: 4, X: 5, TMP: 6, MEM0: 7 };
@@ -72,11 +72,12 @@ export interface WasmScan {
  */
 export function compileWasmScan(prog: readonly CInsn[], memory: WasmMemory, other: () => RecordScan | undefined): WasmScan | undefined {
   if (WA === undefined || prog.length === 0 || prog.length > PCAP_MAXINSNS) return undefined;
-  const scanCode = filterCode(prog, SCAN);
+  const scanCode = filterCode(prog, SCAN, true);
   if (!scanCode) return undefined;
   let exports: Record<string, unknown>;
   try {
-    exports = new WA.Instance(new WA.Module(scanModule(scanCode, filterCode(prog, FILTER)!)), { m: { memory } }).exports;
+    const usesLen = prog.some((insn) => insn.code === 0x80 || insn.code === 0x81);
+    exports = new WA.Instance(new WA.Module(scanModule(scanCode, usesLen, filterCode(prog, FILTER, false)!)), { m: { memory } }).exports;
   } catch {
     return undefined;
   }
@@ -103,7 +104,7 @@ export function compileWasmScan(prog: readonly CInsn[], memory: WasmMemory, othe
 }
 
 /** The module: memory m.memory imported; scan(), filter() and the globals `to` and `kept` exported. */
-function scanModule(filter: ByteWriter, alone: ByteWriter): Uint8Array {
+function scanModule(filter: ByteWriter, usesLen: boolean, alone: ByteWriter): Uint8Array {
   const m = new ModuleBuilder();
   const type = m.type([I32, I32, I32, I32, I32, I32], [I32]);
   m.importMemory('m', 'memory', { min: 1, shared: false });
@@ -133,19 +134,21 @@ function scanModule(filter: ByteWriter, alone: ByteWriter): Uint8Array {
   get(END); w.byte(Op.i32_gt_s).byte(Op.br_if).u32(1);
   load32(AT, 4); get(FRAC); w.byte(Op.i32_ge_u).byte(Op.br_if).u32(1);
   get(AT); w.byte(Op.i32_const).s32(16).byte(Op.i32_add); set(SCAN.B);
-  load32(AT, 12); set(SCAN.LEN);
+  if (usesLen) { load32(AT, 12); set(SCAN.LEN); } // (the wire length, only for a program that reads it)
+  // The filter, inside a block `rejected` that it leaves open: it ends where a kept packet goes.
   w.bytes(filter.finish());
-  // Kept: a run starts or goes on; rejected: the run so far moves down.
-  get(SCAN.VERDICT); w.byte(Op.if).byte(0x40);
+  // Kept: a run starts or goes on; on to the next record.
   get(RUN); w.byte(Op.i32_const).s32(0).byte(Op.i32_lt_s).byte(Op.if).byte(0x40);
   get(AT); set(RUN);
   w.byte(Op.end);
   get(KEPT); w.byte(Op.i32_const).s32(1).byte(Op.i32_add); set(KEPT);
-  w.byte(Op.else);
+  get(NEXT); set(AT);
+  w.byte(Op.br).u32(1);
+  w.byte(Op.end);
+  // Rejected: the run so far moves down.
   get(RUN); w.byte(Op.i32_const).s32(0).byte(Op.i32_ge_s).byte(Op.if).byte(0x40);
   move();
   w.byte(Op.i32_const).s32(-1); set(RUN);
-  w.byte(Op.end);
   w.byte(Op.end);
   get(NEXT); set(AT);
   w.byte(Op.br).u32(0);
@@ -168,10 +171,12 @@ function scanModule(filter: ByteWriter, alone: ByteWriter): Uint8Array {
 
 /**
  * The filter as WebAssembly instructions reading the packet at [B, B + N) and the wire length
- * LEN, leaving its return value in VERDICT; undefined for a program with a backward jump.
- * As cbpfToJs(): the same cases, in the same order.
+ * LEN, leaving its return value in VERDICT; or, with `branches` (the scan, which needs only
+ * zero or not), inside two blocks it opens: a packet rejected leaves the outer one, a packet
+ * kept the inner one, which it closes (no result to store and test). Undefined for a program
+ * with a backward jump. As cbpfToJs(): the same cases, in the same order.
  */
-function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM0 }: FilterLocals): ByteWriter | undefined {
+function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM0 }: FilterLocals, branches: boolean): ByteWriter | undefined {
   const n = prog.length;
   const targets = new Set<number>();
   for (let i = 0; i < n; i++) {
@@ -190,17 +195,23 @@ function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM
   const set = (l: number): ByteWriter => w.byte(Op.local_set).u32(l);
   const i32 = (v: number): ByteWriter => w.byte(Op.i32_const).s32(v);
   // Every packet starts from zero: the verdict, A, X and the scratch words the program reads.
-  const zero = new Set([VERDICT, A, X]);
+  const zero = new Set(branches ? [A, X] : [VERDICT, A, X]);
   for (const insn of prog) if ((insn.code === 0x60 || insn.code === 0x61) && insn.k >>> 0 < 16) zero.add(MEM0 + (insn.k >>> 0));
   for (const l of zero) { i32(0); set(l); }
-  // Open blocks, outermost first: the filter's own block (-1), then one per jump target.
-  const open = [-1, ...[...targets].sort((a, b) => b - a)];
+  // Open blocks, outermost first: the one a rejected packet leaves (-2; with `branches`, then
+  // the one a kept packet leaves, -1), then one per jump target.
+  const open = [-2, ...(branches ? [-1] : []), ...[...targets].sort((a, b) => b - a)];
   const depth = (t: number): number => open.length - 1 - open.indexOf(t);
-  const reject = (): void => { w.byte(Op.br).u32(depth(-1)); };
+  const reject = (): void => { w.byte(Op.br).u32(depth(-2)); };
   const goto = (t: number): void => { if (t >= n) reject(); else w.byte(Op.br).u32(depth(t)); };
-  const ret = (value: () => void): void => { value(); set(VERDICT); reject(); };
+  /** return value (a constant when `k` is given) */
+  const ret = (value: () => void, k?: number): void => {
+    if (!branches) { value(); set(VERDICT); reject(); } else if (k === 0) reject();
+    else if (k !== undefined) w.byte(Op.br).u32(depth(-1));
+    else { value(); w.byte(Op.br_if).u32(depth(-1)); reject(); }
+  };
   /** if (cond) reject */
-  const rejectIf = (): void => { w.byte(Op.br_if).u32(depth(-1)); };
+  const rejectIf = (): void => { w.byte(Op.br_if).u32(depth(-2)); };
   /** A load of `size` bytes at b + [X +] k, big-endian, into A (or X for MSH), bounds-checked against n. */
   const load = (size: number, indirect: boolean, k: number): void => {
     if (indirect) {
@@ -229,8 +240,7 @@ function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM
     set(A);
   };
   const sizes: Record<number, number> = { 0x00: 4, 0x08: 2, 0x10: 1 };
-  w.byte(Op.block).byte(0x40);
-  for (let t = 1; t < open.length; t++) w.byte(Op.block).byte(0x40);
+  for (let t = 0; t < open.length; t++) w.byte(Op.block).byte(0x40);
   for (let i = 0; i < n; i++) {
     if (targets.has(i)) {
       w.byte(Op.end);
@@ -242,7 +252,7 @@ function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM
     const aluK = (op: number): void => { get(A); i32(ks); w.byte(op); set(A); };
     const aluX = (op: number): void => { get(A); get(X); w.byte(op); set(A); };
     switch (code) {
-      case 0x06: ret(() => i32(ks)); break;
+      case 0x06: ret(() => i32(ks), ks); break;
       case 0x16: ret(() => get(A)); break;
       case 0x20: case 0x28: case 0x30: load(sizes[code & 0x18], false, k); break;
       case 0x40: case 0x48: case 0x50: load(sizes[code & 0x18], true, k); break;
@@ -270,7 +280,7 @@ function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM
         else w.byte(Op.i32_and);
         const t = i + 1 + jt, f = i + 1 + jf;
         // if (cond) goto t; goto f (a branch to the next instruction is falling through).
-        if (t >= n) { w.byte(Op.br_if).u32(depth(-1)); } else w.byte(Op.br_if).u32(depth(t));
+        if (t >= n) rejectIf(); else w.byte(Op.br_if).u32(depth(t));
         if (f !== i + 1) goto(f);
         break;
       }
@@ -301,7 +311,9 @@ function filterCode(prog: readonly CInsn[], { B, N, LEN, VERDICT, A, X, TMP, MEM
       default: reject();
     }
   }
-  // Past the last instruction: reject (cbpfToJs()'s final `return 0`).
+  // Past the last instruction: reject (cbpfToJs()'s final `return 0`); with `branches` the
+  // kept block closes here, the rejected one stays open for the caller.
+  if (branches) reject();
   w.byte(Op.end);
   return w;
 }

@@ -7,7 +7,7 @@
 import type { ArgType } from '../helpers/proto.js';
 import { EACCES, EINVAL, VerifierError, fail } from './errors.js';
 import { type DynptrKind, type RegState, markKnown, markUnknown, newReg } from './reg_state.js';
-import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID } from './state.js';
+import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID, STACK_ITER } from './state.js';
 import { tnumIsConst } from './tnum.js';
 
 const BPF_DYNPTR_NR_SLOTS = 2;
@@ -175,14 +175,16 @@ export function releaseDynptr(c: DynptrCtx, r: RegState): void {
   if (f.stack[spi].types[0] === STACK_DYNPTR) invalidateSlots(f, spi, c.markWrite);
 }
 
-/** check_stack_range_initialized(): helpers never read or write a dynptr's bytes. */
+/**
+ * check_stack_range_initialized(): helpers never read or write a dynptr's bytes, nor read an
+ * iterator's (writing over one scrubs it, as a store does).
+ */
 export function checkNoDynptrBytes(f: FuncState, lo: number, size: number, regno: number, write: boolean): void {
   for (let o = lo; o < lo + size; o++) {
     const s = f.stack[Math.floor((-o - 1) / 8)];
-    if (s && s.types[(-o - 1) % 8] === STACK_DYNPTR) {
-      if (write) fail(`potential write to dynptr at off=${o} disallowed`, EACCES);
-      fail(`invalid read from stack R${regno} off ${lo}+${o - lo} size ${size}`, EACCES);
-    }
+    const t = s?.types[(-o - 1) % 8];
+    if (t === STACK_DYNPTR && write) fail(`potential write to dynptr at off=${o} disallowed`, EACCES);
+    if ((t === STACK_DYNPTR || t === STACK_ITER) && !write) fail(`invalid read from stack R${regno} off ${lo}+${o - lo} size ${size}`, EACCES);
   }
 }
 

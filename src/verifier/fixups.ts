@@ -141,6 +141,9 @@ class Rewriter {
 
   // ---- the passes, in bpf_check()'s order ----
 
+  /** Per subprogram: stack bytes rewrites added below the verifier's depth (optimize_bpf_loop()'s spills). */
+  stackExtra: number[] = [];
+
   /** optimize_bpf_loop(): inline_bpf_loop() at each bpf_loop call fit for it. */
   optimizeBpfLoop(stackDepth: readonly number[]): void {
     const starts = subprogStarts(this.slots.map((s) => s.insn));
@@ -151,8 +154,10 @@ class Rewriter {
       const { insn, aux } = this.slots[at];
       const loop = aux.loopInline;
       if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src !== 0 || insn.imm !== BPF_FUNC_loop || !loop?.fit) continue;
-      const depth = stackDepth[subprogIndexOf(starts, i)] ?? 0;
-      const base = -(depth + 8 * 3 + (((depth + 7) & ~7) - depth));
+      const k = subprogIndexOf(starts, i), depth = stackDepth[k] ?? 0;
+      const extra = 8 * 3 + (((depth + 7) & ~7) - depth);
+      this.stackExtra[k] = extra; // the subprogram's stack_depth grows by it (later rewrites go below)
+      const base = -(depth + extra);
       const [r6, r7, r8] = [base, base + 8, base + 16];
       const patch = [
         jmpImm(BPF_JLE, 1, BPF_MAX_LOOPS, 2),
@@ -249,7 +254,7 @@ class Rewriter {
       const divmod = divModGuard(insn);
       if (divmod) { replace(divmod); continue; }
       if (insn.code === (BPF_JMP | BPF_JCOND)) {
-        const k = subprogIndexOf(starts, i), depth = stackDepth[k] ?? 0;
+        const k = subprogIndexOf(starts, i), depth = (stackDepth[k] ?? 0) + (this.stackExtra[k] ?? 0);
         mayGotoDepth.set(k, depth + MAY_GOTO_TIMED_EXTRA);
         replace(timedMayGoto(insn, depth), new Map([[5, 'arch_bpf_timed_may_goto']]));
         continue;

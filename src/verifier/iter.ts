@@ -8,7 +8,7 @@
  * destroy() releases the reference, which must happen before the program exits.
  */
 import type { KfuncInfo } from '../isa/kfuncs.js';
-import { EFAULT, EINVAL, VerifierError, fail } from './errors.js';
+import { EACCES, EFAULT, EINVAL, VerifierError, fail } from './errors.js';
 import { findPrevEntry, widenImpreciseScalars } from './callbacks.js';
 import { type RegState, markKnown, markNotInit, markUnknown, newReg } from './reg_state.js';
 import { STACK_INVALID, STACK_ITER, type VState, sameCallsites } from './state.js';
@@ -73,6 +73,9 @@ function validInit(v: Verifier, r: RegState, type: string): boolean {
 export function processIterArg(v: Verifier, k: KfuncInfo): IterMeta | undefined {
   const r = v.reg(1);
   const type = k.iter ?? '';
+  // check_kfunc_args(): iterator arguments are trusted, a NULL (or maybe-NULL) one is refused first
+  const isNull = r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n;
+  if (isNull || r.maybeNull) fail('Possibly NULL pointer passed to trusted arg0', EACCES);
   if (r.type !== 'fp') fail('arg#0 expected pointer to an iterator on stack', EINVAL);
   if (k.kind === 'iter_new') {
     if (!validUninit(v, r)) fail(`expected uninitialized iter_${type} as arg #0`, EINVAL);

@@ -44,7 +44,7 @@ import { kfuncByBtfId } from '../isa/kfuncs.js';
 import { FUNC_SPIN_LOCK, checkCallUnderLock, checkLockFieldAccess, checkNoLockAt, mayPointToSpinLock, pointerRefs, processSpinLock } from './spin_lock.js';
 import { fls64, tnumAdd, tnumAnd, tnumConst, tnumIntersect, tnumIsAligned, tnumIsConst, tnumOr, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg } from './tnum.js';
 
-import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, VerifierError, fail } from './errors.js';
+import { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, ENOTSUPP, EPROTO, VerifierError, fail } from './errors.js';
 export { E2BIG, EACCES, EAGAIN, EBADF, EFAULT, EINVAL, EPERM, ENOTSUPP } from './errors.js';
 const BPF_COMPLEXITY_LIMIT_INSNS = 1_000_000;
 /** forceCheckpoint[]: why is_force_checkpoint() holds at an instruction */
@@ -273,6 +273,17 @@ export class Verifier {
     const insns = this.insns;
     if (insns.length === 0) fail('program has no instructions', EINVAL);
     const cfg = checkCfg(insns);
+    // add_kfunc_call(): every kfunc named must be one bpfkit has (vmlinux BTF ids, isa/kfuncs.ts);
+    // a module's (off = its BTF's fd_array slot) cannot be, without an fd_array
+    for (const insn of insns) {
+      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src !== BPF_PSEUDO_KFUNC_CALL || (insn.imm === 0 && insn.off === 0)) continue;
+      if (insn.off !== 0) {
+        // find_kfunc_desc_btf() says why, add_kfunc_call() what
+        this.note(insn.off < 0 ? 'negative offset disallowed for kernel module function call' : 'kfunc offset > 0 without fd_array is invalid');
+        fail('failed to find BTF for kernel function', insn.off < 0 ? EINVAL : EPROTO);
+      }
+      if (!kfuncByBtfId(insn.imm)) fail(`kernel btf_id ${insn.imm} is not a function`, EINVAL);
+    }
     // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
     if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
     if (cfg.error && cfg.early) fail(cfg.error, EINVAL);
@@ -304,12 +315,6 @@ export class Verifier {
       }
       // resolve_pseudo_ldimm64(): bpf_opcode_in_insntable() before anything else looks at the program
       if (!opInfo(insn.code) || insn.code === 0x8d) fail(`unknown opcode ${insn.code.toString(16).padStart(2, '0')}`, EINVAL);
-    }
-    // add_kfunc_call(): every kfunc named must be one bpfkit has (vmlinux BTF ids, isa/kfuncs.ts)
-    for (const insn of insns) {
-      if (insn.code !== (BPF_JMP | BPF_CALL) || insn.src !== BPF_PSEUDO_KFUNC_CALL || insn.imm === 0) continue;
-      if (insn.off !== 0) fail('kernel function calls from modules are not supported', ENOTSUPP);
-      if (!kfuncByBtfId(insn.imm)) fail(`kernel btf_id ${insn.imm} is not a function`, EINVAL);
     }
     if (cfg.error) fail(cfg.error, EINVAL);
     this.subprogStarts = cfg.subprogStarts;
