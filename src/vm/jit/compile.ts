@@ -26,9 +26,12 @@
  * interpreter does and either throws its error or refills the cache. In a function that never writes r10, an
  * access at r10 + off inside the frame is in bounds by construction and goes unchecked. The budget
  * is charged per segment: a run of instructions ending at the first one that can fault, leave or
- * write memory (checked loads, stores, atomics, calls, LD_ABS, traps); when a charge overdraws,
- * the host names the exact instruction, so budget errors, faults, memory contents and instruction
- * counts are those of the interpreter.
+ * write memory (checked loads, stores other than into the frame, atomics, calls, LD_ABS, traps);
+ * when a charge overdraws, the host names the exact instruction, so budget errors, faults, memory
+ * contents and instruction counts are those of the interpreter. Overdraft checks (`br_if`s, the
+ * costliest thing here for V8's Liftoff: each merges every local) are saved where that stays
+ * exact: stores into the frame are guarded instead (guardedFrame()), and a block falling
+ * through into the next leaves its check to that block (segment()).
  *
  * The verified tier (JitHelperOptions.verified, for programs the verifier accepted): accesses it
  * proved in bounds (VerifiedTier.unchecked) are plain wasm loads and stores, inlined lookups take
@@ -53,6 +56,10 @@ const A32 = 17; // i32 temporaries
 const B32 = 18;
 const ADDR = 19; // checked address
 const A64 = 20; // 64-bit address before checking
+/** Bytes of wasm emitted for one instruction at most, with room to spare (the largest, a helper call with its inlined lookup and tail call, is under 500). */
+const ROOM = 2048;
+/** The same for a register-only (ALU, ld_imm64) instruction, as unrolled loops repeat them. */
+const MAX_REGISTER_INSN_BYTES = 96;
 /** V8's limit on br_table entries. */
 const MAX_DISPATCH = 65520;
 /** V8's limit on the size of one function body. */
@@ -290,8 +297,8 @@ export interface CompiledModule {
 
 interface Block {
   start: number;
-  /** Slots of the block's instructions, in order. */
-  slots: number[];
+  /** Slots of the block's instructions, in order (a view of one array for all blocks). */
+  slots: Int32Array;
   /** Index in the function's block order. */
   index: number;
   selfLoop: boolean;
@@ -621,7 +628,7 @@ function isJump(op: number): boolean {
 }
 
 function compileFunction(
-  P: Int32Array, nslots: number, entry: number, isMain: boolean, w: ByteWriter, funcOf: (slot: number) => number,
+  P: Int32Array, nslots: number, entry: number, isMain: boolean, out: ByteWriter, funcOf: (slot: number) => number,
   segStart: number[], segCount: number[], shared: boolean, pure: boolean, helperOptions: JitHelperOptions, imports: Imports,
 ): number {
   const verified = helperOptions.verified;
@@ -655,26 +662,29 @@ function compileFunction(
   }
   const blocks: Block[] = [];
   const blockAt = new Int32Array(nslots).fill(-1);
+  const order = new Int32Array(nslots); // the blocks' slots, block after block
+  let ordered = 0;
   for (let s = 0; s < nslots; s++) {
     if (!seen[s] || !leader[s]) continue;
-    const b: Block = { start: s, slots: [], index: blocks.length, selfLoop: false };
-    blockAt[s] = b.index;
+    blockAt[s] = blocks.length;
+    const from = ordered;
     let t = s;
     for (;;) {
-      b.slots.push(t);
+      order[ordered++] = t;
       const o = op(t);
       if (o === 0x95 || o === OP_TRAP || isJump(o)) break;
       t = next(t);
       if (leader[t]) break;
     }
-    blocks.push(b);
+    blocks.push({ start: s, slots: order.subarray(from, ordered), index: blocks.length, selfLoop: false });
   }
   // Dispatch entries: the entry block and every target of a backward jump (a jump to the start
   // of its own block is a `loop` of its own instead).
   const dispatch: number[] = [blockAt[entry]];
   const dispatchOf = new Int32Array(blocks.length).fill(-1);
   dispatchOf[blockAt[entry]] = 0;
-  for (const b of blocks) {
+  for (let bi = 0; bi < blocks.length; bi++) { // (indexed loops: for-of's iterators are slow before V8 optimises)
+    const b = blocks[bi];
     const last = b.slots[b.slots.length - 1];
     if (!isJump(op(last))) continue;
     const j = blockAt[P[(last << 2) + 1]];
@@ -713,70 +723,115 @@ function compileFunction(
     const word = P[t << 2];
     const c = o & 7;
     if (c === 1) return !staticFrame((word >> 16) & 15, P[(t << 2) + 1], LOADS[o][1]); // ldx: base is src
-    // (stores always end one, fault or not: a budget overrun must not skip their effect)
-    return true;
+    return !silentStore(t);
+  };
+  /**
+   * A store (not atomic) at r10 + off inside the frame: it cannot fault, so it need not end a
+   * budget segment; inside one it is guarded instead (see guardedFrame).
+   */
+  const silentStore = (t: number): boolean => {
+    const o = op(t);
+    const c = o & 7;
+    return (c === 2 || c === 3) && (o & 0xe0) === 0x60 && staticFrame((P[t << 2] >> 12) & 15, P[(t << 2) + 1], STORE_SIZE[o & 0x18]);
+  };
+  // Both, once per reachable slot (the checked tier only: the verified one charges nothing).
+  const SEG_END = 1;
+  const SEG_SILENT = 2;
+  const segKind = new Uint8Array(verified === undefined ? nslots : 0);
+  for (let t = 0; t < segKind.length; t++) if (seen[t] !== 0) segKind[t] = endsSegment(t) ? SEG_END : silentStore(t) ? SEG_SILENT : 0;
+
+  // The body goes to `buf` directly, `out` gets it at the end: a byte is a store, not a call (this
+  // code often runs before V8 optimises it, where calls cost most). room() before each
+  // instruction leaves ROOM bytes, more than any one emits (checked after each: pos <= length).
+  let buf = new Uint8Array(4096 + ordered * 20); // (about what the checked tier needs; grows if not)
+  let pos = 0;
+  const room = (n: number): void => {
+    if (pos + n <= buf.length) return;
+    const grown = new Uint8Array(Math.max(buf.length * 2, pos + n));
+    grown.set(buf.subarray(0, pos));
+    buf = grown;
+  };
+  const u32 = (n: number): void => { // unsigned LEB128
+    n >>>= 0;
+    while (n >= 0x80) { buf[pos++] = (n & 0x7f) | 0x80; n >>>= 7; }
+    buf[pos++] = n;
+  };
+  const s32 = (n: number): void => { // signed LEB128
+    n |= 0;
+    while (n >= 64 || n < -64) { buf[pos++] = (n & 0x7f) | 0x80; n >>= 7; }
+    buf[pos++] = n & 0x7f;
+  };
+  const s64 = (hi: number, lo: number): void => {
+    if (hi === lo >> 31) { s32(lo); return; }
+    const bytes = new ByteWriter(16).s64(hi, lo).finish();
+    buf.set(bytes, pos);
+    pos += bytes.length;
   };
 
   // `local.set x` directly followed by `local.get x` (an instruction reading the register the
   // previous one wrote) becomes `local.tee x`: fewer bytes and operations for V8 to compile.
-  // Adjacent in the byte stream means no label or other code between them.
+  // Adjacent in the byte stream means no label or other code between them. (Locals are < 128:
+  // one LEB128 byte.)
   let setAt = -1;
   let setEnd = -1;
   let setLocal = -1;
-  const lset = (l: number): void => { setAt = w.length; w.byte(Op.local_set).u32(l); setEnd = w.length; setLocal = l; };
+  const lset = (l: number): void => { setAt = pos; buf[pos++] = Op.local_set; buf[pos++] = l; setEnd = pos; setLocal = l; };
   const lget = (l: number): void => {
-    if (w.length === setEnd && setLocal === l) {
-      w.patch(setAt, Op.local_tee);
+    if (pos === setEnd && setLocal === l) {
+      buf[setAt] = Op.local_tee;
       setEnd = -1;
       return;
     }
-    w.byte(Op.local_get).u32(l);
+    buf[pos++] = Op.local_get; buf[pos++] = l;
   };
-  const get = (r: number): void => lget(r === 10 ? R10 : r);
-  const set = (r: number): void => lset(r === 10 ? R10 : r);
-  const i64c = (hi: number, lo: number): void => { w.byte(Op.i64_const).s64(hi, lo); };
-  const i32c = (v: number): void => { w.byte(Op.i32_const).s32(v); };
-  const sx = (k: number): void => i64c(k >> 31, k); // imm sign-extended to 64 bits
+  const get = (r: number): void => {
+    const l = r === 10 ? R10 : r;
+    if (pos === setEnd && setLocal === l) { buf[setAt] = Op.local_tee; setEnd = -1; return; }
+    buf[pos++] = Op.local_get; buf[pos++] = l;
+  };
+  const set = (r: number): void => { setAt = pos; buf[pos++] = Op.local_set; buf[pos++] = setLocal = r === 10 ? R10 : r; setEnd = pos; };
+  const i64c = (hi: number, lo: number): void => { buf[pos++] = Op.i64_const; s64(hi, lo); };
+  const i32c = (v: number): void => { buf[pos++] = Op.i32_const; s32(v); };
+  const sx = (k: number): void => { buf[pos++] = Op.i64_const; s32(k); }; // imm sign-extended to 64 bits
   const zx = (k: number): void => i64c(0, k); // imm zero-extended
-  const b = (o: number): void => { w.byte(o); };
-  const ltee = (l: number): void => { w.byte(Op.local_tee).u32(l); };
+  const ltee = (l: number): void => { buf[pos++] = Op.local_tee; buf[pos++] = l; };
   const fail = (kind: number, a: number, bb: number): void => {
-    i32c(HOST_FAIL + kind); i32c(a); i64c(0, 0); i32c(bb); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
+    i32c(HOST_FAIL + kind); i32c(a); i64c(0, 0); i32c(bb); buf[pos++] = Op.call; u32(imports.host); buf[pos++] = Op.unreachable;
   };
-  const mem = (o: number, offset: number): void => { w.byte(o).u32(0).u32(offset); };
+  const mem = (o: number, offset: number): void => { buf[pos++] = o; u32(0); u32(offset); };
   /** Return from the function with r0 as `r0` pushes it: the entry (and any function of the verified tier) gives r0 and left, a local-call target r0..r5 and left. */
   const leave = (r0: () => void): void => {
     r0();
     if (!isMain && verified === undefined) for (let r = 1; r <= 5; r++) get(r);
-    lget(LEFT); b(Op.return);
+    lget(LEFT); buf[pos++] = Op.return;
   };
   const bswap32 = (): void => { // i32 on the stack
-    ltee(B32); i32c(8); b(Op.i32_rotl); i32c(0x00ff00ff); b(Op.i32_and);
-    lget(B32); i32c(8); b(Op.i32_rotr); i32c(0xff00ff00 | 0); b(Op.i32_and); b(Op.i32_or);
+    ltee(B32); i32c(8); buf[pos++] = Op.i32_rotl; i32c(0x00ff00ff); buf[pos++] = Op.i32_and;
+    lget(B32); i32c(8); buf[pos++] = Op.i32_rotr; i32c(0xff00ff00 | 0); buf[pos++] = Op.i32_and; buf[pos++] = Op.i32_or;
   };
 
   // Prologue: r10 = frame top, frame zeroed.
   lget(DEPTH);
-  b(Op.if); b(I32); lget(DEPTH); w.byte(Op.call).u32(imports.count); // ftop is the first module function
-  b(Op.else); w.byte(Op.global_get).u32(0); b(Op.end); // (depth 0, every run's entry: f0)
-  ltee(A32); b(Op.i64_extend_i32_u); lset(R10);
-  lget(A32); i32c(MAX_BPF_STACK); b(Op.i32_sub); lset(FB);
+  buf[pos++] = Op.if; buf[pos++] = I32; lget(DEPTH); buf[pos++] = Op.call; u32(imports.count); // ftop is the first module function
+  buf[pos++] = Op.else; buf[pos++] = Op.global_get; u32(0); buf[pos++] = Op.end; // (depth 0, every run's entry: f0)
+  ltee(A32); buf[pos++] = Op.i64_extend_i32_u; lset(R10);
+  lget(A32); i32c(MAX_BPF_STACK); buf[pos++] = Op.i32_sub; lset(FB);
   if (!pure) { // (a program writing no memory finds its frames zeroed by the host)
-    lget(RESUME); b(Op.i32_eqz);
-    b(Op.if); b(0x40);
+    lget(RESUME); buf[pos++] = Op.i32_eqz;
+    buf[pos++] = Op.if; buf[pos++] = 0x40;
     // verified: only the bytes the program can reach (the rest is never read, so never differs)
     const depth = verified === undefined ? MAX_BPF_STACK : Math.min(MAX_BPF_STACK, (verified.stackDepth + 7) & ~7);
     if (depth <= 64) for (let o = MAX_BPF_STACK - depth; o < MAX_BPF_STACK; o += 8) { lget(FB); i64c(0, 0); mem(Op.i64_store, o); }
-    else { lget(FB); i32c(MAX_BPF_STACK - depth); b(Op.i32_add); i32c(0); i32c(depth); w.byte(0xfc).u32(0x0b).byte(0); }
-    b(Op.end);
+    else { lget(FB); i32c(MAX_BPF_STACK - depth); buf[pos++] = Op.i32_add; i32c(0); i32c(depth); buf[pos++] = 0xfc; u32(0x0b); buf[pos++] = 0; }
+    buf[pos++] = Op.end;
   }
   if (verified !== undefined && isMain) {
     // no budget in the verified tier, but a zero budget still stops before the first
     // instruction (prepare() compiles the entry that way without running the program)
-    lget(LEFT); i32c(1); b(Op.i32_lt_s);
-    b(Op.if); b(0x40);
-    i32c(HOST_FAIL + FAIL_BUDGET); i32c(segStart.length); i64c(0, 0); lget(LEFT); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
-    b(Op.end);
+    lget(LEFT); i32c(1); buf[pos++] = Op.i32_lt_s;
+    buf[pos++] = Op.if; buf[pos++] = 0x40;
+    i32c(HOST_FAIL + FAIL_BUDGET); i32c(segStart.length); i64c(0, 0); lget(LEFT); buf[pos++] = Op.call; u32(imports.host); buf[pos++] = Op.unreachable;
+    buf[pos++] = Op.end;
     segStart.push(entry);
     segCount.push(0);
   }
@@ -788,47 +843,80 @@ function compileFunction(
   // The dispatch skeleton.
   let inner = 0; // labels opened inside the current block's code
   let cur = 0; // current block index
-  const depthOf = (j: number): number => inner + (j - cur - 1);
-  const depthL = (): number => inner + (n - 1 - cur);
+  // Only blocks something branches to get a wasm `block` (the rest are only fallen into), so
+  // labels are counted by rank: rank[j] labeled blocks come before block j. (Filled in below.)
+  const labeled = new Uint8Array(n);
+  const rank = new Int32Array(n + 1);
+  const depthOf = (j: number): number => {
+    if (labeled[j] === 0) throw new Error(`jit: no label for block ${j}`); // (cannot happen: see the labels below)
+    return inner + rank[j] - rank[cur + 1];
+  };
+  const depthL = (): number => inner + rank[n] - rank[cur + 1];
   /** Unconditional jump to the block starting at slot t (the code after it is dead). */
   const jumpTo = (t: number): void => {
     const j = blockAt[t];
     if (j === cur && blocks[cur].selfLoop) {
-      w.byte(Op.br).u32(inner - 1);
+      buf[pos++] = Op.br; u32(inner - 1);
     } else if (j > cur) {
-      w.byte(Op.br).u32(depthOf(j));
+      buf[pos++] = Op.br; u32(depthOf(j));
     } else {
-      i32c(dispatchOf[j]); lset(PC); w.byte(Op.br).u32(depthL());
+      i32c(dispatchOf[j]); lset(PC); buf[pos++] = Op.br; u32(depthL());
     }
   };
   /** Conditional jump, the condition (i32) on the stack. */
   const jumpIf = (t: number, prologue?: () => void): void => {
     const j = blockAt[t];
     if (prologue === undefined && j === cur && blocks[cur].selfLoop) {
-      w.byte(Op.br_if).u32(inner - 1);
+      buf[pos++] = Op.br_if; u32(inner - 1);
     } else if (prologue === undefined && j > cur) {
-      w.byte(Op.br_if).u32(depthOf(j));
+      buf[pos++] = Op.br_if; u32(depthOf(j));
     } else {
-      b(Op.if); b(0x40); inner++;
+      buf[pos++] = Op.if; buf[pos++] = 0x40; inner++;
       prologue?.();
       jumpTo(t);
-      b(Op.end); inner--;
+      buf[pos++] = Op.end; inner--;
     }
   };
   /**
-   * Charge `count` instructions starting at `first`. An overdraft branches to the function's one
-   * out-of-line handler ($budget, around the dispatch loop) with the segment in $pc: a `br_if`
-   * costs V8's baseline compiler (Liftoff) far less than an `if` holding a call, per segment.
+   * Charge `count` instructions of segment `seg` (checked tier). An overdraft branches to the
+   * function's one out-of-line handler ($budget, around the dispatch loop) with the segment in
+   * $pc: a `br_if` costs V8's baseline compiler (Liftoff) far less than an `if` holding a call.
    * ($pc is free here: it is only read by the dispatch `br_table`, right after being set.)
    */
-  const charge = (first: number, count: number): void => {
-    if (verified !== undefined) return;
-    const seg = segStart.length;
+  const charge = (seg: number, count: number): void => {
+    i32c(seg); lset(PC);
+    lget(LEFT); i32c(count); buf[pos++] = Op.i32_sub; ltee(LEFT); i32c(0); buf[pos++] = Op.i32_lt_s;
+    buf[pos++] = Op.br_if; u32(depthL() + 1);
+  };
+  /**
+   * A segment with silent stores before its last instruction is charged just before that one
+   * (the same charge()), and each of those stores goes ahead only if the budget covered it
+   * (guardedFrame(); else to the never-allocated page at 0: the null guard, which no region,
+   * program or comparison sees): one `br_if` per segment, the costly part for Liftoff, instead
+   * of one per store. (Also the unchecked last segment of a block that falls through, with
+   * every silent store guarded and `left` lowered after its last instruction.)
+   */
+  const lowerLeft = (count: number): void => {
+    lget(LEFT); i32c(count); buf[pos++] = Op.i32_sub; lset(LEFT);
+  };
+  /**
+   * A segment for the $budget handler, which walks `count` instructions from slot `first` (less
+   * what was left). A segment entered by falling through from an unchecked one (see `carry`
+   * below) starts where that one did, with both counts: right for either way in, as the two
+   * are adjacent in slot order and the unchecked one was either run in full or not entered.
+   */
+  const segment = (first: number, count: number): number => {
     segStart.push(first);
     segCount.push(count);
-    i32c(seg); lset(PC);
-    lget(LEFT); i32c(count); b(Op.i32_sub); ltee(LEFT); i32c(0); b(Op.i32_lt_s);
-    w.byte(Op.br_if).u32(depthL() + 1);
+    return segStart.length - 1;
+  };
+  /**
+   * With the frame base on the stack, for a silent store at position `at` of a segment not
+   * charged yet: the frame base when the budget (left) exceeds `at`, as the interpreter would
+   * have run the store; else 0.
+   */
+  const guardedFrame = (at: number): void => {
+    i32c(0); lget(LEFT); i32c(at + 1); buf[pos++] = Op.i32_ge_s; buf[pos++] = Op.select;
   };
 
   /**
@@ -838,35 +926,35 @@ function compileFunction(
   const access = (pc: number, reg: number, off: number, size: number, kind: number, exact = false): number => {
     if (staticFrame(reg, off, size)) { // inside the current frame by construction: no check
       if (!exact) { lget(FB); return off + MAX_BPF_STACK; }
-      lget(FB); i32c(off + MAX_BPF_STACK); b(Op.i32_add); ltee(ADDR);
+      lget(FB); i32c(off + MAX_BPF_STACK); buf[pos++] = Op.i32_add; ltee(ADDR);
       return 0;
     }
     if (verified?.unchecked[pc] === 1) { // proved in bounds by the verifier
-      get(reg); b(Op.i32_wrap_i64);
+      get(reg); buf[pos++] = Op.i32_wrap_i64;
       if (!exact && off >= 0) return off;
-      if (off !== 0) { i32c(off); b(Op.i32_add); }
+      if (off !== 0) { i32c(off); buf[pos++] = Op.i32_add; }
       if (exact) ltee(ADDR);
       return 0;
     }
-    b(Op.block); b(0x40);
-    b(Op.block); b(0x40);
+    buf[pos++] = Op.block; buf[pos++] = 0x40;
+    buf[pos++] = Op.block; buf[pos++] = 0x40;
     get(reg);
-    if (off !== 0) { sx(off); b(Op.i64_add); }
-    ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(0);
-    lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
-    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - size); b(Op.i32_le_u); w.byte(Op.br_if).u32(1);
+    if (off !== 0) { sx(off); buf[pos++] = Op.i64_add; }
+    ltee(A64); i64c(0, -1); buf[pos++] = Op.i64_gt_u; buf[pos++] = Op.br_if; u32(0);
+    lget(A64); buf[pos++] = Op.i32_wrap_i64; ltee(ADDR);
+    lget(FB); buf[pos++] = Op.i32_sub; i32c(MAX_BPF_STACK - size); buf[pos++] = Op.i32_le_u; buf[pos++] = Op.br_if; u32(1);
     const cached = (gb: number, gl: number): void => {
-      lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
-      w.byte(Op.global_get).u32(gl);
-      if (size !== 8) { i32c(8 - size); b(Op.i32_add); }
-      b(Op.i32_le_u); w.byte(Op.br_if).u32(1);
+      lget(ADDR); buf[pos++] = Op.global_get; u32(gb); buf[pos++] = Op.i32_sub;
+      buf[pos++] = Op.global_get; u32(gl);
+      if (size !== 8) { i32c(8 - size); buf[pos++] = Op.i32_add; }
+      buf[pos++] = Op.i32_le_u; buf[pos++] = Op.br_if; u32(1);
     };
     if (kind === ACCESS_LOAD) { cached(G.rb, G.rl); cached(G.qb, G.ql); } else cached(G.wb, G.wl);
     cached(G_PB, G_PL);
-    b(Op.end);
-    i32c(kind); i32c(pc); lget(A64); i32c(size); w.byte(Op.call).u32(imports.host);
-    lget(A64); b(Op.i32_wrap_i64); lset(ADDR);
-    b(Op.end);
+    buf[pos++] = Op.end;
+    i32c(kind); i32c(pc); lget(A64); i32c(size); buf[pos++] = Op.call; u32(imports.host);
+    lget(A64); buf[pos++] = Op.i32_wrap_i64; lset(ADDR);
+    buf[pos++] = Op.end;
     lget(ADDR);
     return 0;
   };
@@ -881,15 +969,15 @@ function compileFunction(
       const swap = (o & 0xff) !== 0xd4;
       if (!swap) {
         if (bits === 64) return true;
-        get(d); zx(bits === 16 ? 0xffff : -1); b(Op.i64_and); set(d);
+        get(d); zx(bits === 16 ? 0xffff : -1); buf[pos++] = Op.i64_and; set(d);
       } else if (bits === 16) {
-        get(d); b(Op.i32_wrap_i64); ltee(A32); i32c(8); b(Op.i32_shl); i32c(0xff00); b(Op.i32_and);
-        lget(A32); i32c(8); b(Op.i32_shr_u); i32c(0xff); b(Op.i32_and); b(Op.i32_or); b(Op.i64_extend_i32_u); set(d);
+        get(d); buf[pos++] = Op.i32_wrap_i64; ltee(A32); i32c(8); buf[pos++] = Op.i32_shl; i32c(0xff00); buf[pos++] = Op.i32_and;
+        lget(A32); i32c(8); buf[pos++] = Op.i32_shr_u; i32c(0xff); buf[pos++] = Op.i32_and; buf[pos++] = Op.i32_or; buf[pos++] = Op.i64_extend_i32_u; set(d);
       } else if (bits === 32) {
-        get(d); b(Op.i32_wrap_i64); bswap32(); b(Op.i64_extend_i32_u); set(d);
+        get(d); buf[pos++] = Op.i32_wrap_i64; bswap32(); buf[pos++] = Op.i64_extend_i32_u; set(d);
       } else {
-        get(d); b(Op.i32_wrap_i64); bswap32(); b(Op.i64_extend_i32_u); i64c(0, 32); b(Op.i64_shl);
-        get(d); i64c(0, 32); b(Op.i64_shr_u); b(Op.i32_wrap_i64); bswap32(); b(Op.i64_extend_i32_u); b(Op.i64_or); set(d);
+        get(d); buf[pos++] = Op.i32_wrap_i64; bswap32(); buf[pos++] = Op.i64_extend_i32_u; i64c(0, 32); buf[pos++] = Op.i64_shl;
+        get(d); i64c(0, 32); buf[pos++] = Op.i64_shr_u; buf[pos++] = Op.i32_wrap_i64; bswap32(); buf[pos++] = Op.i64_extend_i32_u; buf[pos++] = Op.i64_or; set(d);
       }
       return true;
     }
@@ -897,80 +985,87 @@ function compileFunction(
       if (!isX) { if (is64) sx(k); else zx(k); set(d); return true; }
       get(s);
       if (is64) {
-        if (variant === 1) b(Op.i64_extend8_s);
-        else if (variant === 2) b(Op.i64_extend16_s);
-        else if (variant === 3) b(Op.i64_extend32_s);
+        if (variant === 1) buf[pos++] = Op.i64_extend8_s;
+        else if (variant === 2) buf[pos++] = Op.i64_extend16_s;
+        else if (variant === 3) buf[pos++] = Op.i64_extend32_s;
       } else {
-        b(Op.i32_wrap_i64);
-        if (variant === 1) b(Op.i32_extend8_s);
-        else if (variant === 2) b(Op.i32_extend16_s);
-        b(Op.i64_extend_i32_u);
+        buf[pos++] = Op.i32_wrap_i64;
+        if (variant === 1) buf[pos++] = Op.i32_extend8_s;
+        else if (variant === 2) buf[pos++] = Op.i32_extend16_s;
+        buf[pos++] = Op.i64_extend_i32_u;
       }
       set(d);
       return true;
     }
     if (aop === 0x80) { // neg
-      if (is64) { i64c(0, 0); get(d); b(Op.i64_sub); } else { i32c(0); get(d); b(Op.i32_wrap_i64); b(Op.i32_sub); b(Op.i64_extend_i32_u); }
+      if (is64) { i64c(0, 0); get(d); buf[pos++] = Op.i64_sub; } else { i32c(0); get(d); buf[pos++] = Op.i32_wrap_i64; buf[pos++] = Op.i32_sub; buf[pos++] = Op.i64_extend_i32_u; }
       set(d);
       return true;
     }
     const signed = variant === 1;
     if (is64) {
-      const src = (): void => { if (isX) get(s); else sx(k); };
       if (aop === 0x30 || aop === 0x90) { // div / mod, 64-bit
         const isDiv = aop === 0x30;
         if (!isX) {
           if (k === 0) { if (isDiv) { i64c(0, 0); set(d); } return true; }
-          if (signed && k === -1) { if (isDiv) { i64c(0, 0); get(d); b(Op.i64_sub); } else i64c(0, 0); set(d); return true; }
-          get(d); sx(k); b(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u)); set(d);
+          if (signed && k === -1) { if (isDiv) { i64c(0, 0); get(d); buf[pos++] = Op.i64_sub; } else i64c(0, 0); set(d); return true; }
+          get(d); sx(k); buf[pos++] = isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u); set(d);
           return true;
         }
         // Branch-free (selects, no `if`: cheaper for Liftoff to compile): divide by a divisor
         // made safe (0, and -1 when signed, become 1), then fix those cases up as the kernel's
         // rules say: x / 0 = 0, x % 0 = x, x s/ -1 = -x, x s% -1 = 0.
+        if (!signed) { // A32 = !y; select(0 or x, x / (y | A32) or x % (y | A32), A32)
+          if (isDiv) i64c(0, 0); else get(d);
+          get(d); get(s); get(s); buf[pos++] = Op.i64_eqz; ltee(A32); buf[pos++] = Op.i64_extend_i32_u; buf[pos++] = Op.i64_or;
+          buf[pos++] = isDiv ? Op.i64_div_u : Op.i64_rem_u;
+          lget(A32); buf[pos++] = Op.select; set(d);
+          return true;
+        }
         get(d);
-        if (signed) { i64c(0, 1); get(s); get(s); i64c(0, 1); b(Op.i64_add); i64c(0, 1); b(Op.i64_le_u); b(Op.select); } else { get(s); get(s); b(Op.i64_eqz); b(Op.i64_extend_i32_u); b(Op.i64_or); }
-        b(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u));
-        if (isDiv && signed) { lset(T1); i64c(0, 0); lget(T1); b(Op.i64_sub); lget(T1); get(s); i64c(-1, -1); b(Op.i64_eq); b(Op.select); }
+        i64c(0, 1); get(s); get(s); i64c(0, 1); buf[pos++] = Op.i64_add; i64c(0, 1); buf[pos++] = Op.i64_le_u; buf[pos++] = Op.select;
+        buf[pos++] = isDiv ? Op.i64_div_s : Op.i64_rem_s;
+        if (isDiv && signed) { lset(T1); i64c(0, 0); lget(T1); buf[pos++] = Op.i64_sub; lget(T1); get(s); i64c(-1, -1); buf[pos++] = Op.i64_eq; buf[pos++] = Op.select; }
         if (isDiv) i64c(0, 0); else get(d);
-        get(s); b(Op.i64_eqz); b(Op.i32_eqz); b(Op.select);
+        get(s); buf[pos++] = Op.i64_eqz; buf[pos++] = Op.i32_eqz; buf[pos++] = Op.select;
         set(d);
         return true;
       }
       const wop = ALU64_OPS[aop];
       if (wop === undefined || variant !== 0) return false;
-      get(d); src(); b(wop); set(d);
+      get(d); if (isX) get(s); else sx(k); buf[pos++] = wop; set(d);
       return true;
     }
     // 32-bit
-    const src = (): void => { if (isX) { get(s); b(Op.i32_wrap_i64); } else i32c(k); };
     if (aop === 0x30 || aop === 0x90) {
       const isDiv = aop === 0x30;
       if (!isX) {
-        if (k === 0) { if (isDiv) i64c(0, 0); else { get(d); zx(-1); b(Op.i64_and); } set(d); return true; }
+        if (k === 0) { if (isDiv) i64c(0, 0); else { get(d); zx(-1); buf[pos++] = Op.i64_and; } set(d); return true; }
         if (signed && k === -1) {
-          if (isDiv) { i32c(0); get(d); b(Op.i32_wrap_i64); b(Op.i32_sub); b(Op.i64_extend_i32_u); } else i64c(0, 0);
+          if (isDiv) { i32c(0); get(d); buf[pos++] = Op.i32_wrap_i64; buf[pos++] = Op.i32_sub; buf[pos++] = Op.i64_extend_i32_u; } else i64c(0, 0);
           set(d);
           return true;
         }
-        get(d); b(Op.i32_wrap_i64); i32c(k); b(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
-        b(Op.i64_extend_i32_u); set(d);
+        get(d); buf[pos++] = Op.i32_wrap_i64; i32c(k); buf[pos++] = isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u);
+        buf[pos++] = Op.i64_extend_i32_u; set(d);
         return true;
       }
       // branch-free, as the 64-bit form
-      get(s); b(Op.i32_wrap_i64); lset(B32);
-      get(d); b(Op.i32_wrap_i64); ltee(A32);
-      if (signed) { i32c(1); lget(B32); lget(B32); i32c(1); b(Op.i32_add); i32c(1); b(Op.i32_le_u); b(Op.select); } else { lget(B32); lget(B32); b(Op.i32_eqz); b(Op.i32_or); }
-      b(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
-      if (isDiv && signed) { ltee(A32); i32c(0); lget(A32); b(Op.i32_sub); lget(B32); i32c(-1); b(Op.i32_ne); b(Op.select); } // (A32 = the quotient)
+      get(s); buf[pos++] = Op.i32_wrap_i64; lset(B32);
+      get(d); buf[pos++] = Op.i32_wrap_i64; ltee(A32);
+      if (signed) { i32c(1); lget(B32); lget(B32); i32c(1); buf[pos++] = Op.i32_add; i32c(1); buf[pos++] = Op.i32_le_u; buf[pos++] = Op.select; } else { lget(B32); lget(B32); buf[pos++] = Op.i32_eqz; buf[pos++] = Op.i32_or; }
+      buf[pos++] = isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u);
+      if (isDiv && signed) { ltee(A32); i32c(0); lget(A32); buf[pos++] = Op.i32_sub; lget(B32); i32c(-1); buf[pos++] = Op.i32_ne; buf[pos++] = Op.select; } // (A32 = the quotient)
       if (isDiv) i32c(0); else lget(A32);
-      lget(B32); b(Op.select);
-      b(Op.i64_extend_i32_u); set(d);
+      lget(B32); buf[pos++] = Op.select;
+      buf[pos++] = Op.i64_extend_i32_u; set(d);
       return true;
     }
     const wop = ALU32_OPS[aop];
     if (wop === undefined || variant !== 0) return false;
-    get(d); b(Op.i32_wrap_i64); src(); b(wop); b(Op.i64_extend_i32_u); set(d);
+    get(d); buf[pos++] = Op.i32_wrap_i64;
+    if (isX) { get(s); buf[pos++] = Op.i32_wrap_i64; } else i32c(k);
+    buf[pos++] = wop; buf[pos++] = Op.i64_extend_i32_u; set(d);
     return true;
   };
 
@@ -979,8 +1074,8 @@ function compileFunction(
     const [st] = STORES[size];
     lget(ADDR); mem(size === 8 ? Op.i64_load : Op.i64_load32_u, 0); lset(T1);
     if (k === 0xf1) { // cmpxchg: if (old == r0) store src; r0 = old
-      lget(T1); get(0); if (size === 4) { zx(-1); b(Op.i64_and); } b(Op.i64_eq);
-      b(Op.if); b(0x40); lget(ADDR); get(s); mem(st, 0); b(Op.end);
+      lget(T1); get(0); if (size === 4) { zx(-1); buf[pos++] = Op.i64_and; } buf[pos++] = Op.i64_eq;
+      buf[pos++] = Op.if; buf[pos++] = 0x40; lget(ADDR); get(s); mem(st, 0); buf[pos++] = Op.end;
       lget(T1); set(0);
       return;
     }
@@ -989,7 +1084,7 @@ function compileFunction(
     else {
       lget(T1); get(s);
       const o = k & ~1;
-      b(o === 0x00 ? Op.i64_add : o === 0x40 ? Op.i64_or : o === 0x50 ? Op.i64_and : Op.i64_xor);
+      buf[pos++] = o === 0x00 ? Op.i64_add : o === 0x40 ? Op.i64_or : o === 0x50 ? Op.i64_and : Op.i64_xor;
     }
     mem(st, 0);
     if ((k & 1) !== 0) { lget(T1); set(s); }
@@ -997,13 +1092,13 @@ function compileFunction(
   const atomicShared = (s: number, k: number, size: number): void => {
     const a = size === 8 ? 3 : 2;
     const pick = (base: number): number => (size === 8 ? base + 1 : base + 6);
-    const rmw = (base: number): void => { w.byte(0xfe).u32(pick(base)).u32(a).u32(0); };
+    const rmw = (base: number): void => { buf[pos++] = 0xfe; u32(pick(base)); u32(a); u32(0); };
     lget(ADDR);
     if (k === 0xf1) { get(0); get(s); rmw(0x48); set(0); return; }
     get(s);
     const o = k & ~1;
     rmw(k === 0xe1 ? 0x41 : o === 0x00 ? 0x1e : o === 0x40 ? 0x33 : o === 0x50 ? 0x2c : 0x3a);
-    if ((k & 1) !== 0) set(s); else b(Op.drop);
+    if ((k & 1) !== 0) set(s); else buf[pos++] = Op.drop;
   };
 
   /**
@@ -1020,20 +1115,20 @@ function compileFunction(
    */
   const lookupKey = (size: number): void => {
     if (verified !== undefined) {
-      get(2); b(Op.i32_wrap_i64); lset(ADDR);
+      get(2); buf[pos++] = Op.i32_wrap_i64; lset(ADDR);
       return;
     }
-    b(Op.block); b(0x40); inner++; // $ok
-    get(2); ltee(A64); i64c(0, -1); b(Op.i64_gt_u); w.byte(Op.br_if).u32(1);
-    lget(A64); b(Op.i32_wrap_i64); ltee(ADDR);
-    lget(FB); b(Op.i32_sub); i32c(MAX_BPF_STACK - size); b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+    buf[pos++] = Op.block; buf[pos++] = 0x40; inner++; // $ok
+    get(2); ltee(A64); i64c(0, -1); buf[pos++] = Op.i64_gt_u; buf[pos++] = Op.br_if; u32(1);
+    lget(A64); buf[pos++] = Op.i32_wrap_i64; ltee(ADDR);
+    lget(FB); buf[pos++] = Op.i32_sub; i32c(MAX_BPF_STACK - size); buf[pos++] = Op.i32_le_u; buf[pos++] = Op.br_if; u32(0);
     for (const [gb, gl] of [[G.rb, G.rl], [G.qb, G.ql], [G_PB, G_PL]]) {
-      lget(ADDR); w.byte(Op.global_get).u32(gb); b(Op.i32_sub);
-      w.byte(Op.global_get).u32(gl); i32c(8 - size); b(Op.i32_add);
-      b(Op.i32_le_u); w.byte(Op.br_if).u32(0);
+      lget(ADDR); buf[pos++] = Op.global_get; u32(gb); buf[pos++] = Op.i32_sub;
+      buf[pos++] = Op.global_get; u32(gl); i32c(8 - size); buf[pos++] = Op.i32_add;
+      buf[pos++] = Op.i32_le_u; buf[pos++] = Op.br_if; u32(0);
     }
-    w.byte(Op.br).u32(1);
-    b(Op.end); inner--;
+    buf[pos++] = Op.br; u32(1);
+    buf[pos++] = Op.end; inner--;
   };
   /**
    * bpf_map_lookup_elem on a known ARRAY map as the kernel's array_map_gen_lookup() emits it:
@@ -1042,16 +1137,16 @@ function compileFunction(
    */
   const inlineArrayLookup = (m: ArrayLayout): void => {
     lookupKey(4);
-    lget(ADDR); mem(Op.i32_load, 0); ltee(A32); i32c(m.maxEntries | 0); b(Op.i32_lt_u);
-    b(Op.if); b(I64);
-    lget(A32); b(Op.i64_extend_i32_u);
+    lget(ADDR); mem(Op.i32_load, 0); ltee(A32); i32c(m.maxEntries | 0); buf[pos++] = Op.i32_lt_u;
+    buf[pos++] = Op.if; buf[pos++] = I64;
+    lget(A32); buf[pos++] = Op.i64_extend_i32_u;
     if (m.percpu) {
-      i64c(0, m.nrCpus); b(Op.i64_mul); w.byte(Op.global_get).u32(G_CPU); b(Op.i64_extend_i32_s); b(Op.i64_add);
+      i64c(0, m.nrCpus); buf[pos++] = Op.i64_mul; buf[pos++] = Op.global_get; u32(G_CPU); buf[pos++] = Op.i64_extend_i32_s; buf[pos++] = Op.i64_add;
     }
-    i64c(0, m.elemSize); b(Op.i64_mul); i64c(Math.floor(m.valuesAddr / 4294967296), m.valuesAddr | 0); b(Op.i64_add);
-    b(Op.else); i64c(0, 0); b(Op.end);
+    i64c(0, m.elemSize); buf[pos++] = Op.i64_mul; i64c(Math.floor(m.valuesAddr / 4294967296), m.valuesAddr | 0); buf[pos++] = Op.i64_add;
+    buf[pos++] = Op.else; i64c(0, 0); buf[pos++] = Op.end;
     set(0);
-    w.byte(Op.br).u32(1); // $done
+    buf[pos++] = Op.br; u32(1); // $done
   };
   /**
    * bpf_map_lookup_elem on a known IPv4 LPM trie with a /32 key: the map's stride table (maps/
@@ -1059,21 +1154,21 @@ function compileFunction(
    */
   const inlineLpmLookup = (l1: number): void => {
     lookupKey(8);
-    lget(ADDR); mem(Op.i32_load, 0); i32c(32); b(Op.i32_ne); w.byte(Op.br_if).u32(0);
+    lget(ADDR); mem(Op.i32_load, 0); i32c(32); buf[pos++] = Op.i32_ne; buf[pos++] = Op.br_if; u32(0);
     lget(ADDR); mem(Op.i32_load, 4); bswap32(); lset(A32); // the address, host order
-    lget(A32); i32c(16); b(Op.i32_shr_u); i32c(2); b(Op.i32_shl); mem(Op.i32_load, l1); ltee(B32);
-    i32c(1); b(Op.i32_and);
-    b(Op.if); b(0x40);
-    lget(B32); i32c(-2); b(Op.i32_and); lget(A32); i32c(6); b(Op.i32_shr_u); i32c(0x3fc); b(Op.i32_and); b(Op.i32_add);
+    lget(A32); i32c(16); buf[pos++] = Op.i32_shr_u; i32c(2); buf[pos++] = Op.i32_shl; mem(Op.i32_load, l1); ltee(B32);
+    i32c(1); buf[pos++] = Op.i32_and;
+    buf[pos++] = Op.if; buf[pos++] = 0x40;
+    lget(B32); i32c(-2); buf[pos++] = Op.i32_and; lget(A32); i32c(6); buf[pos++] = Op.i32_shr_u; i32c(0x3fc); buf[pos++] = Op.i32_and; buf[pos++] = Op.i32_add;
     mem(Op.i32_load, 0); ltee(B32);
-    i32c(1); b(Op.i32_and);
-    b(Op.if); b(0x40);
-    lget(B32); i32c(-2); b(Op.i32_and); lget(A32); i32c(255); b(Op.i32_and); i32c(2); b(Op.i32_shl); b(Op.i32_add);
+    i32c(1); buf[pos++] = Op.i32_and;
+    buf[pos++] = Op.if; buf[pos++] = 0x40;
+    lget(B32); i32c(-2); buf[pos++] = Op.i32_and; lget(A32); i32c(255); buf[pos++] = Op.i32_and; i32c(2); buf[pos++] = Op.i32_shl; buf[pos++] = Op.i32_add;
     mem(Op.i32_load, 0); lset(B32);
-    b(Op.end);
-    b(Op.end);
-    lget(B32); b(Op.i64_extend_i32_u); set(0);
-    w.byte(Op.br).u32(1); // $done
+    buf[pos++] = Op.end;
+    buf[pos++] = Op.end;
+    lget(B32); buf[pos++] = Op.i64_extend_i32_u; set(0);
+    buf[pos++] = Op.br; u32(1); // $done
   };
   /**
    * Inside `block $done { block $generic {`: the helper's number form (the module's fastCall
@@ -1081,10 +1176,10 @@ function compileFunction(
    */
   const fastCall = (id: number, pc: number): void => {
     i32c(id); i32c(pc); for (let r = 1; r <= 5; r++) get(r);
-    w.byte(Op.call).u32(imports.fastCall); // (r0, handled)
-    b(Op.i32_eqz); w.byte(Op.br_if).u32(0); // (the r0 left below is dropped by the branch)
+    buf[pos++] = Op.call; u32(imports.fastCall); // (r0, handled)
+    buf[pos++] = Op.i32_eqz; buf[pos++] = Op.br_if; u32(0); // (the r0 left below is dropped by the branch)
     set(0);
-    w.byte(Op.br).u32(1); // $done
+    buf[pos++] = Op.br; u32(1); // $done
   };
 
   /** The condition of the conditional jump at slot pc, as an i32 on the stack. */
@@ -1098,10 +1193,10 @@ function compileFunction(
     const isX = (o & 8) !== 0;
     if ((o & 7) === 5) {
       get(d); if (isX) get(s); else sx(k);
-      if (jop === 0x40) { b(Op.i64_and); i64c(0, 0); b(Op.i64_ne); } else b(CMP64[jop]);
+      if (jop === 0x40) { buf[pos++] = Op.i64_and; i64c(0, 0); buf[pos++] = Op.i64_ne; } else buf[pos++] = CMP64[jop];
     } else {
-      get(d); b(Op.i32_wrap_i64); if (isX) { get(s); b(Op.i32_wrap_i64); } else i32c(k);
-      if (jop === 0x40) { b(Op.i32_and); i32c(0); b(Op.i32_ne); } else b(CMP32[jop]);
+      get(d); buf[pos++] = Op.i32_wrap_i64; if (isX) { get(s); buf[pos++] = Op.i32_wrap_i64; } else i32c(k);
+      if (jop === 0x40) { buf[pos++] = Op.i32_and; i32c(0); buf[pos++] = Op.i32_ne; } else buf[pos++] = CMP32[jop];
     }
   };
   /** ALU and ld_imm64 only: no memory, no fault, no effect outside the registers. */
@@ -1116,11 +1211,17 @@ function compileFunction(
    * least two are affordable: the budget is charged for both up front and refunded when the loop
    * ends after the first, so errors and counts stay exact; otherwise one iteration, as usual.
    */
-  const unrolledLoop = (blk: Block): boolean => {
+  const canUnroll = (blk: Block): boolean => {
     const slots = blk.slots;
     const last = slots[slots.length - 1];
     if (verified !== undefined || !blk.selfLoop || slots.length > 48 || op(last) === 0x05 || op(last) === 0xe5) return false;
     for (let x = 0; x < slots.length - 1; x++) if (!isRegisterOnly(slots[x])) return false;
+    return true;
+  };
+  const unrolledLoop = (blk: Block): boolean => {
+    if (!canUnroll(blk)) return false;
+    const slots = blk.slots;
+    const last = slots[slots.length - 1];
     const n1 = slots.length;
     const body = (): void => {
       for (let x = 0; x < slots.length - 1; x++) {
@@ -1132,55 +1233,121 @@ function compileFunction(
     };
     const exitTo = next(last);
     // inner = 1 (the block's own loop)
-    lget(LEFT); i32c(2 * n1); b(Op.i32_lt_s);
-    b(Op.if); b(0x40); inner++;
-    charge(blk.start, n1);
-    body(); condition(last); w.byte(Op.br_if).u32(inner - 1); jumpTo(exitTo);
-    b(Op.else);
-    lget(LEFT); i32c(2 * n1); b(Op.i32_sub); lset(LEFT);
-    body(); condition(last); b(Op.i32_eqz);
-    b(Op.if); b(0x40); inner++;
-    lget(LEFT); i32c(n1); b(Op.i32_add); lset(LEFT); jumpTo(exitTo);
-    b(Op.end); inner--;
-    body(); condition(last); w.byte(Op.br_if).u32(inner - 1); jumpTo(exitTo);
-    b(Op.end); inner--;
+    lget(LEFT); i32c(2 * n1); buf[pos++] = Op.i32_lt_s;
+    buf[pos++] = Op.if; buf[pos++] = 0x40; inner++;
+    charge(segment(blk.start, n1), n1);
+    body(); condition(last); buf[pos++] = Op.br_if; u32(inner - 1); jumpTo(exitTo);
+    buf[pos++] = Op.else;
+    lget(LEFT); i32c(2 * n1); buf[pos++] = Op.i32_sub; lset(LEFT);
+    body(); condition(last); buf[pos++] = Op.i32_eqz;
+    buf[pos++] = Op.if; buf[pos++] = 0x40; inner++;
+    lget(LEFT); i32c(n1); buf[pos++] = Op.i32_add; lset(LEFT); jumpTo(exitTo);
+    buf[pos++] = Op.end; inner--;
+    body(); condition(last); buf[pos++] = Op.br_if; u32(inner - 1); jumpTo(exitTo);
+    buf[pos++] = Op.end; inner--;
     return true;
   };
 
+  // The labels: dispatch entries, forward jump targets, and blocks reached from a non-adjacent
+  // block or from an unrolled loop by falling through (jumpTo()).
+  for (let k = 0; k < dispatch.length; k++) labeled[dispatch[k]] = 1;
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const blk = blocks[bi];
+    const last = blk.slots[blk.slots.length - 1];
+    const o = op(last);
+    if (isJump(o)) {
+      const j = blockAt[P[(last << 2) + 1]];
+      if (j > blk.index) labeled[j] = 1;
+    }
+    if (o !== 0x95 && o !== OP_TRAP && o !== 0x05) {
+      const j = blockAt[next(last)];
+      if (j > blk.index && (j !== blk.index + 1 || canUnroll(blk))) labeled[j] = 1;
+    }
+  }
+  for (let j = 0; j < n; j++) rank[j + 1] = rank[j] + labeled[j];
+
   // Emit: [$budget handler block,] dispatch header, then each block's code.
-  if (verified === undefined) { b(Op.block); b(0x40); }
-  b(Op.loop); b(0x40);
-  for (let j = n - 1; j >= 0; j--) { b(Op.block); b(0x40); }
-  if (dispatched) { // (inside $B0, the label of block j is at depth j)
-    lget(PC); w.byte(Op.br_table).u32(dispatch.length);
-    for (const j of dispatch) w.u32(j);
-    w.u32(dispatch[0]);
+  room(ROOM + n * 2 + dispatch.length * 5);
+  if (verified === undefined) { buf[pos++] = Op.block; buf[pos++] = 0x40; }
+  buf[pos++] = Op.loop; buf[pos++] = 0x40;
+  for (let j = n - 1; j >= 0; j--) if (labeled[j] === 1) { buf[pos++] = Op.block; buf[pos++] = 0x40; }
+  if (dispatched) { // (inside the innermost label, that of block j is at depth rank[j])
+    lget(PC); buf[pos++] = Op.br_table; u32(dispatch.length);
+    for (let k = 0; k < dispatch.length; k++) u32(rank[dispatch[k]]);
+    u32(rank[dispatch[0]]);
   }
   let compiled = 0;
-  for (const blk of blocks) {
+  // The unchecked segment the next block falls in from: its count (-1: none) and first slot.
+  let carry = -1;
+  let carryFirst = 0;
+  // The current block's segments (set per block; one startSegment for all blocks).
+  let slots: Int32Array = order;
+  let segFrom = 0;
+  let checkAt = -1; // a deferred segment's last instruction (index in slots): its check comes first
+  let guardTo = -1; // silent stores before this index go through guardedFrame
+  let segDeferred = 0;
+  let segSize = 0;
+  let uncheckedEnd = false;
+  let carryIn = -1;
+  const startSegment = (from: number): void => {
+    if (verified !== undefined) return;
+    let to = from;
+    let silent = false;
+    while (to < slots.length - 1 && segKind[slots[to]] !== SEG_END) { if (segKind[slots[to]] === SEG_SILENT) silent = true; to++; }
+    segSize = to - from + 1;
+    const first = from === 0 && carryIn >= 0 ? carryFirst : slots[from];
+    const count = from === 0 && carryIn >= 0 ? carryIn + segSize : segSize;
+    if (to === slots.length - 1 && uncheckedEnd) { // (left lowered after the block's last instruction)
+      carryFirst = first;
+      carry = count;
+      checkAt = -1;
+      guardTo = to + 1;
+    } else if (silent) {
+      segDeferred = segment(first, count);
+      checkAt = to;
+      guardTo = to;
+    } else {
+      charge(segment(first, count), segSize);
+      checkAt = -1;
+      guardTo = -1;
+    }
+  };
+  for (let bi = 0; bi < blocks.length; bi++) {
+    const blk = blocks[bi];
     cur = blk.index;
     inner = 0;
-    b(Op.end); // end of $B(cur): this block's code follows
-    if (blk.selfLoop) { b(Op.loop); b(0x40); inner = 1; }
-    const slots = blk.slots;
+    if (labeled[cur] === 1) buf[pos++] = Op.end; // end of $B(cur): this block's code follows
+    if (blk.selfLoop) { buf[pos++] = Op.loop; buf[pos++] = 0x40; inner = 1; }
+    slots = blk.slots;
+    room(ROOM + slots.length * 3 * MAX_REGISTER_INSN_BYTES);
     if (unrolledLoop(blk)) {
       compiled += slots.length;
-      b(Op.end);
+      buf[pos++] = Op.end;
       continue;
     }
-    // segments
-    let segFrom = 0;
-    const startSegment = (from: number): void => {
-      let to = from;
-      while (to < slots.length - 1 && !endsSegment(slots[to])) to++;
-      charge(slots[from], to - from + 1);
-    };
+    segFrom = 0;
+    checkAt = -1;
+    guardTo = -1;
+    // A block ending in a register-only instruction (or a silent store, or a load from the frame)
+    // that falls through into the next block in layout charges its last segment with no check:
+    // the next block's first check covers it (see segment()). One `br_if` fewer per such block.
+    const lastSlot = slots[slots.length - 1];
+    const lastOp = op(lastSlot);
+    uncheckedEnd = verified === undefined && lastOp !== 0x95 && lastOp !== OP_TRAP && !isJump(lastOp) && segKind[lastSlot] !== SEG_END &&
+      blockAt[next(lastSlot)] === cur + 1 && !canUnroll(blocks[cur + 1]);
+    carryIn = carry;
+    carry = -1;
     startSegment(0);
     let terminated = false;
     for (let x = 0; x < slots.length; x++) {
       const pc = slots[x];
-      if (x > segFrom && endsSegment(slots[x - 1])) { segFrom = x; startSegment(x); }
+      if (x > segFrom && segKind[slots[x - 1]] === SEG_END) { segFrom = x; startSegment(x); }
+      if (x === checkAt) charge(segDeferred, segSize);
       compiled++;
+      if (pos > buf.length - ROOM) { // (the last one overran its room: bytes were lost)
+        if (pos > buf.length) throw new Error('jit: an instruction emitted more than its room');
+        room(ROOM);
+      }
       const at = pc << 2;
       const word = P[at];
       const o = word & 0xfff;
@@ -1202,9 +1369,9 @@ function compileFunction(
       }
       if (o === 0x05) { jumpTo(w1); terminated = true; break; }
       if (o === 0xe5) { // may_goto: jump once the loop budget is spent
-        w.byte(Op.global_get).u32(G.mayGoto); i32c(1); b(Op.i32_sub); ltee(A32); w.byte(Op.global_set).u32(G.mayGoto);
-        lget(A32); i32c(0); b(Op.i32_lt_s);
-        jumpIf(w1, () => { i32c(0); w.byte(Op.global_set).u32(G.mayGoto); });
+        buf[pos++] = Op.global_get; u32(G.mayGoto); i32c(1); buf[pos++] = Op.i32_sub; ltee(A32); buf[pos++] = Op.global_set; u32(G.mayGoto);
+        lget(A32); i32c(0); buf[pos++] = Op.i32_lt_s;
+        jumpIf(w1, () => { i32c(0); buf[pos++] = Op.global_set; u32(G.mayGoto); });
         continue;
       }
       if ((cls === 5 || cls === 6) && isJump(o)) {
@@ -1218,28 +1385,28 @@ function compileFunction(
         const fast = o === 0x85 && helperOptions.fastHelpers?.has(k) === true;
         // block $done { block $generic { inline or fast path; br $done } generic call }
         const inline = layout !== undefined || lpm !== undefined || fast;
-        if (inline) { b(Op.block); b(0x40); b(Op.block); b(0x40); inner += 2; }
+        if (inline) { buf[pos++] = Op.block; buf[pos++] = 0x40; buf[pos++] = Op.block; buf[pos++] = 0x40; inner += 2; }
         if (layout !== undefined) inlineArrayLookup(layout);
         else if (lpm !== undefined) inlineLpmLookup(lpm);
         else if (fast) fastCall(k, pc);
-        if (inline) { b(Op.end); inner--; }
+        if (inline) { buf[pos++] = Op.end; inner--; }
         if (o === 0x85) sx(k); else get(d);
         i32c(pc);
         for (let r = 1; r <= 5; r++) get(r);
-        w.byte(Op.call).u32(imports.helper);
+        buf[pos++] = Op.call; u32(imports.helper);
         if (o === 0x8d || k === BPF_FUNC_TAIL_CALL) { // (no other helper may tail call: jit.ts refuses)
           lset(T1);
           // bpf_tail_call scheduled by the helper: hand the registers over and leave; the host
           // continues in the target program (its result is dropped, as the interpreter does)
-          w.byte(Op.global_get).u32(G.tail); b(Op.if); b(0x40); inner++;
-          lget(DEPTH); b(Op.if); b(0x40); fail(FAIL_TAIL_SUB, pc, 0); b(Op.end);
-          for (let r = 0; r <= 10; r++) { get(r); w.byte(Op.global_set).u32(G_X + r); }
+          buf[pos++] = Op.global_get; u32(G.tail); buf[pos++] = Op.if; buf[pos++] = 0x40; inner++;
+          lget(DEPTH); buf[pos++] = Op.if; buf[pos++] = 0x40; fail(FAIL_TAIL_SUB, pc, 0); buf[pos++] = Op.end;
+          for (let r = 0; r <= 10; r++) { get(r); buf[pos++] = Op.global_set; u32(G_X + r); }
           leave(() => get(0));
-          b(Op.end); inner--;
+          buf[pos++] = Op.end; inner--;
           lget(T1);
         }
         set(0);
-        if (inline) { b(Op.end); inner--; }
+        if (inline) { buf[pos++] = Op.end; inner--; }
         continue;
       }
       if (o === OP_CALL_LOCAL) {
@@ -1247,11 +1414,11 @@ function compileFunction(
         // none: the verifier bounds the call depth, as check_max_stack_depth())
         if (verified === undefined) {
           i32c(-1 - pc); lset(PC);
-          lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); b(Op.i32_ge_u); w.byte(Op.br_if).u32(depthL() + 1);
+          lget(DEPTH); i32c(MAX_CALL_FRAMES - 1); buf[pos++] = Op.i32_ge_u; buf[pos++] = Op.br_if; u32(depthL() + 1);
         }
         for (let r = 0; r <= 9; r++) get(r);
-        lget(DEPTH); i32c(1); b(Op.i32_add); lget(LEFT); i32c(0);
-        w.byte(Op.call).u32(funcOf(w1));
+        lget(DEPTH); i32c(1); buf[pos++] = Op.i32_add; lget(LEFT); i32c(0);
+        buf[pos++] = Op.call; u32(funcOf(w1));
         lset(LEFT);
         if (verified === undefined) for (let r = 5; r >= 0; r--) set(r); else set(0);
         continue;
@@ -1264,42 +1431,43 @@ function compileFunction(
       if (cls === 2 || cls === 3) {
         const size = STORE_SIZE[o & 0x18];
         if ((o & 0xe0) === 0xc0) { // atomic
-          access(pc, d, w1, size, ACCESS_ATOMIC, true); b(Op.drop);
+          access(pc, d, w1, size, ACCESS_ATOMIC, true); buf[pos++] = Op.drop;
           if (shared) {
-            lget(ADDR); i32c(size - 1); b(Op.i32_and);
-            b(Op.if); b(0x40); atomicPlain(s, k, size); b(Op.else); atomicShared(s, k, size); b(Op.end);
+            lget(ADDR); i32c(size - 1); buf[pos++] = Op.i32_and;
+            buf[pos++] = Op.if; buf[pos++] = 0x40; atomicPlain(s, k, size); buf[pos++] = Op.else; atomicShared(s, k, size); buf[pos++] = Op.end;
           } else {
             atomicPlain(s, k, size);
           }
           continue;
         }
         const at0 = access(pc, d, w1, size, ACCESS_STORE);
+        if (guardTo > x) guardedFrame(x - segFrom); // (a silent store: access() pushed the frame base)
         if (cls === 2) sx(k); else get(s);
         mem(STORES[size][0], at0);
         continue;
       }
       if (cls === 0 && (o & 0xe0) !== 0) { // LD_ABS / LD_IND into r0, big-endian
         const size = STORE_SIZE[o & 0x18];
-        w.byte(Op.global_get).u32(G.pLen); i32c(0); b(Op.i32_lt_s);
-        b(Op.if); b(0x40); fail(FAIL_NO_PACKET, pc, 0); b(Op.end);
-        if ((o & 0xe0) === 0x40) { get(s); b(Op.i32_wrap_i64); i32c(k); b(Op.i32_add); } else i32c(k);
-        ltee(A32); i32c(0); b(Op.i32_lt_s);
-        lget(A32); w.byte(Op.global_get).u32(G.pLen); i32c(size); b(Op.i32_sub); b(Op.i32_gt_s);
-        b(Op.i32_or);
+        buf[pos++] = Op.global_get; u32(G.pLen); i32c(0); buf[pos++] = Op.i32_lt_s;
+        buf[pos++] = Op.if; buf[pos++] = 0x40; fail(FAIL_NO_PACKET, pc, 0); buf[pos++] = Op.end;
+        if ((o & 0xe0) === 0x40) { get(s); buf[pos++] = Op.i32_wrap_i64; i32c(k); buf[pos++] = Op.i32_add; } else i32c(k);
+        ltee(A32); i32c(0); buf[pos++] = Op.i32_lt_s;
+        lget(A32); buf[pos++] = Op.global_get; u32(G.pLen); i32c(size); buf[pos++] = Op.i32_sub; buf[pos++] = Op.i32_gt_s;
+        buf[pos++] = Op.i32_or;
         // out of the packet: the program ends with r0 = 0 (a plain return from the main
         // function; from a subprogram through the host, which unwinds)
-        b(Op.if); b(0x40);
-        lget(DEPTH); b(Op.i32_eqz);
-        b(Op.if); b(0x40); leave(() => i64c(0, 0)); b(Op.end);
-        lget(LEFT); w.byte(Op.global_set).u32(G.left); i32c(HOST_FINISH); i32c(0); i64c(0, 0); i32c(0); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
-        b(Op.end);
-        w.byte(Op.global_get).u32(G.pAddr); lget(A32); b(Op.i32_add);
+        buf[pos++] = Op.if; buf[pos++] = 0x40;
+        lget(DEPTH); buf[pos++] = Op.i32_eqz;
+        buf[pos++] = Op.if; buf[pos++] = 0x40; leave(() => i64c(0, 0)); buf[pos++] = Op.end;
+        lget(LEFT); buf[pos++] = Op.global_set; u32(G.left); i32c(HOST_FINISH); i32c(0); i64c(0, 0); i32c(0); buf[pos++] = Op.call; u32(imports.host); buf[pos++] = Op.unreachable;
+        buf[pos++] = Op.end;
+        buf[pos++] = Op.global_get; u32(G.pAddr); lget(A32); buf[pos++] = Op.i32_add;
         if (size === 1) mem(Op.i32_load8_u, 0);
         else if (size === 2) {
-          mem(Op.i32_load16_u, 0); ltee(B32); i32c(8); b(Op.i32_shl); i32c(0xff00); b(Op.i32_and);
-          lget(B32); i32c(8); b(Op.i32_shr_u); b(Op.i32_or);
+          mem(Op.i32_load16_u, 0); ltee(B32); i32c(8); buf[pos++] = Op.i32_shl; i32c(0xff00); buf[pos++] = Op.i32_and;
+          lget(B32); i32c(8); buf[pos++] = Op.i32_shr_u; buf[pos++] = Op.i32_or;
         } else { mem(Op.i32_load, 0); bswap32(); }
-        b(Op.i64_extend_i32_u); set(0);
+        buf[pos++] = Op.i64_extend_i32_u; set(0);
         continue;
       }
       fail(FAIL_TRAP, -1, pc); // unknown internal op (cannot happen for decoded programs)
@@ -1307,17 +1475,21 @@ function compileFunction(
       break;
     }
     if (!terminated) {
+      if (carry >= 0) lowerLeft(segSize); // (the block's unchecked last segment)
       const last = slots[slots.length - 1];
       const t = next(last);
       if (blockAt[t] !== cur + 1) jumpTo(t);
     }
-    if (blk.selfLoop) b(Op.end);
+    if (blk.selfLoop) buf[pos++] = Op.end;
   }
-  b(Op.end); // loop $L
-  b(Op.unreachable);
+  room(ROOM);
+  buf[pos++] = Op.end; // loop $L
+  buf[pos++] = Op.unreachable;
   if (verified === undefined) { // $budget: segment $pc overdrew (or $pc < 0: frames exhausted at insn -1 - $pc); the host names the instruction
-    b(Op.end);
-    i32c(HOST_FAIL + FAIL_BUDGET); lget(PC); i64c(0, 0); lget(LEFT); w.byte(Op.call).u32(imports.host); b(Op.unreachable);
+    buf[pos++] = Op.end;
+    i32c(HOST_FAIL + FAIL_BUDGET); lget(PC); i64c(0, 0); lget(LEFT); buf[pos++] = Op.call; u32(imports.host); buf[pos++] = Op.unreachable;
   }
+  if (pos > buf.length) throw new Error('jit: the function emitted more than its room');
+  out.bytes(buf.subarray(0, pos));
   return compiled;
 }
