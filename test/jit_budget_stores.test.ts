@@ -7,24 +7,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfError } from '../src/errors.js';
 import { type Insn, makeInsn } from '../src/isa/insn.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { runJit } from '../src/vm/jit/index.js';
-import type { RunOptions, RunResult } from '../src/vm/types.js';
+import type { RunOptions } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
 import { rng } from './vm_random.test.js';
-
-type Outcome = { ok: true; r: RunResult } | { ok: false; code: string; message: string };
-
-function attempt(fn: () => RunResult): Outcome {
-  try {
-    return { ok: true, r: fn() };
-  } catch (e) {
-    if (!(e instanceof BpfError)) throw e;
-    return { ok: false, code: e.code, message: e.message };
-  }
-}
+import { attempt } from './jit_lib.js';
 
 /** The first byte where the two VMs' regions differ, or undefined. */
 function memoryDiff(a: Vm, b: Vm): string | undefined {

@@ -8,16 +8,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfError } from '../src/errors.js';
 import { createHelperHost, registerHelpers } from '../src/helpers/index.js';
 import { type Insn, makeInsn, makeLdImm64 } from '../src/isa/insn.js';
 import { createMap } from '../src/maps/index.js';
 import { BPF_MAP_TYPE, type BpfMap } from '../src/maps/types.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { compileJit, runJit } from '../src/vm/jit/index.js';
-import type { RunResult } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
 import { rng } from './vm_random.test.js';
+import { attempt } from './jit_lib.js';
 
 const NR_CPUS = 4;
 const ARRAY_ENTRIES = 16;
@@ -58,17 +57,6 @@ function world(clock: () => bigint): World {
 function counterClock(base: bigint): () => bigint {
   let t = base;
   return () => (t += 1000n);
-}
-
-type Outcome = { ok: true; r: RunResult } | { ok: false; code: string; message: string };
-
-function attempt(fn: () => RunResult): Outcome {
-  try {
-    return { ok: true, r: fn() };
-  } catch (e) {
-    if (!(e instanceof BpfError)) throw e;
-    return { ok: false, code: e.code, message: e.message };
-  }
 }
 
 function dump(map: BpfMap): string[] {

@@ -12,26 +12,15 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfError } from '../src/errors.js';
 import { type Insn, makeInsn, makeLdImm64 } from '../src/isa/insn.js';
 import { BINARY_ALU_OPS, BPF_DIV, BPF_MOD, COND_JMP_OPS } from '../src/isa/opcodes.js';
 import { HelperRegistry } from '../src/vm/helpers.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { compileJit, runJit } from '../src/vm/jit/index.js';
-import type { HelperFn, RunOptions, RunResult } from '../src/vm/types.js';
+import type { HelperFn, RunOptions } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
 import { generate, rng } from './vm_random.test.js';
-
-type Outcome = { ok: true; r: RunResult } | { ok: false; code: string; message: string };
-
-function attempt(fn: () => RunResult): Outcome {
-  try {
-    return { ok: true, r: fn() };
-  } catch (e) {
-    if (!(e instanceof BpfError)) throw e;
-    return { ok: false, code: e.code, message: e.message };
-  }
-}
+import { attempt } from './jit_lib.js';
 
 function listing(insns: readonly Insn[]): string {
   return insns.map((x, i) => `${i}: ${x.code.toString(16)} d${x.dst} s${x.src} off ${x.off} imm ${x.imm}`).join('\n');

@@ -16,7 +16,7 @@ import { CaptureReader, compileRecordScan, type WriteOptions, writePcap } from '
 import { sourceOf } from './byte_source.js';
 import { Rng, randomProgram } from './cbpf_gen.js';
 import { makeTraffic } from './filter_traffic.js';
-import { filterInto, type Keep } from './net_capture_lib.js';
+import { corruptCaptures, filterInto, type Keep } from './net_capture_lib.js';
 
 const PREDICATES: [string, Keep][] = [
   // (a filter reads inside the record only: bytes past it differ between chunkings)
@@ -125,14 +125,8 @@ test('the filter fused into the record walk == the per-record path: expressions,
   progs.push([]); // rejects all: not fusable, the per-record call remains
   assert.equal(checkScan('expressions', file, opts, progs), progs.length - 1);
   // Corrupt input: the error and the records before it as next() gives them.
-  const offsets: number[] = [];
-  for (const q = new CaptureReader(file); q.next();) offsets.push(q.offset);
-  const badFrac = file.slice();
-  new DataView(badFrac.buffer).setUint32(offsets[150] + 4, 1000000, true);
-  const hugeCaplen = file.slice();
-  new DataView(hugeCaplen.buffer).setUint32(offsets[100] + 8, 300000, true);
   const cut = file.slice().fill(60, 16, 17).fill(0, 17, 20); // snaplen 60: records to cut are next()'s
-  for (const [what, bytes] of [['truncated', file.subarray(0, file.length - 3)], ['bad timestamp', badFrac], ['huge caplen', hugeCaplen], ['snaplen 60', cut]] as const) {
+  for (const [what, bytes] of [...corruptCaptures(file), ['snaplen 60', cut] as [string, Uint8Array]]) {
     checkScan(what, bytes, what === 'snaplen 60' ? { linktype: 1, snaplen: 60 } : opts, progs.slice(0, 3));
   }
 });

@@ -19,7 +19,7 @@ import { compileWasmScan, scanMemory } from '../src/net/pcap_scan_wasm.js';
 import { sourceOf } from './byte_source.js';
 import { Rng, TCPDUMP_EXPRS, mutate, randomPacket, randomProgram } from './cbpf_gen.js';
 import { makeTraffic } from './filter_traffic.js';
-import { filterInto, type Keep } from './net_capture_lib.js';
+import { corruptCaptures, filterInto, type Keep } from './net_capture_lib.js';
 
 const OPTS: WriteOptions = { linktype: 1, snaplen: 262144 };
 const PAGE = 65536;
@@ -123,13 +123,7 @@ test('wasm scan == interpreter on tcpdump expressions over generated traffic, an
   // All but protochain (a backward jump): that one stays JavaScript's.
   assert.equal(compiled, progs.length - 1);
   assert.equal(compileWasmScan(compileFilter('ip6 protochain 6', { linktype: 1, snaplen: 262144 }), scanMemory(PAGE)!.memory, () => undefined), undefined);
-  const offsets: number[] = [];
-  for (const q = new CaptureReader(file); q.next();) offsets.push(q.offset);
-  const badFrac = file.slice();
-  new DataView(badFrac.buffer).setUint32(offsets[150] + 4, 1000000, true);
-  const hugeCaplen = file.slice();
-  new DataView(hugeCaplen.buffer).setUint32(offsets[100] + 8, 300000, true);
-  for (const [what, bytes] of [['truncated', file.subarray(0, file.length - 3)], ['bad timestamp', badFrac], ['huge caplen', hugeCaplen]] as const) {
+  for (const [what, bytes] of corruptCaptures(file)) {
     checkProgram(what, bytes, progs[0], [Infinity]);
     const mem = scanMemory(PAGE)!;
     const got = filterInto(new CaptureReader(sourceOf(bytes, 4096), mem.buffer), OPTS, () => 1, Infinity, true, 4096,
