@@ -12,7 +12,7 @@ import { interpret } from '../src/vm/interpreter.js';
 import { runJit } from '../src/vm/jit/index.js';
 import type { RunOptions } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
-import { rng } from './vm_random.test.js';
+import { rng } from './vm_random_lib.js';
 import { attempt } from './jit_lib.js';
 
 /** The first byte where the two VMs' regions differ, or undefined. */

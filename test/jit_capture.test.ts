@@ -17,7 +17,7 @@ import { runCapture } from '../src/net/capture_run.js';
 import type { PcapRecord } from '../src/net/pcap.js';
 import { vmForType } from '../src/progtypes/register.js';
 import type { Vm } from '../src/vm/vm.js';
-import { rng } from './vm_random.test.js';
+import { rng } from './vm_random_lib.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const BPF_PROG_TYPE_XDP = 6;

@@ -15,7 +15,7 @@ import { BPF_MAP_TYPE, type BpfMap } from '../src/maps/types.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { compileJit, runJit } from '../src/vm/jit/index.js';
 import { Vm } from '../src/vm/vm.js';
-import { rng } from './vm_random.test.js';
+import { rng } from './vm_random_lib.js';
 import { attempt } from './jit_lib.js';
 
 const NR_CPUS = 4;

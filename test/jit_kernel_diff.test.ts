@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCliCaptured } from '../src/cli/main.js';
-import { Rng, generateProgram, randomPacket } from './kernel_xdp_diff.test.js';
+import { Rng, generateProgram, randomPacket } from './kernel_xdp_lib.js';
 import { LLVM_MC, missingKernel, missingTool, runTool } from './oracles.js';
 
 interface Outcome { retval: number; data: number[] }

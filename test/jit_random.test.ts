@@ -19,7 +19,7 @@ import { interpret } from '../src/vm/interpreter.js';
 import { compileJit, runJit } from '../src/vm/jit/index.js';
 import type { HelperFn, RunOptions } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
-import { generate, rng } from './vm_random.test.js';
+import { generate, rng } from './vm_random_lib.js';
 import { attempt } from './jit_lib.js';
 
 function listing(insns: readonly Insn[]): string {
