@@ -7,8 +7,8 @@
  * the skb data for LD_ABS/LD_IND) has no BigInt.
  */
 import type { Insn } from '../isa/insn.js';
-import { interpret } from '../vm/interpreter.js';
-import { type JitProgram, compileJit } from '../vm/jit/index.js';
+import { MAX_BUDGET, interpret } from '../vm/interpreter.js';
+import { type JitProgram, compileJit, isVerified } from '../vm/jit/index.js';
 import type { Vm } from '../vm/vm.js';
 
 export type Engine = 'interp' | 'jit';
@@ -53,6 +53,10 @@ export function prepareProgram(vm: Vm, insns: readonly Insn[], engine: Engine, b
   // Set up the VM's stack frames and warm the interpreter on a program that touches nothing.
   interpret(vm, WARM_UP, { budget: 2 });
   const args = [0n];
+  // A program the verifier accepted runs to its end, as in the kernel (which has no run-time
+  // instruction limit) and in the JIT's verified tier: the default budget is only for unverified
+  // programs (a may_goto loop alone may take 8M iterations).
+  if (budget === undefined && isVerified(insns)) budget = MAX_BUDGET;
   return {
     usesLdAbs,
     run: (ctx, packet) => {
