@@ -7,8 +7,7 @@
 import type { ArgType } from '../helpers/proto.js';
 import { EACCES, EINVAL, VerifierError, fail } from './errors.js';
 import { type DynptrKind, type RegState, markKnown, markUnknown, newReg } from './reg_state.js';
-import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID, STACK_ITER } from './state.js';
-import { tnumIsConst } from './tnum.js';
+import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID, STACK_ITER, stackObjSpi } from './state.js';
 
 const BPF_DYNPTR_NR_SLOTS = 2;
 export const FUNC_DYNPTR_FROM_MEM = 197, FUNC_DYNPTR_DATA = 203;
@@ -37,14 +36,8 @@ export interface DynptrCtx {
 
 /** stack_slot_obj_get_spi(): the dynptr's first (upper) slot; -1 (ERANGE) when not allocated yet. */
 export function dynptrSpi(c: DynptrCtx, r: RegState): number {
-  if (!tnumIsConst(r.varOff)) fail('dynptr has to be at a constant offset', EINVAL);
-  const off = r.off + Number(BigInt.asIntN(64, r.varOff.value));
-  if (off % 8) fail(`cannot pass in dynptr at an offset=${off}`, EINVAL);
-  const spi = Math.floor((-off - 1) / 8);
-  if (spi + 1 < BPF_DYNPTR_NR_SLOTS) fail(`cannot pass in dynptr at an offset=${off}`, EINVAL);
-  const f = c.frameOf(r);
-  if (spi >= f.stack.length) return -1;
-  return spi;
+  const spi = stackObjSpi(r, 'dynptr', BPF_DYNPTR_NR_SLOTS);
+  return spi < c.frameOf(r).stack.length ? spi : -1;
 }
 
 /** is_dynptr_reg_valid_init() */

@@ -11,7 +11,7 @@ import type { KfuncInfo } from '../isa/kfuncs.js';
 import { EACCES, EFAULT, EINVAL, VerifierError, fail } from './errors.js';
 import { findPrevEntry, widenImpreciseScalars } from './callbacks.js';
 import { type RegState, markKnown, markNotInit, markUnknown, newReg } from './reg_state.js';
-import { STACK_INVALID, STACK_ITER, type VState, sameCallsites } from './state.js';
+import { STACK_INVALID, STACK_ITER, type VState, fpSpi, sameCallsites, stackObjSpi } from './state.js';
 import { tnumIsConst } from './tnum.js';
 import type { Verifier } from './verifier.js';
 
@@ -23,11 +23,7 @@ export interface IterMeta { spi: number; frameno: number; refObjId: number }
 
 /** stack_slot_obj_get_spi(env, reg, "iter", nr_slots): the iterator's slot; -1 (ERANGE) when not allocated yet. */
 function iterSpi(v: Verifier, r: RegState): number {
-  if (!tnumIsConst(r.varOff)) fail('iter has to be at a constant offset', EINVAL);
-  const off = r.off + Number(BigInt.asIntN(64, r.varOff.value));
-  if (off % 8) fail(`cannot pass in iter at an offset=${off}`, EINVAL);
-  const spi = Math.floor((-off - 1) / 8);
-  if (spi + 1 < NR_SLOTS) fail(`cannot pass in iter at an offset=${off}`, EINVAL);
+  const spi = stackObjSpi(r, 'iter', NR_SLOTS);
   return spi < v.cur.frames[r.frameno].stack.length ? spi : -1;
 }
 
@@ -171,8 +167,7 @@ function processIterNextCall(v: Verifier, meta: IterMeta): void {
 /** is_state_visited() at next(): the iterator r1 points to is still active here */
 export function iterAtR1Active(st: VState): boolean {
   const r1 = st.frames[st.frames.length - 1].regs[1];
-  const spi = Math.floor((-(r1.off + Number(BigInt.asIntN(64, r1.varOff.value))) - 1) / 8);
-  return st.frames[r1.frameno]?.stack[spi]?.spilled?.iter?.active === true;
+  return st.frames[r1.frameno]?.stack[fpSpi(r1)]?.spilled?.iter?.active === true;
 }
 
 /** iter_active_depths_differ(): an active iterator of `old` is at another depth in `cur` (not an endless loop) */

@@ -3,9 +3,9 @@
  * slots, acquired references; copying and the comparisons state pruning uses (regsafe(),
  * stacksafe(), states_equal()).
  */
-import { E2BIG, fail } from './errors.js';
+import { E2BIG, EINVAL, fail } from './errors.js';
 import { type RegState, copyReg, hasAddConst, newReg, setKnown } from './reg_state.js';
-import { tnumEq, tnumIn } from './tnum.js';
+import { tnumEq, tnumIn, tnumIsConst } from './tnum.js';
 
 /** Per-byte slot types (enum bpf_stack_slot_type) */
 export const STACK_INVALID = 0, STACK_SPILL = 1, STACK_MISC = 2, STACK_ZERO = 3, STACK_DYNPTR = 4, STACK_ITER = 5;
@@ -269,4 +269,22 @@ export function statesEqual(old: VState, cur: VState, exact: number, live: Uint1
     if (!stacksafe(o, c, idmap, exact)) return false;
   }
   return true;
+}
+
+/** The stack slot index of the byte a frame pointer `r` (of a constant offset) points to. */
+export function fpSpi(r: RegState): number {
+  return Math.floor((-(r.off + Number(BigInt.asIntN(64, r.varOff.value))) - 1) / 8);
+}
+
+/**
+ * stack_slot_obj_get_spi(): the first (upper) slot of a `what` object of `nrSlots` slots that `r`
+ * points to (not bounded by the frame's allocated stack: the callers check that).
+ */
+export function stackObjSpi(r: RegState, what: string, nrSlots: number): number {
+  if (!tnumIsConst(r.varOff)) fail(`${what} has to be at a constant offset`, EINVAL);
+  const off = r.off + Number(BigInt.asIntN(64, r.varOff.value));
+  if (off % 8) fail(`cannot pass in ${what} at an offset=${off}`, EINVAL);
+  const spi = fpSpi(r);
+  if (spi + 1 < nrSlots) fail(`cannot pass in ${what} at an offset=${off}`, EINVAL);
+  return spi;
 }
