@@ -11,7 +11,7 @@
  * strict Content-Security-Policy) compileCbpf() returns a closure over the interpreter.
  */
 import { type CInsn } from './insn.js';
-import { MAX_BACKWARD_JUMPS, PCAP_MAXINSNS, type PreparedCbpf, prepareCbpf, runCbpf } from './interp.js';
+import { MAX_BACKWARD_JUMPS, type PreparedCbpf, cbpfRuns, prepareCbpf, runCbpf } from './interp.js';
 
 /** A compiled filter: packet bytes and wire length in, return value (unsigned 32-bit) out. */
 export type CbpfFilterFn = (packet: Uint8Array, wireLen: number) => number;
@@ -146,7 +146,7 @@ export function cachedFilter<F>(
 ): F {
   let fn = cache.get(prog);
   if (fn !== undefined) return fn;
-  if (prog.length === 0 || prog.length > PCAP_MAXINSNS) {
+  if (!cbpfRuns(prog.length)) {
     fn = reject;
   } else {
     try {

@@ -99,6 +99,11 @@ export const MAX_BACKWARD_JUMPS = 1024;
 /** libpcap's interpreter accepts programs far longer than the kernel's 4096. */
 export const PCAP_MAXINSNS = 3060000;
 
+/** bpf_filter()'s first check: a program of `n` instructions runs at all (else every packet is rejected). */
+export function cbpfRuns(n: number): boolean {
+  return n >= 1 && n <= PCAP_MAXINSNS;
+}
+
 const mem = new Int32Array(BPF_MEMWORDS);
 /** Set by loadLinux(): the load failed and the program ends, returning failResult. */
 let loadFailed = false;
@@ -113,7 +118,7 @@ export function runCbpf(prog: readonly CInsn[] | PreparedCbpf, packet: Uint8Arra
   const p = Array.isArray(prog) ? prepareCbpf(prog as readonly CInsn[]) : prog as PreparedCbpf;
   const f = p.flat;
   const n = p.length;
-  if (n < 1 || n > PCAP_MAXINSNS) return 0;
+  if (!cbpfRuns(n)) return 0;
   const buflen = packet.length;
   const linux = meta !== undefined;
   let A = 0;

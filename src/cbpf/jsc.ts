@@ -11,7 +11,7 @@
  */
 import { cachedFilter, cbpfToJs } from './compile.js';
 import { type CInsn } from './insn.js';
-import { PCAP_MAXINSNS, runCbpf } from './interp.js';
+import { cbpfRuns, runCbpf } from './interp.js';
 
 /** A compiled filter over buf[offset, offset + caplen); the return value is unsigned 32-bit. */
 export type CbpfBufferFilterFn = (buf: Uint8Array, offset: number, caplen: number, wireLen: number) => number;
@@ -35,5 +35,5 @@ export function compileCbpfAt(prog: readonly CInsn[]): CbpfBufferFilterFn {
  * that rejects everything without running (empty or too long: cachedFilter()'s rules).
  */
 export function cbpfInlineAt(prog: readonly CInsn[]): string | undefined {
-  return prog.length === 0 || prog.length > PCAP_MAXINSNS ? undefined : cbpfToJs(prog, true, true);
+  return cbpfRuns(prog.length) ? cbpfToJs(prog, true, true) : undefined;
 }

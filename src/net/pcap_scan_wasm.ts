@@ -14,7 +14,7 @@
  * JavaScript scan.
  */
 import { type CInsn } from '../cbpf/insn.js';
-import { PCAP_MAXINSNS } from '../cbpf/interp.js';
+import { cbpfRuns } from '../cbpf/interp.js';
 import { type CbpfBufferFilterFn, compileCbpfAt } from '../cbpf/jsc.js';
 import { ByteWriter, I32, ModuleBuilder, Op } from '../vm/jit/wasm_writer.js';
 import type { RecordScan } from './pcap.js';
@@ -71,7 +71,7 @@ export interface WasmScan {
  * the filter compileCbpfAt()'s.
  */
 export function compileWasmScan(prog: readonly CInsn[], memory: WasmMemory, other: () => RecordScan | undefined): WasmScan | undefined {
-  if (WA === undefined || prog.length === 0 || prog.length > PCAP_MAXINSNS) return undefined;
+  if (WA === undefined || !cbpfRuns(prog.length)) return undefined;
   const scanCode = filterCode(prog, SCAN, true);
   if (!scanCode) return undefined;
   let exports: Record<string, unknown>;
