@@ -55,10 +55,7 @@ const IMPLS: Record<string, KfuncImpl> = {
 
 /** Register every kfunc in `registry` (kfuncs of the common set are allowed in every program type). */
 export function registerKfuncs(registry: HelperRegistry): void {
-  for (const k of KFUNCS) {
-    const impl = implOf(k);
-    registry.register(k.helperId, k.name, (ctx, r1, r2, r3) => impl(ctx, r1, r2, r3));
-  }
+  for (const k of KFUNCS) registry.register(k.helperId, k.name, implOf(k));
 }
 
 function implOf(k: KfuncInfo): KfuncImpl {
