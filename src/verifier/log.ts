@@ -53,6 +53,7 @@ export function regStr(r: RegState, frameno: number): string {
   const p = r.type === 'scalar' && r.precise ? 'P' : '';
   if (r.type === 'scalar' && tnumIsConst(r.varOff)) return p + snum(BigInt.asIntN(64, r.varOff.value));
   let out = p + regTypeStr(r);
+  if (r.type === 'ptr_' && r.btf) out += r.btf.name;
   if (r.type === 'fp') {
     if (r.frameno !== frameno) out += `[${r.frameno}]`;
     if (tnumIsConst(r.varOff)) return out + snum(BigInt.asIntN(64, r.varOff.value) + BigInt(r.off));

@@ -92,14 +92,16 @@ const xdpAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'] => 
   return {};
 };
 
-/** sk_msg_is_valid_access(): data/data_end are 8-byte pointers */
+/**
+ * sk_msg_is_valid_access() over struct sk_msg_md (data 0, data_end 8, family..size 16..72, sk 72):
+ * pointers are 8-byte loads, every u32 field exactly 4 bytes (no narrow loads).
+ */
 const skMsgAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   if (type === 'write' || off < 0 || off % size !== 0) return false;
   if (off === 0) return size === 8 ? { regType: 'pkt' } : false;
   if (off === 8) return size === 8 ? { regType: 'pkt_end' } : false;
-  if (off >= 16 && off < 76) return size <= 4 ? {} : false;
-  if (off === 80) return size === 4 ? {} : false;
-  if (off === 88) return size === 8 ? { regType: 'sock', maybeNull: false } : false;
+  if (off === 72) return size === 8 ? { regType: 'sock', maybeNull: false } : false;
+  if (off >= 16 && off < 72) return size === 4 ? {} : false;
   return false;
 };
 
@@ -111,20 +113,33 @@ const skLookupAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return size <= 4 ? {} : false;
 };
 
-/** sock_addr_is_valid_access() (struct bpf_sock_addr, 72 bytes) */
-const sockAddrAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+// enum bpf_attach_type values sock_addr_is_valid_access() tells address families apart by
+const INET4_ATTACH = new Set([8, 10, 14, 19, 29, 31]); // INET4_BIND/CONNECT, UDP4_SENDMSG/RECVMSG, INET4_GETPEERNAME/GETSOCKNAME
+const INET6_ATTACH = new Set([9, 11, 15, 20, 30, 32]);
+const UDP4_SENDMSG = 14, UDP6_SENDMSG = 15;
+/** bpf_ctx_wide_access_ok(): an aligned 8-byte access inside a u32 array field [start, end) */
+const wideOk = (off: number, size: number, start: number, end: number): boolean => size === 8 && off >= start && off + 8 <= end && off % 8 === 0;
+
+/**
+ * sock_addr_is_valid_access() (struct bpf_sock_addr, 72 bytes: user_family 0, user_ip4 4,
+ * user_ip6 8..24, user_port 24, family 28, type 32, protocol 36, msg_src_ip4 40, msg_src_ip6
+ * 44..60, sk 64): address fields only for the attach type's family; those and user_port read
+ * narrow or, in the ip6 arrays, 8 bytes wide, and are written whole or 8 bytes wide.
+ */
+const sockAddrAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (off < 0 || off >= 72 || off % size !== 0) return false;
-  const ip6 = (off >= 8 && off < 24) || (off >= 44 && off < 60);
-  if (ip6 || off === 4 || off === 24 || off === 40) {
-    if (type === 'write') {
-      // bpf_ctx_wide_access_ok(): 8-byte stores into the ip6 arrays
-      if (size === 8 && ip6) return off + 8 <= (off < 24 ? 24 : 60) && off % 8 === 0 ? {} : false;
-      return size === 4 ? {} : false;
-    }
-    return size <= 4 ? {} : false;
+  const userIp4 = off >= 4 && off < 8, userIp6 = off >= 8 && off < 24;
+  const msgIp4 = off >= 40 && off < 44, msgIp6 = off >= 44 && off < 60;
+  if (userIp4 && !INET4_ATTACH.has(expectedAttachType)) return false;
+  if (userIp6 && !INET6_ATTACH.has(expectedAttachType)) return false;
+  if (msgIp4 && expectedAttachType !== UDP4_SENDMSG) return false;
+  if (msgIp6 && expectedAttachType !== UDP6_SENDMSG) return false;
+  if (userIp4 || userIp6 || msgIp4 || msgIp6 || (off >= 24 && off < 28)) {
+    if (wideOk(off, size, 8, 24) || wideOk(off, size, 44, 60)) return {};
+    return (type === 'read' ? size <= 4 : size === 4) ? {} : false;
   }
   if (off === 64) return size === 8 && type === 'read' ? { regType: 'sock' } : false;
-  if (off === 0 || off === 28 || off === 32 || off === 36) return size === 4 && (type === 'read' || off === 0) ? {} : false;
+  if (off < 4 || (off >= 28 && off < 40)) return size === 4 && type === 'read' ? {} : false;
   return false;
 };
 
@@ -133,6 +148,12 @@ const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess']
   if (type === 'write' || off < 0 || off + size > limit || off % size !== 0) return false;
   if (sizes && !sizes.includes(size)) return false;
   return {};
+};
+
+/** raw_tp_writable_prog_is_valid_access(): the first u64 is the tracepoint's writable buffer */
+const rawTpWritableAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (off === 0) return size === 8 && type === 'read' ? { regType: 'tp_buffer' } : false;
+  return readOnly(96, [8])(off, size, type);
 };
 
 const noCoarse = (id: number): boolean => id !== 160;
@@ -153,8 +174,9 @@ export function defaultProgTypeOps(progType: number, expectedAttachType = 0): Pr
     case T.KPROBE: return { ...base, isValidAccess: readOnly(168), helperAllowed: noCoarse };
     case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184), helperAllowed: noCoarse };
     case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048), helperAllowed: noCoarse };
-    case T.RAW_TRACEPOINT: case T.RAW_TRACEPOINT_WRITABLE: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
-    case T.CGROUP_SOCK_ADDR: return { ...base, isValidAccess: sockAddrAccess, returnRange: { min: 0, max: 1 } };
+    case T.RAW_TRACEPOINT: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
+    case T.RAW_TRACEPOINT_WRITABLE: return { ...base, isValidAccess: rawTpWritableAccess, helperAllowed: noCoarse };
+    case T.CGROUP_SOCK_ADDR: return { ...base, isValidAccess: sockAddrAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
     case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT:
       return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
     default: return { ...base, isValidAccess: readOnly(256) };

@@ -18,6 +18,28 @@ const SIZE0 = arg('ARG_CONST_SIZE_OR_ZERO');
 const SOCK_COMMON = arg('ARG_PTR_TO_SOCK_COMMON');
 const MAP = arg('ARG_CONST_MAP_PTR');
 const TIMER = arg('ARG_PTR_TO_TIMER');
+const SKC_TO = proto(ret('RET_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_BTF_ID')]);
+
+/**
+ * The kernel struct a RET_PTR_TO_BTF_ID helper returns (its ret_btf_id) and whether it is
+ * PTR_TRUSTED: bpf_get_current_task_btf() and the bpf_skc_to_*() casts (btf_sock_ids[]).
+ */
+export const RET_BTF_STRUCT: Readonly<Record<number, { readonly name: string; readonly trusted: boolean }>> = {
+  158: { name: 'task_struct', trusted: true },
+  136: { name: 'tcp6_sock', trusted: false }, 137: { name: 'tcp_sock', trusted: false },
+  138: { name: 'tcp_timewait_sock', trusted: false }, 139: { name: 'tcp_request_sock', trusted: false },
+  140: { name: 'udp6_sock', trusted: false }, 178: { name: 'unix_sock', trusted: false },
+  196: { name: 'mptcp_sock', trusted: false },
+};
+
+/**
+ * Kernel structs whose first member leads (at offset 0) to struct sock_common: what
+ * btf_struct_ids_match() accepts for ARG_PTR_TO_BTF_ID_SOCK_COMMON.
+ */
+export const SOCK_COMMON_STRUCTS: ReadonlySet<string> = new Set([
+  'sock_common', 'sock', 'inet_sock', 'inet_connection_sock', 'tcp_sock', 'tcp6_sock', 'udp_sock', 'udp6_sock',
+  'unix_sock', 'mptcp_sock', 'inet_timewait_sock', 'tcp_timewait_sock', 'request_sock', 'inet_request_sock', 'tcp_request_sock',
+]);
 
 const EXTRA: Record<number, HelperProto> = {
   9: proto(I, [CTX, ANY, MEM, SIZE, ANY]), // skb_store_bytes
@@ -59,7 +81,8 @@ const EXTRA: Record<number, HelperProto> = {
   99: proto(ret('RET_PTR_TO_SOCK_COMMON', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY], { pktAccess: true }), // skc_lookup_tcp
   122: proto(I, [arg('ARG_PTR_TO_CTX', 'PTR_MAYBE_NULL')]), // get_netns_cookie
   124: proto(I, [CTX, arg('ARG_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), ANY]), // sk_assign
-  137: proto(ret('RET_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_BTF_ID')]), // skc_to_tcp_sock
+  // bpf_skc_to_*(): RET_PTR_TO_BTF_ID_OR_NULL of the struct in RET_BTF_STRUCT, from ARG_PTR_TO_BTF_ID_SOCK_COMMON
+  136: SKC_TO, 137: SKC_TO, 138: SKC_TO, 139: SKC_TO, 140: SKC_TO, 178: SKC_TO, 196: SKC_TO,
   // timers (kernel/bpf/helpers.c); bpf_timer_set_callback's callback is verified as an async callback
   169: proto(I, [TIMER, MAP, ANY]), // timer_init
   170: proto(I, [TIMER, arg('ARG_PTR_TO_FUNC')], { callbackArg: 1 }), // timer_set_callback

@@ -8,7 +8,7 @@ import { TNUM_UNKNOWN, type Tnum, tnumConst, tnumWithSubreg } from './tnum.js';
 export type RegType =
   | 'not_init' | 'scalar' | 'ctx' | 'map_ptr' | 'map_value' | 'map_key' | 'fp' | 'pkt' | 'pkt_meta'
   | 'pkt_end' | 'flow_keys' | 'sock' | 'sock_common' | 'tcp_sock' | 'xdp_sock' | 'mem' | 'func' | 'buf'
-  | 'ptr_' | 'dynptr';
+  | 'ptr_' | 'dynptr' | 'tp_buffer';
 
 /** A dynptr's kind (enum bpf_dynptr_type): local memory or a ring buffer record. */
 export type DynptrKind = 'local' | 'ringbuf';
@@ -128,14 +128,17 @@ export function markNotInit(r: RegState): void { resetReg(r); }
 export function isPointer(r: RegState): boolean { return r.type !== 'scalar' && r.type !== 'not_init'; }
 export function isPktPointer(r: RegState): boolean { return r.type === 'pkt' || r.type === 'pkt_meta'; }
 
-/** reg_type_str() */
+/**
+ * reg_type_str(): PTR_TO_BTF_ID is "ptr_" with "or_null_" after it (the log's print_reg_state()
+ * then appends the struct name: ptr_or_null_tcp_sock), others "_or_null".
+ */
 export function regTypeStr(r: RegState): string {
   // a map-in-map lookup is map_value_or_null until the null check makes it a map_ptr
   if (r.type === 'map_ptr' && r.maybeNull) return 'map_value_or_null';
+  if (r.type === 'ptr_') return `${r.btf?.trusted ? 'trusted_' : ''}ptr_${r.maybeNull ? 'or_null_' : ''}`;
   let base: string = r.type;
   if (r.type === 'mem' && r.ringbuf) base = 'ringbuf_mem';
   else if (r.type === 'dynptr') base = 'dynptr_ptr';
-  else if (r.type === 'ptr_' && r.btf) base = `${r.btf.trusted ? 'trusted_' : ''}ptr_${r.btf.name}`;
   else if (r.rdonly) base = 'rdonly_' + base;
   return base + (r.maybeNull ? '_or_null' : '');
 }

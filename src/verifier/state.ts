@@ -197,7 +197,7 @@ export function regsafe(old: RegState, cur: RegState, idmap: IdMap, exact: numbe
       if (hasAddConst(old.id) !== hasAddConst(cur.id)) return false;
       if (hasAddConst(old.id) && old.off !== cur.off) return false;
       return rangeWithin(old, cur) && idmap.checkScalar(old.id, cur.id);
-    case 'map_key': case 'map_value': case 'mem': case 'buf':
+    case 'map_key': case 'map_value': case 'mem': case 'buf': case 'tp_buffer':
       return sameHead(old, cur) && rangeWithin(old, cur) && idmap.check(old.id, cur.id) && idmap.check(old.refObjId, cur.refObjId);
     case 'pkt': case 'pkt_meta':
       if (old.range > cur.range || old.off !== cur.off || !idmap.check(old.id, cur.id)) return false;

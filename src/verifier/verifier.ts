@@ -5,7 +5,7 @@
  * path ends (exit or pruned by is_state_visited). Errors end verification with the kernel's
  * message in the log and its errno.
  */
-import { helperProto } from './protos_extra.js';
+import { RET_BTF_STRUCT, SOCK_COMMON_STRUCTS, helperProto } from './protos_extra.js';
 import type { ArgType, HelperProto } from '../helpers/proto.js';
 import { formatXlatedInsn } from '../isa/disasm_xlated.js';
 import { type Insn, insnEncodingError } from '../isa/insn.js';
@@ -57,7 +57,6 @@ const BPF_MAX_VAR_SIZ = 1n << 29n;
 const BPF_F_STRICT_ALIGNMENT = 1, BPF_F_TEST_STATE_FREQ = 8;
 /** test_verifier's F_LOAD_WITH_STRICT_ALIGNMENT maps to prog_flags BPF_F_STRICT_ALIGNMENT by the caller. */
 const BPF_F_RDONLY_PROG = 1 << 7, BPF_F_WRONLY_PROG = 1 << 8;
-const FUNC_GET_CURRENT_TASK_BTF = 158;
 const MAP_TYPE_RINGBUF = 27, MAP_TYPE_USER_RINGBUF = 31, MAP_TYPE_ARRAY = 2, MAP_TYPE_SOCKMAP = 15, MAP_TYPE_SOCKHASH = 18, MAP_TYPE_XSKMAP = 17, MAP_TYPE_ARRAY_OF_MAPS = 12, MAP_TYPE_HASH_OF_MAPS = 13, MAP_TYPE_PROG_ARRAY = 3;
 
 export interface VerifyOptions {
@@ -982,6 +981,11 @@ export class Verifier {
         } else if (type === 'read' && size < 8) coerceRegToSize(out, size);
         return out;
       }
+      case 'tp_buffer':
+        // check_tp_buffer_access() / __check_buffer_access(): a constant, non-negative offset
+        if (off < 0) fail(`R${regno} invalid tracepoint buffer access: off=${off}, size=${size}`, EACCES);
+        if (!tnumIsConst(r.varOff) || r.varOff.value) fail(`R${regno} invalid variable buffer offset: off=${off}, var_off=${tnumStr(r.varOff)}`, EACCES);
+        break;
       case 'fp': return this.stackAccess(regno, r, insnOff, size, type, val, valRegno, bpfClass(this.insns[this.insnIdx].code) === BPF_ST, this.insns[this.insnIdx].imm);
       case 'pkt': case 'pkt_meta': {
         if (type === 'write' && !this.ops.pktWrite) fail(`cannot write into packet`);
@@ -1630,7 +1634,7 @@ export class Verifier {
     if (isSyncCallbackHelper(id)) scheduleCallback(this, id, (p.callbackArg ?? 1) + 1, meta.map);
     if (id === FUNC_TIMER_SET_CALLBACK) scheduleAsyncCallback(this, 2);
     // is_ptr_cast_function(): the result shares the argument's reference
-    const castRef = (id === 95 || id === 96 || id === 137) ? this.reg(1).refObjId : 0;
+    const castRef = PTR_CAST_HELPERS.has(id) ? this.reg(1).refObjId : 0;
     // clear_all_pkt_pointers(): a helper that may move packet data invalidates every packet
     // pointer in every frame (they become unknown scalars for a privileged program)
     if (CHANGES_PKT_DATA.has(id)) {
@@ -1688,10 +1692,16 @@ export class Verifier {
         else if (castRef) r0.refObjId = castRef;
         break;
       }
-      case 'RET_PTR_TO_BTF_ID':
-        // bpf_get_current_task_btf(): the current task, a trusted pointer
-        if (id === FUNC_GET_CURRENT_TASK_BTF) { setKnown(r0, 0n); r0.type = 'ptr_'; r0.btf = { name: 'task_struct', trusted: true }; }
+      case 'RET_PTR_TO_BTF_ID': {
+        // the struct is the helper's ret_btf_id: the current task (trusted), a bpf_skc_to_*() cast (or NULL)
+        const btf = RET_BTF_STRUCT[id];
+        if (!btf) break;
+        setKnown(r0, 0n); r0.type = 'ptr_'; r0.btf = btf;
+        r0.maybeNull = maybeNull;
+        if (maybeNull) r0.id = this.newId();
+        r0.refObjId = castRef;
         break;
+      }
       default: break;
     }
     // do_refine_retval_range(): string/stack copies return at most the buffer size, or -errno
@@ -1813,9 +1823,12 @@ export class Verifier {
           if (r.btf?.name !== 'task_struct') fail(`R${regno} is of type ${r.btf?.name ?? ''} but task_struct is expected`, EACCES);
           return;
         }
-        const ok = ['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) && !r.maybeNull;
         // compatible_reg_types: sock_common_types, or btf_id_sock_common_types with the BTF pointers
+        const btfOk = a.base === 'ARG_PTR_TO_BTF_ID' && r.type === 'ptr_';
+        const ok = (['sock', 'sock_common', 'tcp_sock', 'xdp_sock'].includes(r.type) || btfOk) && !r.maybeNull;
         if (!ok) typeFail(a.base === 'ARG_PTR_TO_SOCKET' ? 'sock' : a.base === 'ARG_PTR_TO_SOCK_COMMON' ? 'sock_common, sock, tcp_sock, xdp_sock' : 'sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_');
+        // check_reg_type(): btf_struct_ids_match() of the pointer's struct with sock_common
+        if (btfOk && (r.off || !SOCK_COMMON_STRUCTS.has(r.btf?.name ?? ''))) fail(`R${regno} is of type ${r.btf?.name ?? ''} but sock_common is expected`, EACCES);
         if (a.flags.includes('OBJ_RELEASE')) {
           if (!r.refObjId) fail(`R${regno} must be referenced when passed to release function`, EINVAL);
           meta.releaseId = r.refObjId;
@@ -1944,6 +1957,9 @@ const MAP_STRUCT_NAME: Record<number, string> = {
   15: 'bpf_stab', 16: 'bpf_cpu_map', 17: 'xsk_map', 18: 'bpf_stab', 22: 'bpf_queue_stack', 23: 'bpf_queue_stack',
   27: 'bpf_ringbuf_map',
 };
+
+/** is_ptr_cast_function(): sk_fullsock, tcp_sock and the bpf_skc_to_*() casts but unix_sock's */
+const PTR_CAST_HELPERS = new Set([95, 96, 136, 137, 138, 139, 140, 196]);
 
 const ALU_NAME: Record<number, string> = { 0x00: '+=', 0x10: '-=', 0x20: '*=', 0x30: '/=', 0x40: '|=', 0x50: '&=', 0x60: '<<=', 0x70: '>>=', 0x90: '%=', 0xa0: '^=', 0xc0: 's>>=' };
 
