@@ -1,0 +1,147 @@
+/*
+ * ALU64 / ALU32 instructions and ld_imm64: register-only code (the registers are wasm locals,
+ * ALU32 results zero-extended as in the kernel). One small function per kind of operation.
+ */
+import type { FunctionEmitter } from './emitter.js';
+import { ALU32_OPS, ALU64_OPS } from './emit_tables.js';
+import { A32, B32, T1 } from './layout.js';
+import { Op } from './wasm_writer.js';
+
+/** An ALU instruction (class ALU or ALU64); false when it has no form (the caller traps). */
+export function alu(e: FunctionEmitter, o: number, d: number, s: number, k: number): boolean {
+  const aop = o & 0xf0;
+  if (aop === 0xd0) { endian(e, o, d); return true; }
+  if (aop === 0xb0) { mov(e, o, d, s, k); return true; }
+  if (aop === 0x80) { neg(e, o, d); return true; }
+  const is64 = (o & 7) === 7;
+  if (aop === 0x30 || aop === 0x90) {
+    if (is64) divMod64(e, o, d, s, k); else divMod32(e, o, d, s, k);
+    return true;
+  }
+  if (o >> 8 !== 0) return false;
+  return is64 ? binary64(e, o, d, s, k) : binary32(e, o, d, s, k);
+}
+
+/** ld_imm64 (both slots): d = the 64-bit constant. */
+export function ldImm64(e: FunctionEmitter, d: number, hi: number, lo: number): void {
+  e.i64c(hi, lo); e.set(d);
+}
+
+/** le / be / bswap (16, 32, 64 bits: the variant in op bits 8+). */
+function endian(e: FunctionEmitter, o: number, d: number): void {
+  const variant = o >> 8;
+  const bits = variant === 1 ? 16 : variant === 2 ? 32 : 64;
+  if ((o & 0xff) === 0xd4) { // to little-endian: a truncation on this (little-endian) machine
+    if (bits === 64) return;
+    e.get(d); e.zx(bits === 16 ? 0xffff : -1); e.byte(Op.i64_and); e.set(d);
+  } else if (bits === 16) {
+    e.get(d); e.byte(Op.i32_wrap_i64); e.ltee(A32); e.i32c(8); e.byte(Op.i32_shl); e.i32c(0xff00); e.byte(Op.i32_and);
+    e.lget(A32); e.i32c(8); e.byte(Op.i32_shr_u); e.i32c(0xff); e.byte(Op.i32_and); e.byte(Op.i32_or); e.byte(Op.i64_extend_i32_u); e.set(d);
+  } else if (bits === 32) {
+    e.get(d); e.byte(Op.i32_wrap_i64); e.bswap32(); e.byte(Op.i64_extend_i32_u); e.set(d);
+  } else {
+    e.get(d); e.byte(Op.i32_wrap_i64); e.bswap32(); e.byte(Op.i64_extend_i32_u); e.i64c(0, 32); e.byte(Op.i64_shl);
+    e.get(d); e.i64c(0, 32); e.byte(Op.i64_shr_u); e.byte(Op.i32_wrap_i64); e.bswap32(); e.byte(Op.i64_extend_i32_u); e.byte(Op.i64_or); e.set(d);
+  }
+}
+
+/** mov / movsx (sign extension from 8, 16 or 32 bits: the variant). */
+function mov(e: FunctionEmitter, o: number, d: number, s: number, k: number): void {
+  const is64 = (o & 7) === 7;
+  const variant = o >> 8;
+  if ((o & 8) === 0) {
+    if (is64) e.sx(k); else e.zx(k);
+    e.set(d);
+    return;
+  }
+  e.get(s);
+  if (is64) {
+    if (variant === 1) e.byte(Op.i64_extend8_s);
+    else if (variant === 2) e.byte(Op.i64_extend16_s);
+    else if (variant === 3) e.byte(Op.i64_extend32_s);
+  } else {
+    e.byte(Op.i32_wrap_i64);
+    if (variant === 1) e.byte(Op.i32_extend8_s);
+    else if (variant === 2) e.byte(Op.i32_extend16_s);
+    e.byte(Op.i64_extend_i32_u);
+  }
+  e.set(d);
+}
+
+function neg(e: FunctionEmitter, o: number, d: number): void {
+  if ((o & 7) === 7) { e.i64c(0, 0); e.get(d); e.byte(Op.i64_sub); } else { e.i32c(0); e.get(d); e.byte(Op.i32_wrap_i64); e.byte(Op.i32_sub); e.byte(Op.i64_extend_i32_u); }
+  e.set(d);
+}
+
+/** div / mod, 64-bit (signed: variant 1), with the kernel's rules for 0 and -1 divisors. */
+function divMod64(e: FunctionEmitter, o: number, d: number, s: number, k: number): void {
+  const isDiv = (o & 0xf0) === 0x30;
+  const signed = o >> 8 === 1;
+  if ((o & 8) === 0) {
+    if (k === 0) { if (isDiv) { e.i64c(0, 0); e.set(d); } return; }
+    if (signed && k === -1) { if (isDiv) { e.i64c(0, 0); e.get(d); e.byte(Op.i64_sub); } else e.i64c(0, 0); e.set(d); return; }
+    e.get(d); e.sx(k); e.byte(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u)); e.set(d);
+    return;
+  }
+  // Branch-free (selects, no `if`: cheaper for Liftoff to compile): divide by a divisor made
+  // safe (0, and -1 when signed, become 1), then fix those cases up as the kernel's rules say:
+  // x / 0 = 0, x % 0 = x, x s/ -1 = -x, x s% -1 = 0.
+  if (!signed) { // A32 = !y; select(0 or x, x / (y | A32) or x % (y | A32), A32)
+    if (isDiv) e.i64c(0, 0); else e.get(d);
+    e.get(d); e.get(s); e.get(s); e.byte(Op.i64_eqz); e.ltee(A32); e.byte(Op.i64_extend_i32_u); e.byte(Op.i64_or);
+    e.byte(isDiv ? Op.i64_div_u : Op.i64_rem_u);
+    e.lget(A32); e.byte(Op.select); e.set(d);
+    return;
+  }
+  e.get(d);
+  e.i64c(0, 1); e.get(s); e.get(s); e.i64c(0, 1); e.byte(Op.i64_add); e.i64c(0, 1); e.byte(Op.i64_le_u); e.byte(Op.select);
+  e.byte(isDiv ? Op.i64_div_s : Op.i64_rem_s);
+  if (isDiv) { e.lset(T1); e.i64c(0, 0); e.lget(T1); e.byte(Op.i64_sub); e.lget(T1); e.get(s); e.i64c(-1, -1); e.byte(Op.i64_eq); e.byte(Op.select); }
+  if (isDiv) e.i64c(0, 0); else e.get(d);
+  e.get(s); e.byte(Op.i64_eqz); e.byte(Op.i32_eqz); e.byte(Op.select);
+  e.set(d);
+}
+
+/** div / mod, 32-bit (the result zero-extended), as divMod64(). */
+function divMod32(e: FunctionEmitter, o: number, d: number, s: number, k: number): void {
+  const isDiv = (o & 0xf0) === 0x30;
+  const signed = o >> 8 === 1;
+  if ((o & 8) === 0) {
+    if (k === 0) { if (isDiv) e.i64c(0, 0); else { e.get(d); e.zx(-1); e.byte(Op.i64_and); } e.set(d); return; }
+    if (signed && k === -1) {
+      if (isDiv) { e.i32c(0); e.get(d); e.byte(Op.i32_wrap_i64); e.byte(Op.i32_sub); e.byte(Op.i64_extend_i32_u); } else e.i64c(0, 0);
+      e.set(d);
+      return;
+    }
+    e.get(d); e.byte(Op.i32_wrap_i64); e.i32c(k); e.byte(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
+    e.byte(Op.i64_extend_i32_u); e.set(d);
+    return;
+  }
+  // branch-free, as the 64-bit form
+  e.get(s); e.byte(Op.i32_wrap_i64); e.lset(B32);
+  e.get(d); e.byte(Op.i32_wrap_i64); e.ltee(A32);
+  if (signed) { e.i32c(1); e.lget(B32); e.lget(B32); e.i32c(1); e.byte(Op.i32_add); e.i32c(1); e.byte(Op.i32_le_u); e.byte(Op.select); } else { e.lget(B32); e.lget(B32); e.byte(Op.i32_eqz); e.byte(Op.i32_or); }
+  e.byte(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
+  if (isDiv && signed) { e.ltee(A32); e.i32c(0); e.lget(A32); e.byte(Op.i32_sub); e.lget(B32); e.i32c(-1); e.byte(Op.i32_ne); e.byte(Op.select); } // (A32 = the quotient)
+  if (isDiv) e.i32c(0); else e.lget(A32);
+  e.lget(B32); e.byte(Op.select);
+  e.byte(Op.i64_extend_i32_u); e.set(d);
+}
+
+/** A binary operation with a one-instruction wasm form, 64-bit. */
+function binary64(e: FunctionEmitter, o: number, d: number, s: number, k: number): boolean {
+  const wop = ALU64_OPS[o & 0xf0];
+  if (wop === 0) return false;
+  e.get(d); if ((o & 8) !== 0) e.get(s); else e.sx(k); e.byte(wop); e.set(d);
+  return true;
+}
+
+/** A binary operation with a one-instruction wasm form, 32-bit (the result zero-extended). */
+function binary32(e: FunctionEmitter, o: number, d: number, s: number, k: number): boolean {
+  const wop = ALU32_OPS[o & 0xf0];
+  if (wop === 0) return false;
+  e.get(d); e.byte(Op.i32_wrap_i64);
+  if ((o & 8) !== 0) { e.get(s); e.byte(Op.i32_wrap_i64); } else e.i32c(k);
+  e.byte(wop); e.byte(Op.i64_extend_i32_u); e.set(d);
+  return true;
+}

@@ -1,0 +1,83 @@
+/*
+ * The instruction budget of the checked tier, charged per segment: a run of instructions ending
+ * at the first one that can fault, leave or write memory (see compile.ts's header and
+ * classifySegments()). Positions are indices in the emitter's `order` (the current block's slots
+ * are order[blockFrom .. blockEnd)).
+ */
+import { type FunctionEmitter, SEG_END, SEG_SILENT } from './emitter.js';
+import { LEFT, PC } from './layout.js';
+import { Op } from './wasm_writer.js';
+
+/**
+ * A segment for the $budget handler, which walks `count` instructions from slot `first` (less
+ * what was left). A segment entered by falling through from an unchecked one (see `carry`)
+ * starts where that one did, with both counts: right for either way in, as the two are adjacent
+ * in slot order and the unchecked one was either run in full or not entered.
+ */
+export function segment(e: FunctionEmitter, first: number, count: number): number {
+  e.segStart.push(first);
+  e.segCount.push(count);
+  return e.segStart.length - 1;
+}
+
+/**
+ * Charge `count` instructions of segment `seg` (checked tier). An overdraft branches to the
+ * function's one out-of-line handler ($budget, around the dispatch loop) with the segment in
+ * $pc: a `br_if` costs V8's baseline compiler (Liftoff) far less than an `if` holding a call.
+ * ($pc is free here: it is only read by the dispatch `br_table`, right after being set.)
+ */
+export function charge(e: FunctionEmitter, seg: number, count: number): void {
+  e.i32c(seg); e.lset(PC);
+  e.lget(LEFT); e.i32c(count); e.byte(Op.i32_sub); e.ltee(LEFT); e.i32c(0); e.byte(Op.i32_lt_s);
+  e.byte(Op.br_if); e.u32(e.depthL() + 1);
+}
+
+/**
+ * A segment with silent stores before its last instruction is charged just before that one
+ * (the same charge()), and each of those stores goes ahead only if the budget covered it
+ * (guardedFrame(); else to the never-allocated page at 0: the null guard, which no region,
+ * program or comparison sees): one `br_if` per segment, the costly part for Liftoff, instead
+ * of one per store. (Also the unchecked last segment of a block that falls through, with
+ * every silent store guarded and `left` lowered after its last instruction.)
+ */
+export function lowerLeft(e: FunctionEmitter, count: number): void {
+  e.lget(LEFT); e.i32c(count); e.byte(Op.i32_sub); e.lset(LEFT);
+}
+
+/**
+ * With the frame base on the stack, for a silent store at position `at` of a segment not
+ * charged yet: the frame base when the budget (left) exceeds `at`, as the interpreter would
+ * have run the store; else 0.
+ */
+export function guardedFrame(e: FunctionEmitter, at: number): void {
+  e.i32c(0); e.lget(LEFT); e.i32c(at + 1); e.byte(Op.i32_ge_s); e.byte(Op.select);
+}
+
+/** Start the segment at position `from` of the current block: charged now, deferred to its last instruction, or left to the next block. */
+export function startSegment(e: FunctionEmitter, from: number): void {
+  if (e.isVerified) return;
+  const order = e.order;
+  const segKind = e.segKind;
+  const last = e.blockEnd - 1;
+  let to = from;
+  let silent = false;
+  while (to < last && segKind[order[to]] !== SEG_END) { if (segKind[order[to]] === SEG_SILENT) silent = true; to++; }
+  e.segSize = to - from + 1;
+  const atBlockStart = from === e.blockFrom[e.cur] && e.carryIn >= 0;
+  const first = atBlockStart ? e.carryFirst : order[from];
+  const count = atBlockStart ? e.carryIn + e.segSize : e.segSize;
+  if (to === last && e.uncheckedEnd) { // (left lowered after the block's last instruction)
+    e.carryFirst = first;
+    e.carry = count;
+    e.checkAt = -1;
+    e.guardTo = to + 1;
+  } else if (silent) {
+    e.segDeferred = segment(e, first, count);
+    e.checkAt = to;
+    e.guardTo = to;
+  } else {
+    charge(e, segment(e, first, count), e.segSize);
+    e.checkAt = -1;
+    e.guardTo = -1;
+  }
+}

@@ -1,0 +1,366 @@
+/*
+ * The state of one function's compilation, in one object of a fixed shape (every field set in the
+ * constructor), and the byte-level writers every emitter (emit_*.ts) shares. One emitter is kept
+ * across compiles (compileModule() is not reentrant): its buffers grow to the largest program seen
+ * instead of being allocated per function, so a compile touches few fresh pages (each a page fault,
+ * tens of microseconds in a VM).
+ *
+ * Its code runs for every instruction of every program: V8 optimises it once and keeps it so only
+ * while each property access sees one shape and each field one kind of value (no closures created
+ * per function or per instruction, no optional callbacks, numbers kept small integers).
+ */
+import { MAX_BPF_STACK } from '../../isa/opcodes.js';
+import { Op } from './wasm_writer.js';
+import { B32, FAIL_TRAP, HOST_FAIL, type Imports, type JitHelperOptions, LEFT, R10, type VerifiedTier } from './layout.js';
+
+/** Bytes of wasm emitted for one instruction at most, with room to spare (the largest, a helper call with its inlined lookup and tail call, is under 500). */
+export const ROOM = 2048;
+/** The same for a register-only (ALU, ld_imm64) instruction, as unrolled loops repeat them. */
+export const MAX_REGISTER_INSN_BYTES = 96;
+/** A buffer kept above this size (bytes, or slots for the per-slot arrays) is dropped after use (one huge program should not pin it). */
+const MAX_KEPT = 4 << 20;
+
+/** segKind: the slot ends a budget segment (it may fault, leave or write memory). */
+export const SEG_END = 1;
+/** segKind: a store into the frame that cannot fault (guarded instead; see guardedFrame()). */
+export const SEG_SILENT = 2;
+
+const EMPTY_SLOTS: number[] = [];
+const NO_PROGRAM = new Int32Array(0);
+const NO_IMPORTS: Imports = { host: 0, helper: -1, fast: -1, count: 1, fastCall: -1 };
+const NO_OPTIONS: JitHelperOptions = {};
+
+export class FunctionEmitter {
+  // The program and module (set per function by begin()).
+  P: Int32Array;
+  nslots: number;
+  entry: number;
+  isMain: boolean;
+  /** Undefined in the checked tier. */
+  verified: VerifiedTier | undefined;
+  /** The verified tier (no budget, proved accesses unchecked). */
+  isVerified: boolean;
+  options: JitHelperOptions;
+  imports: Imports;
+  shared: boolean;
+  pure: boolean;
+  /** Budget segments of the whole module (first slot, count), by segment id. */
+  segStart: number[];
+  segCount: number[];
+  /** The function index of a local-call target (declared on first sight). */
+  funcOf: (slot: number) => number;
+
+  // The body being written, and the pending `local.set` a `local.get` of the same local may turn into a `local.tee`.
+  buf: Uint8Array;
+  pos: number;
+  setAt: number;
+  setEnd: number;
+  setLocal: number;
+
+  // Control flow (emit_cfg.ts): per slot, then per block (blocks in slot order, their slots
+  // `order[blockFrom[b] .. blockTo[b])`), then the dispatch entries and labels.
+  seen: Uint8Array;
+  leader: Uint8Array;
+  /** Slots still to visit (a jump pushes two; each slot's jump once). */
+  work: Int32Array;
+  blockAt: Int32Array;
+  order: Int32Array;
+  ordered: number;
+  blocks: number;
+  blockFrom: Int32Array;
+  blockTo: Int32Array;
+  selfLoop: Uint8Array;
+  dispatch: Int32Array;
+  dispatches: number;
+  dispatchOf: Int32Array;
+  labeled: Uint8Array;
+  rank: Int32Array;
+  /** r10 is never written in this function: it is always the frame top. */
+  r10Fixed: boolean;
+  /** Per reachable slot, checked tier: SEG_END, SEG_SILENT or 0. */
+  segKind: Uint8Array;
+
+  // Where the emission is: labels opened inside the current block's code, the current block.
+  inner: number;
+  cur: number;
+
+  // Budget segments of the current block (emit_segment.ts); slot positions are indices in `order`.
+  /** The unchecked segment the next block falls in from: its count (-1: none) and first slot. */
+  carry: number;
+  carryFirst: number;
+  carryIn: number;
+  blockEnd: number;
+  segFrom: number;
+  /** A deferred segment's last instruction: its check comes first. */
+  checkAt: number;
+  /** Silent stores before this position go through guardedFrame(). */
+  guardTo: number;
+  segDeferred: number;
+  segSize: number;
+  uncheckedEnd: boolean;
+
+  constructor() {
+    this.P = NO_PROGRAM;
+    this.nslots = 0;
+    this.entry = 0;
+    this.isMain = false;
+    this.verified = undefined;
+    this.isVerified = false;
+    this.options = NO_OPTIONS;
+    this.imports = NO_IMPORTS;
+    this.shared = false;
+    this.pure = false;
+    this.segStart = EMPTY_SLOTS;
+    this.segCount = EMPTY_SLOTS;
+    this.funcOf = noFunction;
+    this.buf = new Uint8Array(1 << 16);
+    this.pos = 0;
+    this.setAt = -1;
+    this.setEnd = -1;
+    this.setLocal = -1;
+    this.seen = new Uint8Array(0);
+    this.leader = new Uint8Array(0);
+    this.work = new Int32Array(0);
+    this.blockAt = new Int32Array(0);
+    this.order = new Int32Array(0);
+    this.ordered = 0;
+    this.blocks = 0;
+    this.blockFrom = new Int32Array(0);
+    this.blockTo = new Int32Array(0);
+    this.selfLoop = new Uint8Array(0);
+    this.dispatch = new Int32Array(0);
+    this.dispatches = 0;
+    this.dispatchOf = new Int32Array(0);
+    this.labeled = new Uint8Array(0);
+    this.rank = new Int32Array(0);
+    this.r10Fixed = true;
+    this.segKind = new Uint8Array(0);
+    this.inner = 0;
+    this.cur = 0;
+    this.carry = -1;
+    this.carryFirst = 0;
+    this.carryIn = -1;
+    this.blockEnd = 0;
+    this.segFrom = 0;
+    this.checkAt = -1;
+    this.guardTo = -1;
+    this.segDeferred = 0;
+    this.segSize = 0;
+    this.uncheckedEnd = false;
+  }
+
+  /** Start a function: per-slot arrays sized for the program (kept ones zeroed), the body emptied. */
+  begin(
+    P: Int32Array, entry: number, isMain: boolean, options: JitHelperOptions, imports: Imports, shared: boolean, pure: boolean,
+    segStart: number[], segCount: number[], funcOf: (slot: number) => number,
+  ): void {
+    const nslots = P.length >> 2;
+    this.P = P;
+    this.nslots = nslots;
+    this.entry = entry;
+    this.isMain = isMain;
+    this.verified = options.verified;
+    this.isVerified = options.verified !== undefined;
+    this.options = options;
+    this.imports = imports;
+    this.shared = shared;
+    this.pure = pure;
+    this.segStart = segStart;
+    this.segCount = segCount;
+    this.funcOf = funcOf;
+    if (this.seen.length < nslots + 1) this.grow(nslots + 1);
+    this.seen.fill(0, 0, nslots + 1);
+    this.leader.fill(0, 0, nslots + 1);
+    this.labeled.fill(0, 0, nslots + 1);
+    this.segKind.fill(0, 0, nslots + 1);
+    this.rank.fill(0, 0, nslots + 2);
+    this.pos = 0;
+    this.setAt = -1;
+    this.setEnd = -1;
+    this.setLocal = -1;
+    this.ordered = 0;
+    this.blocks = 0;
+    this.dispatches = 0;
+    this.r10Fixed = true;
+    this.inner = 0;
+    this.cur = 0;
+    this.carry = -1;
+    this.carryFirst = 0;
+    this.carryIn = -1;
+    this.blockEnd = 0;
+    this.segFrom = 0;
+    this.checkAt = -1;
+    this.guardTo = -1;
+    this.segDeferred = 0;
+    this.segSize = 0;
+    this.uncheckedEnd = false;
+  }
+
+  /** Per-slot arrays for `n` slots (blocks and dispatch entries are at most one per slot). */
+  private grow(n: number): void {
+    const size = Math.max(n, this.seen.length * 2);
+    this.seen = new Uint8Array(size);
+    this.leader = new Uint8Array(size);
+    this.work = new Int32Array(2 * size + 2);
+    this.blockAt = new Int32Array(size);
+    this.order = new Int32Array(size);
+    this.blockFrom = new Int32Array(size);
+    this.blockTo = new Int32Array(size);
+    this.selfLoop = new Uint8Array(size);
+    this.dispatch = new Int32Array(size);
+    this.dispatchOf = new Int32Array(size);
+    this.labeled = new Uint8Array(size);
+    this.rank = new Int32Array(size + 1);
+    this.segKind = new Uint8Array(size);
+  }
+
+  /** After a module: drop buffers grown beyond MAX_KEPT (a huge program should not pin them), and the references to it. */
+  release(): void {
+    if (this.buf.length > MAX_KEPT) this.buf = new Uint8Array(1 << 16);
+    if (this.seen.length > MAX_KEPT >> 3) this.grow(0);
+    this.P = NO_PROGRAM;
+    this.verified = undefined;
+    this.options = NO_OPTIONS;
+    this.segStart = EMPTY_SLOTS;
+    this.segCount = EMPTY_SLOTS;
+    this.funcOf = noFunction;
+  }
+
+  /** Room for `n` more bytes. */
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.pos + n));
+    grown.set(this.buf.subarray(0, this.pos));
+    this.buf = grown;
+  }
+
+  byte(b: number): void {
+    this.buf[this.pos++] = b;
+  }
+
+  /** Unsigned LEB128. */
+  u32(n: number): void {
+    n >>>= 0;
+    const buf = this.buf;
+    while (n >= 0x80) { buf[this.pos++] = (n & 0x7f) | 0x80; n >>>= 7; }
+    buf[this.pos++] = n;
+  }
+
+  /** Signed LEB128 of an int32. */
+  s32(n: number): void {
+    n |= 0;
+    const buf = this.buf;
+    while (n >= 64 || n < -64) { buf[this.pos++] = (n & 0x7f) | 0x80; n >>= 7; }
+    buf[this.pos++] = n & 0x7f;
+  }
+
+  /** Signed LEB128 of a 64-bit value given as int32 halves (as ByteWriter.s64). */
+  s64(hi: number, lo: number): void {
+    if (hi === lo >> 31) { this.s32(lo); return; }
+    const buf = this.buf;
+    if (hi >= -0x100000 && hi < 0x100000) { // |value| < 2^52: exact in doubles
+      let x = (hi | 0) * 4294967296 + (lo >>> 0);
+      for (;;) {
+        const b = x - Math.floor(x / 128) * 128;
+        x = Math.floor(x / 128);
+        if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) { buf[this.pos++] = b; return; }
+        buf[this.pos++] = b | 0x80;
+      }
+    }
+    // Larger: 7 bits at a time from the two halves (an arithmetic shift of the 64-bit value).
+    let h = hi | 0;
+    let l = lo >>> 0;
+    for (;;) {
+      const b = l & 0x7f;
+      l = ((l >>> 7) | (h << 25)) >>> 0;
+      h >>= 7;
+      if ((h === 0 && l === 0 && (b & 0x40) === 0) || (h === -1 && l === 0xffffffff && (b & 0x40) !== 0)) { buf[this.pos++] = b; return; }
+      buf[this.pos++] = b | 0x80;
+    }
+  }
+
+  i64c(hi: number, lo: number): void { this.buf[this.pos++] = Op.i64_const; this.s64(hi, lo); }
+  i32c(v: number): void { this.buf[this.pos++] = Op.i32_const; this.s32(v); }
+  /** An immediate sign-extended to 64 bits. */
+  sx(k: number): void { this.buf[this.pos++] = Op.i64_const; this.s32(k); }
+  /** An immediate zero-extended to 64 bits. */
+  zx(k: number): void { this.i64c(0, k); }
+
+  // `local.set x` directly followed by `local.get x` (an instruction reading the register the
+  // previous one wrote) becomes `local.tee x`: fewer bytes and operations for V8 to compile.
+  // Adjacent in the byte stream means no label or other code between them. (Locals are < 128:
+  // one LEB128 byte.)
+  lset(l: number): void {
+    const buf = this.buf;
+    this.setAt = this.pos;
+    buf[this.pos++] = Op.local_set;
+    buf[this.pos++] = l;
+    this.setEnd = this.pos;
+    this.setLocal = l;
+  }
+  lget(l: number): void {
+    if (this.pos === this.setEnd && this.setLocal === l) {
+      this.buf[this.setAt] = Op.local_tee;
+      this.setEnd = -1;
+      return;
+    }
+    const buf = this.buf;
+    buf[this.pos++] = Op.local_get;
+    buf[this.pos++] = l;
+  }
+  ltee(l: number): void { const buf = this.buf; buf[this.pos++] = Op.local_tee; buf[this.pos++] = l; }
+  /** Push register r (r10 is a local of its own). */
+  get(r: number): void { this.lget(r === 10 ? R10 : r); }
+  /** Pop into register r. */
+  set(r: number): void { this.lset(r === 10 ? R10 : r); }
+  /** A memory instruction with its memarg (alignment 0). */
+  mem(o: number, offset: number): void { this.buf[this.pos++] = o; this.buf[this.pos++] = 0; this.u32(offset); }
+
+  /** host(HOST_FAIL + kind, a, 0, b), which throws. */
+  fail(kind: number, a: number, b: number): void {
+    this.i32c(HOST_FAIL + kind); this.i32c(a); this.i64c(0, 0); this.i32c(b);
+    this.byte(Op.call); this.u32(this.imports.host); this.byte(Op.unreachable);
+  }
+  /** An instruction the JIT has no form for (cannot happen for decoded programs). */
+  trapAt(pc: number): void { this.fail(FAIL_TRAP, -1, pc); }
+
+  /**
+   * Return from the function with r0 (`zeroR0`: 0), as its type says: the entry (and any function
+   * of the verified tier) gives r0 and left, a local-call target r0..r5 and left.
+   */
+  leave(zeroR0: boolean): void {
+    if (zeroR0) this.i64c(0, 0); else this.get(0);
+    if (!this.isMain && !this.isVerified) for (let r = 1; r <= 5; r++) this.get(r);
+    this.lget(LEFT); this.byte(Op.return);
+  }
+
+  /** Byte-swap the i32 on the stack. */
+  bswap32(): void {
+    this.ltee(B32); this.i32c(8); this.byte(Op.i32_rotl); this.i32c(0x00ff00ff); this.byte(Op.i32_and);
+    this.lget(B32); this.i32c(8); this.byte(Op.i32_rotr); this.i32c(0xff00ff00 | 0); this.byte(Op.i32_and); this.byte(Op.i32_or);
+  }
+
+  /** Branch depth of block j's label from the current code (rank[j] labeled blocks come before block j). */
+  depthOf(j: number): number {
+    if (this.labeled[j] === 0) throw new Error(`jit: no label for block ${j}`); // (cannot happen: see findLabels())
+    return this.inner + this.rank[j] - this.rank[this.cur + 1];
+  }
+  /** Branch depth of the dispatch loop $L (the $budget handler's block is one further). */
+  depthL(): number {
+    return this.inner + this.rank[this.blocks] - this.rank[this.cur + 1];
+  }
+
+  /** Operation of the instruction at slot s. */
+  op(s: number): number { return this.P[s << 2] & 0xfff; }
+  /** The slot after the instruction at s (ld_imm64 takes two). */
+  next(s: number): number { return s + ((this.P[s << 2] & 0xfff) === 0x18 ? 2 : 1); }
+
+  /** Whether [r10 + off, +size) lies in the current frame by construction (r10 never written here). */
+  staticFrame(reg: number, off: number, size: number): boolean {
+    return reg === 10 && this.r10Fixed && off >= -MAX_BPF_STACK && off <= -size;
+  }
+}
+
+function noFunction(): number {
+  return -1;
+}
