@@ -47,7 +47,7 @@
 import { BpfError } from '../../errors.js';
 import { MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
-import { compileFunction, releaseEmitter } from './emit_function.js';
+import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function.js';
 import {
   G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, isJump, type JitHelperOptions, MAP_LOOKUP,
   TAIL_REGS,
@@ -198,6 +198,8 @@ export interface CompiledModule {
    * left as they are at entry, and the host zeroes them only when another program dirtied them.
    */
   readonly pure: boolean;
+  /** The most wasm labels open at once in any function (findLabels() keeps it to how far forward jumps overlap). */
+  readonly labelDepth: number;
 }
 
 export function compileModule(
@@ -273,11 +275,13 @@ export function compileModule(
   const segStart: number[] = [];
   const segCount: number[] = [];
   let insnCount = 0;
+  let labelDepth = 0;
   try {
     for (let q = 0; q < queue.length; q++) {
       const { start, func, main } = queue[q];
       const body = bodyWriter(q, main ? 64 + nslots * 24 : 4096);
       insnCount += compileFunction(P, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions, imports);
+      labelDepth = Math.max(labelDepth, lastLabelDepth());
       if (body.length > MAX_FUNCTION_BYTES) {
         bodyWriters[q] = new ByteWriter(4096); // (not kept: too big)
         throw new BpfError('E2BIG', `jit: the function at insn #${start} needs ${body.length} bytes of wasm, more than the ${MAX_FUNCTION_BYTES} V8 accepts`);
@@ -307,7 +311,7 @@ export function compileModule(
   if (moduleWriter.capacity > MAX_KEPT_WRITER) { // (the bytes returned stay valid: a new writer takes its place)
     moduleWriter = new ByteWriter(1 << 16);
   }
-  return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure };
+  return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure, labelDepth };
 }
 
 /**

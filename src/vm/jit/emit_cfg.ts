@@ -170,26 +170,47 @@ function mayFault(op: number): boolean {
 /**
  * The labels: dispatch entries, forward jump targets, and blocks reached from a non-adjacent
  * block or from an unrolled loop by falling through (jumpTo()). Only blocks something branches to
- * get a wasm `block` (the rest are only fallen into), so labels are counted by rank: rank[j]
- * labeled blocks come before block j.
+ * get a wasm `block` (the rest are only fallen into). Block j's label ends right before its code
+ * and opens before the code of its first source (the dispatch entries' before the dispatch
+ * header), or earlier where it must enclose a label that opened before it and ends inside it
+ * (labels nest), as LLVM's WebAssemblyCFGStackify places a BLOCK above the markers it would
+ * cross: the labels open at once are as many as jumps overlap, not as the function has labels.
+ * (V8's baseline compiler, Liftoff, keeps a control stack entry of some 450 bytes per open label,
+ * in a vector grown by copying: all of them open at the top cost a 10,000-instruction function
+ * ~1.8 MB of fresh memory, ~290 page faults, each compile.)
  */
 export function findLabels(e: FunctionEmitter): void {
   const P = e.P;
   const labeled = e.labeled;
-  for (let k = 0; k < e.dispatches; k++) labeled[e.dispatch[k]] = 1;
+  const openAt = e.openAt;
+  for (let k = 0; k < e.dispatches; k++) { labeled[e.dispatch[k]] = 1; openAt[e.dispatch[k]] = -1; }
   for (let b = 0; b < e.blocks; b++) {
     const last = lastSlot(e, b);
     const o = P[last << 2] & 0xfff;
     if (isJump(o)) {
       const j = blockAtSlot(e, P[(last << 2) + 1]);
-      if (j > b) labeled[j] = 1;
+      if (j > b && labeled[j] === 0) { labeled[j] = 1; openAt[j] = b; }
     }
     if (o !== 0x95 && o !== OP_TRAP && o !== 0x05) {
       const j = blockAtSlot(e, e.next(last));
-      if (j > b && (j !== b + 1 || canUnroll(e, b))) labeled[j] = 1;
+      if (j > b && (j !== b + 1 || canUnroll(e, b)) && labeled[j] === 0) { labeled[j] = 1; openAt[j] = b; }
     }
   }
-  const rank = e.rank;
-  rank[0] = 0;
-  for (let j = 0; j < e.blocks; j++) rank[j + 1] = rank[j] + labeled[j];
+  // In layout order of their ends: the labels not (yet) enclosed by another, a stack in `open`
+  // (free until the emission). One that ends after `at` and opens before it must be enclosed.
+  const tops = e.open;
+  let sp = 0;
+  for (let j = 0; j < e.blocks; j++) {
+    if (labeled[j] === 0) continue;
+    let at = openAt[j];
+    while (sp > 0 && tops[sp - 1] > at) {
+      const k = tops[--sp];
+      if (openAt[k] < at) at = openAt[k];
+    }
+    openAt[j] = at;
+    tops[sp++] = j;
+    // (later ends first in each place's list: prepended in the order of the ends)
+    e.openNext[j] = e.openHead[at + 1];
+    e.openHead[at + 1] = j;
+  }
 }

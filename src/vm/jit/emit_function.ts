@@ -44,6 +44,11 @@ export function compileFunction(
   return compiled;
 }
 
+/** The most labels open at once in the function compileFunction() compiled last. */
+export function lastLabelDepth(): number {
+  return emitter.maxOpens;
+}
+
 /** After a module: let go of its program and of buffers grown too large to keep. */
 export function releaseEmitter(): void {
   emitter.release();
@@ -89,11 +94,11 @@ function body(e: FunctionEmitter): number {
   e.room(ROOM + n * 2 + e.dispatches * 5);
   if (!e.isVerified) { e.byte(Op.block); e.byte(0x40); }
   e.byte(Op.loop); e.byte(0x40);
-  for (let j = n - 1; j >= 0; j--) if (e.labeled[j] === 1) { e.byte(Op.block); e.byte(0x40); }
-  if (dispatched(e)) { // (inside the innermost label, that of block j is at depth rank[j])
+  e.openLabels(-1);
+  if (dispatched(e)) {
     e.lget(PC); e.byte(Op.br_table); e.u32(e.dispatches);
-    for (let k = 0; k < e.dispatches; k++) e.u32(e.rank[e.dispatch[k]]);
-    e.u32(e.rank[e.dispatch[0]]);
+    for (let k = 0; k < e.dispatches; k++) e.u32(e.depthOf(e.dispatch[k]));
+    e.u32(e.depthOf(e.dispatch[0]));
   }
   let compiled = 0;
   for (let b = 0; b < n; b++) compiled += block(e, b);
@@ -113,7 +118,8 @@ function block(e: FunctionEmitter, b: number): number {
   const to = e.blockTo[b];
   e.cur = b;
   e.inner = 0;
-  if (e.labeled[b] === 1) e.byte(Op.end); // end of $B(b): this block's code follows
+  if (e.labeled[b] === 1) e.closeLabel(b); // end of $B(b): this block's code follows
+  e.openLabels(b);
   const selfLoop = e.selfLoop[b] === 1;
   if (selfLoop) { e.byte(Op.loop); e.byte(0x40); e.inner = 1; }
   e.room(ROOM + (to - from) * 3 * MAX_REGISTER_INSN_BYTES);

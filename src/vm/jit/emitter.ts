@@ -74,7 +74,17 @@ export class FunctionEmitter {
   dispatches: number;
   dispatchOf: Int32Array;
   labeled: Uint8Array;
-  rank: Int32Array;
+  /** Labeled block j's `block` opens before block openAt[j]'s code (-1: around the dispatch header); see findLabels(). */
+  openAt: Int32Array;
+  /** Labels opening at the same place, by openAt + 1: the first, then each one's next (outermost first; -1 ends). */
+  openHead: Int32Array;
+  openNext: Int32Array;
+  /** The labels open at the current code, outermost first (`opens` of them), and each one's index there. */
+  open: Int32Array;
+  opens: number;
+  openIdx: Int32Array;
+  /** The most labels open at once so far in this function (V8 keeps a control stack that deep). */
+  maxOpens: number;
   /** r10 is never written in this function: it is always the frame top. */
   r10Fixed: boolean;
   /** Per reachable slot, checked tier: SEG_END, SEG_SILENT or 0. */
@@ -132,7 +142,13 @@ export class FunctionEmitter {
     this.dispatches = 0;
     this.dispatchOf = new Int32Array(0);
     this.labeled = new Uint8Array(0);
-    this.rank = new Int32Array(0);
+    this.openAt = new Int32Array(0);
+    this.openHead = new Int32Array(0);
+    this.openNext = new Int32Array(0);
+    this.open = new Int32Array(0);
+    this.opens = 0;
+    this.openIdx = new Int32Array(0);
+    this.maxOpens = 0;
     this.r10Fixed = true;
     this.segKind = new Uint8Array(0);
     this.inner = 0;
@@ -173,7 +189,9 @@ export class FunctionEmitter {
     this.leader.fill(0, 0, nslots + 1);
     this.labeled.fill(0, 0, nslots + 1);
     this.segKind.fill(0, 0, nslots + 1);
-    this.rank.fill(0, 0, nslots + 2);
+    this.openHead.fill(-1, 0, nslots + 2);
+    this.opens = 0;
+    this.maxOpens = 0;
     this.pos = 0;
     this.setAt = -1;
     this.setEnd = -1;
@@ -210,7 +228,11 @@ export class FunctionEmitter {
     this.dispatch = new Int32Array(size);
     this.dispatchOf = new Int32Array(size);
     this.labeled = new Uint8Array(size);
-    this.rank = new Int32Array(size + 1);
+    this.openAt = new Int32Array(size);
+    this.openHead = new Int32Array(size + 1);
+    this.openNext = new Int32Array(size);
+    this.open = new Int32Array(size);
+    this.openIdx = new Int32Array(size);
     this.segKind = new Uint8Array(size);
   }
 
@@ -340,14 +362,33 @@ export class FunctionEmitter {
     this.lget(B32); this.i32c(8); this.byte(Op.i32_rotr); this.i32c(0xff00ff00 | 0); this.byte(Op.i32_and); this.byte(Op.i32_or);
   }
 
-  /** Branch depth of block j's label from the current code (rank[j] labeled blocks come before block j). */
+  /** Branch depth of block j's label from the current code (open here: see findLabels()). */
   depthOf(j: number): number {
     if (this.labeled[j] === 0) throw new Error(`jit: no label for block ${j}`); // (cannot happen: see findLabels())
-    return this.inner + this.rank[j] - this.rank[this.cur + 1];
+    return this.inner + this.opens - 1 - this.openIdx[j];
   }
   /** Branch depth of the dispatch loop $L (the $budget handler's block is one further). */
   depthL(): number {
-    return this.inner + this.rank[this.blocks] - this.rank[this.cur + 1];
+    return this.inner + this.opens;
+  }
+
+  /** Open the labels findLabels() placed before block `at`'s code (-1: the dispatch header's), outermost first. */
+  openLabels(at: number): void {
+    for (let j = this.openHead[at + 1]; j >= 0; j = this.openNext[j]) {
+      this.room(2);
+      this.buf[this.pos++] = Op.block;
+      this.buf[this.pos++] = 0x40;
+      this.openIdx[j] = this.opens;
+      this.open[this.opens++] = j;
+    }
+    if (this.opens > this.maxOpens) this.maxOpens = this.opens;
+  }
+
+  /** Close block b's label (the innermost open: labels nest), before its code. */
+  closeLabel(b: number): void {
+    if (this.opens === 0 || this.open[this.opens - 1] !== b) throw new Error(`jit: label of block ${b} is not the innermost`); // (cannot happen: see findLabels())
+    this.opens--;
+    this.buf[this.pos++] = Op.end;
   }
 
   /** Operation of the instruction at slot s. */
