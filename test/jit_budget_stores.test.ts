@@ -13,20 +13,7 @@ import { runJit } from '../src/vm/jit/index.js';
 import type { RunOptions } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
 import { rng } from './vm_random_lib.js';
-import { attempt } from './jit_lib.js';
-
-/** The first byte where the two VMs' regions differ, or undefined. */
-function memoryDiff(a: Vm, b: Vm): string | undefined {
-  const ra = a.space.list();
-  const rb = b.space.list();
-  if (ra.length !== rb.length) return `region count ${ra.length} vs ${rb.length}`;
-  for (let i = 0; i < ra.length; i++) {
-    const x = a.space.bytes(ra[i]);
-    const y = b.space.bytes(rb[i]);
-    for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return `region ${ra[i].name} byte ${j}: ${x[j]} vs ${y[j]}`;
-  }
-  return undefined;
-}
+import { attempt, memoryDiff } from './jit_lib.js';
 
 /** Run under budgets 0..max on both engines; returns how many runs ended in a budget error. */
 function everyBudget(insns: readonly Insn[], max: number, what: string): number {

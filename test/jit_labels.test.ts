@@ -15,6 +15,7 @@ import { compileModule } from '../src/vm/jit/compile.js';
 import { runJit } from '../src/vm/jit/index.js';
 import { Vm } from '../src/vm/vm.js';
 import { attempt } from './jit_lib.js';
+import { syntheticProgram } from './jit_synthetic_lib.js';
 import { rng } from './vm_random_lib.js';
 
 const EXIT = makeInsn(0x95);
@@ -68,22 +69,7 @@ test('labels: disjoint forward jumps keep one label open, nested ones as many as
 
 test('labels: a long program of short forward branches compiles with a shallow control stack', () => {
   // (the bench's synthetic program: a `jne +2` every 7 insns; all 1,428 labels open at the top before)
-  const insns: Insn[] = [makeInsn(0xb7, 0, 0, 0, 0)];
-  for (let r = 1; r <= 9; r++) insns.push(makeInsn(0xb7, r, 0, 0, r));
-  while (insns.length < 9999) {
-    const i = insns.length;
-    const d = i % 10;
-    switch (i % 7) {
-      case 0: insns.push(makeInsn(0x0f, d, (i * 7) % 10)); break;
-      case 1: insns.push(makeInsn(0x2f, d, (i * 3) % 10)); break;
-      case 2: insns.push(makeInsn(0x7b, 10, d, -8 * (1 + (i % 8)))); break;
-      case 3: insns.push(makeInsn(0x79, d, 10, -8 * (1 + (i % 8)))); break;
-      case 4: insns.push(makeInsn(0x5d, d, (i + 1) % 10, 2)); break;
-      case 5: insns.push(makeInsn(0x3f, d, (i * 5) % 10)); break;
-      default: insns.push(makeInsn(0xa7, d, 0, 0, i)); break;
-    }
-  }
-  insns.push(EXIT);
+  const insns = syntheticProgram(10_000);
   assert.ok(labelDepth(insns) <= 2, `label depth ${labelDepth(insns)}`);
   sameRuns(insns, [5000, 1_000_000], 'synthetic');
 });

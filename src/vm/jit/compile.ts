@@ -48,6 +48,9 @@ import { BpfError } from '../../errors.js';
 import { MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function.js';
+import { REGION_SLOTS, regionCuts } from './regions.js';
+
+const NO_CUTS = new Uint8Array(0);
 import {
   G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, isJump, type JitHelperOptions, MAP_LOOKUP,
   TAIL_REGS,
@@ -189,7 +192,7 @@ export interface CompiledModule {
   readonly segStart: Int32Array;
   /** Instructions each segment charges (FAIL_BUDGET reports the budget left after the charge). */
   readonly segCount: Int32Array;
-  /** Number of functions (entry + local-call targets). */
+  /** Number of functions (entry + local-call targets + the regions a large entry continues in). */
   readonly functions: number;
   /** eBPF instructions (slots reached) compiled. */
   readonly insnCount: number;
@@ -272,6 +275,18 @@ export function compileModule(
     }
     return f;
   };
+  // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
+  // (compiled as the entry is: a region is the entry's code).
+  const cuts = regionCuts(P, entry) ?? NO_CUTS;
+  const contOf = (slot: number): number => {
+    let f = funcIndex.get(-1 - slot);
+    if (f === undefined) {
+      f = mb.declareFunc(tMain);
+      funcIndex.set(-1 - slot, f); // (keyed apart from local-call targets: prepare() warms both)
+      queue.push({ start: slot, func: f, main: true });
+    }
+    return f;
+  };
   const segStart: number[] = [];
   const segCount: number[] = [];
   let insnCount = 0;
@@ -279,8 +294,8 @@ export function compileModule(
   try {
     for (let q = 0; q < queue.length; q++) {
       const { start, func, main } = queue[q];
-      const body = bodyWriter(q, main ? 64 + nslots * 24 : 4096);
-      insnCount += compileFunction(P, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions, imports);
+      const body = bodyWriter(q, q === 0 ? 64 + Math.min(nslots, 2 * REGION_SLOTS) * 24 : 4096);
+      insnCount += compileFunction(P, start, main, body, funcOf, segStart, segCount, memory.shared, pure, helperOptions, imports, main ? cuts : NO_CUTS, contOf);
       labelDepth = Math.max(labelDepth, lastLabelDepth());
       if (body.length > MAX_FUNCTION_BYTES) {
         bodyWriters[q] = new ByteWriter(4096); // (not kept: too big)

@@ -27,6 +27,11 @@ export function findBlocks(e: FunctionEmitter): void {
     let s = work[--sp];
     for (;;) {
       if (seen[s]) break;
+      if (s < e.cuts.length && e.cuts[s] === 1 && s !== e.entry) { // the next region: fallen into, continued in another function
+        leader[s] = 1;
+        e.contOf(s);
+        break;
+      }
       seen[s] = 1;
       const o = P[s << 2] & 0xfff;
       if (o === 0x95 || o === OP_TRAP) break;
@@ -117,15 +122,18 @@ export function findR10Fixed(e: FunctionEmitter): void {
   const seen = e.seen;
   for (let t = 0; t < e.nslots; t++) {
     if (!seen[t]) continue;
-    const word = P[t << 2];
-    const o = word & 0xfff;
-    if (o === OP_TRAP) continue;
-    const c = o & 7;
-    const dd = (word >> 12) & 15;
-    if (dd === 10 && (c === 4 || c === 7 || c === 1 || o === 0x18)) { e.r10Fixed = false; return; }
-    if ((o === 0xc3 || o === 0xdb) && ((word >> 16) & 15) === 10) { e.r10Fixed = false; return; }
+    if (writesR10(P[t << 2])) { e.r10Fixed = false; return; }
   }
   e.r10Fixed = true;
+}
+
+/** Whether the instruction (its decoded word) writes r10. */
+export function writesR10(word: number): boolean {
+  const o = word & 0xfff;
+  if (o === OP_TRAP) return false;
+  const c = o & 7;
+  if (((word >> 12) & 15) === 10 && (c === 4 || c === 7 || c === 1 || o === 0x18)) return true;
+  return (o === 0xc3 || o === 0xdb) && ((word >> 16) & 15) === 10;
 }
 
 /**

@@ -28,9 +28,10 @@ const emitter = new FunctionEmitter();
 export function compileFunction(
   P: Int32Array, entry: number, isMain: boolean, out: ByteWriter, funcOf: (slot: number) => number,
   segStart: number[], segCount: number[], shared: boolean, pure: boolean, options: JitHelperOptions, imports: Imports,
+  cuts: Uint8Array, contOf: (slot: number) => number,
 ): number {
   const e = emitter;
-  e.begin(P, entry, isMain, options, imports, shared, pure, segStart, segCount, funcOf);
+  e.begin(P, entry, isMain, options, imports, shared, pure, segStart, segCount, funcOf, cuts, contOf);
   findBlocks(e);
   findDispatch(e);
   findR10Fixed(e);
@@ -159,9 +160,20 @@ function block(e: FunctionEmitter, b: number): number {
   }
   if (e.carry >= 0) lowerLeft(e, e.segSize); // (the block's unchecked last segment)
   const t = e.next(last);
-  if (blockAtSlot(e, t) !== b + 1) jumpTo(e, t);
+  if (t < e.cuts.length && e.cuts[t] === 1) continueAt(e, t);
+  else if (blockAtSlot(e, t) !== b + 1) jumpTo(e, t);
   if (selfLoop) e.byte(Op.end);
   return compiled;
+}
+
+/**
+ * The entry's code goes on at slot t, a region of its own (regions.ts): call that function with the
+ * registers, frame depth and budget (`resume`: the frame stays as it is) and return what it returns.
+ */
+function continueAt(e: FunctionEmitter, t: number): void {
+  for (let r = 0; r <= 9; r++) e.get(r);
+  e.lget(DEPTH); e.lget(LEFT); e.i32c(1);
+  e.byte(Op.call); e.u32(e.contOf(t)); e.byte(Op.return);
 }
 
 /** The instruction at slot pc (position x in `order`); false when it ends the block's code (exit, trap, goto). */

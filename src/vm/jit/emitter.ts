@@ -27,6 +27,7 @@ export const SEG_SILENT = 2;
 
 const EMPTY_SLOTS: number[] = [];
 const NO_PROGRAM = new Int32Array(0);
+const NO_CUTS = new Uint8Array(0);
 const NO_IMPORTS: Imports = { host: 0, helper: -1, fast: -1, count: 1, fastCall: -1 };
 const NO_OPTIONS: JitHelperOptions = {};
 
@@ -49,6 +50,9 @@ export class FunctionEmitter {
   segCount: number[];
   /** The function index of a local-call target (declared on first sight). */
   funcOf: (slot: number) => number;
+  /** Slots where the entry's code continues in another function (regions.ts; empty: none), and that function's index. */
+  cuts: Uint8Array;
+  contOf: (slot: number) => number;
 
   // The body being written, and the pending `local.set` a `local.get` of the same local may turn into a `local.tee`.
   buf: Uint8Array;
@@ -123,6 +127,8 @@ export class FunctionEmitter {
     this.segStart = EMPTY_SLOTS;
     this.segCount = EMPTY_SLOTS;
     this.funcOf = noFunction;
+    this.cuts = NO_CUTS;
+    this.contOf = noFunction;
     this.buf = new Uint8Array(1 << 16);
     this.pos = 0;
     this.setAt = -1;
@@ -168,7 +174,7 @@ export class FunctionEmitter {
   /** Start a function: per-slot arrays sized for the program (kept ones zeroed), the body emptied. */
   begin(
     P: Int32Array, entry: number, isMain: boolean, options: JitHelperOptions, imports: Imports, shared: boolean, pure: boolean,
-    segStart: number[], segCount: number[], funcOf: (slot: number) => number,
+    segStart: number[], segCount: number[], funcOf: (slot: number) => number, cuts: Uint8Array, contOf: (slot: number) => number,
   ): void {
     const nslots = P.length >> 2;
     this.P = P;
@@ -184,6 +190,8 @@ export class FunctionEmitter {
     this.segStart = segStart;
     this.segCount = segCount;
     this.funcOf = funcOf;
+    this.cuts = cuts;
+    this.contOf = contOf;
     if (this.seen.length < nslots + 1) this.grow(nslots + 1);
     this.seen.fill(0, 0, nslots + 1);
     this.leader.fill(0, 0, nslots + 1);
@@ -246,6 +254,8 @@ export class FunctionEmitter {
     this.segStart = EMPTY_SLOTS;
     this.segCount = EMPTY_SLOTS;
     this.funcOf = noFunction;
+    this.cuts = NO_CUTS;
+    this.contOf = noFunction;
   }
 
   /** Room for `n` more bytes. */

@@ -1,0 +1,76 @@
+/*
+ * A large program's entry compiled as a chain of wasm functions ("regions"), each continuing in the
+ * next by a call at its end (emit_function.ts, continueAt()): V8's baseline compiler, Liftoff,
+ * takes fresh memory per function in proportion to its size (out-of-line trap entries, merge
+ * states, safepoints: vectors grown by copying, in a zone freed at the end, which glibc hands back
+ * to the system). One 10,000-instruction function faults on ~330 fresh pages more each compile
+ * than ten of 1,000 compiled one after the other, whose memory the next reuses. Runs cross a
+ * region boundary at most once per pass through straight-line code (no jump crosses one).
+ */
+import { OP_TRAP } from '../decode.js';
+import { writesR10 } from './emit_cfg.js';
+import { isJump } from './layout.js';
+
+/** Slots of a region at least (a program under twice this is one function). */
+export const REGION_SLOTS = 1000;
+
+// Kept across compiles (compileModule() is not reentrant; a fresh buffer is fresh pages to fault
+// in), up to programs of KEEP_SLOTS.
+const KEEP_SLOTS = 1 << 18;
+let crossedKept = new Int32Array(0);
+let cutsKept = new Uint8Array(0);
+
+/**
+ * Where the entry's function may continue in another (1 per slot), or undefined for none: the
+ * start of an instruction that no jump lands on or crosses (so only the instruction before it,
+ * which is no jump or exit, falls into it), REGION_SLOTS slots at least after the entry and after
+ * the previous cut. None when the program writes r10 anywhere (each function sets r10 to the
+ * frame top on entry). (A view of a buffer kept for the next compile.)
+ */
+export function regionCuts(P: Int32Array, entry: number): Uint8Array | undefined {
+  const nslots = P.length >> 2;
+  if (nslots - entry < 2 * REGION_SLOTS) return undefined;
+  // A difference array: its prefix sum at c counts the jumps landing on or crossing boundary c
+  // (between slots c - 1 and c).
+  if (crossedKept.length < nslots + 2) {
+    const size = nslots > KEEP_SLOTS ? 0 : Math.max(nslots + 2, 2 * crossedKept.length);
+    crossedKept = new Int32Array(size);
+    cutsKept = new Uint8Array(size);
+  }
+  const keep = crossedKept.length >= nslots + 2;
+  const crossed = keep ? crossedKept : new Int32Array(nslots + 2);
+  crossed.fill(0, 0, nslots + 2);
+  for (let s = 0; s < nslots; s++) {
+    const word = P[s << 2];
+    const o = word & 0xfff;
+    if (o === OP_TRAP) continue;
+    if (writesR10(word)) return undefined;
+    if (isJump(o)) {
+      const t = P[(s << 2) + 1];
+      if (t > s) { crossed[s + 1]++; crossed[Math.min(t, nslots) + 1]--; } // lands on or crosses s+1 .. t
+      else { crossed[t + 1]++; crossed[s + 1]--; } // back over t+1 .. s (a jump to a region's first slot stays inside it)
+    }
+    if (o === 0x18) s++;
+  }
+  const cuts = keep ? cutsKept.subarray(0, nslots) : new Uint8Array(nslots);
+  cuts.fill(0);
+  let any = false;
+  let depth = 0;
+  let last = entry;
+  let prev = -1; // the instruction before slot s
+  for (let s = 0; s < nslots; s++) {
+    depth += crossed[s];
+    const o = P[s << 2] & 0xfff;
+    if (s > entry && s - last >= REGION_SLOTS && nslots - s >= REGION_SLOTS / 2 && depth === 0 && prev >= 0) {
+      const p = P[prev << 2] & 0xfff;
+      if (!isJump(p) && p !== 0x95 && p !== OP_TRAP) {
+        cuts[s] = 1;
+        last = s;
+        any = true;
+      }
+    }
+    prev = s;
+    if (o === 0x18) { s++; depth += crossed[s]; }
+  }
+  return any ? cuts : undefined;
+}
