@@ -11,10 +11,12 @@
  * memory at all), and returns r0..r5; the caller keeps its own r6..r10 (the entry as the runs
  * call it returns only r0 and left: a cheaper return on every run; so do all functions in the
  * verified tier, where r1-r5 are unreadable after a call).
- * `left` is the instruction budget still available.
+ * `left` is the instruction budget still available. A large entry (regions.ts) is a chain of
+ * functions of the entry's type, each continuing in the next with `resume` set.
  *
  * Control flow. A function's reachable slots are split into basic blocks, laid out in slot order
- * inside `loop $L { block $Bn-1 { ... block $B0 { br_table } code0 } code1 ... } coden-1 }`:
+ * inside `loop $L { block $Bn-1 { ... block $B0 { br_table } code0 } code1 ... } coden-1 }`
+ * (a label opens only where it must: at its first jump, see findLabels()):
  * forward edges are plain `br`s to the end of the target's block, falling through needs nothing,
  * a block that jumps to itself is wrapped in its own `loop`, and other backward edges store the
  * target in $pc and re-enter the dispatch `br_table` (irreducible flow works the same way).
@@ -49,8 +51,6 @@ import { MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function.js';
 import { REGION_SLOTS, regionCuts } from './regions.js';
-
-const NO_CUTS = new Uint8Array(0);
 import {
   G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, isJump, type JitHelperOptions, MAP_LOOKUP,
   TAIL_REGS,
@@ -62,6 +62,9 @@ export {
   HOST_FAIL, HOST_FINISH, HOST_STOP, HOST_WARM, TAIL_REGS,
 } from './layout.js';
 export type { JitHelperOptions, VerifiedTier } from './layout.js';
+
+/** No region cuts (functions other than the entry's chain). */
+const NO_CUTS = new Uint8Array(0);
 
 /** V8's limit on the size of one function body. */
 const MAX_FUNCTION_BYTES = 7654321;
