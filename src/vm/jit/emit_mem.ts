@@ -22,7 +22,7 @@ function access(e: FunctionEmitter, pc: number, reg: number, off: number, size: 
     e.lget(FB); e.i32c(off + MAX_BPF_STACK); e.byte(Op.i32_add); e.ltee(ADDR);
     return 0;
   }
-  if (e.verified !== undefined && e.verified.unchecked[pc] === 1) { // proved in bounds by the verifier
+  if (e.unchecked[pc] === 1) { // proved in bounds by the verifier
     e.get(reg); e.byte(Op.i32_wrap_i64);
     if (!exact && off >= 0) return off;
     if (off !== 0) { e.i32c(off); e.byte(Op.i32_add); }

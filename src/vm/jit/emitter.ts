@@ -17,8 +17,10 @@ import { B32, FAIL_TRAP, HOST_FAIL, type Imports, type JitHelperOptions, LEFT, R
 export const ROOM = 2048;
 /** The same for a register-only (ALU, ld_imm64) instruction, as unrolled loops repeat them. */
 export const MAX_REGISTER_INSN_BYTES = 96;
-/** A buffer kept above this size (bytes, or slots for the per-slot arrays) is dropped after use (one huge program should not pin it). */
+/** A body buffer kept above this size is dropped after use (one huge program should not pin it). */
 const MAX_KEPT = 4 << 20;
+/** The same for the per-slot arrays (about 50 bytes per slot). */
+const MAX_KEPT_SLOTS = 1 << 16;
 
 /** segKind: the slot ends a budget segment (it may fault, leave or write memory). */
 export const SEG_END = 1;
@@ -27,6 +29,7 @@ export const SEG_SILENT = 2;
 
 const EMPTY_SLOTS: number[] = [];
 const NO_PROGRAM = new Int32Array(0);
+const NO_UNCHECKED = new Uint8Array(0);
 const NO_IMPORTS: Imports = { host: 0, helper: -1, fast: -1, count: 1, fastCall: -1 };
 const NO_OPTIONS: JitHelperOptions = {};
 
@@ -40,6 +43,8 @@ export class FunctionEmitter {
   verified: VerifiedTier | undefined;
   /** The verified tier (no budget, proved accesses unchecked). */
   isVerified: boolean;
+  /** 1 at slots whose access the verifier proved in bounds (verified.unchecked; all 0 in the checked tier: one kind of array either way). */
+  unchecked: Uint8Array;
   options: JitHelperOptions;
   imports: Imports;
   shared: boolean;
@@ -79,6 +84,8 @@ export class FunctionEmitter {
   r10Fixed: boolean;
   /** Per reachable slot, checked tier: SEG_END, SEG_SILENT or 0. */
   segKind: Uint8Array;
+  /** All zeros (never written): `unchecked` of the checked tier. */
+  noneUnchecked: Uint8Array;
 
   // Where the emission is: labels opened inside the current block's code, the current block.
   inner: number;
@@ -106,6 +113,7 @@ export class FunctionEmitter {
     this.isMain = false;
     this.verified = undefined;
     this.isVerified = false;
+    this.unchecked = NO_UNCHECKED;
     this.options = NO_OPTIONS;
     this.imports = NO_IMPORTS;
     this.shared = false;
@@ -135,6 +143,7 @@ export class FunctionEmitter {
     this.rank = new Int32Array(0);
     this.r10Fixed = true;
     this.segKind = new Uint8Array(0);
+    this.noneUnchecked = new Uint8Array(0);
     this.inner = 0;
     this.cur = 0;
     this.carry = -1;
@@ -169,6 +178,7 @@ export class FunctionEmitter {
     this.segCount = segCount;
     this.funcOf = funcOf;
     if (this.seen.length < nslots + 1) this.grow(nslots + 1);
+    this.unchecked = options.verified !== undefined ? options.verified.unchecked : this.noneUnchecked;
     this.seen.fill(0, 0, nslots + 1);
     this.leader.fill(0, 0, nslots + 1);
     this.labeled.fill(0, 0, nslots + 1);
@@ -198,7 +208,10 @@ export class FunctionEmitter {
 
   /** Per-slot arrays for `n` slots (blocks and dispatch entries are at most one per slot). */
   private grow(n: number): void {
-    const size = Math.max(n, this.seen.length * 2);
+    this.allocate(Math.max(n, this.seen.length * 2));
+  }
+
+  private allocate(size: number): void {
     this.seen = new Uint8Array(size);
     this.leader = new Uint8Array(size);
     this.work = new Int32Array(2 * size + 2);
@@ -212,14 +225,16 @@ export class FunctionEmitter {
     this.labeled = new Uint8Array(size);
     this.rank = new Int32Array(size + 1);
     this.segKind = new Uint8Array(size);
+    this.noneUnchecked = new Uint8Array(size);
   }
 
   /** After a module: drop buffers grown beyond MAX_KEPT (a huge program should not pin them), and the references to it. */
   release(): void {
     if (this.buf.length > MAX_KEPT) this.buf = new Uint8Array(1 << 16);
-    if (this.seen.length > MAX_KEPT >> 3) this.grow(0);
+    if (this.seen.length > MAX_KEPT_SLOTS) this.allocate(0);
     this.P = NO_PROGRAM;
     this.verified = undefined;
+    this.unchecked = NO_UNCHECKED;
     this.options = NO_OPTIONS;
     this.segStart = EMPTY_SLOTS;
     this.segCount = EMPTY_SLOTS;
