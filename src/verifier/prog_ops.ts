@@ -153,7 +153,7 @@ const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess']
 /** raw_tp_writable_prog_is_valid_access(): the first u64 is the tracepoint's writable buffer */
 const rawTpWritableAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   if (off === 0) return size === 8 && type === 'read' ? { regType: 'tp_buffer' } : false;
-  return readOnly(96, [8])(off, size, type);
+  return readOnly(96)(off, size, type);
 };
 
 const noCoarse = (id: number): boolean => id !== 160;
@@ -174,7 +174,9 @@ export function defaultProgTypeOps(progType: number, expectedAttachType = 0): Pr
     case T.KPROBE: return { ...base, isValidAccess: readOnly(168), helperAllowed: noCoarse };
     case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184), helperAllowed: noCoarse };
     case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048), helperAllowed: noCoarse };
-    case T.RAW_TRACEPOINT: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
+    // raw_tp_prog_is_valid_access() is bpf_tracing_ctx_access(): any aligned read of the 12 u64 args
+    case T.RAW_TRACEPOINT: return { ...base, isValidAccess: readOnly(96), helperAllowed: noCoarse };
+    case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
     case T.RAW_TRACEPOINT_WRITABLE: return { ...base, isValidAccess: rawTpWritableAccess, helperAllowed: noCoarse };
     case T.CGROUP_SOCK_ADDR: return { ...base, isValidAccess: sockAddrAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
     case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT:

@@ -1,0 +1,66 @@
+/*
+ * Context access rules (each type's is_valid_access()) against the running kernel: for program
+ * types and expected attach types whose rules depend on offset, size, direction and attach type
+ * (sk_msg, cgroup sock_addr per address family, raw_tracepoint_writable, xdp and its devmap
+ * variant), one load or store of every size at every offset of the context and a little past it,
+ * each a program of its own, loaded with BPF_PROG_LOAD and verified by bpfkit; verdicts and the
+ * rejection's last log line must agree. Skips without root/cc.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Insn } from '../src/isa/insn.js';
+import { verify } from '../src/verifier/verifier.js';
+import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
+import { lastErrorLine } from './verifier_corpus_lib.js';
+
+const I = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
+const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
+const LDX = 0x61 & ~0x18, STX = 0x63 & ~0x18;
+
+/** prog type, expected attach type, bytes of context to walk (the struct and 8 past it) */
+const CONFIGS: { name: string; progType: number; attach: number; bytes: number }[] = [
+  { name: 'sk_msg', progType: 16, attach: 0, bytes: 88 },
+  { name: 'sock_addr inet4_bind', progType: 18, attach: 8, bytes: 80 },
+  { name: 'sock_addr inet6_connect', progType: 18, attach: 11, bytes: 80 },
+  { name: 'sock_addr udp4_sendmsg', progType: 18, attach: 14, bytes: 80 },
+  { name: 'sock_addr udp6_sendmsg', progType: 18, attach: 15, bytes: 80 },
+  { name: 'raw_tracepoint', progType: 17, attach: 0, bytes: 104 },
+  { name: 'raw_tracepoint_writable', progType: 24, attach: 0, bytes: 104 },
+  { name: 'xdp', progType: 6, attach: 0, bytes: 32 },
+  { name: 'xdp devmap', progType: 6, attach: 33, bytes: 32 },
+];
+
+/** `r2 = *(size *)(r1 + off)` or `*(size *)(r1 + off) = r2`, then return 1 (valid for every type here). */
+function access(off: number, size: number, write: boolean): Insn[] {
+  const mem = write ? I(STX | SIZE_CODE[size], 1, 2, off, 0) : I(LDX | SIZE_CODE[size], 2, 1, off, 0);
+  return [I(0xb7, 2, 0, 0, 0), mem, I(0xb7, 0, 0, 0, 1), I(0x95, 0, 0, 0, 0)];
+}
+
+test('context loads and stores: bpfkit and the kernel agree on every offset and size', (t) => {
+  const { exe, why } = kernelLoader();
+  if (!exe) return t.skip(why!);
+  const cases: { what: string; insns: Insn[]; progType: number; expectedAttachType: number }[] = [];
+  for (const c of CONFIGS) {
+    for (let off = 0; off < c.bytes; off++) {
+      for (const size of [1, 2, 4, 8]) {
+        for (const write of [false, true]) {
+          cases.push({ what: `${c.name}: ${write ? 'store' : 'load'} off=${off} size=${size}`, insns: access(off, size, write), progType: c.progType, expectedAttachType: c.attach });
+        }
+      }
+    }
+  }
+  const kernel = kernelLoadAll(exe, cases, 1);
+  const differ: string[] = [];
+  let accepted = 0;
+  cases.forEach((c, i) => {
+    const ours = verify(c.insns, { progType: c.progType, expectedAttachType: c.expectedAttachType, logLevel: 1 });
+    const k = kernel[i];
+    if (k.ok) accepted++;
+    const theirs = k.ok ? 'accepts' : `rejects: ${lastErrorLine(k.log)}`;
+    const mine = ours.ok ? 'accepts' : `rejects: ${lastErrorLine(ours.log)}`;
+    if (theirs !== mine) differ.push(`${c.what}: kernel ${theirs}, bpfkit ${mine}`);
+  });
+  // the walk must reach both verdicts, or it tests nothing
+  assert.ok(accepted > 50 && accepted < cases.length - 50, `kernel accepted ${accepted} of ${cases.length}`);
+  assert.ok(differ.length === 0, `${differ.length} of ${cases.length} differ:\n${differ.slice(0, 40).join('\n')}`);
+});
