@@ -7,7 +7,9 @@
  *
  * Its code runs for every instruction of every program: V8 optimises it once and keeps it so only
  * while each property access sees one shape and each field one kind of value (no closures created
- * per function or per instruction, no optional callbacks, numbers kept small integers).
+ * per function or per instruction, no optional callbacks, numbers kept small integers). Before
+ * that (a process's first compiles run in V8's interpreter and baseline tiers, where a call costs
+ * most) the emitters write single bytes as stores, `e.buf[e.pos++] = op`, rather than calls.
  */
 import { MAX_BPF_STACK } from '../../isa/opcodes.js';
 import { Op } from './wasm_writer.js';
@@ -324,10 +326,28 @@ export class FunctionEmitter {
     buf[this.pos++] = l;
   }
   ltee(l: number): void { const buf = this.buf; buf[this.pos++] = Op.local_tee; buf[this.pos++] = l; }
-  /** Push register r (r10 is a local of its own). */
-  get(r: number): void { this.lget(r === 10 ? R10 : r); }
+  /** Push register r (r10 is a local of its own). (lget() written out: the most frequent call, before V8 optimises.) */
+  get(r: number): void {
+    const l = r === 10 ? R10 : r;
+    if (this.pos === this.setEnd && this.setLocal === l) {
+      this.buf[this.setAt] = Op.local_tee;
+      this.setEnd = -1;
+      return;
+    }
+    const buf = this.buf;
+    buf[this.pos++] = Op.local_get;
+    buf[this.pos++] = l;
+  }
   /** Pop into register r. */
-  set(r: number): void { this.lset(r === 10 ? R10 : r); }
+  set(r: number): void {
+    const l = r === 10 ? R10 : r;
+    const buf = this.buf;
+    this.setAt = this.pos;
+    buf[this.pos++] = Op.local_set;
+    buf[this.pos++] = l;
+    this.setEnd = this.pos;
+    this.setLocal = l;
+  }
   /** A memory instruction with its memarg (alignment 0). */
   mem(o: number, offset: number): void { this.buf[this.pos++] = o; this.buf[this.pos++] = 0; this.u32(offset); }
 
