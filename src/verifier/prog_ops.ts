@@ -51,9 +51,10 @@ function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps[
     // per-type restrictions
     if (type === 'write') {
       const w: boolean =
-        inCb || (kind !== 'filter' && kind !== 'skskb' && (field(SKB.mark) || field(SKB.priority))) ||
+        // sk_skb_is_valid_access(): only tc_index and priority are writable, not even cb[]
+        (inCb && kind !== 'skskb') || (kind !== 'filter' && kind !== 'skskb' && (field(SKB.mark) || field(SKB.priority))) ||
         (kind === 'tc' && (field(SKB.tc_index) || field(SKB.tc_classid) || field(SKB.queue_mapping) || field(SKB.tstamp, 8))) ||
-        (kind === 'skskb' && (field(SKB.mark) || field(SKB.priority) || field(SKB.tc_index))) ||
+        (kind === 'skskb' && (field(SKB.priority) || field(SKB.tc_index))) ||
         (kind === 'cg' && field(SKB.tstamp, 8));
       if (!w) return false;
     }
@@ -67,12 +68,16 @@ function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps[
     if (field(SKB.tc_classid) && kind !== 'tc') return false;
     const sockFields = off >= SKB.family && off < SKB.local_port + 4;
     if (sockFields && kind !== 'cg' && kind !== 'skskb') return false;
+    // bpf_skb_is_valid_access(): the addresses are read whole
+    if (off >= SKB.remote_ip4 && off < SKB.remote_port && size !== 4) return false;
     if (field(SKB.wire_len) && kind !== 'tc') return false;
     if (field(SKB.mark) && kind === 'skskb') return false;
     if ((field(SKB.tstamp, 8) || field(SKB.hwtstamp, 8)) && (kind === 'filter' || kind === 'lwt' || kind === 'skskb')) return false;
     if (field(SKB.flow_keys, 8)) return false;
     if (field(SKB.tstamp, 8)) return size === 8 ? {} : false;
     if (field(SKB.sk, 8)) return type === 'write' || size !== 8 ? false : { regType: 'sock_common', maybeNull: true };
+    // tc_cls_act_is_valid_access(): tstamp_type reads as one byte; the rest up to hwtstamp is padding
+    if (off === SKB.tstamp_type && kind === 'tc' && type === 'read' && size === 1) return {};
     if (off >= SKB.tstamp_type && off < SKB.hwtstamp) return false;
     if (field(SKB.hwtstamp, 8)) return size === 8 && type === 'read' ? {} : false;
     if (inCb) return off + size <= SKB.cbEnd ? {} : false;
@@ -105,9 +110,9 @@ const skMsgAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return false;
 };
 
-/** sk_lookup_is_valid_access() (struct bpf_sk_lookup, 72 bytes) */
+/** sk_lookup_is_valid_access() (struct bpf_sk_lookup, 72 bytes; the last field, ingress_ifindex, at 64) */
 const skLookupAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
-  if (type === 'write' || off < 0 || off >= 72 || off % size !== 0) return false;
+  if (type === 'write' || off < 0 || off >= 68 || off % size !== 0) return false;
   if (off < 8) return off === 0 && size === 8 ? { regType: 'sock', maybeNull: true } : false;
   if (off === 36 && size <= 4) return {};
   return size <= 4 ? {} : false;
@@ -156,6 +161,32 @@ const rawTpWritableAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return readOnly(96)(off, size, type);
 };
 
+/** tp_prog_is_valid_access(): the record after its common 8-byte header, read only */
+const tracepointAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => (off < 8 ? false : readOnly(2048)(off, size, type));
+
+/**
+ * pe_prog_is_valid_access() over struct bpf_perf_event_data (pt_regs 0..168, sample_period 168,
+ * addr 176): the registers are whole longs, the two u64 fields may be read narrow.
+ */
+const perfEventAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off >= 184 || off % size !== 0) return false;
+  if (off >= 168) return narrowOk(off, size, 8) ? {} : false;
+  return size === 8 ? {} : false;
+};
+
+/** cgroup_dev_is_valid_access() (struct bpf_cgroup_dev_ctx: access_type, major, minor): read only, access_type narrow */
+const cgroupDevAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off + size > 12 || off % size !== 0) return false;
+  return (off < 4 ? narrowOk(off, size, 4) : size === 4) ? {} : false;
+};
+
+/** sysctl_is_valid_access() (struct bpf_sysctl: write, file_pos): write is read only, file_pos written whole */
+const sysctlAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (off < 0 || off + size > 8 || off % size !== 0) return false;
+  if (type === 'write') return off === 4 && size === 4 ? {} : false;
+  return narrowOk(off, size, 4) ? {} : false;
+};
+
 const noCoarse = (id: number): boolean => id !== 160;
 
 export function defaultProgTypeOps(progType: number, expectedAttachType = 0): ProgTypeOps {
@@ -172,14 +203,16 @@ export function defaultProgTypeOps(progType: number, expectedAttachType = 0): Pr
     case T.XDP: return { ...base, isValidAccess: xdpAccess(expectedAttachType), pktWrite: true };
     // bpf_tracing_func_proto(): no bpf_ktime_get_coarse_ns (160) for tracing types
     case T.KPROBE: return { ...base, isValidAccess: readOnly(168), helperAllowed: noCoarse };
-    case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184), helperAllowed: noCoarse };
-    case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048), helperAllowed: noCoarse };
+    case T.PERF_EVENT: return { ...base, isValidAccess: perfEventAccess, helperAllowed: noCoarse };
+    case T.TRACEPOINT: return { ...base, isValidAccess: tracepointAccess, helperAllowed: noCoarse };
     // raw_tp_prog_is_valid_access() is bpf_tracing_ctx_access(): any aligned read of the 12 u64 args
     case T.RAW_TRACEPOINT: return { ...base, isValidAccess: readOnly(96), helperAllowed: noCoarse };
     case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
     case T.RAW_TRACEPOINT_WRITABLE: return { ...base, isValidAccess: rawTpWritableAccess, helperAllowed: noCoarse };
     case T.CGROUP_SOCK_ADDR: return { ...base, isValidAccess: sockAddrAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
-    case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT:
+    case T.CGROUP_DEVICE: return { ...base, isValidAccess: cgroupDevAccess, returnRange: { min: 0, max: 1 } };
+    case T.CGROUP_SYSCTL: return { ...base, isValidAccess: sysctlAccess, returnRange: { min: 0, max: 1 } };
+    case T.CGROUP_SOCK: case T.CGROUP_SOCKOPT:
       return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
     default: return { ...base, isValidAccess: readOnly(256) };
   }
