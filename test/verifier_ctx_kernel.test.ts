@@ -1,7 +1,7 @@
 /*
- * Context access rules (each type's is_valid_access()) against the running kernel: for 21 program
- * types and expected attach types (the __sk_buff family, tracing contexts, xdp and its devmap
- * variant, sk_msg, cgroup sock_addr per address family, sysctl, device, sk_lookup), one load or
+ * Context access rules (each type's is_valid_access()) against the running kernel: for 26 program
+ * types and expected attach types (the __sk_buff family, flow dissector, tracing contexts, xdp and
+ * its devmap variant, sk_msg, cgroup sock and sock_addr per attach type, sysctl, device, sk_lookup), one load or
  * store of every size at every offset of the context and a little past it, each a program of its
  * own, loaded with BPF_PROG_LOAD and verified by bpfkit with the verifier's rules and with the
  * program type layer's; verdicts and the rejection's last log line must agree. Skips without root/cc.
@@ -28,6 +28,10 @@ const CONFIGS: { name: string; progType: number; attach: number; bytes: number }
   { name: 'xdp devmap', progType: 6, attach: 33, bytes: 32 },
   { name: 'perf_event', progType: 7, attach: 0, bytes: 192 },
   { name: 'cgroup_skb', progType: 8, attach: 0, bytes: 200 },
+  { name: 'cgroup_sock (no attach type: create)', progType: 9, attach: 0, bytes: 88 },
+  { name: 'cgroup_sock release', progType: 9, attach: 34, bytes: 88 },
+  { name: 'cgroup_sock post_bind4', progType: 9, attach: 12, bytes: 88 },
+  { name: 'cgroup_sock post_bind6', progType: 9, attach: 13, bytes: 88 },
   { name: 'lwt_in', progType: 10, attach: 0, bytes: 200 },
   { name: 'lwt_xmit', progType: 12, attach: 0, bytes: 200 },
   { name: 'sk_skb', progType: 14, attach: 0, bytes: 200 },
@@ -39,6 +43,7 @@ const CONFIGS: { name: string; progType: number; attach: number; bytes: number }
   { name: 'sock_addr udp4_sendmsg', progType: 18, attach: 14, bytes: 80 },
   { name: 'sock_addr udp6_sendmsg', progType: 18, attach: 15, bytes: 80 },
   { name: 'cgroup_sysctl', progType: 23, attach: 18, bytes: 16 },
+  { name: 'flow_dissector', progType: 22, attach: 0, bytes: 200 },
   { name: 'raw_tracepoint_writable', progType: 24, attach: 0, bytes: 104 },
   { name: 'sk_lookup', progType: 30, attach: 36, bytes: 80 },
 ];

@@ -148,6 +148,19 @@ const sockAddrAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'
   return false;
 };
 
+/** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */
+export function sockAccessOk(type: string, off: number, size: number): boolean {
+  if (off < 0 || off % size !== 0) return false;
+  if (type === 'tcp_sock') return off + size <= 96 && (size === 4 || size === 8);
+  if (off >= 80) return false;
+  if (type === 'sock_common' && off >= 8 && off < 24) return false;
+  const narrow = (def: number): boolean => size <= def && (off & (size - 1)) === 0;
+  if (off >= 48 && off < 50) return size === 4 ? off === 48 : narrow(2);
+  if (off >= 50 && off < 52) return false;
+  if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76 || (off >= 24 && off < 44) || (off >= 52 && off < 72)) return narrow(4);
+  return size === 4;
+}
+
 /** Read-only, aligned, within `limit` bytes (kprobe pt_regs, tracepoint, perf_event...). */
 const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (type === 'write' || off < 0 || off + size > limit || off % size !== 0) return false;
@@ -187,6 +200,37 @@ const sysctlAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return narrowOk(off, size, 4) ? {} : false;
 };
 
+// enum bpf_attach_type values __sock_filter_check_attach_type() looks at
+const SOCK_CREATE = 2, SOCK_RELEASE = 34, INET4_POST_BIND = 12, INET6_POST_BIND = 13;
+
+/**
+ * sock_filter_is_valid_access() (struct bpf_sock for cgroup/sock programs): bpf_sock_is_valid_access(),
+ * then __sock_filter_check_attach_type(): bound_dev_if, mark and priority only at socket creation
+ * or release (and writable there), the source address and port only after bind, read only.
+ */
+const cgroupSockAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'] => (off, size, type) => {
+  // bpf_prog_load_fixup_attach_type(): 0 (no attach type given) means socket creation
+  const attach = expectedAttachType || SOCK_CREATE;
+  if (!sockAccessOk('sock', off, size)) return false;
+  if (off === 0 || off === 16 || off === 20) return attach === SOCK_CREATE || attach === SOCK_RELEASE ? {} : false;
+  if (off >= 24 && off < 28 && attach !== INET4_POST_BIND) return false;
+  if (off >= 28 && off < 44 && attach !== INET6_POST_BIND) return false;
+  if (off >= 44 && off < 48 && attach !== INET4_POST_BIND && attach !== INET6_POST_BIND) return false;
+  return type === 'read' ? {} : false;
+};
+
+/**
+ * flow_dissector_is_valid_access(): data and data_end (4 bytes), flow_keys (8), nothing else, read
+ * only, aligned.
+ */
+const flowDissectorAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off >= SKB.size || off % size !== 0) return false;
+  if (off >= SKB.data && off < SKB.data + 4) return size === 4 ? { regType: 'pkt' } : false;
+  if (off >= SKB.data_end && off < SKB.data_end + 4) return size === 4 ? { regType: 'pkt_end' } : false;
+  if (off >= SKB.flow_keys && off < SKB.flow_keys + 8) return size === 8 ? { regType: 'flow_keys' } : false;
+  return false;
+};
+
 const noCoarse = (id: number): boolean => id !== 160;
 
 export function defaultProgTypeOps(progType: number, expectedAttachType = 0): ProgTypeOps {
@@ -212,7 +256,9 @@ export function defaultProgTypeOps(progType: number, expectedAttachType = 0): Pr
     case T.CGROUP_SOCK_ADDR: return { ...base, isValidAccess: sockAddrAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
     case T.CGROUP_DEVICE: return { ...base, isValidAccess: cgroupDevAccess, returnRange: { min: 0, max: 1 } };
     case T.CGROUP_SYSCTL: return { ...base, isValidAccess: sysctlAccess, returnRange: { min: 0, max: 1 } };
-    case T.CGROUP_SOCK: case T.CGROUP_SOCKOPT:
+    case T.CGROUP_SOCK: return { ...base, isValidAccess: cgroupSockAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
+    case T.FLOW_DISSECTOR: return { ...base, isValidAccess: flowDissectorAccess };
+    case T.CGROUP_SOCKOPT:
       return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
     default: return { ...base, isValidAccess: readOnly(256) };
   }

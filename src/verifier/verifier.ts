@@ -23,7 +23,7 @@ import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './lo
 import { StackLiveness } from './stack_liveness.js';
 import { controlFlow } from './cfg_order.js';
 import { SccVisits } from './scc_visits.js';
-import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
+import { type ProgTypeOps, defaultProgTypeOps, sockAccessOk } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
   markKnown, markNotInit, markReg32Known, markUnknown, newReg, regTypeStr, setKnown, BPF_ADD_CONST, baseId, hasAddConst,
@@ -1938,19 +1938,6 @@ interface HelperMeta {
   releaseDynptr?: RegState;
   /** An array map's key known at verification time (meta->const_map_key). */
   constKey?: bigint;
-}
-
-/** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */
-function sockAccessOk(type: string, off: number, size: number): boolean {
-  if (off < 0 || off % size !== 0) return false;
-  if (type === 'tcp_sock') return off + size <= 96 && (size === 4 || size === 8);
-  if (off >= 80) return false;
-  if (type === 'sock_common' && off >= 8 && off < 24) return false;
-  const narrow = (def: number): boolean => size <= def && (off & (size - 1)) === 0;
-  if (off >= 48 && off < 50) return size === 4 ? off === 48 : narrow(2);
-  if (off >= 50 && off < 52) return false;
-  if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76 || (off >= 24 && off < 44) || (off >= 52 && off < 72)) return narrow(4);
-  return size === 4;
 }
 
 /** can_elide_value_nullness(): ARRAY and PERCPU_ARRAY */
