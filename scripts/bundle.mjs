@@ -32,7 +32,7 @@ try {
 const { writePcap } = await import('../dist/src/net/pcap.js');
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
-const { contentHash } = createRequire(import.meta.url)('../bin/bundle.js');
+const { contentHash, WRAPPER } = createRequire(import.meta.url)('../bin/bundle.js');
 
 /** Write through a temporary name: a process starting meanwhile sees the old file or the new. */
 function writeAtomic(file, data) {
@@ -69,6 +69,13 @@ const result = await esbuild.build({
   target: 'node20',
   // import() of node: modules becomes require(): a script run from a code cache has no dynamic import.
   supported: { 'dynamic-import': false },
+  // Fewer bytes to read and hold as a string at every start (~45% of the size, ~170 fewer page
+  // faults); names only matter in an internal error's stack, which tcpdump never prints.
+  minify: true,
+  legalComments: 'none',
+  // Written wrapped as bin/bundle.js compiles it: no concatenated copy of the source at start.
+  banner: { js: WRAPPER[0] },
+  footer: { js: WRAPPER[1] },
   write: false,
   metafile: true,
   logLevel: 'error',
@@ -82,7 +89,7 @@ const inputs = Object.keys(result.metafile.inputs).sort().map((file) => {
   return { file, size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(readFileSync(join(ROOT, file))) };
 });
 writeAtomic(join(DIR, bundle), code);
-writeAtomic(join(DIR, `${NAME}.json`), JSON.stringify({ version: 1, bundle, node: process.version, inputs }, null, 1) + '\n');
+writeAtomic(join(DIR, `${NAME}.json`), JSON.stringify({ version: 1, bundle, wrapped: true, node: process.version, inputs }, null, 1) + '\n');
 
 // The code cache: what a real run compiled, written by bin/bundle.js at its exit.
 const tmp = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-'));

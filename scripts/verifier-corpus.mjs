@@ -3,6 +3,7 @@
 // lists every disagreement with Linux 6.18 and ends with `verdicts A/N agree, messages B/R match`.
 // Usage: node scripts/verifier-corpus.mjs [CORPUS.jsonl] [--id N (print our log beside the kernel's)]
 //   [--exact (also compare whole level-1 logs; lists the first differing line of each)]
+//   [--fast (leave out the few tests whose walk is over 200,000 instructions: they take seconds each)]
 import { fileURLToPath } from 'node:url';
 import { lastErrorLine, loadCorpus, runCorpusTest, skipReason } from '../dist/test/verifier_corpus_lib.js';
 
@@ -10,6 +11,7 @@ const args = process.argv.slice(2);
 const idAt = args.indexOf('--id');
 const only = idAt >= 0 ? Number(args[idAt + 1]) : undefined;
 const exactMode = args.includes('--exact');
+const includeSlow = !args.includes('--fast');
 const norm = (s) => s.replace(/0xffff[0-9a-f]{12}/g, 'MAP').split('\n');
 let exact = 0, withLog = 0;
 const path = args.find((a, i) => !a.startsWith('--') && (idAt < 0 || i !== idAt + 1)) ?? fileURLToPath(new URL('../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
@@ -17,7 +19,7 @@ let n = 0, agree = 0, rejected = 0, match = 0;
 const skipped = {};
 for (const c of loadCorpus(path)) {
   if (only !== undefined && c.id !== only) continue;
-  const why = skipReason(c);
+  const why = skipReason(c, includeSlow);
   if (why) { skipped[why] = (skipped[why] ?? 0) + 1; continue; }
   n++;
   const r = runCorpusTest(c, only !== undefined || exactMode ? 1 : 0);

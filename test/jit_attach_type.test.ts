@@ -16,7 +16,7 @@ import { createMap } from '../src/maps/index.js';
 import { isVerified } from '../src/vm/jit/index.js';
 
 const BPF_PROG_TYPE_XDP = 6;
-const BPF_XDP_DEVMAP = 38;
+const BPF_XDP_DEVMAP = 33; // enum bpf_attach_type (include/uapi/linux/bpf.h)
 /** r0 = ctx->egress_ifindex; exit */
 const READ_EGRESS = [makeInsn(0x61, 0, 1, 20), makeInsn(0x95)];
 

@@ -3,7 +3,8 @@
  * cc) reads programs from stdin and answers each with its verdict, errno and verifier log, so many
  * raw instruction streams are loaded with one process. No maps: programs must not reference fds.
  *
- * Framing, little-endian u32s. In: prog_type, log_level, insn_cnt, then insn_cnt * 8 bytes; repeated.
+ * Framing, little-endian u32s. In: prog_type, log_level, insn_cnt, expected_attach_type, then
+ * insn_cnt * 8 bytes; repeated.
  * Out per program: errno (0 = loaded; the fd is closed at once), log length, log bytes.
  */
 import { spawnSync } from 'node:child_process';
@@ -25,12 +26,13 @@ static unsigned char insns[8 * 1000000];
 static int get(void *p, size_t n) { return fread(p, 1, n, stdin) == n; }
 static void put(const void *p, size_t n) { fwrite(p, 1, n, stdout); }
 int main(void) {
-  uint32_t head[3];
+  uint32_t head[4];
   while (get(head, sizeof(head))) {
     if (head[2] > 1000000 || !get(insns, (size_t)head[2] * 8)) return 2;
     union bpf_attr a;
     memset(&a, 0, sizeof(a));
     a.prog_type = head[0];
+    a.expected_attach_type = head[3];
     a.insns = (uint64_t)(uintptr_t)insns;
     a.insn_cnt = head[2];
     a.license = (uint64_t)(uintptr_t)"GPL";
@@ -64,10 +66,10 @@ export function kernelLoader(): { exe?: string; why?: string } {
 export interface KernelLoad { ok: boolean; errno: number; log: string }
 
 /** Load each program in the kernel (log_level `level`, 0 for none), in order. */
-export function kernelLoadAll(exe: string, programs: readonly { insns: readonly Insn[]; progType: number }[], level: number): KernelLoad[] {
+export function kernelLoadAll(exe: string, programs: readonly { insns: readonly Insn[]; progType: number; expectedAttachType?: number }[], level: number): KernelLoad[] {
   const parts: Uint8Array[] = [];
   for (const p of programs) {
-    const head = new Uint32Array([p.progType, level, p.insns.length]);
+    const head = new Uint32Array([p.progType, level, p.insns.length, p.expectedAttachType ?? 0]);
     parts.push(new Uint8Array(head.buffer), encodeProgram([...p.insns]));
   }
   const r = spawnSync(exe, [], { input: Buffer.concat(parts), maxBuffer: 1 << 30 });

@@ -54,7 +54,7 @@ test('__sk_buff access rules per type (is_valid_access)', () => {
   assert.ok(!ok(SCHED_CLS_OPS, 144, 8)); // flow_keys
   assert.ok(ok(SCHED_CLS_OPS, 152, 8, true) && !ok(SCHED_CLS_OPS, 152, 4)); // tstamp
   assert.ok(ok(SCHED_CLS_OPS, 184, 8) && !ok(SCHED_CLS_OPS, 184, 8, true)); // hwtstamp read-only
-  assert.ok(!ok(SCHED_CLS_OPS, 180, 1)); // tstamp_type
+  assert.ok(ok(SCHED_CLS_OPS, 180, 1) && !ok(SCHED_CLS_OPS, 180, 4) && !ok(SCHED_CLS_OPS, 181, 1)); // tstamp_type: one byte in tc (as Linux 6.18 loads it), then padding
   assert.ok(!ok(SCHED_CLS_OPS, 192, 4)); // past the end
   // socket filters: no packet pointers, no tc_classid, writes only to cb[]
   assert.ok(!ok(SOCKET_FILTER_OPS, 76, 4) && !ok(SOCKET_FILTER_OPS, 72, 4));
@@ -76,7 +76,8 @@ test('xdp_md and tracing contexts: access rules and rewrites', () => {
   assert.deepEqual(XDP_OPS.convertCtxAccess!(0, 4, false), [{ op: 'ldx', size: 8, off: 0, what: 'xdp_buff.data' }]);
   assert.ok(KPROBE_OPS.isValidAccess(112, 8, false).ok && !KPROBE_OPS.isValidAccess(112, 8, true).ok && !KPROBE_OPS.isValidAccess(168, 8, false).ok);
   assert.ok(!TRACEPOINT_OPS.isValidAccess(0, 4, false).ok && TRACEPOINT_OPS.isValidAccess(8, 4, false).ok);
-  assert.ok(PERF_EVENT_OPS.isValidAccess(168, 4, false).ok && !PERF_EVENT_OPS.isValidAccess(176, 4, false).ok);
+  // pe_prog_is_valid_access(): sample_period and addr read narrow, the registers only whole (as Linux 6.18 loads them)
+  assert.ok(PERF_EVENT_OPS.isValidAccess(168, 4, false).ok && PERF_EVENT_OPS.isValidAccess(176, 4, false).ok && !PERF_EVENT_OPS.isValidAccess(0, 4, false).ok);
   assert.ok(RAW_TRACEPOINT_OPS.isValidAccess(88, 8, false).ok && !RAW_TRACEPOINT_OPS.isValidAccess(96, 8, false).ok);
   assert.ok(SYSCALL_OPS.isValidAccess(100, 4, true).ok);
 });

@@ -5,11 +5,12 @@
 import { readFileSync } from 'node:fs';
 import type { Insn } from '../src/isa/insn.js';
 import type { VerifierMap } from '../src/verifier/reg_state.js';
+import { canFill, fillProgram } from './verifier_fill.js';
 import { type VerifyOptions, type VerifyResult, verify } from '../src/verifier/verifier.js';
 
 export interface CorpusTest {
-  id: number; descr: string; prog_type: number; flags: number; kfunc: unknown; fill_helper: boolean; expected_attach_type?: number;
-  insns: string[]; fixups: Record<string, number[]>; has_btf_types: boolean; func_info_cnt: number;
+  id: number; file: string; descr: string; prog_type: number; flags: number; kfunc: unknown; fill_helper: boolean; expected_attach_type?: number;
+  insns: string[] | null; fixups: Record<string, unknown[]>; has_btf_types: boolean; func_info_cnt: number;
   observed: { loaded: boolean; errno: number; log_level1?: string; log_stats?: string };
 }
 
@@ -54,12 +55,37 @@ export function loadCorpus(path: string): CorpusTest[] {
   return readFileSync(path, 'utf8').split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as CorpusTest);
 }
 
-/** Why a test is out of reach (kfuncs, BTF, maps needing socket state), or undefined. */
-export function skipReason(t: CorpusTest): string | undefined {
+/**
+ * Fixups that leave the instructions as the corpus holds them: the test kfuncs (bpf_testmod's
+ * bpf_kfunc_call_test_*) were not in 6.18's BTF, so test_verifier's fixup_kfunc_btf_id() left
+ * their calls at imm 0 and the kernel verified that (its log prints `call #0`).
+ */
+const AS_RECORDED = new Set(['kfunc_btf_id']);
+
+/**
+ * Files whose BTF (test_verifier's BTF_TYPES) declares every function static (BTF_FUNC_ENC,
+ * linkage 0): their func_info changes no verdict, subprograms are verified in their callers' context
+ * as without BTF.
+ */
+const STATIC_FUNC_INFO_FILES = new Set(['verifier/bpf_loop_inline.c']);
+
+/** The kernel's processed-instruction count for a test (its log's stats line). */
+export const kernelProcessed = (t: CorpusTest): number => Number(/processed (\d+) insns/.exec(t.observed.log_stats ?? '')?.[1] ?? 0);
+
+/**
+ * The programs bpfkit generates (ld_dw test 5 and the scale tests: 666,667 and 995,905 processed
+ * instructions, 3 to 20 seconds each) are left to `npm run verifier-corpus`, out of the unit test
+ * and the benchmark.
+ */
+const isSlow = (t: CorpusTest): boolean => t.fill_helper && !t.insns?.length && kernelProcessed(t) > 200_000;
+
+/** Why a test is out of reach (kfuncs, BTF, maps needing socket state) or `slow` (unless included), or undefined. */
+export function skipReason(t: CorpusTest, includeSlow = false): string | undefined {
   if (t.kfunc) return 'kfunc';
-  if (t.fill_helper) return 'fill_helper';
-  if (t.has_btf_types || t.func_info_cnt) return 'btf';
-  for (const k of Object.keys(t.fixups)) if (!FIXUP_MAPS[k] && !NEEDS_BTF.has(k)) return 'advanced fixup';
+  if (!includeSlow && isSlow(t)) return 'slow';
+  if (t.fill_helper && !t.insns?.length && !canFill(t)) return 'fill_helper';
+  if ((t.has_btf_types || t.func_info_cnt) && !STATIC_FUNC_INFO_FILES.has(t.file)) return 'btf';
+  for (const k of Object.keys(t.fixups)) if (!FIXUP_MAPS[k] && !NEEDS_BTF.has(k) && !AS_RECORDED.has(k)) return 'advanced fixup';
   return undefined;
 }
 
@@ -70,16 +96,18 @@ export function runCorpusTest(t: CorpusTest, logLevel = 1): VerifyResult {
 
 /** A test's instructions and verify() options (its fixup maps made), for timing verify() alone. */
 export function prepareCorpusTest(t: CorpusTest, logLevel = 1): { insns: Insn[]; options: VerifyOptions } {
-  const insns = decodeHex(t.insns);
+  // a .fill_helper test's program: as the corpus recorded it, or generated as test_verifier.c does
+  const insns = t.insns?.length ? decodeHex(t.insns) : fillProgram(t) ?? [];
   const byInsn = new Map<number, VerifierMap>();
-  for (const [k, idxs] of Object.entries(t.fixups)) {
+  for (const [k, fixup] of Object.entries(t.fixups)) {
+    const idxs = fixup as number[];
     if (NEEDS_BTF.has(k)) { for (const i of idxs) insns[i] = { ...insns[i], imm: -1 }; continue; }
     const mk = FIXUP_MAPS[k];
     if (!mk) continue;
     const map = mk();
     for (const i of idxs) byInsn.set(i, map);
   }
-  return { insns, options: { progType: t.prog_type, expectedAttachType: t.expected_attach_type ?? 0, maps: (i) => byInsn.get(i), logLevel, flags: progFlags(t.flags) } };
+  return { insns, options: { progType: t.prog_type, expectedAttachType: t.expected_attach_type ?? 0, maps: (i) => byInsn.get(i), logLevel, flags: progFlags(t.flags), funcInfo: t.func_info_cnt > 0 } };
 }
 
 /**

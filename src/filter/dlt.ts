@@ -4,8 +4,12 @@
  * Names libpcap 1.10.3 does not know yet (1.11's) carry no description.
  */
 
-/** name -> [DLT_ value, description or null]. The first name listed for a value is its canonical name. */
-const TABLE: Readonly<Record<string, readonly [number, string | null]>> = {
+/**
+ * name -> [DLT_ value, description or null]. The first name listed for a value is its canonical name.
+ * A function, called once by tables(): only names, error messages and -y need it, and building
+ * it (with the maps below) at load was the largest piece of `bpfkit tcpdump`'s startup.
+ */
+const table = (): Readonly<Record<string, readonly [number, string | null]>> => ({
   NULL: [0, "BSD loopback"],
   EN10MB: [1, "Ethernet"],
   EN3MB: [2, null],
@@ -176,24 +180,45 @@ const TABLE: Readonly<Record<string, readonly [number, string | null]>> = {
   FIRA_UCI: [299, null],
   MDB: [300, null],
   DECT_NR: [301, null],
-};
+});
 
-export const DLT_NAMES: Readonly<Record<string, number>> = Object.fromEntries(Object.entries(TABLE).map(([k, [v]]) => [k, v]));
+interface Tables {
+  /** name (without DLT_) -> value */
+  readonly names: Readonly<Record<string, number>>;
+  /** value -> canonical name */
+  readonly canonical: ReadonlyMap<number, string>;
+  /** value -> description, for the values that have one */
+  readonly descriptions: ReadonlyMap<number, string>;
+}
+let built: Tables | undefined;
 
-const CANONICAL = new Map<number, string>();
-for (const [k, [v]] of Object.entries(TABLE)) if (!CANONICAL.has(v) || k === 'I2C_LINUX') CANONICAL.set(v, k);
-const DESCRIPTIONS = new Map<number, string>();
-for (const [v, k] of CANONICAL) { const d = TABLE[k][1]; if (d) DESCRIPTIONS.set(v, d); }
+/** The lookup tables, built on first use. */
+function tables(): Tables {
+  if (built) return built;
+  const t = table();
+  const names: Record<string, number> = Object.fromEntries(Object.entries(t).map(([k, [v]]) => [k, v]));
+  const canonical = new Map<number, string>();
+  for (const [k, [v]] of Object.entries(t)) if (!canonical.has(v) || k === 'I2C_LINUX') canonical.set(v, k);
+  const descriptions = new Map<number, string>();
+  for (const [v, k] of canonical) { const d = t[k][1]; if (d) descriptions.set(v, d); }
+  return (built = { names, canonical, descriptions });
+}
+
+/** DLT_ name (without the prefix, upper case) -> value: "EN10MB" -> 1; undefined for an unknown name. */
+export function dltValue(name: string): number | undefined {
+  const names = tables().names;
+  return Object.hasOwn(names, name) ? names[name] : undefined;
+}
 
 /** pcapint_datalink_val_to_string(): "DLT_EN10MB", or "DLT 1234" for an unnamed value. */
 export function dltName(v: number): string {
-  const n = CANONICAL.get(v);
+  const n = tables().canonical.get(v);
   return n ? `DLT_${n}` : `DLT ${v}`;
 }
 
 /** pcap_datalink_val_to_description_or_dlt(): "Ethernet", or "DLT 1234". */
 export function dltDescription(v: number): string {
-  return DESCRIPTIONS.get(v) ?? `DLT ${v}`;
+  return tables().descriptions.get(v) ?? `DLT ${v}`;
 }
 
 /** The DLT_ values the code generator names. */

@@ -36,10 +36,10 @@ import { type Block, type Slist, newBlock, newStmt, sappend, JT, JF } from './bl
 import { DLT, DLT_HIGH_MATCHING_MIN, DLT_HIGH_MATCHING_MAX, dltDescription, dltName } from './dlt.js';
 import { FilterError } from './errors.js';
 import { parseIPv6 } from './lexer.js';
-import { IP_PROTOCOLS, TCP_SERVICES, UDP_SERVICES } from './names_db.js';
+import { namesDb } from './names_db.js';
 import type { Arth, FilterNode, IdNode, Proto, Qual, Dir } from './parser.js';
 
-export { DLT, DLT_NAMES, LINKTYPE_TO_DLT } from './dlt.js';
+export { DLT, dltValue, LINKTYPE_TO_DLT } from './dlt.js';
 
 const ETHERMTU = 1500;
 const ETHERTYPE = {
@@ -167,6 +167,7 @@ function etherAton(s: string): Uint8Array {
 }
 
 function nametoport(name: string): { port: number; proto: number } | undefined {
+  const { TCP_SERVICES, UDP_SERVICES } = namesDb();
   const t = TCP_SERVICES[name];
   const u = UDP_SERVICES[name];
   if (t !== undefined) return { port: t, proto: u !== undefined && u === t ? PROTO_UNDEF : IPPROTO.TCP };
@@ -1573,7 +1574,7 @@ export class CodeGen {
     const unknown = (old: string): never => err(`unknown '${proto === 'default' ? '' : proto + ' '}${addr}' value '${name}'`, undefined, old);
     switch (proto) {
       case 'default': case 'ip': case 'ip6': {
-        const v = IP_PROTOCOLS[name];
+        const v = namesDb().IP_PROTOCOLS[name];
         return v ?? unknown(`unknown ip proto '${name}'`);
       }
       case 'link': {

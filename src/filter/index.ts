@@ -6,13 +6,13 @@ import type { CInsn } from '../cbpf/insn.js';
 import { BPF_K, BPF_RET } from '../cbpf/insn.js';
 import { FilterError } from './errors.js';
 import { wording110 } from './wording.js';
-import { CodeGen, DLT, DLT_NAMES, LINKTYPE_TO_DLT } from './gencode.js';
+import { CodeGen, DLT, dltValue, LINKTYPE_TO_DLT } from './gencode.js';
 import { bpfOptimize, icodeToFcode } from './optimize.js';
 import { parseFilter } from './parser.js';
 
 export { FilterError, SYNTAX_ERROR } from './errors.js';
 export { parseFilter } from './parser.js';
-export { DLT, DLT_NAMES } from './gencode.js';
+export { DLT, dltValue } from './gencode.js';
 
 export const PCAP_NETMASK_UNKNOWN = 0xffffffff;
 
@@ -41,7 +41,8 @@ export interface CompileOptions {
 export function linktypeFromName(name: string | number): number {
   if (typeof name === 'number') return LINKTYPE_TO_DLT[name] ?? name;
   const up = name.toUpperCase().replace(/^DLT_/, '');
-  if (DLT_NAMES[up] !== undefined) return DLT_NAMES[up];
+  const v = dltValue(up);
+  if (v !== undefined) return v;
   if (/^\d+$/.test(name)) return LINKTYPE_TO_DLT[Number(name)] ?? Number(name);
   throw new FilterError(`invalid data link type ${name}`);
 }

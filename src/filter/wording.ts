@@ -2,11 +2,11 @@
  * libpcap 1.10.3's wording (the local tcpdump's) for the compile errors, derived from the
  * libpcap 1.11 messages the compiler raises: the two differ in text only, never in what is rejected.
  */
-import { DLT_NAMES, dltDescription } from './dlt.js';
+import { dltDescription, dltValue } from './dlt.js';
 
 type Rule = [RegExp, string | ((...m: string[]) => string)];
 
-const descrOf = (name: string): string => { const v = DLT_NAMES[name]; return v === undefined ? name : dltDescription(v); };
+const descrOf = (name: string): string => { const v = dltValue(name); return v === undefined ? name : dltDescription(v); };
 
 const RULES: Rule[] = [
   [/^link-layer type filtering not implemented for DLT_(\w+)$/, (_, n) => `${descrOf(n)} link-layer type filtering not implemented`],

@@ -95,6 +95,7 @@ function variantValid(v: Variant, off: number, size: number, write: boolean): bo
   } else if (v === 'tc') {
     if (write && !(r('mark') || r('tc_index') || r('priority') || r('tc_classid') || r('cb', 20) || r('tstamp', 8) || r('queue_mapping'))) return false;
     if (sockRange) return false;
+    if (off === SK_BUFF.tstamp_type) return !write && size === 1; // tc_cls_act_is_valid_access(): one byte
   } else {
     if (r('tc_classid') || r('data_meta') || r('tstamp', 8) || r('wire_len') || r('hwtstamp', 8)) return false;
     if (write && !(r('tc_index') || r('priority'))) return false;

@@ -88,7 +88,7 @@ export const PERF_EVENT_FIELDS: readonly CtxField[] = [
 export const PERF_EVENT_OPS = tracingOps(BPF_PROG_TYPE_PERF_EVENT, 'perf_event', 'struct bpf_perf_event_data', PERF_EVENT_DATA_SIZE,
   PERF_EVENT_FIELDS, (off, size, write) => { // pe_prog_is_valid_access()
     if (off < 0 || off >= PERF_EVENT_DATA_SIZE || write || off % size !== 0) return bad(off, size);
-    if (off >= PT_REGS_SIZE + 8 && size !== 8) return bad(off, size); // addr: full size only
+    if (off < PT_REGS_SIZE && size !== 8) return bad(off, size); // registers: whole longs; sample_period, addr: narrow too
     if (off + size > PERF_EVENT_DATA_SIZE) return bad(off, size);
     return okField(PERF_EVENT_FIELDS.find((x) => off >= x.off && off < x.off + x.size)!);
   });

@@ -15,8 +15,8 @@ import type { Insn } from '../isa/insn.js';
 /** The test-run failure the kernel would report, as an errno. */
 export class TestRunError extends BpfError {}
 
-/** enum bpf_attach_type: an XDP program run by a DEVMAP entry (it may read egress_ifindex). */
-export const BPF_XDP_DEVMAP = 38;
+/** enum bpf_attach_type: an XDP program run by a DEVMAP entry (it may read egress_ifindex); 33 in include/uapi/linux/bpf.h. */
+export const BPF_XDP_DEVMAP = 33;
 
 /** What a context field holds, as the verifier types the loaded register. */
 export type CtxFieldKind = 'scalar' | 'pkt' | 'pkt_end' | 'pkt_meta' | 'flow_keys' | 'sock' | 'ctx_ptr';

@@ -51,9 +51,10 @@ function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps[
     // per-type restrictions
     if (type === 'write') {
       const w: boolean =
-        inCb || (kind !== 'filter' && kind !== 'skskb' && (field(SKB.mark) || field(SKB.priority))) ||
+        // sk_skb_is_valid_access(): only tc_index and priority are writable, not even cb[]
+        (inCb && kind !== 'skskb') || (kind !== 'filter' && kind !== 'skskb' && (field(SKB.mark) || field(SKB.priority))) ||
         (kind === 'tc' && (field(SKB.tc_index) || field(SKB.tc_classid) || field(SKB.queue_mapping) || field(SKB.tstamp, 8))) ||
-        (kind === 'skskb' && (field(SKB.mark) || field(SKB.priority) || field(SKB.tc_index))) ||
+        (kind === 'skskb' && (field(SKB.priority) || field(SKB.tc_index))) ||
         (kind === 'cg' && field(SKB.tstamp, 8));
       if (!w) return false;
     }
@@ -67,12 +68,16 @@ function skbAccess(kind: 'filter' | 'tc' | 'cg' | 'lwt' | 'skskb'): ProgTypeOps[
     if (field(SKB.tc_classid) && kind !== 'tc') return false;
     const sockFields = off >= SKB.family && off < SKB.local_port + 4;
     if (sockFields && kind !== 'cg' && kind !== 'skskb') return false;
+    // bpf_skb_is_valid_access(): the addresses are read whole
+    if (off >= SKB.remote_ip4 && off < SKB.remote_port && size !== 4) return false;
     if (field(SKB.wire_len) && kind !== 'tc') return false;
     if (field(SKB.mark) && kind === 'skskb') return false;
     if ((field(SKB.tstamp, 8) || field(SKB.hwtstamp, 8)) && (kind === 'filter' || kind === 'lwt' || kind === 'skskb')) return false;
     if (field(SKB.flow_keys, 8)) return false;
     if (field(SKB.tstamp, 8)) return size === 8 ? {} : false;
     if (field(SKB.sk, 8)) return type === 'write' || size !== 8 ? false : { regType: 'sock_common', maybeNull: true };
+    // tc_cls_act_is_valid_access(): tstamp_type reads as one byte; the rest up to hwtstamp is padding
+    if (off === SKB.tstamp_type && kind === 'tc' && type === 'read' && size === 1) return {};
     if (off >= SKB.tstamp_type && off < SKB.hwtstamp) return false;
     if (field(SKB.hwtstamp, 8)) return size === 8 && type === 'read' ? {} : false;
     if (inCb) return off + size <= SKB.cbEnd ? {} : false;
@@ -105,9 +110,9 @@ const skMsgAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return false;
 };
 
-/** sk_lookup_is_valid_access() (struct bpf_sk_lookup, 72 bytes) */
+/** sk_lookup_is_valid_access() (struct bpf_sk_lookup, 72 bytes; the last field, ingress_ifindex, at 64) */
 const skLookupAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
-  if (type === 'write' || off < 0 || off >= 72 || off % size !== 0) return false;
+  if (type === 'write' || off < 0 || off >= 68 || off % size !== 0) return false;
   if (off < 8) return off === 0 && size === 8 ? { regType: 'sock', maybeNull: true } : false;
   if (off === 36 && size <= 4) return {};
   return size <= 4 ? {} : false;
@@ -143,6 +148,19 @@ const sockAddrAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'
   return false;
 };
 
+/** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */
+export function sockAccessOk(type: string, off: number, size: number): boolean {
+  if (off < 0 || off % size !== 0) return false;
+  if (type === 'tcp_sock') return off + size <= 96 && (size === 4 || size === 8);
+  if (off >= 80) return false;
+  if (type === 'sock_common' && off >= 8 && off < 24) return false;
+  const narrow = (def: number): boolean => size <= def && (off & (size - 1)) === 0;
+  if (off >= 48 && off < 50) return size === 4 ? off === 48 : narrow(2);
+  if (off >= 50 && off < 52) return false;
+  if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76 || (off >= 24 && off < 44) || (off >= 52 && off < 72)) return narrow(4);
+  return size === 4;
+}
+
 /** Read-only, aligned, within `limit` bytes (kprobe pt_regs, tracepoint, perf_event...). */
 const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess'] => (off, size, type) => {
   if (type === 'write' || off < 0 || off + size > limit || off % size !== 0) return false;
@@ -153,7 +171,64 @@ const readOnly = (limit: number, sizes?: number[]): ProgTypeOps['isValidAccess']
 /** raw_tp_writable_prog_is_valid_access(): the first u64 is the tracepoint's writable buffer */
 const rawTpWritableAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   if (off === 0) return size === 8 && type === 'read' ? { regType: 'tp_buffer' } : false;
-  return readOnly(96, [8])(off, size, type);
+  return readOnly(96)(off, size, type);
+};
+
+/** tp_prog_is_valid_access(): the record after its common 8-byte header, read only */
+const tracepointAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => (off < 8 ? false : readOnly(2048)(off, size, type));
+
+/**
+ * pe_prog_is_valid_access() over struct bpf_perf_event_data (pt_regs 0..168, sample_period 168,
+ * addr 176): the registers are whole longs, the two u64 fields may be read narrow.
+ */
+const perfEventAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off >= 184 || off % size !== 0) return false;
+  if (off >= 168) return narrowOk(off, size, 8) ? {} : false;
+  return size === 8 ? {} : false;
+};
+
+/** cgroup_dev_is_valid_access() (struct bpf_cgroup_dev_ctx: access_type, major, minor): read only, access_type narrow */
+const cgroupDevAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off + size > 12 || off % size !== 0) return false;
+  return (off < 4 ? narrowOk(off, size, 4) : size === 4) ? {} : false;
+};
+
+/** sysctl_is_valid_access() (struct bpf_sysctl: write, file_pos): write is read only, file_pos written whole */
+const sysctlAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (off < 0 || off + size > 8 || off % size !== 0) return false;
+  if (type === 'write') return off === 4 && size === 4 ? {} : false;
+  return narrowOk(off, size, 4) ? {} : false;
+};
+
+// enum bpf_attach_type values __sock_filter_check_attach_type() looks at
+const SOCK_CREATE = 2, SOCK_RELEASE = 34, INET4_POST_BIND = 12, INET6_POST_BIND = 13;
+
+/**
+ * sock_filter_is_valid_access() (struct bpf_sock for cgroup/sock programs): bpf_sock_is_valid_access(),
+ * then __sock_filter_check_attach_type(): bound_dev_if, mark and priority only at socket creation
+ * or release (and writable there), the source address and port only after bind, read only.
+ */
+const cgroupSockAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'] => (off, size, type) => {
+  // bpf_prog_load_fixup_attach_type(): 0 (no attach type given) means socket creation
+  const attach = expectedAttachType || SOCK_CREATE;
+  if (!sockAccessOk('sock', off, size)) return false;
+  if (off === 0 || off === 16 || off === 20) return attach === SOCK_CREATE || attach === SOCK_RELEASE ? {} : false;
+  if (off >= 24 && off < 28 && attach !== INET4_POST_BIND) return false;
+  if (off >= 28 && off < 44 && attach !== INET6_POST_BIND) return false;
+  if (off >= 44 && off < 48 && attach !== INET4_POST_BIND && attach !== INET6_POST_BIND) return false;
+  return type === 'read' ? {} : false;
+};
+
+/**
+ * flow_dissector_is_valid_access(): data and data_end (4 bytes), flow_keys (8), nothing else, read
+ * only, aligned.
+ */
+const flowDissectorAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off >= SKB.size || off % size !== 0) return false;
+  if (off >= SKB.data && off < SKB.data + 4) return size === 4 ? { regType: 'pkt' } : false;
+  if (off >= SKB.data_end && off < SKB.data_end + 4) return size === 4 ? { regType: 'pkt_end' } : false;
+  if (off >= SKB.flow_keys && off < SKB.flow_keys + 8) return size === 8 ? { regType: 'flow_keys' } : false;
+  return false;
 };
 
 const noCoarse = (id: number): boolean => id !== 160;
@@ -172,12 +247,18 @@ export function defaultProgTypeOps(progType: number, expectedAttachType = 0): Pr
     case T.XDP: return { ...base, isValidAccess: xdpAccess(expectedAttachType), pktWrite: true };
     // bpf_tracing_func_proto(): no bpf_ktime_get_coarse_ns (160) for tracing types
     case T.KPROBE: return { ...base, isValidAccess: readOnly(168), helperAllowed: noCoarse };
-    case T.PERF_EVENT: return { ...base, isValidAccess: readOnly(184), helperAllowed: noCoarse };
-    case T.TRACEPOINT: return { ...base, isValidAccess: readOnly(2048), helperAllowed: noCoarse };
-    case T.RAW_TRACEPOINT: case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
+    case T.PERF_EVENT: return { ...base, isValidAccess: perfEventAccess, helperAllowed: noCoarse };
+    case T.TRACEPOINT: return { ...base, isValidAccess: tracepointAccess, helperAllowed: noCoarse };
+    // raw_tp_prog_is_valid_access() is bpf_tracing_ctx_access(): any aligned read of the 12 u64 args
+    case T.RAW_TRACEPOINT: return { ...base, isValidAccess: readOnly(96), helperAllowed: noCoarse };
+    case T.TRACING: case T.LSM: return { ...base, isValidAccess: readOnly(96, [8]), helperAllowed: noCoarse };
     case T.RAW_TRACEPOINT_WRITABLE: return { ...base, isValidAccess: rawTpWritableAccess, helperAllowed: noCoarse };
     case T.CGROUP_SOCK_ADDR: return { ...base, isValidAccess: sockAddrAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
-    case T.CGROUP_SOCK: case T.CGROUP_DEVICE: case T.CGROUP_SYSCTL: case T.CGROUP_SOCKOPT:
+    case T.CGROUP_DEVICE: return { ...base, isValidAccess: cgroupDevAccess, returnRange: { min: 0, max: 1 } };
+    case T.CGROUP_SYSCTL: return { ...base, isValidAccess: sysctlAccess, returnRange: { min: 0, max: 1 } };
+    case T.CGROUP_SOCK: return { ...base, isValidAccess: cgroupSockAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
+    case T.FLOW_DISSECTOR: return { ...base, isValidAccess: flowDissectorAccess };
+    case T.CGROUP_SOCKOPT:
       return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
     default: return { ...base, isValidAccess: readOnly(256) };
   }

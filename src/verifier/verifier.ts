@@ -23,7 +23,7 @@ import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './lo
 import { StackLiveness } from './stack_liveness.js';
 import { controlFlow } from './cfg_order.js';
 import { SccVisits } from './scc_visits.js';
-import { type ProgTypeOps, defaultProgTypeOps } from './prog_ops.js';
+import { type ProgTypeOps, defaultProgTypeOps, sockAccessOk } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
   markKnown, markNotInit, markReg32Known, markUnknown, newReg, regTypeStr, setKnown, BPF_ADD_CONST, baseId, hasAddConst,
@@ -84,6 +84,11 @@ export interface VerifyOptions {
    * when a signal interrupts it, so a pathological program cannot hold a caller indefinitely.
    */
   timeLimitMs?: number;
+  /**
+   * Whether the program came with BTF func_info: without it a callback reference (ld_imm64
+   * BPF_PSEUDO_FUNC) is refused. Default: assumed present (objects with callbacks carry BTF).
+   */
+  funcInfo?: boolean;
   /** Whether a map was created with BTF (process_spin_lock()'s first complaint); default: no. */
   mapHasBtf?: (map: VerifierMap) => boolean;
 }
@@ -517,7 +522,8 @@ export class Verifier {
       const imm = (BigInt(this.insns[pc + 1]?.imm ?? 0) << 32n | BigInt(i.imm >>> 0)) & U64_MAX;
       return `(18) r${i.dst} = 0x${imm.toString(16)}`;
     }
-    return formatXlatedInsn(this.insns, pc, { mapRef: (x) => x.src === 1 || x.src === 2 ? '0xffff888100000000' : undefined });
+    // a kfunc placeholder (imm 0) names BTF type 0, which has no name: `call #0`
+    return formatXlatedInsn(this.insns, pc, { mapRef: (x) => x.src === 1 || x.src === 2 ? '0xffff888100000000' : undefined, kfuncName: (imm) => (imm === 0 ? '' : undefined) });
   }
 
   /** verbose_linfo(): a source line is printed once, before the first instruction it covers */
@@ -702,7 +708,8 @@ export class Verifier {
       if (insn.src === BPF_PSEUDO_CALL) { this.checkFuncCall(insn); return 'jump'; }
       if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
         // check_kfunc_call(): imm 0 is a placeholder the verifier passes over (fixup_kfunc_call() refuses it later)
-        if (insn.imm === 0) { this.kfuncPlaceholder = true; this.insnIdx++; return 'next'; }
+        // (seen on 6.18: R0 counts as scratched, its state prints after the call)
+        if (insn.imm === 0) { this.kfuncPlaceholder = true; this.regsScratched.add(0); this.insnIdx++; return 'next'; }
         this.checkKfuncCall(insn);
         this.insnIdx++;
         return 'next';
@@ -1299,6 +1306,8 @@ export class Verifier {
     const d = this.writeRegCheck(insn.dst);
     const next = this.insns[this.insnIdx + 1];
     if (insn.src === 0) { markKnown(d, (BigInt(next.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0)); return; }
+    // check_ld_imm(): a callback is named through BTF func_info (its linkage must be static)
+    if (insn.src === BPF_PSEUDO_FUNC && this.opts.funcInfo === false) fail('missing btf func_info', EINVAL);
     if (insn.src === BPF_PSEUDO_FUNC) { markUnknown(d); d.type = 'func'; setKnown(d, 0n); d.subprog = this.insnIdx + 1 + insn.imm; return; }
     const map = this.mapAt.get(this.insnIdx)!;
     markUnknown(d);
@@ -1929,19 +1938,6 @@ interface HelperMeta {
   releaseDynptr?: RegState;
   /** An array map's key known at verification time (meta->const_map_key). */
   constKey?: bigint;
-}
-
-/** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */
-function sockAccessOk(type: string, off: number, size: number): boolean {
-  if (off < 0 || off % size !== 0) return false;
-  if (type === 'tcp_sock') return off + size <= 96 && (size === 4 || size === 8);
-  if (off >= 80) return false;
-  if (type === 'sock_common' && off >= 8 && off < 24) return false;
-  const narrow = (def: number): boolean => size <= def && (off & (size - 1)) === 0;
-  if (off >= 48 && off < 50) return size === 4 ? off === 48 : narrow(2);
-  if (off >= 50 && off < 52) return false;
-  if (off === 72 || off === 4 || off === 8 || off === 12 || off === 44 || off === 76 || (off >= 24 && off < 44) || (off >= 52 && off < 72)) return narrow(4);
-  return size === 4;
 }
 
 /** can_elide_value_nullness(): ARRAY and PERCPU_ARRAY */

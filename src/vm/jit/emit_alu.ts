@@ -33,15 +33,15 @@ function endian(e: FunctionEmitter, o: number, d: number): void {
   const bits = variant === 1 ? 16 : variant === 2 ? 32 : 64;
   if ((o & 0xff) === 0xd4) { // to little-endian: a truncation on this (little-endian) machine
     if (bits === 64) return;
-    e.get(d); e.zx(bits === 16 ? 0xffff : -1); e.byte(Op.i64_and); e.set(d);
+    e.get(d); e.zx(bits === 16 ? 0xffff : -1); e.buf[e.pos++] = Op.i64_and; e.set(d);
   } else if (bits === 16) {
-    e.get(d); e.byte(Op.i32_wrap_i64); e.ltee(A32); e.i32c(8); e.byte(Op.i32_shl); e.i32c(0xff00); e.byte(Op.i32_and);
-    e.lget(A32); e.i32c(8); e.byte(Op.i32_shr_u); e.i32c(0xff); e.byte(Op.i32_and); e.byte(Op.i32_or); e.byte(Op.i64_extend_i32_u); e.set(d);
+    e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; e.ltee(A32); e.i32c(8); e.buf[e.pos++] = Op.i32_shl; e.i32c(0xff00); e.buf[e.pos++] = Op.i32_and;
+    e.lget(A32); e.i32c(8); e.buf[e.pos++] = Op.i32_shr_u; e.i32c(0xff); e.buf[e.pos++] = Op.i32_and; e.buf[e.pos++] = Op.i32_or; e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(d);
   } else if (bits === 32) {
-    e.get(d); e.byte(Op.i32_wrap_i64); e.bswap32(); e.byte(Op.i64_extend_i32_u); e.set(d);
+    e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; e.bswap32(); e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(d);
   } else {
-    e.get(d); e.byte(Op.i32_wrap_i64); e.bswap32(); e.byte(Op.i64_extend_i32_u); e.i64c(0, 32); e.byte(Op.i64_shl);
-    e.get(d); e.i64c(0, 32); e.byte(Op.i64_shr_u); e.byte(Op.i32_wrap_i64); e.bswap32(); e.byte(Op.i64_extend_i32_u); e.byte(Op.i64_or); e.set(d);
+    e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; e.bswap32(); e.buf[e.pos++] = Op.i64_extend_i32_u; e.i64c(0, 32); e.buf[e.pos++] = Op.i64_shl;
+    e.get(d); e.i64c(0, 32); e.buf[e.pos++] = Op.i64_shr_u; e.buf[e.pos++] = Op.i32_wrap_i64; e.bswap32(); e.buf[e.pos++] = Op.i64_extend_i32_u; e.buf[e.pos++] = Op.i64_or; e.set(d);
   }
 }
 
@@ -56,20 +56,20 @@ function mov(e: FunctionEmitter, o: number, d: number, s: number, k: number): vo
   }
   e.get(s);
   if (is64) {
-    if (variant === 1) e.byte(Op.i64_extend8_s);
-    else if (variant === 2) e.byte(Op.i64_extend16_s);
-    else if (variant === 3) e.byte(Op.i64_extend32_s);
+    if (variant === 1) e.buf[e.pos++] = Op.i64_extend8_s;
+    else if (variant === 2) e.buf[e.pos++] = Op.i64_extend16_s;
+    else if (variant === 3) e.buf[e.pos++] = Op.i64_extend32_s;
   } else {
-    e.byte(Op.i32_wrap_i64);
-    if (variant === 1) e.byte(Op.i32_extend8_s);
-    else if (variant === 2) e.byte(Op.i32_extend16_s);
-    e.byte(Op.i64_extend_i32_u);
+    e.buf[e.pos++] = Op.i32_wrap_i64;
+    if (variant === 1) e.buf[e.pos++] = Op.i32_extend8_s;
+    else if (variant === 2) e.buf[e.pos++] = Op.i32_extend16_s;
+    e.buf[e.pos++] = Op.i64_extend_i32_u;
   }
   e.set(d);
 }
 
 function neg(e: FunctionEmitter, o: number, d: number): void {
-  if ((o & 7) === 7) { e.i64c(0, 0); e.get(d); e.byte(Op.i64_sub); } else { e.i32c(0); e.get(d); e.byte(Op.i32_wrap_i64); e.byte(Op.i32_sub); e.byte(Op.i64_extend_i32_u); }
+  if ((o & 7) === 7) { e.i64c(0, 0); e.get(d); e.buf[e.pos++] = Op.i64_sub; } else { e.i32c(0); e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; e.buf[e.pos++] = Op.i32_sub; e.buf[e.pos++] = Op.i64_extend_i32_u; }
   e.set(d);
 }
 
@@ -79,8 +79,8 @@ function divMod64(e: FunctionEmitter, o: number, d: number, s: number, k: number
   const signed = o >> 8 === 1;
   if ((o & 8) === 0) {
     if (k === 0) { if (isDiv) { e.i64c(0, 0); e.set(d); } return; }
-    if (signed && k === -1) { if (isDiv) { e.i64c(0, 0); e.get(d); e.byte(Op.i64_sub); } else e.i64c(0, 0); e.set(d); return; }
-    e.get(d); e.sx(k); e.byte(isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u)); e.set(d);
+    if (signed && k === -1) { if (isDiv) { e.i64c(0, 0); e.get(d); e.buf[e.pos++] = Op.i64_sub; } else e.i64c(0, 0); e.set(d); return; }
+    e.get(d); e.sx(k); e.buf[e.pos++] = isDiv ? (signed ? Op.i64_div_s : Op.i64_div_u) : (signed ? Op.i64_rem_s : Op.i64_rem_u); e.set(d);
     return;
   }
   // Branch-free (selects, no `if`: cheaper for Liftoff to compile): divide by a divisor made
@@ -88,17 +88,17 @@ function divMod64(e: FunctionEmitter, o: number, d: number, s: number, k: number
   // x / 0 = 0, x % 0 = x, x s/ -1 = -x, x s% -1 = 0.
   if (!signed) { // A32 = !y; select(0 or x, x / (y | A32) or x % (y | A32), A32)
     if (isDiv) e.i64c(0, 0); else e.get(d);
-    e.get(d); e.get(s); e.get(s); e.byte(Op.i64_eqz); e.ltee(A32); e.byte(Op.i64_extend_i32_u); e.byte(Op.i64_or);
-    e.byte(isDiv ? Op.i64_div_u : Op.i64_rem_u);
-    e.lget(A32); e.byte(Op.select); e.set(d);
+    e.get(d); e.get(s); e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.ltee(A32); e.buf[e.pos++] = Op.i64_extend_i32_u; e.buf[e.pos++] = Op.i64_or;
+    e.buf[e.pos++] = isDiv ? Op.i64_div_u : Op.i64_rem_u;
+    e.lget(A32); e.buf[e.pos++] = Op.select; e.set(d);
     return;
   }
   e.get(d);
-  e.i64c(0, 1); e.get(s); e.get(s); e.i64c(0, 1); e.byte(Op.i64_add); e.i64c(0, 1); e.byte(Op.i64_le_u); e.byte(Op.select);
-  e.byte(isDiv ? Op.i64_div_s : Op.i64_rem_s);
-  if (isDiv) { e.lset(T1); e.i64c(0, 0); e.lget(T1); e.byte(Op.i64_sub); e.lget(T1); e.get(s); e.i64c(-1, -1); e.byte(Op.i64_eq); e.byte(Op.select); }
+  e.i64c(0, 1); e.get(s); e.get(s); e.i64c(0, 1); e.buf[e.pos++] = Op.i64_add; e.i64c(0, 1); e.buf[e.pos++] = Op.i64_le_u; e.buf[e.pos++] = Op.select;
+  e.buf[e.pos++] = isDiv ? Op.i64_div_s : Op.i64_rem_s;
+  if (isDiv) { e.lset(T1); e.i64c(0, 0); e.lget(T1); e.buf[e.pos++] = Op.i64_sub; e.lget(T1); e.get(s); e.i64c(-1, -1); e.buf[e.pos++] = Op.i64_eq; e.buf[e.pos++] = Op.select; }
   if (isDiv) e.i64c(0, 0); else e.get(d);
-  e.get(s); e.byte(Op.i64_eqz); e.byte(Op.i32_eqz); e.byte(Op.select);
+  e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.buf[e.pos++] = Op.i32_eqz; e.buf[e.pos++] = Op.select;
   e.set(d);
 }
 
@@ -107,32 +107,32 @@ function divMod32(e: FunctionEmitter, o: number, d: number, s: number, k: number
   const isDiv = (o & 0xf0) === 0x30;
   const signed = o >> 8 === 1;
   if ((o & 8) === 0) {
-    if (k === 0) { if (isDiv) e.i64c(0, 0); else { e.get(d); e.zx(-1); e.byte(Op.i64_and); } e.set(d); return; }
+    if (k === 0) { if (isDiv) e.i64c(0, 0); else { e.get(d); e.zx(-1); e.buf[e.pos++] = Op.i64_and; } e.set(d); return; }
     if (signed && k === -1) {
-      if (isDiv) { e.i32c(0); e.get(d); e.byte(Op.i32_wrap_i64); e.byte(Op.i32_sub); e.byte(Op.i64_extend_i32_u); } else e.i64c(0, 0);
+      if (isDiv) { e.i32c(0); e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; e.buf[e.pos++] = Op.i32_sub; e.buf[e.pos++] = Op.i64_extend_i32_u; } else e.i64c(0, 0);
       e.set(d);
       return;
     }
-    e.get(d); e.byte(Op.i32_wrap_i64); e.i32c(k); e.byte(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
-    e.byte(Op.i64_extend_i32_u); e.set(d);
+    e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; e.i32c(k); e.buf[e.pos++] = isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u);
+    e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(d);
     return;
   }
   // branch-free, as the 64-bit form
-  e.get(s); e.byte(Op.i32_wrap_i64); e.lset(B32);
-  e.get(d); e.byte(Op.i32_wrap_i64); e.ltee(A32);
-  if (signed) { e.i32c(1); e.lget(B32); e.lget(B32); e.i32c(1); e.byte(Op.i32_add); e.i32c(1); e.byte(Op.i32_le_u); e.byte(Op.select); } else { e.lget(B32); e.lget(B32); e.byte(Op.i32_eqz); e.byte(Op.i32_or); }
-  e.byte(isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u));
-  if (isDiv && signed) { e.ltee(A32); e.i32c(0); e.lget(A32); e.byte(Op.i32_sub); e.lget(B32); e.i32c(-1); e.byte(Op.i32_ne); e.byte(Op.select); } // (A32 = the quotient)
+  e.get(s); e.buf[e.pos++] = Op.i32_wrap_i64; e.lset(B32);
+  e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; e.ltee(A32);
+  if (signed) { e.i32c(1); e.lget(B32); e.lget(B32); e.i32c(1); e.buf[e.pos++] = Op.i32_add; e.i32c(1); e.buf[e.pos++] = Op.i32_le_u; e.buf[e.pos++] = Op.select; } else { e.lget(B32); e.lget(B32); e.buf[e.pos++] = Op.i32_eqz; e.buf[e.pos++] = Op.i32_or; }
+  e.buf[e.pos++] = isDiv ? (signed ? Op.i32_div_s : Op.i32_div_u) : (signed ? Op.i32_rem_s : Op.i32_rem_u);
+  if (isDiv && signed) { e.ltee(A32); e.i32c(0); e.lget(A32); e.buf[e.pos++] = Op.i32_sub; e.lget(B32); e.i32c(-1); e.buf[e.pos++] = Op.i32_ne; e.buf[e.pos++] = Op.select; } // (A32 = the quotient)
   if (isDiv) e.i32c(0); else e.lget(A32);
-  e.lget(B32); e.byte(Op.select);
-  e.byte(Op.i64_extend_i32_u); e.set(d);
+  e.lget(B32); e.buf[e.pos++] = Op.select;
+  e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(d);
 }
 
 /** A binary operation with a one-instruction wasm form, 64-bit. */
 function binary64(e: FunctionEmitter, o: number, d: number, s: number, k: number): boolean {
   const wop = ALU64_OPS[o & 0xf0];
   if (wop === 0) return false;
-  e.get(d); if ((o & 8) !== 0) e.get(s); else e.sx(k); e.byte(wop); e.set(d);
+  e.get(d); if ((o & 8) !== 0) e.get(s); else e.sx(k); e.buf[e.pos++] = wop; e.set(d);
   return true;
 }
 
@@ -140,8 +140,8 @@ function binary64(e: FunctionEmitter, o: number, d: number, s: number, k: number
 function binary32(e: FunctionEmitter, o: number, d: number, s: number, k: number): boolean {
   const wop = ALU32_OPS[o & 0xf0];
   if (wop === 0) return false;
-  e.get(d); e.byte(Op.i32_wrap_i64);
-  if ((o & 8) !== 0) { e.get(s); e.byte(Op.i32_wrap_i64); } else e.i32c(k);
-  e.byte(wop); e.byte(Op.i64_extend_i32_u); e.set(d);
+  e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64;
+  if ((o & 8) !== 0) { e.get(s); e.buf[e.pos++] = Op.i32_wrap_i64; } else e.i32c(k);
+  e.buf[e.pos++] = wop; e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(d);
   return true;
 }

@@ -20,18 +20,18 @@ export function helperCall(e: FunctionEmitter, pc: number, o: number, d: number,
   const fast = o === 0x85 && opts.fastHelpers !== undefined && opts.fastHelpers.has(k);
   // block $done { block $generic { inline or fast path; br $done } generic call }
   const inline = layout !== undefined || lpm !== undefined || fast;
-  if (inline) { e.byte(Op.block); e.byte(0x40); e.byte(Op.block); e.byte(0x40); e.inner += 2; }
+  if (inline) { e.buf[e.pos++] = Op.block; e.buf[e.pos++] = 0x40; e.buf[e.pos++] = Op.block; e.buf[e.pos++] = 0x40; e.inner += 2; }
   if (layout !== undefined) inlineArrayLookup(e, layout);
   else if (lpm !== undefined) inlineLpmLookup(e, lpm);
   else if (fast) fastCall(e, k, pc);
-  if (inline) { e.byte(Op.end); e.inner--; }
+  if (inline) { e.buf[e.pos++] = Op.end; e.inner--; }
   if (o === 0x85) e.sx(k); else e.get(d);
   e.i32c(pc);
   for (let r = 1; r <= 5; r++) e.get(r);
-  e.byte(Op.call); e.u32(e.imports.helper);
+  e.buf[e.pos++] = Op.call; e.u32(e.imports.helper);
   if (o === 0x8d || k === BPF_FUNC_TAIL_CALL) tailCallCheck(e, pc); // (no other helper may tail call: jit.ts refuses)
   e.set(0);
-  if (inline) { e.byte(Op.end); e.inner--; }
+  if (inline) { e.buf[e.pos++] = Op.end; e.inner--; }
 }
 
 /**
@@ -41,11 +41,11 @@ export function helperCall(e: FunctionEmitter, pc: number, o: number, d: number,
  */
 function tailCallCheck(e: FunctionEmitter, pc: number): void {
   e.lset(T1);
-  e.byte(Op.global_get); e.u32(G.tail); e.byte(Op.if); e.byte(0x40); e.inner++;
-  e.lget(DEPTH); e.byte(Op.if); e.byte(0x40); e.fail(FAIL_TAIL_SUB, pc, 0); e.byte(Op.end);
-  for (let r = 0; r <= 10; r++) { e.get(r); e.byte(Op.global_set); e.u32(G_X + r); }
+  e.buf[e.pos++] = Op.global_get; e.u32(G.tail); e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.inner++;
+  e.lget(DEPTH); e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.fail(FAIL_TAIL_SUB, pc, 0); e.buf[e.pos++] = Op.end;
+  for (let r = 0; r <= 10; r++) { e.get(r); e.buf[e.pos++] = Op.global_set; e.u32(G_X + r); }
   e.leave(false);
-  e.byte(Op.end); e.inner--;
+  e.buf[e.pos++] = Op.end; e.inner--;
   e.lget(T1);
 }
 
@@ -55,11 +55,11 @@ export function localCall(e: FunctionEmitter, pc: number, target: number): void 
   // the verifier bounds the call depth, as check_max_stack_depth())
   if (!e.isVerified) {
     e.i32c(-1 - pc); e.lset(PC);
-    e.lget(DEPTH); e.i32c(MAX_CALL_FRAMES - 1); e.byte(Op.i32_ge_u); e.byte(Op.br_if); e.u32(e.depthL() + 1);
+    e.lget(DEPTH); e.i32c(MAX_CALL_FRAMES - 1); e.buf[e.pos++] = Op.i32_ge_u; e.buf[e.pos++] = Op.br_if; e.u32(e.depthL() + 1);
   }
   for (let r = 0; r <= 9; r++) e.get(r);
-  e.lget(DEPTH); e.i32c(1); e.byte(Op.i32_add); e.lget(LEFT); e.i32c(0);
-  e.byte(Op.call); e.u32(e.funcOf(target));
+  e.lget(DEPTH); e.i32c(1); e.buf[e.pos++] = Op.i32_add; e.lget(LEFT); e.i32c(0);
+  e.buf[e.pos++] = Op.call; e.u32(e.funcOf(target));
   e.lset(LEFT);
   if (!e.isVerified) for (let r = 5; r >= 0; r--) e.set(r); else e.set(0);
 }
@@ -71,20 +71,20 @@ export function localCall(e: FunctionEmitter, pc: number, target: number): void 
  */
 function lookupKey(e: FunctionEmitter, size: number): void {
   if (e.isVerified) {
-    e.get(2); e.byte(Op.i32_wrap_i64); e.lset(ADDR);
+    e.get(2); e.buf[e.pos++] = Op.i32_wrap_i64; e.lset(ADDR);
     return;
   }
-  e.byte(Op.block); e.byte(0x40); e.inner++; // $ok
-  e.get(2); e.ltee(A64); e.i64c(0, -1); e.byte(Op.i64_gt_u); e.byte(Op.br_if); e.u32(1);
-  e.lget(A64); e.byte(Op.i32_wrap_i64); e.ltee(ADDR);
-  e.lget(FB); e.byte(Op.i32_sub); e.i32c(MAX_BPF_STACK - size); e.byte(Op.i32_le_u); e.byte(Op.br_if); e.u32(0);
+  e.buf[e.pos++] = Op.block; e.buf[e.pos++] = 0x40; e.inner++; // $ok
+  e.get(2); e.ltee(A64); e.i64c(0, -1); e.buf[e.pos++] = Op.i64_gt_u; e.buf[e.pos++] = Op.br_if; e.u32(1);
+  e.lget(A64); e.buf[e.pos++] = Op.i32_wrap_i64; e.ltee(ADDR);
+  e.lget(FB); e.buf[e.pos++] = Op.i32_sub; e.i32c(MAX_BPF_STACK - size); e.buf[e.pos++] = Op.i32_le_u; e.buf[e.pos++] = Op.br_if; e.u32(0);
   for (let i = 0; i < KEY_REGIONS.length; i += 2) {
-    e.lget(ADDR); e.byte(Op.global_get); e.u32(KEY_REGIONS[i]); e.byte(Op.i32_sub);
-    e.byte(Op.global_get); e.u32(KEY_REGIONS[i + 1]); e.i32c(8 - size); e.byte(Op.i32_add);
-    e.byte(Op.i32_le_u); e.byte(Op.br_if); e.u32(0);
+    e.lget(ADDR); e.buf[e.pos++] = Op.global_get; e.u32(KEY_REGIONS[i]); e.buf[e.pos++] = Op.i32_sub;
+    e.buf[e.pos++] = Op.global_get; e.u32(KEY_REGIONS[i + 1]); e.i32c(8 - size); e.buf[e.pos++] = Op.i32_add;
+    e.buf[e.pos++] = Op.i32_le_u; e.buf[e.pos++] = Op.br_if; e.u32(0);
   }
-  e.byte(Op.br); e.u32(1);
-  e.byte(Op.end); e.inner--;
+  e.buf[e.pos++] = Op.br; e.u32(1);
+  e.buf[e.pos++] = Op.end; e.inner--;
 }
 
 /**
@@ -94,16 +94,16 @@ function lookupKey(e: FunctionEmitter, size: number): void {
  */
 function inlineArrayLookup(e: FunctionEmitter, m: ArrayLayout): void {
   lookupKey(e, 4);
-  e.lget(ADDR); e.mem(Op.i32_load, 0); e.ltee(A32); e.i32c(m.maxEntries | 0); e.byte(Op.i32_lt_u);
-  e.byte(Op.if); e.byte(I64);
-  e.lget(A32); e.byte(Op.i64_extend_i32_u);
+  e.lget(ADDR); e.mem(Op.i32_load, 0); e.ltee(A32); e.i32c(m.maxEntries | 0); e.buf[e.pos++] = Op.i32_lt_u;
+  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = I64;
+  e.lget(A32); e.buf[e.pos++] = Op.i64_extend_i32_u;
   if (m.percpu) {
-    e.i64c(0, m.nrCpus); e.byte(Op.i64_mul); e.byte(Op.global_get); e.u32(G_CPU); e.byte(Op.i64_extend_i32_s); e.byte(Op.i64_add);
+    e.i64c(0, m.nrCpus); e.buf[e.pos++] = Op.i64_mul; e.buf[e.pos++] = Op.global_get; e.u32(G_CPU); e.buf[e.pos++] = Op.i64_extend_i32_s; e.buf[e.pos++] = Op.i64_add;
   }
-  e.i64c(0, m.elemSize); e.byte(Op.i64_mul); e.i64c(Math.floor(m.valuesAddr / 4294967296), m.valuesAddr | 0); e.byte(Op.i64_add);
-  e.byte(Op.else); e.i64c(0, 0); e.byte(Op.end);
+  e.i64c(0, m.elemSize); e.buf[e.pos++] = Op.i64_mul; e.i64c(Math.floor(m.valuesAddr / 4294967296), m.valuesAddr | 0); e.buf[e.pos++] = Op.i64_add;
+  e.buf[e.pos++] = Op.else; e.i64c(0, 0); e.buf[e.pos++] = Op.end;
   e.set(0);
-  e.byte(Op.br); e.u32(1); // $done
+  e.buf[e.pos++] = Op.br; e.u32(1); // $done
 }
 
 /**
@@ -112,21 +112,21 @@ function inlineArrayLookup(e: FunctionEmitter, m: ArrayLayout): void {
  */
 function inlineLpmLookup(e: FunctionEmitter, l1: number): void {
   lookupKey(e, 8);
-  e.lget(ADDR); e.mem(Op.i32_load, 0); e.i32c(32); e.byte(Op.i32_ne); e.byte(Op.br_if); e.u32(0);
+  e.lget(ADDR); e.mem(Op.i32_load, 0); e.i32c(32); e.buf[e.pos++] = Op.i32_ne; e.buf[e.pos++] = Op.br_if; e.u32(0);
   e.lget(ADDR); e.mem(Op.i32_load, 4); e.bswap32(); e.lset(A32); // the address, host order
-  e.lget(A32); e.i32c(16); e.byte(Op.i32_shr_u); e.i32c(2); e.byte(Op.i32_shl); e.mem(Op.i32_load, l1); e.ltee(B32);
-  e.i32c(1); e.byte(Op.i32_and);
-  e.byte(Op.if); e.byte(0x40);
-  e.lget(B32); e.i32c(-2); e.byte(Op.i32_and); e.lget(A32); e.i32c(6); e.byte(Op.i32_shr_u); e.i32c(0x3fc); e.byte(Op.i32_and); e.byte(Op.i32_add);
+  e.lget(A32); e.i32c(16); e.buf[e.pos++] = Op.i32_shr_u; e.i32c(2); e.buf[e.pos++] = Op.i32_shl; e.mem(Op.i32_load, l1); e.ltee(B32);
+  e.i32c(1); e.buf[e.pos++] = Op.i32_and;
+  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40;
+  e.lget(B32); e.i32c(-2); e.buf[e.pos++] = Op.i32_and; e.lget(A32); e.i32c(6); e.buf[e.pos++] = Op.i32_shr_u; e.i32c(0x3fc); e.buf[e.pos++] = Op.i32_and; e.buf[e.pos++] = Op.i32_add;
   e.mem(Op.i32_load, 0); e.ltee(B32);
-  e.i32c(1); e.byte(Op.i32_and);
-  e.byte(Op.if); e.byte(0x40);
-  e.lget(B32); e.i32c(-2); e.byte(Op.i32_and); e.lget(A32); e.i32c(255); e.byte(Op.i32_and); e.i32c(2); e.byte(Op.i32_shl); e.byte(Op.i32_add);
+  e.i32c(1); e.buf[e.pos++] = Op.i32_and;
+  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40;
+  e.lget(B32); e.i32c(-2); e.buf[e.pos++] = Op.i32_and; e.lget(A32); e.i32c(255); e.buf[e.pos++] = Op.i32_and; e.i32c(2); e.buf[e.pos++] = Op.i32_shl; e.buf[e.pos++] = Op.i32_add;
   e.mem(Op.i32_load, 0); e.lset(B32);
-  e.byte(Op.end);
-  e.byte(Op.end);
-  e.lget(B32); e.byte(Op.i64_extend_i32_u); e.set(0);
-  e.byte(Op.br); e.u32(1); // $done
+  e.buf[e.pos++] = Op.end;
+  e.buf[e.pos++] = Op.end;
+  e.lget(B32); e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(0);
+  e.buf[e.pos++] = Op.br; e.u32(1); // $done
 }
 
 /**
@@ -135,8 +135,8 @@ function inlineLpmLookup(e: FunctionEmitter, l1: number): void {
  */
 function fastCall(e: FunctionEmitter, id: number, pc: number): void {
   e.i32c(id); e.i32c(pc); for (let r = 1; r <= 5; r++) e.get(r);
-  e.byte(Op.call); e.u32(e.imports.fastCall); // (r0, handled)
-  e.byte(Op.i32_eqz); e.byte(Op.br_if); e.u32(0); // (the r0 left below is dropped by the branch)
+  e.buf[e.pos++] = Op.call; e.u32(e.imports.fastCall); // (r0, handled)
+  e.buf[e.pos++] = Op.i32_eqz; e.buf[e.pos++] = Op.br_if; e.u32(0); // (the r0 left below is dropped by the branch)
   e.set(0);
-  e.byte(Op.br); e.u32(1); // $done
+  e.buf[e.pos++] = Op.br; e.u32(1); // $done
 }

@@ -58,26 +58,26 @@ export function releaseEmitter(): void {
 /** r10 = frame top, the frame zeroed (unless entered by a tail call), the verified tier's zero-budget stop, $pc = 0. */
 function prologue(e: FunctionEmitter): void {
   e.lget(DEPTH);
-  e.byte(Op.if); e.byte(I32); e.lget(DEPTH); e.byte(Op.call); e.u32(e.imports.count); // ftop is the first module function
-  e.byte(Op.else); e.byte(Op.global_get); e.u32(0); e.byte(Op.end); // (depth 0, every run's entry: f0)
-  e.ltee(A32); e.byte(Op.i64_extend_i32_u); e.lset(R10);
-  e.lget(A32); e.i32c(MAX_BPF_STACK); e.byte(Op.i32_sub); e.lset(FB);
+  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = I32; e.lget(DEPTH); e.buf[e.pos++] = Op.call; e.u32(e.imports.count); // ftop is the first module function
+  e.buf[e.pos++] = Op.else; e.buf[e.pos++] = Op.global_get; e.u32(0); e.buf[e.pos++] = Op.end; // (depth 0, every run's entry: f0)
+  e.ltee(A32); e.buf[e.pos++] = Op.i64_extend_i32_u; e.lset(R10);
+  e.lget(A32); e.i32c(MAX_BPF_STACK); e.buf[e.pos++] = Op.i32_sub; e.lset(FB);
   if (!e.pure) { // (a program writing no memory finds its frames zeroed by the host)
-    e.lget(RESUME); e.byte(Op.i32_eqz);
-    e.byte(Op.if); e.byte(0x40);
+    e.lget(RESUME); e.buf[e.pos++] = Op.i32_eqz;
+    e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40;
     // verified: only the bytes the program can reach (the rest is never read, so never differs)
     const depth = e.verified === undefined ? MAX_BPF_STACK : Math.min(MAX_BPF_STACK, (e.verified.stackDepth + 7) & ~7);
     if (depth <= 64) for (let o = MAX_BPF_STACK - depth; o < MAX_BPF_STACK; o += 8) { e.lget(FB); e.i64c(0, 0); e.mem(Op.i64_store, o); }
-    else { e.lget(FB); e.i32c(MAX_BPF_STACK - depth); e.byte(Op.i32_add); e.i32c(0); e.i32c(depth); e.byte(0xfc); e.u32(0x0b); e.byte(0); }
-    e.byte(Op.end);
+    else { e.lget(FB); e.i32c(MAX_BPF_STACK - depth); e.buf[e.pos++] = Op.i32_add; e.i32c(0); e.i32c(depth); e.buf[e.pos++] = 0xfc; e.u32(0x0b); e.buf[e.pos++] = 0; }
+    e.buf[e.pos++] = Op.end;
   }
   if (e.isVerified && e.isMain) {
     // no budget in the verified tier, but a zero budget still stops before the first
     // instruction (prepare() compiles the entry that way without running the program)
-    e.lget(LEFT); e.i32c(1); e.byte(Op.i32_lt_s);
-    e.byte(Op.if); e.byte(0x40);
-    e.i32c(HOST_FAIL + FAIL_BUDGET); e.i32c(e.segStart.length); e.i64c(0, 0); e.lget(LEFT); e.byte(Op.call); e.u32(e.imports.host); e.byte(Op.unreachable);
-    e.byte(Op.end);
+    e.lget(LEFT); e.i32c(1); e.buf[e.pos++] = Op.i32_lt_s;
+    e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40;
+    e.i32c(HOST_FAIL + FAIL_BUDGET); e.i32c(e.segStart.length); e.i64c(0, 0); e.lget(LEFT); e.buf[e.pos++] = Op.call; e.u32(e.imports.host); e.buf[e.pos++] = Op.unreachable;
+    e.buf[e.pos++] = Op.end;
     e.segStart.push(e.entry);
     e.segCount.push(0);
   }
@@ -93,22 +93,22 @@ function dispatched(e: FunctionEmitter): boolean {
 function body(e: FunctionEmitter): number {
   const n = e.blocks;
   e.room(ROOM + n * 2 + e.dispatches * 5);
-  if (!e.isVerified) { e.byte(Op.block); e.byte(0x40); }
-  e.byte(Op.loop); e.byte(0x40);
+  if (!e.isVerified) { e.buf[e.pos++] = Op.block; e.buf[e.pos++] = 0x40; }
+  e.buf[e.pos++] = Op.loop; e.buf[e.pos++] = 0x40;
   e.openLabels(-1);
   if (dispatched(e)) {
-    e.lget(PC); e.byte(Op.br_table); e.u32(e.dispatches);
+    e.lget(PC); e.buf[e.pos++] = Op.br_table; e.u32(e.dispatches);
     for (let k = 0; k < e.dispatches; k++) e.u32(e.depthOf(e.dispatch[k]));
     e.u32(e.depthOf(e.dispatch[0]));
   }
   let compiled = 0;
   for (let b = 0; b < n; b++) compiled += block(e, b);
   e.room(ROOM);
-  e.byte(Op.end); // loop $L
-  e.byte(Op.unreachable);
+  e.buf[e.pos++] = Op.end; // loop $L
+  e.buf[e.pos++] = Op.unreachable;
   if (!e.isVerified) { // $budget: segment $pc overdrew (or $pc < 0: frames exhausted at insn -1 - $pc); the host names the instruction
-    e.byte(Op.end);
-    e.i32c(HOST_FAIL + FAIL_BUDGET); e.lget(PC); e.i64c(0, 0); e.lget(LEFT); e.byte(Op.call); e.u32(e.imports.host); e.byte(Op.unreachable);
+    e.buf[e.pos++] = Op.end;
+    e.i32c(HOST_FAIL + FAIL_BUDGET); e.lget(PC); e.i64c(0, 0); e.lget(LEFT); e.buf[e.pos++] = Op.call; e.u32(e.imports.host); e.buf[e.pos++] = Op.unreachable;
   }
   return compiled;
 }
@@ -122,10 +122,10 @@ function block(e: FunctionEmitter, b: number): number {
   if (e.labeled[b] === 1) e.closeLabel(b); // end of $B(b): this block's code follows
   e.openLabels(b);
   const selfLoop = e.selfLoop[b] === 1;
-  if (selfLoop) { e.byte(Op.loop); e.byte(0x40); e.inner = 1; }
+  if (selfLoop) { e.buf[e.pos++] = Op.loop; e.buf[e.pos++] = 0x40; e.inner = 1; }
   e.room(ROOM + (to - from) * 3 * MAX_REGISTER_INSN_BYTES);
   if (unrolledLoop(e, b)) {
-    e.byte(Op.end);
+    e.buf[e.pos++] = Op.end;
     return to - from;
   }
   const order = e.order;
@@ -154,7 +154,7 @@ function block(e: FunctionEmitter, b: number): number {
       e.room(ROOM);
     }
     if (!instruction(e, order[x], x)) { // (the rest of the block is dead)
-      if (selfLoop) e.byte(Op.end);
+      if (selfLoop) e.buf[e.pos++] = Op.end;
       return compiled;
     }
   }
@@ -162,7 +162,7 @@ function block(e: FunctionEmitter, b: number): number {
   const t = e.next(last);
   if (t < e.cuts.length && e.cuts[t] === 1) continueAt(e, t);
   else if (blockAtSlot(e, t) !== b + 1) jumpTo(e, t);
-  if (selfLoop) e.byte(Op.end);
+  if (selfLoop) e.buf[e.pos++] = Op.end;
   return compiled;
 }
 
@@ -173,7 +173,7 @@ function block(e: FunctionEmitter, b: number): number {
 function continueAt(e: FunctionEmitter, t: number): void {
   for (let r = 0; r <= 9; r++) e.get(r);
   e.lget(DEPTH); e.lget(LEFT); e.i32c(1);
-  e.byte(Op.call); e.u32(e.contOf(t)); e.byte(Op.return);
+  e.buf[e.pos++] = Op.call; e.u32(e.contOf(t)); e.buf[e.pos++] = Op.return;
 }
 
 /** The instruction at slot pc (position x in `order`); false when it ends the block's code (exit, trap, goto). */

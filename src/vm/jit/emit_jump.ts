@@ -15,11 +15,11 @@ import { Op } from './wasm_writer.js';
 export function jumpTo(e: FunctionEmitter, t: number): void {
   const j = e.blockAt[t];
   if (j === e.cur && e.selfLoop[j] === 1) {
-    e.byte(Op.br); e.u32(e.inner - 1);
+    e.buf[e.pos++] = Op.br; e.u32(e.inner - 1);
   } else if (j > e.cur) {
-    e.byte(Op.br); e.u32(e.depthOf(j));
+    e.buf[e.pos++] = Op.br; e.u32(e.depthOf(j));
   } else {
-    e.i32c(e.dispatchOf[j]); e.lset(PC); e.byte(Op.br); e.u32(e.depthL());
+    e.i32c(e.dispatchOf[j]); e.lset(PC); e.buf[e.pos++] = Op.br; e.u32(e.depthL());
   }
 }
 
@@ -27,13 +27,13 @@ export function jumpTo(e: FunctionEmitter, t: number): void {
 export function jumpIf(e: FunctionEmitter, t: number): void {
   const j = e.blockAt[t];
   if (j === e.cur && e.selfLoop[j] === 1) {
-    e.byte(Op.br_if); e.u32(e.inner - 1);
+    e.buf[e.pos++] = Op.br_if; e.u32(e.inner - 1);
   } else if (j > e.cur) {
-    e.byte(Op.br_if); e.u32(e.depthOf(j));
+    e.buf[e.pos++] = Op.br_if; e.u32(e.depthOf(j));
   } else {
-    e.byte(Op.if); e.byte(0x40); e.inner++;
+    e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.inner++;
     jumpTo(e, t);
-    e.byte(Op.end); e.inner--;
+    e.buf[e.pos++] = Op.end; e.inner--;
   }
 }
 
@@ -45,12 +45,12 @@ export function conditionalJump(e: FunctionEmitter, pc: number): void {
 
 /** may_goto to slot t: jump once the loop budget is spent (and leave it at 0). */
 export function mayGoto(e: FunctionEmitter, t: number): void {
-  e.byte(Op.global_get); e.u32(G.mayGoto); e.i32c(1); e.byte(Op.i32_sub); e.ltee(A32); e.byte(Op.global_set); e.u32(G.mayGoto);
-  e.lget(A32); e.i32c(0); e.byte(Op.i32_lt_s);
-  e.byte(Op.if); e.byte(0x40); e.inner++;
-  e.i32c(0); e.byte(Op.global_set); e.u32(G.mayGoto);
+  e.buf[e.pos++] = Op.global_get; e.u32(G.mayGoto); e.i32c(1); e.buf[e.pos++] = Op.i32_sub; e.ltee(A32); e.buf[e.pos++] = Op.global_set; e.u32(G.mayGoto);
+  e.lget(A32); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
+  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.inner++;
+  e.i32c(0); e.buf[e.pos++] = Op.global_set; e.u32(G.mayGoto);
   jumpTo(e, t);
-  e.byte(Op.end); e.inner--;
+  e.buf[e.pos++] = Op.end; e.inner--;
 }
 
 /** The condition of the conditional jump at slot pc, as an i32 on the stack. */
@@ -65,10 +65,10 @@ function condition(e: FunctionEmitter, pc: number): void {
   const isX = (o & 8) !== 0;
   if ((o & 7) === 5) {
     e.get(d); if (isX) e.get(s); else e.sx(k);
-    if (jop === 0x40) { e.byte(Op.i64_and); e.i64c(0, 0); e.byte(Op.i64_ne); } else e.byte(CMP64[jop]);
+    if (jop === 0x40) { e.buf[e.pos++] = Op.i64_and; e.i64c(0, 0); e.buf[e.pos++] = Op.i64_ne; } else e.buf[e.pos++] = CMP64[jop];
   } else {
-    e.get(d); e.byte(Op.i32_wrap_i64); if (isX) { e.get(s); e.byte(Op.i32_wrap_i64); } else e.i32c(k);
-    if (jop === 0x40) { e.byte(Op.i32_and); e.i32c(0); e.byte(Op.i32_ne); } else e.byte(CMP32[jop]);
+    e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64; if (isX) { e.get(s); e.buf[e.pos++] = Op.i32_wrap_i64; } else e.i32c(k);
+    if (jop === 0x40) { e.buf[e.pos++] = Op.i32_and; e.i32c(0); e.buf[e.pos++] = Op.i32_ne; } else e.buf[e.pos++] = CMP32[jop];
   }
 }
 
@@ -102,18 +102,18 @@ export function unrolledLoop(e: FunctionEmitter, b: number): boolean {
   const n1 = e.blockTo[b] - from;
   const exitTo = e.next(last);
   // e.inner = 1 (the block's own loop)
-  e.lget(LEFT); e.i32c(2 * n1); e.byte(Op.i32_lt_s);
-  e.byte(Op.if); e.byte(0x40); e.inner++;
+  e.lget(LEFT); e.i32c(2 * n1); e.buf[e.pos++] = Op.i32_lt_s;
+  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.inner++;
   charge(e, segment(e, e.order[from], n1), n1);
-  loopBody(e, b); condition(e, last); e.byte(Op.br_if); e.u32(e.inner - 1); jumpTo(e, exitTo);
-  e.byte(Op.else);
-  e.lget(LEFT); e.i32c(2 * n1); e.byte(Op.i32_sub); e.lset(LEFT);
-  loopBody(e, b); condition(e, last); e.byte(Op.i32_eqz);
-  e.byte(Op.if); e.byte(0x40); e.inner++;
-  e.lget(LEFT); e.i32c(n1); e.byte(Op.i32_add); e.lset(LEFT); jumpTo(e, exitTo);
-  e.byte(Op.end); e.inner--;
-  loopBody(e, b); condition(e, last); e.byte(Op.br_if); e.u32(e.inner - 1); jumpTo(e, exitTo);
-  e.byte(Op.end); e.inner--;
+  loopBody(e, b); condition(e, last); e.buf[e.pos++] = Op.br_if; e.u32(e.inner - 1); jumpTo(e, exitTo);
+  e.buf[e.pos++] = Op.else;
+  e.lget(LEFT); e.i32c(2 * n1); e.buf[e.pos++] = Op.i32_sub; e.lset(LEFT);
+  loopBody(e, b); condition(e, last); e.buf[e.pos++] = Op.i32_eqz;
+  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.inner++;
+  e.lget(LEFT); e.i32c(n1); e.buf[e.pos++] = Op.i32_add; e.lset(LEFT); jumpTo(e, exitTo);
+  e.buf[e.pos++] = Op.end; e.inner--;
+  loopBody(e, b); condition(e, last); e.buf[e.pos++] = Op.br_if; e.u32(e.inner - 1); jumpTo(e, exitTo);
+  e.buf[e.pos++] = Op.end; e.inner--;
   return true;
 }
 

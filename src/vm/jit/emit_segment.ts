@@ -28,8 +28,8 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
  */
 export function charge(e: FunctionEmitter, seg: number, count: number): void {
   e.i32c(seg); e.lset(PC);
-  e.lget(LEFT); e.i32c(count); e.byte(Op.i32_sub); e.ltee(LEFT); e.i32c(0); e.byte(Op.i32_lt_s);
-  e.byte(Op.br_if); e.u32(e.depthL() + 1);
+  e.lget(LEFT); e.i32c(count); e.buf[e.pos++] = Op.i32_sub; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
+  e.buf[e.pos++] = Op.br_if; e.u32(e.depthL() + 1);
 }
 
 /**
@@ -41,7 +41,7 @@ export function charge(e: FunctionEmitter, seg: number, count: number): void {
  * every silent store guarded and `left` lowered after its last instruction.)
  */
 export function lowerLeft(e: FunctionEmitter, count: number): void {
-  e.lget(LEFT); e.i32c(count); e.byte(Op.i32_sub); e.lset(LEFT);
+  e.lget(LEFT); e.i32c(count); e.buf[e.pos++] = Op.i32_sub; e.lset(LEFT);
 }
 
 /**
@@ -50,7 +50,7 @@ export function lowerLeft(e: FunctionEmitter, count: number): void {
  * have run the store; else 0.
  */
 export function guardedFrame(e: FunctionEmitter, at: number): void {
-  e.i32c(0); e.lget(LEFT); e.i32c(at + 1); e.byte(Op.i32_ge_s); e.byte(Op.select);
+  e.i32c(0); e.lget(LEFT); e.i32c(at + 1); e.buf[e.pos++] = Op.i32_ge_s; e.buf[e.pos++] = Op.select;
 }
 
 /** Start the segment at position `from` of the current block: charged now, deferred to its last instruction, or left to the next block. */

@@ -7,7 +7,9 @@
  *
  * Its code runs for every instruction of every program: V8 optimises it once and keeps it so only
  * while each property access sees one shape and each field one kind of value (no closures created
- * per function or per instruction, no optional callbacks, numbers kept small integers).
+ * per function or per instruction, no optional callbacks, numbers kept small integers). Before
+ * that (a process's first compiles run in V8's interpreter and baseline tiers, where a call costs
+ * most) the emitters write single bytes as stores, `e.buf[e.pos++] = op`, rather than calls.
  */
 import { MAX_BPF_STACK } from '../../isa/opcodes.js';
 import { Op } from './wasm_writer.js';
@@ -17,8 +19,10 @@ import { B32, FAIL_TRAP, HOST_FAIL, type Imports, type JitHelperOptions, LEFT, R
 export const ROOM = 2048;
 /** The same for a register-only (ALU, ld_imm64) instruction, as unrolled loops repeat them. */
 export const MAX_REGISTER_INSN_BYTES = 96;
-/** A buffer kept above this size (bytes, or slots for the per-slot arrays) is dropped after use (one huge program should not pin it). */
+/** A body buffer kept above this size is dropped after use (one huge program should not pin it). */
 const MAX_KEPT = 4 << 20;
+/** The same for the per-slot arrays (about 50 bytes per slot). */
+const MAX_KEPT_SLOTS = 1 << 16;
 
 /** segKind: the slot ends a budget segment (it may fault, leave or write memory). */
 export const SEG_END = 1;
@@ -28,6 +32,7 @@ export const SEG_SILENT = 2;
 const EMPTY_SLOTS: number[] = [];
 const NO_PROGRAM = new Int32Array(0);
 const NO_CUTS = new Uint8Array(0);
+const NO_UNCHECKED = new Uint8Array(0);
 const NO_IMPORTS: Imports = { host: 0, helper: -1, fast: -1, count: 1, fastCall: -1 };
 const NO_OPTIONS: JitHelperOptions = {};
 
@@ -41,6 +46,8 @@ export class FunctionEmitter {
   verified: VerifiedTier | undefined;
   /** The verified tier (no budget, proved accesses unchecked). */
   isVerified: boolean;
+  /** 1 at slots whose access the verifier proved in bounds (verified.unchecked; all 0 in the checked tier: one kind of array either way). */
+  unchecked: Uint8Array;
   options: JitHelperOptions;
   imports: Imports;
   shared: boolean;
@@ -93,6 +100,8 @@ export class FunctionEmitter {
   r10Fixed: boolean;
   /** Per reachable slot, checked tier: SEG_END, SEG_SILENT or 0. */
   segKind: Uint8Array;
+  /** All zeros (never written): `unchecked` of the checked tier. */
+  noneUnchecked: Uint8Array;
 
   // Where the emission is: labels opened inside the current block's code, the current block.
   inner: number;
@@ -120,6 +129,7 @@ export class FunctionEmitter {
     this.isMain = false;
     this.verified = undefined;
     this.isVerified = false;
+    this.unchecked = NO_UNCHECKED;
     this.options = NO_OPTIONS;
     this.imports = NO_IMPORTS;
     this.shared = false;
@@ -157,6 +167,7 @@ export class FunctionEmitter {
     this.maxOpens = 0;
     this.r10Fixed = true;
     this.segKind = new Uint8Array(0);
+    this.noneUnchecked = new Uint8Array(0);
     this.inner = 0;
     this.cur = 0;
     this.carry = -1;
@@ -193,6 +204,7 @@ export class FunctionEmitter {
     this.cuts = cuts;
     this.contOf = contOf;
     if (this.seen.length < nslots + 1) this.grow(nslots + 1);
+    this.unchecked = options.verified !== undefined ? options.verified.unchecked : this.noneUnchecked;
     this.seen.fill(0, 0, nslots + 1);
     this.leader.fill(0, 0, nslots + 1);
     this.labeled.fill(0, 0, nslots + 1);
@@ -224,7 +236,10 @@ export class FunctionEmitter {
 
   /** Per-slot arrays for `n` slots (blocks and dispatch entries are at most one per slot). */
   private grow(n: number): void {
-    const size = Math.max(n, this.seen.length * 2);
+    this.allocate(Math.max(n, this.seen.length * 2));
+  }
+
+  private allocate(size: number): void {
     this.seen = new Uint8Array(size);
     this.leader = new Uint8Array(size);
     this.work = new Int32Array(2 * size + 2);
@@ -242,14 +257,16 @@ export class FunctionEmitter {
     this.open = new Int32Array(size);
     this.openIdx = new Int32Array(size);
     this.segKind = new Uint8Array(size);
+    this.noneUnchecked = new Uint8Array(size);
   }
 
   /** After a module: drop buffers grown beyond MAX_KEPT (a huge program should not pin them), and the references to it. */
   release(): void {
     if (this.buf.length > MAX_KEPT) this.buf = new Uint8Array(1 << 16);
-    if (this.seen.length > MAX_KEPT >> 3) this.grow(0);
+    if (this.seen.length > MAX_KEPT_SLOTS) this.allocate(0);
     this.P = NO_PROGRAM;
     this.verified = undefined;
+    this.unchecked = NO_UNCHECKED;
     this.options = NO_OPTIONS;
     this.segStart = EMPTY_SLOTS;
     this.segCount = EMPTY_SLOTS;
@@ -341,10 +358,28 @@ export class FunctionEmitter {
     buf[this.pos++] = l;
   }
   ltee(l: number): void { const buf = this.buf; buf[this.pos++] = Op.local_tee; buf[this.pos++] = l; }
-  /** Push register r (r10 is a local of its own). */
-  get(r: number): void { this.lget(r === 10 ? R10 : r); }
+  /** Push register r (r10 is a local of its own). (lget() written out: the most frequent call, before V8 optimises.) */
+  get(r: number): void {
+    const l = r === 10 ? R10 : r;
+    if (this.pos === this.setEnd && this.setLocal === l) {
+      this.buf[this.setAt] = Op.local_tee;
+      this.setEnd = -1;
+      return;
+    }
+    const buf = this.buf;
+    buf[this.pos++] = Op.local_get;
+    buf[this.pos++] = l;
+  }
   /** Pop into register r. */
-  set(r: number): void { this.lset(r === 10 ? R10 : r); }
+  set(r: number): void {
+    const l = r === 10 ? R10 : r;
+    const buf = this.buf;
+    this.setAt = this.pos;
+    buf[this.pos++] = Op.local_set;
+    buf[this.pos++] = l;
+    this.setEnd = this.pos;
+    this.setLocal = l;
+  }
   /** A memory instruction with its memarg (alignment 0). */
   mem(o: number, offset: number): void { this.buf[this.pos++] = o; this.buf[this.pos++] = 0; this.u32(offset); }
 

@@ -1,0 +1,88 @@
+/*
+ * Context access rules (each type's is_valid_access()) against the running kernel: for 26 program
+ * types and expected attach types (the __sk_buff family, flow dissector, tracing contexts, xdp and
+ * its devmap variant, sk_msg, cgroup sock and sock_addr per attach type, sysctl, device, sk_lookup), one load or
+ * store of every size at every offset of the context and a little past it, each a program of its
+ * own, loaded with BPF_PROG_LOAD and verified by bpfkit with the verifier's rules and with the
+ * program type layer's; verdicts and the rejection's last log line must agree. Skips without root/cc.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Insn } from '../src/isa/insn.js';
+import { verifierOps } from '../src/progtypes/index.js';
+import { verify } from '../src/verifier/verifier.js';
+import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
+import { lastErrorLine } from './verifier_corpus_lib.js';
+
+const I = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
+const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
+const LDX = 0x61 & ~0x18, STX = 0x63 & ~0x18;
+
+/** prog type, expected attach type, bytes of context to walk (the struct and a little past it) */
+const CONFIGS: { name: string; progType: number; attach: number; bytes: number }[] = [
+  { name: 'socket_filter', progType: 1, attach: 0, bytes: 200 },
+  { name: 'kprobe', progType: 2, attach: 0, bytes: 176 },
+  { name: 'sched_cls', progType: 3, attach: 0, bytes: 200 },
+  { name: 'tracepoint', progType: 5, attach: 0, bytes: 64 },
+  { name: 'xdp', progType: 6, attach: 0, bytes: 32 },
+  { name: 'xdp devmap', progType: 6, attach: 33, bytes: 32 },
+  { name: 'perf_event', progType: 7, attach: 0, bytes: 192 },
+  { name: 'cgroup_skb', progType: 8, attach: 0, bytes: 200 },
+  { name: 'cgroup_sock (no attach type: create)', progType: 9, attach: 0, bytes: 88 },
+  { name: 'cgroup_sock release', progType: 9, attach: 34, bytes: 88 },
+  { name: 'cgroup_sock post_bind4', progType: 9, attach: 12, bytes: 88 },
+  { name: 'cgroup_sock post_bind6', progType: 9, attach: 13, bytes: 88 },
+  { name: 'lwt_in', progType: 10, attach: 0, bytes: 200 },
+  { name: 'lwt_xmit', progType: 12, attach: 0, bytes: 200 },
+  { name: 'sk_skb', progType: 14, attach: 0, bytes: 200 },
+  { name: 'cgroup_device', progType: 15, attach: 6, bytes: 16 },
+  { name: 'sk_msg', progType: 16, attach: 0, bytes: 88 },
+  { name: 'raw_tracepoint', progType: 17, attach: 0, bytes: 104 },
+  { name: 'sock_addr inet4_bind', progType: 18, attach: 8, bytes: 80 },
+  { name: 'sock_addr inet6_connect', progType: 18, attach: 11, bytes: 80 },
+  { name: 'sock_addr udp4_sendmsg', progType: 18, attach: 14, bytes: 80 },
+  { name: 'sock_addr udp6_sendmsg', progType: 18, attach: 15, bytes: 80 },
+  { name: 'cgroup_sysctl', progType: 23, attach: 18, bytes: 16 },
+  { name: 'flow_dissector', progType: 22, attach: 0, bytes: 200 },
+  { name: 'raw_tracepoint_writable', progType: 24, attach: 0, bytes: 104 },
+  { name: 'sk_lookup', progType: 30, attach: 36, bytes: 80 },
+];
+
+/** `r2 = *(size *)(r1 + off)` or `*(size *)(r1 + off) = r2`, then return 1 (valid for every type here). */
+function access(off: number, size: number, write: boolean): Insn[] {
+  const mem = write ? I(STX | SIZE_CODE[size], 1, 2, off, 0) : I(LDX | SIZE_CODE[size], 2, 1, off, 0);
+  return [I(0xb7, 2, 0, 0, 0), mem, I(0xb7, 0, 0, 0, 1), I(0x95, 0, 0, 0, 0)];
+}
+
+test('context loads and stores: bpfkit and the kernel agree on every offset and size', (t) => {
+  const { exe, why } = kernelLoader();
+  if (!exe) return t.skip(why!);
+  const cases: { what: string; insns: Insn[]; progType: number; expectedAttachType: number }[] = [];
+  for (const c of CONFIGS) {
+    for (let off = 0; off < c.bytes; off++) {
+      for (const size of [1, 2, 4, 8]) {
+        for (const write of [false, true]) {
+          cases.push({ what: `${c.name}: ${write ? 'store' : 'load'} off=${off} size=${size}`, insns: access(off, size, write), progType: c.progType, expectedAttachType: c.attach });
+        }
+      }
+    }
+  }
+  const kernel = kernelLoadAll(exe, cases, 1);
+  const differ: string[] = [];
+  let accepted = 0;
+  cases.forEach((c, i) => {
+    const k = kernel[i];
+    if (k.ok) accepted++;
+    const theirs = k.ok ? 'accepts' : `rejects: ${lastErrorLine(k.log)}`;
+    // the verifier's own rules (prog_ops.ts), and the program type layer's where it has the type (the load pipeline's)
+    for (const [layer, progOps] of [['verifier', undefined], ['progtypes', verifierOps(c.progType, c.expectedAttachType)]] as const) {
+      if (layer === 'progtypes' && !progOps) continue;
+      const ours = verify(c.insns, { progType: c.progType, expectedAttachType: c.expectedAttachType, logLevel: 1, progOps });
+      const mine = ours.ok ? 'accepts' : `rejects: ${lastErrorLine(ours.log)}`;
+      if (theirs !== mine) differ.push(`${c.what} (${layer} rules): kernel ${theirs}, bpfkit ${mine}`);
+    }
+  });
+  // the walk must reach both verdicts, or it tests nothing
+  assert.ok(accepted > 500 && accepted < cases.length - 500, `kernel accepted ${accepted} of ${cases.length}`);
+  assert.ok(differ.length === 0, `${differ.length} differ:\n${differ.slice(0, 40).join('\n')}`);
+});
