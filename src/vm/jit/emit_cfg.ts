@@ -21,11 +21,15 @@ export function findBlocks(e: FunctionEmitter): void {
   const leader = e.leader;
   const work = e.work;
   leader[e.entry] = 1;
+  let lo = e.entry;
+  let hi = e.entry;
   let sp = 0;
   work[sp++] = e.entry;
   while (sp > 0) {
     let s = work[--sp];
     for (;;) {
+      if (s < lo) lo = s;
+      if (s > hi) hi = s; // (every slot marked below is one the walk reaches: a leader is pushed or next)
       if (seen[s]) break;
       if (s < e.cuts.length && e.cuts[s] === 1 && s !== e.entry) { // the next region: fallen into, continued in another function
         leader[s] = 1;
@@ -50,11 +54,14 @@ export function findBlocks(e: FunctionEmitter): void {
       s = e.next(s);
     }
   }
+  e.lo = lo;
+  e.hi = hi;
   const blockAt = e.blockAt;
   const order = e.order;
   let ordered = 0;
   let blocks = 0;
-  for (let s = 0; s < nslots; s++) {
+  const end = Math.min(hi, nslots - 1);
+  for (let s = lo; s <= end; s++) {
     blockAt[s] = -1;
     if (!seen[s] || !leader[s]) continue;
     blockAt[s] = blocks;
@@ -76,9 +83,9 @@ export function findBlocks(e: FunctionEmitter): void {
   e.blocks = blocks;
 }
 
-/** The block starting at slot t (-1 when none: t is past the program or not a leader). */
+/** The block starting at slot t (-1 when none: t is outside the function or not a leader). */
 export function blockAtSlot(e: FunctionEmitter, t: number): number {
-  return t >= 0 && t < e.nslots ? e.blockAt[t] : -1;
+  return t >= e.lo && t <= e.hi && t < e.nslots ? e.blockAt[t] : -1;
 }
 
 /** The last slot of block b. */
@@ -120,7 +127,7 @@ export function findDispatch(e: FunctionEmitter): void {
 export function findR10Fixed(e: FunctionEmitter): void {
   const P = e.P;
   const seen = e.seen;
-  for (let t = 0; t < e.nslots; t++) {
+  for (let t = e.lo, end = Math.min(e.hi, e.nslots - 1); t <= end; t++) {
     if (!seen[t]) continue;
     if (writesR10(P[t << 2])) { e.r10Fixed = false; return; }
   }
@@ -148,7 +155,7 @@ export function classifySegments(e: FunctionEmitter): void {
   const P = e.P;
   const seen = e.seen;
   const segKind = e.segKind;
-  for (let t = 0; t < e.nslots; t++) {
+  for (let t = e.lo, end = Math.min(e.hi, e.nslots - 1); t <= end; t++) {
     if (seen[t] === 0) continue;
     const word = P[t << 2];
     const o = word & 0xfff;
@@ -191,6 +198,8 @@ export function findLabels(e: FunctionEmitter): void {
   const P = e.P;
   const labeled = e.labeled;
   const openAt = e.openAt;
+  labeled.fill(0, 0, e.blocks);
+  e.openHead.fill(-1, 0, e.blocks + 1);
   for (let k = 0; k < e.dispatches; k++) { labeled[e.dispatch[k]] = 1; openAt[e.dispatch[k]] = -1; }
   for (let b = 0; b < e.blocks; b++) {
     const last = lastSlot(e, b);

@@ -72,6 +72,13 @@ export class FunctionEmitter {
   // `order[blockFrom[b] .. blockTo[b])`), then the dispatch entries and labels.
   seen: Uint8Array;
   leader: Uint8Array;
+  /**
+   * The slots this function's walk reached or marked (lo..hi: its blocks, their jump targets and
+   * next slots). Per-slot passes and the clearing for the next function stay inside them: a
+   * program's functions (subprograms, regions) cost in proportion to their own size each.
+   */
+  lo: number;
+  hi: number;
   /** Slots still to visit (a jump pushes two; each slot's jump once). */
   work: Int32Array;
   blockAt: Int32Array;
@@ -146,6 +153,8 @@ export class FunctionEmitter {
     this.setLocal = -1;
     this.seen = new Uint8Array(0);
     this.leader = new Uint8Array(0);
+    this.lo = 0;
+    this.hi = -1;
     this.work = new Int32Array(0);
     this.blockAt = new Int32Array(0);
     this.order = new Int32Array(0);
@@ -205,11 +214,12 @@ export class FunctionEmitter {
     this.contOf = contOf;
     if (this.seen.length < nslots + 1) this.grow(nslots + 1);
     this.unchecked = options.verified !== undefined ? options.verified.unchecked : this.noneUnchecked;
-    this.seen.fill(0, 0, nslots + 1);
-    this.leader.fill(0, 0, nslots + 1);
-    this.labeled.fill(0, 0, nslots + 1);
-    this.segKind.fill(0, 0, nslots + 1);
-    this.openHead.fill(-1, 0, nslots + 2);
+    // (the last function wrote these at its slots only; labeled and openHead: see findLabels())
+    this.seen.fill(0, this.lo, this.hi + 1);
+    this.leader.fill(0, this.lo, this.hi + 1);
+    this.segKind.fill(0, this.lo, this.hi + 1);
+    this.lo = entry;
+    this.hi = entry;
     this.opens = 0;
     this.maxOpens = 0;
     this.pos = 0;
@@ -240,6 +250,8 @@ export class FunctionEmitter {
   }
 
   private allocate(size: number): void {
+    this.lo = 0;
+    this.hi = -1;
     this.seen = new Uint8Array(size);
     this.leader = new Uint8Array(size);
     this.work = new Int32Array(2 * size + 2);
