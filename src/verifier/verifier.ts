@@ -522,6 +522,8 @@ export class Verifier {
       const imm = (BigInt(this.insns[pc + 1]?.imm ?? 0) << 32n | BigInt(i.imm >>> 0)) & U64_MAX;
       return `(18) r${i.dst} = 0x${imm.toString(16)}`;
     }
+    // __func_get_name(): a subprogram call is its imm as "%+d", whatever the off field holds
+    if (i.code === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) return `(85) call pc${i.imm >= 0 ? '+' : ''}${i.imm}`;
     // a kfunc placeholder (imm 0) names BTF type 0, which has no name: `call #0`
     return formatXlatedInsn(this.insns, pc, { mapRef: (x) => x.src === 1 || x.src === 2 ? '0xffff888100000000' : undefined, kfuncName: (imm) => (imm === 0 ? '' : undefined) });
   }
