@@ -20,6 +20,7 @@ import { boundsInvalid, coerceRegToSize, regBoundsSync, zext32To64 } from './bou
 import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './log.js';
+import { ScratchMarks } from './scratch_marks.js';
 import { StackLiveness } from './stack_liveness.js';
 import { controlFlow } from './cfg_order.js';
 import { SccVisits } from './scc_visits.js';
@@ -149,8 +150,8 @@ export class Verifier {
   /** print_insn_state()'s bookkeeping: where the last instruction line ended and its length. */
   prevLogPos = 0;
   prevInsnPrintPos = 0;
-  regsScratched = new Set<number>();
-  slotsScratched = new Set<number>();
+  regsScratched = new ScratchMarks();
+  slotsScratched = new ScratchMarks();
   /** mark_verifier_state_scratched(): every register and slot counts as scratched */
   allScratched = false;
   stack: { st: VState; insn: number; prev: number; logPos: number }[] = [];
