@@ -10,7 +10,7 @@
  *    byte-identical. `node -e 0` is measured too, in both environments: the floor any Node
  *    process pays.
  * 2. Startup: the whole process on a 1,000-packet capture beside `node -e 0` (both with
- *    NODE_EXTRA_CA_CERTS empty) and tcpdump: the fixed cost.
+ *    NODE_EXTRA_CA_CERTS empty) and tcpdump: the fixed cost, in ms and in minor page faults.
  * 3. With --instructions: user-space instructions of both whole processes (callgrind), a figure
  *    the machine's load does not change (V8's random hash seed, whose primes are searched at
  *    every start, moves it by up to ~10M between runs of the same command).
@@ -122,6 +122,22 @@ function timedRss(cmd: string, args: string[]): [number, number | undefined] {
   return [ms, m ? Number(m[1]) : undefined];
 }
 
+/**
+ * Minor page faults of a process (/usr/bin/time's %R), median of three runs; undefined without
+ * /usr/bin/time. A count the machine's load hardly moves, and a cost of its own where a fault
+ * takes ~10 us (virtual machines).
+ */
+function pageFaults(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): number | undefined {
+  if (!existsSync('/usr/bin/time')) return undefined;
+  const runs = Array.from({ length: 3 }, () => {
+    const r = spawnSync('/usr/bin/time', ['-f', 'minflt %R', cmd, ...args], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', env });
+    const m = /minflt (\d+)/.exec(r.stderr);
+    if (r.status !== 0 || !m) throw new Error(`${cmd} ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+    return Number(m[1]);
+  });
+  return median(runs);
+}
+
 function findTcpdump(): string | undefined {
   for (const dir of [...(process.env.PATH ?? '').split(':'), '/usr/sbin', '/sbin']) {
     if (dir && existsSync(join(dir, 'tcpdump'))) return join(dir, 'tcpdump');
@@ -189,6 +205,13 @@ function startup(): void {
   console.log(`\nStartup, 1,000 packets, median of ${RUNS * 2} runs (NODE_EXTRA_CA_CERTS empty): bpfkit ${median(us).toFixed(0)} ms,`
     + ` node -e 0 ${median(floor).toFixed(0)} ms (bpfkit beyond node's start: ${(median(us) - median(floor)).toFixed(1)} ms)`
     + `${tcpdump ? `, tcpdump ${median(them).toFixed(0)} ms` : ''}`);
+  const faultsFloor = pageFaults(process.execPath, ['-e', '0'], bare);
+  const faultsUs = pageFaults(BIN, ['tcpdump', '-r', small, '-w', join(DIR, 'out-small.pcap'), EXPRESSIONS[0]], bare);
+  if (faultsFloor !== undefined && faultsUs !== undefined) {
+    const faultsThem = tcpdump ? pageFaults(tcpdump, ['-r', small, '-w', join(DIR, 'out-small-tcpdump.pcap'), EXPRESSIONS[0]]) : undefined;
+    console.log(`  minor page faults: bpfkit ${faultsUs}, node -e 0 ${faultsFloor} (bpfkit beyond node's start: ${faultsUs - faultsFloor})`
+      + `${faultsThem !== undefined ? `, tcpdump ${faultsThem}` : ''}`);
+  }
 }
 
 function largeFile(input: string): void {

@@ -55,12 +55,15 @@ function isFresh(manifest, root, manifestFile) {
   return true;
 }
 
-/** The manifest of bundle NAME when the bundle exists and is fresh, else undefined. */
+/**
+ * The manifest of bundle NAME when the bundle exists and is fresh, else undefined. A bundle not
+ * written `wrapped` (by an earlier scripts/bundle.mjs) is not one runBundle() can run: stale too.
+ */
 function freshBundle(name, dir = DIR, root = ROOT) {
   const file = path.join(dir, `${name}.json`);
   let manifest;
   try { manifest = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return undefined; }
-  return isFresh(manifest, root, file) && /^[\w.-]+$/.test(manifest.bundle) ? manifest : undefined;
+  return manifest && manifest.wrapped === true && isFresh(manifest, root, file) && /^[\w.-]+$/.test(manifest.bundle) ? manifest : undefined;
 }
 
 /**
@@ -96,7 +99,7 @@ function readInto(file, buf) {
 function runBundle(name) {
   if (process.env.BPFKIT_NO_BUNDLE) return false;
   const manifest = freshBundle(name);
-  if (!manifest || manifest.wrapped !== true) return false;
+  if (!manifest) return false;
   const file = path.join(DIR, manifest.bundle);
   const buf = Buffer.allocUnsafeSlow(4 << 20);
   let source;

@@ -11,11 +11,13 @@ import { lastErrorLine, loadCorpus, runCorpusTest, skipReason } from './verifier
 
 const CORPUS = fileURLToPath(new URL('../../../shared/verifier-corpus/test_verifier.jsonl', import.meta.url));
 /**
- * Whole level-1 logs that may differ (map addresses aside): #221 (the disassembler prints a
- * pseudo call's off, the kernel its imm), #810 (the kernel's log buffer kept only the end of 1M
- * lines); accepted: the five bpf_loop_inline tests, whose peak_states is one above the kernel's.
+ * Whole level-1 logs that may differ (map addresses aside): #810 (the kernel's log buffer kept
+ * only the end of 1M lines); accepted: the five bpf_loop_inline tests, whose peak_states is one above the recorded
+ * kernel's: that build did not count the callback's SCC backedge (add_scc_backedge() ->
+ * update_peak_states()); the 6.18.44 kernel these tests run beside does, loaded with the same BTF
+ * func_info, and prints bpfkit's figures.
  */
-const MAX_REJECTED_LOG_DIFFS = 2;
+const MAX_REJECTED_LOG_DIFFS = 1;
 const MAX_ACCEPTED_LOG_DIFFS = 5;
 /** kfunc 12 (tracing/LSM attach targets the kernel refused before verifying), slow 3 (run by `npm run verifier-corpus`) */
 const MAX_SKIPPED = 15;

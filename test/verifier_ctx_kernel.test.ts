@@ -1,10 +1,11 @@
 /*
- * Context access rules (each type's is_valid_access()) against the running kernel: for 26 program
+ * Context access rules (each type's is_valid_access()) against the running kernel: for 30 program
  * types and expected attach types (the __sk_buff family, flow dissector, tracing contexts, xdp and
- * its devmap variant, sk_msg, cgroup sock and sock_addr per attach type, sysctl, device, sk_lookup), one load or
- * store of every size at every offset of the context and a little past it, each a program of its
- * own, loaded with BPF_PROG_LOAD and verified by bpfkit with the verifier's rules and with the
- * program type layer's; verdicts and the rejection's last log line must agree. Skips without root/cc.
+ * its devmap variant, sk_msg, sock_ops, sk_reuseport, cgroup sock, sock_addr and sockopt per
+ * attach type, sysctl, device, sk_lookup), one load or store of every size at every offset of the
+ * context and a little past it, each a program of its own, loaded with BPF_PROG_LOAD and verified
+ * by bpfkit with the verifier's rules and with the program type layer's; verdicts and the
+ * rejection's last log line must agree. Skips without root/cc.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -34,6 +35,7 @@ const CONFIGS: { name: string; progType: number; attach: number; bytes: number }
   { name: 'cgroup_sock post_bind6', progType: 9, attach: 13, bytes: 88 },
   { name: 'lwt_in', progType: 10, attach: 0, bytes: 200 },
   { name: 'lwt_xmit', progType: 12, attach: 0, bytes: 200 },
+  { name: 'sock_ops', progType: 13, attach: 0, bytes: 232 },
   { name: 'sk_skb', progType: 14, attach: 0, bytes: 200 },
   { name: 'cgroup_device', progType: 15, attach: 6, bytes: 16 },
   { name: 'sk_msg', progType: 16, attach: 0, bytes: 88 },
@@ -43,8 +45,11 @@ const CONFIGS: { name: string; progType: number; attach: number; bytes: number }
   { name: 'sock_addr udp4_sendmsg', progType: 18, attach: 14, bytes: 80 },
   { name: 'sock_addr udp6_sendmsg', progType: 18, attach: 15, bytes: 80 },
   { name: 'cgroup_sysctl', progType: 23, attach: 18, bytes: 16 },
+  { name: 'sk_reuseport', progType: 21, attach: 0, bytes: 64 },
   { name: 'flow_dissector', progType: 22, attach: 0, bytes: 200 },
   { name: 'raw_tracepoint_writable', progType: 24, attach: 0, bytes: 104 },
+  { name: 'getsockopt', progType: 25, attach: 21, bytes: 48 },
+  { name: 'setsockopt', progType: 25, attach: 22, bytes: 48 },
   { name: 'sk_lookup', progType: 30, attach: 36, bytes: 80 },
 ];
 

@@ -1,7 +1,8 @@
 /*
- * Capture files on disk, streamed: reading in CHUNK_SIZE (1 MiB) reads and writing in 1 MiB
- * writes, so memory stays constant however large the file. Synchronous I/O on purpose: the
- * per-packet loop never yields, and a CLI filtering one file has nothing else to do meanwhile.
+ * Capture files on disk, streamed: reading in CHUNK_SIZE (1 MiB) reads and writing in
+ * WRITE_BUFFER_SIZE (128 KiB) writes, so memory stays constant however large the file.
+ * Synchronous I/O on purpose: the per-packet loop never yields, and a CLI filtering one file has
+ * nothing else to do meanwhile.
  * (Reads ahead on libuv's thread pool were measured: on this shared 2-core machine a 1 MiB read
  * there took 2-3 times a readSync(), and the WebAssembly scan leaves little to overlap.)
  *

@@ -635,8 +635,12 @@ export interface WriteOptions {
   bigEndian?: boolean;
 }
 
-/** Output buffer of a PcapWriter: one sink call per MiB. */
-export const WRITE_BUFFER_SIZE = 1 << 20;
+/**
+ * Output buffer of a PcapWriter: one sink call per 128 KiB. Larger saves a few write(2) calls
+ * but costs a fresh page per 4 KiB first written: 1 MiB was ~250 more page faults for a 2 MB
+ * output (`tcpdump -r -w 'tcp port 80'` over 1M packets), ~3 ms where a fault takes ~12 us.
+ */
+export const WRITE_BUFFER_SIZE = 128 * 1024;
 
 /** PcapWriter.writeRaw() hands runs of at least this many bytes to the sink uncopied. */
 const RAW_DIRECT = 64 * 1024;

@@ -79,7 +79,7 @@ export function regStr(r: RegState, frameno: number): string {
 }
 
 /** print_verifier_state(): all = every live register and slot, otherwise only scratched ones */
-export function stateStr(f: FuncState, all: boolean, regsScratched: ReadonlySet<number>, slotsScratched: ReadonlySet<number>): string {
+export function stateStr(f: FuncState, all: boolean, regsScratched: { has(i: number): boolean }, slotsScratched: { has(i: number): boolean }): string {
   let out = '';
   if (f.frameno) out += ` frame${f.frameno}:`;
   for (let i = 0; i < 11; i++) {

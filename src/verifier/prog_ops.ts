@@ -231,6 +231,62 @@ const flowDissectorAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return false;
 };
 
+/**
+ * sk_reuseport_is_valid_access() (struct sk_reuseport_md: data 0, data_end 8, len 16, eth_protocol
+ * 20, ip_protocol 24, bind_inany 28, hash 32, sk 40, migrating_sk 48), read only.
+ */
+const skReuseportAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (type === 'write' || off < 0 || off >= 56 || off % size !== 0) return false;
+  switch (off) {
+    case 0: return size === 8 ? { regType: 'pkt' } : false;
+    case 8: return size === 8 ? { regType: 'pkt_end' } : false;
+    case 32: return size === 4 ? {} : false;
+    case 40: return size === 8 ? { regType: 'sock' } : false;
+    case 48: return size === 8 ? { regType: 'sock_common', maybeNull: true } : false;
+  }
+  if (off >= 20 && off < 24 && size < 2) return false; // eth_protocol: at least sk_buff's __be16 protocol
+  return off >= 16 && off < 32 && narrowOk(off, size, 4) ? {} : false;
+};
+
+const GETSOCKOPT = 21, SETSOCKOPT = 22;
+/**
+ * cg_sockopt_is_valid_access() (struct bpf_sockopt: sk 0, optval 8, optval_end 16, level 24,
+ * optname 28, optlen 32, retval 36): optlen always writable, retval for getsockopt (and only
+ * readable there), level and optname written by setsockopt; reads whole.
+ */
+const sockoptAccess = (attach: number): ProgTypeOps['isValidAccess'] => (off, size, type) => {
+  if (off < 0 || off >= 40 || off % size !== 0) return false;
+  if (type === 'write') {
+    if (size !== 4) return false;
+    if (off === 36) return attach === GETSOCKOPT ? {} : false;
+    if (off === 24 || off === 28) return attach === SETSOCKOPT ? {} : false;
+    return off === 32 ? {} : false;
+  }
+  if (off < 24) {
+    if (size !== 8 || off % 8 !== 0) return false;
+    return { regType: off === 0 ? 'sock' : off === 8 ? 'pkt' : 'pkt_end' };
+  }
+  if (off >= 36) return size === 4 && attach === GETSOCKOPT ? {} : false;
+  return size === 4 ? {} : false;
+};
+
+/**
+ * sock_ops_is_valid_access() (struct bpf_sock_ops, 224 bytes): u32 fields read whole, the two u64
+ * counters (168, 176) and the pointers sk (184, or NULL), skb_data (192), skb_data_end (200) and
+ * skb_hwtstamp (216) as u64, skb_tcp_flags (212) narrow; only reply (4) and sk_txhash (164) written.
+ */
+const sockOpsAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
+  if (off < 0 || off >= 224 || off % size !== 0) return false;
+  if (type === 'write') return (off === 4 || off === 164) && size === 4 ? {} : false;
+  if (off === 184) return size === 8 ? { regType: 'sock', maybeNull: true } : false;
+  if (off === 192) return size === 8 ? { regType: 'pkt' } : false;
+  if (off === 200) return size === 8 ? { regType: 'pkt_end' } : false;
+  if (off === 212) return narrowOk(off, size, 4) ? {} : false;
+  if ((off >= 168 && off < 184) || off === 216) return size === 8 ? {} : false;
+  if ((off >= 184 && off < 208) || off >= 216) return false; // the other halves of the u64s
+  return size === 4 ? {} : false;
+};
+
 const noCoarse = (id: number): boolean => id !== 160;
 
 export function defaultProgTypeOps(progType: number, expectedAttachType = 0): ProgTypeOps {
@@ -258,8 +314,9 @@ export function defaultProgTypeOps(progType: number, expectedAttachType = 0): Pr
     case T.CGROUP_SYSCTL: return { ...base, isValidAccess: sysctlAccess, returnRange: { min: 0, max: 1 } };
     case T.CGROUP_SOCK: return { ...base, isValidAccess: cgroupSockAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
     case T.FLOW_DISSECTOR: return { ...base, isValidAccess: flowDissectorAccess };
-    case T.CGROUP_SOCKOPT:
-      return { ...base, isValidAccess: readOnly(80), returnRange: { min: 0, max: 1 } };
+    case T.CGROUP_SOCKOPT: return { ...base, isValidAccess: sockoptAccess(expectedAttachType), returnRange: { min: 0, max: 1 } };
+    case T.SK_REUSEPORT: return { ...base, isValidAccess: skReuseportAccess };
+    case T.SOCK_OPS: return { ...base, isValidAccess: sockOpsAccess };
     default: return { ...base, isValidAccess: readOnly(256) };
   }
 }

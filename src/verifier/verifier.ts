@@ -20,6 +20,7 @@ import { boundsInvalid, coerceRegToSize, regBoundsSync, zext32To64 } from './bou
 import { checkCfg, jumpTarget } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './log.js';
+import { ScratchMarks } from './scratch_marks.js';
 import { StackLiveness } from './stack_liveness.js';
 import { controlFlow } from './cfg_order.js';
 import { SccVisits } from './scc_visits.js';
@@ -149,8 +150,8 @@ export class Verifier {
   /** print_insn_state()'s bookkeeping: where the last instruction line ended and its length. */
   prevLogPos = 0;
   prevInsnPrintPos = 0;
-  regsScratched = new Set<number>();
-  slotsScratched = new Set<number>();
+  regsScratched = new ScratchMarks();
+  slotsScratched = new ScratchMarks();
   /** mark_verifier_state_scratched(): every register and slot counts as scratched */
   allScratched = false;
   stack: { st: VState; insn: number; prev: number; logPos: number }[] = [];
@@ -522,6 +523,8 @@ export class Verifier {
       const imm = (BigInt(this.insns[pc + 1]?.imm ?? 0) << 32n | BigInt(i.imm >>> 0)) & U64_MAX;
       return `(18) r${i.dst} = 0x${imm.toString(16)}`;
     }
+    // __func_get_name(): a subprogram call is its imm as "%+d", whatever the off field holds
+    if (i.code === (BPF_JMP | BPF_CALL) && i.src === BPF_PSEUDO_CALL) return `(85) call pc${i.imm >= 0 ? '+' : ''}${i.imm}`;
     // a kfunc placeholder (imm 0) names BTF type 0, which has no name: `call #0`
     return formatXlatedInsn(this.insns, pc, { mapRef: (x) => x.src === 1 || x.src === 2 ? '0xffff888100000000' : undefined, kfuncName: (imm) => (imm === 0 ? '' : undefined) });
   }

@@ -153,10 +153,11 @@ export const MODE_WARM = 4;
 export function constantR1AtLookups(prog: DecodedProgram): Map<number, number> {
   const P = prog.code;
   const nslots = P.length >> 2;
-  const op = (s: number): number => P[s << 2] & 0xfff;
-  const leader = new Uint8Array(nslots + 1);
+  if (r1Leaders.length < nslots + 1) r1Leaders = new Uint8Array(Math.max(nslots + 1, r1Leaders.length * 2));
+  const leader = r1Leaders; // (kept across calls, zeroed here: no fresh pages per compile)
+  leader.fill(0, 0, nslots + 1);
   for (let s = 0; s < nslots; s++) {
-    const o = op(s);
+    const o = P[s << 2] & 0xfff;
     if (o === 0x18) s++; // (its second slot decodes as a trap)
     else if (isJump(o)) {
       const t = P[(s << 2) + 1];
@@ -166,27 +167,28 @@ export function constantR1AtLookups(prog: DecodedProgram): Map<number, number> {
     else if (o === OP_CALL_LOCAL) { const t = P[(s << 2) + 1]; if (t >= 0 && t < nslots) leader[t] = 1; }
   }
   const out = new Map<number, number>();
-  let known: number | undefined;
+  let known = -1; // (-1: not known; else an address below 2^32)
   for (let s = 0; s < nslots; s++) {
-    if (leader[s]) known = undefined;
+    if (leader[s] === 1) known = -1;
     const word = P[s << 2];
     const o = word & 0xfff;
     const d = (word >> 12) & 15;
-    const src = (word >> 16) & 15;
     const c = o & 7;
     if (o === 0x18) {
       // (second slot carries nothing; a constant above 2^32 is no VM address)
-      if (d === 1) known = P[(s << 2) + 3] === 0 ? P[(s << 2) + 2] >>> 0 : undefined;
+      if (d === 1) known = P[(s << 2) + 3] === 0 ? P[(s << 2) + 2] >>> 0 : -1;
       s++;
       continue;
     }
-    if (o === 0x85 && P[(s << 2) + 2] === MAP_LOOKUP && known !== undefined) out.set(s, known);
-    if (o === 0x85 || o === 0x8d || o === OP_CALL_LOCAL) known = undefined; // r1..r5 clobbered
-    else if ((c === 4 || c === 7 || c === 1 || c === 0) && d === 1) known = undefined;
-    else if ((o === 0xc3 || o === 0xdb) && src === 1) known = undefined; // atomic fetch into src
+    if (o === 0x85 && P[(s << 2) + 2] === MAP_LOOKUP && known >= 0) out.set(s, known);
+    if (o === 0x85 || o === 0x8d || o === OP_CALL_LOCAL) known = -1; // r1..r5 clobbered
+    else if ((c === 4 || c === 7 || c === 1 || c === 0) && d === 1) known = -1;
+    else if ((o === 0xc3 || o === 0xdb) && ((word >> 16) & 15) === 1) known = -1; // atomic fetch into src
   }
+  if (r1Leaders.length > MAX_KEPT_WRITER) r1Leaders = new Uint8Array(0);
   return out;
 }
+let r1Leaders = new Uint8Array(0);
 
 export interface CompiledModule {
   /** The module (a view of a writer kept across compiles: valid until the next compileModule()). */
