@@ -52,7 +52,7 @@ import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function.js';
 import { REGION_SLOTS, regionCuts } from './regions.js';
 import {
-  G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, isJump, type JitHelperOptions, MAP_LOOKUP,
+  G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
   TAIL_REGS,
 } from './layout.js';
 import { ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
@@ -159,7 +159,7 @@ export function constantR1AtLookups(prog: DecodedProgram): Map<number, number> {
   for (let s = 0; s < nslots; s++) {
     const o = P[s << 2] & 0xfff;
     if (o === 0x18) s++; // (its second slot decodes as a trap)
-    else if (isJump(o)) {
+    else if (JUMP_OP[o] === 1) {
       const t = P[(s << 2) + 1];
       if (t >= 0 && t < nslots) leader[t] = 1;
       leader[s + 1] = 1;

@@ -7,7 +7,7 @@ import { BpfError } from '../../errors.js';
 import { OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { type FunctionEmitter, SEG_END, SEG_SILENT } from './emitter.js';
 import { canUnroll } from './emit_jump.js';
-import { isJump } from './layout.js';
+import { JUMP_OP } from './layout.js';
 import { LOAD_SIZE, STORE_SIZE } from './emit_tables.js';
 
 /** V8's limit on br_table entries. */
@@ -39,19 +39,19 @@ export function findBlocks(e: FunctionEmitter): void {
       seen[s] = 1;
       const o = P[s << 2] & 0xfff;
       if (o === 0x95 || o === OP_TRAP) break;
-      if (isJump(o)) {
+      if (JUMP_OP[o] === 1) {
         const t = P[(s << 2) + 1];
         leader[t] = 1;
         work[sp++] = t;
         if (o !== 0x05) {
-          const n = e.next(s);
+          const n = s + 1; // (a jump takes one slot)
           leader[n] = 1;
           work[sp++] = n;
         }
         break;
       }
       if (o === OP_CALL_LOCAL) e.funcOf(P[(s << 2) + 1]);
-      s = e.next(s);
+      s += o === 0x18 ? 2 : 1; // (e.next(s) written out: per slot, before V8 optimises)
     }
   }
   e.lo = lo;
@@ -71,8 +71,8 @@ export function findBlocks(e: FunctionEmitter): void {
     for (;;) {
       order[ordered++] = t;
       const o = P[t << 2] & 0xfff;
-      if (o === 0x95 || o === OP_TRAP || isJump(o)) break;
-      t = e.next(t);
+      if (o === 0x95 || o === OP_TRAP || JUMP_OP[o] === 1) break;
+      t += o === 0x18 ? 2 : 1;
       if (leader[t]) break;
     }
     e.blockTo[blocks] = ordered;
@@ -105,9 +105,11 @@ export function findDispatch(e: FunctionEmitter): void {
   e.dispatch[0] = first;
   e.dispatches = 1;
   dispatchOf[first] = 0;
+  const order = e.order;
+  const blockTo = e.blockTo;
   for (let b = 0; b < e.blocks; b++) {
-    const last = lastSlot(e, b);
-    if (!isJump(P[last << 2] & 0xfff)) continue;
+    const last = order[blockTo[b] - 1];
+    if (JUMP_OP[P[last << 2] & 0xfff] === 0) continue;
     const j = blockAtSlot(e, P[(last << 2) + 1]);
     if (j === b) e.selfLoop[b] = 1;
     else if (j < b && dispatchOf[j] < 0) {
@@ -161,11 +163,22 @@ export function classifySegments(e: FunctionEmitter): void {
     const o = word & 0xfff;
     const c = o & 7;
     const silent = (c === 2 || c === 3) && (o & 0xe0) === 0x60 && e.staticFrame((word >> 12) & 15, P[(t << 2) + 1], STORE_SIZE[o & 0x18]);
-    if (mayFault(o)) {
+    if (MAY_FAULT[o] === 1) {
       const ends = c === 1 ? !e.staticFrame((word >> 16) & 15, P[(t << 2) + 1], LOAD_SIZE[o]) : !silent; // ldx: base is src
       segKind[t] = ends ? SEG_END : silent ? SEG_SILENT : 0;
     } else segKind[t] = silent ? SEG_SILENT : 0;
   }
+}
+
+/** 1 at the operations mayFault() accepts (a load per slot instead of a call and a chain of compares). */
+const MAY_FAULT = mayFaultOps();
+
+function mayFaultOps(): Uint8Array {
+  const t = new Uint8Array(0x1000);
+  for (let op = 0; op < 0x100; op++) if (mayFault(op)) t[op] = 1;
+  t[OP_CALL_LOCAL] = 1;
+  t[OP_TRAP] = 1;
+  return t;
 }
 
 /** Operations that may fault, leave the program or write memory. */
@@ -201,15 +214,17 @@ export function findLabels(e: FunctionEmitter): void {
   labeled.fill(0, 0, e.blocks);
   e.openHead.fill(-1, 0, e.blocks + 1);
   for (let k = 0; k < e.dispatches; k++) { labeled[e.dispatch[k]] = 1; openAt[e.dispatch[k]] = -1; }
+  const order = e.order;
+  const blockTo = e.blockTo;
   for (let b = 0; b < e.blocks; b++) {
-    const last = lastSlot(e, b);
+    const last = order[blockTo[b] - 1];
     const o = P[last << 2] & 0xfff;
-    if (isJump(o)) {
+    if (JUMP_OP[o] === 1) {
       const j = blockAtSlot(e, P[(last << 2) + 1]);
       if (j > b && labeled[j] === 0) { labeled[j] = 1; openAt[j] = b; }
     }
     if (o !== 0x95 && o !== OP_TRAP && o !== 0x05) {
-      const j = blockAtSlot(e, e.next(last));
+      const j = blockAtSlot(e, last + (o === 0x18 ? 2 : 1));
       if (j > b && (j !== b + 1 || canUnroll(e, b)) && labeled[j] === 0) { labeled[j] = 1; openAt[j] = b; }
     }
   }

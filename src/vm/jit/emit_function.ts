@@ -14,7 +14,7 @@ import { charge, lowerLeft, startSegment } from './emit_segment.js';
 import { LOAD_SIZE } from './emit_tables.js';
 import { FunctionEmitter, MAX_REGISTER_INSN_BYTES, ROOM, SEG_END } from './emitter.js';
 import {
-  A32, DEPTH, FAIL_BUDGET, FAIL_TRAP, FB, HOST_FAIL, type Imports, isJump, type JitHelperOptions, LEFT, PC, R10, RESUME,
+  A32, DEPTH, FAIL_BUDGET, FAIL_TRAP, FB, HOST_FAIL, type Imports, JUMP_OP, type JitHelperOptions, LEFT, PC, R10, RESUME,
 } from './layout.js';
 import { ByteWriter, I32, Op } from './wasm_writer.js';
 
@@ -139,7 +139,7 @@ function block(e: FunctionEmitter, b: number): number {
   // the next block's first check covers it (see segment()). One `br_if` fewer per such block.
   const last = order[to - 1];
   const lastOp = e.op(last);
-  e.uncheckedEnd = !e.isVerified && lastOp !== 0x95 && lastOp !== OP_TRAP && !isJump(lastOp) && segKind[last] !== SEG_END &&
+  e.uncheckedEnd = !e.isVerified && lastOp !== 0x95 && lastOp !== OP_TRAP && JUMP_OP[lastOp] === 0 && segKind[last] !== SEG_END &&
     blockAtSlot(e, e.next(last)) === b + 1 && !canUnroll(e, b + 1);
   e.carryIn = e.carry;
   e.carry = -1;
@@ -216,7 +216,7 @@ function jumpClass(e: FunctionEmitter, pc: number, o: number, d: number, k: numb
   if (o === 0xe5) { mayGoto(e, w1); return true; }
   if (o === 0x85 || o === 0x8d) { helperCall(e, pc, o, d, k); return true; }
   if (o === OP_CALL_LOCAL) { localCall(e, pc, w1); return true; }
-  if (isJump(o)) { conditionalJump(e, pc); return true; }
+  if (JUMP_OP[o] === 1) { conditionalJump(e, pc); return true; }
   e.trapAt(pc);
   return false;
 }

@@ -112,6 +112,18 @@ export interface VerifiedTier {
   readonly stackDepth: number;
 }
 
+/**
+ * 1 at the operations (0..0xfff) isJump() accepts: the per-slot passes read it instead of calling
+ * isJump() (a call per slot costs most in a process's first compile, before V8 optimises).
+ */
+export const JUMP_OP = jumpOps();
+
+function jumpOps(): Uint8Array {
+  const t = new Uint8Array(0x1000);
+  for (let op = 0; op < 0x100; op++) if (isJump(op)) t[op] = 1;
+  return t;
+}
+
 /** Jump (conditional or not) that ends a block; targets in word 1. */
 export function isJump(op: number): boolean {
   const cls = op & 7;

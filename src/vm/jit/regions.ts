@@ -9,7 +9,7 @@
  */
 import { OP_TRAP } from '../decode.js';
 import { writesR10 } from './emit_cfg.js';
-import { isJump } from './layout.js';
+import { JUMP_OP } from './layout.js';
 
 /** Slots of a region at least (a program under twice this is one function). */
 export const REGION_SLOTS = 1000;
@@ -45,7 +45,7 @@ export function regionCuts(P: Int32Array, entry: number): Uint8Array | undefined
     const o = word & 0xfff;
     if (o === OP_TRAP) continue;
     if (writesR10(word)) return undefined;
-    if (isJump(o)) {
+    if (JUMP_OP[o] === 1) {
       const t = P[(s << 2) + 1];
       if (t > s) { crossed[s + 1]++; crossed[Math.min(t, nslots) + 1]--; } // lands on or crosses s+1 .. t
       else { crossed[t + 1]++; crossed[s + 1]--; } // back over t+1 .. s (a jump to a region's first slot stays inside it)
@@ -63,7 +63,7 @@ export function regionCuts(P: Int32Array, entry: number): Uint8Array | undefined
     const o = P[s << 2] & 0xfff;
     if (s > entry && s - last >= REGION_SLOTS && nslots - s >= REGION_SLOTS / 2 && depth === 0 && prev >= 0) {
       const p = P[prev << 2] & 0xfff;
-      if (!isJump(p) && p !== 0x95 && p !== OP_TRAP) {
+      if (JUMP_OP[p] === 0 && p !== 0x95 && p !== OP_TRAP) {
         cuts[s] = 1;
         last = s;
         any = true;
