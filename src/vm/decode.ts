@@ -25,7 +25,7 @@ import type { ErrnoName } from '../errors.js';
 import { type Insn, insnEncodingError } from '../isa/insn.js';
 import { kfuncByBtfId } from '../isa/kfuncs.js';
 import {
-  BPF_ADDR_SPACE_CAST, BPF_JMP32, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, bpfClass, opInfo,
+  BPF_ADDR_SPACE_CAST, BPF_JMP32, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL, bpfClass, OPCODES,
 } from '../isa/opcodes.js';
 
 // Internal operation numbers beyond the opcode byte (low byte = the opcode they refine).
@@ -114,26 +114,27 @@ function decode(insns: readonly Insn[]): DecodedProgram {
       continue;
     }
     const why = insnEncodingError(insns, i);
-    const info = opInfo(insn.code);
+    let op = insn.code;
+    const info = OPCODES[op & 0xff]; // (opInfo() written out: per instruction, before V8 optimises)
     if (why !== undefined || info === undefined) {
       setTrap(i, 'EINVAL', `invalid instruction (insn #${i}): ${why ?? 'unknown opcode'}`);
       continue;
     }
-    let op = insn.code;
-    let word1 = insn.off;
+    const off = insn.off;
+    let word1 = off;
     switch (info.kind) {
       case 'alu':
-        if (insn.off === 1) op |= 0x100; // sdiv / smod
+        if (off === 1) op |= 0x100; // sdiv / smod
         break;
       case 'mov':
-        if (info.srcReg && insn.off !== 0) {
-          if (info.is64 && insn.off === BPF_ADDR_SPACE_CAST) {
+        if (info.srcReg && off !== 0) {
+          if (info.is64 && off === BPF_ADDR_SPACE_CAST) {
             setTrap(i, 'ENOTSUPP', `addr_space_cast is not supported (insn #${i})`);
             continue;
           }
           op = info.is64
-            ? (insn.off === 8 ? OP_MOVSX64_8 : insn.off === 16 ? OP_MOVSX64_16 : OP_MOVSX64_32)
-            : (insn.off === 8 ? OP_MOVSX32_8 : OP_MOVSX32_16);
+            ? (off === 8 ? OP_MOVSX64_8 : off === 16 ? OP_MOVSX64_16 : OP_MOVSX64_32)
+            : (off === 8 ? OP_MOVSX32_8 : OP_MOVSX32_16);
         }
         break;
       case 'end':
@@ -141,11 +142,11 @@ function decode(insns: readonly Insn[]): DecodedProgram {
         break;
       case 'ja':
         op = 0x05; // goto and gotol both become "jump to word 1"
-        word1 = target(i, i + 1 + (bpfClass(insn.code) === BPF_JMP32 ? insn.imm : insn.off));
+        word1 = target(i, i + 1 + (bpfClass(insn.code) === BPF_JMP32 ? insn.imm : off)); // (op is 0x05 by now)
         break;
       case 'jcond':
       case 'may_goto':
-        word1 = target(i, i + 1 + insn.off);
+        word1 = target(i, i + 1 + off);
         break;
       case 'call':
         if (insn.src === BPF_PSEUDO_CALL) {
