@@ -1,6 +1,6 @@
 /*
- * The bench's synthetic program (bench/run.ts, syntheticProgram()), for the JIT tests about large
- * programs: ALU, mul, div by register, stack stores and loads, a forward branch per 7 insns.
+ * The synthetic program of the JIT's compile-time bench (bench/run.ts) and of the JIT tests about
+ * large programs: ALU, mul, div by register, stack stores and loads, a forward branch per 7 insns.
  */
 import { type Insn, makeInsn } from '../src/isa/insn.js';
 
