@@ -342,9 +342,13 @@ function fmtStats(s: CompileStats, per: number): string {
  * compiles a function with its baseline compiler, Liftoff (lazy compilation). Not included: V8's
  * later optimising tier-up (TurboFan, in the background for functions that turn out hot; runs go
  * on at Liftoff speed meanwhile). Nine compiles of distinct programs each (the JIT and V8 cache
- * modules by content), after warm-up compiles, as a long-running process would have; reported as
+ * modules by content), after warm-up compiles of 100k insns for each program, as a long-running process would have; reported as
  * minima (per phase too) beside the median wall and CPU times (see compileStats()).
  */
+/** Instructions compiled before a program's samples are taken (the compiler warmed up), and a cap in compiles. */
+const WARMUP_INSNS = 100_000;
+const MAX_WARMUPS = 200;
+
 async function compileTimes(objects: Map<string, string>): Promise<void> {
   const vm = new Vm();
   const n = 10_000;
@@ -354,7 +358,7 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
     return insns;
   };
   const cold = compileSample(vm, synthetic(-1));
-  for (let k = 0; k < 10; k++) compileSample(vm, synthetic(100 + k)); // warm the compiler up
+  for (let k = 0; k < WARMUP_INSNS / n; k++) compileSample(vm, synthetic(100 + k)); // warm the compiler up
   const samples: CompileSample[] = [];
   for (let k = 0; k < 9; k++) samples.push(compileSample(vm, synthetic(k)));
   const syn = compileStats(samples);
@@ -379,7 +383,10 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
       const loaded = loadObjectIntoKernel(bpf, new Uint8Array(readFileSync(file)), name);
       for (const prog of loaded.programs) {
         const insns = loaded.runInsns(prog);
-        for (let k = 100; k < 103; k++) compileSample(bpf.vm, variant(insns, k)); // warm-up, as for the synthetic program
+        // Warm-up by instruction volume, as much as the synthetic program's (10 x 10k insns): V8
+        // optimises each emitter once it has been called often enough, so three compiles of a
+        // 1,400-insn object would leave its samples in the middle of that warm-up.
+        for (let k = 100, done = 0; k < 103 || (done < WARMUP_INSNS && k < 100 + MAX_WARMUPS); k++) done += compileSample(bpf.vm, variant(insns, k)).insns;
         const xs: CompileSample[] = [];
         for (let k = 1; k <= 9; k++) xs.push(compileSample(bpf.vm, variant(insns, k)));
         const st = compileStats(xs);
