@@ -34,8 +34,15 @@ function contentHash(bytes) {
  * but unchanged get their new mtime recorded (the manifest is rewritten when it can be), so only
  * the first run after a rebuild reads them.
  */
+/**
+ * The manifest format scripts/bundle.mjs writes: 2 since bundles are written wrapped (the bundle
+ * file is the CommonJS function expression runBundle() compiles). A manifest of another version is
+ * stale, so an older build falls back to dist/.
+ */
+const MANIFEST_VERSION = 2;
+
 function isFresh(manifest, root, manifestFile) {
-  if (!manifest || manifest.version !== 1 || !Array.isArray(manifest.inputs)) return false;
+  if (!manifest || manifest.version !== MANIFEST_VERSION || !Array.isArray(manifest.inputs)) return false;
   let touched = false;
   for (const input of manifest.inputs) {
     let st;
@@ -55,20 +62,17 @@ function isFresh(manifest, root, manifestFile) {
   return true;
 }
 
-/**
- * The manifest of bundle NAME when the bundle exists and is fresh, else undefined. A bundle not
- * written `wrapped` (by an earlier scripts/bundle.mjs) is not one runBundle() can run: stale too.
- */
+/** The manifest of bundle NAME when the bundle exists and is fresh, else undefined. */
 function freshBundle(name, dir = DIR, root = ROOT) {
   const file = path.join(dir, `${name}.json`);
   let manifest;
   try { manifest = JSON.parse(fs.readFileSync(file, 'utf8')); } catch { return undefined; }
-  return manifest && manifest.wrapped === true && isFresh(manifest, root, file) && /^[\w.-]+$/.test(manifest.bundle) ? manifest : undefined;
+  return isFresh(manifest, root, file) && /^[\w.-]+$/.test(manifest.bundle) ? manifest : undefined;
 }
 
 /**
  * A bundle file is one function expression, the CommonJS wrapper around the bundled code
- * (scripts/bundle.mjs writes it so, and says `wrapped` in the manifest): compiled as it is read.
+ * (scripts/bundle.mjs writes it so, manifest version 2): compiled as it is read.
  */
 const WRAPPER = ['(function (exports, require, module, __filename, __dirname) {', '\n})'];
 
@@ -122,4 +126,4 @@ function runBundle(name) {
   return true;
 }
 
-module.exports = { runBundle, freshBundle, isFresh, contentHash, WRAPPER };
+module.exports = { runBundle, freshBundle, isFresh, contentHash, WRAPPER, MANIFEST_VERSION };

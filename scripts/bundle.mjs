@@ -32,7 +32,7 @@ try {
 const { writePcap } = await import('../dist/src/net/pcap.js');
 
 const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
-const { contentHash, WRAPPER } = createRequire(import.meta.url)('../bin/bundle.js');
+const { contentHash, WRAPPER, MANIFEST_VERSION } = createRequire(import.meta.url)('../bin/bundle.js');
 
 /** Write through a temporary name: a process starting meanwhile sees the old file or the new. */
 function writeAtomic(file, data) {
@@ -89,7 +89,7 @@ const inputs = Object.keys(result.metafile.inputs).sort().map((file) => {
   return { file, size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(readFileSync(join(ROOT, file))) };
 });
 writeAtomic(join(DIR, bundle), code);
-writeAtomic(join(DIR, `${NAME}.json`), JSON.stringify({ version: 1, bundle, wrapped: true, node: process.version, inputs }, null, 1) + '\n');
+writeAtomic(join(DIR, `${NAME}.json`), JSON.stringify({ version: MANIFEST_VERSION, bundle, node: process.version, inputs }, null, 1) + '\n');
 
 // The code cache: what a real run compiled, written by bin/bundle.js at its exit.
 const tmp = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-'));

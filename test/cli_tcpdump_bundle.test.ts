@@ -24,6 +24,7 @@ const bundle = require(join(ROOT, 'bin', 'bundle.js')) as {
   freshBundle(name: string, dir?: string, root?: string): Manifest | undefined;
   isFresh(manifest: Manifest, root: string, manifestFile?: string): boolean;
   contentHash(bytes: Uint8Array): string;
+  MANIFEST_VERSION: number;
 };
 
 /** A fresh bundle, built now if needed; a reason to skip when it cannot be. */
@@ -108,7 +109,7 @@ test('a bundle is fresh while its inputs are unchanged in content, stale otherwi
     writeFileSync(a, 'export const a = 1;\n');
     const st = statSync(a);
     const real = bundle.contentHash(readFileSync(a));
-    const manifest = (hash: string, mtimeMs = st.mtimeMs): Manifest => ({ version: 1, bundle: 'x.cjs', inputs: [{ file: 'a.js', size: st.size, mtimeMs, hash }] });
+    const manifest = (hash: string, mtimeMs = st.mtimeMs): Manifest => ({ version: bundle.MANIFEST_VERSION, bundle: 'x.cjs', inputs: [{ file: 'a.js', size: st.size, mtimeMs, hash }] });
     assert.equal(bundle.isFresh(manifest('0'), dir), true, 'same size and mtime: not read');
     utimesSync(a, new Date(), new Date(Date.now() + 5000));
     assert.equal(bundle.isFresh(manifest('0'), dir), false, 'rewritten, other bytes');
@@ -126,7 +127,7 @@ test('a bundle is fresh while its inputs are unchanged in content, stale otherwi
     assert.equal(bundle.isFresh(manifest(real), dir), false, 'other size');
     rmSync(a);
     assert.equal(bundle.isFresh(manifest(real), dir), false, 'input gone');
-    assert.equal(bundle.isFresh({ version: 2, bundle: 'x.cjs', inputs: [] }, dir), false, 'unknown manifest');
+    assert.equal(bundle.isFresh({ version: bundle.MANIFEST_VERSION + 1, bundle: 'x.cjs', inputs: [] }, dir), false, 'unknown manifest');
     assert.equal(bundle.freshBundle('tcpdump', dir, dir), undefined, 'no manifest');
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 /*
  * bin/bundle.js runs only a bundle written as one function expression (scripts/bundle.mjs's
- * `wrapped` manifests): a manifest from before that format is stale, however fresh its inputs,
- * and a built bundle file is the wrapper around the bundled code.
+ * manifest version 2): a manifest from before that format (version 1) is stale, however fresh its
+ * inputs, and a built bundle file is the wrapper around the bundled code.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,32 +13,33 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const require = createRequire(import.meta.url);
-interface Manifest { version: number; bundle: string; wrapped?: boolean; inputs: { file: string; size: number; mtimeMs: number; hash: string }[] }
+interface Manifest { version: number; bundle: string; inputs: { file: string; size: number; mtimeMs: number; hash: string }[] }
 const bundle = require(join(ROOT, 'bin', 'bundle.js')) as {
   freshBundle(name: string, dir?: string, root?: string): Manifest | undefined;
   contentHash(bytes: Uint8Array): string;
   WRAPPER: [string, string];
+  MANIFEST_VERSION: number;
 };
 
-test('only a wrapped bundle is fresh', () => {
+test('only a bundle of the wrapped format is fresh', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-wrapped-'));
   try {
     const input = join(dir, 'a.js');
     writeFileSync(input, 'export const a = 1;\n');
     const st = statSync(input);
-    const manifest = (wrapped?: boolean): Manifest => ({
-      version: 1, bundle: 'x-0.cjs', ...(wrapped === undefined ? {} : { wrapped }),
+    const manifest = (version = bundle.MANIFEST_VERSION): Manifest => ({
+      version, bundle: 'x-0.cjs',
       inputs: [{ file: 'a.js', size: st.size, mtimeMs: st.mtimeMs, hash: bundle.contentHash(readFileSync(input)) }],
     });
     const fresh = (m: Manifest): boolean => {
       writeFileSync(join(dir, 'x.json'), JSON.stringify(m));
       return bundle.freshBundle('x', dir, dir) !== undefined;
     };
-    assert.equal(fresh(manifest(true)), true, 'wrapped, inputs unchanged');
-    assert.equal(fresh(manifest()), false, 'an earlier format');
-    assert.equal(fresh(manifest(false)), false, 'not wrapped');
+    assert.equal(bundle.MANIFEST_VERSION, 2);
+    assert.equal(fresh(manifest()), true, 'wrapped, inputs unchanged');
+    assert.equal(fresh(manifest(1)), false, 'an earlier format (not wrapped)');
     writeFileSync(input, 'export const a = 22;\n');
-    assert.equal(fresh(manifest(true)), false, 'wrapped, an input changed');
+    assert.equal(fresh(manifest()), false, 'wrapped, an input changed');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -52,7 +53,7 @@ test('a built bundle is the CommonJS wrapper around the code', (t) => {
     t.skip('no bundle built (npm run build)');
     return;
   }
-  if (!manifest.wrapped) { t.skip('bundle of an earlier format: rebuild with npm run build'); return; }
+  if (manifest.version !== bundle.MANIFEST_VERSION) { t.skip('bundle of an earlier format: rebuild with npm run build'); return; }
   const code = readFileSync(join(ROOT, 'dist', 'bundle', manifest.bundle), 'latin1');
   assert.ok(code.startsWith(bundle.WRAPPER[0]), 'starts with the wrapper');
   assert.ok(code.trimEnd().endsWith(bundle.WRAPPER[1].trim()), 'ends with it');
