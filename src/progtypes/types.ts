@@ -15,8 +15,31 @@ import type { Insn } from '../isa/insn.js';
 /** The test-run failure the kernel would report, as an errno. */
 export class TestRunError extends BpfError {}
 
-/** enum bpf_attach_type: an XDP program run by a DEVMAP entry (it may read egress_ifindex); 33 in include/uapi/linux/bpf.h. */
-export const BPF_XDP_DEVMAP = 33;
+/** enum bpf_attach_type (include/uapi/linux/bpf.h), index = value. */
+export const ATTACH_TYPE_NAMES: readonly string[] = [
+  'cgroup_inet_ingress', 'cgroup_inet_egress', 'cgroup_inet_sock_create', 'cgroup_sock_ops',
+  'sk_skb_stream_parser', 'sk_skb_stream_verdict', 'cgroup_device', 'sk_msg_verdict', 'cgroup_inet4_bind',
+  'cgroup_inet6_bind', 'cgroup_inet4_connect', 'cgroup_inet6_connect', 'cgroup_inet4_post_bind',
+  'cgroup_inet6_post_bind', 'cgroup_udp4_sendmsg', 'cgroup_udp6_sendmsg', 'lirc_mode2', 'flow_dissector',
+  'cgroup_sysctl', 'cgroup_udp4_recvmsg', 'cgroup_udp6_recvmsg', 'cgroup_getsockopt', 'cgroup_setsockopt',
+  'trace_raw_tp', 'trace_fentry', 'trace_fexit', 'modify_return', 'lsm_mac', 'trace_iter',
+  'cgroup_inet4_getpeername', 'cgroup_inet6_getpeername', 'cgroup_inet4_getsockname', 'cgroup_inet6_getsockname',
+  'xdp_devmap', 'cgroup_inet_sock_release', 'xdp_cpumap', 'sk_lookup', 'xdp', 'sk_skb_verdict',
+  'sk_reuseport_select', 'sk_reuseport_select_or_migrate', 'perf_event', 'trace_kprobe_multi', 'lsm_cgroup',
+  'struct_ops', 'netfilter', 'tcx_ingress', 'tcx_egress', 'trace_uprobe_multi', 'cgroup_unix_connect',
+  'cgroup_unix_sendmsg', 'cgroup_unix_recvmsg', 'cgroup_unix_getpeername', 'cgroup_unix_getsockname',
+  'netkit_primary', 'netkit_peer', 'trace_kprobe_session',
+];
+
+/** The value of enum bpf_attach_type's BPF_<NAME> (lower case, without BPF_); throws for a name not in the table. */
+export function attachTypeId(name: string): number {
+  const id = ATTACH_TYPE_NAMES.indexOf(name);
+  if (id < 0) throw new Error(`unknown attach type ${name}`);
+  return id;
+}
+
+/** An XDP program run by a DEVMAP entry (it may read egress_ifindex). */
+export const BPF_XDP_DEVMAP = attachTypeId('xdp_devmap');
 
 /** What a context field holds, as the verifier types the loaded register. */
 export type CtxFieldKind = 'scalar' | 'pkt' | 'pkt_end' | 'pkt_meta' | 'flow_keys' | 'sock' | 'ctx_ptr';

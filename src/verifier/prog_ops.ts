@@ -4,7 +4,7 @@
  * exit. These defaults follow net/core/filter.c and kernel/trace/bpf_trace.c closely enough for
  * the common types; the progtypes layer may supply refined ones.
  */
-import { BPF_XDP_DEVMAP } from '../progtypes/types.js';
+import { BPF_XDP_DEVMAP, attachTypeId } from '../progtypes/types.js';
 import type { RegType } from './reg_state.js';
 
 export type AccessType = 'read' | 'write';
@@ -119,9 +119,11 @@ const skLookupAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
 };
 
 // enum bpf_attach_type values sock_addr_is_valid_access() tells address families apart by
-const INET4_ATTACH = new Set([8, 10, 14, 19, 29, 31]); // INET4_BIND/CONNECT, UDP4_SENDMSG/RECVMSG, INET4_GETPEERNAME/GETSOCKNAME
-const INET6_ATTACH = new Set([9, 11, 15, 20, 30, 32]);
-const UDP4_SENDMSG = 14, UDP6_SENDMSG = 15;
+const INET4_ATTACH = new Set(['bind', 'connect', 'getpeername', 'getsockname'].map((a) => attachTypeId(`cgroup_inet4_${a}`))
+  .concat(['sendmsg', 'recvmsg'].map((a) => attachTypeId(`cgroup_udp4_${a}`))));
+const INET6_ATTACH = new Set(['bind', 'connect', 'getpeername', 'getsockname'].map((a) => attachTypeId(`cgroup_inet6_${a}`))
+  .concat(['sendmsg', 'recvmsg'].map((a) => attachTypeId(`cgroup_udp6_${a}`))));
+const UDP4_SENDMSG = attachTypeId('cgroup_udp4_sendmsg'), UDP6_SENDMSG = attachTypeId('cgroup_udp6_sendmsg');
 /** bpf_ctx_wide_access_ok(): an aligned 8-byte access inside a u32 array field [start, end) */
 const wideOk = (off: number, size: number, start: number, end: number): boolean => size === 8 && off >= start && off + 8 <= end && off % 8 === 0;
 
@@ -201,7 +203,8 @@ const sysctlAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
 };
 
 // enum bpf_attach_type values __sock_filter_check_attach_type() looks at
-const SOCK_CREATE = 2, SOCK_RELEASE = 34, INET4_POST_BIND = 12, INET6_POST_BIND = 13;
+const SOCK_CREATE = attachTypeId('cgroup_inet_sock_create'), SOCK_RELEASE = attachTypeId('cgroup_inet_sock_release');
+const INET4_POST_BIND = attachTypeId('cgroup_inet4_post_bind'), INET6_POST_BIND = attachTypeId('cgroup_inet6_post_bind');
 
 /**
  * sock_filter_is_valid_access() (struct bpf_sock for cgroup/sock programs): bpf_sock_is_valid_access(),
@@ -248,7 +251,7 @@ const skReuseportAccess: ProgTypeOps['isValidAccess'] = (off, size, type) => {
   return off >= 16 && off < 32 && narrowOk(off, size, 4) ? {} : false;
 };
 
-const GETSOCKOPT = 21, SETSOCKOPT = 22;
+const GETSOCKOPT = attachTypeId('cgroup_getsockopt'), SETSOCKOPT = attachTypeId('cgroup_setsockopt');
 /**
  * cg_sockopt_is_valid_access() (struct bpf_sockopt: sk 0, optval 8, optval_end 16, level 24,
  * optname 28, optlen 32, retval 36): optlen always writable, retval for getsockopt (and only
