@@ -150,10 +150,23 @@ const sockAddrAccess = (expectedAttachType: number): ProgTypeOps['isValidAccess'
   return false;
 };
 
-/** bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() */
+/** struct bpf_tcp_sock (112 bytes): its two u64 counters, the rest u32 */
+const TCP_SOCK_SIZE = 112, TCP_SOCK_U64 = [80, 88];
+
+/**
+ * A load bpf_tcp_sock_is_valid_access() lets through but bpf_tcp_sock_convert_ctx_access() has no
+ * field for (the upper half of a u64 counter): convert_ctx_accesses() then fails the load.
+ */
+export const tcpSockConversionMissing = (off: number): boolean => TCP_SOCK_U64.includes(off - 4);
+
+/**
+ * bpf_sock_is_valid_access() / bpf_sock_common_is_valid_access() / bpf_tcp_sock_is_valid_access() /
+ * bpf_xdp_sock_is_valid_access() (net/core/filter.c), by the verifier's pointer type
+ */
 export function sockAccessOk(type: string, off: number, size: number): boolean {
   if (off < 0 || off % size !== 0) return false;
-  if (type === 'tcp_sock') return off + size <= 96 && (size === 4 || size === 8);
+  if (type === 'tcp_sock') return off < TCP_SOCK_SIZE && size === (TCP_SOCK_U64.includes(off) ? 8 : 4);
+  if (type === 'xdp_sock') return off === 0 && size === 4; // struct bpf_xdp_sock { __u32 queue_id; }
   if (off >= 80) return false;
   if (type === 'sock_common' && off >= 8 && off < 24) return false;
   const narrow = (def: number): boolean => size <= def && (off & (size - 1)) === 0;

@@ -24,7 +24,7 @@ import { ScratchMarks } from './scratch_marks.js';
 import { StackLiveness } from './stack_liveness.js';
 import { controlFlow } from './cfg_order.js';
 import { SccVisits } from './scc_visits.js';
-import { type ProgTypeOps, defaultProgTypeOps, sockAccessOk } from './prog_ops.js';
+import { type ProgTypeOps, defaultProgTypeOps, sockAccessOk, tcpSockConversionMissing } from './prog_ops.js';
 import {
   type RegState, type VerifierMap, S32_MAX, S32_MIN, S64_MAX, U32_MAX, U64_MAX, copyReg, isPktPointer, isPointer,
   markKnown, markNotInit, markReg32Known, markUnknown, newReg, regTypeStr, setKnown, BPF_ADD_CONST, baseId, hasAddConst,
@@ -242,6 +242,8 @@ export class Verifier {
       // do_check_common(): at level 1 a successful walk leaves no trace; later passes log afresh
       if (this.level < 2) this.log.reset(0);
       this.checkMaxStackDepth();
+      // convert_ctx_accesses() runs before do_misc_fixups()' kfunc check
+      if (this.ctxConversionBug) fail('verifier bug: error during ctx access conversion (0)', EFAULT);
       if (this.kfuncPlaceholder) fail('invalid kernel function call not eliminated in verifier pass', EINVAL);
     } catch (e) {
       if (!(e instanceof VerifierError)) throw e;
@@ -668,6 +670,8 @@ export class Verifier {
     return statesEqual(old, this.cur, exact, this.liveRegs, this.idmap, this.idGen);
   }
   kfuncPlaceholder = false;
+  /** a reached load convert_ctx_accesses() will find no conversion for (tcpSockConversionMissing()) */
+  ctxConversionBug = false;
   jmpsProcessed = 0;
   prevJmpsProcessed = 0;
   prevInsnProcessed = 0;
@@ -1021,6 +1025,7 @@ export class Verifier {
         if (r.maybeNull) fail(`R${regno} invalid mem access '${regTypeStr(r)}'`);
         if (type === 'write') fail(`R${regno} cannot write into ${r.type}`);
         if (!sockAccessOk(r.type, off, size)) fail(`R${regno} invalid ${r.type} access off=${off} size=${size}`);
+        if (r.type === 'tcp_sock' && tcpSockConversionMissing(off)) this.ctxConversionBug = true;
         break;
       }
       default:
