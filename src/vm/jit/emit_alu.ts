@@ -86,11 +86,11 @@ function divMod64(e: FunctionEmitter, o: number, d: number, s: number, k: number
   // Branch-free (selects, no `if`: cheaper for Liftoff to compile): divide by a divisor made
   // safe (0, and -1 when signed, become 1), then fix those cases up as the kernel's rules say:
   // x / 0 = 0, x % 0 = x, x s/ -1 = -x, x s% -1 = 0.
-  if (!signed) { // A32 = !y; select(0 or x, x / (y | A32) or x % (y | A32), A32)
+  if (!signed) { // select(0 or x, x / (y | !y) or x % (y | !y), !y) (!y computed twice: a local kept across the division is spilled)
     if (isDiv) e.i64c(0, 0); else e.get(d);
-    e.get(d); e.get(s); e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.ltee(A32); e.buf[e.pos++] = Op.i64_extend_i32_u; e.buf[e.pos++] = Op.i64_or;
+    e.get(d); e.get(s); e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.buf[e.pos++] = Op.i64_extend_i32_u; e.buf[e.pos++] = Op.i64_or;
     e.buf[e.pos++] = isDiv ? Op.i64_div_u : Op.i64_rem_u;
-    e.lget(A32); e.buf[e.pos++] = Op.select; e.set(d);
+    e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.buf[e.pos++] = Op.select; e.set(d);
     return;
   }
   e.get(d);
@@ -132,7 +132,14 @@ function divMod32(e: FunctionEmitter, o: number, d: number, s: number, k: number
 function binary64(e: FunctionEmitter, o: number, d: number, s: number, k: number): boolean {
   const wop = ALU64_OPS[o & 0xf0];
   if (wop === 0) return false;
-  e.get(d); if ((o & 8) !== 0) e.get(s); else e.sx(k); e.buf[e.pos++] = wop; e.set(d);
+  e.get(d);
+  if ((o & 8) !== 0) e.get(s);
+  else if (wop === Op.i64_sub) { // d + -k: Liftoff has an immediate form for add, not for sub (mov, neg, add)
+    if (k === -0x80000000) e.i64c(0, 0x80000000); else e.sx(-k);
+    e.buf[e.pos++] = Op.i64_add; e.set(d);
+    return true;
+  } else e.sx(k);
+  e.buf[e.pos++] = wop; e.set(d);
   return true;
 }
 
@@ -141,7 +148,9 @@ function binary32(e: FunctionEmitter, o: number, d: number, s: number, k: number
   const wop = ALU32_OPS[o & 0xf0];
   if (wop === 0) return false;
   e.get(d); e.buf[e.pos++] = Op.i32_wrap_i64;
-  if ((o & 8) !== 0) { e.get(s); e.buf[e.pos++] = Op.i32_wrap_i64; } else e.i32c(k);
-  e.buf[e.pos++] = wop; e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(d);
+  if ((o & 8) !== 0) { e.get(s); e.buf[e.pos++] = Op.i32_wrap_i64; e.buf[e.pos++] = wop; }
+  else if (wop === Op.i32_sub) { e.i32c(-k | 0); e.buf[e.pos++] = Op.i32_add; } // (as binary64)
+  else { e.i32c(k); e.buf[e.pos++] = wop; }
+  e.buf[e.pos++] = Op.i64_extend_i32_u; e.set(d);
   return true;
 }

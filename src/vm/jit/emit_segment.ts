@@ -28,7 +28,7 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
  */
 export function charge(e: FunctionEmitter, seg: number, count: number): void {
   e.i32c(seg); e.lset(PC);
-  e.lget(LEFT); e.i32c(count); e.buf[e.pos++] = Op.i32_sub; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
+  e.lget(LEFT); e.i32c(-count); e.buf[e.pos++] = Op.i32_add; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
   e.buf[e.pos++] = Op.br_if; e.u32(e.depthL() + 1);
 }
 
@@ -41,16 +41,18 @@ export function charge(e: FunctionEmitter, seg: number, count: number): void {
  * every silent store guarded and `left` lowered after its last instruction.)
  */
 export function lowerLeft(e: FunctionEmitter, count: number): void {
-  e.lget(LEFT); e.i32c(count); e.buf[e.pos++] = Op.i32_sub; e.lset(LEFT);
+  e.lget(LEFT); e.i32c(-count); e.buf[e.pos++] = Op.i32_add; e.lset(LEFT);
 }
 
 /**
  * With the frame base on the stack, for a silent store at position `at` of a segment not
  * charged yet: the frame base when the budget (left) exceeds `at`, as the interpreter would
- * have run the store; else 0.
+ * have run the store; else 0. As a mask, fb & ((at - left) >> 31), not a `select` of a
+ * comparison, which Liftoff compiles as setcc, movzx, test, cmov (left is at most MAX_BUDGET,
+ * 2^31 - 1, and at least minus a block's length: the difference never overflows).
  */
 export function guardedFrame(e: FunctionEmitter, at: number): void {
-  e.i32c(0); e.lget(LEFT); e.i32c(at + 1); e.buf[e.pos++] = Op.i32_ge_s; e.buf[e.pos++] = Op.select;
+  e.i32c(at); e.lget(LEFT); e.buf[e.pos++] = Op.i32_sub; e.i32c(31); e.buf[e.pos++] = Op.i32_shr_s; e.buf[e.pos++] = Op.i32_and;
 }
 
 /** Start the segment at position `from` of the current block: charged now, deferred to its last instruction, or left to the next block. */
