@@ -1,5 +1,5 @@
 /*
- * Capture files on disk, streamed: reading in CHUNK_SIZE (1 MiB) reads and writing in
+ * Capture files on disk, streamed: a CHUNK_SIZE (1 MiB) buffer filled by reads of READ_SIZE (256 KiB), writing in
  * WRITE_BUFFER_SIZE (128 KiB) writes, so memory stays constant however large the file.
  * Synchronous I/O on purpose: the per-packet loop never yields, and a CLI filtering one file has
  * nothing else to do meanwhile.
