@@ -1,10 +1,11 @@
 /*
- * A VM's helper registry filled for a program type: the general helper table and the packet
- * helpers, filtered by the type's func_proto set (helper_sets.ts).
+ * A VM's helper registry filled for a program type: the general helper table, the packet and
+ * socket helpers, filtered by the type's func_proto set (helper_sets.ts).
  */
 import { registerHelpers, registerKfuncs } from '../helpers/index.js';
 import { type HelperHost, createHelperHost } from '../helpers/host.js';
 import { PACKET_HELPERS } from '../helpers/packet.js';
+import { SOCK_HELPERS } from '../helpers/sock.js';
 import type { HelperRegistry } from '../vm/helpers.js';
 import { Vm } from '../vm/vm.js';
 import { HELPER_SETS } from './helper_sets.js';
@@ -18,7 +19,7 @@ export function registerProgTypeHelpers(registry: HelperRegistry, type: number, 
   const allowed = (id: number): boolean => (set ? set.has(id) : true);
   registerHelpers(registry, host, (d) => allowed(d.id));
   registerKfuncs(registry); // the common kfunc set (bpf_iter_num_*) is every program type's
-  for (const d of PACKET_HELPERS) {
+  for (const d of [...PACKET_HELPERS, ...SOCK_HELPERS]) {
     if (!allowed(d.id)) continue;
     const impl = d.impl;
     registry.register(d.id, d.name, (ctx, r1, r2, r3, r4, r5) => impl(host, ctx, r1, r2, r3, r4, r5));

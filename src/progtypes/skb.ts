@@ -14,7 +14,10 @@
  *    where the Ethernet header was;
  *  - ctx_in may set only mark, priority, ingress_ifindex, ifindex (1, the loopback), cb[],
  *    tstamp, wire_len, gso_segs, gso_size, hwtstamp (EINVAL otherwise); ctx_out is ctx_in with
- *    mark, priority, ingress_ifindex, ifindex, tstamp, cb, wire_len, gso_segs, hwtstamp updated.
+ *    mark, priority, ingress_ifindex, ifindex, tstamp, cb, wire_len, gso_segs, hwtstamp updated;
+ *  - skb->sk is the test run's socket (sk_alloc(AF_UNSPEC) + sock_init_data(NULL)): TCP_CLOSE, no
+ *    type or protocol, AF_INET/AF_INET6 with the IP header's addresses for IPv4/IPv6 frames; the
+ *    context's family/remote_ip4/local_ip4/remote_ip6/local_ip6 read it (the ports are 0).
  *
  * The context holds 32-bit VM addresses in data/data_end/data_meta so programs work without the
  * verifier's rewrite; helpers that reshape the packet keep them in step (helpers/packet.ts).
@@ -22,6 +25,7 @@
  * classifier's non-zero return (or -1 = the default classid) selects skb->tc_classid.
  */
 import { memoryView, newPacketState, type PacketState, setPacketState, syncCtx } from '../helpers/packet.js';
+import { AF_INET, AF_INET6, AF_UNSPEC, BPF_SOCK_SIZE, type SockFields, TCP_CLOSE, writeBpfSock } from '../helpers/sock.js';
 import { Vm } from '../vm/vm.js';
 import type { Region } from '../vm/types.js';
 import { helperAllowedFor } from './helper_sets.js';
@@ -138,6 +142,26 @@ export interface SkbMeta {
   hwtstamp?: bigint;
   /** bpf_get_socket_cookie() (default 0: no socket). */
   socketCookie?: bigint;
+  /** skb->sk is the test run's socket (default: no socket, skb->sk NULL). */
+  testRunSocket?: boolean;
+}
+
+const ETH_P_IP = 0x0800, ETH_P_IPV6 = 0x86dd;
+
+/**
+ * bpf_prog_test_run_skb()'s socket for a frame whose network header is at `net`: AF_INET or
+ * AF_INET6 with the IP header's source as sk_rcv_saddr and destination as sk_daddr.
+ */
+function testRunSock(mem: Uint8Array, net: number, protocol: number, end: number): SockFields {
+  const s: SockFields = { family: AF_UNSPEC, state: TCP_CLOSE };
+  if (protocol === ETH_P_IP) {
+    s.family = AF_INET;
+    if (net + 20 <= end) { s.srcIp4 = mem.slice(net + 12, net + 16); s.dstIp4 = mem.slice(net + 16, net + 20); }
+  } else if (protocol === ETH_P_IPV6) {
+    s.family = AF_INET6;
+    if (net + 40 <= end) { s.srcIp6 = mem.slice(net + 8, net + 24); s.dstIp6 = mem.slice(net + 24, net + 40); }
+  }
+  return s;
 }
 
 /** eth_type_trans() against the loopback device (address and broadcast 00:00:00:00:00:00). */
@@ -164,6 +188,8 @@ export class SkbHarness {
   readonly state: PacketState;
   readonly buffer: Region;
   readonly ctx: Region;
+  /** struct bpf_sock of the test run's socket (programs may not store to it) */
+  readonly sock: Region;
 
   constructor(vm: Vm, type: number) {
     this.vm = vm;
@@ -171,6 +197,7 @@ export class SkbHarness {
     this.l2 = type === BPF_PROG_TYPE_SCHED_CLS || type === BPF_PROG_TYPE_SCHED_ACT;
     this.buffer = vm.space.alloc(EXTRA_HEAD + SKB_PAD + MAX_LEN + SKB_TAILROOM, 'sk_buff data', { writable: true, align: 64 });
     this.ctx = vm.space.alloc(SK_BUFF_SIZE, '__sk_buff', { writable: true });
+    this.sock = vm.space.alloc(BPF_SOCK_SIZE, 'struct bpf_sock', { writable: false });
     this.state = newPacketState('skb');
   }
 
@@ -211,6 +238,17 @@ export class SkbHarness {
     dv.setUint32(c + SK_BUFF.gso_segs, meta.gsoSegs ?? 0, true);
     dv.setUint32(c + SK_BUFF.gso_size, meta.gsoSize ?? 0, true);
     dv.setBigUint64(c + SK_BUFF.hwtstamp, meta.hwtstamp ?? 0n, true);
+    if (meta.testRunSocket) {
+      const sk = testRunSock(mem, s.network, protocol, s.dataEnd);
+      writeBpfSock(mem, this.sock.addr, sk);
+      dv.setBigUint64(c + SK_BUFF.sk, BigInt(this.sock.addr), true);
+      // bpf_convert_ctx_access(): the socket fields of __sk_buff read skb->sk's sock_common
+      dv.setUint32(c + SK_BUFF.family, sk.family, true);
+      if (sk.srcIp4) mem.set(sk.srcIp4, c + SK_BUFF.local_ip4);
+      if (sk.dstIp4) mem.set(sk.dstIp4, c + SK_BUFF.remote_ip4);
+      if (sk.srcIp6) mem.set(sk.srcIp6, c + SK_BUFF.local_ip6);
+      if (sk.dstIp6) mem.set(sk.dstIp6, c + SK_BUFF.remote_ip6);
+    }
     syncCtx(this.vm, s);
     setPacketState(this.vm, s);
   }
@@ -251,6 +289,7 @@ export class SkbHarness {
   dispose(): void {
     setPacketState(this.vm, undefined);
     this.vm.space.free(this.ctx);
+    this.vm.space.free(this.sock);
     this.vm.space.free(this.buffer);
   }
 }
@@ -295,7 +334,7 @@ export async function testRunSkb(input: TestRunInput): Promise<TestRunResult> {
   const vm = input.vm ?? vmForType(input.type);
   const h = new SkbHarness(vm, input.type);
   try {
-    h.load(data, { socketCookie: 1n, ...meta });
+    h.load(data, { socketCookie: 1n, testRunSocket: true, ...meta });
     const p = prepareProgram(vm, input.insns, input.engine, input.budget);
     const { retval, duration } = timedRuns(p, h.ctx.addr, input.repeat, p.usesLdAbs ? h.packet() : undefined);
     const dataOut = dataFinish(input, h.output());

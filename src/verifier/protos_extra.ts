@@ -4,6 +4,7 @@
  * Helpers known by name but absent here get a permissive fallback (RET_INTEGER, no checked args).
  */
 import { helperDef } from '../helpers/index.js';
+import { SOCK_HELPERS } from '../helpers/sock.js';
 import { type HelperProto, arg, fixedArg, proto, ret } from '../helpers/proto.js';
 import { helperFuncName } from '../isa/disasm_xlated.js';
 
@@ -15,7 +16,6 @@ const MEM_OR_NULL = arg('ARG_PTR_TO_MEM', 'PTR_MAYBE_NULL', 'MEM_RDONLY');
 const UNINIT = arg('ARG_PTR_TO_MEM', 'MEM_UNINIT', 'MEM_WRITE');
 const SIZE = arg('ARG_CONST_SIZE');
 const SIZE0 = arg('ARG_CONST_SIZE_OR_ZERO');
-const SOCK_COMMON = arg('ARG_PTR_TO_SOCK_COMMON');
 const MAP = arg('ARG_CONST_MAP_PTR');
 const TIMER = arg('ARG_PTR_TO_TIMER');
 const SKC_TO = proto(ret('RET_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), [arg('ARG_PTR_TO_BTF_ID')]);
@@ -74,10 +74,7 @@ const EXTRA: Record<number, HelperProto> = {
   84: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY], { pktAccess: true }), // sk_lookup_tcp
   85: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY], { pktAccess: true }), // sk_lookup_udp
   86: proto(I, [arg('ARG_PTR_TO_BTF_ID', 'OBJ_RELEASE')]), // sk_release
-  95: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // sk_fullsock
-  96: proto(ret('RET_PTR_TO_TCP_SOCK', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // tcp_sock
   97: proto(I, [CTX]), // skb_ecn_set_ce
-  98: proto(ret('RET_PTR_TO_SOCKET', 'PTR_MAYBE_NULL'), [SOCK_COMMON]), // get_listener_sock
   99: proto(ret('RET_PTR_TO_SOCK_COMMON', 'PTR_MAYBE_NULL'), [CTX, MEM, SIZE, ANY, ANY], { pktAccess: true }), // skc_lookup_tcp
   122: proto(I, [arg('ARG_PTR_TO_CTX', 'PTR_MAYBE_NULL')]), // get_netns_cookie
   124: proto(I, [CTX, arg('ARG_PTR_TO_BTF_ID', 'PTR_MAYBE_NULL'), ANY]), // sk_assign
@@ -107,7 +104,7 @@ const FALLBACK = proto(I, []);
 
 /** The prototype the verifier checks a call to helper `id` against. */
 export function helperProto(id: number): { name: string; proto: HelperProto } | undefined {
-  const d = helperDef(id);
+  const d = helperDef(id) ?? SOCK_HELPERS.find((h) => h.id === id);
   if (d) return { name: d.name, proto: d.proto };
   const name = helperFuncName(id);
   if (!name || id === 0) return undefined;
