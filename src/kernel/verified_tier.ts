@@ -21,20 +21,17 @@ const PROVED = new Set(['fp', 'ctx', 'pkt', 'pkt_meta', 'map_value']);
 
 const tiers = new WeakMap<KProg, VerifiedTier | null>();
 
-/** The verified tier of `prog`, or undefined when it does not verify. */
-export function verifiedTierOf(prog: KProg): VerifiedTier | undefined {
+/**
+ * Mark `insns` (the engines' copy of `prog`) for the verified tier when `prog` verifies (the
+ * tier computed once per program; vm/jit's verifiedTierOf() reads it back from `insns`).
+ */
+export function trustIfVerified(prog: KProg, insns: readonly Insn[]): void {
   let t = tiers.get(prog);
   if (t === undefined) {
     t = computeTier(prog) ?? null;
     tiers.set(prog, t);
   }
-  return t ?? undefined;
-}
-
-/** Mark `insns` (the engines' copy of `prog`) for the verified tier when `prog` verifies. */
-export function trustIfVerified(prog: KProg, insns: readonly Insn[]): void {
-  const t = verifiedTierOf(prog);
-  if (t !== undefined && t.unchecked.length === insns.length) markVerified(insns, t);
+  if (t !== null && t.unchecked.length === insns.length) markVerified(insns, t);
 }
 
 function computeTier(prog: KProg): VerifiedTier | undefined {

@@ -50,6 +50,7 @@ import { BpfError } from '../../errors.js';
 import { MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import { type DecodedProgram, OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function.js';
+import { emitter } from './emitter.js';
 import { REGION_SLOTS, regionCuts } from './regions.js';
 import {
   G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
@@ -153,8 +154,7 @@ export const MODE_WARM = 4;
 export function constantR1AtLookups(prog: DecodedProgram): Map<number, number> {
   const P = prog.code;
   const nslots = P.length >> 2;
-  if (r1Leaders.length < nslots + 1) r1Leaders = new Uint8Array(Math.max(nslots + 1, r1Leaders.length * 2));
-  const leader = r1Leaders; // (kept across calls, zeroed here: no fresh pages per compile)
+  const leader = emitter.slots(nslots).r1Leader; // (the emitter's scratch, zeroed here: no fresh pages per compile)
   leader.fill(0, 0, nslots + 1);
   for (let s = 0; s < nslots; s++) {
     const o = P[s << 2] & 0xfff;
@@ -185,10 +185,9 @@ export function constantR1AtLookups(prog: DecodedProgram): Map<number, number> {
     else if ((c === 4 || c === 7 || c === 1 || c === 0) && d === 1) known = -1;
     else if ((o === 0xc3 || o === 0xdb) && ((word >> 16) & 15) === 1) known = -1; // atomic fetch into src
   }
-  if (r1Leaders.length > MAX_KEPT_WRITER) r1Leaders = new Uint8Array(0);
+  emitter.dropLarge();
   return out;
 }
-let r1Leaders = new Uint8Array(0);
 
 export interface CompiledModule {
   /** The module (a view of a writer kept across compiles: valid until the next compileModule()). */

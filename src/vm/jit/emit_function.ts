@@ -12,14 +12,12 @@ import { conditionalJump, jumpTo, mayGoto, unrolledLoop, canUnroll } from './emi
 import { atomic, ldAbs, load, store } from './emit_mem.js';
 import { charge, lowerLeft, startSegment } from './emit_segment.js';
 import { LOAD_SIZE } from './emit_tables.js';
-import { FunctionEmitter, MAX_REGISTER_INSN_BYTES, ROOM, SEG_END } from './emitter.js';
+import { type FunctionEmitter, MAX_REGISTER_INSN_BYTES, ROOM, SEG_END, emitter } from './emitter.js';
 import {
   A32, DEPTH, FAIL_BUDGET, FAIL_TRAP, FB, HOST_FAIL, type Imports, JUMP_OP, type JitHelperOptions, LEFT, PC, R10, RESUME,
 } from './layout.js';
 import { ByteWriter, I32, Op } from './wasm_writer.js';
 
-/** The emitter kept across compiles (compileModule() is not reentrant). */
-const emitter = new FunctionEmitter();
 
 /**
  * Compile the function starting at slot `entry` into `out`; returns the instructions compiled.

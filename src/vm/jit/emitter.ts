@@ -21,7 +21,7 @@ export const ROOM = 2048;
 export const MAX_REGISTER_INSN_BYTES = 96;
 /** A body buffer kept above this size is dropped after use (one huge program should not pin it). */
 const MAX_KEPT = 4 << 20;
-/** The same for the per-slot arrays (about 50 bytes per slot). */
+/** The same for the per-slot arrays (about 60 bytes per slot), the one cap on the scratch memory a compile keeps. */
 const MAX_KEPT_SLOTS = 1 << 16;
 
 /** segKind: the slot ends a budget segment (it may fault, leave or write memory). */
@@ -63,10 +63,10 @@ export class FunctionEmitter {
 
   // The body being written, and the pending `local.set` a `local.get` of the same local may turn into a `local.tee`.
   buf: Uint8Array;
-  pos: number;
-  setAt: number;
-  setEnd: number;
-  setLocal: number;
+  pos!: number;
+  setAt!: number;
+  setEnd!: number;
+  setLocal!: number;
 
   // Control flow (emit_cfg.ts): per slot, then per block (blocks in slot order, their slots
   // `order[blockFrom[b] .. blockTo[b])`), then the dispatch entries and labels.
@@ -83,13 +83,13 @@ export class FunctionEmitter {
   work: Int32Array;
   blockAt: Int32Array;
   order: Int32Array;
-  ordered: number;
-  blocks: number;
+  ordered!: number;
+  blocks!: number;
   blockFrom: Int32Array;
   blockTo: Int32Array;
   selfLoop: Uint8Array;
   dispatch: Int32Array;
-  dispatches: number;
+  dispatches!: number;
   dispatchOf: Int32Array;
   labeled: Uint8Array;
   /** Labeled block j's `block` opens before block openAt[j]'s code (-1: around the dispatch header); see findLabels(). */
@@ -99,35 +99,39 @@ export class FunctionEmitter {
   openNext: Int32Array;
   /** The labels open at the current code, outermost first (`opens` of them), and each one's index there. */
   open: Int32Array;
-  opens: number;
+  opens!: number;
   openIdx: Int32Array;
   /** The most labels open at once so far in this function (V8 keeps a control stack that deep). */
-  maxOpens: number;
+  maxOpens!: number;
   /** r10 is never written in this function: it is always the frame top. */
-  r10Fixed: boolean;
+  r10Fixed!: boolean;
   /** Per reachable slot, checked tier: SEG_END, SEG_SILENT or 0. */
   segKind: Uint8Array;
   /** All zeros (never written): `unchecked` of the checked tier. */
   noneUnchecked: Uint8Array;
+  /** Scratch of the module's per-slot passes before its functions (each zeroes what it uses): regionCuts()'s jump crossings and cuts, constantR1AtLookups()'s leaders. */
+  crossed: Int32Array;
+  cutAt: Uint8Array;
+  r1Leader: Uint8Array;
 
   // Where the emission is: labels opened inside the current block's code, the current block.
-  inner: number;
-  cur: number;
+  inner!: number;
+  cur!: number;
 
   // Budget segments of the current block (emit_segment.ts); slot positions are indices in `order`.
   /** The unchecked segment the next block falls in from: its count (-1: none) and first slot. */
-  carry: number;
-  carryFirst: number;
-  carryIn: number;
-  blockEnd: number;
-  segFrom: number;
+  carry!: number;
+  carryFirst!: number;
+  carryIn!: number;
+  blockEnd!: number;
+  segFrom!: number;
   /** A deferred segment's last instruction: its check comes first. */
-  checkAt: number;
+  checkAt!: number;
   /** Silent stores before this position go through guardedFrame(). */
-  guardTo: number;
-  segDeferred: number;
-  segSize: number;
-  uncheckedEnd: boolean;
+  guardTo!: number;
+  segDeferred!: number;
+  segSize!: number;
+  uncheckedEnd!: boolean;
 
   constructor() {
     this.P = NO_PROGRAM;
@@ -147,10 +151,6 @@ export class FunctionEmitter {
     this.cuts = NO_CUTS;
     this.contOf = noFunction;
     this.buf = new Uint8Array(1 << 16);
-    this.pos = 0;
-    this.setAt = -1;
-    this.setEnd = -1;
-    this.setLocal = -1;
     this.seen = new Uint8Array(0);
     this.leader = new Uint8Array(0);
     this.lo = 0;
@@ -158,37 +158,23 @@ export class FunctionEmitter {
     this.work = new Int32Array(0);
     this.blockAt = new Int32Array(0);
     this.order = new Int32Array(0);
-    this.ordered = 0;
-    this.blocks = 0;
     this.blockFrom = new Int32Array(0);
     this.blockTo = new Int32Array(0);
     this.selfLoop = new Uint8Array(0);
     this.dispatch = new Int32Array(0);
-    this.dispatches = 0;
     this.dispatchOf = new Int32Array(0);
     this.labeled = new Uint8Array(0);
     this.openAt = new Int32Array(0);
     this.openHead = new Int32Array(0);
     this.openNext = new Int32Array(0);
     this.open = new Int32Array(0);
-    this.opens = 0;
     this.openIdx = new Int32Array(0);
-    this.maxOpens = 0;
-    this.r10Fixed = true;
     this.segKind = new Uint8Array(0);
     this.noneUnchecked = new Uint8Array(0);
-    this.inner = 0;
-    this.cur = 0;
-    this.carry = -1;
-    this.carryFirst = 0;
-    this.carryIn = -1;
-    this.blockEnd = 0;
-    this.segFrom = 0;
-    this.checkAt = -1;
-    this.guardTo = -1;
-    this.segDeferred = 0;
-    this.segSize = 0;
-    this.uncheckedEnd = false;
+    this.crossed = new Int32Array(0);
+    this.cutAt = new Uint8Array(0);
+    this.r1Leader = new Uint8Array(0);
+    this.resetFunction();
   }
 
   /** Start a function: per-slot arrays sized for the program (kept ones zeroed), the body emptied. */
@@ -212,7 +198,7 @@ export class FunctionEmitter {
     this.funcOf = funcOf;
     this.cuts = cuts;
     this.contOf = contOf;
-    if (this.seen.length < nslots + 1) this.grow(nslots + 1);
+    this.slots(nslots);
     this.unchecked = options.verified !== undefined ? options.verified.unchecked : this.noneUnchecked;
     // (the last function wrote these at its slots only; labeled and openHead: see findLabels())
     this.seen.fill(0, this.lo, this.hi + 1);
@@ -220,12 +206,20 @@ export class FunctionEmitter {
     this.segKind.fill(0, this.lo, this.hi + 1);
     this.lo = entry;
     this.hi = entry;
-    this.opens = 0;
-    this.maxOpens = 0;
+    this.resetFunction();
+  }
+
+  /**
+   * The per-function state a new function starts from (the constructor's too: one list). Every
+   * field is declared in the class body, so V8 gives every emitter one shape whatever assigns it.
+   */
+  private resetFunction(): void {
     this.pos = 0;
     this.setAt = -1;
     this.setEnd = -1;
     this.setLocal = -1;
+    this.opens = 0;
+    this.maxOpens = 0;
     this.ordered = 0;
     this.blocks = 0;
     this.dispatches = 0;
@@ -244,9 +238,10 @@ export class FunctionEmitter {
     this.uncheckedEnd = false;
   }
 
-  /** Per-slot arrays for `n` slots (blocks and dispatch entries are at most one per slot). */
-  private grow(n: number): void {
-    this.allocate(Math.max(n, this.seen.length * 2));
+  /** Per-slot arrays for a program of `nslots` slots (blocks and dispatch entries are at most one per slot). */
+  slots(nslots: number): this {
+    if (this.seen.length < nslots + 1) this.allocate(Math.max(nslots + 1, this.seen.length * 2));
+    return this;
   }
 
   private allocate(size: number): void {
@@ -270,12 +265,15 @@ export class FunctionEmitter {
     this.openIdx = new Int32Array(size);
     this.segKind = new Uint8Array(size);
     this.noneUnchecked = new Uint8Array(size);
+    this.crossed = new Int32Array(size + 1);
+    this.cutAt = new Uint8Array(size);
+    this.r1Leader = new Uint8Array(size);
   }
 
   /** After a module: drop buffers grown beyond MAX_KEPT (a huge program should not pin them), and the references to it. */
   release(): void {
     if (this.buf.length > MAX_KEPT) this.buf = new Uint8Array(1 << 16);
-    if (this.seen.length > MAX_KEPT_SLOTS) this.allocate(0);
+    this.dropLarge();
     this.P = NO_PROGRAM;
     this.verified = undefined;
     this.unchecked = NO_UNCHECKED;
@@ -285,6 +283,11 @@ export class FunctionEmitter {
     this.funcOf = noFunction;
     this.cuts = NO_CUTS;
     this.contOf = noFunction;
+  }
+
+  /** Drop per-slot arrays grown beyond MAX_KEPT_SLOTS. */
+  dropLarge(): void {
+    if (this.seen.length > MAX_KEPT_SLOTS) this.allocate(0);
   }
 
   /** Room for `n` more bytes. */
@@ -462,3 +465,10 @@ export class FunctionEmitter {
 function noFunction(): number {
   return -1;
 }
+
+/**
+ * The one emitter (compileModule() is not reentrant), kept across compiles: its buffers are the
+ * scratch memory of every per-slot pass of a compile, grown to the largest program seen (fresh
+ * pages are page faults) under one cap.
+ */
+export const emitter = new FunctionEmitter();

@@ -9,36 +9,26 @@
  */
 import { OP_TRAP } from '../decode.js';
 import { writesR10 } from './emit_cfg.js';
+import { emitter } from './emitter.js';
 import { JUMP_OP } from './layout.js';
 
 /** Slots of a region at least (a program under twice this is one function). */
 export const REGION_SLOTS = 1000;
-
-// Kept across compiles (compileModule() is not reentrant; a fresh buffer is fresh pages to fault
-// in), up to programs of KEEP_SLOTS.
-const KEEP_SLOTS = 1 << 18;
-let crossedKept = new Int32Array(0);
-let cutsKept = new Uint8Array(0);
 
 /**
  * Where the entry's function may continue in another (1 per slot), or undefined for none: the
  * start of an instruction that no jump lands on or crosses (so only the instruction before it,
  * which is no jump or exit, falls into it), REGION_SLOTS slots at least after the entry and after
  * the previous cut. None when the program writes r10 anywhere (each function sets r10 to the
- * frame top on entry). (A view of a buffer kept for the next compile.)
+ * frame top on entry). (A view of the emitter's scratch: valid until the next compile.)
  */
 export function regionCuts(P: Int32Array, entry: number): Uint8Array | undefined {
   const nslots = P.length >> 2;
   if (nslots - entry < 2 * REGION_SLOTS) return undefined;
   // A difference array: its prefix sum at c counts the jumps landing on or crossing boundary c
-  // (between slots c - 1 and c).
-  if (crossedKept.length < nslots + 2) {
-    const size = nslots > KEEP_SLOTS ? 0 : Math.max(nslots + 2, 2 * crossedKept.length);
-    crossedKept = new Int32Array(size);
-    cutsKept = new Uint8Array(size);
-  }
-  const keep = crossedKept.length >= nslots + 2;
-  const crossed = keep ? crossedKept : new Int32Array(nslots + 2);
+  // (between slots c - 1 and c). (Both arrays are the emitter's scratch: no fresh pages per compile.)
+  const scratch = emitter.slots(nslots);
+  const crossed = scratch.crossed;
   crossed.fill(0, 0, nslots + 2);
   for (let s = 0; s < nslots; s++) {
     const word = P[s << 2];
@@ -52,7 +42,7 @@ export function regionCuts(P: Int32Array, entry: number): Uint8Array | undefined
     }
     if (o === 0x18) s++;
   }
-  const cuts = keep ? cutsKept.subarray(0, nslots) : new Uint8Array(nslots);
+  const cuts = scratch.cutAt.subarray(0, nslots);
   cuts.fill(0);
   let any = false;
   let depth = 0;
