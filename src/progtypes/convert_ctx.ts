@@ -12,7 +12,7 @@ import {
 } from '../isa/insn_macros.js';
 import {
   BPF_ABS, BPF_ADD, BPF_AND, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_JSGE, BPF_LDX,
-  BPF_LSH, BPF_MEM, BPF_MOV, BPF_RSH, BPF_W, BPF_XOR, bpfMode, bpfSize,
+  BPF_LSH, BPF_MEM, BPF_MOV, BPF_RSH, BPF_W, BPF_XOR, bpfClass, bpfMode, bpfSize,
 } from '../isa/opcodes.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from './kernel_layout.js';
 import { BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_SCHED_ACT, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER } from './skb.js';
@@ -61,7 +61,7 @@ function field(layout: KernelLayout, path: string): { off: number; size: number 
 function skbCtxFieldSize(off: number, write: boolean): number {
   if (write) return 0;
   if (off >= SKB.cb && off < SKB.cb + 20) return 0;
-  const whole: readonly number[] = [SKB.data, SKB.data_end, SKB.data_meta, SKB.remote_ip4, SKB.local_ip4, SKB.hwtstamp, SKB.tstamp, SKB.sk];
+  const whole: readonly number[] = [SKB.data, SKB.data_end, SKB.data_meta, SKB.remote_ip4, SKB.local_ip4, SKB.hwtstamp, SKB.tstamp, SKB.sk, SKB.tstamp_type];
   if (whole.includes(off)) return 0;
   if (off >= SKB.remote_ip6 && off < SKB.local_ip6 + 16) return 0;
   return 4;
@@ -76,8 +76,16 @@ function shinfo(L: KernelLayout, si: Insn): Insn[] {
   ];
 }
 
+/**
+ * Whether `si` (a context access the verifier let through) reads __sk_buff->tstamp_type: then
+ * tc_cls_act_is_valid_access() sets prog->tstamp_type_access, and tstamp is read and written as is.
+ */
+export function readsTstampType(progType: number, si: Insn): boolean {
+  return (progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT) && bpfClass(si.code) === BPF_LDX && si.off === SKB.tstamp_type;
+}
+
 /** bpf_convert_ctx_access() (+ tc_cls_act_convert_ctx_access()'s ifindex when `tc`). */
-function skbConvert(L: KernelLayout, si: Insn, write: boolean, tc: boolean): CtxConversion | undefined {
+function skbConvert(L: KernelLayout, si: Insn, write: boolean, tc: boolean, tstampTypeAccess: boolean): CtxConversion | undefined {
   const f = (p: string): number => field(L, 'sk_buff.' + p).off;
   const sz = (p: string): number => field(L, 'sk_buff.' + p).size;
   const cb = f('cb');
@@ -132,7 +140,9 @@ function skbConvert(L: KernelLayout, si: Insn, write: boolean, tc: boolean): Ctx
     case SKB.remote_port:
       return { insns: [ldx(8, d, s, f('sk')), ldx(2, d, d, sock('skc_dport')), alu32(BPF_LSH, d, 16)], targetSize: 2 };
     case SKB.local_port: return { insns: [ldx(8, d, s, f('sk')), ldx(2, d, d, sock('skc_num'))], targetSize: 2 };
-    case SKB.tstamp: return { insns: write ? tstampWrite(L, si) : tstampRead(L, si), targetSize: 8 };
+    case SKB.tstamp: return { insns: write ? tstampWrite(L, si, tstampTypeAccess) : tstampRead(L, si, tstampTypeAccess), targetSize: 8 };
+    case SKB.tstamp_type: // bpf_convert_tstamp_type_read()
+      return { insns: [ldx(1, d, s, f('__mono_tc_offset')), alu32(BPF_AND, d, SKB_TSTAMP_TYPE_MASK)], targetSize: 1 };
     case SKB.gso_segs: return { insns: [...shinfo(L, si), ldx(2, d, d, field(L, 'skb_shared_info.gso_segs').off)], targetSize: 2 };
     case SKB.gso_size: return { insns: [...shinfo(L, si), ldx(2, d, d, field(L, 'skb_shared_info.gso_size').off)], targetSize: 2 };
     case SKB.wire_len: return load(4, cb + field(L, 'qdisc_skb_cb.pkt_len').off, 4);
@@ -143,11 +153,13 @@ function skbConvert(L: KernelLayout, si: Insn, write: boolean, tc: boolean): Ctx
 }
 
 /*
- * bpf_convert_tstamp_read() / _write() with CONFIG_NET_XGRESS and a program that does not read
- * tstamp_type: at ingress a delivery-time stamp reads as 0, and writing one clears its type bits.
+ * bpf_convert_tstamp_read() / _write() with CONFIG_NET_XGRESS: unless the program reads
+ * tstamp_type (then skb->tstamp as is), at ingress a delivery-time stamp reads as 0, and writing
+ * one clears its type bits.
  */
-function tstampRead(L: KernelLayout, si: Insn): Insn[] {
+function tstampRead(L: KernelLayout, si: Insn, tstampTypeAccess: boolean): Insn[] {
   const flags = field(L, 'sk_buff.__mono_tc_offset').off;
+  if (tstampTypeAccess) return [ldx(8, si.dst, si.src, field(L, 'sk_buff.tstamp').off)];
   return [
     ldx(1, BPF_REG_AX, si.src, flags),
     jmp32(BPF_JSET, BPF_REG_AX, TC_AT_INGRESS_MASK, 1),
@@ -160,8 +172,9 @@ function tstampRead(L: KernelLayout, si: Insn): Insn[] {
   ];
 }
 
-function tstampWrite(L: KernelLayout, si: Insn): Insn[] {
+function tstampWrite(L: KernelLayout, si: Insn, tstampTypeAccess: boolean): Insn[] {
   const flags = field(L, 'sk_buff.__mono_tc_offset').off;
+  if (tstampTypeAccess) return [stx(8, si.dst, si.src, field(L, 'sk_buff.tstamp').off)];
   return [
     ldx(1, BPF_REG_AX, si.dst, flags),
     jmp32(BPF_JSET, BPF_REG_AX, TC_AT_INGRESS_MASK, 1),
@@ -211,7 +224,7 @@ const SKB_TYPES = new Set([BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SCHED_CLS,
  * and masked. undefined: the type converts nothing (tracing contexts are the kernel's own structs)
  * or the field has no conversion here.
  */
-export function convertCtxAccess(progType: number, si: Insn, write: boolean, layout: KernelLayout = LINUX_6_18_X86_64_DEBIAN): Insn[] | undefined {
+export function convertCtxAccess(progType: number, si: Insn, write: boolean, layout: KernelLayout = LINUX_6_18_X86_64_DEBIAN, tstampTypeAccess = false): Insn[] | undefined {
   if (progType === BPF_PROG_TYPE_FLOW_DISSECTOR) return flowDissectorConvert(layout, si)?.insns;
   const skb = SKB_TYPES.has(progType);
   if (!skb && progType !== BPF_PROG_TYPE_XDP) return undefined;
@@ -224,7 +237,7 @@ export function convertCtxAccess(progType: number, si: Insn, write: boolean, lay
     insn = { ...si, off: si.off & ~(ctxFieldSize - 1), code: BPF_LDX | BPF_MEM | sizeCode(ctxFieldSize) };
   }
   const conv = skb
-    ? skbConvert(layout, insn, write, progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT)
+    ? skbConvert(layout, insn, write, progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT, tstampTypeAccess)
     : xdpConvert(layout, insn);
   if (!conv) return undefined;
   const out = conv.insns;

@@ -22,7 +22,7 @@ import {
   BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_SUB, BPF_XOR, BPF_ADD,
   bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../isa/opcodes.js';
-import { convertCtxAccess, genLdAbs, genPrologue } from '../progtypes/convert_ctx.js';
+import { convertCtxAccess, genLdAbs, genPrologue, readsTstampType } from '../progtypes/convert_ctx.js';
 import { helperSymbol } from '../progtypes/helper_symbols.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from '../progtypes/kernel_layout.js';
 import { subprogIndexOf } from './check_cfg.js';
@@ -218,6 +218,8 @@ class Rewriter {
     const directWrite = this.slots.some(({ insn, aux }) =>
       (bpfClass(insn.code) === BPF_STX || bpfClass(insn.code) === BPF_ST) && bpfMode(insn.code) === BPF_MEM &&
       (aux.ptrType === 'pkt' || aux.ptrType === 'pkt_meta'));
+    // prog->tstamp_type_access, which the verifier set when it let such a read through
+    const tstampTypeAccess = this.slots.some(({ insn, aux }) => aux.ptrType === 'ctx' && readsTstampType(progType, insn));
     let delta = 0;
     const prologue = genPrologue(progType, directWrite, this.slots[0].insn, this.layout);
     if (prologue) {
@@ -230,7 +232,7 @@ class Rewriter {
       const { insn, aux } = this.slots[at];
       const cls = bpfClass(insn.code);
       if (bpfMode(insn.code) !== BPF_MEM || (cls !== BPF_LDX && cls !== BPF_STX) || aux.ptrType !== 'ctx') continue;
-      const out = convertCtxAccess(progType, insn, cls === BPF_STX, this.layout);
+      const out = convertCtxAccess(progType, insn, cls === BPF_STX, this.layout, tstampTypeAccess);
       if (!out) continue;
       this.patch(at, out);
       delta += out.length - 1;
