@@ -86,10 +86,16 @@ function divMod64(e: FunctionEmitter, o: number, d: number, s: number, k: number
   // Branch-free (selects, no `if`: cheaper for Liftoff to compile): divide by a divisor made
   // safe (0, and -1 when signed, become 1), then fix those cases up as the kernel's rules say:
   // x / 0 = 0, x % 0 = x, x s/ -1 = -x, x s% -1 = 0.
-  if (!signed) { // select(0 or x, x / (y | !y) or x % (y | !y), !y) (!y computed twice: a local kept across the division is spilled)
-    if (isDiv) e.i64c(0, 0); else e.get(d);
+  if (!signed && isDiv) { // A32 = !y; select(0, x, A32) / (y | A32): 0 / 1 when y = 0 (A32 is not kept across the division, where it would be spilled)
+    e.i64c(0, 0); e.get(d); e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.ltee(A32); e.buf[e.pos++] = Op.select;
+    e.get(s); e.lget(A32); e.buf[e.pos++] = Op.i64_extend_i32_u; e.buf[e.pos++] = Op.i64_or;
+    e.buf[e.pos++] = Op.i64_div_u; e.set(d);
+    return;
+  }
+  if (!signed) { // select(x, x % (y | !y), !y) (!y computed twice: a local kept across the division is spilled)
+    e.get(d);
     e.get(d); e.get(s); e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.buf[e.pos++] = Op.i64_extend_i32_u; e.buf[e.pos++] = Op.i64_or;
-    e.buf[e.pos++] = isDiv ? Op.i64_div_u : Op.i64_rem_u;
+    e.buf[e.pos++] = Op.i64_rem_u;
     e.get(s); e.buf[e.pos++] = Op.i64_eqz; e.buf[e.pos++] = Op.select; e.set(d);
     return;
   }
