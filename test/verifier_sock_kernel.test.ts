@@ -14,7 +14,7 @@ import type { Insn } from '../src/isa/insn.js';
 import { verifierOps } from '../src/progtypes/index.js';
 import { verify } from '../src/verifier/verifier.js';
 import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
-import { lastErrorLine } from './verifier_corpus_lib.js';
+import { lastErrorLine, normalizedLog } from './verifier_corpus_lib.js';
 
 const I = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
 const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
@@ -75,4 +75,34 @@ test('socket pointer loads and stores: bpfkit and the kernel agree on every offs
   // the walk must reach both verdicts, or it tests nothing
   assert.ok(accepted > 200 && accepted < cases.length - 200, `kernel accepted ${accepted} of ${cases.length}`);
   assert.ok(differ.length === 0, `${differ.length} differ:\n${differ.slice(0, 40).join('\n')}`);
+});
+
+/**
+ * r0 = bpf_sk_lookup_tcp(skb, zeroed tuple, 12, -1, 0); if r0: spill it to fp-24, bpf_sk_release(r0),
+ * then `tail`: the spilled copy after the release.
+ */
+function releasedSpill(tail: Insn[]): Insn[] {
+  return [
+    I(0x7a, 10, 0, -16, 0), I(0x7a, 10, 0, -8, 0),
+    I(0xbf, 2, 10, 0, 0), I(0x07, 2, 0, 0, -16), I(0xb7, 3, 0, 0, 12), I(0xb7, 4, 0, 0, -1), I(0xb7, 5, 0, 0, 0),
+    I(0x85, 0, 0, 0, 84), I(0x15, 0, 0, 3 + tail.length, 0),
+    I(0x7b, 10, 0, -24, 0), I(0xbf, 1, 0, 0, 0), I(0x85, 0, 0, 0, 86), ...tail,
+    I(0xb7, 0, 0, 0, 0), I(0x95, 0, 0, 0, 0),
+  ];
+}
+
+test('release_reference(): a released socket\'s spilled copy stays a spill, of an unknown scalar (level-2 logs equal the kernel\'s)', (t) => {
+  const { exe, why } = kernelLoader();
+  if (!exe) return t.skip(why!);
+  const programs = [
+    releasedSpill([I(0x79, 0, 10, -24, 0), I(0x61, 0, 0, 0, 0)]), // dereferenced: refused
+    releasedSpill([I(0x79, 2, 10, -24, 0), I(0xbf, 0, 2, 0, 0), I(0x77, 0, 0, 0, 1)]), // used as a number: accepted
+  ];
+  const kernel = kernelLoadAll(exe, programs.map((insns) => ({ insns, progType: 3 })), 2);
+  assert.deepEqual(kernel.map((k) => k.ok), [false, true]);
+  programs.forEach((insns, i) => {
+    const ours = verify(insns, { progType: 3, logLevel: 2 });
+    assert.equal(ours.ok, kernel[i].ok);
+    assert.deepEqual(normalizedLog(ours.log), normalizedLog(kernel[i].log));
+  });
 });

@@ -7,7 +7,7 @@
 import type { ArgType } from '../helpers/proto.js';
 import { EACCES, EINVAL, VerifierError, fail } from './errors.js';
 import { type DynptrKind, type RegState, markKnown, markUnknown, newReg } from './reg_state.js';
-import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID, STACK_ITER, stackObjSpi } from './state.js';
+import { type FuncState, type VState, STACK_DYNPTR, STACK_INVALID, STACK_ITER, releaseReference, stackObjSpi } from './state.js';
 
 const BPF_DYNPTR_NR_SLOTS = 2;
 export const FUNC_DYNPTR_FROM_MEM = 197, FUNC_DYNPTR_DATA = 203;
@@ -154,14 +154,12 @@ export function releaseDynptr(c: DynptrCtx, r: RegState): void {
   const ref = d.refObjId;
   invalidateSlices(c.st, d.id);
   if (ref) {
-    c.st.refs = c.st.refs.filter((x) => x.id !== ref);
+    releaseReference(c.st, ref);
+    // the dynptr's clones (same reference) end with it
     for (const fr of c.st.frames) {
-      for (const x of fr.regs) if (x.refObjId === ref) markUnknown(x);
       for (let k = 0; k < fr.stack.length; k++) {
         const s = fr.stack[k];
-        if (s.spilled?.refObjId !== ref) continue;
-        if (s.types[0] === STACK_DYNPTR) { if (s.spilled.dynptr?.first) invalidateSlots(fr, k, fr === f ? c.markWrite : undefined); }
-        else markUnknown(s.spilled);
+        if (s.spilled?.refObjId === ref && s.types[0] === STACK_DYNPTR && s.spilled.dynptr?.first) invalidateSlots(fr, k, fr === f ? c.markWrite : undefined);
       }
     }
   }

@@ -11,7 +11,7 @@ import type { KfuncInfo } from '../isa/kfuncs.js';
 import { EACCES, EFAULT, EINVAL, VerifierError, fail } from './errors.js';
 import { findPrevEntry, widenImpreciseScalars } from './callbacks.js';
 import { type RegState, markKnown, markNotInit, markUnknown, newReg } from './reg_state.js';
-import { STACK_INVALID, STACK_ITER, type VState, fpSpi, sameCallsites, stackObjSpi } from './state.js';
+import { STACK_INVALID, STACK_ITER, type VState, fpSpi, releaseReference, sameCallsites, stackObjSpi } from './state.js';
 import { tnumIsConst } from './tnum.js';
 import type { Verifier } from './verifier.js';
 
@@ -111,15 +111,6 @@ export function processIterArg(v: Verifier, k: KfuncInfo): IterMeta | undefined 
     }
   }
   return meta;
-}
-
-/** release_reference(): the reference goes, and every register or spill holding it is invalid (unknown). */
-function releaseReference(st: VState, ref: number): void {
-  st.refs = st.refs.filter((x) => x.id !== ref);
-  for (const f of st.frames) {
-    for (const x of f.regs) if (x.refObjId === ref) markUnknown(x);
-    for (const s of f.stack) if (s.types[7] !== STACK_ITER && s.spilled?.refObjId === ref) markUnknown(s.spilled);
-  }
 }
 
 /**

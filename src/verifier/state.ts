@@ -4,7 +4,7 @@
  * stacksafe(), states_equal()).
  */
 import { E2BIG, EINVAL, fail } from './errors.js';
-import { type RegState, copyReg, hasAddConst, newReg, setKnown } from './reg_state.js';
+import { type RegState, copyReg, hasAddConst, markUnknown, newReg, setKnown } from './reg_state.js';
 import { tnumEq, tnumIn, tnumIsConst } from './tnum.js';
 
 /** Per-byte slot types (enum bpf_stack_slot_type) */
@@ -71,6 +71,19 @@ export function sameCallsites(a: VState, b: VState): boolean {
 }
 
 /** MAX_CALL_FRAMES (include/linux/bpf_verifier.h): frames a path may have at once. */
+/**
+ * release_reference(): reference `ref` leaves the state, and every register and spilled register
+ * (bpf_for_each_reg_in_vstate(): STACK_SPILL slots, not dynptr or iterator slots) holding it in
+ * any frame is invalid: mark_reg_invalid(), an unknown scalar for a privileged program.
+ */
+export function releaseReference(st: VState, ref: number): void {
+  st.refs = st.refs.filter((x) => x.id !== ref);
+  for (const f of st.frames) {
+    for (const x of f.regs) if (x.refObjId === ref) markUnknown(x);
+    for (const s of f.stack) if (s.types[7] === STACK_SPILL && s.spilled?.refObjId === ref) markUnknown(s.spilled);
+  }
+}
+
 export const MAX_CALL_FRAMES = 8;
 
 /** setup_func_entry()'s depth check, before a call or callback pushes a frame onto `st`. */

@@ -31,7 +31,7 @@ import {
 } from './reg_state.js';
 import {
   EXACT, type Explored, type FuncState, HIST_STRIDE, IdMap, NOT_EXACT, RANGE_WITHIN, type VState, STACK_DYNPTR, STACK_INVALID, STACK_ITER, STACK_MISC,
-  MAX_CALL_FRAMES, STACK_SPILL, STACK_ZERO, checkCallDepth, copyState, newFuncState, sameCallsites, sameRegBits, statesEqual,
+  MAX_CALL_FRAMES, STACK_SPILL, STACK_ZERO, checkCallDepth, copyState, newFuncState, releaseReference, sameCallsites, sameRegBits, statesEqual,
 } from './state.js';
 import {
   Backtrack, type PrecisionHost, SYNC_CALLBACK_HELPERS, markAllScalarsImprecise, markChainPrecision, packLinked, propagatePrecision,
@@ -1634,11 +1634,7 @@ export class Verifier {
     if (meta.releaseId !== undefined) {
       const rid = meta.releaseId;
       if (!this.cur.refs.some((r) => r.id === rid)) fail(`R1 must be referenced when passed to release function`, EINVAL);
-      this.cur.refs = this.cur.refs.filter((r) => r.id !== rid);
-      for (const f of this.cur.frames) {
-        for (const r of f.regs) if (r.refObjId === rid) markUnknown(r);
-        for (const s of f.stack) if (s.spilled && s.spilled.refObjId === rid) { s.spilled = undefined; s.types.fill(STACK_MISC); }
-      }
+      releaseReference(this.cur, rid);
     }
     if (id === 81) {
       const r2 = this.reg(2);
