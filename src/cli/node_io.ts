@@ -8,6 +8,13 @@ import type { CliContext } from './context.js';
 
 export type ProcessRun = (argv: string[], ctx: CliContext) => Promise<number>;
 
+let streamsUsed = false;
+
+/** Whether output went through process.stdout/stderr (a non-blocking descriptor): their writes may still be pending. */
+export function wroteThroughStreams(): boolean {
+  return streamsUsed;
+}
+
 /**
  * Text to file descriptor 1 or 2 with write(2), as process.stdout/stderr write to files, pipes
  * and terminals on Linux (synchronously), without creating those stream objects: a pipe or a
@@ -28,6 +35,7 @@ function fdWriter(fd: 1 | 2): (text: string) => void {
       if (code === 'EPIPE') process.exit(process.exitCode ?? 0);
       if (code !== 'EAGAIN') throw err;
       stream = fd === 1 ? process.stdout : process.stderr;
+      streamsUsed = true;
       stream.on('error', (e: NodeJS.ErrnoException) => {
         if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
         throw e;
