@@ -3,7 +3,8 @@
  *
  * 1. Whole process, as a user runs it: `tcpdump -r IN -w OUT EXPR` beside
  *    `bpfkit tcpdump -r IN -w OUT EXPR` for a few expressions, median wall time of several runs
- *    each, as a ratio (bpfkit / tcpdump; below 1 = bpfkit faster). `bpfkit` is bin/bpfkit.js run
+ *    each, as a ratio (bpfkit / tcpdump; below 1 = bpfkit faster), and each run's ratio to the
+ *    tcpdump run just before it. `bpfkit` is bin/bpfkit.js run
  *    as an executable, as npm's link to it runs, in this environment; beside it the same with
  *    NODE_EXTRA_CA_CERTS empty (Node 20 parses that CA bundle at every start, which costs ~40 ms
  *    where a machine sets it; bpfkit makes no TLS connections). The outputs must be
@@ -177,6 +178,10 @@ function wholeProcess(input: string): void {
       const ref = median(them);
       line += `, tcpdump ${ref.toFixed(0)} ms, ratio bpfkit/tcpdump ${(mine / ref).toFixed(2)} (no CA ${(mineBare / ref).toFixed(2)})`
         + `, (bpfkit - node startup)/tcpdump ${((mine - nodeFloor) / ref).toFixed(2)}${same ? '' : '  OUTPUTS DIFFER'}`;
+      // Each run beside the tcpdump run just before it: tcpdump's own time moves by a third
+      // between runs, so the spread says more than one median ratio.
+      const perRun = (xs: number[]): string => xs.map((x, i) => (x / them[i]).toFixed(2)).join(' ');
+      line += `\n    per run, each beside its tcpdump run: ${perRun(us)} (no CA ${perRun(noCa)})`;
     }
     console.log(line);
   }
