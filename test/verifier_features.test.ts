@@ -16,7 +16,7 @@ import { loadObjectIntoKernel } from '../src/kernel/load.js';
 import { VerifierRejection, verifyForLoad } from '../src/kernel/verify.js';
 import { verifierOps } from '../src/progtypes/index.js';
 import type { VerifierMap } from '../src/verifier/reg_state.js';
-import { type VerifyOptions, verify } from '../src/verifier/verifier.js';
+import { type FuncInfoEntry, type VerifyOptions, verify } from '../src/verifier/verifier.js';
 import { findTool, missingKernel } from './oracles.js';
 import { comparableFixtureLog, lastErrorLine } from './verifier_corpus_lib.js';
 
@@ -33,6 +33,10 @@ const KERNEL_618: Record<string, string> = {
   find_vma_ok: '',
   foreach_count: '',
   foreach_write_key: 'write to change key R2 not allowed',
+  // global functions (BTF func_info linkage global): verified on their own after the main program
+  global_func_args: 'Caller passes invalid args into func#1 (\'queue_of\')',
+  global_func_bad: 'R1 invalid mem access \'mem_or_null\'',
+  global_func_ok: '',
   helper_stack_write: 'math between map_value pointer and register with unbounded min value is not allowed',
   iter_num_for: '',
   iter_num_leak: 'BPF_EXIT instruction in main prog would lead to reference leak',
@@ -68,7 +72,7 @@ const KERNEL_618: Record<string, string> = {
  * the callback iterations, pruning and precision give the same count in bpfkit.
  */
 const KERNEL_618_PROCESSED: Record<string, number> = {
-  dynptr_ok: 44, find_vma_ok: 32, loop_index: 52, loop_sum: 49, loop_unroll: 31, rodata_prune: 5, spin_ok: 17, timer_ok: 26,
+  dynptr_ok: 44, find_vma_ok: 32, global_func_ok: 27, loop_index: 52, loop_sum: 49, loop_unroll: 31, rodata_prune: 5, spin_ok: 17, timer_ok: 26,
   // the callback's backedge states (SCC) keep cleaning and pruning back until the loop is done
   foreach_count: 40,
 };
@@ -353,4 +357,20 @@ test('helper stack writes: a spilled constant the helper may overwrite is forgot
   assert.equal(run(prog([movr(1, 10), add(1, -16), addr(1, 7)]), KPROBE, arr).last, unbounded, 'variable offset reaching fp-8');
   assert.equal(run(prog([movr(1, 10), add(1, -8)]), KPROBE, arr).last, unbounded, 'fixed offset at fp-8');
   assert.equal(run(prog([movr(1, 10), add(1, -24)]), KPROBE, arr).ok, true, 'fp-24: fp-8 keeps its 0');
+});
+
+test('func_info: one record per subprogram, at its first instruction (check_btf_func())', () => {
+  // r0 = 0; call +1; exit; | r0 = 1; exit (subprograms at 0 and 3)
+  const insns = [mov(0, 0), makeInsn(0x85, 0, 1, 0, 1), exit, mov(0, 1), exit];
+  const entry = (insn: number, global = false): FuncInfoEntry => ({ insn, name: `f${insn}`, global, args: global ? [] : undefined });
+  const run = (funcInfo: FuncInfoEntry[]): string => lastErrorLine(verify(insns, { progType: 6, logLevel: 1, funcInfo }).log);
+  assert.equal(run([entry(0)]), 'number of funcs in func_info doesn\'t match number of subprogs');
+  assert.equal(run([entry(0), entry(2)]), 'func_info BTF section doesn\'t match subprog layout in BPF program');
+  assert.equal(verify(insns, { progType: 6, funcInfo: [entry(0), entry(3)] }).ok, true);
+  // a global subprogram: assumed valid at the call, then verified alone (its R0 must be a scalar)
+  const g = verify(insns, { progType: 6, logLevel: 1, funcInfo: [entry(0), entry(3, true)] });
+  assert.equal(g.ok, true);
+  assert.match(g.log, /^Func#1 \('f3'\) is safe for any args that match its prototype\n/);
+  const leak = [mov(0, 0), makeInsn(0x85, 0, 1, 0, 1), exit, movr(0, 10), exit];
+  assert.equal(lastErrorLine(verify(leak, { progType: 6, logLevel: 1, funcInfo: [entry(0), entry(3, true)] }).log), 'At subprogram exit the register R0 is not a scalar value (fp)');
 });

@@ -10,6 +10,8 @@ import { rewriteForXlated, type XlatedProgram } from '../verifier/fixups.js';
 import type { KProg } from './bpf.js';
 import type { VerifyRequest } from './load.js';
 import { lineInfoAt } from '../loader/line_info.js';
+import { kbtfTypes } from './bpf.js';
+import { funcInfoEntries } from './func_info.js';
 
 export class VerifierRejection extends BpfError {
   /** The verifier log (level 1), as the kernel writes it. */
@@ -65,6 +67,8 @@ export function loadVerifyOptions(req: VerifyRequest, logLevel: number): VerifyO
     progOps: verifierOps(progType, req.expectedAttachType),
     logLevel,
     lineInfo: lineInfoAt(req.prog.lineInfo), // "; LINE @ FILE:NUM" lines in the log, as verbose_linfo()
+    // the func_info BPF_PROG_LOAD passes (load.ts: with the object's own BTF), as check_btf_func() gets it
+    funcInfo: req.obj.btf && !req.obj.btf.base && req.prog.funcInfo.length ? funcInfoEntries(req.obj.btf, req.prog.funcInfo, progType) : false,
   };
 }
 
@@ -120,6 +124,7 @@ export function reverified(prog: KProg): VerifyResult | undefined {
           expectedAttachType: prog.expectedAttachType,
           progOps: verifierOps(prog.type, prog.expectedAttachType),
           logLevel: 0,
+          funcInfo: prog.btf && prog.funcInfo?.length ? funcInfoEntries(kbtfTypes(prog.btf), prog.funcInfo, prog.type) : false,
         });
         if (result.ok) r = result;
       } catch { /* a verifier gap: treated as not verified */ }

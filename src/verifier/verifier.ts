@@ -86,15 +86,29 @@ export interface VerifyOptions {
    */
   timeLimitMs?: number;
   /**
-   * Whether the program came with BTF func_info: without it a callback reference (ld_imm64
+   * The program's BTF func_info (check_btf_func()): one entry per subprogram, with its name and
+   * linkage; global functions are verified on their own, for any arguments of their prototype. A
+   * boolean says only whether there is func_info: without it a callback reference (ld_imm64
    * BPF_PSEUDO_FUNC) is refused. Default: assumed present (objects with callbacks carry BTF).
    */
-  funcInfo?: boolean;
+  funcInfo?: boolean | readonly FuncInfoEntry[];
   /** Whether a map was created with BTF (process_spin_lock()'s first complaint); default: no. */
   mapHasBtf?: (map: VerifierMap) => boolean;
 }
 
 export interface LineInfo { line: string; file: string; lineNum: number; col: number }
+
+/** A global function's argument as btf_prepare_func_args() makes it (struct bpf_subprog_arg_info). */
+export type GlobalFuncArg = { kind: 'ctx' } | { kind: 'scalar' } | { kind: 'mem'; size: number; nullable: boolean };
+
+/** One func_info record: the subprogram starting at `insn`, its BTF FUNC's name and linkage. */
+export interface FuncInfoEntry {
+  insn: number;
+  name: string;
+  global: boolean;
+  /** A global function's arguments, or the log line refusing its prototype. */
+  args?: GlobalFuncArg[] | { error: string; errno: number };
+}
 
 export interface VerifyStats {
   insnProcessed: number; maxStatesPerInsn: number; totalStates: number; peakStates: number; stackDepth: number[];
@@ -238,9 +252,10 @@ export class Verifier {
     let error: string | undefined;
     try {
       this.prepare();
-      this.doCheck();
+      this.doCheck(0);
       // do_check_common(): at level 1 a successful walk leaves no trace; later passes log afresh
       if (this.level < 2) this.log.reset(0);
+      this.checkGlobalSubprogs();
       this.checkMaxStackDepth();
       // convert_ctx_accesses() runs before do_misc_fixups()' kfunc check
       if (this.ctxConversionBug) fail('verifier bug: error during ctx access conversion (0)', EFAULT);
@@ -294,6 +309,12 @@ export class Verifier {
     // add_subprog_and_kfunc() lists the subprograms before check_subprogs() and check_cfg() complain
     if (this.level >= 2) cfg.subprogStarts.forEach((start, i) => this.verbose(`func#${i} @${start}`));
     if (cfg.error && cfg.early) fail(cfg.error, EINVAL);
+    // check_btf_func(): a func_info record per subprogram, at its first instruction
+    const fi = this.funcInfo;
+    if (fi) {
+      if (fi.length !== cfg.subprogStarts.length) fail('number of funcs in func_info doesn\'t match number of subprogs', EINVAL);
+      if (fi.some((e, i) => e.insn !== cfg.subprogStarts[i])) fail('func_info BTF section doesn\'t match subprog layout in BPF program', EINVAL);
+    }
     for (let i = 0; i < insns.length; i++) {
       const insn = insns[i];
       if (bpfClass(insn.code) === BPF_LDX && ((bpfMode(insn.code) !== BPF_MEM && bpfMode(insn.code) !== BPF_MEMSX) || insn.imm !== 0)) fail('BPF_LDX uses reserved fields', EINVAL);
@@ -406,12 +427,14 @@ export class Verifier {
   newId(): number { return ++this.idGen; }
 
   // ---- main loop ----
-  doCheck(): void {
-    const st: VState = { frames: [newFuncState(0, -1, 0)], refs: [], parent: null, speculative: false, firstInsnIdx: 0, lastInsnIdx: -1, insnIdx: 0, hist: [], mayGotoDepth: 0, dfsDepth: 0 };
+  /** do_check_common(): the main program (0), or a global function for any arguments of its prototype */
+  doCheck(subprog: number): void {
+    const start = this.subprogStarts[subprog] ?? 0;
+    const st: VState = { frames: [newFuncState(0, -1, subprog)], refs: [], parent: null, speculative: false, firstInsnIdx: start, lastInsnIdx: -1, insnIdx: start, hist: [], mayGotoDepth: 0, dfsDepth: 0 };
     const f = st.frames[0];
-    f.regs[1].type = 'ctx'; setKnown(f.regs[1], 0n);
+    if (subprog === 0) { f.regs[1].type = 'ctx'; setKnown(f.regs[1], 0n); } else this.globalArgs(subprog, f);
     this.cur = st;
-    this.insnIdx = 0;
+    this.insnIdx = start;
     this.prevInsnIdx = -1;
     this.markScratched();
     let doPrintState = false, popped = false;
@@ -572,6 +595,10 @@ export class Verifier {
     return b;
   }
   buckets: Explored[][] = [];
+  /** free_states() between do_check_common() walks (explored_states_size and free_list_size keep counting) */
+  resetExplored(): void {
+    this.buckets = [];
+  }
   exploredSize = 0;
   freeListSize = 0;
   idmap = new IdMap();
@@ -712,7 +739,7 @@ export class Verifier {
       if (bpfSrc(insn.code) === BPF_X) fail(`unknown opcode ${insn.code.toString(16)}`, EINVAL);
       // static subprograms may be called with a lock held; helpers and kfuncs (mostly) not
       if (insn.src !== BPF_PSEUDO_CALL) checkCallUnderLock(this.cur, insn.src === 0 ? insn.imm : undefined);
-      if (insn.src === BPF_PSEUDO_CALL) { this.checkFuncCall(insn); return 'jump'; }
+      if (insn.src === BPF_PSEUDO_CALL) return this.checkFuncCall(insn) ? 'next' : 'jump';
       if (insn.src === BPF_PSEUDO_KFUNC_CALL) {
         // check_kfunc_call(): imm 0 is a placeholder the verifier passes over (fixup_kfunc_call() refuses it later)
         // (seen on 6.18: R0 counts as scratched, its state prints after the call)
@@ -1315,7 +1342,7 @@ export class Verifier {
     const next = this.insns[this.insnIdx + 1];
     if (insn.src === 0) { markKnown(d, (BigInt(next.imm >>> 0) << 32n) | BigInt(insn.imm >>> 0)); return; }
     // check_ld_imm(): a callback is named through BTF func_info (its linkage must be static)
-    if (insn.src === BPF_PSEUDO_FUNC && this.opts.funcInfo === false) fail('missing btf func_info', EINVAL);
+    if (insn.src === BPF_PSEUDO_FUNC && (this.opts.funcInfo === false || (Array.isArray(this.opts.funcInfo) && !this.opts.funcInfo.length))) fail('missing btf func_info', EINVAL);
     if (insn.src === BPF_PSEUDO_FUNC) { markUnknown(d); d.type = 'func'; setKnown(d, 0n); d.subprog = this.insnIdx + 1 + insn.imm; return; }
     const map = this.mapAt.get(this.insnIdx)!;
     markUnknown(d);
@@ -1494,10 +1521,13 @@ export class Verifier {
   }
 
   // ---- calls ----
-  checkFuncCall(insn: Insn): void {
+  /** check_func_call(); true when the callee is a global function, assumed valid here */
+  checkFuncCall(insn: Insn): boolean {
     const target = this.insnIdx + 1 + insn.imm;
-    checkCallDepth(this.cur);
     const sp = this.subprogStarts.indexOf(target);
+    const entry = sp < 0 ? undefined : this.funcInfo?.[sp];
+    if (entry?.global) { this.checkGlobalCall(sp, entry); return true; }
+    checkCallDepth(this.cur);
     if (sp < 0) fail('call to invalid destination', EINVAL);
     const caller = this.frame();
     const callee = newFuncState(this.cur.frames.length, this.insnIdx, sp);
@@ -1511,8 +1541,98 @@ export class Verifier {
       this.log.append('callee:\n'); this.printState(true, callee);
       this.markScratched();
     }
+    return false;
   }
   curProto: HelperProto | undefined;
+
+  /** The func_info entries, when the program has them (VerifyOptions.funcInfo as a list). */
+  get funcInfo(): readonly FuncInfoEntry[] | undefined {
+    const fi = this.opts.funcInfo;
+    return Array.isArray(fi) && fi.length ? fi : undefined;
+  }
+
+  /** global subprogram -> verified (subprog_aux()->called, then ->verified) */
+  globalCalled = new Map<number, boolean>();
+
+  /**
+   * check_func_call() of a global function: btf_check_func_arg_match() of the caller's registers
+   * with the prototype, then the call is assumed valid: caller-saved registers cleared, R0 an
+   * unknown scalar; the function is verified after the main program (do_check_subprogs()).
+   */
+  checkGlobalCall(sp: number, entry: FuncInfoEntry): void {
+    const args = entry.args ?? [];
+    let error: string | undefined;
+    if (!Array.isArray(args)) {
+      this.note(args.error);
+      error = `Caller passes invalid args into func#${sp} ('${entry.name}')`;
+    }
+    if (this.cur.refs.some((r) => r.lock !== undefined)) fail('global function calls are not allowed while holding a lock,\nuse static function instead', EINVAL);
+    if (error) fail(error, EINVAL);
+    const regs = this.frame().regs;
+    (args as GlobalFuncArg[]).forEach((a, i) => {
+      const regno = i + 1, r = regs[regno];
+      const invalid = (why: string): never => { this.note(why); return fail(`Caller passes invalid args into func#${sp} ('${entry.name}')`, EINVAL); };
+      if (a.kind === 'scalar') { if (r.type !== 'scalar') invalid(`R${regno} is not a scalar`); return; }
+      if (a.kind === 'ctx') {
+        if (r.type === 'ctx' && r.off) fail(`dereference of modified ctx ptr R${regno} off=${r.off} disallowed`, EACCES);
+        if (r.type !== 'ctx') invalid(`arg#${i} expects pointer to ctx`);
+        return;
+      }
+      // check_mem_reg(): a NULL constant passes; otherwise the memory must be readable and writable
+      if (r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) return;
+      const asNonNull = { ...r, maybeNull: false };
+      try {
+        this.checkHelperMem(regno, asNonNull, a.size, 'read', true);
+        this.checkHelperMem(regno, asNonNull, a.size, 'write', true, false); // clobbers, unscratched
+      } catch (e) {
+        if (!(e instanceof VerifierError)) throw e;
+        invalid(e.msg);
+      }
+      if (!a.nullable && r.maybeNull) invalid(`arg#${i} is expected to be non-NULL`);
+    });
+    this.verbose(`Func#${sp} ('${entry.name}') is global and assumed valid.`);
+    if (!this.globalCalled.has(sp)) this.globalCalled.set(sp, false);
+    // clear_caller_saved_regs(), then R0 = unknown 64-bit scalar
+    for (let i = 1; i <= 5; i++) { markNotInit(regs[i]); this.regsScratched.add(i); }
+    markUnknown(regs[0]);
+    this.regsScratched.add(0);
+    this.insnIdx++;
+  }
+
+  /** btf_prepare_func_args() + do_check_common()'s argument registers of a global function */
+  globalArgs(subprog: number, f: FuncState): void {
+    const entry = this.funcInfo![subprog];
+    this.verbose(`Validating ${entry.name}() func#${subprog}...`);
+    const args = entry.args;
+    if (!Array.isArray(args)) fail(args?.error ?? `func#${subprog} has no prototype`, args?.errno ?? EINVAL);
+    (args as GlobalFuncArg[]).forEach((a, i) => {
+      const r = f.regs[i + 1];
+      if (a.kind === 'scalar') { markUnknown(r); return; }
+      if (a.kind === 'ctx') { r.type = 'ctx'; setKnown(r, 0n); return; }
+      r.type = 'mem'; setKnown(r, 0n);
+      r.memSize = a.size;
+      if (a.nullable) { r.maybeNull = true; r.id = this.newId(); }
+    });
+  }
+
+  /**
+   * do_check_subprogs(): each global function the verified code called, on its own, until no new
+   * one is called; at level 1 each success leaves one line.
+   */
+  checkGlobalSubprogs(): void {
+    for (let again = true; again;) {
+      again = false;
+      for (const [sp, verified] of [...this.globalCalled].sort((a, b) => a[0] - b[0])) {
+        if (verified) continue;
+        this.resetExplored();
+        this.doCheck(sp);
+        if (this.level < 2) this.log.reset(0);
+        this.verbose(`Func#${sp} ('${this.funcInfo![sp].name}') is safe for any args that match its prototype`);
+        this.globalCalled.set(sp, true);
+        again = true;
+      }
+    }
+  }
 
   checkExit(): 'exit' | 'return' {
     const frames = this.cur.frames;
@@ -1540,6 +1660,11 @@ export class Verifier {
     this.checkReferenceLeak('BPF_EXIT instruction in main prog');
     const r0 = this.reg(0);
     if (r0.type === 'not_init') fail('R0 !read_ok');
+    // check_return_code(): a global function returns a scalar, whatever the program type's range
+    if (frames[0].subprog !== 0 && !frames[0].asyncCallback) {
+      if (r0.type !== 'scalar') fail(`At subprogram exit the register R0 is not a scalar value (${regTypeStr(r0)})`, EINVAL);
+      return 'exit';
+    }
     const async = frames[0].asyncCallback ? frames[0].callbackRet : undefined;
     if (async) {
       // check_return_code(): "enforce return zero from async callbacks like timer"
@@ -1882,7 +2007,7 @@ export class Verifier {
   }
 
   /** check_helper_mem_access() */
-  checkHelperMem(regno: number, r: RegState, size: number, type: 'read' | 'write', zeroOk: boolean): void {
+  checkHelperMem(regno: number, r: RegState, size: number, type: 'read' | 'write', zeroOk: boolean, scratch = true): void {
     if (size === 0 && zeroOk) return;
     switch (r.type) {
       case 'pkt': case 'pkt_meta': this.checkPacketAccess(regno, r, r.off, size); return;
@@ -1913,7 +2038,7 @@ export class Verifier {
         if (-lo > (this.stackDepth[f.subprog] ?? 0)) this.stackDepth[f.subprog] = -lo;
         checkNoDynptrBytes(f, lo, size, regno, type === 'write');
         for (let o = lo; o < lo + size; o++) {
-          if (type === 'write') { this.slotsScratched.add(this.helperWriteByte(f, o)); continue; }
+          if (type === 'write') { const si = this.helperWriteByte(f, o); if (scratch) this.slotsScratched.add(si); continue; }
           // allow_uninit_stack: privileged helpers may read uninitialised stack
           this.markStackRead(f.frameno, Math.floor((-o - 1) / 8));
         }
