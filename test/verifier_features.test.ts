@@ -37,6 +37,7 @@ const KERNEL_618: Record<string, string> = {
   global_func_args: 'Caller passes invalid args into func#1 (\'queue_of\')',
   global_func_bad: 'R1 invalid mem access \'mem_or_null\'',
   global_func_ok: '',
+  global_func_pkt: 'R6 invalid mem access \'scalar\'',
   helper_stack_write: 'math between map_value pointer and register with unbounded min value is not allowed',
   iter_num_for: '',
   iter_num_leak: 'BPF_EXIT instruction in main prog would lead to reference leak',

@@ -1545,6 +1545,36 @@ export class Verifier {
   }
   curProto: HelperProto | undefined;
 
+  /** clear_all_pkt_pointers(): packet pointers in every frame become unknown scalars (privileged) */
+  clearAllPktPointers(): void {
+    const clear = (r: RegState): void => { if (isPktPointer(r) || r.type === 'pkt_end') markUnknown(r); };
+    for (const f of this.cur.frames) { f.regs.forEach(clear); for (const sl of f.stack) if (sl.spilled) clear(sl.spilled); }
+  }
+
+  /**
+   * subprog_info[].changes_pkt_data: the subprogram, or one it calls, calls a helper that may move
+   * the packet (check_cfg(): mark_subprog_changes_pkt_data() and merge_callee_effects())
+   */
+  changesPktData(sp: number): boolean {
+    if (!this.pktChanging) {
+      const starts = this.subprogStarts, n = starts.length;
+      const subOf = (pc: number): number => { let k = 0; while (k + 1 < n && starts[k + 1] <= pc) k++; return k; };
+      const direct = new Array<boolean>(n).fill(false), callees: number[][] = starts.map(() => []);
+      this.insns.forEach((x, pc) => {
+        if (x.code !== (BPF_JMP | BPF_CALL)) return;
+        if (x.src === 0 && CHANGES_PKT_DATA.has(x.imm)) direct[subOf(pc)] = true;
+        if (x.src === BPF_PSEUDO_CALL) { const t = starts.indexOf(pc + 1 + x.imm); if (t >= 0) callees[subOf(pc)].push(t); }
+      });
+      for (let changed = true; changed;) {
+        changed = false;
+        for (let k = 0; k < n; k++) if (!direct[k] && callees[k].some((c) => direct[c])) { direct[k] = true; changed = true; }
+      }
+      this.pktChanging = direct;
+    }
+    return this.pktChanging[sp] ?? false;
+  }
+  pktChanging: boolean[] | undefined;
+
   /** The func_info entries, when the program has them (VerifyOptions.funcInfo as a list). */
   get funcInfo(): readonly FuncInfoEntry[] | undefined {
     const fi = this.opts.funcInfo;
@@ -1591,6 +1621,7 @@ export class Verifier {
       if (!a.nullable && r.maybeNull) invalid(`arg#${i} is expected to be non-NULL`);
     });
     this.verbose(`Func#${sp} ('${entry.name}') is global and assumed valid.`);
+    if (this.changesPktData(sp)) this.clearAllPktPointers();
     if (!this.globalCalled.has(sp)) this.globalCalled.set(sp, false);
     // clear_caller_saved_regs(), then R0 = unknown 64-bit scalar
     for (let i = 1; i <= 5; i++) { markNotInit(regs[i]); this.regsScratched.add(i); }
@@ -1775,10 +1806,7 @@ export class Verifier {
     const castRef = PTR_CAST_HELPERS.has(id) ? this.reg(1).refObjId : 0;
     // clear_all_pkt_pointers(): a helper that may move packet data invalidates every packet
     // pointer in every frame (they become unknown scalars for a privileged program)
-    if (CHANGES_PKT_DATA.has(id)) {
-      const clear = (r: RegState): void => { if (isPktPointer(r) || r.type === 'pkt_end') markUnknown(r); };
-      for (const f of this.cur.frames) { f.regs.forEach(clear); for (const sl of f.stack) if (sl.spilled) clear(sl.spilled); }
-    }
+    if (CHANGES_PKT_DATA.has(id)) this.clearAllPktPointers();
     // clobber caller-saved registers
     for (let i = 1; i <= 5; i++) { markNotInit(this.reg(i)); this.regsScratched.add(i); }
     const r0 = this.reg(0);
