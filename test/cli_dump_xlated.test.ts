@@ -94,6 +94,8 @@ const FIXTURES = [
   'test/fixtures/progtypes/tc_pair.o',
   'test/fixtures/progtypes/tc_rewrite.o',
   'test/fixtures/progtypes/tc_shape.o', // dead branches
+  'test/fixtures/progtypes/tc_sock.o', // bpf_sock / bpf_tcp_sock reads through socket pointers
+  'test/fixtures/progtypes/cg_sock.o', // __sk_buff's socket fields
   'test/fixtures/progtypes/xdp_adjust.o',
   'test/fixtures/progtypes/xdp_ddos.o', // LPM trie lookup through the map's ops
   'test/fixtures/progtypes/flow_dissect.o', // struct bpf_flow_dissector

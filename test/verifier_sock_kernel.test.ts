@@ -9,11 +9,19 @@
  * conversion: EFAULT). Skips without root/cc.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import { assembleToElf } from '../src/cli/asm.js';
+import { runCliCaptured } from '../src/cli/main.js';
 import type { Insn } from '../src/isa/insn.js';
 import { verifierOps } from '../src/progtypes/index.js';
+import { sockAccessOk, tcpSockConversionMissing } from '../src/verifier/prog_ops.js';
 import { verify } from '../src/verifier/verifier.js';
 import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
+import { missingKernel } from './oracles.js';
 import { lastErrorLine, normalizedLog } from './verifier_corpus_lib.js';
 
 const I = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
@@ -105,4 +113,47 @@ test('release_reference(): a released socket\'s spilled copy stays a spill, of a
     assert.equal(ours.ok, kernel[i].ok);
     assert.deepEqual(normalizedLog(ours.log), normalizedLog(kernel[i].log));
   });
+});
+
+/** Every load through `reg` the socket type allows, as assembly (r2 = *(uN *)(reg + off)). */
+function everyLoad(type: string, reg: string, bytes: number): string[] {
+  const out: string[] = [];
+  for (let off = 0; off < bytes; off++) {
+    for (const size of [1, 2, 4, 8]) {
+      if (sockAccessOk(type, off, size) && !(type === 'tcp_sock' && tcpSockConversionMissing(off))) out.push(`\tr2 = *(u${size * 8} *)(${reg} + ${off})`);
+    }
+  }
+  return out;
+}
+
+test('prog dump xlated: every socket load converted as the kernel converts it (bpf_sock_/bpf_tcp_sock_convert_ctx_access())', async (t) => {
+  const why = missingKernel();
+  if (why) return t.skip(why);
+  const source = [
+    '\t.section tc,"ax",@progbits', '\t.globl sock_loads', '\t.type sock_loads,@function', 'sock_loads:',
+    `\tr6 = *(u64 *)(r1 + ${SKB_SK})`, '\tif r6 == 0 goto out',
+    ...everyLoad('sock_common', 'r6', 88),
+    '\tr1 = r6', '\tcall 95', '\tif r0 == 0 goto out', '\tr7 = r0',
+    ...everyLoad('sock', 'r7', 88),
+    '\tr1 = r6', '\tcall 96', '\tif r0 == 0 goto out',
+    ...everyLoad('tcp_sock', 'r0', 120),
+    'out:', '\tr0 = 0', '\texit', '.Lend:', '\t.size sock_loads, .Lend-sock_loads', '',
+  ].join('\n');
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-sockx-'));
+  const obj = join(dir, 'sock_loads.o'), pin = `/sys/fs/bpf/bpfkit_sockx_${process.pid}`;
+  try {
+    writeFileSync(obj, await assembleToElf(source, 'sock_loads.s'));
+    const load = spawnSync('bpftool', ['prog', 'load', obj, pin], { encoding: 'utf8' });
+    assert.equal(load.status, 0, load.stderr);
+    const theirs = spawnSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', pin], { encoding: 'utf8' }).stdout;
+    const ours = await runCliCaptured(['prog', 'dump', 'xlated', 'file', obj]);
+    assert.equal(ours.status, 0, ours.stderr);
+    // call displacements are the kernel build's: names only
+    const lines = (text: string): string[] => text.split('\n').map((l) => l.replace(/(call \w+)#-?\d+/, '$1'));
+    assert.ok(lines(theirs).length > 200, 'the kernel converted the loads');
+    assert.deepEqual(lines(ours.stdout), lines(theirs));
+  } finally {
+    rmSync(pin, { force: true });
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -12,7 +12,7 @@ import {
 } from '../isa/insn_macros.js';
 import {
   BPF_ABS, BPF_ADD, BPF_AND, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_JSGE, BPF_LDX,
-  BPF_LSH, BPF_MEM, BPF_MOV, BPF_RSH, BPF_W, BPF_XOR, bpfClass, bpfMode, bpfSize,
+  BPF_JNE, BPF_LSH, BPF_MEM, BPF_MOV, BPF_RSH, BPF_W, BPF_XOR, bpfClass, bpfMode, bpfSize,
 } from '../isa/opcodes.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from './kernel_layout.js';
 import { BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_SCHED_ACT, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER } from './skb.js';
@@ -215,6 +215,114 @@ function flowDissectorConvert(L: KernelLayout, si: Insn): CtxConversion | undefi
   }
 }
 
+/** struct bpf_sock offsets (include/uapi/linux/bpf.h). */
+const SOCK = {
+  bound_dev_if: 0, family: 4, type: 8, protocol: 12, mark: 16, priority: 20, src_ip4: 24, src_ip6: 28,
+  src_port: 44, dst_port: 48, dst_ip4: 52, dst_ip6: 56, state: 72, rx_queue_mapping: 76,
+} as const;
+const NO_QUEUE_MAPPING_16 = 0xffff;
+
+/**
+ * ctx_field_size bpf_sock_is_valid_access() records: 4 for the fields narrower loads may read a
+ * part of, dst_port's own 2 unless read whole, 0 for the rest (read whole).
+ */
+function sockCtxFieldSize(off: number, size: number): number {
+  if (off >= SOCK.dst_port && off < SOCK.dst_port + 2) return size === 4 ? 4 : 2;
+  const whole: readonly number[] = [SOCK.bound_dev_if, SOCK.mark, SOCK.priority];
+  return whole.includes(off) ? 0 : 4;
+}
+
+/** bpf_sock_convert_ctx_access(): struct bpf_sock read from struct sock / sock_common. */
+function sockConvert(L: KernelLayout, si: Insn): CtxConversion | undefined {
+  const load = (path: string, delta = 0): CtxConversion => {
+    const f = field(L, path);
+    return { insns: [ldx(f.size, si.dst, si.src, f.off + delta)], targetSize: f.size };
+  };
+  const off = si.off;
+  if (off >= SOCK.src_ip6 && off < SOCK.src_ip6 + 16) return { insns: [ldx(4, si.dst, si.src, field(L, 'sock_common.skc_v6_rcv_saddr').off + off - SOCK.src_ip6)], targetSize: 4 };
+  if (off >= SOCK.dst_ip6 && off < SOCK.dst_ip6 + 16) return { insns: [ldx(4, si.dst, si.src, field(L, 'sock_common.skc_v6_daddr').off + off - SOCK.dst_ip6)], targetSize: 4 };
+  switch (off) {
+    case SOCK.bound_dev_if: return load('sock_common.skc_bound_dev_if');
+    case SOCK.mark: return load('sock.sk_mark');
+    case SOCK.priority: return load('sock.sk_priority');
+    case SOCK.family: return load('sock_common.skc_family');
+    case SOCK.type: return load('sock.sk_type');
+    case SOCK.protocol: return load('sock.sk_protocol');
+    case SOCK.src_ip4: return load('sock_common.skc_rcv_saddr');
+    case SOCK.dst_ip4: return load('sock_common.skc_daddr');
+    case SOCK.src_port: return load('sock_common.skc_num');
+    case SOCK.dst_port: return load('sock_common.skc_dport');
+    case SOCK.state: return load('sock_common.skc_state');
+    case SOCK.rx_queue_mapping: {
+      // CONFIG_SOCK_RX_QUEUE_MAPPING: NO_QUEUE_MAPPING reads as -1, a 32-bit value, so a 2-byte
+      // read is masked too (the running 6.18 kernel's rewrite: target_size 4)
+      const c = load('sock_common.skc_rx_queue_mapping');
+      return { insns: [...c.insns, jmp(BPF_JNE, si.dst, NO_QUEUE_MAPPING_16, 1), alu32(BPF_MOV, si.dst, -1)], targetSize: 4 };
+    }
+    default: return undefined;
+  }
+}
+
+/** struct bpf_tcp_sock field -> struct tcp_sock member (bpf_tcp_sock_convert_ctx_access()), by offset. */
+const TCP_SOCK_FIELDS: Readonly<Record<number, string>> = {
+  0: 'tcp_sock.snd_cwnd', 4: 'tcp_sock.srtt_us', 12: 'tcp_sock.snd_ssthresh', 16: 'tcp_sock.rcv_nxt',
+  20: 'tcp_sock.snd_nxt', 24: 'tcp_sock.snd_una', 28: 'tcp_sock.mss_cache', 32: 'tcp_sock.ecn_flags',
+  36: 'tcp_sock.rate_delivered', 40: 'tcp_sock.rate_interval_us', 44: 'tcp_sock.packets_out', 48: 'tcp_sock.retrans_out',
+  52: 'tcp_sock.total_retrans', 56: 'tcp_sock.segs_in', 60: 'tcp_sock.data_segs_in', 64: 'tcp_sock.segs_out',
+  68: 'tcp_sock.data_segs_out', 72: 'tcp_sock.lost_out', 76: 'tcp_sock.sacked_out', 80: 'tcp_sock.bytes_received',
+  88: 'tcp_sock.bytes_acked', 96: 'tcp_sock.dsack_dups', 100: 'tcp_sock.delivered', 104: 'tcp_sock.delivered_ce',
+  108: 'inet_connection_sock.icsk_retransmits',
+};
+const TCP_SOCK_RTT_MIN = 8;
+
+function tcpSockConvert(L: KernelLayout, si: Insn): CtxConversion | undefined {
+  if (si.off === TCP_SOCK_RTT_MIN) {
+    // rtt_min is a struct minmax: its first sample's value
+    return { insns: [ldx(4, si.dst, si.src, field(L, 'tcp_sock.rtt_min').off + field(L, 'minmax_sample.v').off)], targetSize: 0 };
+  }
+  const path = TCP_SOCK_FIELDS[si.off];
+  if (!path) return undefined;
+  const f = field(L, path);
+  return { insns: [ldx(f.size, si.dst, si.src, f.off)], targetSize: 0 };
+}
+
+/**
+ * A load through a socket pointer (the verifier's 'sock', 'sock_common', 'tcp_sock', 'xdp_sock';
+ * convert_ctx_accesses() with bpf_sock_, bpf_tcp_sock_ and bpf_xdp_sock_convert_ctx_access()),
+ * narrower loads of bpf_sock fields widened, converted, then shifted and masked. undefined: no
+ * conversion (bpf_tcp_sock's u64 halves, which the verifier refuses after all).
+ */
+export function convertSockAccess(ptrType: string, si: Insn, layout: KernelLayout = LINUX_6_18_X86_64_DEBIAN): Insn[] | undefined {
+  if (ptrType === 'tcp_sock') return tcpSockConvert(layout, si)?.insns;
+  if (ptrType === 'xdp_sock') {
+    const f = field(layout, 'xdp_sock.queue_id');
+    return si.off === 0 ? [ldx(f.size, si.dst, si.src, f.off)] : undefined;
+  }
+  if (ptrType !== 'sock' && ptrType !== 'sock_common') return undefined;
+  const size = [4, 2, 1, 8][bpfSize(si.code) >> 3];
+  return narrowed(si, sockCtxFieldSize(si.off, size), (insn) => sockConvert(layout, insn));
+}
+
+/**
+ * convert_ctx_accesses()' handling of a load narrower than its field (ctx_field_size): the load is
+ * widened to the field, converted, then shifted and masked (bpf_ctx_narrow_access_offset(), little endian).
+ */
+function narrowed(si: Insn, ctxFieldSize: number, convert: (insn: Insn) => CtxConversion | undefined): Insn[] | undefined {
+  const size = [4, 2, 1, 8][bpfSize(si.code) >> 3];
+  const narrow = size < ctxFieldSize;
+  // size_default = bpf_ctx_off_adjust_machine(ctx_field_size): 4 stays 4 on 64-bit
+  const insn = narrow ? { ...si, off: si.off & ~(ctxFieldSize - 1), code: BPF_LDX | BPF_MEM | sizeCode(ctxFieldSize) } : si;
+  const conv = convert(insn);
+  if (!conv) return undefined;
+  const out = conv.insns;
+  if (narrow && size < conv.targetSize) {
+    const shift = (si.off & (ctxFieldSize - 1)) * 8;
+    if (shift) out.push(alu32(BPF_RSH, si.dst, shift));
+    out.push(alu32(BPF_AND, si.dst, size * 8 >= 32 ? -1 : (1 << (size * 8)) - 1));
+  }
+  return out;
+}
+
 const SKB_TYPES = new Set([BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SCHED_ACT,
   BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_LWT_IN, BPF_PROG_TYPE_LWT_OUT, BPF_PROG_TYPE_LWT_XMIT]);
 
@@ -228,26 +336,9 @@ export function convertCtxAccess(progType: number, si: Insn, write: boolean, lay
   if (progType === BPF_PROG_TYPE_FLOW_DISSECTOR) return flowDissectorConvert(layout, si)?.insns;
   const skb = SKB_TYPES.has(progType);
   if (!skb && progType !== BPF_PROG_TYPE_XDP) return undefined;
-  const ctxFieldSize = skb ? skbCtxFieldSize(si.off, write) : 0;
-  const size = [4, 2, 1, 8][bpfSize(si.code) >> 3];
-  const narrow = size < ctxFieldSize;
-  let insn = si;
-  if (narrow) {
-    // size_default = bpf_ctx_off_adjust_machine(ctx_field_size): 4 stays 4 on 64-bit
-    insn = { ...si, off: si.off & ~(ctxFieldSize - 1), code: BPF_LDX | BPF_MEM | sizeCode(ctxFieldSize) };
-  }
-  const conv = skb
-    ? skbConvert(layout, insn, write, progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT, tstampTypeAccess)
-    : xdpConvert(layout, insn);
-  if (!conv) return undefined;
-  const out = conv.insns;
-  if (narrow && size < conv.targetSize) {
-    // bpf_ctx_narrow_access_offset() on little endian
-    const shift = (si.off & (ctxFieldSize - 1)) * 8;
-    if (shift) out.push(alu32(BPF_RSH, si.dst, shift));
-    out.push(alu32(BPF_AND, si.dst, size * 8 >= 32 ? -1 : (1 << (size * 8)) - 1));
-  }
-  return out;
+  const tc = progType === BPF_PROG_TYPE_SCHED_CLS || progType === BPF_PROG_TYPE_SCHED_ACT;
+  return narrowed(si, skb ? skbCtxFieldSize(si.off, write) : 0,
+    (insn) => (skb ? skbConvert(layout, insn, write, tc, tstampTypeAccess) : xdpConvert(layout, insn)));
 }
 
 /**

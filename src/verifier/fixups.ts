@@ -22,7 +22,7 @@ import {
   BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_ST, BPF_STX, BPF_SUB, BPF_XOR, BPF_ADD,
   bpfClass, bpfMode, bpfOp, bpfSrc,
 } from '../isa/opcodes.js';
-import { convertCtxAccess, genLdAbs, genPrologue, readsTstampType } from '../progtypes/convert_ctx.js';
+import { convertCtxAccess, convertSockAccess, genLdAbs, genPrologue, readsTstampType } from '../progtypes/convert_ctx.js';
 import { helperSymbol } from '../progtypes/helper_symbols.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from '../progtypes/kernel_layout.js';
 import { subprogIndexOf } from './check_cfg.js';
@@ -231,8 +231,9 @@ class Rewriter {
       const at = i + delta;
       const { insn, aux } = this.slots[at];
       const cls = bpfClass(insn.code);
-      if (bpfMode(insn.code) !== BPF_MEM || (cls !== BPF_LDX && cls !== BPF_STX) || aux.ptrType !== 'ctx') continue;
-      const out = convertCtxAccess(progType, insn, cls === BPF_STX, this.layout, tstampTypeAccess);
+      if (bpfMode(insn.code) !== BPF_MEM || (cls !== BPF_LDX && cls !== BPF_STX) || aux.ptrType === undefined) continue;
+      const out = aux.ptrType === 'ctx' ? convertCtxAccess(progType, insn, cls === BPF_STX, this.layout, tstampTypeAccess)
+        : cls === BPF_LDX ? convertSockAccess(aux.ptrType, insn, this.layout) : undefined;
       if (!out) continue;
       this.patch(at, out);
       delta += out.length - 1;
