@@ -25,6 +25,11 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
  * function's one out-of-line handler ($budget, around the dispatch loop) with the segment in
  * $pc: a `br_if` costs V8's baseline compiler (Liftoff) far less than an `if` holding a call.
  * ($pc is free here: it is only read by the dispatch `br_table`, right after being set.)
+ * Measured against it (10k synthetic program, x64 bytes per insn, 37.4 here): a `return` per
+ * overdraft, passed on by every caller, 43.4 (Node 20's Liftoff adds a tier-up budget check to
+ * every return); an `if` holding an `unreachable` trap, the segment and left left in globals,
+ * 37.9; a first, never-taken branch to $budget right after the loop header (all locals spilled
+ * there) so that every check spills instead of moving, 38.3.
  */
 export function charge(e: FunctionEmitter, seg: number, count: number): void {
   e.i32c(seg); e.lset(PC);
