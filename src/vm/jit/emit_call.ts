@@ -57,7 +57,10 @@ export function localCall(e: FunctionEmitter, pc: number, target: number): void 
     e.i32c(-1 - pc); e.lset(PC);
     e.lget(DEPTH); e.i32c(MAX_CALL_FRAMES - 1); e.buf[e.pos++] = Op.i32_ge_u; e.buf[e.pos++] = Op.br_if; e.u32(e.depthL() + 1);
   }
-  for (let r = 0; r <= 9; r++) e.get(r);
+  // (verified tier: the callee cannot read r0 or r6-r9 before writing them, which the verifier
+  // marks not initialised in a new frame (init_func_state()): zeros, not the caller's values,
+  // which Liftoff would load from their spill slots)
+  for (let r = 0; r <= 9; r++) if (e.isVerified && (r === 0 || r >= 6)) e.i64c(0, 0); else e.get(r);
   e.lget(DEPTH); e.i32c(1); e.buf[e.pos++] = Op.i32_add; e.lget(LEFT); e.i32c(0);
   e.buf[e.pos++] = Op.call; e.u32(e.funcOf(target));
   e.lset(LEFT);
