@@ -375,3 +375,13 @@ test('func_info: one record per subprogram, at its first instruction (check_btf_
   const leak = [mov(0, 0), makeInsn(0x85, 0, 1, 0, 1), exit, movr(0, 10), exit];
   assert.equal(lastErrorLine(verify(leak, { progType: 6, logLevel: 1, funcInfo: [entry(0), entry(3, true)] }).log), 'At subprogram exit the register R0 is not a scalar value (fp)');
 });
+
+test('bpf_xdp_sock: only queue_id, a whole u32 (bpf_xdp_sock_is_valid_access())', () => {
+  const xskmap: VerifierMap = { spec: mapSpec(17, 4, 4, 1, { name: 'xsks' }) };
+  // r0 = bpf_map_lookup_elem(xsks, &0): an xdp_sock after the null check; then `load`
+  const prog = (load: Insn): Insn[] => [st32(10, -4, 0), movr(2, 10), add(2, -4), ...ldMap(1), call(1), jne(0, 0, 2), mov(0, 0), exit, load, mov(0, 2), exit];
+  assert.equal(run(prog(ldx32(2, 0, 0)), XDP, xskmap).ok, true);
+  assert.equal(run(prog(ldx32(2, 0, 4)), XDP, xskmap).last, 'R0 invalid xdp_sock access off=4 size=4');
+  assert.equal(run(prog(makeInsn(0x69, 2, 0, 0)), XDP, xskmap).last, 'R0 invalid xdp_sock access off=0 size=2');
+  assert.equal(run(prog(ldx64(2, 0, 0)), XDP, xskmap).last, 'R0 invalid xdp_sock access off=0 size=8');
+});
