@@ -107,6 +107,7 @@ const FIXTURES = [
   'test/fixtures/xlated/sk_filter.o',
   'test/fixtures/xlated/skb_fields.o',
   'test/fixtures/xlated/tstamp_type.o', // reads tstamp_type: tstamp read and written as is
+  'test/fixtures/verifier/global_func_ok.o', // global functions (verified with the object's func_info)
   'test/fixtures/xlated/xdp_maps.o',
   'test/fixtures/xlated/xdp_redirect.o', // XDP's own helper functions
 ];
