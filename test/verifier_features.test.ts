@@ -35,6 +35,7 @@ const KERNEL_618: Record<string, string> = {
   foreach_write_key: 'write to change key R2 not allowed',
   // global functions (BTF func_info linkage global): verified on their own after the main program
   global_func_args: 'Caller passes invalid args into func#1 (\'queue_of\')',
+  global_func_ctx_off: 'Caller passes invalid args into func#1 (\'queue_of\')',
   global_func_bad: 'R1 invalid mem access \'mem_or_null\'',
   global_func_ok: '',
   global_func_pkt: 'R6 invalid mem access \'scalar\'',

@@ -1591,35 +1591,12 @@ export class Verifier {
    */
   checkGlobalCall(sp: number, entry: FuncInfoEntry): void {
     const args = entry.args ?? [];
-    let error: string | undefined;
-    if (!Array.isArray(args)) {
-      this.note(args.error);
-      error = `Caller passes invalid args into func#${sp} ('${entry.name}')`;
-    }
-    if (this.cur.refs.some((r) => r.lock !== undefined)) fail('global function calls are not allowed while holding a lock,\nuse static function instead', EINVAL);
-    if (error) fail(error, EINVAL);
     const regs = this.frame().regs;
-    (args as GlobalFuncArg[]).forEach((a, i) => {
-      const regno = i + 1, r = regs[regno];
-      const invalid = (why: string): never => { this.note(why); return fail(`Caller passes invalid args into func#${sp} ('${entry.name}')`, EINVAL); };
-      if (a.kind === 'scalar') { if (r.type !== 'scalar') invalid(`R${regno} is not a scalar`); return; }
-      if (a.kind === 'ctx') {
-        if (r.type === 'ctx' && r.off) fail(`dereference of modified ctx ptr R${regno} off=${r.off} disallowed`, EACCES);
-        if (r.type !== 'ctx') invalid(`arg#${i} expects pointer to ctx`);
-        return;
-      }
-      // check_mem_reg(): a NULL constant passes; otherwise the memory must be readable and writable
-      if (r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) return;
-      const asNonNull = { ...r, maybeNull: false };
-      try {
-        this.checkHelperMem(regno, asNonNull, a.size, 'read', true);
-        this.checkHelperMem(regno, asNonNull, a.size, 'write', true, false); // clobbers, unscratched
-      } catch (e) {
-        if (!(e instanceof VerifierError)) throw e;
-        invalid(e.msg);
-      }
-      if (!a.nullable && r.maybeNull) invalid(`arg#${i} is expected to be non-NULL`);
-    });
+    // btf_check_func_arg_match()'s complaint (logged at once; the call fails after the lock check)
+    const why = Array.isArray(args) ? this.globalArgsMismatch(args, regs) : args.error;
+    if (why) this.note(why);
+    if (this.cur.refs.some((r) => r.lock !== undefined)) fail('global function calls are not allowed while holding a lock,\nuse static function instead', EINVAL);
+    if (why) fail(`Caller passes invalid args into func#${sp} ('${entry.name}')`, EINVAL);
     this.verbose(`Func#${sp} ('${entry.name}') is global and assumed valid.`);
     if (this.changesPktData(sp)) this.clearAllPktPointers();
     if (!this.globalCalled.has(sp)) this.globalCalled.set(sp, false);
@@ -1628,6 +1605,32 @@ export class Verifier {
     markUnknown(regs[0]);
     this.regsScratched.add(0);
     this.insnIdx++;
+  }
+
+  /** btf_check_func_arg_match(): why the caller's registers do not fit the prototype, or undefined */
+  globalArgsMismatch(args: readonly GlobalFuncArg[], regs: readonly RegState[]): string | undefined {
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i], regno = i + 1, r = regs[regno];
+      if (a.kind === 'scalar') { if (r.type !== 'scalar') return `R${regno} is not a scalar`; continue; }
+      if (a.kind === 'ctx') {
+        // check_func_arg_reg_off(), then the type
+        if (r.type === 'ctx' && r.off) return `dereference of modified ctx ptr R${regno} off=${r.off} disallowed`;
+        if (r.type !== 'ctx') return `arg#${i} expects pointer to ctx`;
+        continue;
+      }
+      // check_mem_reg(): a NULL constant passes; otherwise the memory must be readable and writable
+      if (r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) continue;
+      const asNonNull = { ...r, maybeNull: false };
+      try {
+        this.checkHelperMem(regno, asNonNull, a.size, 'read', true);
+        this.checkHelperMem(regno, asNonNull, a.size, 'write', true, false); // clobbers, unscratched
+      } catch (e) {
+        if (!(e instanceof VerifierError)) throw e;
+        return e.msg;
+      }
+      if (!a.nullable && r.maybeNull) return `arg#${i} is expected to be non-NULL`;
+    }
+    return undefined;
   }
 
   /** btf_prepare_func_args() + do_check_common()'s argument registers of a global function */
