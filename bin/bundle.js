@@ -94,23 +94,6 @@ function readInto(file, buf) {
 }
 
 /**
- * Where runBundle() leaves the WebAssembly.Memory it read the bundle and its cache into, once
- * they are compiled: the program's capture reader takes it (net/pcap_scan_wasm.ts scanMemory())
- * and reads into pages already faulted in, ~55 fewer page faults (~12 us each on some VMs).
- */
-const STARTUP_MEMORY = Symbol.for('bpfkit.startupMemory');
-
-/** 1 MiB to read the bundle and its cache into: WebAssembly memory where there is WebAssembly. */
-function startupBuffer() {
-  try {
-    const memory = new WebAssembly.Memory({ initial: 16 });
-    return { memory, buf: Buffer.from(memory.buffer) };
-  } catch {
-    return { memory: undefined, buf: Buffer.allocUnsafeSlow(1 << 20) };
-  }
-}
-
-/**
  * Run bundle NAME as this process' program; false (nothing run) when there is none or it is
  * stale. BPFKIT_NO_BUNDLE=1 always says false; BPFKIT_CODE_CACHE_OUT=FILE writes the code cache
  * (what was compiled by the end of the run) to FILE at exit: scripts/bundle.mjs uses it.
@@ -122,7 +105,7 @@ function runBundle(name) {
   const manifest = freshBundle(name);
   if (!manifest) return false;
   const file = path.join(DIR, manifest.bundle);
-  const { memory, buf } = startupBuffer();
+  const buf = Buffer.allocUnsafeSlow(4 << 20);
   let source;
   try {
     const n = readInto(file, buf);
@@ -136,8 +119,6 @@ function runBundle(name) {
   } catch { /* compiled without */ }
   // (scripts/bundle.mjs turns import() into require(): a vm.Script has no dynamic import.)
   const script = new vm.Script(source, { filename: file, cachedData });
-  // (V8 has read the cache; the source is a string of its own: the buffer is free.)
-  if (memory) globalThis[STARTUP_MEMORY] = memory;
   const out = process.env.BPFKIT_CODE_CACHE_OUT;
   if (out) process.once('exit', () => fs.writeFileSync(out, script.createCachedData()));
   const mod = { exports: {} };
@@ -145,4 +126,4 @@ function runBundle(name) {
   return true;
 }
 
-module.exports = { runBundle, freshBundle, isFresh, contentHash, WRAPPER, MANIFEST_VERSION, STARTUP_MEMORY };
+module.exports = { runBundle, freshBundle, isFresh, contentHash, WRAPPER, MANIFEST_VERSION };

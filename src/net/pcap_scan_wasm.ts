@@ -49,28 +49,12 @@ const FILTER_LOCALS = FILTER.MEM0 + 16 - 3;
  */
 export function scanMemory(bytes: number): { memory: WasmMemory; buffer: Uint8Array } | undefined {
   if (WA === undefined) return undefined;
-  const given = takeStartupMemory();
-  if (given !== undefined && given.buffer.byteLength >= bytes) return { memory: given, buffer: new Uint8Array(given.buffer, 0, bytes) };
   try {
     const memory = new WA.Memory({ initial: Math.ceil(bytes / PAGE) });
     return { memory, buffer: new Uint8Array(memory.buffer, 0, bytes) };
   } catch {
     return undefined;
   }
-}
-
-/**
- * The memory bin/bundle.js read the program into, left at this registered symbol once free, at
- * most once: its pages are already faulted in. Undefined elsewhere (dist/, a browser).
- */
-const STARTUP_MEMORY = Symbol.for('bpfkit.startupMemory');
-
-function takeStartupMemory(): WasmMemory | undefined {
-  const g = globalThis as unknown as Record<symbol, unknown>;
-  const memory = g[STARTUP_MEMORY];
-  if (memory === undefined) return undefined;
-  delete g[STARTUP_MEMORY];
-  return WA !== undefined && memory instanceof (WA.Memory as unknown as new () => object) ? memory as WasmMemory : undefined;
 }
 
 /** The record scan and the filter alone (for the records next() hands over), both over `memory`. */
