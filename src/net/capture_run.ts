@@ -125,14 +125,15 @@ export function runCapture(records: Iterable<PcapRecord>, linktype: number, opti
   const streamed = !Array.isArray(records);
   const total = streamed ? 0 : (records as PcapRecord[]).length;
   const source = records[Symbol.iterator]();
-  /** The next CHUNK records (copied when the source reuses its buffer). */
+  const copies = options.copyRecords ? new ChunkCopies() : undefined;
+  /** The next CHUNK records (copied when the source reuses its buffer: valid until the next take()). */
   const take = (): PcapRecord[] => {
     const chunk: PcapRecord[] = [];
+    copies?.reset();
     while (chunk.length < CHUNK) {
       const n = source.next();
       if (n.done) break;
-      const r = n.value;
-      chunk.push(options.copyRecords ? { ...r, data: r.data.slice() } : r);
+      chunk.push(copies ? copies.copy(n.value) : n.value);
     }
     return chunk;
   };
@@ -241,6 +242,31 @@ function batchSafe(insns: readonly Insn[], jit: JitProgram): boolean {
 const BATCH = 512;
 /** Records taken from the source at a time (a multiple of BATCH). */
 const CHUNK = 8 * BATCH;
+
+/**
+ * Copies of a chunk's records, their bytes packed into one arena reused chunk after chunk: a
+ * copy per packet into a fresh ArrayBuffer (slice()) cost more than the run itself over a large
+ * capture, most of it in allocation and garbage collection.
+ */
+class ChunkCopies {
+  private arena = new Uint8Array(CHUNK * 128);
+  private used = 0;
+
+  /** Start a chunk: the previous chunk's copies are no longer used. */
+  reset(): void {
+    this.used = 0;
+  }
+
+  copy(r: PcapRecord): PcapRecord {
+    const n = r.data.length;
+    // (a full arena is replaced, not overwritten: this chunk's earlier copies keep viewing the old one)
+    if (this.used + n > this.arena.length) { this.arena = new Uint8Array(Math.max(this.arena.length * 2, n)); this.used = 0; }
+    const at = this.used;
+    this.arena.set(r.data, at);
+    this.used = at + n;
+    return { sec: r.sec, nsec: r.nsec, caplen: r.caplen, len: r.len, ifIndex: r.ifIndex, data: this.arena.subarray(at, at + n) };
+  }
+}
 
 /**
  * XDP over `list` in batches of BATCH packets: each packet copied to a page of its own (one
