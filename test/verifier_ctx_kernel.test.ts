@@ -10,14 +10,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Insn } from '../src/isa/insn.js';
-import { verifierOps } from '../src/progtypes/index.js';
-import { verify } from '../src/verifier/verifier.js';
-import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
-import { lastErrorLine } from './verifier_corpus_lib.js';
-
-const I = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
-const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
-const LDX = 0x61 & ~0x18, STX = 0x63 & ~0x18;
+import { kernelLoader } from './kernel_bpf_loader.js';
+import { type AccessCase, againstKernel, I, memAccess } from './verifier_kernel_diff.js';
 
 /** prog type, expected attach type, bytes of context to walk (the struct and a little past it) */
 const CONFIGS: { name: string; progType: number; attach: number; bytes: number }[] = [
@@ -55,14 +49,13 @@ const CONFIGS: { name: string; progType: number; attach: number; bytes: number }
 
 /** `r2 = *(size *)(r1 + off)` or `*(size *)(r1 + off) = r2`, then return 1 (valid for every type here). */
 function access(off: number, size: number, write: boolean): Insn[] {
-  const mem = write ? I(STX | SIZE_CODE[size], 1, 2, off, 0) : I(LDX | SIZE_CODE[size], 2, 1, off, 0);
-  return [I(0xb7, 2, 0, 0, 0), mem, I(0xb7, 0, 0, 0, 1), I(0x95, 0, 0, 0, 0)];
+  return [I(0xb7, 2, 0, 0, 0), memAccess(1, off, size, write), I(0xb7, 0, 0, 0, 1), I(0x95, 0, 0, 0, 0)];
 }
 
 test('context loads and stores: bpfkit and the kernel agree on every offset and size', (t) => {
   const { exe, why } = kernelLoader();
   if (!exe) return t.skip(why!);
-  const cases: { what: string; insns: Insn[]; progType: number; expectedAttachType: number }[] = [];
+  const cases: AccessCase[] = [];
   for (const c of CONFIGS) {
     for (let off = 0; off < c.bytes; off++) {
       for (const size of [1, 2, 4, 8]) {
@@ -72,21 +65,7 @@ test('context loads and stores: bpfkit and the kernel agree on every offset and 
       }
     }
   }
-  const kernel = kernelLoadAll(exe, cases, 1);
-  const differ: string[] = [];
-  let accepted = 0;
-  cases.forEach((c, i) => {
-    const k = kernel[i];
-    if (k.ok) accepted++;
-    const theirs = k.ok ? 'accepts' : `rejects: ${lastErrorLine(k.log)}`;
-    // the verifier's own rules (prog_ops.ts), and the program type layer's where it has the type (the load pipeline's)
-    for (const [layer, progOps] of [['verifier', undefined], ['progtypes', verifierOps(c.progType, c.expectedAttachType)]] as const) {
-      if (layer === 'progtypes' && !progOps) continue;
-      const ours = verify(c.insns, { progType: c.progType, expectedAttachType: c.expectedAttachType, logLevel: 1, progOps });
-      const mine = ours.ok ? 'accepts' : `rejects: ${lastErrorLine(ours.log)}`;
-      if (theirs !== mine) differ.push(`${c.what} (${layer} rules): kernel ${theirs}, bpfkit ${mine}`);
-    }
-  });
+  const { accepted, differ } = againstKernel(exe, cases, false);
   // the walk must reach both verdicts, or it tests nothing
   assert.ok(accepted > 500 && accepted < cases.length - 500, `kernel accepted ${accepted} of ${cases.length}`);
   assert.ok(differ.length === 0, `${differ.length} differ:\n${differ.slice(0, 40).join('\n')}`);

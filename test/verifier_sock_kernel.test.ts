@@ -17,16 +17,13 @@ import { test } from 'node:test';
 import { assembleToElf } from '../src/cli/asm.js';
 import { runCliCaptured } from '../src/cli/main.js';
 import type { Insn } from '../src/isa/insn.js';
-import { verifierOps } from '../src/progtypes/index.js';
 import { sockAccessOk, tcpSockConversionMissing } from '../src/verifier/prog_ops.js';
 import { verify } from '../src/verifier/verifier.js';
 import { kernelLoadAll, kernelLoader } from './kernel_bpf_loader.js';
 import { missingKernel } from './oracles.js';
-import { lastErrorLine, normalizedLog } from './verifier_corpus_lib.js';
+import { normalizedLog } from './verifier_corpus_lib.js';
+import { type AccessCase, againstKernel, I, memAccess } from './verifier_kernel_diff.js';
 
-const I = (code: number, dst: number, src: number, off: number, imm: number): Insn => ({ code, dst, src, off, imm });
-const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
-const LDX = 0x61 & ~0x18, STX = 0x63 & ~0x18;
 const SKB_SK = 168; // offsetof(struct __sk_buff, sk)
 
 /** Where the pointer comes from: the helper that turns skb->sk into it (none: skb->sk itself), bytes to walk. */
@@ -43,10 +40,9 @@ const PROG_TYPES = [{ name: 'tc', progType: 3 }, { name: 'cgroup_skb', progType:
  * r2 = 0; r2 = *(size *)(r6 + off) or *(size *)(r6 + off) = r2; out: return 1.
  */
 function sockAccess(helper: number | undefined, off: number, size: number, write: boolean): Insn[] {
-  const mem = write ? I(STX | SIZE_CODE[size], 6, 2, off, 0) : I(LDX | SIZE_CODE[size], 2, 6, off, 0);
   const toOut = (reg: number): Insn => I(0x15, reg, 0, -1, 0); // if reg == 0 goto out (placed below)
   const viaHelper = helper === undefined ? [] : [I(0xbf, 1, 6, 0, 0), I(0x85, 0, 0, 0, helper), toOut(0), I(0xbf, 6, 0, 0, 0)];
-  const insns = [I(0x79, 6, 1, SKB_SK, 0), toOut(6), ...viaHelper, I(0xb7, 2, 0, 0, 0), mem, I(0xb7, 0, 0, 0, 1), I(0x95, 0, 0, 0, 0)];
+  const insns = [I(0x79, 6, 1, SKB_SK, 0), toOut(6), ...viaHelper, I(0xb7, 2, 0, 0, 0), memAccess(6, off, size, write), I(0xb7, 0, 0, 0, 1), I(0x95, 0, 0, 0, 0)];
   const out = insns.length - 2;
   return insns.map((x, i) => (x.code === 0x15 ? { ...x, off: out - i - 1 } : x));
 }
@@ -54,7 +50,7 @@ function sockAccess(helper: number | undefined, off: number, size: number, write
 test('socket pointer loads and stores: bpfkit and the kernel agree on every offset and size', (t) => {
   const { exe, why } = kernelLoader();
   if (!exe) return t.skip(why!);
-  const cases: { what: string; insns: Insn[]; progType: number }[] = [];
+  const cases: AccessCase[] = [];
   for (const p of PROG_TYPES) {
     for (const s of SOURCES) {
       for (let off = -8; off < s.bytes; off++) {
@@ -66,20 +62,7 @@ test('socket pointer loads and stores: bpfkit and the kernel agree on every offs
       }
     }
   }
-  const kernel = kernelLoadAll(exe, cases, 1);
-  const differ: string[] = [];
-  let accepted = 0;
-  cases.forEach((c, i) => {
-    const k = kernel[i];
-    if (k.ok) accepted++;
-    const theirs = k.ok ? 'accepts' : `rejects (errno ${k.errno}): ${lastErrorLine(k.log)}`;
-    for (const [layer, progOps] of [['verifier', undefined], ['progtypes', verifierOps(c.progType, 0)]] as const) {
-      if (layer === 'progtypes' && !progOps) continue;
-      const ours = verify(c.insns, { progType: c.progType, logLevel: 1, progOps });
-      const mine = ours.ok ? 'accepts' : `rejects (errno ${ours.errno}): ${lastErrorLine(ours.log)}`;
-      if (theirs !== mine) differ.push(`${c.what} (${layer} rules): kernel ${theirs}, bpfkit ${mine}`);
-    }
-  });
+  const { accepted, differ } = againstKernel(exe, cases, true);
   // the walk must reach both verdicts, or it tests nothing
   assert.ok(accepted > 200 && accepted < cases.length - 200, `kernel accepted ${accepted} of ${cases.length}`);
   assert.ok(differ.length === 0, `${differ.length} differ:\n${differ.slice(0, 40).join('\n')}`);
