@@ -5,7 +5,7 @@
  * program type's context struct, a scalar (int or enum), or a pointer to memory of the pointee's
  * size (nullable unless tagged arg:nonnull). The verifier itself knows no BTF (layering).
  */
-import { BTF_FUNC_GLOBAL, BTF_KIND, type Btf, type BtfType } from '../btf/types.js';
+import { BTF_FUNC_GLOBAL, BTF_KIND, BTF_KIND_NAMES, type Btf, type BtfType } from '../btf/types.js';
 import type { FuncInfoEntry, GlobalFuncArg } from '../verifier/verifier.js';
 
 /** The uapi context struct each program type's BTF context argument names (bpf_ctx_convert). */
@@ -18,36 +18,25 @@ const CTX_STRUCT: Readonly<Record<number, string>> = {
 const MAX_BPF_FUNC_REG_ARGS = 5;
 const EINVAL = 22;
 
-const MODIFIERS: ReadonlySet<number> = new Set([BTF_KIND.TYPEDEF, BTF_KIND.VOLATILE, BTF_KIND.CONST, BTF_KIND.RESTRICT, BTF_KIND.TYPE_TAG]);
-
-/** btf_type_skip_modifiers() */
+/** btf_type_skip_modifiers(): undefined for an id the BTF does not have (or a modifier loop) */
 function skipModifiers(btf: Btf, id: number): BtfType | undefined {
-  let t = btf.types[id];
-  for (let n = 0; t && MODIFIERS.has(t.kind) && n < 32; n++) t = btf.types[(t as { type: number }).type];
-  return t;
+  try {
+    return btf.type(btf.skipModsAndTypedefs(id));
+  } catch {
+    return undefined;
+  }
 }
 
 const isScalar = (t: BtfType | undefined): boolean => !!t && (t.kind === BTF_KIND.INT || t.kind === BTF_KIND.ENUM || t.kind === BTF_KIND.ENUM64);
 
-/** btf_resolve_size(): the byte size of a type, undefined where it has none (void, functions, forward declarations) */
-function resolveSize(btf: Btf, t: BtfType | undefined, depth = 0): number | undefined {
-  if (!t || depth > 32) return undefined;
-  if (MODIFIERS.has(t.kind)) return resolveSize(btf, btf.types[(t as { type: number }).type], depth + 1);
-  switch (t.kind) {
-    case BTF_KIND.INT: case BTF_KIND.ENUM: case BTF_KIND.ENUM64: case BTF_KIND.STRUCT: case BTF_KIND.UNION: case BTF_KIND.FLOAT:
-      return t.size;
-    case BTF_KIND.PTR: return 8;
-    case BTF_KIND.ARRAY: {
-      const elem = resolveSize(btf, btf.types[t.type], depth + 1);
-      return elem === undefined ? undefined : elem * t.nelems;
-    }
-    default: return undefined;
+/** btf_resolve_size(): the byte size of type `id`, undefined where it has none (void, functions, forward declarations) */
+function resolveSize(btf: Btf, id: number): number | undefined {
+  try {
+    return btf.resolveSize(id);
+  } catch {
+    return undefined;
   }
 }
-
-/** btf_type_str() */
-const KIND_STR = ['UNKNOWN', 'INT', 'PTR', 'ARRAY', 'STRUCT', 'UNION', 'ENUM', 'FWD', 'TYPEDEF', 'VOLATILE', 'CONST', 'RESTRICT',
-  'FUNC', 'FUNC_PROTO', 'VAR', 'DATASEC', 'FLOAT', 'DECL_TAG', 'TYPE_TAG', 'ENUM64'];
 
 /** The parameter's "arg:..." decl tags on FUNC `funcId` (btf_find_next_decl_tag()) */
 function argTags(btf: Btf, funcId: number, arg: number): string[] {
@@ -77,15 +66,15 @@ function prepareArgs(btf: Btf, funcId: number, name: string, progType: number): 
         args.push({ kind: 'ctx' });
         continue;
       }
-      const size = resolveSize(btf, pointee);
+      const size = resolveSize(btf, t.type);
       if (size === undefined) {
-        return { error: `arg#${i} reference type('${KIND_STR[pointee?.kind ?? 0]} ${pointee?.name ?? ''}') size cannot be determined: -${EINVAL}`, errno: EINVAL };
+        return { error: `arg#${i} reference type('${BTF_KIND_NAMES[pointee?.kind ?? 0]} ${pointee?.name ?? ''}') size cannot be determined: -${EINVAL}`, errno: EINVAL };
       }
       args.push({ kind: 'mem', size, nullable: !tags.includes('nonnull') });
       continue;
     }
     if (isScalar(t)) { args.push({ kind: 'scalar' }); continue; }
-    return { error: `Arg#${i} type ${KIND_STR[t?.kind ?? 0]} in ${name}() is not supported yet.`, errno: EINVAL };
+    return { error: `Arg#${i} type ${BTF_KIND_NAMES[t?.kind ?? 0]} in ${name}() is not supported yet.`, errno: EINVAL };
   }
   return args;
 }
