@@ -14,6 +14,7 @@ import {
   BPF_ABS, BPF_ADD, BPF_AND, BPF_B, BPF_H, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JSET, BPF_JSGE, BPF_LDX,
   BPF_JNE, BPF_LSH, BPF_MEM, BPF_MOV, BPF_RSH, BPF_W, BPF_XOR, bpfClass, bpfMode, bpfSize,
 } from '../isa/opcodes.js';
+import { BPF_SOCK as SOCK } from '../helpers/sock.js';
 import { LINUX_6_18_X86_64_DEBIAN, type KernelLayout } from './kernel_layout.js';
 import { BPF_PROG_TYPE_CGROUP_SKB, BPF_PROG_TYPE_SCHED_ACT, BPF_PROG_TYPE_SCHED_CLS, BPF_PROG_TYPE_SOCKET_FILTER } from './skb.js';
 
@@ -215,11 +216,6 @@ function flowDissectorConvert(L: KernelLayout, si: Insn): CtxConversion | undefi
   }
 }
 
-/** struct bpf_sock offsets (include/uapi/linux/bpf.h). */
-const SOCK = {
-  bound_dev_if: 0, family: 4, type: 8, protocol: 12, mark: 16, priority: 20, src_ip4: 24, src_ip6: 28,
-  src_port: 44, dst_port: 48, dst_ip4: 52, dst_ip6: 56, state: 72, rx_queue_mapping: 76,
-} as const;
 const NO_QUEUE_MAPPING_16 = 0xffff;
 
 /**
