@@ -17,7 +17,7 @@ import {
 } from '../isa/opcodes.js';
 import { adjustScalar, endScalar, negScalar, scalarMinMaxAdd, signExtend } from './alu.js';
 import { boundsInvalid, coerceRegToSize, regBoundsSync, zext32To64 } from './bounds.js';
-import { checkCfg, jumpTarget } from './check_cfg.js';
+import { checkCfg, jumpTarget, subprogIndexOf } from './check_cfg.js';
 import { liveRegsBefore, liveRegsTable } from './live_regs.js';
 import { LogBuffer, refsStr, stateStr, vlogAlignment, wholeStateStr } from './log.js';
 import { ScratchMarks } from './scratch_marks.js';
@@ -1558,7 +1558,7 @@ export class Verifier {
   changesPktData(sp: number): boolean {
     if (!this.pktChanging) {
       const starts = this.subprogStarts, n = starts.length;
-      const subOf = (pc: number): number => { let k = 0; while (k + 1 < n && starts[k + 1] <= pc) k++; return k; };
+      const subOf = (pc: number): number => subprogIndexOf(starts, pc);
       const direct = new Array<boolean>(n).fill(false), callees: number[][] = starts.map(() => []);
       this.insns.forEach((x, pc) => {
         if (x.code !== (BPF_JMP | BPF_CALL)) return;
