@@ -32,8 +32,11 @@ import { fileURLToPath } from 'node:url';
 import { convertCbpfToEbpf } from '../src/cbpf/convert.js';
 import { runCliCaptured } from '../src/cli/main.js';
 import { compileFilter } from '../src/filter/index.js';
+import { Bpf } from '../src/kernel/bpf.js';
+import { progTypeFromName } from '../src/kernel/names.js';
 import { type Insn, makeInsn } from '../src/isa/insn.js';
 import { writeElf } from '../src/loader/elf_writer.js';
+import { createMap } from '../src/maps/index.js';
 import { type PcapRecord, writePcap } from '../src/net/pcap.js';
 import { compileJit, markVerified, verifiedTierOf } from '../src/vm/jit/index.js';
 import { Vm } from '../src/vm/vm.js';
@@ -345,6 +348,40 @@ function fmtStats(s: CompileStats, per: number): string {
  * modules by content), after warm-up compiles of 100k insns for each program, as a long-running process would have; reported as
  * minima (per phase too) beside the median wall and CPU times (see compileStats()).
  */
+/**
+ * The synthetic program loaded through the verifier (as `prog load` does), with its eight stack
+ * slots stored first: the verifier refuses reads of uninitialised stack. Undefined if it does not
+ * verify (then only the checked tier is reported).
+ */
+function verifiedSynthetic(body: readonly Insn[]): { vm: Vm; insns: Insn[] } | undefined {
+  const bpf = new Bpf({ createMap });
+  const zeroSlots = Array.from({ length: 8 }, (_, k) => makeInsn(0x7a, 10, 0, -8 * (k + 1), 0)); // *(u64 *)(r10 - 8(k+1)) = 0
+  const fd = bpf.progLoad({ type: progTypeFromName('xdp')!, insns: [...zeroSlots, ...body], license: 'GPL' });
+  const insns = bpf.progInsns(fd);
+  return verifiedTierOf(insns) ? { vm: bpf.vm, insns } : undefined;
+}
+
+/**
+ * One compile of the synthetic program in a fresh Node process: what a CLI command that loads one
+ * program pays, with V8 still interpreting bpfkit's code generator. Undefined if the child fails.
+ */
+function freshProcessCompile(n: number): { ms: number; codegen: number; faults: number } | undefined {
+  const dist = (rel: string): string => new URL(rel, import.meta.url).href;
+  const script = `import { syntheticProgram } from ${JSON.stringify(dist('../test/jit_synthetic_lib.js'))};
+import { Vm } from ${JSON.stringify(dist('../src/vm/vm.js'))};
+import { compileJit } from ${JSON.stringify(dist('../src/vm/jit/index.js'))};
+const insns = syntheticProgram(${n});
+const vm = new Vm();
+const f0 = process.resourceUsage().minorPageFault;
+const t0 = performance.now();
+const p = compileJit(vm, insns).prepare();
+const ms = performance.now() - t0;
+console.log(JSON.stringify({ ms, codegen: p.codegenMs, faults: process.resourceUsage().minorPageFault - f0 }));`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  if (r.status !== 0) return undefined;
+  return JSON.parse(r.stdout) as { ms: number; codegen: number; faults: number };
+}
+
 /** Instructions compiled before a program's samples are taken (the compiler warmed up), and a cap in compiles. */
 const WARMUP_INSNS = 100_000;
 const MAX_WARMUPS = 200;
@@ -357,6 +394,7 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
     insns[0] = makeInsn(0xb7, 0, 0, 0, k);
     return insns;
   };
+  const fresh = freshProcessCompile(n);
   const cold = compileSample(vm, synthetic(-1));
   for (let k = 0; k < WARMUP_INSNS / n; k++) compileSample(vm, synthetic(100 + k)); // warm the compiler up
   const samples: CompileSample[] = [];
@@ -367,12 +405,23 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
   console.log(`\nJIT compile time, eBPF to a prepared instance (excludes V8's later TurboFan tier-up of hot functions), 9 compiles each ` +
     `(load average ${loadavg()[0].toFixed(1)} on ${availableParallelism()} CPUs: minima are the undisturbed figures):`);
   console.log(`  synthetic ${syn.min.insns}-instruction program, checked tier (ALU, mul, div by register, stack stores and loads, a forward branch per 7 insns; ` +
-    `${(syn.min.bytes / syn.min.insns).toFixed(1)} wasm bytes/insn), per 1,000 insns: ${fmtStats(syn, per)}; first compile in the process ${(cold.total * per).toFixed(3)} ms`);
+    `${(syn.min.bytes / syn.min.insns).toFixed(1)} wasm bytes/insn), per 1,000 insns: ${fmtStats(syn, per)}; first compile in this process ${(cold.total * per).toFixed(3)} ms`);
+  const ver = verifiedSynthetic(synthetic(0));
+  if (ver !== undefined) {
+    for (let k = 0, done = 0; done < WARMUP_INSNS; k++) done += compileSample(ver.vm, variant(ver.insns, 100 + k)).insns;
+    const xs: CompileSample[] = [];
+    for (let k = 1; k <= 9; k++) xs.push(compileSample(ver.vm, variant(ver.insns, k)));
+    const st = compileStats(xs);
+    console.log(`  the same program, verified tier (its stack slots stored first, as the verifier requires, and loaded through it; ` +
+      `${(st.min.bytes / st.min.insns).toFixed(1)} wasm bytes/insn), per 1,000 insns: ${fmtStats(st, 1000 / st.min.insns)}`);
+  }
   console.log(`  a minor page fault (fresh memory) costs ${faultUs.toFixed(1)} us on this machine now: the synthetic program's median ${Math.round(syn.medianFaults)} per compile ` +
     `are ~${(syn.medianFaults * faultUs / 1000 * per).toFixed(3)} ms per 1,000 insns of its median`);
+  if (fresh !== undefined) {
+    console.log(`  in a fresh process (one compile, as a CLI command does; bpfkit's own code not yet optimised by V8): ${fresh.ms.toFixed(1)} ms for ${n} insns, ` +
+      `${(fresh.ms * 1000 / n).toFixed(3)} ms per 1,000 (codegen ${fresh.codegen.toFixed(1)} ms, ${fresh.faults} page faults)`);
+  }
   // The bench workloads and a large clang-compiled object, loaded (and verified) as `prog run` does.
-  const { Bpf } = await import('../src/kernel/bpf.js');
-  const { createMap } = await import('../src/maps/index.js');
   const { loadObjectIntoKernel } = await import('../src/kernel/load.js');
   const rows: string[][] = [['program', 'insns', 'tier', 'wasm B/insn', 'ms (min; median wall, CPU)', 'phases (min): codegen, module, instantiate, first calls', 'page faults (median; in prepare())', 'ms per 1k insns (min)']];
   let sumMs = 0;
