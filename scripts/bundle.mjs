@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /*
- * Single-file bundle of the `bpfkit tcpdump` entry (run after tsc by `npm run build` and at
- * `npm install`/`npm ci`): dist/src/cli/node_tcpdump.js and everything it imports, as one
- * CommonJS script dist/bundle/tcpdump-HASH.cjs (esbuild), plus the V8 code cache of a warm-up
- * run (HASH.cjs.cache) and dist/bundle/tcpdump.json naming the bundle and the dist/ files it was
- * built from. bin/bundle.js runs it while those files are unchanged. Startup is most of a
- * 1M-packet filter run's fixed cost: ~25 ES modules become one script whose functions need no
- * parsing or compiling. Without esbuild (a production install) nothing is built and bin/bpfkit.js
- * runs dist/ as before.
+ * Single-file bundles of the CLI's entry points (run after tsc by `npm run build` and at
+ * `npm install`/`npm ci`): `tcpdump` (dist/src/cli/node_tcpdump.js) and `main` (node_main.js, every
+ * other command), each with everything it imports as one CommonJS script dist/bundle/NAME-HASH.cjs
+ * (esbuild), plus the V8 code cache of a warm-up run (HASH.cjs.cache) and dist/bundle/NAME.json
+ * naming the bundle and the dist/ files it was built from. bin/bundle.js runs a bundle while those
+ * files are unchanged. Startup is much of a CLI command's time: ~170 ES modules (each read,
+ * resolved, parsed and compiled) become one script whose warm-up functions need no parsing or
+ * compiling (`prog run` on one packet: about half the wall time). Without esbuild (a production
+ * install) nothing is built and bin/bpfkit.js runs dist/ as before.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -19,7 +20,6 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DIR = join(ROOT, 'dist', 'bundle');
-const NAME = 'tcpdump';
 
 let esbuild;
 try {
@@ -59,53 +59,98 @@ function warmCapture() {
     { sec: 1700000000 + i, nsec: i * 1000, caplen: data.length, len: data.length, data, ifIndex: 0 })));
 }
 
-mkdirSync(DIR, { recursive: true });
-const result = await esbuild.build({
-  absWorkingDir: ROOT,
-  entryPoints: [join('dist', 'src', 'cli', 'node_tcpdump.js')],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  // import() of node: modules becomes require(): a script run from a code cache has no dynamic import.
-  supported: { 'dynamic-import': false },
-  // Fewer bytes to read and hold as a string at every start (~45% of the size, ~170 fewer page
-  // faults); names only matter in an internal error's stack, which tcpdump never prints.
-  minify: true,
-  legalComments: 'none',
-  // Written wrapped as bin/bundle.js compiles it: no concatenated copy of the source at start.
-  banner: { js: WRAPPER[0] },
-  footer: { js: WRAPPER[1] },
-  write: false,
-  metafile: true,
-  logLevel: 'error',
-  outfile: join(DIR, `${NAME}.cjs`),
-});
-const code = result.outputFiles[0].contents;
-const hash = sha256(code).slice(0, 16);
-const bundle = `${NAME}-${hash}.cjs`;
-const inputs = Object.keys(result.metafile.inputs).sort().map((file) => {
-  const st = statSync(join(ROOT, file));
-  return { file, size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(readFileSync(join(ROOT, file))) };
-});
-writeAtomic(join(DIR, bundle), code);
-writeAtomic(join(DIR, `${NAME}.json`), JSON.stringify({ version: MANIFEST_VERSION, bundle, node: process.version, inputs }, null, 1) + '\n');
+/*
+ * The bundles: entry, esbuild options of their own, and the warm-up command whose compiled
+ * functions the code cache holds (a real run's: V8 caches what it compiled by the end of it).
+ */
+const BUNDLES = [
+  {
+    name: 'tcpdump',
+    entry: 'node_tcpdump.js',
+    // Fewer bytes to read and hold as a string at every start (~45% of the size, ~170 fewer page
+    // faults); names only matter in an internal error's stack, which tcpdump never prints.
+    options: { minify: true },
+    warmUp: (tmp) => {
+      writeFileSync(join(tmp, 'warm.pcap'), warmCapture());
+      return ['tcpdump', '-r', join(tmp, 'warm.pcap'), '-w', join(tmp, 'out.pcap'), 'tcp port 80 or udp and dst net 10.0.0.0/8 or ip6 or arp'];
+    },
+  },
+  {
+    name: 'main',
+    entry: 'node_main.js',
+    // keepNames: minified, but functions and classes keep their names (`.name` may reach output).
+    // import.meta.url (main.ts finds package.json by it) is that of dist/src/cli/main.js, where the
+    // bundle's modules of dist/src/cli/ were: bundleInputs() refuses import.meta anywhere else.
+    options: {
+      minify: true,
+      keepNames: true,
+      define: { 'import.meta.url': '__bpfkitCliUrl' },
+      banner: { js: `${WRAPPER[0]}var __bpfkitCliUrl=require("url").pathToFileURL(require("path").join(__dirname,"..","src","cli","main.js")).href;` },
+    },
+    importMetaIn: join('dist', 'src', 'cli'),
+    // The README's main job: loader, verifier, JIT, pcap reading and the summary's printing.
+    warmUp: () => ['prog', 'run', 'file', join(ROOT, 'examples', 'xdp_udp_drop.o'), 'pcap_in', join(ROOT, 'examples', 'traffic.pcap')],
+  },
+];
 
-// The code cache: what a real run compiled, written by bin/bundle.js at its exit.
-const tmp = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-'));
-try {
-  writeFileSync(join(tmp, 'warm.pcap'), warmCapture());
-  const cache = join(tmp, 'cache');
-  const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'bpfkit.js'), 'tcpdump', '-r', join(tmp, 'warm.pcap'), '-w', join(tmp, 'out.pcap'), 'tcp port 80 or udp and dst net 10.0.0.0/8 or ip6 or arp'], {
-    env: { ...process.env, BPFKIT_CODE_CACHE_OUT: cache, BPFKIT_NO_BUNDLE: '' }, encoding: 'utf8',
+/** The dist/ files a bundle was built from, with what isFresh() compares; refuses import.meta where its shim would be wrong. */
+function bundleInputs(spec, metafile) {
+  return Object.keys(metafile.inputs).sort().map((file) => {
+    const bytes = readFileSync(join(ROOT, file));
+    if (/\bimport\.meta\b/.test(bytes.toString('latin1')) && !(spec.importMetaIn && file.startsWith(spec.importMetaIn))) {
+      throw new Error(`${file} uses import.meta, which the ${spec.name} bundle cannot give it`);
+    }
+    const st = statSync(join(ROOT, file));
+    return { file, size: st.size, mtimeMs: st.mtimeMs, hash: contentHash(bytes) };
   });
-  if (run.status !== 0) throw new Error(`warm-up run failed (${run.status}): ${run.stderr}`);
-  // No cache file: the run took dist/ (an input changed meanwhile, e.g. a concurrent tsc).
-  if (existsSync(cache)) writeAtomic(join(DIR, `${bundle}.cache`), readFileSync(cache));
-  else console.log('scripts/bundle.mjs: dist/ changed during the build: bundle stale, no code cache (run it again)');
-} finally {
-  rmSync(tmp, { recursive: true, force: true });
 }
-// Earlier bundles go (a process that read the old manifest just now falls back to dist/).
-for (const f of readdirSync(DIR)) if (f.startsWith(`${NAME}-`) && !f.startsWith(bundle)) rmSync(join(DIR, f), { force: true });
-console.log(`scripts/bundle.mjs: dist/bundle/${bundle} (${(code.length / 1024).toFixed(0)} KiB, ${inputs.length} modules) and its code cache`);
+
+async function build(spec) {
+  const result = await esbuild.build({
+    absWorkingDir: ROOT,
+    entryPoints: [join('dist', 'src', 'cli', spec.entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // import() of node: modules becomes require(): a script run from a code cache has no dynamic import.
+    supported: { 'dynamic-import': false },
+    legalComments: 'none',
+    // Written wrapped as bin/bundle.js compiles it: no concatenated copy of the source at start.
+    banner: { js: WRAPPER[0] },
+    footer: { js: WRAPPER[1] },
+    write: false,
+    metafile: true,
+    logLevel: 'error',
+    outfile: join(DIR, `${spec.name}.cjs`),
+    ...spec.options,
+  });
+  const code = result.outputFiles[0].contents;
+  const hash = sha256(code).slice(0, 16);
+  const bundle = `${spec.name}-${hash}.cjs`;
+  const inputs = bundleInputs(spec, result.metafile);
+  writeAtomic(join(DIR, bundle), code);
+  writeAtomic(join(DIR, `${spec.name}.json`), JSON.stringify({ version: MANIFEST_VERSION, bundle, node: process.version, inputs }, null, 1) + '\n');
+
+  // The code cache: what a real run compiled, written by bin/bundle.js at its exit.
+  const tmp = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-'));
+  try {
+    const cache = join(tmp, 'cache');
+    const run = spawnSync(process.execPath, [join(ROOT, 'bin', 'bpfkit.js'), ...spec.warmUp(tmp)], {
+      // (a pin store of its own: the warm-up leaves nothing in the user's)
+      env: { ...process.env, BPFKIT_CODE_CACHE_OUT: cache, BPFKIT_NO_BUNDLE: '', BPFKIT_STATE: join(tmp, 'state') }, encoding: 'utf8',
+    });
+    if (run.status !== 0) throw new Error(`${spec.name}: warm-up run failed (${run.status}): ${run.stderr}`);
+    // No cache file: the run took dist/ (an input changed meanwhile, e.g. a concurrent tsc).
+    if (existsSync(cache)) writeAtomic(join(DIR, `${bundle}.cache`), readFileSync(cache));
+    else console.log(`scripts/bundle.mjs: dist/ changed during the build: the ${spec.name} bundle is stale, no code cache (run it again)`);
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  // Earlier bundles go (a process that read the old manifest just now falls back to dist/).
+  for (const f of readdirSync(DIR)) if (f.startsWith(`${spec.name}-`) && !f.startsWith(bundle)) rmSync(join(DIR, f), { force: true });
+  console.log(`scripts/bundle.mjs: dist/bundle/${bundle} (${(code.length / 1024).toFixed(0)} KiB, ${inputs.length} modules) and its code cache`);
+}
+
+mkdirSync(DIR, { recursive: true });
+for (const spec of BUNDLES) await build(spec);

@@ -1,4 +1,8 @@
-/* Process entry point: wires the CLI to the real process streams and exit code. */
+/*
+ * Process entry point: wires the CLI to the real process streams and exit code. Also the entry of
+ * the `main` single-file bundle (scripts/bundle.mjs, started with a V8 code cache by
+ * bin/bundle.js): a CommonJS script, so no top-level await.
+ */
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { coreRelocatorFor } from '../btf/core.js';
@@ -19,4 +23,4 @@ registerCoreRelocator(coreRelocatorFor(() => {
   return parseBtf(bytes);
 }));
 
-await runAsProcess();
+void runAsProcess();
