@@ -44,12 +44,14 @@ const MANIFEST_VERSION = 2;
 function isFresh(manifest, root, manifestFile) {
   if (!manifest || manifest.version !== MANIFEST_VERSION || !Array.isArray(manifest.inputs)) return false;
   let touched = false;
+  const prefix = root.endsWith(path.sep) ? root : root + path.sep;
   for (const input of manifest.inputs) {
+    // (throwIfNoEntry: false: half the cost of a throwing statSync, ~170 of them per start)
     let st;
-    try { st = fs.statSync(path.join(root, input.file)); } catch { return false; }
-    if (st.size !== input.size) return false;
+    try { st = fs.statSync(prefix + input.file, { throwIfNoEntry: false }); } catch { return false; }
+    if (st === undefined || st.size !== input.size) return false;
     if (st.mtimeMs === input.mtimeMs) continue;
-    if (contentHash(fs.readFileSync(path.join(root, input.file))) !== input.hash) return false;
+    if (contentHash(fs.readFileSync(prefix + input.file)) !== input.hash) return false;
     input.mtimeMs = st.mtimeMs;
     touched = true;
   }
