@@ -228,10 +228,12 @@ export function compileModule(
   let fastCalls = false;
   let stores = false;
   let hasMayGoto = false;
+  let localCalls = false;
   for (let t = 0; t < nslots; t++) {
     const o = P[t << 2] & 0xfff;
     const c = o & 7;
-    if (o === 0x85 || o === 0x8d) {
+    if (o === OP_CALL_LOCAL) localCalls = true;
+    else if (o === 0x85 || o === 0x8d) {
       calls = true;
       if (o === 0x85 && helperOptions.fastHelpers?.has(P[(t << 2) + 2]) === true) fastCalls = true;
     } else if (c === 2 || c === 3) stores = true;
@@ -256,9 +258,15 @@ export function compileModule(
   const host = hostStub(mb, HOST_SLOT_HOST);
   const helper = calls ? hostStub(mb, HOST_SLOT_HELPER) : -1;
   const fast = fastCalls ? hostStub(mb, HOST_SLOT_FAST) : -1;
-  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1 };
-  const fFtop = mb.declareFunc(tFtop);
-  if (fFtop !== imports.count) throw new Error('jit: function layout');
+  // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
+  // (compiled as the entry is: a region is the entry's code).
+  const cuts = regionCuts(P, entry) ?? NO_CUTS;
+  // ftop only where some function can be entered at a depth other than 0 (a local-call target, a
+  // region, each warmed by prepare() at depth MAX_CALL_FRAMES): one function less for V8 to
+  // validate, set up and compile in most modules
+  const fFtop = localCalls || cuts !== NO_CUTS ? mb.declareFunc(tFtop) : -1;
+  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1, ftop: fFtop };
+  if (fFtop >= 0 && fFtop !== imports.count) throw new Error('jit: function layout');
   const fRun = mb.declareFunc(tRun);
   mb.exportFunc('run', fRun);
   if (fastCalls) fastCallFunction(mb, imports);
@@ -279,9 +287,6 @@ export function compileModule(
     }
     return f;
   };
-  // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
-  // (compiled as the entry is: a region is the entry's code).
-  const cuts = regionCuts(P, entry) ?? NO_CUTS;
   const contOf = (slot: number): number => {
     let f = funcIndex.get(-1 - slot);
     if (f === undefined) {
@@ -314,7 +319,7 @@ export function compileModule(
   // ftop(depth): the frame top of `depth`, from the imported globals; depth MAX_CALL_FRAMES
   // (prepare()'s call of a function, never a run's) stops at the host, before the function's
   // first instruction.
-  {
+  if (fFtop >= 0) {
     const b = new ByteWriter(128);
     for (let f = 0; f < MAX_CALL_FRAMES; f++) {
       b.byte(Op.local_get).u32(0).byte(Op.i32_const).s32(f).byte(Op.i32_eq);
@@ -471,7 +476,7 @@ function entryBody(
     i64zeros(5);
     b.byte(Op.call).u32(imports.fastCall).byte(Op.drop).byte(Op.drop);
   }
-  b.byte(Op.i32_const).s32(0).byte(Op.call).u32(fFtop).byte(Op.drop);
+  if (fFtop >= 0) b.byte(Op.i32_const).s32(0).byte(Op.call).u32(fFtop).byte(Op.drop);
   b.byte(Op.end);
   for (let k = 0; k < subprograms.length; k++) {
     b.byte(Op.local_get).u32(A).byte(Op.i32_const).s32(k + 1).byte(Op.i32_eq).byte(Op.if).byte(0x40);

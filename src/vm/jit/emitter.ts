@@ -33,7 +33,7 @@ const EMPTY_SLOTS: number[] = [];
 const NO_PROGRAM = new Int32Array(0);
 const NO_CUTS = new Uint8Array(0);
 const NO_UNCHECKED = new Uint8Array(0);
-const NO_IMPORTS: Imports = { host: 0, helper: -1, fast: -1, count: 1, fastCall: -1 };
+const NO_IMPORTS: Imports = { host: 0, helper: -1, fast: -1, count: 1, fastCall: -1, ftop: -1 };
 const NO_OPTIONS: JitHelperOptions = {};
 
 export class FunctionEmitter {

@@ -81,6 +81,8 @@ export interface Imports {
   /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. A negative pc: prepare()'s call, NaN. */
   readonly fast: number;
   readonly count: number;
+  /** ftop(depth) -> frame top (index `count`), or -1: the module has no function entered at a depth other than 0 (its frame top is f0). */
+  readonly ftop: number;
   /** The module function wrapping `fast` (fastCallFunction()), when imported. */
   fastCall: number;
 }
