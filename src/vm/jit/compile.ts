@@ -205,6 +205,11 @@ export interface CompiledModule {
    * left as they are at entry, and the host zeroes them only when another program dirtied them.
    */
   readonly pure: boolean;
+  /**
+   * Whether prepare()'s MODE_WARM 0 has something to compile (helper, fast call, ftop): the host
+   * function is compiled by the zero-budget run, which stops through it.
+   */
+  readonly warmHosts: boolean;
   /** The most wasm labels open at once in any function (findLabels() keeps it to how far forward jumps overlap). */
   readonly labelDepth: number;
 }
@@ -335,7 +340,8 @@ export function compileModule(
   if (moduleWriter.capacity > MAX_KEPT_WRITER) { // (the bytes returned stay valid: a new writer takes its place)
     moduleWriter = new ByteWriter(1 << 16);
   }
-  return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure, labelDepth };
+  return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure, labelDepth,
+    warmHosts: helper >= 0 || imports.fastCall >= 0 || fFtop >= 0 };
 }
 
 /**

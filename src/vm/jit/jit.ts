@@ -175,6 +175,8 @@ interface CachedModule {
   readonly segStart: Int32Array;
   readonly segCount: Int32Array;
   readonly functions: number;
+  /** CompiledModule.warmHosts. */
+  readonly warmHosts: boolean;
   readonly insnCount: number;
   readonly wasmSize: number;
   /** Some inlined lookup is on a PERCPU_ARRAY (runs set the `cpu` global). */
@@ -530,7 +532,7 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
 /** The cache entry of a module just compiled from `code` with helper options `o`. */
 function cachedModuleOf(module: WasmModule, compiled: CompiledModule, code: Int32Array, o: JitHelperOptions): CachedModule {
   return {
-    module, pure: compiled.pure, code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions,
+    module, pure: compiled.pure, code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, warmHosts: compiled.warmHosts,
     insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(o), unchecked: o.verified?.unchecked,
   };
 }
@@ -580,6 +582,8 @@ export class JitProgram {
   readonly cached: boolean;
   /** Functions in the module (the entry and every local-call target). */
   readonly functions: number;
+  /** prepare() has helper, fast-call or ftop functions to compile (CompiledModule.warmHosts). */
+  private readonly warmHosts: boolean;
   /** bpf_map_lookup_elem calls inlined (ARRAY maps and IPv4 LPM tries known at the call site). */
   readonly inlinedLookups: number;
   /** Compiled in the verified tier (markVerified()): no region checks where proved, no budget. */
@@ -635,6 +639,7 @@ export class JitProgram {
     this.segStart = m.segStart;
     this.segCount = m.segCount;
     this.functions = m.functions;
+    this.warmHosts = m.warmHosts;
     this.compiledInsns = m.insnCount;
     this.wasmSize = m.wasmSize;
     this.compileMs = now() - t0;
@@ -823,7 +828,7 @@ export class JitProgram {
         for (let k = -1; k <= this.functions; k++) {
           try {
             if (k < 0) inst.enter(MODE_RUN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1);
-            else inst.enter(MODE_WARM, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            else if (k > 0 || this.warmHosts) inst.enter(MODE_WARM, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
           } catch (err) {
             if (err !== STOP) throw asBpfError(err);
           }
