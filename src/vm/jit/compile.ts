@@ -125,6 +125,15 @@ export function hostShimModule(): Uint8Array {
   return mb.finish();
 }
 
+/** Call host(kind, a, b, c), its arguments pushed (as the emitters' callHost()). */
+function callHost(b: ByteWriter, imports: Imports): ByteWriter {
+  if (imports.host >= 0) return b.byte(Op.call).u32(imports.host);
+  return b.byte(Op.i32_const).s32(HOST_SLOT_HOST).byte(Op.call_indirect).u32(imports.hostType).byte(0);
+}
+
+/** Verified tier: the most memory checks (call sites of host()) whose calls go through the table directly. */
+const MAX_INDIRECT_HOST_SITES = 4;
+
 /** A module function forwarding to the table's host function at `slot`. */
 function hostStub(mb: ModuleBuilder, slot: number): number {
   const t = HOST_TYPES[slot];
@@ -132,11 +141,10 @@ function hostStub(mb: ModuleBuilder, slot: number): number {
   const f = mb.declareFunc(type);
   const b = new ByteWriter(32);
   for (let i = 0; i < t.params.length; i++) b.byte(Op.local_get).u32(i);
-  b.byte(Op.i32_const).s32(slot).byte(CALL_INDIRECT).u32(type).byte(0);
+  b.byte(Op.i32_const).s32(slot).byte(Op.call_indirect).u32(type).byte(0);
   mb.setBody(f, [], b);
   return f;
 }
-const CALL_INDIRECT = 0x11;
 
 /** Modes of the exported entry function `run` (one export: each costs V8 time per module). */
 export const MODE_RUN = 0;
@@ -234,9 +242,12 @@ export function compileModule(
   let stores = false;
   let hasMayGoto = false;
   let localCalls = false;
+  let checkedAccesses = 0; // (verified tier: loads, stores, atomics, LD_ABS/LD_IND not proved in bounds)
+  const unchecked = helperOptions.verified?.unchecked;
   for (let t = 0; t < nslots; t++) {
     const o = P[t << 2] & 0xfff;
     const c = o & 7;
+    if (unchecked !== undefined && (c === 1 || c === 2 || c === 3 || (c === 0 && (o & 0xe0) !== 0 && o !== 0x18)) && unchecked[t] !== 1) checkedAccesses++;
     if (o === OP_CALL_LOCAL) localCalls = true;
     else if (o === 0x85 || o === 0x8d) {
       calls = true;
@@ -260,7 +271,11 @@ export function compileModule(
   if (mb.global(I32) !== G_PB || mb.global(I32) !== G_PL) throw new Error('jit: global layout');
   mb.exportGlobal('pb', G_PB);
   mb.exportGlobal('pl', G_PL);
-  const host = hostStub(mb, HOST_SLOT_HOST);
+  const hostType = mb.type(HOST_TYPES[HOST_SLOT_HOST].params, HOST_TYPES[HOST_SLOT_HOST].results);
+  // host(): a module function where memory checks call it (each call site of a call_indirect costs
+  // Liftoff ~3x a direct call's code: +50% first-call time for big.o's checked tier), else called
+  // through the table directly (a verified program calls it to stop or fail only): one function less
+  const host = unchecked === undefined || checkedAccesses > MAX_INDIRECT_HOST_SITES ? hostStub(mb, HOST_SLOT_HOST) : -1;
   const helper = calls ? hostStub(mb, HOST_SLOT_HELPER) : -1;
   const fast = fastCalls ? hostStub(mb, HOST_SLOT_FAST) : -1;
   // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
@@ -270,7 +285,7 @@ export function compileModule(
   // region, each warmed by prepare() at depth MAX_CALL_FRAMES): one function less for V8 to
   // validate, set up and compile in most modules
   const fFtop = localCalls || cuts !== NO_CUTS ? mb.declareFunc(tFtop) : -1;
-  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1, ftop: fFtop };
+  const imports: Imports = { host, hostType, helper, fast, count: (host >= 0 ? 1 : 0) + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1, ftop: fFtop };
   if (fFtop >= 0 && fFtop !== imports.count) throw new Error('jit: function layout');
   const fRun = mb.declareFunc(tRun);
   mb.exportFunc('run', fRun);
@@ -331,7 +346,7 @@ export function compileModule(
       b.byte(Op.if).byte(0x40).byte(Op.global_get).u32(f).byte(Op.return).byte(Op.end);
     }
     b.byte(Op.i32_const).s32(HOST_STOP).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
-    b.byte(Op.call).u32(imports.host).byte(Op.unreachable);
+    callHost(b, imports).byte(Op.unreachable);
     mb.setBody(fFtop, [], b);
   }
   mb.setBody(fRun, RUN_LOCALS, entryBody(mainFunc, mayGotoBudget, hasMayGoto, imports, fFtop, [...funcIndex.values()]));
@@ -471,7 +486,8 @@ function entryBody(
   }
   // MODE_WARM
   b.byte(Op.local_get).u32(A).byte(Op.i32_eqz).byte(Op.if).byte(0x40);
-  b.byte(Op.i32_const).s32(HOST_WARM).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0).byte(Op.call).u32(imports.host);
+  b.byte(Op.i32_const).s32(HOST_WARM).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
+  callHost(b, imports);
   if (imports.helper >= 0) {
     b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(-1);
     i64zeros(5);

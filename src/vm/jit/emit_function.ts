@@ -76,7 +76,7 @@ function prologue(e: FunctionEmitter): void {
     // instruction (prepare() compiles the entry that way without running the program)
     e.lget(LEFT); e.i32c(1); e.buf[e.pos++] = Op.i32_lt_s;
     e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40;
-    e.i32c(HOST_FAIL + FAIL_BUDGET); e.i32c(e.segStart.length); e.i64c(0, 0); e.lget(LEFT); e.buf[e.pos++] = Op.call; e.u32(e.imports.host); e.buf[e.pos++] = Op.unreachable;
+    e.i32c(HOST_FAIL + FAIL_BUDGET); e.i32c(e.segStart.length); e.i64c(0, 0); e.lget(LEFT); e.callHost(); e.buf[e.pos++] = Op.unreachable;
     e.buf[e.pos++] = Op.end;
     e.segStart.push(e.entry);
     e.segCount.push(0);
@@ -108,7 +108,7 @@ function body(e: FunctionEmitter): number {
   e.buf[e.pos++] = Op.unreachable;
   if (!e.isVerified) { // $budget: segment $pc overdrew (or $pc < 0: frames exhausted at insn -1 - $pc); the host names the instruction
     e.buf[e.pos++] = Op.end;
-    e.i32c(HOST_FAIL + FAIL_BUDGET); e.lget(PC); e.i64c(0, 0); e.lget(LEFT); e.buf[e.pos++] = Op.call; e.u32(e.imports.host); e.buf[e.pos++] = Op.unreachable;
+    e.i32c(HOST_FAIL + FAIL_BUDGET); e.lget(PC); e.i64c(0, 0); e.lget(LEFT); e.callHost(); e.buf[e.pos++] = Op.unreachable;
   }
   return compiled;
 }

@@ -70,12 +70,18 @@ export const BPF_FUNC_TAIL_CALL = 12;
  * functions through the imported table `env.hosts` (call_indirect, slots HOST_SLOT_*), filled once
  * per process by hostShimModule()'s instance. A module importing JS functions pays V8 about
  * 0.1 ms more to compile and 0.05 ms per signature to instantiate (import wrappers, per module);
- * a table import costs neither. They come first (host 0, helper, fast), ftop right after them at
+ * a table import costs neither. They come first (host 0 if the module has it, helper, fast), ftop after them at
  * index `count`; helper and fast only with programs that call helpers.
  */
 export interface Imports {
-  /** host(kind, a, b, c): a memory check's slow path (kind ACCESS_*: pc, address, size), a failure (HOST_FAIL + FAIL_*: a, -, c), HOST_FINISH. */
+  /**
+   * host(kind, a, b, c): a memory check's slow path (kind ACCESS_*: pc, address, size), a failure
+   * (HOST_FAIL + FAIL_*: a, -, c), HOST_FINISH. -1: no such module function, calls go through the
+   * table (call_indirect of type `hostType`, slot HOST_SLOT_HOST), as in verified programs with few
+   * memory checks (one function less per module).
+   */
   readonly host: number;
+  readonly hostType: number;
   /** helper(id or callx register, pc, r1..r5) -> r0; -1 when not imported. A negative pc: prepare()'s call, r0 = 0. */
   readonly helper: number;
   /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. A negative pc: prepare()'s call, NaN. */
