@@ -53,14 +53,14 @@ import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function
 import { emitter } from './emitter.js';
 import { REGION_SLOTS, regionCuts } from './regions.js';
 import {
-  G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
-  TAIL_REGS,
+  G, G_FR, G_CPU, G_PB, G_PL, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
+  TAIL_REGS_AT,
 } from './layout.js';
 import { ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
 
 export {
   ACCESS_ATOMIC, ACCESS_LOAD, ACCESS_STORE, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, G, GLOBAL_NAMES,
-  HOST_FAIL, HOST_FINISH, HOST_STOP, HOST_WARM, TAIL_REGS,
+  HOST_FAIL, HOST_FINISH, HOST_STOP, HOST_WARM, TAIL_REGS, TAIL_REGS_AT,
 } from './layout.js';
 export type { JitHelperOptions, VerifiedTier } from './layout.js';
 
@@ -259,12 +259,8 @@ export function compileModule(
   mb.importTable('env', 'hosts', HOST_SLOTS);
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
-  for (const name of GLOBAL_NAMES) {
-    const idx = mb.global(I32);
-    if (idx !== G[name]) throw new Error('jit: global layout');
-    mb.exportGlobal(name, idx);
-  }
-  for (let r = 0; r < TAIL_REGS; r++) mb.exportGlobal(`x${r}`, mb.global(I64));
+  for (const name of Object.keys(G) as (keyof typeof G)[]) if (mb.global(I32) !== G[name]) throw new Error('jit: global layout');
+  for (const name of GLOBAL_NAMES) mb.exportGlobal(name, G[name]);
   if (mb.global(I64) !== G_FR || mb.global(I32) !== G_CPU) throw new Error('jit: global layout');
   mb.exportGlobal('fr', G_FR);
   mb.exportGlobal('cpu', G_CPU);
@@ -389,7 +385,7 @@ const RUN_LOCALS: ValType[] = [I32, I64, I32, I32];
  * way in at once). Modes:
  *   MODE_RUN     (r1 lo, r1 hi, ..., r5 lo, r5 hi, budget, packet addr, packet len)
  *   MODE_RESUME  (left, packet addr, packet len, may_goto budget): enter after a tail call,
- *                registers from x0..x9, the frame kept
+ *                registers r0..r9 where the tail call left them (TAIL_REGS_AT), the frame kept
  *   MODE_BATCH   (n, table, ctx, ctx size, verdicts, budget) -> runs done: for each i < n, entry i
  *                of the table (8 + ctx size bytes: a region [base, size] for the pb/pl cache entry,
  *                then the context image) is applied, the image copied to ctx, a run made with
@@ -432,7 +428,7 @@ function entryBody(
   b.byte(Op.local_get).u32(A + 1).byte(Op.global_set).u32(G.pAddr);
   b.byte(Op.local_get).u32(A + 2).byte(Op.global_set).u32(G.pLen);
   b.byte(Op.local_get).u32(A + 3).byte(Op.global_set).u32(G.mayGoto);
-  for (let r = 0; r < 10; r++) b.byte(Op.global_get).u32(G_X + r);
+  for (let r = 0; r < 10; r++) b.byte(Op.i32_const).s32(0).byte(Op.i64_load).u32(0).u32(TAIL_REGS_AT + 8 * r);
   b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(A).byte(Op.i32_const).s32(1);
   callMain();
   epilogue(b, RUN_R0);

@@ -4,6 +4,7 @@
  * the JIT may take from the VM (helper options, the verified tier). compile.ts re-exports the
  * public part: the host (jit.ts) imports it from there.
  */
+import { NULL_GUARD } from '../address_space.js';
 import type { ArrayLayout } from '../helpers.js';
 
 // Locals of a program function: parameters r0..r9, depth, left, resume; then the rest.
@@ -45,21 +46,32 @@ export const FAIL_TAIL_SUB = 4;
 export const G = {
   rb: 8, rl: 9, qb: 10, ql: 11, wb: 12, wl: 13, r0hi: 14, left: 15, mayGoto: 16, pAddr: 17, pLen: 18, tail: 19,
 } as const;
-export const GLOBAL_NAMES = Object.keys(G) as (keyof typeof G)[];
-/** i64 globals x0..x10: the registers handed over by a tail call. */
-export const G_X = 20;
+/** The globals the host reads or writes (exported): all but pAddr. */
+export const GLOBAL_NAMES = (Object.keys(G) as (keyof typeof G)[]).filter((name) => name !== 'pAddr');
+/** Registers a tail call hands over (r0..r10). */
 export const TAIL_REGS = 11;
+/**
+ * Where a tail call hands r0..r10 over (register r at TAIL_REGS_AT + 8 r): in the VM's null guard,
+ * memory no program can reach (in no region) and nothing else writes. The module stores them
+ * before leaving, the target's MODE_RESUME loads them, with nothing run in between (hence one
+ * place per VM, at any nesting level); the host zeroes them after the run (the memory is the
+ * interpreter's byte for byte again). As 11 i64 globals they cost V8 time in every module (their
+ * initializers decoded, exported at instantiation). (Constant addresses: from an imported global's,
+ * Liftoff's code for `run` grows by ~170 bytes, past the page its code space's first page holds
+ * for a small program: one more page fault, ~25 us here.)
+ */
+export const TAIL_REGS_AT = NULL_GUARD - 128;
 /** i64 global `fr`: a fast helper's result that does not fit a double (the host returns +Inf). */
-export const G_FR = 31;
+export const G_FR = 20;
 /** i32 global `cpu`: the current CPU, for inlined PERCPU_ARRAY lookups. */
-export const G_CPU = 32;
+export const G_CPU = 21;
 /**
  * i32 globals `pb`, `pl`: a third cached region for loads and stores, checked after the others
  * and never rotated by the `host` import: what a batch run sets to its packet's region, so the
  * other entries keep the context and map values (the frame when not batching).
  */
-export const G_PB = 33;
-export const G_PL = 34;
+export const G_PB = 22;
+export const G_PL = 23;
 /** BPF_FUNC_map_lookup_elem. */
 export const MAP_LOOKUP = 1;
 /** BPF_FUNC_tail_call: the only helper whose calls check for a scheduled tail call. */
