@@ -79,15 +79,19 @@ const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10,
 function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
   const f = mb.declareFunc(mb.type([I32, I32, I64, I64, I64, I64, I64], [I64, I32]));
   imports.fastCall = f;
+  mb.setBody(f, [F64], fixedBody(`c${imports.fast}`, () => fastCallBody(imports.fast)));
+}
+
+function fastCallBody(fast: number): ByteWriter {
   const FT_ = 7;
-  const b = new ByteWriter();
+  const b = new ByteWriter(96);
   b.byte(Op.local_get).u32(2);
   for (let r = 3; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.i64_or);
   b.byte(Op.i64_const).s32(53).byte(Op.i64_shr_u).byte(Op.i64_eqz);
   b.byte(Op.if).byte(0x40);
   b.byte(Op.local_get).u32(0).byte(Op.local_get).u32(1);
   for (let r = 2; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.f64_convert_i64_u);
-  b.byte(Op.call).u32(imports.fast).byte(Op.local_tee).u32(FT_);
+  b.byte(Op.call).u32(fast).byte(Op.local_tee).u32(FT_);
   b.byte(Op.local_get).u32(FT_).byte(Op.f64_eq); // not NaN
   b.byte(Op.if).byte(0x40);
   b.byte(Op.local_get).u32(FT_).byte(Op.f64_const).f64(Infinity).byte(Op.f64_eq);
@@ -96,7 +100,25 @@ function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
   b.byte(Op.end);
   b.byte(Op.end);
   b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
-  mb.setBody(f, [F64], b);
+  return b;
+}
+
+/**
+ * Bodies that depend only on the module's shape (function and type indices), by a key naming
+ * what they depend on: built once, shared by every module of that shape (the module writer
+ * copies them), instead of allocated and written per compile.
+ */
+const fixedBodies = new Map<string, ByteWriter>();
+const MAX_FIXED_BODIES = 256;
+
+function fixedBody(key: string, build: () => ByteWriter): ByteWriter {
+  let b = fixedBodies.get(key);
+  if (b === undefined) {
+    if (fixedBodies.size >= MAX_FIXED_BODIES) fixedBodies.clear();
+    b = build();
+    fixedBodies.set(key, b);
+  }
+  return b;
 }
 /** Slots of the `env.hosts` table. */
 export const HOST_SLOT_HOST = 0;
@@ -139,10 +161,11 @@ function hostStub(mb: ModuleBuilder, slot: number): number {
   const t = HOST_TYPES[slot];
   const type = mb.type(t.params, t.results);
   const f = mb.declareFunc(type);
-  const b = new ByteWriter(32);
-  for (let i = 0; i < t.params.length; i++) b.byte(Op.local_get).u32(i);
-  b.byte(Op.i32_const).s32(slot).byte(Op.call_indirect).u32(type).byte(0);
-  mb.setBody(f, [], b);
+  mb.setBody(f, [], fixedBody(`s${slot}:${type}`, () => {
+    const b = new ByteWriter(32);
+    for (let i = 0; i < t.params.length; i++) b.byte(Op.local_get).u32(i);
+    return b.byte(Op.i32_const).s32(slot).byte(Op.call_indirect).u32(type).byte(0);
+  }));
   return f;
 }
 
@@ -332,20 +355,11 @@ export function compileModule(
     releaseEmitter();
   }
 
-  // ftop(depth): the frame top of `depth`, from the imported globals; depth MAX_CALL_FRAMES
-  // (prepare()'s call of a function, never a run's) stops at the host, before the function's
-  // first instruction.
-  if (fFtop >= 0) {
-    const b = new ByteWriter(128);
-    for (let f = 0; f < MAX_CALL_FRAMES; f++) {
-      b.byte(Op.local_get).u32(0).byte(Op.i32_const).s32(f).byte(Op.i32_eq);
-      b.byte(Op.if).byte(0x40).byte(Op.global_get).u32(f).byte(Op.return).byte(Op.end);
-    }
-    b.byte(Op.i32_const).s32(HOST_STOP).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
-    callHost(b, imports).byte(Op.unreachable);
-    mb.setBody(fFtop, [], b);
-  }
-  mb.setBody(fRun, RUN_LOCALS, entryBody(mainFunc, mayGotoBudget, hasMayGoto, imports, fFtop, [...funcIndex.values()]));
+  if (fFtop >= 0) mb.setBody(fFtop, [], fixedBody(`t${imports.host}:${imports.hostType}`, () => ftopBody(imports)));
+  const run = (): ByteWriter => entryBody(mainFunc, mayGotoBudget, hasMayGoto, imports, fFtop, [...funcIndex.values()]);
+  mb.setBody(fRun, RUN_LOCALS, funcIndex.size > 0 ? run() : fixedBody(
+    `r${mainFunc}:${mayGotoBudget}:${hasMayGoto ? 1 : 0}:${imports.host}:${imports.hostType}:${imports.helper}:${imports.fastCall}:${fFtop}`, run,
+  ));
   const bytes = mb.finish(moduleWriter);
   for (let q = 0; q < queue.length; q++) if (bodyWriters[q].capacity > MAX_KEPT_WRITER) bodyWriters[q] = new ByteWriter(4096);
   if (moduleWriter.capacity > MAX_KEPT_WRITER) { // (the bytes returned stay valid: a new writer takes its place)
@@ -353,6 +367,21 @@ export function compileModule(
   }
   return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure, labelDepth,
     warmHosts: helper >= 0 || imports.fastCall >= 0 || fFtop >= 0 };
+}
+
+/**
+ * ftop(depth): the frame top of `depth`, from the imported globals; depth MAX_CALL_FRAMES
+ * (prepare()'s call of a function, never a run's) stops at the host, before the function's first
+ * instruction.
+ */
+function ftopBody(imports: Imports): ByteWriter {
+  const b = new ByteWriter(128);
+  for (let f = 0; f < MAX_CALL_FRAMES; f++) {
+    b.byte(Op.local_get).u32(0).byte(Op.i32_const).s32(f).byte(Op.i32_eq);
+    b.byte(Op.if).byte(0x40).byte(Op.global_get).u32(f).byte(Op.return).byte(Op.end);
+  }
+  b.byte(Op.i32_const).s32(HOST_STOP).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
+  return callHost(b, imports).byte(Op.unreachable);
 }
 
 /**

@@ -257,7 +257,7 @@ export class ModuleBuilder {
 
   /** Declare a function now (its index is fixed), give its body later with setBody(). */
   declareFunc(typeIndex: number): number {
-    this.funcs.push({ typeIndex, locals: [], body: new ByteWriter() });
+    this.funcs.push({ typeIndex, locals: [], body: NO_BODY });
     return this.importedFuncs + this.funcs.length - 1;
   }
 
@@ -353,6 +353,8 @@ export class ModuleBuilder {
   }
 }
 
+/** A declared function's body until setBody() (never written to). */
+const NO_BODY = new ByteWriter(16);
 const HEADER = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 /** The funcref reference type (a table's element type). */
 const FUNCREF = 0x70;
