@@ -79,10 +79,10 @@ const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10,
 function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
   const f = mb.declareFunc(mb.type([I32, I32, I64, I64, I64, I64, I64], [I64, I32]));
   imports.fastCall = f;
-  mb.setBody(f, [F64], fixedBody(`c${imports.fast}`, () => fastCallBody(imports.fast)));
+  mb.setBody(f, [F64], fixedBody(`c${imports.fastType}`, () => fastCallBody(imports.fastType)));
 }
 
-function fastCallBody(fast: number): ByteWriter {
+function fastCallBody(fastType: number): ByteWriter {
   const FT_ = 7;
   const b = new ByteWriter(96);
   b.byte(Op.local_get).u32(2);
@@ -91,7 +91,7 @@ function fastCallBody(fast: number): ByteWriter {
   b.byte(Op.if).byte(0x40);
   b.byte(Op.local_get).u32(0).byte(Op.local_get).u32(1);
   for (let r = 2; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.f64_convert_i64_u);
-  b.byte(Op.call).u32(fast).byte(Op.local_tee).u32(FT_);
+  b.byte(Op.i32_const).s32(HOST_SLOT_FAST).byte(Op.call_indirect).u32(fastType).byte(0).byte(Op.local_tee).u32(FT_);
   b.byte(Op.local_get).u32(FT_).byte(Op.f64_eq); // not NaN
   b.byte(Op.if).byte(0x40);
   b.byte(Op.local_get).u32(FT_).byte(Op.f64_const).f64(Infinity).byte(Op.f64_eq);
@@ -153,13 +153,18 @@ function callHost(b: ByteWriter, imports: Imports): ByteWriter {
   return b.byte(Op.i32_const).s32(HOST_SLOT_HOST).byte(Op.call_indirect).u32(imports.hostType).byte(0);
 }
 
-/** Verified tier: the most memory checks (call sites of host()) whose calls go through the table directly. */
-const MAX_INDIRECT_HOST_SITES = 4;
+/** The most call sites of host() (memory checks, verified tier) or helper() that call through the table directly. */
+const MAX_INDIRECT_SITES = 4;
+
+/** The type of the table's host function at `slot`. */
+function tableFuncType(mb: ModuleBuilder, slot: number): number {
+  return mb.type(HOST_TYPES[slot].params, HOST_TYPES[slot].results);
+}
 
 /** A module function forwarding to the table's host function at `slot`. */
 function hostStub(mb: ModuleBuilder, slot: number): number {
   const t = HOST_TYPES[slot];
-  const type = mb.type(t.params, t.results);
+  const type = tableFuncType(mb, slot);
   const f = mb.declareFunc(type);
   mb.setBody(f, [], fixedBody(`s${slot}:${type}`, () => {
     const b = new ByteWriter(32);
@@ -265,6 +270,7 @@ export function compileModule(
   let stores = false;
   let hasMayGoto = false;
   let localCalls = false;
+  let helperCalls = 0;
   let checkedAccesses = 0; // (verified tier: loads, stores, atomics, LD_ABS/LD_IND not proved in bounds)
   const unchecked = helperOptions.verified?.unchecked;
   for (let t = 0; t < nslots; t++) {
@@ -274,6 +280,7 @@ export function compileModule(
     if (o === OP_CALL_LOCAL) localCalls = true;
     else if (o === 0x85 || o === 0x8d) {
       calls = true;
+      helperCalls++;
       if (o === 0x85 && helperOptions.fastHelpers?.has(P[(t << 2) + 2]) === true) fastCalls = true;
     } else if (c === 2 || c === 3) stores = true;
     else if (o === 0xe5) hasMayGoto = true;
@@ -290,13 +297,15 @@ export function compileModule(
   if (mb.global(I32) !== G_PB || mb.global(I32) !== G_PL) throw new Error('jit: global layout');
   mb.exportGlobal('pb', G_PB);
   mb.exportGlobal('pl', G_PL);
-  const hostType = mb.type(HOST_TYPES[HOST_SLOT_HOST].params, HOST_TYPES[HOST_SLOT_HOST].results);
+  const hostType = tableFuncType(mb, HOST_SLOT_HOST);
   // host(): a module function where memory checks call it (each call site of a call_indirect costs
   // Liftoff ~3x a direct call's code: +50% first-call time for big.o's checked tier), else called
   // through the table directly (a verified program calls it to stop or fail only): one function less
-  const host = unchecked === undefined || checkedAccesses > MAX_INDIRECT_HOST_SITES ? hostStub(mb, HOST_SLOT_HOST) : -1;
-  const helper = calls ? hostStub(mb, HOST_SLOT_HELPER) : -1;
-  const fast = fastCalls ? hostStub(mb, HOST_SLOT_FAST) : -1;
+  const host = unchecked === undefined || checkedAccesses > MAX_INDIRECT_SITES ? hostStub(mb, HOST_SLOT_HOST) : -1;
+  // (likewise helper(); fast() only from fastCall, through the table)
+  const helperType = calls ? tableFuncType(mb, HOST_SLOT_HELPER) : -1;
+  const helper = helperCalls > MAX_INDIRECT_SITES ? hostStub(mb, HOST_SLOT_HELPER) : -1;
+  const fastType = fastCalls ? tableFuncType(mb, HOST_SLOT_FAST) : -1;
   // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
   // (compiled as the entry is: a region is the entry's code).
   const cuts = regionCuts(P, entry) ?? NO_CUTS;
@@ -304,7 +313,9 @@ export function compileModule(
   // region, each warmed by prepare() at depth MAX_CALL_FRAMES): one function less for V8 to
   // validate, set up and compile in most modules
   const fFtop = localCalls || cuts !== NO_CUTS ? mb.declareFunc(tFtop) : -1;
-  const imports: Imports = { host, hostType, helper, fast, count: (host >= 0 ? 1 : 0) + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1, ftop: fFtop };
+  const imports: Imports = {
+    host, hostType, helper, helperType, fastType, count: (host >= 0 ? 1 : 0) + (helper >= 0 ? 1 : 0), fastCall: -1, ftop: fFtop,
+  };
   if (fFtop >= 0 && fFtop !== imports.count) throw new Error('jit: function layout');
   const fRun = mb.declareFunc(tRun);
   mb.exportFunc('run', fRun);

@@ -28,7 +28,7 @@ export function helperCall(e: FunctionEmitter, pc: number, o: number, d: number,
   if (o === 0x85) e.sx(k); else e.get(d);
   e.i32c(pc);
   for (let r = 1; r <= 5; r++) e.get(r);
-  e.buf[e.pos++] = Op.call; e.u32(e.imports.helper);
+  e.callHelper();
   if (o === 0x8d || k === BPF_FUNC_TAIL_CALL) tailCallCheck(e, pc); // (no other helper may tail call: jit.ts refuses)
   e.set(0);
   if (inline) { e.buf[e.pos++] = Op.end; e.inner--; }

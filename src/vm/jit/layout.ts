@@ -82,8 +82,9 @@ export const BPF_FUNC_TAIL_CALL = 12;
  * functions through the imported table `env.hosts` (call_indirect, slots HOST_SLOT_*), filled once
  * per process by hostShimModule()'s instance. A module importing JS functions pays V8 about
  * 0.1 ms more to compile and 0.05 ms per signature to instantiate (import wrappers, per module);
- * a table import costs neither. They come first (host 0 if the module has it, helper, fast), ftop after them at
- * index `count`; helper and fast only with programs that call helpers.
+ * a table import costs neither. They come first (host, helper, each when the module has it), ftop
+ * after them at index `count`. Each is a function only where many call sites call it (a
+ * call_indirect costs Liftoff ~3x a direct call's code), else sites call through the table.
  */
 export interface Imports {
   /**
@@ -94,10 +95,18 @@ export interface Imports {
    */
   readonly host: number;
   readonly hostType: number;
-  /** helper(id or callx register, pc, r1..r5) -> r0; -1 when not imported. A negative pc: prepare()'s call, r0 = 0. */
+  /**
+   * helper(id or callx register, pc, r1..r5) -> r0, a module function, or -1: called through the
+   * table (type `helperType`, slot HOST_SLOT_HELPER), as in programs with few helper calls, or none
+   * (helperType -1). A negative pc: prepare()'s call, r0 = 0.
+   */
   readonly helper: number;
-  /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. A negative pc: prepare()'s call, NaN. */
-  readonly fast: number;
+  readonly helperType: number;
+  /**
+   * The type of fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form), which fastCall
+   * calls through the table (slot HOST_SLOT_FAST); -1 when not used. A negative pc: prepare()'s call, NaN.
+   */
+  readonly fastType: number;
   readonly count: number;
   /** ftop(depth) -> frame top (index `count`), or -1: the module has no function entered at a depth other than 0 (its frame top is f0). */
   readonly ftop: number;
