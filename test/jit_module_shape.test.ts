@@ -1,9 +1,9 @@
 /*
  * What each JIT module carries, which V8 pays for per module (issue #8's fixed cost): functions
  * (each validated, given a jump-table slot and compiled at its first call), defined globals and
- * exports. A module has ftop only when some function runs at a depth other than 0, a host()
- * function only where memory checks call it (a verified program with few calls it through the
- * table), and no globals for the tail-call registers, which go through memory no program can
+ * exports. A module has ftop only when some function runs at a depth other than 0, host() and
+ * helper() functions only where many sites call them (else the sites call through the table),
+ * and no globals for the tail-call registers, which go through memory no program can
  * reach: after runs with tail calls, even a failed one, the VM's memory is the interpreter's byte
  * for byte.
  */
@@ -18,7 +18,7 @@ import { compileJit, markVerified, runJit } from '../src/vm/jit/index.js';
 import { compileModule } from '../src/vm/jit/compile.js';
 import type { HelperCallContext, RunOptions, RunResult } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
-import { R0, R1, R3, R6, R10, alu64K, alu64X, call, callLocal, exit, ldx, mov64, mov64X, prog, st, stx } from './vm_build.js';
+import { R0, R1, R2, R3, R6, R10, alu64K, alu64X, call, callLocal, exit, ldx, mov64, mov64X, prog, st, stx } from './vm_build.js';
 
 /** Unsigned LEB128 at `at`: [value, next offset]. */
 function leb(b: Uint8Array, at: number): [number, number] {
@@ -50,8 +50,8 @@ function verified(insns: Insn[], unchecked = new Uint8Array(insns.length)): Insn
   return insns;
 }
 
-function moduleOf(insns: readonly Insn[], verifiedTier?: Uint8Array): Uint8Array {
-  const options = verifiedTier === undefined ? {} : { verified: { unchecked: verifiedTier, stackDepth: 512 } };
+function moduleOf(insns: readonly Insn[], verifiedTier?: Uint8Array, fastHelpers?: ReadonlySet<number>): Uint8Array {
+  const options = { fastHelpers, ...(verifiedTier === undefined ? {} : { verified: { unchecked: verifiedTier, stackDepth: 512 } }) };
   return compileModule(decodeForInterpreter(insns), 0, { shared: false, maxPages: 4096 }, 8_000_000, options).bytes.slice();
 }
 
@@ -67,6 +67,12 @@ test('module shape: run and the program only, unless local calls need ftop or me
   // a local call: main, the subprogram, ftop (frames by depth), run
   const sub = prog(callLocal(1), exit(), mov64(R0, 3), exit());
   assert.equal(shape(moduleOf(sub, new Uint8Array(4))).functions, 4);
+  // helper calls: through the table up to 4 call sites, a helper() function beyond; a number form
+  // adds fastCall (which calls fast() through the table)
+  const calls = (n: number): Insn[] => prog(...Array.from({ length: n }, () => call(7)), exit());
+  assert.equal(shape(moduleOf(calls(4), new Uint8Array(5))).functions, 2);
+  assert.equal(shape(moduleOf(calls(5), new Uint8Array(6))).functions, 3);
+  assert.equal(shape(moduleOf(calls(1), new Uint8Array(2), new Set([7]))).functions, 3, 'run, main, fastCall');
   // 12 i32 region/run globals (pAddr not exported), fr, cpu, pb, pl: no tail-call registers
   assert.equal(shape(moduleOf(tiny)).globals, 16);
 });
@@ -104,6 +110,30 @@ test('module shape: each kind runs as the interpreter, verified or checked, prep
   const vm = new Vm();
   const bad = verified(prog(mov64(R1, 16), ldx(4, R0, R1, 0), exit()));
   assert.throws(() => compileJit(vm, bad).prepare().run(), (e: Error) => e instanceof BpfError && e.code === 'EFAULT' && /insn #1/.test(e.message));
+});
+
+test('module shape: helper calls through the table or a helper() function, with or without a number form, as the interpreter', () => {
+  // r6 accumulates r0 of n calls of helper 7 (r0 = 3 r1 + r2, r1 and r2 changing per call)
+  const calls = (n: number): Insn[] => {
+    const body: Insn[] = [mov64(R6, 0)];
+    for (let i = 0; i < n; i++) body.push(mov64(R1, 10 + i), mov64(R2, i), call(7), alu64X(0x00, R6, R0));
+    return prog(...body, mov64X(R0, R6), exit());
+  };
+  for (const fast of [false, true]) {
+    for (const n of [1, 4, 5, 9]) {
+      for (const prepared of [false, true]) {
+        const vm = new Vm({ helpers: new HelperRegistry() });
+        vm.helpers.register(7, 'h7', (_ctx, r1, r2) => 3n * r1 + r2);
+        if (fast) vm.helpers.registerFast(7, (_ctx, a1, a2) => 3 * a1 + a2);
+        const insns = verified(calls(n));
+        const p = compileJit(vm, insns);
+        if (prepared) p.prepare();
+        const what = `${n} calls, fast form ${fast}, prepared ${prepared}`;
+        assert.equal(p.run().r0, interpret(vm, insns).r0, what);
+        assert.equal(p.run().r0, BigInt(Array.from({ length: n }, (_, i) => 3 * (10 + i) + i).reduce((s, x) => s + x, 0)), what);
+      }
+    }
+  }
 });
 
 const TAIL_CALL = 12;
