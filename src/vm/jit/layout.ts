@@ -54,7 +54,8 @@ export const TAIL_REGS = 11;
  * Where a tail call hands r0..r10 over (register r at TAIL_REGS_AT + 8 r): in the VM's null guard,
  * memory no program can reach (in no region) and nothing else writes. The module stores them
  * before leaving, the target's MODE_RESUME loads them, with nothing run in between (hence one
- * place per VM, at any nesting level); the host zeroes them after the run (the memory is the
+ * place per VM, at any nesting level; threads running programs at once on one shared memory would
+ * need one each); the host zeroes them after the run (the memory is the
  * interpreter's byte for byte again). As 11 i64 globals they cost V8 time in every module (their
  * initializers decoded, exported at instantiation). (Constant addresses: from an imported global's,
  * Liftoff's code for `run` grows by ~170 bytes, past the page its code space's first page holds
