@@ -53,7 +53,7 @@ import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function
 import { emitter } from './emitter.js';
 import { REGION_SLOTS, regionCuts } from './regions.js';
 import {
-  G, G_FR, G_CPU, G_PB, G_PL, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
+  G, G_FR, G_CPU, G_PB, G_PL, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
   TAIL_REGS_AT,
 } from './layout.js';
 import { ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
@@ -377,7 +377,7 @@ export function compileModule(
     moduleWriter = new ByteWriter(1 << 16);
   }
   return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure, labelDepth,
-    warmHosts: helper >= 0 || imports.fastCall >= 0 || fFtop >= 0 };
+    warmHosts: helper >= 0 || imports.fastCall >= 0 || fFtop >= 0 }; // (as entryBody()'s MODE_WARM 0)
 }
 
 /**
@@ -434,7 +434,9 @@ const RUN_LOCALS: ValType[] = [I32, I64, I32, I32];
  *                host checks the regions.)
  *   MODE_REPEAT  (n, r1, budget, packet addr, packet len) -> r0's low word of the last run: n >= 1
  *                runs with r1 = the context, nothing in between (bpf_test_run()'s loop)
- *   MODE_WARM    (k): prepare()'s. k = 0 calls the host functions (harmless arguments) and ftop;
+ *   MODE_WARM    (k): prepare()'s. k = 0 calls the helper and fastCall functions (harmless
+ *                arguments) and ftop, those the module has (host() is compiled by the zero-budget run,
+ *                which stops through it);
  *                k >= 1 calls the k-th local-call target with depth MAX_CALL_FRAMES, which stops in
  *                ftop(): V8 compiles each function at its first call, so after these every
  *                function a run can reach is compiled.
@@ -520,10 +522,9 @@ function entryBody(
     b.byte(Op.end);
     b.byte(Op.local_get).u32(RUN_LO).byte(Op.return).byte(Op.end);
   }
-  // MODE_WARM
-  b.byte(Op.local_get).u32(A).byte(Op.i32_eqz).byte(Op.if).byte(0x40);
-  b.byte(Op.i32_const).s32(HOST_WARM).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
-  callHost(b, imports);
+  // MODE_WARM (k = 0 only where there is something to compile: prepare() makes that call only then)
+  const warm0 = imports.helper >= 0 || imports.fastCall >= 0 || fFtop >= 0;
+  if (warm0) b.byte(Op.local_get).u32(A).byte(Op.i32_eqz).byte(Op.if).byte(0x40);
   if (imports.helper >= 0) {
     b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(-1);
     i64zeros(5);
@@ -535,7 +536,7 @@ function entryBody(
     b.byte(Op.call).u32(imports.fastCall).byte(Op.drop).byte(Op.drop);
   }
   if (fFtop >= 0) b.byte(Op.i32_const).s32(0).byte(Op.call).u32(fFtop).byte(Op.drop);
-  b.byte(Op.end);
+  if (warm0) b.byte(Op.end);
   for (let k = 0; k < subprograms.length; k++) {
     b.byte(Op.local_get).u32(A).byte(Op.i32_const).s32(k + 1).byte(Op.i32_eq).byte(Op.if).byte(0x40);
     i64zeros(10);

@@ -23,7 +23,7 @@ export const A64 = 20; // 64-bit address before checking
 /**
  * `host` kinds after the access kinds: HOST_FAIL + FAIL_*, HOST_FINISH, and prepare()'s: HOST_STOP
  * (throw: ftop() called with depth MAX_CALL_FRAMES, a function compiled but not run) and
- * HOST_WARM (return).
+ * HOST_WARM (return; no module calls it now: the zero-budget run compiles host()).
  */
 export const HOST_FAIL = 8;
 export const HOST_FINISH = 16;
