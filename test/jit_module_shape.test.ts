@@ -58,15 +58,18 @@ function moduleOf(insns: readonly Insn[], verifiedTier?: Uint8Array, fastHelpers
 test('module shape: run and the program only, unless local calls need ftop or memory checks a host() function', () => {
   const tiny = prog(mov64(R0, 7), exit());
   assert.equal(shape(moduleOf(tiny, new Uint8Array(2))).functions, 2, 'verified: run, main');
-  assert.equal(shape(moduleOf(tiny)).functions, 3, 'checked: run, main, host()');
+  assert.equal(shape(moduleOf(tiny)).functions, 2, 'checked, one site (the budget handler): run, main');
   // a load from the context: checked in the checked tier; proved in the verified one
   const load = prog(ldx(4, R0, R1, 0), exit());
   assert.equal(shape(moduleOf(load, new Uint8Array([1, 0]))).functions, 2);
-  const fiveChecks = prog(ldx(4, R0, R1, 0), ldx(4, R0, R1, 4), ldx(4, R0, R1, 8), ldx(4, R0, R1, 12), ldx(4, R0, R1, 16), exit());
+  const fiveChecks: Insn[] = prog(ldx(4, R0, R1, 0), ldx(4, R0, R1, 4), ldx(4, R0, R1, 8), ldx(4, R0, R1, 12), ldx(4, R0, R1, 16), exit());
   assert.equal(shape(moduleOf(fiveChecks, new Uint8Array(6))).functions, 3, 'verified, 5 memory checks: host() is a function');
+  assert.equal(shape(moduleOf(load)).functions, 2, 'checked, a memory check and the budget handler');
+  assert.equal(shape(moduleOf(prog(ldx(4, R0, R1, 0), ldx(4, R0, R1, 4), ldx(4, R0, R1, 8), ldx(4, R0, R1, 12), exit()))).functions, 3);
   // a local call: main, the subprogram, ftop (frames by depth), run
   const sub = prog(callLocal(1), exit(), mov64(R0, 3), exit());
   assert.equal(shape(moduleOf(sub, new Uint8Array(4))).functions, 4);
+  assert.equal(shape(moduleOf(sub)).functions, 5, 'checked: and host() for the budget handlers');
   // helper calls: through the table up to 4 call sites, a helper() function beyond; a number form
   // adds fastCall (which calls fast() through the table)
   const calls = (n: number): Insn[] => prog(...Array.from({ length: n }, () => call(7)), exit());

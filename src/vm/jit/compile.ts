@@ -153,7 +153,7 @@ function callHost(b: ByteWriter, imports: Imports): ByteWriter {
   return b.byte(Op.i32_const).s32(HOST_SLOT_HOST).byte(Op.call_indirect).u32(imports.hostType).byte(0);
 }
 
-/** The most call sites of host() (memory checks, verified tier) or helper() that call through the table directly. */
+/** The most call sites of host() or helper() that call through the table directly. */
 const MAX_INDIRECT_SITES = 4;
 
 /** The type of the table's host function at `slot`. */
@@ -271,12 +271,12 @@ export function compileModule(
   let hasMayGoto = false;
   let localCalls = false;
   let helperCalls = 0;
-  let checkedAccesses = 0; // (verified tier: loads, stores, atomics, LD_ABS/LD_IND not proved in bounds)
+  let checkedAccesses = 0; // (loads, stores, atomics, LD_ABS/LD_IND; in the verified tier those not proved in bounds)
   const unchecked = helperOptions.verified?.unchecked;
   for (let t = 0; t < nslots; t++) {
     const o = P[t << 2] & 0xfff;
     const c = o & 7;
-    if (unchecked !== undefined && (c === 1 || c === 2 || c === 3 || (c === 0 && (o & 0xe0) !== 0 && o !== 0x18)) && unchecked[t] !== 1) checkedAccesses++;
+    if ((c === 1 || c === 2 || c === 3 || (c === 0 && (o & 0xe0) !== 0 && o !== 0x18)) && unchecked?.[t] !== 1) checkedAccesses++;
     if (o === OP_CALL_LOCAL) localCalls = true;
     else if (o === 0x85 || o === 0x8d) {
       calls = true;
@@ -297,18 +297,21 @@ export function compileModule(
   if (mb.global(I32) !== G_PB || mb.global(I32) !== G_PL) throw new Error('jit: global layout');
   mb.exportGlobal('pb', G_PB);
   mb.exportGlobal('pl', G_PL);
+  // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
+  // (compiled as the entry is: a region is the entry's code).
+  const cuts = regionCuts(P, entry) ?? NO_CUTS;
   const hostType = tableFuncType(mb, HOST_SLOT_HOST);
-  // host(): a module function where memory checks call it (each call site of a call_indirect costs
-  // Liftoff ~3x a direct call's code: +50% first-call time for big.o's checked tier), else called
-  // through the table directly (a verified program calls it to stop or fail only): one function less
-  const host = unchecked === undefined || checkedAccesses > MAX_INDIRECT_SITES ? hostStub(mb, HOST_SLOT_HOST) : -1;
+  // host(): a module function where many sites call it (each call_indirect costs Liftoff ~3x a
+  // direct call's code: +50% first-call time for big.o's checked tier), else called through the
+  // table directly (e.g. a verified program's stop before its first instruction): one function
+  // less. Sites: memory checks, and in the checked tier each function's budget handler.
+  const checked = unchecked === undefined;
+  const hostSites = checkedAccesses + (checked ? 1 : 0);
+  const host = hostSites > MAX_INDIRECT_SITES || (checked && (localCalls || cuts !== NO_CUTS)) ? hostStub(mb, HOST_SLOT_HOST) : -1;
   // (likewise helper(); fast() only from fastCall, through the table)
   const helperType = calls ? tableFuncType(mb, HOST_SLOT_HELPER) : -1;
   const helper = helperCalls > MAX_INDIRECT_SITES ? hostStub(mb, HOST_SLOT_HELPER) : -1;
   const fastType = fastCalls ? tableFuncType(mb, HOST_SLOT_FAST) : -1;
-  // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
-  // (compiled as the entry is: a region is the entry's code).
-  const cuts = regionCuts(P, entry) ?? NO_CUTS;
   // ftop only where some function can be entered at a depth other than 0 (a local-call target, a
   // region, each warmed by prepare() at depth MAX_CALL_FRAMES): one function less for V8 to
   // validate, set up and compile in most modules
