@@ -53,14 +53,14 @@ import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function
 import { emitter } from './emitter.js';
 import { REGION_SLOTS, regionCuts } from './regions.js';
 import {
-  G, G_FR, G_CPU, G_PB, G_PL, G_X, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, HOST_WARM, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
-  TAIL_REGS,
+  G, G_FR, G_CPU, G_PB, G_PL, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
+  TAIL_REGS_AT,
 } from './layout.js';
 import { ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
 
 export {
   ACCESS_ATOMIC, ACCESS_LOAD, ACCESS_STORE, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, G, GLOBAL_NAMES,
-  HOST_FAIL, HOST_FINISH, HOST_STOP, HOST_WARM, TAIL_REGS,
+  HOST_FAIL, HOST_FINISH, HOST_STOP, HOST_WARM, TAIL_REGS, TAIL_REGS_AT,
 } from './layout.js';
 export type { JitHelperOptions, VerifiedTier } from './layout.js';
 
@@ -79,15 +79,19 @@ const FUNC_LOCALS: ValType[] = [I64, I32, I32, I64, I32, I32, I32, I64]; // R10,
 function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
   const f = mb.declareFunc(mb.type([I32, I32, I64, I64, I64, I64, I64], [I64, I32]));
   imports.fastCall = f;
+  mb.setBody(f, [F64], fixedBody(`c${imports.fastType}`, () => fastCallBody(imports.fastType)));
+}
+
+function fastCallBody(fastType: number): ByteWriter {
   const FT_ = 7;
-  const b = new ByteWriter();
+  const b = new ByteWriter(96);
   b.byte(Op.local_get).u32(2);
   for (let r = 3; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.i64_or);
   b.byte(Op.i64_const).s32(53).byte(Op.i64_shr_u).byte(Op.i64_eqz);
   b.byte(Op.if).byte(0x40);
   b.byte(Op.local_get).u32(0).byte(Op.local_get).u32(1);
   for (let r = 2; r <= 6; r++) b.byte(Op.local_get).u32(r).byte(Op.f64_convert_i64_u);
-  b.byte(Op.call).u32(imports.fast).byte(Op.local_tee).u32(FT_);
+  b.byte(Op.i32_const).s32(HOST_SLOT_FAST).byte(Op.call_indirect).u32(fastType).byte(0).byte(Op.local_tee).u32(FT_);
   b.byte(Op.local_get).u32(FT_).byte(Op.f64_eq); // not NaN
   b.byte(Op.if).byte(0x40);
   b.byte(Op.local_get).u32(FT_).byte(Op.f64_const).f64(Infinity).byte(Op.f64_eq);
@@ -96,7 +100,25 @@ function fastCallFunction(mb: ModuleBuilder, imports: Imports): void {
   b.byte(Op.end);
   b.byte(Op.end);
   b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
-  mb.setBody(f, [F64], b);
+  return b;
+}
+
+/**
+ * Bodies that depend only on the module's shape (function and type indices), by a key naming
+ * what they depend on: built once, shared by every module of that shape (the module writer
+ * copies them), instead of allocated and written per compile.
+ */
+const fixedBodies = new Map<string, ByteWriter>();
+const MAX_FIXED_BODIES = 256;
+
+function fixedBody(key: string, build: () => ByteWriter): ByteWriter {
+  let b = fixedBodies.get(key);
+  if (b === undefined) {
+    if (fixedBodies.size >= MAX_FIXED_BODIES) fixedBodies.clear();
+    b = build();
+    fixedBodies.set(key, b);
+  }
+  return b;
 }
 /** Slots of the `env.hosts` table. */
 export const HOST_SLOT_HOST = 0;
@@ -125,18 +147,32 @@ export function hostShimModule(): Uint8Array {
   return mb.finish();
 }
 
+/** Call host(kind, a, b, c), its arguments pushed (as the emitters' callHost()). */
+function callHost(b: ByteWriter, imports: Imports): ByteWriter {
+  if (imports.host >= 0) return b.byte(Op.call).u32(imports.host);
+  return b.byte(Op.i32_const).s32(HOST_SLOT_HOST).byte(Op.call_indirect).u32(imports.hostType).byte(0);
+}
+
+/** The most call sites of host() or helper() that call through the table directly. */
+const MAX_INDIRECT_SITES = 4;
+
+/** The type of the table's host function at `slot`. */
+function tableFuncType(mb: ModuleBuilder, slot: number): number {
+  return mb.type(HOST_TYPES[slot].params, HOST_TYPES[slot].results);
+}
+
 /** A module function forwarding to the table's host function at `slot`. */
 function hostStub(mb: ModuleBuilder, slot: number): number {
   const t = HOST_TYPES[slot];
-  const type = mb.type(t.params, t.results);
+  const type = tableFuncType(mb, slot);
   const f = mb.declareFunc(type);
-  const b = new ByteWriter(32);
-  for (let i = 0; i < t.params.length; i++) b.byte(Op.local_get).u32(i);
-  b.byte(Op.i32_const).s32(slot).byte(CALL_INDIRECT).u32(type).byte(0);
-  mb.setBody(f, [], b);
+  mb.setBody(f, [], fixedBody(`s${slot}:${type}`, () => {
+    const b = new ByteWriter(32);
+    for (let i = 0; i < t.params.length; i++) b.byte(Op.local_get).u32(i);
+    return b.byte(Op.i32_const).s32(slot).byte(Op.call_indirect).u32(type).byte(0);
+  }));
   return f;
 }
-const CALL_INDIRECT = 0x11;
 
 /** Modes of the exported entry function `run` (one export: each costs V8 time per module). */
 export const MODE_RUN = 0;
@@ -205,6 +241,11 @@ export interface CompiledModule {
    * left as they are at entry, and the host zeroes them only when another program dirtied them.
    */
   readonly pure: boolean;
+  /**
+   * Whether prepare()'s MODE_WARM 0 has something to compile (helper, fast call, ftop): the host
+   * function is compiled by the zero-budget run, which stops through it.
+   */
+  readonly warmHosts: boolean;
   /** The most wasm labels open at once in any function (findLabels() keeps it to how far forward jumps overlap). */
   readonly labelDepth: number;
 }
@@ -228,11 +269,18 @@ export function compileModule(
   let fastCalls = false;
   let stores = false;
   let hasMayGoto = false;
+  let localCalls = false;
+  let helperCalls = 0;
+  let checkedAccesses = 0; // (loads, stores, atomics, LD_ABS/LD_IND; in the verified tier those not proved in bounds)
+  const unchecked = helperOptions.verified?.unchecked;
   for (let t = 0; t < nslots; t++) {
     const o = P[t << 2] & 0xfff;
     const c = o & 7;
-    if (o === 0x85 || o === 0x8d) {
+    if ((c === 1 || c === 2 || c === 3 || (c === 0 && (o & 0xe0) !== 0 && o !== 0x18)) && unchecked?.[t] !== 1) checkedAccesses++;
+    if (o === OP_CALL_LOCAL) localCalls = true;
+    else if (o === 0x85 || o === 0x8d) {
       calls = true;
+      helperCalls++;
       if (o === 0x85 && helperOptions.fastHelpers?.has(P[(t << 2) + 2]) === true) fastCalls = true;
     } else if (c === 2 || c === 3) stores = true;
     else if (o === 0xe5) hasMayGoto = true;
@@ -241,24 +289,37 @@ export function compileModule(
   mb.importTable('env', 'hosts', HOST_SLOTS);
   mb.importMemory('env', 'memory', memory.shared ? { min: 0, max: memory.maxPages, shared: true } : { min: 0, shared: false });
   for (let f = 0; f < MAX_CALL_FRAMES; f++) mb.importGlobal('env', `f${f}`);
-  for (const name of GLOBAL_NAMES) {
-    const idx = mb.global(I32);
-    if (idx !== G[name]) throw new Error('jit: global layout');
-    mb.exportGlobal(name, idx);
-  }
-  for (let r = 0; r < TAIL_REGS; r++) mb.exportGlobal(`x${r}`, mb.global(I64));
+  for (const name of Object.keys(G) as (keyof typeof G)[]) if (mb.global(I32) !== G[name]) throw new Error('jit: global layout');
+  for (const name of GLOBAL_NAMES) mb.exportGlobal(name, G[name]);
   if (mb.global(I64) !== G_FR || mb.global(I32) !== G_CPU) throw new Error('jit: global layout');
   mb.exportGlobal('fr', G_FR);
   mb.exportGlobal('cpu', G_CPU);
   if (mb.global(I32) !== G_PB || mb.global(I32) !== G_PL) throw new Error('jit: global layout');
   mb.exportGlobal('pb', G_PB);
   mb.exportGlobal('pl', G_PL);
-  const host = hostStub(mb, HOST_SLOT_HOST);
-  const helper = calls ? hostStub(mb, HOST_SLOT_HELPER) : -1;
-  const fast = fastCalls ? hostStub(mb, HOST_SLOT_FAST) : -1;
-  const imports: Imports = { host, helper, fast, count: 1 + (calls ? 1 : 0) + (fastCalls ? 1 : 0), fastCall: -1 };
-  const fFtop = mb.declareFunc(tFtop);
-  if (fFtop !== imports.count) throw new Error('jit: function layout');
+  // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
+  // (compiled as the entry is: a region is the entry's code).
+  const cuts = regionCuts(P, entry) ?? NO_CUTS;
+  const hostType = tableFuncType(mb, HOST_SLOT_HOST);
+  // host(): a module function where many sites call it (each call_indirect costs Liftoff ~3x a
+  // direct call's code: +50% first-call time for big.o's checked tier), else called through the
+  // table directly (e.g. a verified program's stop before its first instruction): one function
+  // less. Sites: memory checks, and in the checked tier each function's budget handler.
+  const checked = unchecked === undefined;
+  const hostSites = checkedAccesses + (checked ? 1 : 0);
+  const host = hostSites > MAX_INDIRECT_SITES || (checked && (localCalls || cuts !== NO_CUTS)) ? hostStub(mb, HOST_SLOT_HOST) : -1;
+  // (likewise helper(); fast() only from fastCall, through the table)
+  const helperType = calls ? tableFuncType(mb, HOST_SLOT_HELPER) : -1;
+  const helper = helperCalls > MAX_INDIRECT_SITES ? hostStub(mb, HOST_SLOT_HELPER) : -1;
+  const fastType = fastCalls ? tableFuncType(mb, HOST_SLOT_FAST) : -1;
+  // ftop only where some function can be entered at a depth other than 0 (a local-call target, a
+  // region, each warmed by prepare() at depth MAX_CALL_FRAMES): one function less for V8 to
+  // validate, set up and compile in most modules
+  const fFtop = localCalls || cuts !== NO_CUTS ? mb.declareFunc(tFtop) : -1;
+  const imports: Imports = {
+    host, hostType, helper, helperType, fastType, count: (host >= 0 ? 1 : 0) + (helper >= 0 ? 1 : 0), fastCall: -1, ftop: fFtop,
+  };
+  if (fFtop >= 0 && fFtop !== imports.count) throw new Error('jit: function layout');
   const fRun = mb.declareFunc(tRun);
   mb.exportFunc('run', fRun);
   if (fastCalls) fastCallFunction(mb, imports);
@@ -279,9 +340,6 @@ export function compileModule(
     }
     return f;
   };
-  // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
-  // (compiled as the entry is: a region is the entry's code).
-  const cuts = regionCuts(P, entry) ?? NO_CUTS;
   const contOf = (slot: number): number => {
     let f = funcIndex.get(-1 - slot);
     if (f === undefined) {
@@ -311,26 +369,33 @@ export function compileModule(
     releaseEmitter();
   }
 
-  // ftop(depth): the frame top of `depth`, from the imported globals; depth MAX_CALL_FRAMES
-  // (prepare()'s call of a function, never a run's) stops at the host, before the function's
-  // first instruction.
-  {
-    const b = new ByteWriter(128);
-    for (let f = 0; f < MAX_CALL_FRAMES; f++) {
-      b.byte(Op.local_get).u32(0).byte(Op.i32_const).s32(f).byte(Op.i32_eq);
-      b.byte(Op.if).byte(0x40).byte(Op.global_get).u32(f).byte(Op.return).byte(Op.end);
-    }
-    b.byte(Op.i32_const).s32(HOST_STOP).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
-    b.byte(Op.call).u32(imports.host).byte(Op.unreachable);
-    mb.setBody(fFtop, [], b);
-  }
-  mb.setBody(fRun, RUN_LOCALS, entryBody(mainFunc, mayGotoBudget, hasMayGoto, imports, fFtop, [...funcIndex.values()]));
+  if (fFtop >= 0) mb.setBody(fFtop, [], fixedBody(`t${imports.host}:${imports.hostType}`, () => ftopBody(imports)));
+  const run = (): ByteWriter => entryBody(mainFunc, mayGotoBudget, hasMayGoto, imports, fFtop, [...funcIndex.values()]);
+  mb.setBody(fRun, RUN_LOCALS, funcIndex.size > 0 ? run() : fixedBody(
+    `r${mainFunc}:${mayGotoBudget}:${hasMayGoto ? 1 : 0}:${imports.host}:${imports.hostType}:${imports.helper}:${imports.fastCall}:${fFtop}`, run,
+  ));
   const bytes = mb.finish(moduleWriter);
   for (let q = 0; q < queue.length; q++) if (bodyWriters[q].capacity > MAX_KEPT_WRITER) bodyWriters[q] = new ByteWriter(4096);
   if (moduleWriter.capacity > MAX_KEPT_WRITER) { // (the bytes returned stay valid: a new writer takes its place)
     moduleWriter = new ByteWriter(1 << 16);
   }
-  return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure, labelDepth };
+  return { bytes, segStart: Int32Array.from(segStart), segCount: Int32Array.from(segCount), functions: funcIndex.size, insnCount, pure, labelDepth,
+    warmHosts: helper >= 0 || imports.fastCall >= 0 || fFtop >= 0 }; // (as entryBody()'s MODE_WARM 0)
+}
+
+/**
+ * ftop(depth): the frame top of `depth`, from the imported globals; depth MAX_CALL_FRAMES
+ * (prepare()'s call of a function, never a run's) stops at the host, before the function's first
+ * instruction.
+ */
+function ftopBody(imports: Imports): ByteWriter {
+  const b = new ByteWriter(128);
+  for (let f = 0; f < MAX_CALL_FRAMES; f++) {
+    b.byte(Op.local_get).u32(0).byte(Op.i32_const).s32(f).byte(Op.i32_eq);
+    b.byte(Op.if).byte(0x40).byte(Op.global_get).u32(f).byte(Op.return).byte(Op.end);
+  }
+  b.byte(Op.i32_const).s32(HOST_STOP).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0);
+  return callHost(b, imports).byte(Op.unreachable);
 }
 
 /**
@@ -363,7 +428,7 @@ const RUN_LOCALS: ValType[] = [I32, I64, I32, I32];
  * way in at once). Modes:
  *   MODE_RUN     (r1 lo, r1 hi, ..., r5 lo, r5 hi, budget, packet addr, packet len)
  *   MODE_RESUME  (left, packet addr, packet len, may_goto budget): enter after a tail call,
- *                registers from x0..x9, the frame kept
+ *                registers r0..r9 where the tail call left them (TAIL_REGS_AT), the frame kept
  *   MODE_BATCH   (n, table, ctx, ctx size, verdicts, budget) -> runs done: for each i < n, entry i
  *                of the table (8 + ctx size bytes: a region [base, size] for the pb/pl cache entry,
  *                then the context image) is applied, the image copied to ctx, a run made with
@@ -372,7 +437,9 @@ const RUN_LOCALS: ValType[] = [I32, I64, I32, I32];
  *                host checks the regions.)
  *   MODE_REPEAT  (n, r1, budget, packet addr, packet len) -> r0's low word of the last run: n >= 1
  *                runs with r1 = the context, nothing in between (bpf_test_run()'s loop)
- *   MODE_WARM    (k): prepare()'s. k = 0 calls the host functions (harmless arguments) and ftop;
+ *   MODE_WARM    (k): prepare()'s. k = 0 calls the helper and fastCall functions (harmless
+ *                arguments) and ftop, those the module has (host() is compiled by the zero-budget run,
+ *                which stops through it);
  *                k >= 1 calls the k-th local-call target with depth MAX_CALL_FRAMES, which stops in
  *                ftop(): V8 compiles each function at its first call, so after these every
  *                function a run can reach is compiled.
@@ -406,7 +473,7 @@ function entryBody(
   b.byte(Op.local_get).u32(A + 1).byte(Op.global_set).u32(G.pAddr);
   b.byte(Op.local_get).u32(A + 2).byte(Op.global_set).u32(G.pLen);
   b.byte(Op.local_get).u32(A + 3).byte(Op.global_set).u32(G.mayGoto);
-  for (let r = 0; r < 10; r++) b.byte(Op.global_get).u32(G_X + r);
+  for (let r = 0; r < 10; r++) b.byte(Op.i32_const).s32(0).byte(Op.i64_load).u32(0).u32(TAIL_REGS_AT + 8 * r);
   b.byte(Op.i32_const).s32(0).byte(Op.local_get).u32(A).byte(Op.i32_const).s32(1);
   callMain();
   epilogue(b, RUN_R0);
@@ -458,9 +525,9 @@ function entryBody(
     b.byte(Op.end);
     b.byte(Op.local_get).u32(RUN_LO).byte(Op.return).byte(Op.end);
   }
-  // MODE_WARM
-  b.byte(Op.local_get).u32(A).byte(Op.i32_eqz).byte(Op.if).byte(0x40);
-  b.byte(Op.i32_const).s32(HOST_WARM).byte(Op.i32_const).s32(0).byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(0).byte(Op.call).u32(imports.host);
+  // MODE_WARM (k = 0 only where there is something to compile: prepare() makes that call only then)
+  const warm0 = imports.helper >= 0 || imports.fastCall >= 0 || fFtop >= 0;
+  if (warm0) b.byte(Op.local_get).u32(A).byte(Op.i32_eqz).byte(Op.if).byte(0x40);
   if (imports.helper >= 0) {
     b.byte(Op.i64_const).s32(0).byte(Op.i32_const).s32(-1);
     i64zeros(5);
@@ -471,8 +538,8 @@ function entryBody(
     i64zeros(5);
     b.byte(Op.call).u32(imports.fastCall).byte(Op.drop).byte(Op.drop);
   }
-  b.byte(Op.i32_const).s32(0).byte(Op.call).u32(fFtop).byte(Op.drop);
-  b.byte(Op.end);
+  if (fFtop >= 0) b.byte(Op.i32_const).s32(0).byte(Op.call).u32(fFtop).byte(Op.drop);
+  if (warm0) b.byte(Op.end);
   for (let k = 0; k < subprograms.length; k++) {
     b.byte(Op.local_get).u32(A).byte(Op.i32_const).s32(k + 1).byte(Op.i32_eq).byte(Op.if).byte(0x40);
     i64zeros(10);

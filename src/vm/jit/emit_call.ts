@@ -5,7 +5,7 @@
 import { MAX_BPF_STACK, MAX_CALL_FRAMES } from '../../isa/opcodes.js';
 import type { ArrayLayout } from '../helpers.js';
 import type { FunctionEmitter } from './emitter.js';
-import { A32, A64, ADDR, B32, BPF_FUNC_TAIL_CALL, DEPTH, FAIL_TAIL_SUB, FB, G, G_CPU, G_PB, G_PL, G_X, LEFT, MAP_LOOKUP, PC, T1 } from './layout.js';
+import { A32, A64, ADDR, B32, BPF_FUNC_TAIL_CALL, DEPTH, FAIL_TAIL_SUB, FB, G, G_CPU, G_PB, G_PL, LEFT, MAP_LOOKUP, PC, T1, TAIL_REGS_AT } from './layout.js';
 import { I64, Op } from './wasm_writer.js';
 
 /** The cached load regions a lookup key may lie in: globals (base, length - 8) in pairs. */
@@ -28,7 +28,7 @@ export function helperCall(e: FunctionEmitter, pc: number, o: number, d: number,
   if (o === 0x85) e.sx(k); else e.get(d);
   e.i32c(pc);
   for (let r = 1; r <= 5; r++) e.get(r);
-  e.buf[e.pos++] = Op.call; e.u32(e.imports.helper);
+  e.callHelper();
   if (o === 0x8d || k === BPF_FUNC_TAIL_CALL) tailCallCheck(e, pc); // (no other helper may tail call: jit.ts refuses)
   e.set(0);
   if (inline) { e.buf[e.pos++] = Op.end; e.inner--; }
@@ -43,7 +43,7 @@ function tailCallCheck(e: FunctionEmitter, pc: number): void {
   e.lset(T1);
   e.buf[e.pos++] = Op.global_get; e.u32(G.tail); e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.inner++;
   e.lget(DEPTH); e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.fail(FAIL_TAIL_SUB, pc, 0); e.buf[e.pos++] = Op.end;
-  for (let r = 0; r <= 10; r++) { e.get(r); e.buf[e.pos++] = Op.global_set; e.u32(G_X + r); }
+  for (let r = 0; r <= 10; r++) { e.i32c(0); e.get(r); e.mem(Op.i64_store, TAIL_REGS_AT + 8 * r); }
   e.leave(false);
   e.buf[e.pos++] = Op.end; e.inner--;
   e.lget(T1);

@@ -55,9 +55,11 @@ export function releaseEmitter(): void {
 
 /** r10 = frame top, the frame zeroed (unless entered by a tail call), the verified tier's zero-budget stop, $pc = 0. */
 function prologue(e: FunctionEmitter): void {
-  e.lget(DEPTH);
-  e.buf[e.pos++] = Op.if; e.buf[e.pos++] = I32; e.lget(DEPTH); e.buf[e.pos++] = Op.call; e.u32(e.imports.count); // ftop is the first module function
-  e.buf[e.pos++] = Op.else; e.buf[e.pos++] = Op.global_get; e.u32(0); e.buf[e.pos++] = Op.end; // (depth 0, every run's entry: f0)
+  if (e.imports.ftop < 0) { e.buf[e.pos++] = Op.global_get; e.u32(0); } else { // (no ftop: every function runs at depth 0)
+    e.lget(DEPTH);
+    e.buf[e.pos++] = Op.if; e.buf[e.pos++] = I32; e.lget(DEPTH); e.buf[e.pos++] = Op.call; e.u32(e.imports.ftop);
+    e.buf[e.pos++] = Op.else; e.buf[e.pos++] = Op.global_get; e.u32(0); e.buf[e.pos++] = Op.end; // (depth 0, every run's entry: f0)
+  }
   e.ltee(A32); e.buf[e.pos++] = Op.i64_extend_i32_u; e.lset(R10);
   e.lget(A32); e.i32c(MAX_BPF_STACK); e.buf[e.pos++] = Op.i32_sub; e.lset(FB);
   if (!e.pure) { // (a program writing no memory finds its frames zeroed by the host)
@@ -74,7 +76,7 @@ function prologue(e: FunctionEmitter): void {
     // instruction (prepare() compiles the entry that way without running the program)
     e.lget(LEFT); e.i32c(1); e.buf[e.pos++] = Op.i32_lt_s;
     e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40;
-    e.i32c(HOST_FAIL + FAIL_BUDGET); e.i32c(e.segStart.length); e.i64c(0, 0); e.lget(LEFT); e.buf[e.pos++] = Op.call; e.u32(e.imports.host); e.buf[e.pos++] = Op.unreachable;
+    e.i32c(HOST_FAIL + FAIL_BUDGET); e.i32c(e.segStart.length); e.i64c(0, 0); e.lget(LEFT); e.callHost(); e.buf[e.pos++] = Op.unreachable;
     e.buf[e.pos++] = Op.end;
     e.segStart.push(e.entry);
     e.segCount.push(0);
@@ -106,7 +108,7 @@ function body(e: FunctionEmitter): number {
   e.buf[e.pos++] = Op.unreachable;
   if (!e.isVerified) { // $budget: segment $pc overdrew (or $pc < 0: frames exhausted at insn -1 - $pc); the host names the instruction
     e.buf[e.pos++] = Op.end;
-    e.i32c(HOST_FAIL + FAIL_BUDGET); e.lget(PC); e.i64c(0, 0); e.lget(LEFT); e.buf[e.pos++] = Op.call; e.u32(e.imports.host); e.buf[e.pos++] = Op.unreachable;
+    e.i32c(HOST_FAIL + FAIL_BUDGET); e.lget(PC); e.i64c(0, 0); e.lget(LEFT); e.callHost(); e.buf[e.pos++] = Op.unreachable;
   }
   return compiled;
 }

@@ -39,7 +39,7 @@ function access(e: FunctionEmitter, pc: number, reg: number, off: number, size: 
   if (kind === ACCESS_LOAD) { cachedRegion(e, G.rb, G.rl, size); cachedRegion(e, G.qb, G.ql, size); } else cachedRegion(e, G.wb, G.wl, size);
   cachedRegion(e, G_PB, G_PL, size);
   e.buf[e.pos++] = Op.end;
-  e.i32c(kind); e.i32c(pc); e.lget(A64); e.i32c(size); e.buf[e.pos++] = Op.call; e.u32(e.imports.host);
+  e.i32c(kind); e.i32c(pc); e.lget(A64); e.i32c(size); e.callHost();
   e.lget(A64); e.buf[e.pos++] = Op.i32_wrap_i64; e.lset(ADDR);
   e.buf[e.pos++] = Op.end;
   e.lget(ADDR);
@@ -129,7 +129,7 @@ export function ldAbs(e: FunctionEmitter, pc: number, o: number, s: number, k: n
   e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40;
   e.lget(DEPTH); e.buf[e.pos++] = Op.i32_eqz;
   e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.leave(true); e.buf[e.pos++] = Op.end;
-  e.lget(LEFT); e.buf[e.pos++] = Op.global_set; e.u32(G.left); e.i32c(HOST_FINISH); e.i32c(0); e.i64c(0, 0); e.i32c(0); e.buf[e.pos++] = Op.call; e.u32(e.imports.host); e.buf[e.pos++] = Op.unreachable;
+  e.lget(LEFT); e.buf[e.pos++] = Op.global_set; e.u32(G.left); e.i32c(HOST_FINISH); e.i32c(0); e.i64c(0, 0); e.i32c(0); e.callHost(); e.buf[e.pos++] = Op.unreachable;
   e.buf[e.pos++] = Op.end;
   e.buf[e.pos++] = Op.global_get; e.u32(G.pAddr); e.lget(A32); e.buf[e.pos++] = Op.i32_add;
   if (size === 1) e.mem(Op.i32_load8_u, 0);

@@ -33,7 +33,7 @@ const EMPTY_SLOTS: number[] = [];
 const NO_PROGRAM = new Int32Array(0);
 const NO_CUTS = new Uint8Array(0);
 const NO_UNCHECKED = new Uint8Array(0);
-const NO_IMPORTS: Imports = { host: 0, helper: -1, fast: -1, count: 1, fastCall: -1 };
+const NO_IMPORTS: Imports = { host: 0, hostType: 0, helper: -1, helperType: -1, fastType: -1, count: 1, fastCall: -1, ftop: -1 };
 const NO_OPTIONS: JitHelperOptions = {};
 
 export class FunctionEmitter {
@@ -401,7 +401,15 @@ export class FunctionEmitter {
   /** host(HOST_FAIL + kind, a, 0, b), which throws. */
   fail(kind: number, a: number, b: number): void {
     this.i32c(HOST_FAIL + kind); this.i32c(a); this.i64c(0, 0); this.i32c(b);
-    this.byte(Op.call); this.u32(this.imports.host); this.byte(Op.unreachable);
+    this.callHost(); this.byte(Op.unreachable);
+  }
+  /** Call host(kind, a, b, c), its arguments pushed: the module's function, or through the table's slot 0 (Imports.host). */
+  callHost(): void {
+    if (this.imports.host >= 0) { this.byte(Op.call); this.u32(this.imports.host); } else { this.i32c(0); this.byte(Op.call_indirect); this.u32(this.imports.hostType); this.byte(0); }
+  }
+  /** Call helper(id, pc, r1..r5), its arguments pushed: the module's function, or through the table's slot 1 (Imports.helper). */
+  callHelper(): void {
+    if (this.imports.helper >= 0) { this.byte(Op.call); this.u32(this.imports.helper); } else { this.i32c(1); this.byte(Op.call_indirect); this.u32(this.imports.helperType); this.byte(0); }
   }
   /** An instruction the JIT has no form for (cannot happen for decoded programs). */
   trapAt(pc: number): void { this.fail(FAIL_TRAP, -1, pc); }

@@ -36,7 +36,8 @@
  * (runCtx: one pointer in, a 32-bit verdict out) has no BigInt at all.
  *
  * Tail calls (HelperCallContext.tailCall, for bpf_tail_call): the helper marks the call; after it
- * returns the module stores r0..r10 in its x globals and leaves, and the run continues in the
+ * returns the module stores r0..r10 in the null guard (memory no program can reach: layout.ts,
+ * TAIL_REGS_AT) and leaves, and the run continues in the
  * target program's module (compiled on demand, at the same nesting level) entered in MODE_RESUME
  * with those registers and the frame kept, the budget and may_goto count carried over,
  * as the interpreter does. A tail call with r10 changed from the frame top is ENOTSUPP (the
@@ -52,7 +53,7 @@ import type { Vm } from '../vm.js';
 import type { ArrayLayout, FastHelperFn } from '../helpers.js';
 import {
   ACCESS_LOAD, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, GLOBAL_NAMES, HOST_FAIL, HOST_FINISH, HOST_SLOT_FAST,
-  HOST_SLOT_HELPER, HOST_SLOT_HOST, HOST_STOP, type JitHelperOptions, MODE_BATCH, MODE_REPEAT, MODE_RESUME, MODE_RUN, MODE_WARM, TAIL_REGS,
+  HOST_SLOT_HELPER, HOST_SLOT_HOST, HOST_STOP, type JitHelperOptions, MODE_BATCH, MODE_REPEAT, MODE_RESUME, MODE_RUN, MODE_WARM, TAIL_REGS, TAIL_REGS_AT,
   type CompiledModule, type VerifiedTier, compileModule, constantR1AtLookups, hostShimModule,
 } from './compile.js';
 import type { Trap } from '../decode.js';
@@ -122,8 +123,6 @@ interface Instance {
   readonly pb: WasmGlobal;
   readonly pl: WasmGlobal;
   readonly g: Globals;
-  /** x0..x10: registers handed over by a tail call. */
-  readonly x: WasmGlobal64[];
   /** bpf_tail_call: the program to continue in, set by ctx.tailCall() during a helper call. */
   pendingTail: readonly Insn[] | undefined;
   /** The helper call that asked for it; tail calls made so far in this run. */
@@ -175,6 +174,8 @@ interface CachedModule {
   readonly segStart: Int32Array;
   readonly segCount: Int32Array;
   readonly functions: number;
+  /** CompiledModule.warmHosts. */
+  readonly warmHosts: boolean;
   readonly insnCount: number;
   readonly wasmSize: number;
   /** Some inlined lookup is on a PERCPU_ARRAY (runs set the `cpu` global). */
@@ -530,7 +531,7 @@ export async function compileJitAsync(vm: Vm, insns: readonly Insn[], entry = 0)
 /** The cache entry of a module just compiled from `code` with helper options `o`. */
 function cachedModuleOf(module: WasmModule, compiled: CompiledModule, code: Int32Array, o: JitHelperOptions): CachedModule {
   return {
-    module, pure: compiled.pure, code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions,
+    module, pure: compiled.pure, code, segStart: compiled.segStart, segCount: compiled.segCount, functions: compiled.functions, warmHosts: compiled.warmHosts,
     insnCount: compiled.insnCount, wasmSize: compiled.bytes.length, percpu: hasPercpu(o), unchecked: o.verified?.unchecked,
   };
 }
@@ -580,6 +581,8 @@ export class JitProgram {
   readonly cached: boolean;
   /** Functions in the module (the entry and every local-call target). */
   readonly functions: number;
+  /** prepare() has helper, fast-call or ftop functions to compile (CompiledModule.warmHosts). */
+  private readonly warmHosts: boolean;
   /** bpf_map_lookup_elem calls inlined (ARRAY maps and IPv4 LPM tries known at the call site). */
   readonly inlinedLookups: number;
   /** Compiled in the verified tier (markVerified()): no region checks where proved, no budget. */
@@ -635,6 +638,7 @@ export class JitProgram {
     this.segStart = m.segStart;
     this.segCount = m.segCount;
     this.functions = m.functions;
+    this.warmHosts = m.warmHosts;
     this.compiledInsns = m.insnCount;
     this.wasmSize = m.wasmSize;
     this.compileMs = now() - t0;
@@ -823,7 +827,7 @@ export class JitProgram {
         for (let k = -1; k <= this.functions; k++) {
           try {
             if (k < 0) inst.enter(MODE_RUN, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, -1);
-            else inst.enter(MODE_WARM, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+            else if (k > 0 || this.warmHosts) inst.enter(MODE_WARM, k, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
           } catch (err) {
             if (err !== STOP) throw asBpfError(err);
           }
@@ -862,6 +866,7 @@ export class JitProgram {
       inst.g.tail.value = 0;
     }
     let cur = inst;
+    let tailed = false;
     const outer = running.inst;
     running.inst = inst;
     st.depth = level + 1;
@@ -874,13 +879,12 @@ export class JitProgram {
         const target = from.pendingTail!;
         from.pendingTail = undefined;
         from.g.tail.value = 0;
-        if (from.x[10].value !== BigInt(from.frame0 + MAX_BPF_STACK)) {
+        tailed = true;
+        if (tailR10(this.vm) !== from.frame0 + MAX_BPF_STACK) {
           fail('ENOTSUPP', `tail call with r10 changed is not supported by the JIT (insn #${from.tailPc})`);
         }
-        const p = compileJit(this.vm, target);
-        const next = p.instanceAt(level, budget, from.tailCalls + 1);
+        const next = compileJit(this.vm, target).instanceAt(level, budget, from.tailCalls + 1);
         next.pendingTail = undefined;
-        for (let r = 0; r < TAIL_REGS; r++) next.x[r].value = from.x[r].value;
         cur = next;
         running.inst = next;
         lo = next.enter(MODE_RESUME, from.g.left.value, pAddr, pLen, from.g.mayGoto.value, 0, 0, 0, 0, 0, 0, 0, 0, 0);
@@ -892,6 +896,7 @@ export class JitProgram {
       this.finished = true;
       return 0;
     } finally {
+      if (tailed) clearTailRegs(this.vm);
       st.depth = level;
       running.inst = outer;
       this.lastInst = cur; // (after any nested run of this program)
@@ -953,16 +958,26 @@ export class JitProgram {
     const ex = new WA.Instance(this.module, { env }).exports;
     const g = {} as Globals;
     for (const name of GLOBAL_NAMES) g[name] = ex[name] as WasmGlobal;
-    const x: WasmGlobal64[] = [];
-    for (let r = 0; r < TAIL_REGS; r++) x.push(ex[`x${r}`] as WasmGlobal64);
     inst = {
       enter: ex.run as EntryFn, vm, st: this.st, code: P, traps: this.prog.traps, segStart: this.segStart, segCount: this.segCount, ctx,
-      fr: ex.fr as WasmGlobal64, cpu: ex.cpu as WasmGlobal, pb: ex.pb as WasmGlobal, pl: ex.pl as WasmGlobal, g, x, pendingTail: undefined,
+      fr: ex.fr as WasmGlobal64, cpu: ex.cpu as WasmGlobal, pb: ex.pb as WasmGlobal, pl: ex.pl as WasmGlobal, g, pendingTail: undefined,
       tailPc: 0, tailCalls: 0, gen: -1, batching: false, budget: 0, frame0: tops[0] - MAX_BPF_STACK, tops,
     };
     this.instances[level] = inst;
     return inst;
   }
+}
+
+/** r10 as a tail call left it (at TAIL_REGS_AT). */
+function tailR10(vm: Vm): number {
+  const v = new DataView(vm.space.memory.buffer);
+  const at = TAIL_REGS_AT + 8 * 10;
+  return v.getUint32(at + 4, true) * TWO32 + v.getUint32(at, true);
+}
+
+/** Zero the registers tail calls left (after the run: TAIL_REGS_AT is memory the interpreter leaves 0). */
+function clearTailRegs(vm: Vm): void {
+  new Uint8Array(vm.space.memory.buffer, TAIL_REGS_AT, 8 * TAIL_REGS).fill(0);
 }
 
 /** Forget cached regions (they may have been freed): every entry becomes the main frame. */

@@ -4,6 +4,7 @@
  * the JIT may take from the VM (helper options, the verified tier). compile.ts re-exports the
  * public part: the host (jit.ts) imports it from there.
  */
+import { NULL_GUARD } from '../address_space.js';
 import type { ArrayLayout } from '../helpers.js';
 
 // Locals of a program function: parameters r0..r9, depth, left, resume; then the rest.
@@ -22,7 +23,7 @@ export const A64 = 20; // 64-bit address before checking
 /**
  * `host` kinds after the access kinds: HOST_FAIL + FAIL_*, HOST_FINISH, and prepare()'s: HOST_STOP
  * (throw: ftop() called with depth MAX_CALL_FRAMES, a function compiled but not run) and
- * HOST_WARM (return).
+ * HOST_WARM (return; no module calls it now: the zero-budget run compiles host()).
  */
 export const HOST_FAIL = 8;
 export const HOST_FINISH = 16;
@@ -45,21 +46,33 @@ export const FAIL_TAIL_SUB = 4;
 export const G = {
   rb: 8, rl: 9, qb: 10, ql: 11, wb: 12, wl: 13, r0hi: 14, left: 15, mayGoto: 16, pAddr: 17, pLen: 18, tail: 19,
 } as const;
-export const GLOBAL_NAMES = Object.keys(G) as (keyof typeof G)[];
-/** i64 globals x0..x10: the registers handed over by a tail call. */
-export const G_X = 20;
+/** The globals the host reads or writes (exported): all but pAddr. */
+export const GLOBAL_NAMES = (Object.keys(G) as (keyof typeof G)[]).filter((name) => name !== 'pAddr');
+/** Registers a tail call hands over (r0..r10). */
 export const TAIL_REGS = 11;
+/**
+ * Where a tail call hands r0..r10 over (register r at TAIL_REGS_AT + 8 r): in the VM's null guard,
+ * memory no program can reach (in no region) and nothing else writes. The module stores them
+ * before leaving, the target's MODE_RESUME loads them, with nothing run in between (hence one
+ * place per VM, at any nesting level; threads running programs at once on one shared memory would
+ * need one each); the host zeroes them after the run (the memory is the
+ * interpreter's byte for byte again). As 11 i64 globals they cost V8 time in every module (their
+ * initializers decoded, exported at instantiation). (Constant addresses: from an imported global's,
+ * Liftoff's code for `run` grows by ~170 bytes, past the page its code space's first page holds
+ * for a small program: one more page fault, ~25 us here.)
+ */
+export const TAIL_REGS_AT = NULL_GUARD - 128;
 /** i64 global `fr`: a fast helper's result that does not fit a double (the host returns +Inf). */
-export const G_FR = 31;
+export const G_FR = 20;
 /** i32 global `cpu`: the current CPU, for inlined PERCPU_ARRAY lookups. */
-export const G_CPU = 32;
+export const G_CPU = 21;
 /**
  * i32 globals `pb`, `pl`: a third cached region for loads and stores, checked after the others
  * and never rotated by the `host` import: what a batch run sets to its packet's region, so the
  * other entries keep the context and map values (the frame when not batching).
  */
-export const G_PB = 33;
-export const G_PL = 34;
+export const G_PB = 22;
+export const G_PL = 23;
 /** BPF_FUNC_map_lookup_elem. */
 export const MAP_LOOKUP = 1;
 /** BPF_FUNC_tail_call: the only helper whose calls check for a scheduled tail call. */
@@ -70,17 +83,34 @@ export const BPF_FUNC_TAIL_CALL = 12;
  * functions through the imported table `env.hosts` (call_indirect, slots HOST_SLOT_*), filled once
  * per process by hostShimModule()'s instance. A module importing JS functions pays V8 about
  * 0.1 ms more to compile and 0.05 ms per signature to instantiate (import wrappers, per module);
- * a table import costs neither. They come first (host 0, helper, fast), ftop right after them at
- * index `count`; helper and fast only with programs that call helpers.
+ * a table import costs neither. They come first (host, helper, each when the module has it), ftop
+ * after them at index `count`. Each is a function only where many call sites call it (a
+ * call_indirect costs Liftoff ~3x a direct call's code), else sites call through the table.
  */
 export interface Imports {
-  /** host(kind, a, b, c): a memory check's slow path (kind ACCESS_*: pc, address, size), a failure (HOST_FAIL + FAIL_*: a, -, c), HOST_FINISH. */
+  /**
+   * host(kind, a, b, c): a memory check's slow path (kind ACCESS_*: pc, address, size), a failure
+   * (HOST_FAIL + FAIL_*: a, -, c), HOST_FINISH. -1: no such module function, calls go through the
+   * table (call_indirect of type `hostType`, slot HOST_SLOT_HOST), as in verified programs with few
+   * memory checks (one function less per module).
+   */
   readonly host: number;
-  /** helper(id or callx register, pc, r1..r5) -> r0; -1 when not imported. A negative pc: prepare()'s call, r0 = 0. */
+  readonly hostType: number;
+  /**
+   * helper(id or callx register, pc, r1..r5) -> r0, a module function, or -1: called through the
+   * table (type `helperType`, slot HOST_SLOT_HELPER), as in programs with few helper calls, or none
+   * (helperType -1). A negative pc: prepare()'s call, r0 = 0.
+   */
   readonly helper: number;
-  /** fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form); -1 when not imported. A negative pc: prepare()'s call, NaN. */
-  readonly fast: number;
+  readonly helperType: number;
+  /**
+   * The type of fast(id, pc, r1..r5 as f64) -> r0 as f64 (NaN: no number form), which fastCall
+   * calls through the table (slot HOST_SLOT_FAST); -1 when not used. A negative pc: prepare()'s call, NaN.
+   */
+  readonly fastType: number;
   readonly count: number;
+  /** ftop(depth) -> frame top (index `count`), or -1: the module has no function entered at a depth other than 0 (its frame top is f0). */
+  readonly ftop: number;
   /** The module function wrapping `fast` (fastCallFunction()), when imported. */
   fastCall: number;
 }

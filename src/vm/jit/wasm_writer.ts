@@ -16,7 +16,7 @@ export type ValType = typeof I32 | typeof I64 | typeof F64;
 /** Opcodes used by the JIT (single-byte ones; 0xfc/0xfe prefixed ones are written with their prefix). */
 export const Op = {
   unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d,
-  br_table: 0x0e, return: 0x0f, call: 0x10, drop: 0x1a, select: 0x1b,
+  br_table: 0x0e, return: 0x0f, call: 0x10, call_indirect: 0x11, drop: 0x1a, select: 0x1b,
   local_get: 0x20, local_set: 0x21, local_tee: 0x22, global_get: 0x23, global_set: 0x24,
   i32_load: 0x28, i64_load: 0x29, i32_load8_u: 0x2d, i32_load16_u: 0x2f,
   i64_load8_s: 0x30, i64_load8_u: 0x31, i64_load16_s: 0x32, i64_load16_u: 0x33, i64_load32_s: 0x34, i64_load32_u: 0x35,
@@ -257,7 +257,7 @@ export class ModuleBuilder {
 
   /** Declare a function now (its index is fixed), give its body later with setBody(). */
   declareFunc(typeIndex: number): number {
-    this.funcs.push({ typeIndex, locals: [], body: new ByteWriter() });
+    this.funcs.push({ typeIndex, locals: [], body: NO_BODY });
     return this.importedFuncs + this.funcs.length - 1;
   }
 
@@ -353,6 +353,8 @@ export class ModuleBuilder {
   }
 }
 
+/** A declared function's body until setBody() (never written to). */
+const NO_BODY = new ByteWriter(16);
 const HEADER = new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
 /** The funcref reference type (a table's element type). */
 const FUNCREF = 0x70;
