@@ -8,9 +8,9 @@ import { OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { alu, ldImm64 } from './emit_alu.js';
 import { helperCall, localCall } from './emit_call.js';
 import { blockAtSlot, classifySegments, findBlocks, findDispatch, findLabels, findR10Fixed } from './emit_cfg.js';
-import { conditionalJump, jumpTo, mayGoto, unrolledLoop, canUnroll } from './emit_jump.js';
+import { conditionalJump, jumpTo, mayGoto, unrolledLoop, canUnroll, selectedInstruction } from './emit_jump.js';
 import { atomic, ldAbs, load, store } from './emit_mem.js';
-import { charge, lowerLeft, startSegment } from './emit_segment.js';
+import { charge, lowerLeft, lowerLeftIfRun, startSegment } from './emit_segment.js';
 import { LOAD_SIZE } from './emit_tables.js';
 import { type FunctionEmitter, MAX_REGISTER_INSN_BYTES, ROOM, SEG_END, emitter } from './emitter.js';
 import {
@@ -142,6 +142,7 @@ function block(e: FunctionEmitter, b: number): number {
   e.carryIn = e.carry;
   e.carry = -1;
   startSegment(e, from);
+  if (e.selected[b] === 1) return selectedBlock(e, b);
   let compiled = 0;
   for (let x = from; x < to; x++) {
     if (x > e.segFrom && segKind[order[x - 1]] === SEG_END) { e.segFrom = x; startSegment(e, x); }
@@ -162,6 +163,18 @@ function block(e: FunctionEmitter, b: number): number {
   else if (blockAtSlot(e, t) !== b + 1) jumpTo(e, t);
   if (selfLoop) e.buf[e.pos++] = Op.end;
   return compiled;
+}
+
+/** Block b, selected (emit_jump.ts, selectable()): its instructions as selects, `left` lowered if it ran; falls into b + 1. */
+function selectedBlock(e: FunctionEmitter, b: number): number {
+  const from = e.blockFrom[b];
+  const to = e.blockTo[b];
+  for (let x = from; x < to; x++) selectedInstruction(e, e.order[x]);
+  if (!e.isVerified) {
+    if (e.carry < 0) throw new Error(`jit: selected block ${b} is charged`); // (cannot happen: see selectable())
+    lowerLeftIfRun(e, e.segSize);
+  }
+  return to - from;
 }
 
 /**

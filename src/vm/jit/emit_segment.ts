@@ -49,6 +49,14 @@ export function lowerLeft(e: FunctionEmitter, count: number): void {
   e.lget(LEFT); e.i32c(-count); e.buf[e.pos++] = Op.i32_add; e.lset(LEFT);
 }
 
+/** lowerLeft() for a selected block (emit_jump.ts, selectedInstruction()): only when it ran ($pc = 1). */
+export function lowerLeftIfRun(e: FunctionEmitter, count: number): void {
+  e.lget(LEFT); e.lget(PC);
+  if ((count & (count - 1)) === 0) { if (count > 1) { e.i32c(31 - Math.clz32(count)); e.buf[e.pos++] = Op.i32_shl; } } // (Liftoff: shl by an immediate; no imul by one)
+  else { e.i32c(count); e.buf[e.pos++] = Op.i32_mul; }
+  e.buf[e.pos++] = Op.i32_sub; e.lset(LEFT);
+}
+
 /**
  * With the frame base on the stack, for a silent store at position `at` of a segment not
  * charged yet: the frame base when the budget (left) exceeds `at`, as the interpreter would

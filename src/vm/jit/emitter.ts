@@ -88,6 +88,8 @@ export class FunctionEmitter {
   blockFrom: Int32Array;
   blockTo: Int32Array;
   selfLoop: Uint8Array;
+  /** 1 at a block run only when the conditional jump ending the block before skips nothing: emitted as selects (see emit_jump.ts, hammock()). */
+  selected: Uint8Array;
   dispatch: Int32Array;
   dispatches!: number;
   dispatchOf: Int32Array;
@@ -161,6 +163,7 @@ export class FunctionEmitter {
     this.blockFrom = new Int32Array(0);
     this.blockTo = new Int32Array(0);
     this.selfLoop = new Uint8Array(0);
+    this.selected = new Uint8Array(0);
     this.dispatch = new Int32Array(0);
     this.dispatchOf = new Int32Array(0);
     this.labeled = new Uint8Array(0);
@@ -255,6 +258,7 @@ export class FunctionEmitter {
     this.blockFrom = new Int32Array(size);
     this.blockTo = new Int32Array(size);
     this.selfLoop = new Uint8Array(size);
+    this.selected = new Uint8Array(size);
     this.dispatch = new Int32Array(size);
     this.dispatchOf = new Int32Array(size);
     this.labeled = new Uint8Array(size);
