@@ -137,16 +137,21 @@ function block(e: FunctionEmitter, b: number): number {
   // the next block's first check covers it (see segment()). One `br_if` fewer per such block.
   const last = order[to - 1];
   const lastOp = e.op(last);
-  e.uncheckedEnd = !e.isVerified && lastOp !== 0x95 && lastOp !== OP_TRAP && JUMP_OP[lastOp] === 0 && segKind[last] !== SEG_END &&
-    blockAtSlot(e, e.next(last)) === b + 1 && !canUnroll(e, b + 1);
+  // So does one ending in a jump over a selected block (b + 1) into a block nothing else enters:
+  // the three run as straight-line code, and that block's check covers both ways (holeySegment()).
+  e.uncheckedEnd = !e.isVerified && lastOp !== 0x95 && lastOp !== OP_TRAP && (JUMP_OP[lastOp] === 0
+    ? segKind[last] !== SEG_END && blockAtSlot(e, e.next(last)) === b + 1 && !canUnroll(e, b + 1)
+    : b + 1 < e.blocks && e.selected[b + 1] === 1 && e.labeled[b + 2] === 0);
   e.carryIn = e.carry;
   e.carry = -1;
+  e.holeIn = e.carryHole;
+  e.carryHole = 0;
   startSegment(e, from);
   if (e.selected[b] === 1) return selectedBlock(e, b);
   let compiled = 0;
   for (let x = from; x < to; x++) {
     if (x > e.segFrom && segKind[order[x - 1]] === SEG_END) { e.segFrom = x; startSegment(e, x); }
-    if (x === e.checkAt) charge(e, e.segDeferred, e.segSize);
+    if (x === e.checkAt) charge(e, e.segDeferred, e.segSize, e.segHoley);
     compiled++;
     if (e.pos > e.buf.length - ROOM) { // (the last one overran its room: bytes were lost)
       if (e.pos > e.buf.length) throw new Error('jit: an instruction emitted more than its room');
@@ -173,6 +178,7 @@ function selectedBlock(e: FunctionEmitter, b: number): number {
   if (!e.isVerified) {
     if (e.carry < 0) throw new Error(`jit: selected block ${b} is charged`); // (cannot happen: see selectable())
     lowerLeftIfRun(e, e.segSize);
+    if (e.carryIn >= 0) e.carryHole = e.segSize; // (the block before carried into this one: a hole in the next check's walk)
   }
   return to - from;
 }

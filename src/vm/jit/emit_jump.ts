@@ -167,7 +167,7 @@ export function unrolledLoop(e: FunctionEmitter, b: number): boolean {
   // e.inner = 1 (the block's own loop)
   e.lget(LEFT); e.i32c(2 * n1); e.buf[e.pos++] = Op.i32_lt_s;
   e.buf[e.pos++] = Op.if; e.buf[e.pos++] = 0x40; e.inner++;
-  charge(e, segment(e, e.order[from], n1), n1);
+  charge(e, segment(e, e.order[from], n1), n1, false);
   loopBody(e, b); condition(e, last, false); e.buf[e.pos++] = Op.br_if; e.u32(e.inner - 1); jumpTo(e, exitTo);
   e.buf[e.pos++] = Op.else;
   e.lget(LEFT); e.i32c(2 * n1); e.buf[e.pos++] = Op.i32_sub; e.lset(LEFT);

@@ -21,6 +21,20 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
 }
 
 /**
+ * A segment whose carried part passed a selected block of `hole` instructions (emit_jump.ts,
+ * selectedInstruction(): run when $pc = 1): two segments, the block skipped then run, and the
+ * first's id. Skipped, the handler's walk from `first` takes the first jump it passes, the one
+ * over the block (its count stored as ~count says so; see jit.ts, failure()). charge() with
+ * `holey` names the one $pc says ran. The carried part never contains a jump before that one
+ * (it ends blocks), nor a second selected block (startSegment() charges a holey segment).
+ */
+export function holeySegment(e: FunctionEmitter, first: number, count: number, hole: number): number {
+  const skipped = segment(e, first, ~(count - hole));
+  segment(e, first, count);
+  return skipped;
+}
+
+/**
  * Charge `count` instructions of segment `seg` (checked tier). An overdraft branches to the
  * function's one out-of-line handler ($budget, around the dispatch loop) with the segment in
  * $pc: a `br_if` costs V8's baseline compiler (Liftoff) far less than an `if` holding a call.
@@ -31,8 +45,9 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
  * 37.9; a first, never-taken branch to $budget right after the loop header (all locals spilled
  * there) so that every check spills instead of moving, 38.3.
  */
-export function charge(e: FunctionEmitter, seg: number, count: number): void {
-  e.i32c(seg); e.lset(PC);
+export function charge(e: FunctionEmitter, seg: number, count: number, holey: boolean): void {
+  if (holey) { e.lget(PC); e.i32c(seg); e.buf[e.pos++] = Op.i32_add; } else e.i32c(seg); // (holey: seg, or the next one when the block ran)
+  e.lset(PC);
   e.lget(LEFT); e.i32c(-count); e.buf[e.pos++] = Op.i32_add; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
   e.buf[e.pos++] = Op.br_if; e.u32(e.depthL() + 1);
 }
@@ -81,17 +96,19 @@ export function startSegment(e: FunctionEmitter, from: number): void {
   const atBlockStart = from === e.blockFrom[e.cur] && e.carryIn >= 0;
   const first = atBlockStart ? e.carryFirst : order[from];
   const count = atBlockStart ? e.carryIn + e.segSize : e.segSize;
-  if (to === last && e.uncheckedEnd) { // (left lowered after the block's last instruction)
+  const hole = atBlockStart ? e.holeIn : 0;
+  if (to === last && e.uncheckedEnd && hole === 0) { // (left lowered after the block's last instruction)
     e.carryFirst = first;
     e.carry = count;
     e.checkAt = -1;
     e.guardTo = to + 1;
   } else if (silent) {
-    e.segDeferred = segment(e, first, count);
+    e.segDeferred = hole > 0 ? holeySegment(e, first, count, hole) : segment(e, first, count);
+    e.segHoley = hole > 0;
     e.checkAt = to;
     e.guardTo = to;
   } else {
-    charge(e, segment(e, first, count), e.segSize);
+    charge(e, hole > 0 ? holeySegment(e, first, count, hole) : segment(e, first, count), e.segSize, hole > 0);
     e.checkAt = -1;
     e.guardTo = -1;
   }

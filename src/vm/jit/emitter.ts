@@ -125,6 +125,11 @@ export class FunctionEmitter {
   carry!: number;
   carryFirst!: number;
   carryIn!: number;
+  /** Of `carry` and `carryIn`: the instructions of a selected block in them (0: none), run or skipped as $pc says (see holeySegment()). */
+  carryHole!: number;
+  holeIn!: number;
+  /** The deferred segment is a holey pair (charge()). */
+  segHoley!: boolean;
   blockEnd!: number;
   segFrom!: number;
   /** A deferred segment's last instruction: its check comes first. */
@@ -232,6 +237,9 @@ export class FunctionEmitter {
     this.carry = -1;
     this.carryFirst = 0;
     this.carryIn = -1;
+    this.carryHole = 0;
+    this.holeIn = 0;
+    this.segHoley = false;
     this.blockEnd = 0;
     this.segFrom = 0;
     this.checkAt = -1;
