@@ -1,7 +1,8 @@
 /*
  * Jumps: the branch to a block (forward: `br` to the end of its label; to the start of a block
  * that loops on itself: its `loop`; other backward: through $pc and the dispatch `br_table`),
- * conditions, may_goto, and small register-only loops unrolled twice.
+ * conditions, may_goto, small register-only loops unrolled twice, and short forward jumps over
+ * register-only code turned into selects (no branch at all).
  */
 import { OP_TRAP } from '../decode.js';
 import { alu, ldImm64 } from './emit_alu.js';
