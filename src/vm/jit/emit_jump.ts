@@ -9,7 +9,6 @@ import { alu, ldImm64 } from './emit_alu.js';
 import { CMP32, CMP64 } from './emit_tables.js';
 import { charge, segment } from './emit_segment.js';
 import type { FunctionEmitter } from './emitter.js';
-import { blockAtSlot } from './emit_cfg.js';
 import { A32, G, LEFT, PC, R10 } from './layout.js';
 import { Op } from './wasm_writer.js';
 
@@ -56,14 +55,26 @@ const SELECT_MAX = 4;
  * (its end unchecked, see segment(): true whenever b + 2 is no unrolled loop).
  */
 export function selectable(e: FunctionEmitter, b: number): boolean {
-  const o = e.op(e.order[e.blockTo[b] - 1]);
-  if (o === 0x05 || o === 0xe5) return false;
   const h = b + 1;
   const from = e.blockFrom[h];
   const to = e.blockTo[h];
   if (to - from > SELECT_MAX) return false;
-  for (let x = from; x < to; x++) if (!isRegisterOnly(e.op(e.order[x]))) return false;
-  return blockAtSlot(e, e.next(e.order[to - 1])) === b + 2 && !canUnroll(e, b + 2);
+  const P = e.P;
+  const order = e.order;
+  const o = P[order[e.blockTo[b] - 1] << 2] & 0xfff;
+  if (o === 0x05 || o === 0xe5) return false;
+  // (its last register-only, b + 1 ends where a block starts: b + 2, the jump's target, as the caller found)
+  for (let x = from; x < to; x++) if (REGISTER_ONLY[P[order[x] << 2] & 0xfff] === 0) return false;
+  return e.selfLoop[b + 2] === 0 || !canUnroll(e, b + 2);
+}
+
+/** 1 at the operations isRegisterOnly() accepts (a load per instruction). */
+const REGISTER_ONLY = registerOnlyOps();
+
+function registerOnlyOps(): Uint8Array {
+  const t = new Uint8Array(0x1000);
+  for (let op = 0; op < 0x1000; op++) if (isRegisterOnly(op)) t[op] = 1;
+  return t;
 }
 
 /**
