@@ -45,14 +45,15 @@ export function conditionalJump(e: FunctionEmitter, pc: number): void {
   jumpIf(e, e.P[(pc << 2) + 1]);
 }
 
-/** Instructions of a block a conditional jump may skip that still run as selects (hammock()). */
+/** The most instructions a block skipped without a branch may have (selectedInstruction(): each runs, its result selected). */
 const SELECT_MAX = 4;
 
 /**
  * Whether the conditional jump ending block b, to block b + 2, may skip block b + 1 without a
- * branch (hammock(); findLabels() drops it when b + 1 has other ways in): b + 1 is a few
- * register-only instructions falling into b + 2, charged with the next block's segment
- * (its end unchecked, see segment(): true whenever b + 2 is no unrolled loop).
+ * branch (selectedInstruction(); findLabels() drops it when b + 1 has other ways in): b + 1 is
+ * a few register-only instructions falling into b + 2, its budget carried into that block's
+ * first check (an unchecked end, see emit_segment.ts, segment(): whenever b + 2 is no unrolled
+ * loop).
  */
 export function selectable(e: FunctionEmitter, b: number): boolean {
   const h = b + 1;
