@@ -88,7 +88,7 @@ export class FunctionEmitter {
   blockFrom: Int32Array;
   blockTo: Int32Array;
   selfLoop: Uint8Array;
-  /** 1 at a block run only when the conditional jump ending the block before skips nothing: emitted as selects (see emit_jump.ts, hammock()). */
+  /** 1 at a block the conditional jump ending the block before may skip without a branch: its instructions as selects (emit_jump.ts, selectable()). */
   selected: Uint8Array;
   dispatch: Int32Array;
   dispatches!: number;
