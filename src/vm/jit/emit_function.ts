@@ -162,7 +162,8 @@ function block(e: FunctionEmitter, b: number): number {
       return compiled;
     }
   }
-  if (e.carry >= 0) lowerLeft(e, e.segSize); // (the block's unchecked last segment)
+  // (the block's unchecked last segment; ended by a jump over a selected block, the next check takes it: see holeySegment())
+  if (e.carry >= 0) { if (JUMP_OP[lastOp] === 1) e.unlowered = e.segSize; else lowerLeft(e, e.segSize); }
   const t = e.next(last);
   if (t < e.cuts.length && e.cuts[t] === 1) continueAt(e, t);
   else if (blockAtSlot(e, t) !== b + 1) jumpTo(e, t);

@@ -29,6 +29,8 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
  * (it ends blocks), nor a second selected block (startSegment() charges a holey segment).
  */
 export function holeySegment(e: FunctionEmitter, first: number, count: number, hole: number): number {
+  // (The block before the selected one left its own count to this segment's charge, `unlowered`:
+  // nothing between reads `left`, the selected block only lowers it.)
   const skipped = segment(e, first, ~(count - hole));
   segment(e, first, count);
   return skipped;
@@ -48,7 +50,8 @@ export function holeySegment(e: FunctionEmitter, first: number, count: number, h
 export function charge(e: FunctionEmitter, seg: number, count: number, holey: boolean): void {
   if (holey) { e.lget(PC); e.i32c(seg); e.buf[e.pos++] = Op.i32_add; } else e.i32c(seg); // (holey: seg, or the next one when the block ran)
   e.lset(PC);
-  e.lget(LEFT); e.i32c(-count); e.buf[e.pos++] = Op.i32_add; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
+  e.lget(LEFT); e.i32c(-(count + e.unlowered)); e.buf[e.pos++] = Op.i32_add; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
+  e.unlowered = 0;
   e.buf[e.pos++] = Op.br_if; e.u32(e.depthL() + 1);
 }
 
@@ -80,7 +83,7 @@ export function lowerLeftIfRun(e: FunctionEmitter, count: number): void {
  * 2^31 - 1, and at least minus a block's length: the difference never overflows).
  */
 export function guardedFrame(e: FunctionEmitter, at: number): void {
-  e.i32c(at); e.lget(LEFT); e.buf[e.pos++] = Op.i32_sub; e.i32c(31); e.buf[e.pos++] = Op.i32_shr_s; e.buf[e.pos++] = Op.i32_and;
+  e.i32c(at + e.unlowered); e.lget(LEFT); e.buf[e.pos++] = Op.i32_sub; e.i32c(31); e.buf[e.pos++] = Op.i32_shr_s; e.buf[e.pos++] = Op.i32_and;
 }
 
 /** Start the segment at position `from` of the current block: charged now, deferred to its last instruction, or left to the next block. */

@@ -130,6 +130,8 @@ export class FunctionEmitter {
   holeIn!: number;
   /** The deferred segment is a holey pair (charge()). */
   segHoley!: boolean;
+  /** Instructions carried but not yet taken off `left`: the next charge takes them, guards count them (block b of a holey segment). */
+  unlowered!: number;
   blockEnd!: number;
   segFrom!: number;
   /** A deferred segment's last instruction: its check comes first. */
@@ -240,6 +242,7 @@ export class FunctionEmitter {
     this.carryHole = 0;
     this.holeIn = 0;
     this.segHoley = false;
+    this.unlowered = 0;
     this.blockEnd = 0;
     this.segFrom = 0;
     this.checkAt = -1;
