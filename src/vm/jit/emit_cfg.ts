@@ -6,7 +6,7 @@
 import { BpfError } from '../../errors.js';
 import { OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { type FunctionEmitter, SEG_END, SEG_SILENT } from './emitter.js';
-import { canUnroll } from './emit_jump.js';
+import { canUnroll, selectable } from './emit_jump.js';
 import { JUMP_OP } from './layout.js';
 import { LOAD_SIZE, STORE_SIZE } from './emit_tables.js';
 
@@ -211,7 +211,9 @@ export function findLabels(e: FunctionEmitter): void {
   const P = e.P;
   const labeled = e.labeled;
   const openAt = e.openAt;
+  const selected = e.selected;
   labeled.fill(0, 0, e.blocks);
+  selected.fill(0, 0, e.blocks);
   e.openHead.fill(-1, 0, e.blocks + 1);
   for (let k = 0; k < e.dispatches; k++) { labeled[e.dispatch[k]] = 1; openAt[e.dispatch[k]] = -1; }
   const order = e.order;
@@ -221,12 +223,20 @@ export function findLabels(e: FunctionEmitter): void {
     const o = P[last << 2] & 0xfff;
     if (JUMP_OP[o] === 1) {
       const j = blockAtSlot(e, P[(last << 2) + 1]);
-      if (j > b && labeled[j] === 0) { labeled[j] = 1; openAt[j] = b; }
+      if (j === b + 2 && selectable(e, b)) selected[b + 1] = 1; // (no branch: see emit_jump.ts, selectedInstruction())
+      else if (j > b && labeled[j] === 0) { labeled[j] = 1; openAt[j] = b; }
     }
     if (o !== 0x95 && o !== OP_TRAP && o !== 0x05) {
       const j = blockAtSlot(e, last + (o === 0x18 ? 2 : 1));
       if (j > b && (j !== b + 1 || canUnroll(e, b)) && labeled[j] === 0) { labeled[j] = 1; openAt[j] = b; }
     }
+  }
+  // A skipped block something else branches to (or enters through the dispatch) runs as usual, and
+  // the jump over it branches.
+  for (let h = 1; h < e.blocks; h++) {
+    if (selected[h] === 0 || labeled[h] === 0) continue;
+    selected[h] = 0;
+    if (labeled[h + 1] === 0) { labeled[h + 1] = 1; openAt[h + 1] = h - 1; } else if (openAt[h + 1] > h - 1) openAt[h + 1] = h - 1;
   }
   // In layout order of their ends: the labels not (yet) enclosed by another, a stack in `open`
   // (free until the emission). One that ends after `at` and opens before it must be enclosed.

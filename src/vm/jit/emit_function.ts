@@ -8,9 +8,9 @@ import { OP_CALL_LOCAL, OP_TRAP } from '../decode.js';
 import { alu, ldImm64 } from './emit_alu.js';
 import { helperCall, localCall } from './emit_call.js';
 import { blockAtSlot, classifySegments, findBlocks, findDispatch, findLabels, findR10Fixed } from './emit_cfg.js';
-import { conditionalJump, jumpTo, mayGoto, unrolledLoop, canUnroll } from './emit_jump.js';
+import { conditionalJump, jumpTo, mayGoto, unrolledLoop, canUnroll, selectedInstruction } from './emit_jump.js';
 import { atomic, ldAbs, load, store } from './emit_mem.js';
-import { charge, lowerLeft, startSegment } from './emit_segment.js';
+import { charge, lowerLeft, lowerLeftIfRun, startSegment } from './emit_segment.js';
 import { LOAD_SIZE } from './emit_tables.js';
 import { type FunctionEmitter, MAX_REGISTER_INSN_BYTES, ROOM, SEG_END, emitter } from './emitter.js';
 import {
@@ -139,15 +139,21 @@ function block(e: FunctionEmitter, b: number): number {
   // the next block's first check covers it (see segment()). One `br_if` fewer per such block.
   const last = order[to - 1];
   const lastOp = e.op(last);
-  e.uncheckedEnd = !e.isVerified && lastOp !== 0x95 && lastOp !== OP_TRAP && JUMP_OP[lastOp] === 0 && segKind[last] !== SEG_END &&
-    blockAtSlot(e, e.next(last)) === b + 1 && !canUnroll(e, b + 1);
+  // So does one ending in a jump over a selected block (b + 1) into a block nothing else enters:
+  // the three run as straight-line code, and that block's check covers both ways (holeySegment()).
+  e.uncheckedEnd = !e.isVerified && lastOp !== 0x95 && lastOp !== OP_TRAP && (JUMP_OP[lastOp] === 0
+    ? segKind[last] !== SEG_END && blockAtSlot(e, e.next(last)) === b + 1 && !canUnroll(e, b + 1)
+    : b + 1 < e.blocks && e.selected[b + 1] === 1 && e.labeled[b + 2] === 0);
   e.carryIn = e.carry;
   e.carry = -1;
+  e.holeIn = e.carryHole;
+  e.carryHole = 0;
   startSegment(e, from);
+  if (e.selected[b] === 1) return selectedBlock(e, b);
   let compiled = 0;
   for (let x = from; x < to; x++) {
     if (x > e.segFrom && segKind[order[x - 1]] === SEG_END) { e.segFrom = x; startSegment(e, x); }
-    if (x === e.checkAt) charge(e, e.segDeferred, e.segSize);
+    if (x === e.checkAt) charge(e, e.segDeferred, e.segSize, e.segHoley);
     compiled++;
     if (e.pos > e.buf.length - ROOM) { // (the last one overran its room: bytes were lost)
       if (e.pos > e.buf.length) throw new Error('jit: an instruction emitted more than its room');
@@ -158,12 +164,26 @@ function block(e: FunctionEmitter, b: number): number {
       return compiled;
     }
   }
-  if (e.carry >= 0) lowerLeft(e, e.segSize); // (the block's unchecked last segment)
+  // (the block's unchecked last segment; ended by a jump over a selected block, the next check takes it: see holeySegment())
+  if (e.carry >= 0) { if (JUMP_OP[lastOp] === 1) e.unlowered = e.segSize; else lowerLeft(e, e.segSize); }
   const t = e.next(last);
   if (t < e.cuts.length && e.cuts[t] === 1) continueAt(e, t);
   else if (blockAtSlot(e, t) !== b + 1) jumpTo(e, t);
   if (selfLoop) e.buf[e.pos++] = Op.end;
   return compiled;
+}
+
+/** Block b, selected (emit_jump.ts, selectable()): its instructions as selects, `left` lowered if it ran; falls into b + 1. */
+function selectedBlock(e: FunctionEmitter, b: number): number {
+  const from = e.blockFrom[b];
+  const to = e.blockTo[b];
+  for (let x = from; x < to; x++) selectedInstruction(e, e.order[x]);
+  if (!e.isVerified) {
+    if (e.carry < 0) throw new Error(`jit: selected block ${b} is charged`); // (cannot happen: see selectable())
+    lowerLeftIfRun(e, e.segSize);
+    if (e.carryIn >= 0) e.carryHole = e.segSize; // (the block before carried into this one: a hole in the next check's walk)
+  }
+  return to - from;
 }
 
 /**

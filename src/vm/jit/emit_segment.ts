@@ -21,6 +21,22 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
 }
 
 /**
+ * A segment whose carried part passed a selected block of `hole` instructions (emit_jump.ts,
+ * selectedInstruction(): run when $pc = 1): two segments, the block skipped then run, and the
+ * first's id. Skipped, the handler's walk from `first` takes the first jump it passes, the one
+ * over the block (its count stored as ~count says so; see jit.ts, failure()). charge() with
+ * `holey` names the one $pc says ran. The carried part never contains a jump before that one
+ * (it ends blocks), nor a second selected block (startSegment() charges a holey segment).
+ */
+export function holeySegment(e: FunctionEmitter, first: number, count: number, hole: number): number {
+  // (The block before the selected one left its own count to this segment's charge, `unlowered`:
+  // nothing between reads `left`, the selected block only lowers it.)
+  const skipped = segment(e, first, ~(count - hole));
+  segment(e, first, count);
+  return skipped;
+}
+
+/**
  * Charge `count` instructions of segment `seg` (checked tier). An overdraft branches to the
  * function's one out-of-line handler ($budget, around the dispatch loop) with the segment in
  * $pc: a `br_if` costs V8's baseline compiler (Liftoff) far less than an `if` holding a call.
@@ -31,9 +47,11 @@ export function segment(e: FunctionEmitter, first: number, count: number): numbe
  * 37.9; a first, never-taken branch to $budget right after the loop header (all locals spilled
  * there) so that every check spills instead of moving, 38.3.
  */
-export function charge(e: FunctionEmitter, seg: number, count: number): void {
-  e.i32c(seg); e.lset(PC);
-  e.lget(LEFT); e.i32c(-count); e.buf[e.pos++] = Op.i32_add; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
+export function charge(e: FunctionEmitter, seg: number, count: number, holey: boolean): void {
+  if (holey) { e.lget(PC); e.i32c(seg); e.buf[e.pos++] = Op.i32_add; } else e.i32c(seg); // (holey: seg, or the next one when the block ran)
+  e.lset(PC);
+  e.lget(LEFT); e.i32c(-(count + e.unlowered)); e.buf[e.pos++] = Op.i32_add; e.ltee(LEFT); e.i32c(0); e.buf[e.pos++] = Op.i32_lt_s;
+  e.unlowered = 0;
   e.buf[e.pos++] = Op.br_if; e.u32(e.depthL() + 1);
 }
 
@@ -49,6 +67,14 @@ export function lowerLeft(e: FunctionEmitter, count: number): void {
   e.lget(LEFT); e.i32c(-count); e.buf[e.pos++] = Op.i32_add; e.lset(LEFT);
 }
 
+/** lowerLeft() for a selected block (emit_jump.ts, selectedInstruction()): only when it ran ($pc = 1). */
+export function lowerLeftIfRun(e: FunctionEmitter, count: number): void {
+  e.lget(LEFT); e.lget(PC);
+  if ((count & (count - 1)) === 0) { if (count > 1) { e.i32c(31 - Math.clz32(count)); e.buf[e.pos++] = Op.i32_shl; } } // (Liftoff: shl by an immediate; no imul by one)
+  else { e.i32c(count); e.buf[e.pos++] = Op.i32_mul; }
+  e.buf[e.pos++] = Op.i32_sub; e.lset(LEFT);
+}
+
 /**
  * With the frame base on the stack, for a silent store at position `at` of a segment not
  * charged yet: the frame base when the budget (left) exceeds `at`, as the interpreter would
@@ -57,7 +83,7 @@ export function lowerLeft(e: FunctionEmitter, count: number): void {
  * 2^31 - 1, and at least minus a block's length: the difference never overflows).
  */
 export function guardedFrame(e: FunctionEmitter, at: number): void {
-  e.i32c(at); e.lget(LEFT); e.buf[e.pos++] = Op.i32_sub; e.i32c(31); e.buf[e.pos++] = Op.i32_shr_s; e.buf[e.pos++] = Op.i32_and;
+  e.i32c(at + e.unlowered); e.lget(LEFT); e.buf[e.pos++] = Op.i32_sub; e.i32c(31); e.buf[e.pos++] = Op.i32_shr_s; e.buf[e.pos++] = Op.i32_and;
 }
 
 /** Start the segment at position `from` of the current block: charged now, deferred to its last instruction, or left to the next block. */
@@ -73,17 +99,19 @@ export function startSegment(e: FunctionEmitter, from: number): void {
   const atBlockStart = from === e.blockFrom[e.cur] && e.carryIn >= 0;
   const first = atBlockStart ? e.carryFirst : order[from];
   const count = atBlockStart ? e.carryIn + e.segSize : e.segSize;
-  if (to === last && e.uncheckedEnd) { // (left lowered after the block's last instruction)
+  const hole = atBlockStart ? e.holeIn : 0;
+  if (to === last && e.uncheckedEnd && hole === 0) { // (left lowered after the block's last instruction)
     e.carryFirst = first;
     e.carry = count;
     e.checkAt = -1;
     e.guardTo = to + 1;
   } else if (silent) {
-    e.segDeferred = segment(e, first, count);
+    e.segDeferred = hole > 0 ? holeySegment(e, first, count, hole) : segment(e, first, count);
+    e.segHoley = hole > 0;
     e.checkAt = to;
     e.guardTo = to;
   } else {
-    charge(e, segment(e, first, count), e.segSize);
+    charge(e, hole > 0 ? holeySegment(e, first, count, hole) : segment(e, first, count), e.segSize, hole > 0);
     e.checkAt = -1;
     e.guardTo = -1;
   }

@@ -88,6 +88,8 @@ export class FunctionEmitter {
   blockFrom: Int32Array;
   blockTo: Int32Array;
   selfLoop: Uint8Array;
+  /** 1 at a block the conditional jump ending the block before may skip without a branch: its instructions as selects (emit_jump.ts, selectable()). */
+  selected: Uint8Array;
   dispatch: Int32Array;
   dispatches!: number;
   dispatchOf: Int32Array;
@@ -123,6 +125,13 @@ export class FunctionEmitter {
   carry!: number;
   carryFirst!: number;
   carryIn!: number;
+  /** Of `carry` and `carryIn`: the instructions of a selected block in them (0: none), run or skipped as $pc says (see holeySegment()). */
+  carryHole!: number;
+  holeIn!: number;
+  /** The deferred segment is a holey pair (charge()). */
+  segHoley!: boolean;
+  /** Instructions carried but not yet taken off `left`: the next charge takes them, guards count them (block b of a holey segment). */
+  unlowered!: number;
   blockEnd!: number;
   segFrom!: number;
   /** A deferred segment's last instruction: its check comes first. */
@@ -161,6 +170,7 @@ export class FunctionEmitter {
     this.blockFrom = new Int32Array(0);
     this.blockTo = new Int32Array(0);
     this.selfLoop = new Uint8Array(0);
+    this.selected = new Uint8Array(0);
     this.dispatch = new Int32Array(0);
     this.dispatchOf = new Int32Array(0);
     this.labeled = new Uint8Array(0);
@@ -229,6 +239,10 @@ export class FunctionEmitter {
     this.carry = -1;
     this.carryFirst = 0;
     this.carryIn = -1;
+    this.carryHole = 0;
+    this.holeIn = 0;
+    this.segHoley = false;
+    this.unlowered = 0;
     this.blockEnd = 0;
     this.segFrom = 0;
     this.checkAt = -1;
@@ -255,6 +269,7 @@ export class FunctionEmitter {
     this.blockFrom = new Int32Array(size);
     this.blockTo = new Int32Array(size);
     this.selfLoop = new Uint8Array(size);
+    this.selected = new Uint8Array(size);
     this.dispatch = new Int32Array(size);
     this.dispatchOf = new Int32Array(size);
     this.labeled = new Uint8Array(size);

@@ -57,6 +57,7 @@ import {
   type CompiledModule, type VerifiedTier, compileModule, constantR1AtLookups, hostShimModule,
 } from './compile.js';
 import type { Trap } from '../decode.js';
+import { JUMP_OP } from './layout.js';
 
 /**
  * Instruction arrays that passed the verifier, with what it proved (kernel/ marks the arrays it
@@ -361,7 +362,13 @@ function failure(inst: Instance, kind: number, a: number, b: number): void {
       if (a < 0) fail('E2BIG', `stack frames exhausted: more than ${MAX_CALL_FRAMES} nested calls (insn #${-1 - a})`); // (FAIL_FRAMES)
       if (running.warming && inst.budget === 0) throw STOP;
       let slot = inst.segStart[a];
-      for (let j = b + inst.segCount[a]; j > 0; j--) slot += (P[slot << 2] & 0xfff) === 0x18 ? 2 : 1;
+      let count = inst.segCount[a];
+      let skipped = count < 0; // (~count: a selected block was skipped, the walk takes the jump over it; see emit_segment.ts, holeySegment())
+      if (skipped) count = ~count;
+      for (let j = b + count; j > 0; j--) {
+        const o = P[slot << 2] & 0xfff;
+        if (skipped && JUMP_OP[o] === 1) { slot = P[(slot << 2) + 1]; skipped = false; } else slot += o === 0x18 ? 2 : 1;
+      }
       fail('ELOOP', `instruction budget of ${inst.budget} exceeded (insn #${slot})`);
     }
     // falls through
