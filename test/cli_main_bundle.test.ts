@@ -10,29 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ensureBundle, ROOT } from './bundle_lib.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'bpfkit.js');
 const EXAMPLE = join(ROOT, 'examples', 'xdp_udp_drop.o');
-const require = createRequire(import.meta.url);
-const bundle = require(join(ROOT, 'bin', 'bundle.js')) as { freshBundle(name: string): { bundle: string } | undefined };
-
-/** A fresh bundle, built now if needed; a reason to skip when it cannot be. */
-function ensureBundle(): string | undefined {
-  if (bundle.freshBundle('main')) return undefined;
-  try {
-    require.resolve('esbuild', { paths: [ROOT] });
-  } catch {
-    return 'esbuild not installed (npm install): no bundle to test';
-  }
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return bundle.freshBundle('main') ? undefined : 'bundle still stale after scripts/bundle.mjs (dist/ being rebuilt meanwhile?)';
-}
 
 interface Run { status: number | null; stdout: string; stderr: string; files: Record<string, string> }
 
@@ -66,7 +49,7 @@ function runAll(commands: string[][], how: 'bundle' | 'dist'): Run[] {
 }
 
 test('the CLI through the main bundle == through dist/: output, files, pin store, errors, exit status', (t) => {
-  const why = ensureBundle();
+  const why = ensureBundle('main');
   if (why) { t.skip(why); return; }
   const udp = join(ROOT, 'examples', 'udp.bin');
   const commands: string[][] = [
@@ -103,7 +86,7 @@ test('the CLI through the main bundle == through dist/: output, files, pin store
 });
 
 test('a verifier rejection prints the same log through the bundle (-d)', (t) => {
-  const why = ensureBundle();
+  const why = ensureBundle('main');
   if (why) { t.skip(why); return; }
   // r0 = *(u64 *)(r1 + 32000): out of the context, refused with the kernel-format log
   const args = ['-d', 'prog', 'run', 'file', join(ROOT, 'test', 'fixtures', 'oob_load.o'), 'data_in', join(ROOT, 'examples', 'udp.bin')];

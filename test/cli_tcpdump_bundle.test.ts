@@ -9,36 +9,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { writePcap, writePcapng } from '../src/net/pcap.js';
+import { bundleApi, ensureBundle, type Manifest, ROOT } from './bundle_lib.js';
 import { makeTraffic } from './filter_traffic.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const BIN = join(ROOT, 'bin', 'bpfkit.js');
-const require = createRequire(import.meta.url);
-interface Manifest { version: number; bundle: string; inputs: { file: string; size: number; mtimeMs: number; hash: string }[] }
-const bundle = require(join(ROOT, 'bin', 'bundle.js')) as {
-  freshBundle(name: string, dir?: string, root?: string): Manifest | undefined;
-  isFresh(manifest: Manifest, root: string, manifestFile?: string): boolean;
-  contentHash(bytes: Uint8Array): string;
-  MANIFEST_VERSION: number;
-};
-
-/** A fresh bundle, built now if needed; a reason to skip when it cannot be. */
-function ensureBundle(): string | undefined {
-  if (bundle.freshBundle('tcpdump')) return undefined;
-  try {
-    require.resolve('esbuild', { paths: [ROOT] });
-  } catch {
-    return 'esbuild not installed (npm install): no bundle to test';
-  }
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'bundle.mjs')], { encoding: 'utf8' });
-  assert.equal(r.status, 0, r.stderr);
-  return bundle.freshBundle('tcpdump') ? undefined : 'bundle still stale after scripts/bundle.mjs (dist/ being rebuilt meanwhile?)';
-}
+const bundle = bundleApi;
 
 interface Run { status: number | null; stdout: string; stderr: string; out?: string }
 
@@ -57,7 +35,7 @@ function run(bin: string, args: string[], dir: string, how: 'bundle' | 'dist', i
 }
 
 test('the CLI through the bundle == through dist/: files, output, errors, exit status', (t) => {
-  const why = ensureBundle();
+  const why = ensureBundle('tcpdump');
   if (why) { t.skip(why); return; }
   const dir = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-'));
   try {
