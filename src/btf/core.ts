@@ -12,6 +12,7 @@
  */
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
+import { copyInsn } from '../isa/insn.js';
 import { BPF_ALU, BPF_ALU64, BPF_CALL, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_ST, BPF_STX } from '../isa/opcodes.js';
 import { BPF_CORE, BPF_CORE_KIND_NAMES, BTF_INT_SIGNED, BTF_KIND, BTF_KIND_NAMES, type Btf, type BtfComposite, type BtfType } from './types.js';
 
@@ -827,7 +828,7 @@ const ERRNO_NAME: Record<number, 'EINVAL' | 'E2BIG' | 'ENOTSUPP'> = { [EINVAL]: 
 export function applyCoreRelocations(
   insns: readonly Insn[], coreRelos: readonly CoreReloRecord[], localBtf: Btf, targetBtf: Btf, opts: CoreRelocateOptions = {},
 ): Insn[] {
-  const out = insns.map((i) => ({ ...i }));
+  const out = insns.map((i) => copyInsn(i));
   const prog = opts.progName ?? '';
   const lines: string[] = [];
   const log = (s: string): void => {

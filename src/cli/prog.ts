@@ -23,6 +23,7 @@ import type { CliContext, CommandHandler } from './context.js';
 import { type JsonValue, printError, printJson } from './output.js';
 import { TestRunError, testRunXdp, type XdpTestRunResult } from '../progtypes/xdp.js';
 import type { Insn } from '../isa/insn.js';
+import { copyInsn } from '../isa/insn.js';
 import type { ProgInfo } from '../kernel/bpf.js';
 import { progTypeFromSection, progTypeName } from '../kernel/names.js';
 import {
@@ -458,7 +459,7 @@ async function progDump(args: string[], ctx: CliContext): Promise<number> {
       opts.callName = (pc) => xlated.callSymbols.get(pc);
     } else {
       opts.mapRef = xlatedMapRef(prog.kprog);
-      insns = prog.kprog.insns.map((x) => ({ ...x }));
+      insns = prog.kprog.insns.map((x) => copyInsn(x));
       for (const r of prog.kprog.mapRefs) insns[r.insn].imm = r.mapId;
     }
     Object.assign(opts, xlatedBtfOptions(prog.kprog, xlated ? (offs) => xlated.adjustInsnOffs(offs) : undefined));

@@ -6,7 +6,7 @@
  * pass callbacks (bpf_loop, bpf_for_each_map_elem) as slot indices: resolvePseudoFunc() turns
  * `ld_imm64 rX, BPF_PSEUDO_FUNC` into that constant before a run.
  */
-import { type Insn, isLdImm64, makeLdImm64 } from '../isa/insn.js';
+import { type Insn, isLdImm64, makeLdImm64, copyInsn } from '../isa/insn.js';
 import { BPF_PSEUDO_FUNC } from '../isa/opcodes.js';
 import type { HelperRegistry } from '../vm/helpers.js';
 import { type HelperHost, createHelperHost } from './host.js';
@@ -42,7 +42,7 @@ export function registerHelpers(registry: HelperRegistry, host: HelperHost = cre
  * is what bpf_loop and bpf_for_each_map_elem take as a callback here.
  */
 export function resolvePseudoFunc(insns: readonly Insn[]): Insn[] {
-  const out = insns.map((i) => ({ ...i }));
+  const out = insns.map((i) => copyInsn(i));
   for (let i = 0; i + 1 < out.length; i++) {
     const insn = out[i];
     if (!isLdImm64(insn)) continue;

@@ -23,6 +23,7 @@
  */
 import { BpfError } from '../errors.js';
 import type { Insn } from '../isa/insn.js';
+import { copyInsn } from '../isa/insn.js';
 import { resolvePseudoFunc } from '../helpers/index.js';
 import { BPF_F_RDONLY, BPF_F_WRONLY, type BpfMap, type MapBatch, type MapEnv, type MapSpec, type ProgRef } from '../maps/types.js';
 import { Vm, type VmOptions } from '../vm/vm.js';
@@ -767,7 +768,7 @@ export class Bpf {
   progLoad(attr: ProgLoadAttr): number {
     const name = checkObjName(attr.name ?? '');
     if (attr.insns.length === 0) throw new BpfError('EINVAL', 'program has no instructions');
-    const insns = attr.insns.map((i) => ({ ...i }));
+    const insns = attr.insns.map((i) => copyInsn(i));
     const mapRefs: { insn: number; mapId: number; pseudo: number }[] = [];
     const maps: KMap[] = [];
     for (let i = 0; i < insns.length; i++) {
@@ -848,7 +849,7 @@ export class Bpf {
   }
 
   private runnable(p: KProg): Insn[] {
-    const insns = p.insns.map((i) => ({ ...i }));
+    const insns = p.insns.map((i) => copyInsn(i));
     for (const ref of p.mapRefs) {
       const m = p.maps.find((x) => x.id === ref.mapId)!;
       let addr: number;
@@ -859,8 +860,8 @@ export class Bpf {
         if (base === undefined) throw new BpfError('EINVAL', `insn ${ref.insn}: map ${m.id} has no direct value access`);
         addr = base + (insns[ref.insn + 1].imm >>> 0);
       }
-      insns[ref.insn] = { ...insns[ref.insn], src: 0, imm: addr | 0 };
-      insns[ref.insn + 1] = { ...insns[ref.insn + 1], imm: Math.floor(addr / 0x100000000) | 0 };
+      insns[ref.insn] = copyInsn(insns[ref.insn], { src: 0, imm: addr | 0 });
+      insns[ref.insn + 1] = copyInsn(insns[ref.insn + 1], { imm: Math.floor(addr / 0x100000000) | 0 });
     }
     return resolvePseudoFunc(insns);
   }

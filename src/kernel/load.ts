@@ -22,7 +22,7 @@
 import { BpfError } from '../errors.js';
 import type { Btf } from '../btf/types.js';
 import { encodeBtf } from '../btf/emit.js';
-import { type Insn, isLdImm64 } from '../isa/insn.js';
+import { type Insn, isLdImm64, copyInsn } from '../isa/insn.js';
 import { verifyForLoad } from './verify.js';
 import {
   BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE, BPF_PSEUDO_MAP_VALUE,
@@ -271,7 +271,7 @@ export function loadObject(bpf: Bpf, obj: BpfObject, opts: LoadObjectOptions = {
       }
       const expectedAttachType = opts.expectedAttachType
         ?? (opts.progType !== undefined ? (secDefForSection(spec.section)?.progType === opts.progType ? spec.expectedAttachType : 0) : spec.expectedAttachType);
-      let insns = spec.insns.map((i) => ({ ...i }));
+      let insns = spec.insns.map((i) => copyInsn(i));
       if (spec.coreRelos.length) {
         if (!core) throw new BpfError('ENOTSUPP', `${label}: prog '${spec.name}': CO-RE relocations are not supported yet (${spec.coreRelos.length} relocations)`);
         insns = core(obj, spec, insns, opts.targetBtf);
@@ -359,7 +359,7 @@ function withMapFds(insns: Insn[], mapFds: readonly number[], label: string): In
     if (insn.src === BPF_PSEUDO_MAP_IDX || insn.src === BPF_PSEUDO_MAP_IDX_VALUE) {
       const fd = mapFds[insn.imm];
       if (fd === undefined || fd < 0) throw new BpfError('EINVAL', `${label}: insn ${i}: map index ${insn.imm} has no map`);
-      insns[i] = { ...insn, src: insn.src === BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE, imm: fd };
+      insns[i] = copyInsn(insn, { src: insn.src === BPF_PSEUDO_MAP_IDX ? BPF_PSEUDO_MAP_FD : BPF_PSEUDO_MAP_VALUE, imm: fd });
     }
     i++;
   }

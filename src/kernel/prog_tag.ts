@@ -4,6 +4,7 @@
  * hashed; the tag is the first 8 bytes. The hash depends on the kernel version (kernel_version.ts).
  */
 import type { Insn } from '../isa/insn.js';
+import { copyInsn } from '../isa/insn.js';
 import { encodeProgram } from '../isa/insn.js';
 import { type KernelVersion, DEFAULT_KERNEL_VERSION, progTagHash } from './kernel_version.js';
 import { sha1, sha256, toHex } from './sha.js';
@@ -17,7 +18,7 @@ export function calcProgTag(insns: readonly Insn[], version: KernelVersion = DEF
   const copy: Insn[] = [];
   let wasLdMap = false;
   for (const insn of insns) {
-    const dst = { ...insn };
+    const dst = copyInsn(insn);
     if (!wasLdMap && dst.code === BPF_LD_IMM_DW && (dst.src === BPF_PSEUDO_MAP_FD || dst.src === BPF_PSEUDO_MAP_VALUE)) {
       wasLdMap = true;
       dst.imm = 0;

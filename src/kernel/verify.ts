@@ -12,6 +12,7 @@ import type { VerifyRequest } from './load.js';
 import { lineInfoAt } from '../loader/line_info.js';
 import { kbtfTypes } from './bpf.js';
 import { funcInfoEntries } from './func_info.js';
+import { copyInsn } from '../isa/insn.js';
 
 export class VerifierRejection extends BpfError {
   /** The verifier log (level 1), as the kernel writes it. */
@@ -92,7 +93,7 @@ function rewrite(prog: KProg): XlatedProgram | undefined {
   const result = reverified(prog);
   if (!result) return undefined;
   try {
-    const insns = prog.insns.map((x) => ({ ...x }));
+    const insns = prog.insns.map((x) => copyInsn(x));
     for (const r of prog.mapRefs) insns[r.insn].imm = r.mapId;
     return rewriteForXlated(insns, result.aux, { progType: prog.type, stackDepth: result.stats.stackDepth });
   } catch {

@@ -26,7 +26,7 @@
 import { BpfError } from '../errors.js';
 import { fixupDatasecs, parseBtf, parseBtfExt } from '../btf/parse.js';
 import type { Btf, BtfExt, BtfExtSection } from '../btf/types.js';
-import { type Insn, decodeProgram } from '../isa/insn.js';
+import { type Insn, decodeProgram, copyInsn } from '../isa/insn.js';
 import { kfuncByName } from '../isa/kfuncs.js';
 import {
   BPF_CALL, BPF_INSN_SIZE, BPF_JMP, BPF_PSEUDO_CALL, BPF_PSEUDO_FUNC, BPF_PSEUDO_KFUNC_CALL, BPF_PSEUDO_MAP_IDX, BPF_PSEUDO_MAP_IDX_VALUE,
@@ -358,7 +358,7 @@ function relocateProgram(
   main: Func, funcsBySection: Map<number, Func[]>, textIndex: number, fileName: string, btfExt: BtfExt | undefined,
 ): BpfProgramSpec {
   const fail = (msg: string): never => { throw new BpfError('EINVAL', `${fileName}: ${msg}`); };
-  const insns: Insn[] = main.insns.map((i) => ({ ...i }));
+  const insns: Insn[] = main.insns.map((i) => copyInsn(i));
   // sub_insn_off of each function appended to this main program.
   const placed = new Map<Func, number>([[main, 0]]);
   const subprograms: { name: string; offset: number }[] = [];
@@ -374,12 +374,12 @@ function relocateProgram(
         // bpf_object__relocate_data(): the fd_array form, resolved by kernel/load.ts.
         const at = base + idx;
         if (relo.kind === 'map') {
-          insns[at] = { ...insn, src: BPF_PSEUDO_MAP_IDX, imm: relo.map };
+          insns[at] = copyInsn(insn, { src: BPF_PSEUDO_MAP_IDX, imm: relo.map });
           mapRelocs.push({ insn: at, map: relo.map, kind: 'map', off: 0 });
         } else {
           const off = relo.kind === 'data' ? insn.imm + relo.symOff : relo.off;
-          insns[at] = { ...insn, src: BPF_PSEUDO_MAP_IDX_VALUE, imm: relo.map };
-          insns[at + 1] = { ...insns[at + 1], imm: off | 0 };
+          insns[at] = copyInsn(insn, { src: BPF_PSEUDO_MAP_IDX_VALUE, imm: relo.map });
+          insns[at + 1] = copyInsn(insns[at + 1], { imm: off | 0 });
           mapRelocs.push({ insn: at, map: relo.map, kind: 'value', off });
         }
         continue;
@@ -390,7 +390,7 @@ function relocateProgram(
         // call by its vmlinux BTF id (off 0: vmlinux, not a module)
         const kfunc = kfuncByName(relo.symName);
         if (!kfunc) fail(`extern (func ksym) '${relo.symName}': not found in kernel or module BTFs`);
-        insns[base + idx] = { ...insn, src: BPF_PSEUDO_KFUNC_CALL, imm: kfunc!.btfId, off: 0 };
+        insns[base + idx] = copyInsn(insn, { src: BPF_PSEUDO_KFUNC_CALL, imm: kfunc!.btfId, off: 0 });
         continue;
       }
       // libbpf marks ld_imm64 of a subprogram's address BPF_PSEUDO_FUNC before relocating calls.
@@ -430,7 +430,7 @@ function relocateProgram(
       if (!placed.has(subprog)) {
         placed.set(subprog, insns.length);
         subprograms.push({ name: subprog.name, offset: insns.length });
-        for (const i of subprog.insns) insns.push({ ...i });
+        for (const i of subprog.insns) insns.push(copyInsn(i));
         relocCode(subprog);
       }
       insns[base + idx].imm = placed.get(subprog)! - (base + idx) - 1;

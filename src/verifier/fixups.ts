@@ -10,6 +10,7 @@
  * For display only: bpfkit's engines run the original program against the uapi context layouts.
  */
 import type { Insn } from '../isa/insn.js';
+import { copyInsn } from '../isa/insn.js';
 import { makeInsn } from '../isa/insn.js';
 import { kfuncByBtfId } from '../isa/kfuncs.js';
 import {
@@ -81,7 +82,7 @@ class Rewriter {
 
   constructor(insns: readonly Insn[], aux: readonly InsnAux[], layout: KernelLayout) {
     this.layout = layout;
-    this.slots = insns.map((insn, i) => ({ insn: { ...insn }, orig: i, aux: aux[i] ?? { seen: false } }));
+    this.slots = insns.map((insn, i) => ({ insn: copyInsn(insn), orig: i, aux: aux[i] ?? { seen: false } }));
     // A callback bpfkit's verifier did not walk (bpf_loop's, for one) is live code the kernel
     // verifies: keep a wholly unseen subprogram whose address a reached ld_imm64 takes.
     const starts = subprogStarts(insns);
@@ -113,7 +114,7 @@ class Rewriter {
       if (curr < pos && curr + off + 1 >= endOld) off += delta;
       else if (curr >= endNew && curr + off + 1 < endNew) off -= delta;
       else return;
-      slot.insn = useImm ? { ...insn, imm: off } : { ...insn, off };
+      slot.insn = useImm ? copyInsn(insn, { imm: off }) : copyInsn(insn, { off });
     });
   }
 
@@ -121,7 +122,7 @@ class Rewriter {
   patch(pos: number, insns: readonly Insn[], symbols: ReadonlyMap<number, string> = new Map()): void {
     const old = this.slots[pos];
     const fresh: Slot[] = insns.map((insn, k) => ({
-      insn: { ...insn }, orig: old.orig,
+      insn: copyInsn(insn), orig: old.orig,
       aux: k === insns.length - 1 ? old.aux : { seen: old.aux.seen },
       symbol: symbols.get(k),
     }));
@@ -312,8 +313,8 @@ class Rewriter {
       if (i >= tgt && i < tgt + delta) return;
       if (!isJmpClass(insn.code) || bpfOp(insn.code) === BPF_CALL || bpfOp(insn.code) === BPF_EXIT) return;
       if (insn.code === (BPF_JMP32 | BPF_JA)) {
-        if (i + 1 + insn.imm === tgt) slot.insn = { ...insn, imm: insn.imm + delta };
-      } else if (i + 1 + insn.off === tgt) slot.insn = { ...insn, off: insn.off + delta };
+        if (i + 1 + insn.imm === tgt) slot.insn = copyInsn(insn, { imm: insn.imm + delta });
+      } else if (i + 1 + insn.off === tgt) slot.insn = copyInsn(insn, { off: insn.off + delta });
     });
   }
 
@@ -324,7 +325,7 @@ class Rewriter {
     this.slots.forEach((slot, i) => {
       const insn = slot.insn;
       if (insn.code === (BPF_JMP | BPF_CALL) && insn.src === BPF_PSEUDO_CALL) {
-        slot.insn = { ...insn, off: insn.imm, imm: sorted.indexOf(i + insn.imm + 1) };
+        slot.insn = copyInsn(insn, { off: insn.imm, imm: sorted.indexOf(i + insn.imm + 1) });
       } else if (insn.code === BPF_LD_IMM_DW && insn.src === BPF_PSEUDO_FUNC && this.slots[i + 1]) {
         this.slots[i + 1].insn = { ...this.slots[i + 1].insn, imm: sorted.indexOf(i + insn.imm + 1) };
       }
