@@ -3,7 +3,7 @@
  * family of kernel/bpf/verifier.c, on BigInt bounds.
  */
 import { coerceRegToSize, isConstBounds, markReg32Unbounded, markReg64Unbounded, regBoundsSync, updateRegBounds, zext32To64 } from './bounds.js';
-import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, markReg32Known, markUnknown, setKnown } from './reg_state.js';
+import { type RegState, S32_MAX, S32_MIN, S64_MAX, S64_MIN, U32_MAX, U64_MAX, copyReg, markReg32Known, markUnknown, setKnown } from './reg_state.js';
 import {
   tnumAdd, tnumAnd, tnumArshift, tnumConst, tnumIsConst, tnumLshift, tnumMul, tnumOr, tnumRshift,
   TNUM_UNKNOWN, tnumBswap, tnumRange, tnumSub, tnumSubreg, tnumXor,
@@ -184,7 +184,7 @@ export function adjustScalar(op: number, d: RegState, src: RegState, alu32: bool
 
 /** adjust_scalar_min_max_vals() through the transfer functions, without the constant shortcut (tests compare the two). */
 export function adjustScalarFull(op: number, d: RegState, src: RegState, alu32: boolean): void {
-  const s = d === src ? { ...src } : src; // read only; a copy when it is also the destination
+  const s = d === src ? copyReg(src) : src; // read only; a copy when it is also the destination
   if (!safeToCompute(op, s, alu32)) { markUnknown(d); return; }
   switch (op) {
     case 0x00: addW(d, s, W32); addW(d, s, W64); d.varOff = tnumAdd(d.varOff, s.varOff); break;

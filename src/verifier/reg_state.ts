@@ -79,10 +79,24 @@ export function newReg(): RegState {
   return {
     type: 'not_init', maybeNull: false, rdonly: false, ringbuf: false, off: 0, varOff: TNUM_UNKNOWN,
     smin: S64_MIN, smax: S64_MAX, umin: 0n, umax: U64_MAX, s32min: S32_MIN, s32max: S32_MAX, u32min: 0n, u32max: U32_MAX,
-    id: 0, refObjId: 0, range: 0, memSize: 0, frameno: 0, subprog: 0, dynptr: undefined, dynptrId: 0, btf: undefined, iter: undefined, precise: false,
+    id: 0, refObjId: 0, range: 0, memSize: 0, map: undefined, frameno: 0, subprog: 0, dynptr: undefined, dynptrId: 0, btf: undefined, iter: undefined,
+    precise: false,
   };
 }
-export function copyReg(r: RegState): RegState { return { ...r }; }
+
+/**
+ * A copy of `r` as a literal of newReg()'s shape: every register state then shares one V8 hidden
+ * class (a spread copy gets a class of its own lineage, and past four the verifier's property
+ * reads go megamorphic; see isa/insn.ts, copyInsn()).
+ */
+export function copyReg(r: RegState): RegState {
+  return {
+    type: r.type, maybeNull: r.maybeNull, rdonly: r.rdonly, ringbuf: r.ringbuf, off: r.off, varOff: r.varOff,
+    smin: r.smin, smax: r.smax, umin: r.umin, umax: r.umax, s32min: r.s32min, s32max: r.s32max, u32min: r.u32min, u32max: r.u32max,
+    id: r.id, refObjId: r.refObjId, range: r.range, memSize: r.memSize, map: r.map, frameno: r.frameno, subprog: r.subprog, dynptr: r.dynptr,
+    dynptrId: r.dynptrId, btf: r.btf, iter: r.iter, precise: r.precise,
+  };
+}
 
 /** __mark_reg_unbounded() */
 export function markUnbounded(r: RegState): void {

@@ -1620,7 +1620,8 @@ export class Verifier {
       }
       // check_mem_reg(): a NULL constant passes; otherwise the memory must be readable and writable
       if (r.type === 'scalar' && tnumIsConst(r.varOff) && r.varOff.value === 0n) continue;
-      const asNonNull = { ...r, maybeNull: false };
+      const asNonNull = copyReg(r);
+      asNonNull.maybeNull = false;
       try {
         this.checkHelperMem(regno, asNonNull, a.size, 'read', true);
         this.checkHelperMem(regno, asNonNull, a.size, 'write', true, false); // clobbers, unscratched
