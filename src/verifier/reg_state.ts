@@ -110,7 +110,7 @@ export function markUnknown(r: RegState): void {
 }
 /**
  * Every field as newReg() makes it, in place (no allocation: this runs for most instructions).
- * `map` stays, as Object.assign(r, newReg()) left it (the kernel's memset would clear it).
+ * But `map` stays as it was (the kernel's memset would clear it; a register's type says whether it is read).
  */
 function resetReg(r: RegState): void {
   r.type = 'not_init'; r.maybeNull = false; r.rdonly = false; r.ringbuf = false; r.off = 0; r.varOff = TNUM_UNKNOWN;
