@@ -165,11 +165,11 @@ function sameValue(a: RegState, b: RegState): boolean {
 /**
  * memcmp() of two registers up to bpf_reg_state::frameno (states_maybe_looping()): every field but
  * the precision mark; the dynptr and BTF records compare by identity. `map` only when `a` has one
- * set at some time (a scalar keeps a stale one: __mark_reg_unknown() does not clear it here).
+ * (a scalar keeps a stale one: __mark_reg_unknown() does not clear it here).
  */
 export function sameRegBits(a: RegState, b: RegState): boolean {
   return a.type === b.type && a.maybeNull === b.maybeNull && a.rdonly === b.rdonly && a.ringbuf === b.ringbuf && a.off === b.off &&
-    ('map' in a ? a.map === b.map : true) && a.range === b.range && a.memSize === b.memSize && a.subprog === b.subprog &&
+    (a.map === undefined || a.map === b.map) && a.range === b.range && a.memSize === b.memSize && a.subprog === b.subprog &&
     tnumEq(a.varOff, b.varOff) && a.smin === b.smin && a.smax === b.smax && a.umin === b.umin && a.umax === b.umax &&
     a.s32min === b.s32min && a.s32max === b.s32max && a.u32min === b.u32min && a.u32max === b.u32max &&
     a.id === b.id && a.refObjId === b.refObjId && a.frameno === b.frameno &&
