@@ -209,8 +209,8 @@ export function adjustScalarFull(op: number, d: RegState, src: RegState, alu32: 
 
 /** BPF_NEG */
 export function negScalar(d: RegState, alu32: boolean): void {
-  const zero = { ...d }; setKnown(zero, 0n); zero.type = 'scalar';
-  const src = { ...d };
+  const zero = copyReg(d); setKnown(zero, 0n); zero.type = 'scalar';
+  const src = copyReg(d);
   Object.assign(d, zero);
   adjustScalar(0x10, d, src, alu32);
 }

@@ -96,7 +96,8 @@ export function newFuncState(frameno: number, callsite: number, subprog: number)
   const regs: RegState[] = [];
   for (let i = 0; i < 11; i++) regs.push(newReg());
   regs[10].type = 'fp'; setKnown(regs[10], 0n); regs[10].frameno = frameno;
-  return { regs, stack: [], frameno, callsite, subprog };
+  // (every field copyFunc() writes, in its order: one V8 hidden class for all frames, see reg_state.ts copyReg())
+  return { regs, stack: [], frameno, callsite, subprog, inCallback: undefined, asyncCallback: undefined, callbackRet: undefined, callbackDepth: undefined };
 }
 
 function copyFunc(f: FuncState): FuncState {

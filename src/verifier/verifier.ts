@@ -1114,7 +1114,7 @@ export class Verifier {
   }
 
   slot(f: FuncState, i: number): { types: number[]; spilled?: RegState } {
-    while (f.stack.length <= i) f.stack.push({ types: [0, 0, 0, 0, 0, 0, 0, 0] });
+    while (f.stack.length <= i) f.stack.push({ types: [0, 0, 0, 0, 0, 0, 0, 0], spilled: undefined }); // (copyFunc()'s shape)
     return f.stack[i];
   }
 
