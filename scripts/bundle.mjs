@@ -85,8 +85,8 @@ const BUNDLES = [
       minify: true,
       keepNames: true,
       define: { 'import.meta.url': '__bpfkitCliUrl' },
-      banner: { js: `${WRAPPER[0]}var __bpfkitCliUrl=require("url").pathToFileURL(require("path").join(__dirname,"..","src","cli","main.js")).href;` },
     },
+    prelude: 'var __bpfkitCliUrl=require("url").pathToFileURL(require("path").join(__dirname,"..","src","cli","main.js")).href;',
     importMetaIn: join('dist', 'src', 'cli'),
     // The README's main job: loader, verifier, JIT, pcap reading and the summary's printing.
     warmUp: () => ['prog', 'run', 'file', join(ROOT, 'examples', 'xdp_udp_drop.o'), 'pcap_in', join(ROOT, 'examples', 'traffic.pcap')],
@@ -116,8 +116,9 @@ async function build(spec) {
     // import() of node: modules becomes require(): a script run from a code cache has no dynamic import.
     supported: { 'dynamic-import': false },
     legalComments: 'none',
-    // Written wrapped as bin/bundle.js compiles it: no concatenated copy of the source at start.
-    banner: { js: WRAPPER[0] },
+    // Written wrapped as bin/bundle.js compiles it: no concatenated copy of the source at start
+    // (the bundle's own prelude, if any, first inside the wrapper).
+    banner: { js: WRAPPER[0] + (spec.prelude ?? '') },
     footer: { js: WRAPPER[1] },
     write: false,
     metafile: true,
