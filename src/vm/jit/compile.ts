@@ -53,14 +53,14 @@ import { compileFunction, lastLabelDepth, releaseEmitter } from './emit_function
 import { emitter } from './emitter.js';
 import { REGION_SLOTS, regionCuts } from './regions.js';
 import {
-  G, G_FR, G_CPU, G_PB, G_PL, GLOBAL_NAMES, HOST_FINISH, HOST_STOP, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
+  G, G_FR, G_CPU, G_PB, G_PL, GLOBAL_NAMES, HOST_FINISH, HOST_SLOT_FAST, HOST_SLOT_HELPER, HOST_SLOT_HOST, HOST_STOP, type Imports, JUMP_OP, type JitHelperOptions, MAP_LOOKUP,
   TAIL_REGS_AT,
 } from './layout.js';
 import { ByteWriter, F64, I32, I64, ModuleBuilder, Op, type ValType } from './wasm_writer.js';
 
 export {
   ACCESS_ATOMIC, ACCESS_LOAD, ACCESS_STORE, BPF_FUNC_TAIL_CALL, FAIL_BUDGET, FAIL_NO_PACKET, FAIL_TAIL_SUB, FAIL_TRAP, G, GLOBAL_NAMES,
-  HOST_FAIL, HOST_FINISH, HOST_STOP, HOST_WARM, TAIL_REGS, TAIL_REGS_AT,
+  HOST_FAIL, HOST_FINISH, HOST_SLOT_FAST, HOST_SLOT_HELPER, HOST_SLOT_HOST, HOST_STOP, HOST_WARM, TAIL_REGS, TAIL_REGS_AT,
 } from './layout.js';
 export type { JitHelperOptions, VerifiedTier } from './layout.js';
 
@@ -120,10 +120,6 @@ function fixedBody(key: string, build: () => ByteWriter): ByteWriter {
   }
   return b;
 }
-/** Slots of the `env.hosts` table. */
-export const HOST_SLOT_HOST = 0;
-export const HOST_SLOT_HELPER = 1;
-export const HOST_SLOT_FAST = 2;
 const HOST_SLOTS = 3;
 
 /** Signatures of the host functions, by slot. */

@@ -13,7 +13,7 @@
  */
 import { MAX_BPF_STACK } from '../../isa/opcodes.js';
 import { Op } from './wasm_writer.js';
-import { B32, FAIL_TRAP, HOST_FAIL, type Imports, type JitHelperOptions, LEFT, R10, type VerifiedTier } from './layout.js';
+import { B32, FAIL_TRAP, HOST_FAIL, HOST_SLOT_HELPER, HOST_SLOT_HOST, type Imports, type JitHelperOptions, LEFT, R10, type VerifiedTier } from './layout.js';
 
 /** Bytes of wasm emitted for one instruction at most, with room to spare (the largest, a helper call with its inlined lookup and tail call, is under 500). */
 export const ROOM = 2048;
@@ -418,13 +418,13 @@ export class FunctionEmitter {
     this.i32c(HOST_FAIL + kind); this.i32c(a); this.i64c(0, 0); this.i32c(b);
     this.callHost(); this.byte(Op.unreachable);
   }
-  /** Call host(kind, a, b, c), its arguments pushed: the module's function, or through the table's slot 0 (Imports.host). */
+  /** Call host(kind, a, b, c), its arguments pushed: the module's function, or through the table's HOST_SLOT_HOST (Imports.host). */
   callHost(): void {
-    if (this.imports.host >= 0) { this.byte(Op.call); this.u32(this.imports.host); } else { this.i32c(0); this.byte(Op.call_indirect); this.u32(this.imports.hostType); this.byte(0); }
+    if (this.imports.host >= 0) { this.byte(Op.call); this.u32(this.imports.host); } else { this.i32c(HOST_SLOT_HOST); this.byte(Op.call_indirect); this.u32(this.imports.hostType); this.byte(0); }
   }
-  /** Call helper(id, pc, r1..r5), its arguments pushed: the module's function, or through the table's slot 1 (Imports.helper). */
+  /** Call helper(id, pc, r1..r5), its arguments pushed: the module's function, or through the table's HOST_SLOT_HELPER (Imports.helper). */
   callHelper(): void {
-    if (this.imports.helper >= 0) { this.byte(Op.call); this.u32(this.imports.helper); } else { this.i32c(1); this.byte(Op.call_indirect); this.u32(this.imports.helperType); this.byte(0); }
+    if (this.imports.helper >= 0) { this.byte(Op.call); this.u32(this.imports.helper); } else { this.i32c(HOST_SLOT_HELPER); this.byte(Op.call_indirect); this.u32(this.imports.helperType); this.byte(0); }
   }
   /** An instruction the JIT has no form for (cannot happen for decoded programs). */
   trapAt(pc: number): void { this.fail(FAIL_TRAP, -1, pc); }

@@ -73,6 +73,10 @@ export const G_CPU = 21;
  */
 export const G_PB = 22;
 export const G_PL = 23;
+/** Slots of the `env.hosts` table (compile.ts fills the shim's functions into it; modules call through it). */
+export const HOST_SLOT_HOST = 0;
+export const HOST_SLOT_HELPER = 1;
+export const HOST_SLOT_FAST = 2;
 /** BPF_FUNC_map_lookup_elem. */
 export const MAP_LOOKUP = 1;
 /** BPF_FUNC_tail_call: the only helper whose calls check for a scheduled tail call. */
