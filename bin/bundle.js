@@ -96,17 +96,17 @@ function readInto(file, buf) {
 }
 
 /**
- * Run bundle NAME as this process' program; false (nothing run) when there is none or it is
- * stale. BPFKIT_NO_BUNDLE=1 always says false; BPFKIT_CODE_CACHE_OUT=FILE writes the code cache
+ * Run bundle NAME as this process' program; false (nothing run) when there is none, it is
+ * stale or its file does not compile (damaged). BPFKIT_NO_BUNDLE=1 always says false; BPFKIT_CODE_CACHE_OUT=FILE writes the code cache
  * (what was compiled by the end of the run) to FILE at exit: scripts/bundle.mjs uses it.
  * The bundle and its cache are named by the bundle's hash: V8 checks only a cache's source
  * length, so a cache must never meet another bundle.
  */
-function runBundle(name) {
+function runBundle(name, dir = DIR, root = ROOT) {
   if (process.env.BPFKIT_NO_BUNDLE) return false;
-  const manifest = freshBundle(name);
+  const manifest = freshBundle(name, dir, root);
   if (!manifest) return false;
-  const file = path.join(DIR, manifest.bundle);
+  const file = path.join(dir, manifest.bundle);
   const buf = Buffer.allocUnsafeSlow(4 << 20);
   let source;
   try {
@@ -120,7 +120,10 @@ function runBundle(name) {
     cachedData = n >= 0 ? buf.subarray(0, n) : fs.readFileSync(`${file}.cache`);
   } catch { /* compiled without */ }
   // (scripts/bundle.mjs turns import() into require(): a vm.Script has no dynamic import.)
-  const script = new vm.Script(source, { filename: file, cachedData });
+  let script;
+  try {
+    script = new vm.Script(source, { filename: file, cachedData });
+  } catch { return false; } // a damaged bundle file (its inputs are fresh, it is not): run from dist/
   const out = process.env.BPFKIT_CODE_CACHE_OUT;
   if (out) process.once('exit', () => fs.writeFileSync(out, script.createCachedData()));
   const mod = { exports: {} };

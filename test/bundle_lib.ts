@@ -17,6 +17,7 @@ export interface Manifest { version: number; bundle: string; inputs: { file: str
 export const bundleApi = require(join(ROOT, 'bin', 'bundle.js')) as {
   freshBundle(name: string, dir?: string, root?: string): Manifest | undefined;
   isFresh(manifest: Manifest, root: string, manifestFile?: string): boolean;
+  runBundle(name: string, dir?: string, root?: string): boolean;
   contentHash(bytes: Uint8Array): string;
   WRAPPER: [string, string];
   MANIFEST_VERSION: number;

@@ -9,10 +9,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureBundle, ROOT } from './bundle_lib.js';
+import { bundleApi, ensureBundle, ROOT } from './bundle_lib.js';
 
 const BIN = join(ROOT, 'bin', 'bpfkit.js');
 const EXAMPLE = join(ROOT, 'examples', 'xdp_udp_drop.o');
@@ -95,4 +95,29 @@ test('a verifier rejection prints the same log through the bundle (-d)', (t) => 
   assert.deepEqual(viaBundle, viaDist);
   assert.notEqual(viaDist.status, 0);
   assert.match(viaDist.stderr, /-- BEGIN PROG LOAD LOG --\n[^]*invalid bpf_context access off=32000 size=8/);
+});
+
+test('a damaged bundle file (fresh inputs, a file that does not compile) is not run: the launcher falls back to dist/', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bpfkit-bundle-damaged-'));
+  const g = globalThis as { bpfkitBundleTestRan?: number };
+  try {
+    const input = join(dir, 'a.js');
+    writeFileSync(input, 'export const a = 1;\n');
+    const st = statSync(input);
+    const manifest = {
+      version: bundleApi.MANIFEST_VERSION, bundle: 'x-0.cjs',
+      inputs: [{ file: 'a.js', size: st.size, mtimeMs: st.mtimeMs, hash: bundleApi.contentHash(readFileSync(input)) }],
+    };
+    writeFileSync(join(dir, 'x.json'), JSON.stringify(manifest));
+    const body = 'globalThis.bpfkitBundleTestRan = (globalThis.bpfkitBundleTestRan ?? 0) + 1;';
+    writeFileSync(join(dir, 'x-0.cjs'), `${bundleApi.WRAPPER[0]}${body}${bundleApi.WRAPPER[1]}`);
+    assert.equal(bundleApi.runBundle('x', dir, dir), true, 'an intact bundle runs');
+    assert.equal(g.bpfkitBundleTestRan, 1);
+    writeFileSync(join(dir, 'x-0.cjs'), `${bundleApi.WRAPPER[0]}${body}`); // cut short: no closing wrapper
+    assert.equal(bundleApi.runBundle('x', dir, dir), false, 'a damaged one does not, and does not throw');
+    assert.equal(g.bpfkitBundleTestRan, 1);
+  } finally {
+    delete g.bpfkitBundleTestRan;
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
