@@ -341,8 +341,9 @@ function fmtStats(s: CompileStats, per: number): string {
 /**
  * Compile time per 1,000 instructions (issue #8): from eBPF instructions to a prepared instance,
  * i.e. everything a first run would otherwise pay: decoding, wasm code generation, V8's
- * validation (new WebAssembly.Module), instantiation and the first calls, which is when V8
- * compiles a function with its baseline compiler, Liftoff (lazy compilation). Not included: V8's
+ * new WebAssembly.Module (validation, and on Node for modules of 4 KiB or more compilation with
+ * V8's baseline compiler, Liftoff, on two threads: vm/jit/wasm_compile.ts), instantiation and the
+ * first calls, which is when V8 compiles the other modules' functions (lazy compilation). Not included: V8's
  * later optimising tier-up (TurboFan, in the background for functions that turn out hot; runs go
  * on at Liftoff speed meanwhile). Nine compiles of distinct programs each (the JIT and V8 cache
  * modules by content), after warm-up compiles of 100k insns for each program, as a long-running process would have; reported as

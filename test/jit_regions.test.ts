@@ -10,7 +10,8 @@ import { type Insn, makeInsn } from '../src/isa/insn.js';
 import { decodeForInterpreter } from '../src/vm/decode.js';
 import { interpret } from '../src/vm/interpreter.js';
 import { compileJit, markVerified, runJit } from '../src/vm/jit/index.js';
-import { REGION_SLOTS, regionCuts } from '../src/vm/jit/regions.js';
+import { PARALLEL_SLOTS, REGION_SLOTS, regionCuts } from '../src/vm/jit/regions.js';
+import { eagerCompilation } from '../src/vm/jit/wasm_compile.js';
 import type { RunOptions } from '../src/vm/types.js';
 import { Vm } from '../src/vm/vm.js';
 import { attempt, memoryDiff } from './jit_lib.js';
@@ -30,9 +31,9 @@ function sameRuns(insns: readonly Insn[], runs: readonly RunOptions[], what: str
   }
 }
 
-/** The cut slots regionCuts() picks for `insns` (entry 0). */
-function cutsOf(insns: readonly Insn[]): number[] {
-  const cuts = regionCuts(decodeForInterpreter(insns).code, 0);
+/** The cut slots regionCuts() picks for `insns` (entry 0), for a V8 that compiles in `parallel` or not. */
+function cutsOf(insns: readonly Insn[], parallel = false): number[] {
+  const cuts = regionCuts(decodeForInterpreter(insns).code, 0, parallel);
   const out: number[] = [];
   if (cuts !== undefined) for (let s = 0; s < cuts.length; s++) if (cuts[s] === 1) out.push(s);
   return out;
@@ -98,4 +99,18 @@ test('regions: none where a jump spans the program or r10 is written; random pro
     sameRuns(insns, [{ budget: 0 }, { budget: 1500 }, { budget: 2500 }, { budget: 1_000_000 }], `random program ${n}`);
   }
   assert.ok(cut >= 6, `${cut} of 12 random programs split into regions`);
+});
+
+test('regions: where functions compile in parallel, a mid-sized program is cut once near its middle', () => {
+  const mid = syntheticProgram(1500);
+  assert.deepEqual(cutsOf(mid), [], 'one function when V8 compiles lazily');
+  const cuts = cutsOf(mid, true);
+  assert.equal(cuts.length, 1, `cuts at ${cuts.join(', ')}`);
+  assert.ok(cuts[0] >= Math.floor(mid.length * 0.45) && cuts[0] <= mid.length * 0.6, `cut at ${cuts[0]} of ${mid.length}`);
+  assert.deepEqual(cutsOf(syntheticProgram(PARALLEL_SLOTS - 10), true), [], 'below PARALLEL_SLOTS: one function');
+  // the large program is cut as before: REGION_SLOTS at least between cuts
+  assert.deepEqual(cutsOf(syntheticProgram(10_000), true), cutsOf(syntheticProgram(10_000)));
+  // the JIT cuts as the host compiles (Node: eagerly, in parallel; wasm_compile.ts)
+  assert.equal(compileJit(new Vm(), mid).functions, eagerCompilation() ? 1 : 0);
+  sameRuns(mid, budgetsAround(cuts), 'mid-sized');
 });

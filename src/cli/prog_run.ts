@@ -291,8 +291,9 @@ function reportCompile(a: RunArgs, prog: RunnableProgram, ctx: CliContext): void
   const notes = [`${j.wasmSize} bytes of wasm`, j.verified ? 'verified tier' : 'checked tier'];
   if (j.cached) notes.push('module from the cache');
   if (j.inlinedLookups > 0) notes.push(`${j.inlinedLookups} map lookups inlined`);
-  // The whole way to a runnable instance: V8 compiles each wasm function on its first call, so
-  // instantiation and those first calls (prepare()) count as well as codegen and validation.
+  // The whole way to a runnable instance: V8 compiles a large module's functions in its
+  // constructor (wasm_compile.ts) and a small one's on their first calls, so instantiation and
+  // those first calls (prepare()) count as well as codegen and the module.
   const phases: [string, number][] = [['codegen', j.codegenMs], ['module', j.moduleMs], ['instantiate', j.instantiateMs], ['first calls', j.firstCallMs]];
   notes.push(phases.map(([name, ms]) => `${name} ${ms.toFixed(3)}`).join(' + ') + ' ms');
   const total = phases.reduce((sum, [, ms]) => sum + ms, 0);

@@ -246,8 +246,19 @@ export interface CompiledModule {
   readonly labelDepth: number;
 }
 
+/**
+ * What a module is compiled for: its memory (shared, pages at most), and whether V8 will compile
+ * its functions in parallel (wasm_compile.ts, eagerCompilation(): regions.ts then cuts a
+ * mid-sized program in two).
+ */
+export interface CompileTarget {
+  readonly shared: boolean;
+  readonly maxPages: number;
+  readonly parallel?: boolean;
+}
+
 export function compileModule(
-  prog: DecodedProgram, entry: number, memory: { shared: boolean; maxPages: number }, mayGotoBudget: number,
+  prog: DecodedProgram, entry: number, memory: CompileTarget, mayGotoBudget: number,
   helperOptions: JitHelperOptions = {},
 ): CompiledModule {
   const P = prog.code;
@@ -295,7 +306,7 @@ export function compileModule(
   mb.exportGlobal('pl', G_PL);
   // A large entry: a chain of functions (regions.ts), each of the main type, continuing in the next
   // (compiled as the entry is: a region is the entry's code).
-  const cuts = regionCuts(P, entry) ?? NO_CUTS;
+  const cuts = regionCuts(P, entry, memory.parallel === true) ?? NO_CUTS;
   const hostType = tableFuncType(mb, HOST_SLOT_HOST);
   // host(): a module function where many sites call it (each call_indirect costs Liftoff ~3x a
   // direct call's code: +50% first-call time for big.o's checked tier), else called through the

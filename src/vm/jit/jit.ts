@@ -58,6 +58,7 @@ import {
 } from './compile.js';
 import type { Trap } from '../decode.js';
 import { JUMP_OP } from './layout.js';
+import { compileWasmModule, eagerCompilation } from './wasm_compile.js';
 
 /**
  * Instruction arrays that passed the verifier, with what it proved (kernel/ marks the arrays it
@@ -569,9 +570,10 @@ export class JitProgram {
   readonly compileMs: number;
   /**
    * Where they went (0 for a module from the cache): decoding and wasm code generation, then
-   * `new WebAssembly.Module` (V8 validates every function but compiles each lazily, on its first
-   * call). prepare() adds the rest of what a first run would pay: instantiation (import object,
-   * frames) and the first calls (V8's baseline compiler, Liftoff, on the entry functions).
+   * `new WebAssembly.Module` (V8 validates every function; on Node it compiles a module of
+   * EAGER_MIN_BYTES or more there too, else each function lazily, on its first call:
+   * wasm_compile.ts). prepare() adds the rest of what a first run would pay: instantiation (import
+   * object, frames) and the first calls (V8's baseline compiler, Liftoff, on lazy functions).
    */
   readonly codegenMs: number;
   readonly moduleMs: number;
@@ -626,12 +628,12 @@ export class JitProgram {
     let codegenMs = 0;
     let moduleMs = 0;
     if (m === undefined) {
-      const compiled = compileModule(this.prog, entry, { shared, maxPages }, MAY_GOTO_BUDGET, h.options);
+      const compiled = compileModule(this.prog, entry, { shared, maxPages, parallel: eagerCompilation() }, MAY_GOTO_BUDGET, h.options);
       const t1 = now();
       codegenMs = t1 - t0;
       let module: WasmModule;
       try {
-        module = new WA.Module(compiled.bytes);
+        module = compileWasmModule(WA.Module, compiled.bytes);
       } catch (err) {
         throw new BpfError('EFAULT', `jit: the generated module is invalid: ${(err as Error).message}`);
       }
@@ -814,10 +816,11 @@ export class JitProgram {
 
   /**
    * Instantiate for the current nesting level now (frames allocated) and have V8 compile every
-   * function a run can reach (it compiles each lazily, on its first call): the entry function and
-   * the program's entry by a run with a zero budget, which stops before the first instruction,
-   * then the host functions and each local-call target by MODE_WARM calls, which stop before
-   * theirs; so a first run compiles nothing more and a timed run starts warm.
+   * function a run can reach (unless it compiled them eagerly, it compiles each on its first
+   * call: wasm_compile.ts): the entry function and the program's entry by a run with a zero
+   * budget, which stops before the first instruction, then the host functions and each
+   * local-call target by MODE_WARM calls, which stop before theirs; so a first run compiles
+   * nothing more and a timed run starts warm.
    */
   prepare(): this {
     const level = this.st.depth;
