@@ -46,8 +46,8 @@ mark('end');
 `;
 
 /** Functions Liftoff compiled between each marker and the next (the marker's text as key). */
-function compiledBetweenMarkers(nodeArgs: readonly string[]): Map<string, number> {
-  const r = spawnSync(process.execPath, [...nodeArgs, '--print-wasm-code', '--input-type=module', '-e', CHILD], {
+function compiledBetweenMarkers(nodeArgs: readonly string[], prelude = ''): Map<string, number> {
+  const r = spawnSync(process.execPath, [...nodeArgs, '--print-wasm-code', '--input-type=module', '-e', prelude + CHILD], {
     encoding: 'utf8', maxBuffer: 256 << 20, env: { ...process.env, NODE_OPTIONS: '' },
   });
   assert.equal(r.status, 0, r.stderr);
@@ -75,7 +75,7 @@ test('wasm_compile: a large module compiles in its constructor; the user\'s modu
   assert.equal(seen.get('user call'), 1);
 });
 
-test('wasm_compile: a process started with its own --[no-]wasm-lazy-compilation is left as it is', (t) => {
+test('wasm_compile: a process started with its own --[no-]wasm-lazy-compilation, or another runtime, is left as it is', (t) => {
   if (!eagerCompilation()) return t.skip('this runtime does not let bpfkit switch V8 flags (eager compilation is Node-only)');
   const eager = compiledBetweenMarkers(['--no-wasm-lazy-compilation']);
   if (![...eager.values()].some((n) => n > 0)) return t.skip('this V8 prints no code with --print-wasm-code');
@@ -86,6 +86,10 @@ test('wasm_compile: a process started with its own --[no-]wasm-lazy-compilation 
   assert.equal(lazy.get('compile'), 0, 'lazily: nothing compiled in compileJit()');
   assert.ok((lazy.get('prepare 0') ?? 0) >= 1, 'the program compiled by its first calls');
   assert.equal(lazy.get('user call'), 1);
+  // a runtime that presents itself as Node is not Node: no flags written
+  const bun = compiledBetweenMarkers([], "Object.defineProperty(process, 'versions', { value: { ...process.versions, bun: '1.1.0' } });\n");
+  assert.equal(bun.get('compile'), 0, 'as under Bun: nothing compiled in compileJit()');
+  assert.equal([...bun.keys()].find((k) => k.startsWith('prepare')), 'prepare 0');
 });
 
 test('wasm_compile: the constructor\'s errors pass through; programs either side of EAGER_MIN_BYTES run as on the interpreter', () => {

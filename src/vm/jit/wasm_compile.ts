@@ -13,11 +13,15 @@
  * big.o's one function 0.53-0.59 to 0.48-0.55.
  *
  * The switch is a process-wide V8 flag, so it is set for the duration of the constructor only
- * and restored after: on Node (where v8.setFlagsFromString() is supported, and V8's flags are
- * not frozen after initialisation), and only when the process was not started with an opinion
- * of its own on the flag (node --[no-]wasm-lazy-compilation, in its arguments or NODE_OPTIONS).
- * Elsewhere (browsers, other runtimes, Node before 20.16 without process.getBuiltinModule) it is
- * `new WebAssembly.Module`, lazy.
+ * and restored after: on Node itself (where v8.setFlagsFromString() is supported and V8's flags
+ * are not frozen after initialisation), and only when the process was not started with an
+ * opinion of its own on the flag (node --[no-]wasm-lazy-compilation, in its arguments or
+ * NODE_OPTIONS). Elsewhere (browsers, runtimes that present themselves as Node, Node before
+ * 20.16 without process.getBuiltinModule) it is
+ * `new WebAssembly.Module`, lazy. The flag is one per process: a module another thread compiles
+ * meanwhile (a worker of the user's, or bpfkit's on another worker thread) may be compiled the
+ * other way, which changes when V8 compiles its functions, never what they do. (No `node:*`
+ * import: the browser-safe core only asks the runtime whether it has the module.)
  */
 
 interface WasmModuleCtor<M> {
@@ -26,6 +30,7 @@ interface WasmModuleCtor<M> {
 
 interface NodeProcess {
   release?: { name?: string };
+  versions?: Record<string, string | undefined>;
   execArgv?: readonly string[];
   env?: Record<string, string | undefined>;
   getBuiltinModule?: (id: string) => unknown;
@@ -45,7 +50,11 @@ function switchableV8(): NodeV8 | null {
   if (v8Flags !== undefined) return v8Flags;
   v8Flags = null;
   const proc = (globalThis as { process?: NodeProcess }).process;
-  if (proc?.release?.name !== 'node' || typeof proc.getBuiltinModule !== 'function') return null;
+  // Node itself: other runtimes that present themselves as Node (Deno, Bun, Electron) have flags of
+  // their own to keep, or V8 flags frozen after start (writing one then crashes the process)
+  const versions = proc?.versions ?? {};
+  if (proc?.release?.name !== 'node' || typeof proc.getBuiltinModule !== 'function' || versions.v8 === undefined ||
+      versions.deno !== undefined || versions.bun !== undefined || versions.electron !== undefined) return null;
   const args = [...(proc.execArgv ?? []), ...(proc.env?.NODE_OPTIONS ?? '').split(/\s+/)];
   if (args.some((a) => /^--(no-?)?wasm[-_]lazy[-_]compilation(=|$)/.test(a))) return null;
   try {
