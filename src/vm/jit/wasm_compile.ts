@@ -17,11 +17,11 @@
  * are not frozen after initialisation), and only when the process was not started with an
  * opinion of its own on the flag (node --[no-]wasm-lazy-compilation, in its arguments or
  * NODE_OPTIONS). Elsewhere (browsers, runtimes that present themselves as Node, Node before
- * 20.16 without process.getBuiltinModule) it is
- * `new WebAssembly.Module`, lazy. The flag is one per process: a module another thread compiles
- * meanwhile (a worker of the user's, or bpfkit's on another worker thread) may be compiled the
- * other way, which changes when V8 compiles its functions, never what they do. (No `node:*`
- * import: the browser-safe core only asks the runtime whether it has the module.)
+ * 20.16 without process.getBuiltinModule) it is `new WebAssembly.Module`, lazy. The flag is one
+ * per process: a module another thread compiles meanwhile (a worker of the user's, or bpfkit's
+ * on another worker thread) may be compiled the other way, which changes when V8 compiles its
+ * functions, never what they do. (No `node:*` import: the browser-safe core only asks the
+ * runtime whether it has the module.)
  */
 
 interface WasmModuleCtor<M> {
