@@ -15,7 +15,7 @@
  *                                             module's region cache); HOST_FAIL + FAIL_* throws
  *                                             (decode trap, budget, frames, no packet); HOST_FINISH
  *                                             is LD_ABS/LD_IND out of bounds in a subprogram: the
- *                                             run ends, r0 = 0; HOST_STOP/HOST_WARM: prepare()'s
+ *                                             run ends, r0 = 0; HOST_STOP: prepare()'s
  *   helper(id or callx register, pc, r1..r5)  the helper ABI (HelperRegistry), r0 back (programs
  *                                             with helper calls)
  *   fast(id, pc, r1..r5 as f64)               a helper's number form (no BigInt), NaN when it
@@ -318,7 +318,6 @@ function hostCall(kind: number, a: number, b64: bigint, c: number): void {
   else if (kind < HOST_FINISH) failure(inst, kind - HOST_FAIL, a, c);
   else if (kind === HOST_FINISH) throw FINISH; // LD_ABS/LD_IND out of bounds in a subprogram
   else if (kind === HOST_STOP) throw STOP;
-  // (HOST_WARM: nothing)
 }
 
 /** The slow path of a memory check: refill the region cache, or fault as the interpreter. */

@@ -21,14 +21,12 @@ export const ADDR = 19; // checked address
 export const A64 = 20; // 64-bit address before checking
 
 /**
- * `host` kinds after the access kinds: HOST_FAIL + FAIL_*, HOST_FINISH, and prepare()'s: HOST_STOP
- * (throw: ftop() called with depth MAX_CALL_FRAMES, a function compiled but not run) and
- * HOST_WARM (return; no module calls it now: the zero-budget run compiles host()).
+ * `host` kinds after the access kinds: HOST_FAIL + FAIL_*, HOST_FINISH, and prepare()'s HOST_STOP
+ * (throw: ftop() called with depth MAX_CALL_FRAMES, a function compiled but not run).
  */
 export const HOST_FAIL = 8;
 export const HOST_FINISH = 16;
 export const HOST_STOP = 17;
-export const HOST_WARM = 18;
 
 /** Access kinds for the `host` import (as the interpreter's). */
 export const ACCESS_LOAD = 0;
