@@ -405,6 +405,19 @@ function detachedArrayBuffer(): void {
   memory.grow(1);
 }
 
+/**
+ * Nine compiles of variant()s of `insns`, after warm-up compiles by instruction volume, as much as
+ * the synthetic program's (10 x 10k insns): V8 optimises each emitter once it has been called
+ * often enough, so three compiles of a 1,400-insn object would leave its samples in the middle of
+ * that warm-up.
+ */
+function variantStats(vm: Vm, insns: readonly Insn[]): CompileStats {
+  for (let k = 100, done = 0; k < 103 || (done < WARMUP_INSNS && k < 100 + MAX_WARMUPS); k++) done += compileSample(vm, variant(insns, k)).insns;
+  const xs: CompileSample[] = [];
+  for (let k = 1; k <= 9; k++) xs.push(compileSample(vm, variant(insns, k)));
+  return compileStats(xs);
+}
+
 async function compileTimes(objects: Map<string, string>): Promise<void> {
   detachedArrayBuffer();
   const vm = new Vm();
@@ -428,10 +441,7 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
     `${(syn.min.bytes / syn.min.insns).toFixed(1)} wasm bytes/insn), per 1,000 insns: ${fmtStats(syn, per)}; first compile in this process ${(cold.total * per).toFixed(3)} ms`);
   const ver = verifiedSynthetic(synthetic(0));
   if (ver !== undefined) {
-    for (let k = 0, done = 0; done < WARMUP_INSNS; k++) done += compileSample(ver.vm, variant(ver.insns, 100 + k)).insns;
-    const xs: CompileSample[] = [];
-    for (let k = 1; k <= 9; k++) xs.push(compileSample(ver.vm, variant(ver.insns, k)));
-    const st = compileStats(xs);
+    const st = variantStats(ver.vm, ver.insns);
     console.log(`  the same program, verified tier (its stack slots stored first, as the verifier requires, and loaded through it; ` +
       `${(st.min.bytes / st.min.insns).toFixed(1)} wasm bytes/insn), per 1,000 insns: ${fmtStats(st, 1000 / st.min.insns)}`);
   }
@@ -452,13 +462,7 @@ async function compileTimes(objects: Map<string, string>): Promise<void> {
       const loaded = loadObjectIntoKernel(bpf, new Uint8Array(readFileSync(file)), name);
       for (const prog of loaded.programs) {
         const insns = loaded.runInsns(prog);
-        // Warm-up by instruction volume, as much as the synthetic program's (10 x 10k insns): V8
-        // optimises each emitter once it has been called often enough, so three compiles of a
-        // 1,400-insn object would leave its samples in the middle of that warm-up.
-        for (let k = 100, done = 0; k < 103 || (done < WARMUP_INSNS && k < 100 + MAX_WARMUPS); k++) done += compileSample(bpf.vm, variant(insns, k)).insns;
-        const xs: CompileSample[] = [];
-        for (let k = 1; k <= 9; k++) xs.push(compileSample(bpf.vm, variant(insns, k)));
-        const st = compileStats(xs);
+        const st = variantStats(bpf.vm, insns);
         const m = st.min;
         if (name !== 'big.o') { sumMs += m.total; sumInsns += m.insns; }
         rows.push([`${name}${loaded.programs.length > 1 ? `:${prog.name}` : ''}`, String(m.insns), verifiedTierOf(insns) ? 'verified' : 'checked',
